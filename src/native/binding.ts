@@ -1,0 +1,57 @@
+// Loads the native addon (build/Release/zmesh_native.node) and gives it types.
+// The addon is found relative to the package root, so the same loader works
+// from src/ under tsx and from dist/ after compilation.
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeConstants {
+  readonly AF_INET: number;
+  readonly AF_INET6: number;
+  readonly AF_NETLINK: number;
+  readonly SOCK_STREAM: number;
+  readonly SOCK_DGRAM: number;
+  readonly SOCK_RAW: number;
+  readonly TUN_VNET_HDR: number;
+  readonly TUN_MULTI_QUEUE: number;
+}
+
+/** Errors thrown by the addon carry the errno name and number. */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+}
+
+export interface NativeBinding {
+  /** socket(2) inside the network namespace at `netnsPath` (null: the caller's). Returns the fd. */
+  socketInNetns(netnsPath: string | null, domain: number, type: number, protocol: number): number;
+  /** Opens (creating if needed) a TUN device by name inside a namespace. */
+  openTun(netnsPath: string | null, name: string, flags: number): { fd: number; name: string };
+  closeFd(fd: number): void;
+  readonly constants: NativeConstants;
+}
+
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate) && JSON.parse(readFileSync(candidate, 'utf8')).name === 'zmesh') return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('zmesh: cannot find the package root above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+let loaded: NativeBinding | undefined;
+
+/** The addon, loaded once. Throws with the build command when it was not built. */
+export function native(): NativeBinding {
+  if (loaded) return loaded;
+  const path = join(packageRoot(), 'build', 'Release', 'zmesh_native.node');
+  if (!existsSync(path)) {
+    throw new Error(`zmesh: native addon missing at ${path}; run scripts/setup (or npm run build:native)`);
+  }
+  loaded = createRequire(import.meta.url)(path) as NativeBinding;
+  return loaded;
+}
