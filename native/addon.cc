@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/if.h>
@@ -25,6 +26,19 @@ namespace {
   throw e;
 }
 
+// Throws a JS Error for an argument the caller got wrong, before anything is
+// created: code "EINVAL", and a message naming the argument and the reason.
+[[noreturn]] void ThrowInvalid(Napi::Env env, const std::string &what) {
+  Napi::Error e = Napi::Error::New(env, what);
+  e.Set("code", Napi::String::New(env, "EINVAL"));
+  e.Set("errno", Napi::Number::New(env, EINVAL));
+  throw e;
+}
+
+std::string NetnsLabel(const std::string &path) {
+  return path.empty() ? std::string("(current)") : path;
+}
+
 std::string OptionalString(const Napi::Value &v) {
   if (v.IsUndefined() || v.IsNull()) return std::string();
   if (!v.IsString()) throw Napi::TypeError::New(v.Env(), "expected a string or null");
@@ -40,7 +54,7 @@ Napi::Value SocketInNetns(const Napi::CallbackInfo &info) {
   int fd = zm_socket_in_netns(path.c_str(), info[1].As<Napi::Number>().Int32Value(),
                               info[2].As<Napi::Number>().Int32Value(),
                               info[3].As<Napi::Number>().Int32Value());
-  if (fd < 0) ThrowErrno(env, fd, "socket in network namespace '" + (path.empty() ? std::string("(current)") : path) + "'");
+  if (fd < 0) ThrowErrno(env, fd, "socket in network namespace '" + NetnsLabel(path) + "'");
   return Napi::Number::New(env, fd);
 }
 
@@ -51,12 +65,49 @@ Napi::Value OpenTun(const Napi::CallbackInfo &info) {
     throw Napi::TypeError::New(env, "openTun(netnsPath, name, flags)");
   std::string path = OptionalString(info[0]);
   std::string name = info[1].As<Napi::String>().Utf8Value();
+  // The kernel would truncate or refuse silently-ish (ENAMETOOLONG, EINVAL);
+  // say exactly what is wrong instead.
+  if (name.size() >= IFNAMSIZ)
+    ThrowInvalid(env, "TUN name '" + name + "' is " + std::to_string(name.size()) +
+                          " bytes; Linux interface names are at most " + std::to_string(IFNAMSIZ - 1) + " bytes");
+  if (name.find('/') != std::string::npos || name.find_first_of(" \t\n:") != std::string::npos || name == "." || name == "..")
+    ThrowInvalid(env, "TUN name '" + name + "' is not a valid interface name (no '/', ':', whitespace, '.' or '..')");
   char actual[IFNAMSIZ] = {0};
   int fd = zm_tun_open(path.c_str(), name.c_str(), info[2].As<Napi::Number>().Int32Value(), actual);
-  if (fd < 0) ThrowErrno(env, fd, "open TUN '" + name + "' in network namespace '" + (path.empty() ? std::string("(current)") : path) + "'");
+  if (fd < 0) ThrowErrno(env, fd, "open TUN '" + name + "' in network namespace '" + NetnsLabel(path) + "'");
   Napi::Object out = Napi::Object::New(env);
   out.Set("fd", Napi::Number::New(env, fd));
   out.Set("name", Napi::String::New(env, actual));
+  return out;
+}
+
+// udpSocketInNetns(netnsPath: string | null, family: 4 | 6, address: string, port: number)
+//   : { fd, port }
+Napi::Value UdpSocketInNetns(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsNumber())
+    throw Napi::TypeError::New(env, "udpSocketInNetns(netnsPath, family, address, port)");
+  std::string path = OptionalString(info[0]);
+  double family = info[1].As<Napi::Number>().DoubleValue();
+  std::string address = info[2].As<Napi::String>().Utf8Value();
+  double port = info[3].As<Napi::Number>().DoubleValue();
+  if (family != 4 && family != 6) ThrowInvalid(env, "udpSocketInNetns: family must be 4 or 6, got " + info[1].ToString().Utf8Value());
+  if (!(port >= 0 && port <= 65535 && port == static_cast<int>(port)))
+    ThrowInvalid(env, "udpSocketInNetns: port must be an integer 0..65535, got " + info[3].ToString().Utf8Value());
+  unsigned char probe[16];
+  if (inet_pton(family == 4 ? AF_INET : AF_INET6, address.c_str(), probe) != 1)
+    ThrowInvalid(env, "udpSocketInNetns: address '" + address + "' is not a numeric IPv" +
+                          (family == 4 ? "4" : "6") + " address");
+  int bound = 0;
+  int fd = zm_udp_socket_in_netns(path.c_str(), static_cast<int>(family), address.c_str(), static_cast<int>(port), &bound);
+  if (fd < 0) {
+    std::string where = family == 6 ? "[" + address + "]:" : address + ":";
+    ThrowErrno(env, fd, "UDP socket on " + where + std::to_string(static_cast<int>(port)) +
+                            " in network namespace '" + NetnsLabel(path) + "'");
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fd", Napi::Number::New(env, fd));
+  out.Set("port", Napi::Number::New(env, bound));
   return out;
 }
 
@@ -72,6 +123,7 @@ Napi::Value CloseFd(const Napi::CallbackInfo &info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns));
   exports.Set("openTun", Napi::Function::New(env, OpenTun));
+  exports.Set("udpSocketInNetns", Napi::Function::New(env, UdpSocketInNetns));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   Napi::Object c = Napi::Object::New(env);
   c.Set("AF_INET", Napi::Number::New(env, static_cast<int>(AF_INET)));

@@ -31,6 +31,16 @@ void zm_netns_leave(zm_netns_guard *guard);
  * Returns the fd (close-on-exec) or a negative errno. */
 int zm_socket_in_netns(const char *path, int domain, int type, int protocol);
 
+/* A UDP socket created inside the namespace at `path` and bound there to
+ * `address` (numeric IPv4 for family 4, IPv6 for family 6; the "any"
+ * address is 0.0.0.0 / ::) and `port` (0: the kernel picks one). IPv6 sockets
+ * are IPV6_V6ONLY so that a v4 and a v6 socket can share a port. The fd is
+ * non-blocking and close-on-exec. On success returns the fd and stores the
+ * bound port in *bound_port; returns a negative errno on failure (-EINVAL for
+ * a bad family or address) with nothing left open. */
+int zm_udp_socket_in_netns(const char *path, int family, const char *address, int port,
+                           int *bound_port);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,13 @@ export interface NativeBinding {
   socketInNetns(netnsPath: string | null, domain: number, type: number, protocol: number): number;
   /** Opens (creating if needed) a TUN device by name inside a namespace. */
   openTun(netnsPath: string | null, name: string, flags: number): { fd: number; name: string };
+  /**
+   * A UDP socket created inside the network namespace at `netnsPath` (null: the caller's) and
+   * bound there to `address` (numeric; '0.0.0.0' / '::' for any) and `port` (0: any free port).
+   * v6 sockets are IPV6_V6ONLY. The fd is non-blocking and close-on-exec; `port` is the bound
+   * port. Bad arguments throw code EINVAL naming the argument; nothing is left open on failure.
+   */
+  udpSocketInNetns(netnsPath: string | null, family: 4 | 6, address: string, port: number): { fd: number; port: number };
   closeFd(fd: number): void;
   readonly constants: NativeConstants;
 }
