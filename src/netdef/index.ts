@@ -1,0 +1,17 @@
+/**
+ * The public face of src/netdef: network definitions (schema, parsing, validation), allocation
+ * and the per-node derivation. Pure: no file, network or process I/O, no clock.
+ */
+
+export * from './addressing.js';
+export * from './allocate.js';
+export * from './derive.js';
+export * from './endpoint.js';
+export * from './errors.js';
+export * from './ipv4.js';
+export * from './json-schema.js';
+export * from './keys.js';
+export * from './netid.js';
+export * from './nr-key.js';
+export * from './parse.js';
+export * from './schema.js';

@@ -1,0 +1,111 @@
+/**
+ * The one schema of the network definition and of the node record (TypeBox). It yields the
+ * TypeScript types (`Static<>`) and the published JSON Schema files (see json-schema.ts), and is
+ * the structural half of parsing; semantic rules (ranges, overlaps, roles) live in validate.ts.
+ *
+ * `title` and `description` of string schemas are reused in error messages (structural.ts).
+ */
+
+import { type Static, Type } from '@sinclair/typebox';
+import { KEY_PATTERN, SEALED_KEY_PATTERN } from './keys.js';
+
+export const DEFINITION_VERSION = 1;
+export const NODE_ID_PATTERN = '^[a-z0-9-]{1,32}$';
+export const NETWORK_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+export const CIDR_PATTERN = `^${OCTET}(\\.${OCTET}){3}/(3[0-2]|[12]?[0-9])$`;
+export const MAX_RESOURCES = 65536;
+export const MAX_ENDPOINTS = 16;
+
+const NodeId = Type.String({
+  pattern: NODE_ID_PATTERN,
+  title: 'node id',
+  description: '1-32 characters of a-z, 0-9 and "-"',
+});
+
+const WgKey = Type.String({
+  pattern: KEY_PATTERN,
+  title: 'key',
+  description: 'an X25519 public key: standard base64 of 32 bytes, as wg(8) prints it',
+});
+
+const SealedKey = Type.String({
+  pattern: SEALED_KEY_PATTERN,
+  title: 'sealed key',
+  description: "the NR's WireGuard private key sealed to identityKey (libsodium sealed box, base64 of 80 bytes)",
+});
+
+const Ipv4Cidr = (description: string) =>
+  Type.String({ pattern: CIDR_PATTERN, title: 'CIDR', description });
+
+const Endpoint = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 300, title: 'endpoint', description });
+
+const Port = Type.Integer({ minimum: 1, maximum: 65535, title: 'port', description: 'UDP port 1-65535' });
+
+export const ResourceSchema = Type.Object(
+  {
+    node: NodeId,
+    subnet: Ipv4Cidr('the NR\'s /24 inside ipRange; its .1 is the gateway, a.A.B.0/24 gives WireGuard address 100.64.A.B'),
+    wgPublicKey: WgKey,
+    wgPrivateKeySealed: SealedKey,
+    listenPort: Port,
+    endpoints: Type.Array(
+      Endpoint('where other NRs reach this one: IPv4:port, [IPv6]:port or hostname:port'),
+      { maxItems: MAX_ENDPOINTS },
+    ),
+    hidden: Type.Boolean({ description: 'behind NAT: peers only with the aggregator' }),
+    identityKey: WgKey,
+  },
+  { additionalProperties: false, title: 'network resource' },
+);
+
+export const NetworkDefinitionSchema = Type.Object(
+  {
+    version: Type.Literal(DEFINITION_VERSION),
+    name: Type.String({
+      pattern: NETWORK_NAME_PATTERN,
+      title: 'network name',
+      description: '1-63 characters of A-Z, a-z, 0-9, ".", "_", "-", starting with a letter or digit',
+    }),
+    revision: Type.Integer({ minimum: 0, description: 'bumped by every change; networkd refuses an older one' }),
+    ipRange: Ipv4Cidr('the network\'s IPv4 range, /8 to /24, a network address'),
+    resources: Type.Array(ResourceSchema, { maxItems: MAX_RESOURCES }),
+    aggregator: Type.Optional(NodeId),
+    exit: Type.Optional(NodeId),
+  },
+  {
+    additionalProperties: false,
+    $id: 'network-definition.schema.json',
+    title: 'zmesh network definition',
+  },
+);
+
+export const NodeRecordSchema = Type.Object(
+  {
+    id: NodeId,
+    identityKey: WgKey,
+    endpoints: Type.Array(
+      Endpoint('IPv4[:port], [IPv6][:port] or hostname[:port]; without a port the NR listen port is used'),
+      { maxItems: MAX_ENDPOINTS },
+    ),
+    hidden: Type.Boolean({ description: 'behind NAT: cannot be dialled' }),
+  },
+  { additionalProperties: false, $id: 'node-record.schema.json', title: 'zmesh node record' },
+);
+
+declare const validatedBrand: unique symbol;
+
+/** A definition as it appears in JSON, checked structurally only. */
+export type NetworkDefinitionDocument = Static<typeof NetworkDefinitionSchema>;
+export type ResourceDocument = Static<typeof ResourceSchema>;
+export type NodeRecordDocument = Static<typeof NodeRecordSchema>;
+
+/** Deeply read-only view: validated values are shared between definitions, never mutated. */
+type Frozen<T> = T extends readonly (infer U)[] ? readonly Frozen<U>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
+
+/** A network definition that passed structural and semantic validation (only parse.ts makes one). */
+export type NetworkDefinition = Frozen<NetworkDefinitionDocument> & { readonly [validatedBrand]: 'NetworkDefinition' };
+export type Resource = Frozen<ResourceDocument>;
+/** A node record that passed validation. */
+export type NodeRecord = Frozen<NodeRecordDocument> & { readonly [validatedBrand]: 'NodeRecord' };
