@@ -1,0 +1,216 @@
+/**
+ * IP addresses, allowed-IP prefixes and endpoints of the configuration model: parsed strictly
+ * from text once, held in canonical form, printed the way wireguard-go prints them.
+ *
+ * Canonical means: IPv6 in RFC 5952 form (lowercase, longest zero run as `::`, an IPv4-mapped
+ * address as `::ffff:a.b.c.d`), and an allowed IP with its host bits cleared — as wg and the
+ * kernel store it — so `10.0.0.5/24` and `10.0.0.0/24` are one prefix and equal by `text`.
+ * Zones (`fe80::1%eth0`) are refused: a zone names an interface of one host and has no meaning
+ * in a configuration that networkd may carry to another.
+ */
+import { invalid, type UapiErrorContext } from './errors.js';
+
+export type IpFamily = 4 | 6;
+
+const IPV4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+function parseIpv4(text: string): Uint8Array | null {
+  const m = IPV4.exec(text);
+  if (!m) return null;
+  const octets = m.slice(1, 5).map(Number);
+  if (octets.some((o) => o > 255)) return null;
+  return Uint8Array.from(octets);
+}
+
+function parseIpv6(text: string): Uint8Array | null {
+  if (text.length > 45 || text.includes('%')) return null;
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const groupsOf = (part: string): number[] | null => {
+    if (part === '') return [];
+    const out: number[] = [];
+    const pieces = part.split(':');
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!;
+      if (i === pieces.length - 1 && piece.includes('.')) {
+        const v4 = parseIpv4(piece);
+        if (!v4) return null;
+        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else if (HEX_GROUP.test(piece)) {
+        out.push(parseInt(piece, 16));
+      } else {
+        return null;
+      }
+    }
+    return out;
+  };
+  const head = groupsOf(halves[0]!);
+  const tail = halves.length === 2 ? groupsOf(halves[1]!) : [];
+  if (!head || !tail) return null;
+  // An embedded IPv4 address is only allowed at the very end.
+  if (halves.length === 2 && halves[0]!.includes('.')) return null;
+  let groups: number[];
+  if (halves.length === 2) {
+    const missing = 8 - head.length - tail.length;
+    if (missing < 1) return null; // '::' stands for at least one zero group
+    groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
+  } else {
+    groups = head;
+  }
+  if (groups.length !== 8) return null;
+  const bytes = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    bytes[2 * i] = g >> 8;
+    bytes[2 * i + 1] = g & 0xff;
+  });
+  return bytes;
+}
+
+export function formatIp(bytes: Uint8Array): string {
+  if (bytes.length === 4) return Array.from(bytes).join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  const isMapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  if (isMapped) return `::ffff:${Array.from(bytes.subarray(12)).join('.')}`;
+  // RFC 5952: compress the longest run (first one on a tie) of at least two zero groups.
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}
+
+/** Parses a numeric IPv4 or IPv6 address (no zone, no host name). */
+export function parseIp(text: string, context: UapiErrorContext): Uint8Array {
+  const bytes = text.includes(':') ? parseIpv6(text) : parseIpv4(text);
+  if (!bytes) {
+    const reason = text.includes('%') ? 'IPv6 zones are not supported' : 'not a numeric IPv4 or IPv6 address';
+    throw invalid(`${JSON.stringify(text)}: ${reason}`, context);
+  }
+  return bytes;
+}
+
+/** Parses a decimal integer the way Go's strconv.ParseUint(s, 10, bits) does: digits only. */
+export function parseDecimal(text: string, max: number, context: UapiErrorContext): number {
+  if (!/^\d{1,20}$/.test(text)) throw invalid(`${JSON.stringify(text.slice(0, 40))} is not a decimal number`, context);
+  const value = Number(text);
+  if (value > max) throw invalid(`${text} is out of range (0..${max})`, context);
+  return value;
+}
+
+/** An allowed-IP prefix, host bits cleared. Equal prefixes have equal `text`. */
+export class AllowedIp {
+  readonly family: IpFamily;
+  readonly prefixLength: number;
+  readonly text: string;
+  readonly #address: Uint8Array;
+
+  private constructor(address: Uint8Array, prefixLength: number) {
+    this.family = address.length === 4 ? 4 : 6;
+    this.prefixLength = prefixLength;
+    this.#address = address;
+    this.text = `${formatIp(address)}/${prefixLength}`;
+  }
+
+  /** `addr/len`; the length is required (wg always sends it) and has no leading zeros. */
+  static parse(text: string, context: UapiErrorContext = { key: 'allowed_ip' }): AllowedIp {
+    const slash = text.lastIndexOf('/');
+    if (slash < 0) throw invalid(`${JSON.stringify(text)}: expected address/prefix-length`, context);
+    const address = parseIp(text.slice(0, slash), context);
+    const lengthText = text.slice(slash + 1);
+    const max = address.length * 8;
+    if (!/^(0|[1-9]\d{0,2})$/.test(lengthText) || Number(lengthText) > max) {
+      throw invalid(`${JSON.stringify(text)}: prefix length must be 0..${max}`, context);
+    }
+    return AllowedIp.fromBytes(address, Number(lengthText));
+  }
+
+  /** Clears the host bits, as the kernel and wireguard-go do when a prefix is inserted. */
+  static fromBytes(address: Uint8Array, prefixLength: number): AllowedIp {
+    const masked = new Uint8Array(address);
+    for (let bit = prefixLength; bit < masked.length * 8; bit++) masked[bit >> 3]! &= ~(0x80 >> (bit & 7));
+    return new AllowedIp(masked, prefixLength);
+  }
+
+  addressBytes(): Uint8Array {
+    return new Uint8Array(this.#address);
+  }
+
+  equals(other: AllowedIp): boolean {
+    return this.text === other.text;
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** A peer's UDP endpoint: numeric address and port, printed `a.b.c.d:p` or `[v6]:p`. */
+export class Endpoint {
+  readonly family: IpFamily;
+  readonly address: string;
+  readonly port: number;
+  readonly text: string;
+  readonly #bytes: Uint8Array;
+
+  private constructor(bytes: Uint8Array, port: number) {
+    this.#bytes = bytes;
+    this.family = bytes.length === 4 ? 4 : 6;
+    this.address = formatIp(bytes);
+    this.port = port;
+    this.text = this.family === 4 ? `${this.address}:${port}` : `[${this.address}]:${port}`;
+  }
+
+  static parse(text: string, context: UapiErrorContext = { key: 'endpoint' }): Endpoint {
+    let host: string;
+    let portText: string;
+    if (text.startsWith('[')) {
+      const close = text.indexOf(']');
+      if (close < 0 || text[close + 1] !== ':') throw invalid(`${JSON.stringify(text)}: expected [IPv6]:port`, context);
+      host = text.slice(1, close);
+      portText = text.slice(close + 2);
+      if (!host.includes(':')) throw invalid(`${JSON.stringify(text)}: brackets are for IPv6 addresses`, context);
+    } else {
+      const colon = text.lastIndexOf(':');
+      if (colon < 0) throw invalid(`${JSON.stringify(text)}: expected address:port`, context);
+      host = text.slice(0, colon);
+      portText = text.slice(colon + 1);
+      if (host.includes(':')) throw invalid(`${JSON.stringify(text)}: an IPv6 endpoint needs brackets: [address]:port`, context);
+    }
+    const bytes = parseIp(host, context);
+    const port = parseDecimal(portText, 0xffff, context);
+    return new Endpoint(bytes, port);
+  }
+
+  static fromBytes(address: Uint8Array, port: number): Endpoint {
+    if (address.length !== 4 && address.length !== 16) throw invalid(`an address has 4 or 16 bytes, got ${address.length}`, { key: 'endpoint' });
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw invalid(`port ${port} is out of range (0..65535)`, { key: 'endpoint' });
+    return new Endpoint(new Uint8Array(address), port);
+  }
+
+  addressBytes(): Uint8Array {
+    return new Uint8Array(this.#bytes);
+  }
+
+  equals(other: Endpoint): boolean {
+    return this.text === other.text;
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
