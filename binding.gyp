@@ -5,7 +5,16 @@
       "sources": [
         "native/addon.cc",
         "native/netns.c",
-        "native/tun.c"
+        "native/tun.c",
+        "native/dataplane_addon.cc",
+        "native/wg_allowedips.c",
+        "native/wg_device.c",
+        "native/wg_events.c",
+        "native/wg_index.c",
+        "native/wg_peer.c",
+        "native/wg_receive.c",
+        "native/wg_replay.c",
+        "native/wg_send.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],
@@ -14,7 +23,7 @@
       "cflags_cc": ["-std=gnu++17", "-fexceptions"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "libraries": []
+      "libraries": ["-lsodium", "-lpthread"]
     }
   ]
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <linux/if.h>
 
+#include "dataplane_addon.h"
 #include "netns.h"
 #include "tun.h"
 
@@ -135,6 +136,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   c.Set("TUN_VNET_HDR", Napi::Number::New(env, static_cast<int>(ZM_TUN_VNET_HDR)));
   c.Set("TUN_MULTI_QUEUE", Napi::Number::New(env, static_cast<int>(ZM_TUN_MULTI_QUEUE)));
   exports.Set("constants", c);
+  InitDataplane(env, exports);
   return exports;
 }
 

@@ -1,0 +1,406 @@
+/* A data-plane device: creation (buffers, tables, threads), stop and free,
+ * and the commands that change it, each under the device write lock. See
+ * wg_dataplane.h for the contract and wg_device.h for the locking rules. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wg_constants.h"
+#include "wg_device.h"
+
+const char *const wg_drop_reason_names[WG_DROP_REASON_COUNT] = {
+    [WG_DROP_SHORT] = "short",
+    [WG_DROP_UNKNOWN_TYPE] = "unknownType",
+    [WG_DROP_HANDSHAKE_SIZE] = "handshakeSize",
+    [WG_DROP_UNKNOWN_INDEX] = "unknownIndex",
+    [WG_DROP_EXPIRED_KEYPAIR] = "expiredKeypair",
+    [WG_DROP_AUTH_FAILED] = "authFailed",
+    [WG_DROP_REPLAY] = "replay",
+    [WG_DROP_INVALID_INNER] = "invalidInner",
+    [WG_DROP_SOURCE_NOT_ALLOWED] = "sourceNotAllowed",
+    [WG_DROP_NO_ROUTE] = "noRoute",
+    [WG_DROP_NO_ENDPOINT] = "noEndpoint",
+    [WG_DROP_NO_SOCKET] = "noSocket",
+    [WG_DROP_STAGED_OVERFLOW] = "stagedOverflow",
+    [WG_DROP_HANDSHAKE_QUEUE_FULL] = "handshakeQueueFull",
+    [WG_DROP_OVERSIZE] = "oversize",
+    [WG_DROP_TUN_WRITE_ERROR] = "tunWriteError",
+    [WG_DROP_SEND_ERROR] = "sendError",
+    [WG_DROP_READ_ERROR] = "readError",
+};
+
+uint64_t wg_monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void set_nonblocking(int fd, bool on) {
+  if (fd < 0) return;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
+}
+
+static void enlarge_buffers(int fd) {
+  if (fd < 0) return;
+  /* Several MB absorb bursts between batches; FORCE works as root, else the sysctl cap applies. */
+  int size = 4 << 20;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+static void free_peer_cb(wg_index_node *n, void *ctx) { wg_peer_destroy(ctx, WG_CONTAINER_OF(n, wg_peer, id_node)); }
+
+static void release(wg_device *d) {
+  if (d->peers.buckets) wg_index_each(&d->peers, free_peer_cb, d);
+  wg_index_destroy(&d->peers);
+  wg_index_destroy(&d->keypairs);
+  wg_allowedips_free(d->allowedips);
+  if (d->staged || d->staged_memory) wg_staged_destroy(d);
+  if (d->events) wg_events_destroy(d);
+  if (d->stop_fd >= 0) close(d->stop_fd);
+  pthread_rwlock_destroy(&d->lock);
+  free(d);
+}
+
+int wg_device_create(const wg_device_config *cfg, wg_device **out) {
+  if (sodium_init() < 0) return -EIO;
+  if (cfg->tun_fd < 0 || (cfg->udp4_fd < 0 && cfg->udp6_fd < 0) || cfg->mtu < 576 || cfg->mtu > 65535 - 80)
+    return -EINVAL;
+  wg_device *d = calloc(1, sizeof *d);
+  if (!d) return -ENOMEM;
+  d->tun_fd = cfg->tun_fd;
+  d->udp4_fd = cfg->udp4_fd;
+  d->udp6_fd = cfg->udp6_fd;
+  d->mtu = cfg->mtu;
+  d->notify = cfg->notify;
+  d->notify_ctx = cfg->notify_ctx;
+  d->read_capacity = (size_t)cfg->mtu + WG_PADDING_MULTIPLE;
+  d->slot_size = WG_TRANSPORT_HEADER_SIZE + d->read_capacity + WG_PADDING_MULTIPLE + WG_AEAD_TAG_SIZE;
+  d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  /* The packet threads hold the read lock nearly all the time: without writer
+   * preference a command could wait forever. */
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&d->lock, &attr);
+  pthread_rwlockattr_destroy(&attr);
+
+  d->allowedips = wg_allowedips_new();
+  if (d->stop_fd < 0 || !d->allowedips || wg_index_init(&d->peers) < 0 || wg_index_init(&d->keypairs) < 0 ||
+      wg_events_init(d) < 0 || wg_staged_init(d) < 0) {
+    release(d);
+    return -ENOMEM;
+  }
+
+  /* The TUN is read in batches until EAGAIN; UDP receives use MSG_DONTWAIT and
+   * the TX thread's sendmmsg may wait for buffer space. */
+  set_nonblocking(d->tun_fd, true);
+  set_nonblocking(d->udp4_fd, false);
+  set_nonblocking(d->udp6_fd, false);
+  enlarge_buffers(d->udp4_fd);
+  enlarge_buffers(d->udp6_fd);
+
+  /* Packet threads take no signals: they belong to the process's main thread. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(&d->tx_thread, NULL, wg_tx_thread, d);
+  if (rc == 0) {
+    rc = pthread_create(&d->rx_thread, NULL, wg_rx_thread, d);
+    if (rc != 0) {
+      atomic_store(&d->stopped, true);
+      uint64_t one = 1;
+      (void)!write(d->stop_fd, &one, sizeof one);
+      pthread_join(d->tx_thread, NULL);
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0) {
+    release(d);
+    return -rc;
+  }
+  d->threads_started = true;
+  *out = d;
+  return 0;
+}
+
+void wg_device_stop(wg_device *d) {
+  if (!d->threads_started) return;
+  atomic_store(&d->stopped, true);
+  uint64_t one = 1;
+  (void)!write(d->stop_fd, &one, sizeof one);
+  pthread_join(d->tx_thread, NULL);
+  pthread_join(d->rx_thread, NULL);
+  d->threads_started = false;
+  pthread_rwlock_wrlock(&d->lock);
+  close(d->tun_fd);
+  if (d->udp4_fd >= 0) close(d->udp4_fd);
+  if (d->udp6_fd >= 0) close(d->udp6_fd);
+  d->tun_fd = d->udp4_fd = d->udp6_fd = -1;
+  pthread_rwlock_unlock(&d->lock);
+}
+
+void wg_device_free(wg_device *d) {
+  if (!d) return;
+  wg_device_stop(d);
+  release(d);
+}
+
+/* ---- commands ---- */
+
+static int set_cidrs(wg_device *d, wg_peer *p, const wg_cidr *cidrs, size_t count) {
+  wg_cidr *copy = NULL;
+  if (count) {
+    copy = malloc(count * sizeof *copy);
+    if (!copy) return -ENOMEM;
+    memcpy(copy, cidrs, count * sizeof *copy);
+  }
+  for (size_t i = 0; i < p->cidr_count; ++i)
+    wg_allowedips_remove_exact(d->allowedips, p->cidrs[i].family, p->cidrs[i].addr, p->cidrs[i].prefix, p);
+  free(p->cidrs);
+  p->cidrs = copy;
+  p->cidr_count = count;
+  int rc = 0;
+  for (size_t i = 0; i < count; ++i) {
+    int r = wg_allowedips_insert(d->allowedips, copy[i].family, copy[i].addr, copy[i].prefix, p);
+    if (r < 0) rc = r;
+  }
+  return rc;
+}
+
+int wg_device_set_peer(wg_device *d, uint32_t peer_id, const wg_sockaddr *endpoint, const wg_cidr *cidrs,
+                       size_t cidr_count) {
+  for (size_t i = 0; cidrs && i < cidr_count; ++i)
+    if ((cidrs[i].family != 4 && cidrs[i].family != 6) || cidrs[i].prefix > (cidrs[i].family == 4 ? 32 : 128))
+      return -EINVAL;
+  if (endpoint && endpoint->sa.sa_family != AF_UNSPEC && endpoint->sa.sa_family != AF_INET &&
+      endpoint->sa.sa_family != AF_INET6)
+    return -EINVAL;
+  pthread_rwlock_wrlock(&d->lock);
+  wg_peer *p = wg_peer_find(d, peer_id);
+  if (!p) p = wg_peer_create(d, peer_id);
+  int rc = p ? 0 : -ENOMEM;
+  if (p && endpoint) {
+    pthread_spin_lock(&p->endpoint_lock);
+    p->endpoint = *endpoint;
+    pthread_spin_unlock(&p->endpoint_lock);
+  }
+  if (p && cidrs) rc = set_cidrs(d, p, cidrs, cidr_count);
+  pthread_rwlock_unlock(&d->lock);
+  return rc;
+}
+
+int wg_device_remove_peer(wg_device *d, uint32_t peer_id) {
+  pthread_rwlock_wrlock(&d->lock);
+  wg_peer *p = wg_peer_find(d, peer_id);
+  if (p) wg_peer_destroy(d, p);
+  pthread_rwlock_unlock(&d->lock);
+  return p ? 0 : -ENOENT;
+}
+
+int wg_device_install_keypair(wg_device *d, uint32_t peer_id, uint32_t local_index, uint32_t remote_index,
+                              const uint8_t send_key[32], const uint8_t receive_key[32], bool initiator) {
+  wg_keypair *kp = calloc(1, sizeof *kp);
+  if (!kp) return -ENOMEM;
+  kp->index_node.key = local_index;
+  kp->remote_index = remote_index;
+  kp->initiator = initiator;
+  kp->created_ms = wg_monotonic_ms();
+  atomic_init(&kp->can_send, true);
+  atomic_init(&kp->send_counter, 0);
+  pthread_spin_init(&kp->replay_lock, PTHREAD_PROCESS_PRIVATE);
+  wg_replay_init(&kp->replay);
+  memcpy(kp->send_key, send_key, 32);
+  memcpy(kp->receive_key, receive_key, 32);
+
+  pthread_rwlock_wrlock(&d->lock);
+  wg_peer *p = wg_peer_find(d, peer_id);
+  int rc = !p ? -ENOENT : wg_index_find(&d->keypairs, local_index) ? -EEXIST : 0;
+  if (rc < 0) {
+    pthread_rwlock_unlock(&d->lock);
+    pthread_spin_destroy(&kp->replay_lock);
+    sodium_memzero(kp, sizeof *kp);
+    free(kp);
+    return rc;
+  }
+  kp->peer = p;
+  wg_index_add(&d->keypairs, &kp->index_node);
+  if (initiator) {
+    /* As noise.c: a pending next is demoted to previous and the current goes;
+     * otherwise the current becomes previous. */
+    if (p->next) {
+      wg_keypair_destroy(d, p->previous);
+      p->previous = p->next;
+      p->next = NULL;
+      wg_keypair_destroy(d, p->current);
+    } else {
+      wg_keypair_destroy(d, p->previous);
+      p->previous = p->current;
+    }
+    p->current = kp;
+    atomic_store(&p->wants_handshake, false);
+    wg_set(&p->last_wants_report_ms, 0);
+    wg_staged_flush(d, p, wg_monotonic_ms());
+  } else {
+    /* A responder may not send before the initiator has proven it has the keys. */
+    wg_keypair_destroy(d, p->next);
+    p->next = kp;
+    wg_keypair_destroy(d, p->previous);
+    p->previous = NULL;
+  }
+  pthread_rwlock_unlock(&d->lock);
+  return 0;
+}
+
+int wg_device_remove_keypair(wg_device *d, uint32_t peer_id, uint32_t local_index) {
+  pthread_rwlock_wrlock(&d->lock);
+  wg_peer *p = wg_peer_find(d, peer_id);
+  wg_index_node *n = p ? wg_index_find(&d->keypairs, local_index) : NULL;
+  wg_keypair *kp = n ? WG_CONTAINER_OF(n, wg_keypair, index_node) : NULL;
+  int rc = -ENOENT;
+  if (kp && kp->peer == p) {
+    if (p->current == kp) p->current = NULL;
+    if (p->previous == kp) p->previous = NULL;
+    if (p->next == kp) p->next = NULL;
+    wg_keypair_destroy(d, kp);
+    rc = 0;
+  }
+  pthread_rwlock_unlock(&d->lock);
+  return rc;
+}
+
+int wg_device_expire_keypairs(wg_device *d, uint32_t peer_id) {
+  pthread_rwlock_wrlock(&d->lock);
+  wg_peer *p = wg_peer_find(d, peer_id);
+  if (p) {
+    /* As wireguard-go: no more sending on them; receiving still works until they are removed. */
+    wg_keypair *slots[3] = {p->current, p->previous, p->next};
+    for (int i = 0; i < 3; ++i)
+      if (slots[i]) atomic_store(&slots[i]->can_send, false);
+  }
+  pthread_rwlock_unlock(&d->lock);
+  return p ? 0 : -ENOENT;
+}
+
+int wg_device_drop_queued(wg_device *d, uint32_t peer_id) {
+  pthread_rwlock_wrlock(&d->lock);
+  wg_peer *p = wg_peer_find(d, peer_id);
+  if (p) wg_staged_drop(d, p);
+  pthread_rwlock_unlock(&d->lock);
+  return p ? 0 : -ENOENT;
+}
+
+int wg_device_send_raw(wg_device *d, uint32_t peer_id, const uint8_t *bytes, size_t len) {
+  pthread_rwlock_rdlock(&d->lock);
+  wg_peer *p = wg_peer_find(d, peer_id);
+  int rc = -ENOENT;
+  if (p) {
+    wg_sockaddr to;
+    wg_peer_endpoint(p, &to);
+    if (to.sa.sa_family == AF_UNSPEC) {
+      rc = -EDESTADDRREQ;
+    } else {
+      rc = wg_send_one(d, p, &to, bytes, len);
+      if (rc == 0) wg_set(&p->last_auth_sent_ms, wg_monotonic_ms());
+    }
+  }
+  pthread_rwlock_unlock(&d->lock);
+  return rc;
+}
+
+int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const uint8_t *bytes, size_t len) {
+  pthread_rwlock_rdlock(&d->lock);
+  int rc = wg_send_one(d, NULL, to, bytes, len);
+  pthread_rwlock_unlock(&d->lock);
+  return rc;
+}
+
+int wg_device_send_keepalive(wg_device *d, uint32_t peer_id) {
+  uint8_t msg[WG_KEEPALIVE_SIZE + WG_PADDING_MULTIPLE];
+  pthread_rwlock_rdlock(&d->lock);
+  wg_peer *p = wg_peer_find(d, peer_id);
+  int rc = -ENOENT;
+  if (p) {
+    uint64_t now = wg_monotonic_ms(), counter;
+    wg_sockaddr to;
+    wg_peer_endpoint(p, &to);
+    wg_keypair *kp = to.sa.sa_family == AF_UNSPEC ? NULL : wg_peer_sending_keypair(p, now, &counter);
+    if (to.sa.sa_family == AF_UNSPEC) {
+      rc = -EDESTADDRREQ;
+    } else if (!kp) {
+      rc = -ENOKEY;
+    } else {
+      size_t len = wg_seal_transport(d, kp, counter, msg, 0);
+      rc = wg_send_one(d, p, &to, msg, len);
+      if (rc == 0) wg_set(&p->last_auth_sent_ms, now);
+    }
+  }
+  pthread_rwlock_unlock(&d->lock);
+  return rc;
+}
+
+int wg_device_credit_rx(wg_device *d, uint32_t peer_id, uint64_t bytes) {
+  pthread_rwlock_rdlock(&d->lock);
+  wg_peer *p = wg_peer_find(d, peer_id);
+  if (p) wg_add(&p->rx_bytes, bytes);
+  pthread_rwlock_unlock(&d->lock);
+  return p ? 0 : -ENOENT;
+}
+
+int wg_device_lookup(wg_device *d, int family, const uint8_t *addr, uint32_t *peer_id) {
+  pthread_rwlock_rdlock(&d->lock);
+  wg_peer *p = wg_allowedips_lookup(d->allowedips, family, addr);
+  if (p) *peer_id = p->id_node.key;
+  pthread_rwlock_unlock(&d->lock);
+  return p ? 0 : -ENOENT;
+}
+
+typedef struct stats_ctx {
+  wg_device *d;
+  wg_peer_stats *out;
+  size_t n;
+} stats_ctx;
+
+static void stats_cb(wg_index_node *n, void *arg) {
+  stats_ctx *c = arg;
+  wg_peer *p = WG_CONTAINER_OF(n, wg_peer, id_node);
+  wg_peer_stats *s = &c->out[c->n++];
+  memset(s, 0, sizeof *s);
+  s->peer_id = n->key;
+  s->tx_bytes = atomic_load(&p->tx_bytes);
+  s->rx_bytes = atomic_load(&p->rx_bytes);
+  s->last_data_sent_ms = atomic_load(&p->last_data_sent_ms);
+  s->last_data_received_ms = atomic_load(&p->last_data_received_ms);
+  s->last_auth_sent_ms = atomic_load(&p->last_auth_sent_ms);
+  s->last_auth_received_ms = atomic_load(&p->last_auth_received_ms);
+  s->has_current_keypair = p->current != NULL;
+  s->send_counter = p->current ? atomic_load(&p->current->send_counter) : 0;
+  s->wants_handshake = atomic_load(&p->wants_handshake);
+  pthread_mutex_lock(&c->d->staged_lock);
+  s->staged = p->staged_count;
+  pthread_mutex_unlock(&c->d->staged_lock);
+  wg_peer_endpoint(p, &s->endpoint);
+}
+
+size_t wg_device_peer_stats(wg_device *d, wg_peer_stats **out) {
+  pthread_rwlock_rdlock(&d->lock);
+  stats_ctx c = {d, malloc((d->peers.count ? d->peers.count : 1) * sizeof(wg_peer_stats)), 0};
+  if (c.out) wg_index_each(&d->peers, stats_cb, &c);
+  pthread_rwlock_unlock(&d->lock);
+  *out = c.out;
+  return c.n;
+}
+
+void wg_device_drop_counters(wg_device *d, uint64_t out[WG_DROP_REASON_COUNT]) {
+  for (int i = 0; i < WG_DROP_REASON_COUNT; ++i) out[i] = atomic_load(&d->drops[i]);
+}

@@ -1,0 +1,152 @@
+/* Internal state of a data-plane device, shared by the C files of the data
+ * plane (wg_device.c: commands and lifecycle; wg_peer.c: keypair slots and
+ * staged packets; wg_send.c: TUN -> UDP; wg_receive.c: UDP -> TUN;
+ * wg_events.c: the queue towards JS). Not for the N-API layer.
+ *
+ * Locking: `lock` is a writer-preferring rwlock. Commands take it for
+ * writing; the packet threads take it for reading once per batch. So
+ * anything that can be freed (peers, keypairs, table entries) is freed only
+ * under the write lock, and a packet thread holding the read lock can use the
+ * pointers it finds without reference counts. What the packet threads change
+ * themselves is atomic (counters, timestamps, send counters) or has its own
+ * small lock (endpoint: roaming; replay window; staged queues; events). */
+#ifndef ZMESH_WG_DEVICE_H
+#define ZMESH_WG_DEVICE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wg_allowedips.h"
+#include "wg_dataplane.h"
+#include "wg_index.h"
+#include "wg_replay.h"
+
+#define WG_BATCH 64                 /* packets per read/recvmmsg/sendmmsg batch */
+#define WG_STAGED_PER_PEER 128      /* packets kept per peer while it has no keypair (wireguard-go's) */
+#define WG_STAGED_POOL 1024         /* staged packets per device, all peers together */
+#define WG_EVENT_QUEUE 1024         /* events waiting for JS */
+#define WG_EVENT_RESERVED 64        /* of which handshake messages may not take the last ones */
+#define WG_WANTS_REPORT_INTERVAL_MS 1000
+
+typedef struct wg_keypair {
+  wg_index_node index_node; /* key: our (receiver) index */
+  struct wg_peer *peer;
+  uint32_t remote_index;
+  uint64_t created_ms;
+  bool initiator;
+  atomic_bool can_send;          /* cleared by expire_keypairs */
+  atomic_uint_fast64_t send_counter;
+  pthread_spinlock_t replay_lock;
+  wg_replay replay;
+  uint8_t send_key[32];
+  uint8_t receive_key[32];
+} wg_keypair;
+
+typedef struct wg_peer {
+  wg_index_node id_node; /* key: peer id */
+  /* Slots, changed only under the write lock (rules of the Linux module's noise.c). */
+  wg_keypair *current, *previous, *next;
+  pthread_spinlock_t endpoint_lock;
+  wg_sockaddr endpoint;
+  wg_cidr *cidrs; /* what this peer inserted, to remove exactly that */
+  size_t cidr_count;
+  /* Staged packets: a FIFO of pool slots, under the device's staged_lock. */
+  int32_t staged_head, staged_tail;
+  uint32_t staged_count;
+  atomic_uint_fast64_t tx_bytes, rx_bytes;
+  atomic_uint_fast64_t last_data_sent_ms, last_data_received_ms;
+  atomic_uint_fast64_t last_auth_sent_ms, last_auth_received_ms;
+  atomic_uint_fast64_t last_wants_report_ms; /* 0: report the next want at once */
+  atomic_bool wants_handshake;
+} wg_peer;
+
+/* A packet buffer: room for the transport header before the payload and for
+ * padding and the tag after it, so encryption happens in place. */
+typedef struct wg_packet_slot {
+  int32_t next; /* FIFO / free list link */
+  uint32_t len; /* plaintext length */
+  uint8_t *data; /* WG_TRANSPORT_HEADER_SIZE + capacity + 16 + tag */
+} wg_packet_slot;
+
+struct wg_device {
+  int tun_fd, udp4_fd, udp6_fd, stop_fd;
+  int mtu;
+  size_t slot_size;     /* bytes of one TX / staged buffer */
+  size_t read_capacity; /* largest plaintext read from the TUN */
+  pthread_rwlock_t lock;
+  wg_index peers;    /* by peer id */
+  wg_index keypairs; /* by local index */
+  wg_allowedips *allowedips;
+
+  pthread_mutex_t staged_lock;
+  wg_packet_slot *staged;
+  uint8_t *staged_memory;
+  int32_t staged_free;
+
+  pthread_mutex_t events_lock;
+  wg_event *events;
+  size_t events_head, events_count;
+  bool events_notified; /* notify was called and the queue not yet drained empty */
+  void (*notify)(void *ctx);
+  void *notify_ctx;
+
+  atomic_uint_fast64_t drops[WG_DROP_REASON_COUNT];
+
+  pthread_t tx_thread, rx_thread;
+  bool threads_started;
+  atomic_bool stopped;
+};
+
+static inline void wg_count_drop(wg_device *d, enum wg_drop_reason r) {
+  atomic_fetch_add_explicit(&d->drops[r], 1, memory_order_relaxed);
+}
+static inline void wg_add(atomic_uint_fast64_t *c, uint64_t v) {
+  atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+static inline void wg_set(atomic_uint_fast64_t *c, uint64_t v) {
+  atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
+/* wg_events.c */
+int wg_events_init(wg_device *d);
+void wg_events_destroy(wg_device *d);
+/* Queues an event; false if the queue is full (handshake messages may not use
+ * the last WG_EVENT_RESERVED entries). Calls notify when needed. */
+bool wg_events_push(wg_device *d, const wg_event *e);
+
+/* wg_peer.c (write lock held unless said otherwise) */
+wg_peer *wg_peer_find(wg_device *d, uint32_t peer_id);
+wg_peer *wg_peer_create(wg_device *d, uint32_t peer_id);
+void wg_peer_destroy(wg_device *d, wg_peer *p);
+void wg_keypair_destroy(wg_device *d, wg_keypair *kp);
+/* next -> current, current -> previous, old previous freed. */
+void wg_peer_promote_next(wg_device *d, wg_peer *p);
+/* The keypair to encrypt with and its counter, or NULL (read lock held). */
+wg_keypair *wg_peer_sending_keypair(wg_peer *p, uint64_t now, uint64_t *counter_out);
+/* Marks that the peer wants a handshake and reports it, at most once a second (any lock). */
+void wg_peer_want_handshake(wg_device *d, wg_peer *p, uint64_t now);
+/* Staged queue (read or write lock held). */
+int wg_staged_init(wg_device *d);
+void wg_staged_destroy(wg_device *d);
+void wg_staged_push(wg_device *d, wg_peer *p, const uint8_t *packet, size_t len);
+void wg_staged_drop(wg_device *d, wg_peer *p);
+/* Encrypts and sends the peer's staged packets on its current keypair. */
+void wg_staged_flush(wg_device *d, wg_peer *p, uint64_t now);
+
+/* wg_send.c */
+void *wg_tx_thread(void *arg);
+/* Encrypts slot data (plaintext of len at data + 16) in place on kp with
+ * counter; returns the message length. */
+size_t wg_seal_transport(wg_device *d, wg_keypair *kp, uint64_t counter, uint8_t *data, size_t len);
+/* The UDP fd for an endpoint, or -1. */
+int wg_socket_for(wg_device *d, const wg_sockaddr *to);
+/* One datagram; counts tx bytes for p (may be NULL). 0 or negative errno. */
+int wg_send_one(wg_device *d, wg_peer *p, const wg_sockaddr *to, const uint8_t *bytes, size_t len);
+void wg_peer_endpoint(wg_peer *p, wg_sockaddr *out);
+
+/* wg_receive.c */
+void *wg_rx_thread(void *arg);
+
+#endif

@@ -1,0 +1,383 @@
+// The userspace WireGuard data plane: a typed wrapper over the native packet
+// path (native/wg_*.c). It owns nothing but the conversion of arguments,
+// results and errors; packets never cross into JavaScript.
+//
+// What the native side does per device: two threads (TUN → allowed-IPs →
+// encrypt → UDP, and UDP → decrypt → replay check → source check → TUN),
+// peers, the allowed-IPs table, the receiver-index table, staged packets for
+// peers without a keypair, counters. What it hands up, batched per wake-up:
+// handshake messages (types 1/2/3 of the exact sizes, with their source),
+// peers that want a handshake (at most once a second each), and responder
+// keypairs confirmed by their first received packet.
+//
+// Contract details the protocol core / device layer relies on:
+// - File descriptors: `create` takes ownership of tunFd, udp4Fd and udp6Fd
+//   when it succeeds (when it throws, the caller still owns them); `close()`
+//   closes them. The TUN is made non-blocking, the UDP sockets blocking (the
+//   packet threads use MSG_DONTWAIT to receive). The TUN's MTU must equal
+//   `mtu`: longer packets read from it are dropped ("oversize").
+// - Keypair slots follow the Linux module's noise.c: an initiator keypair
+//   becomes current at once (a pending next becomes previous), a responder
+//   keypair becomes next and is promoted to current by the first packet that
+//   authenticates on it (reported through onKeypairConfirmed); staged packets
+//   are flushed whenever a keypair becomes current.
+// - A keypair is used to send while it is younger than REJECT_AFTER_TIME,
+//   its counter below REJECT_AFTER_MESSAGES and it was not expired with
+//   expireKeypairs (which, as in wireguard-go, stops sending but not
+//   receiving). Received packets older than REJECT_AFTER_TIME are dropped.
+// - Wants-handshake fires when a packet had no usable keypair, when an
+//   initiator's current keypair passes REKEY_AFTER_TIME / REKEY_AFTER_MESSAGES
+//   on send, or REJECT − KEEPALIVE − REKEY_TIMEOUT (165 s) on receive. The
+//   core decides whether a handshake actually starts.
+// - Counters: tx/rx bytes are whole UDP payloads. Transport messages are
+//   counted here; handshake messages sent with sendRaw count in tx, and
+//   received ones count in rx once the core calls creditRx(peerId, n) (only
+//   it knows which peer sent them). Times are monotonicMs() values, 0 = never.
+// - The device keeps the process alive (like a listening server) until close().
+import { isIP } from 'node:net';
+
+import { native } from '../native/binding.js';
+
+export interface Endpoint {
+  address: string; // IPv4 or IPv6 literal
+  port: number;
+}
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+}
+
+export interface HandshakeMessage {
+  bytes: Uint8Array;
+  from: Endpoint;
+}
+
+export interface KeypairConfirmed {
+  peerId: number;
+  localIndex: number;
+}
+
+export interface PeerStats {
+  peerId: number;
+  txBytes: number;
+  rxBytes: number;
+  lastDataSentMs: number;
+  lastDataReceivedMs: number;
+  lastAuthenticatedSentMs: number;
+  lastAuthenticatedReceivedMs: number;
+  hasCurrentKeypair: boolean;
+  /** The next counter the current keypair would send with (0n without one). */
+  sendCounter: bigint;
+  wantsHandshake: boolean;
+  /** Packets waiting for a keypair. */
+  staged: number;
+  endpoint: Endpoint | null;
+}
+
+export interface Keypair {
+  localIndex: number;
+  remoteIndex: number;
+  sendKey: Uint8Array;
+  receiveKey: Uint8Array;
+  initiator: boolean;
+}
+
+export interface DataplaneOptions {
+  tunFd: number;
+  udp4Fd: number | null;
+  udp6Fd: number | null;
+  mtu: number;
+  onHandshakeMessages: (msgs: HandshakeMessage[]) => void;
+  onWantsHandshake: (peerIds: number[]) => void;
+  onKeypairConfirmed?: (confirmed: KeypairConfirmed[]) => void;
+}
+
+export type DataplaneErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'UNKNOWN_PEER'
+  | 'UNKNOWN_KEYPAIR'
+  | 'INDEX_IN_USE'
+  | 'START_FAILED'
+  | 'CLOSED'
+  | 'NATIVE_ERROR';
+
+/** A data plane error: `code` says what kind, `context` where (never a key). */
+export class DataplaneError extends Error {
+  readonly code: DataplaneErrorCode;
+  readonly context: Record<string, unknown>;
+  constructor(code: DataplaneErrorCode, message: string, context: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'DataplaneError';
+    this.code = code;
+    this.context = context;
+  }
+}
+
+/** Drop reasons the native side counts (see wg_dataplane.h). */
+export type DropReason =
+  | 'short'
+  | 'unknownType'
+  | 'handshakeSize'
+  | 'unknownIndex'
+  | 'expiredKeypair'
+  | 'authFailed'
+  | 'replay'
+  | 'invalidInner'
+  | 'sourceNotAllowed'
+  | 'noRoute'
+  | 'noEndpoint'
+  | 'noSocket'
+  | 'stagedOverflow'
+  | 'handshakeQueueFull'
+  | 'oversize'
+  | 'tunWriteError'
+  | 'sendError'
+  | 'readError';
+
+interface NativeDevice {
+  setPeer(peerId: number, endpoint: Endpoint | null | undefined, allowedIps: Cidr[] | undefined): number;
+  removePeer(peerId: number): number;
+  installKeypair(peerId: number, localIndex: number, remoteIndex: number, sendKey: Uint8Array, receiveKey: Uint8Array, initiator: boolean): number;
+  removeKeypair(peerId: number, localIndex: number): number;
+  expireKeypairs(peerId: number): number;
+  dropQueued(peerId: number): number;
+  sendRaw(peerId: number, bytes: Uint8Array): number;
+  sendRawTo(to: Endpoint, bytes: Uint8Array): number;
+  sendKeepalive(peerId: number): number;
+  creditRx(peerId: number, bytes: number): number;
+  lookup(address: string): number | null | undefined;
+  peerStats(): PeerStats[];
+  dropCounters(): Record<DropReason, number>;
+  close(): void;
+}
+
+type EventsCallback = (handshakes: HandshakeMessage[], wants: number[], confirmed: KeypairConfirmed[]) => void;
+
+interface DataplaneNative {
+  Dataplane: new (tunFd: number, udp4Fd: number, udp6Fd: number, mtu: number, onEvents: EventsCallback) => NativeDevice;
+  monotonicMs(): number;
+  dataplaneTest: {
+    replayWindow(counters: bigint[]): boolean[];
+    AllowedIpsTable: new () => {
+      insert(address: string, prefix: number, owner: number): number;
+      removeExact(address: string, prefix: number, owner: number): void;
+      removeValue(owner: number): void;
+      lookup(address: string): number | null;
+    };
+  };
+}
+
+function binding(): DataplaneNative {
+  return native() as unknown as DataplaneNative;
+}
+
+/** CLOCK_MONOTONIC in milliseconds: the clock of the data plane's timestamps. */
+export function monotonicMs(): number {
+  return binding().monotonicMs();
+}
+
+/** Test access to the C replay window and allowed-IPs trie. */
+export function dataplaneTestHooks(): DataplaneNative['dataplaneTest'] {
+  return binding().dataplaneTest;
+}
+
+const ENOENT = 2;
+const EEXIST = 17;
+const EINVAL = 22;
+const EBADF = 9;
+
+function invalid(field: string, reason: string, value?: unknown): DataplaneError {
+  return new DataplaneError('INVALID_ARGUMENT', `${field}: ${reason}`, value === undefined ? { field } : { field, value });
+}
+
+function checkU32(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw invalid(field, 'must be an integer from 0 to 2^32-1', v);
+  return v;
+}
+
+function checkFd(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw invalid(field, 'must be an open file descriptor', v);
+  return v;
+}
+
+function checkAddress(field: string, address: unknown): 4 | 6 {
+  if (typeof address !== 'string' || address.includes('%')) throw invalid(field, 'must be an IPv4 or IPv6 literal without a zone', address);
+  const family = isIP(address);
+  if (family === 0) throw invalid(field, 'must be an IPv4 or IPv6 literal', address);
+  return family as 4 | 6;
+}
+
+function checkEndpoint(field: string, e: unknown): Endpoint {
+  if (typeof e !== 'object' || e === null) throw invalid(field, 'must be { address, port }');
+  const { address, port } = e as Endpoint;
+  checkAddress(`${field}.address`, address);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw invalid(`${field}.port`, 'must be an integer from 1 to 65535', port);
+  return { address, port };
+}
+
+function checkCidrs(field: string, list: unknown): Cidr[] {
+  if (!Array.isArray(list)) throw invalid(field, 'must be an array of { address, prefix }');
+  return list.map((c: unknown, i) => {
+    if (typeof c !== 'object' || c === null) throw invalid(`${field}[${i}]`, 'must be { address, prefix }');
+    const { address, prefix } = c as Cidr;
+    const family = checkAddress(`${field}[${i}].address`, address);
+    const max = family === 4 ? 32 : 128;
+    if (typeof prefix !== 'number' || !Number.isInteger(prefix) || prefix < 0 || prefix > max)
+      throw invalid(`${field}[${i}].prefix`, `must be an integer from 0 to ${max}`, prefix);
+    return { address, prefix };
+  });
+}
+
+function checkKey(field: string, key: unknown): Uint8Array {
+  // The value is never echoed: it is a secret.
+  if (!(key instanceof Uint8Array) || key.length !== 32) throw invalid(field, 'must be a 32-byte Uint8Array');
+  return key;
+}
+
+function checkBytes(field: string, bytes: unknown): Uint8Array {
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0 || bytes.length > 65535)
+    throw invalid(field, 'must be a Uint8Array of 1 to 65535 bytes');
+  return bytes;
+}
+
+export class Dataplane {
+  #device: NativeDevice;
+  #closed = false;
+
+  private constructor(device: NativeDevice) {
+    this.#device = device;
+  }
+
+  static create(opts: DataplaneOptions): Dataplane {
+    const tunFd = checkFd('tunFd', opts.tunFd);
+    const udp4Fd = opts.udp4Fd === null ? -1 : checkFd('udp4Fd', opts.udp4Fd);
+    const udp6Fd = opts.udp6Fd === null ? -1 : checkFd('udp6Fd', opts.udp6Fd);
+    if (udp4Fd < 0 && udp6Fd < 0) throw invalid('udp4Fd', 'at least one of udp4Fd and udp6Fd is needed');
+    if (!Number.isInteger(opts.mtu) || opts.mtu < 576 || opts.mtu > 65455) throw invalid('mtu', 'must be an integer from 576 to 65455', opts.mtu);
+    for (const name of ['onHandshakeMessages', 'onWantsHandshake'] as const)
+      if (typeof opts[name] !== 'function') throw invalid(name, 'must be a function');
+    const onEvents: EventsCallback = (handshakes, wants, confirmed) => {
+      if (handshakes.length) opts.onHandshakeMessages(handshakes);
+      if (wants.length) opts.onWantsHandshake(wants);
+      if (confirmed.length && opts.onKeypairConfirmed) opts.onKeypairConfirmed(confirmed);
+    };
+    try {
+      return new Dataplane(new (binding().Dataplane)(tunFd, udp4Fd, udp6Fd, opts.mtu, onEvents));
+    } catch (e) {
+      throw new DataplaneError('START_FAILED', `cannot start the data plane: ${(e as Error).message}`, { tunFd, udp4Fd, udp6Fd });
+    }
+  }
+
+  #live(): NativeDevice {
+    if (this.#closed) throw new DataplaneError('CLOSED', 'the data plane is closed');
+    return this.#device;
+  }
+
+  #check(rc: number, what: string, context: Record<string, unknown>): void {
+    if (rc === 0) return;
+    if (rc === -ENOENT) throw new DataplaneError(what === 'removeKeypair' ? 'UNKNOWN_KEYPAIR' : 'UNKNOWN_PEER', `${what}: no such ${what === 'removeKeypair' ? 'keypair' : 'peer'}`, context);
+    if (rc === -EEXIST) throw new DataplaneError('INDEX_IN_USE', `${what}: local index already in use`, context);
+    if (rc === -EINVAL) throw new DataplaneError('INVALID_ARGUMENT', `${what}: rejected by the data plane`, context);
+    if (rc === -EBADF) throw new DataplaneError('CLOSED', 'the data plane is closed', context);
+    throw new DataplaneError('NATIVE_ERROR', `${what}: errno ${-rc}`, { ...context, errno: -rc });
+  }
+
+  /** Creates the peer if needed. endpoint: undefined keeps, null clears. allowedIps: undefined keeps, an array replaces. */
+  setPeer(peerId: number, cfg: { endpoint?: Endpoint | null; allowedIps?: Cidr[] }): void {
+    checkU32('peerId', peerId);
+    const endpoint = cfg.endpoint === undefined || cfg.endpoint === null ? cfg.endpoint : checkEndpoint('endpoint', cfg.endpoint);
+    const allowedIps = cfg.allowedIps === undefined ? undefined : checkCidrs('allowedIps', cfg.allowedIps);
+    this.#check(this.#live().setPeer(peerId, endpoint, allowedIps), 'setPeer', { peerId });
+  }
+
+  /** Removes the peer with its keypairs (keys zeroed), allowed IPs and staged packets. */
+  removePeer(peerId: number): void {
+    checkU32('peerId', peerId);
+    this.#check(this.#live().removePeer(peerId), 'removePeer', { peerId });
+  }
+
+  installKeypair(peerId: number, kp: Keypair): void {
+    checkU32('peerId', peerId);
+    checkU32('localIndex', kp.localIndex);
+    checkU32('remoteIndex', kp.remoteIndex);
+    checkKey('sendKey', kp.sendKey);
+    checkKey('receiveKey', kp.receiveKey);
+    if (typeof kp.initiator !== 'boolean') throw invalid('initiator', 'must be a boolean');
+    const rc = this.#live().installKeypair(peerId, kp.localIndex, kp.remoteIndex, kp.sendKey, kp.receiveKey, kp.initiator);
+    this.#check(rc, 'installKeypair', { peerId, localIndex: kp.localIndex });
+  }
+
+  removeKeypair(peerId: number, localIndex: number): void {
+    checkU32('peerId', peerId);
+    checkU32('localIndex', localIndex);
+    this.#check(this.#live().removeKeypair(peerId, localIndex), 'removeKeypair', { peerId, localIndex });
+  }
+
+  /** No more sending on the peer's keypairs (receiving continues until they are removed). */
+  expireKeypairs(peerId: number): void {
+    checkU32('peerId', peerId);
+    this.#check(this.#live().expireKeypairs(peerId), 'expireKeypairs', { peerId });
+  }
+
+  dropQueued(peerId: number): void {
+    checkU32('peerId', peerId);
+    this.#check(this.#live().dropQueued(peerId), 'dropQueued', { peerId });
+  }
+
+  /** Sends a handshake message to the peer's endpoint (counted in tx). False when it has no endpoint or the send failed. */
+  sendRaw(peerId: number, bytes: Uint8Array): boolean {
+    checkU32('peerId', peerId);
+    checkBytes('bytes', bytes);
+    const rc = this.#live().sendRaw(peerId, bytes);
+    if (rc === -ENOENT) this.#check(rc, 'sendRaw', { peerId });
+    return rc === 0;
+  }
+
+  /** Sends bytes to an endpoint that is not (yet) a peer's, e.g. a cookie reply. False if the send failed. */
+  sendRawTo(endpoint: Endpoint, bytes: Uint8Array): boolean {
+    const to = checkEndpoint('endpoint', endpoint);
+    checkBytes('bytes', bytes);
+    return this.#live().sendRawTo(to, bytes) === 0;
+  }
+
+  /** An encrypted empty packet on the current keypair. False without a usable keypair or endpoint. */
+  sendKeepalive(peerId: number): boolean {
+    checkU32('peerId', peerId);
+    const rc = this.#live().sendKeepalive(peerId);
+    if (rc === -ENOENT) this.#check(rc, 'sendKeepalive', { peerId });
+    return rc === 0;
+  }
+
+  /** Adds a received handshake message's length to the peer's rx bytes. */
+  creditRx(peerId: number, bytes: number): void {
+    checkU32('peerId', peerId);
+    checkU32('bytes', bytes);
+    this.#check(this.#live().creditRx(peerId, bytes), 'creditRx', { peerId });
+  }
+
+  peerStats(): PeerStats[] {
+    return this.#live().peerStats();
+  }
+
+  /** The peer whose allowed IPs hold the longest prefix containing address, or null. */
+  lookup(address: string): number | null {
+    checkAddress('address', address);
+    const id = this.#live().lookup(address);
+    if (id === undefined) throw invalid('address', 'must be an IPv4 or IPv6 literal', address);
+    return id;
+  }
+
+  dropCounters(): Record<DropReason, number> {
+    return this.#live().dropCounters();
+  }
+
+  /** Stops the threads, closes the fds, zeroes the keys. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#device.close();
+  }
+}
