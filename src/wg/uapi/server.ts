@@ -1,0 +1,401 @@
+/**
+ * The UAPI server: one root-only UNIX stream socket per device, speaking the cross-platform
+ * userspace API (the protocol wg(8) uses with wireguard-go) to a UapiDevice.
+ *
+ * Owns the socket file's lifecycle (directory 0755, socket created under umask 077, a stale
+ * socket replaced, a live one refused, removal noticed), the framing of requests on a connection
+ * (several per connection, answered in order; bounded line length and request size, so no client
+ * can make it hold unbounded memory) and the serialisation of requests to the device (one at a
+ * time across all connections: a set is read-modify-write). It does not interpret the
+ * configuration: a set request is parsed whole (SetRequestBuilder) and handed to the device,
+ * which applies all of it or throws a UapiError and applies none.
+ */
+import { mkdirSync, lstatSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { SetRequest } from '../config.js';
+import { UapiError, invalid } from './errors.js';
+import { formatErrno, formatGetResponse } from './format.js';
+import { SetRequestBuilder, splitLine } from './parse.js';
+import type { DeviceView } from './view.js';
+
+/** What the server drives. The device decides errnos: -EIO for internal failures, -EADDRINUSE
+ *  when the listen port cannot be bound; a set that throws must have changed nothing. */
+export interface UapiDevice {
+  get(): Promise<DeviceView> | DeviceView;
+  set(request: SetRequest): Promise<void> | void;
+}
+
+export interface UapiServerOptions {
+  /** Longest accepted line in bytes, newline excluded. wg's longest line is ~80 bytes. */
+  readonly maxLineBytes?: number;
+  /** Most lines in one request; ~5 lines per peer, so the default carries ~200,000 peers. */
+  readonly maxRequestLines?: number;
+  /** Called once when the socket file is deleted or replaced (the daemon then exits). */
+  readonly onSocketRemoved?: () => void;
+  /** Fallback poll of the socket file, for removals the directory watch misses. */
+  readonly socketCheckIntervalMs?: number;
+  /** Requests answered with an error (never contains key material). */
+  readonly onRequestError?: (error: UapiError) => void;
+}
+
+const DEFAULTS = { maxLineBytes: 4096, maxRequestLines: 1_000_000, socketCheckIntervalMs: 1000 };
+/** Requests read ahead of the device on one connection before reading pauses. */
+const MAX_PENDING_PER_CONNECTION = 8;
+/** sun_path is 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
+const LIVENESS_TIMEOUT_MS = 1000;
+
+export class UapiServer {
+  readonly socketPath: string;
+  readonly #server: net.Server;
+  readonly #device: UapiDevice;
+  readonly #options: Required<Omit<UapiServerOptions, 'onSocketRemoved' | 'onRequestError'>> & UapiServerOptions;
+  readonly #connections = new Set<net.Socket>();
+  #identity: { dev: number; ino: number } | null = null;
+  #deviceQueue: Promise<unknown> = Promise.resolve();
+  #watcher: FSWatcher | null = null;
+  #poll: NodeJS.Timeout | null = null;
+  #closed = false;
+  #removedReported = false;
+
+  private constructor(socketPath: string, device: UapiDevice, options: UapiServerOptions) {
+    this.socketPath = socketPath;
+    this.#device = device;
+    this.#options = { ...DEFAULTS, ...options };
+    // allowHalfOpen: a client that sends its request and shuts down its side (`printf ... | ncat -U`)
+    // still gets its answers; the connection ends after the last one.
+    this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
+  }
+
+  /**
+   * Creates the socket and starts serving. Throws UapiError EADDRINUSE when a live server
+   * already answers on the path, EEXIST when the path is something other than a socket.
+   */
+  static async listen(socketPath: string, device: UapiDevice, options: UapiServerOptions = {}): Promise<UapiServer> {
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
+      throw invalid(`socket path is longer than ${MAX_SOCKET_PATH_BYTES} bytes`, { path: socketPath });
+    }
+    const server = new UapiServer(socketPath, device, options);
+    await server.#bind();
+    server.#watchRemoval();
+    return server;
+  }
+
+  async #bind(): Promise<void> {
+    const dir = path.dirname(this.socketPath);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    await removeStaleSocket(this.socketPath);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(err.code === 'EADDRINUSE'
+          ? new UapiError('EADDRINUSE', 'socket is in use (created by another process meanwhile)', { path: this.socketPath })
+          : new UapiError('EIO', `cannot listen: ${err.code ?? err.message}`, { path: this.socketPath }, { cause: err }));
+      };
+      this.#server.once('error', onError);
+      // The socket inode takes its mode from the umask at bind(): 077 makes it root-only from its
+      // first instant, with no chmod window. bind happens synchronously inside listen().
+      const previous = process.umask(0o077);
+      try {
+        this.#server.listen(this.socketPath, () => {
+          this.#server.off('error', onError);
+          resolve();
+        });
+      } finally {
+        process.umask(previous);
+      }
+    });
+    const st = lstatSync(this.socketPath);
+    this.#identity = { dev: st.dev, ino: st.ino };
+  }
+
+  /** Resolves when the server is closed; connections are cut, the socket file removed if still ours. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopWatching();
+    for (const socket of this.#connections) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    if (this.#stillOurs()) {
+      try {
+        unlinkSync(this.socketPath);
+      } catch {
+        // already gone: nothing to clean up
+      }
+    }
+  }
+
+  #stillOurs(): boolean {
+    const st = lstatOrNull(this.socketPath);
+    return st !== null && this.#identity !== null && st.dev === this.#identity.dev && st.ino === this.#identity.ino;
+  }
+
+  #watchRemoval(): void {
+    const check = (): void => {
+      if (this.#closed || this.#removedReported || this.#stillOurs()) return;
+      this.#removedReported = true;
+      this.#stopWatching();
+      this.#options.onSocketRemoved?.();
+    };
+    try {
+      const name = path.basename(this.socketPath);
+      this.#watcher = watch(path.dirname(this.socketPath), { persistent: false }, (_event, file) => {
+        if (file === null || file === name) check();
+      });
+      this.#watcher.on('error', check);
+    } catch {
+      // No inotify (e.g. watches exhausted): the poll below still notices.
+    }
+    this.#poll = setInterval(check, this.#options.socketCheckIntervalMs);
+    this.#poll.unref();
+  }
+
+  #stopWatching(): void {
+    this.#watcher?.close();
+    this.#watcher = null;
+    if (this.#poll) clearInterval(this.#poll);
+    this.#poll = null;
+  }
+
+  /** Runs device calls one at a time, across all connections. */
+  #serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#deviceQueue.then(work, work);
+    this.#deviceQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    this.#connections.add(socket);
+    socket.on('close', () => this.#connections.delete(socket));
+    socket.on('error', () => socket.destroy());
+    new Connection(socket, this.#options, {
+      get: () => this.#serialised(async () => formatGetResponse(await this.#device.get())),
+      set: (request) => this.#serialised(async () => {
+        await this.#device.set(request);
+      }),
+      reportError: (error) => this.#options.onRequestError?.(error),
+    });
+  }
+}
+
+interface ConnectionHandlers {
+  get(): Promise<string>;
+  set(request: SetRequest): Promise<void>;
+  reportError(error: UapiError): void;
+}
+
+/** A request being read: which operation, and what went wrong so far. */
+type Reading =
+  | { readonly op: 'none' }
+  | { readonly op: 'get'; error: UapiError | null }
+  | { readonly op: 'set'; readonly builder: SetRequestBuilder }
+  | { readonly op: 'invalid'; readonly error: UapiError };
+
+/** One client connection: splits bytes into lines and lines into requests, answers in order. */
+class Connection {
+  readonly #socket: net.Socket;
+  readonly #limits: { maxLineBytes: number; maxRequestLines: number };
+  readonly #handlers: ConnectionHandlers;
+  #partial: Buffer[] = [];
+  #partialBytes = 0;
+  #reading: Reading = { op: 'none' };
+  #linesInRequest = 0;
+  #answers: Promise<void> = Promise.resolve();
+  #pending = 0;
+  #stopped = false;
+
+  constructor(socket: net.Socket, limits: { maxLineBytes: number; maxRequestLines: number }, handlers: ConnectionHandlers) {
+    this.#socket = socket;
+    this.#limits = limits;
+    this.#handlers = handlers;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // A request cut short by the end of the stream is dropped, never half-applied.
+    socket.on('end', () => this.#enqueue(async () => {
+      socket.end();
+    }));
+  }
+
+  #onData(chunk: Buffer): void {
+    let start = 0;
+    while (!this.#stopped) {
+      const newline = chunk.indexOf(0x0a, start);
+      if (newline < 0) {
+        this.#keepPartial(chunk.subarray(start));
+        return;
+      }
+      const piece = chunk.subarray(start, newline);
+      start = newline + 1;
+      if (this.#partialBytes + piece.length > this.#limits.maxLineBytes) {
+        this.#cutOff(new UapiError('EPROTO', `line longer than ${this.#limits.maxLineBytes} bytes`, {}));
+        return;
+      }
+      const line = this.#partialBytes === 0 ? piece.toString('utf8') : Buffer.concat([...this.#partial, piece]).toString('utf8');
+      this.#partial = [];
+      this.#partialBytes = 0;
+      this.#onLine(line);
+    }
+  }
+
+  #keepPartial(rest: Buffer): void {
+    if (rest.length === 0) return;
+    if (this.#partialBytes + rest.length > this.#limits.maxLineBytes) {
+      this.#cutOff(new UapiError('EPROTO', `line longer than ${this.#limits.maxLineBytes} bytes`, {}));
+      return;
+    }
+    // Copy: the chunk's memory belongs to the stream.
+    this.#partial.push(Buffer.from(rest));
+    this.#partialBytes += rest.length;
+  }
+
+  #onLine(line: string): void {
+    const reading = this.#reading;
+    if (line === '') {
+      if (reading.op !== 'none') this.#finishRequest(reading);
+      // A stray blank line between requests is ignored (it answers nothing).
+      this.#reading = { op: 'none' };
+      this.#linesInRequest = 0;
+      return;
+    }
+    this.#linesInRequest++;
+    if (this.#linesInRequest > this.#limits.maxRequestLines) {
+      this.#cutOff(new UapiError('EPROTO', `request longer than ${this.#limits.maxRequestLines} lines`, {}));
+      return;
+    }
+    switch (reading.op) {
+      case 'none':
+        this.#reading = startRequest(line);
+        return;
+      case 'get':
+        reading.error ??= invalid('get=1 takes no lines before the blank line', { line: this.#linesInRequest });
+        return;
+      case 'set':
+        reading.builder.add(line);
+        return;
+      case 'invalid':
+        return;
+    }
+  }
+
+  #finishRequest(reading: Exclude<Reading, { op: 'none' }>): void {
+    switch (reading.op) {
+      case 'get': {
+        const error = reading.error;
+        this.#enqueue(async () => (error ? this.#answerError(error) : this.#write(await this.#handlers.get())));
+        return;
+      }
+      case 'set': {
+        let request: SetRequest;
+        try {
+          request = reading.builder.finish();
+        } catch (err) {
+          const error = asUapiError(err);
+          this.#enqueue(async () => this.#answerError(error));
+          return;
+        }
+        this.#enqueue(async () => {
+          await this.#handlers.set(request);
+          this.#write(formatErrno(0));
+        });
+        return;
+      }
+      case 'invalid': {
+        const error = reading.error;
+        this.#enqueue(async () => this.#answerError(error));
+        return;
+      }
+    }
+  }
+
+  /** Queues an answer; answers go out in request order. Reading pauses when too many wait. */
+  #enqueue(work: () => Promise<void>): void {
+    this.#pending++;
+    if (this.#pending >= MAX_PENDING_PER_CONNECTION) this.#socket.pause();
+    this.#answers = this.#answers
+      .then(work)
+      .catch((err: unknown) => this.#answerError(asUapiError(err)))
+      .finally(() => {
+        this.#pending--;
+        if (this.#pending < MAX_PENDING_PER_CONNECTION && !this.#stopped) this.#socket.resume();
+      });
+  }
+
+  #answerError(error: UapiError): void {
+    this.#handlers.reportError(error);
+    this.#write(formatErrno(error.errno));
+  }
+
+  #write(text: string): void {
+    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(text);
+  }
+
+  /** A framing violation: answer it after what is already queued, then close the connection. */
+  #cutOff(error: UapiError): void {
+    this.#stopped = true;
+    this.#partial = [];
+    this.#partialBytes = 0;
+    this.#socket.pause();
+    this.#socket.removeAllListeners('data');
+    this.#enqueue(async () => {
+      this.#answerError(error);
+      this.#socket.end();
+      // Do not wait for the client to finish sending an endless request.
+      this.#socket.once('finish', () => this.#socket.destroy());
+    });
+  }
+}
+
+function startRequest(line: string): Reading {
+  if (line === 'get=1') return { op: 'get', error: null };
+  if (line === 'set=1') return { op: 'set', builder: new SetRequestBuilder(2) };
+  try {
+    const [key] = splitLine(line, 1);
+    return { op: 'invalid', error: invalid('expected get=1 or set=1', { line: 1, key: key.slice(0, 40) }) };
+  } catch (err) {
+    return { op: 'invalid', error: asUapiError(err) };
+  }
+}
+
+function asUapiError(err: unknown): UapiError {
+  if (err instanceof UapiError) return err;
+  // Internal failures are -EIO; the message of a foreign error is not passed on (it could carry
+  // anything), only its class, and the original stays as cause for a debugger.
+  return new UapiError('EIO', `internal error (${err instanceof Error ? err.name : typeof err})`, {}, { cause: err });
+}
+
+function lstatOrNull(p: string): Stats | null {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** Unlinks a socket file nobody answers on; refuses a live socket or a non-socket. */
+async function removeStaleSocket(socketPath: string): Promise<void> {
+  const st = lstatOrNull(socketPath);
+  if (!st) return;
+  if (!st.isSocket()) throw new UapiError('EEXIST', 'path exists and is not a socket; not removing it', { path: socketPath });
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(socketPath);
+    const timer = setTimeout(() => {
+      // Accepts but never answers within the timeout: someone holds it; treat as live.
+      probe.destroy();
+      resolve(true);
+    }, LIVENESS_TIMEOUT_MS);
+    probe.once('connect', () => {
+      clearTimeout(timer);
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+  if (live) throw new UapiError('EADDRINUSE', 'socket is in use by a running process', { path: socketPath });
+  unlinkSync(socketPath);
+}
