@@ -217,6 +217,9 @@ test('a stale socket file is replaced; a live socket is refused with EADDRINUSE;
   await import('node:fs/promises').then((fs) => fs.mkdir(path.dirname(socketPath), { recursive: true }));
   const ncat = spawn('ncat', ['-lU', socketPath], { stdio: 'ignore' });
   const exited = new Promise((r) => ncat.once('exit', r));
+  t.teardown(() => {
+    if (ncat.exitCode === null && ncat.signalCode === null) ncat.kill('SIGKILL');
+  });
   await until(() => existsSync(socketPath), 'ncat to create its socket');
   ncat.kill('SIGKILL');
   await exited;
