@@ -1,0 +1,192 @@
+/**
+ * The protocol paper's cryptographic functions (section 5.4), under the
+ * paper's names, built only from well-kept libraries: libsodium-wrappers for
+ * X25519, ChaCha20-Poly1305 and XChaCha20-Poly1305, @noble/hashes for BLAKE2s
+ * and HMAC. Nothing here is a hand-written primitive; this module only fixes
+ * the WireGuard parameters (output sizes, nonce layout, KDF chaining).
+ *
+ * libsodium is WebAssembly and must be initialised once: await `ready()`
+ * before any other call (a call before that throws CryptoNotReadyError).
+ */
+import sodium from 'libsodium-wrappers';
+import { blake2s } from '@noble/hashes/blake2.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { AEAD_TAG_LENGTH, COOKIE_NONCE_LENGTH, HASH_LENGTH, KEY_LENGTH, MAC_LENGTH } from './constants.js';
+
+export class CryptoNotReadyError extends Error {
+  readonly code = 'CRYPTO_NOT_READY';
+  constructor() {
+    super('libsodium is not initialised: await ready() from src/wg/crypto.ts first');
+    this.name = 'CryptoNotReadyError';
+  }
+}
+
+let initialised = false;
+
+/** Resolves once libsodium is usable; idempotent and cheap after the first call. */
+export async function ready(): Promise<void> {
+  if (initialised) return;
+  await sodium.ready;
+  initialised = true;
+}
+
+function sodiumReady(): typeof sodium {
+  if (!initialised) throw new CryptoNotReadyError();
+  return sodium;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** HASH(input): unkeyed BLAKE2s-256 over the concatenation of the inputs. */
+export function HASH(...inputs: Uint8Array[]): Uint8Array {
+  const state = blake2s.create({ dkLen: HASH_LENGTH });
+  for (const input of inputs) state.update(input);
+  return state.digest();
+}
+
+/** MAC(key, input): keyed BLAKE2s with a 128-bit output (mac1, mac2, cookies). */
+export function MAC(key: Uint8Array, input: Uint8Array): Uint8Array {
+  return blake2s(input, { key, dkLen: MAC_LENGTH });
+}
+
+/** HMAC(key, input): HMAC-BLAKE2s-256 (RFC 2104 over a 64-byte block). */
+export function HMAC(key: Uint8Array, input: Uint8Array): Uint8Array {
+  return hmac(blake2s, key, input);
+}
+
+/**
+ * KDFn(key, input): the HKDF of the paper with n outputs of 32 bytes,
+ * T0 = HMAC(key, input), T1 = HMAC(T0, 0x1), Ti = HMAC(T0, Ti-1 ‖ i).
+ */
+function kdf(count: 1 | 2 | 3, key: Uint8Array, input: Uint8Array): Uint8Array[] {
+  const secret = HMAC(key, input);
+  const outputs: Uint8Array[] = [];
+  let previous: Uint8Array = new Uint8Array(0);
+  for (let i = 1; i <= count; i++) {
+    previous = HMAC(secret, concat([previous, Uint8Array.of(i)]));
+    outputs.push(previous);
+  }
+  secret.fill(0);
+  return outputs;
+}
+
+export function KDF1(key: Uint8Array, input: Uint8Array): [Uint8Array] {
+  const [t1] = kdf(1, key, input) as [Uint8Array];
+  return [t1];
+}
+
+export function KDF2(key: Uint8Array, input: Uint8Array): [Uint8Array, Uint8Array] {
+  const [t1, t2] = kdf(2, key, input) as [Uint8Array, Uint8Array];
+  return [t1, t2];
+}
+
+export function KDF3(key: Uint8Array, input: Uint8Array): [Uint8Array, Uint8Array, Uint8Array] {
+  const [t1, t2, t3] = kdf(3, key, input) as [Uint8Array, Uint8Array, Uint8Array];
+  return [t1, t2, t3];
+}
+
+/** The 96-bit ChaCha20-Poly1305 nonce of WireGuard: 32 zero bits then the counter, little-endian 64 bits. */
+export function aeadNonce(counter: bigint): Uint8Array {
+  const nonce = new Uint8Array(12);
+  new DataView(nonce.buffer).setBigUint64(4, counter, true);
+  return nonce;
+}
+
+/** AEAD(key, counter, plaintext, authtext): ChaCha20-Poly1305 (RFC 8439), returns ciphertext ‖ 16-byte tag. */
+export function AEAD(key: Uint8Array, counter: bigint, plaintext: Uint8Array, authtext: Uint8Array): Uint8Array {
+  return sodiumReady().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, authtext, null, aeadNonce(counter), key);
+}
+
+/** The inverse of AEAD; null when the tag does not verify (never throws on bad input). */
+export function AEAD_OPEN(key: Uint8Array, counter: bigint, ciphertext: Uint8Array, authtext: Uint8Array): Uint8Array | null {
+  const s = sodiumReady();
+  if (ciphertext.length < AEAD_TAG_LENGTH) return null;
+  try {
+    return s.crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, authtext, aeadNonce(counter), key);
+  } catch {
+    return null;
+  }
+}
+
+/** XAEAD(key, nonce, plaintext, authtext): XChaCha20-Poly1305 with a 24-byte nonce (cookie replies). */
+export function XAEAD(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, authtext: Uint8Array): Uint8Array {
+  return sodiumReady().crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, authtext, null, nonce, key);
+}
+
+export function XAEAD_OPEN(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, authtext: Uint8Array): Uint8Array | null {
+  const s = sodiumReady();
+  if (ciphertext.length < AEAD_TAG_LENGTH || nonce.length !== COOKIE_NONCE_LENGTH) return null;
+  try {
+    return s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext, authtext, nonce, key);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * DH(privateKey, publicKey): X25519. Returns null for an all-zero result
+ * (a low-order public key), which WireGuard must reject: such a peer would
+ * make the shared secret predictable.
+ */
+export function DH(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
+  const s = sodiumReady();
+  if (privateKey.length !== KEY_LENGTH || publicKey.length !== KEY_LENGTH) return null;
+  let shared: Uint8Array;
+  try {
+    shared = s.crypto_scalarmult(privateKey, publicKey);
+  } catch {
+    return null; // libsodium itself refuses an all-zero output
+  }
+  if (s.is_zero(shared)) return null;
+  return shared;
+}
+
+/** The X25519 public key of a private key (the library clamps the scalar). */
+export function DH_PUBLIC(privateKey: Uint8Array): Uint8Array {
+  return sodiumReady().crypto_scalarmult_base(privateKey);
+}
+
+/** Random bytes from libsodium's CSPRNG. */
+export function randomBytes(length: number): Uint8Array {
+  return sodiumReady().randombytes_buf(length);
+}
+
+/**
+ * DH_GENERATE(): a fresh X25519 key pair. `random` is injectable so tests can
+ * be deterministic; the private key is clamped as the spec stores it.
+ */
+export function DH_GENERATE(random: (length: number) => Uint8Array = randomBytes): { privateKey: Uint8Array; publicKey: Uint8Array } {
+  const privateKey = random(KEY_LENGTH).slice(0, KEY_LENGTH);
+  clampInPlace(privateKey);
+  return { privateKey, publicKey: DH_PUBLIC(privateKey) };
+}
+
+/** Curve25519 clamping: clear the 3 low bits, clear the top bit, set bit 254. */
+export function clampInPlace(privateKey: Uint8Array): void {
+  privateKey[0]! &= 248;
+  privateKey[31]! &= 127;
+  privateKey[31]! |= 64;
+}
+
+/** Constant-time equality of two byte strings of the same length. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return sodiumReady().memcmp(a, b);
+}
+
+/** Overwrite a secret in place; JS cannot guarantee no copies remain, but the live buffer is cleared. */
+export function wipe(bytes: Uint8Array | null | undefined): void {
+  if (bytes) bytes.fill(0);
+}
+
+export { concat };
