@@ -187,15 +187,19 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
  private:
   DeviceHandle *handle_ = nullptr;
 
+  // After this the handle belongs to FinalizeTsfn (which frees it), so the
+  // wrap forgets it: handle_ == nullptr means closed.
   void Shutdown() {
-    if (!handle_ || handle_->closed) return;
-    handle_->closed = true;
-    wg_device_stop(handle_->device);  // joins the threads: no notify can follow
-    napi_release_threadsafe_function(handle_->tsfn, napi_tsfn_release);  // FinalizeTsfn frees the rest
+    if (!handle_) return;
+    DeviceHandle *h = handle_;
+    handle_ = nullptr;
+    h->closed = true;
+    wg_device_stop(h->device);  // joins the threads: no notify can follow
+    napi_release_threadsafe_function(h->tsfn, napi_tsfn_release);
   }
 
   wg_device *Device(const Napi::CallbackInfo &info) {
-    if (!handle_ || handle_->closed) {
+    if (!handle_) {
       Napi::Error e = Napi::Error::New(info.Env(), "the data plane is closed");
       e.Set("errno", Napi::Number::New(info.Env(), EBADF));
       throw e;
