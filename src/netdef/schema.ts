@@ -46,7 +46,7 @@ const Port = Type.Integer({ minimum: 1, maximum: 65535, title: 'port', descripti
 export const ResourceSchema = Type.Object(
   {
     node: NodeId,
-    subnet: Ipv4Cidr('the NR\'s /24 inside ipRange; its .1 is the gateway, a.A.B.0/24 gives WireGuard address 100.64.A.B'),
+    subnet: Ipv4Cidr('an IPv4 /24 inside ipRange, such as 10.1.2.0/24 (its .1 is the gateway)'),
     wgPublicKey: WgKey,
     wgPrivateKeySealed: SealedKey,
     listenPort: Port,
@@ -69,7 +69,7 @@ export const NetworkDefinitionSchema = Type.Object(
       description: '1-63 characters of A-Z, a-z, 0-9, ".", "_", "-", starting with a letter or digit',
     }),
     revision: Type.Integer({ minimum: 0, description: 'bumped by every change; networkd refuses an older one' }),
-    ipRange: Ipv4Cidr('the network\'s IPv4 range, /8 to /24, a network address'),
+    ipRange: Ipv4Cidr('an IPv4 range /8 to /24, such as 10.1.0.0/16'),
     resources: Type.Array(ResourceSchema, { maxItems: MAX_RESOURCES }),
     aggregator: Type.Optional(NodeId),
     exit: Type.Optional(NodeId),

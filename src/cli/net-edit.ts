@@ -1,0 +1,157 @@
+/**
+ * The `zmesh net` verbs that change a definition FILE: create, add-node, remove-node,
+ * set-aggregator, set-exit, reprovision. Each loads and validates FILE, applies one netdef verb
+ * (which validates the result and bumps the revision) and writes FILE atomically; on any error
+ * FILE is left as it was.
+ */
+
+import {
+  type NetworkDefinition,
+  addNode,
+  createNetwork,
+  ready,
+  removeNode,
+  reprovisionNode,
+  setAggregator,
+  setExit,
+  sodiumKeySource,
+} from '../netdef/index.js';
+import { CliError, type Invocation } from './command.js';
+import { loadDefinition, loadIdentityKey, loadNodeRecord, saveDefinition, toCliError } from './definition-io.js';
+import { fileExists } from './files.js';
+
+function fileOf(args: Invocation['args']): string {
+  return args.positionals['FILE'] as string; // required by the command table
+}
+
+/** JSON paths of a resource at `index` → the options that supplied them. */
+function resourceFields(index: number, recordOption: string, extra: Record<string, string> = {}): Record<string, string> {
+  const base = `/resources/${index}`;
+  return {
+    [`${base}/node`]: `${recordOption}#/id`,
+    [`${base}/identityKey`]: `${recordOption}#/identityKey`,
+    [`${base}/endpoints`]: `${recordOption}#/endpoints`,
+    [`${base}/hidden`]: `${recordOption}#/hidden`,
+    ...Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`${base}/endpoints/${i}`, `${recordOption}#/endpoints/${i}`])),
+    ...extra,
+  };
+}
+
+/** Runs one change: FILE is written only when `change` returns a valid definition. */
+async function edit(invocation: Invocation, change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>, fields: (def: NetworkDefinition) => Record<string, string> = () => ({})): Promise<NetworkDefinition> {
+  const file = fileOf(invocation.args);
+  const def = await loadDefinition(file);
+  let next: NetworkDefinition;
+  try {
+    next = await change(def);
+  } catch (error) {
+    throw toCliError(error, file, fields(def));
+  }
+  await saveDefinition(file, next);
+  return next;
+}
+
+function nodeOption(invocation: Invocation): string {
+  return invocation.args.strings['node'] as string; // required by the command table
+}
+
+/** remove-node: an unknown node, or refusing to remove the exit or a needed aggregator, is about --node. */
+function removeNodeFields(): Record<string, string> {
+  return { '/resources': '--node', '/aggregator': '--node', '/exit': '--node' };
+}
+
+export async function create(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const file = fileOf(args);
+  if (args.flags['force'] !== true && (await fileExists(file))) {
+    throw CliError.invalid('FILE', `${file} already exists (use --force to replace it)`);
+  }
+  let def: NetworkDefinition;
+  try {
+    def = createNetwork(args.strings['name'] as string, args.strings['ip-range'] as string);
+  } catch (error) {
+    throw toCliError(error, file, { '/name': '--name', '/ipRange': '--ip-range' });
+  }
+  await saveDefinition(file, def);
+  io.stdout(`created network "${def.name}" (${def.ipRange}) in ${file}, revision ${def.revision}\n`);
+}
+
+function parsePort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
+    throw CliError.invalid('--listen-port', `"${text}" is not a port (1-65535)`);
+  }
+  return Number(text);
+}
+
+export async function addNodeCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const listenPort = parsePort(args.strings['listen-port']);
+  const record = await loadNodeRecord(args.strings['node-record'] as string, '--node-record', io);
+  await ready();
+  const subnet = args.strings['subnet'];
+  let before: NetworkDefinition | undefined;
+  const next = await edit(
+    invocation,
+    (def) => {
+      before = def;
+      return addNode(def, record, sodiumKeySource, { ...(subnet === undefined ? {} : { subnet }), ...(listenPort === undefined ? {} : { listenPort }) });
+    },
+    (def) => resourceFields(def.resources.length, '--node-record', { [`/resources/${def.resources.length}/subnet`]: '--subnet', [`/resources/${def.resources.length}/listenPort`]: '--listen-port', '/ipRange': '--subnet' }),
+  );
+  const added = next.resources[next.resources.length - 1];
+  io.stdout(`added node "${record.id}": subnet ${added?.subnet}, listen port ${added?.listenPort}; revision ${next.revision}\n`);
+  if (before && before.aggregator === undefined && next.aggregator !== undefined) {
+    io.stdout(`hidden node "${record.id}" needs an aggregator: "${next.aggregator}" (the first public NR) is now the aggregator; change it with set-aggregator\n`);
+  }
+}
+
+export async function removeNodeCommand(invocation: Invocation): Promise<void> {
+  const node = nodeOption(invocation);
+  const next = await edit(invocation, (def) => removeNode(def, node), removeNodeFields);
+  invocation.io.stdout(`removed node "${node}"; revision ${next.revision}\n`);
+}
+
+export async function setAggregatorCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const node = args.strings['node'];
+  const none = args.flags['none'] === true;
+  if ((node === undefined) === !none) throw CliError.invalid('--node', 'give exactly one of --node ID and --none');
+  const next = await edit(invocation, (def) => setAggregator(def, node), () => ({ '/aggregator': none ? '--none' : '--node' }));
+  io.stdout(`${node === undefined ? 'cleared the aggregator' : `aggregator is now "${node}"`}; revision ${next.revision}\n`);
+}
+
+export async function setExitCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const node = args.strings['node'];
+  const none = args.flags['none'] === true;
+  if ((node === undefined) === !none) throw CliError.invalid('--node', 'give exactly one of --node ID and --none');
+  const next = await edit(invocation, (def) => setExit(def, node), () => ({ '/exit': '--node' }));
+  io.stdout(`${node === undefined ? 'cleared the exit' : `exit is now "${node}"`}; revision ${next.revision}\n`);
+}
+
+export async function reprovisionCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const node = nodeOption(invocation);
+  const record = await loadNodeRecord(args.strings['node-record'] as string, '--node-record', io);
+  const oldKeyPath = args.strings['old-node-key'];
+  await ready();
+  const oldIdentity = oldKeyPath === undefined ? undefined : await loadIdentityKey(oldKeyPath, '--old-node-key');
+  const rotateKey = args.flags['rotate-key'] === true;
+  const next = await edit(
+    invocation,
+    (def) => reprovisionNode(def, node, record, { rotateKey, ...(oldIdentity ? { oldIdentity } : {}) }, sodiumKeySource),
+    (def) => {
+      const index = def.resources.findIndex((r) => r.node === node);
+      return {
+        ...resourceFields(index, '--node-record'),
+        '/resources': '--node',
+        '/id': '--node-record#/id',
+        '/identityKey': '--old-node-key',
+        '/wgPrivateKeySealed': '--old-node-key',
+      };
+    },
+  );
+  const resource = next.resources.find((r) => r.node === node);
+  io.stdout(`reprovisioned node "${node}": subnet ${resource?.subnet}, listen port ${resource?.listenPort} kept; WireGuard key ${rotateKey ? 'rotated' : 'kept (sealed to the node\'s current identity)'}; revision ${next.revision}\n`);
+}

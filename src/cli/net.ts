@@ -1,0 +1,98 @@
+/**
+ * `zmesh net ...`: the command table of the network-definition verbs. The verbs themselves live
+ * in net-edit.ts (they change FILE) and net-inspect.ts (they only read it).
+ */
+
+import type { CommandGroup, PositionalSpec } from './command.js';
+import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
+import { planCommand, showCommand, validateCommand } from './net-inspect.js';
+
+const FILE: PositionalSpec[] = [{ name: 'FILE', description: 'the network definition (JSON)' }];
+const CHANGES = 'FILE is validated, written atomically and its revision bumped; on any error it is left untouched.';
+
+export const netGroup: CommandGroup = {
+  summary: 'network definitions: create, add and remove nodes, roles, inspect',
+  commands: {
+    create: {
+      summary: 'write a new, empty network definition',
+      positionals: FILE,
+      options: {
+        name: { type: 'string', value: 'N', required: true, description: 'network name; its hash gives the NR namespace n-<netid>' },
+        'ip-range': { type: 'string', value: 'CIDR', required: true, description: 'IPv4 range /8 to /24 outside 100.64.0.0/10, loopback, link-local, multicast' },
+        force: { type: 'boolean', description: 'replace an existing FILE' },
+      },
+      run: create,
+    },
+    'add-node': {
+      summary: "add a node's NR: next free /24, a listen port, a WireGuard key sealed to the node",
+      positionals: FILE,
+      options: {
+        'node-record': { type: 'string', value: 'REC', required: true, description: 'the node record from `zmesh node init` (a file, or - for stdin)' },
+        subnet: { type: 'string', value: 'CIDR', description: 'a specific free /24 inside the range' },
+        'listen-port': { type: 'string', value: 'P', description: 'a specific listen port (default: the lowest free one from the network base port)' },
+      },
+      notes: `${CHANGES} A hidden node joining a network without aggregator makes the first public NR the aggregator.`,
+      run: addNodeCommand,
+    },
+    'remove-node': {
+      summary: "remove a node's NR; its /24 and port become free",
+      positionals: FILE,
+      options: { node: { type: 'string', value: 'ID', required: true, description: 'the node to remove' } },
+      notes: `${CHANGES} The exit, and the aggregator while NRs are hidden, must be replaced first.`,
+      run: removeNodeCommand,
+    },
+    'set-aggregator': {
+      summary: 'set the public NR that relays for hidden NRs',
+      positionals: FILE,
+      usage: 'set-aggregator FILE --node ID | --none',
+      options: {
+        node: { type: 'string', value: 'ID', description: 'a public member NR' },
+        none: { type: 'boolean', description: 'clear the aggregator (only while no NR is hidden)' },
+      },
+      notes: CHANGES,
+      run: setAggregatorCommand,
+    },
+    'set-exit': {
+      summary: 'set (or clear) the NR through which the whole network reaches the Internet',
+      positionals: FILE,
+      usage: 'set-exit FILE --node ID | --none',
+      options: {
+        node: { type: 'string', value: 'ID', description: 'a public member NR' },
+        none: { type: 'boolean', description: 'clear the exit: every NR egresses through its own node' },
+      },
+      notes: CHANGES,
+      run: setExitCommand,
+    },
+    reprovision: {
+      summary: 'a reinstalled node keeps its subnet, port and WireGuard address under a new identity',
+      positionals: FILE,
+      options: {
+        node: { type: 'string', value: 'ID', required: true, description: 'the node' },
+        'node-record': { type: 'string', value: 'NEWREC', required: true, description: 'its new node record (a file, or - for stdin)' },
+        'rotate-key': { type: 'boolean', description: 'generate a new WireGuard key pair' },
+        'old-node-key': { type: 'string', value: 'KEYFILE', description: "the node's previous identity key: re-seals the existing WireGuard key to the new identity" },
+      },
+      notes: `${CHANGES} With a new identity, give --rotate-key or --old-node-key (the existing key is sealed to the old identity, so only that key can re-seal it).`,
+      run: reprovisionCommand,
+    },
+    validate: {
+      summary: 'check a definition; every problem is listed with its JSON path',
+      positionals: FILE,
+      run: validateCommand,
+    },
+    show: {
+      summary: 'a readable table of the network',
+      positionals: FILE,
+      run: showCommand,
+    },
+    plan: {
+      summary: "print a node's derived resource (peers, allowed IPs, routes) as JSON",
+      positionals: FILE,
+      options: {
+        node: { type: 'string', value: 'ID', required: true, description: 'the node' },
+        'node-key': { type: 'string', value: 'KEYFILE', description: "the node's identity key: proves the sealed WireGuard key opens and matches (never printed)" },
+      },
+      run: planCommand,
+    },
+  },
+};

@@ -1,0 +1,68 @@
+/**
+ * `zmesh node ...`: the node's identity. `node init` creates the X25519 identity key (mode 0600 in
+ * a 0700 state directory) and the public node record that the network's owner adds to networks.
+ */
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateKeyPair, parseNodeRecord, ready } from '../netdef/index.js';
+import { CliError, type CommandGroup, type Invocation, type Problem } from './command.js';
+import { writeFileAtomic } from './files.js';
+
+export const IDENTITY_KEY_FILE = 'identity.key';
+export const NODE_RECORD_FILE = 'node.json';
+
+function recordField(path: string): string {
+  if (path === '/id') return '--id';
+  if (path.startsWith('/endpoints/')) return `--endpoint #${Number(path.slice('/endpoints/'.length)) + 1}`;
+  if (path === '/endpoints') return '--endpoint';
+  return `record#${path}`;
+}
+
+async function init({ args, io }: Invocation): Promise<void> {
+  const stateDir = args.strings['state-dir'] as string; // required by the option table
+  await ready();
+  const identity = generateKeyPair();
+  const result = parseNodeRecord({
+    id: args.strings['id'],
+    identityKey: identity.publicKey,
+    endpoints: args.lists['endpoint'] ?? [],
+    hidden: args.flags['hidden'] === true,
+  });
+  if (!result.ok) {
+    throw new CliError(
+      result.errors.map((issue): Problem => ({ field: recordField(issue.path), reason: issue.path === '/endpoints' ? 'a public node needs at least one (or --hidden)' : issue.message })),
+    );
+  }
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const keyPath = join(stateDir, IDENTITY_KEY_FILE);
+  try {
+    await writeFileAtomic(keyPath, `${identity.privateKey.revealBase64()}\n`, { mode: 0o600, exclusive: args.flags['force'] !== true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw CliError.invalid('--state-dir', `${keyPath} already exists: refusing to replace a node identity (use --force to replace it)`);
+    }
+    throw error;
+  }
+  const recordText = `${JSON.stringify(result.value, null, 2)}\n`;
+  await writeFileAtomic(join(stateDir, NODE_RECORD_FILE), recordText, { mode: 0o644 });
+  io.stdout(recordText);
+}
+
+export const nodeGroup: CommandGroup = {
+  summary: "a node's identity",
+  commands: {
+    init: {
+      summary: "create this node's X25519 identity and print its node record",
+      options: {
+        'state-dir': { type: 'string', value: 'D', required: true, description: `directory for ${IDENTITY_KEY_FILE} (0600) and ${NODE_RECORD_FILE}; created 0700` },
+        id: { type: 'string', value: 'NAME', required: true, description: 'node id: 1-32 characters of a-z, 0-9 and "-"' },
+        endpoint: { type: 'string', value: 'HOST[:PORT]', multiple: true, description: 'where other NRs reach this node: IPv4, [IPv6] or host name; without a port the NR listen port is used' },
+        hidden: { type: 'boolean', description: 'the node is behind NAT and cannot be dialled' },
+        force: { type: 'boolean', description: 'replace an existing identity (the node loses its old one)' },
+      },
+      notes: 'The record ({ id, identityKey, endpoints, hidden }) is printed and written to D/node.json; give it to `zmesh net add-node`.',
+      run: init,
+    },
+  },
+};
