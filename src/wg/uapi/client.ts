@@ -74,17 +74,24 @@ export class UapiClient {
         this.#timeoutMs,
       );
       socket.on('connect', () => socket.write(requestText));
+      let lastByte = -1;
       socket.on('data', (chunk: Buffer) => {
         chunks.push(chunk);
+        const offset = received;
         received += chunk.length;
         if (received > this.#maxResponseBytes) {
           finish(new UapiError('EPROTO', `answer larger than ${this.#maxResponseBytes} bytes`, { path: socketPath }));
           return;
         }
-        const text = Buffer.concat(chunks).toString('utf8');
-        // An answer's only empty line is its last.
-        const end = text.indexOf('\n\n');
-        if (end >= 0) finish(null, text.slice(0, end + 2));
+        // An answer's only empty line is its last: look for "\n\n" in the new bytes only (and
+        // across the chunk boundary), so a multi-megabyte get is not rescanned per chunk.
+        let end = lastByte === 0x0a && chunk[0] === 0x0a ? offset - 1 : -1;
+        if (end < 0) {
+          const at = chunk.indexOf('\n\n');
+          if (at >= 0) end = offset + at;
+        }
+        lastByte = chunk[chunk.length - 1] ?? lastByte;
+        if (end >= 0) finish(null, Buffer.concat(chunks).subarray(0, end + 2).toString('utf8'));
       });
       socket.on('end', () => finish(new UapiError('EPROTO', 'connection closed before a complete answer', { path: socketPath })));
       socket.on('error', (err: NodeJS.ErrnoException) => {

@@ -256,3 +256,24 @@ test('deleting the socket file calls onSocketRemoved; close removes only its own
   await other.server.close();
   t.throws(() => statSync(other.socketPath), { code: 'ENOENT' });
 });
+
+test('10,000 peers set and read back over the socket arrive whole (a multi-megabyte answer across many chunks)', async (t) => {
+  const { server, socketPath } = await serve();
+  t.teardown(() => server.close());
+  const lines: string[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    lines.push(`public_key=${i.toString(16).padStart(64, '0')}`, `endpoint=198.51.100.${i & 255}:${10_000 + i}`, `allowed_ip=10.${i >> 8}.${i & 255}.0/24`, `allowed_ip=fd00:${i.toString(16)}::/64`);
+  }
+  let started = performance.now();
+  await client.set(socketPath, lines.join('\n'));
+  const setMs = performance.now() - started;
+  started = performance.now();
+  const view = await client.get(socketPath);
+  const getMs = performance.now() - started;
+  t.log(`set ${setMs.toFixed(0)} ms, get ${getMs.toFixed(0)} ms for 10,000 peers`);
+  t.is(view.peers.length, 10_000);
+  const last = view.peers[9_999]!;
+  t.is(last.publicKey.hex, (9_999).toString(16).padStart(64, '0'));
+  t.deepEqual(last.allowedIps.map((ip) => ip.text), ['10.39.15.0/24', 'fd00:270f::/64']);
+  t.is(last.endpoint!.text, '198.51.100.15:19999');
+});
