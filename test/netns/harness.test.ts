@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { worldFor } from '../harness/ava.js';
 import {
+  BackgroundProcess,
   isProcessAlive,
   namespacesWithPrefix,
   ping,
@@ -188,6 +189,23 @@ test('a process that throws after building a world leaves nothing behind (exit h
   t.false(isProcessAlive(info.pid, info.startTime));
   t.deepEqual(readdirSync(runDir), [], 'the run record is gone');
 });
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`a process ended by ${signal} cleans up its world and still dies of ${signal} (signal hook)`, async (t) => {
+    const runDir = tempRunDir(t);
+    const child = new BackgroundProcess(process.execPath, ['--import', 'tsx', FIXTURE, 'linger', runDir]);
+    t.teardown(() => child.stop({ graceMs: 500 }).then(() => undefined));
+    const line = await child.waitForOutput(/^\{.*\}$/m, { timeoutMs: 15_000 });
+    const info = JSON.parse(line[0]) as { prefix: string; namespaces: string[]; pid: number; startTime: string };
+    t.is(namespacesWithPrefix(info.prefix).length, 2);
+    process.kill(child.pid, signal);
+    const status = await child.exited;
+    t.is(status.signal, signal, 'the signal is re-raised after cleanup');
+    t.deepEqual(namespacesWithPrefix(info.prefix), []);
+    t.false(isProcessAlive(info.pid, info.startTime));
+    t.deepEqual(readdirSync(runDir), []);
+  });
+}
 
 test('the sweeper removes a killed run’s namespaces and processes, but not a live run’s nor unrecorded ones', async (t) => {
   const runDir = tempRunDir(t);
