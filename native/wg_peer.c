@@ -129,7 +129,7 @@ void wg_staged_push(wg_device *d, wg_peer *p, const uint8_t *packet, size_t len)
     s = d->staged_free;
     d->staged_free = d->staged[s].next;
   }
-  if (s < 0) { /* pool exhausted by other peers and this one has nothing to give back */
+  if (s < 0) { /* pool exhausted by other peers and this one has nothing to give back: drop the new one */
     pthread_mutex_unlock(&d->staged_lock);
     return;
   }

@@ -250,6 +250,7 @@ void *wg_rx_thread(void *arg) {
       process_batch(d, b, count);
     }
   }
+  sodium_memzero(b->memory, (size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE); /* decrypted user traffic */
   free(b->memory);
   free(b);
   return NULL;
