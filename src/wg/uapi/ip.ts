@@ -12,6 +12,11 @@ import { invalid, type UapiErrorContext } from './errors.js';
 
 export type IpFamily = 4 | 6;
 
+/** A value quoted for an error message, cut short so a huge line cannot flood a log. */
+function quote(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
 const IPV4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
@@ -99,14 +104,14 @@ export function parseIp(text: string, context: UapiErrorContext): Uint8Array {
   const bytes = text.includes(':') ? parseIpv6(text) : parseIpv4(text);
   if (!bytes) {
     const reason = text.includes('%') ? 'IPv6 zones are not supported' : 'not a numeric IPv4 or IPv6 address';
-    throw invalid(`${JSON.stringify(text)}: ${reason}`, context);
+    throw invalid(`${quote(text)}: ${reason}`, context);
   }
   return bytes;
 }
 
 /** Parses a decimal integer the way Go's strconv.ParseUint(s, 10, bits) does: digits only. */
 export function parseDecimal(text: string, max: number, context: UapiErrorContext): number {
-  if (!/^\d{1,20}$/.test(text)) throw invalid(`${JSON.stringify(text.slice(0, 40))} is not a decimal number`, context);
+  if (!/^\d{1,20}$/.test(text)) throw invalid(`${quote(text)} is not a decimal number`, context);
   const value = Number(text);
   if (value > max) throw invalid(`${text} is out of range (0..${max})`, context);
   return value;
@@ -129,12 +134,12 @@ export class AllowedIp {
   /** `addr/len`; the length is required (wg always sends it) and has no leading zeros. */
   static parse(text: string, context: UapiErrorContext = { key: 'allowed_ip' }): AllowedIp {
     const slash = text.lastIndexOf('/');
-    if (slash < 0) throw invalid(`${JSON.stringify(text)}: expected address/prefix-length`, context);
+    if (slash < 0) throw invalid(`${quote(text)}: expected address/prefix-length`, context);
     const address = parseIp(text.slice(0, slash), context);
     const lengthText = text.slice(slash + 1);
     const max = address.length * 8;
     if (!/^(0|[1-9]\d{0,2})$/.test(lengthText) || Number(lengthText) > max) {
-      throw invalid(`${JSON.stringify(text)}: prefix length must be 0..${max}`, context);
+      throw invalid(`${quote(text)}: prefix length must be 0..${max}`, context);
     }
     return AllowedIp.fromBytes(address, Number(lengthText));
   }
@@ -180,16 +185,16 @@ export class Endpoint {
     let portText: string;
     if (text.startsWith('[')) {
       const close = text.indexOf(']');
-      if (close < 0 || text[close + 1] !== ':') throw invalid(`${JSON.stringify(text)}: expected [IPv6]:port`, context);
+      if (close < 0 || text[close + 1] !== ':') throw invalid(`${quote(text)}: expected [IPv6]:port`, context);
       host = text.slice(1, close);
       portText = text.slice(close + 2);
-      if (!host.includes(':')) throw invalid(`${JSON.stringify(text)}: brackets are for IPv6 addresses`, context);
+      if (!host.includes(':')) throw invalid(`${quote(text)}: brackets are for IPv6 addresses`, context);
     } else {
       const colon = text.lastIndexOf(':');
-      if (colon < 0) throw invalid(`${JSON.stringify(text)}: expected address:port`, context);
+      if (colon < 0) throw invalid(`${quote(text)}: expected address:port`, context);
       host = text.slice(0, colon);
       portText = text.slice(colon + 1);
-      if (host.includes(':')) throw invalid(`${JSON.stringify(text)}: an IPv6 endpoint needs brackets: [address]:port`, context);
+      if (host.includes(':')) throw invalid(`${quote(text)}: an IPv6 endpoint needs brackets: [address]:port`, context);
     }
     const bytes = parseIp(host, context);
     const port = parseDecimal(portText, 0xffff, context);

@@ -26,8 +26,15 @@ const PEER_KEYS = new Set([
 /** Splits `key=value` at the first '='; a line without one is a protocol error (-EPROTO). */
 export function splitLine(line: string, lineNumber: number): [string, string] {
   const eq = line.indexOf('=');
-  if (eq < 0) throw new UapiError('EPROTO', `expected key=value, got ${JSON.stringify(line.slice(0, 40))}`, { line: lineNumber });
+  // The line is not echoed: a key line that lost its '=' would put key material in a log.
+  if (eq < 0) throw new UapiError('EPROTO', `expected key=value, got a line of ${line.length} characters without '='`, { line: lineNumber });
   return [line.slice(0, eq), line.slice(eq + 1)];
+}
+
+/** A key name fit to appear in an error: protocol keys are short lowercase words, anything else
+ *  (possibly a pasted key) is described, not echoed. */
+export function printableKey(key: string): string {
+  return /^[a-z_]{1,40}$/.test(key) ? key : `(${key.length}-character key)`;
 }
 
 function parseTrue(value: string, context: UapiErrorContext): void {
@@ -117,7 +124,7 @@ export class SetRequestBuilder {
       if (!current) throw invalid('a peer key must follow a public_key line', context);
       current.operations.push(parsePeerLine(key, value, context));
     } else {
-      throw invalid('unknown key', { line: lineNumber, key: key.slice(0, 40) });
+      throw invalid('unknown key', { line: lineNumber, key: printableKey(key) });
     }
   }
 
@@ -151,7 +158,7 @@ export function parseRequest(text: string): ParsedRequest {
   }
   if (op === 'set=1') return { op: 'set', request: parseSetLines(lines) };
   const [key] = splitLine(op, 1);
-  throw invalid('expected get=1 or set=1', { line: 1, key: key.slice(0, 40) });
+  throw invalid('expected get=1 or set=1', { line: 1, key: printableKey(key) });
 }
 
 /**

@@ -10,13 +10,13 @@
  * configuration: a set request is parsed whole (SetRequestBuilder) and handed to the device,
  * which applies all of it or throws a UapiError and applies none.
  */
-import { mkdirSync, lstatSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { chmodSync, mkdirSync, lstatSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { SetRequest } from '../config.js';
 import { UapiError, invalid } from './errors.js';
 import { formatErrno, formatGetResponse } from './format.js';
-import { SetRequestBuilder, splitLine } from './parse.js';
+import { SetRequestBuilder, printableKey, splitLine } from './parse.js';
 import type { DeviceView } from './view.js';
 
 /** What the server drives. The device decides errnos: -EIO for internal failures, -EADDRINUSE
@@ -84,7 +84,8 @@ export class UapiServer {
 
   async #bind(): Promise<void> {
     const dir = path.dirname(this.socketPath);
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    // wg(8) and wg-quick expect the directory world-readable (0755) whatever our umask is.
+    if (mkdirSync(dir, { recursive: true, mode: 0o755 }) !== undefined) chmodSync(dir, 0o755);
     await removeStaleSocket(this.socketPath);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
@@ -353,7 +354,7 @@ function startRequest(line: string): Reading {
   if (line === 'set=1') return { op: 'set', builder: new SetRequestBuilder(2) };
   try {
     const [key] = splitLine(line, 1);
-    return { op: 'invalid', error: invalid('expected get=1 or set=1', { line: 1, key: key.slice(0, 40) }) };
+    return { op: 'invalid', error: invalid('expected get=1 or set=1', { line: 1, key: printableKey(key) }) };
   } catch (err) {
     return { op: 'invalid', error: asUapiError(err) };
   }

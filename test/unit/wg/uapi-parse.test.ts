@@ -243,3 +243,11 @@ test('random mutations of a valid request never throw anything but UapiError and
   t.log(`${accepted} mutated requests applied whole, ${rejected} rejected whole`);
   t.true(rejected > 50 && accepted > 50);
 });
+
+test('a key line that lost its = or its key name is not echoed in the error', (t) => {
+  const secret = PSK;
+  for (const line of [`preshared_key${secret}`, `${secret}=1`]) {
+    const err = t.throws(() => parseSetLines([`public_key=${PUB_A}`, line]), { instanceOf: UapiError });
+    t.false(err!.message.includes(secret.slice(0, 12)), err!.message);
+  }
+});
