@@ -161,7 +161,8 @@ export type DropReason =
   | 'initiation-flood'
   | 'unknown-index'
   | 'no-pending-handshake'
-  | 'cookie-decrypt';
+  | 'cookie-decrypt'
+  | 'internal-error';
 
 export interface ProtocolOptions {
   readonly privateKey: Uint8Array | null;
@@ -349,7 +350,7 @@ export class WireGuardProtocol {
     } catch (error) {
       // Parsing and the crypto wrappers report failures as values; reaching
       // this means a bug, and a bug must still not let a packet crash the device.
-      return this.#drop('too-short', `internal error: ${(error as Error).name}`);
+      return this.#drop('internal-error', `internal error: ${(error as Error)?.name ?? 'unknown'}`);
     }
   }
 
