@@ -112,6 +112,37 @@ Napi::Value UdpSocketInNetns(const Napi::CallbackInfo &info) {
   return out;
 }
 
+std::string LinkName(const Napi::CallbackInfo &info, size_t i, const char *fn) {
+  if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": name must be a string");
+  std::string name = info[i].As<Napi::String>().Utf8Value();
+  if (name.empty() || name.size() >= IFNAMSIZ)
+    ThrowInvalid(info.Env(), std::string(fn) + ": link name '" + name + "' must be 1.." + std::to_string(IFNAMSIZ - 1) + " bytes");
+  return name;
+}
+
+// setLinkMtu(netnsPath: string | null, name: string, mtu: number): void
+Napi::Value SetLinkMtu(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = OptionalString(info[0]);
+  std::string name = LinkName(info, 1, "setLinkMtu");
+  if (info.Length() < 3 || !info[2].IsNumber()) throw Napi::TypeError::New(env, "setLinkMtu(netnsPath, name, mtu)");
+  int mtu = info[2].As<Napi::Number>().Int32Value();
+  if (mtu < 68 || mtu > 65535) ThrowInvalid(env, "setLinkMtu: mtu " + std::to_string(mtu) + " is outside 68..65535");
+  int rc = zm_link_set_mtu(path.c_str(), name.c_str(), mtu);
+  if (rc < 0) ThrowErrno(env, rc, "set MTU " + std::to_string(mtu) + " on '" + name + "' in network namespace '" + NetnsLabel(path) + "'");
+  return env.Undefined();
+}
+
+// linkIndex(netnsPath: string | null, name: string): number (0: no such link)
+Napi::Value LinkIndex(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = OptionalString(info[0]);
+  std::string name = LinkName(info, 1, "linkIndex");
+  int rc = zm_link_index(path.c_str(), name.c_str());
+  if (rc < 0) ThrowErrno(env, rc, "look up link '" + name + "' in network namespace '" + NetnsLabel(path) + "'");
+  return Napi::Number::New(env, rc);
+}
+
 // closeFd(fd: number): void
 Napi::Value CloseFd(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -126,6 +157,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openTun", Napi::Function::New(env, OpenTun));
   exports.Set("udpSocketInNetns", Napi::Function::New(env, UdpSocketInNetns));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("setLinkMtu", Napi::Function::New(env, SetLinkMtu));
+  exports.Set("linkIndex", Napi::Function::New(env, LinkIndex));
   Napi::Object c = Napi::Object::New(env);
   c.Set("AF_INET", Napi::Number::New(env, static_cast<int>(AF_INET)));
   c.Set("AF_INET6", Napi::Number::New(env, static_cast<int>(AF_INET6)));

@@ -143,6 +143,7 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
                            InstanceMethod("sendRawTo", &Dataplane::SendRawTo),
                            InstanceMethod("sendKeepalive", &Dataplane::SendKeepalive),
                            InstanceMethod("creditRx", &Dataplane::CreditRx),
+                           InstanceMethod("setSockets", &Dataplane::SetSockets),
                            InstanceMethod("lookup", &Dataplane::Lookup),
                            InstanceMethod("peerStats", &Dataplane::PeerStats),
                            InstanceMethod("dropCounters", &Dataplane::DropCounters),
@@ -286,6 +287,14 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
 
   Napi::Value SendKeepalive(const Napi::CallbackInfo &info) {
     return Rc(info, wg_device_send_keepalive(Device(info), U32(info, 0)));
+  }
+
+  // setSockets(udp4Fd (-1: none), udp6Fd (-1: none)): rc
+  Napi::Value SetSockets(const Napi::CallbackInfo &info) {
+    wg_device *d = Device(info);
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+      throw Napi::TypeError::New(info.Env(), "setSockets(udp4Fd, udp6Fd)");
+    return Rc(info, wg_device_set_sockets(d, info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value()));
   }
 
   Napi::Value CreditRx(const Napi::CallbackInfo &info) {

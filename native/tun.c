@@ -7,6 +7,7 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 int zm_tun_open(const char *netns_path, const char *name, int flags, char *name_out) {
@@ -36,4 +37,33 @@ int zm_tun_open(const char *netns_path, const char *name, int flags, char *name_
   }
   zm_netns_leave(&guard);
   return fd < 0 ? -err : fd;
+}
+
+/* An ioctl on a throwaway datagram socket created inside the namespace: the
+ * interface ioctls act on the namespace the socket belongs to. */
+static int ifreq_ioctl(const char *netns_path, unsigned long request, struct ifreq *ifr) {
+  int fd = zm_socket_in_netns(netns_path, AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return fd;
+  int rc = ioctl(fd, request, ifr) < 0 ? -errno : 0;
+  close(fd);
+  return rc;
+}
+
+int zm_link_set_mtu(const char *netns_path, const char *name, int mtu) {
+  if (name == NULL || strlen(name) >= IFNAMSIZ) return -ENAMETOOLONG;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  ifr.ifr_mtu = mtu;
+  return ifreq_ioctl(netns_path, SIOCSIFMTU, &ifr);
+}
+
+int zm_link_index(const char *netns_path, const char *name) {
+  if (name == NULL || strlen(name) >= IFNAMSIZ) return -ENAMETOOLONG;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  int rc = ifreq_ioctl(netns_path, SIOCGIFINDEX, &ifr);
+  if (rc == -ENODEV) return 0;
+  return rc < 0 ? rc : ifr.ifr_ifindex;
 }

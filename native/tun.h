@@ -17,6 +17,14 @@ enum {
  * Returns a negative errno on failure. The fd is non-blocking, close-on-exec. */
 int zm_tun_open(const char *netns_path, const char *name, int flags, char *name_out);
 
+/* Sets the MTU of link `name` in the namespace at `netns_path` (SIOCSIFMTU).
+ * 0 or a negative errno. */
+int zm_link_set_mtu(const char *netns_path, const char *name, int mtu);
+
+/* The ifindex of link `name` in the namespace, 0 if there is none, or a
+ * negative errno (e.g. the namespace is gone). */
+int zm_link_index(const char *netns_path, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

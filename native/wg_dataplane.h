@@ -113,6 +113,11 @@ void wg_device_stop(wg_device *d);
 /* Stops if needed and frees everything (keys zeroed). */
 void wg_device_free(wg_device *d);
 
+/* Replaces the UDP sockets (a new listen port) while traffic flows; the
+ * device takes the new fds (-1: none, not both) and closes the old ones once
+ * the RX thread no longer polls them. 0 or a negative errno. */
+int wg_device_set_sockets(wg_device *d, int udp4_fd, int udp6_fd);
+
 /* Creates the peer if needed. endpoint: NULL keeps it, AF_UNSPEC clears it.
  * cidrs: NULL keeps the set, otherwise replaces it (count may be 0). */
 int wg_device_set_peer(wg_device *d, uint32_t peer_id, const wg_sockaddr *endpoint, const wg_cidr *cidrs,

@@ -67,6 +67,7 @@ static void release(wg_device *d) {
   if (d->staged || d->staged_memory) wg_staged_destroy(d);
   if (d->events) wg_events_destroy(d);
   if (d->stop_fd >= 0) close(d->stop_fd);
+  if (d->rebind_fd >= 0) close(d->rebind_fd);
   pthread_rwlock_destroy(&d->lock);
   free(d);
 }
@@ -86,6 +87,7 @@ int wg_device_create(const wg_device_config *cfg, wg_device **out) {
   d->read_capacity = (size_t)cfg->mtu + WG_PADDING_MULTIPLE;
   d->slot_size = WG_TRANSPORT_HEADER_SIZE + d->read_capacity + WG_PADDING_MULTIPLE + WG_AEAD_TAG_SIZE;
   d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  d->rebind_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
   pthread_rwlockattr_t attr;
   pthread_rwlockattr_init(&attr);
@@ -96,7 +98,7 @@ int wg_device_create(const wg_device_config *cfg, wg_device **out) {
   pthread_rwlockattr_destroy(&attr);
 
   d->allowedips = wg_allowedips_new();
-  if (d->stop_fd < 0 || !d->allowedips || wg_index_init(&d->peers) < 0 || wg_index_init(&d->keypairs) < 0 ||
+  if (d->stop_fd < 0 || d->rebind_fd < 0 || !d->allowedips || wg_index_init(&d->peers) < 0 || wg_index_init(&d->keypairs) < 0 ||
       wg_events_init(d) < 0 || wg_staged_init(d) < 0) {
     release(d);
     return -ENOMEM;
@@ -148,6 +150,37 @@ void wg_device_stop(wg_device *d) {
   if (d->udp6_fd >= 0) close(d->udp6_fd);
   d->tun_fd = d->udp4_fd = d->udp6_fd = -1;
   pthread_rwlock_unlock(&d->lock);
+}
+
+int wg_device_set_sockets(wg_device *d, int udp4_fd, int udp6_fd) {
+  if (udp4_fd < 0 && udp6_fd < 0) return -EINVAL;
+  if (!d->threads_started) return -EBADF;
+  set_nonblocking(udp4_fd, false);
+  set_nonblocking(udp6_fd, false);
+  enlarge_buffers(udp4_fd);
+  enlarge_buffers(udp6_fd);
+
+  pthread_rwlock_wrlock(&d->lock);
+  int old4 = d->udp4_fd, old6 = d->udp6_fd;
+  d->udp4_fd = udp4_fd;
+  d->udp6_fd = udp6_fd;
+  unsigned generation = atomic_fetch_add(&d->sockets_generation, 1) + 1;
+  pthread_rwlock_unlock(&d->lock);
+
+  /* Wake the RX thread and wait (bounded) until it polls the new sockets, so
+   * that closing the old ones cannot race with a recvmmsg on their numbers. */
+  uint64_t one = 1;
+  (void)!write(d->rebind_fd, &one, sizeof one);
+  for (int i = 0; i < 2000 && atomic_load(&d->rx_generation) != generation && !atomic_load(&d->stopped); ++i)
+    usleep(500);
+  if (atomic_load(&d->rx_generation) != generation) {
+    /* The RX thread did not answer within a second: leak the old fds rather
+     * than risk closing a number it may still use. */
+    return 0;
+  }
+  if (old4 >= 0) close(old4);
+  if (old6 >= 0) close(old6);
+  return 0;
 }
 
 void wg_device_free(wg_device *d) {

@@ -71,7 +71,14 @@ typedef struct wg_packet_slot {
 } wg_packet_slot;
 
 struct wg_device {
-  int tun_fd, udp4_fd, udp6_fd, stop_fd;
+  int tun_fd, stop_fd;
+  /* The UDP sockets can be replaced while the threads run (listen_port
+   * changes): written under the write lock, then sockets_generation is bumped
+   * and rebind_fd wakes the RX thread, which acknowledges the generation it
+   * polls with in rx_generation; only then are the old sockets closed. */
+  _Atomic int udp4_fd, udp6_fd;
+  int rebind_fd;
+  atomic_uint sockets_generation, rx_generation;
   int mtu;
   size_t slot_size;     /* bytes of one TX / staged buffer */
   size_t read_capacity; /* largest plaintext read from the TUN */

@@ -218,15 +218,27 @@ void *wg_rx_thread(void *arg) {
     b->iov[i].iov_base = b->memory + (size_t)i * WG_MAX_MESSAGE_SIZE;
     b->iov[i].iov_len = WG_MAX_MESSAGE_SIZE;
   }
-  struct pollfd pfd[3] = {{.fd = d->stop_fd, .events = POLLIN},
-                          {.fd = d->udp4_fd, .events = POLLIN},
-                          {.fd = d->udp6_fd, .events = POLLIN}}; /* fd -1 is ignored by poll */
+  struct pollfd pfd[4] = {{.fd = d->stop_fd, .events = POLLIN},
+                          {.fd = -1, .events = POLLIN},
+                          {.fd = -1, .events = POLLIN}, /* fd -1 is ignored by poll */
+                          {.fd = d->rebind_fd, .events = POLLIN}};
   while (!atomic_load(&d->stopped)) {
-    if (poll(pfd, 3, -1) < 0) {
+    /* The generation is read before the fds: seeing generation g here means
+     * the fds of g (or newer) are the ones polled below. */
+    unsigned generation = atomic_load(&d->sockets_generation);
+    pfd[1].fd = atomic_load(&d->udp4_fd);
+    pfd[2].fd = atomic_load(&d->udp6_fd);
+    atomic_store(&d->rx_generation, generation);
+    if (poll(pfd, 4, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (pfd[0].revents) break;
+    if (pfd[3].revents) {
+      uint64_t drained;
+      (void)!read(d->rebind_fd, &drained, sizeof drained);
+      continue;
+    }
     for (int s = 1; s <= 2; ++s) {
       if (pfd[s].revents & POLLERR) {
         /* A pending socket error (e.g. ICMP) would make poll return at once forever: consume it. */

@@ -36,6 +36,10 @@ export interface NativeBinding {
    */
   udpSocketInNetns(netnsPath: string | null, family: 4 | 6, address: string, port: number): { fd: number; port: number };
   closeFd(fd: number): void;
+  /** Sets a link's MTU inside a namespace (SIOCSIFMTU). */
+  setLinkMtu(netnsPath: string | null, name: string, mtu: number): void;
+  /** The link's ifindex inside a namespace, 0 when there is no such link. */
+  linkIndex(netnsPath: string | null, name: string): number;
   readonly constants: NativeConstants;
 }
 

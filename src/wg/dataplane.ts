@@ -146,6 +146,7 @@ interface NativeDevice {
   sendRawTo(to: Endpoint, bytes: Uint8Array): number;
   sendKeepalive(peerId: number): number;
   creditRx(peerId: number, bytes: number): number;
+  setSockets(udp4Fd: number, udp6Fd: number): number;
   lookup(address: string): number | null | undefined;
   peerStats(): PeerStats[];
   dropCounters(): Record<DropReason, number>;
@@ -349,6 +350,15 @@ export class Dataplane {
     const rc = this.#live().sendKeepalive(peerId);
     if (rc === -ENOENT) this.#check(rc, 'sendKeepalive', { peerId });
     return rc === 0;
+  }
+
+  /** Replaces the UDP sockets (a new listen port) while traffic flows. The device takes the new
+   *  fds (null: none, not both) and closes the old ones once its receive thread has moved on. */
+  setSockets(udp4Fd: number | null, udp6Fd: number | null): void {
+    if (udp4Fd === null && udp6Fd === null) throw invalid('udp4Fd', 'at least one UDP socket is required');
+    const four = udp4Fd === null ? -1 : checkFd('udp4Fd', udp4Fd);
+    const six = udp6Fd === null ? -1 : checkFd('udp6Fd', udp6Fd);
+    this.#check(this.#live().setSockets(four, six), 'setSockets', {});
   }
 
   /** Adds a received handshake message's length to the peer's rx bytes. */
