@@ -68,7 +68,7 @@ export const NetworkDefinitionSchema = Type.Object(
       title: 'network name',
       description: '1-63 characters of A-Z, a-z, 0-9, ".", "_", "-", starting with a letter or digit',
     }),
-    revision: Type.Integer({ minimum: 0, description: 'bumped by every change; networkd refuses an older one' }),
+    revision: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'bumped by every change; networkd refuses an older one' }),
     ipRange: Ipv4Cidr('an IPv4 range /8 to /24, such as 10.1.0.0/16'),
     resources: Type.Array(ResourceSchema, { maxItems: MAX_RESOURCES }),
     aggregator: Type.Optional(NodeId),

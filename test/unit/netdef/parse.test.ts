@@ -78,7 +78,7 @@ const rejections: Array<[string, (def: Json) => void, string, RegExp]> = [
   ['unknown top-level field', (d) => (d.owner = 'me'), '/owner', /^unknown field "owner"$/],
   ['unknown resource field', (d) => (d.resources[2].mtu = 1400), '/resources/2/mtu', /^unknown field "mtu"$/],
   ['missing field', (d) => delete d.resources[1].subnet, '/resources/1/subnet', /^required field "subnet" is missing$/],
-  ['negative revision', (d) => (d.revision = -1), '/revision', /^-1 is below the minimum 0$/],
+  ['negative revision', (d) => (d.revision = -1), '/revision', /^-1 is outside 0-9007199254740991$/],
   ['fractional revision', (d) => (d.revision = 1.5), '/revision', /^expected an integer, got 1\.5$/],
   ['revision given as a string', (d) => (d.revision = '7'), '/revision', /^expected an integer, got a string$/],
   ['unsupported version', (d) => (d.version = 2), '/version', /^unsupported value 2: expected 1$/],
