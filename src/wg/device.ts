@@ -1,0 +1,447 @@
+/**
+ * WireGuardDevice: one userspace WireGuard interface. It owns a TUN (opened by
+ * name in the namespace asked for), the UDP sockets (opened in another
+ * namespace, normally the node's, so the mesh never routes its own underlay),
+ * the C data plane that moves packets between them, the sans-I/O protocol core
+ * that does handshakes and timers, and the device configuration that the UAPI
+ * reads and writes.
+ *
+ * Flow: the UAPI hands a parsed SetRequest to set(); applySet computes the
+ * whole new configuration (or throws, changing nothing); new sockets are bound
+ * before anything is committed (a port in use is -EADDRINUSE and changes
+ * nothing); then the changes are carried out on the core and the data plane.
+ * The data plane reports handshake messages, "wants handshake" edges and
+ * confirmed keypairs through callbacks; a tick every TICK_INTERVAL_MS feeds
+ * the per-peer activity to the core, whose outputs are applied here.
+ *
+ * Peers are known by their public key (hex) to the configuration and core,
+ * and by a small integer id to the data plane; this module keeps that map.
+ */
+import { native } from '../native/binding.js';
+import { EMPTY_DEVICE_CONFIG, applySet, type ConfigChange, type DeviceConfig, type PeerConfig, type SetRequest } from './config.js';
+import { ready as cryptoReady } from './crypto.js';
+import { Dataplane, DataplaneError, monotonicMs, type Cidr, type Endpoint as DataplaneEndpoint, type PeerStats } from './dataplane.js';
+import { keyToHex, publicKeyOf, privateKeyFromBytes, type WgKey } from './keys.js';
+import { WireGuardProtocol, type Output, type PeerActivity } from './protocol.js';
+import { UapiError } from './uapi/errors.js';
+import { Endpoint as UapiEndpoint, type AllowedIp } from './uapi/ip.js';
+import type { UapiDevice } from './uapi/server.js';
+import { viewFromConfig, type DeviceView, type PeerRuntime } from './uapi/view.js';
+
+export const DEFAULT_MTU = 1420;
+/** How often the core's timers run and the data plane's activity is read. */
+const TICK_INTERVAL_MS = 100;
+/** How often the TUN's existence is checked (the daemon exits when it is removed). */
+const LINK_CHECK_INTERVAL_MS = 1000;
+/** A batch of handshake messages this large means "under load" (wireguard-go: queue ≥ 1/8 full). */
+const UNDER_LOAD_BATCH = 128;
+/** Once under load, stay so for this long (as wireguard-go does). */
+const UNDER_LOAD_HOLD_MS = 1000;
+/** Attempts at binding a random port on both families before giving up. */
+const RANDOM_PORT_ATTEMPTS = 8;
+
+export interface DeviceOptions {
+  /** Interface name of the TUN (≤ 15 bytes). */
+  readonly name: string;
+  /** Namespace of the TUN (a path such as /run/netns/X); null: the process's own. */
+  readonly tunNetns: string | null;
+  /** Namespace of the UDP sockets; null: the process's own. */
+  readonly udpNetns: string | null;
+  readonly mtu?: number;
+  /** Called once when the device stops by itself (its TUN was removed). */
+  readonly onGone?: (reason: string) => void;
+  /** Diagnostics without secrets (handshakes completed, sockets rebound). */
+  readonly log?: (message: string) => void;
+}
+
+interface PeerEntry {
+  readonly id: number;
+  readonly key: WgKey;
+  readonly hex: string;
+}
+
+interface BoundSockets {
+  readonly port: number;
+  readonly udp4: number | null;
+  readonly udp6: number | null;
+}
+
+/** errno name of a native error, if any. */
+function errnoCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+}
+
+/**
+ * Binds the UDP sockets of a device: IPv4 and, when the kernel has it, IPv6
+ * on the same port. Port 0 picks a random port free on both families.
+ */
+function bindSockets(netns: string | null, port: number): BoundSockets {
+  const n = native();
+  for (let attempt = 0; ; attempt++) {
+    const v4 = n.udpSocketInNetns(netns, 4, '0.0.0.0', port);
+    try {
+      const v6 = n.udpSocketInNetns(netns, 6, '::', v4.port);
+      return { port: v4.port, udp4: v4.fd, udp6: v6.fd };
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL') return { port: v4.port, udp4: v4.fd, udp6: null };
+      n.closeFd(v4.fd);
+      if (code === 'EADDRINUSE' && port === 0 && attempt < RANDOM_PORT_ATTEMPTS) continue;
+      throw error;
+    }
+  }
+}
+
+function closeSockets(s: BoundSockets): void {
+  if (s.udp4 !== null) native().closeFd(s.udp4);
+  if (s.udp6 !== null) native().closeFd(s.udp6);
+}
+
+function cidrOf(ip: AllowedIp): Cidr {
+  const slash = ip.text.lastIndexOf('/');
+  return { address: ip.text.slice(0, slash), prefix: ip.prefixLength };
+}
+
+function dataplaneEndpoint(e: UapiEndpoint | null): DataplaneEndpoint | null {
+  return e === null ? null : { address: e.address, port: e.port };
+}
+
+function nullIfNever(ms: number): number | null {
+  return ms === 0 ? null : ms;
+}
+
+export class WireGuardDevice implements UapiDevice {
+  readonly name: string;
+  readonly #options: DeviceOptions;
+  readonly #core: WireGuardProtocol;
+  readonly #dataplane: Dataplane;
+  #config: DeviceConfig = EMPTY_DEVICE_CONFIG;
+  #port: number;
+  readonly #peersByHex = new Map<string, PeerEntry>();
+  readonly #peersById = new Map<number, PeerEntry>();
+  #nextPeerId = 1;
+  readonly #wants = new Set<number>();
+  readonly #confirmed = new Set<number>();
+  #underLoadUntil = 0;
+  #tickTimer: NodeJS.Timeout | null = null;
+  #linkTimer: NodeJS.Timeout | null = null;
+  #tickScheduled = false;
+  #closed = false;
+
+  private constructor(options: DeviceOptions, sockets: BoundSockets, tunFd: number, mtu: number) {
+    this.name = options.name;
+    this.#options = options;
+    this.#port = sockets.port;
+    this.#core = new WireGuardProtocol({ privateKey: null, clock: monotonicMs });
+    this.#dataplane = Dataplane.create({
+      tunFd,
+      udp4Fd: sockets.udp4,
+      udp6Fd: sockets.udp6,
+      mtu,
+      onHandshakeMessages: (messages) => this.#onHandshakeMessages(messages),
+      onWantsHandshake: (ids) => {
+        for (const id of ids) this.#wants.add(id);
+        this.#scheduleTick();
+      },
+      onKeypairConfirmed: (confirmed) => {
+        for (const c of confirmed) this.#confirmed.add(c.peerId);
+        this.#scheduleTick();
+      },
+    });
+    this.#tickTimer = setInterval(() => this.#tick(), TICK_INTERVAL_MS);
+    this.#linkTimer = setInterval(() => this.#checkLink(), LINK_CHECK_INTERVAL_MS);
+  }
+
+  /** Opens the TUN and the sockets (a random port until listen_port is set) and starts the data plane. */
+  static async create(options: DeviceOptions): Promise<WireGuardDevice> {
+    await cryptoReady();
+    const mtu = options.mtu ?? DEFAULT_MTU;
+    const n = native();
+    const tun = n.openTun(options.tunNetns, options.name, 0);
+    let sockets: BoundSockets | null = null;
+    try {
+      n.setLinkMtu(options.tunNetns, tun.name, mtu);
+      sockets = bindSockets(options.udpNetns, 0);
+      return new WireGuardDevice({ ...options, name: tun.name }, sockets, tun.fd, mtu);
+    } catch (error) {
+      if (sockets) closeSockets(sockets);
+      n.closeFd(tun.fd);
+      throw error;
+    }
+  }
+
+  /** The port the device's sockets are bound to. */
+  get listenPort(): number {
+    return this.#port;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // ------------------------------------------------------------------ UAPI
+
+  get(): DeviceView {
+    this.#assertOpen();
+    const stats = new Map<number, PeerStats>();
+    for (const s of this.#dataplane.peerStats()) stats.set(s.peerId, s);
+    return viewFromConfig(this.#config, {
+      listenPort: this.#port,
+      peer: (hex) => this.#runtimeOf(hex, stats),
+    });
+  }
+
+  set(request: SetRequest): void {
+    this.#assertOpen();
+    const { config, changes } = applySet(this.#config, request, (priv) => publicKeyOf(privateKeyFromBytes(priv)));
+    // Everything that can fail for reasons outside the request happens before the commit.
+    let sockets: BoundSockets | null = null;
+    const portChange = changes.find((c) => c.kind === 'listen-port-changed');
+    if (portChange && config.listenPort !== this.#port) {
+      try {
+        sockets = bindSockets(this.#options.udpNetns, config.listenPort);
+      } catch (error) {
+        if (errnoCode(error) === 'EADDRINUSE') throw new UapiError('EADDRINUSE', `listen_port ${config.listenPort} is in use`);
+        throw new UapiError('EIO', `cannot bind listen_port ${config.listenPort}: ${errnoCode(error) ?? 'error'}`);
+      }
+    }
+    this.#config = config;
+    if (sockets) {
+      this.#dataplane.setSockets(sockets.udp4, sockets.udp6);
+      this.#port = sockets.port;
+      this.#options.log?.(`listening on port ${sockets.port}`);
+    }
+    try {
+      this.#commit(changes);
+    } catch (error) {
+      // The configuration is committed; a failure here is an internal one.
+      throw new UapiError('EIO', `applying the configuration failed: ${(error as Error).message}`);
+    }
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /** Stops the data plane (keys are wiped in C) and the timers. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#tickTimer) clearInterval(this.#tickTimer);
+    if (this.#linkTimer) clearInterval(this.#linkTimer);
+    this.#dataplane.close();
+    // Drop the core's sessions too, so nothing keyed lingers in JS memory.
+    this.#core.setPrivateKey(null);
+  }
+
+  /** Counters of dropped packets (data plane) and messages (core), for diagnostics. */
+  drops(): { dataplane: Record<string, number>; handshake: Record<string, number> } {
+    return { dataplane: this.#dataplane.dropCounters(), handshake: this.#core.drops() };
+  }
+
+  // ------------------------------------------------------------ internals
+
+  #assertOpen(): void {
+    if (this.#closed) throw new UapiError('EIO', `device ${this.name} is closed`);
+  }
+
+  #runtimeOf(hex: string, stats: Map<number, PeerStats>): PeerRuntime | undefined {
+    const entry = this.#peersByHex.get(hex);
+    if (!entry) return undefined;
+    const s = stats.get(entry.id);
+    const status = this.#core.peerStatus(entry.key);
+    const wall = status?.lastHandshakeWallMs ?? null;
+    const runtime: { -readonly [K in keyof PeerRuntime]: PeerRuntime[K] } = {
+      lastHandshake: wall === null ? { sec: 0, nsec: 0 } : { sec: Math.floor(wall / 1000), nsec: (wall % 1000) * 1_000_000 },
+    };
+    if (s) {
+      runtime.txBytes = BigInt(s.txBytes);
+      runtime.rxBytes = BigInt(s.rxBytes);
+      if (s.endpoint) runtime.endpoint = UapiEndpoint.parse(s.endpoint.address.includes(':') ? `[${s.endpoint.address}]:${s.endpoint.port}` : `${s.endpoint.address}:${s.endpoint.port}`);
+    }
+    return runtime;
+  }
+
+  #commit(changes: readonly ConfigChange[]): void {
+    const outputs: Output[] = [];
+    for (const change of changes) {
+      switch (change.kind) {
+        case 'private-key-changed': {
+          const key = this.#config.privateKey;
+          outputs.push(...this.#core.setPrivateKey(key === null ? null : key.bytes()));
+          break;
+        }
+        case 'listen-port-changed':
+        case 'fwmark-changed':
+          // Sockets were rebound above; fwmark is kept in the configuration (see README: not applied to sockets yet).
+          break;
+        case 'peer-removed': {
+          const entry = this.#peersByHex.get(change.publicKey.hex);
+          if (entry) {
+            // The core forgets its sessions; removing the peer from the data plane drops its
+            // keypairs, allowed IPs and queued packets, so the core's outputs need no applying.
+            this.#core.removePeer(entry.key);
+            this.#forgetPeer(entry);
+          }
+          break;
+        }
+        case 'peer-added': {
+          const peer = this.#config.peers.get(change.publicKey.hex);
+          if (!peer) break; // e.g. our own public key: ignored by applySet
+          const entry = this.#addPeer(peer);
+          outputs.push(...this.#core.upsertPeer(entry.key, {
+            presharedKey: peer.presharedKey === null ? null : peer.presharedKey.bytes(),
+            persistentKeepalive: peer.persistentKeepalive,
+          }));
+          break;
+        }
+        case 'peer-updated': {
+          const peer = this.#config.peers.get(change.publicKey.hex);
+          const entry = this.#peersByHex.get(change.publicKey.hex);
+          if (!peer || !entry) break;
+          const fields = new Set(change.fields);
+          if (fields.has('endpoint') || fields.has('allowedIps')) {
+            this.#dataplane.setPeer(entry.id, {
+              ...(fields.has('endpoint') ? { endpoint: dataplaneEndpoint(peer.endpoint) } : {}),
+              ...(fields.has('allowedIps') ? { allowedIps: peer.allowedIps.map(cidrOf) } : {}),
+            });
+          }
+          if (fields.has('presharedKey') || fields.has('persistentKeepalive')) {
+            outputs.push(...this.#core.upsertPeer(entry.key, {
+              ...(fields.has('presharedKey') ? { presharedKey: peer.presharedKey === null ? null : peer.presharedKey.bytes() } : {}),
+              ...(fields.has('persistentKeepalive') ? { persistentKeepalive: peer.persistentKeepalive } : {}),
+            }));
+          }
+          break;
+        }
+        case 'keepalive-enabled':
+          // upsertPeer already returned the immediate keepalive (or a handshake) for this edge.
+          break;
+      }
+    }
+    this.#applyOutputs(outputs);
+  }
+
+  #addPeer(peer: PeerConfig): PeerEntry {
+    const key = peer.publicKey.bytes() as WgKey;
+    const entry: PeerEntry = { id: this.#nextPeerId++, key, hex: peer.publicKey.hex };
+    this.#dataplane.setPeer(entry.id, { endpoint: dataplaneEndpoint(peer.endpoint), allowedIps: peer.allowedIps.map(cidrOf) });
+    this.#peersByHex.set(entry.hex, entry);
+    this.#peersById.set(entry.id, entry);
+    return entry;
+  }
+
+  #forgetPeer(entry: PeerEntry): void {
+    this.#dataplane.removePeer(entry.id);
+    this.#peersByHex.delete(entry.hex);
+    this.#peersById.delete(entry.id);
+    this.#wants.delete(entry.id);
+    this.#confirmed.delete(entry.id);
+  }
+
+  #onHandshakeMessages(messages: readonly { bytes: Uint8Array; from: DataplaneEndpoint }[]): void {
+    if (this.#closed) return;
+    const now = monotonicMs();
+    if (messages.length >= UNDER_LOAD_BATCH) this.#underLoadUntil = now + UNDER_LOAD_HOLD_MS;
+    const underLoad = now < this.#underLoadUntil;
+    for (const message of messages) {
+      const outputs = this.#core.receiveHandshake(message.bytes, message.from, underLoad);
+      // An authenticated handshake names its peer (the `endpoint` output): count its bytes as received.
+      for (const o of outputs) {
+        if (o.kind === 'endpoint') {
+          const entry = this.#peersByHex.get(keyToHex(o.peer));
+          if (entry) this.#dataplane.creditRx(entry.id, message.bytes.length);
+        }
+      }
+      this.#applyOutputs(outputs);
+    }
+  }
+
+  #scheduleTick(): void {
+    if (this.#tickScheduled || this.#closed) return;
+    this.#tickScheduled = true;
+    setImmediate(() => {
+      this.#tickScheduled = false;
+      this.#tick();
+    });
+  }
+
+  #tick(): void {
+    if (this.#closed) return;
+    const activity: PeerActivity[] = [];
+    for (const s of this.#dataplane.peerStats()) {
+      const entry = this.#peersById.get(s.peerId);
+      if (!entry) continue;
+      activity.push({
+        publicKey: entry.key,
+        lastDataSentAt: nullIfNever(s.lastDataSentMs),
+        lastDataReceivedAt: nullIfNever(s.lastDataReceivedMs),
+        lastAuthenticatedSentAt: nullIfNever(s.lastAuthenticatedSentMs),
+        lastAuthenticatedReceivedAt: nullIfNever(s.lastAuthenticatedReceivedMs),
+        sendCounter: s.sendCounter,
+        wantsHandshake: this.#wants.has(s.peerId),
+        confirmedNextKeypair: this.#confirmed.has(s.peerId),
+      });
+    }
+    this.#wants.clear();
+    this.#confirmed.clear();
+    this.#applyOutputs(this.#core.tick(activity));
+  }
+
+  #checkLink(): void {
+    if (this.#closed) return;
+    let present: boolean;
+    try {
+      present = native().linkIndex(this.#options.tunNetns, this.name) > 0;
+    } catch {
+      present = false; // the namespace itself is gone
+    }
+    if (!present) {
+      this.close();
+      this.#options.onGone?.(`interface ${this.name} was removed`);
+    }
+  }
+
+  #applyOutputs(outputs: readonly Output[]): void {
+    for (const o of outputs) {
+      if (o.kind === 'sendTo') {
+        this.#dataplane.sendRawTo(o.endpoint, o.bytes);
+        continue;
+      }
+      const entry = this.#peersByHex.get(keyToHex(o.peer));
+      if (!entry) continue;
+      switch (o.kind) {
+        case 'send':
+          this.#dataplane.sendRaw(entry.id, o.bytes);
+          break;
+        case 'endpoint':
+          this.#dataplane.setPeer(entry.id, { endpoint: o.endpoint });
+          break;
+        case 'installKeypair':
+          this.#dataplane.installKeypair(entry.id, o.keypair);
+          break;
+        case 'removeKeypair':
+          try {
+            this.#dataplane.removeKeypair(entry.id, o.localIndex);
+          } catch (error) {
+            // The data plane may have dropped it already (promotion pushes out the old previous).
+            if (!(error instanceof DataplaneError && error.code === 'UNKNOWN_KEYPAIR')) throw error;
+          }
+          break;
+        case 'expireKeypairs':
+          this.#dataplane.expireKeypairs(entry.id);
+          break;
+        case 'sendKeepalive':
+          this.#dataplane.sendKeepalive(entry.id);
+          break;
+        case 'dropQueued':
+          this.#dataplane.dropQueued(entry.id);
+          break;
+        case 'handshakeComplete':
+          this.#options.log?.(`handshake completed with peer ${entry.hex.slice(0, 8)}…`);
+          break;
+        case 'peerRemoved':
+          this.#forgetPeer(entry);
+          break;
+      }
+    }
+  }
+}
