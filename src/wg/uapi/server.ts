@@ -10,13 +10,14 @@
  * configuration: a set request is parsed whole (SetRequestBuilder) and handed to the device,
  * which applies all of it or throws a UapiError and applies none.
  */
-import { chmodSync, mkdirSync, lstatSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { SetRequest } from '../config.js';
 import { UapiError, invalid } from './errors.js';
 import { formatErrno, formatGetResponse } from './format.js';
 import { SetRequestBuilder, printableKey, splitLine } from './parse.js';
+import { BoundSocketFile, SocketFileError, bindSocketFile, checkSocketPath } from './socket-file.js';
 import type { DeviceView } from './view.js';
 
 /** What the server drives. The device decides errnos: -EIO for internal failures, -EADDRINUSE
@@ -42,9 +43,6 @@ export interface UapiServerOptions {
 const DEFAULTS = { maxLineBytes: 4096, maxRequestLines: 1_000_000, socketCheckIntervalMs: 1000 };
 /** Requests read ahead of the device on one connection before reading pauses. */
 const MAX_PENDING_PER_CONNECTION = 8;
-/** sun_path is 108 bytes including the terminating NUL. */
-const MAX_SOCKET_PATH_BYTES = 107;
-const LIVENESS_TIMEOUT_MS = 1000;
 
 export class UapiServer {
   readonly socketPath: string;
@@ -52,7 +50,7 @@ export class UapiServer {
   readonly #device: UapiDevice;
   readonly #options: Required<Omit<UapiServerOptions, 'onSocketRemoved' | 'onRequestError'>> & UapiServerOptions;
   readonly #connections = new Set<net.Socket>();
-  #identity: { dev: number; ino: number } | null = null;
+  #socketFile: BoundSocketFile | null = null;
   #deviceQueue: Promise<unknown> = Promise.resolve();
   #watcher: FSWatcher | null = null;
   #poll: NodeJS.Timeout | null = null;
@@ -73,8 +71,10 @@ export class UapiServer {
    * already answers on the path, EEXIST when the path is something other than a socket.
    */
   static async listen(socketPath: string, device: UapiDevice, options: UapiServerOptions = {}): Promise<UapiServer> {
-    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
-      throw invalid(`socket path is longer than ${MAX_SOCKET_PATH_BYTES} bytes`, { path: socketPath });
+    try {
+      checkSocketPath(socketPath);
+    } catch (error) {
+      throw asUapiSocketError(error);
     }
     const server = new UapiServer(socketPath, device, options);
     await server.#bind();
@@ -83,31 +83,12 @@ export class UapiServer {
   }
 
   async #bind(): Promise<void> {
-    const dir = path.dirname(this.socketPath);
-    // wg(8) and wg-quick expect the directory world-readable (0755) whatever our umask is.
-    if (mkdirSync(dir, { recursive: true, mode: 0o755 }) !== undefined) chmodSync(dir, 0o755);
-    await removeStaleSocket(this.socketPath);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(err.code === 'EADDRINUSE'
-          ? new UapiError('EADDRINUSE', 'socket is in use (created by another process meanwhile)', { path: this.socketPath })
-          : new UapiError('EIO', `cannot listen: ${err.code ?? err.message}`, { path: this.socketPath }, { cause: err }));
-      };
-      this.#server.once('error', onError);
-      // The socket inode takes its mode from the umask at bind(): 077 makes it root-only from its
-      // first instant, with no chmod window. bind happens synchronously inside listen().
-      const previous = process.umask(0o077);
-      try {
-        this.#server.listen(this.socketPath, () => {
-          this.#server.off('error', onError);
-          resolve();
-        });
-      } finally {
-        process.umask(previous);
-      }
-    });
-    const st = lstatSync(this.socketPath);
-    this.#identity = { dev: st.dev, ino: st.ino };
+    try {
+      // wg(8) and wg-quick expect the directory world-readable (0755) whatever our umask is.
+      this.#socketFile = await bindSocketFile(this.#server, this.socketPath, { directoryMode: 0o755 });
+    } catch (error) {
+      throw asUapiSocketError(error);
+    }
   }
 
   /** Resolves when the server is closed; connections are cut, the socket file removed if still ours. */
@@ -117,18 +98,11 @@ export class UapiServer {
     this.#stopWatching();
     for (const socket of this.#connections) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    if (this.#stillOurs()) {
-      try {
-        unlinkSync(this.socketPath);
-      } catch {
-        // already gone: nothing to clean up
-      }
-    }
+    this.#socketFile?.removeIfOurs();
   }
 
   #stillOurs(): boolean {
-    const st = lstatOrNull(this.socketPath);
-    return st !== null && this.#identity !== null && st.dev === this.#identity.dev && st.ino === this.#identity.ino;
+    return this.#socketFile?.stillOurs() ?? false;
   }
 
   #watchRemoval(): void {
@@ -367,36 +341,8 @@ function asUapiError(err: unknown): UapiError {
   return new UapiError('EIO', `internal error (${err instanceof Error ? err.name : typeof err})`, {}, { cause: err });
 }
 
-function lstatOrNull(p: string): Stats | null {
-  try {
-    return lstatSync(p);
-  } catch {
-    return null;
-  }
-}
-
-/** Unlinks a socket file nobody answers on; refuses a live socket or a non-socket. */
-async function removeStaleSocket(socketPath: string): Promise<void> {
-  const st = lstatOrNull(socketPath);
-  if (!st) return;
-  if (!st.isSocket()) throw new UapiError('EEXIST', 'path exists and is not a socket; not removing it', { path: socketPath });
-  const live = await new Promise<boolean>((resolve) => {
-    const probe = net.connect(socketPath);
-    const timer = setTimeout(() => {
-      // Accepts but never answers within the timeout: someone holds it; treat as live.
-      probe.destroy();
-      resolve(true);
-    }, LIVENESS_TIMEOUT_MS);
-    probe.once('connect', () => {
-      clearTimeout(timer);
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
-  if (live) throw new UapiError('EADDRINUSE', 'socket is in use by a running process', { path: socketPath });
-  unlinkSync(socketPath);
+/** The socket file's errors, as the UAPI's own error type (same code, path as context). */
+function asUapiSocketError(error: unknown): UapiError {
+  if (error instanceof SocketFileError) return new UapiError(error.code, error.reason, { path: error.path }, { cause: error });
+  return asUapiError(error);
 }
