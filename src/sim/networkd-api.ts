@@ -1,0 +1,138 @@
+// The simulated world's client of one node's networkd API: HTTP+JSON over its UNIX socket
+// (PUT/GET/DELETE /v1/networks/{name}, POST/DELETE .../workloads, GET /v1/health). It speaks the
+// API exactly as an operator's tool would, and turns an error answer into a SimError that names
+// the node, the request and networkd's own message.
+import { request } from 'node:http';
+import { SimError } from './errors.js';
+
+export interface ApiAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** What networkd answers to an attach (the fields the world relies on). */
+export interface AttachAnswer {
+  readonly ip: string;
+  readonly gateway: string;
+  readonly mtu?: number;
+}
+
+export class NetworkdApi {
+  constructor(
+    readonly socketPath: string,
+    /** For messages: which node this is. */
+    readonly node: string,
+  ) {}
+
+  /** One request; resolves with any HTTP status (rejects only when the socket cannot be reached). */
+  raw(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<ApiAnswer> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          socketPath: this.socketPath,
+          method,
+          path,
+          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+          timeout: timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = text ? JSON.parse(text) : null;
+            } catch {
+              // not JSON: keep the text
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** A request that must succeed (2xx); resolves with the body. */
+  async call(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<unknown> {
+    let answer: ApiAnswer;
+    try {
+      answer = await this.raw(method, path, body, timeoutMs);
+    } catch (e) {
+      throw new SimError('NETWORKD_FAILED', `${this.node}: ${method} ${path}: networkd unreachable at ${this.socketPath}: ${(e as Error).message}`, {
+        node: this.node,
+        method,
+        path,
+      });
+    }
+    if (answer.status < 200 || answer.status > 299) {
+      throw new SimError('NETWORKD_FAILED', `${this.node}: ${method} ${path} answered ${answer.status}: ${describeBody(answer.body)}`, {
+        node: this.node,
+        method,
+        path,
+        status: answer.status,
+      });
+    }
+    return answer.body;
+  }
+
+  async healthy(): Promise<boolean> {
+    try {
+      const a = await this.raw('GET', '/v1/health', undefined, 2_000);
+      return a.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  applyNetwork(name: string, definition: unknown): Promise<unknown> {
+    return this.call('PUT', `/v1/networks/${encodeURIComponent(name)}`, definition, 60_000);
+  }
+
+  deleteNetwork(name: string): Promise<unknown> {
+    return this.call('DELETE', `/v1/networks/${encodeURIComponent(name)}`, undefined, 60_000);
+  }
+
+  getNetwork(name: string): Promise<unknown> {
+    return this.call('GET', `/v1/networks/${encodeURIComponent(name)}`);
+  }
+
+  listNetworks(): Promise<unknown> {
+    return this.call('GET', '/v1/networks');
+  }
+
+  async attach(network: string, workload: string, netns: string, ifname: string, ip?: string): Promise<AttachAnswer> {
+    const body = await this.call('POST', `/v1/networks/${encodeURIComponent(network)}/workloads`, {
+      workload,
+      netns,
+      ifname,
+      ...(ip === undefined ? {} : { ip }),
+    });
+    const b = body as Partial<AttachAnswer> | null;
+    if (!b || typeof b.ip !== 'string' || typeof b.gateway !== 'string') {
+      throw new SimError('NETWORKD_FAILED', `${this.node}: attach ${workload} answered without ip/gateway: ${describeBody(body)}`, { node: this.node });
+    }
+    // networkd may answer the address with or without its prefix length.
+    return { ip: b.ip.split('/')[0] as string, gateway: b.gateway.split('/')[0] as string, ...(b.mtu === undefined ? {} : { mtu: b.mtu }) };
+  }
+
+  detach(network: string, workload: string): Promise<unknown> {
+    return this.call('DELETE', `/v1/networks/${encodeURIComponent(network)}/workloads/${encodeURIComponent(workload)}`);
+  }
+}
+
+function describeBody(body: unknown): string {
+  if (body && typeof body === 'object') {
+    const b = body as { error?: unknown; message?: unknown };
+    const err = b.error && typeof b.error === 'object' ? (b.error as { message?: unknown }).message : b.error;
+    const msg = typeof b.message === 'string' ? b.message : typeof err === 'string' ? err : undefined;
+    if (msg) return msg;
+  }
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
