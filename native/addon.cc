@@ -143,6 +143,106 @@ Napi::Value LinkIndex(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, rc);
 }
 
+std::string NetnsName(const Napi::CallbackInfo &info, const char *fn) {
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + "(name): name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (!zm_netns_name_valid(name.c_str()))
+    ThrowInvalid(info.Env(), std::string(fn) + ": namespace name '" + name + "' must be 1.." +
+                                 std::to_string(ZM_NETNS_NAME_MAX) + " bytes of [A-Za-z0-9_.-] and not '.' or '..'");
+  return name;
+}
+
+// createNetns(name: string): string (the path /run/netns/NAME)
+Napi::Value CreateNetns(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string name = NetnsName(info, "createNetns");
+  char path[ZM_NETNS_PATH_MAX];
+  int rc = zm_netns_create(name.c_str(), path);
+  if (rc < 0) ThrowErrno(env, rc, "create network namespace '" + name + "' (" ZM_NETNS_RUN_DIR "/" + name + ")");
+  return Napi::String::New(env, path);
+}
+
+// deleteNetns(name: string): void
+Napi::Value DeleteNetns(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string name = NetnsName(info, "deleteNetns");
+  int rc = zm_netns_delete(name.c_str());
+  if (rc < 0) ThrowErrno(env, rc, "delete network namespace '" + name + "' (" ZM_NETNS_RUN_DIR "/" + name + ")");
+  return env.Undefined();
+}
+
+// Leaves the entered namespace when the scope ends, whether fn returned or threw.
+class NetnsScope {
+ public:
+  explicit NetnsScope(zm_netns_guard g) : guard_(g) {}
+  ~NetnsScope() { zm_netns_leave(&guard_); }
+  NetnsScope(const NetnsScope &) = delete;
+  NetnsScope &operator=(const NetnsScope &) = delete;
+
+ private:
+  zm_netns_guard guard_;
+};
+
+// inNetns(netnsPath: string | null, fn: () => T): T
+// The calling (JS) thread is in the namespace while fn runs, and back in its own afterwards,
+// also when fn throws (the exception propagates after leaving).
+Napi::Value InNetns(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[1].IsFunction()) throw Napi::TypeError::New(env, "inNetns(netnsPath, fn): fn must be a function");
+  std::string path = OptionalString(info[0]);
+  Napi::Function fn = info[1].As<Napi::Function>();
+  zm_netns_guard guard;
+  int rc = zm_netns_enter(path.c_str(), &guard);
+  if (rc < 0) ThrowErrno(env, rc, "enter network namespace '" + NetnsLabel(path) + "'");
+  NetnsScope scope(guard);
+  return fn.Call(env.Undefined(), {});
+}
+
+std::string SysctlKey(const Napi::CallbackInfo &info, const char *fn) {
+  if (info.Length() < 2 || !info[1].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": key must be a string");
+  std::string key = info[1].As<Napi::String>().Utf8Value();
+  char path[256];
+  if (zm_sysctl_path(key.c_str(), path, sizeof path) < 0)
+    ThrowInvalid(info.Env(), std::string(fn) + ": sysctl key '" + key +
+                                 "' refused: only per-namespace net.* keys of [A-Za-z0-9_-/] components are allowed");
+  return key;
+}
+
+// writeSysctl(netnsPath: string | null, key: string, value: string): void
+Napi::Value WriteSysctl(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = OptionalString(info[0]);
+  std::string key = SysctlKey(info, "writeSysctl");
+  if (info.Length() < 3 || !info[2].IsString()) throw Napi::TypeError::New(env, "writeSysctl(netnsPath, key, value): value must be a string");
+  std::string value = info[2].As<Napi::String>().Utf8Value();
+  if (value.size() > 1024 || value.find('\0') != std::string::npos)
+    ThrowInvalid(env, "writeSysctl: value for '" + key + "' must be at most 1024 bytes without NUL");
+  int rc = zm_sysctl_write(path.c_str(), key.c_str(), value.c_str());
+  if (rc < 0) ThrowErrno(env, rc, "write sysctl " + key + " in network namespace '" + NetnsLabel(path) + "'");
+  return env.Undefined();
+}
+
+// readSysctl(netnsPath: string | null, key: string): string
+Napi::Value ReadSysctl(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = OptionalString(info[0]);
+  std::string key = SysctlKey(info, "readSysctl");
+  char buf[4096];
+  int rc = zm_sysctl_read(path.c_str(), key.c_str(), buf, sizeof buf);
+  if (rc < 0) ThrowErrno(env, rc, "read sysctl " + key + " in network namespace '" + NetnsLabel(path) + "'");
+  return Napi::String::New(env, buf, static_cast<size_t>(rc));
+}
+
+// netnsId(netnsPath: string | null): number (the namespace's inode; null: the calling thread's)
+Napi::Value NetnsId(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info.Length() > 0 ? OptionalString(info[0]) : std::string();
+  unsigned long long ino = 0;
+  int rc = zm_netns_inode(path.c_str(), &ino);
+  if (rc < 0) ThrowErrno(env, rc, "identify network namespace '" + NetnsLabel(path) + "'");
+  return Napi::Number::New(env, static_cast<double>(ino));
+}
+
 // closeFd(fd: number): void
 Napi::Value CloseFd(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -159,6 +259,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("setLinkMtu", Napi::Function::New(env, SetLinkMtu));
   exports.Set("linkIndex", Napi::Function::New(env, LinkIndex));
+  exports.Set("createNetns", Napi::Function::New(env, CreateNetns));
+  exports.Set("deleteNetns", Napi::Function::New(env, DeleteNetns));
+  exports.Set("inNetns", Napi::Function::New(env, InNetns));
+  exports.Set("writeSysctl", Napi::Function::New(env, WriteSysctl));
+  exports.Set("readSysctl", Napi::Function::New(env, ReadSysctl));
+  exports.Set("netnsId", Napi::Function::New(env, NetnsId));
   Napi::Object c = Napi::Object::New(env);
   c.Set("AF_INET", Napi::Number::New(env, static_cast<int>(AF_INET)));
   c.Set("AF_INET6", Napi::Number::New(env, static_cast<int>(AF_INET6)));

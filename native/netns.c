@@ -2,13 +2,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int zm_netns_enter(const char *path, zm_netns_guard *guard) {
@@ -102,4 +105,182 @@ int zm_udp_socket_in_netns(const char *path, int family, const char *address, in
     return -err;
   }
   return fd;
+}
+
+/* ---- Named namespaces and per-namespace sysctls ---- */
+
+int zm_netns_name_valid(const char *name) {
+  if (name == NULL) return 0;
+  size_t n = strlen(name);
+  if (n == 0 || n > ZM_NETNS_NAME_MAX) return 0;
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    if (!ok) return 0;
+  }
+  return 1;
+}
+
+/* What ip(8) does before its first namespace: /run/netns must be a shared
+ * mount so that a namespace bind-mounted later shows up in every mount
+ * namespace that has a copy of it. If it is not a mount point yet (EINVAL),
+ * make it one by bind-mounting it onto itself, then mark it shared. */
+static int ensure_run_dir(void) {
+  if (mkdir(ZM_NETNS_RUN_DIR, 0755) < 0 && errno != EEXIST) return -errno;
+  int made_mount = 0;
+  while (mount("", ZM_NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL) < 0) {
+    if (errno != EINVAL || made_mount) return -errno;
+    if (mount(ZM_NETNS_RUN_DIR, ZM_NETNS_RUN_DIR, "none", MS_BIND | MS_REC, NULL) < 0) return -errno;
+    made_mount = 1;
+  }
+  return 0;
+}
+
+struct netns_create_job {
+  const char *path;
+  int err; /* positive errno or 0 */
+};
+
+/* Runs on its own thread: the thread leaves its namespace for a new one and
+ * dies, and only the bind mount keeps the new namespace alive. */
+static void *netns_create_thread(void *arg) {
+  struct netns_create_job *job = arg;
+  job->err = 0;
+  if (unshare(CLONE_NEWNET) < 0) {
+    job->err = errno;
+    return NULL;
+  }
+  if (mount("/proc/thread-self/ns/net", job->path, "none", MS_BIND, NULL) < 0) job->err = errno;
+  return NULL;
+}
+
+int zm_netns_create(const char *name, char *path_out) {
+  if (!zm_netns_name_valid(name)) return -EINVAL;
+  snprintf(path_out, ZM_NETNS_PATH_MAX, "%s/%s", ZM_NETNS_RUN_DIR, name);
+  int rc = ensure_run_dir();
+  if (rc < 0) return rc;
+  int fd = open(path_out, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  close(fd);
+
+  struct netns_create_job job = {path_out, 0};
+  pthread_t thread;
+  int perr = pthread_create(&thread, NULL, netns_create_thread, &job);
+  if (perr == 0) perr = pthread_join(thread, NULL);
+  int err = perr != 0 ? perr : job.err;
+  if (err != 0) {
+    unlink(path_out);
+    return -err;
+  }
+  return 0;
+}
+
+int zm_netns_delete(const char *name) {
+  if (!zm_netns_name_valid(name)) return -EINVAL;
+  char path[ZM_NETNS_PATH_MAX];
+  snprintf(path, sizeof path, "%s/%s", ZM_NETNS_RUN_DIR, name);
+  struct stat st;
+  if (lstat(path, &st) < 0) return -errno;
+  /* Like ip(8), an unmount failure (EINVAL: a leftover file that is not a
+   * mount) is not an error: the unlink below decides. */
+  umount2(path, MNT_DETACH);
+  if (unlink(path) < 0) return -errno;
+  return 0;
+}
+
+int zm_netns_inode(const char *path, unsigned long long *inode) {
+  struct stat st;
+  const char *p = (path == NULL || path[0] == '\0') ? "/proc/thread-self/ns/net" : path;
+  if (stat(p, &st) < 0) return -errno;
+  *inode = (unsigned long long)st.st_ino;
+  return 0;
+}
+
+int zm_sysctl_path(const char *key, char *out, unsigned long out_len) {
+  static const char prefix[] = "/proc/sys/";
+  if (key == NULL || strncmp(key, "net.", 4) != 0) return -EINVAL;
+  size_t n = strlen(key);
+  if (n + sizeof prefix > out_len) return -EINVAL;
+  size_t o = 0;
+  memcpy(out, prefix, sizeof prefix - 1);
+  o = sizeof prefix - 1;
+  size_t component_start = o;
+  for (size_t i = 0; i <= n; i++) {
+    char c = key[i];
+    if (c == '.' || c == '\0') {
+      size_t len = o - component_start;
+      /* Empty components, "." and ".." could walk out of /proc/sys/net. */
+      if (len == 0) return -EINVAL;
+      if ((len == 1 && out[component_start] == '.') ||
+          (len == 2 && out[component_start] == '.' && out[component_start + 1] == '.'))
+        return -EINVAL;
+      out[o++] = c == '.' ? '/' : '\0';
+      component_start = o;
+      continue;
+    }
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '/';
+    if (!ok) return -EINVAL;
+    out[o++] = c == '/' ? '.' : c;
+  }
+  return 0;
+}
+
+int zm_sysctl_write(const char *netns_path, const char *key, const char *value) {
+  char path[256];
+  int rc = zm_sysctl_path(key, path, sizeof path);
+  if (rc < 0) return rc;
+  zm_netns_guard guard;
+  rc = zm_netns_enter(netns_path, &guard);
+  if (rc < 0) return rc;
+  int err = 0;
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = errno;
+  } else {
+    size_t len = strlen(value);
+    ssize_t w = write(fd, value, len);
+    if (w < 0) err = errno;
+    else if ((size_t)w != len) err = EIO;
+    close(fd);
+  }
+  zm_netns_leave(&guard);
+  return -err;
+}
+
+int zm_sysctl_read(const char *netns_path, const char *key, char *buf, unsigned long buf_len) {
+  char path[256];
+  if (buf_len < 2) return -EINVAL;
+  int rc = zm_sysctl_path(key, path, sizeof path);
+  if (rc < 0) return rc;
+  zm_netns_guard guard;
+  rc = zm_netns_enter(netns_path, &guard);
+  if (rc < 0) return rc;
+  int err = 0;
+  size_t got = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = errno;
+  } else {
+    for (;;) {
+      ssize_t r = read(fd, buf + got, buf_len - 1 - got);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        err = errno;
+        break;
+      }
+      if (r == 0) break;
+      got += (size_t)r;
+      if (got == buf_len - 1) {
+        err = EOVERFLOW;
+        break;
+      }
+    }
+    close(fd);
+  }
+  zm_netns_leave(&guard);
+  if (err != 0) return -err;
+  while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) got--;
+  buf[got] = '\0';
+  return (int)got;
 }

@@ -40,6 +40,35 @@ export interface NativeBinding {
   setLinkMtu(netnsPath: string | null, name: string, mtu: number): void;
   /** The link's ifindex inside a namespace, 0 when there is no such link. */
   linkIndex(netnsPath: string | null, name: string): number;
+  /**
+   * Creates the named network namespace like `ip netns add NAME` (/run/netns made a shared
+   * mount as ip(8) does; the new namespace is made on a short-lived thread, so the caller's
+   * thread never moves) and returns its path, /run/netns/NAME. Its `lo` is DOWN. Throws code
+   * EEXIST if the name is taken, EINVAL for a bad name (1..64 bytes of [A-Za-z0-9_.-]).
+   */
+  createNetns(name: string): string;
+  /** Deletes the named namespace like `ip netns del NAME` (lazy unmount + unlink). ENOENT if absent. */
+  deleteNetns(name: string): void;
+  /**
+   * Runs `fn` with the calling thread inside the namespace at `netnsPath` (null: stays where it
+   * is) and returns its result; the thread always returns to its own namespace, also when fn
+   * throws (the error is rethrown after leaving).
+   *
+   * !!! fn MUST BE SYNCHRONOUS AND SHORT. While it runs, the whole JS thread is in the other
+   * namespace: anything it creates (sockets, TUNs) belongs there. An async fn returns at its
+   * first await, and the rest runs later in the ORIGINAL namespace. Use it to create a socket
+   * (e.g. the netlink package's constructor), nothing more.
+   */
+  inNetns<T>(netnsPath: string | null, fn: () => T): T;
+  /**
+   * Writes a per-namespace sysctl (`net.*` only; a '/' in a component stands for a literal
+   * '.', as in sysctl(8)) as seen inside the namespace at `netnsPath`. Other keys: EINVAL naming the key.
+   */
+  writeSysctl(netnsPath: string | null, key: string, value: string): void;
+  /** Reads a per-namespace `net.*` sysctl inside the namespace (trailing newline removed). */
+  readSysctl(netnsPath: string | null, key: string): string;
+  /** The inode that identifies the network namespace at `netnsPath` (null: the calling thread's). */
+  netnsId(netnsPath: string | null): number;
   readonly constants: NativeConstants;
 }
 

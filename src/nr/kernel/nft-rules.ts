@@ -1,0 +1,81 @@
+/**
+ * Builders for the nftables statements docs/network-resources.md needs, producing exactly the
+ * libnftables-json form that `nft -j` lists back (nft 1.0.6), so that a table built from them and
+ * read back with readTable deep-equals what was written. Compose a rule as an array:
+ *
+ *   [iifname('npub'), drop()]                                  // iifname "npub" drop
+ *   [ctState(['established', 'related']), accept()]            // ct state established,related accept
+ *   [iifname('br-nr'), ipDaddrIn(['10.0.0.0/8', ...]), drop()] // ip daddr { ... } drop
+ *   [tcpFlagsSyn(), clampMssToPmtu()]                          // tcp flags syn tcp option maxseg size set rt mtu
+ *   [ipSaddr('100.126.0.0/30'), oifname('ndmz0', '!='), masquerade()]
+ */
+import type { NftStatement } from './nft.js';
+
+export type NftCompare = '==' | '!=';
+export type CtState = 'established' | 'related' | 'new' | 'invalid' | 'untracked';
+
+function prefixOf(cidr: string): NftStatement | string {
+  const [addr, len] = cidr.split('/');
+  // nft lists a full-length prefix as the bare address.
+  if (len === undefined || (addr!.includes(':') ? len === '128' : len === '32')) return addr!;
+  return { prefix: { addr, len: Number(len) } };
+}
+
+export function accept(): NftStatement {
+  return { accept: null };
+}
+
+export function drop(): NftStatement {
+  return { drop: null };
+}
+
+export function masquerade(): NftStatement {
+  return { masquerade: null };
+}
+
+export function counter(): NftStatement {
+  return { counter: { packets: 0, bytes: 0 } };
+}
+
+/** `ct state a,b`: one state is listed as a plain value, several as a set (op "in"). */
+export function ctState(states: readonly CtState[]): NftStatement {
+  return { match: { op: 'in', left: { ct: { key: 'state' } }, right: states.length === 1 ? states[0] : [...states] } };
+}
+
+export function iifname(name: string, op: NftCompare = '=='): NftStatement {
+  return { match: { op, left: { meta: { key: 'iifname' } }, right: name } };
+}
+
+export function oifname(name: string, op: NftCompare = '=='): NftStatement {
+  return { match: { op, left: { meta: { key: 'oifname' } }, right: name } };
+}
+
+/** `ip saddr CIDR` (IPv4). */
+export function ipSaddr(cidr: string, op: NftCompare = '=='): NftStatement {
+  return { match: { op, left: { payload: { protocol: 'ip', field: 'saddr' } }, right: prefixOf(cidr) } };
+}
+
+/** `ip daddr CIDR` (IPv4). */
+export function ipDaddr(cidr: string, op: NftCompare = '=='): NftStatement {
+  return { match: { op, left: { payload: { protocol: 'ip', field: 'daddr' } }, right: prefixOf(cidr) } };
+}
+
+/** `ip daddr { CIDR, ... }` (an anonymous set; IPv4). */
+export function ipDaddrIn(cidrs: readonly string[], op: NftCompare = '=='): NftStatement {
+  return { match: { op, left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: cidrs.map(prefixOf) } } };
+}
+
+/** `tcp flags syn` (the SYN bit is set). */
+export function tcpFlagsSyn(): NftStatement {
+  return { match: { op: 'in', left: { payload: { protocol: 'tcp', field: 'flags' } }, right: 'syn' } };
+}
+
+/** `tcp option maxseg size set rt mtu`: clamp the MSS to the route's MTU (use after tcpFlagsSyn). */
+export function clampMssToPmtu(): NftStatement {
+  return { mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: { rt: { key: 'mtu' } } } };
+}
+
+/** `jump CHAIN` to a regular chain of the same table. */
+export function jump(chain: string): NftStatement {
+  return { jump: { target: chain } };
+}
