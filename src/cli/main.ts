@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { NetdefError } from '../netdef/index.js';
 import { HELP, parseCommandArgs } from './args.js';
 import { CliError, type CliIo, type Command, type CommandEntry, EXIT_FAILURE, EXIT_INVALID, EXIT_OK, isGroup } from './command.js';
+import { demoCommand } from './demo.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { netGroup } from './net.js';
 import { nodeGroup } from './node.js';
@@ -17,6 +18,7 @@ import { nodeGroup } from './node.js';
 export const commandTable: Readonly<Record<string, CommandEntry>> = {
   node: nodeGroup,
   net: netGroup,
+  demo: demoCommand,
 };
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {

@@ -1,0 +1,414 @@
+/**
+ * The operations of networkd, independent of HTTP: apply and delete a network, attach and
+ * detach workloads, list and inspect with live status, and reconcile. Every change follows the
+ * same order: validate everything first (bad input changes nothing), write the store, then act
+ * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
+ * passes run one at a time (SerialQueue), in arrival order.
+ */
+import {
+  type NetworkDefinition,
+  type NodeResource,
+  type SecretKey,
+  UnsealError,
+  netIdOf,
+  openResourceKey,
+  parseNetworkDefinition,
+  resourceFor,
+} from '../netdef/index.js';
+import type { DataPlane, NrStatus } from './data-plane.js';
+import type { EndpointResolver } from './endpoint-resolver.js';
+import { NetworkdError, asNetworkdError, conflict, invalid, notFound } from './errors.js';
+import { allocatePublicAddress } from './public-address.js';
+import { type AttachRequest, type NetworkName, parseWorkloadId } from './requests.js';
+import { decideRevision } from './revision.js';
+import { SerialQueue } from './serial-queue.js';
+import { type Store, type StoredNetwork, type StoredWorkload, withForgotten } from './store.js';
+import { allocateWorkloadAddress } from './workload-address.js';
+import { WORKLOAD_MTU, attachWorkloadLink, checkNetnsExists, detachWorkloadLink, listWorkloadLinks, workloadLinkName, type WorkloadLinkSpec } from './workload-link.js';
+
+export interface ApplyResult {
+  readonly network: string;
+  readonly netId: string;
+  readonly revision: number;
+  readonly applied: { readonly steps: number; readonly ms: number };
+}
+
+export interface AttachResult {
+  readonly workload: string;
+  readonly ip: string;
+  readonly prefix: 24;
+  readonly gateway: string;
+  readonly routes: readonly { destination: string; via: string }[];
+  readonly mtu: number;
+  readonly ifname: string;
+  readonly netns: string;
+}
+
+export interface ReconcileReport {
+  readonly steps: number;
+  readonly networks: number;
+  readonly removedNrs: readonly string[];
+  readonly removedDevices: readonly string[];
+  readonly reattached: number;
+  readonly forgotten: readonly string[];
+  readonly errors: readonly string[];
+  readonly ms: number;
+}
+
+/** The kernel side of workloads (workload-link.ts); replaceable so the wiring stays in one place. */
+export interface WorkloadLinks {
+  attach(spec: WorkloadLinkSpec): Promise<boolean>;
+  detach(nrNetns: string, link: string): Promise<void>;
+  list(nrNetns: string): Promise<string[]>;
+}
+
+export const kernelWorkloadLinks: WorkloadLinks = { attach: attachWorkloadLink, detach: detachWorkloadLink, list: listWorkloadLinks };
+
+export interface ServiceOptions {
+  readonly store: Store;
+  readonly plane: DataPlane;
+  readonly resolver: EndpointResolver;
+  readonly nodeId: string;
+  readonly identity: SecretKey;
+  readonly workloadLinks?: WorkloadLinks;
+  /** Called before every reconcile pass (the userspace backend makes sure wgd answers). */
+  readonly beforeReconcile?: () => Promise<void>;
+  readonly log?: (message: string) => void;
+}
+
+export class NetworkService {
+  readonly #store: Store;
+  readonly #plane: DataPlane;
+  readonly #resolver: EndpointResolver;
+  readonly #nodeId: string;
+  readonly #identity: SecretKey;
+  readonly #links: WorkloadLinks;
+  readonly #beforeReconcile: () => Promise<void>;
+  readonly #log: (message: string) => void;
+  readonly #queue = new SerialQueue();
+  #reconcileQueued: Promise<ReconcileReport> | null = null;
+  #lastReconcile: ReconcileReport | null = null;
+
+  constructor(options: ServiceOptions) {
+    this.#store = options.store;
+    this.#plane = options.plane;
+    this.#resolver = options.resolver;
+    this.#nodeId = options.nodeId;
+    this.#identity = options.identity;
+    this.#links = options.workloadLinks ?? kernelWorkloadLinks;
+    this.#beforeReconcile = options.beforeReconcile ?? (async () => {});
+    this.#log = options.log ?? (() => {});
+  }
+
+  get lastReconcile(): ReconcileReport | null {
+    return this.#lastReconcile;
+  }
+
+  // ---------------------------------------------------------------- networks
+
+  /** PUT /v1/networks/{name}. */
+  applyNetwork(name: NetworkName, body: unknown): Promise<ApplyResult> {
+    const parsed = parseNetworkDefinition(body);
+    if (!parsed.ok) {
+      const first = parsed.errors[0];
+      const more = parsed.errors.length > 1 ? ` (and ${parsed.errors.length - 1} more)` : '';
+      throw new NetworkdError('EINVAL', `invalid network definition: ${first?.path || '/'}: ${first?.message ?? 'invalid'}${more}`, { network: name, issues: parsed.errors });
+    }
+    const definition = parsed.value;
+    if (definition.name !== name) throw invalid('/name', `the definition is for network "${definition.name}", not "${name}" (the URL's name)`, { network: name });
+    const index = definition.resources.findIndex((r) => r.node === this.#nodeId);
+    const own = definition.resources[index];
+    if (own === undefined) {
+      throw new NetworkdError('ENOTMEMBER', `this node "${this.#nodeId}" is not a member of network "${name}" (no resource with node "${this.#nodeId}")`, { field: '/resources', network: name });
+    }
+    try {
+      openResourceKey(own, this.#identity); // proves the key opens before anything is stored
+    } catch (error) {
+      if (error instanceof UnsealError) {
+        throw new NetworkdError('ENOTMEMBER', `/resources/${index}${error.path}: ${error.message}`, { field: `/resources/${index}${error.path}`, network: name });
+      }
+      throw error;
+    }
+    return this.#queue.run(async () => {
+      const started = performance.now();
+      const stored = this.#store.network(name);
+      const decision = decideRevision(stored?.definition, definition);
+      if (decision.kind === 'conflict') throw conflict('/revision', decision.reason, { network: name });
+      let network: StoredNetwork;
+      if (decision.kind === 'apply' || stored === undefined) {
+        network = {
+          name,
+          netId: netIdOf(name),
+          definition,
+          publicAddress: stored?.publicAddress ?? allocatePublicAddress(this.#store.publicAddresses()),
+          resolved: stored?.resolved ?? {},
+        };
+        await this.#store.putNetwork(network);
+        this.#log(`network ${name}: stored revision ${definition.revision}`);
+      } else {
+        network = stored;
+      }
+      const steps = await this.#applyOne(network);
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      this.#log(`network ${name}: applied revision ${definition.revision} in ${steps} step(s), ${ms} ms`);
+      this.scheduleReconcile();
+      return { network: name, netId: network.netId, revision: definition.revision, applied: { steps, ms } };
+    });
+  }
+
+  /** DELETE /v1/networks/{name}: state first, then workloads detached, then the NR removed. */
+  deleteNetwork(name: NetworkName): Promise<{ network: string; netId: string; deleted: true; workloadsDetached: number }> {
+    return this.#queue.run(async () => {
+      const stored = this.#store.network(name);
+      if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
+      const workloads = Object.values(this.#store.workloads(name).workloads);
+      await this.#store.removeNetwork(name);
+      const nrNetns = this.#plane.nrNetnsPath(stored.netId);
+      for (const workload of workloads) await this.#links.detach(nrNetns, workload.link);
+      await this.#plane.removeNr(stored.netId);
+      await this.#plane.removeUnwantedDevices(this.#wantedNetIds());
+      this.#log(`network ${name}: deleted (${workloads.length} workload(s) detached)`);
+      return { network: name, netId: stored.netId, deleted: true, workloadsDetached: workloads.length };
+    });
+  }
+
+  async listNetworks(): Promise<object[]> {
+    return Promise.all(this.#store.networks().map((n) => this.#describe(n)));
+  }
+
+  async getNetwork(name: NetworkName): Promise<object> {
+    const stored = this.#store.network(name);
+    if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
+    return this.#describe(stored);
+  }
+
+  // ---------------------------------------------------------------- workloads
+
+  /** POST /v1/networks/{name}/workloads. Idempotent by workload id. */
+  attachWorkload(name: NetworkName, request: AttachRequest): Promise<AttachResult> {
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      if (!network) throw notFound(`network "${name}" is not applied on this node`, { network: name });
+      const resource = this.#resourceOf(network);
+      const state = this.#store.workloads(name);
+      const existing = state.workloads[request.workload];
+      if (existing) {
+        for (const field of ['netns', 'ifname'] as const) {
+          if (existing[field] !== request[field]) throw conflict(field, `workload ${request.workload} is attached with ${field} ${existing[field]}; detach it first to change it`, { network: name, workload: request.workload });
+        }
+        if (request.ip !== undefined && request.ip !== existing.ip) throw conflict('ip', `workload ${request.workload} is attached with ip ${existing.ip}; detach it first to change it`, { network: name, workload: request.workload });
+        checkNetnsExists(request.netns);
+        await this.#links.attach(this.#linkSpec(network, resource, existing));
+        return this.#attachResult(resource, existing);
+      }
+      checkNetnsExists(request.netns);
+      const others = Object.values(state.workloads);
+      const ip = allocateWorkloadAddress(resource.subnet, new Set(others.map((w) => w.ip)), request.ip);
+      const link = workloadLinkName(request.workload);
+      const clash = others.find((w) => w.link === link);
+      if (clash) throw conflict('workload', `its link name ${link} collides with workload ${clash.workload}'s; use another workload id`, { network: name, workload: request.workload });
+      const record: StoredWorkload = { workload: request.workload, netns: request.netns, ifname: request.ifname, ip, link };
+      await this.#store.putWorkloads({ ...state, workloads: { ...state.workloads, [record.workload]: record } });
+      try {
+        await this.#links.attach(this.#linkSpec(network, resource, record));
+      } catch (error) {
+        // Refused by the kernel (e.g. ifname taken meanwhile): leave nothing behind, state included.
+        await this.#links.detach(this.#plane.nrNetnsPath(network.netId), link).catch(() => undefined);
+        await this.#store.putWorkloads(state);
+        throw error;
+      }
+      this.#log(`network ${name}: workload ${record.workload} attached as ${ip} (${link} ↔ ${record.ifname} in ${record.netns})`);
+      return this.#attachResult(resource, record);
+    });
+  }
+
+  /** DELETE /v1/networks/{name}/workloads/{workload}: the address becomes free. */
+  detachWorkload(name: NetworkName, workloadText: string): Promise<{ workload: string; ip: string; detached: true }> {
+    const workload = parseWorkloadId(workloadText);
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      if (!network) throw notFound(`network "${name}" is not applied on this node`, { network: name });
+      const state = this.#store.workloads(name);
+      const record = state.workloads[workload];
+      if (!record) throw notFound(`workload "${workload}" is not attached to network "${name}"`, { network: name, workload });
+      const { [workload]: _removed, ...rest } = state.workloads;
+      await this.#store.putWorkloads({ ...state, workloads: rest });
+      await this.#links.detach(this.#plane.nrNetnsPath(network.netId), record.link);
+      this.#log(`network ${name}: workload ${workload} detached, ${record.ip} free`);
+      return { workload, ip: record.ip, detached: true };
+    });
+  }
+
+  // ---------------------------------------------------------------- reconcile
+
+  /** Queues a reconcile pass unless one is already waiting; resolves to its report. */
+  scheduleReconcile(): Promise<ReconcileReport> {
+    this.#reconcileQueued ??= this.#queue.run(async () => {
+      this.#reconcileQueued = null;
+      return this.#reconcile();
+    });
+    return this.#reconcileQueued;
+  }
+
+  /** Runs one reconcile pass now (after what is queued). */
+  reconcile(): Promise<ReconcileReport> {
+    return this.#queue.run(() => this.#reconcile());
+  }
+
+  async #reconcile(): Promise<ReconcileReport> {
+    const started = performance.now();
+    const errors: string[] = [];
+    const forgotten: string[] = [];
+    let steps = 0;
+    let reattached = 0;
+    await this.#beforeReconcile();
+    await this.#plane.ensureNdmz();
+    const networks = this.#store.networks();
+    for (const network of networks) {
+      try {
+        steps += await this.#applyOne(network);
+        const result = await this.#reconcileWorkloads(network);
+        reattached += result.reattached;
+        forgotten.push(...result.forgotten);
+      } catch (error) {
+        const e = asNetworkdError(error);
+        errors.push(`${network.name}: ${e.message}`);
+        this.#log(`reconcile: network ${network.name}: ${e.message}`);
+      }
+    }
+    const wanted = this.#wantedNetIds();
+    const removedNrs: string[] = [];
+    for (const netId of await this.#plane.listNrs()) {
+      if (wanted.has(netId)) continue;
+      await this.#plane.removeNr(netId);
+      removedNrs.push(netId);
+      this.#log(`reconcile: removed NR ${netId} (no stored network)`);
+    }
+    const removedDevices = await this.#plane.removeUnwantedDevices(wanted);
+    const report: ReconcileReport = { steps, networks: networks.length, removedNrs, removedDevices, reattached, forgotten, errors, ms: Math.round((performance.now() - started) * 10) / 10 };
+    this.#lastReconcile = report;
+    if (steps > 0 || removedNrs.length > 0 || removedDevices.length > 0 || reattached > 0 || forgotten.length > 0 || errors.length > 0) {
+      this.#log(`reconcile: ${steps} step(s), ${networks.length} network(s), ${reattached} workload(s) re-attached, ${forgotten.length} forgotten, ${removedNrs.length} NR(s) and ${removedDevices.length} device(s) removed, ${errors.length} error(s), ${report.ms} ms`);
+    }
+    return report;
+  }
+
+  async #reconcileWorkloads(network: StoredNetwork): Promise<{ reattached: number; forgotten: string[] }> {
+    const resource = this.#resourceOf(network);
+    let state = this.#store.workloads(network.name);
+    const forgotten: string[] = [];
+    let reattached = 0;
+    const nrNetns = this.#plane.nrNetnsPath(network.netId);
+    for (const workload of Object.values(state.workloads)) {
+      try {
+        checkNetnsExists(workload.netns);
+      } catch {
+        const reason = `its netns ${workload.netns} no longer exists`;
+        state = withForgotten(state, { workload: workload.workload, reason, at: new Date().toISOString() });
+        await this.#store.putWorkloads(state);
+        await this.#links.detach(nrNetns, workload.link);
+        forgotten.push(workload.workload);
+        this.#log(`reconcile: network ${network.name}: workload ${workload.workload} detached and forgotten: ${reason}`);
+        continue;
+      }
+      if (await this.#links.attach(this.#linkSpec(network, resource, workload))) reattached++;
+    }
+    const wantedLinks = new Set(Object.values(state.workloads).map((w) => w.link));
+    for (const link of await this.#links.list(nrNetns)) {
+      if (wantedLinks.has(link)) continue;
+      await this.#links.detach(nrNetns, link);
+      this.#log(`reconcile: network ${network.name}: removed workload link ${link} (no stored workload)`);
+    }
+    return { reattached, forgotten };
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  #wantedNetIds(): Set<string> {
+    return new Set(this.#store.networks().map((n) => n.netId));
+  }
+
+  #resourceOf(network: StoredNetwork): NodeResource {
+    return resourceFor(network.definition, this.#nodeId);
+  }
+
+  /** Resolves endpoints (keeping the last good addresses), then applies the NR. */
+  async #applyOne(network: StoredNetwork): Promise<number> {
+    const resource = this.#resourceOf(network);
+    const { endpoints, lastGood } = await this.#resolver.resolveAll(resource.peers.map((p) => p.endpoint), network.resolved);
+    if (JSON.stringify(lastGood) !== JSON.stringify(network.resolved)) {
+      await this.#store.putNetwork({ ...network, resolved: lastGood });
+    }
+    for (const [index, result] of endpoints.entries()) {
+      if (result.source === 'last-good') this.#log(`network ${network.name}: ${result.host} does not resolve; using its last good address`);
+      if (result.source === 'unresolved' && result.host !== undefined) this.#log(`network ${network.name}: ${result.host} does not resolve and has no last good address; peer ${resource.peers[index]?.node} has no endpoint`);
+    }
+    const numeric: NodeResource = { ...resource, peers: resource.peers.map((peer, index) => ({ ...peer, endpoint: endpoints[index]?.endpoint ?? null })) };
+    const privateKey = this.#privateKeyOf(network.definition);
+    const { steps } = await this.#plane.applyNr({ resource: numeric, publicAddress: network.publicAddress, privateKey });
+    return steps;
+  }
+
+  #privateKeyOf(definition: NetworkDefinition): SecretKey {
+    const own = definition.resources.find((r) => r.node === this.#nodeId);
+    if (!own) throw new NetworkdError('ENOTMEMBER', `this node is not a member of network "${definition.name}"`);
+    return openResourceKey(own, this.#identity);
+  }
+
+  #linkSpec(network: StoredNetwork, resource: NodeResource, workload: StoredWorkload): WorkloadLinkSpec {
+    return { nrNetns: this.#plane.nrNetnsPath(network.netId), link: workload.link, netns: workload.netns, ifname: workload.ifname, ip: workload.ip, gateway: resource.gateway, mtu: WORKLOAD_MTU };
+  }
+
+  #attachResult(resource: NodeResource, workload: StoredWorkload): AttachResult {
+    return {
+      workload: workload.workload,
+      ip: workload.ip,
+      prefix: 24,
+      gateway: resource.gateway,
+      routes: [{ destination: '0.0.0.0/0', via: resource.gateway }],
+      mtu: WORKLOAD_MTU,
+      ifname: workload.ifname,
+      netns: workload.netns,
+    };
+  }
+
+  async #describe(network: StoredNetwork): Promise<object> {
+    const resource = this.#resourceOf(network);
+    let live: NrStatus | null = null;
+    let liveError: string | undefined;
+    try {
+      live = await this.#plane.inspectNr(network.netId);
+    } catch (error) {
+      liveError = asNetworkdError(error).message;
+    }
+    const nodeByKey = new Map(network.definition.resources.map((r) => [r.wgPublicKey, r.node]));
+    const workloads = this.#store.workloads(network.name);
+    return {
+      network: network.name,
+      netId: network.netId,
+      revision: network.definition.revision,
+      ipRange: network.definition.ipRange,
+      node: resource.node,
+      subnet: resource.subnet,
+      gateway: resource.gateway,
+      wgAddress: resource.wgAddress,
+      publicAddress: network.publicAddress,
+      hidden: resource.hidden,
+      role: resource.role,
+      egress: resource.egress,
+      namespace: live?.namespace ?? null,
+      nrExists: live?.exists ?? false,
+      device: live?.device
+        ? {
+            name: live.device.name,
+            listenPort: live.device.listenPort,
+            peers: live.device.peers.map((p) => ({ node: nodeByKey.get(p.publicKey) ?? null, ...p })),
+          }
+        : null,
+      listenPort: live?.device?.listenPort ?? resource.listenPort,
+      workloads: Object.values(workloads.workloads).map((w) => ({ workload: w.workload, ip: w.ip, netns: w.netns, ifname: w.ifname, link: w.link })),
+      forgottenWorkloads: workloads.forgotten,
+      ...(liveError === undefined ? {} : { liveError }),
+    };
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Idempotency by task id (the X-Task-Id header; provisiond relies on it): the first request
+ * with a task id does the work and its outcome is recorded; a repeat of the same request gets
+ * the recorded outcome and nothing is done again, also after a networkd restart. A repeat that
+ * arrives while the first is still running waits for it. A task id reused for another request
+ * (method + path) is a 409. Outcomes of transient failures (5xx) are not recorded, so a retry
+ * does the work. The record is bounded (oldest dropped first) and persisted atomically.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-file.js';
+import { conflict } from './errors.js';
+import type { TaskId } from './requests.js';
+
+export const DEFAULT_TASK_CAPACITY = 1024;
+
+export interface TaskOutcome {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+interface Entry {
+  readonly taskId: string;
+  /** "METHOD /path" of the request that did the work. */
+  readonly request: string;
+  readonly outcome: TaskOutcome;
+}
+
+export class TaskLog {
+  readonly file: string;
+  readonly capacity: number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #running = new Map<string, { request: string; done: Promise<TaskOutcome> }>();
+  #writes: Promise<void> = Promise.resolve();
+
+  private constructor(file: string, capacity: number) {
+    this.file = file;
+    this.capacity = capacity;
+  }
+
+  /** Loads the record; an unreadable file starts an empty record (it only saves repeated work). */
+  static open(file: string, capacity = DEFAULT_TASK_CAPACITY): TaskLog {
+    const log = new TaskLog(file, capacity);
+    if (existsSync(file)) {
+      try {
+        const value = JSON.parse(readFileSync(file, 'utf8')) as { entries?: Entry[] };
+        for (const entry of value.entries ?? []) {
+          if (typeof entry.taskId === 'string' && typeof entry.request === 'string' && typeof entry.outcome?.status === 'number') log.#entries.set(entry.taskId, entry);
+        }
+      } catch {
+        // A corrupt record loses only deduplication of old tasks, never state.
+      }
+    }
+    log.#trim();
+    return log;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Runs `work` once per task id: returns the recorded or in-flight outcome for a repeat.
+   * Without a task id, just runs `work`.
+   */
+  async run(taskId: TaskId | undefined, request: string, work: () => Promise<TaskOutcome>): Promise<TaskOutcome & { replayed: boolean }> {
+    if (taskId === undefined) return { ...(await work()), replayed: false };
+    const done = this.#entries.get(taskId);
+    if (done) {
+      if (done.request !== request) throw conflict('X-Task-Id', `task ${taskId} was used for ${done.request}, not ${request}`);
+      return { ...done.outcome, replayed: true };
+    }
+    const running = this.#running.get(taskId);
+    if (running) {
+      if (running.request !== request) throw conflict('X-Task-Id', `task ${taskId} is running as ${running.request}, not ${request}`);
+      return { ...(await running.done), replayed: true };
+    }
+    const promise = work();
+    this.#running.set(taskId, { request, done: promise });
+    try {
+      const outcome = await promise;
+      if (outcome.status < 500) await this.#record({ taskId, request, outcome });
+      return { ...outcome, replayed: false };
+    } finally {
+      this.#running.delete(taskId);
+    }
+  }
+
+  async #record(entry: Entry): Promise<void> {
+    this.#entries.set(entry.taskId, entry);
+    this.#trim();
+    const text = `${JSON.stringify({ version: 1, entries: [...this.#entries.values()] })}\n`;
+    // Serialised: a later write must not be overtaken by an earlier one's rename.
+    const write = this.#writes.then(() => writeFileAtomic(this.file, text));
+    this.#writes = write.catch(() => undefined);
+    await write;
+  }
+
+  #trim(): void {
+    // Map iteration order is insertion order: the first keys are the oldest.
+    for (const key of this.#entries.keys()) {
+      if (this.#entries.size <= this.capacity) break;
+      this.#entries.delete(key);
+    }
+  }
+}

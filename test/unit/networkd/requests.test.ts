@@ -1,0 +1,59 @@
+import test from 'ava';
+import { NetworkdError } from '../../../src/networkd/errors.js';
+import { parseAttachRequest, parseNetworkName, parseTaskId } from '../../../src/networkd/requests.js';
+
+function errorOf(fn: () => unknown): NetworkdError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof NetworkdError) return error;
+    throw error;
+  }
+  throw new Error('expected a NetworkdError');
+}
+
+const good = { workload: 'c0ffee', netns: '/run/netns/wl1', ifname: 'eth0' };
+
+test('a well-formed attach request is parsed with ip optional', (t) => {
+  t.deepEqual(parseAttachRequest(good), { ...good, ip: undefined });
+  t.is(parseAttachRequest({ ...good, ip: '10.0.0.5' }).ip, '10.0.0.5');
+});
+
+const bad: Array<[string, unknown, string, RegExp]> = [
+  ['a body that is not an object', [good], 'body', /must be a JSON object, not an array/],
+  ['a missing workload', { netns: good.netns, ifname: 'eth0' }, 'workload', /is required/],
+  ['a missing netns', { workload: 'w', ifname: 'eth0' }, 'netns', /is required/],
+  ['a relative netns path', { ...good, netns: 'run/netns/x' }, 'netns', /absolute path/],
+  ['a netns path with ..', { ...good, netns: '/run/netns/../x' }, 'netns', /normalised/],
+  ['an ifname longer than 15 bytes', { ...good, ifname: 'a'.repeat(16) }, 'ifname', /not an interface name/],
+  ['an ifname with a slash', { ...good, ifname: 'eth/0' }, 'ifname', /not an interface name/],
+  ['a workload id with a slash', { ...good, workload: '../etc' }, 'workload', /not a workload id/],
+  ['a numeric workload id', { ...good, workload: 7 }, 'workload', /must be a string, not a number/],
+  ['an ip that is not a string', { ...good, ip: 5 }, 'ip', /must be a string/],
+  ['an unknown field', { ...good, mtu: 9000 }, 'mtu', /unknown field/],
+];
+for (const [what, body, field, reason] of bad) {
+  test(`attach: ${what} is a 400 naming ${field}`, (t) => {
+    const error = errorOf(() => parseAttachRequest(body));
+    t.is(error.status, 400);
+    t.is(error.context.field, field);
+    t.regex(error.message, reason);
+  });
+}
+
+test('network names follow the definition schema and bad ones are a 400 naming the field', (t) => {
+  t.is<string>(parseNetworkName('prod-1.eu'), 'prod-1.eu');
+  for (const name of ['', '.hidden', 'a/b', 'x'.repeat(64), 'sp ace']) {
+    const error = errorOf(() => parseNetworkName(name));
+    t.is(error.status, 400, name);
+    t.is(error.context.field, 'name');
+  }
+});
+
+test('X-Task-Id must be 1-128 printable characters and given once', (t) => {
+  t.is(parseTaskId(undefined), undefined);
+  t.is<string | undefined>(parseTaskId('task-42'), 'task-42');
+  t.is(errorOf(() => parseTaskId('has space')).context.field, 'X-Task-Id');
+  t.is(errorOf(() => parseTaskId('x'.repeat(129))).status, 400);
+  t.regex(errorOf(() => parseTaskId(['a', 'b'])).message, /more than once/);
+});
