@@ -24,7 +24,28 @@ function runAll(): void {
   }
 }
 
+let interceptor: ((signal: NodeJS.Signals) => void) | null = null;
+
+/**
+ * Lets a long-running program (the demo) answer the next SIGINT/SIGTERM itself, with an orderly
+ * asynchronous teardown, instead of the synchronous SIGKILL cleanup. One signal only: a second
+ * one (the user pressing Ctrl-C again) gets the synchronous cleanup and ends the process.
+ * Returns a function that withdraws the interceptor.
+ */
+export function interceptNextSignal(handler: (signal: NodeJS.Signals) => void): () => void {
+  interceptor = handler;
+  return () => {
+    if (interceptor === handler) interceptor = null;
+  };
+}
+
 function onSignal(signal: NodeJS.Signals): void {
+  if (interceptor) {
+    const handler = interceptor;
+    interceptor = null;
+    handler(signal);
+    return;
+  }
   runAll();
   uninstallSignals();
   process.kill(process.pid, signal);

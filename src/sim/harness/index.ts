@@ -61,3 +61,4 @@ export {
 export { randomRunPrefix, checkIfname, MAX_IFNAME_BYTES } from './names.js';
 export { systemTool, SYSTEM_DIRS } from './system-tools.js';
 export { HarnessError, type HarnessErrorCode } from './errors.js';
+export { interceptNextSignal } from './exit-hooks.js';
