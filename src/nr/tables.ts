@@ -1,0 +1,169 @@
+/**
+ * The nftables tables of a node (docs/network-resources.md "nftables"): the host's table, the
+ * ndmz's inet and bridge tables and the NR's table, built from nft.ts's statements.
+ *
+ * The MSS clamp is the first rule of each forward chain (before `ct state established,related
+ * accept`), so that the SYN-ACK of a connection is clamped as well as its SYN: an accept ends the
+ * chain, and a clamp placed after it would only ever see the first packet of each connection.
+ */
+import {
+  type NftTable,
+  PRIORITY,
+  accept,
+  clampMssToRouteMtu,
+  ctEstablishedOrRelated,
+  drop,
+  iifname,
+  ipAddressIn,
+  masquerade,
+  oifname,
+} from './nft.js';
+import { NDMZ_BRIDGE, NDMZ_UPLINK, NR_UPLINK, type Prefix, TABLE_NAME, hostTableName, hostVethName } from './names.js';
+
+/** The host end of the ndmz veth and the ndmz's /30. */
+export const HOST_NDMZ_NETWORK = '100.126.0.0/30';
+
+/** Where an NR may not send through ndmz: private, link-local, CGNAT, loopback, multicast. */
+export const NR_FORBIDDEN_DESTINATIONS: readonly string[] = [
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '169.254.0.0/16',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '224.0.0.0/4',
+];
+
+/** Host: forward what comes from ndmz, only replies towards it, nothing from it to the node itself. */
+export function hostTable(prefix: Prefix): NftTable {
+  const veth = hostVethName(prefix);
+  return {
+    family: 'inet',
+    name: hostTableName(prefix),
+    chains: [
+      {
+        name: 'forward',
+        type: 'filter',
+        hook: 'forward',
+        prio: PRIORITY.filter,
+        policy: 'accept',
+        rules: [
+          [iifname(veth), accept],
+          [oifname(veth), ctEstablishedOrRelated, accept],
+          [oifname(veth), drop],
+        ],
+      },
+      {
+        name: 'input',
+        type: 'filter',
+        hook: 'input',
+        prio: PRIORITY.filter,
+        policy: 'accept',
+        rules: [
+          [iifname(veth), ctEstablishedOrRelated, accept],
+          [iifname(veth), drop],
+        ],
+      },
+      {
+        name: 'postrouting',
+        type: 'nat',
+        hook: 'postrouting',
+        prio: PRIORITY.srcnat,
+        policy: 'accept',
+        rules: [[ipAddressIn('saddr', [HOST_NDMZ_NETWORK]), oifname(veth, '!='), masquerade]],
+      },
+    ],
+  };
+}
+
+/** ndmz: the Internet diode on npub, NRs kept from private ranges, masquerade out npub. */
+export function ndmzTable(): NftTable {
+  return {
+    family: 'inet',
+    name: TABLE_NAME,
+    chains: [
+      {
+        name: 'forward',
+        type: 'filter',
+        hook: 'forward',
+        prio: PRIORITY.filter,
+        policy: 'accept',
+        rules: [
+          [...clampMssToRouteMtu],
+          [ctEstablishedOrRelated, accept],
+          [iifname(NDMZ_UPLINK), drop],
+          [iifname(NDMZ_BRIDGE), ipAddressIn('daddr', NR_FORBIDDEN_DESTINATIONS), drop],
+        ],
+      },
+      {
+        name: 'input',
+        type: 'filter',
+        hook: 'input',
+        prio: PRIORITY.filter,
+        policy: 'accept',
+        rules: [
+          [ctEstablishedOrRelated, accept],
+          [iifname(NDMZ_UPLINK), drop],
+        ],
+      },
+      {
+        name: 'postrouting',
+        type: 'nat',
+        hook: 'postrouting',
+        prio: PRIORITY.srcnat,
+        policy: 'accept',
+        rules: [[oifname(NDMZ_UPLINK), masquerade]],
+      },
+    ],
+  };
+}
+
+/** ndmz, bridge family: frames between two ports of br-nr (NR to NR) never pass. */
+export function ndmzBridgeTable(): NftTable {
+  return {
+    family: 'bridge',
+    name: TABLE_NAME,
+    chains: [{ name: 'forward', type: 'filter', hook: 'forward', prio: PRIORITY.bridgeFilter, policy: 'accept', rules: [[drop]] }],
+  };
+}
+
+/** NR: the diode on `public`, masquerade out `public`; mesh-to-mesh forwarding stays allowed. */
+export function nrTable(): NftTable {
+  return {
+    family: 'inet',
+    name: TABLE_NAME,
+    chains: [
+      {
+        name: 'forward',
+        type: 'filter',
+        hook: 'forward',
+        prio: PRIORITY.filter,
+        policy: 'accept',
+        rules: [
+          [...clampMssToRouteMtu],
+          [ctEstablishedOrRelated, accept],
+          [iifname(NR_UPLINK), drop],
+        ],
+      },
+      {
+        name: 'input',
+        type: 'filter',
+        hook: 'input',
+        prio: PRIORITY.filter,
+        policy: 'accept',
+        rules: [
+          [ctEstablishedOrRelated, accept],
+          [iifname(NR_UPLINK), drop],
+        ],
+      },
+      {
+        name: 'postrouting',
+        type: 'nat',
+        hook: 'postrouting',
+        prio: PRIORITY.srcnat,
+        policy: 'accept',
+        rules: [[oifname(NR_UPLINK), masquerade]],
+      },
+    ],
+  };
+}
