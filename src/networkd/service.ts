@@ -5,6 +5,7 @@
  * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
  * passes run one at a time (SerialQueue), in arrival order.
  */
+import { allocatePublicAddress } from '../nr/allocate-public.js';
 import {
   type NetworkDefinition,
   type NodeResource,
@@ -18,7 +19,6 @@ import {
 import type { DataPlane, NrStatus } from './data-plane.js';
 import type { EndpointResolver } from './endpoint-resolver.js';
 import { NetworkdError, asNetworkdError, conflict, invalid, notFound } from './errors.js';
-import { allocatePublicAddress } from './public-address.js';
 import { type AttachRequest, type NetworkName, parseWorkloadId } from './requests.js';
 import { decideRevision } from './revision.js';
 import { SerialQueue } from './serial-queue.js';
