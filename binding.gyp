@@ -14,7 +14,11 @@
         "native/wg_peer.c",
         "native/wg_receive.c",
         "native/wg_replay.c",
-        "native/wg_send.c"
+        "native/wg_send.c",
+        "native/genl.c",
+        "native/wgk_message.c",
+        "native/wgk_device.c",
+        "native/kernel_wg_addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],

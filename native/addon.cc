@@ -11,6 +11,7 @@
 #include <linux/if.h>
 
 #include "dataplane_addon.h"
+#include "kernel_wg_addon.h"
 #include "netns.h"
 #include "tun.h"
 
@@ -276,6 +277,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   c.Set("TUN_MULTI_QUEUE", Napi::Number::New(env, static_cast<int>(ZM_TUN_MULTI_QUEUE)));
   exports.Set("constants", c);
   InitDataplane(env, exports);
+  InitKernelWg(env, exports);
   return exports;
 }
 

@@ -1,0 +1,242 @@
+/**
+ * Kernel WireGuard through the native addon: the typed API the rest of zmesh calls. Owns the
+ * conversion between zmesh's types (base64 public keys, `SecretKey` for private and preshared
+ * keys, numeric endpoint and prefix text) and the addon's raw shapes, the checks that refuse bad
+ * input before anything is sent, and the zeroing of every key copy it makes.
+ *
+ * Calls are synchronous (a netlink round trip per ≤ 8 KiB message): 10,000 peers take a few tens
+ * of milliseconds, which networkd accepts on its event loop.
+ */
+import { SecretKey, isKey } from '../../netdef/index.js';
+import { KernelWgError, fromAddon, invalidInput } from './errors.js';
+import { kernelWgNative, type RawDevice, type RawDeviceSet, type RawPeerSet } from './native.js';
+
+/** What one SET_DEVICE changes for a peer; absent fields stay as they are. */
+export interface KernelPeerSet {
+  /** base64 */
+  readonly publicKey: string;
+  /** Remove the peer (nothing else of it is sent). */
+  readonly remove?: boolean;
+  /** Change the peer only if it exists; never create it. */
+  readonly updateOnly?: boolean;
+  /** Replace the peer's allowed IPs by `allowedIps` instead of adding them. */
+  readonly replaceAllowedIps?: boolean;
+  /** null removes it. */
+  readonly presharedKey?: SecretKey | null;
+  /** Numeric `a.b.c.d:port` or `[v6]:port`. */
+  readonly endpoint?: string;
+  /** Seconds, 0 turns it off. */
+  readonly persistentKeepalive?: number;
+  /** `address/prefix`, IPv4 or IPv6. */
+  readonly allowedIps?: readonly string[];
+}
+
+/** What one SET_DEVICE changes; absent fields stay as they are. */
+export interface KernelDeviceSet {
+  /** null removes it. */
+  readonly privateKey?: SecretKey | null;
+  readonly listenPort?: number;
+  readonly fwmark?: number;
+  /** Remove every peer not in `peers`... strictly: remove all peers, then apply `peers`. */
+  readonly replacePeers?: boolean;
+  readonly peers?: readonly KernelPeerSet[];
+}
+
+export interface KernelPeer {
+  readonly publicKey: string;
+  readonly presharedKey: SecretKey | null;
+  /** The live endpoint (configured or roamed to), numeric. */
+  readonly endpoint: string | null;
+  readonly persistentKeepalive: number;
+  /** Unix time of the last handshake in seconds (with fraction), null when none. */
+  readonly lastHandshake: number | null;
+  readonly rxBytes: number;
+  readonly txBytes: number;
+  readonly protocolVersion: number;
+  /** In the kernel's order (by address family, then as its trie walks them). */
+  readonly allowedIps: readonly string[];
+}
+
+export interface KernelDevice {
+  readonly ifname: string;
+  readonly ifindex: number;
+  readonly privateKey: SecretKey | null;
+  readonly publicKey: string | null;
+  /** The bound port (the kernel picks one when 0 was set). */
+  readonly listenPort: number;
+  readonly fwmark: number;
+  /** In the kernel's order (the order they were added). */
+  readonly peers: readonly KernelPeer[];
+}
+
+const IFNAMSIZ = 16;
+
+/** Linux interface names: 1..15 bytes, no '/', ':' or whitespace, not '.' or '..'. */
+export function checkIfname(operation: string, field: string, name: unknown): string {
+  if (typeof name !== 'string') throw invalidInput(operation, field, 'must be a string');
+  const bytes = Buffer.byteLength(name);
+  if (bytes === 0 || bytes >= IFNAMSIZ) {
+    throw invalidInput(operation, field, `'${name}' is ${bytes} bytes; an interface name is 1..${IFNAMSIZ - 1} bytes`);
+  }
+  if (/[/:\s]/.test(name) || name === '.' || name === '..') {
+    throw invalidInput(operation, field, `'${name}' is not a valid interface name (no '/', ':', whitespace, '.' or '..')`);
+  }
+  return name;
+}
+
+function publicKeyBytes(operation: string, field: string, text: unknown, device: string): Uint8Array {
+  // Never echo the value: a private key pasted into the wrong field must not reach a log.
+  if (typeof text !== 'string' || !isKey(text)) {
+    throw invalidInput(operation, field, 'malformed key: expected standard base64 of 32 bytes', device);
+  }
+  return Buffer.from(text, 'base64');
+}
+
+/**
+ * The raw request for the addon. `secrets` collects every key copy made, for the caller to zero
+ * once the request has been sent.
+ */
+export function toRawDeviceSet(ifname: string, config: KernelDeviceSet, secrets: Uint8Array[]): RawDeviceSet {
+  const op = 'set';
+  const device = checkIfname(op, 'ifname', ifname);
+  const raw: RawDeviceSet = { ifname: device };
+  if (config.privateKey === null) raw.privateKey = null;
+  else if (config.privateKey !== undefined) {
+    if (!(config.privateKey instanceof SecretKey)) throw invalidInput(op, 'privateKey', 'must be a SecretKey', device);
+    const bytes = config.privateKey.bytes();
+    secrets.push(bytes);
+    raw.privateKey = bytes;
+  }
+  if (config.listenPort !== undefined) raw.listenPort = config.listenPort;
+  if (config.fwmark !== undefined) raw.fwmark = config.fwmark;
+  if (config.replacePeers) raw.replacePeers = true;
+  if (config.peers !== undefined) {
+    raw.peers = config.peers.map((peer, i): RawPeerSet => {
+      const field = `peers[${i}]`;
+      const p: RawPeerSet = { publicKey: publicKeyBytes(op, `${field}.publicKey`, peer.publicKey, device) };
+      if (peer.remove) p.remove = true;
+      if (peer.updateOnly) p.updateOnly = true;
+      if (peer.replaceAllowedIps) p.replaceAllowedIps = true;
+      if (peer.presharedKey === null) p.presharedKey = null;
+      else if (peer.presharedKey !== undefined) {
+        if (!(peer.presharedKey instanceof SecretKey)) throw invalidInput(op, `${field}.presharedKey`, 'must be a SecretKey', device);
+        const bytes = peer.presharedKey.bytes();
+        secrets.push(bytes);
+        p.presharedKey = bytes;
+      }
+      if (peer.endpoint !== undefined) p.endpoint = peer.endpoint;
+      if (peer.persistentKeepalive !== undefined) p.persistentKeepalive = peer.persistentKeepalive;
+      if (peer.allowedIps !== undefined) p.allowedIps = peer.allowedIps;
+      return p;
+    });
+  }
+  return raw;
+}
+
+/** True when the kernel of the namespace has the generic netlink family `wireguard`. */
+export function wireguardFamilyAvailable(netnsPath: string | null = null): boolean {
+  try {
+    return kernelWgNative().wgFamilyAvailable(netnsPath);
+  } catch (err) {
+    throw fromAddon(err, { operation: 'probe', netnsPath });
+  }
+}
+
+/**
+ * Applies `config` to the kernel device `ifname` in the namespace, split over as many netlink
+ * messages as needed. Input is checked in full before the first message; a kernel refusal
+ * (ENODEV for a missing device) of the first message changes nothing.
+ */
+export function setDevice(netnsPath: string | null, ifname: string, config: KernelDeviceSet): void {
+  const secrets: Uint8Array[] = [];
+  try {
+    const raw = toRawDeviceSet(ifname, config, secrets);
+    kernelWgNative().wgSetDevice(netnsPath, raw);
+  } catch (err) {
+    if (err instanceof KernelWgError) throw err;
+    throw fromAddon(err, { operation: 'set', device: ifname, netnsPath });
+  } finally {
+    for (const s of secrets) s.fill(0);
+  }
+}
+
+function fromRaw(raw: RawDevice): KernelDevice {
+  const privateKey = raw.privateKey ? SecretKey.fromBytes(raw.privateKey) : null;
+  raw.privateKey?.fill(0);
+  return {
+    ifname: raw.ifname,
+    ifindex: raw.ifindex,
+    privateKey,
+    publicKey: raw.publicKey ? raw.publicKey.toString('base64') : null,
+    listenPort: raw.listenPort,
+    fwmark: raw.fwmark,
+    peers: raw.peers.map((p) => {
+      const presharedKey = p.presharedKey ? SecretKey.fromBytes(p.presharedKey) : null;
+      p.presharedKey?.fill(0);
+      return {
+        publicKey: p.publicKey.toString('base64'),
+        presharedKey,
+        endpoint: p.endpoint,
+        persistentKeepalive: p.persistentKeepalive,
+        lastHandshake: p.lastHandshakeSec === 0 && p.lastHandshakeNsec === 0 ? null : p.lastHandshakeSec + p.lastHandshakeNsec / 1e9,
+        rxBytes: p.rxBytes,
+        txBytes: p.txBytes,
+        protocolVersion: p.protocolVersion,
+        allowedIps: p.allowedIps,
+      };
+    }),
+  };
+}
+
+/** Reads the device (GET_DEVICE dump, peers split across messages merged). Throws ENODEV when absent. */
+export function getDevice(netnsPath: string | null, ifname: string): KernelDevice {
+  const name = checkIfname('get', 'ifname', ifname);
+  let raw: RawDevice;
+  try {
+    raw = kernelWgNative().wgGetDevice(netnsPath, name);
+  } catch (err) {
+    throw fromAddon(err, { operation: 'get', device: name, netnsPath });
+  }
+  return fromRaw(raw);
+}
+
+/** Decodes dump messages as getDevice does (test entry point for the reassembly). */
+export function decodeDeviceMessages(messages: readonly Uint8Array[]): KernelDevice {
+  return fromRaw(kernelWgNative().wgDecodeDeviceMessages(messages));
+}
+
+/**
+ * Creates a link of kind wireguard named `name` through a netlink socket of `netnsPath` (the
+ * node's namespace: the device's UDP socket lives there), placed in `moveToNetnsPath` when given
+ * (the NR's namespace), up, with `mtu` (0: the kernel's default, 1420).
+ */
+export function createLink(name: string, netnsPath: string | null, moveToNetnsPath: string | null = null, mtu = 0): void {
+  const link = checkIfname('create link', 'name', name);
+  if (!Number.isInteger(mtu) || (mtu !== 0 && (mtu < 68 || mtu > 65535))) {
+    throw invalidInput('create link', 'mtu', `${mtu} is outside 68..65535`, link);
+  }
+  try {
+    kernelWgNative().wgCreateLink(netnsPath, link, moveToNetnsPath, mtu);
+  } catch (err) {
+    throw fromAddon(err, { operation: 'create link', device: link, netnsPath });
+  }
+}
+
+/** Deletes the link `name` in the namespace. Throws ENODEV when it does not exist. */
+export function deleteLink(name: string, netnsPath: string | null): void {
+  const link = checkIfname('delete link', 'name', name);
+  try {
+    kernelWgNative().wgDeleteLink(netnsPath, link);
+  } catch (err) {
+    throw fromAddon(err, { operation: 'delete link', device: link, netnsPath });
+  }
+}
+
+/** Names of the links of kind wireguard in the namespace. */
+export function listLinks(netnsPath: string | null): string[] {
+  try {
+    return kernelWgNative().wgListLinks(netnsPath);
+  } catch (err) {
+    throw fromAddon(err, { operation: 'list links', netnsPath });
+  }
+}
