@@ -13,12 +13,14 @@ import { demoCommand } from './demo.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { netGroup } from './net.js';
 import { nodeGroup } from './node.js';
+import { wgdCommand } from './wgd.js';
 
 /** The dispatch table: `zmesh <name> ...`. */
 export const commandTable: Readonly<Record<string, CommandEntry>> = {
   node: nodeGroup,
   net: netGroup,
   demo: demoCommand,
+  wgd: wgdCommand,
 };
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
