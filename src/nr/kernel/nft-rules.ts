@@ -62,7 +62,16 @@ export function ipDaddr(cidr: string, op: NftCompare = '=='): NftStatement {
 
 /** `ip daddr { CIDR, ... }` (an anonymous set; IPv4). */
 export function ipDaddrIn(cidrs: readonly string[], op: NftCompare = '=='): NftStatement {
-  return { match: { op, left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: cidrs.map(prefixOf) } } };
+  // nft keeps an interval set ordered by address and lists it that way.
+  const sorted = [...cidrs].sort((x, y) => ipv4Number(x) - ipv4Number(y));
+  return { match: { op, left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: sorted.map(prefixOf) } } };
+}
+
+function ipv4Number(cidr: string): number {
+  return cidr
+    .split('/')[0]!
+    .split('.')
+    .reduce((n, octet) => n * 256 + Number(octet), 0);
 }
 
 /** `tcp flags syn` (the SYN bit is set). */
