@@ -1,18 +1,13 @@
 /**
- * nftables tables as typed values and the builders of the statements zmesh uses (nft's JSON
- * schema, libnftables-json(5)). Loading and reading tables is src/nr/kernel's job.
- *
- * Statements are built in exactly the form `nft -j list table` prints them (sets sorted by
- * address, `ct state` as an "in" match, ...), so a table read back from the kernel equals the
- * planned one with plain deep equality and diff needs no nft-specific normalisation. The netns
- * tests load every planned table into a real namespace and check that round trip.
+ * nftables tables as plan and diff hold them: a table is its family, its name and its base
+ * chains, each with its hook fields inline. Statements are src/nr/kernel's builders (nft-rules),
+ * which produce exactly what `nft -j` lists back, so a table read from the kernel deep-equals
+ * the planned one. This module converts between this shape and the kernel layer's.
  */
-import { type Cidr, compareCidr, formatIpv4, parseCidr } from '../netdef/index.js';
+import type { NftTable as KernelNftTable, NftStatement } from './kernel/nft.js';
 
+export type { NftStatement } from './kernel/nft.js';
 export type NftFamily = 'inet' | 'ip' | 'bridge';
-
-/** One statement of a rule, as nft's JSON schema spells it. */
-export type NftStatement = { readonly [key: string]: unknown };
 
 export interface NftChain {
   readonly name: string;
@@ -32,43 +27,28 @@ export interface NftTable {
 
 export const PRIORITY = { filter: 0, srcnat: 100, bridgeFilter: -200 } as const;
 
-// ------------------------------------------------------------------ statements
-
-export const accept: NftStatement = { accept: null };
-export const drop: NftStatement = { drop: null };
-export const masquerade: NftStatement = { masquerade: null };
-
-export const ctEstablishedOrRelated: NftStatement = {
-  match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] },
-};
-
-export function iifname(name: string): NftStatement {
-  return { match: { op: '==', left: { meta: { key: 'iifname' } }, right: name } };
+/** The kernel layer's shape of a planned table (family and name are passed beside it). */
+export function toKernelTable(table: NftTable): KernelNftTable {
+  return {
+    chains: table.chains.map((c) => ({ name: c.name, hook: { type: c.type, hook: c.hook, priority: c.prio, policy: c.policy }, rules: c.rules })),
+  };
 }
 
-export function oifname(name: string, op: '==' | '!=' = '=='): NftStatement {
-  return { match: { op, left: { meta: { key: 'oifname' } }, right: name } };
+/**
+ * A table read by the kernel layer, in plan shape. A regular chain (no hook) is something zmesh
+ * never makes: it is kept with placeholder hook fields so that it can never equal a plan.
+ */
+export function fromKernelTable(family: NftFamily, name: string, table: KernelNftTable): NftTable {
+  return {
+    family,
+    name,
+    chains: table.chains.map((c) => ({
+      name: c.name,
+      type: (c.hook?.type ?? 'regular') as NftChain['type'],
+      hook: (c.hook?.hook ?? 'none') as NftChain['hook'],
+      prio: c.hook?.priority ?? Number.NaN,
+      policy: c.hook?.policy ?? 'accept',
+      rules: c.rules,
+    })),
+  };
 }
-
-function prefixValue(cidr: Cidr): unknown {
-  return cidr.prefix === 32 ? formatIpv4(cidr.address) : { prefix: { addr: formatIpv4(cidr.address), len: cidr.prefix } };
-}
-
-function parseBuiltIn(text: string): Cidr {
-  const cidr = parseCidr(text);
-  if (!cidr) throw new Error(`nft builder: bad prefix ${text}`); // built-in constants only
-  return cidr;
-}
-
-/** `ip saddr|daddr PREFIX` or `ip saddr|daddr { P1, P2 }` (nft sorts sets by address). */
-export function ipAddressIn(field: 'saddr' | 'daddr', prefixes: readonly string[]): NftStatement {
-  const parsed = prefixes.map(parseBuiltIn).sort(compareCidr);
-  const right = parsed.length === 1 ? prefixValue(parsed[0]!) : { set: parsed.map(prefixValue) };
-  return { match: { op: '==', left: { payload: { protocol: 'ip', field } }, right } };
-}
-
-/** `tcp flags syn tcp option maxseg size set rt mtu`: clamp the MSS of SYNs to the route's MTU. */
-export const clampMssToRouteMtu: readonly NftStatement[] = [
-  { match: { op: 'in', left: { payload: { protocol: 'tcp', field: 'flags' } }, right: 'syn' } },
-  { mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: { rt: { key: 'mtu' } } } },
-];

@@ -6,19 +6,12 @@
  * accept`), so that the SYN-ACK of a connection is clamped as well as its SYN: an accept ends the
  * chain, and a clamp placed after it would only ever see the first packet of each connection.
  */
-import {
-  type NftTable,
-  PRIORITY,
-  accept,
-  clampMssToRouteMtu,
-  ctEstablishedOrRelated,
-  drop,
-  iifname,
-  ipAddressIn,
-  masquerade,
-  oifname,
-} from './nft.js';
+import { accept, clampMssToPmtu, ctState, drop, iifname, ipDaddrIn, ipSaddr, masquerade, oifname, tcpFlagsSyn } from './kernel/nft-rules.js';
+import { type NftStatement, type NftTable, PRIORITY } from './nft.js';
 import { NDMZ_BRIDGE, NDMZ_UPLINK, NR_UPLINK, type Prefix, TABLE_NAME, hostTableName, hostVethName } from './names.js';
+
+const ctEstablishedOrRelated = ctState(['established', 'related']);
+const clampMssToRouteMtu: readonly NftStatement[] = [tcpFlagsSyn(), clampMssToPmtu()];
 
 /** The host end of the ndmz veth and the ndmz's /30. */
 export const HOST_NDMZ_NETWORK = '100.126.0.0/30';
@@ -48,9 +41,9 @@ export function hostTable(prefix: Prefix): NftTable {
         prio: PRIORITY.filter,
         policy: 'accept',
         rules: [
-          [iifname(veth), accept],
-          [oifname(veth), ctEstablishedOrRelated, accept],
-          [oifname(veth), drop],
+          [iifname(veth), accept()],
+          [oifname(veth), ctEstablishedOrRelated, accept()],
+          [oifname(veth), drop()],
         ],
       },
       {
@@ -60,8 +53,8 @@ export function hostTable(prefix: Prefix): NftTable {
         prio: PRIORITY.filter,
         policy: 'accept',
         rules: [
-          [iifname(veth), ctEstablishedOrRelated, accept],
-          [iifname(veth), drop],
+          [iifname(veth), ctEstablishedOrRelated, accept()],
+          [iifname(veth), drop()],
         ],
       },
       {
@@ -70,7 +63,7 @@ export function hostTable(prefix: Prefix): NftTable {
         hook: 'postrouting',
         prio: PRIORITY.srcnat,
         policy: 'accept',
-        rules: [[ipAddressIn('saddr', [HOST_NDMZ_NETWORK]), oifname(veth, '!='), masquerade]],
+        rules: [[ipSaddr(HOST_NDMZ_NETWORK), oifname(veth, '!='), masquerade()]],
       },
     ],
   };
@@ -90,9 +83,9 @@ export function ndmzTable(): NftTable {
         policy: 'accept',
         rules: [
           [...clampMssToRouteMtu],
-          [ctEstablishedOrRelated, accept],
-          [iifname(NDMZ_UPLINK), drop],
-          [iifname(NDMZ_BRIDGE), ipAddressIn('daddr', NR_FORBIDDEN_DESTINATIONS), drop],
+          [ctEstablishedOrRelated, accept()],
+          [iifname(NDMZ_UPLINK), drop()],
+          [iifname(NDMZ_BRIDGE), ipDaddrIn(NR_FORBIDDEN_DESTINATIONS), drop()],
         ],
       },
       {
@@ -102,8 +95,8 @@ export function ndmzTable(): NftTable {
         prio: PRIORITY.filter,
         policy: 'accept',
         rules: [
-          [ctEstablishedOrRelated, accept],
-          [iifname(NDMZ_UPLINK), drop],
+          [ctEstablishedOrRelated, accept()],
+          [iifname(NDMZ_UPLINK), drop()],
         ],
       },
       {
@@ -112,7 +105,7 @@ export function ndmzTable(): NftTable {
         hook: 'postrouting',
         prio: PRIORITY.srcnat,
         policy: 'accept',
-        rules: [[oifname(NDMZ_UPLINK), masquerade]],
+        rules: [[oifname(NDMZ_UPLINK), masquerade()]],
       },
     ],
   };
@@ -123,7 +116,7 @@ export function ndmzBridgeTable(): NftTable {
   return {
     family: 'bridge',
     name: TABLE_NAME,
-    chains: [{ name: 'forward', type: 'filter', hook: 'forward', prio: PRIORITY.bridgeFilter, policy: 'accept', rules: [[drop]] }],
+    chains: [{ name: 'forward', type: 'filter', hook: 'forward', prio: PRIORITY.bridgeFilter, policy: 'accept', rules: [[drop()]] }],
   };
 }
 
@@ -141,8 +134,8 @@ export function nrTable(): NftTable {
         policy: 'accept',
         rules: [
           [...clampMssToRouteMtu],
-          [ctEstablishedOrRelated, accept],
-          [iifname(NR_UPLINK), drop],
+          [ctEstablishedOrRelated, accept()],
+          [iifname(NR_UPLINK), drop()],
         ],
       },
       {
@@ -152,8 +145,8 @@ export function nrTable(): NftTable {
         prio: PRIORITY.filter,
         policy: 'accept',
         rules: [
-          [ctEstablishedOrRelated, accept],
-          [iifname(NR_UPLINK), drop],
+          [ctEstablishedOrRelated, accept()],
+          [iifname(NR_UPLINK), drop()],
         ],
       },
       {
@@ -162,7 +155,7 @@ export function nrTable(): NftTable {
         hook: 'postrouting',
         prio: PRIORITY.srcnat,
         policy: 'accept',
-        rules: [[oifname(NR_UPLINK), masquerade]],
+        rules: [[oifname(NR_UPLINK), masquerade()]],
       },
     ],
   };
