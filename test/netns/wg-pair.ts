@@ -11,7 +11,7 @@
  * parallel run never collides with ours and teardown removes only our own).
  */
 import type { ExecutionContext } from 'ava';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,7 +164,7 @@ export class WgInterface {
     await this.wg(['set', this.ifname, 'peer', publicKey, 'remove']);
   }
 
-  /** Installs a new private key (from a fresh 0600 file); returns the new keys. */
+  /** Installs a new private key (from a fresh 0600 file); `keys` and `publicKey` follow it. */
   async changePrivateKey(keys: WgKeys): Promise<void> {
     await this.wg(['set', this.ifname, 'private-key', keys.privateKeyFile]);
     this.keys = keys;
@@ -187,7 +187,6 @@ export class WgInterface {
 
   /** `wg showconf` as a SHA-256 digest, so a comparison never prints the private key it contains. */
   async showconfDigest(): Promise<string> {
-    const { createHash } = await import('node:crypto');
     return createHash('sha256').update((await this.wg(['showconf', this.ifname])).stdout).digest('hex');
   }
 }
