@@ -44,9 +44,13 @@ export async function buildStandardMesh(opts: StandardMeshOptions = {}): Promise
   }
 }
 
-interface PeerView {
+export interface PeerView {
   readonly node: string | null;
-  readonly lastHandshake: number | null;
+  readonly endpoint: string | null;
+  /** Seconds since the last handshake, null when none. */
+  readonly lastHandshakeAgeSeconds: number | null;
+  readonly rxBytes: number;
+  readonly txBytes: number;
 }
 
 /** The peers of a node's NR as networkd reports them (GET /v1/networks/{name}). */
@@ -67,7 +71,7 @@ export async function waitForHandshakes(world: SimWorld, net: SimNetwork, timeou
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const peers = await peersOf(world, net, view.aggregator);
-    const missing = hidden.filter((h) => !peers.some((p) => p.node === h && p.lastHandshake !== null));
+    const missing = hidden.filter((h) => !peers.some((p) => p.node === h && p.lastHandshakeAgeSeconds !== null));
     if (missing.length === 0) return;
     if (Date.now() > deadline) {
       throw new SimError('NOT_READY', `network ${net.name}: no handshake between the aggregator ${view.aggregator} and ${missing.join(', ')} within ${timeoutMs} ms`, {

@@ -1,16 +1,10 @@
 // The demo's live status: per node, whether networkd and wgd run, and per NR its subnet, role,
 // egress and WireGuard peers (endpoint, handshake age, bytes) as networkd reports them
 // (GET /v1/networks/{name}). Formatting only; no key other than public ones is ever shown.
+import type { PeerView } from './mesh.js';
 import type { SimNetwork } from './network.js';
 import type { SimWorld } from './world.js';
 
-interface PeerStatus {
-  readonly node: string | null;
-  readonly endpoint: string | null;
-  readonly lastHandshake: number | null;
-  readonly rxBytes: number;
-  readonly txBytes: number;
-}
 
 interface NetworkStatus {
   readonly subnet?: string;
@@ -19,7 +13,7 @@ interface NetworkStatus {
   readonly hidden?: boolean;
   readonly nrExists?: boolean;
   readonly listenPort?: number;
-  readonly device?: { readonly peers?: readonly PeerStatus[] } | null;
+  readonly device?: { readonly peers?: readonly PeerView[] } | null;
 }
 
 function bytes(n: number): string {
@@ -28,9 +22,8 @@ function bytes(n: number): string {
   return `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
 
-function age(unixSeconds: number | null, now: number): string {
-  if (unixSeconds === null || unixSeconds === 0) return 'never';
-  return `${Math.max(0, Math.round(now - unixSeconds))} s ago`;
+function age(seconds: number | null): string {
+  return seconds === null ? 'never' : `${Math.round(seconds)} s ago`;
 }
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -41,7 +34,6 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 
 /** The nodes table and, per network, the NRs and their peers. */
 export async function statusReport(world: SimWorld, networks: readonly SimNetwork[]): Promise<string> {
-  const now = Date.now() / 1000;
   const nodeRows = world.nodes.map((n) => [
     n.id,
     n.hidden ? `hidden (NAT ${n.publicAddress})` : `public ${n.publicAddress}`,
@@ -64,7 +56,7 @@ export async function statusReport(world: SimWorld, networks: readonly SimNetwor
       }
       nrRows.push([id, s.subnet ?? '?', s.role ?? (s.hidden ? 'hidden' : 'public'), s.egress ?? '?', s.nrExists ? `up, port ${s.listenPort ?? '?'}` : 'missing']);
       for (const p of s.device?.peers ?? []) {
-        peerRows.push([id, p.node ?? '(unknown key)', p.endpoint ?? '(dials in)', age(p.lastHandshake, now), bytes(p.rxBytes), bytes(p.txBytes)]);
+        peerRows.push([id, p.node ?? '(unknown key)', p.endpoint ?? '(dials in)', age(p.lastHandshakeAgeSeconds), bytes(p.rxBytes), bytes(p.txBytes)]);
       }
     }
     parts.push(`network ${net.name} ${net.ipRange} (revision ${net.view().revision})`);
