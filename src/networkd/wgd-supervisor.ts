@@ -111,7 +111,6 @@ export class WgdSupervisor {
       const child = spawn(program, [...leading, 'wgd', '--control', controlSocket, '--uapi-dir', uapiDir], {
         detached: true, // setsid: its own session and process group
         stdio: ['ignore', out, out],
-        cwd: '/',
       });
       child.on('error', (error) => this.#options.log?.(`cannot start zmesh wgd: ${(error as NodeJS.ErrnoException).code ?? 'error'}`));
       child.unref();

@@ -75,6 +75,7 @@ async function linkExists(netns: string, name: string): Promise<boolean> {
 
 /** Names of the workload veths (`wl-*`) in an NR. */
 export async function listWorkloadLinks(nrNetns: string): Promise<string[]> {
+  if (!existsSync(nrNetns)) return []; // no NR yet (its apply failed): nothing of ours in it
   const result = await ipIn(nrNetns, ['-j', 'link', 'show'], 'list links of the NR');
   const links = JSON.parse(result.stdout || '[]') as { ifname: string }[];
   return links.map((l) => l.ifname).filter((name) => /^wl-[0-9a-f]{6}$/.test(name));
