@@ -3,6 +3,7 @@
  * devices (src/wg/wgd/daemon.ts says why it must outlive networkd). Runs in the foreground in
  * the node's namespace until SIGTERM/SIGINT, then closes every device and socket and exits 0.
  * Prints one `ready` line on stdout once the control socket answers; events go to stderr.
+ * SIGHUP and a vanished log reader are ignored: only SIGTERM/SIGINT end the data plane.
  */
 import { Wgd } from '../wg/wgd/daemon.js';
 import { WgdError } from '../wg/wgd/errors.js';
@@ -29,9 +30,15 @@ async function run({ args, io }: Invocation): Promise<void> {
       log,
     });
   } catch (error) {
+    if (error instanceof WgdError && error.context.field === 'uapiDir') throw CliError.invalid('--uapi-dir', error.message.replace(/^uapiDir: /, ''));
     if (error instanceof WgdError) throw CliError.failed('--control', error.message);
     throw error;
   }
+  // The data plane must not die with a log reader: a closed stdout/stderr pipe is ignored, and so
+  // is SIGHUP (a closed terminal); only SIGTERM/SIGINT stop wgd.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+  process.on('SIGHUP', () => log('SIGHUP ignored (SIGTERM or SIGINT stops wgd)'));
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

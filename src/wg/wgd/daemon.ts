@@ -20,6 +20,8 @@
  *
  * On SIGTERM/SIGINT (handled by the command, src/cli/wgd.ts) every device and socket is closed.
  */
+import path from 'node:path';
+import { MAX_SOCKET_PATH_BYTES } from '../uapi/socket-file.js';
 import { ControlServer } from './control-server.js';
 import { WgdError } from './errors.js';
 import type { WgdRequest } from './protocol.js';
@@ -54,7 +56,15 @@ export class Wgd {
   static async start(options: WgdOptions): Promise<Wgd> {
     const startedAt = performance.now();
     const log = options.log ?? (() => {});
-    const registry = new DeviceRegistry({ uapiDir: options.uapiDir ?? DEFAULT_UAPI_DIR, openDevice: options.openDevice, log });
+    const uapiDir = options.uapiDir ?? DEFAULT_UAPI_DIR;
+    // Refuse at start a directory where a 15-byte device name would not fit a socket address,
+    // rather than failing the creates later.
+    const longest = path.join(uapiDir, `${'x'.repeat(15)}.sock`);
+    if (!path.isAbsolute(uapiDir) || Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
+      const most = MAX_SOCKET_PATH_BYTES - (longest.length - uapiDir.length);
+      throw new WgdError('EINVAL', `uapiDir: must be an absolute path of at most ${most} bytes (DIR/NAME.sock with a 15-byte NAME must fit a ${MAX_SOCKET_PATH_BYTES}-byte socket address)`, { field: 'uapiDir', path: uapiDir });
+    }
+    const registry = new DeviceRegistry({ uapiDir, openDevice: options.openDevice, log });
     let wgd: Wgd | null = null;
     const control = await ControlServer.listen(options.controlSocket, (request) => {
       if (!wgd) throw new WgdError('EIO', 'wgd is starting');

@@ -371,3 +371,19 @@ test('a ping on a raw connection answers the daemon pid and echoes the request i
   t.is(answer.ok, true);
   t.is(answer.pid, process.pid);
 });
+
+test('a UAPI directory too long for a 15-byte device name, or relative, is refused at start naming uapiDir; no socket is made', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'zwgd-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const controlSocket = path.join(dir, 'ctl', 'wgd.sock');
+  const openDevice: OpenDevice = async () => { throw new Error('unused'); };
+  for (const uapiDir of [path.join(dir, 'u'.repeat(107 - 21 - dir.length)), 'relative/uapi']) {
+    const error = await t.throwsAsync(Wgd.start({ controlSocket, uapiDir, openDevice }), { instanceOf: WgdError });
+    t.is(error!.code, 'EINVAL');
+    t.regex(error!.message, /^uapiDir: must be an absolute path of at most 86 bytes/);
+  }
+  t.false(existsSync(path.dirname(controlSocket)));
+  const fits = await Wgd.start({ controlSocket, uapiDir: path.join(dir, 'u'.repeat(106 - 21 - dir.length)), openDevice });
+  t.is(statSync(fits.controlSocket).mode & 0o077, 0);
+  await fits.close();
+});
