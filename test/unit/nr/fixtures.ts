@@ -13,6 +13,7 @@ import {
   generateKeyPair,
   openResourceKey,
   ready,
+  removeNode,
   resourceFor,
   setAggregator,
   setExit,
@@ -51,6 +52,21 @@ export function buildNetwork(name: string, ipRange: string, nodes: readonly Node
   for (const spec of nodes.filter((n) => n.hidden)) add(spec);
   if (options.exit !== undefined) def = setExit(def, options.exit);
   return { def, identities };
+}
+
+/** The network with one more node (joined with the library verb, keys kept for the others). */
+export function withNode(net: TestNetwork, spec: NodeSpec): TestNetwork {
+  const identity = generateKeyPair();
+  const record = assertNodeRecord({ id: spec.id, identityKey: identity.publicKey, endpoints: spec.hidden ? [] : [spec.host ?? '198.51.100.1'], hidden: spec.hidden });
+  return { def: addNode(net.def, record, sodiumKeySource), identities: new Map([...net.identities, [spec.id, identity]]) };
+}
+
+export function withoutNode(net: TestNetwork, node: string): TestNetwork {
+  return { def: removeNode(net.def, node), identities: net.identities };
+}
+
+export function withExit(net: TestNetwork, node: string | undefined): TestNetwork {
+  return { def: setExit(net.def, node), identities: net.identities };
 }
 
 export function resourceOf(net: TestNetwork, node: string): Resource {

@@ -1,0 +1,94 @@
+/**
+ * Carries out steps, in order, through src/nr/kernel (one Rtnl per namespace for the whole run,
+ * via KernelSession) and the WgBackend, timing each. The first failing step stops the run with an
+ * NrError ESTEP naming the step; every step is idempotent, so running the diff again repairs a
+ * half-done apply.
+ */
+import { deleteNamespace, deleteTable, ensureNamespace, replaceTable, setSysctl } from './kernel/index.js';
+import { NrError } from './errors.js';
+import { toKernelTable } from './nft.js';
+import type { KernelSession } from './session.js';
+import { type Step, describeStep } from './steps.js';
+import type { WgBackend } from './wg-types.js';
+
+export interface StepTiming {
+  readonly step: string;
+  readonly kind: Step['kind'];
+  readonly ms: number;
+}
+
+function namedPath(session: KernelSession, step: Extract<Step, { kind: 'ensure-wg-device' }>): string {
+  const path = session.path(step.netns);
+  if (path === null) throw new Error('a WireGuard device lives in a named NR namespace'); // plan guarantees it
+  return path;
+}
+
+async function run(step: Step, session: KernelSession, wg: WgBackend): Promise<void> {
+  switch (step.kind) {
+    case 'create-namespace':
+      if (step.netns.kind === 'named') await ensureNamespace(step.netns.name);
+      return;
+    case 'delete-namespace':
+      session.forget(step.netns);
+      if (step.netns.kind === 'named') deleteNamespace(step.netns.name, { ifMissing: 'ignore' });
+      return;
+    case 'create-veth':
+      return session.rtnl(step.netns).createVeth(step.name, step.peer, session.path(step.peerNetns), { mtu: step.mtu });
+    case 'create-bridge':
+      return session.rtnl(step.netns).createBridge(step.name, { mtu: step.mtu });
+    case 'delete-link':
+      await session.rtnl(step.netns).deleteLink(step.name);
+      return;
+    case 'ensure-wg-device':
+      return wg.ensureDevice(step.name, namedPath(session, step), step.mtu);
+    case 'set-link': {
+      const rtnl = session.rtnl(step.netns);
+      if (step.mtu !== undefined) await rtnl.setMtu(step.name, step.mtu);
+      if (step.master !== undefined) await rtnl.setMaster(step.name, step.master);
+      if (step.up === true) await rtnl.setUp(step.name);
+      if (step.up === false) await rtnl.setDown(step.name);
+      return;
+    }
+    case 'add-address':
+      return session.rtnl(step.netns).addAddress(step.link, step.cidr);
+    case 'remove-address':
+      await session.rtnl(step.netns).deleteAddress(step.link, step.cidr);
+      return;
+    case 'replace-route': {
+      const { destination, gateway, link } = step.route;
+      return session.rtnl(step.netns).replaceRoute({ destination, dev: link, ...(gateway === null ? {} : { gateway }) });
+    }
+    case 'remove-route': {
+      const { destination, gateway, link } = step.route;
+      await session.rtnl(step.netns).deleteRoute({ destination, dev: link, ...(gateway === null ? {} : { gateway }) });
+      return;
+    }
+    case 'set-sysctl':
+      return setSysctl(session.path(step.netns), step.key, step.value);
+    case 'replace-nft-table':
+      return replaceTable(session.path(step.netns), step.table.family, step.table.name, toKernelTable(step.table));
+    case 'delete-nft-table':
+      return deleteTable(session.path(step.netns), step.family, step.name);
+    case 'configure-wg':
+      return wg.configure(step.name, step.config);
+    case 'remove-wg-device':
+      return wg.removeDevice(step.name);
+  }
+}
+
+/** Runs the steps in order; resolves with their timings or rejects with ESTEP at the first failure. */
+export async function applySteps(steps: readonly Step[], session: KernelSession, wg: WgBackend): Promise<StepTiming[]> {
+  const timings: StepTiming[] = [];
+  for (const step of steps) {
+    const started = performance.now();
+    try {
+      await run(step, session, wg);
+    } catch (error) {
+      const description = describeStep(step);
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new NrError('ESTEP', `${description}: ${reason}`, { step: description }, { cause: error });
+    }
+    timings.push({ step: describeStep(step), kind: step.kind, ms: performance.now() - started });
+  }
+  return timings;
+}

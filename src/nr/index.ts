@@ -1,0 +1,216 @@
+/**
+ * src/nr: network resources. `NetworkResources` is what networkd calls: it plans (plan.ts), reads
+ * what exists (inspect.ts), diffs (diff.ts) and applies the difference (apply.ts) for the node's
+ * ndmz and for each NR, removes NRs, and finds what it owns by name (names.ts) — only names with
+ * its prefix, so it never touches anything else.
+ *
+ * Every public method is safe to repeat and to run after a crash at any point: applying twice
+ * does nothing the second time (the report lists 0 steps).
+ */
+import { NrError } from './errors.js';
+import { deleteTable, listNamespaces, namespacePath } from './kernel/index.js';
+import { applySteps, type StepTiming } from './apply.js';
+import { diffNdmz, diffNr } from './diff.js';
+import { type NamespaceQuery, type TableReader, alwaysRead, inspectNamespace, queryOf } from './inspect.js';
+import { HOST_NETNS, namedNetns, type DesiredNr, type ObservedNamespace, type ObservedNdmz, type ObservedNr } from './model.js';
+import {
+  NDMZ_BRIDGE,
+  TABLE_NAME,
+  type NetId,
+  type Prefix,
+  hostTableName,
+  ndmzNamespaceName,
+  ndmzPortName,
+  netIdOfNamespace,
+  nrNamespaceName,
+  parseNetId,
+  parsePrefix,
+  wgDeviceName,
+} from './names.js';
+import { IP_FORWARD, type NrContext, planNdmz, planNr } from './plan.js';
+import { KernelSession } from './session.js';
+import type { Step } from './steps.js';
+import type { WgBackend } from './wg-types.js';
+
+export { NrError, type NrErrorCode, type NrErrorContext } from './errors.js';
+export { allocatePublicAddress, parsePublicAddress, type PublicAddress, PUBLIC_NETWORK } from './allocate-public.js';
+export { planNdmz, planNr, type NrContext, type PlannedNr } from './plan.js';
+export { diffNdmz, diffNr, diffPlans } from './diff.js';
+export { describeStep, type Step, type StepKind } from './steps.js';
+export type * from './model.js';
+export type { NftTable, NftChain } from './nft.js';
+export { UserspaceWgBackend, statusFromView } from './wg-backend.js';
+export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from './wg-types.js';
+export { parsePrefix, parseNetId, netIdOfNamespace, isOwnedNamespace, nrNamespaceName, ndmzNamespaceName, wgDeviceName, type Prefix, type NetId } from './names.js';
+
+export interface NetworkResourcesOptions {
+  /** networkd's --prefix: 0–8 of [a-z0-9] ("" in production). */
+  readonly prefix: string;
+  readonly wg: WgBackend;
+  /**
+   * The node's namespace (the "host" of docs/network-resources.md) as a path; null (default): the
+   * namespace this process runs in. Tests give a simulated node's namespace here.
+   */
+  readonly hostNetns?: string | null;
+}
+
+export interface ApplyReport {
+  /** The steps carried out, in order, with their durations (empty: nothing differed). */
+  readonly steps: readonly StepTiming[];
+  readonly inspectMs: number;
+  readonly applyMs: number;
+  readonly totalMs: number;
+  /** Peer endpoints given as host names with no resolved address (planned without endpoint). */
+  readonly unresolvedEndpoints: readonly string[];
+}
+
+/** planNr's context without the prefix, which NetworkResources owns. */
+export type NrApplyContext = Omit<NrContext, 'prefix'>;
+
+export class NetworkResources {
+  readonly prefix: Prefix;
+  readonly wg: WgBackend;
+  readonly hostNetns: string | null;
+  readonly #tables: TableReader;
+
+  constructor(options: NetworkResourcesOptions) {
+    this.prefix = parsePrefix(options.prefix);
+    this.wg = options.wg;
+    this.hostNetns = options.hostNetns ?? null;
+    this.#tables = alwaysRead;
+  }
+
+  /** Builds or repairs the node's ndmz (and the host side: veth end, nft table, forwarding). */
+  async ensureNdmz(): Promise<ApplyReport> {
+    const started = performance.now();
+    const desired = planNdmz(this.prefix);
+    const session = new KernelSession(this.hostNetns);
+    try {
+      const observed: ObservedNdmz = { namespaces: await inspectAll(session, desired.namespaces.map(queryOf), this.#tables) };
+      const inspected = performance.now();
+      const steps = diffNdmz(desired, observed);
+      const timings = await applySteps(steps, session, this.wg);
+      return report(started, inspected, timings, []);
+    } finally {
+      session.close();
+    }
+  }
+
+  /** Makes the NR of `resource` exactly as planned (creating ndmz first if it is missing). */
+  async applyNr(resource: Parameters<typeof planNr>[0], ctx: NrApplyContext): Promise<ApplyReport> {
+    const started = performance.now();
+    const desired = planNr(resource, { ...ctx, prefix: this.prefix });
+    let ndmzTimings: readonly StepTiming[] = [];
+    const session = new KernelSession(this.hostNetns);
+    try {
+      if (!session.exists(namedNetns(ndmzNamespaceName(this.prefix)))) ndmzTimings = (await this.ensureNdmz()).steps;
+      const observed = await this.#observe(session, desired);
+      const inspected = performance.now();
+      const steps = diffNr(desired, observed);
+      const timings = await applySteps(steps, session, this.wg);
+      return report(started, inspected, [...ndmzTimings, ...timings], desired.unresolvedEndpoints);
+    } finally {
+      session.close();
+    }
+  }
+
+  /**
+   * Removes the NR: its WireGuard device (and UAPI socket) from the backend, then its namespace,
+   * which takes its links and the ndmz end of its veth with it. Safe when already gone.
+   */
+  async removeNr(netIdInput: string): Promise<ApplyReport> {
+    const netId = parseNetId(netIdInput);
+    const started = performance.now();
+    const nr = namedNetns(nrNamespaceName(this.prefix, netId));
+    const session = new KernelSession(this.hostNetns);
+    try {
+      const devices = await this.wg.listDevices();
+      const steps: Step[] = [];
+      if (devices.includes(wgDeviceName(netId))) steps.push({ kind: 'remove-wg-device', name: wgDeviceName(netId) });
+      if (session.exists(nr)) steps.push({ kind: 'delete-namespace', netns: nr });
+      // A veth end left in ndmz by a pair whose NR side was moved away (never made by zmesh).
+      const ndmz = namedNetns(ndmzNamespaceName(this.prefix));
+      if (session.exists(ndmz) && (await session.rtnl(ndmz).getLink(ndmzPortName(netId))) && !session.exists(nr)) {
+        steps.push({ kind: 'delete-link', netns: ndmz, name: ndmzPortName(netId) });
+      }
+      const inspected = performance.now();
+      return report(started, inspected, await applySteps(steps, session, this.wg), []);
+    } finally {
+      session.close();
+    }
+  }
+
+  /** The netIds of the NR namespaces of this prefix, sorted. */
+  listNrs(): NetId[] {
+    return listNamespaces()
+      .map((name) => netIdOfNamespace(this.prefix, name))
+      .filter((id): id is NetId => id !== null);
+  }
+
+  /** What the NR holds now: its namespace, its port in ndmz, its WireGuard device. */
+  async inspectNr(netIdInput: string): Promise<ObservedNr> {
+    const netId = parseNetId(netIdInput);
+    const session = new KernelSession(this.hostNetns);
+    try {
+      const queries: NamespaceQuery[] = [
+        { netns: namedNetns(nrNamespaceName(this.prefix, netId)), sysctlKeys: [IP_FORWARD.key], tables: [{ family: 'inet', name: TABLE_NAME }] },
+        { netns: namedNetns(ndmzNamespaceName(this.prefix)), sysctlKeys: [], tables: [] },
+      ];
+      const [nr, ndmz] = await inspectAll(session, queries, alwaysRead);
+      const port = ndmzPortName(netId);
+      const ndmzSlice = { ...ndmz!, links: ndmz!.links.filter((l) => l.name === port), addresses: ndmz!.addresses.filter((a) => a.link === port), routes: [] };
+      return { netId, namespaces: [nr!, ndmzSlice], wireguard: await this.wg.status(wgDeviceName(netId)) };
+    } finally {
+      session.close();
+    }
+  }
+
+  /** What ndmz and the host side hold now. */
+  async inspectNdmz(): Promise<ObservedNdmz> {
+    const session = new KernelSession(this.hostNetns);
+    try {
+      return { namespaces: await inspectAll(session, planNdmz(this.prefix).namespaces.map(queryOf), alwaysRead) };
+    } finally {
+      session.close();
+    }
+  }
+
+  /**
+   * Removes everything with this prefix: every NR (device, namespace), ndmz (with the host's veth
+   * end) and the host's nft table. The host's ip_forward is left as it is (other software may rely
+   * on it). For tests and the demo; networkd removes single NRs.
+   */
+  async teardownAll(): Promise<void> {
+    for (const netId of this.listNrs()) await this.removeNr(netId);
+    const session = new KernelSession(this.hostNetns);
+    try {
+      const ndmz = namedNetns(ndmzNamespaceName(this.prefix));
+      const steps: Step[] = [];
+      if (session.exists(ndmz)) steps.push({ kind: 'delete-namespace', netns: ndmz });
+      steps.push({ kind: 'delete-nft-table', netns: HOST_NETNS, family: 'inet', name: hostTableName(this.prefix) });
+      await applySteps(steps, session, this.wg);
+    } finally {
+      session.close();
+    }
+  }
+
+  async #observe(session: KernelSession, desired: DesiredNr): Promise<ObservedNr> {
+    const [namespaces, wireguard] = await Promise.all([inspectAll(session, desired.namespaces.map(queryOf), this.#tables), this.wg.status(desired.wireguard.name)]);
+    return { netId: desired.netId, namespaces, wireguard };
+  }
+}
+
+/** Namespaces one after the other (each has its own socket, but nft reads are processes: keep load bounded). */
+async function inspectAll(session: KernelSession, queries: readonly NamespaceQuery[], tables: TableReader): Promise<ObservedNamespace[]> {
+  const out: ObservedNamespace[] = [];
+  for (const query of queries) out.push(await inspectNamespace(session, query, tables));
+  return out;
+}
+
+function report(started: number, inspected: number, steps: readonly StepTiming[], unresolvedEndpoints: readonly string[]): ApplyReport {
+  const now = performance.now();
+  return { steps, inspectMs: inspected - started, applyMs: now - inspected, totalMs: now - started, unresolvedEndpoints };
+}
+
+// Re-exported for networkd's garbage collection by name.
+export { NDMZ_BRIDGE, namespacePath, deleteTable };

@@ -1,0 +1,71 @@
+/**
+ * Reads what exists into the shapes diff compares with a plan: per namespace its links,
+ * IPv4 addresses, non-kernel main-table routes, the sysctls and nft tables asked about, and the
+ * WireGuard device's status from the backend. Reads only; never changes anything.
+ */
+import { getSysctl, readTable } from './kernel/index.js';
+import type { NetnsRef, NamespacePlan, ObservedNamespace } from './model.js';
+import type { NftFamily, NftTable } from './nft.js';
+import { fromKernelTable } from './nft.js';
+import type { KernelSession } from './session.js';
+
+/** What to read in one namespace. */
+export interface NamespaceQuery {
+  readonly netns: NetnsRef;
+  readonly sysctlKeys: readonly string[];
+  readonly tables: readonly { readonly family: NftFamily; readonly name: string }[];
+}
+
+export function queryOf(plan: NamespacePlan): NamespaceQuery {
+  return { netns: plan.netns, sysctlKeys: plan.sysctls.map((s) => s.key), tables: plan.nftTables.map((t) => ({ family: t.family, name: t.name })) };
+}
+
+/**
+ * Decides whether a table must be read from the kernel (a process spawn) or can be taken as
+ * known: see NftCache. Default: always read.
+ */
+export interface TableReader {
+  read(session: KernelSession, netns: NetnsRef, family: NftFamily, name: string): Promise<NftTable | null>;
+}
+
+export const alwaysRead: TableReader = {
+  async read(session, netns, family, name) {
+    const table = await readTable(session.path(netns), family, name);
+    return table === null ? null : fromKernelTable(family, name, table);
+  },
+};
+
+export async function inspectNamespace(session: KernelSession, query: NamespaceQuery, tables: TableReader = alwaysRead): Promise<ObservedNamespace> {
+  const { netns } = query;
+  if (!session.exists(netns)) return { netns, exists: false, links: [], addresses: [], routes: [], sysctls: {}, nftTables: [] };
+  const rtnl = session.rtnl(netns);
+  // One dump at a time: a netlink socket interleaves concurrent dumps' multipart answers.
+  const links = await rtnl.listLinks();
+  const addresses = await rtnl.listAddresses();
+  const routes = await rtnl.listRoutes(4);
+  const nameOf = new Map(links.map((l) => [l.index, l.name]));
+  const sysctls: Record<string, string> = {};
+  for (const key of query.sysctlKeys) {
+    try {
+      sysctls[key] = getSysctl(session.path(netns), key);
+    } catch {
+      // Unreadable: absent, so diff sets it (and apply reports why if that fails too).
+    }
+  }
+  const nftTables: NftTable[] = [];
+  for (const { family, name } of query.tables) {
+    const table = await tables.read(session, netns, family, name);
+    if (table) nftTables.push(table);
+  }
+  return {
+    netns,
+    exists: true,
+    links: links.map((l) => ({ name: l.name, kind: l.kind ?? '', mtu: l.mtu, master: l.master === null ? null : (nameOf.get(l.master) ?? null), up: l.up })),
+    addresses: addresses.filter((a) => a.family === 4).map((a) => ({ link: a.link, cidr: a.cidr })),
+    routes: routes
+      .filter((r) => r.protocol !== 'kernel' && r.dev !== null)
+      .map((r) => ({ destination: r.destination, gateway: r.gateway, link: r.dev as string })),
+    sysctls,
+    nftTables,
+  };
+}
