@@ -2,10 +2,12 @@
  * Carries out steps, in order, through src/nr/kernel (one Rtnl per namespace for the whole run,
  * via KernelSession) and the WgBackend, timing each. The first failing step stops the run with an
  * NrError ESTEP naming the step; every step is idempotent, so running the diff again repairs a
- * half-done apply.
+ * half-done apply. With an NftCache, table replacements are recorded so that the next inspection
+ * need not read them back.
  */
 import { deleteNamespace, deleteTable, ensureNamespace, replaceTable, setSysctl } from './kernel/index.js';
 import { NrError } from './errors.js';
+import type { NftCache } from './nft-cache.js';
 import { toKernelTable } from './nft.js';
 import type { KernelSession } from './session.js';
 import { type Step, describeStep } from './steps.js';
@@ -23,12 +25,14 @@ function namedPath(session: KernelSession, step: Extract<Step, { kind: 'ensure-w
   return path;
 }
 
-async function run(step: Step, session: KernelSession, wg: WgBackend): Promise<void> {
+async function run(step: Step, session: KernelSession, wg: WgBackend, cache: NftCache | null): Promise<void> {
   switch (step.kind) {
     case 'create-namespace':
+      cache?.forget(session, step.netns);
       if (step.netns.kind === 'named') await ensureNamespace(step.netns.name);
       return;
     case 'delete-namespace':
+      cache?.forget(session, step.netns);
       session.forget(step.netns);
       if (step.netns.kind === 'named') deleteNamespace(step.netns.name, { ifMissing: 'ignore' });
       return;
@@ -65,9 +69,12 @@ async function run(step: Step, session: KernelSession, wg: WgBackend): Promise<v
     }
     case 'set-sysctl':
       return setSysctl(session.path(step.netns), step.key, step.value);
-    case 'replace-nft-table':
-      return replaceTable(session.path(step.netns), step.table.family, step.table.name, toKernelTable(step.table));
+    case 'replace-nft-table': {
+      const replace = () => replaceTable(session.path(step.netns), step.table.family, step.table.name, toKernelTable(step.table));
+      return cache ? cache.replaced(session, step.netns, step.table, replace) : replace();
+    }
     case 'delete-nft-table':
+      cache?.forget(session, step.netns);
       return deleteTable(session.path(step.netns), step.family, step.name);
     case 'configure-wg':
       return wg.configure(step.name, step.config);
@@ -77,12 +84,12 @@ async function run(step: Step, session: KernelSession, wg: WgBackend): Promise<v
 }
 
 /** Runs the steps in order; resolves with their timings or rejects with ESTEP at the first failure. */
-export async function applySteps(steps: readonly Step[], session: KernelSession, wg: WgBackend): Promise<StepTiming[]> {
+export async function applySteps(steps: readonly Step[], session: KernelSession, wg: WgBackend, cache: NftCache | null = null): Promise<StepTiming[]> {
   const timings: StepTiming[] = [];
   for (const step of steps) {
     const started = performance.now();
     try {
-      await run(step, session, wg);
+      await run(step, session, wg, cache);
     } catch (error) {
       const description = describeStep(step);
       const reason = error instanceof Error ? error.message : String(error);

@@ -28,6 +28,7 @@ import {
   wgDeviceName,
 } from './names.js';
 import { IP_FORWARD, type NrContext, planNdmz, planNr } from './plan.js';
+import { NftCache } from './nft-cache.js';
 import { KernelSession } from './session.js';
 import type { Step } from './steps.js';
 import type { WgBackend } from './wg-types.js';
@@ -71,13 +72,13 @@ export class NetworkResources {
   readonly prefix: Prefix;
   readonly wg: WgBackend;
   readonly hostNetns: string | null;
-  readonly #tables: TableReader;
+  readonly #tables: NftCache;
 
   constructor(options: NetworkResourcesOptions) {
     this.prefix = parsePrefix(options.prefix);
     this.wg = options.wg;
     this.hostNetns = options.hostNetns ?? null;
-    this.#tables = alwaysRead;
+    this.#tables = new NftCache();
   }
 
   /** Builds or repairs the node's ndmz (and the host side: veth end, nft table, forwarding). */
@@ -89,7 +90,7 @@ export class NetworkResources {
       const observed: ObservedNdmz = { namespaces: await inspectAll(session, desired.namespaces.map(queryOf), this.#tables) };
       const inspected = performance.now();
       const steps = diffNdmz(desired, observed);
-      const timings = await applySteps(steps, session, this.wg);
+      const timings = await applySteps(steps, session, this.wg, this.#tables);
       return report(started, inspected, timings, []);
     } finally {
       session.close();
@@ -107,7 +108,7 @@ export class NetworkResources {
       const observed = await this.#observe(session, desired);
       const inspected = performance.now();
       const steps = diffNr(desired, observed);
-      const timings = await applySteps(steps, session, this.wg);
+      const timings = await applySteps(steps, session, this.wg, this.#tables);
       return report(started, inspected, [...ndmzTimings, ...timings], desired.unresolvedEndpoints);
     } finally {
       session.close();
@@ -134,7 +135,7 @@ export class NetworkResources {
         steps.push({ kind: 'delete-link', netns: ndmz, name: ndmzPortName(netId) });
       }
       const inspected = performance.now();
-      return report(started, inspected, await applySteps(steps, session, this.wg), []);
+      return report(started, inspected, await applySteps(steps, session, this.wg, this.#tables), []);
     } finally {
       session.close();
     }
@@ -188,7 +189,7 @@ export class NetworkResources {
       const steps: Step[] = [];
       if (session.exists(ndmz)) steps.push({ kind: 'delete-namespace', netns: ndmz });
       steps.push({ kind: 'delete-nft-table', netns: HOST_NETNS, family: 'inet', name: hostTableName(this.prefix) });
-      await applySteps(steps, session, this.wg);
+      await applySteps(steps, session, this.wg, this.#tables);
     } finally {
       session.close();
     }

@@ -61,6 +61,14 @@ test.serial('applyNr builds ndmz and the NR in a node namespace; what the kernel
 
   const second = await node.nr.applyNr(resource, ctx);
   t.deepEqual(second.steps, [], 'nothing differs, nothing is done');
+
+  // Drift behind zmesh's back is seen (the table is not just remembered) and repaired.
+  await inNetns(ns, '/usr/sbin/nft', ['add', 'rule', 'inet', 'zmesh', 'input', 'accept']);
+  const repaired = await node.nr.applyNr(resource, ctx);
+  t.deepEqual(repaired.steps.map((s) => s.step), [`[${ns}] replace-nft-table inet zmesh`]);
+  await inNetns(`${node.prefix}ndmz`, '/usr/sbin/nft', ['delete', 'table', 'bridge', 'zmesh']);
+  t.deepEqual((await node.nr.ensureNdmz()).steps.map((s) => s.step), [`[${node.prefix}ndmz] replace-nft-table bridge zmesh`]);
+  t.deepEqual((await node.nr.applyNr(resource, ctx)).steps, []);
   t.log(`first apply ${first.totalMs.toFixed(1)} ms (${first.steps.length} steps), no-op ${second.totalMs.toFixed(1)} ms`);
 });
 

@@ -1,0 +1,46 @@
+/**
+ * The nftables generation of a namespace: a counter the kernel bumps on every nftables change
+ * committed in that namespace (NFT_MSG_GETGEN over NETLINK_NETFILTER). Reading it costs one
+ * netlink round trip where reading a table costs an nft(8) process, so a reconcile can tell
+ * "nothing in this namespace's nftables changed since I verified my tables" at almost no cost.
+ *
+ * Kernel access that belongs with src/nr/kernel; it lives here until that layer offers it.
+ */
+import { createNetlink } from 'netlink';
+import { native } from '../native/binding.js';
+
+const NETLINK_NETFILTER = 12;
+const NFNL_SUBSYS_NFTABLES = 10;
+const NFT_MSG_GETGEN = 16;
+const NFT_MSG_NEWGEN = 15;
+const NFTA_GEN_ID = 1;
+const TIMEOUT_MS = 2000;
+
+/** The generation id, or null when it cannot be read (the caller then reads tables). */
+export async function nftGeneration(netnsPath: string | null): Promise<number | null> {
+  let socket: ReturnType<typeof createNetlink>;
+  try {
+    socket = native().inNetns(netnsPath, () => createNetlink(NETLINK_NETFILTER));
+  } catch {
+    return null;
+  }
+  socket.socket.on('error', () => {});
+  try {
+    // struct nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
+    const [messages] = await socket.request((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, [new Uint8Array(4)], { timeout: TIMEOUT_MS });
+    const reply = messages.find((m) => (m.type & 0xff) === NFT_MSG_NEWGEN);
+    if (!reply) return null;
+    for (let at = 4; at + 4 <= reply.data.length; ) {
+      const length = reply.data.readUInt16LE(at);
+      const type = reply.data.readUInt16LE(at + 2) & 0x3fff;
+      if (length < 4) break;
+      if (type === NFTA_GEN_ID && length >= 8) return reply.data.readUInt32BE(at + 4);
+      at += (length + 3) & ~3;
+    }
+    return null;
+  } catch {
+    return null;
+  } finally {
+    socket.close();
+  }
+}
