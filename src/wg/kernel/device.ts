@@ -37,7 +37,7 @@ export interface KernelDeviceSet {
   readonly privateKey?: SecretKey | null;
   readonly listenPort?: number;
   readonly fwmark?: number;
-  /** Remove every peer not in `peers`... strictly: remove all peers, then apply `peers`. */
+  /** Remove all peers first, then apply `peers` (so the device ends with exactly these). */
   readonly replacePeers?: boolean;
   readonly peers?: readonly KernelPeerSet[];
 }
