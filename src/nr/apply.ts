@@ -9,6 +9,7 @@ import { deleteNamespace, deleteTable, ensureNamespace, replaceTable, setSysctl 
 import { NrError } from './errors.js';
 import type { NftCache } from './nft-cache.js';
 import { toKernelTable } from './nft.js';
+import { netnsKey } from './model.js';
 import type { KernelSession } from './session.js';
 import { type Step, describeStep } from './steps.js';
 import type { WgBackend } from './wg-types.js';
@@ -83,19 +84,46 @@ async function run(step: Step, session: KernelSession, wg: WgBackend, cache: Nft
   }
 }
 
-/** Runs the steps in order; resolves with their timings or rejects with ESTEP at the first failure. */
+/** Kinds that only ever come last and never depend on each other (sysctls, tables, WireGuard config). */
+const INDEPENDENT_TAIL: ReadonlySet<Step['kind']> = new Set(['set-sysctl', 'replace-nft-table', 'configure-wg']);
+
+async function timedRun(step: Step, session: KernelSession, wg: WgBackend, cache: NftCache | null): Promise<StepTiming> {
+  const started = performance.now();
+  try {
+    await run(step, session, wg, cache);
+  } catch (error) {
+    const description = describeStep(step);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new NrError('ESTEP', `${description}: ${reason}`, { step: description }, { cause: error });
+  }
+  return { step: describeStep(step), kind: step.kind, ms: performance.now() - started };
+}
+
+/**
+ * Runs the steps in order; resolves with their timings or rejects with ESTEP at the first failure.
+ * The trailing sysctl/nft/WireGuard steps run concurrently (one chain per namespace, so table
+ * replacements of one namespace stay ordered): an nft(8) process and a UAPI exchange overlap.
+ */
 export async function applySteps(steps: readonly Step[], session: KernelSession, wg: WgBackend, cache: NftCache | null = null): Promise<StepTiming[]> {
+  let tailStart = steps.length;
+  while (tailStart > 0 && INDEPENDENT_TAIL.has(steps[tailStart - 1]!.kind)) tailStart--;
   const timings: StepTiming[] = [];
-  for (const step of steps) {
-    const started = performance.now();
-    try {
-      await run(step, session, wg, cache);
-    } catch (error) {
-      const description = describeStep(step);
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new NrError('ESTEP', `${description}: ${reason}`, { step: description }, { cause: error });
-    }
-    timings.push({ step: describeStep(step), kind: step.kind, ms: performance.now() - started });
+  for (const step of steps.slice(0, tailStart)) timings.push(await timedRun(step, session, wg, cache));
+  const chains = new Map<string, Step[]>();
+  for (const step of steps.slice(tailStart)) {
+    const key = 'netns' in step ? netnsKey(step.netns) : `wg ${step.kind}`;
+    chains.set(key, [...(chains.get(key) ?? []), step]);
+  }
+  const done = await Promise.allSettled(
+    [...chains.values()].map(async (chain) => {
+      const out: StepTiming[] = [];
+      for (const step of chain) out.push(await timedRun(step, session, wg, cache));
+      return out;
+    }),
+  );
+  for (const result of done) {
+    if (result.status === 'rejected') throw result.reason;
+    timings.push(...result.value);
   }
   return timings;
 }

@@ -1,0 +1,124 @@
+/**
+ * Benchmark of src/nr: apply 1, 10 and 100 NRs on one simulated node, a no-op reconcile of 100,
+ * and teardown — beside nr-shell.sh doing the same objects with ip(8)/nft(8) in the same run.
+ * Each NR has one WireGuard peer on the zmesh side (the shell side has no WireGuard: a TUN stands
+ * in). Everything lives in namespaces of a harness World (run prefix), removed at the end.
+ *
+ *   npx tsx scripts/bench/nr.ts [--max 100]
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { World } from '../../src/sim/harness/index.js';
+import {
+  type NetworkDefinition,
+  type NodeResource,
+  addNode,
+  assertNodeRecord,
+  createNetwork,
+  generateKeyPair,
+  openResourceKey,
+  ready,
+  resourceFor,
+  sodiumKeySource,
+} from '../../src/netdef/index.js';
+import { NetworkResources, UserspaceWgBackend, allocatePublicAddress, type NrApplyContext } from '../../src/nr/index.js';
+import { WgdClient } from '../../src/wg/wgd/client.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SHELL = path.join(ROOT, 'scripts/bench/nr-shell.sh');
+const maxIndex = process.argv.indexOf('--max');
+const MAX = maxIndex > 0 ? Number(process.argv[maxIndex + 1]) : 100;
+
+interface Input {
+  resource: NodeResource;
+  ctx: NrApplyContext;
+}
+
+function inputs(count: number): Input[] {
+  const a = generateKeyPair();
+  const b = generateKeyPair();
+  const recordA = assertNodeRecord({ id: 'a', identityKey: a.publicKey, endpoints: ['198.51.100.11'], hidden: false });
+  const recordB = assertNodeRecord({ id: 'b', identityKey: b.publicKey, endpoints: ['198.51.100.12'], hidden: false });
+  const used: string[] = [];
+  const out: Input[] = [];
+  for (let i = 0; i < count; i++) {
+    let def: NetworkDefinition = createNetwork(`bench-${i}`, `10.${i}.0.0/16`);
+    def = addNode(addNode(def, recordA, sodiumKeySource), recordB, sodiumKeySource);
+    const publicAddress = allocatePublicAddress(used);
+    used.push(publicAddress);
+    const privateKey = openResourceKey(def.resources[0]!, a.privateKey);
+    out.push({ resource: resourceFor(def, 'a'), ctx: { publicAddress, privateKey, resolvedEndpoints: new Map() } });
+  }
+  return out;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const started = performance.now();
+  const value = await fn();
+  return [performance.now() - started, value];
+}
+
+async function main(): Promise<void> {
+  await ready();
+  const all = inputs(MAX);
+  const world = await World.create();
+  try {
+    const node = await world.namespace('node');
+    const dir = world.tempDir();
+    const control = path.join(dir, 'ctl', 'wgd.sock');
+    const proc = node.spawn('node', ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'wgd', '--control', control, '--uapi-dir', path.join(dir, 'uapi')]);
+    await proc.waitForOutput(/zmesh wgd: ready/, { timeoutMs: 30_000 });
+    const nr = new NetworkResources({ prefix: `${world.prefix}z`, wg: new UserspaceWgBackend({ wgd: new WgdClient(control) }), hostNetns: node.path });
+    const shellPrefix = `${world.prefix}s`;
+    const shell = (action: string, args: string[]) => execa(SHELL, [action, shellPrefix, node.name, ...args], { timeout: 600_000 });
+    const items = (n: number, from = 0) => all.slice(from, from + n).map((x, i) => `${x.resource.netId}:${from + i}`);
+    const ids = (n: number) => all.slice(0, n).map((x) => x.resource.netId);
+    const applyAll = async (list: Input[]) => {
+      let steps = 0;
+      for (const { resource, ctx } of list) steps += (await nr.applyNr(resource, ctx)).steps.length;
+      return steps;
+    };
+    const removeAll = async (list: Input[]) => {
+      for (const { resource } of list) await nr.removeNr(resource.netId);
+    };
+    const rows: Array<[string, number, number, string]> = [];
+
+    const [ndmzMs] = await timed(() => nr.ensureNdmz());
+    const [ndmzShellMs] = await timed(() => shell('ndmz', []));
+    rows.push(['ndmz (host side + namespace)', ndmzMs, ndmzShellMs, '']);
+
+    for (const n of [1, 10, MAX].filter((v, i, a) => v <= MAX && a.indexOf(v) === i)) {
+      const list = all.slice(0, n);
+      const [ms, steps] = await timed(() => applyAll(list));
+      const [shellMs] = await timed(() => shell('apply', items(n)));
+      rows.push([`apply ${n} NR${n > 1 ? 's' : ''} (${steps} steps)`, ms, shellMs, n === 1 ? '≤ 50 ms' : n === 100 ? '≤ 5000 ms' : '']);
+      if (n !== MAX) {
+        await removeAll(list);
+        await execa(SHELL, ['teardown', shellPrefix, node.name, ...ids(n)]);
+        await shell('ndmz', []);
+      }
+    }
+    const [noopMs, noopSteps] = await timed(() => applyAll(all));
+    const [checkMs] = await timed(() => shell('check', ids(MAX)));
+    rows.push([`no-op reconcile of ${MAX} (${noopSteps} steps; shell: read back)`, noopMs, checkMs, '≤ 200 ms']);
+    const [teardownMs] = await timed(() => nr.teardownAll());
+    const [teardownShellMs] = await timed(() => shell('teardown', ids(MAX)));
+    rows.push([`teardown of ${MAX} + ndmz`, teardownMs, teardownShellMs, '']);
+
+    const width = Math.max(...rows.map((r) => r[0].length));
+    console.log(`\nsrc/nr vs ip/nft shell, one node namespace, ${MAX} NRs (zmesh side includes a WireGuard device with 1 peer per NR)\n`);
+    console.log(`${'operation'.padEnd(width)} | zmesh ms | shell ms | shell/zmesh | goal`);
+    console.log(`${'-'.repeat(width)}-|----------|----------|-------------|------`);
+    for (const [what, ms, shellMs, goal] of rows) {
+      console.log(`${what.padEnd(width)} | ${ms.toFixed(1).padStart(8)} | ${shellMs.toFixed(1).padStart(8)} | ${(shellMs / ms).toFixed(1).padStart(10)}x | ${goal}`);
+    }
+  } finally {
+    await world.teardown();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
