@@ -320,7 +320,7 @@ export async function wgPair(w: World, opts: PairOptions): Promise<WgPair> {
 }
 
 /** Pings until one answer comes back (the first packets wait for the handshake), with a deadline. */
-export async function pingUntilAnswered(from: Namespace, to: string, timeoutMs = 10_000): Promise<void> {
+export async function pingUntilAnswered(from: Namespace, to: string, timeoutMs = 15_000): Promise<void> {
   await waitFor(async () => (await ping(from, to, { count: 1, timeoutMs: 1_000 })).received === 1, {
     what: `${to} to answer a ping from ${from.name}`,
     timeoutMs,

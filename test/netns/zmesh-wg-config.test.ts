@@ -93,7 +93,7 @@ function exchange(socketPath: string, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let answer = '';
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error('no answer within 5 s')); }, 5_000);
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to a ${request.length}-byte request within 10 s (got ${JSON.stringify(answer)})`)); }, 10_000);
     socket.on('connect', () => socket.write(request));
     socket.on('data', (d) => {
       answer += d.toString();
