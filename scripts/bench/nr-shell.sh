@@ -6,7 +6,7 @@
 #   nr-shell.sh ndmz     PREFIX HOSTNS               build ndmz (host side in HOSTNS)
 #   nr-shell.sh apply    PREFIX HOSTNS NETID:INDEX... build one NR per NETID (INDEX picks its addresses)
 #   nr-shell.sh check    PREFIX HOSTNS NETID...      read each NR back (what a shell reconcile compares)
-#   nr-shell.sh teardown PREFIX HOSTNS NETID...      delete the NRs, ndmz and the host table
+#   nr-shell.sh teardown PREFIX HOSTNS NETID...      delete the NRs, ndmz and the host table (waits until gone)
 #
 # Everything is created inside named namespaces (veths directly in their namespaces); HOSTNS is
 # a namespace name, never the root namespace.
@@ -133,6 +133,12 @@ teardown)
   for id in "$@"; do $IP netns del "${prefix}n-$id"; done
   $IP netns del "$ndmz" 2>/dev/null || true
   $IP netns exec "$hostns" $NFT delete table inet "${prefix}zmesh" 2>/dev/null || true
+  # The kernel destroys deleted namespaces (and their veth pairs) asynchronously: wait, bounded,
+  # until the host end is gone, so that the next round can reuse the names.
+  for _ in $(seq 300); do
+    $IP -n "$hostns" link show "${prefix}ndmz0" >/dev/null 2>&1 || break
+    sleep 0.1
+  done
   ;;
 *)
   echo "usage: nr-shell.sh ndmz|apply|check|teardown PREFIX HOSTNS [NETID[:INDEX]...]" >&2

@@ -14,10 +14,17 @@ export interface NamespaceQuery {
   readonly netns: NetnsRef;
   readonly sysctlKeys: readonly string[];
   readonly tables: readonly { readonly family: NftFamily; readonly name: string }[];
+  /**
+   * Only these links matter and no address or route does (an NR's port in the shared ndmz): read
+   * them one by one instead of dumping a namespace that holds every NR's port.
+   */
+  readonly onlyLinks?: readonly { readonly name: string; readonly master: string | null }[];
 }
 
 export function queryOf(plan: NamespacePlan): NamespaceQuery {
-  return { netns: plan.netns, sysctlKeys: plan.sysctls.map((s) => s.key), tables: plan.nftTables.map((t) => ({ family: t.family, name: t.name })) };
+  const base = { netns: plan.netns, sysctlKeys: plan.sysctls.map((s) => s.key), tables: plan.nftTables.map((t) => ({ family: t.family, name: t.name })) };
+  const slice = !plan.create && !plan.ownsRoutes && plan.addresses.length === 0 && plan.routes.length === 0 && plan.netns.kind === 'named';
+  return slice ? { ...base, onlyLinks: plan.links.map((l) => ({ name: l.name, master: l.master })) } : base;
 }
 
 /**
@@ -39,6 +46,7 @@ export async function inspectNamespace(session: KernelSession, query: NamespaceQ
   const { netns } = query;
   if (!session.exists(netns)) return { netns, exists: false, links: [], addresses: [], routes: [], sysctls: {}, nftTables: [] };
   const rtnl = session.rtnl(netns);
+  if (query.onlyLinks) return inspectLinks(session, query, query.onlyLinks);
   // One dump at a time: a netlink socket interleaves concurrent dumps' multipart answers.
   const links = await rtnl.listLinks();
   const addresses = await rtnl.listAddresses();
@@ -68,4 +76,21 @@ export async function inspectNamespace(session: KernelSession, query: NamespaceQ
     sysctls,
     nftTables,
   };
+}
+
+async function inspectLinks(session: KernelSession, query: NamespaceQuery, wanted: NonNullable<NamespaceQuery['onlyLinks']>): Promise<ObservedNamespace> {
+  const rtnl = session.rtnl(query.netns);
+  const links = [];
+  for (const { name, master: plannedMaster } of wanted) {
+    const link = await rtnl.getLink(name);
+    if (!link) continue;
+    let master: string | null = null;
+    if (link.master !== null) {
+      // Only "is it the planned bridge?" matters to diff; any other master is reported by index.
+      const planned = plannedMaster === null ? null : await rtnl.getLink(plannedMaster);
+      master = planned && planned.index === link.master ? planned.name : `#${link.master}`;
+    }
+    links.push({ name: link.name, kind: link.kind ?? '', mtu: link.mtu, master, up: link.up });
+  }
+  return { netns: query.netns, exists: true, links, addresses: [], routes: [], sysctls: {}, nftTables: [] };
 }
