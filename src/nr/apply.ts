@@ -14,6 +14,9 @@ import type { KernelSession } from './session.js';
 import { type Step, describeStep } from './steps.js';
 import type { WgBackend } from './wg-types.js';
 
+/** This process's namespace, as a path any thread can open (the thread group's, not a worker's). */
+const OWN_NETNS_PATH = `/proc/${process.pid}/ns/net`;
+
 export interface StepTiming {
   readonly step: string;
   readonly kind: Step['kind'];
@@ -38,7 +41,9 @@ async function run(step: Step, session: KernelSession, wg: WgBackend, cache: Nft
       if (step.netns.kind === 'named') deleteNamespace(step.netns.name, { ifMissing: 'ignore' });
       return;
     case 'create-veth':
-      return session.rtnl(step.netns).createVeth(step.name, step.peer, session.path(step.peerNetns), { mtu: step.mtu });
+      // A null path means "networkd's own namespace"; to Rtnl a null peer path means "the socket's
+      // namespace" — the far end (ndmz) when the host is networkd's own. Name it explicitly.
+      return session.rtnl(step.netns).createVeth(step.name, step.peer, session.path(step.peerNetns) ?? OWN_NETNS_PATH, { mtu: step.mtu });
     case 'create-bridge':
       return session.rtnl(step.netns).createBridge(step.name, { mtu: step.mtu });
     case 'delete-link':
