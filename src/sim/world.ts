@@ -175,7 +175,7 @@ export class SimWorld {
       prefix: `${this.prefix}${index}`,
       stateDir,
       zmesh: this.zmesh,
-      spawn: (cmd, args) => host.spawn(cmd, args),
+      spawn: (cmd, args) => host.spawnSharingMounts(cmd, args),
       networkdArgs: this.networkdArgs,
     });
     this.nodeList.push(node);

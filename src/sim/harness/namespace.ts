@@ -75,6 +75,24 @@ export class Namespace {
     return proc;
   }
 
+  /**
+   * Like `spawn`, but enters only the network namespace (`nsenter --net=PATH`) and keeps this
+   * process's mount namespace. For daemons that create namespaces themselves (networkd): `ip netns
+   * exec` gives its command a private, slave mount namespace, so the /run/netns bind mounts such a
+   * daemon makes would be visible to it alone and would vanish with it (a restarted daemon, the
+   * tests and wgd would find empty files). Its /sys is the caller's, not the namespace's.
+   */
+  spawnSharingMounts(cmd: string, args: readonly string[] = [], opts: SpawnOptions = {}): BackgroundProcess {
+    this.owner.assertOpen(`spawn in ${this.name}`);
+    // nsenter execs the command, so the PID we track is the command's own.
+    const proc = new BackgroundProcess(systemTool('nsenter'), [`--net=${this.path}`, '--', systemTool(cmd), ...args], {
+      ...opts,
+      visibleArgs: (opts.visibleArgs ?? 0) + 3,
+    });
+    this.owner.track(proc);
+    return proc;
+  }
+
   /** `ip -n <ns> args...` (ip enters the namespace itself; cheaper than `ip netns exec`). */
   ip(args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
     this.owner.assertOpen(`ip in ${this.name}`);
