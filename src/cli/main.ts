@@ -12,6 +12,7 @@ import { CliError, type CliIo, type Command, type CommandEntry, EXIT_FAILURE, EX
 import { demoCommand } from './demo.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { netGroup } from './net.js';
+import { networkdCommand } from './networkd.js';
 import { nodeGroup } from './node.js';
 import { wgdCommand } from './wgd.js';
 
@@ -21,6 +22,7 @@ export const commandTable: Readonly<Record<string, CommandEntry>> = {
   net: netGroup,
   demo: demoCommand,
   wgd: wgdCommand,
+  networkd: networkdCommand,
 };
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {

@@ -1,0 +1,83 @@
+/**
+ * The one file that wires networkd's DataPlane to src/nr: NetworkResources (plan → diff →
+ * apply in the kernel) with the userspace WireGuard backend driving `zmesh wgd`. Also turns
+ * NrError into NetworkdError (their messages name steps and namespaces, never keys) and the
+ * backend's device status into the API's peer status (handshake age instead of a timestamp).
+ */
+import { NetworkResources, NrError, UserspaceWgBackend } from '../nr/index.js';
+import { netIdOfWgDevice, netnsPathOf, nrNamespaceName, parseNetId, parsePrefix, wgDeviceName } from '../nr/names.js';
+import type { PlaneContext } from './daemon.js';
+import type { DataPlane, NrStatus } from './data-plane.js';
+import { NetworkdError } from './errors.js';
+
+function asNetworkd(error: unknown): never {
+  if (error instanceof NrError) {
+    throw new NetworkdError(error.code === 'EWG' ? 'EUNAVAILABLE' : 'EKERNEL', error.message, {}, { cause: error });
+  }
+  throw error;
+}
+
+async function mapped<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    return asNetworkd(error);
+  }
+}
+
+export function createNrDataPlane(context: PlaneContext): DataPlane {
+  const prefix = parsePrefix(context.prefix);
+  const wg = new UserspaceWgBackend({ wgd: context.wgd });
+  const resources = new NetworkResources({ prefix, wg });
+  return {
+    wgBackend: wg.kind,
+    ensureNdmz: () => mapped(async () => {
+      await resources.ensureNdmz();
+    }),
+    applyNr: (spec) => mapped(async () => {
+      // Endpoints in spec.resource are numeric already (networkd's DNS cache), so nothing to resolve here.
+      const result = await resources.applyNr(spec.resource, { publicAddress: spec.publicAddress, privateKey: spec.privateKey, resolvedEndpoints: new Map() });
+      return { steps: result.steps.length };
+    }),
+    removeNr: (netId) => mapped(async () => {
+      await resources.removeNr(parseNetId(netId));
+    }),
+    listNrs: () => mapped(async () => resources.listNrs().map(String)),
+    nrNetnsPath: (netId) => netnsPathOf(nrNamespaceName(prefix, parseNetId(netId))),
+    inspectNr: (netId) => mapped(async (): Promise<NrStatus> => {
+      const id = parseNetId(netId);
+      const namespace = nrNamespaceName(prefix, id);
+      const exists = resources.listNrs().includes(id);
+      const status = exists ? await wg.status(wgDeviceName(id)) : null;
+      const now = Date.now() / 1000;
+      return {
+        namespace,
+        exists,
+        device: status
+          ? {
+              name: status.name,
+              listenPort: status.listenPort,
+              peers: status.peers.map((p) => ({
+                publicKey: p.publicKey,
+                endpoint: p.endpoint,
+                lastHandshakeAgeSeconds: p.lastHandshake === null ? null : Math.max(0, Math.round(now - p.lastHandshake)),
+                rxBytes: p.rxBytes,
+                txBytes: p.txBytes,
+              })),
+            }
+          : null,
+      };
+    }),
+    removeUnwantedDevices: (wanted) => mapped(async () => {
+      const removed: string[] = [];
+      for (const name of await wg.listDevices()) {
+        const netId = netIdOfWgDevice(name);
+        if (netId === null || wanted.has(netId)) continue;
+        await wg.removeDevice(name);
+        removed.push(name);
+      }
+      return removed;
+    }),
+    teardownAll: () => mapped(() => resources.teardownAll()),
+  };
+}
