@@ -1,0 +1,83 @@
+/**
+ * Typed errors of provisiond. Each carries a code, the HTTP status its local API answers with,
+ * and the field (JSON pointer or option) or task it concerns. Messages name the problem and
+ * never carry key material: a task's body is never formatted into a message, only the public
+ * values (ids, names, paths) and networkd's own, already sanitised, error messages.
+ */
+
+export type ProvisiondErrorCode =
+  | 'EINVAL' // malformed task, spool file or request (field named) → 400
+  | 'ENOENT' // unknown task or route → 404
+  | 'ECONFLICT' // task id reused with a different body → 409
+  | 'ESTATE' // the task's state forbids the operation (cancel a running task) → 409
+  | 'ETOOLARGE' // request body over the limit → 413
+  | 'EMETHOD' // method not allowed on the path → 405
+  | 'EUNAVAILABLE' // the queue is stopping, or provisiond cannot be reached → 503
+  | 'EINTERNAL'; // a bug or an I/O failure: never carries the foreign error's text → 500
+
+const STATUS: Readonly<Record<ProvisiondErrorCode, number>> = {
+  EINVAL: 400,
+  ENOENT: 404,
+  ECONFLICT: 409,
+  ESTATE: 409,
+  ETOOLARGE: 413,
+  EMETHOD: 405,
+  EUNAVAILABLE: 503,
+  EINTERNAL: 500,
+};
+
+/** One validation problem: a JSON pointer into the checked document and the reason. */
+export interface Issue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface ProvisiondErrorContext {
+  readonly field?: string;
+  readonly task?: string;
+  readonly issues?: readonly Issue[];
+}
+
+export class ProvisiondError extends Error {
+  override readonly name = 'ProvisiondError';
+  readonly code: ProvisiondErrorCode;
+  readonly context: ProvisiondErrorContext;
+
+  constructor(code: ProvisiondErrorCode, message: string, context: ProvisiondErrorContext = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.context = context;
+  }
+
+  get status(): number {
+    return STATUS[this.code];
+  }
+
+  toJSON(): object {
+    return { error: { code: this.code, message: this.message, ...this.context } };
+  }
+}
+
+/** EINVAL whose message starts with the field (a JSON pointer such as /definition/resources/0/subnet). */
+export function invalid(field: string, reason: string, context: ProvisiondErrorContext = {}): ProvisiondError {
+  return new ProvisiondError('EINVAL', `${field || '/'}: ${reason}`, { field: field || '/', ...context });
+}
+
+/** EINVAL for a document with several issues: the first in the message, all in the context. */
+export function invalidDocument(what: string, issues: readonly Issue[], context: ProvisiondErrorContext = {}): ProvisiondError {
+  const first = issues[0];
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  return new ProvisiondError('EINVAL', `invalid ${what}: ${first?.path || '/'}: ${first?.message ?? 'invalid'}${more}`, {
+    field: first?.path || '/',
+    issues,
+    ...context,
+  });
+}
+
+/** Any error as a ProvisiondError; a foreign error keeps only its class and errno-like code. */
+export function asProvisiondError(error: unknown): ProvisiondError {
+  if (error instanceof ProvisiondError) return error;
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+  const kind = error instanceof Error ? error.name : typeof error;
+  return new ProvisiondError('EINTERNAL', `internal error (${kind}${code ? ` ${code}` : ''})`, {}, { cause: error });
+}
