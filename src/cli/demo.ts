@@ -51,9 +51,10 @@ async function run({ args, io }: Invocation): Promise<void> {
     mesh = await buildStandardMesh({ log: (line) => say(`  ${line}`) });
     if (stopping) return;
     if (once) {
+      // The matrix first: its pings make every pair handshake, so the table then shows them.
+      const matrix = await matrixText(mesh);
       say('');
       say(await statusReport(mesh.world, [mesh.net]));
-      const matrix = await matrixText(mesh);
       say('');
       say(matrix.text);
       const checks = [

@@ -8,7 +8,8 @@ import type { SimWorld } from './world.js';
 
 interface NetworkStatus {
   readonly subnet?: string;
-  readonly role?: string;
+  /** networkd reports the NR's role as flags (netdef's derivation). */
+  readonly role?: { readonly aggregator?: boolean; readonly exit?: boolean };
   readonly egress?: string;
   readonly hidden?: boolean;
   readonly nrExists?: boolean;
@@ -20,6 +21,11 @@ function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1 << 20) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / (1 << 20)).toFixed(1)} MiB`;
+}
+
+function roleText(s: NetworkStatus): string {
+  const roles = [s.role?.aggregator ? 'aggregator' : '', s.role?.exit ? 'exit' : ''].filter(Boolean);
+  return [s.hidden ? 'hidden' : 'public', ...roles].join(', ');
 }
 
 function age(seconds: number | null): string {
@@ -54,7 +60,7 @@ export async function statusReport(world: SimWorld, networks: readonly SimNetwor
         nrRows.push([id, '?', '?', '?', `error: ${(e as Error).message.slice(0, 60)}`]);
         continue;
       }
-      nrRows.push([id, s.subnet ?? '?', s.role ?? (s.hidden ? 'hidden' : 'public'), s.egress ?? '?', s.nrExists ? `up, port ${s.listenPort ?? '?'}` : 'missing']);
+      nrRows.push([id, s.subnet ?? '?', roleText(s), s.egress ?? '?', s.nrExists ? `up, port ${s.listenPort ?? '?'}` : 'missing']);
       for (const p of s.device?.peers ?? []) {
         peerRows.push([id, p.node ?? '(unknown key)', p.endpoint ?? '(dials in)', age(p.lastHandshakeAgeSeconds), bytes(p.rxBytes), bytes(p.txBytes)]);
       }
