@@ -7,14 +7,12 @@
  * Every public method is safe to repeat and to run after a crash at any point: applying twice
  * does nothing the second time (the report lists 0 steps).
  */
-import { NrError } from './errors.js';
-import { deleteTable, listNamespaces, namespacePath } from './kernel/index.js';
+import { listNamespaces } from './kernel/index.js';
 import { applySteps, type StepTiming } from './apply.js';
 import { diffNdmz, diffNr } from './diff.js';
 import { type NamespaceQuery, type TableReader, alwaysRead, inspectNamespace, queryOf } from './inspect.js';
 import { HOST_NETNS, namedNetns, type DesiredNr, type ObservedNamespace, type ObservedNdmz, type ObservedNr } from './model.js';
 import {
-  NDMZ_BRIDGE,
   TABLE_NAME,
   type NetId,
   type Prefix,
@@ -212,6 +210,3 @@ function report(started: number, inspected: number, steps: readonly StepTiming[]
   const now = performance.now();
   return { steps, inspectMs: inspected - started, applyMs: now - inspected, totalMs: now - started, unresolvedEndpoints };
 }
-
-// Re-exported for networkd's garbage collection by name.
-export { NDMZ_BRIDGE, namespacePath, deleteTable };

@@ -9,8 +9,6 @@ import { missing, observedFrom, observedNrFrom } from './observed.js';
 
 const NET_ID = netIdOf('demo');
 const W = `w-${NET_ID}`;
-const NR = { kind: 'named', name: `ztn-${NET_ID}` } as const;
-const NDMZ = { kind: 'named', name: 'ztndmz' } as const;
 
 let net: TestNetwork;
 let desired: DesiredNr;
