@@ -91,10 +91,15 @@ export function migrate(db: BetterSqlite3.Database, migrations: readonly Migrati
   }
   for (const migration of migrations) {
     if (migration.version <= from) continue;
-    db.transaction(() => {
-      for (const step of migration.steps) db.exec(step);
-      db.prepare('UPDATE schema_version SET version = ?').run(migration.version);
-    }).immediate();
+    try {
+      db.transaction(() => {
+        for (const step of migration.steps) db.exec(step);
+        db.prepare('UPDATE schema_version SET version = ?').run(migration.version);
+      }).immediate();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      throw new ProvisiondError('EINTERNAL', `migration to schema version ${migration.version} (${migration.description}) failed: ${typeof code === 'string' ? code : 'error'}; the database stays at version ${schemaVersion(db)}`, { field: 'schema_version' }, { cause: error });
+    }
   }
   return { from, to: Math.max(from, known) };
 }
