@@ -169,7 +169,14 @@ test.serial('two NRs on two nodes reach each other through WireGuard: ping betwe
     await node.nr.applyNr(resource, ctx);
   }
   const netId = nodeInput(net, 'a').resource.netId;
-  const out = await inNetns(`${a.prefix}n-${netId}`, '/usr/bin/ping', ['-n', '-c', '3', '-i', '0.2', '-w', '10', '-I', '10.1.0.1', '10.1.1.1']);
+  let out: string;
+  try {
+    out = await inNetns(`${a.prefix}n-${netId}`, '/usr/bin/ping', ['-n', '-c', '3', '-i', '0.2', '-w', '10', '-I', '10.1.0.1', '10.1.1.1']);
+  } catch (error) {
+    t.log('a:', JSON.stringify((await a.nr.inspectNr(netId)).wireguard), 'b:', JSON.stringify((await b.nr.inspectNr(netId)).wireguard));
+    t.log(await a.ns.exec('ss', ['-Hnua']).then((r) => r.stdout), await b.ns.exec('ss', ['-Hnua']).then((r) => r.stdout));
+    throw error;
+  }
   t.regex(out, /3 packets transmitted, 3 received/);
   const status = (await a.nr.inspectNr(netId)).wireguard!;
   t.not(status.peers[0]!.lastHandshake, null, 'a handshake happened');
