@@ -14,6 +14,8 @@ import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { netGroup } from './net.js';
 import { networkdCommand } from './networkd.js';
 import { nodeGroup } from './node.js';
+import { provisiondCommand } from './provisiond.js';
+import { taskGroup } from './task.js';
 import { wgdCommand } from './wgd.js';
 
 /** The dispatch table: `zmesh <name> ...`. */
@@ -22,6 +24,8 @@ export const commandTable: Readonly<Record<string, CommandEntry>> = {
   net: netGroup,
   demo: demoCommand,
   wgd: wgdCommand,
+  provisiond: provisiondCommand,
+  task: taskGroup,
   networkd: networkdCommand,
 };
 

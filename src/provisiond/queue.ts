@@ -70,6 +70,7 @@ export class TaskQueue {
   #inFlight = 0;
   #started = false;
   #stopping = false;
+  #closed = false;
   #fatal: unknown = null;
   #wakeTimer: NodeJS.Timeout | null = null;
   #wakeAt: number | null = null;
@@ -165,11 +166,14 @@ export class TaskQueue {
         });
       });
     }
+    // Attempts still in flight stay "running" in the database: the next start re-sends them.
+    this.#closed = true;
   }
 
   // ------------------------------------------------------------------ group commit
 
   #write<T>(run: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new ProvisiondError('EUNAVAILABLE', 'provisiond is stopping'));
     if (this.#fatal !== null) return Promise.reject(new ProvisiondError('EUNAVAILABLE', 'the task database failed; provisiond must restart'));
     return new Promise<T>((resolve, reject) => {
       this.#writes.push({ run, resolve: resolve as (value: unknown) => void, reject });
@@ -252,7 +256,10 @@ export class TaskQueue {
       .then((result) => {
         this.#inFlight--;
         const completion = this.#completionOf(claimed, result);
-        if (completion.kind === 'retry') {
+        // Every retry is in the history; the log gets the first few and then every power of two,
+        // so a networkd that is down for an hour does not flood it.
+        const worthLogging = claimed.attempt <= 3 || (claimed.attempt & (claimed.attempt - 1)) === 0;
+        if (completion.kind === 'retry' && worthLogging) {
           this.#log(`task ${claimed.task.id} (${claimed.task.type}) attempt ${claimed.attempt}: ${completion.error.message}; retry in ${completion.retryInMs} ms`);
         } else if (completion.kind === 'failed') {
           this.#log(`task ${claimed.task.id} (${claimed.task.type}) failed after ${claimed.attempt} attempt(s): ${completion.error.message}`);

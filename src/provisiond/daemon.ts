@@ -1,0 +1,89 @@
+/**
+ * `zmesh provisiond`, put together: the database in the state dir (D/provisiond.db), the queue
+ * feeding networkd through its socket, the local API and the optional spool directory.
+ * provisiond holds no network state: stopping or killing it never touches the data plane;
+ * networkd keeps running and a restart continues the queue from the database.
+ */
+import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
+import { Api } from './api.js';
+import { type Db, openStateDatabase } from './database.js';
+import { DEFAULT_SOCKET } from './client.js';
+import { invalid } from './errors.js';
+import { NetworkdHandler } from './networkd-handler.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, TaskQueue } from './queue.js';
+import { Spool } from './spool.js';
+
+export interface ProvisiondOptions {
+  readonly stateDir: string;
+  readonly networkdSocket: string;
+  /** The local API socket (default /run/zmesh/provisiond.sock). */
+  readonly socket?: string;
+  readonly spoolDir?: string;
+  readonly concurrency?: number;
+  readonly backoff?: BackoffPolicy;
+  readonly maxAttempts?: number;
+  readonly requestTimeoutMs?: number;
+  readonly log: (message: string) => void;
+  /** The database failed: the process must exit (a restart recovers). */
+  readonly onFatal?: (error: unknown) => void;
+}
+
+export class Provisiond {
+  readonly queue: TaskQueue;
+  readonly socketPath: string;
+  readonly #db: Db;
+  readonly #api: Api;
+  readonly #handler: NetworkdHandler;
+  readonly #spool: Spool | null;
+
+  private constructor(db: Db, queue: TaskQueue, api: Api, handler: NetworkdHandler, spool: Spool | null, socketPath: string) {
+    this.#db = db;
+    this.queue = queue;
+    this.#api = api;
+    this.#handler = handler;
+    this.#spool = spool;
+    this.socketPath = socketPath;
+  }
+
+  static async start(options: ProvisiondOptions): Promise<Provisiond> {
+    for (const [field, value] of [['--state-dir', options.stateDir], ['--networkd-socket', options.networkdSocket], ['--socket', options.socket], ['--spool', options.spoolDir]] as const) {
+      if (value !== undefined && !value.startsWith('/')) throw invalid(field, 'must be an absolute path');
+    }
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw invalid('--concurrency', 'must be an integer from 1 to 1024');
+    const db = openStateDatabase(options.stateDir);
+    const handler = new NetworkdHandler({ socketPath: options.networkdSocket, maxSockets: concurrency, ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}) });
+    const queue = new TaskQueue({
+      db,
+      handler: handler.handle,
+      concurrency,
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      log: options.log,
+      ...(options.onFatal ? { onFatal: options.onFatal } : {}),
+    });
+    const socketPath = options.socket ?? DEFAULT_SOCKET;
+    const api = new Api({ queue, health: () => ({ networkdSocket: options.networkdSocket }), log: options.log });
+    try {
+      await api.listen(socketPath);
+    } catch (error) {
+      db.close();
+      handler.close();
+      throw error;
+    }
+    const { recovered } = queue.start();
+    const spool = options.spoolDir ? await Spool.start({ dir: options.spoolDir, queue, log: options.log }) : null;
+    const counts = queue.store.counts();
+    options.log(`serving ${socketPath}; networkd at ${options.networkdSocket}; ${counts.pending + counts.running} task(s) to do (${recovered} recovered from a crash)${spool ? `; spool ${spool.dir}` : ''}`);
+    return new Provisiond(db, queue, api, handler, spool, socketPath);
+  }
+
+  /** Stops taking tasks, lets attempts in flight be recorded (up to graceMs), closes the database. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.#spool?.close();
+    await this.#api.close();
+    await this.queue.stop(graceMs);
+    this.#handler.close();
+    this.#db.close();
+  }
+}
