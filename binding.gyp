@@ -7,10 +7,12 @@
         "native/netns.c",
         "native/tun.c",
         "native/dataplane_addon.cc",
+        "native/wg_aead.c",
         "native/wg_allowedips.c",
         "native/wg_device.c",
         "native/wg_events.c",
         "native/wg_index.c",
+        "native/wg_offload.c",
         "native/wg_peer.c",
         "native/wg_receive.c",
         "native/wg_replay.c",
@@ -27,7 +29,7 @@
       "cflags_cc": ["-std=gnu++17", "-fexceptions"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "libraries": ["-lsodium", "-lpthread"]
+      "libraries": ["-lsodium", "-lcrypto", "-lpthread"]
     }
   ]
 }

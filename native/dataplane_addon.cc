@@ -151,7 +151,8 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
                        });
   }
 
-  // new Dataplane(tunFd, udp4Fd (-1: none), udp6Fd (-1: none), mtu, onEvents(handshakes, wants, confirmed))
+  // new Dataplane(tunFd, udp4Fd (-1: none), udp6Fd (-1: none), mtu, onEvents(handshakes, wants, confirmed),
+  //               tunOffload?: boolean)
   explicit Dataplane(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Dataplane>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() ||
@@ -170,6 +171,7 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
     cfg.udp4_fd = info[1].As<Napi::Number>().Int32Value();
     cfg.udp6_fd = info[2].As<Napi::Number>().Int32Value();
     cfg.mtu = info[3].As<Napi::Number>().Int32Value();
+    cfg.tun_vnet_hdr = info.Length() > 5 && info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
     cfg.notify = Notify;
     cfg.notify_ctx = handle_;
     int rc = wg_device_create(&cfg, &handle_->device);

@@ -46,6 +46,10 @@ typedef struct wg_device_config {
   int udp4_fd; /* -1: none */
   int udp6_fd; /* -1: none */
   int mtu;     /* the TUN's MTU: largest inner packet; padding never goes beyond it */
+  /* The TUN was opened with IFF_VNET_HDR: the device turns on its offloads
+   * (TUNSETOFFLOAD: checksum, TSO4/6, USO4/6 where the kernel has them), splits
+   * super-packets on read and coalesces TCP segments on write. */
+  bool tun_vnet_hdr;
   /* Called (from a packet thread, or the caller's thread) when events become
    * available after the queue was drained empty. Must not block. */
   void (*notify)(void *ctx);

@@ -7,12 +7,16 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_tun.h>
+#include <netinet/udp.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "wg_constants.h"
 #include "wg_device.h"
+#include "wg_offload.h"
 
 const char *const wg_drop_reason_names[WG_DROP_REASON_COUNT] = {
     [WG_DROP_SHORT] = "short",
@@ -47,14 +51,26 @@ static void set_nonblocking(int fd, bool on) {
   if (flags >= 0) fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
 }
 
-static void enlarge_buffers(int fd) {
+/* Several MB of socket buffer, and coalesced receives (UDP_GRO: the RX thread
+ * splits them by their segment size) where the kernel has them. */
+static void configure_socket(int fd) {
   if (fd < 0) return;
+  int on = 1;
+  setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);
   /* Several MB absorb bursts between batches; FORCE works as root, else the sysctl cap applies. */
   int size = 4 << 20;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+/* Lets the kernel hand the TUN unchecksummed TCP/UDP and TSO (and, on Linux
+ * >= 6.2, USO) super-packets. Without USO the kernel segments UDP itself. */
+static int enable_tun_offloads(int tun_fd) {
+  unsigned long base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  if (ioctl(tun_fd, TUNSETOFFLOAD, base | TUN_F_USO4 | TUN_F_USO6) == 0) return 0;
+  return ioctl(tun_fd, TUNSETOFFLOAD, base) == 0 ? 0 : -errno;
 }
 
 static void free_peer_cb(wg_index_node *n, void *ctx) { wg_peer_destroy(ctx, WG_CONTAINER_OF(n, wg_peer, id_node)); }
@@ -82,6 +98,8 @@ int wg_device_create(const wg_device_config *cfg, wg_device **out) {
   d->udp4_fd = cfg->udp4_fd;
   d->udp6_fd = cfg->udp6_fd;
   d->mtu = cfg->mtu;
+  d->tun_vnet_hdr = cfg->tun_vnet_hdr;
+  atomic_init(&d->udp_gso, true);
   d->notify = cfg->notify;
   d->notify_ctx = cfg->notify_ctx;
   d->read_capacity = (size_t)cfg->mtu + WG_PADDING_MULTIPLE;
@@ -107,10 +125,14 @@ int wg_device_create(const wg_device_config *cfg, wg_device **out) {
   /* The TUN is read in batches until EAGAIN; UDP receives use MSG_DONTWAIT and
    * the TX thread's sendmmsg may wait for buffer space. */
   set_nonblocking(d->tun_fd, true);
+  if (d->tun_vnet_hdr && enable_tun_offloads(d->tun_fd) < 0) {
+    release(d);
+    return -EINVAL;
+  }
   set_nonblocking(d->udp4_fd, false);
   set_nonblocking(d->udp6_fd, false);
-  enlarge_buffers(d->udp4_fd);
-  enlarge_buffers(d->udp6_fd);
+  configure_socket(d->udp4_fd);
+  configure_socket(d->udp6_fd);
 
   /* Packet threads take no signals: they belong to the process's main thread. */
   sigset_t all, old;
@@ -157,8 +179,8 @@ int wg_device_set_sockets(wg_device *d, int udp4_fd, int udp6_fd) {
   if (!d->threads_started) return -EBADF;
   set_nonblocking(udp4_fd, false);
   set_nonblocking(udp6_fd, false);
-  enlarge_buffers(udp4_fd);
-  enlarge_buffers(udp6_fd);
+  configure_socket(udp4_fd);
+  configure_socket(udp6_fd);
 
   pthread_rwlock_wrlock(&d->lock);
   int old4 = d->udp4_fd, old6 = d->udp6_fd;
@@ -373,8 +395,14 @@ int wg_device_send_keepalive(wg_device *d, uint32_t peer_id) {
     } else if (!kp) {
       rc = -ENOKEY;
     } else {
-      size_t len = wg_seal_transport(d, kp, counter, msg, 0);
-      rc = wg_send_one(d, p, &to, msg, len);
+      wg_aead *aead = wg_aead_new();
+      if (!aead) {
+        rc = -ENOMEM;
+      } else {
+        size_t len = wg_seal_transport(d, aead, kp, counter, msg, 0);
+        wg_aead_free(aead);
+        rc = wg_send_one(d, p, &to, msg, len);
+      }
       if (rc == 0) wg_set(&p->last_auth_sent_ms, now);
     }
   }

@@ -17,13 +17,19 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "wg_aead.h"
 #include "wg_allowedips.h"
 #include "wg_dataplane.h"
 #include "wg_index.h"
 #include "wg_replay.h"
 
-#define WG_BATCH 64                 /* packets per read/recvmmsg/sendmmsg batch */
+#define WG_BATCH 64                 /* datagrams (each up to 64 KiB with UDP GRO) per recvmmsg */
+#define WG_TX_SLOTS 256             /* inner packets per TX batch (a TUN super-packet fills up to ~48) */
+#define WG_UDP_GSO_SEGMENTS 64      /* datagrams per UDP GSO send (the kernel's UDP_MAX_SEGMENTS is >= 64) */
+#define WG_UDP_GSO_BYTES 65000      /* payload bytes per UDP GSO send (below the 64 KiB IP limit) */
+#define WG_RX_PACKETS (WG_BATCH * 64) /* decrypted packets held for one batch of TUN writes */
 #define WG_STAGED_PER_PEER 128      /* packets kept per peer while it has no keypair (wireguard-go's) */
 #define WG_STAGED_POOL 1024         /* staged packets per device, all peers together */
 #define WG_EVENT_QUEUE 1024         /* events waiting for JS */
@@ -80,6 +86,8 @@ struct wg_device {
   int rebind_fd;
   atomic_uint sockets_generation, rx_generation;
   int mtu;
+  bool tun_vnet_hdr;      /* the TUN carries a virtio-net header: offloads on (wg_offload.h) */
+  atomic_bool udp_gso;    /* UDP_SEGMENT sends; cleared when the kernel refuses one */
   size_t slot_size;     /* bytes of one TX / staged buffer */
   size_t read_capacity; /* largest plaintext read from the TUN */
   pthread_rwlock_t lock;
@@ -105,6 +113,16 @@ struct wg_device {
   bool threads_started;
   atomic_bool stopped;
 };
+
+static inline bool wg_same_endpoint(const wg_sockaddr *a, const wg_sockaddr *b) {
+  if (a->sa.sa_family != b->sa.sa_family) return false;
+  if (a->sa.sa_family == AF_INET)
+    return a->in4.sin_port == b->in4.sin_port && a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr;
+  if (a->sa.sa_family == AF_INET6)
+    return a->in6.sin6_port == b->in6.sin6_port && a->in6.sin6_scope_id == b->in6.sin6_scope_id &&
+           memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
+  return false;
+}
 
 static inline void wg_count_drop(wg_device *d, enum wg_drop_reason r) {
   atomic_fetch_add_explicit(&d->drops[r], 1, memory_order_relaxed);
@@ -146,7 +164,7 @@ void wg_staged_flush(wg_device *d, wg_peer *p, uint64_t now);
 void *wg_tx_thread(void *arg);
 /* Encrypts slot data (plaintext of len at data + 16) in place on kp with
  * counter; returns the message length. */
-size_t wg_seal_transport(wg_device *d, wg_keypair *kp, uint64_t counter, uint8_t *data, size_t len);
+size_t wg_seal_transport(wg_device *d, wg_aead *aead, wg_keypair *kp, uint64_t counter, uint8_t *data, size_t len);
 /* The UDP fd for an endpoint, or -1. */
 int wg_socket_for(wg_device *d, const wg_sockaddr *to);
 /* One datagram; counts tx bytes for p (may be NULL). 0 or negative errno. */

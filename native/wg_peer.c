@@ -150,17 +150,19 @@ void wg_staged_drop(wg_device *d, wg_peer *p) {
 
 void wg_staged_flush(wg_device *d, wg_peer *p, uint64_t now) {
   wg_sockaddr to;
+  wg_aead *aead = NULL;
   for (;;) {
     pthread_mutex_lock(&d->staged_lock);
     int32_t s = pop_oldest(d, p);
     pthread_mutex_unlock(&d->staged_lock);
-    if (s < 0) return;
+    if (s < 0) break;
+    if (!aead) aead = wg_aead_new();
     /* The slot is ours alone until released. */
     uint64_t counter;
     wg_keypair *kp = wg_peer_sending_keypair(p, now, &counter);
     wg_peer_endpoint(p, &to);
-    if (kp && to.sa.sa_family != AF_UNSPEC) {
-      size_t len = wg_seal_transport(d, kp, counter, d->staged[s].data, d->staged[s].len);
+    if (kp && to.sa.sa_family != AF_UNSPEC && aead) {
+      size_t len = wg_seal_transport(d, aead, kp, counter, d->staged[s].data, d->staged[s].len);
       if (wg_send_one(d, p, &to, d->staged[s].data, len) == 0) {
         wg_set(&p->last_data_sent_ms, now);
         wg_set(&p->last_auth_sent_ms, now);
@@ -172,4 +174,5 @@ void wg_staged_flush(wg_device *d, wg_peer *p, uint64_t now) {
     release_slot(d, s);
     pthread_mutex_unlock(&d->staged_lock);
   }
+  wg_aead_free(aead);
 }

@@ -1,19 +1,28 @@
-/* The inbound path: recvmmsg a batch -> per message: handshake messages to
- * the event queue; transport: receiver index -> keypair -> decrypt in place
- * -> replay window -> roam -> source check -> TUN. Everything else is
- * dropped and counted by reason; nothing a peer sends can crash this.
+/* The inbound path: recvmmsg a batch (each message may be several datagrams
+ * coalesced by UDP GRO, split here by their segment size) -> per datagram:
+ * handshake messages to the event queue; transport: receiver index ->
+ * keypair -> decrypt in place -> replay window -> source check -> queued for
+ * the TUN. Everything else is dropped and counted by reason; nothing a peer
+ * sends can crash this. Per-peer counters, timestamps and roaming are written
+ * once per run of datagrams from one peer. The queued packets are written
+ * after the batch: on an offloading TUN, runs of same-flow TCP segments
+ * become one super-packet write (wg_offload.c), else one write each.
  *
  * A responder's next keypair is promoted after the batch, under the write
  * lock, because promotion frees the old previous keypair, which a packet
  * thread must never do while it (or the other thread) holds the read lock. */
 #include <errno.h>
+#include <netinet/udp.h>
+#include <sys/uio.h>
 #include <poll.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "wg_aead.h"
 #include "wg_constants.h"
+#include "wg_offload.h"
 #include "wg_device.h"
 
 static inline uint32_t get_le32(const uint8_t *p) {
@@ -26,24 +35,82 @@ typedef struct rx_batch {
   struct mmsghdr msgs[WG_BATCH];
   struct iovec iov[WG_BATCH];
   wg_sockaddr from[WG_BATCH];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctrl[WG_BATCH];
   uint32_t promote[WG_BATCH]; /* local indices of next keypairs that received data */
   size_t promote_count;
+  wg_aead *aead;
+  /* Decrypted packets waiting for the TUN: a plain list, or the coalescer. */
+  uint8_t **out_pkt;
+  size_t *out_len;
+  size_t out_count;
+  wg_gro gro;
+  /* The run of datagrams from one peer being accounted. */
+  wg_peer *run_peer;
+  uint64_t run_bytes;
+  bool run_data;
+  const wg_sockaddr *run_from;
 } rx_batch;
-
-static bool same_endpoint(const wg_sockaddr *a, const wg_sockaddr *b) {
-  if (a->sa.sa_family != b->sa.sa_family) return false;
-  if (a->sa.sa_family == AF_INET)
-    return a->in4.sin_port == b->in4.sin_port && a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr;
-  if (a->sa.sa_family == AF_INET6)
-    return a->in6.sin6_port == b->in6.sin6_port && a->in6.sin6_scope_id == b->in6.sin6_scope_id &&
-           memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
-  return false;
-}
 
 static void roam(wg_peer *p, const wg_sockaddr *from) {
   pthread_spin_lock(&p->endpoint_lock);
-  if (!same_endpoint(&p->endpoint, from)) p->endpoint = *from;
+  if (!wg_same_endpoint(&p->endpoint, from)) p->endpoint = *from;
   pthread_spin_unlock(&p->endpoint_lock);
+}
+
+static void end_run(rx_batch *b, uint64_t now) {
+  wg_peer *p = b->run_peer;
+  if (!p) return;
+  wg_add(&p->rx_bytes, b->run_bytes);
+  wg_set(&p->last_auth_received_ms, now);
+  if (b->run_data) wg_set(&p->last_data_received_ms, now);
+  roam(p, b->run_from); /* to the source of its last authenticated datagram */
+  b->run_peer = NULL;
+  b->run_bytes = 0;
+  b->run_data = false;
+}
+
+/* Writes the queued packets into the TUN and empties the queue. */
+static void write_out(wg_device *d, rx_batch *b) {
+  if (d->tun_vnet_hdr) {
+    struct iovec iov[WG_GRO_MAX_SEGMENTS + 1];
+    struct virtio_net_hdr hdr;
+    for (size_t i = 0; i < b->gro.item_count; ++i) {
+      size_t n = wg_gro_finish(&b->gro, i, &hdr, iov);
+      for (;;) {
+        ssize_t w = writev(d->tun_fd, iov, (int)n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) wg_count_drop(d, WG_DROP_TUN_WRITE_ERROR);
+        break;
+      }
+    }
+    wg_gro_reset(&b->gro);
+    return;
+  }
+  for (size_t i = 0; i < b->out_count; ++i) {
+    for (;;) {
+      ssize_t w = write(d->tun_fd, b->out_pkt[i], b->out_len[i]);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) wg_count_drop(d, WG_DROP_TUN_WRITE_ERROR);
+      break;
+    }
+  }
+  b->out_count = 0;
+}
+
+static void queue_for_tun(wg_device *d, rx_batch *b, uint8_t *pkt, size_t len) {
+  if (d->tun_vnet_hdr) {
+    if (!wg_gro_add(&b->gro, pkt, len)) {
+      write_out(d, b);
+      wg_gro_add(&b->gro, pkt, len);
+    }
+    return;
+  }
+  if (b->out_count == WG_RX_PACKETS) write_out(d, b);
+  b->out_pkt[b->out_count] = pkt;
+  b->out_len[b->out_count++] = len;
 }
 
 static void handshake_message(wg_device *d, const uint8_t *msg, size_t len, const wg_sockaddr *from) {
@@ -93,13 +160,9 @@ static void transport_message(wg_device *d, rx_batch *b, uint8_t *msg, size_t le
     return;
   }
   uint64_t counter = get_le64(msg + 8);
-  uint8_t nonce[12] = {0};
-  memcpy(nonce + 4, msg + 8, 8);
   uint8_t *payload = msg + WG_TRANSPORT_HEADER_SIZE;
   size_t payload_len = len - WG_KEEPALIVE_SIZE;
-  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(payload, NULL, payload, payload_len,
-                                                         payload + payload_len, NULL, 0, nonce,
-                                                         kp->receive_key) != 0) {
+  if (!wg_aead_open(b->aead, kp->receive_key, counter, payload, payload_len, payload + payload_len)) {
     wg_count_drop(d, WG_DROP_AUTH_FAILED);
     return;
   }
@@ -113,13 +176,17 @@ static void transport_message(wg_device *d, rx_batch *b, uint8_t *msg, size_t le
 
   /* Authenticated and fresh: this is the peer speaking, from `from`. */
   wg_peer *p = kp->peer;
-  wg_add(&p->rx_bytes, len);
-  wg_set(&p->last_auth_received_ms, now);
-  roam(p, from);
+  if (b->run_peer != p) {
+    end_run(b, now);
+    b->run_peer = p;
+  }
+  b->run_bytes += len;
+  b->run_from = from;
   if (kp == p->next) {
     bool queued = false;
     for (size_t i = 0; i < b->promote_count; ++i) queued |= b->promote[i] == kp->index_node.key;
-    if (!queued) b->promote[b->promote_count++] = kp->index_node.key;
+    /* A full list only delays a promotion to a later batch. */
+    if (!queued && b->promote_count < WG_BATCH) b->promote[b->promote_count++] = kp->index_node.key;
   } else if (kp == p->current && kp->initiator && now - kp->created_ms >= WG_REKEY_ON_RECEIVE_AFTER_MS) {
     wg_peer_want_handshake(d, p, now);
   }
@@ -136,13 +203,45 @@ static void transport_message(wg_device *d, rx_batch *b, uint8_t *msg, size_t le
     wg_count_drop(d, WG_DROP_SOURCE_NOT_ALLOWED);
     return;
   }
-  for (;;) {
-    ssize_t w = write(d->tun_fd, payload, inner_len);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) wg_count_drop(d, WG_DROP_TUN_WRITE_ERROR);
-    break;
+  queue_for_tun(d, b, payload, inner_len);
+  b->run_data = true;
+}
+
+/* The segment size of a UDP GRO message, or its length when it is one datagram. */
+static size_t gro_segment_size(struct msghdr *m, size_t len) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int size;
+      memcpy(&size, CMSG_DATA(c), sizeof size);
+      if (size > 0 && (size_t)size < len) return (size_t)size;
+    }
   }
-  wg_set(&p->last_data_received_ms, now);
+  return len ? len : 1;
+}
+
+static void datagram(wg_device *d, rx_batch *b, uint8_t *msg, size_t len, const wg_sockaddr *from, uint64_t now) {
+  if (len < 4) {
+    wg_count_drop(d, WG_DROP_SHORT);
+    return;
+  }
+  uint32_t type = get_le32(msg);
+  switch (type) {
+    case WG_MSG_INITIATION:
+    case WG_MSG_RESPONSE:
+    case WG_MSG_COOKIE_REPLY: {
+      size_t want = type == WG_MSG_INITIATION ? WG_MSG_INITIATION_SIZE
+                    : type == WG_MSG_RESPONSE ? WG_MSG_RESPONSE_SIZE
+                                              : WG_MSG_COOKIE_REPLY_SIZE;
+      if (len != want) wg_count_drop(d, WG_DROP_HANDSHAKE_SIZE);
+      else handshake_message(d, msg, len, from);
+      break;
+    }
+    case WG_MSG_TRANSPORT:
+      transport_message(d, b, msg, len, from, now);
+      break;
+    default:
+      wg_count_drop(d, WG_DROP_UNKNOWN_TYPE);
+  }
 }
 
 static void process_batch(wg_device *d, rx_batch *b, int count) {
@@ -150,37 +249,19 @@ static void process_batch(wg_device *d, rx_batch *b, int count) {
   b->promote_count = 0;
   pthread_rwlock_rdlock(&d->lock);
   for (int i = 0; i < count; ++i) {
-    uint8_t *msg = b->memory + (size_t)i * WG_MAX_MESSAGE_SIZE;
+    uint8_t *buf = b->memory + (size_t)i * WG_MAX_MESSAGE_SIZE;
     size_t len = b->msgs[i].msg_len;
-    const wg_sockaddr *from = &b->from[i];
     if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
       wg_count_drop(d, WG_DROP_OVERSIZE);
       continue;
     }
-    if (len < 4) {
-      wg_count_drop(d, WG_DROP_SHORT);
-      continue;
-    }
-    uint32_t type = get_le32(msg);
-    switch (type) {
-      case WG_MSG_INITIATION:
-      case WG_MSG_RESPONSE:
-      case WG_MSG_COOKIE_REPLY: {
-        size_t want = type == WG_MSG_INITIATION ? WG_MSG_INITIATION_SIZE
-                      : type == WG_MSG_RESPONSE ? WG_MSG_RESPONSE_SIZE
-                                                : WG_MSG_COOKIE_REPLY_SIZE;
-        if (len != want) wg_count_drop(d, WG_DROP_HANDSHAKE_SIZE);
-        else handshake_message(d, msg, len, from);
-        break;
-      }
-      case WG_MSG_TRANSPORT:
-        transport_message(d, b, msg, len, from, now);
-        break;
-      default:
-        wg_count_drop(d, WG_DROP_UNKNOWN_TYPE);
-    }
+    size_t segment = gro_segment_size(&b->msgs[i].msg_hdr, len);
+    for (size_t off = 0; off < len; off += segment)
+      datagram(d, b, buf + off, len - off < segment ? len - off : segment, &b->from[i], now);
   }
+  end_run(b, now);
   pthread_rwlock_unlock(&d->lock);
+  write_out(d, b); /* outside the lock: the packets are this thread's own buffers */
   if (b->promote_count == 0) return;
 
   pthread_rwlock_wrlock(&d->lock);
@@ -205,13 +286,33 @@ static void process_batch(wg_device *d, rx_batch *b, int count) {
   pthread_rwlock_unlock(&d->lock);
 }
 
+static void free_batch(rx_batch *b) {
+  if (!b) return;
+  if (b->memory) sodium_memzero(b->memory, (size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE); /* decrypted user traffic */
+  free(b->memory);
+  wg_aead_free(b->aead);
+  free(b->out_pkt);
+  free(b->out_len);
+  free(b->gro.items);
+  free(b->gro.pieces);
+  free(b);
+}
+
 void *wg_rx_thread(void *arg) {
   wg_device *d = arg;
   rx_batch *b = calloc(1, sizeof *b);
-  if (b) b->memory = malloc((size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE);
-  if (!b || !b->memory) {
+  if (b) {
+    b->memory = malloc((size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE);
+    b->aead = wg_aead_new();
+    b->out_pkt = malloc(WG_RX_PACKETS * sizeof *b->out_pkt);
+    b->out_len = malloc(WG_RX_PACKETS * sizeof *b->out_len);
+    b->gro.items = malloc(WG_RX_PACKETS * sizeof *b->gro.items);
+    b->gro.pieces = malloc(WG_RX_PACKETS * sizeof *b->gro.pieces);
+    b->gro.item_capacity = b->gro.piece_capacity = WG_RX_PACKETS;
+  }
+  if (!b || !b->memory || !b->aead || !b->out_pkt || !b->out_len || !b->gro.items || !b->gro.pieces) {
     wg_count_drop(d, WG_DROP_READ_ERROR);
-    free(b);
+    free_batch(b);
     return NULL;
   }
   for (int i = 0; i < WG_BATCH; ++i) {
@@ -253,6 +354,8 @@ void *wg_rx_thread(void *arg) {
         b->msgs[i].msg_hdr.msg_namelen = sizeof b->from[i];
         b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
         b->msgs[i].msg_hdr.msg_iovlen = 1;
+        b->msgs[i].msg_hdr.msg_control = b->ctrl[i].buf;
+        b->msgs[i].msg_hdr.msg_controllen = sizeof b->ctrl[i].buf;
       }
       int count = recvmmsg(pfd[s].fd, b->msgs, WG_BATCH, MSG_DONTWAIT, NULL);
       if (count < 0) {
@@ -262,8 +365,6 @@ void *wg_rx_thread(void *arg) {
       process_batch(d, b, count);
     }
   }
-  sodium_memzero(b->memory, (size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE); /* decrypted user traffic */
-  free(b->memory);
-  free(b);
+  free_batch(b);
   return NULL;
 }

@@ -15,7 +15,8 @@
 //   when it succeeds (when it throws, the caller still owns them); `close()`
 //   closes them. The TUN is made non-blocking, the UDP sockets blocking (the
 //   packet threads use MSG_DONTWAIT to receive). The TUN's MTU must equal
-//   `mtu`: longer packets read from it are dropped ("oversize").
+//   `mtu`: longer packets read from it are dropped ("oversize"), except that
+//   with `tunOffload` the kernel's TSO/USO super-packets are split to `mtu`.
 // - Keypair slots follow the Linux module's noise.c: an initiator keypair
 //   becomes current at once (a pending next becomes previous), a responder
 //   keypair becomes next and is promoted to current by the first packet that
@@ -88,6 +89,13 @@ export interface DataplaneOptions {
   udp4Fd: number | null;
   udp6Fd: number | null;
   mtu: number;
+  /**
+   * The TUN was opened with the virtio-net header flag (native().constants.TUN_VNET_HDR): the
+   * data plane turns on the TUN's offloads (checksum, TSO, USO), splits the kernel's
+   * super-packets and coalesces received TCP segments. Must match how the TUN was opened.
+   * Default false.
+   */
+  tunOffload?: boolean;
   onHandshakeMessages: (msgs: HandshakeMessage[]) => void;
   onWantsHandshake: (peerIds: number[]) => void;
   onKeypairConfirmed?: (confirmed: KeypairConfirmed[]) => void;
@@ -156,7 +164,7 @@ interface NativeDevice {
 type EventsCallback = (handshakes: HandshakeMessage[], wants: number[], confirmed: KeypairConfirmed[]) => void;
 
 interface DataplaneNative {
-  Dataplane: new (tunFd: number, udp4Fd: number, udp6Fd: number, mtu: number, onEvents: EventsCallback) => NativeDevice;
+  Dataplane: new (tunFd: number, udp4Fd: number, udp6Fd: number, mtu: number, onEvents: EventsCallback, tunOffload: boolean) => NativeDevice;
   monotonicMs(): number;
   dataplaneTest: {
     replayWindow(counters: bigint[]): boolean[];
@@ -258,6 +266,8 @@ export class Dataplane {
     const udp6Fd = opts.udp6Fd === null ? -1 : checkFd('udp6Fd', opts.udp6Fd);
     if (udp4Fd < 0 && udp6Fd < 0) throw invalid('udp4Fd', 'at least one of udp4Fd and udp6Fd is needed');
     if (!Number.isInteger(opts.mtu) || opts.mtu < 576 || opts.mtu > 65455) throw invalid('mtu', 'must be an integer from 576 to 65455', opts.mtu);
+    const tunOffload = opts.tunOffload ?? false;
+    if (typeof tunOffload !== 'boolean') throw invalid('tunOffload', 'must be a boolean', tunOffload);
     for (const name of ['onHandshakeMessages', 'onWantsHandshake'] as const)
       if (typeof opts[name] !== 'function') throw invalid(name, 'must be a function');
     const onEvents: EventsCallback = (handshakes, wants, confirmed) => {
@@ -266,7 +276,7 @@ export class Dataplane {
       if (confirmed.length && opts.onKeypairConfirmed) opts.onKeypairConfirmed(confirmed);
     };
     try {
-      return new Dataplane(new (binding().Dataplane)(tunFd, udp4Fd, udp6Fd, opts.mtu, onEvents));
+      return new Dataplane(new (binding().Dataplane)(tunFd, udp4Fd, udp6Fd, opts.mtu, onEvents, tunOffload));
     } catch (e) {
       throw new DataplaneError('START_FAILED', `cannot start the data plane: ${(e as Error).message}`, { tunFd, udp4Fd, udp6Fd });
     }

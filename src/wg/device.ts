@@ -138,6 +138,7 @@ export class WireGuardDevice implements UapiDevice {
       udp4Fd: sockets.udp4,
       udp6Fd: sockets.udp6,
       mtu,
+      tunOffload: true,
       onHandshakeMessages: (messages) => this.#onHandshakeMessages(messages),
       onWantsHandshake: (ids) => {
         for (const id of ids) this.#wants.add(id);
@@ -157,7 +158,9 @@ export class WireGuardDevice implements UapiDevice {
     await cryptoReady();
     const mtu = options.mtu ?? DEFAULT_MTU;
     const n = native();
-    const tun = n.openTun(options.tunNetns, options.name, 0);
+    // With the virtio-net header the kernel hands over 64 KiB TSO super-packets and takes
+    // coalesced ones: one syscall per ~45 packets instead of one each (the data plane's offloads).
+    const tun = n.openTun(options.tunNetns, options.name, n.constants.TUN_VNET_HDR);
     let sockets: BoundSockets | null = null;
     try {
       n.setLinkMtu(options.tunNetns, tun.name, mtu);
