@@ -56,7 +56,18 @@ test('tasks of one network run one at a time in submission order; different netw
 });
 
 test('the concurrency limit bounds the tasks in flight across networks', async (t) => {
-  const { queue, fake } = await rig(t, () => ({ status: 200, body: {}, delayMs: 10 }), { concurrency: 2 });
+  // Requests are answered in pairs: with a limit of 1 this would never finish, above 2 a third would be seen in flight.
+  let waiting: (() => void)[] = [];
+  const { queue, fake } = await rig(t, async () => {
+    await new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      if (waiting.length === 2) {
+        for (const release of waiting) release();
+        waiting = [];
+      }
+    });
+    return { status: 200, body: {} };
+  }, { concurrency: 2 });
   await queue.submit(parseTasks(Array.from({ length: 12 }, (_, i) => attach(`t${i}`, `net${i}`))));
   await queue.waitUntil(allFinal(queue), 20_000);
   t.is(fake!.maxInFlight, 2);
