@@ -126,21 +126,29 @@ export async function startIperfServer(ns: Namespace, address: string): Promise<
   return server;
 }
 
-export async function tcpRun(client: Namespace, address: string, streams: number, durationS: number): Promise<TcpResult> {
-  const r = await client.exec('iperf3', ['-c', address, '-p', String(IPERF_PORT), '-t', String(durationS), '-P', String(streams), '-J'], {
-    check: false,
-    timeoutMs: durationS * 1000 + 30_000,
-  });
-  return parseTcp(r.stdout, durationS);
+/**
+ * Runs an iperf3 client; when the server still finishes the previous test ("busy", which a loaded
+ * machine makes common), tries again after a moment, for up to 10 s.
+ */
+async function iperfClient(client: Namespace, args: string[], durationS: number): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await client.exec('iperf3', args, { check: false, timeoutMs: durationS * 1000 + 30_000 });
+    if (!/server is busy/.test(r.stdout) || attempt >= 40) return r.stdout;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
-export async function udpRun(client: Namespace, address: string, payload: number, durationS: number): Promise<UdpResult> {
-  const r = await client.exec('iperf3', ['-c', address, '-p', String(IPERF_PORT), '-u', '-b', '0', '-l', String(payload), '-t', String(durationS), '-J'], {
-    check: false,
-    timeoutMs: durationS * 1000 + 30_000,
-  });
-  return parseUdp(r.stdout);
+export async function tcpRun(client: Namespace, address: string, streams: number, durationS: number): Promise<TcpResult> {
+  const stdout = await iperfClient(client, ['-c', address, '-p', String(IPERF_PORT), '-t', String(durationS), '-P', String(streams), '-J'], durationS);
+  return parseTcp(stdout, durationS);
 }
+
+
+export async function udpRun(client: Namespace, address: string, payload: number, durationS: number): Promise<UdpResult> {
+  const stdout = await iperfClient(client, ['-c', address, '-p', String(IPERF_PORT), '-u', '-b', '0', '-l', String(payload), '-t', String(durationS), '-J'], durationS);
+  return parseUdp(stdout);
+}
+
 
 export async function pingIdle(client: Namespace, address: string, count: number): Promise<RttResult> {
   const r = await client.exec('ping', ['-n', '-c', String(count), '-i', '0.01', '-W', '1', address], {
@@ -155,9 +163,19 @@ export async function pingIdle(client: Namespace, address: string, count: number
  * first interval (the queue is full by then) and stops a second before the stream does.
  */
 export async function pingUnderLoad(client: Namespace, address: string, durationS: number): Promise<RttResult & { load: TcpResult }> {
-  const load = client.spawn('iperf3', ['-c', address, '-p', String(IPERF_PORT), '-t', String(durationS), '--forceflush', '-i', '1']);
+  let load: BackgroundProcess;
+  for (let attempt = 0; ; attempt++) {
+    load = client.spawn('iperf3', ['-c', address, '-p', String(IPERF_PORT), '-t', String(durationS), '--forceflush', '-i', '1']);
+    try {
+      await load.waitForOutput(/\d+\.\d+-\d+\.\d+\s+sec/, { timeoutMs: 15_000 });
+      break;
+    } catch (error) {
+      await load.stop({ graceMs: 500 });
+      if (!/server is busy/.test(load.stdout + load.stderr) || attempt >= 40) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
   try {
-    await load.waitForOutput(/\d+\.\d+-\d+\.\d+\s+sec/, { timeoutMs: 15_000 });
     const window = Math.max(1, durationS - 2);
     const r = await client.exec('ping', ['-n', '-i', '0.02', '-W', '1', '-w', String(window), address], { check: false, timeoutMs: window * 1000 + 10_000 });
     const status = await load.exited;
