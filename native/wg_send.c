@@ -8,8 +8,9 @@
  * packets (wg_offload.c). The batch is routed and encrypted under one read
  * lock, with per-peer counters written once per run of packets, and sent as
  * UDP GSO messages (runs of equal-sized datagrams to one endpoint) with one
- * sendmmsg per socket. Encryption stays on this thread: on two cores one
- * thread per direction measured best (see the README's benchmark). */
+ * sendmmsg per socket. Encryption stays on this thread (and decryption on
+ * the RX thread): on two cores, shared with the TCP endpoints, one thread per
+ * direction already keeps both cores busy; a worker pool is not built. */
 #include <errno.h>
 #include <netinet/udp.h>
 #include <poll.h>
