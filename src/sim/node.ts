@@ -144,6 +144,15 @@ export class SimNode {
     return this.daemon ? `${this.daemon.stdout}${this.daemon.stderr}` : '';
   }
 
+  /** The last `maxChars` of wgd's log (D/networkd/wgd.log; wgd never logs keys), '' when none. */
+  wgdLog(maxChars = 4_000): string {
+    try {
+      return readFileSync(join(this.stateDir, 'networkd', 'wgd.log'), 'utf8').slice(-maxChars);
+    } catch {
+      return '';
+    }
+  }
+
   /**
    * PIDs of the wgd processes serving this node: processes inside the host namespace whose
    * command line is `zmesh wgd ...` (networkd starts wgd detached, so the world did not spawn it).

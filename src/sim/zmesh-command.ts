@@ -1,8 +1,11 @@
-// How the simulated world runs the zmesh executable (the tool and networkd). From dist/ (the
-// demo) it is bin/zmesh, the same entry point an operator uses; from src/ under tsx (the tests)
-// it is src/cli/main.ts through tsx, so a test always runs the code it was written against,
-// never a stale dist/.
-import { existsSync } from 'node:fs';
+// How the simulated world runs the zmesh executable (the tool, networkd and, through networkd,
+// wgd). From dist/ (the demo) it is bin/zmesh, the same entry point an operator uses. From src/
+// under tsx (the tests) it is bin/zmesh too when dist/ is fresh — every src/**/*.ts compiled and
+// unchanged since the last build — because a daemon under tsx costs ~1 s of CPU more
+// per start on this 2-core machine; otherwise src/cli/main.ts through tsx, so a test never runs
+// a stale dist/. ZMESH_SIM_ZMESH=src|dist forces one (dist: even when stale).
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface ZmeshInvocation {
@@ -12,16 +15,61 @@ export interface ZmeshInvocation {
   readonly leadingArgs: readonly string[];
 }
 
-/** The invocation matching the code this module was loaded from. */
-export function defaultZmeshInvocation(): ZmeshInvocation {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) {
-    // Resolved here, not by the child: the child's working directory may be anywhere.
-    const tsx = import.meta.resolve('tsx');
-    return { file: process.execPath, leadingArgs: ['--import', tsx, fileURLToPath(new URL('../cli/main.ts', import.meta.url))] };
+/**
+ * True when every `.ts` source under `srcDir` has its `.js` under `distDir` and was last changed
+ * before the last build (`tsc` is incremental: it rewrites only outputs whose source text changed,
+ * but always records the build in its build-info file, so that file's mtime is the build's time).
+ */
+export function distIsFresh(srcDir: string, distDir: string, builtAtMs = buildTimeMs(distDir)): boolean {
+  if (builtAtMs === null) return false;
+  let entries;
+  try {
+    entries = readdirSync(srcDir, { withFileTypes: true });
+  } catch {
+    return false;
   }
+  for (const entry of entries) {
+    const source = join(srcDir, entry.name);
+    if (entry.isDirectory()) {
+      if (!distIsFresh(source, join(distDir, entry.name), builtAtMs)) return false;
+    } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+      if (!existsSync(join(distDir, entry.name.replace(/\.ts$/, '.js')))) return false;
+      try {
+        if (statSync(source).mtimeMs > builtAtMs) return false;
+      } catch {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** When tsc last built into distDir (its build-info file, tsconfig.json's tsBuildInfoFile), or null. */
+function buildTimeMs(distDir: string): number | null {
+  try {
+    return statSync(join(distDir, '.tsbuildinfo')).mtimeMs;
+  } catch {
+    return null;
+  }
+}
+
+function distInvocation(): ZmeshInvocation {
   const bin = fileURLToPath(new URL('../../bin/zmesh', import.meta.url));
   return { file: process.execPath, leadingArgs: [existsSync(bin) ? bin : fileURLToPath(new URL('../cli/main.js', import.meta.url))] };
+}
+
+/** The invocation matching the code this module was loaded from (see the top comment). */
+export function defaultZmeshInvocation(env: NodeJS.ProcessEnv = process.env): ZmeshInvocation {
+  const here = fileURLToPath(import.meta.url);
+  if (!here.endsWith('.ts')) return distInvocation();
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const choice = env['ZMESH_SIM_ZMESH'];
+  if (choice === 'dist' || (choice !== 'src' && distIsFresh(join(root, 'src'), join(root, 'dist')))) {
+    return { file: process.execPath, leadingArgs: [join(root, 'bin', 'zmesh')] };
+  }
+  // Resolved here, not by the child: the child's working directory may be anywhere.
+  const tsx = import.meta.resolve('tsx');
+  return { file: process.execPath, leadingArgs: ['--import', tsx, join(root, 'src', 'cli', 'main.ts')] };
 }
 
 /** The full argv (after `file`) for `zmesh args...`. */
