@@ -126,12 +126,14 @@ export class NetworkResources {
       const devices = await this.wg.listDevices();
       const steps: Step[] = [];
       if (devices.includes(wgDeviceName(netId))) steps.push({ kind: 'remove-wg-device', name: wgDeviceName(netId) });
-      if (session.exists(nr)) steps.push({ kind: 'delete-namespace', netns: nr });
-      // A veth end left in ndmz by a pair whose NR side was moved away (never made by zmesh).
+      // The NR's port in ndmz goes first, explicitly: deleting a namespace frees its links only
+      // when the kernel gets round to destroying it (asynchronously, later under load), and the
+      // caller is told the NR is gone. Deleting one end of the veth deletes both at once.
       const ndmz = namedNetns(ndmzNamespaceName(this.prefix));
-      if (session.exists(ndmz) && (await session.rtnl(ndmz).getLink(ndmzPortName(netId))) && !session.exists(nr)) {
+      if (session.exists(ndmz) && (await session.rtnl(ndmz).getLink(ndmzPortName(netId)))) {
         steps.push({ kind: 'delete-link', netns: ndmz, name: ndmzPortName(netId) });
       }
+      if (session.exists(nr)) steps.push({ kind: 'delete-namespace', netns: nr });
       const inspected = performance.now();
       return report(started, inspected, await applySteps(steps, session, this.wg, this.#tables), []);
     } finally {
