@@ -260,6 +260,11 @@ export class SimWorld {
     }
   }
 
+  /** DELETE the network on every node it is still deployed to (a test's cleanup, pass or fail). */
+  async undeployEverywhere(net: SimNetwork): Promise<void> {
+    await Promise.all([...(this.deployedTo.get(net.name) ?? [])].map((node) => this.undeploy(net, node)));
+  }
+
   /** A fresh workload namespace attached to `node`'s NR of `net` through networkd (POST). */
   async attachWorkload(net: SimNetwork, node: SimNode, ip?: string): Promise<SimWorkload> {
     const netIndex = this.networkList.indexOf(net);

@@ -44,6 +44,8 @@ async function residue(node: SimNode): Promise<string[]> {
 test.serial('a node joining and a node leaving leave existing flows untouched, and the leaving node keeps no residue', async (t) => {
   const [alpha, bravo, hid1, hid2] = ['alpha', 'bravo', 'hid1', 'hid2'].map((id) => world.node(id)) as [SimNode, SimNode, SimNode, SimNode];
   const net = await world.createNetwork('grow', '10.3.0.0/16', [alpha, bravo, hid1]);
+  // Whatever happens below, the next scenario starts without this network.
+  t.teardown(() => world.undeployEverywhere(net));
   await world.deploy(net);
   const ws: Record<string, SimWorkload> = {};
   for (const n of [alpha, bravo, hid1]) ws[n.id] = await world.attachWorkload(net, n);
@@ -71,11 +73,12 @@ test.serial('a node joining and a node leaving leave existing flows untouched, a
   t.deepEqual(links.map((l) => l.ifname), ['lo'], "the workload's veth went with the NR");
   const alphaPeers = await peersOf(world, net, 'alpha');
   t.false(alphaPeers.some((p) => p.node === 'hid2'), 'the aggregator forgot the removed node');
-  for (const n of [alpha, bravo, hid1]) await world.undeploy(net, n);
 });
 
 test.serial('deleting a network leaves no namespace, link, nft table, socket or process behind on any node', async (t) => {
   const net = await world.createNetwork('gone', '10.4.0.0/16', world.nodes);
+  // Whatever happens below, the next scenario starts without this network.
+  t.teardown(() => world.undeployEverywhere(net));
   await world.deploy(net);
   const ws: SimWorkload[] = [];
   for (const n of world.nodes) ws.push(await world.attachWorkload(net, n));
@@ -95,6 +98,8 @@ test.serial('deleting a network leaves no namespace, link, nft table, socket or 
 test.serial('kill -9 of networkd in the middle of an apply, then a restart, converges to exactly the state of an uninterrupted apply, and traffic never stops', async (t) => {
   const [alpha, bravo, hid1] = ['alpha', 'bravo', 'hid1'].map((id) => world.node(id)) as [SimNode, SimNode, SimNode];
   const net = await world.createNetwork('crash', '10.5.0.0/16', [alpha, bravo, hid1]);
+  // Whatever happens below, the next scenario starts without this network.
+  t.teardown(() => world.undeployEverywhere(net));
   await world.deploy(net);
   const ws: Record<string, SimWorkload> = {};
   for (const n of [alpha, bravo, hid1]) ws[n.id] = await world.attachWorkload(net, n);
@@ -147,5 +152,4 @@ test.serial('kill -9 of networkd in the middle of an apply, then a restart, conv
   await bravo.api.attach(net.name, w.id, w.ns.path, 'eth0', w.ip);
   const uninterrupted = await dumpNode(bravo);
   t.deepEqual(afterRestart, uninterrupted);
-  for (const n of [alpha, bravo, hid1]) await world.undeploy(net, n);
 });
