@@ -18,7 +18,7 @@ import { CliError, type Command, type Invocation } from './command.js';
 const DEFAULT_INTERVAL_SECONDS = 5;
 
 async function matrixText(mesh: StandardMesh): Promise<{ text: string; checks: CheckResult[] }> {
-  const results = await mesh.world.reachability(mesh.workloads, { count: 2, timeoutMs: 2_000 });
+  const results = await mesh.world.reachability(mesh.workloads, { count: 2 });
   const labels = mesh.workloads.map((w) => w.label);
   const addresses = mesh.workloads.map((w) => `  ${w.label.padEnd(14)} ${w.ip}`).join('\n');
   return { text: `workloads:\n${addresses}\n\nreachability (ping):\n${formatMatrix(labels, results)}`, checks: reachabilityChecks(results) };

@@ -1,8 +1,18 @@
 // The reachability matrix between workloads: one short ping per ordered pair, run in parallel
 // but never more than a few at once (the machine is shared), each with a hard deadline, so a
 // blocked pair costs its timeout and nothing more.
+import { REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX } from '../wg/constants.js';
 import { ping } from './harness/ping.js';
 import type { Namespace } from './harness/namespace.js';
+
+/**
+ * A pair's default deadline: long enough for one handshake retry. Two WireGuard peers that first
+ * talk at the same instant both initiate; each gives up its own initiation to answer the other's
+ * (one handshake state per peer, as in the kernel and wireguard-go), so both answers are refused
+ * and they connect on the retry, REKEY_TIMEOUT plus jitter later. A reachable pair still ends as
+ * soon as its pings are answered; only a blocked one costs the whole deadline.
+ */
+export const FIRST_CONTACT_DEADLINE_MS = REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX + 2_000;
 
 export interface Endpoint {
   /** Label in the matrix (e.g. "alpha/net1"). */
@@ -22,7 +32,7 @@ export interface PairResult {
 export interface MatrixOptions {
   /** Pings per pair (default 2; the pair is reachable if any is answered). */
   count?: number;
-  /** Deadline per pair (default 2 s). */
+  /** Deadline per pair (default FIRST_CONTACT_DEADLINE_MS). */
   timeoutMs?: number;
   /** Pairs probed at once (default 4). */
   concurrency?: number;
@@ -51,7 +61,7 @@ export async function reachabilityMatrix(endpoints: readonly Endpoint[], opts: M
 
 export async function probePairs(pairs: ReadonlyArray<readonly [Endpoint, Endpoint]>, opts: MatrixOptions = {}): Promise<PairResult[]> {
   const count = opts.count ?? 2;
-  const timeoutMs = opts.timeoutMs ?? 2_000;
+  const timeoutMs = opts.timeoutMs ?? FIRST_CONTACT_DEADLINE_MS;
   return boundedAll(
     pairs.map(([a, b]) => async (): Promise<PairResult> => {
       const r = await ping(a.ns, b.ip, { count, timeoutMs, intervalMs: 200 });

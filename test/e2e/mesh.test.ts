@@ -39,7 +39,8 @@ const byNode = (ws: readonly SimWorkload[], id: string): SimWorkload => {
 };
 
 test.serial('every workload pings every other workload, hidden ones included', async (t) => {
-  const results = await mesh.world.reachability(mesh.workloads, { count: 3, timeoutMs: 3_000 });
+  // The default deadline covers one handshake retry: pairs that first talk at the same instant.
+  const results = await mesh.world.reachability(mesh.workloads, { count: 3 });
   t.is(results.length, 12);
   t.deepEqual(results.filter((r) => !r.reachable).map((r) => `${r.from} → ${r.to}`), []);
 });
