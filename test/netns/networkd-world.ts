@@ -6,11 +6,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type NetworkDefinition, addNode, assertNodeRecord, createNetwork, generateKeyPair, ready, sodiumKeySource } from '../../src/netdef/index.js';
+import { defaultZmeshInvocation, zmeshArgs } from '../../src/sim/zmesh-command.js';
 import type { BackgroundProcess, Namespace, World } from '../harness/index.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 export interface TestNode {
   readonly ns: Namespace;
@@ -41,8 +40,10 @@ export async function makeNode(world: World, id = 'alpha'): Promise<TestNode> {
 }
 
 export async function startNetworkd(world: World, node: TestNode): Promise<BackgroundProcess> {
-  // Not `ip netns exec`: its private mount namespace would hide the namespaces networkd makes.
-  const proc = node.ns.spawnSharingMounts(process.execPath, ['--import', 'tsx', MAIN, 'networkd', '--state-dir', node.stateDir, '--prefix', world.prefix, '--reconcile-interval', '3600']);
+  // dist/ when it is fresh, else src/ under tsx (src/sim/zmesh-command.ts). Not `ip netns exec`:
+  // its private mount namespace would hide the namespaces networkd makes.
+  const zmesh = defaultZmeshInvocation();
+  const proc = node.ns.spawnSharingMounts(zmesh.file, zmeshArgs(zmesh, ['networkd', '--state-dir', node.stateDir, '--prefix', world.prefix, '--reconcile-interval', '3600']));
   await proc.waitForOutput(/ready, pid/, { timeoutMs: 30_000 });
   return proc;
 }
