@@ -6,6 +6,7 @@ import test from 'ava';
 import { readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { ping, runCommand, systemTool } from '../harness/index.js';
+import { netIdOf } from '../../src/netdef/index.js';
 import { ContinuousPing } from '../../src/sim/continuous-ping.js';
 import { STANDARD_NODES, peersOf, waitForHandshakes } from '../../src/sim/mesh.js';
 import { dumpNode, uapiSockets } from '../../src/sim/node-dump.js';
@@ -89,9 +90,13 @@ test.serial('deleting a network leaves no namespace, link, nft table, socket or 
   for (const n of world.nodes) await world.undeploy(net, n);
   for (const n of world.nodes) t.deepEqual(await residue(n), [], n.id);
   for (const w of ws) t.deepEqual((await w.ns.links()).map((l) => l.ifname), ['lo'], `${w.label} has no veth left`);
+  // What stays is node-level (the host's and ndmz's zmesh tables): nothing in them names the network.
+  const netId = netIdOf(net.name);
   for (const n of world.nodes) {
-    const tables = (await n.host.exec('nft', ['list', 'tables'])).stdout;
-    t.notRegex(tables, /n-[a-z2-7]{8}/, `${n.id}: no per-network nft table in the host namespace`);
+    const host = (await n.host.exec('nft', ['list', 'ruleset'])).stdout;
+    const ndmz = (await runCommand(systemTool('ip'), ['netns', 'exec', `${n.prefix}ndmz`, systemTool('nft'), 'list', 'ruleset'])).stdout;
+    t.true(host.includes('zmesh') && ndmz.includes('zmesh'), `${n.id}: the node-level tables are there to look at`);
+    t.false(host.includes(netId) || ndmz.includes(netId), `${n.id}: no nft rule or table of network ${netId} in the host or ndmz`);
   }
 });
 
