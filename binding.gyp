@@ -20,7 +20,9 @@
         "native/genl.c",
         "native/wgk_message.c",
         "native/wgk_device.c",
-        "native/kernel_wg_addon.cc"
+        "native/kernel_wg_addon.cc",
+        "native/nft.c",
+        "native/nft_addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],
@@ -29,7 +31,7 @@
       "cflags_cc": ["-std=gnu++17", "-fexceptions"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "libraries": ["-lsodium", "-lcrypto", "-lpthread"]
+      "libraries": ["-lsodium", "-lcrypto", "-lnftables", "-lpthread"]
     }
   ]
 }

@@ -13,6 +13,7 @@
 #include "dataplane_addon.h"
 #include "kernel_wg_addon.h"
 #include "netns.h"
+#include "nft_addon.h"
 #include "tun.h"
 
 namespace {
@@ -278,6 +279,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("constants", c);
   InitDataplane(env, exports);
   InitKernelWg(env, exports);
+  InitNft(env, exports);
   return exports;
 }
 
