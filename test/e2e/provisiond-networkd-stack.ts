@@ -93,6 +93,14 @@ export class StackNode {
     return new StackNode(world, ns, tag, stateDir);
   }
 
+  /**
+   * A node of a SimWorld (its networkd already running, started by the sim, which also stops
+   * it): provisiond is added beside it in the node's host namespace.
+   */
+  static ofSimNode(world: World, node: { readonly host: Namespace; readonly index: number; readonly stateDir: string }): StackNode {
+    return new StackNode(world, node.host, String(node.index), node.stateDir);
+  }
+
   get networkd(): BackgroundProcess | undefined {
     const last = this.networkdRuns.at(-1);
     return last?.running ? last : undefined;
@@ -151,7 +159,6 @@ export class StackNode {
 
   /** DELETE every network networkd still has (a test's cleanup; errors are reported, not thrown). */
   async deleteNetworks(): Promise<string[]> {
-    if (!this.networkd) return [];
     const errors: string[] = [];
     try {
       for (const network of await this.networks()) {
