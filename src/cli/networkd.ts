@@ -41,7 +41,8 @@ async function run({ args, io }: Invocation): Promise<void> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  io.stdout(`zmesh networkd: ready, pid ${process.pid}, API ${daemon.socketPath}, wgd pid ${daemon.wgdPid}\n`);
+  const wgText = daemon.wgBackend === 'kernel' ? 'kernel WireGuard' : `wgd pid ${daemon.wgdPid}`;
+  io.stdout(`zmesh networkd: ready, pid ${process.pid}, API ${daemon.socketPath}, ${wgText}\n`);
   const reason = await stopped;
   log(`stopping (${reason}): API closed; the data plane and wgd keep running`);
   await daemon.stop();
@@ -54,7 +55,7 @@ export const networkdCommand: Command = {
   options: {
     'state-dir': { type: 'string', value: 'D', required: true, description: 'the node state dir (identity.key, node.json from `zmesh node init`); networkd keeps its state in D/networkd/' },
     prefix: { type: 'string', value: 'P', description: 'prefix of every namespace and host link networkd creates (0-8 of a-z0-9; default none)' },
-    wg: { type: 'string', value: 'auto|kernel|userspace', description: 'WireGuard backend (default auto: userspace until the kernel backend exists)' },
+    wg: { type: 'string', value: 'auto|kernel|userspace', description: 'WireGuard backend (default auto: the kernel\'s when it has the wireguard family, else userspace through wgd)' },
     socket: { type: 'string', value: 'S', description: 'API socket (default D/networkd.sock; root-only)' },
     'reconcile-interval': { type: 'string', value: 'SECONDS', description: 'seconds between reconcile passes (default 30)' },
   },

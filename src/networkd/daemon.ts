@@ -1,15 +1,15 @@
 /**
- * `zmesh networkd`, put together: identity, store, task log, WireGuard backend (wgd
- * supervision), the data plane, the service, the first reconcile, the API socket and the
+ * `zmesh networkd`, put together: identity, store, task log, the WireGuard backend (`--wg`:
+ * kernel WireGuard where the kernel has it, else wgd supervision for userspace), the data plane, the service, the first reconcile, the API socket and the
  * periodic reconcile. Stopping it (SIGTERM) stops the API and the timer only: the data plane
- * — namespaces, links, wgd and its devices — keeps forwarding until networkd comes back.
+ * — namespaces, links, kernel devices or wgd and its devices — keeps forwarding until networkd comes back.
  *
  * Layout of the state dir D: identity.key, node.json (zmesh node init); D/networkd/ (0700):
  * networks/, workloads/, tasks.json, wgd.sock, wgd.log, wireguard/ (UAPI sockets when a prefix
  * is set, so simulated nodes on one machine do not share /var/run/wireguard).
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { KernelWgError, wireguardFamilyAvailable } from '../wg/kernel/index.js';
 import { DEFAULT_UAPI_DIR } from '../wg/wgd/registry.js';
 import { Api } from './api.js';
 import type { DataPlane } from './data-plane.js';
@@ -38,29 +38,57 @@ export interface NetworkdOptions {
   readonly zmeshCommand?: readonly string[];
   readonly resolveHost?: HostResolver;
   readonly workloadLinks?: WorkloadLinks;
+  /** Whether this kernel has WireGuard (default: ask it through netlink). */
+  readonly probeKernelWireGuard?: KernelWireGuardProbe;
 }
+
+/** The WireGuard backend networkd drives: the userspace devices of its wgd, or the kernel's. */
+export type WgBackendKind = 'userspace' | 'kernel';
+
+/** What the data plane needs to build its WireGuard backend. */
+export type PlaneWg = { readonly kind: 'userspace'; readonly wgd: WgdClient; readonly uapiDir: string } | { readonly kind: 'kernel' };
 
 export interface PlaneContext {
   readonly prefix: string;
-  readonly wgd: WgdClient;
-  readonly uapiDir: string;
+  readonly wg: PlaneWg;
   readonly log: (message: string) => void;
 }
 
 const PREFIX = /^[a-z0-9]{0,8}$/;
 
-/** Kernel WireGuard needs the generic-netlink family `wireguard`: present only when the module is loaded. */
-function kernelWireGuardPresent(): boolean {
-  return existsSync('/sys/module/wireguard');
+/**
+ * Answers whether the kernel of networkd's own namespace has WireGuard (the generic netlink
+ * family `wireguard` resolves). Throws when it could not be asked (no netlink socket).
+ */
+export type KernelWireGuardProbe = () => boolean;
+
+/** The real probe: asks nlctrl in this process's namespace, where networkd creates its links. */
+export const probeKernelWireGuard: KernelWireGuardProbe = () => wireguardFamilyAvailable(null);
+
+function probeFailure(error: unknown): string {
+  // KernelWgError messages carry the operation and errno, never a key; anything else is a bug's text.
+  return error instanceof KernelWgError ? error.message : 'the native addon could not be asked';
 }
 
 /**
- * The backend for `--wg`. The kernel backend is a later issue: `kernel` is refused, and `auto`
- * is userspace even where the module exists (networkd cannot drive it yet; the log says so).
+ * The backend for `--wg`: `kernel` insists on kernel WireGuard (an error naming --wg when this
+ * kernel does not have it), `userspace` never probes, `auto` takes the kernel's when the probe
+ * finds it and the userspace device otherwise (a failing probe is logged, not fatal).
  */
-export function chooseBackend(choice: WgChoice, log: (message: string) => void = () => {}): 'userspace' {
-  if (choice === 'kernel') throw invalid('--wg', 'kernel WireGuard backend not available (use --wg userspace or auto)');
-  if (choice === 'auto' && kernelWireGuardPresent()) log('kernel WireGuard is present, but its backend is not implemented yet: using userspace');
+export function chooseBackend(choice: WgChoice, probe: KernelWireGuardProbe = probeKernelWireGuard, log: (message: string) => void = () => {}): WgBackendKind {
+  if (choice === 'userspace') return 'userspace';
+  let available: boolean;
+  try {
+    available = probe();
+  } catch (error) {
+    if (choice === 'kernel') throw invalid('--wg', `kernel WireGuard could not be probed: ${probeFailure(error)} (use --wg userspace or auto)`);
+    log(`kernel WireGuard could not be probed (${probeFailure(error)}): using userspace`);
+    return 'userspace';
+  }
+  if (available) return 'kernel';
+  if (choice === 'kernel') {
+    throw invalid('--wg', 'kernel WireGuard is not available: this kernel has no generic netlink family "wireguard" (load the wireguard module, or use --wg userspace or auto)');
+  }
   return 'userspace';
 }
 
@@ -69,16 +97,19 @@ export class Networkd {
   readonly socketPath: string;
   readonly #api: Api;
   readonly #timer: NodeJS.Timeout;
-  readonly #supervisor: WgdSupervisor;
+  /** null with kernel WireGuard: no wgd then. */
+  readonly #supervisor: WgdSupervisor | null;
   readonly firstReconcile: ReconcileReport;
+  readonly wgBackend: WgBackendKind;
 
-  private constructor(service: NetworkService, api: Api, socketPath: string, timer: NodeJS.Timeout, supervisor: WgdSupervisor, first: ReconcileReport) {
+  private constructor(service: NetworkService, api: Api, socketPath: string, timer: NodeJS.Timeout, supervisor: WgdSupervisor | null, first: ReconcileReport, wgBackend: WgBackendKind) {
     this.service = service;
     this.#api = api;
     this.socketPath = socketPath;
     this.#timer = timer;
     this.#supervisor = supervisor;
     this.firstReconcile = first;
+    this.wgBackend = wgBackend;
   }
 
   static async start(options: NetworkdOptions): Promise<Networkd> {
@@ -87,21 +118,25 @@ export class Networkd {
     if (!Number.isFinite(options.reconcileIntervalSeconds) || options.reconcileIntervalSeconds < 1 || options.reconcileIntervalSeconds > 86_400) {
       throw invalid('--reconcile-interval', 'must be a number of seconds from 1 to 86400');
     }
-    const backend = chooseBackend(options.wg, log);
+    const backend = chooseBackend(options.wg, options.probeKernelWireGuard ?? probeKernelWireGuard, log);
     const { nodeId, identity } = await loadNodeIdentity(options.stateDir);
     const dir = join(options.stateDir, 'networkd');
     const store = Store.open(dir);
     const tasks = TaskLog.open(join(dir, 'tasks.json'));
+    // Kernel devices live in the kernel: wgd (the userspace devices' host) is not started then.
     const uapiDir = options.prefix === '' ? DEFAULT_UAPI_DIR : join(dir, 'wireguard');
-    const supervisor = new WgdSupervisor({
-      controlSocket: join(dir, 'wgd.sock'),
-      uapiDir,
-      logFile: join(dir, 'wgd.log'),
-      command: options.zmeshCommand ?? selfCommand(),
-      log,
-    });
-    await supervisor.ensure();
-    const plane = options.createPlane({ prefix: options.prefix, wgd: supervisor.client, uapiDir, log });
+    const supervisor =
+      backend === 'userspace'
+        ? new WgdSupervisor({
+            controlSocket: join(dir, 'wgd.sock'),
+            uapiDir,
+            logFile: join(dir, 'wgd.log'),
+            command: options.zmeshCommand ?? selfCommand(),
+            log,
+          })
+        : null;
+    await supervisor?.ensure();
+    const plane = options.createPlane({ prefix: options.prefix, wg: supervisor ? { kind: 'userspace', wgd: supervisor.client, uapiDir } : { kind: 'kernel' }, log });
     const service = new NetworkService({
       store,
       plane,
@@ -110,7 +145,7 @@ export class Networkd {
       identity,
       ...(options.workloadLinks ? { workloadLinks: options.workloadLinks } : {}),
       beforeReconcile: async () => {
-        await supervisor.ensure();
+        await supervisor?.ensure();
       },
       log,
     });
@@ -124,7 +159,7 @@ export class Networkd {
         pid: process.pid,
         node: nodeId,
         prefix: options.prefix,
-        wg: { backend, wgdPid: supervisor.pid },
+        wg: { backend, wgdPid: supervisor?.pid ?? null },
         lastReconcile: service.lastReconcile,
       }),
       log,
@@ -133,12 +168,14 @@ export class Networkd {
     const timer = setInterval(() => {
       service.scheduleReconcile().catch((error: unknown) => log(`reconcile failed: ${error instanceof NetworkdError ? error.message : 'internal error'}`));
     }, options.reconcileIntervalSeconds * 1000);
-    log(`node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; wgd pid ${supervisor.pid}`);
-    return new Networkd(service, api, socketPath, timer, supervisor, first);
+    const wgText = supervisor ? `userspace WireGuard, wgd pid ${supervisor.pid}` : 'kernel WireGuard';
+    log(`node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; ${wgText}`);
+    return new Networkd(service, api, socketPath, timer, supervisor, first, backend);
   }
 
+  /** null with kernel WireGuard (no wgd). */
   get wgdPid(): number | null {
-    return this.#supervisor.pid;
+    return this.#supervisor?.pid ?? null;
   }
 
   /** Stops the API and the periodic reconcile; the data plane and wgd keep running. */

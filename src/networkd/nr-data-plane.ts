@@ -1,12 +1,15 @@
 /**
  * The one file that wires networkd's DataPlane to src/nr: NetworkResources (plan → diff →
- * apply in the kernel) with the userspace WireGuard backend driving `zmesh wgd`. Also turns
+ * apply in the kernel) with the WireGuard backend chosen by `--wg` — the userspace one driving
+ * `zmesh wgd`, or kernel WireGuard through the native addon. Also turns
  * NrError into NetworkdError (their messages name steps and namespaces, never keys) and the
  * backend's device status into the API's peer status (handshake age instead of a timestamp).
  */
-import { NetworkResources, NrError, UserspaceWgBackend } from '../nr/index.js';
-import { netIdOfWgDevice, netnsPathOf, nrNamespaceName, parseNetId, parsePrefix, wgDeviceName } from '../nr/names.js';
-import type { PlaneContext } from './daemon.js';
+import { readdirSync } from 'node:fs';
+import { NetworkResources, NrError, UserspaceWgBackend, type WgBackend } from '../nr/index.js';
+import { RUN_NETNS_DIR, netIdOfNamespace, netIdOfWgDevice, netnsPathOf, nrNamespaceName, parseNetId, parsePrefix, wgDeviceName, type Prefix } from '../nr/names.js';
+import { KernelWgBackend } from '../wg/kernel/index.js';
+import type { PlaneContext, PlaneWg } from './daemon.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
 import { NetworkdError } from './errors.js';
 
@@ -25,9 +28,32 @@ async function mapped<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * This networkd's NR namespaces (`<prefix>n-<netId>`): the only places its kernel devices live.
+ * Simulated nodes share one machine and name their devices alike (`w-<netId>`), so a backend
+ * that looked in every namespace would find — and garbage-collect — another node's.
+ */
+function ownNrNamespacePaths(prefix: Prefix): () => string[] {
+  return () => {
+    let names: string[];
+    try {
+      names = readdirSync(RUN_NETNS_DIR);
+    } catch {
+      return [];
+    }
+    return names.filter((name) => netIdOfNamespace(prefix, name) !== null).map(netnsPathOf);
+  };
+}
+
+function wgBackendFor(prefix: Prefix, wg: PlaneWg): WgBackend {
+  // Kernel links are created through networkd's own namespace (the node's): their UDP sockets stay there.
+  if (wg.kind === 'kernel') return new KernelWgBackend({ nodeNetnsPath: null, netnsPaths: ownNrNamespacePaths(prefix) });
+  return new UserspaceWgBackend({ wgd: wg.wgd });
+}
+
 export function createNrDataPlane(context: PlaneContext): DataPlane {
   const prefix = parsePrefix(context.prefix);
-  const wg = new UserspaceWgBackend({ wgd: context.wgd });
+  const wg = wgBackendFor(prefix, context.wg);
   const resources = new NetworkResources({ prefix, wg });
   return {
     wgBackend: wg.kind,
