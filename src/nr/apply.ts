@@ -3,10 +3,12 @@
  * via KernelSession) and the WgBackend, timing each. The first failing step stops the run with an
  * NrError ESTEP naming the step; every step is idempotent, so running the diff again repairs a
  * half-done apply. With an NftCache, table replacements are recorded so that the next inspection
- * need not read them back.
+ * need not read them back; with NamespaceWatches, a namespace's watch is closed before the
+ * namespace is deleted (a watch socket would keep it, and the links in it, alive).
  */
 import { deleteNamespace, deleteTable, ensureNamespace, replaceTable, setSysctl } from './kernel/index.js';
 import { NrError } from './errors.js';
+import type { NamespaceWatches } from './namespace-watch.js';
 import type { NftCache } from './nft-cache.js';
 import { toKernelTable } from './nft.js';
 import { netnsKey } from './model.js';
@@ -29,14 +31,23 @@ function namedPath(session: KernelSession, step: Extract<Step, { kind: 'ensure-w
   return path;
 }
 
-async function run(step: Step, session: KernelSession, wg: WgBackend, cache: NftCache | null): Promise<void> {
+/** What apply keeps informed of namespaces it makes and deletes (both optional). */
+export interface ApplyMemories {
+  readonly tables?: NftCache | null;
+  readonly watches?: NamespaceWatches | null;
+}
+
+async function run(step: Step, session: KernelSession, wg: WgBackend, memories: ApplyMemories): Promise<void> {
+  const cache = memories.tables ?? null;
   switch (step.kind) {
     case 'create-namespace':
       cache?.forget(session, step.netns);
+      memories.watches?.forget(session.path(step.netns));
       if (step.netns.kind === 'named') await ensureNamespace(step.netns.name);
       return;
     case 'delete-namespace':
       cache?.forget(session, step.netns);
+      memories.watches?.forget(session.path(step.netns));
       session.forget(step.netns);
       if (step.netns.kind === 'named') deleteNamespace(step.netns.name, { ifMissing: 'ignore' });
       return;
@@ -92,10 +103,10 @@ async function run(step: Step, session: KernelSession, wg: WgBackend, cache: Nft
 /** Kinds that only ever come last and never depend on each other (sysctls, tables, WireGuard config). */
 const INDEPENDENT_TAIL: ReadonlySet<Step['kind']> = new Set(['set-sysctl', 'replace-nft-table', 'configure-wg']);
 
-async function timedRun(step: Step, session: KernelSession, wg: WgBackend, cache: NftCache | null): Promise<StepTiming> {
+async function timedRun(step: Step, session: KernelSession, wg: WgBackend, memories: ApplyMemories): Promise<StepTiming> {
   const started = performance.now();
   try {
-    await run(step, session, wg, cache);
+    await run(step, session, wg, memories);
   } catch (error) {
     const description = describeStep(step);
     const reason = error instanceof Error ? error.message : String(error);
@@ -109,11 +120,11 @@ async function timedRun(step: Step, session: KernelSession, wg: WgBackend, cache
  * The trailing sysctl/nft/WireGuard steps run concurrently (one chain per namespace, so table
  * replacements of one namespace stay ordered): an nft(8) process and a UAPI exchange overlap.
  */
-export async function applySteps(steps: readonly Step[], session: KernelSession, wg: WgBackend, cache: NftCache | null = null): Promise<StepTiming[]> {
+export async function applySteps(steps: readonly Step[], session: KernelSession, wg: WgBackend, known: ApplyMemories = {}): Promise<StepTiming[]> {
   let tailStart = steps.length;
   while (tailStart > 0 && INDEPENDENT_TAIL.has(steps[tailStart - 1]!.kind)) tailStart--;
   const timings: StepTiming[] = [];
-  for (const step of steps.slice(0, tailStart)) timings.push(await timedRun(step, session, wg, cache));
+  for (const step of steps.slice(0, tailStart)) timings.push(await timedRun(step, session, wg, known));
   const chains = new Map<string, Step[]>();
   for (const step of steps.slice(tailStart)) {
     const key = 'netns' in step ? netnsKey(step.netns) : `wg ${step.kind}`;
@@ -122,7 +133,7 @@ export async function applySteps(steps: readonly Step[], session: KernelSession,
   const done = await Promise.allSettled(
     [...chains.values()].map(async (chain) => {
       const out: StepTiming[] = [];
-      for (const step of chain) out.push(await timedRun(step, session, wg, cache));
+      for (const step of chain) out.push(await timedRun(step, session, wg, known));
       return out;
     }),
   );

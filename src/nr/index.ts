@@ -6,9 +6,16 @@
  *
  * Every public method is safe to repeat and to run after a crash at any point: applying twice
  * does nothing the second time (the report lists 0 steps).
+ *
+ * Between calls it remembers what it read, only as long as the kernel says nothing changed: nft
+ * tables per nftables generation (NftCache), links/addresses/routes per namespace until an
+ * rtnetlink notification (NamespaceWatches), and each WireGuard device's confirmed configuration
+ * while its link is the same one (WgConfigMemory). So a reconcile that finds nothing to do costs
+ * a few round trips per NR rather than dumps and UAPI reads. `close()` releases the watches.
  */
 import { listNamespaces } from './kernel/index.js';
-import { applySteps, type StepTiming } from './apply.js';
+import { native } from '../native/binding.js';
+import { type ApplyMemories, applySteps, type StepTiming } from './apply.js';
 import { diffNdmz, diffNr } from './diff.js';
 import { type NamespaceQuery, type TableReader, alwaysRead, inspectNamespace, queryOf } from './inspect.js';
 import { HOST_NETNS, namedNetns, type DesiredNr, type ObservedNamespace, type ObservedNdmz, type ObservedNr } from './model.js';
@@ -27,6 +34,8 @@ import {
 } from './names.js';
 import { IP_FORWARD, type NrContext, planNdmz, planNr } from './plan.js';
 import { NftCache } from './nft-cache.js';
+import { NamespaceWatches, type StateReader } from './namespace-watch.js';
+import { WgConfigMemory } from './wg-memory.js';
 import { KernelSession } from './session.js';
 import type { Step } from './steps.js';
 import type { WgBackend } from './wg-types.js';
@@ -71,12 +80,25 @@ export class NetworkResources {
   readonly wg: WgBackend;
   readonly hostNetns: string | null;
   readonly #tables: NftCache;
+  readonly #watches: NamespaceWatches;
+  readonly #wgConfigs: WgConfigMemory;
 
   constructor(options: NetworkResourcesOptions) {
     this.prefix = parsePrefix(options.prefix);
     this.wg = options.wg;
     this.hostNetns = options.hostNetns ?? null;
     this.#tables = new NftCache();
+    this.#watches = new NamespaceWatches();
+    this.#wgConfigs = new WgConfigMemory();
+  }
+
+  /** Releases what is kept between calls (the namespace watches' sockets). Safe to call twice. */
+  close(): void {
+    this.#watches.close();
+  }
+
+  get #memories(): ApplyMemories {
+    return { tables: this.#tables, watches: this.#watches };
   }
 
   /** Builds or repairs the node's ndmz (and the host side: veth end, nft table, forwarding). */
@@ -84,11 +106,13 @@ export class NetworkResources {
     const started = performance.now();
     const desired = planNdmz(this.prefix);
     const session = new KernelSession(this.hostNetns);
+    // Once per reconcile: let go of namespaces deleted behind our back.
+    this.#watches.prune();
     try {
-      const observed: ObservedNdmz = { namespaces: await inspectAll(session, desired.namespaces.map(queryOf), this.#tables) };
+      const observed: ObservedNdmz = { namespaces: await inspectAll(session, desired.namespaces.map(queryOf), this.#tables, this.#watches) };
       const inspected = performance.now();
       const steps = diffNdmz(desired, observed);
-      const timings = await applySteps(steps, session, this.wg, this.#tables);
+      const timings = await applySteps(steps, session, this.wg, this.#memories);
       return report(started, inspected, timings, []);
     } finally {
       session.close();
@@ -103,10 +127,21 @@ export class NetworkResources {
     const session = new KernelSession(this.hostNetns);
     try {
       if (!session.exists(namedNetns(ndmzNamespaceName(this.prefix)))) ndmzTimings = (await this.ensureNdmz()).steps;
-      const observed = await this.#observe(session, desired);
+      const { observed, wgLink, wgRead } = await this.#observe(session, desired);
       const inspected = performance.now();
       const steps = diffNr(desired, observed);
-      const timings = await applySteps(steps, session, this.wg, this.#tables);
+      const timings = await applySteps(steps, session, this.wg, this.#memories);
+      // The device now holds the desired configuration: read back just now or set by this apply.
+      // Not when the device was (re)made here: its link is not the one inspection saw.
+      const { name, config } = desired.wireguard;
+      if (wgRead !== null && wgLink !== null && !steps.some((s) => s.kind === 'ensure-wg-device')) {
+        this.#wgConfigs.remember(name, wgLink, config, wgRead);
+      } else if (steps.some((s) => s.kind === 'configure-wg')) {
+        // Made and configured just now: its link is the one to tie the memory to.
+        const nrPlan = desired.namespaces.find((n) => n.links.some((l) => l.name === name));
+        const index = nrPlan ? linkIndex(session.path(nrPlan.netns), name) : 0;
+        if (index > 0) this.#wgConfigs.remember(name, index, config);
+      }
       return report(started, inspected, [...ndmzTimings, ...timings], desired.unresolvedEndpoints);
     } finally {
       session.close();
@@ -114,28 +149,37 @@ export class NetworkResources {
   }
 
   /**
-   * Removes the NR: its WireGuard device (and UAPI socket) from the backend, then its namespace,
-   * which takes its links and the ndmz end of its veth with it. Safe when already gone.
+   * Removes the NR: its WireGuard device (and UAPI socket) from the backend, and at the same time
+   * its port in ndmz and its namespace, which takes its other links with it. Safe when already gone.
    */
   async removeNr(netIdInput: string): Promise<ApplyReport> {
     const netId = parseNetId(netIdInput);
+    return this.#removeNr(netId, new Set(await this.wg.listDevices()));
+  }
+
+  async #removeNr(netId: NetId, devices: ReadonlySet<string>): Promise<ApplyReport> {
     const started = performance.now();
     const nr = namedNetns(nrNamespaceName(this.prefix, netId));
     const session = new KernelSession(this.hostNetns);
     try {
-      const devices = await this.wg.listDevices();
-      const steps: Step[] = [];
-      if (devices.includes(wgDeviceName(netId))) steps.push({ kind: 'remove-wg-device', name: wgDeviceName(netId) });
+      const device: Step[] = devices.has(wgDeviceName(netId)) ? [{ kind: 'remove-wg-device', name: wgDeviceName(netId) }] : [];
+      const links: Step[] = [];
       // The NR's port in ndmz goes first, explicitly: deleting a namespace frees its links only
       // when the kernel gets round to destroying it (asynchronously, later under load), and the
       // caller is told the NR is gone. Deleting one end of the veth deletes both at once.
       const ndmz = namedNetns(ndmzNamespaceName(this.prefix));
-      if (session.exists(ndmz) && (await session.rtnl(ndmz).getLink(ndmzPortName(netId)))) {
-        steps.push({ kind: 'delete-link', netns: ndmz, name: ndmzPortName(netId) });
+      if (session.exists(ndmz) && linkIndex(session.path(ndmz), ndmzPortName(netId)) > 0) {
+        links.push({ kind: 'delete-link', netns: ndmz, name: ndmzPortName(netId) });
       }
-      if (session.exists(nr)) steps.push({ kind: 'delete-namespace', netns: nr });
+      if (session.exists(nr)) links.push({ kind: 'delete-namespace', netns: nr });
       const inspected = performance.now();
-      return report(started, inspected, await applySteps(steps, session, this.wg, this.#tables), []);
+      this.#wgConfigs.forget(wgDeviceName(netId));
+      // The device (a wgd round trip, or a kernel link) and the links are independent.
+      const [deviceTimings, linkTimings] = await Promise.all([
+        applySteps(device, session, this.wg, this.#memories),
+        applySteps(links, session, this.wg, this.#memories),
+      ]);
+      return report(started, inspected, [...deviceTimings, ...linkTimings], []);
     } finally {
       session.close();
     }
@@ -182,32 +226,57 @@ export class NetworkResources {
    * on it). For tests and the demo; networkd removes single NRs.
    */
   async teardownAll(): Promise<void> {
-    for (const netId of this.listNrs()) await this.removeNr(netId);
+    const devices = new Set(await this.wg.listDevices());
+    const nrs = this.listNrs();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(TEARDOWN_IN_FLIGHT, nrs.length) }, async () => {
+        while (next < nrs.length) await this.#removeNr(nrs[next++]!, devices);
+      }),
+    );
     const session = new KernelSession(this.hostNetns);
     try {
       const ndmz = namedNetns(ndmzNamespaceName(this.prefix));
       const steps: Step[] = [];
       if (session.exists(ndmz)) steps.push({ kind: 'delete-namespace', netns: ndmz });
       steps.push({ kind: 'delete-nft-table', netns: HOST_NETNS, family: 'inet', name: hostTableName(this.prefix) });
-      await applySteps(steps, session, this.wg, this.#tables);
+      await applySteps(steps, session, this.wg, this.#memories);
     } finally {
       session.close();
+      this.#watches.close();
     }
   }
 
-  async #observe(session: KernelSession, desired: DesiredNr): Promise<ObservedNr> {
-    const [namespaces, wireguard] = await Promise.all([inspectAll(session, desired.namespaces.map(queryOf), this.#tables), this.wg.status(desired.wireguard.name)]);
-    return { netId: desired.netId, namespaces, wireguard };
+  /**
+   * What the NR holds now, as diff needs it. The WireGuard configuration comes from memory when
+   * the device's link is the one whose configuration was last confirmed; otherwise it is read
+   * (`wgRead`: when, so that the memory can date it).
+   */
+  async #observe(session: KernelSession, desired: DesiredNr): Promise<{ observed: ObservedNr; wgLink: number | null; wgRead: number | null }> {
+    const namespaces = await inspectAll(session, desired.namespaces.map(queryOf), this.#tables, this.#watches);
+    const { name, config } = desired.wireguard;
+    const nrPlan = desired.namespaces.find((n) => n.links.some((l) => l.name === name));
+    const wgLink = nrPlan ? this.#watches.rememberedIndex(session.path(nrPlan.netns), name) : null;
+    const recalled = wgLink === null ? null : this.#wgConfigs.recall(name, wgLink, config);
+    if (recalled) return { observed: { netId: desired.netId, namespaces, wireguard: recalled }, wgLink, wgRead: null };
+    const wgRead = performance.now();
+    const wireguard = await this.wg.status(name);
+    return { observed: { netId: desired.netId, namespaces, wireguard }, wgLink: wireguard === null ? null : wgLink, wgRead };
   }
 }
 
-/** Namespaces one after the other (each has its own socket, but nft reads are processes: keep load bounded). */
-async function inspectAll(session: KernelSession, queries: readonly NamespaceQuery[], tables: TableReader): Promise<ObservedNamespace[]> {
-  const out: ObservedNamespace[] = [];
-  for (const query of queries) out.push(await inspectNamespace(session, query, tables));
-  return out;
+/** NRs removed at once by teardownAll: their kernel work overlaps, bounded so the load stays bounded. */
+const TEARDOWN_IN_FLIGHT = 8;
+
+/** The link's ifindex in the namespace, 0 when there is none (one ioctl, no dump). */
+function linkIndex(netnsPath: string | null, name: string): number {
+  return native().linkIndex(netnsPath, name);
 }
 
+/** Namespaces at once (each has its own socket; nft reads no longer spawn processes). */
+async function inspectAll(session: KernelSession, queries: readonly NamespaceQuery[], tables: TableReader, states?: StateReader): Promise<ObservedNamespace[]> {
+  return Promise.all(queries.map((query) => inspectNamespace(session, query, tables, states)));
+}
 function report(started: number, inspected: number, steps: readonly StepTiming[], unresolvedEndpoints: readonly string[]): ApplyReport {
   const now = performance.now();
   return { steps, inspectMs: inspected - started, applyMs: now - inspected, totalMs: now - started, unresolvedEndpoints };

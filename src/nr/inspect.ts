@@ -2,8 +2,14 @@
  * Reads what exists into the shapes diff compares with a plan: per namespace its links,
  * IPv4 addresses, non-kernel main-table routes, the sysctls and nft tables asked about, and the
  * WireGuard device's status from the backend. Reads only; never changes anything.
+ *
+ * Two readers decide what actually reaches the kernel: a TableReader for nft tables (NftCache:
+ * skip reads while the namespace's nftables generation is unchanged) and a StateReader for links,
+ * addresses and routes (NamespaceWatches: skip dumps while no rtnetlink notification arrived).
+ * By default both read everything, every time.
  */
-import { getSysctl, readTable } from './kernel/index.js';
+import { getSysctl, readTable, type LinkState } from './kernel/index.js';
+import { alwaysDump, type StateReader } from './namespace-watch.js';
 import type { NetnsRef, NamespacePlan, ObservedNamespace } from './model.js';
 import type { NftFamily, NftTable } from './nft.js';
 import { fromKernelTable } from './nft.js';
@@ -42,28 +48,28 @@ export const alwaysRead: TableReader = {
   },
 };
 
-export async function inspectNamespace(session: KernelSession, query: NamespaceQuery, tables: TableReader = alwaysRead): Promise<ObservedNamespace> {
+export async function inspectNamespace(
+  session: KernelSession,
+  query: NamespaceQuery,
+  tables: TableReader = alwaysRead,
+  states: StateReader = alwaysDump,
+): Promise<ObservedNamespace> {
   const { netns } = query;
   if (!session.exists(netns)) return { netns, exists: false, links: [], addresses: [], routes: [], sysctls: {}, nftTables: [] };
-  const rtnl = session.rtnl(netns);
-  if (query.onlyLinks) return inspectLinks(session, query, query.onlyLinks);
-  // One dump at a time: a netlink socket interleaves concurrent dumps' multipart answers.
-  const links = await rtnl.listLinks();
-  const addresses = await rtnl.listAddresses();
-  const routes = await rtnl.listRoutes(4);
+  // Without a watch, a dump of a namespace holding every NR's port costs more than a few lookups.
+  if (query.onlyLinks && states === alwaysDump) return inspectLinks(session, query, query.onlyLinks);
+  const path = session.path(netns);
+  const [state, nftTables] = await Promise.all([states.read(path, () => session.rtnl(netns)), query.onlyLinks ? [] : readTables(session, query, tables)]);
+  if (query.onlyLinks) return { netns, exists: true, links: sliceLinks(state.links, query.onlyLinks), addresses: [], routes: [], sysctls: {}, nftTables: [] };
+  const { links, addresses, routes } = state;
   const nameOf = new Map(links.map((l) => [l.index, l.name]));
   const sysctls: Record<string, string> = {};
   for (const key of query.sysctlKeys) {
     try {
-      sysctls[key] = getSysctl(session.path(netns), key);
+      sysctls[key] = getSysctl(path, key);
     } catch {
       // Unreadable: absent, so diff sets it (and apply reports why if that fails too).
     }
-  }
-  const nftTables: NftTable[] = [];
-  for (const { family, name } of query.tables) {
-    const table = await tables.read(session, netns, family, name);
-    if (table) nftTables.push(table);
   }
   return {
     netns,
@@ -76,6 +82,32 @@ export async function inspectNamespace(session: KernelSession, query: NamespaceQ
     sysctls,
     nftTables,
   };
+}
+
+async function readTables(session: KernelSession, query: NamespaceQuery, tables: TableReader): Promise<NftTable[]> {
+  const out: NftTable[] = [];
+  for (const { family, name } of query.tables) {
+    const table = await tables.read(session, query.netns, family, name);
+    if (table) out.push(table);
+  }
+  return out;
+}
+
+/** The wanted links out of a whole namespace's list, masters named as inspectLinks names them. */
+function sliceLinks(links: readonly LinkState[], wanted: NonNullable<NamespaceQuery['onlyLinks']>) {
+  const byName = new Map(links.map((l) => [l.name, l]));
+  const out = [];
+  for (const { name, master: plannedMaster } of wanted) {
+    const link = byName.get(name);
+    if (!link) continue;
+    let master: string | null = null;
+    if (link.master !== null) {
+      const planned = plannedMaster === null ? undefined : byName.get(plannedMaster);
+      master = planned && planned.index === link.master ? planned.name : `#${link.master}`;
+    }
+    out.push({ name: link.name, kind: link.kind ?? '', mtu: link.mtu, master, up: link.up });
+  }
+  return out;
 }
 
 async function inspectLinks(session: KernelSession, query: NamespaceQuery, wanted: NonNullable<NamespaceQuery['onlyLinks']>): Promise<ObservedNamespace> {
