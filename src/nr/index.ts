@@ -18,7 +18,7 @@ import { native } from '../native/binding.js';
 import { type ApplyMemories, applySteps, type StepTiming } from './apply.js';
 import { diffNdmz, diffNr } from './diff.js';
 import { type NamespaceQuery, type TableReader, alwaysRead, inspectNamespace, queryOf } from './inspect.js';
-import { HOST_NETNS, namedNetns, type DesiredNr, type ObservedNamespace, type ObservedNdmz, type ObservedNr } from './model.js';
+import { HOST_NETNS, namedNetns, netnsKey, type DesiredNr, type ObservedNamespace, type ObservedNdmz, type ObservedNr } from './model.js';
 import {
   TABLE_NAME,
   type NetId,
@@ -259,6 +259,13 @@ export class NetworkResources {
     const wgLink = nrPlan ? this.#watches.rememberedIndex(session.path(nrPlan.netns), name) : null;
     const recalled = wgLink === null ? null : this.#wgConfigs.recall(name, wgLink, config);
     if (recalled) return { observed: { netId: desired.netId, namespaces, wireguard: recalled }, wgLink, wgRead: null };
+    const nrObserved = nrPlan ? namespaces.find((n) => netnsKey(n.netns) === netnsKey(nrPlan.netns)) : undefined;
+    if (nrObserved && !nrObserved.links.some((l) => l.name === name)) {
+      // No link, so the device is made (or re-made) and configured by this apply whatever the
+      // backend holds: reading it first would only cost a round trip (and, for a device wgd does
+      // not know, a list of every device).
+      return { observed: { netId: desired.netId, namespaces, wireguard: null }, wgLink: null, wgRead: null };
+    }
     const wgRead = performance.now();
     const wireguard = await this.wg.status(name);
     return { observed: { netId: desired.netId, namespaces, wireguard }, wgLink: wireguard === null ? null : wgLink, wgRead };
