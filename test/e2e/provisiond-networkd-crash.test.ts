@@ -1,7 +1,7 @@
 /**
- * Crash safety of provisiond with the REAL networkd: 103 tasks over 10 one-node networks
+ * Crash safety of provisiond with the REAL networkd: 97 tasks over 10 one-node networks
  * (network.apply, workload.attach/detach of workload namespaces the test made, a second
- * revision, network.delete) flow from a real `zmesh provisiond` into a real `zmesh networkd`
+ * revision for some, network.delete for others) flow from a real `zmesh provisiond` into a real `zmesh networkd`
  * (userspace WireGuard, NR namespaces in the kernel) while each daemon is SIGKILLed three times
  * at random moments and restarted. The same task list runs crash-free on a second node of the
  * same world (same identity, so the very same definitions), and the two end states are compared:
@@ -29,6 +29,8 @@ interface PlannedTask {
 }
 
 const networkName = (n: number) => `pn${n}`;
+/** Networks that get a second revision in the middle of their task list. */
+const revised = (n: number) => n % 3 === 0;
 const workloadId = (n: number, i: number) => `w${n}-${i}`;
 
 /** Per network, in order; the networks interleaved in submission, as a busy node sees them. */
@@ -43,7 +45,9 @@ function plan(definitions: readonly NetworkDefinition[], netns: (n: number, i: n
     });
     const detach = (k: number, i: number): PlannedTask => ({ body: { id: id(k), type: 'workload.detach', network: name, workload: workloadId(n, i) }, effect: `detach ${name} ${workloadId(n, i)}`, network: name });
     const apply = (k: number, revision: number): PlannedTask => ({ body: { id: id(k), type: 'network.apply', definition: withRevision(definition, revision) }, effect: `apply ${name} r${revision}`, network: name });
-    const tasks = [apply(0, 1), attach(1, 0), attach(2, 1), attach(3, 2), attach(4, 3), attach(5, 4), detach(6, 1), apply(7, 2), detach(8, 3), attach(9, 5)];
+    // A second revision for some networks only: each apply makes networkd run a full reconcile,
+    // which re-checks every workload of the node (the slowest part of this test).
+    const tasks = [apply(0, 1), attach(1, 0), attach(2, 1), attach(3, 2), attach(4, 3), attach(5, 4), detach(6, 1), ...(revised(n) ? [apply(7, 2)] : []), detach(8, 3), attach(9, 5)];
     if (n >= DELETED_FROM) tasks.push({ body: { id: id(10), type: 'network.delete', network: name }, effect: `delete ${name}`, network: name });
     return tasks;
   });
@@ -56,7 +60,7 @@ function plan(definitions: readonly NetworkDefinition[], netns: (n: number, i: n
 function expectedNetworks(): object[] {
   return Array.from({ length: DELETED_FROM }, (_, n) => ({
     network: networkName(n),
-    revision: 2,
+    revision: revised(n) ? 2 : 1,
     nrExists: true,
     workloads: [
       { workload: workloadId(n, 0), ip: `10.${60 + n}.0.2`, ifname: 'eth0' },
@@ -118,8 +122,16 @@ async function finalCount(node: StackNode): Promise<number> {
   return FINAL_STATES.reduce((sum, state) => sum + (tasks[state] ?? 0), 0);
 }
 
+/** Deadlines are generous: the 2 cores are shared, and a loaded machine slows networkd's many ip(8) runs. */
+const DRAIN_TIMEOUT_MS = 150_000;
+
 async function allFinal(node: StackNode, total: number): Promise<void> {
-  await waitFor(async () => (await finalCount(node)) === total, { what: `all ${total} tasks final`, timeoutMs: 60_000, intervalMs: 100 });
+  try {
+    await waitFor(async () => (await finalCount(node)) === total, { what: `all ${total} tasks final`, timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 100 });
+  } catch (error) {
+    const health = await node.client.health().catch(() => null);
+    throw new Error(`${(error as Error).message}; node ${node.prefix}: ${JSON.stringify(health?.tasks)}; networkd's last lines:\n${node.networkdLog().slice(-1500)}`);
+  }
 }
 
 interface History {
@@ -144,7 +156,7 @@ async function taskInFlight(node: StackNode): Promise<string> {
   );
 }
 
-test('103 tasks over 10 networks through the real networkd survive 3 SIGKILLs of each daemon: all succeed, each effect once and in order, same networks and kernel state as a crash-free run', async (t) => {
+test('97 tasks over 10 networks through the real networkd survive 3 SIGKILLs of each daemon: all succeed, each effect once and in order, same networks and kernel state as a crash-free run', async (t) => {
   const world = await worldFor(t);
   const identity = await nodeIdentity();
   const definitions = Array.from({ length: NETWORKS }, (_, n) => oneNodeNetwork(identity, networkName(n), `10.${60 + n}.0.0/16`, 52_100 + n));
@@ -163,7 +175,7 @@ test('103 tasks over 10 networks through the real networkd survive 3 SIGKILLs of
   const kills: string[] = [];
   for (let k = 0; k < 6; k++) {
     const at = Math.floor(((k + 1) * total) / 8) + Math.floor(Math.random() * 8);
-    await waitFor(async () => (await finalCount(crash.node)) >= at, { what: `${at} tasks final`, timeoutMs: 60_000, intervalMs: 25 });
+    await waitFor(async () => (await finalCount(crash.node)) >= at, { what: `${at} tasks final`, timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 25 });
     if (k % 2 === 0) {
       const inFlight = await taskInFlight(crash.node);
       await crash.node.killProvisiond();
