@@ -157,7 +157,8 @@ export class NetworkResources {
     return this.#removeNr(netId, new Set(await this.wg.listDevices()));
   }
 
-  async #removeNr(netId: NetId, devices: ReadonlySet<string>): Promise<ApplyReport> {
+  /** `withNdmz`: ndmz is deleted right after (teardownAll), taking every port with it at once. */
+  async #removeNr(netId: NetId, devices: ReadonlySet<string>, withNdmz = false): Promise<ApplyReport> {
     const started = performance.now();
     const nr = namedNetns(nrNamespaceName(this.prefix, netId));
     const session = new KernelSession(this.hostNetns);
@@ -168,7 +169,7 @@ export class NetworkResources {
       // when the kernel gets round to destroying it (asynchronously, later under load), and the
       // caller is told the NR is gone. Deleting one end of the veth deletes both at once.
       const ndmz = namedNetns(ndmzNamespaceName(this.prefix));
-      if (session.exists(ndmz) && linkIndex(session.path(ndmz), ndmzPortName(netId)) > 0) {
+      if (!withNdmz && session.exists(ndmz) && linkIndex(session.path(ndmz), ndmzPortName(netId)) > 0) {
         links.push({ kind: 'delete-link', netns: ndmz, name: ndmzPortName(netId) });
       }
       if (session.exists(nr)) links.push({ kind: 'delete-namespace', netns: nr });
@@ -231,7 +232,7 @@ export class NetworkResources {
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(TEARDOWN_IN_FLIGHT, nrs.length) }, async () => {
-        while (next < nrs.length) await this.#removeNr(nrs[next++]!, devices);
+        while (next < nrs.length) await this.#removeNr(nrs[next++]!, devices, true);
       }),
     );
     const session = new KernelSession(this.hostNetns);
