@@ -4,9 +4,13 @@
  * keypair -> decrypt in place -> replay window -> source check -> queued for
  * the TUN. Everything else is dropped and counted by reason; nothing a peer
  * sends can crash this. Per-peer counters, timestamps and roaming are written
- * once per run of datagrams from one peer. The queued packets are written
- * after the batch: on an offloading TUN, runs of same-flow TCP segments
- * become one super-packet write (wg_offload.c), else one write each.
+ * once per run of datagrams from one peer. On an offloading TUN, TCP
+ * segments are queued and written after the batch, runs of same-flow
+ * segments as one super-packet (wg_offload.c); every other packet is written
+ * as soon as it is decrypted. As the kernel's own GRO passes up at once what
+ * it cannot merge, nothing waits for a coalescing that cannot happen: a ping
+ * (or DNS, QUIC, voice) sharing a batch with a TCP transfer would otherwise
+ * wait for the decryption of up to WG_BATCH GRO messages, ~1 ms here.
  *
  * A responder's next keypair is promoted after the batch, under the write
  * lock, because promotion frees the old previous keypair, which a packet
@@ -42,11 +46,7 @@ typedef struct rx_batch {
   uint32_t promote[WG_BATCH]; /* local indices of next keypairs that received data */
   size_t promote_count;
   wg_aead *aead;
-  /* Decrypted packets waiting for the TUN: a plain list, or the coalescer. */
-  uint8_t **out_pkt;
-  size_t *out_len;
-  size_t out_count;
-  wg_gro gro;
+  wg_gro gro; /* decrypted TCP segments waiting for the TUN (offloading TUN) */
   /* The run of datagrams from one peer being accounted. */
   wg_peer *run_peer;
   uint64_t run_bytes;
@@ -72,45 +72,44 @@ static void end_run(rx_batch *b, uint64_t now) {
   b->run_data = false;
 }
 
-/* Writes the queued packets into the TUN and empties the queue. */
-static void write_out(wg_device *d, rx_batch *b) {
-  if (d->tun_vnet_hdr) {
-    struct iovec iov[WG_GRO_MAX_SEGMENTS + 1];
-    struct virtio_net_hdr hdr;
-    for (size_t i = 0; i < b->gro.item_count; ++i) {
-      size_t n = wg_gro_finish(&b->gro, i, &hdr, iov);
-      for (;;) {
-        ssize_t w = writev(d->tun_fd, iov, (int)n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) wg_count_drop(d, WG_DROP_TUN_WRITE_ERROR);
-        break;
-      }
-    }
-    wg_gro_reset(&b->gro);
+static void write_tun(wg_device *d, const struct iovec *iov, int n) {
+  for (;;) {
+    ssize_t w = writev(d->tun_fd, iov, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) wg_count_drop(d, WG_DROP_TUN_WRITE_ERROR);
     return;
   }
-  for (size_t i = 0; i < b->out_count; ++i) {
-    for (;;) {
-      ssize_t w = write(d->tun_fd, b->out_pkt[i], b->out_len[i]);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) wg_count_drop(d, WG_DROP_TUN_WRITE_ERROR);
-      break;
-    }
-  }
-  b->out_count = 0;
 }
 
-static void queue_for_tun(wg_device *d, rx_batch *b, uint8_t *pkt, size_t len) {
-  if (d->tun_vnet_hdr) {
+/* Writes the queued TCP segments into the TUN and empties the queue. */
+static void write_out(wg_device *d, rx_batch *b) {
+  struct iovec iov[WG_GRO_MAX_SEGMENTS + 1];
+  struct virtio_net_hdr hdr;
+  for (size_t i = 0; i < b->gro.item_count; ++i) {
+    size_t n = wg_gro_finish(&b->gro, i, &hdr, iov);
+    write_tun(d, iov, (int)n);
+  }
+  wg_gro_reset(&b->gro);
+}
+
+/* Only TCP segments can be coalesced (IPv6: TCP right after the fixed header). */
+static bool is_tcp(const uint8_t *pkt) {
+  return (pkt[0] >> 4) == 4 ? pkt[9] == IPPROTO_TCP : pkt[6] == IPPROTO_TCP;
+}
+
+/* pkt is an IPv4/IPv6 packet of exactly len bytes (inner_packet checked). */
+static void deliver(wg_device *d, rx_batch *b, uint8_t *pkt, size_t len) {
+  if (d->tun_vnet_hdr && is_tcp(pkt)) {
     if (!wg_gro_add(&b->gro, pkt, len)) {
       write_out(d, b);
       wg_gro_add(&b->gro, pkt, len);
     }
     return;
   }
-  if (b->out_count == WG_RX_PACKETS) write_out(d, b);
-  b->out_pkt[b->out_count] = pkt;
-  b->out_len[b->out_count++] = len;
+  struct virtio_net_hdr none; /* no offload: the kernel checks the checksums */
+  memset(&none, 0, sizeof none);
+  struct iovec iov[2] = {{&none, sizeof none}, {pkt, len}};
+  write_tun(d, d->tun_vnet_hdr ? iov : iov + 1, d->tun_vnet_hdr ? 2 : 1);
 }
 
 static void handshake_message(wg_device *d, const uint8_t *msg, size_t len, const wg_sockaddr *from) {
@@ -203,7 +202,7 @@ static void transport_message(wg_device *d, rx_batch *b, uint8_t *msg, size_t le
     wg_count_drop(d, WG_DROP_SOURCE_NOT_ALLOWED);
     return;
   }
-  queue_for_tun(d, b, payload, inner_len);
+  deliver(d, b, payload, inner_len);
   b->run_data = true;
 }
 
@@ -261,7 +260,7 @@ static void process_batch(wg_device *d, rx_batch *b, int count) {
   }
   end_run(b, now);
   pthread_rwlock_unlock(&d->lock);
-  write_out(d, b); /* outside the lock: the packets are this thread's own buffers */
+  if (d->tun_vnet_hdr) write_out(d, b); /* outside the lock: the packets are this thread's own buffers */
   if (b->promote_count == 0) return;
 
   pthread_rwlock_wrlock(&d->lock);
@@ -291,8 +290,6 @@ static void free_batch(rx_batch *b) {
   if (b->memory) sodium_memzero(b->memory, (size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE); /* decrypted user traffic */
   free(b->memory);
   wg_aead_free(b->aead);
-  free(b->out_pkt);
-  free(b->out_len);
   free(b->gro.items);
   free(b->gro.pieces);
   free(b);
@@ -304,13 +301,11 @@ void *wg_rx_thread(void *arg) {
   if (b) {
     b->memory = malloc((size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE);
     b->aead = wg_aead_new();
-    b->out_pkt = malloc(WG_RX_PACKETS * sizeof *b->out_pkt);
-    b->out_len = malloc(WG_RX_PACKETS * sizeof *b->out_len);
     b->gro.items = malloc(WG_RX_PACKETS * sizeof *b->gro.items);
     b->gro.pieces = malloc(WG_RX_PACKETS * sizeof *b->gro.pieces);
     b->gro.item_capacity = b->gro.piece_capacity = WG_RX_PACKETS;
   }
-  if (!b || !b->memory || !b->aead || !b->out_pkt || !b->out_len || !b->gro.items || !b->gro.pieces) {
+  if (!b || !b->memory || !b->aead || !b->gro.items || !b->gro.pieces) {
     wg_count_drop(d, WG_DROP_READ_ERROR);
     free_batch(b);
     return NULL;
