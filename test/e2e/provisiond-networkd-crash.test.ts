@@ -9,6 +9,8 @@
  * workload ends in the kernel. Executions are counted from networkd's side, from the effects it
  * logs once each is done; replays from its X-Task-Id record are read in provisiond's history.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { FINAL_STATES } from '../../src/provisiond/task-store.js';
 import { worldFor } from '../harness/ava.js';
@@ -54,6 +56,21 @@ function plan(definitions: readonly NetworkDefinition[], netns: (n: number, i: n
   const out: PlannedTask[] = [];
   for (let k = 0; k < Math.max(...perNetwork.map((p) => p.length)); k++) for (const tasks of perNetwork) if (tasks[k]) out.push(tasks[k] as PlannedTask);
   return out;
+}
+
+/** "METHOD /path" of the networkd request a task becomes (provisiond's networkd-handler.ts). */
+function requestOf(task: PlannedTask): string {
+  const body = task.body;
+  switch (body.type) {
+    case 'network.apply':
+      return `PUT /v1/networks/${task.network}`;
+    case 'network.delete':
+      return `DELETE /v1/networks/${task.network}`;
+    case 'workload.attach':
+      return `POST /v1/networks/${task.network}/workloads`;
+    default:
+      return `DELETE /v1/networks/${task.network}/workloads/${body.workload as string}`;
+  }
 }
 
 /** What the task list leaves, worked out by hand: lowest free address first, .1 the gateway. */
@@ -220,6 +237,15 @@ test('97 tasks over 10 networks through the real networkd survive 3 SIGKILLs of 
     const expected = crash.tasks.filter((task) => task.network === name && counts.has(task.effect)).map((task) => task.effect);
     t.deepEqual(crashEffects.filter((e) => e.split(' ')[1] === name), expected, `${name}: effects in submission order`);
   }
+  // networkd's X-Task-Id record holds every task once, for the request it was sent as.
+  const record = JSON.parse(readFileSync(join(crash.node.stateDir, 'networkd', 'tasks.json'), 'utf8')) as { entries: { taskId: string; request: string; outcome: { status: number } }[] };
+  t.deepEqual(
+    record.entries.map((e) => `${e.taskId} ${e.request}`).sort(),
+    crash.tasks.map((task) => `${task.body.id as string} ${requestOf(task)}`).sort(),
+    "networkd's task record: each task id once, for its own request",
+  );
+  const cut = new Set(missing.map((task) => task.body.id as string));
+  t.deepEqual(record.entries.filter((e) => e.outcome.status !== 200 && !cut.has(e.taskId)).map((e) => `${e.taskId}: ${e.outcome.status}`), [], 'recorded outcomes are 200 (a 404 only where networkd died mid-task)');
   for (const id of mustReplay) {
     const attempts = histories.get(id)?.history ?? [];
     t.true(attempts.some((a) => a.outcome === 'interrupted'), `${id}: the kill interrupted an attempt`);
