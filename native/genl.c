@@ -216,6 +216,17 @@ int zm_nl_request(zm_nlsock *s, zm_nlmsg *m) {
   return receive_replies(s, s->seq, NULL, NULL);
 }
 
+int zm_nl_send(zm_nlsock *s, zm_nlmsg *m, uint32_t *seq) {
+  int rc = send_message(s, m);
+  if (rc == 0) *seq = s->seq;
+  return rc;
+}
+
+int zm_nl_wait_ack(zm_nlsock *s, uint32_t seq) {
+  s->ext_ack[0] = '\0';
+  return receive_replies(s, seq, NULL, NULL);
+}
+
 int zm_nl_dump(zm_nlsock *s, zm_nlmsg *m, zm_nl_message_fn on_message, void *ctx) {
   s->ext_ack[0] = '\0';
   int rc = send_message(s, m);

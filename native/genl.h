@@ -75,6 +75,15 @@ void zm_nl_close(zm_nlsock *s);
  * errno of NLMSG_ERROR (s->ext_ack then holds the kernel's text, if any). */
 int zm_nl_request(zm_nlsock *s, zm_nlmsg *m);
 
+/* The two halves of zm_nl_request, for several requests in flight: the kernel
+ * handles a netlink request inside the sending sendmsg() and queues its ack in
+ * order, so a caller may send a window of requests and then collect their acks
+ * oldest first. zm_nl_send stores the request's sequence number in *seq. */
+int zm_nl_send(zm_nlsock *s, zm_nlmsg *m, uint32_t *seq);
+/* Waits for the ack of `seq` (skipping replies to other sequence numbers).
+ * 0 or the negative errno of NLMSG_ERROR (s->ext_ack then holds the text). */
+int zm_nl_wait_ack(zm_nlsock *s, uint32_t seq);
+
 /* Sends a finished NLM_F_DUMP request and calls `on_message` for every reply
  * message until NLMSG_DONE. A non-zero return of the callback stops the dump
  * (the rest is drained) and is returned. 0 or a negative errno. */

@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -81,121 +82,189 @@ std::string IfName(Napi::Env env, const Napi::Value &v, const std::string &field
   return name;
 }
 
+// Field names for error messages are built only when an error is thrown: a
+// 10,000-peer request would otherwise format tens of thousands of them.
+template <typename Field>
+[[noreturn]] void ThrowField(Napi::Env env, const Field &field, const std::string &reason) {
+  ThrowInvalid(env, field() + reason);
+}
+
 // Copies a 32-byte key; the message names the field, never the bytes.
-void Key(Napi::Env env, const Napi::Value &v, const std::string &field, uint8_t out[WGK_KEY_LEN]) {
+template <typename Field>
+void Key(Napi::Env env, const Napi::Value &v, const Field &field, uint8_t out[WGK_KEY_LEN]) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    ThrowInvalid(env, field + " must be a Uint8Array of " + std::to_string(WGK_KEY_LEN) + " bytes");
+    ThrowField(env, field, " must be a Uint8Array of " + std::to_string(WGK_KEY_LEN) + " bytes");
   Napi::Uint8Array a = v.As<Napi::Uint8Array>();
   if (a.ElementLength() != WGK_KEY_LEN)
-    ThrowInvalid(env, field + " must be " + std::to_string(WGK_KEY_LEN) + " bytes, got " + std::to_string(a.ElementLength()));
+    ThrowField(env, field, " must be " + std::to_string(WGK_KEY_LEN) + " bytes, got " + std::to_string(a.ElementLength()));
   std::memcpy(out, a.Data(), WGK_KEY_LEN);
 }
 
-double Integer(Napi::Env env, const Napi::Value &v, const std::string &field, double max) {
-  if (!v.IsNumber()) ThrowInvalid(env, field + " must be a number");
+template <typename Field>
+double Integer(Napi::Env env, const Napi::Value &v, const Field &field, double max) {
+  if (!v.IsNumber()) ThrowField(env, field, " must be a number");
   double n = v.As<Napi::Number>().DoubleValue();
   if (!(n >= 0 && n <= max && n == static_cast<double>(static_cast<uint64_t>(n))))
-    ThrowInvalid(env, field + " must be an integer 0.." + std::to_string(static_cast<uint64_t>(max)) + ", got " +
-                          v.ToString().Utf8Value());
+    ThrowField(env, field, " must be an integer 0.." + std::to_string(static_cast<uint64_t>(max)) + ", got " + v.ToString().Utf8Value());
   return n;
 }
 
-bool Flag(Napi::Env env, const Napi::Object &o, const char *key, const std::string &field) {
-  Napi::Value v = o.Get(key);
+double Integer(Napi::Env env, const Napi::Value &v, const char *field, double max) {
+  return Integer(env, v, [field] { return std::string(field); }, max);
+}
+
+template <typename Field>
+bool Flag(Napi::Env env, const Napi::Value &v, const Field &field) {
   if (v.IsUndefined()) return false;
-  if (!v.IsBoolean()) ThrowInvalid(env, field + "." + key + " must be a boolean");
+  if (!v.IsBoolean()) ThrowField(env, field, " must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
+// A short string value (an endpoint, an address/prefix) into `out` without a
+// heap allocation; longer than `cap - 1` bytes is invalid.
+template <typename Field>
+size_t ShortString(Napi::Env env, const Napi::Value &v, const Field &field, const char *expected, char *out, size_t cap) {
+  if (!v.IsString()) ThrowField(env, field, std::string(" must be a string ") + expected);
+  size_t len = 0;
+  napi_status st = napi_get_value_string_utf8(env, v, out, cap, &len);
+  if (st != napi_ok) throw Napi::Error::New(env, "cannot read a string");
+  if (len >= cap - 1) ThrowField(env, field, std::string(" is too long for ") + expected);
+  return len;
+}
+
+// Property names looked up once per call, not once per peer.
+struct PeerKeys {
+  Napi::String publicKey, remove, updateOnly, replaceAllowedIps, presharedKey, endpoint, persistentKeepalive, allowedIps;
+  explicit PeerKeys(Napi::Env env)
+      : publicKey(Napi::String::New(env, "publicKey")),
+        remove(Napi::String::New(env, "remove")),
+        updateOnly(Napi::String::New(env, "updateOnly")),
+        replaceAllowedIps(Napi::String::New(env, "replaceAllowedIps")),
+        presharedKey(Napi::String::New(env, "presharedKey")),
+        endpoint(Napi::String::New(env, "endpoint")),
+        persistentKeepalive(Napi::String::New(env, "persistentKeepalive")),
+        allowedIps(Napi::String::New(env, "allowedIps")) {}
+};
+
 // "a.b.c.d:port" or "[v6]:port".
-void Endpoint(Napi::Env env, const std::string &text, const std::string &field, wgk_endpoint *out) {
-  std::string host, port;
-  if (!text.empty() && text[0] == '[') {
-    size_t close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      ThrowInvalid(env, field + " '" + text + "' must be [IPv6]:port");
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
+template <typename Field>
+void Endpoint(Napi::Env env, const char *text, size_t len, const Field &field, wgk_endpoint *out) {
+  auto quoted = [&] { return " '" + std::string(text, len) + "'"; };
+  char host[INET6_ADDRSTRLEN + 1];
+  const char *port;
+  size_t host_len;
+  if (len > 0 && text[0] == '[') {
+    const char *close = static_cast<const char *>(std::memchr(text, ']', len));
+    if (!close || close + 1 >= text + len || close[1] != ':') ThrowField(env, field, quoted() + " must be [IPv6]:port");
+    host_len = static_cast<size_t>(close - text - 1);
+    if (host_len >= sizeof host) ThrowField(env, field, quoted() + ": not a numeric IP address");
+    std::memcpy(host, text + 1, host_len);
+    port = close + 2;
   } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string::npos) ThrowInvalid(env, field + " '" + text + "' must be IPv4:port or [IPv6]:port");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
+    const char *colon = static_cast<const char *>(memrchr(text, ':', len));
+    if (!colon) ThrowField(env, field, quoted() + " must be IPv4:port or [IPv6]:port");
+    host_len = static_cast<size_t>(colon - text);
+    if (host_len >= sizeof host) ThrowField(env, field, quoted() + ": not a numeric IP address");
+    std::memcpy(host, text, host_len);
+    port = colon + 1;
   }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535)
-    ThrowInvalid(env, field + " '" + text + "': port must be 0..65535");
+  host[host_len] = '\0';
+  size_t port_len = static_cast<size_t>(text + len - port);
+  unsigned long port_value = 0;
+  bool port_ok = port_len > 0 && port_len <= 5;
+  for (size_t i = 0; port_ok && i < port_len; i++) {
+    if (port[i] < '0' || port[i] > '9') port_ok = false;
+    else port_value = port_value * 10 + static_cast<unsigned long>(port[i] - '0');
+  }
+  if (!port_ok || port_value > 65535) ThrowField(env, field, quoted() + ": port must be 0..65535");
   std::memset(out, 0, sizeof *out);
-  uint16_t p = htons(static_cast<uint16_t>(std::stoul(port)));
-  if (inet_pton(AF_INET, host.c_str(), &out->addr4.sin_addr) == 1 && text[0] != '[') {
+  uint16_t p = htons(static_cast<uint16_t>(port_value));
+  if (text[0] != '[' && inet_pton(AF_INET, host, &out->addr4.sin_addr) == 1) {
     out->addr4.sin_family = AF_INET;
     out->addr4.sin_port = p;
-  } else if (inet_pton(AF_INET6, host.c_str(), &out->addr6.sin6_addr) == 1 && text[0] == '[') {
+  } else if (text[0] == '[' && inet_pton(AF_INET6, host, &out->addr6.sin6_addr) == 1) {
     out->addr6.sin6_family = AF_INET6;
     out->addr6.sin6_port = p;
   } else {
-    ThrowInvalid(env, field + " '" + text + "': '" + host + "' is not a numeric IP address");
+    ThrowField(env, field, quoted() + ": '" + std::string(host) + "' is not a numeric IP address");
   }
 }
 
 // "address/cidr"; host bits are kept (the kernel clears them).
-void AllowedIp(Napi::Env env, const Napi::Value &v, const std::string &field, wgk_allowedip *out) {
-  if (!v.IsString()) ThrowInvalid(env, field + " must be a string 'address/prefix'");
-  std::string text = v.As<Napi::String>().Utf8Value();
-  size_t slash = text.find('/');
-  if (slash == std::string::npos) ThrowInvalid(env, field + " '" + text + "' must be 'address/prefix'");
-  std::string host = text.substr(0, slash), bits = text.substr(slash + 1);
+template <typename Field>
+void AllowedIp(Napi::Env env, const Napi::Value &v, const Field &field, wgk_allowedip *out) {
+  char text[INET6_ADDRSTRLEN + 8];
+  size_t len = ShortString(env, v, field, "'address/prefix'", text, sizeof text);
+  auto quoted = [&] { return " '" + std::string(text, len) + "'"; };
+  char *slash = static_cast<char *>(std::memchr(text, '/', len));
+  if (!slash) ThrowField(env, field, quoted() + " must be 'address/prefix'");
+  *slash = '\0';
+  const char *bits = slash + 1;
+  size_t bits_len = static_cast<size_t>(text + len - bits);
   std::memset(out, 0, sizeof *out);
   unsigned max;
-  if (inet_pton(AF_INET, host.c_str(), out->addr) == 1) {
+  if (inet_pton(AF_INET, text, out->addr) == 1) {
     out->family = AF_INET;
     max = 32;
-  } else if (inet_pton(AF_INET6, host.c_str(), out->addr) == 1) {
+  } else if (inet_pton(AF_INET6, text, out->addr) == 1) {
     out->family = AF_INET6;
     max = 128;
   } else {
-    ThrowInvalid(env, field + " '" + text + "': '" + host + "' is not a numeric IP address");
+    *slash = '/';
+    ThrowField(env, field, quoted() + ": '" + std::string(text, static_cast<size_t>(slash - text)) + "' is not a numeric IP address");
   }
-  if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos || std::stoul(bits) > max)
-    ThrowInvalid(env, field + " '" + text + "': prefix length must be 0.." + std::to_string(max));
-  out->cidr = static_cast<uint8_t>(std::stoul(bits));
+  unsigned value = 0;
+  bool ok = bits_len > 0 && bits_len <= 3;
+  for (size_t i = 0; ok && i < bits_len; i++) {
+    if (bits[i] < '0' || bits[i] > '9') ok = false;
+    else value = value * 10 + static_cast<unsigned>(bits[i] - '0');
+  }
+  if (!ok || value > max) {
+    *slash = '/';
+    ThrowField(env, field, quoted() + ": prefix length must be 0.." + std::to_string(max));
+  }
+  out->cidr = static_cast<uint8_t>(value);
 }
 
-void Peer(Napi::Env env, const Napi::Value &v, const std::string &field, wgk_device *d) {
-  if (!v.IsObject()) ThrowInvalid(env, field + " must be an object");
+void Peer(Napi::Env env, const Napi::Value &v, uint32_t index, const PeerKeys &k, wgk_device *d) {
+  auto field = [index] { return "peers[" + std::to_string(index) + "]"; };
+  if (!v.IsObject()) ThrowField(env, field, " must be an object");
   Napi::Object o = v.As<Napi::Object>();
   wgk_peer *p = wgk_device_add_peer(d);
   if (!p) throw Napi::Error::New(env, "out of memory");
-  Key(env, o.Get("publicKey"), field + ".publicKey", p->public_key);
-  if (Flag(env, o, "remove", field)) p->flags |= WGPEER_F_REMOVE_ME;
-  if (Flag(env, o, "updateOnly", field)) p->flags |= WGPEER_F_UPDATE_ONLY;
-  if (Flag(env, o, "replaceAllowedIps", field)) p->flags |= WGPEER_F_REPLACE_ALLOWEDIPS;
-  Napi::Value psk = o.Get("presharedKey");
+  Key(env, o.Get(k.publicKey), [&] { return field() + ".publicKey"; }, p->public_key);
+  if (Flag(env, o.Get(k.remove), [&] { return field() + ".remove"; })) p->flags |= WGPEER_F_REMOVE_ME;
+  if (Flag(env, o.Get(k.updateOnly), [&] { return field() + ".updateOnly"; })) p->flags |= WGPEER_F_UPDATE_ONLY;
+  if (Flag(env, o.Get(k.replaceAllowedIps), [&] { return field() + ".replaceAllowedIps"; })) p->flags |= WGPEER_F_REPLACE_ALLOWEDIPS;
+  Napi::Value psk = o.Get(k.presharedKey);
   if (psk.IsNull()) {
     p->has |= WGK_PEER_HAS_PRESHARED_KEY;  // all zeros: remove
   } else if (!psk.IsUndefined()) {
-    Key(env, psk, field + ".presharedKey", p->preshared_key);
+    Key(env, psk, [&] { return field() + ".presharedKey"; }, p->preshared_key);
     p->has |= WGK_PEER_HAS_PRESHARED_KEY;
   }
-  Napi::Value endpoint = o.Get("endpoint");
+  Napi::Value endpoint = o.Get(k.endpoint);
   if (!endpoint.IsUndefined() && !endpoint.IsNull()) {
-    if (!endpoint.IsString()) ThrowInvalid(env, field + ".endpoint must be a string");
-    Endpoint(env, endpoint.As<Napi::String>().Utf8Value(), field + ".endpoint", &p->endpoint);
+    auto endpointField = [&] { return field() + ".endpoint"; };
+    char text[INET6_ADDRSTRLEN + 16];
+    size_t len = ShortString(env, endpoint, endpointField, "'IPv4:port' or '[IPv6]:port'", text, sizeof text);
+    Endpoint(env, text, len, endpointField, &p->endpoint);
     p->has |= WGK_PEER_HAS_ENDPOINT;
   }
-  Napi::Value keepalive = o.Get("persistentKeepalive");
+  Napi::Value keepalive = o.Get(k.persistentKeepalive);
   if (!keepalive.IsUndefined()) {
-    p->persistent_keepalive = static_cast<uint16_t>(Integer(env, keepalive, field + ".persistentKeepalive", 65535));
+    p->persistent_keepalive = static_cast<uint16_t>(Integer(env, keepalive, [&] { return field() + ".persistentKeepalive"; }, 65535));
     p->has |= WGK_PEER_HAS_KEEPALIVE;
   }
-  Napi::Value ips = o.Get("allowedIps");
+  Napi::Value ips = o.Get(k.allowedIps);
   if (!ips.IsUndefined()) {
-    if (!ips.IsArray()) ThrowInvalid(env, field + ".allowedIps must be an array");
+    if (!ips.IsArray()) ThrowField(env, field, ".allowedIps must be an array");
     Napi::Array a = ips.As<Napi::Array>();
     uint32_t n = a.Length();
     for (uint32_t i = 0; i < n; i++) {
       wgk_allowedip *slot = wgk_peer_add_allowedip(p);
       if (!slot) throw Napi::Error::New(env, "out of memory");
-      AllowedIp(env, a.Get(i), field + ".allowedIps[" + std::to_string(i) + "]", slot);
+      AllowedIp(env, a.Get(i), [&] { return field() + ".allowedIps[" + std::to_string(i) + "]"; }, slot);
     }
   }
 }
@@ -210,7 +279,7 @@ void Device(Napi::Env env, const Napi::Value &v, wgk_device *d) {
   if (key.IsNull()) {
     d->has |= WGK_DEVICE_HAS_PRIVATE_KEY;  // all zeros: remove
   } else if (!key.IsUndefined()) {
-    Key(env, key, "privateKey", d->private_key);
+    Key(env, key, [] { return std::string("privateKey"); }, d->private_key);
     d->has |= WGK_DEVICE_HAS_PRIVATE_KEY;
   }
   Napi::Value port = o.Get("listenPort");
@@ -223,13 +292,14 @@ void Device(Napi::Env env, const Napi::Value &v, wgk_device *d) {
     d->fwmark = static_cast<uint32_t>(Integer(env, fwmark, "fwmark", 4294967295.0));
     d->has |= WGK_DEVICE_HAS_FWMARK;
   }
-  if (Flag(env, o, "replacePeers", "device")) d->flags |= WGDEVICE_F_REPLACE_PEERS;
+  if (Flag(env, o.Get("replacePeers"), [] { return std::string("device.replacePeers"); })) d->flags |= WGDEVICE_F_REPLACE_PEERS;
   Napi::Value peers = o.Get("peers");
   if (!peers.IsUndefined()) {
     if (!peers.IsArray()) ThrowInvalid(env, "peers must be an array");
     Napi::Array a = peers.As<Napi::Array>();
     uint32_t n = a.Length();
-    for (uint32_t i = 0; i < n; i++) Peer(env, a.Get(i), "peers[" + std::to_string(i) + "]", d);
+    PeerKeys keys(env);
+    for (uint32_t i = 0; i < n; i++) Peer(env, a.Get(i), i, keys, d);
   }
 }
 
@@ -308,17 +378,39 @@ Napi::Value FamilyAvailable(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, rc == 1);
 }
 
-// wgSetDevice(netnsPath: string | null, device: KernelWgSet): void
+// wgSetDevice(netnsPath: string | null, device: KernelWgSet, options?: { window?: number, maxMessage?: number }): SetStats
+// The stats say how the request went (messages, bytes, time in the kernel), for benchmarks.
 Napi::Value SetDevice(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string path = OptionalString(info[0], "netnsPath");
+  wgk_set_options options{};
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Object o = info[2].As<Napi::Object>();
+    Napi::Value w = o.Get("window");
+    if (!w.IsUndefined()) options.window = static_cast<unsigned>(Integer(env, w, "window", WGK_SET_WINDOW_MAX));
+    Napi::Value m = o.Get("maxMessage");
+    if (!m.IsUndefined()) options.max_message = static_cast<size_t>(Integer(env, m, "maxMessage", WGK_MESSAGE_MAX));
+  }
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   DeviceHolder h;
   Device(env, info[1], &h.d);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
   wgk_error_info ei{};
-  int rc = wgk_set_device(path.c_str(), &h.d, &ei);
+  wgk_set_stats stats{};
+  int rc = wgk_set_device(path.c_str(), &h.d, &options, &ei, &stats);
   if (rc < 0)
     ThrowKernel(env, rc, "set kernel WireGuard device '" + std::string(h.d.ifname) + "' in network namespace '" + NetnsLabel(path) + "'", ei);
-  return env.Undefined();
+  auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("messages", Napi::Number::New(env, static_cast<double>(stats.messages)));
+  out.Set("bytes", Napi::Number::New(env, static_cast<double>(stats.bytes)));
+  out.Set("convertMs", Napi::Number::New(env, (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6));
+  out.Set("encodeMs", Napi::Number::New(env, ms(stats.encode_ns)));
+  out.Set("sendMs", Napi::Number::New(env, ms(stats.send_ns)));
+  out.Set("maxSendMs", Napi::Number::New(env, ms(stats.max_send_ns)));
+  out.Set("ackMs", Napi::Number::New(env, ms(stats.ack_ns)));
+  return out;
 }
 
 // wgGetDevice(netnsPath: string | null, ifname: string): KernelWgDeviceRaw

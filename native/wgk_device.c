@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/if_link.h>
@@ -53,8 +54,30 @@ int wgk_family_available(const char *netns_path) {
   return rc < 0 ? rc : 1;
 }
 
-int wgk_set_device(const char *netns_path, const wgk_device *d, wgk_error_info *info) {
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* One message sent and not yet acknowledged: its sequence number and, for an
+ * error, which peers it carried. */
+struct in_flight {
+  uint32_t seq;
+  size_t index, first_peer, end_peer;
+};
+
+int wgk_set_device(const char *netns_path, const wgk_device *d, const wgk_set_options *options, wgk_error_info *info,
+                   wgk_set_stats *stats) {
   info_reset(info, "");
+  wgk_set_stats unused;
+  if (!stats) stats = &unused;
+  memset(stats, 0, sizeof *stats);
+  unsigned window = options && options->window ? options->window : WGK_SET_WINDOW_DEFAULT;
+  if (window > WGK_SET_WINDOW_MAX) window = WGK_SET_WINDOW_MAX;
+  size_t max_message = options && options->max_message ? options->max_message : WGK_MESSAGE_MAX;
+  if (max_message > WGK_MESSAGE_MAX) max_message = WGK_MESSAGE_MAX;
+  if (max_message < WGK_SET_MESSAGE_MIN) max_message = WGK_SET_MESSAGE_MIN;
   zm_nlsock s;
   int family = open_wireguard(&s, netns_path, info);
   if (family < 0) return family;
@@ -64,27 +87,74 @@ int wgk_set_device(const char *netns_path, const wgk_device *d, wgk_error_info *
     return -ENOMEM;
   }
   wgk_encoder e;
-  wgk_encoder_init(&e, d, (uint16_t)family, WGK_MESSAGE_MAX);
-  int rc = 0;
+  wgk_encoder_init(&e, d, (uint16_t)family, max_message);
+  struct in_flight flight[WGK_SET_WINDOW_MAX];
+  size_t head = 0, count = 0; /* ring of unacknowledged messages, oldest at head */
+  int rc = 0, encoded_all = 0;
   info_stage(info, "SET_DEVICE");
-  for (size_t index = 1;; index++) {
+  for (size_t index = 1; !encoded_all || count > 0;) {
+    /* Collect the oldest ack when the window is full or nothing is left to send. */
+    if (count == window || (encoded_all && count > 0)) {
+      struct in_flight *f = &flight[head];
+      uint64_t t0 = now_ns();
+      int ack = zm_nl_wait_ack(&s, f->seq);
+      stats->ack_ns += now_ns() - t0;
+      head = (head + 1) % WGK_SET_WINDOW_MAX;
+      count--;
+      if (ack < 0 && rc == 0) {
+        rc = ack;
+        if (info) {
+          info->message_index = f->index;
+          info->first_peer = f->first_peer;
+          info->end_peer = f->end_peer;
+        }
+        info_ext_ack(info, &s);
+        encoded_all = 1; /* send nothing more; still drain what is in flight */
+      }
+      continue;
+    }
+    uint64_t t0 = now_ns();
     long len = wgk_encode_next(&e, buf);
-    if (len == 0) break;
-    if (info) {
-      info->message_index = index;
-      info->first_peer = e.first_peer;
-      info->end_peer = e.end_peer;
+    stats->encode_ns += now_ns() - t0;
+    if (len == 0) {
+      encoded_all = 1;
+      continue;
     }
     if (len < 0) {
       rc = (int)len;
-      break;
+      if (info) {
+        info->message_index = index;
+        info->first_peer = e.first_peer;
+        info->end_peer = e.end_peer;
+      }
+      encoded_all = 1;
+      continue;
     }
-    zm_nlmsg m = {.buf = buf, .len = (size_t)len, .cap = WGK_MESSAGE_MAX};
-    rc = zm_nl_request(&s, &m);
-    if (rc < 0) {
-      info_ext_ack(info, &s);
-      break;
+    zm_nlmsg m = {.buf = buf, .len = (size_t)len, .cap = max_message};
+    struct in_flight *f = &flight[(head + count) % WGK_SET_WINDOW_MAX];
+    t0 = now_ns();
+    int sent = zm_nl_send(&s, &m, &f->seq);
+    uint64_t took = now_ns() - t0;
+    stats->send_ns += took;
+    if (took > stats->max_send_ns) stats->max_send_ns = took;
+    if (sent < 0) {
+      if (rc == 0) {
+        rc = sent;
+        if (info) {
+          info->message_index = index;
+          info->first_peer = e.first_peer;
+          info->end_peer = e.end_peer;
+        }
+      }
+      encoded_all = 1;
+      continue;
     }
+    f->index = index++;
+    f->first_peer = e.first_peer;
+    f->end_peer = e.end_peer;
+    count++;
+    stats->messages++;
+    stats->bytes += (size_t)len;
   }
   /* The messages carried the private and preshared keys. */
   explicit_bzero(buf, WGK_MESSAGE_MAX);

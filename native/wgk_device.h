@@ -8,6 +8,7 @@
 #define ZMESH_WGK_DEVICE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "wgk_config.h"
 
@@ -24,15 +25,39 @@ typedef struct wgk_error_info {
   char ext_ack[256];      /* the kernel's extended-ack text, may be empty */
 } wgk_error_info;
 
+/* How a SET_DEVICE went, for benchmarks: messages and bytes sent, and the
+ * nanoseconds spent in sendmsg() (where the kernel applies each message) and
+ * waiting for acks. */
+typedef struct wgk_set_stats {
+  size_t messages, bytes;
+  uint64_t encode_ns, send_ns, ack_ns, max_send_ns;
+} wgk_set_stats;
+
+/* How SET_DEVICE messages go out: `window` messages in flight before the
+ * oldest ack is read (1..WGK_SET_WINDOW_MAX; 0: the default), each at most
+ * `max_message` bytes (512..WGK_MESSAGE_MAX; 0: WGK_MESSAGE_MAX). */
+typedef struct wgk_set_options {
+  unsigned window;
+  size_t max_message;
+} wgk_set_options;
+
+#define WGK_SET_WINDOW_DEFAULT 1
+#define WGK_SET_WINDOW_MAX 64
+#define WGK_SET_MESSAGE_MIN 512
+
 /* 1 when the namespace's kernel resolves the family, 0 when it does not,
  * a negative errno when it could not be asked. */
 int wgk_family_available(const char *netns_path);
 
 /* Applies `d` (ifname, the fields it has, flags, peers) to the device in the
- * namespace. Messages go one at a time, each acknowledged; on failure the
- * ones before it have been applied (the caller validates first, so a failure
- * is the kernel's: no such device, out of memory...). 0 or a negative errno. */
-int wgk_set_device(const char *netns_path, const wgk_device *d, wgk_error_info *info);
+ * namespace. Messages each carry NLM_F_ACK; up to the options' window (NULL:
+ * the defaults) are sent before the oldest ack is read. On failure the
+ * messages before the failed one have been applied, and with a window > 1 up
+ * to window - 1 after it may have been too (the caller validates first, so a
+ * failure is the kernel's: no such device, out of memory...). `stats` may be
+ * NULL. 0 or a negative errno. */
+int wgk_set_device(const char *netns_path, const wgk_device *d, const wgk_set_options *options, wgk_error_info *info,
+                   wgk_set_stats *stats);
 
 /* Reads the device `ifname` into `out` (zeroed by the caller; free it with
  * wgk_device_free). 0 or a negative errno (-ENODEV: no such device). */

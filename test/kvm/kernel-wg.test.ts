@@ -27,6 +27,7 @@ import {
 import { ping, type Namespace, type World } from '../harness/index.js';
 import { worldFor } from '../harness/ava.js';
 import { INNER, endpointText, startWg, wgWorld } from '../netns/wg-pair.js';
+import { oneFileAtATime } from './one-file-at-a-time.js';
 
 const WG = '/usr/bin/wg';
 const available = wireguardFamilyAvailable(null);
@@ -35,9 +36,33 @@ if (!available) {
   console.log('# kernel WireGuard tests skipped: this kernel has no generic netlink family "wireguard" (run them with scripts/kvm/run)');
 }
 
-test.before(async () => {
+let release: (() => void) | undefined;
+
+test.before(async (t) => {
   await ready();
+  if (!available) return;
+  t.timeout(900_000); // the other guest test file may run first
+  release = await oneFileAtATime(840_000);
 });
+
+test.after.always(() => {
+  release?.();
+});
+
+/**
+ * Deletes a link when the test ends, before its namespace goes: RTM_DELLINK returns once the
+ * device and its peers are gone, whereas a namespace's devices are destroyed later by the kernel
+ * (holding the rtnl lock for long under emulation, while the next file already runs).
+ */
+function deleteAtEnd(t: { teardown(fn: () => void): void }, ns: Namespace, ifname: string): void {
+  t.teardown(() => {
+    try {
+      deleteLink(ifname, ns.path);
+    } catch {
+      // gone already
+    }
+  });
+}
 
 function publicKey(): string {
   return randomBytes(32).toString('base64');
@@ -196,11 +221,13 @@ kernelTest('2,000 peers with 4 allowed IPs each round-trip exactly through split
   }));
   const expected = expectedModel(priv, 40003, 0, peers);
   const a = await deviceIn(w, 'a');
+  deleteAtEnd(t, a.ns, a.ifname);
   setDevice(a.ns.path, a.ifname, { privateKey: priv, listenPort: 40003, replacePeers: true, peers });
   const viaWg = parseShowconf(await wg(a.ns, ['showconf', a.ifname]));
   t.is(viaWg.peers.length, 2000);
   t.true(JSON.stringify(viaWg) === JSON.stringify(expected), 'addon → wg showconf identical');
   const b = await deviceIn(w, 'b');
+  deleteAtEnd(t, b.ns, b.ifname);
   await wg(b.ns, ['setconf', b.ifname, writeConf(w, 'big.conf', priv, 40003, 0, peers)]);
   const viaAddon = modelOfDevice(getDevice(b.ns.path, b.ifname));
   t.is(viaAddon.peers.length, 2000);
@@ -220,9 +247,11 @@ kernelTest('1 peer with 20,000 allowed IPs round-trips exactly both ways', async
   ];
   const expected = expectedModel(priv, 40004, 0, peers);
   const a = await deviceIn(w, 'a');
+  deleteAtEnd(t, a.ns, a.ifname);
   setDevice(a.ns.path, a.ifname, { privateKey: priv, listenPort: 40004, peers });
   t.true(JSON.stringify(parseShowconf(await wg(a.ns, ['showconf', a.ifname]))) === JSON.stringify(expected), 'addon → wg showconf identical');
   const b = await deviceIn(w, 'b');
+  deleteAtEnd(t, b.ns, b.ifname);
   await wg(b.ns, ['setconf', b.ifname, writeConf(w, 'wide.conf', priv, 40004, 0, peers)]);
   const got = modelOfDevice(getDevice(b.ns.path, b.ifname));
   t.is(got.peers.length, 1, 'the peer split across dump messages is merged');

@@ -56,9 +56,31 @@ export interface RawDevice {
   flags?: number;
 }
 
+/** How one wgSetDevice went (benchmarks; setDevice ignores it). */
+export interface RawSetStats {
+  messages: number;
+  bytes: number;
+  /** JS description → C structure, in the addon. */
+  convertMs: number;
+  /** Building the netlink messages. */
+  encodeMs: number;
+  /** In sendmsg(): the kernel applies each message there, before sendmsg returns. */
+  sendMs: number;
+  maxSendMs: number;
+  /** Reading the acknowledgements. */
+  ackMs: number;
+}
+
+export interface RawSetOptions {
+  /** Messages sent before the oldest acknowledgement is read (1..64; default 1). */
+  window?: number;
+  /** Size limit of one message (512..8192; default 8192). */
+  maxMessage?: number;
+}
+
 export interface KernelWgNative {
   wgFamilyAvailable(netnsPath: string | null): boolean;
-  wgSetDevice(netnsPath: string | null, device: RawDeviceSet): void;
+  wgSetDevice(netnsPath: string | null, device: RawDeviceSet, options?: RawSetOptions): RawSetStats;
   wgGetDevice(netnsPath: string | null, ifname: string): RawDevice;
   wgCreateLink(netnsPath: string | null, name: string, moveToNetnsPath: string | null, mtu: number): void;
   wgDeleteLink(netnsPath: string | null, name: string): void;
