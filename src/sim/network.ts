@@ -33,7 +33,7 @@ export class SimNetwork {
 
   /** Runs `zmesh net <verb> FILE args...`; a non-zero exit is a TOOL_FAILED naming the verb and the tool's message. */
   async tool(verb: string, args: readonly string[] = []): Promise<string> {
-    const r = await runCommand(this.zmesh.file, zmeshArgs(this.zmesh, ['net', verb, this.file, ...args]), { check: false, timeoutMs: 30_000 });
+    const r = await runCommand(this.zmesh.file, zmeshArgs(this.zmesh, ['net', verb, this.file, ...args]), { check: false, timeoutMs: this.zmesh.toolTimeoutMs ?? 30_000 });
     if (r.exitCode !== 0) {
       throw new SimError('TOOL_FAILED', `zmesh net ${verb} (${this.name}) failed (exit ${r.exitCode}): ${r.stderr.trim()}`, { network: this.name, verb });
     }

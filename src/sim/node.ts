@@ -97,7 +97,7 @@ export class SimNode {
   /** `zmesh node init` for this node (public nodes give their uplink address as endpoint). */
   async init(): Promise<void> {
     const args = ['node', 'init', '--state-dir', this.stateDir, '--id', this.id, ...(this.hidden ? ['--hidden'] : ['--endpoint', this.uplinkAddress])];
-    const r = await runCommand(this.parts.zmesh.file, zmeshArgs(this.parts.zmesh, args), { check: false, timeoutMs: 30_000 });
+    const r = await runCommand(this.parts.zmesh.file, zmeshArgs(this.parts.zmesh, args), { check: false, timeoutMs: this.parts.zmesh.toolTimeoutMs ?? 30_000 });
     if (r.exitCode !== 0) {
       throw new SimError('TOOL_FAILED', `${this.id}: zmesh node init failed (exit ${r.exitCode}): ${r.stderr.trim()}`, { node: this.id });
     }

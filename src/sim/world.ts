@@ -47,6 +47,8 @@ export interface SimWorldOptions {
   prefix?: string;
   /** Start networkd on each node as it is added (default true; false tests the topology alone). */
   startNetworkd?: boolean;
+  /** How long a starting networkd may take to answer (default SimNode's, 30 s; a guest kernel under emulation needs more). */
+  networkdStartTimeoutMs?: number;
 }
 
 export interface SimWorkload {
@@ -76,6 +78,7 @@ export class SimWorld {
   private readonly zmesh: ZmeshInvocation;
   private readonly networkdArgs: readonly string[];
   private readonly startNetworkd: boolean;
+  private readonly networkdStartTimeoutMs: number | undefined;
   private teardownDone: Promise<void> | undefined;
 
   private constructor(harness: World, internet: Namespace, server: Namespace, whoAmI: BackgroundProcess, opts: SimWorldOptions) {
@@ -87,6 +90,7 @@ export class SimWorld {
     this.zmesh = opts.zmesh ?? defaultZmeshInvocation();
     this.networkdArgs = opts.networkdArgs ?? ['--wg', 'userspace'];
     this.startNetworkd = opts.startNetworkd !== false;
+    this.networkdStartTimeoutMs = opts.networkdStartTimeoutMs;
   }
 
   /** The internet, the TEST-NET server and the given nodes, each with networkd running. */
@@ -159,7 +163,7 @@ export class SimWorld {
     const started = await Promise.allSettled(
       added.map(async (node) => {
         await node.init();
-        if (this.startNetworkd) await node.startNetworkd();
+        if (this.startNetworkd) await node.startNetworkd(this.networkdStartTimeoutMs);
       }),
     );
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');

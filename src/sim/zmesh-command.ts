@@ -13,6 +13,8 @@ export interface ZmeshInvocation {
   readonly file: string;
   /** Arguments before zmesh's own: the node flags and the script. */
   readonly leadingArgs: readonly string[];
+  /** How long one tool command (`zmesh node init`, `zmesh net ...`) may take (default 30 s; a guest kernel under emulation needs more). */
+  readonly toolTimeoutMs?: number;
 }
 
 /**
