@@ -1,47 +1,149 @@
 /**
  * Benchmark of kernel WireGuard configuration (run it where the kernel has WireGuard, e.g.
  * `scripts/kvm/run npx tsx scripts/bench/kernel-wg.ts`): 10,000 peers (each with an endpoint
- * and two allowed IPs; no keepalive, which would start 10,000 handshakes and measure those) configured on an empty device through the addon (setDevice: TS input
- * checks, conversion, split SET_DEVICE) against `wg setconf` of the same configuration (process
- * start, file parsing, its netlink), in the same kernel. Prints the median of several runs and
- * the ratio; the goal is the addon faster than wg(8).
+ * and two allowed IPs; no keepalive, which would start 10,000 handshakes and measure those)
+ * configured on an empty device through the addon against `wg setconf` of the same
+ * configuration (process start, file parsing, its netlink), in the same kernel.
  *
- * Everything happens in one namespace made for the run (zmbench-PID) and removed at the end;
- * the configuration file holding the private key is 0600 in a private temp dir, removed too.
+ * The addon is timed in its parts: the TS conversion (toRawDeviceSet: input checks, base64
+ * keys to bytes), the addon's conversion to C, the encoding, the time inside sendmsg() (the
+ * kernel applies each message there) and the wait for acknowledgements — with one message in
+ * flight (what wg(8) does), with a window of WINDOW messages sent before the oldest ack is
+ * read, and with messages of at most 3,776 bytes (netlink copies a larger request into a
+ * vmalloc'ed buffer, a smaller one into a plain skb: NLMSG_GOODSIZE with 4 KiB pages).
+ * wg(8)'s messages are counted and its time in sendmsg() measured once with strace -T (an
+ * untimed run). The order of the methods rotates from run to run, so that none always runs
+ * first; medians of RUNS runs, and the ratios.
+ *
+ * Each configuration goes to a fresh device in a fresh namespace (zmbench-PID-N), all removed at
+ * the end: removing a device with 10,000 peers costs the kernel one RCU grace period per peer
+ * (netif_napi_del → synchronize_net), minutes under emulation, and is not what is measured. The
+ * configuration file holding the private key is 0600 in a private temp dir, removed too.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { SecretKey, ready } from '../../src/netdef/index.js';
-import { createLink, deleteLink, getDevice, setDevice, wireguardFamilyAvailable, type KernelPeerSet } from '../../src/wg/kernel/index.js';
+import { createLink, getDevice, wireguardFamilyAvailable, type KernelPeerSet } from '../../src/wg/kernel/index.js';
+import { toRawDeviceSet } from '../../src/wg/kernel/device.js';
+import { kernelWgNative, type RawSetStats } from '../../src/wg/kernel/native.js';
 
 const PEERS = Number(process.env.PEERS ?? 10_000);
-const RUNS = Number(process.env.RUNS ?? 5);
-const NETNS = `zmbench-${process.pid}`;
-const NETNS_PATH = `/run/netns/${NETNS}`;
+const RUNS = Number(process.env.RUNS ?? 3);
+const WINDOW = Number(process.env.WINDOW ?? 16);
+/** NLMSG_GOODSIZE with 4 KiB pages: the largest request netlink_sendmsg copies without vmalloc. */
+const GOOD_SIZE = 3776;
 const IFNAME = 'zmbk0';
+const namespaces: string[] = [];
+let netns = '';
+let netnsPath = '';
 
 /** Where the run is, on stderr (a guest run is slow enough to wonder). */
 function progress(what: string): void {
   process.stderr.write(`kernel-wg bench: ${what}\n`);
 }
 
-function median(xs: number[]): number {
+function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** A new empty device in a new namespace (see the top comment for why nothing is deleted yet). */
 function freshLink(): void {
+  netns = `zmbench-${process.pid}-${namespaces.length}`;
+  execFileSync('ip', ['netns', 'add', netns]);
+  namespaces.push(netns);
+  netnsPath = `/run/netns/${netns}`;
+  createLink(IFNAME, netnsPath);
+}
+
+interface Variant {
+  readonly label: string;
+  readonly window: number;
+  readonly maxMessage: number;
+}
+
+interface AddonRun {
+  totalMs: number;
+  tsMs: number;
+  stats: RawSetStats;
+}
+
+/** setDevice's two halves (device.ts's conversion, then the addon), timed apart. */
+function addonRun(privateKey: SecretKey, peers: readonly KernelPeerSet[], variant: Variant): AddonRun {
+  const t0 = performance.now();
+  const secrets: Uint8Array[] = [];
+  const raw = toRawDeviceSet(IFNAME, { privateKey, listenPort: 41000, replacePeers: true, peers }, secrets);
+  const t1 = performance.now();
   try {
-    deleteLink(IFNAME, NETNS_PATH);
-  } catch {
-    // first run: none yet
+    const stats = kernelWgNative().wgSetDevice(netnsPath, raw, { window: variant.window, maxMessage: variant.maxMessage });
+    return { totalMs: performance.now() - t0, tsMs: t1 - t0, stats };
+  } finally {
+    for (const s of secrets) s.fill(0);
   }
-  createLink(IFNAME, NETNS_PATH);
+}
+
+function wgRun(conf: string): number {
+  const t0 = performance.now();
+  execFileSync('ip', ['netns', 'exec', netns, 'wg', 'setconf', IFNAME, conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return performance.now() - t0;
+}
+
+interface Traced {
+  messages: number;
+  bytes: number;
+  maxBytes: number;
+  sendMs: number;
+}
+
+/** wg(8)'s netlink requests for one setconf: count, sizes and time in sendmsg (strace -T), or null without strace. */
+function straceWg(conf: string, dir: string): Traced | null {
+  const log = join(dir, 'strace.log');
+  try {
+    execFileSync('ip', ['netns', 'exec', netns, 'strace', '-T', '-e', 'trace=sendmsg,sendto', '-o', log, 'wg', 'setconf', IFNAME, conf], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  const traced: Traced = { messages: 0, bytes: 0, maxBytes: 0, sendMs: 0 };
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    // sendto(3, [{nlmsg_len=4092, ...}, ...], 4092, 0, {sa_family=AF_NETLINK, ...}, 12) = 4092 <0.001234>
+    const m = /^send(?:to|msg)\(.* = (\d+) <([\d.]+)>$/.exec(line);
+    if (!m || !line.includes('AF_NETLINK')) continue;
+    const size = Number(m[1]);
+    traced.messages++;
+    traced.bytes += size;
+    traced.maxBytes = Math.max(traced.maxBytes, size);
+    traced.sendMs += Number(m[2]) * 1000;
+  }
+  rmSync(log, { force: true });
+  return traced;
+}
+
+function table(variants: readonly Variant[], addon: ReadonlyMap<Variant, AddonRun[]>, wg: readonly number[], traced: Traced | null): void {
+  const cell = (x: number): string => x.toFixed(1).padStart(8);
+  const med = (xs: readonly AddonRun[], f: (r: AddonRun) => number): string => cell(median(xs.map(f)));
+  console.log(`kernel WireGuard: configure ${PEERS} peers (2 allowed IPs and an endpoint each) on an empty device; medians of ${RUNS} runs, order rotated`);
+  console.log(`| ${'method'.padEnd(26)} | total ms |    TS ms | conv. ms |  enc. ms |  sendmsg |  acks ms |  msgs | runs (ms)`);
+  for (const v of variants) {
+    const xs = addon.get(v) ?? [];
+    const runs = xs.map((r) => r.totalMs.toFixed(0)).join(' ');
+    console.log(
+      `| ${v.label.padEnd(26)} | ${med(xs, (r) => r.totalMs)} | ${med(xs, (r) => r.tsMs)} | ${med(xs, (r) => r.stats.convertMs)} | ${med(xs, (r) => r.stats.encodeMs)} | ${med(xs, (r) => r.stats.sendMs)} | ${med(xs, (r) => r.stats.ackMs)} | ${String(xs[0]?.stats.messages ?? 0).padStart(5)} | ${runs}`,
+    );
+  }
+  const w = median(wg);
+  const blank = ' '.repeat(8);
+  console.log(
+    `| ${'ip netns exec wg setconf'.padEnd(26)} | ${cell(w)} | ${blank} | ${blank} | ${blank} | ${traced ? cell(traced.sendMs) : '       ?'} | ${blank} | ${String(traced?.messages ?? '?').padStart(5)} | ${wg.map((x) => x.toFixed(0)).join(' ')}`,
+  );
+  for (const v of variants) console.log(`ratio wg / ${v.label}: ${(w / median((addon.get(v) ?? []).map((r) => r.totalMs))).toFixed(2)} (goal > 1: addon faster)`);
+  const first = addon.get(variants[0]!)?.[0];
+  if (first) console.log(`addon (8 KiB limit): ${first.stats.messages} messages, ${first.stats.bytes} bytes; longest sendmsg ${first.stats.maxSendMs.toFixed(1)} ms`);
+  if (traced) console.log(`wg(8) (strace -T, untimed run): ${traced.messages} messages, ${traced.bytes} bytes, largest ${traced.maxBytes}; time in sendmsg ${traced.sendMs.toFixed(1)} ms`);
 }
 
 async function main(): Promise<void> {
@@ -68,39 +170,38 @@ async function main(): Promise<void> {
   }
   writeFileSync(conf, lines.join('\n') + '\n', { mode: 0o600 });
   progress(`${PEERS} peers generated`);
-  execFileSync('ip', ['netns', 'add', NETNS]);
   try {
-    const addon: number[] = [];
+    const max = kernelWgNative().wgMessageMax;
+    const variants: Variant[] = [
+      { label: 'addon, 8 KiB, 1 in flight', window: 1, maxMessage: max },
+      { label: `addon, 8 KiB, ${WINDOW} in flight`, window: WINDOW, maxMessage: max },
+      { label: `addon, ${GOOD_SIZE} B, 1 in flight`, window: 1, maxMessage: GOOD_SIZE },
+      { label: `addon, ${GOOD_SIZE} B, ${WINDOW} in flight`, window: WINDOW, maxMessage: GOOD_SIZE },
+    ];
+    const addon = new Map<Variant, AddonRun[]>(variants.map((v) => [v, []]));
     const wg: number[] = [];
+    const methods: Array<Variant | 'wg'> = [...variants, 'wg'];
+    // One untimed pass of each first: JIT, page cache and the kernel's slabs warm for all.
+    freshLink();
+    addonRun(privateKey, peers, variants[0]!);
+    freshLink();
+    wgRun(conf);
     for (let run = 0; run < RUNS; run++) {
-      progress(`run ${run + 1}: addon`);
-      freshLink();
-      let t0 = performance.now();
-      setDevice(NETNS_PATH, IFNAME, { privateKey, listenPort: 41000, replacePeers: true, peers });
-      addon.push(performance.now() - t0);
-      if (run === 0 && getDevice(NETNS_PATH, IFNAME).peers.length !== PEERS) throw new Error('addon: peer count differs');
-
-      progress(`run ${run + 1}: wg setconf`);
-      freshLink();
-      t0 = performance.now();
-      execFileSync('ip', ['netns', 'exec', NETNS, 'wg', 'setconf', IFNAME, conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-      wg.push(performance.now() - t0);
-      if (run === 0 && getDevice(NETNS_PATH, IFNAME).peers.length !== PEERS) throw new Error('wg setconf: peer count differs');
+      for (let k = 0; k < methods.length; k++) {
+        const method = methods[(run + k) % methods.length]!;
+        const label = method === 'wg' ? 'wg setconf' : method.label;
+        progress(`run ${run + 1}: ${label}`);
+        freshLink();
+        if (method === 'wg') wg.push(wgRun(conf));
+        else addon.get(method)!.push(addonRun(privateKey, peers, method));
+        if (run === 0 && getDevice(netnsPath, IFNAME).peers.length !== PEERS) throw new Error(`${label}: peer count differs`);
+      }
     }
-    const a = median(addon);
-    const w = median(wg);
-    console.log(`kernel WireGuard: configure ${PEERS} peers (2 allowed IPs and an endpoint each) on an empty device; median of ${RUNS} runs`);
-    console.log('| method                   | median ms | runs (ms)');
-    console.log(`| addon setDevice          | ${a.toFixed(1).padStart(9)} | ${addon.map((x) => x.toFixed(0)).join(' ')}`);
-    console.log(`| ip netns exec wg setconf | ${w.toFixed(1).padStart(9)} | ${wg.map((x) => x.toFixed(0)).join(' ')}`);
-    console.log(`| ratio wg / addon         | ${(w / a).toFixed(2).padStart(9)} | goal > 1 (addon faster)`);
+    freshLink();
+    table(variants, addon, wg, straceWg(conf, dir));
   } finally {
-    try {
-      deleteLink(IFNAME, NETNS_PATH);
-    } catch {
-      // already gone
-    }
-    execFileSync('ip', ['netns', 'del', NETNS]);
+    // The kernel destroys the devices in the background, after this process has gone.
+    for (const name of namespaces) execFileSync('ip', ['netns', 'del', name]);
     rmSync(dir, { recursive: true, force: true });
   }
 }
