@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "wg_aead.h"
 #include "wg_allowedips.h"
 #include "wg_dataplane.h"
 #include "wg_replay.h"
@@ -432,6 +433,57 @@ class AllowedIpsTable : public Napi::ObjectWrap<AllowedIpsTable> {
   }
 };
 
+// The transport AEAD of either back end, to check both against libsodium.
+wg_aead *AeadFor(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBigInt() || !info[3].IsBuffer())
+    throw Napi::TypeError::New(env, "aead(backend: 'direct'|'evp', key: Buffer, counter: bigint, data: Buffer)");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (name != "direct" && name != "evp") throw Napi::TypeError::New(env, "backend: 'direct' or 'evp'");
+  if (info[1].As<Napi::Buffer<uint8_t>>().Length() != 32) throw Napi::TypeError::New(env, "key: 32 bytes");
+  wg_aead *a = wg_aead_new_with(name == "direct" ? WG_AEAD_DIRECT : WG_AEAD_EVP);
+  if (!a) throw Napi::Error::New(env, "backend " + name + " is not in use in this process");
+  return a;
+}
+
+// aeadSeal(backend, key, counter, plaintext): ciphertext || tag.
+Napi::Value AeadSeal(const Napi::CallbackInfo &info) {
+  wg_aead *a = AeadFor(info);
+  bool lossless;
+  uint64_t counter = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+  auto key = info[1].As<Napi::Buffer<uint8_t>>();
+  auto in = info[3].As<Napi::Buffer<uint8_t>>();
+  auto out = Napi::Buffer<uint8_t>::New(info.Env(), in.Length() + 16);
+  memcpy(out.Data(), in.Data(), in.Length());
+  wg_aead_seal(a, key.Data(), counter, out.Data(), in.Length(), out.Data() + in.Length());
+  wg_aead_free(a);
+  return out;
+}
+
+// aeadOpen(backend, key, counter, ciphertext || tag): the plaintext, or null when the tag fails.
+Napi::Value AeadOpen(const Napi::CallbackInfo &info) {
+  wg_aead *a = AeadFor(info);
+  bool lossless;
+  uint64_t counter = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+  auto key = info[1].As<Napi::Buffer<uint8_t>>();
+  auto in = info[3].As<Napi::Buffer<uint8_t>>();
+  if (in.Length() < 16) {
+    wg_aead_free(a);
+    throw Napi::TypeError::New(info.Env(), "sealed: at least the 16-byte tag");
+  }
+  size_t len = in.Length() - 16;
+  auto out = Napi::Buffer<uint8_t>::New(info.Env(), len);
+  memcpy(out.Data(), in.Data(), len);
+  bool ok = wg_aead_open(a, key.Data(), counter, out.Data(), len, in.Data() + len);
+  wg_aead_free(a);
+  if (!ok) return info.Env().Null();
+  return out;
+}
+
+Napi::Value AeadBackend(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), wg_aead_backend_in_use() == WG_AEAD_DIRECT ? "direct" : "evp");
+}
+
 Napi::Value MonotonicMs(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(wg_monotonic_ms()));
 }
@@ -444,5 +496,8 @@ void InitDataplane(Napi::Env env, Napi::Object exports) {
   Napi::Object test = Napi::Object::New(env);
   test.Set("replayWindow", Napi::Function::New(env, ReplayWindow));
   test.Set("AllowedIpsTable", AllowedIpsTable::Define(env));
+  test.Set("aeadSeal", Napi::Function::New(env, AeadSeal));
+  test.Set("aeadOpen", Napi::Function::New(env, AeadOpen));
+  test.Set("aeadBackend", Napi::Function::New(env, AeadBackend));
   exports.Set("dataplaneTest", test);
 }

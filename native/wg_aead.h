@@ -1,9 +1,16 @@
 /* ChaCha20-Poly1305 (IETF, RFC 8439) for transport messages, in place, with
  * the WireGuard nonce (4 zero bytes || LE64 counter).
  *
- * Backed by OpenSSL's EVP (libcrypto): measured here at ~1.5x libsodium 1.0.18
- * for 1.4 KB packets (OpenSSL's AVX2 ChaCha20 and Poly1305 assembly). Inside
- * Node the symbols resolve to Node's own OpenSSL 3, which is the same API.
+ * OpenSSL's ChaCha20 and Poly1305 assembly (AVX-512 / AVX-512 IFMA here) is
+ * ~1.5x libsodium 1.0.18 for 1.4 KB packets. Two back ends reach it:
+ * - direct: ChaCha20_ctr32 and Poly1305_* (OpenSSL's primitives below EVP),
+ *   found with dlsym in the running process: Node's bundled OpenSSL exports
+ *   them. RFC 8439's construction is assembled here. Used only when all five
+ *   symbols exist and agree with EVP on a self-test (wg_aead.c).
+ * - evp: the public EVP API, always available; in OpenSSL 3 each packet pays
+ *   ~0.5 us of provider parameter handling (measured: 1,133 ns vs 627-740 ns
+ *   direct per 1,424-byte seal), a third of the data plane's crypto time.
+ * ZMESH_WG_AEAD=evp forces the EVP back end (tests run both).
  *
  * A wg_aead is one cipher context: owned by one thread at a time (each packet
  * thread has its own; command paths make a short-lived one). It holds key
@@ -15,13 +22,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct wg_aead wg_aead;
 
-wg_aead *wg_aead_new(void); /* NULL when out of memory */
+enum wg_aead_backend { WG_AEAD_EVP = 1, WG_AEAD_DIRECT = 2 };
+/* Which back end wg_aead_new gives (decided once per process). */
+enum wg_aead_backend wg_aead_backend_in_use(void);
+
+wg_aead *wg_aead_new(void); /* the back end in use; NULL when out of memory */
+/* A given back end (tests compare both); NULL when it is not in use here. */
+wg_aead *wg_aead_new_with(enum wg_aead_backend backend);
 void wg_aead_free(wg_aead *a);
 /* Encrypts buf[0..len) in place and writes the 16-byte tag to tag. */
 void wg_aead_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, uint8_t tag[16]);
 /* Decrypts buf[0..len) in place; false (buf then undefined) if the tag does not verify. */
 bool wg_aead_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, const uint8_t tag[16]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

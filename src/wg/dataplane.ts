@@ -163,6 +163,9 @@ interface NativeDevice {
 
 type EventsCallback = (handshakes: HandshakeMessage[], wants: number[], confirmed: KeypairConfirmed[]) => void;
 
+/** How the C data plane reaches OpenSSL's ChaCha20-Poly1305 (native/wg_aead.h). */
+export type AeadBackend = 'direct' | 'evp';
+
 interface DataplaneNative {
   Dataplane: new (tunFd: number, udp4Fd: number, udp6Fd: number, mtu: number, onEvents: EventsCallback, tunOffload: boolean) => NativeDevice;
   monotonicMs(): number;
@@ -174,6 +177,12 @@ interface DataplaneNative {
       removeValue(owner: number): void;
       lookup(address: string): number | null;
     };
+    /** The C transport AEAD (native/wg_aead.c) of one back end: ciphertext || tag. */
+    aeadSeal(backend: AeadBackend, key: Buffer, counter: bigint, plaintext: Buffer): Buffer;
+    /** The plaintext, or null when the tag does not verify. */
+    aeadOpen(backend: AeadBackend, key: Buffer, counter: bigint, sealed: Buffer): Buffer | null;
+    /** The back end the data plane uses in this process. */
+    aeadBackend(): AeadBackend;
   };
 }
 
