@@ -202,6 +202,22 @@ void wg_aead_free(wg_aead *a) {
   free(a);
 }
 
+void wg_aead_seal_headroom(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, uint8_t tag[16]) {
+  if (!a->poly) {
+    evp_seal(a, key, counter, buf, len, tag);
+    return;
+  }
+  unsigned int k[8];
+  uint8_t *block = buf - WG_AEAD_HEADROOM;
+  const unsigned int ctr[4] = {0, 0, (unsigned int)counter, (unsigned int)(counter >> 32)};
+  key_words(key, k);
+  memset(block, 0, WG_AEAD_HEADROOM);
+  prim.chacha20(block, block, WG_AEAD_HEADROOM + len, k, ctr); /* block 0: the Poly1305 key; then the ciphertext */
+  poly_tag(a, block, buf, len, tag);
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(block, WG_AEAD_HEADROOM);
+}
+
 void wg_aead_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, uint8_t tag[16]) {
   if (a->poly) direct_seal(a, key, counter, buf, len, tag);
   else evp_seal(a, key, counter, buf, len, tag);

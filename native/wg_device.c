@@ -103,7 +103,7 @@ int wg_device_create(const wg_device_config *cfg, wg_device **out) {
   d->notify = cfg->notify;
   d->notify_ctx = cfg->notify_ctx;
   d->read_capacity = (size_t)cfg->mtu + WG_PADDING_MULTIPLE;
-  d->slot_size = WG_TRANSPORT_HEADER_SIZE + d->read_capacity + WG_PADDING_MULTIPLE + WG_AEAD_TAG_SIZE;
+  d->slot_size = WG_SEAL_HEADROOM + WG_TRANSPORT_HEADER_SIZE + d->read_capacity + WG_PADDING_MULTIPLE + WG_AEAD_TAG_SIZE;
   d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   d->rebind_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
@@ -381,7 +381,8 @@ int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const uint8_t *by
 }
 
 int wg_device_send_keepalive(wg_device *d, uint32_t peer_id) {
-  uint8_t msg[WG_KEEPALIVE_SIZE + WG_PADDING_MULTIPLE];
+  uint8_t buf[WG_SEAL_HEADROOM + WG_KEEPALIVE_SIZE + WG_PADDING_MULTIPLE];
+  uint8_t *msg = buf + WG_SEAL_HEADROOM;
   pthread_rwlock_rdlock(&d->lock);
   wg_peer *p = wg_peer_find(d, peer_id);
   int rc = -ENOENT;

@@ -25,6 +25,8 @@
 #include "wg_index.h"
 #include "wg_replay.h"
 
+/* Scratch before a transport message's 16-byte header for wg_aead_seal_headroom. */
+#define WG_SEAL_HEADROOM (WG_AEAD_HEADROOM - WG_TRANSPORT_HEADER_SIZE)
 #define WG_BATCH 64                 /* datagrams (each up to 64 KiB with UDP GRO) per recvmmsg */
 #define WG_TX_SLOTS 256             /* inner packets per TX batch (a TUN super-packet fills up to ~48) */
 #define WG_UDP_GSO_SEGMENTS 64      /* datagrams per UDP GSO send (the kernel's UDP_MAX_SEGMENTS is >= 64) */
@@ -163,7 +165,8 @@ void wg_staged_flush(wg_device *d, wg_peer *p, uint64_t now);
 /* wg_send.c */
 void *wg_tx_thread(void *arg);
 /* Encrypts slot data (plaintext of len at data + 16) in place on kp with
- * counter; returns the message length. */
+ * counter; returns the message length. The WG_SEAL_HEADROOM bytes before
+ * data are scratch: every slot, staged buffer and keepalive has them. */
 size_t wg_seal_transport(wg_device *d, wg_aead *aead, wg_keypair *kp, uint64_t counter, uint8_t *data, size_t len);
 /* The UDP fd for an endpoint, or -1. */
 int wg_socket_for(wg_device *d, const wg_sockaddr *to);

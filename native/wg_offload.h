@@ -70,7 +70,6 @@ typedef struct wg_gro_item {
   uint8_t family;
   bool closed;          /* a shorter or PSH segment ended the run */
   bool psh;
-  bool csum_verified;
 } wg_gro_item;
 
 #define WG_GRO_MAX_SEGMENTS 64

@@ -85,7 +85,7 @@ int wg_staged_init(wg_device *d) {
   d->staged_memory = malloc(WG_STAGED_POOL * d->slot_size);
   if (!d->staged || !d->staged_memory) return -ENOMEM;
   for (int32_t i = 0; i < WG_STAGED_POOL; ++i) {
-    d->staged[i].data = d->staged_memory + (size_t)i * d->slot_size;
+    d->staged[i].data = d->staged_memory + (size_t)i * d->slot_size + WG_SEAL_HEADROOM;
     d->staged[i].next = i + 1 < WG_STAGED_POOL ? i + 1 : -1;
   }
   d->staged_free = 0;

@@ -48,10 +48,11 @@ size_t wg_seal_transport(wg_device *d, wg_aead *aead, wg_keypair *kp, uint64_t c
   size_t padded = padded_length(len, d->mtu);
   uint8_t *payload = data + WG_TRANSPORT_HEADER_SIZE;
   memset(payload + len, 0, padded - len);
+  /* Sealed first: the header's room is part of the AEAD's scratch. */
+  wg_aead_seal_headroom(aead, kp->send_key, counter, payload, padded, payload + padded);
   put_le32(data, WG_MSG_TRANSPORT);
   put_le32(data + 4, kp->remote_index);
   put_le64(data + 8, counter);
-  wg_aead_seal(aead, kp->send_key, counter, payload, padded, payload + padded);
   return WG_TRANSPORT_HEADER_SIZE + padded + WG_AEAD_TAG_SIZE;
 }
 
@@ -383,7 +384,7 @@ void *wg_tx_thread(void *arg) {
     free_batch(d, b);
     return NULL;
   }
-  for (size_t i = 0; i < WG_TX_SLOTS; ++i) b->plain[i] = b->memory + i * d->slot_size + WG_TRANSPORT_HEADER_SIZE;
+  for (size_t i = 0; i < WG_TX_SLOTS; ++i) b->plain[i] = b->memory + i * d->slot_size + WG_SEAL_HEADROOM + WG_TRANSPORT_HEADER_SIZE;
   /* A plain read fills one slot; a super-packet at most this many (64 KiB at
    * an MSS of ~1 KiB): stop reading when fewer are left, and send. */
   size_t reserve = d->tun_vnet_hdr ? 64 : 1;
