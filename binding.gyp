@@ -8,6 +8,7 @@
         "native/tun.c",
         "native/dataplane_addon.cc",
         "native/wg_aead.c",
+        "native/wg_chacha20.c",
         "native/wg_allowedips.c",
         "native/wg_device.c",
         "native/wg_events.c",

@@ -437,11 +437,12 @@ class AllowedIpsTable : public Napi::ObjectWrap<AllowedIpsTable> {
 wg_aead *AeadFor(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBigInt() || !info[3].IsBuffer())
-    throw Napi::TypeError::New(env, "aead(backend: 'direct'|'evp', key: Buffer, counter: bigint, data: Buffer)");
+    throw Napi::TypeError::New(env, "aead(backend: 'avx512'|'direct'|'evp', key: Buffer, counter: bigint, data: Buffer)");
   std::string name = info[0].As<Napi::String>().Utf8Value();
-  if (name != "direct" && name != "evp") throw Napi::TypeError::New(env, "backend: 'direct' or 'evp'");
+  if (name != "avx512" && name != "direct" && name != "evp")
+    throw Napi::TypeError::New(env, "backend: 'avx512', 'direct' or 'evp'");
   if (info[1].As<Napi::Buffer<uint8_t>>().Length() != 32) throw Napi::TypeError::New(env, "key: 32 bytes");
-  wg_aead *a = wg_aead_new_with(name == "direct" ? WG_AEAD_DIRECT : WG_AEAD_EVP);
+  wg_aead *a = wg_aead_new_with(name == "avx512" ? WG_AEAD_AVX512 : name == "direct" ? WG_AEAD_DIRECT : WG_AEAD_EVP);
   if (!a) throw Napi::Error::New(env, "backend " + name + " is not in use in this process");
   return a;
 }
@@ -481,7 +482,8 @@ Napi::Value AeadOpen(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value AeadBackend(const Napi::CallbackInfo &info) {
-  return Napi::String::New(info.Env(), wg_aead_backend_in_use() == WG_AEAD_DIRECT ? "direct" : "evp");
+  enum wg_aead_backend b = wg_aead_backend_in_use();
+  return Napi::String::New(info.Env(), b == WG_AEAD_AVX512 ? "avx512" : b == WG_AEAD_DIRECT ? "direct" : "evp");
 }
 
 Napi::Value MonotonicMs(const Napi::CallbackInfo &info) {

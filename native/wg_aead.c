@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #endif
 #include "wg_aead.h"
+#include "wg_chacha20.h"
 
 #include <dlfcn.h>
 #include <openssl/crypto.h>
@@ -33,8 +34,14 @@ static pthread_once_t prim_once = PTHREAD_ONCE_INIT;
 
 struct wg_aead {
   EVP_CIPHER_CTX *encrypt, *decrypt;
-  void *poly; /* prim.poly_ctx_size bytes, 64-byte aligned (the assembly stores vectors there) */
+  void *poly;  /* prim.poly_ctx_size bytes, 64-byte aligned (the assembly stores vectors there); NULL: EVP */
+  uint8_t *ks; /* KS_BYTES of keystream (avx512 back end; wiped on free); NULL: OpenSSL's ChaCha20 */
 };
+
+/* One keystream chunk: 16 blocks. The first chunk's block 0 is the Poly1305
+ * key, so it covers 960 data bytes; every later one 1,024. */
+#define KS_BYTES 1024
+#define FIRST_CHUNK_DATA (KS_BYTES - 64)
 
 /* ---- the EVP back end: the public API, ~0.5 us of parameter handling per packet in OpenSSL 3 ---- */
 
@@ -118,9 +125,66 @@ static bool direct_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uin
   return ok;
 }
 
+/* ---- the avx512 back end: our ChaCha20 keystream (wg_chacha20.c), OpenSSL's Poly1305 ---- */
+
+static void nonce_words(uint64_t counter, uint32_t nonce[3]) {
+  nonce[0] = 0;
+  nonce[1] = (uint32_t)counter;
+  nonce[2] = (uint32_t)(counter >> 32);
+}
+
+/* The first chunk of keystream into a->ks; returns the data bytes it covers. */
+static size_t first_chunk(wg_aead *a, const uint32_t k[8], const uint32_t nonce[3], size_t len) {
+  size_t first = len < FIRST_CHUNK_DATA ? len : FIRST_CHUNK_DATA;
+  wg_chacha20_keystream(k, nonce, 0, 1 + (first + 63) / 64, a->ks);
+  return first;
+}
+
+/* XORs the data beyond the first chunk, a chunk of keystream at a time. */
+static void rest_chunks(wg_aead *a, const uint32_t k[8], const uint32_t nonce[3], uint8_t *buf, size_t len) {
+  for (size_t off = FIRST_CHUNK_DATA; off < len; off += KS_BYTES) {
+    size_t n = len - off < KS_BYTES ? len - off : KS_BYTES;
+    wg_chacha20_keystream(k, nonce, (uint32_t)(1 + off / 64), (n + 63) / 64, a->ks);
+    wg_xor_bytes(buf + off, a->ks, n);
+  }
+}
+
+static void avx512_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, uint8_t tag[16]) {
+  unsigned int k[8];
+  uint32_t nonce[3];
+  uint8_t pk[64];
+  key_words(key, k);
+  nonce_words(counter, nonce);
+  size_t first = first_chunk(a, k, nonce, len);
+  memcpy(pk, a->ks, 32);
+  wg_xor_bytes(buf, a->ks + 64, first);
+  rest_chunks(a, k, nonce, buf, len);
+  poly_tag(a, pk, buf, len, tag);
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(pk, sizeof pk);
+}
+
+static bool avx512_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, const uint8_t tag[16]) {
+  unsigned int k[8];
+  uint32_t nonce[3];
+  uint8_t want[16];
+  key_words(key, k);
+  nonce_words(counter, nonce);
+  size_t first = first_chunk(a, k, nonce, len);
+  poly_tag(a, a->ks, buf, len, want); /* over the ciphertext, before anything is decrypted */
+  bool ok = CRYPTO_memcmp(want, tag, 16) == 0;
+  if (ok) {
+    wg_xor_bytes(buf, a->ks + 64, first);
+    rest_chunks(a, k, nonce, buf, len);
+  }
+  OPENSSL_cleanse(k, sizeof k);
+  return ok;
+}
+
 /* ---- choosing the back end ---- */
 
-static wg_aead *aead_alloc(bool with_poly) {
+static wg_aead *aead_alloc(enum wg_aead_backend backend) {
+  bool with_poly = backend != WG_AEAD_EVP;
   wg_aead *a = calloc(1, sizeof *a);
   if (!a) return NULL;
   a->encrypt = EVP_CIPHER_CTX_new();
@@ -133,6 +197,14 @@ static wg_aead *aead_alloc(bool with_poly) {
     wg_aead_free(a);
     return NULL;
   }
+  if (backend == WG_AEAD_AVX512) {
+    void *ks = NULL;
+    if (posix_memalign(&ks, 64, KS_BYTES) != 0) {
+      wg_aead_free(a);
+      return NULL;
+    }
+    a->ks = ks;
+  }
   return a;
 }
 
@@ -140,9 +212,9 @@ static wg_aead *aead_alloc(bool with_poly) {
  * primitives (Node's own OpenSSL does; a system libcrypto does not) and they
  * agree with EVP on every length class of a packet (empty, partial block,
  * whole blocks, MTU-sized), with and without a forged tag rejected. */
-static bool direct_agrees_with_evp(void) {
-  static const size_t lengths[] = {0, 1, 15, 16, 63, 64, 65, 255, 256, 1000, 1420, 1440, 9000};
-  wg_aead *a = aead_alloc(true);
+static bool agrees_with_evp(enum wg_aead_backend backend) {
+  static const size_t lengths[] = {0, 1, 15, 16, 63, 64, 65, 255, 256, 959, 960, 961, 1000, 1420, 1440, 1984, 1985, 9000};
+  wg_aead *a = aead_alloc(backend);
   uint8_t *x = malloc(9000), *y = malloc(9000);
   bool ok = a && x && y;
   for (size_t n = 0; ok && n < sizeof lengths / sizeof lengths[0]; ++n) {
@@ -152,11 +224,11 @@ static bool direct_agrees_with_evp(void) {
     for (size_t i = 0; i < 32; ++i) key[i] = (uint8_t)(i * 7 + n);
     for (size_t i = 0; i < len; ++i) x[i] = y[i] = (uint8_t)(i * 13 + n);
     evp_seal(a, key, counter, x, len, tx);
-    direct_seal(a, key, counter, y, len, ty);
-    ok = memcmp(x, y, len) == 0 && memcmp(tx, ty, 16) == 0 && direct_open(a, key, counter, y, len, ty);
+    wg_aead_seal(a, key, counter, y, len, ty);
+    ok = memcmp(x, y, len) == 0 && memcmp(tx, ty, 16) == 0 && wg_aead_open(a, key, counter, y, len, ty);
     for (size_t i = 0; ok && i < len; ++i) ok = y[i] == (uint8_t)(i * 13 + n);
     ty[len % 16] ^= 1;
-    if (ok) ok = !direct_open(a, key, counter, x, len, ty);
+    if (ok) ok = !wg_aead_open(a, key, counter, x, len, ty);
   }
   free(x);
   free(y);
@@ -176,7 +248,10 @@ static void resolve(void) {
   if (!prim.chacha20 || !prim.poly_size || !prim.poly_init || !prim.poly_update || !prim.poly_final) return;
   prim.poly_ctx_size = prim.poly_size();
   if (prim.poly_ctx_size == 0 || prim.poly_ctx_size > 4096) return;
-  if (direct_agrees_with_evp()) prim.backend = WG_AEAD_DIRECT;
+  if (!agrees_with_evp(WG_AEAD_DIRECT)) return;
+  prim.backend = WG_AEAD_DIRECT;
+  if ((!force || strcmp(force, "direct") != 0) && wg_chacha20_available() && agrees_with_evp(WG_AEAD_AVX512))
+    prim.backend = WG_AEAD_AVX512;
 }
 
 enum wg_aead_backend wg_aead_backend_in_use(void) {
@@ -185,12 +260,13 @@ enum wg_aead_backend wg_aead_backend_in_use(void) {
 }
 
 wg_aead *wg_aead_new(void) {
-  return aead_alloc(wg_aead_backend_in_use() == WG_AEAD_DIRECT);
+  return aead_alloc(wg_aead_backend_in_use());
 }
 
 wg_aead *wg_aead_new_with(enum wg_aead_backend backend) {
-  if (backend == WG_AEAD_DIRECT && wg_aead_backend_in_use() != WG_AEAD_DIRECT) return NULL;
-  return aead_alloc(backend == WG_AEAD_DIRECT);
+  /* Each back end needs the ones before it (avx512 uses direct's Poly1305). */
+  if (backend > wg_aead_backend_in_use()) return NULL;
+  return aead_alloc(backend);
 }
 
 void wg_aead_free(wg_aead *a) {
@@ -198,13 +274,15 @@ void wg_aead_free(wg_aead *a) {
   EVP_CIPHER_CTX_free(a->encrypt); /* cleanses the key schedule */
   EVP_CIPHER_CTX_free(a->decrypt);
   if (a->poly) OPENSSL_cleanse(a->poly, prim.poly_ctx_size);
+  if (a->ks) OPENSSL_cleanse(a->ks, KS_BYTES);
   free(a->poly);
+  free(a->ks);
   free(a);
 }
 
 void wg_aead_seal_headroom(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, uint8_t tag[16]) {
-  if (!a->poly) {
-    evp_seal(a, key, counter, buf, len, tag);
+  if (!a->poly || a->ks) {
+    wg_aead_seal(a, key, counter, buf, len, tag);
     return;
   }
   unsigned int k[8];
@@ -219,10 +297,12 @@ void wg_aead_seal_headroom(wg_aead *a, const uint8_t key[32], uint64_t counter, 
 }
 
 void wg_aead_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, uint8_t tag[16]) {
-  if (a->poly) direct_seal(a, key, counter, buf, len, tag);
+  if (a->ks) avx512_seal(a, key, counter, buf, len, tag);
+  else if (a->poly) direct_seal(a, key, counter, buf, len, tag);
   else evp_seal(a, key, counter, buf, len, tag);
 }
 
 bool wg_aead_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, const uint8_t tag[16]) {
+  if (a->ks) return avx512_open(a, key, counter, buf, len, tag);
   return a->poly ? direct_open(a, key, counter, buf, len, tag) : evp_open(a, key, counter, buf, len, tag);
 }

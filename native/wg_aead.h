@@ -10,7 +10,11 @@
  * - evp: the public EVP API, always available; in OpenSSL 3 each packet pays
  *   ~0.5 us of provider parameter handling (measured: 1,133 ns vs 627-740 ns
  *   direct per 1,424-byte seal), a third of the data plane's crypto time.
- * ZMESH_WG_AEAD=evp forces the EVP back end (tests run both).
+ * - avx512: direct's Poly1305 with our own ChaCha20 keystream (wg_chacha20.h),
+ *   which computes 24 blocks for an MTU-sized packet where OpenSSL's widest
+ *   kernel computes 32. Needs AVX-512F and direct; self-tested likewise.
+ * The best available is used; ZMESH_WG_AEAD=evp or =direct caps it (tests
+ * run every back end this process has).
  *
  * A wg_aead is one cipher context: owned by one thread at a time (each packet
  * thread has its own; command paths make a short-lived one). It holds key
@@ -28,7 +32,8 @@ extern "C" {
 
 typedef struct wg_aead wg_aead;
 
-enum wg_aead_backend { WG_AEAD_EVP = 1, WG_AEAD_DIRECT = 2 };
+/* In order of preference; each needs the ones before it. */
+enum wg_aead_backend { WG_AEAD_EVP = 1, WG_AEAD_DIRECT = 2, WG_AEAD_AVX512 = 3 };
 /* Which back end wg_aead_new gives (decided once per process). */
 enum wg_aead_backend wg_aead_backend_in_use(void);
 

@@ -164,7 +164,7 @@ interface NativeDevice {
 type EventsCallback = (handshakes: HandshakeMessage[], wants: number[], confirmed: KeypairConfirmed[]) => void;
 
 /** How the C data plane reaches OpenSSL's ChaCha20-Poly1305 (native/wg_aead.h). */
-export type AeadBackend = 'direct' | 'evp';
+export type AeadBackend = 'avx512' | 'direct' | 'evp';
 
 interface DataplaneNative {
   Dataplane: new (tunFd: number, udp4Fd: number, udp6Fd: number, mtu: number, onEvents: EventsCallback, tunOffload: boolean) => NativeDevice;
