@@ -140,7 +140,9 @@ int wg_device_create(const wg_device_config *cfg, wg_device **out) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int rc = pthread_create(&d->tx_thread, NULL, wg_tx_thread, d);
   if (rc == 0) {
+    pthread_setname_np(d->tx_thread, "zmesh-wg-tx"); /* what top -H and perf show */
     rc = pthread_create(&d->rx_thread, NULL, wg_rx_thread, d);
+    if (rc == 0) pthread_setname_np(d->rx_thread, "zmesh-wg-rx");
     if (rc != 0) {
       atomic_store(&d->stopped, true);
       uint64_t one = 1;
