@@ -10,7 +10,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../../src/native/binding.js';
 import { Dataplane } from '../../src/wg/dataplane.js';
@@ -119,6 +119,28 @@ async function capture(w: World, ns: Namespace, ifname: string, filter: string[]
   return { proc, file };
 }
 
+/**
+ * Stops a capture once tcpdump has caught up: on a loaded machine it may still be draining its
+ * ring buffer when the transfer ends, and SIGTERM would drop what it has not written yet. Waits
+ * until the file has stopped growing for 300 ms (at most 10 s).
+ */
+async function stopWhenDrained(c: { proc: BackgroundProcess; file: string }): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let last = -1;
+  let stableSince = Date.now();
+  while (Date.now() < deadline) {
+    const size = statSync(c.file, { throwIfNoEntry: false })?.size ?? 0;
+    if (size !== last) {
+      last = size;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince >= 300) {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await c.proc.stop();
+}
+
 /** Original (on-the-wire) lengths of the packets in a little-endian pcap file. */
 function pcapLengths(file: string): number[] {
   const buf = readFileSync(file);
@@ -140,7 +162,7 @@ test('TSO super-packets read from the TUN are split to the MTU: 64 MB arrive int
   const onTun = await capture(p.w, p.a.ns, TUN, ['tcp', 'and', 'dst', p.b.inner]);
   const onWire = await capture(p.w, p.b.ns, 'ub', ['udp', 'and', 'src', p.a.underlay]);
   const r = await tcpTransfer({ server: p.b.ns, client: p.a.ns, connectTo: p.b.inner, bytes: 64 << 20, timeoutMs: 60_000 });
-  await Promise.all([onTun.proc.stop(), onWire.proc.stop()]);
+  await Promise.all([stopWhenDrained(onTun), stopWhenDrained(onWire)]);
   t.true(r.intact, `sent ${r.sentBytes} bytes (sha256 ${r.sentSha256}), received ${r.receivedBytes} (sha256 ${r.receivedSha256})`);
 
   const tunSizes = pcapLengths(onTun.file);
