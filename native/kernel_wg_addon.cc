@@ -11,6 +11,7 @@
 #include <linux/wireguard.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -21,21 +22,13 @@
 #include <vector>
 
 #include "genl.h"
+#include "wgk_batch.h"
 #include "wgk_device.h"
 #include "wgk_message.h"
 #include "wgk_text.h"
 
 namespace {
 
-// Per-peer flag bits of a packed peer batch beyond the kernel's own
-// WGPEER_F_* (bits 0..2); mirrored by RAW_PEER in src/wg/kernel/native.ts and
-// exported as wgPeerBatchFlags so that a test holds the two together.
-enum : uint8_t {
-  RAW_PEER_PRESHARED_KEY = 1 << 3,       // the next 32 bytes of presharedKeys
-  RAW_PEER_PRESHARED_KEY_NONE = 1 << 4,  // remove it (all zeros)
-  RAW_PEER_ENDPOINT = 1 << 5,            // the next endpointLengths[i] units of endpoints
-  RAW_PEER_KEEPALIVE = 1 << 6,           // keepalives[i]
-};
 
 // Owns a wgk_device for one call; frees it (zeroing keys) on every path.
 struct DeviceHolder {
@@ -162,10 +155,15 @@ Napi::TypedArrayOf<T> Column(Napi::Env env, const Napi::Object &batch, const cha
   ThrowInvalid(env, field, std::string("'") + quoted + "': " + reason);
 }
 
+unsigned ParseThreads() {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 1 ? static_cast<unsigned>(n) : 1;
+}
+
 // The peers of a SET_DEVICE from the packed batch (see RawPeerBatch in
-// src/wg/kernel/native.ts): a handful of N-API calls for the whole set
-// instead of a dozen per peer, then plain C over the copied text. Every
-// value is checked here, before anything is sent; the error names the field.
+// src/wg/kernel/native.ts): a dozen N-API calls for the whole set instead of
+// ~20 per peer, then wgk_batch.c over the copied text, on every CPU. Every
+// value is checked before anything is sent; the error names the field.
 void Peers(Napi::Env env, const Napi::Value &v, wgk_device *d) {
   if (!v.IsObject()) throw Napi::TypeError::New(env, "peers must be a peer batch");
   Napi::Object batch = v.As<Napi::Object>();
@@ -178,64 +176,42 @@ void Peers(Napi::Env env, const Napi::Value &v, wgk_device *d) {
   Napi::Uint32Array counts = Column<uint32_t>(env, batch, "allowedIpCounts", napi_uint32_array, n);
   Napi::Uint32Array endpointLengths = Column<uint32_t>(env, batch, "endpointLengths", napi_uint32_array, n);
   Napi::Uint32Array ipLengths = Column<uint32_t>(env, batch, "allowedIpLengths", napi_uint32_array, 0);
+  if (keys.length != n * WGK_KEY_B64_LEN) throw Napi::RangeError::New(env, "peer batch: publicKeys is not 44 characters per peer");
+  wgk_batch b{};
+  b.count = n;
+  b.keys = keys.units.get();
+  b.flags = flags.Data();
+  b.keepalives = keepalives.Data();
+  b.endpoint_lengths = endpointLengths.Data();
+  b.endpoints = endpoints.units.get();
+  b.endpoints_len = endpoints.length;
+  b.allowedip_counts = counts.Data();
+  b.allowedip_lengths = ipLengths.Data();
+  b.n_allowedips = ipLengths.ElementLength();
+  b.allowedips = ips.units.get();
+  b.allowedips_len = ips.length;
   Napi::Value pskValue = batch.Get("presharedKeys");
-  const uint8_t *psks = nullptr;
-  size_t n_psks = 0;
   if (!pskValue.IsNull() && !pskValue.IsUndefined()) {
     Napi::Uint8Array a = Column<uint8_t>(env, batch, "presharedKeys", napi_uint8_array, 0);
-    psks = a.Data();
-    n_psks = a.ElementLength() / WGK_KEY_LEN;
+    b.preshared_keys = a.Data();
+    b.n_preshared_keys = a.ElementLength() / WGK_KEY_LEN;
   }
-  if (keys.length != n * WGK_KEY_B64_LEN) throw Napi::RangeError::New(env, "peer batch: publicKeys is not 44 characters per peer");
-
-  size_t n_ips = ipLengths.ElementLength();
-  d->peers = static_cast<wgk_peer *>(std::calloc(n ? n : 1, sizeof(wgk_peer)));
-  d->allowedip_pool = static_cast<wgk_allowedip *>(std::calloc(n_ips ? n_ips : 1, sizeof(wgk_allowedip)));
-  if (!d->peers || !d->allowedip_pool) throw Napi::Error::New(env, "out of memory");
-  d->cap_peers = n;
-  const uint8_t *flag = flags.Data();
-  const uint16_t *keepalive = keepalives.Data();
-  const uint32_t *count = counts.Data(), *endpointLength = endpointLengths.Data(), *ipLength = ipLengths.Data();
-  size_t endpoint_at = 0, ip_at = 0, ip_index = 0, psk_index = 0;
-  auto peerField = [](size_t i) { return "peers[" + std::to_string(i) + "]"; };
-  for (size_t i = 0; i < n; i++) {
-    wgk_peer *p = &d->peers[d->n_peers++];
-    if (const char *reason = wgk_parse_key_b64(keys.units.get() + i * WGK_KEY_B64_LEN, WGK_KEY_B64_LEN, p->public_key))
-      ThrowInvalid(env, peerField(i) + ".publicKey", reason);
-    uint8_t f = flag[i];
-    p->flags = f & (WGPEER_F_REMOVE_ME | WGPEER_F_REPLACE_ALLOWEDIPS | WGPEER_F_UPDATE_ONLY);
-    if (f & RAW_PEER_PRESHARED_KEY) {
-      if (psk_index >= n_psks) throw Napi::RangeError::New(env, "peer batch: presharedKeys is too short");
-      std::memcpy(p->preshared_key, psks + WGK_KEY_LEN * psk_index++, WGK_KEY_LEN);
-      p->has |= WGK_PEER_HAS_PRESHARED_KEY;
-    } else if (f & RAW_PEER_PRESHARED_KEY_NONE) {
-      p->has |= WGK_PEER_HAS_PRESHARED_KEY;  // all zeros: remove
-    }
-    if (f & RAW_PEER_ENDPOINT) {
-      size_t len = endpointLength[i];
-      if (len > endpoints.length - endpoint_at) throw Napi::RangeError::New(env, "peer batch: endpoints is too short");
-      const uint16_t *text = endpoints.units.get() + endpoint_at;
-      endpoint_at += len;
-      if (const char *reason = wgk_parse_endpoint(text, len, &p->endpoint)) ThrowText(env, peerField(i) + ".endpoint", text, len, reason);
-      p->has |= WGK_PEER_HAS_ENDPOINT;
-    }
-    if (f & RAW_PEER_KEEPALIVE) {
-      p->persistent_keepalive = keepalive[i];
-      p->has |= WGK_PEER_HAS_KEEPALIVE;
-    }
-    size_t c = count[i];
-    if (c > n_ips - ip_index) throw Napi::RangeError::New(env, "peer batch: allowedIpLengths is too short");
-    p->allowedips = c ? d->allowedip_pool + ip_index : nullptr;
-    p->n_allowedips = c;
-    for (size_t j = 0; j < c; j++, ip_index++) {
-      size_t len = ipLength[ip_index];
-      if (len > ips.length - ip_at) throw Napi::RangeError::New(env, "peer batch: allowedIps is too short");
-      const uint16_t *text = ips.units.get() + ip_at;
-      ip_at += len;
-      if (const char *reason = wgk_parse_allowedip(text, len, &p->allowedips[j]))
-        ThrowText(env, peerField(i) + ".allowedIps[" + std::to_string(j) + "]", text, len, reason);
-    }
+  wgk_batch_error err;
+  int rc = wgk_batch_parse(&b, d, ParseThreads(), &err);
+  if (rc == -ENOMEM) throw Napi::Error::New(env, "out of memory");
+  if (rc == 0) return;
+  std::string peer = "peers[" + std::to_string(err.peer) + "]";
+  switch (err.field) {
+    case WGK_BATCH_FIELD_PUBLIC_KEY:
+      ThrowInvalid(env, peer + ".publicKey", err.reason);
+    case WGK_BATCH_FIELD_ENDPOINT:
+      ThrowText(env, peer + ".endpoint", err.text, err.text_len, err.reason);
+    case WGK_BATCH_FIELD_ALLOWEDIP:
+      ThrowText(env, peer + ".allowedIps[" + std::to_string(err.allowedip) + "]", err.text, err.text_len, err.reason);
+    case WGK_BATCH_FIELD_LAYOUT:
+      break;
   }
+  throw Napi::RangeError::New(env, std::string(err.reason) + " (" + peer + ")");
 }
 
 // The JS device description -> wgk_device; throws (naming the field) before anything is sent.
@@ -352,7 +328,7 @@ Napi::Value SetDevice(const Napi::CallbackInfo &info) {
     Napi::Value w = o.Get("window");
     if (!w.IsUndefined()) options.window = static_cast<unsigned>(Integer(env, w, "window", WGK_SET_WINDOW_MAX));
     Napi::Value m = o.Get("maxMessage");
-    if (!m.IsUndefined()) options.max_message = static_cast<size_t>(Integer(env, m, "maxMessage", WGK_MESSAGE_MAX));
+    if (!m.IsUndefined()) options.max_message = static_cast<size_t>(Integer(env, m, "maxMessage", WGK_SET_MESSAGE_LARGEST));
   }
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -502,9 +478,9 @@ void InitKernelWg(Napi::Env env, Napi::Object exports) {
   flags.Set("REMOVE", Napi::Number::New(env, WGPEER_F_REMOVE_ME));
   flags.Set("REPLACE_ALLOWED_IPS", Napi::Number::New(env, WGPEER_F_REPLACE_ALLOWEDIPS));
   flags.Set("UPDATE_ONLY", Napi::Number::New(env, WGPEER_F_UPDATE_ONLY));
-  flags.Set("PRESHARED_KEY", Napi::Number::New(env, RAW_PEER_PRESHARED_KEY));
-  flags.Set("PRESHARED_KEY_NONE", Napi::Number::New(env, RAW_PEER_PRESHARED_KEY_NONE));
-  flags.Set("ENDPOINT", Napi::Number::New(env, RAW_PEER_ENDPOINT));
-  flags.Set("KEEPALIVE", Napi::Number::New(env, RAW_PEER_KEEPALIVE));
+  flags.Set("PRESHARED_KEY", Napi::Number::New(env, WGK_BATCH_PRESHARED_KEY));
+  flags.Set("PRESHARED_KEY_NONE", Napi::Number::New(env, WGK_BATCH_PRESHARED_KEY_NONE));
+  flags.Set("ENDPOINT", Napi::Number::New(env, WGK_BATCH_ENDPOINT));
+  flags.Set("KEEPALIVE", Napi::Number::New(env, WGK_BATCH_KEEPALIVE));
   exports.Set("wgPeerBatchFlags", flags);
 }

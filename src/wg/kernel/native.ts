@@ -7,7 +7,7 @@ import { native } from '../../native/binding.js';
 
 /**
  * Per-peer flag bits of a RawPeerBatch: the kernel's WGPEER_F_* in bits 0..2, then which optional
- * fields the peer carries. Mirrors native/kernel_wg_addon.cc (the addon exports its values as
+ * fields the peer carries. Mirrors native/wgk_batch.h (the addon exports its values as
  * `wgPeerBatchFlags`; a unit test holds the two together).
  */
 export const RAW_PEER = {
@@ -104,7 +104,7 @@ export interface RawSetStats {
 export interface RawSetOptions {
   /** Messages sent before the oldest acknowledgement is read (1..64; default 1). */
   window?: number;
-  /** Size limit of one message (512..8192; default 8192). */
+  /** Size limit of one message (512..65536; default 32768; wg(8) sends at most 4096). */
   maxMessage?: number;
 }
 

@@ -135,7 +135,7 @@ test('text that a lossy conversion would turn valid (non-ASCII, NUL) is refused 
   }
 });
 
-test('an invalid value deep in a 10,000-peer set is refused naming its peer', (t) => {
+test('an invalid value deep in a 10,000-peer set (parsed in parallel ranges) is refused naming its peer, the first one when there are several', (t) => {
   const peers: KernelPeerSet[] = Array.from({ length: 10_000 }, (_, i) => ({
     publicKey: randomBytes(32).toString('base64'),
     endpoint: `198.51.${i >> 8}.${i & 255}:51820`,
@@ -145,4 +145,9 @@ test('an invalid value deep in a 10,000-peer set is refused naming its peer', (t
   const error = refusal({ replacePeers: true, peers });
   t.is(error.context.field, 'peers[7321].allowedIps[1]');
   t.regex(error.message, /prefix length must be 0..32/);
+  peers[9000] = { ...peers[9000]!, publicKey: peers[9000]!.publicKey.replace(/.=$/, '_=') };
+  peers[2500] = { ...peers[2500]!, endpoint: '198.51.9.196' };
+  const first = refusal({ replacePeers: true, peers });
+  t.is(first.context.field, 'peers[2500].endpoint', 'the lowest of three bad peers in two ranges');
+  t.regex(first.message, /must be IPv4:port/);
 });
