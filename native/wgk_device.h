@@ -47,7 +47,7 @@ typedef struct wgk_set_options {
 /* The family sets no size limit of its own; netlink's is the socket's send
  * buffer (~208 KiB). wg(8) sends at most a page. Each message costs a
  * sendmsg, a vmalloc'ed copy, the rtnl lock and an ack (~0.25 ms under the
- * guest's emulation), so 10,000 peers go in 38 messages of 32 KiB rather than
+ * guest's emulation), so 10,000 peers go in 37 messages of 32 KiB rather than
  * wg(8)'s 322; a message holds rtnl while the kernel applies its ~270 peers
  * (one X25519 each: ~10 ms on real hardware). */
 #define WGK_SET_MESSAGE_DEFAULT 32768
