@@ -20,6 +20,8 @@
         "native/wg_send.c",
         "native/genl.c",
         "native/wgk_message.c",
+        "native/wgk_text.c",
+        "native/wgk_batch.c",
         "native/wgk_device.c",
         "native/kernel_wg_addon.cc",
         "native/nft.c",

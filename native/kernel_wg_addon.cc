@@ -1,5 +1,6 @@
 // JavaScript bindings of kernel WireGuard: converts the JS device description
-// to a wgk_device (validating every field, naming it in the error), calls
+// (its peers as one packed batch) to a wgk_device (validating every field,
+// naming it in the error), calls
 // wgk_device.c / wgk_message.c, and converts results and errors back. Key
 // bytes copied here are zeroed before returning; no key is ever put into an
 // error message.
@@ -10,18 +11,24 @@
 #include <linux/wireguard.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <ctime>
 #include <string>
 #include <vector>
 
 #include "genl.h"
+#include "wgk_batch.h"
 #include "wgk_device.h"
 #include "wgk_message.h"
+#include "wgk_text.h"
 
 namespace {
+
 
 // Owns a wgk_device for one call; frees it (zeroing keys) on every path.
 struct DeviceHolder {
@@ -32,10 +39,14 @@ struct DeviceHolder {
   DeviceHolder &operator=(const DeviceHolder &) = delete;
 };
 
-[[noreturn]] void ThrowInvalid(Napi::Env env, const std::string &what) {
-  Napi::Error e = Napi::Error::New(env, what);
+// Input refused before anything was sent: "field: reason", with both also
+// as properties (src/wg/kernel/errors.ts names the field in its context).
+[[noreturn]] void ThrowInvalid(Napi::Env env, const std::string &field, const std::string &reason) {
+  Napi::Error e = Napi::Error::New(env, field + ": " + reason);
   e.Set("code", Napi::String::New(env, "EINVAL"));
   e.Set("errno", Napi::Number::New(env, EINVAL));
+  e.Set("field", Napi::String::New(env, field));
+  e.Set("reason", Napi::String::New(env, reason));
   throw e;
 }
 
@@ -72,206 +83,140 @@ std::string OptionalString(const Napi::Value &v, const char *field) {
 }
 
 std::string IfName(Napi::Env env, const Napi::Value &v, const std::string &field) {
-  if (!v.IsString()) ThrowInvalid(env, field + " must be a string");
+  if (!v.IsString()) ThrowInvalid(env, field, "must be a string");
   std::string name = v.As<Napi::String>().Utf8Value();
   if (name.empty() || name.size() >= IFNAMSIZ)
-    ThrowInvalid(env, field + " '" + name + "' is " + std::to_string(name.size()) + " bytes; an interface name is 1.." +
-                          std::to_string(IFNAMSIZ - 1) + " bytes");
+    ThrowInvalid(env, field, "'" + name + "' is " + std::to_string(name.size()) + " bytes; an interface name is 1.." +
+                                 std::to_string(IFNAMSIZ - 1) + " bytes");
   if (name.find_first_of("/: \t\n") != std::string::npos || name == "." || name == "..")
-    ThrowInvalid(env, field + " '" + name + "' is not a valid interface name (no '/', ':', whitespace, '.' or '..')");
+    ThrowInvalid(env, field, "'" + name + "' is not a valid interface name (no '/', ':', whitespace, '.' or '..')");
   return name;
 }
 
-// Field names for error messages are built only when an error is thrown: a
-// 10,000-peer request would otherwise format tens of thousands of them.
-template <typename Field>
-[[noreturn]] void ThrowField(Napi::Env env, const Field &field, const std::string &reason) {
-  ThrowInvalid(env, field() + reason);
-}
-
 // Copies a 32-byte key; the message names the field, never the bytes.
-template <typename Field>
-void Key(Napi::Env env, const Napi::Value &v, const Field &field, uint8_t out[WGK_KEY_LEN]) {
+void Key(Napi::Env env, const Napi::Value &v, const char *field, uint8_t out[WGK_KEY_LEN]) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    ThrowField(env, field, " must be a Uint8Array of " + std::to_string(WGK_KEY_LEN) + " bytes");
+    ThrowInvalid(env, field, "must be a Uint8Array of " + std::to_string(WGK_KEY_LEN) + " bytes");
   Napi::Uint8Array a = v.As<Napi::Uint8Array>();
   if (a.ElementLength() != WGK_KEY_LEN)
-    ThrowField(env, field, " must be " + std::to_string(WGK_KEY_LEN) + " bytes, got " + std::to_string(a.ElementLength()));
+    ThrowInvalid(env, field, "must be " + std::to_string(WGK_KEY_LEN) + " bytes, got " + std::to_string(a.ElementLength()));
   std::memcpy(out, a.Data(), WGK_KEY_LEN);
 }
 
-template <typename Field>
-double Integer(Napi::Env env, const Napi::Value &v, const Field &field, double max) {
-  if (!v.IsNumber()) ThrowField(env, field, " must be a number");
+double Integer(Napi::Env env, const Napi::Value &v, const char *field, double max) {
+  if (!v.IsNumber()) ThrowInvalid(env, field, "must be a number");
   double n = v.As<Napi::Number>().DoubleValue();
   if (!(n >= 0 && n <= max && n == static_cast<double>(static_cast<uint64_t>(n))))
-    ThrowField(env, field, " must be an integer 0.." + std::to_string(static_cast<uint64_t>(max)) + ", got " + v.ToString().Utf8Value());
+    ThrowInvalid(env, field, "must be an integer 0.." + std::to_string(static_cast<uint64_t>(max)) + ", got " + v.ToString().Utf8Value());
   return n;
 }
 
-double Integer(Napi::Env env, const Napi::Value &v, const char *field, double max) {
-  return Integer(env, v, [field] { return std::string(field); }, max);
-}
-
-template <typename Field>
-bool Flag(Napi::Env env, const Napi::Value &v, const Field &field) {
+bool Flag(Napi::Env env, const Napi::Value &v, const char *field) {
   if (v.IsUndefined()) return false;
-  if (!v.IsBoolean()) ThrowField(env, field, " must be a boolean");
+  if (!v.IsBoolean()) ThrowInvalid(env, field, "must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
-// A short string value (an endpoint, an address/prefix) into `out` without a
-// heap allocation; longer than `cap - 1` bytes is invalid.
-template <typename Field>
-size_t ShortString(Napi::Env env, const Napi::Value &v, const Field &field, const char *expected, char *out, size_t cap) {
-  if (!v.IsString()) ThrowField(env, field, std::string(" must be a string ") + expected);
-  size_t len = 0;
-  napi_status st = napi_get_value_string_utf8(env, v, out, cap, &len);
-  if (st != napi_ok) throw Napi::Error::New(env, "cannot read a string");
-  if (len >= cap - 1) ThrowField(env, field, std::string(" is too long for ") + expected);
-  return len;
-}
-
-// Property names looked up once per call, not once per peer.
-struct PeerKeys {
-  Napi::String publicKey, remove, updateOnly, replaceAllowedIps, presharedKey, endpoint, persistentKeepalive, allowedIps;
-  explicit PeerKeys(Napi::Env env)
-      : publicKey(Napi::String::New(env, "publicKey")),
-        remove(Napi::String::New(env, "remove")),
-        updateOnly(Napi::String::New(env, "updateOnly")),
-        replaceAllowedIps(Napi::String::New(env, "replaceAllowedIps")),
-        presharedKey(Napi::String::New(env, "presharedKey")),
-        endpoint(Napi::String::New(env, "endpoint")),
-        persistentKeepalive(Napi::String::New(env, "persistentKeepalive")),
-        allowedIps(Napi::String::New(env, "allowedIps")) {}
+// A string's UTF-16 code units, copied out once for a whole batch (the
+// parsers in wgk_text.c cut it at the lengths JavaScript measured).
+struct Utf16Text {
+  std::unique_ptr<uint16_t[]> units;
+  size_t length = 0;
 };
 
-// "a.b.c.d:port" or "[v6]:port".
-template <typename Field>
-void Endpoint(Napi::Env env, const char *text, size_t len, const Field &field, wgk_endpoint *out) {
-  auto quoted = [&] { return " '" + std::string(text, len) + "'"; };
-  char host[INET6_ADDRSTRLEN + 1];
-  const char *port;
-  size_t host_len;
-  if (len > 0 && text[0] == '[') {
-    const char *close = static_cast<const char *>(std::memchr(text, ']', len));
-    if (!close || close + 1 >= text + len || close[1] != ':') ThrowField(env, field, quoted() + " must be [IPv6]:port");
-    host_len = static_cast<size_t>(close - text - 1);
-    if (host_len >= sizeof host) ThrowField(env, field, quoted() + ": not a numeric IP address");
-    std::memcpy(host, text + 1, host_len);
-    port = close + 2;
-  } else {
-    const char *colon = static_cast<const char *>(memrchr(text, ':', len));
-    if (!colon) ThrowField(env, field, quoted() + " must be IPv4:port or [IPv6]:port");
-    host_len = static_cast<size_t>(colon - text);
-    if (host_len >= sizeof host) ThrowField(env, field, quoted() + ": not a numeric IP address");
-    std::memcpy(host, text, host_len);
-    port = colon + 1;
-  }
-  host[host_len] = '\0';
-  size_t port_len = static_cast<size_t>(text + len - port);
-  unsigned long port_value = 0;
-  bool port_ok = port_len > 0 && port_len <= 5;
-  for (size_t i = 0; port_ok && i < port_len; i++) {
-    if (port[i] < '0' || port[i] > '9') port_ok = false;
-    else port_value = port_value * 10 + static_cast<unsigned long>(port[i] - '0');
-  }
-  if (!port_ok || port_value > 65535) ThrowField(env, field, quoted() + ": port must be 0..65535");
-  std::memset(out, 0, sizeof *out);
-  uint16_t p = htons(static_cast<uint16_t>(port_value));
-  if (text[0] != '[' && inet_pton(AF_INET, host, &out->addr4.sin_addr) == 1) {
-    out->addr4.sin_family = AF_INET;
-    out->addr4.sin_port = p;
-  } else if (text[0] == '[' && inet_pton(AF_INET6, host, &out->addr6.sin6_addr) == 1) {
-    out->addr6.sin6_family = AF_INET6;
-    out->addr6.sin6_port = p;
-  } else {
-    ThrowField(env, field, quoted() + ": '" + std::string(host) + "' is not a numeric IP address");
-  }
+Utf16Text Text(Napi::Env env, const Napi::Value &v, const char *field) {
+  if (!v.IsString()) throw Napi::TypeError::New(env, std::string("peer batch: ") + field + " must be a string");
+  Utf16Text t;
+  napi_status st = napi_get_value_string_utf16(env, v, nullptr, 0, &t.length);
+  if (st != napi_ok) throw Napi::Error::New(env, "cannot read a string");
+  t.units.reset(new uint16_t[t.length + 1]);
+  size_t copied = 0;
+  st = napi_get_value_string_utf16(env, v, reinterpret_cast<char16_t *>(t.units.get()), t.length + 1, &copied);
+  if (st != napi_ok || copied != t.length) throw Napi::Error::New(env, "cannot read a string");
+  return t;
 }
 
-// "address/cidr"; host bits are kept (the kernel clears them).
-template <typename Field>
-void AllowedIp(Napi::Env env, const Napi::Value &v, const Field &field, wgk_allowedip *out) {
-  char text[INET6_ADDRSTRLEN + 8];
-  size_t len = ShortString(env, v, field, "'address/prefix'", text, sizeof text);
-  auto quoted = [&] { return " '" + std::string(text, len) + "'"; };
-  char *slash = static_cast<char *>(std::memchr(text, '/', len));
-  if (!slash) ThrowField(env, field, quoted() + " must be 'address/prefix'");
-  *slash = '\0';
-  const char *bits = slash + 1;
-  size_t bits_len = static_cast<size_t>(text + len - bits);
-  std::memset(out, 0, sizeof *out);
-  unsigned max;
-  if (inet_pton(AF_INET, text, out->addr) == 1) {
-    out->family = AF_INET;
-    max = 32;
-  } else if (inet_pton(AF_INET6, text, out->addr) == 1) {
-    out->family = AF_INET6;
-    max = 128;
-  } else {
-    *slash = '/';
-    ThrowField(env, field, quoted() + ": '" + std::string(text, static_cast<size_t>(slash - text)) + "' is not a numeric IP address");
-  }
-  unsigned value = 0;
-  bool ok = bits_len > 0 && bits_len <= 3;
-  for (size_t i = 0; ok && i < bits_len; i++) {
-    if (bits[i] < '0' || bits[i] > '9') ok = false;
-    else value = value * 10 + static_cast<unsigned>(bits[i] - '0');
-  }
-  if (!ok || value > max) {
-    *slash = '/';
-    ThrowField(env, field, quoted() + ": prefix length must be 0.." + std::to_string(max));
-  }
-  out->cidr = static_cast<uint8_t>(value);
+// A typed array of the batch, checked to be of the type and length its
+// reader assumes (the batch is built by src/wg/kernel/peer-batch.ts; a
+// mismatch is a bug there, not bad input, but must never read out of bounds).
+template <typename T>
+Napi::TypedArrayOf<T> Column(Napi::Env env, const Napi::Object &batch, const char *field, napi_typedarray_type type, size_t min_length) {
+  Napi::Value v = batch.Get(field);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(env, std::string("peer batch: ") + field + " has the wrong type");
+  Napi::TypedArrayOf<T> a = v.As<Napi::TypedArrayOf<T>>();
+  if (a.ElementLength() < min_length) throw Napi::RangeError::New(env, std::string("peer batch: ") + field + " is too short");
+  return a;
 }
 
-void Peer(Napi::Env env, const Napi::Value &v, uint32_t index, const PeerKeys &k, wgk_device *d) {
-  auto field = [index] { return "peers[" + std::to_string(index) + "]"; };
-  if (!v.IsObject()) ThrowField(env, field, " must be an object");
-  Napi::Object o = v.As<Napi::Object>();
-  wgk_peer *p = wgk_device_add_peer(d);
-  if (!p) throw Napi::Error::New(env, "out of memory");
-  Key(env, o.Get(k.publicKey), [&] { return field() + ".publicKey"; }, p->public_key);
-  if (Flag(env, o.Get(k.remove), [&] { return field() + ".remove"; })) p->flags |= WGPEER_F_REMOVE_ME;
-  if (Flag(env, o.Get(k.updateOnly), [&] { return field() + ".updateOnly"; })) p->flags |= WGPEER_F_UPDATE_ONLY;
-  if (Flag(env, o.Get(k.replaceAllowedIps), [&] { return field() + ".replaceAllowedIps"; })) p->flags |= WGPEER_F_REPLACE_ALLOWEDIPS;
-  Napi::Value psk = o.Get(k.presharedKey);
-  if (psk.IsNull()) {
-    p->has |= WGK_PEER_HAS_PRESHARED_KEY;  // all zeros: remove
-  } else if (!psk.IsUndefined()) {
-    Key(env, psk, [&] { return field() + ".presharedKey"; }, p->preshared_key);
-    p->has |= WGK_PEER_HAS_PRESHARED_KEY;
+[[noreturn]] void ThrowText(Napi::Env env, const std::string &field, const uint16_t *text, size_t len, const char *reason) {
+  char quoted[WGK_TEXT_MAX + 1];
+  wgk_text_quote(text, len, quoted, sizeof quoted);
+  ThrowInvalid(env, field, std::string("'") + quoted + "': " + reason);
+}
+
+unsigned ParseThreads() {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 1 ? static_cast<unsigned>(n) : 1;
+}
+
+// The peers of a SET_DEVICE from the packed batch (see RawPeerBatch in
+// src/wg/kernel/native.ts): a dozen N-API calls for the whole set instead of
+// ~20 per peer, then wgk_batch.c over the copied text, on every CPU. Every
+// value is checked before anything is sent; the error names the field.
+void Peers(Napi::Env env, const Napi::Value &v, wgk_device *d) {
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "peers must be a peer batch");
+  Napi::Object batch = v.As<Napi::Object>();
+  size_t n = static_cast<size_t>(Integer(env, batch.Get("count"), "peers.count", 1 << 24));
+  Utf16Text keys = Text(env, batch.Get("publicKeys"), "publicKeys");
+  Utf16Text endpoints = Text(env, batch.Get("endpoints"), "endpoints");
+  Utf16Text ips = Text(env, batch.Get("allowedIps"), "allowedIps");
+  Napi::Uint8Array flags = Column<uint8_t>(env, batch, "flags", napi_uint8_array, n);
+  Napi::Uint16Array keepalives = Column<uint16_t>(env, batch, "keepalives", napi_uint16_array, n);
+  Napi::Uint32Array counts = Column<uint32_t>(env, batch, "allowedIpCounts", napi_uint32_array, n);
+  Napi::Uint32Array endpointLengths = Column<uint32_t>(env, batch, "endpointLengths", napi_uint32_array, n);
+  Napi::Uint32Array ipLengths = Column<uint32_t>(env, batch, "allowedIpLengths", napi_uint32_array, 0);
+  if (keys.length != n * WGK_KEY_B64_LEN) throw Napi::RangeError::New(env, "peer batch: publicKeys is not 44 characters per peer");
+  wgk_batch b{};
+  b.count = n;
+  b.keys = keys.units.get();
+  b.flags = flags.Data();
+  b.keepalives = keepalives.Data();
+  b.endpoint_lengths = endpointLengths.Data();
+  b.endpoints = endpoints.units.get();
+  b.endpoints_len = endpoints.length;
+  b.allowedip_counts = counts.Data();
+  b.allowedip_lengths = ipLengths.Data();
+  b.n_allowedips = ipLengths.ElementLength();
+  b.allowedips = ips.units.get();
+  b.allowedips_len = ips.length;
+  Napi::Value pskValue = batch.Get("presharedKeys");
+  if (!pskValue.IsNull() && !pskValue.IsUndefined()) {
+    Napi::Uint8Array a = Column<uint8_t>(env, batch, "presharedKeys", napi_uint8_array, 0);
+    b.preshared_keys = a.Data();
+    b.n_preshared_keys = a.ElementLength() / WGK_KEY_LEN;
   }
-  Napi::Value endpoint = o.Get(k.endpoint);
-  if (!endpoint.IsUndefined() && !endpoint.IsNull()) {
-    auto endpointField = [&] { return field() + ".endpoint"; };
-    char text[INET6_ADDRSTRLEN + 16];
-    size_t len = ShortString(env, endpoint, endpointField, "'IPv4:port' or '[IPv6]:port'", text, sizeof text);
-    Endpoint(env, text, len, endpointField, &p->endpoint);
-    p->has |= WGK_PEER_HAS_ENDPOINT;
+  wgk_batch_error err;
+  int rc = wgk_batch_parse(&b, d, ParseThreads(), &err);
+  if (rc == -ENOMEM) throw Napi::Error::New(env, "out of memory");
+  if (rc == 0) return;
+  std::string peer = "peers[" + std::to_string(err.peer) + "]";
+  switch (err.field) {
+    case WGK_BATCH_FIELD_PUBLIC_KEY:
+      ThrowInvalid(env, peer + ".publicKey", err.reason);
+    case WGK_BATCH_FIELD_ENDPOINT:
+      ThrowText(env, peer + ".endpoint", err.text, err.text_len, err.reason);
+    case WGK_BATCH_FIELD_ALLOWEDIP:
+      ThrowText(env, peer + ".allowedIps[" + std::to_string(err.allowedip) + "]", err.text, err.text_len, err.reason);
+    case WGK_BATCH_FIELD_LAYOUT:
+      break;
   }
-  Napi::Value keepalive = o.Get(k.persistentKeepalive);
-  if (!keepalive.IsUndefined()) {
-    p->persistent_keepalive = static_cast<uint16_t>(Integer(env, keepalive, [&] { return field() + ".persistentKeepalive"; }, 65535));
-    p->has |= WGK_PEER_HAS_KEEPALIVE;
-  }
-  Napi::Value ips = o.Get(k.allowedIps);
-  if (!ips.IsUndefined()) {
-    if (!ips.IsArray()) ThrowField(env, field, ".allowedIps must be an array");
-    Napi::Array a = ips.As<Napi::Array>();
-    uint32_t n = a.Length();
-    for (uint32_t i = 0; i < n; i++) {
-      wgk_allowedip *slot = wgk_peer_add_allowedip(p);
-      if (!slot) throw Napi::Error::New(env, "out of memory");
-      AllowedIp(env, a.Get(i), [&] { return field() + ".allowedIps[" + std::to_string(i) + "]"; }, slot);
-    }
-  }
+  throw Napi::RangeError::New(env, std::string(err.reason) + " (" + peer + ")");
 }
 
 // The JS device description -> wgk_device; throws (naming the field) before anything is sent.
 void Device(Napi::Env env, const Napi::Value &v, wgk_device *d) {
-  if (!v.IsObject()) ThrowInvalid(env, "device must be an object");
+  if (!v.IsObject()) ThrowInvalid(env, "device", "must be an object");
   Napi::Object o = v.As<Napi::Object>();
   std::string name = IfName(env, o.Get("ifname"), "ifname");
   std::memcpy(d->ifname, name.c_str(), name.size() + 1);
@@ -279,7 +224,7 @@ void Device(Napi::Env env, const Napi::Value &v, wgk_device *d) {
   if (key.IsNull()) {
     d->has |= WGK_DEVICE_HAS_PRIVATE_KEY;  // all zeros: remove
   } else if (!key.IsUndefined()) {
-    Key(env, key, [] { return std::string("privateKey"); }, d->private_key);
+    Key(env, key, "privateKey", d->private_key);
     d->has |= WGK_DEVICE_HAS_PRIVATE_KEY;
   }
   Napi::Value port = o.Get("listenPort");
@@ -292,15 +237,9 @@ void Device(Napi::Env env, const Napi::Value &v, wgk_device *d) {
     d->fwmark = static_cast<uint32_t>(Integer(env, fwmark, "fwmark", 4294967295.0));
     d->has |= WGK_DEVICE_HAS_FWMARK;
   }
-  if (Flag(env, o.Get("replacePeers"), [] { return std::string("device.replacePeers"); })) d->flags |= WGDEVICE_F_REPLACE_PEERS;
+  if (Flag(env, o.Get("replacePeers"), "replacePeers")) d->flags |= WGDEVICE_F_REPLACE_PEERS;
   Napi::Value peers = o.Get("peers");
-  if (!peers.IsUndefined()) {
-    if (!peers.IsArray()) ThrowInvalid(env, "peers must be an array");
-    Napi::Array a = peers.As<Napi::Array>();
-    uint32_t n = a.Length();
-    PeerKeys keys(env);
-    for (uint32_t i = 0; i < n; i++) Peer(env, a.Get(i), i, keys, d);
-  }
+  if (!peers.IsUndefined()) Peers(env, peers, d);
 }
 
 bool IsZero(const uint8_t *b, size_t n) {
@@ -389,7 +328,7 @@ Napi::Value SetDevice(const Napi::CallbackInfo &info) {
     Napi::Value w = o.Get("window");
     if (!w.IsUndefined()) options.window = static_cast<unsigned>(Integer(env, w, "window", WGK_SET_WINDOW_MAX));
     Napi::Value m = o.Get("maxMessage");
-    if (!m.IsUndefined()) options.max_message = static_cast<size_t>(Integer(env, m, "maxMessage", WGK_MESSAGE_MAX));
+    if (!m.IsUndefined()) options.max_message = static_cast<size_t>(Integer(env, m, "maxMessage", WGK_SET_MESSAGE_LARGEST));
   }
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -434,7 +373,7 @@ Napi::Value CreateLink(const Napi::CallbackInfo &info) {
   int mtu = 0;
   if (info.Length() > 3 && !info[3].IsUndefined()) {
     double m = Integer(env, info[3], "mtu", 65535);
-    if (m != 0 && m < 68) ThrowInvalid(env, "mtu " + std::to_string(static_cast<int>(m)) + " is outside 68..65535");
+    if (m != 0 && m < 68) ThrowInvalid(env, "mtu", std::to_string(static_cast<int>(m)) + " is outside 68..65535");
     mtu = static_cast<int>(m);
   }
   wgk_error_info ei{};
@@ -504,14 +443,14 @@ Napi::Value EncodeSetDevice(const Napi::CallbackInfo &info) {
 // Each message is a whole netlink message (header included), as a dump returns them.
 Napi::Value DecodeDeviceMessages(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray()) ThrowInvalid(env, "messages must be an array of Uint8Array");
+  if (info.Length() < 1 || !info[0].IsArray()) ThrowInvalid(env, "messages", "must be an array of Uint8Array");
   Napi::Array a = info[0].As<Napi::Array>();
   DeviceHolder h;
   for (uint32_t i = 0; i < a.Length(); i++) {
     Napi::Value v = a.Get(i);
-    if (!v.IsTypedArray()) ThrowInvalid(env, "messages[" + std::to_string(i) + "] must be a Uint8Array");
+    if (!v.IsTypedArray()) ThrowInvalid(env, "messages[" + std::to_string(i) + "]", "must be a Uint8Array");
     Napi::Uint8Array m = v.As<Napi::Uint8Array>();
-    if (m.ElementLength() < NLMSG_HDRLEN) ThrowInvalid(env, "messages[" + std::to_string(i) + "] is shorter than a netlink header");
+    if (m.ElementLength() < NLMSG_HDRLEN) ThrowInvalid(env, "messages[" + std::to_string(i) + "]", "is shorter than a netlink header");
     int rc = wgk_decode_device_message(&h.d, m.Data() + NLMSG_HDRLEN, m.ElementLength() - NLMSG_HDRLEN);
     if (rc < 0) {
       wgk_error_info ei{};
@@ -535,4 +474,13 @@ void InitKernelWg(Napi::Env env, Napi::Object exports) {
   exports.Set("wgEncodeSetDevice", Napi::Function::New(env, EncodeSetDevice));
   exports.Set("wgDecodeDeviceMessages", Napi::Function::New(env, DecodeDeviceMessages));
   exports.Set("wgMessageMax", Napi::Number::New(env, WGK_MESSAGE_MAX));
+  Napi::Object flags = Napi::Object::New(env);
+  flags.Set("REMOVE", Napi::Number::New(env, WGPEER_F_REMOVE_ME));
+  flags.Set("REPLACE_ALLOWED_IPS", Napi::Number::New(env, WGPEER_F_REPLACE_ALLOWEDIPS));
+  flags.Set("UPDATE_ONLY", Napi::Number::New(env, WGPEER_F_UPDATE_ONLY));
+  flags.Set("PRESHARED_KEY", Napi::Number::New(env, WGK_BATCH_PRESHARED_KEY));
+  flags.Set("PRESHARED_KEY_NONE", Napi::Number::New(env, WGK_BATCH_PRESHARED_KEY_NONE));
+  flags.Set("ENDPOINT", Napi::Number::New(env, WGK_BATCH_ENDPOINT));
+  flags.Set("KEEPALIVE", Napi::Number::New(env, WGK_BATCH_KEEPALIVE));
+  exports.Set("wgPeerBatchFlags", flags);
 }

@@ -45,6 +45,8 @@ typedef struct wgk_peer {
   int64_t last_handshake_sec, last_handshake_nsec;
   uint64_t rx_bytes, tx_bytes;
   uint32_t protocol_version;
+  /* cap_allowedips 0 with allowedips set: a slice of the device's
+   * allowedip_pool (grown by copying out, never freed on its own). */
   wgk_allowedip *allowedips;
   size_t n_allowedips, cap_allowedips;
 } wgk_peer;
@@ -67,6 +69,9 @@ typedef struct wgk_device {
   uint32_t fwmark;
   wgk_peer *peers;
   size_t n_peers, cap_peers;
+  /* One allocation for every peer's allowed IPs when their number is known
+   * up front (a SET_DEVICE built from a packed batch), instead of one per peer. */
+  wgk_allowedip *allowedip_pool;
 } wgk_device;
 
 /* Appends a zeroed peer / allowed IP; NULL when out of memory. */

@@ -75,13 +75,13 @@ int wgk_set_device(const char *netns_path, const wgk_device *d, const wgk_set_op
   memset(stats, 0, sizeof *stats);
   unsigned window = options && options->window ? options->window : WGK_SET_WINDOW_DEFAULT;
   if (window > WGK_SET_WINDOW_MAX) window = WGK_SET_WINDOW_MAX;
-  size_t max_message = options && options->max_message ? options->max_message : WGK_MESSAGE_MAX;
-  if (max_message > WGK_MESSAGE_MAX) max_message = WGK_MESSAGE_MAX;
+  size_t max_message = options && options->max_message ? options->max_message : WGK_SET_MESSAGE_DEFAULT;
+  if (max_message > WGK_SET_MESSAGE_LARGEST) max_message = WGK_SET_MESSAGE_LARGEST;
   if (max_message < WGK_SET_MESSAGE_MIN) max_message = WGK_SET_MESSAGE_MIN;
   zm_nlsock s;
   int family = open_wireguard(&s, netns_path, info);
   if (family < 0) return family;
-  uint8_t *buf = malloc(WGK_MESSAGE_MAX);
+  uint8_t *buf = malloc(max_message);
   if (!buf) {
     zm_nl_close(&s);
     return -ENOMEM;
@@ -157,7 +157,7 @@ int wgk_set_device(const char *netns_path, const wgk_device *d, const wgk_set_op
     stats->bytes += (size_t)len;
   }
   /* The messages carried the private and preshared keys. */
-  explicit_bzero(buf, WGK_MESSAGE_MAX);
+  explicit_bzero(buf, max_message);
   free(buf);
   zm_nl_close(&s);
   return rc;

@@ -28,10 +28,12 @@ wgk_peer *wgk_device_add_peer(wgk_device *d) {
 }
 
 wgk_allowedip *wgk_peer_add_allowedip(wgk_peer *p) {
-  if (p->n_allowedips == p->cap_allowedips) {
-    size_t cap = p->cap_allowedips ? p->cap_allowedips * 2 : 4;
-    wgk_allowedip *a = realloc(p->allowedips, cap * sizeof *a);
+  if (p->n_allowedips == p->cap_allowedips || (p->cap_allowedips == 0 && p->allowedips)) {
+    size_t cap = p->n_allowedips ? p->n_allowedips * 2 : 4;
+    int pooled = p->cap_allowedips == 0 && p->allowedips; /* see wgk_peer */
+    wgk_allowedip *a = pooled ? malloc(cap * sizeof *a) : realloc(p->allowedips, cap * sizeof *a);
     if (!a) return NULL;
+    if (pooled) memcpy(a, p->allowedips, p->n_allowedips * sizeof *a);
     p->allowedips = a;
     p->cap_allowedips = cap;
   }
@@ -42,11 +44,13 @@ wgk_allowedip *wgk_peer_add_allowedip(wgk_peer *p) {
 
 void wgk_device_free(wgk_device *d) {
   for (size_t i = 0; i < d->n_peers; i++) {
-    free(d->peers[i].allowedips);
+    if (d->peers[i].cap_allowedips) free(d->peers[i].allowedips);
     explicit_bzero(d->peers[i].preshared_key, WGK_KEY_LEN);
   }
   free(d->peers);
+  free(d->allowedip_pool);
   d->peers = NULL;
+  d->allowedip_pool = NULL;
   d->n_peers = d->cap_peers = 0;
   explicit_bzero(d->private_key, WGK_KEY_LEN);
 }

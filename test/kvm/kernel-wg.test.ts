@@ -211,7 +211,7 @@ kernelTest('a device configured through the addon reads back identically with wg
   t.deepEqual(modelOfDevice(getDevice(b.ns.path, b.ifname)), { ...expected, listenPort: 40002 }, 'wg setconf → addon');
 });
 
-kernelTest('2,000 peers with 4 allowed IPs each round-trip exactly through split SET_DEVICE and GET_DEVICE messages', async (t) => {
+kernelTest('2,000 peers with 4 allowed IPs each (a batch parsed in parallel ranges, split into 32 KiB messages) round-trip exactly through split SET_DEVICE and GET_DEVICE messages', async (t) => {
   const w = await worldFor(t);
   const priv = privateKey();
   const peers: KernelPeerSet[] = Array.from({ length: 2000 }, (_, i) => ({
@@ -345,6 +345,22 @@ kernelTest('bad input fails with a clear error and leaves the device unchanged',
   const badIp = t.throws(() => setDevice(a.ns.path, a.ifname, { listenPort: 2, peers: [{ publicKey: publicKey(), allowedIps: ['10.0.0.0/8', '300.1.1.1/32'] }] }));
   t.regex(badIp?.message ?? '', /peers\[0\]\.allowedIps\[1\]/);
   await unchanged('invalid allowed IP');
+
+  // A large set is parsed in ranges on both CPUs, and all of it before the first message: a bad
+  // value near the end still changes nothing, not even the device attributes of message 1.
+  const many: KernelPeerSet[] = Array.from({ length: 3000 }, (_, i) => ({
+    publicKey: publicKey(),
+    endpoint: `198.51.100.${(i % 250) + 1}:${20000 + i}`,
+    allowedIps: [`10.${i >> 8}.${i & 255}.0/24`],
+  }));
+  many[2998] = { ...many[2998]!, allowedIps: ['10.11.182.0/24', 'fd00::/129'] };
+  const lateBadIp = t.throws(() => setDevice(a.ns.path, a.ifname, { privateKey: privateKey(), listenPort: 4, replacePeers: true, peers: many }), {
+    instanceOf: KernelWgError,
+  });
+  t.is(lateBadIp?.code, 'EINVAL');
+  t.is(lateBadIp?.context.field, 'peers[2998].allowedIps[1]');
+  t.regex(lateBadIp?.message ?? '', /prefix length must be 0..128/);
+  await unchanged('invalid allowed IP at peer 2,998 of 3,000');
 
   const longName = t.throws(() => setDevice(a.ns.path, 'sixteen-bytes-xx', { listenPort: 3 }), { instanceOf: KernelWgError });
   t.is(longName?.code, 'EINVAL');

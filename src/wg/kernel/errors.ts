@@ -47,6 +47,9 @@ export function invalidInput(operation: string, field: string, reason: string, d
 
 interface AddonError {
   message: string;
+  /** Input errors: the field refused and why. */
+  field?: unknown;
+  reason?: unknown;
   code?: unknown;
   errno?: unknown;
   stage?: unknown;
@@ -58,6 +61,9 @@ interface AddonError {
 export function fromAddon(err: unknown, context: KernelWgErrorContext): KernelWgError {
   if (err instanceof KernelWgError) return err;
   const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as AddonError;
+  if (e.code === 'EINVAL' && typeof e.field === 'string' && typeof e.reason === 'string') {
+    return invalidInput(context.operation, e.field, e.reason, context.device);
+  }
   const code = typeof e.code === 'string' ? e.code : 'EIO';
   const errno = typeof e.errno === 'number' ? e.errno : 5;
   return new KernelWgError(
