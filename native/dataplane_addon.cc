@@ -433,51 +433,53 @@ class AllowedIpsTable : public Napi::ObjectWrap<AllowedIpsTable> {
   }
 };
 
-// The transport AEAD of either back end, to check both against libsodium.
-wg_aead *AeadFor(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBigInt() || !info[3].IsBuffer())
-    throw Napi::TypeError::New(env, "aead(backend: 'avx512'|'direct'|'evp', key: Buffer, counter: bigint, data: Buffer)");
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  if (name != "avx512" && name != "direct" && name != "evp")
-    throw Napi::TypeError::New(env, "backend: 'avx512', 'direct' or 'evp'");
-  if (info[1].As<Napi::Buffer<uint8_t>>().Length() != 32) throw Napi::TypeError::New(env, "key: 32 bytes");
-  wg_aead *a = wg_aead_new_with(name == "avx512" ? WG_AEAD_AVX512 : name == "direct" ? WG_AEAD_DIRECT : WG_AEAD_EVP);
-  if (!a) throw Napi::Error::New(env, "backend " + name + " is not in use in this process");
-  return a;
-}
+// The transport AEAD of one back end, to check each against libsodium: the
+// parsed arguments (backend, key, counter, data) of aeadSeal / aeadOpen.
+struct AeadCall {
+  wg_aead *aead;
+  const uint8_t *key;
+  uint64_t counter;
+  Napi::Buffer<uint8_t> data;
+
+  explicit AeadCall(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBigInt() || !info[3].IsBuffer())
+      throw Napi::TypeError::New(env, "aead(backend: 'avx512'|'direct'|'evp', key: Buffer, counter: bigint, data: Buffer)");
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    if (name != "avx512" && name != "direct" && name != "evp")
+      throw Napi::TypeError::New(env, "backend: 'avx512', 'direct' or 'evp'");
+    auto k = info[1].As<Napi::Buffer<uint8_t>>();
+    if (k.Length() != 32) throw Napi::TypeError::New(env, "key: 32 bytes");
+    key = k.Data();
+    bool lossless;
+    counter = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+    data = info[3].As<Napi::Buffer<uint8_t>>();
+    aead = wg_aead_new_with(name == "avx512" ? WG_AEAD_AVX512 : name == "direct" ? WG_AEAD_DIRECT : WG_AEAD_EVP);
+    if (!aead) throw Napi::Error::New(env, "backend " + name + " is not in use in this process");
+  }
+  ~AeadCall() { wg_aead_free(aead); }
+  AeadCall(const AeadCall &) = delete;
+  AeadCall &operator=(const AeadCall &) = delete;
+};
 
 // aeadSeal(backend, key, counter, plaintext): ciphertext || tag.
 Napi::Value AeadSeal(const Napi::CallbackInfo &info) {
-  wg_aead *a = AeadFor(info);
-  bool lossless;
-  uint64_t counter = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
-  auto key = info[1].As<Napi::Buffer<uint8_t>>();
-  auto in = info[3].As<Napi::Buffer<uint8_t>>();
-  auto out = Napi::Buffer<uint8_t>::New(info.Env(), in.Length() + 16);
-  memcpy(out.Data(), in.Data(), in.Length());
-  wg_aead_seal(a, key.Data(), counter, out.Data(), in.Length(), out.Data() + in.Length());
-  wg_aead_free(a);
+  AeadCall c(info);
+  size_t len = c.data.Length();
+  auto out = Napi::Buffer<uint8_t>::New(info.Env(), len + 16);
+  memcpy(out.Data(), c.data.Data(), len);
+  wg_aead_seal(c.aead, c.key, c.counter, out.Data(), len, out.Data() + len);
   return out;
 }
 
 // aeadOpen(backend, key, counter, ciphertext || tag): the plaintext, or null when the tag fails.
 Napi::Value AeadOpen(const Napi::CallbackInfo &info) {
-  wg_aead *a = AeadFor(info);
-  bool lossless;
-  uint64_t counter = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
-  auto key = info[1].As<Napi::Buffer<uint8_t>>();
-  auto in = info[3].As<Napi::Buffer<uint8_t>>();
-  if (in.Length() < 16) {
-    wg_aead_free(a);
-    throw Napi::TypeError::New(info.Env(), "sealed: at least the 16-byte tag");
-  }
-  size_t len = in.Length() - 16;
+  AeadCall c(info);
+  if (c.data.Length() < 16) throw Napi::TypeError::New(info.Env(), "sealed: at least the 16-byte tag");
+  size_t len = c.data.Length() - 16;
   auto out = Napi::Buffer<uint8_t>::New(info.Env(), len);
-  memcpy(out.Data(), in.Data(), len);
-  bool ok = wg_aead_open(a, key.Data(), counter, out.Data(), len, in.Data() + len);
-  wg_aead_free(a);
-  if (!ok) return info.Env().Null();
+  memcpy(out.Data(), c.data.Data(), len);
+  if (!wg_aead_open(c.aead, c.key, c.counter, out.Data(), len, c.data.Data() + len)) return info.Env().Null();
   return out;
 }
 
