@@ -254,11 +254,25 @@ Napi::Value CloseFd(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// setSocketMark(fd: number, mark: number): void — SO_MARK (policy routing of what the socket sends).
+Napi::Value SetSocketMark(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "setSocketMark(fd, mark)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  double m = info[1].As<Napi::Number>().DoubleValue();
+  if (!(m >= 0 && m <= 4294967295.0) || m != static_cast<double>(static_cast<uint32_t>(m)))
+    throw Napi::TypeError::New(env, "setSocketMark: mark is a 32-bit unsigned integer");
+  uint32_t mark = static_cast<uint32_t>(m);
+  if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) ThrowErrno(env, -errno, "set SO_MARK on fd " + std::to_string(fd));
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns));
   exports.Set("openTun", Napi::Function::New(env, OpenTun));
   exports.Set("udpSocketInNetns", Napi::Function::New(env, UdpSocketInNetns));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("setSocketMark", Napi::Function::New(env, SetSocketMark));
   exports.Set("setLinkMtu", Napi::Function::New(env, SetLinkMtu));
   exports.Set("linkIndex", Napi::Function::New(env, LinkIndex));
   exports.Set("createNetns", Napi::Function::New(env, CreateNetns));

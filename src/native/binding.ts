@@ -36,6 +36,8 @@ export interface NativeBinding {
    */
   udpSocketInNetns(netnsPath: string | null, family: 4 | 6, address: string, port: number): { fd: number; port: number };
   closeFd(fd: number): void;
+  /** SO_MARK on a socket (0 clears it); throws with the errno (EPERM without CAP_NET_ADMIN). */
+  setSocketMark(fd: number, mark: number): void;
   /** Sets a link's MTU inside a namespace (SIOCSIFMTU). */
   setLinkMtu(netnsPath: string | null, name: string, mtu: number): void;
   /** The link's ifindex inside a namespace, 0 when there is no such link. */

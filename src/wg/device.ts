@@ -92,6 +92,12 @@ function bindSockets(netns: string | null, port: number): BoundSockets {
   }
 }
 
+/** SO_MARK on both sockets, as the kernel's WireGuard marks what it sends (0 clears it). */
+function markSockets(s: BoundSockets, mark: number): void {
+  if (s.udp4 !== null) native().setSocketMark(s.udp4, mark);
+  if (s.udp6 !== null) native().setSocketMark(s.udp6, mark);
+}
+
 function closeSockets(s: BoundSockets): void {
   if (s.udp4 !== null) native().closeFd(s.udp4);
   if (s.udp6 !== null) native().closeFd(s.udp6);
@@ -117,6 +123,8 @@ export class WireGuardDevice implements UapiDevice {
   readonly #dataplane: Dataplane;
   #config: DeviceConfig = EMPTY_DEVICE_CONFIG;
   #port: number;
+  /** The sockets the data plane sends on (it owns them; kept here to mark them). */
+  #sockets: BoundSockets;
   readonly #peersByHex = new Map<string, PeerEntry>();
   readonly #peersById = new Map<number, PeerEntry>();
   #nextPeerId = 1;
@@ -132,6 +140,7 @@ export class WireGuardDevice implements UapiDevice {
     this.name = options.name;
     this.#options = options;
     this.#port = sockets.port;
+    this.#sockets = sockets;
     this.#core = new WireGuardProtocol({ privateKey: null, clock: monotonicMs });
     this.#dataplane = Dataplane.create({
       tunFd,
@@ -208,10 +217,27 @@ export class WireGuardDevice implements UapiDevice {
         throw new UapiError('EIO', `cannot bind listen_port ${config.listenPort}: ${errnoCode(error) ?? 'error'}`);
       }
     }
+    const markChanged = changes.some((c) => c.kind === 'fwmark-changed');
+    if (markChanged || (sockets && config.fwmark !== 0)) {
+      try {
+        markSockets(sockets ?? this.#sockets, config.fwmark);
+      } catch (error) {
+        if (sockets) closeSockets(sockets);
+        else {
+          try {
+            markSockets(this.#sockets, this.#config.fwmark); // back to the old mark: the set changes nothing
+          } catch {
+            // It was set before; failing now would mean the sockets are gone, which the link check reports.
+          }
+        }
+        throw new UapiError('EIO', `cannot set fwmark ${config.fwmark} on the sockets: ${errnoCode(error) ?? 'error'}`);
+      }
+    }
     this.#config = config;
     if (sockets) {
       this.#dataplane.setSockets(sockets.udp4, sockets.udp6);
       this.#port = sockets.port;
+      this.#sockets = sockets;
       this.#options.log?.(`listening on port ${sockets.port}`);
     }
     try {
@@ -274,8 +300,7 @@ export class WireGuardDevice implements UapiDevice {
         }
         case 'listen-port-changed':
         case 'fwmark-changed':
-          // Sockets were rebound above; fwmark is kept in the configuration (see README: not applied to sockets yet).
-          break;
+          break; // sockets rebound and marked above, before the commit
         case 'peer-removed': {
           const entry = this.#peersByHex.get(change.publicKey.hex);
           if (entry) {

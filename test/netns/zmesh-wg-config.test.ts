@@ -88,6 +88,23 @@ test('replacing allowed IPs moves an address to another peer at once, and removi
   t.is((await quickPing(a.ns, INNER_C)).loss, 0, "C's remaining address still works");
 });
 
+test('fwmark marks the encrypted traffic: a policy rule for the mark takes effect at once, and fwmark 0 lifts it', async (t) => {
+  const w = await wgWorld(t);
+  const { a, b } = await hub(w);
+  // In A's namespace, packets marked 0x42 are routed by table 100, which blackholes B's underlay.
+  await a.ns.ip(['rule', 'add', 'fwmark', '0x42', 'lookup', '100']);
+  await a.ns.ip(['route', 'add', 'blackhole', '192.0.2.2/32', 'table', '100']);
+  t.is((await quickPing(a.ns, INNER.b)).loss, 0, 'unmarked: A reaches B');
+
+  await a.wg(['set', a.ifname, 'fwmark', '0x42']);
+  t.is((await a.wg(['show', a.ifname, 'fwmark'])).stdout.trim(), '0x42', 'wg show reports the mark');
+  t.is((await quickPing(a.ns, INNER.b)).received, 0, "marked: A's datagrams to B hit the blackhole");
+  t.is((await quickPing(a.ns, INNER_C)).loss, 0, 'C, not covered by the rule, still works with the mark');
+
+  await a.wg(['set', a.ifname, 'fwmark', '0']);
+  t.is((await quickPing(a.ns, INNER.b)).loss, 0, 'fwmark 0: A reaches B again');
+});
+
 /** One raw request over the UAPI socket; resolves with the whole answer. */
 function exchange(socketPath: string, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
