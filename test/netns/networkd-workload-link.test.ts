@@ -7,7 +7,7 @@
  */
 import { ChildProcess, execFile } from 'node:child_process';
 import childProcess from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import test from 'ava';
@@ -24,6 +24,7 @@ import {
 } from '../../src/networkd/workload-link.js';
 import { worldFor } from '../harness/ava.js';
 import { ping, type Namespace, type World } from '../harness/index.js';
+import { call, makeNode, startNetworkd } from './networkd-world.js';
 
 interface IpLink {
   ifindex: number;
@@ -338,4 +339,60 @@ test.serial('50 attach/detach cycles leave no file descriptor behind; the kept i
   kept.close();
   await settle();
   t.is(openFds(), baseline, 'close releases the rest');
+});
+
+/** Inodes of the netlink sockets that live in the namespace (its /proc/net/netlink). */
+async function netlinkSocketsIn(ns: Namespace): Promise<Set<string>> {
+  const lines = (await ns.exec('cat', ['/proc/net/netlink'])).stdout.trim().split('\n').slice(1);
+  return new Set(lines.map((line) => line.trim().split(/\s+/).at(-1)!));
+}
+
+/** Inodes of the sockets process `pid` holds. */
+function socketsOf(pid: number): Set<string> {
+  const out = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) out.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+test('in networkd, a reconcile re-attaches a workload whose address was removed behind its back, the next finds nothing to do, and a detached workload\'s namespace is let go', async (t) => {
+  const w = await worldFor(t);
+  const node = await makeNode(w);
+  const networkd = await startNetworkd(w, node);
+  t.teardown(() => networkd.stop());
+  const name = `${w.prefix}-wl`;
+  t.is((await call(node.socket, 'PUT', `/v1/networks/${name}`, node.definition(name, 1))).status, 200);
+  const workload = await w.namespace('wl');
+  const request = { workload: 'c1', netns: workload.path, ifname: 'eth0' };
+  const attached = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, request);
+  t.is(attached.status, 200, JSON.stringify(attached.body));
+  /** A reconcile pass, then its report: applying the same revision queues one, the repeated attach queues behind it. */
+  const reconcile = async (): Promise<{ reattached: number; errors: string[] }> => {
+    t.is((await call(node.socket, 'PUT', `/v1/networks/${name}`, node.definition(name, 1))).status, 200);
+    t.is((await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, request)).status, 200);
+    return (await call(node.socket, 'GET', '/v1/health')).body.lastReconcile;
+  };
+  t.like(await reconcile(), { reattached: 0, errors: [] });
+  await workload.ip(['addr', 'del', `${attached.body.ip}/24`, 'dev', 'eth0']);
+  await workload.ip(['route', 'flush', 'default']);
+  const repaired = await reconcile();
+  t.like(repaired, { reattached: 1, errors: [] });
+  t.deepEqual(await ipv4(workload, 'eth0'), [`${attached.body.ip}/24`], 'the address is back');
+  t.deepEqual((await defaults(workload)).map((r) => r.gateway), [attached.body.gateway], 'the default route is back');
+  t.like(await reconcile(), { reattached: 0, errors: [] }, 'steady: nothing to re-attach');
+  t.is((await ping(workload, attached.body.gateway, { count: 2 })).loss, 0);
+
+  const held = (): number => [...socketsOf(networkd.pid)].filter((inode) => inWorkload.has(inode)).length;
+  let inWorkload = await netlinkSocketsIn(workload);
+  t.true(held() >= 1, 'networkd watches the attached workload\'s namespace');
+  t.is((await call(node.socket, 'DELETE', `/v1/networks/${name}/workloads/c1`)).status, 200);
+  inWorkload = await netlinkSocketsIn(workload);
+  t.is(held(), 0, 'after detach networkd holds no socket in that namespace');
+  t.is((await call(node.socket, 'DELETE', `/v1/networks/${name}`)).status, 200);
 });
