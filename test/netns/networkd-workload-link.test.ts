@@ -41,12 +41,13 @@ async function ipJson<T>(ns: Namespace, args: string[]): Promise<T> {
 
 /**
  * What ip shows of a namespace's links, addresses and routes, to prove "nothing changed": the
- * configuration only, not what the kernel moves on its own (timers, carrier, DAD flags).
+ * configuration only (IPv4, which is all zmesh configures), not what the kernel moves on its own
+ * (timers, carrier, IPv6 link-local addresses and the routes that appear when their DAD ends).
  */
 async function dump(ns: Namespace): Promise<string> {
   const links = await ipJson<Array<IpLink & { linkinfo?: { info_kind?: string } }>>(ns, ['-d', 'link', 'show']);
-  const addrs = await ipJson<Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>>(ns, ['addr', 'show']);
-  const routes = await ipJson<Array<Record<string, unknown>>>(ns, ['route', 'show', 'table', 'all']);
+  const addrs = await ipJson<Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>>(ns, ['-4', 'addr', 'show']);
+  const routes = await ipJson<Array<Record<string, unknown>>>(ns, ['-4', 'route', 'show', 'table', 'all']);
   return JSON.stringify({
     links: links.map((l) => [l.ifindex, l.ifname, l.mtu, l.flags.includes('UP'), l.master ?? null, l.link_index ?? null, l.linkinfo?.info_kind ?? null]),
     addresses: addrs.flatMap((l) => l.addr_info.map((a) => `${l.ifname} ${a.local}/${a.prefixlen}`)).sort(),
