@@ -24,7 +24,16 @@ import { decideRevision } from './revision.js';
 import { SerialQueue } from './serial-queue.js';
 import { type Store, type StoredNetwork, type StoredWorkload, withForgotten } from './store.js';
 import { allocateWorkloadAddress } from './workload-address.js';
-import { WORKLOAD_MTU, attachWorkloadLink, checkNetnsExists, detachWorkloadLink, listWorkloadLinks, workloadLinkName, type WorkloadLinkSpec } from './workload-link.js';
+import {
+  KernelWorkloadLinks,
+  WORKLOAD_MTU,
+  attachWorkloadLink,
+  checkNetnsExists,
+  detachWorkloadLink,
+  listWorkloadLinks,
+  workloadLinkName,
+  type WorkloadLinkSpec,
+} from './workload-link.js';
 
 export interface ApplyResult {
   readonly network: string;
@@ -60,8 +69,11 @@ export interface WorkloadLinks {
   attach(spec: WorkloadLinkSpec): Promise<boolean>;
   detach(nrNetns: string, link: string): Promise<void>;
   list(nrNetns: string): Promise<string[]>;
+  /** Told after every change of the workload set: the namespaces still in use (the rest may be let go). */
+  retain?(netnsPaths: Iterable<string>): void;
 }
 
+/** Reads the kernel on every call and keeps nothing (networkd's default keeps a KernelWorkloadLinks). */
 export const kernelWorkloadLinks: WorkloadLinks = { attach: attachWorkloadLink, detach: detachWorkloadLink, list: listWorkloadLinks };
 
 export interface ServiceOptions {
@@ -95,7 +107,7 @@ export class NetworkService {
     this.#resolver = options.resolver;
     this.#nodeId = options.nodeId;
     this.#identity = options.identity;
-    this.#links = options.workloadLinks ?? kernelWorkloadLinks;
+    this.#links = options.workloadLinks ?? new KernelWorkloadLinks();
     this.#beforeReconcile = options.beforeReconcile ?? (async () => {});
     this.#log = options.log ?? (() => {});
   }
@@ -165,6 +177,7 @@ export class NetworkService {
       await this.#store.removeNetwork(name);
       const nrNetns = this.#plane.nrNetnsPath(stored.netId);
       for (const workload of workloads) await this.#links.detach(nrNetns, workload.link);
+      this.#retainWorkloadNamespaces();
       await this.#plane.removeNr(stored.netId);
       await this.#plane.removeUnwantedDevices(this.#wantedNetIds());
       this.#log(`network ${name}: deleted (${workloads.length} workload(s) detached)`);
@@ -215,6 +228,7 @@ export class NetworkService {
         // Refused by the kernel (e.g. ifname taken meanwhile): leave nothing behind, state included.
         await this.#links.detach(this.#plane.nrNetnsPath(network.netId), link).catch(() => undefined);
         await this.#store.putWorkloads(state);
+        this.#retainWorkloadNamespaces();
         throw error;
       }
       this.#log(`network ${name}: workload ${record.workload} attached as ${ip} (${link} ↔ ${record.ifname} in ${record.netns})`);
@@ -234,6 +248,7 @@ export class NetworkService {
       const { [workload]: _removed, ...rest } = state.workloads;
       await this.#store.putWorkloads({ ...state, workloads: rest });
       await this.#links.detach(this.#plane.nrNetnsPath(network.netId), record.link);
+      this.#retainWorkloadNamespaces();
       this.#log(`network ${name}: workload ${workload} detached, ${record.ip} free`);
       return { workload, ip: record.ip, detached: true };
     });
@@ -285,6 +300,7 @@ export class NetworkService {
       this.#log(`reconcile: removed NR ${netId} (no stored network)`);
     }
     const removedDevices = await this.#plane.removeUnwantedDevices(wanted);
+    this.#retainWorkloadNamespaces();
     const report: ReconcileReport = { steps, networks: networks.length, removedNrs, removedDevices, reattached, forgotten, errors, ms: Math.round((performance.now() - started) * 10) / 10 };
     this.#lastReconcile = report;
     if (steps > 0 || removedNrs.length > 0 || removedDevices.length > 0 || reattached > 0 || forgotten.length > 0 || errors.length > 0) {
@@ -323,6 +339,16 @@ export class NetworkService {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** The namespaces workload links are still kept for: every stored NR and workload namespace. */
+  #retainWorkloadNamespaces(): void {
+    const paths: string[] = [];
+    for (const network of this.#store.networks()) {
+      paths.push(this.#plane.nrNetnsPath(network.netId));
+      for (const workload of Object.values(this.#store.workloads(network.name).workloads)) paths.push(workload.netns);
+    }
+    this.#links.retain?.(paths);
+  }
 
   #wantedNetIds(): Set<string> {
     return new Set(this.#store.networks().map((n) => n.netId));
