@@ -433,6 +433,7 @@ typedef struct stats_ctx {
   wg_device *d;
   wg_peer_stats *out;
   size_t n;
+  bool changed_only;
 } stats_ctx;
 
 static void stats_cb(wg_index_node *n, void *arg) {
@@ -450,15 +451,37 @@ static void stats_cb(wg_index_node *n, void *arg) {
   s->has_current_keypair = p->current != NULL;
   s->send_counter = p->current ? atomic_load(&p->current->send_counter) : 0;
   s->wants_handshake = atomic_load(&p->wants_handshake);
+  if (c->changed_only) {
+    bool same = s->tx_bytes == p->reported.tx_bytes && s->rx_bytes == p->reported.rx_bytes &&
+                s->send_counter == p->reported.send_counter && s->last_data_sent_ms == p->reported.last_data_sent_ms &&
+                s->last_data_received_ms == p->reported.last_data_received_ms &&
+                s->last_auth_sent_ms == p->reported.last_auth_sent_ms &&
+                s->last_auth_received_ms == p->reported.last_auth_received_ms &&
+                s->has_current_keypair == p->reported.has_current_keypair &&
+                s->wants_handshake == p->reported.wants_handshake;
+    if (same) {
+      c->n--; /* the slot is reused by the next peer */
+      return;
+    }
+    p->reported.tx_bytes = s->tx_bytes;
+    p->reported.rx_bytes = s->rx_bytes;
+    p->reported.send_counter = s->send_counter;
+    p->reported.last_data_sent_ms = s->last_data_sent_ms;
+    p->reported.last_data_received_ms = s->last_data_received_ms;
+    p->reported.last_auth_sent_ms = s->last_auth_sent_ms;
+    p->reported.last_auth_received_ms = s->last_auth_received_ms;
+    p->reported.has_current_keypair = s->has_current_keypair;
+    p->reported.wants_handshake = s->wants_handshake;
+  }
   pthread_mutex_lock(&c->d->staged_lock);
   s->staged = p->staged_count;
   pthread_mutex_unlock(&c->d->staged_lock);
   wg_peer_endpoint(p, &s->endpoint);
 }
 
-size_t wg_device_peer_stats(wg_device *d, wg_peer_stats **out) {
+size_t wg_device_peer_stats(wg_device *d, bool changed_only, wg_peer_stats **out) {
   pthread_rwlock_rdlock(&d->lock);
-  stats_ctx c = {d, malloc((d->peers.count ? d->peers.count : 1) * sizeof(wg_peer_stats)), 0};
+  stats_ctx c = {d, malloc((d->peers.count ? d->peers.count : 1) * sizeof(wg_peer_stats)), 0, changed_only};
   if (c.out) wg_index_each(&d->peers, stats_cb, &c);
   pthread_rwlock_unlock(&d->lock);
   *out = c.out;

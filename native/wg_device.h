@@ -68,6 +68,13 @@ typedef struct wg_peer {
   atomic_uint_fast64_t last_auth_sent_ms, last_auth_received_ms;
   atomic_uint_fast64_t last_wants_report_ms; /* 0: report the next want at once */
   atomic_bool wants_handshake;
+  /* What the last changed-only stats call reported (JS thread only, under the read lock): an idle
+   * peer is then left out, so a tick over 10,000 idle peers crosses into JS with nothing. */
+  struct {
+    uint64_t tx_bytes, rx_bytes, send_counter;
+    uint64_t last_data_sent_ms, last_data_received_ms, last_auth_sent_ms, last_auth_received_ms;
+    bool has_current_keypair, wants_handshake;
+  } reported;
 } wg_peer;
 
 /* A packet buffer: room for the transport header before the payload and for

@@ -370,9 +370,12 @@ export class WireGuardDevice implements UapiDevice {
   #tick(): void {
     if (this.#closed) return;
     const activity: PeerActivity[] = [];
-    for (const s of this.#dataplane.peerStats()) {
+    const reported = new Set<number>();
+    // Only peers whose counters or times moved since the last tick: an idle device reads nothing.
+    for (const s of this.#dataplane.changedPeerStats()) {
       const entry = this.#peersById.get(s.peerId);
       if (!entry) continue;
+      reported.add(s.peerId);
       activity.push({
         publicKey: entry.key,
         lastDataSentAt: nullIfNever(s.lastDataSentMs),
@@ -382,6 +385,21 @@ export class WireGuardDevice implements UapiDevice {
         sendCounter: s.sendCounter,
         wantsHandshake: this.#wants.has(s.peerId),
         confirmedNextKeypair: this.#confirmed.has(s.peerId),
+      });
+    }
+    // An edge (wants a handshake, next keypair confirmed) of a peer whose stats did not move:
+    // its times are the ones already absorbed, so it is reported with none (and no counter).
+    for (const id of new Set([...this.#wants, ...this.#confirmed])) {
+      const entry = this.#peersById.get(id);
+      if (!entry || reported.has(id)) continue;
+      activity.push({
+        publicKey: entry.key,
+        lastDataSentAt: null,
+        lastDataReceivedAt: null,
+        lastAuthenticatedSentAt: null,
+        lastAuthenticatedReceivedAt: null,
+        wantsHandshake: this.#wants.has(id),
+        confirmedNextKeypair: this.#confirmed.has(id),
       });
     }
     this.#wants.clear();
