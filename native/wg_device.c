@@ -315,6 +315,7 @@ int wg_device_install_keypair(wg_device *d, uint32_t peer_id, uint32_t local_ind
     wg_keypair_destroy(d, p->previous);
     p->previous = NULL;
   }
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return 0;
 }
@@ -332,6 +333,7 @@ int wg_device_remove_keypair(wg_device *d, uint32_t peer_id, uint32_t local_inde
     wg_keypair_destroy(d, kp);
     rc = 0;
   }
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return rc;
 }
@@ -345,6 +347,7 @@ int wg_device_expire_keypairs(wg_device *d, uint32_t peer_id) {
     for (int i = 0; i < 3; ++i)
       if (slots[i]) atomic_store(&slots[i]->can_send, false);
   }
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return p ? 0 : -ENOENT;
 }
@@ -371,6 +374,7 @@ int wg_device_send_raw(wg_device *d, uint32_t peer_id, const uint8_t *bytes, siz
       if (rc == 0) wg_set(&p->last_auth_sent_ms, wg_monotonic_ms());
     }
   }
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return rc;
 }
@@ -409,6 +413,7 @@ int wg_device_send_keepalive(wg_device *d, uint32_t peer_id) {
       if (rc == 0) wg_set(&p->last_auth_sent_ms, now);
     }
   }
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return rc;
 }
@@ -417,6 +422,7 @@ int wg_device_credit_rx(wg_device *d, uint32_t peer_id, uint64_t bytes) {
   pthread_rwlock_rdlock(&d->lock);
   wg_peer *p = wg_peer_find(d, peer_id);
   if (p) wg_add(&p->rx_bytes, bytes);
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return p ? 0 : -ENOENT;
 }
@@ -480,6 +486,10 @@ static void stats_cb(wg_index_node *n, void *arg) {
 }
 
 size_t wg_device_peer_stats(wg_device *d, bool changed_only, wg_peer_stats **out) {
+  if (changed_only && !atomic_exchange_explicit(&d->stats_changed, false, memory_order_acq_rel)) {
+    *out = NULL;
+    return 0;
+  }
   pthread_rwlock_rdlock(&d->lock);
   stats_ctx c = {d, malloc((d->peers.count ? d->peers.count : 1) * sizeof(wg_peer_stats)), 0, changed_only};
   if (c.out) wg_index_each(&d->peers, stats_cb, &c);

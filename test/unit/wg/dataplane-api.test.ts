@@ -67,6 +67,13 @@ test('changedPeerStats lists a new peer once, then only a peer whose counters mo
   dp.creditRx(7, 92);
   dp.creditRx(31, 92);
   t.deepEqual(dp.changedPeerStats().map((s) => s.peerId).sort((a, b) => a - b), [7, 31]);
+  // A keypair installed and removed is a change of its own (hasCurrentKeypair), counters aside.
+  const key = new Uint8Array(32).fill(0xab);
+  dp.installKeypair(12, { localIndex: 5, remoteIndex: 6, sendKey: key, receiveKey: key, initiator: true });
+  t.deepEqual(dp.changedPeerStats().map((s) => [s.peerId, s.hasCurrentKeypair]), [[12, true]]);
+  dp.removeKeypair(12, 5);
+  t.deepEqual(dp.changedPeerStats().map((s) => [s.peerId, s.hasCurrentKeypair]), [[12, false]]);
+  t.deepEqual(dp.changedPeerStats(), []);
 });
 
 test('a bad allowed-IP entry is refused with its index and field named, and the peer keeps its old set', (t) => {
