@@ -237,6 +237,8 @@ export class WireGuardProtocol {
   readonly #indices = new Map<number, IndexEntry>();
   readonly #rateLimiter = new RateLimiter();
   readonly #drops = new Map<DropReason, number>();
+  /** No peer is due before this (a lower bound: peers whose deadline moved later leave it early). */
+  #earliestDue = Infinity;
 
   constructor(options: ProtocolOptions) {
     this.#clock = options.clock ?? (() => performance.now());
@@ -385,12 +387,18 @@ export class WireGuardProtocol {
       this.#refreshDue(peer);
     }
     // Only peers with something due: #runTimers does nothing for the others (dueAt is the
-    // earliest moment any of its timers or keypair expiries could fire).
+    // earliest moment any of its timers or keypair expiries could fire). Before the earliest
+    // deadline of all, not even the walk over the peers is needed.
+    if (now < this.#earliestDue) return outputs;
+    let earliest = Infinity;
     for (const peer of this.#peers.values()) {
-      if (now < peer.dueAt) continue;
-      outputs.push(...this.#runTimers(peer, now));
-      this.#refreshDue(peer);
+      if (now >= peer.dueAt) {
+        outputs.push(...this.#runTimers(peer, now));
+        this.#refreshDue(peer);
+      }
+      if (peer.dueAt < earliest) earliest = peer.dueAt;
     }
+    this.#earliestDue = earliest;
     return outputs;
   }
 
@@ -712,6 +720,7 @@ export class WireGuardProtocol {
     if (peer.current) due = Math.min(due, keypairExpiresAt(peer.current, peer.sendCounter));
     if (peer.next) due = Math.min(due, keypairExpiresAt(peer.next, 0n));
     peer.dueAt = due;
+    if (due < this.#earliestDue) this.#earliestDue = due;
   }
 
   #peerByKey(publicKey: Uint8Array): PeerState | undefined {
