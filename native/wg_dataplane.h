@@ -146,7 +146,10 @@ int wg_device_lookup(wg_device *d, int family, const uint8_t *addr, uint32_t *pe
 
 /* Moves up to max queued events to out; returns how many. */
 size_t wg_device_drain_events(wg_device *d, wg_event *out, size_t max);
-size_t wg_device_peer_stats(wg_device *d, wg_peer_stats **out); /* malloc'd array; caller frees */
+/* malloc'd array; caller frees. changed_only: just the peers whose counters, times, send counter,
+ * current keypair or handshake want differ from what the previous changed_only call reported
+ * (a new peer counts as all zeros), so an idle device yields none. */
+size_t wg_device_peer_stats(wg_device *d, bool changed_only, wg_peer_stats **out);
 void wg_device_drop_counters(wg_device *d, uint64_t out[WG_DROP_REASON_COUNT]);
 
 #ifdef __cplusplus

@@ -315,6 +315,7 @@ int wg_device_install_keypair(wg_device *d, uint32_t peer_id, uint32_t local_ind
     wg_keypair_destroy(d, p->previous);
     p->previous = NULL;
   }
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return 0;
 }
@@ -332,6 +333,7 @@ int wg_device_remove_keypair(wg_device *d, uint32_t peer_id, uint32_t local_inde
     wg_keypair_destroy(d, kp);
     rc = 0;
   }
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return rc;
 }
@@ -345,6 +347,7 @@ int wg_device_expire_keypairs(wg_device *d, uint32_t peer_id) {
     for (int i = 0; i < 3; ++i)
       if (slots[i]) atomic_store(&slots[i]->can_send, false);
   }
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return p ? 0 : -ENOENT;
 }
@@ -371,6 +374,7 @@ int wg_device_send_raw(wg_device *d, uint32_t peer_id, const uint8_t *bytes, siz
       if (rc == 0) wg_set(&p->last_auth_sent_ms, wg_monotonic_ms());
     }
   }
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return rc;
 }
@@ -409,6 +413,7 @@ int wg_device_send_keepalive(wg_device *d, uint32_t peer_id) {
       if (rc == 0) wg_set(&p->last_auth_sent_ms, now);
     }
   }
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return rc;
 }
@@ -417,6 +422,7 @@ int wg_device_credit_rx(wg_device *d, uint32_t peer_id, uint64_t bytes) {
   pthread_rwlock_rdlock(&d->lock);
   wg_peer *p = wg_peer_find(d, peer_id);
   if (p) wg_add(&p->rx_bytes, bytes);
+  wg_stats_changed(d);
   pthread_rwlock_unlock(&d->lock);
   return p ? 0 : -ENOENT;
 }
@@ -433,32 +439,59 @@ typedef struct stats_ctx {
   wg_device *d;
   wg_peer_stats *out;
   size_t n;
+  bool changed_only;
 } stats_ctx;
 
 static void stats_cb(wg_index_node *n, void *arg) {
   stats_ctx *c = arg;
   wg_peer *p = WG_CONTAINER_OF(n, wg_peer, id_node);
-  wg_peer_stats *s = &c->out[c->n++];
-  memset(s, 0, sizeof *s);
-  s->peer_id = n->key;
-  s->tx_bytes = atomic_load(&p->tx_bytes);
-  s->rx_bytes = atomic_load(&p->rx_bytes);
-  s->last_data_sent_ms = atomic_load(&p->last_data_sent_ms);
-  s->last_data_received_ms = atomic_load(&p->last_data_received_ms);
-  s->last_auth_sent_ms = atomic_load(&p->last_auth_sent_ms);
-  s->last_auth_received_ms = atomic_load(&p->last_auth_received_ms);
-  s->has_current_keypair = p->current != NULL;
-  s->send_counter = p->current ? atomic_load(&p->current->send_counter) : 0;
-  s->wants_handshake = atomic_load(&p->wants_handshake);
+  /* Read into a local first: an idle peer in a changed-only call then touches none of the
+   * output array (10,000 idle peers must not cost a megabyte of page faults per tick). */
+  wg_peer_stats s;
+  memset(&s, 0, sizeof s);
+  s.peer_id = n->key;
+  s.tx_bytes = atomic_load(&p->tx_bytes);
+  s.rx_bytes = atomic_load(&p->rx_bytes);
+  s.last_data_sent_ms = atomic_load(&p->last_data_sent_ms);
+  s.last_data_received_ms = atomic_load(&p->last_data_received_ms);
+  s.last_auth_sent_ms = atomic_load(&p->last_auth_sent_ms);
+  s.last_auth_received_ms = atomic_load(&p->last_auth_received_ms);
+  s.has_current_keypair = p->current != NULL;
+  s.send_counter = p->current ? atomic_load(&p->current->send_counter) : 0;
+  s.wants_handshake = atomic_load(&p->wants_handshake);
+  if (c->changed_only) {
+    bool same = s.tx_bytes == p->reported.tx_bytes && s.rx_bytes == p->reported.rx_bytes &&
+                s.send_counter == p->reported.send_counter && s.last_data_sent_ms == p->reported.last_data_sent_ms &&
+                s.last_data_received_ms == p->reported.last_data_received_ms &&
+                s.last_auth_sent_ms == p->reported.last_auth_sent_ms &&
+                s.last_auth_received_ms == p->reported.last_auth_received_ms &&
+                s.has_current_keypair == p->reported.has_current_keypair &&
+                s.wants_handshake == p->reported.wants_handshake;
+    if (same) return;
+    p->reported.tx_bytes = s.tx_bytes;
+    p->reported.rx_bytes = s.rx_bytes;
+    p->reported.send_counter = s.send_counter;
+    p->reported.last_data_sent_ms = s.last_data_sent_ms;
+    p->reported.last_data_received_ms = s.last_data_received_ms;
+    p->reported.last_auth_sent_ms = s.last_auth_sent_ms;
+    p->reported.last_auth_received_ms = s.last_auth_received_ms;
+    p->reported.has_current_keypair = s.has_current_keypair;
+    p->reported.wants_handshake = s.wants_handshake;
+  }
   pthread_mutex_lock(&c->d->staged_lock);
-  s->staged = p->staged_count;
+  s.staged = p->staged_count;
   pthread_mutex_unlock(&c->d->staged_lock);
-  wg_peer_endpoint(p, &s->endpoint);
+  wg_peer_endpoint(p, &s.endpoint);
+  c->out[c->n++] = s;
 }
 
-size_t wg_device_peer_stats(wg_device *d, wg_peer_stats **out) {
+size_t wg_device_peer_stats(wg_device *d, bool changed_only, wg_peer_stats **out) {
+  if (changed_only && !atomic_exchange_explicit(&d->stats_changed, false, memory_order_acq_rel)) {
+    *out = NULL;
+    return 0;
+  }
   pthread_rwlock_rdlock(&d->lock);
-  stats_ctx c = {d, malloc((d->peers.count ? d->peers.count : 1) * sizeof(wg_peer_stats)), 0};
+  stats_ctx c = {d, malloc((d->peers.count ? d->peers.count : 1) * sizeof(wg_peer_stats)), 0, changed_only};
   if (c.out) wg_index_each(&d->peers, stats_cb, &c);
   pthread_rwlock_unlock(&d->lock);
   *out = c.out;

@@ -68,6 +68,13 @@ typedef struct wg_peer {
   atomic_uint_fast64_t last_auth_sent_ms, last_auth_received_ms;
   atomic_uint_fast64_t last_wants_report_ms; /* 0: report the next want at once */
   atomic_bool wants_handshake;
+  /* What the last changed-only stats call reported (JS thread only, under the read lock): an idle
+   * peer is then left out, so a tick over 10,000 idle peers crosses into JS with nothing. */
+  struct {
+    uint64_t tx_bytes, rx_bytes, send_counter;
+    uint64_t last_data_sent_ms, last_data_received_ms, last_auth_sent_ms, last_auth_received_ms;
+    bool has_current_keypair, wants_handshake;
+  } reported;
 } wg_peer;
 
 /* A packet buffer: room for the transport header before the payload and for
@@ -96,6 +103,10 @@ struct wg_device {
   wg_index peers;    /* by peer id */
   wg_index keypairs; /* by local index */
   wg_allowedips *allowedips;
+  /* Set (release) after any peer's counters, times, send counter, keypairs or handshake want
+   * changed; a changed-only stats call clears it (acquire) and, when it was clear, returns at
+   * once without walking the peers: an idle device's tick is O(1). */
+  atomic_bool stats_changed;
 
   pthread_mutex_t staged_lock;
   wg_packet_slot *staged;
@@ -134,6 +145,11 @@ static inline void wg_add(atomic_uint_fast64_t *c, uint64_t v) {
 }
 static inline void wg_set(atomic_uint_fast64_t *c, uint64_t v) {
   atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
+/* After the per-peer stores it covers (see stats_changed). */
+static inline void wg_stats_changed(wg_device *d) {
+  atomic_store_explicit(&d->stats_changed, true, memory_order_release);
 }
 
 /* wg_events.c */

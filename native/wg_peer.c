@@ -66,6 +66,7 @@ wg_keypair *wg_peer_sending_keypair(wg_peer *p, uint64_t now, uint64_t *counter_
 
 void wg_peer_want_handshake(wg_device *d, wg_peer *p, uint64_t now) {
   atomic_store_explicit(&p->wants_handshake, true, memory_order_relaxed);
+  wg_stats_changed(d);
   uint_fast64_t last = atomic_load_explicit(&p->last_wants_report_ms, memory_order_relaxed);
   if (last != 0 && now - last < WG_WANTS_REPORT_INTERVAL_MS) return;
   /* Only the thread that wins the exchange reports, so two threads never both do. */
@@ -170,6 +171,7 @@ void wg_staged_flush(wg_device *d, wg_peer *p, uint64_t now) {
     } else {
       wg_count_drop(d, kp ? WG_DROP_NO_ENDPOINT : WG_DROP_STAGED_OVERFLOW);
     }
+    if (kp) wg_stats_changed(d); /* its send counter moved, sent or not */
     pthread_mutex_lock(&d->staged_lock);
     release_slot(d, s);
     pthread_mutex_unlock(&d->staged_lock);

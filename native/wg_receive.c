@@ -49,6 +49,7 @@ typedef struct rx_batch {
   wg_gro gro; /* decrypted TCP segments waiting for the TUN (offloading TUN) */
   /* The run of datagrams from one peer being accounted. */
   wg_peer *run_peer;
+  bool stats_touched; /* some run was accounted: the device's stats_changed is due */
   uint64_t run_bytes;
   bool run_data;
   const wg_sockaddr *run_from;
@@ -68,6 +69,7 @@ static void roam(wg_peer *p, const wg_sockaddr *from) {
 static void end_run(rx_batch *b, uint64_t now) {
   wg_peer *p = b->run_peer;
   if (!p) return;
+  b->stats_touched = true;
   wg_add(&p->rx_bytes, b->run_bytes);
   wg_set(&p->last_auth_received_ms, now);
   if (b->run_data) wg_set(&p->last_data_received_ms, now);
@@ -274,6 +276,10 @@ static void process_batch(wg_device *d, rx_batch *b, int count) {
       datagram(d, b, buf + off, len - off < segment ? len - off : segment, &b->from[i], now);
   }
   end_run(b, now);
+  if (b->stats_touched) {
+    b->stats_touched = false;
+    wg_stats_changed(d);
+  }
   pthread_rwlock_unlock(&d->lock);
   if (d->tun_vnet_hdr) write_out(d, b); /* outside the lock: the packets are this thread's own buffers */
   if (b->promote_count == 0) return;
@@ -289,6 +295,7 @@ static void process_batch(wg_device *d, rx_batch *b, int count) {
     wg_peer_promote_next(d, p);
     atomic_store(&p->wants_handshake, false);
     wg_set(&p->last_wants_report_ms, 0);
+    wg_stats_changed(d);
     wg_event e;
     memset(&e, 0, sizeof e);
     e.type = WG_EVENT_KEYPAIR_CONFIRMED;

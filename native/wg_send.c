@@ -85,7 +85,10 @@ int wg_send_one(wg_device *d, wg_peer *p, const wg_sockaddr *to, const uint8_t *
     wg_count_drop(d, WG_DROP_SEND_ERROR);
     return -err;
   }
-  if (p) wg_add(&p->tx_bytes, len);
+  if (p) {
+    wg_add(&p->tx_bytes, len);
+    wg_stats_changed(d);
+  }
   return 0;
 }
 
@@ -143,6 +146,7 @@ static void end_run(peer_run *r, uint64_t now) {
 static void prepare_batch(wg_device *d, tx_batch *b) {
   uint64_t now = wg_monotonic_ms();
   peer_run run = {NULL, 0};
+  bool touched = false; /* a peer's send counter, bytes, times or want moved */
   /* Consecutive packets mostly go to one destination: one trie lookup per change. */
   uint8_t last_dst[16];
   int last_family = 0;
@@ -170,6 +174,7 @@ static void prepare_batch(wg_device *d, tx_batch *b) {
       wg_count_drop(d, WG_DROP_NO_ROUTE);
       continue;
     }
+    touched = true;
     uint64_t counter;
     wg_keypair *kp = wg_peer_sending_keypair(p, now, &counter);
     if (!kp) {
@@ -195,6 +200,7 @@ static void prepare_batch(wg_device *d, tx_batch *b) {
     run.bytes += b->wire_len[i];
   }
   end_run(&run, now);
+  if (touched) wg_stats_changed(d);
 }
 
 /* Sends one message as separate datagrams: the fallback when UDP GSO is refused. */

@@ -284,7 +284,13 @@ export class WireGuardDevice implements UapiDevice {
     if (s) {
       runtime.txBytes = BigInt(s.txBytes);
       runtime.rxBytes = BigInt(s.rxBytes);
-      if (s.endpoint) runtime.endpoint = UapiEndpoint.parse(s.endpoint.address.includes(':') ? `[${s.endpoint.address}]:${s.endpoint.port}` : `${s.endpoint.address}:${s.endpoint.port}`);
+      if (s.endpoint) {
+        // Mostly the configured endpoint (no roaming): reuse it rather than parse 10,000 texts per `wg show`.
+        const configured = this.#config.peers.get(hex)?.endpoint;
+        runtime.endpoint = configured && configured.address === s.endpoint.address && configured.port === s.endpoint.port
+          ? configured
+          : UapiEndpoint.parse(s.endpoint.address.includes(':') ? `[${s.endpoint.address}]:${s.endpoint.port}` : `${s.endpoint.address}:${s.endpoint.port}`);
+      }
     }
     return runtime;
   }
@@ -395,9 +401,12 @@ export class WireGuardDevice implements UapiDevice {
   #tick(): void {
     if (this.#closed) return;
     const activity: PeerActivity[] = [];
-    for (const s of this.#dataplane.peerStats()) {
+    const reported = new Set<number>();
+    // Only peers whose counters or times moved since the last tick: an idle device reads nothing.
+    for (const s of this.#dataplane.changedPeerStats()) {
       const entry = this.#peersById.get(s.peerId);
       if (!entry) continue;
+      reported.add(s.peerId);
       activity.push({
         publicKey: entry.key,
         lastDataSentAt: nullIfNever(s.lastDataSentMs),
@@ -407,6 +416,21 @@ export class WireGuardDevice implements UapiDevice {
         sendCounter: s.sendCounter,
         wantsHandshake: this.#wants.has(s.peerId),
         confirmedNextKeypair: this.#confirmed.has(s.peerId),
+      });
+    }
+    // An edge (wants a handshake, next keypair confirmed) of a peer whose stats did not move:
+    // its times are the ones already absorbed, so it is reported with none (and no counter).
+    for (const id of new Set([...this.#wants, ...this.#confirmed])) {
+      const entry = this.#peersById.get(id);
+      if (!entry || reported.has(id)) continue;
+      activity.push({
+        publicKey: entry.key,
+        lastDataSentAt: null,
+        lastDataReceivedAt: null,
+        lastAuthenticatedSentAt: null,
+        lastAuthenticatedReceivedAt: null,
+        wantsHandshake: this.#wants.has(id),
+        confirmedNextKeypair: this.#confirmed.has(id),
       });
     }
     this.#wants.clear();

@@ -72,8 +72,10 @@ import {
   dueTimers,
   handshakeInProgress,
   isKeypairExpired,
+  keypairExpiresAt,
   mayInitiate,
   newPeerTimers,
+  nextTimerDueAt,
   noteAuthenticatedReceived,
   noteAuthenticatedSent,
   noteGaveUp,
@@ -119,8 +121,8 @@ export interface PeerActivity {
   /** Last transport message of any kind (keepalives included) sent / received and authenticated. */
   readonly lastAuthenticatedSentAt: number | null;
   readonly lastAuthenticatedReceivedAt: number | null;
-  /** The current keypair's next nonce. */
-  readonly sendCounter: bigint;
+  /** The current keypair's next nonce; omitted when unchanged since the previous report. */
+  readonly sendCounter?: bigint;
   /** Packets are queued and there is no usable keypair: an edge, reported when it happens. */
   readonly wantsHandshake: boolean;
   /** The first packet arrived on the `next` keypair, which the data plane promoted to current. */
@@ -171,6 +173,13 @@ export interface ProtocolOptions {
   /** Milliseconds since the epoch, for TAI64N and last_handshake_time. Default: Date.now(). */
   readonly wallClock?: () => number;
   readonly random?: (length: number) => Uint8Array;
+  /**
+   * Milliseconds in [0, REKEY_TIMEOUT_JITTER_MAX) added to each retransmission and new-handshake
+   * deadline. Default: derived from `random` when that is given (deterministic tests), else a
+   * fast non-cryptographic PRNG, as the kernel (get_random_u32_below) and wireguard-go do: the
+   * jitter only keeps peers from handshaking in lockstep, it guards no secret.
+   */
+  readonly jitter?: () => number;
   /** Called for every dropped message; `detail` never contains key material. */
   readonly onDrop?: (reason: DropReason, detail: string) => void;
 }
@@ -204,6 +213,8 @@ interface PeerState {
   sendCounter: bigint;
   lastHandshakeWallMs: number | null;
   readonly timers: PeerTimers;
+  /** Earliest monotonic time a timer or keypair expiry of this peer is due (#refreshDue). */
+  dueAt: number;
 }
 
 type IndexEntry = { readonly peer: PeerState; kind: 'handshake' | 'keypair' };
@@ -219,17 +230,21 @@ export class WireGuardProtocol {
   readonly #clock: () => number;
   readonly #wallClock: () => number;
   readonly #random: (length: number) => Uint8Array;
+  readonly #jitter: () => number;
   readonly #onDrop: ((reason: DropReason, detail: string) => void) | undefined;
   #identity: Identity | null = null;
   readonly #peers = new Map<string, PeerState>();
   readonly #indices = new Map<number, IndexEntry>();
   readonly #rateLimiter = new RateLimiter();
   readonly #drops = new Map<DropReason, number>();
+  /** No peer is due before this (a lower bound: peers whose deadline moved later leave it early). */
+  #earliestDue = Infinity;
 
   constructor(options: ProtocolOptions) {
     this.#clock = options.clock ?? (() => performance.now());
     this.#wallClock = options.wallClock ?? (() => Date.now());
     this.#random = options.random ?? randomBytes;
+    this.#jitter = options.jitter ?? (options.random ? () => jitterFromBytes(this.#random(2)) : fastJitter);
     this.#onDrop = options.onDrop;
     if (options.privateKey) this.#identity = this.#makeIdentity(options.privateKey);
   }
@@ -270,6 +285,7 @@ export class WireGuardProtocol {
         if (peer.persistentKeepalive > 0) outputs.push(...this.#initiate(peer, this.#clock(), false));
       }
     }
+    for (const peer of this.#peers.values()) this.#refreshDue(peer);
     return outputs;
   }
 
@@ -307,6 +323,7 @@ export class WireGuardProtocol {
         sendCounter: 0n,
         lastHandshakeWallMs: null,
         timers: newPeerTimers(),
+        dueAt: Infinity,
       };
       this.#peers.set(keyToHex(key), peer);
     }
@@ -316,7 +333,9 @@ export class WireGuardProtocol {
     }
     const turnedOn = keepalive !== undefined && keepalive > 0 && peer.persistentKeepalive === 0;
     if (keepalive !== undefined) peer.persistentKeepalive = keepalive;
-    return turnedOn ? this.#keepaliveOrHandshake(peer, this.#clock()) : [];
+    const outputs = turnedOn ? this.#keepaliveOrHandshake(peer, this.#clock()) : [];
+    this.#refreshDue(peer);
+    return outputs;
   }
 
   /** Removes a peer: its keypairs and indices are dropped, and so are its queued packets. */
@@ -335,7 +354,10 @@ export class WireGuardProtocol {
    */
   initiateHandshake(publicKey: Uint8Array): Output[] {
     const peer = this.#peerByKey(publicKey);
-    return peer ? this.#initiate(peer, this.#clock(), false) : [];
+    if (!peer) return [];
+    const outputs = this.#initiate(peer, this.#clock(), false);
+    this.#refreshDue(peer);
+    return outputs;
   }
 
   /**
@@ -360,9 +382,23 @@ export class WireGuardProtocol {
     const outputs: Output[] = [];
     for (const report of activity) {
       const peer = report && report.publicKey instanceof Uint8Array ? this.#peerByKey(report.publicKey) : undefined;
-      if (peer) outputs.push(...this.#absorb(peer, report, now));
+      if (!peer) continue;
+      outputs.push(...this.#absorb(peer, report, now));
+      this.#refreshDue(peer);
     }
-    for (const peer of this.#peers.values()) outputs.push(...this.#runTimers(peer, now));
+    // Only peers with something due: #runTimers does nothing for the others (dueAt is the
+    // earliest moment any of its timers or keypair expiries could fire). Before the earliest
+    // deadline of all, not even the walk over the peers is needed.
+    if (now < this.#earliestDue) return outputs;
+    let earliest = Infinity;
+    for (const peer of this.#peers.values()) {
+      if (now >= peer.dueAt) {
+        outputs.push(...this.#runTimers(peer, now));
+        this.#refreshDue(peer);
+      }
+      if (peer.dueAt < earliest) earliest = peer.dueAt;
+    }
+    this.#earliestDue = earliest;
     return outputs;
   }
 
@@ -449,6 +485,7 @@ export class WireGuardProtocol {
     outputs.push(...this.#installKeypair(peer, keypair));
     outputs.push({ kind: 'send', peer: peer.publicKey, bytes: response.bytes });
     noteAuthenticatedSent(peer.timers, now);
+    this.#refreshDue(peer);
     return outputs;
   }
 
@@ -475,6 +512,7 @@ export class WireGuardProtocol {
     // The initiator confirms the session at once so the responder may start sending.
     outputs.push({ kind: 'sendKeepalive', peer: peer.publicKey });
     noteAuthenticatedSent(peer.timers, now);
+    this.#refreshDue(peer);
     return outputs;
   }
 
@@ -491,7 +529,7 @@ export class WireGuardProtocol {
     const outputs: Output[] = [];
     if (report.confirmedNextKeypair && peer.next) outputs.push(...this.#confirmNext(peer));
     if (typeof report.sendCounter === 'bigint' && report.sendCounter >= 0n) peer.sendCounter = report.sendCounter;
-    const seen = absorbReportedTimes(peer.timers, report, this.#jitter());
+    const seen = absorbReportedTimes(peer.timers, report, this.#jitter);
     const current = peer.current;
     if (current && !isKeypairExpired(current, now, peer.sendCounter)) {
       const sentAt = peer.timers.lastAuthenticatedSentAt;
@@ -675,9 +713,14 @@ export class WireGuardProtocol {
     }
   }
 
-  #jitter(): number {
-    const bytes = this.#random(2);
-    return (((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0)) % REKEY_TIMEOUT_JITTER_MAX;
+  /** Recomputes peer.dueAt; called after anything that changes a peer's timers, keypairs or keepalive. */
+  #refreshDue(peer: PeerState): void {
+    let due = nextTimerDueAt(peer.timers, peer.persistentKeepalive * 1000);
+    if (peer.previous) due = Math.min(due, keypairExpiresAt(peer.previous, 0n));
+    if (peer.current) due = Math.min(due, keypairExpiresAt(peer.current, peer.sendCounter));
+    if (peer.next) due = Math.min(due, keypairExpiresAt(peer.next, 0n));
+    peer.dueAt = due;
+    if (due < this.#earliestDue) this.#earliestDue = due;
   }
 
   #peerByKey(publicKey: Uint8Array): PeerState | undefined {
@@ -705,6 +748,14 @@ export class WireGuardProtocol {
     this.#count(reason, detail);
     return [];
   }
+}
+
+function jitterFromBytes(bytes: Uint8Array): number {
+  return (((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0)) % REKEY_TIMEOUT_JITTER_MAX;
+}
+
+function fastJitter(): number {
+  return Math.floor(Math.random() * REKEY_TIMEOUT_JITTER_MAX);
 }
 
 function keyFromBytesOrThrow(bytes: Uint8Array, field: string): WgKey {

@@ -89,12 +89,13 @@ export function noteAuthenticatedReceived(t: PeerTimers, at: number): void {
   }
 }
 
-export function noteDataSent(t: PeerTimers, at: number, jitter: number): void {
+/** `jitter` is called only when the new-handshake timer is armed (not per report). */
+export function noteDataSent(t: PeerTimers, at: number, jitter: () => number): void {
   t.lastDataSentAt = later(t.lastDataSentAt, at);
   const answered = t.lastAuthenticatedReceivedAt !== null && t.lastAuthenticatedReceivedAt >= at;
   if (!answered && t.unansweredSendSince === null) {
     t.unansweredSendSince = at;
-    t.newHandshakeAt = at + NEW_HANDSHAKE_AFTER + jitter;
+    t.newHandshakeAt = at + NEW_HANDSHAKE_AFTER + jitter();
   }
 }
 
@@ -121,7 +122,7 @@ export interface AbsorbedActivity {
  * order (on a tie a receive comes before the send that answers it). Only
  * times newer than those already known count, so a repeated report is a no-op.
  */
-export function absorbReportedTimes(t: PeerTimers, report: ReportedTimes, jitter: number): AbsorbedActivity {
+export function absorbReportedTimes(t: PeerTimers, report: ReportedTimes, jitter: () => number): AbsorbedActivity {
   type Event = { at: number; order: number; apply: () => void };
   const events: Event[] = [];
   if (isNewer(report.lastDataReceivedAt, t.lastDataReceivedAt)) {
@@ -201,6 +202,21 @@ export function dueTimers(t: PeerTimers, now: number, persistentKeepaliveMs: num
   return due;
 }
 
+/**
+ * The earliest time at which dueTimers(t, ·, persistentKeepaliveMs) is not empty (Infinity: never,
+ * until the timers change). The core skips a peer whose time has not come, so a tick over
+ * 10,000 idle peers does no per-peer work; it must be recomputed whenever `t` changes.
+ */
+export function nextTimerDueAt(t: PeerTimers, persistentKeepaliveMs: number): number {
+  let due = Infinity;
+  if (t.zeroKeysAt !== null) due = Math.min(due, t.zeroKeysAt);
+  if (t.retransmitAt !== null) due = Math.min(due, t.retransmitAt);
+  if (t.newHandshakeAt !== null) due = Math.min(due, t.newHandshakeAt);
+  if (t.unansweredReceiveSince !== null) due = Math.min(due, t.unansweredReceiveSince + KEEPALIVE_TIMEOUT);
+  if (persistentKeepaliveMs > 0 && t.lastTraversalAt !== null) due = Math.min(due, t.lastTraversalAt + persistentKeepaliveMs);
+  return due;
+}
+
 export interface KeypairAge {
   readonly createdAt: number;
   readonly initiator: boolean;
@@ -214,6 +230,11 @@ export function shouldRekeyOnSend(keypair: KeypairAge, sentAt: number, sendCount
 /** The initiator receiving on a keypair older than REJECT − KEEPALIVE − REKEY_TIMEOUT (165 s) rekeys once. */
 export function shouldRekeyOnReceive(keypair: KeypairAge, receivedAt: number, t: PeerTimers): boolean {
   return !t.sentLastMinuteHandshake && keypair.initiator && receivedAt - keypair.createdAt >= REKEY_ON_RECEIVE_AFTER;
+}
+
+/** When isKeypairExpired becomes true for a keypair whose counter stays at sendCounter. */
+export function keypairExpiresAt(keypair: KeypairAge, sendCounter: bigint): number {
+  return sendCounter >= REJECT_AFTER_MESSAGES ? -Infinity : keypair.createdAt + REJECT_AFTER_TIME;
 }
 
 /** A keypair may not be used after REJECT_AFTER_TIME or once its counter reaches REJECT_AFTER_MESSAGES. */

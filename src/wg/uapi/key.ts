@@ -59,15 +59,17 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 export class PublicKey {
   readonly #bytes: Uint8Array;
   readonly #hex: string;
-  private constructor(bytes: Uint8Array) {
+  /** `hex`: the bytes' hex when the caller has it already (a 10,000-peer set parses 10,000 keys). */
+  private constructor(bytes: Uint8Array, hex?: string) {
     this.#bytes = bytes;
-    this.#hex = Buffer.from(bytes).toString('hex');
+    this.#hex = hex ?? Buffer.from(bytes).toString('hex');
   }
   static fromBytes(bytes: Uint8Array, context: UapiErrorContext = { key: 'public_key' }): PublicKey {
     return new PublicKey(checkLength(bytes, context));
   }
   static fromHex(text: string, context: UapiErrorContext = { key: 'public_key' }): PublicKey {
-    return new PublicKey(keyBytesFromHex(text, context));
+    // keyBytesFromHex has checked it is 64 hex digits, so its lowercase is the canonical hex.
+    return new PublicKey(keyBytesFromHex(text, context), text.toLowerCase());
   }
   static fromBase64(text: string, context: UapiErrorContext = { key: 'public_key' }): PublicKey {
     return new PublicKey(keyBytesFromBase64(text, context));

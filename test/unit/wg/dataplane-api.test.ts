@@ -53,6 +53,29 @@ test('setPeer replaces a peer\'s allowed IPs, moves a prefix between peers, and 
   t.deepEqual(dp.peerStats().map((s) => s.peerId), [2]);
 });
 
+test('changedPeerStats lists a new peer once, then only a peer whose counters moved, and peerStats does not consume changes', (t) => {
+  const dp = idleDataplane();
+  t.teardown(() => dp.close());
+  for (let id = 1; id <= 50; id++) dp.setPeer(id, { allowedIps: [{ address: `10.${id}.0.0`, prefix: 16 }] });
+  t.deepEqual(dp.changedPeerStats(), [], 'new peers with all-zero counters are not a change');
+  dp.creditRx(7, 148);
+  t.is(dp.peerStats().length, 50, 'peerStats lists every peer');
+  const changed = dp.changedPeerStats();
+  t.deepEqual(changed.map((s) => s.peerId), [7]);
+  t.is(changed[0]!.rxBytes, 148);
+  t.deepEqual(dp.changedPeerStats(), [], 'nothing moved since the last call');
+  dp.creditRx(7, 92);
+  dp.creditRx(31, 92);
+  t.deepEqual(dp.changedPeerStats().map((s) => s.peerId).sort((a, b) => a - b), [7, 31]);
+  // A keypair installed and removed is a change of its own (hasCurrentKeypair), counters aside.
+  const key = new Uint8Array(32).fill(0xab);
+  dp.installKeypair(12, { localIndex: 5, remoteIndex: 6, sendKey: key, receiveKey: key, initiator: true });
+  t.deepEqual(dp.changedPeerStats().map((s) => [s.peerId, s.hasCurrentKeypair]), [[12, true]]);
+  dp.removeKeypair(12, 5);
+  t.deepEqual(dp.changedPeerStats().map((s) => [s.peerId, s.hasCurrentKeypair]), [[12, false]]);
+  t.deepEqual(dp.changedPeerStats(), []);
+});
+
 test('a bad allowed-IP entry is refused with its index and field named, and the peer keeps its old set', (t) => {
   const dp = idleDataplane();
   t.teardown(() => dp.close());
