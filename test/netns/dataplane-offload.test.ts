@@ -205,7 +205,8 @@ test('removing the peer while its transfer runs crashes nothing, stops its traff
 
   configurePeer(p.a, p.b);
   rekey(p, 'a');
-  t.is((await ping(p.a.ns, p.b.inner, { count: 3, intervalMs: 50, timeoutMs: 5_000 })).received, 3);
+  // ping -c 3 -w 5 sends until 3 answers came: a late answer to an early request can make it 4.
+  t.true((await ping(p.a.ns, p.b.inner, { count: 3, intervalMs: 50, timeoutMs: 5_000 })).received >= 3, 'the re-added peer answers');
 });
 
 test('keypairs replaced six times during a transfer, initiator alternating, lose nothing: 64 MB intact', async (t) => {
