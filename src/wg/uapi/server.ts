@@ -13,6 +13,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { internalErrorMessage } from '../../common/coded-error.js';
 import type { SetRequest } from '../config.js';
 import { UapiError, invalid } from './errors.js';
 import { formatErrno, formatGetResponse } from './format.js';
@@ -338,7 +339,7 @@ function asUapiError(err: unknown): UapiError {
   if (err instanceof UapiError) return err;
   // Internal failures are -EIO; the message of a foreign error is not passed on (it could carry
   // anything), only its class, and the original stays as cause for a debugger.
-  return new UapiError('EIO', `internal error (${err instanceof Error ? err.name : typeof err})`, {}, { cause: err });
+  return new UapiError('EIO', internalErrorMessage(err, { withCode: false }), {}, { cause: err });
 }
 
 /** The socket file's errors, as the UAPI's own error type (same code, path as context). */

@@ -10,6 +10,7 @@
  * sends many requests without reading answers is paused after a few.
  */
 import net from 'node:net';
+import { internalErrorMessage } from '../../common/coded-error.js';
 import { BoundSocketFile, SocketFileError, bindSocketFile } from '../uapi/socket-file.js';
 import { WgdError, invalidField } from './errors.js';
 import { formatAnswer, parseRequestLine, type WgdRequest } from './protocol.js';
@@ -182,5 +183,5 @@ class ControlConnection {
 function asWgdError(error: unknown): WgdError {
   if (error instanceof WgdError) return error;
   // A foreign error's message could carry anything: only its class goes on the wire.
-  return new WgdError('EIO', `internal error (${error instanceof Error ? error.name : typeof error})`, {}, { cause: error });
+  return new WgdError('EIO', internalErrorMessage(error, { withCode: false }), {}, { cause: error });
 }
