@@ -17,6 +17,7 @@ import { internalErrorMessage } from '../../common/coded-error.js';
 import type { SetRequest } from '../config.js';
 import { UapiError, invalid } from './errors.js';
 import { formatErrno, formatGetResponse } from './format.js';
+import { LineConnection } from './line-connection.js';
 import { SetRequestBuilder, printableKey, splitLine } from './parse.js';
 import { BoundSocketFile, SocketFileError, bindSocketFile, checkSocketPath } from './socket-file.js';
 import type { DeviceView } from './view.js';
@@ -171,60 +172,25 @@ type Reading =
   | { readonly op: 'set'; readonly builder: SetRequestBuilder }
   | { readonly op: 'invalid'; readonly error: UapiError };
 
-/** One client connection: splits bytes into lines and lines into requests, answers in order. */
+/** One client connection: lines (line-connection.ts) into requests, answered in order. */
 class Connection {
-  readonly #socket: net.Socket;
-  readonly #limits: { maxLineBytes: number; maxRequestLines: number };
+  readonly #lines: LineConnection;
+  readonly #maxRequestLines: number;
   readonly #handlers: ConnectionHandlers;
-  #partial: Buffer[] = [];
-  #partialBytes = 0;
   #reading: Reading = { op: 'none' };
   #linesInRequest = 0;
-  #answers: Promise<void> = Promise.resolve();
-  #pending = 0;
-  #stopped = false;
 
   constructor(socket: net.Socket, limits: { maxLineBytes: number; maxRequestLines: number }, handlers: ConnectionHandlers) {
-    this.#socket = socket;
-    this.#limits = limits;
+    this.#maxRequestLines = limits.maxRequestLines;
     this.#handlers = handlers;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     // A request cut short by the end of the stream is dropped, never half-applied.
-    socket.on('end', () => this.#enqueue(async () => {
-      socket.end();
-    }));
-  }
-
-  #onData(chunk: Buffer): void {
-    let start = 0;
-    while (!this.#stopped) {
-      const newline = chunk.indexOf(0x0a, start);
-      if (newline < 0) {
-        this.#keepPartial(chunk.subarray(start));
-        return;
-      }
-      const piece = chunk.subarray(start, newline);
-      start = newline + 1;
-      if (this.#partialBytes + piece.length > this.#limits.maxLineBytes) {
-        this.#cutOff(new UapiError('EPROTO', `line longer than ${this.#limits.maxLineBytes} bytes`, {}));
-        return;
-      }
-      const line = this.#partialBytes === 0 ? piece.toString('utf8') : Buffer.concat([...this.#partial, piece]).toString('utf8');
-      this.#partial = [];
-      this.#partialBytes = 0;
-      this.#onLine(line);
-    }
-  }
-
-  #keepPartial(rest: Buffer): void {
-    if (rest.length === 0) return;
-    if (this.#partialBytes + rest.length > this.#limits.maxLineBytes) {
-      this.#cutOff(new UapiError('EPROTO', `line longer than ${this.#limits.maxLineBytes} bytes`, {}));
-      return;
-    }
-    // Copy: the chunk's memory belongs to the stream.
-    this.#partial.push(Buffer.from(rest));
-    this.#partialBytes += rest.length;
+    this.#lines = new LineConnection(socket, {
+      maxLineBytes: limits.maxLineBytes,
+      maxPending: MAX_PENDING_PER_CONNECTION,
+      onLine: (line) => this.#onLine(line),
+      onLineTooLong: () => this.#cutOff(new UapiError('EPROTO', `line longer than ${limits.maxLineBytes} bytes`, {})),
+      onWorkError: (err) => this.#answerError(asUapiError(err)),
+    });
   }
 
   #onLine(line: string): void {
@@ -237,8 +203,8 @@ class Connection {
       return;
     }
     this.#linesInRequest++;
-    if (this.#linesInRequest > this.#limits.maxRequestLines) {
-      this.#cutOff(new UapiError('EPROTO', `request longer than ${this.#limits.maxRequestLines} lines`, {}));
+    if (this.#linesInRequest > this.#maxRequestLines) {
+      this.#cutOff(new UapiError('EPROTO', `request longer than ${this.#maxRequestLines} lines`, {}));
       return;
     }
     switch (reading.op) {
@@ -260,7 +226,7 @@ class Connection {
     switch (reading.op) {
       case 'get': {
         const error = reading.error;
-        this.#enqueue(async () => (error ? this.#answerError(error) : this.#write(await this.#handlers.get())));
+        this.#lines.enqueue(async () => (error ? this.#answerError(error) : this.#lines.write(await this.#handlers.get())));
         return;
       }
       case 'set': {
@@ -269,58 +235,31 @@ class Connection {
           request = reading.builder.finish();
         } catch (err) {
           const error = asUapiError(err);
-          this.#enqueue(async () => this.#answerError(error));
+          this.#lines.enqueue(async () => this.#answerError(error));
           return;
         }
-        this.#enqueue(async () => {
+        this.#lines.enqueue(async () => {
           await this.#handlers.set(request);
-          this.#write(formatErrno(0));
+          this.#lines.write(formatErrno(0));
         });
         return;
       }
       case 'invalid': {
         const error = reading.error;
-        this.#enqueue(async () => this.#answerError(error));
+        this.#lines.enqueue(async () => this.#answerError(error));
         return;
       }
     }
   }
 
-  /** Queues an answer; answers go out in request order. Reading pauses when too many wait. */
-  #enqueue(work: () => Promise<void>): void {
-    this.#pending++;
-    if (this.#pending >= MAX_PENDING_PER_CONNECTION) this.#socket.pause();
-    this.#answers = this.#answers
-      .then(work)
-      .catch((err: unknown) => this.#answerError(asUapiError(err)))
-      .finally(() => {
-        this.#pending--;
-        if (this.#pending < MAX_PENDING_PER_CONNECTION && !this.#stopped) this.#socket.resume();
-      });
-  }
-
   #answerError(error: UapiError): void {
     this.#handlers.reportError(error);
-    this.#write(formatErrno(error.errno));
-  }
-
-  #write(text: string): void {
-    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(text);
+    this.#lines.write(formatErrno(error.errno));
   }
 
   /** A framing violation: answer it after what is already queued, then close the connection. */
   #cutOff(error: UapiError): void {
-    this.#stopped = true;
-    this.#partial = [];
-    this.#partialBytes = 0;
-    this.#socket.pause();
-    this.#socket.removeAllListeners('data');
-    this.#enqueue(async () => {
-      this.#answerError(error);
-      this.#socket.end();
-      // Do not wait for the client to finish sending an endless request.
-      this.#socket.once('finish', () => this.#socket.destroy());
-    });
+    this.#lines.cutOff(() => this.#answerError(error));
   }
 }
 
