@@ -99,3 +99,27 @@ export class LineConnection {
     });
   }
 }
+
+/** A server's open connections, so that closing the server cuts them (a client may never hang up). */
+export class OpenConnections {
+  readonly #sockets = new Set<net.Socket>();
+  #closed = false;
+
+  /** Tracks `socket`; false, with the socket destroyed, once the server is closing. */
+  admit(socket: net.Socket): boolean {
+    if (this.#closed) {
+      socket.destroy();
+      return false;
+    }
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    return true;
+  }
+
+  /** Destroys every open connection and refuses later ones. */
+  closeAll(): void {
+    this.#closed = true;
+    for (const socket of this.#sockets) socket.destroy();
+  }
+}

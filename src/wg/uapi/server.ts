@@ -17,7 +17,7 @@ import { internalErrorMessage } from '../../common/coded-error.js';
 import type { SetRequest } from '../config.js';
 import { UapiError, invalid } from './errors.js';
 import { formatErrno, formatGetResponse } from './format.js';
-import { LineConnection } from './line-connection.js';
+import { LineConnection, OpenConnections } from './line-connection.js';
 import { SetRequestBuilder, printableKey, splitLine } from './parse.js';
 import { BoundSocketFile, SocketFileError, bindSocketFile, checkSocketPath } from './socket-file.js';
 import type { DeviceView } from './view.js';
@@ -51,7 +51,7 @@ export class UapiServer {
   readonly #server: net.Server;
   readonly #device: UapiDevice;
   readonly #options: Required<Omit<UapiServerOptions, 'onSocketRemoved' | 'onRequestError'>> & UapiServerOptions;
-  readonly #connections = new Set<net.Socket>();
+  readonly #connections = new OpenConnections();
   #socketFile: BoundSocketFile | null = null;
   #deviceQueue: Promise<unknown> = Promise.resolve();
   #watcher: FSWatcher | null = null;
@@ -98,7 +98,7 @@ export class UapiServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopWatching();
-    for (const socket of this.#connections) socket.destroy();
+    this.#connections.closeAll();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#socketFile?.removeIfOurs();
   }
@@ -142,13 +142,7 @@ export class UapiServer {
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#closed) {
-      socket.destroy();
-      return;
-    }
-    this.#connections.add(socket);
-    socket.on('close', () => this.#connections.delete(socket));
-    socket.on('error', () => socket.destroy());
+    if (!this.#connections.admit(socket)) return; // the server is closing
     new Connection(socket, this.#options, {
       get: () => this.#serialised(async () => formatGetResponse(await this.#device.get())),
       set: (request) => this.#serialised(async () => {

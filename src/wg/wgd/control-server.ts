@@ -11,7 +11,7 @@
  */
 import net from 'node:net';
 import { internalErrorMessage } from '../../common/coded-error.js';
-import { LineConnection } from '../uapi/line-connection.js';
+import { LineConnection, OpenConnections } from '../uapi/line-connection.js';
 import { BoundSocketFile, SocketFileError, bindSocketFile } from '../uapi/socket-file.js';
 import { WgdError, invalidField } from './errors.js';
 import { formatAnswer, parseRequestLine, type WgdRequest } from './protocol.js';
@@ -33,7 +33,7 @@ const MAX_PENDING_PER_CONNECTION = 16;
 export class ControlServer {
   readonly socketPath: string;
   readonly #server: net.Server;
-  readonly #connections = new Set<net.Socket>();
+  readonly #connections = new OpenConnections();
   #socketFile: BoundSocketFile | null = null;
   #closed = false;
 
@@ -42,13 +42,7 @@ export class ControlServer {
     const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     // allowHalfOpen: `printf '{"op":"list"}\n' | ncat -U SOCKET` still gets its answer.
     this.#server = net.createServer({ allowHalfOpen: true }, (socket) => {
-      if (this.#closed) {
-        socket.destroy();
-        return;
-      }
-      this.#connections.add(socket);
-      socket.on('close', () => this.#connections.delete(socket));
-      socket.on('error', () => socket.destroy());
+      if (!this.#connections.admit(socket)) return; // the server is closing
       new ControlConnection(socket, maxLineBytes, handler, options.onRequestError ?? (() => {}));
     });
   }
@@ -70,7 +64,7 @@ export class ControlServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const socket of this.#connections) socket.destroy();
+    this.#connections.closeAll();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#socketFile?.removeIfOurs();
   }
