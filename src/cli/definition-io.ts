@@ -15,7 +15,8 @@ import {
   parseNodeRecord,
 } from '../netdef/index.js';
 import { CliError, type CliIo, type Problem } from './command.js';
-import { modeOf, parseJson, readTextFile, writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
+import { modeOf, parseJson, readTextFile } from './files.js';
 
 /** A definition holds sealed keys only, so it may be world-readable. */
 export const DEFINITION_MODE = 0o644;

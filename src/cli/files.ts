@@ -1,12 +1,10 @@
 /**
  * File I/O of the tool: reading inputs with errors that name the argument, and atomic writes
- * (temporary file in the same directory, fsync, rename, fsync of the directory) so that a crash
- * or a full disk never leaves a half-written definition or key.
+ * (src/common/atomic-file.ts: temporary file in the same directory, fsync, rename, fsync of the
+ * directory) so that a crash or a full disk never leaves a half-written definition or key.
  */
 
-import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { CliError } from './command.js';
 
 function reasonOf(error: unknown): string {
@@ -50,37 +48,5 @@ export async function modeOf(path: string): Promise<number | undefined> {
     return (await stat(path)).mode & 0o777;
   } catch {
     return undefined;
-  }
-}
-
-export interface AtomicWriteOptions {
-  mode: number;
-  /** Fail with EEXIST instead of replacing an existing file (atomically: link, not check-then-write). */
-  exclusive?: boolean;
-}
-
-/** Writes `text` to `path` atomically with `mode`. */
-export async function writeFileAtomic(path: string, text: string, options: AtomicWriteOptions): Promise<void> {
-  const dir = dirname(path);
-  const temporary = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temporary, 'wx', options.mode);
-  try {
-    try {
-      await handle.chmod(options.mode); // the umask may have narrowed or widened nothing; be exact
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    if (options.exclusive) await link(temporary, path);
-    else await rename(temporary, path);
-  } finally {
-    await rm(temporary, { force: true });
-  }
-  const directory = await open(dir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
   }
 }

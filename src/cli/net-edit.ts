@@ -112,23 +112,20 @@ export async function removeNodeCommand(invocation: Invocation): Promise<void> {
   invocation.io.stdout(`removed node "${node}"; revision ${next.revision}\n`);
 }
 
-export async function setAggregatorCommand(invocation: Invocation): Promise<void> {
-  const { args, io } = invocation;
-  const node = args.strings['node'];
-  const none = args.flags['none'] === true;
-  if ((node === undefined) === !none) throw CliError.invalid('--node', 'give exactly one of --node ID and --none');
-  const next = await edit(invocation, (def) => setAggregator(def, node), () => ({ '/aggregator': none ? '--none' : '--node' }));
-  io.stdout(`${node === undefined ? 'cleared the aggregator' : `aggregator is now "${node}"`}; revision ${next.revision}\n`);
+/** set-aggregator and set-exit: exactly one of --node ID and --none; a refusal of the role names the option given. */
+function setRoleCommand(role: 'aggregator' | 'exit', set: (def: NetworkDefinition, node: string | undefined) => NetworkDefinition) {
+  return async (invocation: Invocation): Promise<void> => {
+    const { args, io } = invocation;
+    const node = args.strings['node'];
+    const none = args.flags['none'] === true;
+    if ((node === undefined) === !none) throw CliError.invalid('--node', 'give exactly one of --node ID and --none');
+    const next = await edit(invocation, (def) => set(def, node), () => ({ [`/${role}`]: none ? '--none' : '--node' }));
+    io.stdout(`${node === undefined ? `cleared the ${role}` : `${role} is now "${node}"`}; revision ${next.revision}\n`);
+  };
 }
 
-export async function setExitCommand(invocation: Invocation): Promise<void> {
-  const { args, io } = invocation;
-  const node = args.strings['node'];
-  const none = args.flags['none'] === true;
-  if ((node === undefined) === !none) throw CliError.invalid('--node', 'give exactly one of --node ID and --none');
-  const next = await edit(invocation, (def) => setExit(def, node), () => ({ '/exit': '--node' }));
-  io.stdout(`${node === undefined ? 'cleared the exit' : `exit is now "${node}"`}; revision ${next.revision}\n`);
-}
+export const setAggregatorCommand = setRoleCommand('aggregator', setAggregator);
+export const setExitCommand = setRoleCommand('exit', setExit);
 
 export async function reprovisionCommand(invocation: Invocation): Promise<void> {
   const { args, io } = invocation;

@@ -3,12 +3,27 @@
  * in net-edit.ts (they change FILE) and net-inspect.ts (they only read it).
  */
 
-import type { CommandGroup, PositionalSpec } from './command.js';
+import type { Command, CommandGroup, PositionalSpec } from './command.js';
 import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
 
 const FILE: PositionalSpec[] = [{ name: 'FILE', description: 'the network definition (JSON)' }];
 const CHANGES = 'FILE is validated, written atomically and its revision bumped; on any error it is left untouched.';
+
+/** set-aggregator, set-exit: one public member NR takes the role, or --none clears it. */
+function setRole(role: 'aggregator' | 'exit', summary: string, clears: string, run: Command['run']): Command {
+  return {
+    summary,
+    positionals: FILE,
+    usage: `set-${role} FILE --node ID | --none`,
+    options: {
+      node: { type: 'string', value: 'ID', description: 'a public member NR' },
+      none: { type: 'boolean', description: clears },
+    },
+    notes: CHANGES,
+    run,
+  };
+}
 
 export const netGroup: CommandGroup = {
   summary: 'network definitions: create, add and remove nodes, roles, inspect',
@@ -41,28 +56,8 @@ export const netGroup: CommandGroup = {
       notes: `${CHANGES} The exit, and the aggregator while NRs are hidden, must be replaced first.`,
       run: removeNodeCommand,
     },
-    'set-aggregator': {
-      summary: 'set the public NR that relays for hidden NRs',
-      positionals: FILE,
-      usage: 'set-aggregator FILE --node ID | --none',
-      options: {
-        node: { type: 'string', value: 'ID', description: 'a public member NR' },
-        none: { type: 'boolean', description: 'clear the aggregator (only while no NR is hidden)' },
-      },
-      notes: CHANGES,
-      run: setAggregatorCommand,
-    },
-    'set-exit': {
-      summary: 'set (or clear) the NR through which the whole network reaches the Internet',
-      positionals: FILE,
-      usage: 'set-exit FILE --node ID | --none',
-      options: {
-        node: { type: 'string', value: 'ID', description: 'a public member NR' },
-        none: { type: 'boolean', description: 'clear the exit: every NR egresses through its own node' },
-      },
-      notes: CHANGES,
-      run: setExitCommand,
-    },
+    'set-aggregator': setRole('aggregator', 'set the public NR that relays for hidden NRs', 'clear the aggregator (only while no NR is hidden)', setAggregatorCommand),
+    'set-exit': setRole('exit', 'set (or clear) the NR through which the whole network reaches the Internet', 'clear the exit: every NR egresses through its own node', setExitCommand),
     reprovision: {
       summary: 'a reinstalled node keeps its subnet, port and WireGuard address under a new identity',
       positionals: FILE,

@@ -5,9 +5,9 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { generateKeyPair, parseNodeRecord, ready } from '../netdef/index.js';
 import { CliError, type CommandGroup, type Invocation, type Problem } from './command.js';
-import { writeFileAtomic } from './files.js';
 
 export const IDENTITY_KEY_FILE = 'identity.key';
 export const NODE_RECORD_FILE = 'node.json';

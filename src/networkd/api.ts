@@ -1,6 +1,6 @@
 /**
- * networkd's HTTP+JSON API on a root-only UNIX socket (node:http; the socket file's life —
- * directory 0700, stale replaced, live refused, umask 077 bind — is src/wg/uapi/socket-file.ts).
+ * networkd's HTTP+JSON API on a root-only UNIX socket (the server, its socket file, routing and
+ * body limits are src/http/, shared with provisiond).
  *
  *   GET    /v1/health
  *   GET    /v1/networks                       GET /v1/networks/{name}
@@ -12,8 +12,9 @@
  * Owns routing, body limits, JSON in and out, the mapping of errors to statuses
  * (`{ error: { code, message, field?, issues? } }`) and X-Task-Id idempotency of changes.
  */
-import http from 'node:http';
-import { bindSocketFile, type BoundSocketFile, SocketFileError } from '../wg/uapi/socket-file.js';
+import type http from 'node:http';
+import { findRoute, JsonApiServer, sendJson } from '../http/json-api-server.js';
+import { readBodyText } from '../http/request-body.js';
 import { NetworkdError, asNetworkdError, invalid } from './errors.js';
 import { parseAttachRequest, parseNetworkName, parseTaskId } from './requests.js';
 import type { NetworkService } from './service.js';
@@ -38,46 +39,21 @@ interface Route {
   readonly handler: Handler;
 }
 
-function readBody(request: http.IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const length = Number(request.headers['content-length'] ?? 0);
-    if (length > MAX_BODY_BYTES) {
-      reject(new NetworkdError('ETOOLARGE', `body: larger than ${MAX_BODY_BYTES} bytes`, { field: 'body' }));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        request.destroy();
-        reject(new NetworkdError('ETOOLARGE', `body: larger than ${MAX_BODY_BYTES} bytes`, { field: 'body' }));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('error', reject);
-    request.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') {
-        reject(invalid('body', 'is empty (expected JSON)'));
-        return;
-      }
-      try {
-        resolve(JSON.parse(text));
-      } catch (error) {
-        reject(invalid('body', `not valid JSON: ${(error as Error).message}`));
-      }
-    });
-  });
+/** The body as JSON; EINVAL naming `body` when it is empty or not JSON. */
+function parseBody(text: string): unknown {
+  if (text.trim() === '') throw invalid('body', 'is empty (expected JSON)');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw invalid('body', `not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 export class Api {
-  readonly #server: http.Server;
+  readonly #server: JsonApiServer;
   readonly #routes: Route[];
   readonly #tasks: TaskLog;
   readonly #log: (message: string) => void;
-  #socketFile: BoundSocketFile | null = null;
 
   constructor(options: ApiOptions) {
     const { service } = options;
@@ -93,28 +69,17 @@ export class Api {
       { method: 'POST', pattern: /^\/v1\/networks\/([^/]+)\/workloads$/, change: true, handler: async (p, body) => service.attachWorkload(name(p), parseAttachRequest(await body())) },
       { method: 'DELETE', pattern: /^\/v1\/networks\/([^/]+)\/workloads\/([^/]+)$/, change: true, handler: async (p) => service.detachWorkload(name(p), decodeURIComponent(p[1] ?? '')) },
     ];
-    this.#server = http.createServer((request, response) => void this.#handle(request, response));
+    this.#server = new JsonApiServer((request, response) => this.#handle(request, response), NetworkdError);
   }
 
-  /** Listens on `socketPath` (root-only); EADDRINUSE when a live networkd serves it. */
-  async listen(socketPath: string): Promise<void> {
-    try {
-      this.#socketFile = await bindSocketFile(this.#server, socketPath, { directoryMode: 0o700 });
-    } catch (error) {
-      if (error instanceof SocketFileError) {
-        throw new NetworkdError(error.code === 'EADDRINUSE' ? 'ECONFLICT' : 'EUNAVAILABLE', `API socket ${error.message}`, { field: '--socket' }, { cause: error });
-      }
-      throw error;
-    }
+  /** Listens on `socketPath` (root-only); ECONFLICT when a live networkd serves it. */
+  listen(socketPath: string): Promise<void> {
+    return this.#server.listen(socketPath);
   }
 
   /** Stops accepting and cuts idle connections; removes the socket file if it is still ours. */
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeIdleConnections();
-    });
-    this.#socketFile?.removeIfOurs();
+  close(): Promise<void> {
+    return this.#server.close();
   }
 
   async #handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
@@ -124,14 +89,10 @@ export class Api {
     let outcome: TaskOutcome;
     let replayed = false;
     try {
-      const matching = this.#routes.filter((r) => r.pattern.test(path));
-      if (matching.length === 0) throw new NetworkdError('ENOENT', `no such path: ${path.slice(0, 200)}`, { field: 'path' });
-      const route = matching.find((r) => r.method === method);
-      if (!route) throw new NetworkdError('EMETHOD', `${method} is not allowed on ${path.slice(0, 200)} (allowed: ${matching.map((r) => r.method).join(', ')})`, { field: 'method' });
-      const params = (route.pattern.exec(path) ?? []).slice(1);
+      const { route, params } = findRoute(this.#routes, method, path, NetworkdError);
       const work = async (): Promise<TaskOutcome> => {
         try {
-          return { status: 200, body: await route.handler(params, () => readBody(request)) };
+          return { status: 200, body: await route.handler(params, () => readBodyText(request, MAX_BODY_BYTES, NetworkdError).then(parseBody)) };
         } catch (error) {
           const e = asNetworkdError(error);
           return { status: e.status, body: e.toJSON() };
@@ -153,15 +114,9 @@ export class Api {
       const cause = (outcome.body as { error?: { message?: string } }).error?.message ?? '';
       this.#log(`${method} ${path}: ${outcome.status} ${cause}`);
     }
-    const text = `${JSON.stringify(outcome.body)}\n`;
-    response.writeHead(outcome.status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
+    sendJson(request, response, outcome.status, outcome.body, {
       ...(replayed ? { 'x-task-replayed': 'true' } : {}),
       'x-elapsed-ms': (performance.now() - started).toFixed(1),
     });
-    response.end(text);
-    // A body never read (error before reading) must not keep the connection stuck.
-    if (!request.complete) request.resume();
   }
 }

@@ -3,6 +3,8 @@
  * field or object it concerns, and (for definitions) every validation issue. Messages name the
  * problem and never carry key material: only public values are ever formatted into them.
  */
+import { internalErrorMessage } from '../common/coded-error.js';
+import { ApiError, type Issue } from '../http/api-error.js';
 
 export type NetworkdErrorCode =
   | 'EINVAL' // malformed request (field named) → 400
@@ -27,11 +29,7 @@ const STATUS: Readonly<Record<NetworkdErrorCode, number>> = {
   EINTERNAL: 500,
 };
 
-/** One validation problem: a JSON pointer (or field name) and the reason. */
-export interface Issue {
-  readonly path: string;
-  readonly message: string;
-}
+export type { Issue };
 
 export interface NetworkdErrorContext {
   readonly field?: string;
@@ -40,24 +38,11 @@ export interface NetworkdErrorContext {
   readonly issues?: readonly Issue[];
 }
 
-export class NetworkdError extends Error {
+export class NetworkdError extends ApiError<NetworkdErrorCode, NetworkdErrorContext> {
   override readonly name = 'NetworkdError';
-  readonly code: NetworkdErrorCode;
-  readonly context: NetworkdErrorContext;
-
-  constructor(code: NetworkdErrorCode, message: string, context: NetworkdErrorContext = {}, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.context = context;
-  }
 
   get status(): number {
     return STATUS[this.code];
-  }
-
-  /** What the API sends: code, message and the context (all public values). */
-  toJSON(): object {
-    return { error: { code: this.code, message: this.message, ...this.context } };
   }
 }
 
@@ -80,7 +65,5 @@ export function notFound(what: string, context: NetworkdErrorContext = {}): Netw
  */
 export function asNetworkdError(error: unknown): NetworkdError {
   if (error instanceof NetworkdError) return error;
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
-  const kind = error instanceof Error ? error.name : typeof error;
-  return new NetworkdError('EINTERNAL', `internal error (${kind}${code ? ` ${code}` : ''})`, {}, { cause: error });
+  return new NetworkdError('EINTERNAL', internalErrorMessage(error), {}, { cause: error });
 }

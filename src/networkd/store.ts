@@ -15,7 +15,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type NetworkDefinition, netIdOf, parseNetworkDefinition } from '../netdef/index.js';
-import { prepareDirectory, removeFileDurably, writeFileAtomic, type AtomicWriteHooks } from './atomic-file.js';
+import { prepareDirectory, removeFileDurably, writeFileAtomic, type AtomicWriteHooks } from '../common/atomic-file.js';
 import { NetworkdError } from './errors.js';
 
 export const STORE_VERSION = 1;
@@ -167,14 +167,14 @@ export class Store {
 
   async putNetwork(network: StoredNetwork): Promise<void> {
     const text = `${JSON.stringify({ version: STORE_VERSION, name: network.name, netId: network.netId, publicAddress: network.publicAddress, resolved: network.resolved, definition: network.definition }, null, 2)}\n`;
-    await writeFileAtomic(join(this.#networksDir, `${network.name}.json`), text, 0o600, this.hooks);
+    await writeFileAtomic(join(this.#networksDir, `${network.name}.json`), text, { mode: 0o600, hooks: this.hooks });
     this.#networks.set(network.name, network);
     if (!this.#workloads.has(network.name)) this.#workloads.set(network.name, emptyWorkloads(network.name));
   }
 
   async putWorkloads(state: StoredWorkloads): Promise<void> {
     const text = `${JSON.stringify({ version: STORE_VERSION, network: state.network, workloads: state.workloads, forgotten: state.forgotten }, null, 2)}\n`;
-    await writeFileAtomic(join(this.#workloadsDir, `${state.network}.json`), text, 0o600, this.hooks);
+    await writeFileAtomic(join(this.#workloadsDir, `${state.network}.json`), text, { mode: 0o600, hooks: this.hooks });
     this.#workloads.set(state.network, state);
   }
 

@@ -7,7 +7,7 @@
  * does the work. The record is bounded (oldest dropped first) and persisted atomically.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { conflict } from './errors.js';
 import type { TaskId } from './requests.js';
 

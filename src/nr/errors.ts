@@ -3,6 +3,7 @@
  * Messages name namespaces, links, addresses and nft tables, never key material: a private key
  * only ever travels inside a SecretKey, which prints as a placeholder.
  */
+import { CodedError } from '../common/coded-error.js';
 
 export type NrErrorCode =
   | 'EINVAL' // bad input to plan/NetworkResources (the field is named)
@@ -21,16 +22,8 @@ export interface NrErrorContext {
   readonly device?: string;
 }
 
-export class NrError extends Error {
+export class NrError extends CodedError<NrErrorCode, NrErrorContext> {
   override readonly name = 'NrError';
-  readonly code: NrErrorCode;
-  readonly context: NrErrorContext;
-
-  constructor(code: NrErrorCode, message: string, context: NrErrorContext = {}, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.context = context;
-  }
 }
 
 /** Bad input: "field: reason". */

@@ -7,7 +7,7 @@
  * chain, and a clamp placed after it would only ever see the first packet of each connection.
  */
 import { accept, clampMssToPmtu, ctState, drop, iifname, ipDaddrIn, ipSaddr, masquerade, oifname, tcpFlagsSyn } from './kernel/nft-rules.js';
-import { type NftStatement, type NftTable, PRIORITY } from './nft.js';
+import { type NftChain, type NftStatement, type NftTable, PRIORITY } from './nft.js';
 import { NDMZ_BRIDGE, NDMZ_UPLINK, NR_UPLINK, type Prefix, TABLE_NAME, hostTableName, hostVethName } from './names.js';
 
 const ctEstablishedOrRelated = ctState(['established', 'related']);
@@ -27,6 +27,13 @@ export const NR_FORBIDDEN_DESTINATIONS: readonly string[] = [
   '224.0.0.0/4',
 ];
 
+/** An inet base chain, policy accept (zmesh drops by rule): filter on forward/input, srcnat on postrouting. */
+function chain(name: 'forward' | 'input' | 'postrouting', rules: NftChain['rules']): NftChain {
+  return name === 'postrouting'
+    ? { name, type: 'nat', hook: name, prio: PRIORITY.srcnat, policy: 'accept', rules }
+    : { name, type: 'filter', hook: name, prio: PRIORITY.filter, policy: 'accept', rules };
+}
+
 /** Host: forward what comes from ndmz, only replies towards it, nothing from it to the node itself. */
 export function hostTable(prefix: Prefix): NftTable {
   const veth = hostVethName(prefix);
@@ -34,81 +41,43 @@ export function hostTable(prefix: Prefix): NftTable {
     family: 'inet',
     name: hostTableName(prefix),
     chains: [
-      {
-        name: 'forward',
-        type: 'filter',
-        hook: 'forward',
-        prio: PRIORITY.filter,
-        policy: 'accept',
-        rules: [
-          [iifname(veth), accept()],
-          [oifname(veth), ctEstablishedOrRelated, accept()],
-          [oifname(veth), drop()],
-        ],
-      },
-      {
-        name: 'input',
-        type: 'filter',
-        hook: 'input',
-        prio: PRIORITY.filter,
-        policy: 'accept',
-        rules: [
-          [iifname(veth), ctEstablishedOrRelated, accept()],
-          [iifname(veth), drop()],
-        ],
-      },
-      {
-        name: 'postrouting',
-        type: 'nat',
-        hook: 'postrouting',
-        prio: PRIORITY.srcnat,
-        policy: 'accept',
-        rules: [[ipSaddr(HOST_NDMZ_NETWORK), oifname(veth, '!='), masquerade()]],
-      },
+      chain('forward', [
+        [iifname(veth), accept()],
+        [oifname(veth), ctEstablishedOrRelated, accept()],
+        [oifname(veth), drop()],
+      ]),
+      chain('input', [
+        [iifname(veth), ctEstablishedOrRelated, accept()],
+        [iifname(veth), drop()],
+      ]),
+      chain('postrouting', [[ipSaddr(HOST_NDMZ_NETWORK), oifname(veth, '!='), masquerade()]]),
+    ],
+  };
+}
+
+/**
+ * The Internet diode on `uplink` (ndmz's npub, an NR's public): replies pass, anything new from
+ * the uplink is dropped, forwarded TCP is MSS-clamped, and what leaves by the uplink is
+ * masqueraded. `forwardRestrictions` are further drops after the diode's.
+ */
+function diodeTable(uplink: string, forwardRestrictions: NftChain['rules']): NftTable {
+  return {
+    family: 'inet',
+    name: TABLE_NAME,
+    chains: [
+      chain('forward', [[...clampMssToRouteMtu], [ctEstablishedOrRelated, accept()], [iifname(uplink), drop()], ...forwardRestrictions]),
+      chain('input', [
+        [ctEstablishedOrRelated, accept()],
+        [iifname(uplink), drop()],
+      ]),
+      chain('postrouting', [[oifname(uplink), masquerade()]]),
     ],
   };
 }
 
 /** ndmz: the Internet diode on npub, NRs kept from private ranges, masquerade out npub. */
 export function ndmzTable(): NftTable {
-  return {
-    family: 'inet',
-    name: TABLE_NAME,
-    chains: [
-      {
-        name: 'forward',
-        type: 'filter',
-        hook: 'forward',
-        prio: PRIORITY.filter,
-        policy: 'accept',
-        rules: [
-          [...clampMssToRouteMtu],
-          [ctEstablishedOrRelated, accept()],
-          [iifname(NDMZ_UPLINK), drop()],
-          [iifname(NDMZ_BRIDGE), ipDaddrIn(NR_FORBIDDEN_DESTINATIONS), drop()],
-        ],
-      },
-      {
-        name: 'input',
-        type: 'filter',
-        hook: 'input',
-        prio: PRIORITY.filter,
-        policy: 'accept',
-        rules: [
-          [ctEstablishedOrRelated, accept()],
-          [iifname(NDMZ_UPLINK), drop()],
-        ],
-      },
-      {
-        name: 'postrouting',
-        type: 'nat',
-        hook: 'postrouting',
-        prio: PRIORITY.srcnat,
-        policy: 'accept',
-        rules: [[oifname(NDMZ_UPLINK), masquerade()]],
-      },
-    ],
-  };
+  return diodeTable(NDMZ_UPLINK, [[iifname(NDMZ_BRIDGE), ipDaddrIn(NR_FORBIDDEN_DESTINATIONS), drop()]]);
 }
 
 /** ndmz, bridge family: frames between two ports of br-nr (NR to NR) never pass. */
@@ -122,41 +91,5 @@ export function ndmzBridgeTable(): NftTable {
 
 /** NR: the diode on `public`, masquerade out `public`; mesh-to-mesh forwarding stays allowed. */
 export function nrTable(): NftTable {
-  return {
-    family: 'inet',
-    name: TABLE_NAME,
-    chains: [
-      {
-        name: 'forward',
-        type: 'filter',
-        hook: 'forward',
-        prio: PRIORITY.filter,
-        policy: 'accept',
-        rules: [
-          [...clampMssToRouteMtu],
-          [ctEstablishedOrRelated, accept()],
-          [iifname(NR_UPLINK), drop()],
-        ],
-      },
-      {
-        name: 'input',
-        type: 'filter',
-        hook: 'input',
-        prio: PRIORITY.filter,
-        policy: 'accept',
-        rules: [
-          [ctEstablishedOrRelated, accept()],
-          [iifname(NR_UPLINK), drop()],
-        ],
-      },
-      {
-        name: 'postrouting',
-        type: 'nat',
-        hook: 'postrouting',
-        prio: PRIORITY.srcnat,
-        policy: 'accept',
-        rules: [[oifname(NR_UPLINK), masquerade()]],
-      },
-    ],
-  };
+  return diodeTable(NR_UPLINK, []);
 }

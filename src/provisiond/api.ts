@@ -1,6 +1,7 @@
 /**
- * provisiond's local API: HTTP+JSON on a root-only UNIX socket (the socket file's life is
- * src/wg/uapi/socket-file.ts). The tool's `zmesh task ...` commands speak it.
+ * provisiond's local API: HTTP+JSON on a root-only UNIX socket (the server, its socket file,
+ * routing and body limits are src/http/, shared with networkd). The tool's `zmesh task ...`
+ * commands speak it.
  *
  *   GET  /v1/health
  *   POST /v1/tasks                     body: a task or an array of tasks (all or nothing)
@@ -10,8 +11,9 @@
  *
  * Errors are `{ error: { code, message, field?, task?, issues? } }` with the status of the code.
  */
-import http from 'node:http';
-import { bindSocketFile, type BoundSocketFile, SocketFileError } from '../wg/uapi/socket-file.js';
+import type http from 'node:http';
+import { findRoute, JsonApiServer, sendJson } from '../http/json-api-server.js';
+import { readBodyText } from '../http/request-body.js';
 import { ProvisiondError, asProvisiondError, invalid } from './errors.js';
 import type { TaskQueue } from './queue.js';
 import { parseTasks } from './task.js';
@@ -24,24 +26,6 @@ export const MAX_LIST_LIMIT = 100_000;
 
 type Answer = { status: number; body: object };
 type Handler = (params: string[], url: URL, body: () => Promise<unknown>) => Promise<Answer>;
-
-function readBody(request: http.IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        request.destroy();
-        reject(new ProvisiondError('ETOOLARGE', `body: larger than ${MAX_BODY_BYTES} bytes`, { field: 'body' }));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('error', reject);
-    request.on('end', () => resolve(parseJsonText(Buffer.concat(chunks).toString('utf8'), 'body')));
-  });
-}
 
 /** JSON text to a value, or EINVAL naming `field` (a truncated document says so). */
 export function parseJsonText(text: string, field: string): unknown {
@@ -84,10 +68,9 @@ export interface ApiOptions {
 }
 
 export class Api {
-  readonly #server: http.Server;
+  readonly #server: JsonApiServer;
   readonly #routes: { method: string; pattern: RegExp; handler: Handler }[];
   readonly #log: (message: string) => void;
-  #socketFile: BoundSocketFile | null = null;
 
   constructor(options: ApiOptions) {
     const { queue } = options;
@@ -121,27 +104,16 @@ export class Api {
         handler: async (p) => ({ status: 200, body: summaryView(await queue.cancel(task(p).id)) }),
       },
     ];
-    this.#server = http.createServer((request, response) => void this.#handle(request, response));
+    this.#server = new JsonApiServer((request, response) => this.#handle(request, response), ProvisiondError);
   }
 
   /** Listens on `socketPath` (root-only); ECONFLICT when a live provisiond serves it. */
-  async listen(socketPath: string): Promise<void> {
-    try {
-      this.#socketFile = await bindSocketFile(this.#server, socketPath, { directoryMode: 0o700 });
-    } catch (error) {
-      if (error instanceof SocketFileError) {
-        throw new ProvisiondError(error.code === 'EADDRINUSE' ? 'ECONFLICT' : 'EUNAVAILABLE', `API socket ${error.message}`, { field: '--socket' }, { cause: error });
-      }
-      throw error;
-    }
+  listen(socketPath: string): Promise<void> {
+    return this.#server.listen(socketPath);
   }
 
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeIdleConnections();
-    });
-    this.#socketFile?.removeIfOurs();
+  close(): Promise<void> {
+    return this.#server.close();
   }
 
   async #handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
@@ -149,19 +121,13 @@ export class Api {
     const url = new URL(request.url ?? '/', 'http://provisiond');
     let answer: Answer;
     try {
-      const matching = this.#routes.filter((r) => r.pattern.test(url.pathname));
-      if (matching.length === 0) throw new ProvisiondError('ENOENT', `no such path: ${url.pathname.slice(0, 200)}`, { field: 'path' });
-      const route = matching.find((r) => r.method === method);
-      if (!route) throw new ProvisiondError('EMETHOD', `${method} is not allowed on ${url.pathname.slice(0, 200)} (allowed: ${matching.map((r) => r.method).join(', ')})`, { field: 'method' });
-      answer = await route.handler((route.pattern.exec(url.pathname) ?? []).slice(1), url, () => readBody(request));
+      const { route, params } = findRoute(this.#routes, method, url.pathname, ProvisiondError);
+      answer = await route.handler(params, url, () => readBodyText(request, MAX_BODY_BYTES, ProvisiondError).then((text) => parseJsonText(text, 'body')));
     } catch (error) {
       const e = asProvisiondError(error);
       if (e.code === 'EINTERNAL') this.#log(`${method} ${url.pathname}: ${e.message}`);
       answer = { status: e.status, body: e.toJSON() };
     }
-    const text = `${JSON.stringify(answer.body)}\n`;
-    response.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    response.end(text);
-    if (!request.complete) request.resume();
+    sendJson(request, response, answer.status, answer.body);
   }
 }

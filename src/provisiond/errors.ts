@@ -4,6 +4,8 @@
  * never carry key material: a task's body is never formatted into a message, only the public
  * values (ids, names, paths) and networkd's own, already sanitised, error messages.
  */
+import { internalErrorMessage } from '../common/coded-error.js';
+import { ApiError, type Issue } from '../http/api-error.js';
 
 export type ProvisiondErrorCode =
   | 'EINVAL' // malformed task, spool file or request (field named) → 400
@@ -26,11 +28,7 @@ const STATUS: Readonly<Record<ProvisiondErrorCode, number>> = {
   EINTERNAL: 500,
 };
 
-/** One validation problem: a JSON pointer into the checked document and the reason. */
-export interface Issue {
-  readonly path: string;
-  readonly message: string;
-}
+export type { Issue };
 
 export interface ProvisiondErrorContext {
   readonly field?: string;
@@ -38,23 +36,11 @@ export interface ProvisiondErrorContext {
   readonly issues?: readonly Issue[];
 }
 
-export class ProvisiondError extends Error {
+export class ProvisiondError extends ApiError<ProvisiondErrorCode, ProvisiondErrorContext> {
   override readonly name = 'ProvisiondError';
-  readonly code: ProvisiondErrorCode;
-  readonly context: ProvisiondErrorContext;
-
-  constructor(code: ProvisiondErrorCode, message: string, context: ProvisiondErrorContext = {}, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.context = context;
-  }
 
   get status(): number {
     return STATUS[this.code];
-  }
-
-  toJSON(): object {
-    return { error: { code: this.code, message: this.message, ...this.context } };
   }
 }
 
@@ -77,7 +63,5 @@ export function invalidDocument(what: string, issues: readonly Issue[], context:
 /** Any error as a ProvisiondError; a foreign error keeps only its class and errno-like code. */
 export function asProvisiondError(error: unknown): ProvisiondError {
   if (error instanceof ProvisiondError) return error;
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
-  const kind = error instanceof Error ? error.name : typeof error;
-  return new ProvisiondError('EINTERNAL', `internal error (${kind}${code ? ` ${code}` : ''})`, {}, { cause: error });
+  return new ProvisiondError('EINTERNAL', internalErrorMessage(error), {}, { cause: error });
 }

@@ -2,6 +2,7 @@
 // a reader needs (which node, network, workload, command); none ever carries key material:
 // node identity keys and WireGuard private keys stay in their 0600 files and are never read
 // into a message.
+import { CodedError } from '../common/coded-error.js';
 
 export type SimErrorCode =
   | 'INVALID_ARGUMENT' // a node id, network name or option the world refuses
@@ -11,14 +12,6 @@ export type SimErrorCode =
   | 'NOT_READY' // something awaited (an API, a handshake) did not happen in time
   | 'TEARDOWN_FAILED'; // one or more teardown steps failed (all were attempted)
 
-export class SimError extends Error {
+export class SimError extends CodedError<SimErrorCode, Readonly<Record<string, unknown>>> {
   override readonly name = 'SimError';
-  readonly code: SimErrorCode;
-  readonly context: Readonly<Record<string, unknown>>;
-
-  constructor(code: SimErrorCode, message: string, context: Record<string, unknown> = {}) {
-    super(message);
-    this.code = code;
-    this.context = context;
-  }
 }

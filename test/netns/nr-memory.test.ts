@@ -6,16 +6,12 @@ import test from 'ava';
 import { worldFor } from '../harness/ava.js';
 import { diffNr, NetworkResources, planNr, UserspaceWgBackend, type ApplyReport, type WgDeviceStatus } from '../../src/nr/index.js';
 import { buildNetwork, initKeys, nodeInput, type TestNetwork } from '../unit/nr/fixtures.js';
-import { inNetns, simNode, type SimNode } from './nr-world.js';
+import { inNetns, simNode, stepKinds, type SimNode } from './nr-world.js';
 
 test.before(initKeys);
 
 const IP = '/usr/sbin/ip';
 const NFT = '/usr/sbin/nft';
-
-function kinds(report: ApplyReport): string[] {
-  return [...new Set(report.steps.map((s) => s.kind))].sort();
-}
 
 function network(name: string): TestNetwork {
   return buildNetwork(name, '10.1.0.0/16', [
@@ -69,20 +65,20 @@ test.serial('after steady no-ops, drift made with ip(8) and nft(8) in the NR and
   t.deepEqual((await s.apply()).steps, [], 'steady no-op (from memory)');
 
   await inNetns(nrNs, IP, ['addr', 'del', '10.1.0.1/24', 'dev', 'br0']);
-  t.true(kinds(await s.apply()).includes('add-address'), 'a deleted address is put back');
+  t.true(stepKinds(await s.apply()).includes('add-address'), 'a deleted address is put back');
   t.true(await s.converged());
 
   await inNetns(nrNs, IP, ['route', 'del', 'default']);
-  t.deepEqual(kinds(await s.apply()), ['replace-route'], 'a deleted default route is put back');
+  t.deepEqual(stepKinds(await s.apply()), ['replace-route'], 'a deleted default route is put back');
 
   await inNetns(ndmz, IP, ['link', 'set', `p-${s.netId}`, 'mtu', '1400']);
-  t.deepEqual(kinds(await s.apply()), ['set-link'], "the NR's port in ndmz gets its MTU back");
+  t.deepEqual(stepKinds(await s.apply()), ['set-link'], "the NR's port in ndmz gets its MTU back");
 
   await inNetns(nrNs, NFT, ['add', 'rule', 'inet', 'zmesh', 'input', 'accept']);
-  t.deepEqual(kinds(await s.apply()), ['replace-nft-table'], 'a rule added to the NR table is removed');
+  t.deepEqual(stepKinds(await s.apply()), ['replace-nft-table'], 'a rule added to the NR table is removed');
 
   await inNetns(nrNs, IP, ['link', 'set', 'br0', 'down']);
-  t.true(kinds(await s.apply()).includes('set-link'), 'a bridge set down is set up again');
+  t.true(stepKinds(await s.apply()).includes('set-link'), 'a bridge set down is set up again');
   t.true(await s.converged());
   t.deepEqual((await s.apply()).steps, [], 'and then nothing more to do');
 });
@@ -101,7 +97,7 @@ test.serial('a steady no-op does not read the WireGuard device; a device made an
   await s.node.wgd.create({ name: device, netns: `/run/netns/${s.node.prefix}n-${s.netId}`, mtu: 1420 });
   t.deepEqual((await s.node.wgd.list()).map((d) => d.peers), [0], 'the new device has no peers');
   const repaired = await s.apply();
-  t.true(kinds(repaired).includes('configure-wg'), kinds(repaired).join(','));
+  t.true(stepKinds(repaired).includes('configure-wg'), stepKinds(repaired).join(','));
   t.true(s.wg.reads > 0, 'the new device was read');
   t.deepEqual((await s.node.wgd.list()).map((d) => d.peers), [1], 'the peer is back');
   t.true(await s.converged());
@@ -116,7 +112,7 @@ test.serial('removeNr releases the namespace: no watch keeps it (or its port in 
   await s.apply();
   await s.apply(); // the NR's namespace and ndmz are now watched
   const removed = await s.nr.removeNr(s.netId);
-  t.deepEqual(kinds(removed), ['delete-link', 'delete-namespace', 'remove-wg-device']);
+  t.deepEqual(stepKinds(removed), ['delete-link', 'delete-namespace', 'remove-wg-device']);
   const ports = JSON.parse(await inNetns(`${s.node.prefix}ndmz`, IP, ['-j', 'link'])) as { ifname: string }[];
   t.false(ports.some((l) => l.ifname === `p-${s.netId}`));
   t.deepEqual((await s.nr.removeNr(s.netId)).steps, [], 'removing again does nothing');

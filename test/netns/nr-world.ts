@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { Namespace, World } from '../harness/index.js';
-import { NetworkResources, UserspaceWgBackend } from '../../src/nr/index.js';
+import { type ApplyReport, NetworkResources, UserspaceWgBackend } from '../../src/nr/index.js';
 import { WgdClient } from '../../src/wg/wgd/client.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -46,4 +46,9 @@ export async function inNetns(name: string, cmd: string, args: string[]): Promis
 export async function namespacesStartingWith(prefix: string): Promise<string[]> {
   const { readdirSync } = await import('node:fs');
   return readdirSync('/run/netns').filter((n) => n.startsWith(prefix));
+}
+
+/** The kinds of step an apply took, each once, sorted: what the tests compare. */
+export function stepKinds(report: ApplyReport): string[] {
+  return [...new Set(report.steps.map((s) => s.kind))].sort();
 }

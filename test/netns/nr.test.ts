@@ -7,15 +7,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { worldFor } from '../harness/ava.js';
 import { waitFor } from '../harness/index.js';
-import { diffNdmz, diffNr, planNdmz, planNr, type ApplyReport } from '../../src/nr/index.js';
+import { diffNdmz, diffNr, planNdmz, planNr } from '../../src/nr/index.js';
 import { buildNetwork, initKeys, nodeInput, withExit, withNode, withoutNode, type TestNetwork } from '../unit/nr/fixtures.js';
-import { inNetns, namespacesStartingWith, simNode, type SimNode } from './nr-world.js';
+import { inNetns, namespacesStartingWith, simNode, stepKinds, type SimNode } from './nr-world.js';
 
 test.before(initKeys);
-
-function kinds(report: ApplyReport): string[] {
-  return [...new Set(report.steps.map((s) => s.kind))].sort();
-}
 
 function network(name: string): TestNetwork {
   return buildNetwork(name, '10.1.0.0/16', [
@@ -88,7 +84,7 @@ test.serial('changes apply only the difference and leave no old state: peers add
   // A hidden node joins (b's peer a now also carries h2's prefixes) and c joins as a new peer.
   net = withNode(withNode(net, { id: 'h2', hidden: true }), { id: 'c', hidden: false, host: '198.51.100.13' });
   let report = await apply('b');
-  t.deepEqual(kinds(report), ['configure-wg']);
+  t.deepEqual(stepKinds(report), ['configure-wg']);
   await expectConverged(t, node, net, 'b');
   t.is((await peersOf()).length, 2);
 
@@ -96,7 +92,7 @@ test.serial('changes apply only the difference and leave no old state: peers add
   const cKey = net.def.resources.find((r) => r.node === 'c')!.wgPublicKey;
   net = withoutNode(net, 'c');
   report = await apply('b');
-  t.deepEqual(kinds(report), ['configure-wg']);
+  t.deepEqual(stepKinds(report), ['configure-wg']);
   t.false((await peersOf()).some(([key]) => key === cKey), 'the removed peer is gone from the device');
 
   // A route moves (hand-edited resource: the range route goes to another prefix).
@@ -118,7 +114,7 @@ test.serial('changes apply only the difference and leave no old state: peers add
   await expectConverged(t, node, net, 'b');
   net = withExit(net, undefined);
   report = await apply('b');
-  t.deepEqual(kinds(report), ['configure-wg', 'replace-route']);
+  t.deepEqual(stepKinds(report), ['configure-wg', 'replace-route']);
   t.deepEqual((await ipJson(ns, ['-4', 'route', 'show', 'default']))[0]?.gateway, '100.127.0.1');
   await expectConverged(t, node, net, 'b');
   t.deepEqual((await apply('b')).steps, []);
@@ -140,7 +136,7 @@ test.serial('removeNr leaves no namespace, ndmz port, nft table, wgd device or U
   t.true(existsSync(socket));
 
   const removed = await node.nr.removeNr(idOne);
-  t.deepEqual(kinds(removed), ['delete-link', 'delete-namespace', 'remove-wg-device']);
+  t.deepEqual(stepKinds(removed), ['delete-link', 'delete-namespace', 'remove-wg-device']);
   t.false(existsSync(`/run/netns/${node.prefix}n-${idOne}`));
   t.false(existsSync(socket), 'UAPI socket removed');
   t.deepEqual((await node.wgd.list()).map((d) => d.name), [`w-${idTwo}`]);

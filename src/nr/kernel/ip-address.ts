@@ -1,11 +1,12 @@
 /**
  * IP addresses and prefixes as the kernel layer needs them: parsed once from text into a family,
  * the raw bytes (what rtnetlink carries) and a prefix length, and formatted back. IPv4 and IPv6.
- * Strict: a value that is not exactly an address or CIDR is refused, never guessed.
+ * Strict: a value that is not exactly an address or CIDR is refused, never guessed (the address
+ * parser and formatter are src/common/ip.ts, shared with the UAPI).
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { formatIp, type IpFamily, parseIpBytes } from '../../common/ip.js';
 
-export type IpFamily = 4 | 6;
+export type { IpFamily };
 
 export interface IpPrefix {
   readonly family: IpFamily;
@@ -27,9 +28,8 @@ export function familyOfAf(af: number): IpFamily | null {
 
 /** Bytes of a numeric address, or null when `text` is not one. */
 export function parseAddress(text: string): { family: IpFamily; bytes: Buffer } | null {
-  if (isIPv4(text)) return { family: 4, bytes: Buffer.from(text.split('.').map(Number)) };
-  if (isIPv6(text)) return { family: 6, bytes: ipv6Bytes(text) };
-  return null;
+  const bytes = parseIpBytes(text);
+  return bytes ? { family: bytes.length === 4 ? 4 : 6, bytes: Buffer.from(bytes) } : null;
 }
 
 /** `addr/len`; null when malformed. 'default' is not accepted here (see parseDestination). */
@@ -52,61 +52,8 @@ export function isNetwork(p: IpPrefix): boolean {
   return true;
 }
 
-export function formatAddress(bytes: Buffer | Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.');
-  if (bytes.length !== 16) throw new Error(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  // RFC 5952: the longest run (≥ 2) of zero groups becomes "::".
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
+export { formatIp as formatAddress };
 
 export function formatCidr(p: IpPrefix): string {
-  return `${formatAddress(p.bytes)}/${p.prefix}`;
-}
-
-function ipv6Bytes(text: string): Buffer {
-  let head = text;
-  let tail = '';
-  const dbl = text.indexOf('::');
-  if (dbl >= 0) {
-    head = text.slice(0, dbl);
-    tail = text.slice(dbl + 2);
-  }
-  const words = (part: string): number[] => {
-    if (part === '') return [];
-    const out: number[] = [];
-    for (const piece of part.split(':')) {
-      if (piece.includes('.')) {
-        const v4 = piece.split('.').map(Number);
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        out.push(parseInt(piece, 16));
-      }
-    }
-    return out;
-  };
-  const h = words(head);
-  const t = words(tail);
-  const all = dbl >= 0 ? [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t] : h;
-  const buf = Buffer.alloc(16);
-  all.forEach((w, i) => buf.writeUInt16BE(w, i * 2));
-  return buf;
+  return `${formatIp(p.bytes)}/${p.prefix}`;
 }

@@ -5,11 +5,11 @@
  * One connection per call. A set answered with a non-zero errno becomes a UapiError with that
  * errno's code; a connection that fails, times out or answers garbage is -EIO/-ETIMEDOUT/-EPROTO.
  */
-import net from 'node:net';
 import type { SetRequest } from '../config.js';
 import { UapiError, codeOfErrno } from './errors.js';
 import { formatSetRequest } from './format.js';
 import { parseGetResponse } from './parse.js';
+import { requestOverSocket } from './socket-request.js';
 import type { DeviceView } from './view.js';
 
 export interface UapiClientOptions {
@@ -56,48 +56,16 @@ export class UapiClient {
 
   /** Sends raw request text, returns the raw answer up to and including its blank line. */
   exchange(socketPath: string, requestText: string): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let received = 0;
-      let settled = false;
-      const socket = net.connect(socketPath);
-      const finish = (err: UapiError | null, answer?: string): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        socket.destroy();
-        if (err) reject(err);
-        else resolve(answer!);
-      };
-      const timer = setTimeout(
-        () => finish(new UapiError('ETIMEDOUT', `no answer within ${this.#timeoutMs} ms`, { path: socketPath })),
-        this.#timeoutMs,
-      );
-      socket.on('connect', () => socket.write(requestText));
-      let lastByte = -1;
-      socket.on('data', (chunk: Buffer) => {
-        chunks.push(chunk);
-        const offset = received;
-        received += chunk.length;
-        if (received > this.#maxResponseBytes) {
-          finish(new UapiError('EPROTO', `answer larger than ${this.#maxResponseBytes} bytes`, { path: socketPath }));
-          return;
-        }
-        // An answer's only empty line is its last: look for "\n\n" in the new bytes only (and
-        // across the chunk boundary), so a multi-megabyte get is not rescanned per chunk.
-        let end = lastByte === 0x0a && chunk[0] === 0x0a ? offset - 1 : -1;
-        if (end < 0) {
-          const at = chunk.indexOf('\n\n');
-          if (at >= 0) end = offset + at;
-        }
-        lastByte = chunk[chunk.length - 1] ?? lastByte;
-        if (end >= 0) finish(null, Buffer.concat(chunks).subarray(0, end + 2).toString('utf8'));
-      });
-      socket.on('end', () => finish(new UapiError('EPROTO', 'connection closed before a complete answer', { path: socketPath })));
-      socket.on('error', (err: NodeJS.ErrnoException) => {
-        const code = err.code === 'ENOENT' ? 'ENOENT' : 'EIO';
-        finish(new UapiError(code, `cannot talk to the socket: ${err.code ?? 'error'}`, { path: socketPath }));
-      });
+    return requestOverSocket(socketPath, requestText, {
+      terminator: '\n\n',
+      timeoutMs: this.#timeoutMs,
+      maxAnswerBytes: this.#maxResponseBytes,
+      errors: {
+        timeout: () => new UapiError('ETIMEDOUT', `no answer within ${this.#timeoutMs} ms`, { path: socketPath }),
+        tooLarge: () => new UapiError('EPROTO', `answer larger than ${this.#maxResponseBytes} bytes`, { path: socketPath }),
+        closedEarly: () => new UapiError('EPROTO', 'connection closed before a complete answer', { path: socketPath }),
+        socket: (err) => new UapiError(err.code === 'ENOENT' ? 'ENOENT' : 'EIO', `cannot talk to the socket: ${err.code ?? 'error'}`, { path: socketPath }),
+      },
     });
   }
 }

@@ -8,6 +8,7 @@
  * secrets, and echoing any 64-hex value invites pasting the wrong one into a log).
  */
 import { constants } from 'node:os';
+import { CodedError } from '../../common/coded-error.js';
 
 /** The errno names the protocol uses; each maps to Linux's number, sent negated on the wire. */
 export type UapiErrorCode = 'EINVAL' | 'EPROTO' | 'EIO' | 'EADDRINUSE' | 'EEXIST' | 'ENOENT' | 'ETIMEDOUT';
@@ -21,15 +22,11 @@ export interface UapiErrorContext {
   readonly path?: string;
 }
 
-export class UapiError extends Error {
+export class UapiError extends CodedError<UapiErrorCode, UapiErrorContext> {
   override readonly name = 'UapiError';
-  readonly code: UapiErrorCode;
-  readonly context: UapiErrorContext;
 
   constructor(code: UapiErrorCode, reason: string, context: UapiErrorContext = {}, options?: { cause?: unknown }) {
-    super(describe(reason, context), options);
-    this.code = code;
-    this.context = context;
+    super(code, describe(reason, context), context, options);
   }
 
   /** The value for the `errno=` line: the Linux errno, negated, as wireguard-go and the kernel report it. */

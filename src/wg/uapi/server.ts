@@ -13,9 +13,11 @@
 import { watch, type FSWatcher } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { internalErrorMessage } from '../../common/coded-error.js';
 import type { SetRequest } from '../config.js';
 import { UapiError, invalid } from './errors.js';
 import { formatErrno, formatGetResponse } from './format.js';
+import { LineConnection, OpenConnections } from './line-connection.js';
 import { SetRequestBuilder, printableKey, splitLine } from './parse.js';
 import { BoundSocketFile, SocketFileError, bindSocketFile, checkSocketPath } from './socket-file.js';
 import type { DeviceView } from './view.js';
@@ -49,7 +51,7 @@ export class UapiServer {
   readonly #server: net.Server;
   readonly #device: UapiDevice;
   readonly #options: Required<Omit<UapiServerOptions, 'onSocketRemoved' | 'onRequestError'>> & UapiServerOptions;
-  readonly #connections = new Set<net.Socket>();
+  readonly #connections = new OpenConnections();
   #socketFile: BoundSocketFile | null = null;
   #deviceQueue: Promise<unknown> = Promise.resolve();
   #watcher: FSWatcher | null = null;
@@ -96,7 +98,7 @@ export class UapiServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopWatching();
-    for (const socket of this.#connections) socket.destroy();
+    this.#connections.closeAll();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#socketFile?.removeIfOurs();
   }
@@ -140,13 +142,7 @@ export class UapiServer {
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#closed) {
-      socket.destroy();
-      return;
-    }
-    this.#connections.add(socket);
-    socket.on('close', () => this.#connections.delete(socket));
-    socket.on('error', () => socket.destroy());
+    if (!this.#connections.admit(socket)) return; // the server is closing
     new Connection(socket, this.#options, {
       get: () => this.#serialised(async () => formatGetResponse(await this.#device.get())),
       set: (request) => this.#serialised(async () => {
@@ -170,60 +166,25 @@ type Reading =
   | { readonly op: 'set'; readonly builder: SetRequestBuilder }
   | { readonly op: 'invalid'; readonly error: UapiError };
 
-/** One client connection: splits bytes into lines and lines into requests, answers in order. */
+/** One client connection: lines (line-connection.ts) into requests, answered in order. */
 class Connection {
-  readonly #socket: net.Socket;
-  readonly #limits: { maxLineBytes: number; maxRequestLines: number };
+  readonly #lines: LineConnection;
+  readonly #maxRequestLines: number;
   readonly #handlers: ConnectionHandlers;
-  #partial: Buffer[] = [];
-  #partialBytes = 0;
   #reading: Reading = { op: 'none' };
   #linesInRequest = 0;
-  #answers: Promise<void> = Promise.resolve();
-  #pending = 0;
-  #stopped = false;
 
   constructor(socket: net.Socket, limits: { maxLineBytes: number; maxRequestLines: number }, handlers: ConnectionHandlers) {
-    this.#socket = socket;
-    this.#limits = limits;
+    this.#maxRequestLines = limits.maxRequestLines;
     this.#handlers = handlers;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     // A request cut short by the end of the stream is dropped, never half-applied.
-    socket.on('end', () => this.#enqueue(async () => {
-      socket.end();
-    }));
-  }
-
-  #onData(chunk: Buffer): void {
-    let start = 0;
-    while (!this.#stopped) {
-      const newline = chunk.indexOf(0x0a, start);
-      if (newline < 0) {
-        this.#keepPartial(chunk.subarray(start));
-        return;
-      }
-      const piece = chunk.subarray(start, newline);
-      start = newline + 1;
-      if (this.#partialBytes + piece.length > this.#limits.maxLineBytes) {
-        this.#cutOff(new UapiError('EPROTO', `line longer than ${this.#limits.maxLineBytes} bytes`, {}));
-        return;
-      }
-      const line = this.#partialBytes === 0 ? piece.toString('utf8') : Buffer.concat([...this.#partial, piece]).toString('utf8');
-      this.#partial = [];
-      this.#partialBytes = 0;
-      this.#onLine(line);
-    }
-  }
-
-  #keepPartial(rest: Buffer): void {
-    if (rest.length === 0) return;
-    if (this.#partialBytes + rest.length > this.#limits.maxLineBytes) {
-      this.#cutOff(new UapiError('EPROTO', `line longer than ${this.#limits.maxLineBytes} bytes`, {}));
-      return;
-    }
-    // Copy: the chunk's memory belongs to the stream.
-    this.#partial.push(Buffer.from(rest));
-    this.#partialBytes += rest.length;
+    this.#lines = new LineConnection(socket, {
+      maxLineBytes: limits.maxLineBytes,
+      maxPending: MAX_PENDING_PER_CONNECTION,
+      onLine: (line) => this.#onLine(line),
+      onLineTooLong: () => this.#cutOff(new UapiError('EPROTO', `line longer than ${limits.maxLineBytes} bytes`, {})),
+      onWorkError: (err) => this.#answerError(asUapiError(err)),
+    });
   }
 
   #onLine(line: string): void {
@@ -236,8 +197,8 @@ class Connection {
       return;
     }
     this.#linesInRequest++;
-    if (this.#linesInRequest > this.#limits.maxRequestLines) {
-      this.#cutOff(new UapiError('EPROTO', `request longer than ${this.#limits.maxRequestLines} lines`, {}));
+    if (this.#linesInRequest > this.#maxRequestLines) {
+      this.#cutOff(new UapiError('EPROTO', `request longer than ${this.#maxRequestLines} lines`, {}));
       return;
     }
     switch (reading.op) {
@@ -259,7 +220,7 @@ class Connection {
     switch (reading.op) {
       case 'get': {
         const error = reading.error;
-        this.#enqueue(async () => (error ? this.#answerError(error) : this.#write(await this.#handlers.get())));
+        this.#lines.enqueue(async () => (error ? this.#answerError(error) : this.#lines.write(await this.#handlers.get())));
         return;
       }
       case 'set': {
@@ -268,58 +229,31 @@ class Connection {
           request = reading.builder.finish();
         } catch (err) {
           const error = asUapiError(err);
-          this.#enqueue(async () => this.#answerError(error));
+          this.#lines.enqueue(async () => this.#answerError(error));
           return;
         }
-        this.#enqueue(async () => {
+        this.#lines.enqueue(async () => {
           await this.#handlers.set(request);
-          this.#write(formatErrno(0));
+          this.#lines.write(formatErrno(0));
         });
         return;
       }
       case 'invalid': {
         const error = reading.error;
-        this.#enqueue(async () => this.#answerError(error));
+        this.#lines.enqueue(async () => this.#answerError(error));
         return;
       }
     }
   }
 
-  /** Queues an answer; answers go out in request order. Reading pauses when too many wait. */
-  #enqueue(work: () => Promise<void>): void {
-    this.#pending++;
-    if (this.#pending >= MAX_PENDING_PER_CONNECTION) this.#socket.pause();
-    this.#answers = this.#answers
-      .then(work)
-      .catch((err: unknown) => this.#answerError(asUapiError(err)))
-      .finally(() => {
-        this.#pending--;
-        if (this.#pending < MAX_PENDING_PER_CONNECTION && !this.#stopped) this.#socket.resume();
-      });
-  }
-
   #answerError(error: UapiError): void {
     this.#handlers.reportError(error);
-    this.#write(formatErrno(error.errno));
-  }
-
-  #write(text: string): void {
-    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(text);
+    this.#lines.write(formatErrno(error.errno));
   }
 
   /** A framing violation: answer it after what is already queued, then close the connection. */
   #cutOff(error: UapiError): void {
-    this.#stopped = true;
-    this.#partial = [];
-    this.#partialBytes = 0;
-    this.#socket.pause();
-    this.#socket.removeAllListeners('data');
-    this.#enqueue(async () => {
-      this.#answerError(error);
-      this.#socket.end();
-      // Do not wait for the client to finish sending an endless request.
-      this.#socket.once('finish', () => this.#socket.destroy());
-    });
+    this.#lines.cutOff(() => this.#answerError(error));
   }
 }
 
@@ -338,7 +272,7 @@ function asUapiError(err: unknown): UapiError {
   if (err instanceof UapiError) return err;
   // Internal failures are -EIO; the message of a foreign error is not passed on (it could carry
   // anything), only its class, and the original stays as cause for a debugger.
-  return new UapiError('EIO', `internal error (${err instanceof Error ? err.name : typeof err})`, {}, { cause: err });
+  return new UapiError('EIO', internalErrorMessage(err, { withCode: false }), {}, { cause: err });
 }
 
 /** The socket file's errors, as the UAPI's own error type (same code, path as context). */

@@ -6,7 +6,7 @@
  * EADDRINUSE, EIO), ECONNREFUSED/ENOENT when no wgd serves the socket (a supervisor's cue to
  * start one), ETIMEDOUT when it does not answer in time, EPROTO when it answers something else.
  */
-import net from 'node:net';
+import { requestOverSocket } from '../uapi/socket-request.js';
 import { WgdError } from './errors.js';
 import { parseAnswer, type CreateResult, type DeleteResult, type DeviceInfo, type PingResult, type ResultOf, type WgdOp } from './protocol.js';
 
@@ -54,49 +54,26 @@ export class WgdClient {
     return this.#call('ping', {});
   }
 
-  #call<Op extends WgdOp>(op: Op, fields: Record<string, unknown>): Promise<ResultOf[Op]> {
-    const line = `${JSON.stringify({ op, ...fields })}\n`;
-    return new Promise<ResultOf[Op]>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let received = 0;
-      let settled = false;
-      const socket = net.connect(this.socketPath);
-      const finish = (error: WgdError | null, result?: ResultOf[Op]): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        socket.destroy();
-        if (error) reject(error);
-        else resolve(result!);
-      };
-      const timer = setTimeout(
-        () => finish(new WgdError('ETIMEDOUT', `wgd did not answer ${op} within ${this.#timeoutMs} ms`, { path: this.socketPath })),
-        this.#timeoutMs,
-      );
-      socket.on('connect', () => socket.write(line));
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (received > MAX_ANSWER_BYTES) {
-          finish(new WgdError('EPROTO', `answer larger than ${MAX_ANSWER_BYTES} bytes`, { path: this.socketPath }));
-          return;
-        }
-        const newline = chunk.indexOf(0x0a);
-        if (newline < 0) {
-          chunks.push(chunk);
-          return;
-        }
-        chunks.push(chunk.subarray(0, newline));
-        try {
-          finish(null, parseAnswer(op, Buffer.concat(chunks).toString('utf8')).result);
-        } catch (error) {
-          finish(error instanceof WgdError ? error : new WgdError('EPROTO', 'unreadable answer', { path: this.socketPath }));
-        }
-      });
-      socket.on('end', () => finish(new WgdError('EPROTO', 'wgd closed the connection before answering', { path: this.socketPath })));
-      socket.on('error', (err: NodeJS.ErrnoException) => {
-        const code = err.code === 'ENOENT' ? 'ENOENT' : err.code === 'ECONNREFUSED' ? 'ECONNREFUSED' : 'EIO';
-        finish(new WgdError(code, `cannot reach wgd at ${this.socketPath}: ${err.code ?? 'error'}${code === 'EIO' ? '' : ' (is it running?)'}`, { path: this.socketPath }));
-      });
+  async #call<Op extends WgdOp>(op: Op, fields: Record<string, unknown>): Promise<ResultOf[Op]> {
+    const path = this.socketPath;
+    const answer = await requestOverSocket(path, `${JSON.stringify({ op, ...fields })}\n`, {
+      terminator: '\n',
+      timeoutMs: this.#timeoutMs,
+      maxAnswerBytes: MAX_ANSWER_BYTES,
+      errors: {
+        timeout: () => new WgdError('ETIMEDOUT', `wgd did not answer ${op} within ${this.#timeoutMs} ms`, { path }),
+        tooLarge: () => new WgdError('EPROTO', `answer larger than ${MAX_ANSWER_BYTES} bytes`, { path }),
+        closedEarly: () => new WgdError('EPROTO', 'wgd closed the connection before answering', { path }),
+        socket: (err) => {
+          const code = err.code === 'ENOENT' ? 'ENOENT' : err.code === 'ECONNREFUSED' ? 'ECONNREFUSED' : 'EIO';
+          return new WgdError(code, `cannot reach wgd at ${path}: ${err.code ?? 'error'}${code === 'EIO' ? '' : ' (is it running?)'}`, { path });
+        },
+      },
     });
+    try {
+      return parseAnswer(op, answer.slice(0, -1)).result;
+    } catch (error) {
+      throw error instanceof WgdError ? error : new WgdError('EPROTO', 'unreadable answer', { path });
+    }
   }
 }

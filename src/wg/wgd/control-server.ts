@@ -10,6 +10,8 @@
  * sends many requests without reading answers is paused after a few.
  */
 import net from 'node:net';
+import { internalErrorMessage } from '../../common/coded-error.js';
+import { LineConnection, OpenConnections } from '../uapi/line-connection.js';
 import { BoundSocketFile, SocketFileError, bindSocketFile } from '../uapi/socket-file.js';
 import { WgdError, invalidField } from './errors.js';
 import { formatAnswer, parseRequestLine, type WgdRequest } from './protocol.js';
@@ -31,7 +33,7 @@ const MAX_PENDING_PER_CONNECTION = 16;
 export class ControlServer {
   readonly socketPath: string;
   readonly #server: net.Server;
-  readonly #connections = new Set<net.Socket>();
+  readonly #connections = new OpenConnections();
   #socketFile: BoundSocketFile | null = null;
   #closed = false;
 
@@ -40,13 +42,7 @@ export class ControlServer {
     const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     // allowHalfOpen: `printf '{"op":"list"}\n' | ncat -U SOCKET` still gets its answer.
     this.#server = net.createServer({ allowHalfOpen: true }, (socket) => {
-      if (this.#closed) {
-        socket.destroy();
-        return;
-      }
-      this.#connections.add(socket);
-      socket.on('close', () => this.#connections.delete(socket));
-      socket.on('error', () => socket.destroy());
+      if (!this.#connections.admit(socket)) return; // the server is closing
       new ControlConnection(socket, maxLineBytes, handler, options.onRequestError ?? (() => {}));
     });
   }
@@ -68,67 +64,43 @@ export class ControlServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const socket of this.#connections) socket.destroy();
+    this.#connections.closeAll();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#socketFile?.removeIfOurs();
   }
 }
 
-/** One client connection: lines in, answers out in order. */
+/** One client connection: lines (line-connection.ts) parsed into requests, answered in order. */
 class ControlConnection {
-  readonly #socket: net.Socket;
-  readonly #maxLineBytes: number;
+  readonly #lines: LineConnection;
   readonly #handler: RequestHandler;
   readonly #onRequestError: (error: WgdError) => void;
-  #partial: Buffer[] = [];
-  #partialBytes = 0;
-  #answers: Promise<void> = Promise.resolve();
-  #pending = 0;
-  #stopped = false;
 
   constructor(socket: net.Socket, maxLineBytes: number, handler: RequestHandler, onRequestError: (error: WgdError) => void) {
-    this.#socket = socket;
-    this.#maxLineBytes = maxLineBytes;
     this.#handler = handler;
     this.#onRequestError = onRequestError;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     // A line cut short by the end of the stream is not a request: it is dropped.
-    socket.on('end', () => this.#enqueue(async () => {
-      socket.end();
-    }));
-  }
-
-  #onData(chunk: Buffer): void {
-    let start = 0;
-    while (!this.#stopped) {
-      const newline = chunk.indexOf(0x0a, start);
-      const piece = chunk.subarray(start, newline < 0 ? chunk.length : newline);
-      if (this.#partialBytes + piece.length > this.#maxLineBytes) {
-        this.#cutOff();
-        return;
-      }
-      if (newline < 0) {
-        // Copy: the chunk's memory belongs to the stream.
-        if (piece.length > 0) this.#partial.push(Buffer.from(piece));
-        this.#partialBytes += piece.length;
-        return;
-      }
-      start = newline + 1;
-      const bytes = this.#partialBytes === 0 ? piece : Buffer.concat([...this.#partial, piece]);
-      this.#partial = [];
-      this.#partialBytes = 0;
-      this.#onLine(bytes.toString('utf8').replace(/\r$/, ''));
-    }
+    this.#lines = new LineConnection(socket, {
+      maxLineBytes,
+      maxPending: MAX_PENDING_PER_CONNECTION,
+      onLine: (line) => this.#onLine(line.replace(/\r$/, '')),
+      onLineTooLong: () => {
+        // An oversized line: answer it after what is already queued, then close the connection.
+        const error = invalidField('request', `line longer than ${maxLineBytes} bytes; closing the connection`);
+        this.#lines.cutOff(() => this.#answerError(undefined, error));
+      },
+      onWorkError: (error) => this.#answerError(undefined, asWgdError(error)),
+    });
   }
 
   #onLine(line: string): void {
     if (line.trim() === '') return; // blank lines between requests answer nothing
     const parsed = parseRequestLine(line);
     if (!parsed.ok) {
-      this.#enqueue(async () => this.#answerError(parsed.id, parsed.error));
+      this.#lines.enqueue(async () => this.#answerError(parsed.id, parsed.error));
       return;
     }
-    this.#enqueue(async () => {
+    this.#lines.enqueue(async () => {
       let body: object;
       try {
         body = await this.#handler(parsed.request);
@@ -136,51 +108,18 @@ class ControlConnection {
         this.#answerError(parsed.id, asWgdError(error));
         return;
       }
-      this.#write(formatAnswer(parsed.id, { ok: true, body }));
+      this.#lines.write(formatAnswer(parsed.id, { ok: true, body }));
     });
-  }
-
-  /** Queues an answer; answers go out in request order. Reading pauses when too many wait. */
-  #enqueue(work: () => Promise<void>): void {
-    this.#pending++;
-    if (this.#pending >= MAX_PENDING_PER_CONNECTION) this.#socket.pause();
-    this.#answers = this.#answers
-      .then(work)
-      .catch((error: unknown) => this.#answerError(undefined, asWgdError(error)))
-      .finally(() => {
-        this.#pending--;
-        if (this.#pending < MAX_PENDING_PER_CONNECTION && !this.#stopped) this.#socket.resume();
-      });
   }
 
   #answerError(id: string | number | undefined, error: WgdError): void {
     this.#onRequestError(error);
-    this.#write(formatAnswer(id, { ok: false, error }));
-  }
-
-  #write(text: string): void {
-    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(text);
-  }
-
-  /** An oversized line: answer it after what is already queued, then close the connection. */
-  #cutOff(): void {
-    this.#stopped = true;
-    this.#partial = [];
-    this.#partialBytes = 0;
-    this.#socket.pause();
-    this.#socket.removeAllListeners('data');
-    const error = invalidField('request', `line longer than ${this.#maxLineBytes} bytes; closing the connection`);
-    this.#enqueue(async () => {
-      this.#answerError(undefined, error);
-      this.#socket.end();
-      // Do not wait for the client to finish sending an endless line.
-      this.#socket.once('finish', () => this.#socket.destroy());
-    });
+    this.#lines.write(formatAnswer(id, { ok: false, error }));
   }
 }
 
 function asWgdError(error: unknown): WgdError {
   if (error instanceof WgdError) return error;
   // A foreign error's message could carry anything: only its class goes on the wire.
-  return new WgdError('EIO', `internal error (${error instanceof Error ? error.name : typeof error})`, {}, { cause: error });
+  return new WgdError('EIO', internalErrorMessage(error, { withCode: false }), {}, { cause: error });
 }

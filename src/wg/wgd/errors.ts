@@ -7,6 +7,7 @@
  * the same code the daemon decided. Messages name the field and the reason; no key material ever
  * reaches wgd's control protocol (keys go over the UAPI sockets), so none can leak into one.
  */
+import { CodedError } from '../../common/coded-error.js';
 
 export type WgdErrorCode =
   | 'EINVAL' // a request that is not well-formed (field named in the message)
@@ -29,16 +30,8 @@ export interface WgdErrorContext {
   readonly path?: string;
 }
 
-export class WgdError extends Error {
+export class WgdError extends CodedError<WgdErrorCode, WgdErrorContext> {
   override readonly name = 'WgdError';
-  readonly code: WgdErrorCode;
-  readonly context: WgdErrorContext;
-
-  constructor(code: WgdErrorCode, message: string, context: WgdErrorContext = {}, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.context = context;
-  }
 }
 
 /** EINVAL for `field`, with the message starting with the field's name. */

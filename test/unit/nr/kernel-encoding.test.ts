@@ -44,7 +44,7 @@ test('the kind of a linkinfo is read with the NESTED flag masked and a truncated
   t.is(kindOfLinkInfo(Buffer.concat([attribute(2, Buffer.alloc(4)), attribute(1, Buffer.from('tun\0'))])), 'tun');
 });
 
-test('IPv4 and IPv6 addresses round-trip through bytes, and IPv6 formats as Node canonicalises it (RFC 5952)', (t) => {
+test('IPv4 and IPv6 addresses round-trip through bytes; IPv6 formats as Node canonicalises it (RFC 5952), an IPv4-mapped one as ::ffff:a.b.c.d like iproute2; zones and leading zeros are refused', (t) => {
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 8 }), (raw, zeros) => {
       const bytes = Buffer.from(raw);
@@ -61,7 +61,9 @@ test('IPv4 and IPv6 addresses round-trip through bytes, and IPv6 formats as Node
     }),
   );
   t.is(formatAddress(parseAddress('fd00:0:0:1::1')!.bytes), 'fd00:0:0:1::1');
-  t.is(formatAddress(parseAddress('::ffff:1.2.3.4')!.bytes), '::ffff:102:304');
+  t.is(formatAddress(parseAddress('::ffff:1.2.3.4')!.bytes), '::ffff:1.2.3.4');
+  t.is(formatAddress(parseAddress('::ffff:102:304')!.bytes), '::ffff:1.2.3.4');
+  for (const bad of ['fe80::1%eth0', '010.0.0.1', '1.2.3.04', '1::2::3', '1:2:3:4:5:6:7:8::', '']) t.is(parseAddress(bad), null, bad);
 });
 
 test('a CIDR needs an address and a prefix length within the family; isNetwork finds host bits', (t) => {
