@@ -183,6 +183,8 @@ interface DataplaneNative {
     aeadOpen(backend: AeadBackend, key: Buffer, counter: bigint, sealed: Buffer): Buffer | null;
     /** The back end the data plane uses in this process. */
     aeadBackend(): AeadBackend;
+    /** ns per seal and per open of packets of `bytes.length`, timed in C (scripts/bench/aead.ts). */
+    aeadTiming(backend: AeadBackend, key: Buffer, counter: bigint, bytes: Buffer, iterations: number): { sealNs: number; openNs: number };
   };
 }
 
