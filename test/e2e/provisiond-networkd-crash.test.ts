@@ -194,13 +194,21 @@ test('97 tasks over 10 networks through the real networkd survive 3 SIGKILLs of 
     const at = Math.floor(((k + 1) * total) / 8) + Math.floor(Math.random() * 8);
     await waitFor(async () => (await finalCount(crash.node)) >= at, { what: `${at} tasks final`, timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 25 });
     if (k % 2 === 0) {
-      const inFlight = await taskInFlight(crash.node);
-      await crash.node.killProvisiond();
-      kills.push(`provisiond (${inFlight} in flight)`);
-      mustReplay.push(inFlight);
-      await crash.node.startProvisiond();
-      // Its re-send must reach the networkd that did the work, not a restarted one.
-      await waitFor(async () => ((await crash.node.client.show(inFlight)) as unknown as History).state === 'succeeded', { what: `${inFlight} re-sent`, timeoutMs: 30_000, intervalMs: 25 });
+      // The task seen in flight may get its answer between that look and the SIGKILL (networkd
+      // is fast); such a kill interrupts nothing, so it is repeated on another task (at most 4).
+      for (let attempt = 1; ; attempt++) {
+        const inFlight = await taskInFlight(crash.node);
+        await crash.node.killProvisiond();
+        await crash.node.startProvisiond();
+        // Its re-send must reach the networkd that did the work, not a restarted one.
+        await waitFor(async () => ((await crash.node.client.show(inFlight)) as unknown as History).state === 'succeeded', { what: `${inFlight} re-sent`, timeoutMs: 30_000, intervalMs: 25 });
+        const landed = ((await crash.node.client.show(inFlight)) as unknown as History).history.some((a) => a.outcome === 'interrupted');
+        if (landed || attempt === 4) {
+          kills.push(`provisiond (${inFlight} in flight${attempt > 1 ? `; ${attempt - 1} earlier kill(s) came after the answer` : ''})`);
+          mustReplay.push(inFlight);
+          break;
+        }
+      }
     } else {
       await crash.node.killNetworkd();
       kills.push(`networkd after ${at}`);
@@ -244,8 +252,11 @@ test('97 tasks over 10 networks through the real networkd survive 3 SIGKILLs of 
     crash.tasks.map((task) => `${task.body.id as string} ${requestOf(task)}`).sort(),
     "networkd's task record: each task id once, for its own request",
   );
-  const cut = new Set(missing.map((task) => task.body.id as string));
-  t.deepEqual(record.entries.filter((e) => e.outcome.status !== 200 && !cut.has(e.taskId)).map((e) => `${e.taskId}: ${e.outcome.status}`), [], 'recorded outcomes are 200 (a 404 only where networkd died mid-task)');
+  // networkd writes a task's record after its effect: when it died in between, the re-send did
+  // the work again, found it done and was recorded as such (e.g. a 404 for a detached workload).
+  // That is allowed only for tasks with an attempt networkd never answered.
+  const cut = new Set(crash.tasks.map((task) => task.body.id as string).filter((id) => unanswered(id)));
+  t.deepEqual(record.entries.filter((e) => e.outcome.status !== 200 && !cut.has(e.taskId)).map((e) => `${e.taskId}: ${e.outcome.status}`), [], 'recorded outcomes are 200 (another only where networkd died mid-task)');
   for (const id of mustReplay) {
     const attempts = histories.get(id)?.history ?? [];
     t.true(attempts.some((a) => a.outcome === 'interrupted'), `${id}: the kill interrupted an attempt`);
