@@ -54,6 +54,14 @@ int wgk_family_available(const char *netns_path) {
   return rc < 0 ? rc : 1;
 }
 
+/* Which message (and its peers) a failure belongs to. */
+static void info_message(wgk_error_info *info, size_t index, size_t first_peer, size_t end_peer) {
+  if (!info) return;
+  info->message_index = index;
+  info->first_peer = first_peer;
+  info->end_peer = end_peer;
+}
+
 static uint64_t now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -103,11 +111,7 @@ int wgk_set_device(const char *netns_path, const wgk_device *d, const wgk_set_op
       count--;
       if (ack < 0 && rc == 0) {
         rc = ack;
-        if (info) {
-          info->message_index = f->index;
-          info->first_peer = f->first_peer;
-          info->end_peer = f->end_peer;
-        }
+        info_message(info, f->index, f->first_peer, f->end_peer);
         info_ext_ack(info, &s);
         encoded_all = 1; /* send nothing more; still drain what is in flight */
       }
@@ -122,11 +126,7 @@ int wgk_set_device(const char *netns_path, const wgk_device *d, const wgk_set_op
     }
     if (len < 0) {
       rc = (int)len;
-      if (info) {
-        info->message_index = index;
-        info->first_peer = e.first_peer;
-        info->end_peer = e.end_peer;
-      }
+      info_message(info, index, e.first_peer, e.end_peer);
       encoded_all = 1;
       continue;
     }
@@ -140,11 +140,7 @@ int wgk_set_device(const char *netns_path, const wgk_device *d, const wgk_set_op
     if (sent < 0) {
       if (rc == 0) {
         rc = sent;
-        if (info) {
-          info->message_index = index;
-          info->first_peer = e.first_peer;
-          info->end_peer = e.end_peer;
-        }
+        info_message(info, index, e.first_peer, e.end_peer);
       }
       encoded_all = 1;
       continue;
