@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { NetworkResources, NrError, UserspaceWgBackend, type WgBackend } from '../nr/index.js';
 import { RUN_NETNS_DIR, netIdOfNamespace, netIdOfWgDevice, netnsPathOf, nrNamespaceName, parseNetId, parsePrefix, wgDeviceName, type Prefix } from '../nr/names.js';
-import { KernelWgBackend } from '../wg/kernel/index.js';
+import { KernelWgBackend } from '../nr/wireguard/kernel/index.js';
 import type { PlaneContext, PlaneWg } from './daemon.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
 import { NetworkdError } from './errors.js';

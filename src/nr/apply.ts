@@ -14,7 +14,7 @@ import { toKernelTable } from './nft.js';
 import { netnsKey } from './model.js';
 import type { KernelSession } from './session.js';
 import { type Step, describeStep } from './steps.js';
-import type { WgBackend } from './wg-types.js';
+import type { WgBackend } from './wireguard/backend.js';
 
 /** This process's namespace, as a path any thread can open (the thread group's, not a worker's). */
 const OWN_NETNS_PATH = `/proc/${process.pid}/ns/net`;

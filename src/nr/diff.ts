@@ -24,7 +24,7 @@ import type {
 import { netnsKey } from './model.js';
 import type { NftTable } from './nft.js';
 import type { Step } from './steps.js';
-import type { WgDesiredConfig, WgDeviceStatus } from './wg-types.js';
+import type { WgDesiredConfig, WgDeviceStatus } from './wireguard/backend.js';
 
 /** Structural equality of JSON-like values (object key order ignored). */
 export function deepEqual(a: unknown, b: unknown): boolean {

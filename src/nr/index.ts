@@ -35,10 +35,10 @@ import {
 import { IP_FORWARD, type NrContext, planNdmz, planNr } from './plan.js';
 import { NftCache } from './nft-cache.js';
 import { NamespaceWatches, type StateReader } from './namespace-watch.js';
-import { WgConfigMemory } from './wg-memory.js';
+import { WgConfigMemory } from './wireguard/memory.js';
 import { KernelSession } from './session.js';
 import type { Step } from './steps.js';
-import type { WgBackend } from './wg-types.js';
+import type { WgBackend } from './wireguard/backend.js';
 
 export { NrError, type NrErrorCode, type NrErrorContext } from './errors.js';
 export { allocatePublicAddress, parsePublicAddress, type PublicAddress, PUBLIC_NETWORK } from './allocate-public.js';
@@ -47,8 +47,8 @@ export { diffNdmz, diffNr, diffPlans } from './diff.js';
 export { describeStep, type Step, type StepKind } from './steps.js';
 export type * from './model.js';
 export type { NftTable, NftChain } from './nft.js';
-export { UserspaceWgBackend, statusFromView } from './wg-backend.js';
-export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from './wg-types.js';
+export { UserspaceWgBackend, statusFromView } from './wireguard/userspace/backend.js';
+export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from './wireguard/backend.js';
 export { parsePrefix, parseNetId, netIdOfNamespace, isOwnedNamespace, nrNamespaceName, ndmzNamespaceName, wgDeviceName, type Prefix, type NetId } from './names.js';
 
 export interface NetworkResourcesOptions {

@@ -5,7 +5,7 @@
  * netdef's formatter on the plan side and by the kernel layer on the observed side.
  */
 import type { NftTable } from './nft.js';
-import type { WgDesiredConfig, WgDeviceStatus } from './wg-types.js';
+import type { WgDesiredConfig, WgDeviceStatus } from './wireguard/backend.js';
 
 /** A network namespace: the node's own (whatever namespace networkd runs in) or one under /run/netns. */
 export type NetnsRef = { readonly kind: 'host' } | { readonly kind: 'named'; readonly name: string };

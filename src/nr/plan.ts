@@ -36,7 +36,7 @@ import {
   wgDeviceName,
 } from './names.js';
 import { hostTable, ndmzBridgeTable, ndmzTable, nrTable } from './tables.js';
-import type { WgPeerConfig } from './wg-types.js';
+import type { WgPeerConfig } from './wireguard/backend.js';
 
 export const HOST_NDMZ_ADDRESS = '100.126.0.1/30';
 export const NDMZ_UPLINK_ADDRESS = '100.126.0.2/30';

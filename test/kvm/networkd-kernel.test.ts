@@ -16,7 +16,7 @@ import type { SimNetwork } from '../../src/sim/network.js';
 import type { SimNode } from '../../src/sim/node.js';
 import { SimWorld, type SimWorkload } from '../../src/sim/world.js';
 import { defaultZmeshInvocation, distIsFresh } from '../../src/sim/zmesh-command.js';
-import { listLinks, wireguardFamilyAvailable } from '../../src/wg/kernel/index.js';
+import { listLinks, wireguardFamilyAvailable } from '../../src/nr/wireguard/kernel/index.js';
 import { runCommand, systemTool } from '../harness/index.js';
 import { oneFileAtATime } from './one-file-at-a-time.js';
 

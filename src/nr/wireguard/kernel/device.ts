@@ -8,7 +8,7 @@
  * time is the kernel's, one X25519 per new peer (3.5 s for 10,000 peers in the emulated guest,
  * where packing and parsing them costs ~0.1 s); networkd accepts that on its event loop.
  */
-import { SecretKey } from '../../netdef/index.js';
+import { SecretKey } from '../../../netdef/index.js';
 import { KernelWgError, fromAddon, invalidInput } from './errors.js';
 import { kernelWgNative, type RawDevice, type RawDeviceSet } from './native.js';
 import { packPeers } from './peer-batch.js';

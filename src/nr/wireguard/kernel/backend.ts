@@ -9,8 +9,8 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerStatus } from '../../nr/wg-types.js';
-import { native } from '../../native/binding.js';
+import type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerStatus } from '../backend.js';
+import { native } from '../../../native/binding.js';
 import { createLink, deleteLink, getDevice, listLinks, setDevice, type KernelDevice, type KernelPeerSet } from './device.js';
 import { KernelWgError, fromAddon } from './errors.js';
 

@@ -1,9 +1,9 @@
 import test from 'ava';
-import { SecretKey, generateKeyPair, ready } from '../../../src/netdef/index.js';
-import { minimalSetRequest } from '../../../src/nr/wg-set-request.js';
-import type { WgDesiredConfig } from '../../../src/nr/wg-types.js';
-import { EMPTY_DEVICE_CONFIG, Endpoint, type DeviceConfig, type SetRequest, applySet } from '../../../src/wg/config.js';
-import { viewFromConfig } from '../../../src/wg/uapi/view.js';
+import { SecretKey, generateKeyPair, ready } from '../../../../src/netdef/index.js';
+import { minimalSetRequest } from '../../../../src/nr/wireguard/userspace/set-request.js';
+import type { WgDesiredConfig } from '../../../../src/nr/wireguard/backend.js';
+import { EMPTY_DEVICE_CONFIG, Endpoint, type DeviceConfig, type SetRequest, applySet } from '../../../../src/wg/config.js';
+import { viewFromConfig } from '../../../../src/wg/uapi/view.js';
 
 const derive = (bytes: Uint8Array): Uint8Array => Buffer.from(SecretKey.fromBytes(bytes).publicKey(), 'base64');
 
