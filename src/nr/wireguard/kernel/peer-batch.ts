@@ -11,7 +11,7 @@
  */
 import { SecretKey } from '../../../netdef/index.js';
 import { invalidInput } from './errors.js';
-import type { KernelPeerSet } from './device.js';
+import type { KernelPeerSet } from './types.js';
 import { RAW_PEER, type RawPeerBatch } from './native.js';
 
 /** Standard base64 of 32 bytes. */

@@ -7,7 +7,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { KEY_PATTERN, SecretKey, isKey } from '../../../../src/netdef/index.js';
-import { decodeDeviceMessages, setDevice, toRawDeviceSet, type KernelDeviceSet, type KernelPeerSet } from '../../../../src/nr/wireguard/kernel/device.js';
+import { decodeDeviceMessages, setDevice, toRawDeviceSet } from '../../../../src/nr/wireguard/kernel/device.js';
+import type { KernelDeviceSet, KernelPeerSet } from '../../../../src/nr/wireguard/kernel/types.js';
 import { KernelWgError } from '../../../../src/nr/wireguard/kernel/errors.js';
 import { RAW_PEER, kernelWgNative } from '../../../../src/nr/wireguard/kernel/native.js';
 
