@@ -23,6 +23,7 @@ import { type AttachRequest, type NetworkName, parseWorkloadId } from './request
 import { decideRevision } from './revision.js';
 import { SerialQueue } from './serial-queue.js';
 import { type Store, type StoredNetwork, type StoredWorkload, withForgotten } from './store.js';
+import type { ApplyResult, AttachResult, DeleteResult, DetachResult, NetworkView, ReconcileReport } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
 import {
   KernelWorkloadLinks,
@@ -34,35 +35,6 @@ import {
   workloadLinkName,
   type WorkloadLinkSpec,
 } from './workload-link.js';
-
-export interface ApplyResult {
-  readonly network: string;
-  readonly netId: string;
-  readonly revision: number;
-  readonly applied: { readonly steps: number; readonly ms: number };
-}
-
-export interface AttachResult {
-  readonly workload: string;
-  readonly ip: string;
-  readonly prefix: 24;
-  readonly gateway: string;
-  readonly routes: readonly { destination: string; via: string }[];
-  readonly mtu: number;
-  readonly ifname: string;
-  readonly netns: string;
-}
-
-export interface ReconcileReport {
-  readonly steps: number;
-  readonly networks: number;
-  readonly removedNrs: readonly string[];
-  readonly removedDevices: readonly string[];
-  readonly reattached: number;
-  readonly forgotten: readonly string[];
-  readonly errors: readonly string[];
-  readonly ms: number;
-}
 
 /** The kernel side of workloads (workload-link.ts); replaceable so the wiring stays in one place. */
 export interface WorkloadLinks {
@@ -169,7 +141,7 @@ export class NetworkService {
   }
 
   /** DELETE /v1/networks/{name}: state first, then workloads detached, then the NR removed. */
-  deleteNetwork(name: NetworkName): Promise<{ network: string; netId: string; deleted: true; workloadsDetached: number }> {
+  deleteNetwork(name: NetworkName): Promise<DeleteResult> {
     return this.#queue.run(async () => {
       const stored = this.#store.network(name);
       if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
@@ -185,11 +157,11 @@ export class NetworkService {
     });
   }
 
-  async listNetworks(): Promise<object[]> {
+  async listNetworks(): Promise<NetworkView[]> {
     return Promise.all(this.#store.networks().map((n) => this.#describe(n)));
   }
 
-  async getNetwork(name: NetworkName): Promise<object> {
+  async getNetwork(name: NetworkName): Promise<NetworkView> {
     const stored = this.#store.network(name);
     if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
     return this.#describe(stored);
@@ -237,7 +209,7 @@ export class NetworkService {
   }
 
   /** DELETE /v1/networks/{name}/workloads/{workload}: the address becomes free. */
-  detachWorkload(name: NetworkName, workloadText: string): Promise<{ workload: string; ip: string; detached: true }> {
+  detachWorkload(name: NetworkName, workloadText: string): Promise<DetachResult> {
     const workload = parseWorkloadId(workloadText);
     return this.#queue.run(async () => {
       const network = this.#store.network(name);
@@ -361,10 +333,11 @@ export class NetworkService {
   /** Resolves endpoints (keeping the last good addresses), then applies the NR. */
   async #applyOne(network: StoredNetwork): Promise<number> {
     const resource = this.#resourceOf(network);
-    const { endpoints, lastGood } = await this.#resolver.resolveAll(resource.peers.map((p) => p.endpoint), network.resolved);
-    if (JSON.stringify(lastGood) !== JSON.stringify(network.resolved)) {
-      await this.#store.putNetwork({ ...network, resolved: lastGood });
-    }
+    const { endpoints, lastGood, changed } = await this.#resolver.resolveAll(
+      resource.peers.map((p) => p.endpoint),
+      network.resolved,
+    );
+    if (changed) await this.#store.putNetwork({ ...network, resolved: lastGood });
     for (const [index, result] of endpoints.entries()) {
       if (result.source === 'last-good') this.#log(`network ${network.name}: ${result.host} does not resolve; using its last good address`);
       if (result.source === 'unresolved' && result.host !== undefined) this.#log(`network ${network.name}: ${result.host} does not resolve and has no last good address; peer ${resource.peers[index]?.node} has no endpoint`);
@@ -398,7 +371,7 @@ export class NetworkService {
     };
   }
 
-  async #describe(network: StoredNetwork): Promise<object> {
+  async #describe(network: StoredNetwork): Promise<NetworkView> {
     const resource = this.#resourceOf(network);
     let live: NrStatus | null = null;
     let liveError: string | undefined;
@@ -433,7 +406,7 @@ export class NetworkService {
         : null,
       listenPort: live?.device?.listenPort ?? resource.listenPort,
       workloads: Object.values(workloads.workloads).map((w) => ({ workload: w.workload, ip: w.ip, netns: w.netns, ifname: w.ifname, link: w.link })),
-      forgottenWorkloads: workloads.forgotten,
+      forgottenWorkloads: [...workloads.forgotten],
       ...(liveError === undefined ? {} : { liveError }),
     };
   }

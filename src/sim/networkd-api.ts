@@ -3,6 +3,7 @@
 // API exactly as an operator's tool would, and turns an error answer into a SimError that names
 // the node, the request and networkd's own message.
 import { UnixHttpClient } from '../http/client.js';
+import type { NetworkListView, NetworkView } from '../networkd/views.js';
 import { SimError } from './errors.js';
 
 export interface ApiAnswer {
@@ -72,12 +73,12 @@ export class NetworkdApi {
     return this.call('DELETE', `/v1/networks/${encodeURIComponent(name)}`, undefined, 60_000);
   }
 
-  getNetwork(name: string): Promise<unknown> {
-    return this.call('GET', `/v1/networks/${encodeURIComponent(name)}`);
+  async getNetwork(name: string): Promise<NetworkView> {
+    return (await this.call('GET', `/v1/networks/${encodeURIComponent(name)}`)) as NetworkView;
   }
 
-  listNetworks(): Promise<unknown> {
-    return this.call('GET', '/v1/networks');
+  async listNetworks(): Promise<NetworkListView> {
+    return (await this.call('GET', '/v1/networks')) as NetworkListView;
   }
 
   async attach(network: string, workload: string, netns: string, ifname: string, ip?: string): Promise<AttachAnswer> {

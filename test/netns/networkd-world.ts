@@ -6,6 +6,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { join } from 'node:path';
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { ExecutionContext } from 'ava';
 import { UnixHttpClient } from '../../src/http/client.js';
 import { type NetworkDefinition, addNode, assertNodeRecord, createNetwork, generateKeyPair, ready, sodiumKeySource } from '../../src/netdef/index.js';
 import { defaultZmeshInvocation, zmeshArgs } from '../../src/sim/zmesh-command.js';
@@ -66,3 +69,10 @@ export async function call(socket: string, method: string, path: string, body?: 
     client.close();
   }
 }
+
+/** Fails `t` unless `body` is exactly what `schema` (a networkd view, src/networkd/views.ts) says. */
+export function assertView(t: ExecutionContext, schema: TSchema, body: unknown, what: string): void {
+  const errors = [...Value.Errors(schema, body)].slice(0, 5).map((e) => `${e.path || '/'}: ${e.message}`);
+  t.deepEqual(errors, [], `${what} does not match its view`);
+}
+
