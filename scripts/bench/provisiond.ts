@@ -175,7 +175,14 @@ async function endToEnd(count: number): Promise<{ rows: Row[]; split: Split }> {
     let directMs = 0;
     for (let from = 0; from < count; from += BLOCK) {
       const to = Math.min(count, from + BLOCK);
-      const attaches = spaces.slice(from, to).map((ns, k) => ({ id: `attach-${from + k}`, type: 'workload.attach', network: 'bench-e2e', workload: `e2e-${from + k}`, netns: ns.path, ifname: 'eth0' }));
+      const attaches = spaces.slice(from, to).map((ns, k) => ({
+        id: `attach-${from + k}`,
+        type: 'workload.attach',
+        network: 'bench-e2e',
+        workload: `e2e-${from + k}`,
+        netns: ns.path,
+        ifname: 'eth0',
+      }));
       const started = performance.now();
       const startedAt = Date.now();
       await client.submit(attaches);

@@ -17,7 +17,7 @@ import { EndpointResolver, type HostResolver, systemResolver } from './endpoint-
 import { NetworkdError, invalid } from './errors.js';
 import { loadNodeIdentity } from './identity.js';
 import { NetworkService, type WorkloadLinks } from './service.js';
-import type { HealthView, ReconcileReport } from './views.js';
+import type { ReconcileReport } from './views.js';
 import { Store } from './store.js';
 import { TaskLog } from './task-log.js';
 import { WgdSupervisor, selfCommand } from './wgd-supervisor.js';

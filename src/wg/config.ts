@@ -171,7 +171,7 @@ export function applySet(config: DeviceConfig, request: SetRequest, derivePublic
   for (const op of request.device) {
     switch (op.kind) {
       case 'private_key': {
-        const unchanged = op.privateKey === null ? privateKey === null : privateKey !== null && privateKey.equals(op.privateKey);
+        const unchanged = op.privateKey === null ? privateKey === null : privateKey?.equals(op.privateKey);
         if (unchanged) break; // wireguard-go: setting the same key is a no-op
         privateKey = op.privateKey;
         // Both the kernel and wireguard-go drop a peer whose key equals the new own public key.

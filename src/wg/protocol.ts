@@ -55,7 +55,6 @@ import {
   KEY_LENGTH,
   MESSAGE_COOKIE_REPLY,
   MESSAGE_INITIATION,
-  MESSAGE_RESPONSE,
   MESSAGE_TRANSPORT,
   INITIATION_FLOOD_INTERVAL,
   REKEY_TIMEOUT_JITTER_MAX,
@@ -491,7 +490,7 @@ export class WireGuardProtocol {
 
   #receiveResponse(identity: Identity, message: ResponseMessage, source: Endpoint, now: number): Output[] {
     const entry = this.#indices.get(message.receiverIndex);
-    if (!entry || entry.kind !== 'handshake') return this.#drop('unknown-index', 'response to an index with no pending initiation');
+    if (entry?.kind !== 'handshake') return this.#drop('unknown-index', 'response to an index with no pending initiation');
     const peer = entry.peer;
     const pending = peer.pending;
     if (!pending || pending.localIndex !== message.receiverIndex) return this.#drop('no-pending-handshake', 'response to a handshake no longer pending');

@@ -32,7 +32,7 @@ const GUEST_MS = { tool: 180_000, networkdStart: 180_000, handshakes: 120_000, p
 let world: SimWorld | undefined;
 let net: SimNetwork;
 let netId: string;
-let workloads: SimWorkload[] = [];
+const workloads: SimWorkload[] = [];
 let release: (() => void) | undefined;
 
 test.before(async (t) => {

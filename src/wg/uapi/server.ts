@@ -19,7 +19,7 @@ import { UapiError, invalid } from './errors.js';
 import { formatErrno, formatGetResponse } from './format.js';
 import { LineConnection, OpenConnections } from '../../socket/line-connection.js';
 import { SetRequestBuilder, printableKey, splitLine } from './parse.js';
-import { BoundSocketFile, SocketFileError, bindSocketFile, checkSocketPath } from '../../socket/socket-file.js';
+import { type BoundSocketFile, SocketFileError, bindSocketFile, checkSocketPath } from '../../socket/socket-file.js';
 import type { DeviceView } from './view.js';
 
 /** What the server drives. The device decides errnos: -EIO for internal failures, -EADDRINUSE

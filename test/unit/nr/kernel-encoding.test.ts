@@ -48,7 +48,7 @@ test('IPv4 and IPv6 addresses round-trip through bytes; IPv6 formats as Node can
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 8 }), (raw, zeros) => {
       const bytes = Buffer.from(raw);
-      bytes.fill(0, 4, 4 + zeros * 2 > 16 ? 16 : 4 + zeros * 2); // make runs of zero groups likely
+      bytes.fill(0, 4, Math.min(4 + zeros * 2, 16)); // make runs of zero groups likely
       const text = formatAddress(bytes);
       const parsed = parseAddress(text);
       return parsed?.family === 6 && parsed.bytes.equals(bytes) && text === new URL(`http://[${text}]/`).hostname.slice(1, -1);

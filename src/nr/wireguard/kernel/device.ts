@@ -12,7 +12,7 @@ import { SecretKey } from '../../../netdef/index.js';
 import { KernelWgError, fromAddon, invalidInput } from './errors.js';
 import { kernelWgNative, type RawDevice, type RawDeviceSet } from './native.js';
 import { packPeers } from './peer-batch.js';
-import type { KernelDevice, KernelDeviceSet, KernelPeer, KernelPeerSet } from './types.js';
+import type { KernelDevice, KernelDeviceSet } from './types.js';
 
 const IFNAMSIZ = 16;
 

@@ -20,7 +20,6 @@ import {
   attrs,
   message,
   one,
-  only,
   type Message,
 } from './kernel-netlink.js';
 
