@@ -19,12 +19,12 @@ import {
   PADDING_MULTIPLE,
   REJECT_AFTER_MESSAGES,
   TRANSPORT_MINIMUM_LENGTH,
-} from './constants.js';
-import { AEAD, AEAD_OPEN } from './crypto.js';
-import { parseMessage, serializeTransport, type TransportMessage } from './messages.js';
+} from '../../../../src/wg/constants.js';
+import { AEAD, AEAD_OPEN } from '../../../../src/wg/crypto.js';
+import { parseMessage, serializeTransport, type TransportMessage } from '../../../../src/wg/messages.js';
 import { ReplayWindow } from './replay.js';
-import type { InstalledKeypair, PeerActivity } from './protocol.js';
-import type { WgKey } from './keys.js';
+import type { InstalledKeypair, PeerActivity } from '../../../../src/wg/protocol.js';
+import type { WgKey } from '../../../../src/wg/keys.js';
 
 /** The on-wire plaintext length of an IP packet of `length` bytes: padded to 16, never beyond the MTU. */
 export function paddedLength(length: number, mtu: number): number {
