@@ -45,8 +45,6 @@ export interface WorkloadLinks {
   retain?(netnsPaths: Iterable<string>): void;
 }
 
-/** Reads the kernel on every call and keeps nothing (networkd's default keeps a KernelWorkloadLinks). */
-export const kernelWorkloadLinks: WorkloadLinks = { attach: attachWorkloadLink, detach: detachWorkloadLink, list: listWorkloadLinks };
 
 export interface ServiceOptions {
   readonly store: Store;

@@ -1,7 +1,8 @@
 /**
  * Transport data messages (type 4) in TypeScript: the executable
- * specification of the C packet path, used by the tests to carry real
- * traffic between two protocol cores.
+ * specification of the C packet path (native/wg_*), used by the tests to carry
+ * real traffic between two protocol cores. It lives with the tests because
+ * nothing in src/ runs it: the product's packets go through the C data plane.
  *
  * - `encryptTransport` / `decryptTransport`: one message with one key.
  *   Plaintext is padded with zeros to a multiple of 16, never beyond the MTU;
