@@ -28,10 +28,7 @@ import { allocateWorkloadAddress } from './workload-address.js';
 import {
   KernelWorkloadLinks,
   WORKLOAD_MTU,
-  attachWorkloadLink,
   checkNetnsExists,
-  detachWorkloadLink,
-  listWorkloadLinks,
   workloadLinkName,
   type WorkloadLinkSpec,
 } from './workload-link.js';
