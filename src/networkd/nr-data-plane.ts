@@ -62,7 +62,7 @@ export function createNrDataPlane(context: PlaneContext): DataPlane {
     }),
     applyNr: (spec) => mapped(async () => {
       // Endpoints in spec.resource are numeric already (networkd's DNS cache), so nothing to resolve here.
-      const result = await resources.applyNr(spec.resource, { publicAddress: spec.publicAddress, privateKey: spec.privateKey, resolvedEndpoints: new Map() });
+      const result = await resources.applyNr(spec.resource, { publicAddress: spec.publicAddress, privateKey: spec.privateKey });
       return { steps: result.steps.length };
     }),
     removeNr: (netId) => mapped(async () => {
