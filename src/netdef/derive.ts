@@ -69,7 +69,7 @@ export interface NodeResource {
   /** The device's private key sealed to the node's identity key (base64 sealed box). */
   wgPrivateKeySealed: string;
   /** MTU of the WireGuard device and of the workloads. */
-  mtu: 1420;
+  mtu: typeof WG_MTU;
   /** True when the node is behind NAT (peers only with the aggregator). */
   hidden: boolean;
   /** Whether this NR relays for hidden NRs and/or is the network's exit. */

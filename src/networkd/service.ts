@@ -27,7 +27,6 @@ import type { ApplyResult, AttachResult, DeleteResult, DetachResult, NetworkView
 import { allocateWorkloadAddress } from './workload-address.js';
 import {
   KernelWorkloadLinks,
-  WORKLOAD_MTU,
   checkNetnsExists,
   workloadLinkName,
   type WorkloadLinkSpec,
@@ -350,7 +349,7 @@ export class NetworkService {
   }
 
   #linkSpec(network: StoredNetwork, resource: NodeResource, workload: StoredWorkload): WorkloadLinkSpec {
-    return { nrNetns: this.#plane.nrNetnsPath(network.netId), link: workload.link, netns: workload.netns, ifname: workload.ifname, ip: workload.ip, gateway: resource.gateway, mtu: WORKLOAD_MTU };
+    return { nrNetns: this.#plane.nrNetnsPath(network.netId), link: workload.link, netns: workload.netns, ifname: workload.ifname, ip: workload.ip, gateway: resource.gateway, mtu: resource.mtu };
   }
 
   #attachResult(resource: NodeResource, workload: StoredWorkload): AttachResult {
@@ -360,7 +359,7 @@ export class NetworkService {
       prefix: 24,
       gateway: resource.gateway,
       routes: [{ destination: '0.0.0.0/0', via: resource.gateway }],
-      mtu: WORKLOAD_MTU,
+      mtu: resource.mtu,
       ifname: workload.ifname,
       netns: workload.netns,
     };

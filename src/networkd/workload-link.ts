@@ -17,10 +17,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { KernelError, Rtnl, type LinkState } from '../nr/kernel/index.js';
 import { NamespaceWatches, alwaysDump, type NamespaceState, type StateReader } from '../nr/namespace-watch.js';
+import { NR_BRIDGE } from '../nr/names.js';
 import { NetworkdError, conflict, invalid } from './errors.js';
 
-export const WORKLOAD_MTU = 1420;
-const NR_BRIDGE = 'br0';
 const WORKLOAD_LINK = /^wl-[0-9a-f]{6}$/;
 const DEFAULT_ROUTE = '0.0.0.0/0';
 

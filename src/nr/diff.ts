@@ -21,7 +21,9 @@ import type {
   RoutePlan,
   WgDevicePlan,
 } from './model.js';
+import { WG_MTU } from '../netdef/index.js';
 import { netnsKey } from './model.js';
+import { ETHERNET_MTU } from './plan.js';
 import type { NftTable } from './nft.js';
 import type { Step } from './steps.js';
 import type { WgDesiredConfig, WgDeviceStatus } from './wireguard/backend.js';
@@ -150,16 +152,16 @@ export function diffPlans(
           // Half a pair is no pair: remove what is left and make both ends anew.
           if (usable) deleteSteps.push({ kind: 'delete-link', netns: plan.netns, name: link.name });
           if (peer) deleteSteps.push({ kind: 'delete-link', netns: c.peerNetns, name: c.peer });
-          createSteps.push({ kind: 'create-veth', netns: plan.netns, name: link.name, peerNetns: c.peerNetns, peer: c.peer, mtu: link.mtu ?? 1500 });
+          createSteps.push({ kind: 'create-veth', netns: plan.netns, name: link.name, peerNetns: c.peerNetns, peer: c.peer, mtu: link.mtu ?? ETHERNET_MTU });
           markFresh(key, link.name);
           markFresh(netnsKey(c.peerNetns), c.peer);
         }
       } else if (c.kind === 'bridge' && !usable) {
-        createSteps.push({ kind: 'create-bridge', netns: plan.netns, name: link.name, mtu: link.mtu ?? 1500 });
+        createSteps.push({ kind: 'create-bridge', netns: plan.netns, name: link.name, mtu: link.mtu ?? ETHERNET_MTU });
         markFresh(key, link.name);
       } else if (c.kind === 'wireguard' && (!usable || wgFresh)) {
         if (usable && wgFresh) deleteSteps.push({ kind: 'delete-link', netns: plan.netns, name: link.name }); // a link no backend device owns
-        createSteps.push({ kind: 'ensure-wg-device', netns: plan.netns, name: link.name, mtu: link.mtu ?? 1420 });
+        createSteps.push({ kind: 'ensure-wg-device', netns: plan.netns, name: link.name, mtu: link.mtu ?? WG_MTU });
         markFresh(key, link.name);
       }
     }

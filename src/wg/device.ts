@@ -18,6 +18,7 @@
  * and by a small integer id to the data plane; this module keeps that map.
  */
 import { native } from '../native/binding.js';
+import { WG_MTU } from '../netdef/addressing.js';
 import { EMPTY_DEVICE_CONFIG, applySet, type ConfigChange, type DeviceConfig, type PeerConfig, type SetRequest } from './config.js';
 import { ready as cryptoReady } from './crypto.js';
 import { Dataplane, DataplaneError, monotonicMs, type Cidr, type Endpoint as DataplaneEndpoint, type PeerStats } from './dataplane.js';
@@ -28,7 +29,6 @@ import { Endpoint as UapiEndpoint, type AllowedIp } from './uapi/ip.js';
 import type { UapiDevice } from './uapi/server.js';
 import { viewFromConfig, type DeviceView, type PeerRuntime } from './uapi/view.js';
 
-export const DEFAULT_MTU = 1420;
 /** How often the core's timers run and the data plane's activity is read. */
 const TICK_INTERVAL_MS = 100;
 /** How often the TUN's existence is checked (the daemon exits when it is removed). */
@@ -165,7 +165,7 @@ export class WireGuardDevice implements UapiDevice {
   /** Opens the TUN and the sockets (a random port until listen_port is set) and starts the data plane. */
   static async create(options: DeviceOptions): Promise<WireGuardDevice> {
     await cryptoReady();
-    const mtu = options.mtu ?? DEFAULT_MTU;
+    const mtu = options.mtu ?? WG_MTU;
     const n = native();
     // With the virtio-net header the kernel hands over 64 KiB TSO super-packets and takes
     // coalesced ones: one syscall per ~45 packets instead of one each (the data plane's offloads).

@@ -12,10 +12,10 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
+import { WG_MTU } from '../../src/netdef/index.js';
 import { NetworkdError } from '../../src/networkd/errors.js';
 import {
   KernelWorkloadLinks,
-  WORKLOAD_MTU,
   attachWorkloadLink,
   detachWorkloadLink,
   listWorkloadLinks,
@@ -73,7 +73,7 @@ async function nrNamespace(world: World, short: string, n: number): Promise<Name
 }
 
 function specFor(nr: Namespace, workload: Namespace | string, id: string, n: number, host: number): WorkloadLinkSpec {
-  return { nrNetns: nr.path, link: workloadLinkName(id), netns: typeof workload === 'string' ? workload : workload.path, ifname: 'eth0', ip: `10.90.${n}.${host}`, gateway: `10.90.${n}.1`, mtu: WORKLOAD_MTU };
+  return { nrNetns: nr.path, link: workloadLinkName(id), netns: typeof workload === 'string' ? workload : workload.path, ifname: 'eth0', ip: `10.90.${n}.${host}`, gateway: `10.90.${n}.1`, mtu: WG_MTU };
 }
 
 /** The two ways networkd can hold workload links; each test runs against both. */
