@@ -7,13 +7,12 @@
  */
 
 import { type Static, Type } from '@sinclair/typebox';
+import { IPV4_CIDR_PATTERN } from './ipv4.js';
 import { KEY_PATTERN, SEALED_KEY_PATTERN } from './keys.js';
 
 export const DEFINITION_VERSION = 1;
 export const NODE_ID_PATTERN = '^[a-z0-9-]{1,32}$';
 export const NETWORK_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
-const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
-export const CIDR_PATTERN = `^${OCTET}(\\.${OCTET}){3}/(3[0-2]|[12]?[0-9])$`;
 export const MAX_RESOURCES = 65536;
 export const MAX_ENDPOINTS = 16;
 
@@ -36,7 +35,7 @@ const SealedKey = Type.String({
 });
 
 const Ipv4Cidr = (description: string) =>
-  Type.String({ pattern: CIDR_PATTERN, title: 'CIDR', description });
+  Type.String({ pattern: IPV4_CIDR_PATTERN, title: 'CIDR', description });
 
 const Endpoint = (description: string) =>
   Type.String({ minLength: 1, maxLength: 300, title: 'endpoint', description });

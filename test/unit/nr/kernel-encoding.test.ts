@@ -4,7 +4,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { attribute, kindOfLinkInfo, linkInfoOfKind, parseAttributes, vethLinkInfo } from '../../../src/nr/kernel/link-info.js';
-import { formatAddress, formatCidr, isNetwork, parseAddress, parseCidr } from '../../../src/nr/kernel/ip-address.js';
+import { formatAddress, formatIpPrefix, isNetwork, parseAddress, parseIpPrefix } from '../../../src/nr/kernel/ip-address.js';
 import { errnoName, KernelError, kernelErrorFrom } from '../../../src/nr/kernel/errors.js';
 import { getSysctl, setSysctl, namespacePath } from '../../../src/nr/kernel/index.js';
 
@@ -67,15 +67,15 @@ test('IPv4 and IPv6 addresses round-trip through bytes; IPv6 formats as Node can
 });
 
 test('a CIDR needs an address and a prefix length within the family; isNetwork finds host bits', (t) => {
-  t.deepEqual(formatCidr(parseCidr('10.1.2.0/24')!), '10.1.2.0/24');
+  t.deepEqual(formatIpPrefix(parseIpPrefix('10.1.2.0/24')!), '10.1.2.0/24');
   for (const bad of ['10.1.2.0', '10.1.2.0/33', '10.1.2.0/', '10.1.2.0/024', 'fd00::/129', 'x/8', '10.1.2.256/24', ' 10.0.0.0/8']) {
-    t.is(parseCidr(bad), null, bad);
+    t.is(parseIpPrefix(bad), null, bad);
   }
-  t.true(isNetwork(parseCidr('10.1.0.0/16')!));
-  t.false(isNetwork(parseCidr('10.1.0.1/16')!));
-  t.true(isNetwork(parseCidr('0.0.0.0/0')!));
-  t.true(isNetwork(parseCidr('fd00:1::/32')!));
-  t.false(isNetwork(parseCidr('fd00:1::1/64')!));
+  t.true(isNetwork(parseIpPrefix('10.1.0.0/16')!));
+  t.false(isNetwork(parseIpPrefix('10.1.0.1/16')!));
+  t.true(isNetwork(parseIpPrefix('0.0.0.0/0')!));
+  t.true(isNetwork(parseIpPrefix('fd00:1::/32')!));
+  t.false(isNetwork(parseIpPrefix('fd00:1::1/64')!));
 });
 
 test('errnoName reads the netlink package\'s "Request rejected: ECODE" and errno-style codes', (t) => {
