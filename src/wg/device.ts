@@ -21,11 +21,12 @@ import { native } from '../native/binding.js';
 import { WG_MTU } from '../netdef/addressing.js';
 import { EMPTY_DEVICE_CONFIG, applySet, type ConfigChange, type DeviceConfig, type PeerConfig, type SetRequest } from './config.js';
 import { ready as cryptoReady } from './crypto.js';
-import { Dataplane, DataplaneError, monotonicMs, type Cidr, type Endpoint as DataplaneEndpoint, type PeerStats } from './dataplane.js';
+import { Dataplane, DataplaneError, monotonicMs, type Cidr, type PeerStats } from './dataplane.js';
+import type { Endpoint } from './endpoint.js';
 import { keyToHex, publicKeyOf, privateKeyFromBytes, type WgKey } from './keys.js';
 import { WireGuardProtocol, type Output, type PeerActivity } from './protocol.js';
 import { UapiError } from './uapi/errors.js';
-import { Endpoint as UapiEndpoint, type AllowedIp } from './uapi/ip.js';
+import { UapiEndpoint, type AllowedIp } from './uapi/ip.js';
 import type { UapiDevice } from './uapi/server.js';
 import { viewFromConfig, type DeviceView, type PeerRuntime } from './uapi/view.js';
 
@@ -108,7 +109,7 @@ function cidrOf(ip: AllowedIp): Cidr {
   return { address: ip.text.slice(0, slash), prefix: ip.prefixLength };
 }
 
-function dataplaneEndpoint(e: UapiEndpoint | null): DataplaneEndpoint | null {
+function dataplaneEndpoint(e: UapiEndpoint | null): Endpoint | null {
   return e === null ? null : { address: e.address, port: e.port };
 }
 
@@ -371,7 +372,7 @@ export class WireGuardDevice implements UapiDevice {
     this.#confirmed.delete(entry.id);
   }
 
-  #onHandshakeMessages(messages: readonly { bytes: Uint8Array; from: DataplaneEndpoint }[]): void {
+  #onHandshakeMessages(messages: readonly { bytes: Uint8Array; from: Endpoint }[]): void {
     if (this.#closed) return;
     const now = monotonicMs();
     if (messages.length >= UNDER_LOAD_BATCH) this.#underLoadUntil = now + UNDER_LOAD_HOLD_MS;

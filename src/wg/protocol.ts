@@ -60,7 +60,8 @@ import {
   REKEY_TIMEOUT_JITTER_MAX,
 } from './constants.js';
 import { equalBytes, randomBytes, wipe } from './crypto.js';
-import { CookieChecker, CookieGenerator, type Endpoint } from './cookie.js';
+import { CookieChecker, CookieGenerator } from './cookie.js';
+import type { Endpoint } from './endpoint.js';
 import { isZeroKey, keyFromBytes, keyToHex, privateKeyFromBytes, publicKeyOf, type WgKey } from './keys.js';
 import { parseMessage, type CookieReplyMessage, type InitiationMessage, type ResponseMessage } from './messages.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, type InitiatorHandshake, type StaticIdentity } from './noise.js';
@@ -86,7 +87,6 @@ import {
   type PeerTimers,
 } from './timers.js';
 
-export type { Endpoint } from './cookie.js';
 
 /** Session keys for the data plane. sendKey/receiveKey are non-enumerable so that logging an output never prints them. */
 export interface InstalledKeypair {
