@@ -5,7 +5,7 @@
  * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
  * passes run one at a time (SerialQueue), in arrival order.
  */
-import { allocatePublicAddress } from '../nr/allocate-public.js';
+import { type WorkloadLinkSpec, allocatePublicAddress, workloadLinkName } from '../nr/index.js';
 import {
   type NetworkDefinition,
   type NodeResource,
@@ -25,12 +25,7 @@ import { SerialQueue } from './serial-queue.js';
 import { type Store, type StoredNetwork, type StoredWorkload, withForgotten } from './store.js';
 import type { ApplyResult, AttachResult, DeleteResult, DetachResult, NetworkView, ReconcileReport } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
-import {
-  KernelWorkloadLinks,
-  checkNetnsExists,
-  workloadLinkName,
-  type WorkloadLinkSpec,
-} from './workload-link.js';
+import { KernelWorkloadLinks, checkNetnsExists } from './workload-link.js';
 
 /** The kernel side of workloads (workload-link.ts); replaceable so the wiring stays in one place. */
 export interface WorkloadLinks {
