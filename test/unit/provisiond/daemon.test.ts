@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import test from 'ava';
@@ -78,7 +78,10 @@ test('the spool ingests complete JSON files, refuses bad ones beside their reaso
     writeFileSync(join(p.spool, `.${name}.tmp`), text);
     if (name !== 'conflict.json') writeFileSync(join(p.spool, name), text);
   }
-  await waitFor(() => readdirSync(join(p.spool, 'done')).length === 2 && readdirSync(join(p.spool, 'failed')).length === 6, { what: 'the spool to sort the files', timeoutMs: 10_000 });
+  // A reason appears only once its file is beside it; what is being written is a dotfile.
+  const listed = (dir: string) => readdirSync(join(p.spool, dir)).filter((n) => !n.startsWith('.'));
+  await waitFor(() => listed('done').length === 2 && listed('failed').length === 6, { what: 'the spool to sort the files', timeoutMs: 10_000 });
+  t.deepEqual(listed('failed').sort(), ['garbage.json', 'garbage.json.error.txt', 'schema.json', 'schema.json.error.txt', 'truncated.json', 'truncated.json.error.txt']);
   // The conflict only after g1 is known.
   writeFileSync(join(p.spool, 'conflict.json'), files['conflict.json']!);
   await waitFor(() => existsSync(join(p.spool, 'failed', 'conflict.json.error.txt')), { what: 'the conflicting file to be refused', timeoutMs: 10_000 });
@@ -96,6 +99,19 @@ test('the spool ingests complete JSON files, refuses bad ones beside their reaso
     ['s1', 'succeeded', 'spool:single.json'],
   ]);
   t.true(daemon.running);
+});
+
+test('a refusal a crash interrupted is finished at start: the reason joins its file, or goes when the file never got there', async (t) => {
+  const p = paths(tempDir(t));
+  const failed = join(p.spool, 'failed');
+  mkdirSync(failed, { recursive: true });
+  // Crashed after moving moved.json beside its pending reason; and before moving early.json.
+  writeFileSync(join(failed, 'moved.json'), '{');
+  writeFileSync(join(failed, '.moved.json.error.txt.tmp'), 'moved.json: /: truncated JSON\n');
+  writeFileSync(join(failed, '.early.json.error.txt.tmp'), 'early.json: /: not valid JSON\n');
+  await startProvisiond(t, { ...p });
+  t.deepEqual(readdirSync(failed).sort(), ['moved.json', 'moved.json.error.txt']);
+  t.is(readFileSync(join(failed, 'moved.json.error.txt'), 'utf8'), 'moved.json: /: truncated JSON\n');
 });
 
 test('provisiond killed with SIGKILL mid-run restarts with a consistent database and every task done exactly once, in order', async (t) => {
