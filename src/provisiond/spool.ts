@@ -3,9 +3,10 @@
  * atomically and moved to DIR/done/, or to DIR/failed/ with the reason beside it
  * (failed/NAME.error.txt, which appears only once NAME is there: a reader may wait for it). Only
  * complete files are taken: names starting with "." and names not ending in ".json" are ignored,
- * so a writer creates `.NAME.tmp` (or NAME.json.tmp) and renames it to NAME.json when complete. A file is claimed by renaming it into DIR/.processing/, so two
- * scans never take the same file; after a crash, files found there are ingested again, which is
- * harmless: a re-submitted task with the same id and body is the existing task.
+ * so a writer creates `.NAME.tmp` (or NAME.json.tmp) and renames it to NAME.json when complete.
+ * A file is claimed by renaming it into DIR/.processing/, so two scans never take the same file;
+ * after a crash, files found there are ingested again, which is harmless: a re-submitted task with
+ * the same id and body is the existing task.
  * A bad file is refused whole (all or nothing) and harms nothing else in the queue.
  */
 import { type FSWatcher, watch } from 'node:fs';

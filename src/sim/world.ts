@@ -345,7 +345,8 @@ export class SimWorld {
     }
     for (const [node, messages] of unanswered) {
       const left = node.leftovers();
-      if (left.length > 0) errors.push(...messages.map((m) => `${m} (networkd had exited; left behind: ${left.join(', ')})`));
+      if (left.length === 0) continue;
+      errors.push(...messages.map((m) => `${m} (networkd had exited; left behind: ${left.join(', ')})`));
     }
     if (errors.length > 0) {
       throw new SimError('TEARDOWN_FAILED', `teardown of simulated world ${this.prefix}:\n  ${errors.join('\n  ')}`, { prefix: this.prefix, errors });

@@ -12,8 +12,8 @@ const shellQuote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replac
 
 /** The foreground process group of the terminal that `script` (pid) runs its command on. */
 function foregroundGroup(scriptPid: number): number {
-  const children = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8').trim().split(/\s+/).map(Number);
-  const child = children[0];
+  const children = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8').trim().split(/\s+/);
+  const child = Number(children[0]);
   if (!child) throw new Error(`script (pid ${scriptPid}) has no child`);
   const stat = readFileSync(`/proc/${child}/stat`, 'utf8');
   // Fields after the command name: state ppid pgrp session tty_nr tpgid …
@@ -36,14 +36,16 @@ function processesMentioning(text: string): number[] {
     .map(Number);
 }
 
-test('the demo in a terminal, stopped with Ctrl-C (SIGINT to the foreground group), exits 0 with no error and leaves nothing', async (t) => {
+test('the demo in a terminal stopped by Ctrl-C (SIGINT to its foreground group): exit 0, no error, nothing left', async (t) => {
   t.timeout(300_000);
   const inv = defaultZmeshInvocation();
   // `exec`: the demo itself runs on the terminal, as a shell's foreground job would (script's
   // `sh -c` would otherwise stay in the group and die of the SIGINT).
   const command = `exec ${[inv.file, ...zmeshArgs(inv, ['demo', '--interval', '1'])].map(shellQuote).join(' ')}`;
   // -e: the command's exit status; -f: output at once; -q: no banner.
-  const terminal = new BackgroundProcess(systemTool('script'), ['-qfec', command, '/dev/null'], { env: { SHELL: '/bin/sh', TERM: 'dumb' } });
+  const terminal = new BackgroundProcess(systemTool('script'), ['-qfec', command, '/dev/null'], {
+    env: { SHELL: '/bin/sh', TERM: 'dumb' },
+  });
   t.teardown(async () => {
     if (!terminal.running) return;
     // A failed test: the demo's own exit hooks remove its world on SIGTERM.

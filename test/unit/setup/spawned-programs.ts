@@ -5,9 +5,10 @@
  * TypeScript (parsed with the compiler's own parser):
  * - every string literal that is a path in a system bin directory (`'/usr/sbin/nft'`), wherever
  *   it stands — constants such as `WG = '/usr/bin/wg'` are how many call sites name programs;
- * - the literal program of a spawning call: a call or `new` whose callee's name says it runs
- *   something (spawn, exec, run, command, process, tool, netns, timed) and whose first or second
- *   argument, or the first element of an array passed first, is a bare program name;
+ * - the literal program of a spawning call (node's spawn/execFile…, execa, the harness's
+ *   runCommand, BackgroundProcess, Namespace.exec/spawn, systemTool): the first bare program name
+ *   among its first two arguments and the first element of an array passed first; and of a local
+ *   wrapper named like one (`run`, `timed`…) that is given a whole argv (`run(['mkdir', …])`);
  * - inside argument arrays: the program after `netns exec NS`, after nsenter's `--`, and the
  *   commands of a `sh -c` / `bash -c` script.
  * Shell scripts: the command word of every simple command (after assignments, redirections and
@@ -54,7 +55,11 @@ function calleeName(expr: ts.LeftHandSideExpression): string | undefined {
 }
 
 /** Programs named inside one argument array: `netns exec NS prog`, `nsenter … -- prog`, `sh -c SCRIPT`. */
-function programsInArray(elements: readonly ts.Expression[], add: (program: string) => void, addScript: (script: string) => void): void {
+function programsInArray(
+  elements: readonly ts.Expression[],
+  add: (program: string) => void,
+  addScript: (script: string) => void,
+): void {
   const words = elements.map((e) => literalText(e));
   for (let i = 0; i < words.length; i++) {
     if (words[i] === 'netns' && words[i + 1] === 'exec') {
@@ -65,7 +70,8 @@ function programsInArray(elements: readonly ts.Expression[], add: (program: stri
       const program = words[i + 1];
       if (program !== undefined && PROGRAM_NAME.test(program)) add(program);
     }
-    if ((words[i] === 'sh' || words[i] === 'bash') && words[i + 1] === '-c' && words[i + 2] !== undefined) addScript(words[i + 2] as string);
+    const script = words[i + 2];
+    if ((words[i] === 'sh' || words[i] === 'bash') && words[i + 1] === '-c' && script !== undefined) addScript(script);
   }
 }
 
@@ -81,9 +87,8 @@ export function programsInTypeScript(text: string, file: string): ProgramUse[] {
       const name = calleeName(node.expression);
       const first = node.arguments[0];
       const argv = first && ts.isArrayLiteralExpression(first) ? literalText(first.elements[0]) : undefined;
-      if (name !== undefined && !SPAWNERS.has(name) && ARGV_WRAPPER.test(name) && argv !== undefined && PROGRAM_NAME.test(argv)) {
-        found.push({ program: argv, where: at(node) });
-      }
+      const wrapper = name !== undefined && !SPAWNERS.has(name) && ARGV_WRAPPER.test(name);
+      if (wrapper && argv !== undefined && PROGRAM_NAME.test(argv)) found.push({ program: argv, where: at(node) });
       if (name !== undefined && SPAWNERS.has(name)) {
         const add = (program: string) => found.push({ program, where: at(node) });
         const addScript = (script: string) => {
@@ -119,7 +124,9 @@ const SHELL_BUILTINS = new Set([
   'typeset', 'ulimit', 'umask', 'unalias', 'unset', 'wait',
 ]);
 /** Words after which the next word is still in command position. */
-const COMMAND_PREFIXES = new Set(['!', '{', 'if', 'then', 'else', 'elif', 'do', 'while', 'until', 'time', 'exec', 'command', 'env', 'nohup', 'nice']);
+const COMMAND_PREFIXES = new Set([
+  '!', '{', 'if', 'then', 'else', 'elif', 'do', 'while', 'until', 'time', 'exec', 'command', 'env', 'nohup', 'nice',
+]);
 /** A simple command starting with one of these runs nothing itself. */
 const NON_COMMANDS = new Set(['}', 'fi', 'done', 'esac', 'for', 'select', 'case', 'in', 'function']);
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
@@ -272,7 +279,7 @@ function parseShell(text: string, firstLine: number): Parsed {
       word += text.slice(i, end);
       i = end - 1;
     } else if (c === ';' || c === '&' || c === '|' || c === '(' || c === ')') {
-      if ((c === '&' && (word.endsWith('>') || text[i + 1] === '>')) || (c === '&' && inWord && /^[0-9]*>$/.test(word))) {
+      if (c === '&' && (word.endsWith('>') || text[i + 1] === '>')) {
         // `2>&1`, `&>`: part of a redirection.
         startWord();
         word += c;
@@ -311,10 +318,16 @@ function commandWord(words: readonly Word[], functions: ReadonlySet<string>): Wo
   return word;
 }
 
-export function programsInShell(text: string, file: string, firstLine = 1, outerFunctions: ReadonlySet<string> = new Set()): ProgramUse[] {
+export function programsInShell(
+  text: string,
+  file: string,
+  firstLine = 1,
+  outerFunctions: ReadonlySet<string> = new Set(),
+): ProgramUse[] {
   const found: ProgramUse[] = [];
   const clean = withoutHeredocs(text);
-  const defined = [...clean.matchAll(/^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)\s*\{?/gm)].map((m) => m[1] as string);
+  const definitions = clean.matchAll(/^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)\s*\{?/gm);
+  const defined = [...definitions].map((m) => m[1] as string);
   const functions = new Set([...outerFunctions, ...defined]);
   // The interpreter of the script and every system path it names.
   const shebang = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(clean);
