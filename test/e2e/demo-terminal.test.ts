@@ -36,7 +36,7 @@ function processesMentioning(text: string): number[] {
     .map(Number);
 }
 
-test('the demo in a terminal stopped by Ctrl-C (SIGINT to its foreground group): exit 0, no error, nothing left', async (t) => {
+test('the demo in a terminal, Ctrl-C (SIGINT to its foreground group): exit 0, no error, nothing left', async (t) => {
   t.timeout(300_000);
   const inv = defaultZmeshInvocation();
   // `exec`: the demo itself runs on the terminal, as a shell's foreground job would (script's

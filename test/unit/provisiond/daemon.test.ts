@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import test from 'ava';
@@ -10,6 +10,13 @@ import { kill9, readJournal, startJournalNetworkd, startProvisiond, zmesh } from
 
 function paths(dir: string) {
   return { stateDir: join(dir, 'state'), networkdSocket: join(dir, 'networkd.sock'), socket: join(dir, 'api', 'provisiond.sock'), journal: join(dir, 'journal.jsonl'), spool: join(dir, 'spool') };
+}
+
+// As a spool writer must: written under a name the spool ignores, then renamed. A plain write
+// can be claimed while still empty (the watch fires on create).
+function dropIntoSpool(spool: string, name: string, text: string): void {
+  writeFileSync(join(spool, `.${name}.writing`), text);
+  renameSync(join(spool, `.${name}.writing`), join(spool, name));
 }
 
 const allFinal = async (client: ProvisiondClient) => (await client.list({ limit: 100_000 })).every((task) => (FINAL_STATES as readonly string[]).includes(task.state));
@@ -76,7 +83,7 @@ test('the spool ingests complete JSON files, refuses bad ones beside their reaso
   };
   for (const [name, text] of Object.entries(files)) {
     writeFileSync(join(p.spool, `.${name}.tmp`), text);
-    if (name !== 'conflict.json') writeFileSync(join(p.spool, name), text);
+    if (name !== 'conflict.json') dropIntoSpool(p.spool, name, text);
   }
   // A reason appears only once its file is beside it; what is being written is a dotfile.
   const listed = (dir: string) => readdirSync(join(p.spool, dir)).filter((n) => !n.startsWith('.'));
@@ -87,7 +94,7 @@ test('the spool ingests complete JSON files, refuses bad ones beside their reaso
   const refused = ['garbage.json', 'schema.json', 'truncated.json'];
   t.deepEqual(listed('failed').sort(), refused.flatMap((n) => [n, `${n}.error.txt`]));
   // The conflict only after g1 is known.
-  writeFileSync(join(p.spool, 'conflict.json'), files['conflict.json']!);
+  dropIntoSpool(p.spool, 'conflict.json', files['conflict.json']!);
   await waitFor(() => existsSync(join(p.spool, 'failed', 'conflict.json.error.txt')), { what: 'the conflicting file to be refused', timeoutMs: 10_000 });
   const reason = (name: string) => readFileSync(join(p.spool, 'failed', `${name}.error.txt`), 'utf8');
   t.regex(reason('truncated.json'), /^truncated\.json: \/: truncated JSON \(the document ends early\)/);

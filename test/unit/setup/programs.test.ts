@@ -172,7 +172,7 @@ test('every declared package is in the base system or in scripts/setup (scripts/
     const state = packageState(pkg);
     if (!(state.installed && state.priority === 'required')) {
       const priority = state.priority || 'unknown';
-      problems.push(`${program}: package ${pkg} (priority ${priority}) is in neither the base system nor scripts/setup`);
+      problems.push(`${program}: package ${pkg} (priority ${priority}) is in neither the base system nor setup`);
     }
   }
   t.deepEqual(problems, []);
