@@ -61,6 +61,7 @@ const SETUP_PACKAGES = () => setupPackages('scripts/setup', /^PACKAGES=\(([^)]*)
 const KVM_SETUP_PACKAGES = () => setupPackages('scripts/kvm/setup', /need_apt\+=\(([^)]*)\)/g);
 
 function packageState(name: string): { installed: boolean; priority: string } {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}\t${Priority}', name], { encoding: 'utf8' });
   const [status = '', priority = ''] = r.status === 0 ? r.stdout.split('\t') : [];
   return { installed: status.endsWith('install ok installed'), priority };
