@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
+import { JsonTextError, parseStrictJson } from '../common/json-text.js';
 import { findRoute, JsonApiServer, sendJson } from '../http/json-api-server.js';
 import { readBodyText } from '../http/request-body.js';
 import { NetworkdError, asNetworkdError, invalid } from './errors.js';
@@ -48,8 +49,9 @@ interface Route {
 function parseBody(text: string): unknown {
   if (text.trim() === '') throw invalid('body', 'is empty (expected JSON)');
   try {
-    return JSON.parse(text);
+    return parseStrictJson(text);
   } catch (error) {
+    if (error instanceof JsonTextError) throw invalid(`body#${error.path || '/'}`, error.reason);
     throw invalid('body', `not valid JSON: ${(error as Error).message}`);
   }
 }

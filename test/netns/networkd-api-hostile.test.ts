@@ -66,7 +66,7 @@ test('an X-Task-Id is claimed only with a whole valid body; the same id with ano
   await networkd.stop();
 });
 
-test('malformed percent-encoding in a path is a 400 naming the segment', async (t) => {
+test('malformed percent-encoding in a path, a key given twice and an inexact integer in a body are 400s naming where', async (t) => {
   const w = await worldFor(t);
   const node = await makeNode(w);
   const networkd = await startNetworkd(w, node);
@@ -75,6 +75,16 @@ test('malformed percent-encoding in a path is a 400 naming the segment', async (
     t.is(reply.status, 400, `${method} ${path}: ${JSON.stringify(reply.body)}`);
     t.regex(reply.body.error.message, new RegExp(`^${field}: malformed percent-encoding`));
   }
+  // JSON that JSON.parse would silently change: refused with its path, quoting what was sent.
+  const name = `${w.prefix}-dup`;
+  const text = JSON.stringify(node.definition(name, 1));
+  const twice = await call(node.socket, 'PUT', `/v1/networks/${name}`, text.replace('{', `{"name":"${name}-renamed",`));
+  t.is(twice.status, 400);
+  t.is(twice.body.error.message, 'body#/name: key "name" is given twice in one object');
+  const huge = await call(node.socket, 'PUT', `/v1/networks/${name}`, text.replace(/"revision":\d+/, '"revision":9007199254740993'));
+  t.is(huge.status, 400);
+  t.regex(huge.body.error.message, /^body#\/revision: "9007199254740993" is not exactly representable/);
+  t.is((await call(node.socket, 'GET', `/v1/networks/${name}`)).status, 404, 'nothing was applied');
   await networkd.stop();
 });
 
