@@ -78,7 +78,12 @@ export class Api {
     const { queue } = options;
     this.#log = options.log ?? (() => {});
     const task = (params: string[]) => {
-      const id = decodeURIComponent(params[0] ?? '');
+      let id: string;
+      try {
+        id = decodeURIComponent(params[0] ?? '');
+      } catch {
+        throw invalid('task', `malformed percent-encoding in the path segment ${JSON.stringify((params[0] ?? '').slice(0, 64))}`);
+      }
       const record = queue.get(id);
       if (!record) throw new ProvisiondError('ENOENT', `no task ${JSON.stringify(id.slice(0, 128))}`, { task: id.slice(0, 128) });
       return record;
