@@ -37,6 +37,8 @@ import {
   type NetnsIdentity,
   forbiddenMatch,
   nodeNamespaces,
+  type ResolvedForbidden,
+  resolveForbidden,
   readNetnsIdentity,
   sameHolder,
   sameNamespace,
@@ -335,8 +337,9 @@ export class NetworkService {
     const forgotten: string[] = [];
     let reattached = 0;
     const nrNetns = this.#plane.nrNetnsPath(network.netId);
+    const forbidden = Object.keys(state.workloads).length > 0 ? this.#forbiddenNamespaces() : [];
     for (const workload of Object.values(state.workloads)) {
-      const reason = this.#whyNotAttachable(workload);
+      const reason = this.#whyNotAttachable(workload, forbidden);
       if (reason !== null) {
         state = await this.#release(network, state, workload, reason);
         forgotten.push(workload.workload);
@@ -367,7 +370,7 @@ export class NetworkService {
    */
   #checkWorkloadNamespace(path: string, workload: string, context: { network: string; workload: string }): NetnsIdentity {
     const identity = readNetnsIdentity(path);
-    const what = forbiddenMatch(identity, [...nodeNamespaces(this.#wgdPid()), ...this.#plane.ownNamespaces()]);
+    const what = forbiddenMatch(identity, this.#forbiddenNamespaces());
     if (what !== null) throw invalid('netns', `${path} is ${what}: a workload is never attached there`, context);
     for (const network of this.#store.networks()) {
       for (const other of Object.values(this.#store.workloads(network.name).workloads)) {
@@ -378,14 +381,19 @@ export class NetworkService {
     return identity;
   }
 
+  /** The namespaces no workload may be in, with their identities read now (once per attach or reconcile of a network). */
+  #forbiddenNamespaces(): ResolvedForbidden[] {
+    return resolveForbidden([...nodeNamespaces(this.#wgdPid()), ...this.#plane.ownNamespaces()]);
+  }
+
   /** Why a stored workload may no longer be attached (its path names nothing, another namespace, or one of ours), or null. */
-  #whyNotAttachable(workload: StoredWorkload): string | null {
+  #whyNotAttachable(workload: StoredWorkload, forbidden: readonly ResolvedForbidden[]): string | null {
     const now = tryNetnsIdentity(workload.netns);
     if (now === null) return `its netns ${workload.netns} no longer exists`;
     if (workload.netnsIdentity !== null && !sameHolder(workload.netnsIdentity, now)) {
       return `its netns ${workload.netns} now names another namespace than the one it was attached in (a reused PID)`;
     }
-    const what = forbiddenMatch(now, [...nodeNamespaces(this.#wgdPid()), ...this.#plane.ownNamespaces()]);
+    const what = forbiddenMatch(now, forbidden);
     return what === null ? null : `its netns ${workload.netns} is ${what}`;
   }
 

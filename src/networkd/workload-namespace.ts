@@ -88,11 +88,28 @@ export function isInitNamespace(identity: NetnsIdentity): boolean {
   return init !== null && sameNamespace(init, identity);
 }
 
+/** Forbidden namespaces with what their paths name now (those naming nothing left out), read once for many checks. */
+export interface ResolvedForbidden {
+  readonly identity: NetnsIdentity;
+  readonly what: string;
+}
+
+export function resolveForbidden(forbidden: readonly ForbiddenNamespace[]): ResolvedForbidden[] {
+  const resolved: ResolvedForbidden[] = [];
+  const root = tryNetnsIdentity(ROOT_NETNS_PATH);
+  if (root !== null) resolved.push({ identity: root, what: ROOT });
+  for (const candidate of forbidden) {
+    const identity = tryNetnsIdentity(candidate.path);
+    if (identity !== null) resolved.push({ identity, what: candidate.what });
+  }
+  return resolved;
+}
+
 /** What `identity` is among the forbidden namespaces (the root one always is), or null when it is none of them. */
-export function forbiddenMatch(identity: NetnsIdentity, forbidden: readonly ForbiddenNamespace[]): string | null {
+export function forbiddenMatch(identity: NetnsIdentity, forbidden: readonly ForbiddenNamespace[] | readonly ResolvedForbidden[]): string | null {
   if (isInitNamespace(identity)) return ROOT;
   for (const candidate of forbidden) {
-    const other = tryNetnsIdentity(candidate.path);
+    const other = 'identity' in candidate ? candidate.identity : tryNetnsIdentity(candidate.path);
     if (other !== null && sameNamespace(identity, other)) return candidate.what;
   }
   return null;
