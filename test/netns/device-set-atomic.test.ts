@@ -77,6 +77,7 @@ test('random sets, valid and invalid, some refused by the data plane: showconf a
   const peerLine = (): string => pick([
     () => `endpoint=127.0.0.1:${pick([0, 1, 51820, 65535])}`,
     () => `endpoint=[::1]:${pick([0, 443])}`,
+    () => 'endpoint=[::ffff:127.0.0.1]:51820',
     () => 'endpoint=300.1.1.1:5', // invalid
     () => `allowed_ip=${pick(prefixes)}`,
     () => `allowed_ip=${pick(prefixes)}`,
