@@ -52,6 +52,7 @@ export const SYSTEM_PROGRAMS = {
   umount: 'mount',
   dmesg: 'util-linux',
   script: 'bsdutils',
+  chattr: 'e2fsprogs',
   getconf: 'libc-bin',
   'apt-get': 'apt',
   'apt-cache': 'apt',
