@@ -7,7 +7,9 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int zm_tun_open(const char *netns_path, const char *name, int flags, char *name_out) {
@@ -66,4 +68,40 @@ int zm_link_index(const char *netns_path, const char *name) {
   int rc = ifreq_ioctl(netns_path, SIOCGIFINDEX, &ifr);
   if (rc == -ENODEV) return 0;
   return rc < 0 ? rc : ifr.ifr_ifindex;
+}
+
+#ifndef TUNGETDEVNETNS
+#define TUNGETDEVNETNS _IO('T', 227)
+#endif
+
+int zm_tun_link_mtu(int tun_fd, zm_tun_probe *probe) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (ioctl(tun_fd, TUNGETIFF, &ifr) < 0) return -errno; /* EBADFD: the link is gone */
+  int ns = ioctl(tun_fd, TUNGETDEVNETNS);
+  if (ns < 0) return -errno;
+  struct stat st;
+  int rc = fstat(ns, &st) < 0 ? -errno : 0;
+  if (rc == 0 && (probe->sock_fd < 0 || probe->netns_inode != (unsigned long long)st.st_ino)) {
+    char path[32];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", ns);
+    int fd = zm_socket_in_netns(path, AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0) {
+      rc = fd;
+    } else {
+      zm_tun_probe_close(probe);
+      probe->sock_fd = fd;
+      probe->netns_inode = (unsigned long long)st.st_ino;
+    }
+  }
+  close(ns);
+  if (rc < 0) return rc;
+  if (ioctl(probe->sock_fd, SIOCGIFMTU, &ifr) < 0) return -errno;
+  return ifr.ifr_mtu;
+}
+
+void zm_tun_probe_close(zm_tun_probe *probe) {
+  if (probe->sock_fd >= 0) close(probe->sock_fd);
+  probe->sock_fd = -1;
+  probe->netns_inode = 0;
 }
