@@ -82,22 +82,28 @@ int zm_tun_link_mtu(int tun_fd, zm_tun_probe *probe) {
   if (ns < 0) return -errno;
   struct stat st;
   int rc = fstat(ns, &st) < 0 ? -errno : 0;
-  if (rc == 0 && (probe->sock_fd < 0 || probe->netns_inode != (unsigned long long)st.st_ino)) {
+  int sock = -1;
+  if (rc == 0 && probe->sock_fd >= 0 && probe->netns_inode == (unsigned long long)st.st_ino) {
+    sock = probe->sock_fd;
+  } else if (rc == 0) {
+    /* A socket pins its namespace: one is kept only for the caller's own namespace (which the
+     * process pins anyway); elsewhere it lives for this call, so a namespace deleted with the link
+     * in it can die (and with it the link, which the fd then reports). */
     char path[32];
     snprintf(path, sizeof path, "/proc/self/fd/%d", ns);
-    int fd = zm_socket_in_netns(path, AF_INET, SOCK_DGRAM, 0);
-    if (fd < 0) {
-      rc = fd;
-    } else {
-      zm_tun_probe_close(probe);
-      probe->sock_fd = fd;
-      probe->netns_inode = (unsigned long long)st.st_ino;
+    sock = zm_socket_in_netns(path, AF_INET, SOCK_DGRAM, 0);
+    if (sock < 0) rc = sock;
+    unsigned long long own = 0;
+    if (sock >= 0 && probe->sock_fd < 0 && zm_netns_inode(NULL, &own) == 0 && own == (unsigned long long)st.st_ino) {
+      probe->sock_fd = sock;
+      probe->netns_inode = own;
     }
   }
   close(ns);
   if (rc < 0) return rc;
-  if (ioctl(probe->sock_fd, SIOCGIFMTU, &ifr) < 0) return -errno;
-  return ifr.ifr_mtu;
+  rc = ioctl(sock, SIOCGIFMTU, &ifr) < 0 ? -errno : ifr.ifr_mtu;
+  if (sock != probe->sock_fd) close(sock);
+  return rc;
 }
 
 void zm_tun_probe_close(zm_tun_probe *probe) {

@@ -25,11 +25,12 @@ int zm_link_set_mtu(const char *netns_path, const char *name, int mtu);
  * negative errno (e.g. the namespace is gone). */
 int zm_link_index(const char *netns_path, const char *name);
 
-/* A socket kept in the namespace where a TUN's link is now, for its ioctls:
- * the link may have been moved since the TUN was opened (an interface created
- * in a "birthplace" namespace and moved elsewhere keeps its fd). */
+/* A socket for the ioctls on a TUN's link, kept while the link is in the
+ * caller's own namespace. The link may have been moved since the TUN was
+ * opened (an interface created in a "birthplace" namespace and moved
+ * elsewhere keeps its fd). */
 typedef struct zm_tun_probe {
-  int sock_fd;                     /* -1: none yet */
+  int sock_fd;                     /* -1: none */
   unsigned long long netns_inode;  /* namespace sock_fd belongs to */
 } zm_tun_probe;
 

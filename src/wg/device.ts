@@ -17,6 +17,7 @@
  * Peers are known by their public key (hex) to the configuration and core,
  * and by a small integer id to the data plane; this module keeps that map.
  */
+import { existsSync } from 'node:fs';
 import { native } from '../native/binding.js';
 import { EMPTY_DEVICE_CONFIG, applySet, type ConfigChange, type DeviceConfig, type PeerConfig, type SetRequest } from './config.js';
 import { ready as cryptoReady } from './crypto.js';
@@ -62,7 +63,8 @@ export interface DeviceOptions {
   readonly mtu?: number;
   /**
    * Called once when the device stops by itself: its TUN's link was deleted, in whatever namespace
-   * it was by then (a link moved to another namespace lives on: its UDP sockets stay here).
+   * it was by then (a link moved to another namespace lives on: its UDP sockets stay here), or the
+   * named namespace `tunNetns` it was created in was deleted.
    */
   readonly onGone?: (reason: string) => void;
   /** Diagnostics without secrets (handshakes completed, sockets rebound). */
@@ -172,7 +174,7 @@ export class WireGuardDevice implements UapiDevice {
         for (const c of confirmed) this.#confirmed.add(c.peerId);
         this.#scheduleTick();
       },
-      onTunGone: () => this.#gone(),
+      onTunGone: () => this.#gone(`interface ${this.name} was deleted`),
     });
     this.#tickTimer = setInterval(() => this.#tick(), TICK_INTERVAL_MS);
     this.#linkTimer = setInterval(() => this.#checkLink(), LINK_CHECK_INTERVAL_MS);
@@ -460,6 +462,12 @@ export class WireGuardDevice implements UapiDevice {
    */
   #checkLink(): void {
     if (this.#closed) return;
+    // The TUN fd pins the namespace it was opened in: a named namespace deleted (`ip netns del`,
+    // wgd's NRs) would otherwise live on with the link in it. Its path going is the device's end.
+    if (this.#options.tunNetns !== null && !existsSync(this.#options.tunNetns)) {
+      this.#gone(`the namespace ${this.#options.tunNetns} of interface ${this.name} was deleted`);
+      return;
+    }
     let mtu: number | null;
     try {
       mtu = this.#dataplane.refreshMtu();
@@ -467,13 +475,13 @@ export class WireGuardDevice implements UapiDevice {
       this.#options.log?.(`cannot read the MTU of ${this.name}: ${(error as Error).message}`);
       return;
     }
-    if (mtu === null) this.#gone();
+    if (mtu === null) this.#gone(`interface ${this.name} was deleted`);
   }
 
-  #gone(): void {
+  #gone(reason: string): void {
     if (this.#closed) return;
     this.close();
-    this.#options.onGone?.(`interface ${this.name} was deleted`);
+    this.#options.onGone?.(reason);
   }
 
   /** source: the local address the handshake message that produced the outputs arrived on. */
