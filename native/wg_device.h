@@ -213,9 +213,12 @@ void wg_peer_forget_source(wg_peer *p, const wg_source *stale);
  * written into buf (WG_SEND_CONTROL_SPACE bytes); sets msg_control/msg_controllen of m. */
 #define WG_SEND_CONTROL_SPACE (CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo)))
 void wg_send_control(struct msghdr *m, void *buf, uint16_t segment, const wg_source *from);
-/* True when a send with a source failed because the source is no longer local. */
+/* True when a send with a source may have failed because the source is no longer local: IPv4
+ * routing answers ENETUNREACH for a source that is not a local address, IPv6 EINVAL (a tentative
+ * one too), a bind EADDRNOTAVAIL. Sending again without it costs one syscall when the network was
+ * in fact unreachable (the source is learnt again from the next packet the peer sends). */
 static inline bool wg_source_refused(int err, const wg_source *from) {
-  return from && from->family && (err == EINVAL || err == EADDRNOTAVAIL);
+  return from && from->family && (err == EINVAL || err == EADDRNOTAVAIL || err == ENETUNREACH);
 }
 
 /* wg_receive.c */
