@@ -2,7 +2,9 @@
  * in place -> UDP, a batch at a time; plus the single sends used by commands
  * (handshake messages, keepalives, flushed staged packets).
  *
- * One batch = up to WG_TX_SLOTS inner packets: read from the TUN until it is
+ * One batch = up to WG_TX_SLOTS inner packets, in buffers carved from one
+ * arena to each packet's size (the TUN's MTU may be anything up to what one
+ * datagram carries, and may change at any time): read from the TUN until it is
  * empty, the batch is full, or a read was a super-packet, where one read of
  * an offloading TUN (virtio header) is a TSO/USO super-packet of up to 64 KiB
  * split here into MTU-sized packets (wg_offload.c). A super-packet ends the
@@ -12,7 +14,7 @@
  * ~0.3 ms for the seal of ~240 packets). The batch is routed and encrypted
  * under one read lock, with per-peer counters written once per run of
  * packets, and sent as UDP GSO messages (runs of equal-sized datagrams to one
- * endpoint) with one sendmmsg per socket. Encryption stays on this thread
+ * endpoint, from one sticky source) with one sendmmsg per socket. Encryption stays on this thread
  * (and decryption on the RX thread): on two cores, shared with the TCP
  * endpoints, one thread per direction already keeps both cores busy; a
  * worker pool is not built. */
@@ -334,7 +336,11 @@ static void send_messages(wg_device *d, tx_batch *b, int fd, size_t first, unsig
       wg_send_control(m, b->ctrl[k].buf, b->msg_segment[k], NULL);
       continue;
     }
-    if (b->msg_segment[k] && (err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT)) {
+    if (b->msg_segment[k] && (err == EMSGSIZE || err == EINVAL)) {
+      /* Segments larger than the underlay's MTU (a tunnel MTU beyond it): datagram by datagram,
+       * the kernel fragments them. Only this message: the MTU may be lowered again. */
+      send_unsegmented(d, fd, m);
+    } else if (b->msg_segment[k] && (err == EIO || err == EOPNOTSUPP || err == ENOPROTOOPT)) {
       /* This path cannot segment (e.g. a device without checksum offload):
        * send datagram by datagram from now on. */
       atomic_store(&d->udp_gso, false);

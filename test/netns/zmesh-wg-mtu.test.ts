@@ -84,3 +84,12 @@ test.serial('an MTU raised and lowered in the middle of a TCP transfer through z
   t.is(r.receivedBytes, bytes);
   t.true(r.intact, 'the SHA-256 of what arrived equals what was sent');
 });
+
+test.serial('a tunnel MTU above what the underlay carries (4,000 over a 1,500-byte veth): the datagrams are fragmented, ping and TCP still pass', async (t) => {
+  const w = await wgWorld(t);
+  const pair = await wgPair(w, { a: 'zmesh-wg', b: 'zmesh-wg' });
+  await pingUntilAnswered(pair.a.ns, INNER.b);
+  await setTunnelMtu(pair.a.ns, pair.a, 4000);
+  await setTunnelMtu(pair.b.ns, pair.b, 4000);
+  await carriesMtu(t, 4000, pair.a.ns, pair.b.ns, 'zmesh-wg ↔ zmesh-wg over 1,500');
+});
