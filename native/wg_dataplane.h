@@ -157,7 +157,8 @@ int wg_device_drop_queued(wg_device *d, uint32_t peer_id);
  * (no endpoint), -EAFNOSUPPORT (no socket for that family), or the send errno. */
 int wg_device_send_raw(wg_device *d, uint32_t peer_id, const uint8_t *bytes, size_t len);
 /* from: the local source to send from (NULL: routing chooses; a source no longer local is dropped). */
-int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const wg_source *from, const uint8_t *bytes, size_t len);
+int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const wg_source *from, const uint8_t *bytes,
+                          size_t len);
 /* An encrypted empty packet on the current keypair; -ENOKEY without a usable one. */
 int wg_device_send_keepalive(wg_device *d, uint32_t peer_id);
 /* Adds bytes (a handshake message the protocol core attributed to this peer) to rx. */

@@ -398,7 +398,8 @@ int wg_device_send_raw(wg_device *d, uint32_t peer_id, const uint8_t *bytes, siz
   return rc;
 }
 
-int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const wg_source *from, const uint8_t *bytes, size_t len) {
+int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const wg_source *from, const uint8_t *bytes,
+                          size_t len) {
   pthread_rwlock_rdlock(&d->lock);
   int rc = wg_send_one(d, NULL, to, from, bytes, len);
   pthread_rwlock_unlock(&d->lock);

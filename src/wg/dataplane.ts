@@ -162,7 +162,12 @@ export type DropReason =
   | 'readError';
 
 interface NativeDevice {
-  setPeer(peerId: number, endpoint: Endpoint | null | undefined, allowedIps: Cidr[] | undefined, source?: LocalSource | null): number;
+  setPeer(
+    peerId: number,
+    endpoint: Endpoint | null | undefined,
+    allowedIps: Cidr[] | undefined,
+    source?: LocalSource | null,
+  ): number;
   removePeer(peerId: number): number;
   installKeypair(peerId: number, localIndex: number, remoteIndex: number, sendKey: Uint8Array, receiveKey: Uint8Array, initiator: boolean): number;
   removeKeypair(peerId: number, localIndex: number): number;
@@ -180,7 +185,12 @@ interface NativeDevice {
   close(): void;
 }
 
-type EventsCallback = (handshakes: HandshakeMessage[], wants: number[], confirmed: KeypairConfirmed[], tunGone: boolean) => void;
+type EventsCallback = (
+  handshakes: HandshakeMessage[],
+  wants: number[],
+  confirmed: KeypairConfirmed[],
+  tunGone: boolean,
+) => void;
 
 /** How the C data plane reaches OpenSSL's ChaCha20-Poly1305 (native/wg_aead.h). */
 export type AeadBackend = 'avx512' | 'direct' | 'evp';
@@ -396,7 +406,10 @@ export class Dataplane {
     return rc === 0;
   }
 
-  /** Sends bytes to an endpoint that is not (yet) a peer's, e.g. a cookie reply, from `from` if given. False if the send failed. */
+  /**
+   * Sends bytes to an endpoint that is not (yet) a peer's, e.g. a cookie reply, from the local
+   * address `from` if given. False if the send failed.
+   */
   sendRawTo(endpoint: Endpoint, bytes: Uint8Array, from: LocalSource | null = null): boolean {
     const to = checkEndpoint('endpoint', endpoint);
     checkBytes('bytes', bytes);

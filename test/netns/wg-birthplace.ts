@@ -53,7 +53,12 @@ async function presharedKeyFile(w: World, home: Namespace): Promise<string> {
  * Moves the interface into `to` and gives it its addresses, MTU and state there again (a moved
  * link arrives down, without addresses, with its MTU).
  */
-export async function moveInterface(from: Namespace, ifname: string, to: Namespace, place: { inner4: string; inner6: string; mtu?: number }): Promise<void> {
+export async function moveInterface(
+  from: Namespace,
+  ifname: string,
+  to: Namespace,
+  place: { inner4: string; inner6: string; mtu?: number },
+): Promise<void> {
   await from.ip(['link', 'set', ifname, 'netns', to.name]);
   await to.ip(['address', 'add', `${place.inner4}/24`, 'dev', ifname]);
   await to.ip(['address', 'add', `${place.inner6}/64`, 'dev', ifname, 'nodad']);
@@ -73,8 +78,14 @@ export async function birthplacePair(w: World, opts: BirthplaceOptions): Promise
   const [a, b] = await Promise.all([startWg(w, home, 'wa', opts.a), startWg(w, home, 'wb', opts.b)]);
   const psk = opts.presharedKey === false ? [] : ['preshared-key', await presharedKeyFile(w, home)];
   const ports = { a: await a.listenPort(), b: await b.listenPort() };
-  await a.wg(['set', a.ifname, 'peer', b.publicKey, ...psk, 'endpoint', endpointText('127.0.0.1', ports.b), 'allowed-ips', `${INNER.b}/32,${INNER6.b}/128`]);
-  await b.wg(['set', b.ifname, 'peer', a.publicKey, ...psk, 'endpoint', endpointText('127.0.0.1', ports.a), 'allowed-ips', `${INNER.a}/32,${INNER6.a}/128`]);
+  const sides = [
+    [a, b, ports.b, `${INNER.b}/32,${INNER6.b}/128`],
+    [b, a, ports.a, `${INNER.a}/32,${INNER6.a}/128`],
+  ] as const;
+  for (const [self, peer, port, allowed] of sides) {
+    const endpoint = endpointText('127.0.0.1', port);
+    await self.wg(['set', self.ifname, 'peer', peer.publicKey, ...psk, 'endpoint', endpoint, 'allowed-ips', allowed]);
+  }
   const mtu = opts.mtu === undefined ? {} : { mtu: opts.mtu };
   await moveInterface(home, a.ifname, nsA, { inner4: INNER.a, inner6: INNER6.a, ...mtu });
   await moveInterface(home, b.ifname, nsB, { inner4: INNER.b, inner6: INNER6.b, ...mtu });
@@ -96,13 +107,22 @@ let iperfPort = 27_000 + Math.floor(Math.random() * 2_000);
  * iperf3 TCP from `client` to a one-off server on `address` in `server` (a non-default port), of
  * exactly `bytes` bytes (iperf3 -n); returns what the receiver counted.
  */
-export async function iperfTcp(client: Namespace, server: Namespace, address: string, bytes: number, timeoutMs = 60_000): Promise<IperfResult> {
+export async function iperfTcp(
+  client: Namespace,
+  server: Namespace,
+  address: string,
+  bytes: number,
+  timeoutMs = 60_000,
+): Promise<IperfResult> {
   const port = String(iperfPort++);
   const srv = server.spawn('iperf3', ['-s', '-1', '-B', address, '-p', port, '--forceflush']);
   try {
     await srv.waitForOutput(/Server listening/, { timeoutMs: 10_000 });
-    const r = await client.exec('iperf3', ['-c', address, '-p', port, '-n', String(bytes), '-J'], { timeoutMs, check: false });
-    if (r.exitCode !== 0 && !r.stdout.startsWith('{')) throw new Error(`iperf3 to ${address} exited ${r.exitCode}: ${r.stderr.slice(-300)}`);
+    const args = ['-c', address, '-p', port, '-n', String(bytes), '-J'];
+    const r = await client.exec('iperf3', args, { timeoutMs, check: false });
+    if (r.exitCode !== 0 && !r.stdout.startsWith('{')) {
+      throw new Error(`iperf3 to ${address} exited ${r.exitCode}: ${r.stderr.slice(-300)}`);
+    }
     type Sum = { bytes?: number; bits_per_second?: number; seconds?: number };
     let j: { error?: string; end?: { sum_sent?: Sum; sum_received?: Sum } };
     try {

@@ -24,15 +24,23 @@ async function setTunnelMtu(ns: Namespace, wg: WgInterface, mtu: number): Promis
 }
 
 /** Pings of one inner packet of exactly the MTU (DF set: never fragmented) each way, then TCP each way, intact. */
-async function carriesMtu(t: ExecutionContext, mtu: number, nsA: Namespace, nsB: Namespace, what: string): Promise<void> {
+async function carriesMtu(
+  t: ExecutionContext,
+  mtu: number,
+  nsA: Namespace,
+  nsB: Namespace,
+  what: string,
+): Promise<void> {
   const size = mtu - 28; // IPv4 + ICMP headers
   for (const [from, to, name] of [[nsA, INNER.b, 'A → B'], [nsB, INNER.a, 'B → A']] as const) {
     const r = await ping(from, to, { count: 3, intervalMs: 50, size, dontFragment: true, timeoutMs: 3_000 });
     t.is(r.loss, 0, `${what}, MTU ${mtu}: ping -s ${size} -M do ${name}`);
   }
-  for (const [client, server, address, name] of [[nsA, nsB, INNER.b, 'A → B'], [nsB, nsA, INNER.a, 'B → A']] as const) {
+  const directions = [[nsA, nsB, INNER.b, 'A → B'], [nsB, nsA, INNER.a, 'B → A']] as const;
+  for (const [client, server, address, name] of directions) {
     const r = await tcpTransfer({ client, server, connectTo: address, bytes: TCP_BYTES, timeoutMs: 30_000 });
-    t.true(r.intact && r.receivedBytes === TCP_BYTES, `${what}, MTU ${mtu}: TCP ${name} intact (${r.receivedBytes} bytes)`);
+    const arrived = `${r.receivedBytes} bytes`;
+    t.true(r.intact && r.receivedBytes === TCP_BYTES, `${what}, MTU ${mtu}: TCP ${name} intact (${arrived})`);
   }
 }
 
@@ -66,17 +74,20 @@ test.serial('an MTU raised and lowered in the middle of a TCP transfer through z
   await pingUntilAnswered(pair.a.ns, INNER.b);
   const bytes = 400 * 1024 * 1024;
   let done = false;
-  const transfer = tcpTransfer({ client: pair.a.ns, server: pair.b.ns, connectTo: INNER.b, bytes, timeoutMs: 60_000 }).finally(() => {
+  const transfer = tcpTransfer({ client: pair.a.ns, server: pair.b.ns, connectTo: INNER.b, bytes, timeoutMs: 60_000 });
+  const finished = (): void => {
     done = true;
-  });
-  await waitFor(async () => (await pair.b.peer(pair.a.publicKey)).rxBytes > 10_000_000n, { what: 'the transfer to be under way', timeoutMs: 15_000, intervalMs: 20 });
+  };
+  transfer.then(finished, finished);
+  const underWay = async (): Promise<boolean> => (await pair.b.peer(pair.a.publicKey)).rxBytes > 10_000_000n;
+  await waitFor(underWay, { what: 'the transfer to be under way', timeoutMs: 15_000, intervalMs: 20 });
   for (const mtu of [8920, 1280, 4000]) {
     if (mtu === 8920) t.false(done, 'the first change comes while the transfer runs');
     await setTunnelMtu(pair.a.ns, pair.a, mtu);
     await setTunnelMtu(pair.b.ns, pair.b, mtu);
     // Beside the transfer, at once: a packet of exactly the new MTU, both ways.
     for (const [from, to] of [[pair.a.ns, INNER.b], [pair.b.ns, INNER.a]] as const) {
-      const r = await ping(from, to, { count: 2, intervalMs: 50, size: mtu - 28, dontFragment: true, timeoutMs: 3_000 });
+      const r = await ping(from, to, { count: 2, intervalMs: 50, size: mtu - 28, dontFragment: true, timeoutMs: 3000 });
       t.true(r.received >= 1, `MTU ${mtu} changed mid-transfer: ping -s ${mtu - 28} -M do from ${from.name}`);
     }
   }

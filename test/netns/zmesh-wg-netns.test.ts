@@ -10,7 +10,17 @@ import test, { type ExecutionContext } from 'ava';
 import { isProcessAlive, ping, tcpTransfer, waitFor, type Namespace } from '../harness/index.js';
 import { pidsInNamespace } from '../harness/runs.js';
 import { birthplacePair, INNER6, iperfTcp, moveInterface } from './wg-birthplace.js';
-import { endpointText, INNER, isSocket, pingUntilAnswered, socketPathOf, startWg, wgWorld, ZMESH_WG_BIN, type WgImplementation } from './wg-pair.js';
+import {
+  endpointText,
+  INNER,
+  isSocket,
+  pingUntilAnswered,
+  socketPathOf,
+  startWg,
+  wgWorld,
+  ZMESH_WG_BIN,
+  type WgImplementation,
+} from './wg-pair.js';
 
 /**
  * Bytes of TCP each way. zmesh-wg at both ends moves 1 GB in ~2 s here; Debian's wireguard-go
@@ -20,7 +30,13 @@ import { endpointText, INNER, isSocket, pingUntilAnswered, socketPathOf, startWg
 const BULK_BYTES: Record<WgImplementation, number> = { 'zmesh-wg': 1024 ** 3, 'wireguard-go': 200 * 1024 ** 2 };
 
 async function pingsBothWays(t: ExecutionContext, nsA: Namespace, nsB: Namespace, what: string): Promise<void> {
-  for (const [from, to, name] of [[nsA, INNER.b, 'A → B IPv4'], [nsB, INNER.a, 'B → A IPv4'], [nsA, INNER6.b, 'A → B IPv6'], [nsB, INNER6.a, 'B → A IPv6']] as const) {
+  const pings = [
+    [nsA, INNER.b, 'A → B IPv4'],
+    [nsB, INNER.a, 'B → A IPv4'],
+    [nsA, INNER6.b, 'A → B IPv6'],
+    [nsB, INNER6.a, 'B → A IPv6'],
+  ] as const;
+  for (const [from, to, name] of pings) {
     const r = await ping(from, to, { count: 3, intervalMs: 50 });
     t.is(r.loss, 0, `${what}: ${name}`);
   }
@@ -33,7 +49,8 @@ for (const other of ['zmesh-wg', 'wireguard-go'] as const) {
     await pingUntilAnswered(p.nsA, INNER.b);
     await pingsBothWays(t, p.nsA, p.nsB, 'after the move');
     const bytes = Math.min(BULK_BYTES[other], BULK_BYTES['zmesh-wg']);
-    for (const [client, server, address, name] of [[p.nsA, p.nsB, INNER.b, 'A → B'], [p.nsB, p.nsA, INNER.a, 'B → A']] as const) {
+    const directions = [[p.nsA, p.nsB, INNER.b, 'A → B'], [p.nsB, p.nsA, INNER.a, 'B → A']] as const;
+    for (const [client, server, address, name] of directions) {
       const r = await iperfTcp(client, server, address, bytes);
       t.true(r.sentBytes >= bytes, `${name}: ${r.sentBytes} of ${bytes} bytes sent and delivered`);
       t.true(r.receivedBytes >= bytes * 0.95, `${name}: ${r.receivedBytes} of ${bytes} bytes counted by the receiver`);
@@ -56,7 +73,8 @@ test.serial('a TCP transfer through zmesh-wg survives its interface being moved 
   const bytes = 300 * 1024 * 1024;
   const transfer = tcpTransfer({ client: p.nsA, server: p.nsB, connectTo: INNER.b, bytes, timeoutMs: 60_000 });
   // Once data flows, B's interface leaves for the birthplace and comes back (TCP retransmits across the gap).
-  await waitFor(async () => (await p.b.peer(p.a.publicKey)).rxBytes > 20_000_000n, { what: 'the transfer to be under way', timeoutMs: 15_000, intervalMs: 50 });
+  const underWay = async (): Promise<boolean> => (await p.b.peer(p.a.publicKey)).rxBytes > 20_000_000n;
+  await waitFor(underWay, { what: 'the transfer to be under way', timeoutMs: 15_000, intervalMs: 50 });
   await moveInterface(p.nsB, p.b.ifname, p.home, { inner4: INNER.b, inner6: INNER6.b });
   await moveInterface(p.home, p.b.ifname, p.nsB, { inner4: INNER.b, inner6: INNER6.b });
   const r = await transfer;
@@ -82,7 +100,8 @@ test.serial('deleting the interface after it moved (twice) ends the daemon and r
   t.true(isSocket(socketPathOf(ifname)), 'its socket is still there');
   t.regex((await home.exec('wg', ['show', ifname, 'listen-port'])).stdout, /^\d+\n$/, 'wg(8) still talks to it');
   await nsB.ip(['link', 'del', ifname]);
-  await waitFor(() => !isProcessAlive(pid), { what: 'the daemon to exit after its moved interface was deleted', timeoutMs: 5_000 });
+  const what = 'the daemon to exit after its moved interface was deleted';
+  await waitFor(() => !isProcessAlive(pid), { what, timeoutMs: 5_000 });
   t.false(isSocket(socketPathOf(ifname)), 'the socket is removed');
 });
 
@@ -101,7 +120,8 @@ for (const family of [4, 6] as const) {
     // a1 first: routing picks it. a2 is the second (IPv4: secondary; IPv6: deprecated, preferred
     // lifetime 0), never routing's choice — so a reply from a2 can only be the sticky source.
     await w.link(nsA, 'ua', nsB, 'ub', { addressA: `${u.a1}/${u.prefix}`, addressB: `${u.b}/${u.prefix}` });
-    await nsA.ip(['address', 'add', `${u.a2}/${u.prefix}`, 'dev', 'ua', ...(family === 6 ? ['nodad', 'preferred_lft', '0'] : [])]);
+    const deprecated = family === 6 ? ['nodad', 'preferred_lft', '0'] : [];
+    await nsA.ip(['address', 'add', `${u.a2}/${u.prefix}`, 'dev', 'ua', ...deprecated]);
     const [a, b] = await Promise.all([
       startWg(w, nsA, 'wa', 'zmesh-wg', { address: `${INNER.a}/24` }),
       startWg(w, nsB, 'wb', 'zmesh-wg', { address: `${INNER.b}/24` }),
@@ -112,7 +132,8 @@ for (const family of [4, 6] as const) {
     await pingUntilAnswered(nsB, INNER.a);
     t.is((await ping(nsA, INNER.b, { count: 5, intervalMs: 50 })).loss, 0, 'A → B');
     const portA = await a.listenPort();
-    t.is((await b.peer(a.publicKey)).endpoint, endpointText(u.a2, portA), "B still sees A at a2: A's packets leave from the address B reached");
+    const seen = (await b.peer(a.publicKey)).endpoint;
+    t.is(seen, endpointText(u.a2, portA), "B still sees A at a2: A's packets leave from the address B reached");
 
     await nsA.ip(['address', 'del', `${u.a2}/${u.prefix}`, 'dev', 'ua']);
     // At once: the very first ping after the removal is answered within its second.

@@ -90,7 +90,8 @@ let bindCounter = 0;
  * never lists it), or `socketPath` itself when the hidden name would not fit in sun_path.
  */
 function bindingPath(socketPath: string): string {
-  const hidden = path.join(path.dirname(socketPath), `.${process.pid.toString(36)}-${(bindCounter++).toString(36)}.binding`);
+  const name = `.${process.pid.toString(36)}-${(bindCounter++).toString(36)}.binding`;
+  const hidden = path.join(path.dirname(socketPath), name);
   return Buffer.byteLength(hidden) <= MAX_SOCKET_PATH_BYTES ? hidden : socketPath;
 }
 
