@@ -14,10 +14,10 @@
  * ~0.3 ms for the seal of ~240 packets). The batch is routed and encrypted
  * under one read lock, with per-peer counters written once per run of
  * packets, and sent as UDP GSO messages (runs of equal-sized datagrams to one
- * endpoint, from one sticky source) with one sendmmsg per socket. Encryption stays on this thread
- * (and decryption on the RX thread): on two cores, shared with the TCP
- * endpoints, one thread per direction already keeps both cores busy; a
- * worker pool is not built. */
+ * endpoint, from one sticky source) with one sendmmsg per socket. Encryption
+ * stays on this thread (and decryption on the RX thread): on two cores,
+ * shared with the TCP endpoints, one thread per direction already keeps both
+ * cores busy; a worker pool is not built. */
 #include <errno.h>
 #include <netinet/udp.h>
 #include <poll.h>
@@ -294,9 +294,14 @@ static void prepare_batch(wg_device *d, tx_batch *b) {
 }
 
 /* Sends one message as separate datagrams: the fallback when UDP GSO is refused. */
-static void send_unsegmented(wg_device *d, int fd, struct msghdr *m) {
+static void send_unsegmented(wg_device *d, int fd, struct msghdr *m, const wg_source *from) {
+  union {
+    char buf[WG_SEND_CONTROL_SPACE];
+    struct cmsghdr align;
+  } control;
   for (size_t k = 0; k < m->msg_iovlen; ++k) {
     struct msghdr one = {.msg_name = m->msg_name, .msg_namelen = m->msg_namelen, .msg_iov = &m->msg_iov[k], .msg_iovlen = 1};
+    wg_send_control(&one, control.buf, 0, from);
     if (sendmsg(fd, &one, MSG_NOSIGNAL) < 0) wg_count_drop(d, WG_DROP_SEND_ERROR);
   }
 }
@@ -329,8 +334,9 @@ static void send_messages(wg_device *d, tx_batch *b, int fd, size_t first, unsig
     }
     struct msghdr *m = &msgs[done].msg_hdr;
     size_t k = first + done;
-    const wg_source *from = &b->from[b->msg_first[k]];
-    if (m->msg_controllen > (b->msg_segment[k] ? CMSG_SPACE(sizeof(uint16_t)) : 0) && wg_source_refused(err, from)) {
+    bool sourced = m->msg_controllen > (b->msg_segment[k] ? CMSG_SPACE(sizeof(uint16_t)) : 0);
+    const wg_source *from = sourced ? &b->from[b->msg_first[k]] : NULL;
+    if (wg_source_refused(err, from)) {
       /* Sent from an address that is no longer ours: forget it and send again from routing's choice. */
       forget_source(d, b->peer_id[b->msg_first[k]], from);
       wg_send_control(m, b->ctrl[k].buf, b->msg_segment[k], NULL);
@@ -339,12 +345,12 @@ static void send_messages(wg_device *d, tx_batch *b, int fd, size_t first, unsig
     if (b->msg_segment[k] && (err == EMSGSIZE || err == EINVAL)) {
       /* Segments larger than the underlay's MTU (a tunnel MTU beyond it): datagram by datagram,
        * the kernel fragments them. Only this message: the MTU may be lowered again. */
-      send_unsegmented(d, fd, m);
+      send_unsegmented(d, fd, m, from);
     } else if (b->msg_segment[k] && (err == EIO || err == EOPNOTSUPP || err == ENOPROTOOPT)) {
       /* This path cannot segment (e.g. a device without checksum offload):
        * send datagram by datagram from now on. */
       atomic_store(&d->udp_gso, false);
-      send_unsegmented(d, fd, m);
+      send_unsegmented(d, fd, m, from);
     } else {
       /* This message cannot go (unreachable, too big, stopping): skip it. */
       wg_count_drop(d, WG_DROP_SEND_ERROR);
