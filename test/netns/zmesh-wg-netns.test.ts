@@ -7,7 +7,7 @@
 // falls back to routing's choice at once (IPv4 and IPv6 underlays).
 // Serial: the transfers share two cores.
 import test, { type ExecutionContext } from 'ava';
-import { isProcessAlive, ping, tcpTransfer, waitFor, type Namespace } from '../harness/index.js';
+import { isProcessAlive, ping, runCommand, systemTool, tcpTransfer, waitFor, type Namespace } from '../harness/index.js';
 import { pidsInNamespace } from '../harness/runs.js';
 import { birthplacePair, INNER6, iperfTcp, moveInterface } from './wg-birthplace.js';
 import {
@@ -107,6 +107,25 @@ test.serial('deleting the interface after it moved (twice) ends the daemon and r
   t.regex((await home.exec('wg', ['show', ifname, 'listen-port'])).stdout, /^\d+\n$/, 'wg(8) still talks to it');
   await nsB.ip(['link', 'del', ifname]);
   const what = 'the daemon to exit after its moved interface was deleted';
+  await waitFor(() => !isProcessAlive(pid), { what, timeoutMs: 5_000 });
+  t.false(isSocket(socketPathOf(ifname)), 'the socket is removed');
+});
+
+test.serial('deleting the namespace the interface was moved into deletes the interface, and the daemon exits', async (t) => {
+  const w = await wgWorld(t);
+  const home = await w.namespace('h');
+  // Made here, not by the world: the test deletes it (the teardown removes it if the test did not).
+  const away = `${w.prefix}away`;
+  await runCommand(systemTool('ip'), ['netns', 'add', away]);
+  t.teardown(() => runCommand(systemTool('ip'), ['netns', 'del', away], { check: false }).then(() => undefined));
+  const ifname = w.ifname('wa');
+  await home.exec(ZMESH_WG_BIN, [ifname], { env: { LOG_LEVEL: 'error' }, timeoutMs: 20_000 }); // daemon mode
+  const [pid] = pidsInNamespace(home.name);
+  if (pid === undefined) throw new Error('the daemon is not running in its birthplace');
+  await home.ip(['link', 'set', ifname, 'netns', away]);
+  // The device holds nothing in that namespace (no socket of its own pins it): it dies, the link with it.
+  await runCommand(systemTool('ip'), ['netns', 'del', away]);
+  const what = 'the daemon to exit with the namespace of its interface';
   await waitFor(() => !isProcessAlive(pid), { what, timeoutMs: 5_000 });
   t.false(isSocket(socketPathOf(ifname)), 'the socket is removed');
 });
