@@ -6,6 +6,7 @@
 import type { Command, CommandGroup, PositionalSpec } from './command.js';
 import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
+import { statusCommand } from './net-status.js';
 import { STORE_OPTION } from './store-target.js';
 
 const FILE: PositionalSpec[] = [{ name: 'FILE', description: "the network definition (JSON), or the network's name with --store" }];
@@ -79,6 +80,17 @@ export const netGroup: CommandGroup = {
       },
       notes: `${CHANGES} With a new identity, give --rotate-key or --old-node-key (the existing key is sealed to the old identity, so only that key can re-seal it).`,
       run: reprovisionCommand,
+    },
+    status: {
+      summary: "a network's rollout: per node alive or not, applied revision vs the network's, state, last error",
+      positionals: [{ name: 'FILE', description: "the network's name in the store" }],
+      usage: 'status NAME --store URL [--wait [--timeout S]]',
+      options: {
+        ...STORE,
+        wait: { type: 'boolean', description: 'block until every alive member applied the current revision (exit 0), or time out (exit 1)' },
+        timeout: { type: 'string', value: 'S', description: 'how long --wait waits (default 120 s)' },
+      },
+      run: statusCommand,
     },
     validate: {
       summary: 'check a definition; every problem is listed with its JSON path',

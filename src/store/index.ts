@@ -9,3 +9,4 @@ export * from './open.js';
 export * from './store.js';
 export * from './url.js';
 export * from './values.js';
+export * from './rollout.js';

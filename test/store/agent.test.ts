@@ -12,6 +12,14 @@ import { tempDir } from '../unit/provisiond/helpers.js';
 import { initKeys, makeNode } from '../unit/netdef/fixtures.js';
 import { waitFor } from '../harness/index.js';
 import { etcdFor } from './etcd-fixture.js';
+import { main } from '../../src/cli/main.js';
+
+async function zmesh(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const status = await main(args, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), readStdin: async () => '' });
+  return { status, stdout, stderr };
+}
 
 let nodes: Record<string, ReturnType<typeof makeNode>> = {};
 test.before(async () => {
@@ -52,7 +60,7 @@ async function rig(t: Parameters<typeof etcdFor>[0]) {
 }
 
 test('the agent applies each revision of its networks, reports status and alive, and deletes when its node leaves', async (t) => {
-  const { store, start, applied, deletes } = await rig(t);
+  const { store, start, applied, deletes, cluster } = await rig(t);
   const admin = store();
   let def = addNode(addNode(createNetwork('net', '10.30.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource);
   await admin.createNetwork(def);
@@ -65,6 +73,13 @@ test('the agent applies each revision of its networks, reports status and alive,
   t.is(await statusOf(admin, 'alpha', 'elsewhere'), null); // not a member: nothing queued
   const alive = await admin.client.get(aliveKey('alpha')).exec();
   t.not(alive.kvs[0]?.lease, '0');
+
+  // The operator's view: alpha applied; bravo (no agent running) is not alive and does not block --wait.
+  const shown = await zmesh(['net', 'status', 'net', '--store', cluster.url, '--wait', '--timeout', '20']);
+  t.is(shown.status, 0, shown.stderr);
+  t.regex(shown.stdout, new RegExp(`alpha +yes \\(since \\d+ s\\) +${def.revision} +applied`));
+  t.regex(shown.stdout, /bravo +no +- +-/);
+  t.regex(shown.stdout, new RegExp(`1/2 nodes at revision ${def.revision}; bravo not alive \\(never reported\\)`));
 
   def = (await admin.editNetwork('net', (d) => setExit(d, 'bravo'))).after;
   await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === def.revision, { what: 'status of set-exit', timeoutMs: 15_000 });
