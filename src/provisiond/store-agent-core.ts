@@ -18,7 +18,8 @@
  * A network's decision depends only on its view and what was last enqueued for it (`known`):
  *   present, this node a member:  apply when it is new to the node or its revision is higher;
  *                                 an older revision than the one applied is refused (reported)
- *   present, not a member / gone: delete when the node was a member
+ *   present, not a member / gone: delete when the node was a member (but not for absence from a
+ *                                 listing older than the saved cursor: a wiped or restored store)
  *   bad (fails validation):       reported, nothing enqueued — the node keeps what it runs
  */
 
@@ -122,10 +123,25 @@ export class StoreAgentCore {
         this.#phase = 'listing';
         return [{ kind: 'list' }];
       case 'listed': {
-        // Networks the node knows and the listing lacks are gone from the store.
+        // Networks the node knows and the listing lacks are gone from the store — unless the
+        // listing is older than what the node saw: the store was wiped or restored, and an empty
+        // or partial store must not tear down the fleet (an import may be on its way).
         const views = new Map(input.views);
-        for (const network of this.#known.keys()) if (!views.has(network)) views.set(network, { kind: 'absent' });
-        const actions = this.#decide(input.revision, views);
+        const replaced = input.revision < this.#cursor;
+        const kept: AgentAction[] = [];
+        for (const [network, known] of this.#known) {
+          if (views.has(network) || !known.member) continue;
+          if (!replaced) views.set(network, { kind: 'absent' });
+          else {
+            kept.push({
+              kind: 'report',
+              network,
+              revision: known.revision,
+              error: `absent from the store at revision ${input.revision}, older than revision ${this.#cursor} this node saw (the store was replaced or restored): kept; delete it from the store to remove it`,
+            });
+          }
+        }
+        const actions = [...this.#decide(input.revision, views), ...kept];
         if (this.#loggedError !== null) actions.unshift({ kind: 'log', message: `store reachable again; listed at revision ${input.revision}, watching` });
         this.#loggedError = null;
         this.#failures = 0;

@@ -176,8 +176,16 @@ export class StoreAgent {
     watcher.on('disconnected', (error) => {
       if (generation === this.#watchGeneration) this.#input({ kind: 'watch-disconnected', error: error.message });
     });
-    watcher.on('connected', () => {
+    watcher.on('connected', (response) => {
       if (generation !== this.#watchGeneration) return;
+      // A store whose revision went back was wiped or restored: the watch's resume revision is
+      // from another history (it would wait for the future). Re-list instead.
+      if (Number(response.header?.revision ?? 0) < this.#core.cursor) {
+        this.#watchGeneration++;
+        void watcher.cancel().catch(() => {});
+        this.#input({ kind: 'watch-failed', error: `the store's revision ${response.header?.revision} is below ${this.#core.cursor}: replaced or restored` });
+        return;
+      }
       this.#input({ kind: 'watch-connected' });
       void this.#keepAlive();
       void this.#flushStatuses();

@@ -5,7 +5,7 @@
 // the run registry), so teardown — or the stale-run sweeper after a killed run — ends it.
 // Never the default ports 2379/2380.
 import { createServer } from 'node:net';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackgroundProcess } from './harness/process.js';
 import { systemTool } from './harness/system-tools.js';
@@ -113,6 +113,17 @@ export class EtcdCluster {
     if (this.member(index).process?.running) return;
     this.spawn(index, 'existing');
     if (opts.waitReady !== false) await this.waitReady(index);
+  }
+
+  /** Every member SIGKILLed, its data removed, and a new, empty cluster started in its place. */
+  async wipe(): Promise<void> {
+    for (let i = 0; i < this.members.length; i++) await this.kill(i);
+    for (const m of this.members) {
+      rmSync(m.dataDir, { recursive: true, force: true });
+      mkdirSync(m.dataDir, { recursive: true, mode: 0o700 });
+    }
+    for (let i = 0; i < this.members.length; i++) this.spawn(i, 'new');
+    await Promise.all(this.members.map((_, i) => this.waitReady(i)));
   }
 
   private member(index: number): EtcdMember {

@@ -10,8 +10,8 @@ import type { NetworkDefinition, NodeRecord } from '../netdef/index.js';
 import { assembleDefinition, metaWithResources, resourceChanges, storedResourcesOf } from './assemble.js';
 import { connectEtcd, rangePrefix, storeErrorOf } from './etcd-client.js';
 import { StoreError } from './errors.js';
-import { NETWORKS, metaKey, networkPrefix, nodeRecordKey, parseKey, resourceKey } from './keys.js';
-import type { DefinitionChange, DefinitionStore, EditResult } from './store.js';
+import { NETWORKS, PREFIX, metaKey, networkPrefix, nodeRecordKey, parseKey, resourceKey } from './keys.js';
+import type { DefinitionChange, DefinitionStore, EditResult, StoreSnapshot } from './store.js';
 import { describeLocation, type EtcdLocation } from './url.js';
 import { type NetworkMeta, type StoredResource, readMeta, readNodeRecordValue, readResource } from './values.js';
 
@@ -175,6 +175,21 @@ export class EtcdStore implements DefinitionStore {
     const key = nodeRecordKey(id);
     const text = await this.call(`read node record "${id}"`, () => this.client.get(key).string());
     return text === null ? null : readNodeRecordValue(key, text, id);
+  }
+
+  async snapshot(): Promise<StoreSnapshot> {
+    const { revision, kvs } = await this.call('read the store', () => rangePrefix(this.client, PREFIX));
+    const networks: NetworkDefinition[] = [];
+    for (const [, stored] of [...networksOf(kvs)].sort(([a], [b]) => a.localeCompare(b))) {
+      if (stored instanceof StoreError) throw stored;
+      networks.push(stored.definition);
+    }
+    const records = kvs.flatMap((kv) => {
+      const key = kv.key.toString();
+      const parsed = parseKey(key);
+      return parsed.kind === 'record' ? [readNodeRecordValue(key, kv.value.toString(), parsed.node)] : [];
+    });
+    return { revision, networks, records };
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { removeFileDurably, writeFileAtomic } from '../common/atomic-file.js';
 import { type NetworkDefinition, type NodeRecord, parseNetworkDefinition } from '../netdef/index.js';
 import { StoreError } from './errors.js';
-import type { DefinitionChange, DefinitionStore, EditResult } from './store.js';
+import type { DefinitionChange, DefinitionStore, EditResult, StoreSnapshot } from './store.js';
 import { readNodeRecordValue } from './values.js';
 
 const DEFINITION_MODE = 0o644;
@@ -119,6 +119,26 @@ export class FileStore implements DefinitionStore {
     const path = this.recordPath(id);
     const text = await readText(path);
     return text === null ? null : readNodeRecordValue(path, text, id);
+  }
+
+  async snapshot(): Promise<StoreSnapshot> {
+    const networks: NetworkDefinition[] = [];
+    for (const name of await this.listNetworks()) {
+      const def = await this.readNetwork(name);
+      if (def) networks.push(def);
+    }
+    let ids: string[] = [];
+    try {
+      ids = (await readdir(join(this.dir, 'nodes'))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const records: NodeRecord[] = [];
+    for (const id of ids) {
+      const record = await this.readNodeRecord(id);
+      if (record) records.push(record);
+    }
+    return { revision: 0, networks, records };
   }
 
   async close(): Promise<void> {}

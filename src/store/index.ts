@@ -10,3 +10,6 @@ export * from './store.js';
 export * from './url.js';
 export * from './values.js';
 export * from './rollout.js';
+export * from './dump.js';
+export * from './access.js';
+export * from './certificates.js';

@@ -17,6 +17,14 @@ export interface EditResult {
   readonly attempts: number;
 }
 
+/** Everything the store holds that an operator defined, read at one point in time. */
+export interface StoreSnapshot {
+  /** etcd's revision of the read (0 for the file store). */
+  readonly revision: number;
+  readonly networks: readonly NetworkDefinition[];
+  readonly records: readonly NodeRecord[];
+}
+
 export interface DefinitionStore {
   readonly kind: 'file' | 'etcd';
   /** For messages: `file:/path` or `etcd://h:p,…`. */
@@ -34,5 +42,7 @@ export interface DefinitionStore {
   deleteNetwork(name: string): Promise<void>;
   putNodeRecord(record: NodeRecord): Promise<void>;
   readNodeRecord(id: string): Promise<NodeRecord | null>;
+  /** Networks and node records (not the nodes' own status/alive keys); a bad value throws. */
+  snapshot(): Promise<StoreSnapshot>;
   close(): Promise<void>;
 }

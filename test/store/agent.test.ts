@@ -2,62 +2,13 @@
 // it lists and watches, queues apply/delete for the networks its node is (or was) in, reports
 // status and alive, resumes after being offline past a compaction, and does nothing while the
 // store is down.
-import { join } from 'node:path';
 import test from 'ava';
 import { addNode, createNetwork, removeNode, setExit, sodiumKeySource } from '../../src/netdef/index.js';
-import { Provisiond } from '../../src/provisiond/daemon.js';
-import { aliveKey, readStatus, statusKey, type EtcdStore } from '../../src/store/index.js';
-import { FakeNetworkd } from '../unit/provisiond/fake-networkd.js';
-import { tempDir } from '../unit/provisiond/helpers.js';
-import { initKeys, makeNode } from '../unit/netdef/fixtures.js';
+import { aliveKey } from '../../src/store/index.js';
 import { waitFor } from '../harness/index.js';
-import { etcdFor } from './etcd-fixture.js';
-import { main } from '../../src/cli/main.js';
+import { initNodes, nodes, rig, statusOf, zmesh } from './agent-rig.js';
 
-async function zmesh(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const status = await main(args, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), readStdin: async () => '' });
-  return { status, stdout, stderr };
-}
-
-let nodes: Record<string, ReturnType<typeof makeNode>> = {};
-test.before(async () => {
-  await initKeys();
-  nodes = Object.fromEntries(['alpha', 'bravo', 'charlie'].map((id) => [id, makeNode(id, false)]));
-});
-
-async function statusOf(store: EtcdStore, node: string, network: string) {
-  const text = await store.client.get(statusKey(node, network)).string();
-  return text === null ? null : readStatus(statusKey(node, network), text);
-}
-
-async function rig(t: Parameters<typeof etcdFor>[0]) {
-  const fixture = await etcdFor(t);
-  const dir = tempDir(t, 'zmesh-agent-');
-  const fake = await FakeNetworkd.start(join(dir, 'networkd.sock'));
-  t.teardown(() => fake.close());
-  const logs: string[] = [];
-  const daemons: Provisiond[] = [];
-  const start = async () => {
-    const daemon = await Provisiond.start({
-      stateDir: join(dir, 'state'),
-      networkdSocket: join(dir, 'networkd.sock'),
-      socket: join(dir, 'provisiond.sock'),
-      backoff: { baseMs: 20, maxMs: 200 },
-      log: (m) => logs.push(m),
-      store: { url: fixture.cluster.url, nodeId: 'alpha' },
-    });
-    daemons.push(daemon);
-    return daemon;
-  };
-  t.teardown(async () => {
-    for (const d of daemons) await d.stop(1000).catch(() => {});
-  });
-  const applied = () => fake.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { revision: number }).revision);
-  const deletes = () => fake.requests.filter((r) => r.method === 'DELETE').length;
-  return { ...fixture, fake, logs, start, applied, deletes };
-}
+test.before(initNodes);
 
 test('the agent applies each revision of its networks, reports status and alive, and deletes when its node leaves', async (t) => {
   const { store, start, applied, deletes, cluster } = await rig(t);

@@ -97,3 +97,14 @@ test('a watch that loses the store logs once and once again when it is back; not
   t.deepEqual(kinds(agent.handle({ kind: 'watch-connected' })), ['log']);
   t.deepEqual(agent.handle({ kind: 'watch-connected' }), []);
 });
+
+test('a listing older than what the node saw (a wiped or restored store) deletes nothing that is merely absent', (t) => {
+  const agent = new StoreAgentCore({ nodeId: 'alpha', cursor: 500, known: new Map([['net', { revision: 4, member: true }]]), backoff: { baseMs: 100, maxMs: 1000 } });
+  agent.handle({ kind: 'start' });
+  const actions = agent.handle({ kind: 'listed', revision: 3, views: new Map() });
+  t.deepEqual(kinds(actions), ['report', 'watch']);
+  t.regex((actions[0] as { error: string }).error, /the store was replaced or restored\): kept/);
+  // An explicit deletion seen on the watch still deletes.
+  const [commit] = commits(agent.handle({ kind: 'changed', revision: 9, views: new Map([['net', { kind: 'absent' }]]) }));
+  t.deepEqual(commit!.tasks.map((x) => x.type), ['network.delete']);
+});
