@@ -6,6 +6,7 @@
  * the nodes through the store with no hand-pushing. Everything lives inside the world's
  * namespaces and is ended by the world's teardown.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EtcdCluster } from './etcd-cluster.js';
 import { SimError } from './errors.js';
@@ -13,7 +14,9 @@ import type { Namespace } from './harness/namespace.js';
 import type { BackgroundProcess } from './harness/process.js';
 import type { SimNode } from './node.js';
 import { reachabilityMatrix, type PairResult } from './reachability.js';
-import { INTERNET_ROUTER_PUBLIC, type SimWorld } from './world.js';
+import { STANDARD_NODES, type StandardMesh, type StandardMeshOptions, waitForHandshakes } from './mesh.js';
+import { SimNetwork } from './network.js';
+import { INTERNET_ROUTER_PUBLIC, SimWorld, type SimWorkload } from './world.js';
 import { defaultZmeshInvocation, zmeshArgs, type ZmeshInvocation } from './zmesh-command.js';
 
 export const ETCD_CLIENT_PORT = 12379;
@@ -153,5 +156,51 @@ export class SimFleet {
 
   diagnostics(): string {
     return this.world.nodes.map((n) => `--- ${n.id}: provisiond\n${this.agentLog(n).slice(-2000)}`).join('\n');
+  }
+}
+
+/** The definition of `name` as the store holds it, written to `net.file` so the world's views read it. */
+export async function syncDefinitionFile(fleet: SimFleet, net: SimNetwork): Promise<void> {
+  const dump = join(fleet.world.harness.tempDir(), 'fleet-export.json');
+  await fleet.tool(['store', 'export', '--store', fleet.url, dump]);
+  const definition = (JSON.parse(readFileSync(dump, 'utf8')) as { networks: { name: string }[] }).networks.find((n) => n.name === net.name);
+  if (!definition) throw new SimError('UNKNOWN_NODE', `network '${net.name}' is not in the store`, { network: net.name });
+  writeFileSync(net.file, `${JSON.stringify(definition, null, 2)}\n`, { mode: 0o644 });
+}
+
+export interface FleetMesh extends StandardMesh {
+  readonly fleet: SimFleet;
+}
+
+/**
+ * The standard mesh (2 public + 2 hidden nodes, alpha the aggregator, a workload per NR), defined
+ * through the store: the tool edits the network in etcd, each node's agent applies it, nobody
+ * pushes anything into a node. Torn down on failure.
+ */
+export async function buildFleetMesh(opts: StandardMeshOptions = {}): Promise<FleetMesh> {
+  const world = await SimWorld.create(STANDARD_NODES, opts);
+  try {
+    const log = opts.log ?? (() => {});
+    log('etcd: 3 members on the simulated internet (198.51.100.201-203); provisiond as store agent on every node');
+    const fleet = await SimFleet.create(world, opts.zmesh ? { zmesh: opts.zmesh } : {});
+    await fleet.startAgents();
+    const name = opts.networkName ?? 'demo';
+    const ipRange = opts.ipRange ?? '10.1.0.0/16';
+    log(`network ${name} ${ipRange}: zmesh net create / add-node --store ${fleet.url}`);
+    await fleet.net('create', name, ['--ip-range', ipRange]);
+    for (const n of world.nodes) await fleet.net('add-node', name, ['--node-record', n.recordFile]);
+    await fleet.net('set-aggregator', name, ['--node', 'alpha']);
+    log(`network ${name}: waiting until every node's agent applied the latest revision`);
+    await fleet.converged(name);
+    const net = new SimNetwork(name, ipRange, world.harness.tempDir(), opts.zmesh ?? defaultZmeshInvocation());
+    await syncDefinitionFile(fleet, net);
+    world.adoptNetwork(net);
+    const workloads: SimWorkload[] = [];
+    for (const n of world.nodes) workloads.push(await world.attachWorkload(net, n));
+    await waitForHandshakes(world, net, opts.handshakeTimeoutMs ?? 20_000);
+    return { world, net, workloads, fleet };
+  } catch (e) {
+    await world.teardown().catch(() => {});
+    throw e;
   }
 }

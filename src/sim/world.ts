@@ -237,6 +237,12 @@ export class SimWorld {
     return net;
   }
 
+  /** A network defined elsewhere (in the store) that this world shows and attaches workloads to. */
+  adoptNetwork(net: SimNetwork): void {
+    if (this.networkList.some((n) => n.name === net.name)) throw new SimError('INVALID_ARGUMENT', `network '${net.name}' already exists in this world`, { field: 'name' });
+    this.networkList.push(net);
+  }
+
   network(name: string): SimNetwork {
     const n = this.networkList.find((x) => x.name === name);
     if (!n) throw new SimError('INVALID_ARGUMENT', `no network '${name}' in this world`, { network: name });
