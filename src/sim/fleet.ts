@@ -133,7 +133,7 @@ export class SimFleet {
   /** A workload namespace attached to the node's NR of `network` through its networkd. */
   async attachWorkload(node: SimNode, network: string): Promise<FleetWorkload> {
     const serial = this.attached++;
-    const ns = await this.world.harness.namespace(`f${node.index}${serial}`);
+    const ns = await this.world.harness.namespace(`f${node.index}w${serial}`);
     const answer = await node.api.attach(network, `${node.id}-${network}-${serial}`, ns.path, 'eth0');
     const w: FleetWorkload = { node, network, ns, ip: answer.ip, label: `${node.id}/${network}` };
     this.workloads.push(w);
