@@ -7,15 +7,16 @@
  *      the tool's exit (the change is committed) until each node's networkd runs the new
  *      revision (polled through its API): p50, p95, max over nodes.
  *   2. the same with one etcd member SIGKILLed (the change: removing that node again).
- *   3. direct push, today's way, in the same run: the next revision PUT straight into every
- *      networkd in parallel; per node the time until its PUT answered.
+ *   3. direct push, today's way, in the same run: the same change (the node added again), built
+ *      here and PUT straight into every networkd in parallel; per node the time until its PUT
+ *      answered.
  * Also the tool's own time per edit, RSS per node (networkd + wgd + provisiond) and the store's
  * key and byte counts. Prints a table and one JSON line.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type NetworkDefinition, type NodeRecord, addNode, assertNodeRecord, createNetwork, ready, setExit, sodiumKeySource } from '../../src/netdef/index.js';
+import { type NetworkDefinition, type NodeRecord, addNode, assertNodeRecord, createNetwork, ready, sodiumKeySource } from '../../src/netdef/index.js';
 import { pidsInNamespace } from '../../src/sim/harness/runs.js';
 import { SimFleet } from '../../src/sim/fleet.js';
 import type { SimNode } from '../../src/sim/node.js';
@@ -94,11 +95,11 @@ async function main(): Promise<void> {
     const store2 = await appliedAt(fleet, members, def.revision + 2, published2);
     await fleet.etcd.restart(0);
 
-    log('3. direct push into every networkd (the next revision, built here)');
+    log('3. direct push into every networkd: the same change (add-node), built here');
     const current = JSON.parse(readFileSync(await exportFile(fleet), 'utf8')) as { networks: NetworkDefinition[] };
-    const next = setExit(current.networks.find((n) => n.name === NET) as NetworkDefinition, members[0]!.id);
+    const next = addNode(current.networks.find((n) => n.name === NET) as NetworkDefinition, assertNodeRecord(last!.record()), sodiumKeySource);
     const t3 = Date.now();
-    const direct = await Promise.all(members.map(async (n) => {
+    const direct = await Promise.all(world.nodes.map(async (n) => {
       await n.api.applyNetwork(NET, next);
       return Date.now() - t3;
     }));
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
     const rows = [
       ['via store (add-node)', store1, published1 - t1],
       ['via store, 1 member down (remove-node)', store2, published2 - t2],
-      ['direct push to each networkd', direct, 0],
+      ['direct push to each networkd (add-node)', direct, 0],
     ] as const;
     const out = rows.map(([what, xs, tool]) => ({ what, ...stats(xs), tool }));
     console.log(`\nfleet rollout, ${NODES} nodes (publish → networkd runs the revision, ms)`);
