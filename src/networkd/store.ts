@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { type NetworkDefinition, netIdOf, parseNetworkDefinition } from '../netdef/index.js';
 import { prepareDirectory, removeFileDurably, writeFileAtomic, type AtomicWriteHooks } from '../common/atomic-file.js';
 import { NetworkdError } from './errors.js';
+import type { NetnsIdentity } from './workload-namespace.js';
 
 export const STORE_VERSION = 1;
 /** Forgotten-workload notes kept per network. */
@@ -39,6 +40,9 @@ export interface StoredWorkload {
   readonly ip: string;
   /** The NR end of the veth, `wl-<hash6>`. */
   readonly link: string;
+  /** What `netns` named at attach time (null in records written before it was kept): a path that
+   *  names another namespace now (a reused PID) is no longer this workload's. */
+  readonly netnsIdentity: NetnsIdentity | null;
 }
 
 export interface ForgottenWorkload {
@@ -104,12 +108,26 @@ function loadWorkloads(file: string, network: string): StoredWorkloads {
   for (const [id, w] of Object.entries(raw as Record<string, unknown>)) {
     const entry = w as Record<string, unknown>;
     if (![entry.netns, entry.ifname, entry.ip, entry.link].every(isString) || entry.workload !== id) throw corrupt(file, `workload ${id} malformed`);
-    workloads[id] = { workload: id, netns: entry.netns as string, ifname: entry.ifname as string, ip: entry.ip as string, link: entry.link as string };
+    workloads[id] = {
+      workload: id,
+      netns: entry.netns as string,
+      ifname: entry.ifname as string,
+      ip: entry.ip as string,
+      link: entry.link as string,
+      netnsIdentity: loadIdentity(entry.netnsIdentity, () => corrupt(file, `workload ${id} netnsIdentity malformed`)),
+    };
   }
   const forgotten = Array.isArray(record.forgotten)
     ? (record.forgotten as Record<string, unknown>[]).filter((f) => isString(f.workload) && isString(f.reason) && isString(f.at)) as unknown as ForgottenWorkload[]
     : [];
   return { network, workloads, forgotten };
+}
+
+function loadIdentity(value: unknown, malformed: () => NetworkdError): NetnsIdentity | null {
+  if (value === undefined || value === null) return null;
+  const v = value as Record<string, unknown>;
+  if (typeof v !== 'object' || !isString(v.dev) || !isString(v.ino) || !(v.processStart === null || isString(v.processStart))) throw malformed();
+  return { dev: v.dev, ino: v.ino, processStart: v.processStart };
 }
 
 export class Store {
