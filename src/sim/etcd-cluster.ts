@@ -84,7 +84,7 @@ export class EtcdCluster {
       mkdirSync(m.dataDir, { recursive: true, mode: 0o700 });
     }
     const cluster = new EtcdCluster(world, members);
-    for (let i = 0; i < members.length; i++) cluster.spawn(i, 'new');
+    for (let i = 0; i < members.length; i++) cluster.startMember(i, 'new');
     await Promise.all(members.map((_, i) => cluster.waitReady(i)));
     return cluster;
   }
@@ -111,7 +111,7 @@ export class EtcdCluster {
   /** Starts a killed member again from its data dir and waits until it serves. */
   async restart(index: number, opts: { waitReady?: boolean } = {}): Promise<void> {
     if (this.member(index).process?.running) return;
-    this.spawn(index, 'existing');
+    this.startMember(index, 'existing');
     if (opts.waitReady !== false) await this.waitReady(index);
   }
 
@@ -122,7 +122,7 @@ export class EtcdCluster {
       rmSync(m.dataDir, { recursive: true, force: true });
       mkdirSync(m.dataDir, { recursive: true, mode: 0o700 });
     }
-    for (let i = 0; i < this.members.length; i++) this.spawn(i, 'new');
+    for (let i = 0; i < this.members.length; i++) this.startMember(i, 'new');
     await Promise.all(this.members.map((_, i) => this.waitReady(i)));
   }
 
@@ -132,7 +132,7 @@ export class EtcdCluster {
     return m;
   }
 
-  private spawn(index: number, state: 'new' | 'existing'): void {
+  private startMember(index: number, state: 'new' | 'existing'): void {
     const m = this.member(index);
     const scheme = m.tls ? 'https' : 'http';
     const cluster = this.members.map((o) => `${o.name}=${scheme}://${o.host}:${o.peerPort}`).join(',');
