@@ -28,6 +28,9 @@ test("a node's certificate reads networks but cannot write another node's status
   t.is(setup.status, 0, setup.stderr);
 
   const admin = store(urlAs('admin'));
+  // Each member applies the new users and `auth enable` from the raft log on its own time: a
+  // request to one still behind may be refused for a moment.
+  await waitFor(async () => admin.listNetworks().then(() => true, () => false), { what: 'the admin user known to every member', timeoutMs: 10_000 });
   const def = addNode(addNode(createNetwork('net', '10.60.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource);
   await admin.createNetwork(def);
   await admin.putNodeRecord(nodes.bravo!.record);
