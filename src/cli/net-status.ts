@@ -47,7 +47,12 @@ export async function statusCommand(invocation: Invocation): Promise<void> {
         io.stdout(`network ${rollout.network} revision ${rollout.revision}\n${table(rollout, Date.now())}\n${rollout.summary}\n`);
         throw new CliError([{ field: 'NAME', reason: `timed out after ${timeoutS} s waiting for ${rollout.laggards.join(', ')} to apply revision ${rollout.revision}` }], EXIT_FAILURE);
       }
-      if (rollout.summary !== lastLine) io.stderr(`waiting: ${(lastLine = rollout.summary)}\n`);
+      // A progress line when who is at the revision changes (not for every passing second).
+      const shape = `${rollout.revision} ${rollout.laggards.join(',')}`;
+      if (shape !== lastLine) {
+        lastLine = shape;
+        io.stderr(`waiting: ${rollout.summary}\n`);
+      }
       await new Promise((r) => setTimeout(r, POLL_MS));
       rollout = await readRollout(store, target.name);
     }

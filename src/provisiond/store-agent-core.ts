@@ -21,6 +21,8 @@
  *   present, not a member / gone: delete when the node was a member (but not for absence from a
  *                                 listing older than the saved cursor: a wiped or restored store)
  *   bad (fails validation):       reported, nothing enqueued — the node keeps what it runs
+ *   the revision already applied: confirmed (the status key is rewritten if it is missing or stale,
+ *                                 e.g. after the store was restored)
  */
 
 import type { NetworkDefinition } from '../netdef/index.js';
@@ -62,6 +64,8 @@ export type AgentAction =
   | { readonly kind: 'watch'; readonly fromRevision: number }
   | { readonly kind: 'commit'; readonly cursor: number; readonly tasks: readonly AgentTask[]; readonly remembered: readonly Remembered[] }
   | { readonly kind: 'report'; readonly network: string; readonly revision: number; readonly error: string }
+  /** The store shows what the node already applied: (re)write its status from the node's own record. */
+  | { readonly kind: 'confirm'; readonly network: string; readonly revision: number }
   | { readonly kind: 'retry-after'; readonly ms: number }
   | { readonly kind: 'log'; readonly message: string };
 
@@ -203,7 +207,10 @@ export class StoreAgentCore {
           });
           continue;
         }
-        if (known?.member && def.revision === known.revision) continue;
+        if (known?.member && def.revision === known.revision) {
+          reports.push({ kind: 'confirm', network, revision: def.revision });
+          continue;
+        }
         tasks.push({ type: 'network.apply', id: applyTaskId(network, def.revision, view.digest), definition: def });
         remembered.push({ network, revision: def.revision, member: true });
         continue;

@@ -51,12 +51,15 @@ export class StoreAgent {
   #touchedRevision = 0;
   #batchTimer: NodeJS.Timeout | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
+  #aliveTimer: NodeJS.Timeout | null = null;
   #lease: Lease | null = null;
   /** Tasks this agent enqueued that have not ended yet. */
   readonly #awaiting = new Map<string, Awaited>();
   /** Statuses not yet written (the store was down): the latest per network wins. */
   readonly #statuses = new Map<string, NodeStatus>();
   #flushingStatuses = false;
+  /** The last status written per network (a confirmation that changes nothing is not rewritten). */
+  readonly #written = new Map<string, NodeStatus>();
   #unsubscribe: (() => void) | null = null;
   #stopped = false;
   /** Serialises inputs: one is handled (and its actions performed) at a time. */
@@ -94,6 +97,7 @@ export class StoreAgent {
     this.#unsubscribe?.();
     if (this.#batchTimer) clearTimeout(this.#batchTimer);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#aliveTimer) clearTimeout(this.#aliveTimer);
     this.#watchGeneration++;
     await this.#watcher?.cancel().catch(() => {});
     await this.#chain;
@@ -121,6 +125,9 @@ export class StoreAgent {
       case 'report':
         this.#log(`network "${action.network}": ${action.error}`);
         this.#setStatus({ network: action.network, revision: action.revision, state: 'invalid', error: action.error.slice(0, 2000), time: new Date().toISOString() });
+        return;
+      case 'confirm':
+        this.#confirm(action.network, action.revision);
         return;
       case 'retry-after':
         this.#retryTimer = setTimeout(() => this.#input({ kind: 'retry-timer' }), action.ms);
@@ -255,6 +262,24 @@ export class StoreAgent {
     }
   }
 
+  /** The status of the last task this agent queued for `network` (from the database), written if it changed. */
+  #confirm(network: string, revision: number): void {
+    const tasks = this.#queue.list({ network, limit: 100_000 }).filter((r) => r.source === STORE_SOURCE);
+    const last = tasks[tasks.length - 1];
+    if (!last || !FINAL_STATES.includes(last.state)) return; // still running: its end is reported
+    const ok = last.state === 'succeeded';
+    const status: NodeStatus = {
+      network,
+      revision,
+      state: ok ? 'applied' : 'failed',
+      ...(ok ? {} : { error: (last.error?.message ?? last.state).slice(0, 2000) }),
+      time: new Date(last.finishedAt ?? last.updatedAt).toISOString(),
+    };
+    const written = this.#written.get(network);
+    if (written && written.state === status.state && written.revision === status.revision && written.time === status.time) return;
+    this.#setStatus(status);
+  }
+
   #setStatus(status: NodeStatus): void {
     this.#statuses.set(status.network, status);
     void this.#flushStatuses();
@@ -272,11 +297,21 @@ export class StoreAgent {
         } catch {
           return; // the store is down: the next listing flushes again
         }
+        this.#written.set(network, status);
         if (this.#statuses.get(network) === status) this.#statuses.delete(network);
       }
     } finally {
       this.#flushingStatuses = false;
     }
+  }
+
+  /** A lost lease (the store was away longer than its TTL) is made again, every 2 s until it is. */
+  #retryAlive(): void {
+    if (this.#stopped || this.#aliveTimer) return;
+    this.#aliveTimer = setTimeout(() => {
+      this.#aliveTimer = null;
+      void this.#keepAlive();
+    }, 2_000);
   }
 
   /** nodes/<id>/alive bound to a lease kept alive by the client; re-made after the lease is lost. */
@@ -285,13 +320,16 @@ export class StoreAgent {
     const lease = this.#store.client.lease(ALIVE_TTL_SECONDS);
     this.#lease = lease;
     lease.on('lost', () => {
-      if (this.#lease === lease) this.#lease = null;
+      if (this.#lease !== lease) return;
+      this.#lease = null;
+      this.#retryAlive();
     });
     try {
       await lease.put(aliveKey(this.#nodeId)).value(JSON.stringify({ since: new Date().toISOString(), pid: process.pid })).exec();
     } catch {
       if (this.#lease === lease) this.#lease = null;
       lease.release();
+      this.#retryAlive();
     }
   }
 }

@@ -130,3 +130,60 @@ test.serial("an agent offline while changes are made (another node's removal inc
   t.is([...log.matchAll(/revision 12 queued/g)].length, 1);
   t.notRegex(log, /revision 1[01] queued/); // the intermediate revisions were never applied
 });
+
+const storedLines = (node: { networkdLog(): string }, network: string) => [...node.networkdLog().matchAll(new RegExp(`network ${network}: stored revision`, 'g'))].length;
+
+test.serial('the whole store down (no tool process anywhere): the data plane is uninterrupted and nothing changes on any node', async (t) => {
+  const before = await Promise.all(world.nodes.map((n) => fleet.appliedRevision(n, NET)));
+  const stored = world.nodes.map((n) => storedLines(n, NET));
+  const flow = await ContinuousPing.start(workloadOn('hid2').ns, workloadOn('bravo').ip);
+  for (const i of [0, 1, 2]) await fleet.etcd.kill(i);
+  // 30 s here (the issue's 2 minutes, shortened to keep CI's total in bounds; the agent's backoff tops out at 2 s).
+  await new Promise((r) => setTimeout(r, 30_000));
+  const report = await flow.stop();
+  t.deepEqual(report.lost, []);
+  t.true(report.answered >= 250, `${report.answered} answers`);
+  t.deepEqual(await Promise.all(world.nodes.map((n) => fleet.appliedRevision(n, NET))), before);
+  t.deepEqual(world.nodes.map((n) => storedLines(n, NET)), stored);
+  for (const n of world.nodes.filter((x) => fleet.agents.get(x.id)?.running)) {
+    t.is([...fleet.agentLog(n).matchAll(/store unreachable/g)].length >= 1, true, n.id);
+  }
+  await Promise.all([0, 1, 2].map((i) => fleet.etcd.restart(i)));
+  t.regex(await fleet.converged(NET), /3\/3 nodes at revision 12/);
+});
+
+test.serial('export, wipe the cluster, import: no node applies anything and traffic is uninterrupted', async (t) => {
+  const file = `${world.harness.tempDir()}/backup.json`;
+  await fleet.tool(['store', 'export', '--store', fleet.url, file]);
+  const stored = world.nodes.map((n) => storedLines(n, NET));
+  const queued = world.nodes.map((n) => [...fleet.agentLog(n).matchAll(/queued/g)].length);
+  const flow = await ContinuousPing.start(workloadOn('alpha').ns, workloadOn('bravo').ip);
+  await fleet.etcd.wipe();
+  const imported = await fleet.tool(['store', 'import', '--store', fleet.url, file]);
+  t.regex(imported.stdout, /1 network\(s\) written \(fleet\)/);
+  t.regex(await fleet.converged(NET), /3\/3 nodes at revision 12/);
+  await new Promise((r) => setTimeout(r, 2000));
+  t.deepEqual(world.nodes.map((n) => storedLines(n, NET)), stored);
+  t.deepEqual(world.nodes.map((n) => [...fleet.agentLog(n).matchAll(/queued/g)].length), queued);
+  t.deepEqual((await flow.stop()).lost, []);
+});
+
+test.serial('a network deployed the old way (file + push) migrated into the store: the agents re-create no NR', async (t) => {
+  const mig = await world.createNetwork('mig', '10.41.0.0/16', world.nodes, { aggregator: world.node('alpha') });
+  await world.deploy(mig);
+  const dir = `${world.harness.tempDir()}/defs`;
+  await fleet.admin.exec('mkdir', ['-p', dir]);
+  await fleet.admin.exec('cp', [mig.file, `${dir}/mig.json`]);
+  const dump = `${world.harness.tempDir()}/mig-dump.json`;
+  await fleet.tool(['store', 'export', '--store', `file:${dir}`, dump]);
+  const stored = world.nodes.map((n) => storedLines(n, 'mig'));
+  await fleet.tool(['store', 'import', '--store', fleet.url, dump]);
+  // Every agent hands the same revision to its networkd, which finds it unchanged.
+  const revision = mig.view().revision;
+  for (const n of world.nodes.filter((x) => fleet.agents.get(x.id)?.running)) {
+    await waitFor(() => new RegExp(`network "mig": revision ${revision} queued`).test(fleet.agentLog(n)), { what: `${n.id} handed mig over`, timeoutMs: 20_000 });
+  }
+  t.regex(await fleet.net('status', 'mig', ['--wait']).then((r) => r.stdout), /4\/4 nodes at revision/);
+  t.deepEqual(world.nodes.map((n) => storedLines(n, 'mig')), stored);
+  for (const n of world.nodes) t.regex(n.networkdLog(), new RegExp(`network mig: applied revision ${revision} in 0 step\\(s\\)`), n.id);
+});

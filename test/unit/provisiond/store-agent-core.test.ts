@@ -32,7 +32,10 @@ test('a listing enqueues an apply for each network the node is in, saves the rev
   t.deepEqual(actions[1], { kind: 'watch', fromRevision: 41 });
   // The same listing again (a re-list after a watch error) enqueues nothing.
   agent.handle({ kind: 'watch-failed', error: 'Watcher canceled' });
-  t.deepEqual(commits(agent.handle({ kind: 'listed', revision: 45, views: new Map([['net', present(def)]]) }))[0]?.tasks, []);
+  const again = agent.handle({ kind: 'listed', revision: 45, views: new Map([['net', present(def)]]) });
+  t.deepEqual(commits(again)[0]?.tasks, []);
+  // …but confirms it, so a status lost with a wiped store is written again.
+  t.deepEqual(again.find((a) => a.kind === 'confirm'), { kind: 'confirm', network: 'net', revision: def.revision });
 });
 
 test('changes: a higher revision is applied, leaving or deletion is a delete, an unrelated network nothing', (t) => {
