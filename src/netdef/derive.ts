@@ -16,6 +16,7 @@
  * Each peer's list is canonical: sorted, and no prefix inside another of the same peer.
  */
 
+import { type AccessPolicy, accessPolicyOf } from './access.js';
 import { DEFAULT_ROUTE, WG_ADDRESS_PREFIX, WG_MTU, WG_NETWORK, gatewayOf, wgAddressOf, wgHostCidrOf } from './addressing.js';
 import { UnknownNodeError } from './errors.js';
 import { type Cidr, compareCidr, formatCidr, parseCidr, rangeOf } from './ipv4.js';
@@ -80,6 +81,8 @@ export interface NodeResource {
   routes: RoutePlan[];
   /** Where Internet-bound traffic leaves: the node's ndmz, or the mesh towards the exit. */
   egress: 'ndmz' | 'mesh';
+  /** What the NR lets through the mesh (access.ts); absent when the network has no associations. */
+  access?: AccessPolicy;
 }
 
 function subnetOf(resource: Resource): Cidr {
@@ -162,6 +165,7 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
   const viaExit = def.exit !== undefined && !isExit;
   const routes: RoutePlan[] = [{ destination: formatCidr(range), via: 'mesh' }];
   if (viaExit) routes.push({ destination: formatCidr(DEFAULT_ROUTE), via: 'mesh' });
+  const access = accessPolicyOf(def);
   return {
     network: def.name,
     netId: netIdOf(def.name),
@@ -180,5 +184,6 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
     peers,
     routes,
     egress: viaExit ? 'mesh' : 'ndmz',
+    ...(access ? { access } : {}),
   };
 }

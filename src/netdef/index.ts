@@ -3,6 +3,8 @@
  * and the per-node derivation. Pure: no file, network or process I/O, no clock.
  */
 
+export * from './access.js';
+export * from './access-edit.js';
 export * from './addressing.js';
 export * from './allocate.js';
 export * from './derive.js';

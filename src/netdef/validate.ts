@@ -13,6 +13,7 @@ import {
   WG_NETWORK,
   wgAddressNumberOf,
 } from './addressing.js';
+import { accessIssues } from './access.js';
 import { parseEndpoint } from './endpoint.js';
 import type { ValidationIssue } from './errors.js';
 import { type Cidr, containsCidr, formatCidr, formatIpv4, isNetworkAddress, makeCidr, maskOf, overlaps, parseCidr } from './ipv4.js';
@@ -161,6 +162,7 @@ export function semanticIssuesOfDefinition(def: NetworkDefinitionDocument): Vali
     }
   });
   checkRoles(def, byNode, issues);
+  issues.push(...accessIssues(def, range));
   return issues;
 }
 

@@ -89,7 +89,10 @@ export function ndmzBridgeTable(): NftTable {
   };
 }
 
-/** NR: the diode on `public`, masquerade out `public`; mesh-to-mesh forwarding stays allowed. */
-export function nrTable(): NftTable {
-  return diodeTable(NR_UPLINK, []);
+/**
+ * NR: the diode on `public`, masquerade out `public`; mesh-to-mesh forwarding stays allowed
+ * unless `accessRules` (access-rules.ts) restrict what crosses the mesh.
+ */
+export function nrTable(accessRules: NftChain['rules'] = []): NftTable {
+  return diodeTable(NR_UPLINK, accessRules);
 }
