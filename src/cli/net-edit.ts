@@ -37,8 +37,8 @@ function resourceFields(index: number, recordOption: string, extra: Record<strin
   };
 }
 
-/** Runs one change: FILE is written only when `change` returns a valid definition. */
-async function edit(invocation: Invocation, change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>, fields: (def: NetworkDefinition) => Record<string, string> = () => ({})): Promise<NetworkDefinition> {
+/** Runs one change: FILE is written only when `change` returns a valid definition (also used by net-access.ts). */
+export async function edit(invocation: Invocation, change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>, fields: (def: NetworkDefinition) => Record<string, string> = () => ({})): Promise<NetworkDefinition> {
   const file = fileOf(invocation.args);
   const def = await loadDefinition(file);
   let next: NetworkDefinition;

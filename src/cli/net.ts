@@ -6,9 +6,27 @@
 import type { Command, CommandGroup, PositionalSpec } from './command.js';
 import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
+import { associateCommand, dissociateCommand, explainCommand, groupCommand } from './net-access.js';
 
 const FILE: PositionalSpec[] = [{ name: 'FILE', description: 'the network definition (JSON)' }];
 const CHANGES = 'FILE is validated, written atomically and its revision bumped; on any error it is left untouched.';
+
+/** associate, dissociate: the same options name the association. */
+function associationCommand(summary: string, notes: string, run: Command['run']): Command {
+  return {
+    summary,
+    positionals: FILE,
+    options: {
+      from: { type: 'string', value: 'GROUP', required: true, description: 'the group that opens connections' },
+      to: { type: 'string', value: 'GROUP', required: true, description: 'the group it may reach' },
+      protocol: { type: 'string', value: 'P', description: 'tcp, udp or icmp (default: any)' },
+      port: { type: 'string', value: 'N[-M]', multiple: true, description: 'a destination port or range (tcp/udp; repeatable; default: any)' },
+      'both-ways': { type: 'boolean', description: 'TO may also open connections to FROM' },
+    },
+    notes,
+    run,
+  };
+}
 
 /** set-aggregator, set-exit: one public member NR takes the role, or --none clears it. */
 function setRole(role: 'aggregator' | 'exit', summary: string, clears: string, run: Command['run']): Command {
@@ -69,6 +87,35 @@ export const netGroup: CommandGroup = {
       },
       notes: `${CHANGES} With a new identity, give --rotate-key or --old-node-key (the existing key is sealed to the old identity, so only that key can re-seal it).`,
       run: reprovisionCommand,
+    },
+    group: {
+      summary: 'add or remove a named group of CIDRs (access control)',
+      positionals: [{ name: 'ACTION', description: 'add or remove' }, ...FILE],
+      usage: 'group add FILE --name G --cidr CIDR [--cidr CIDR ...] [--intra-group] | group remove FILE --name G',
+      options: {
+        name: { type: 'string', value: 'G', required: true, description: 'the group name' },
+        cidr: { type: 'string', value: 'CIDR', multiple: true, description: 'a prefix inside the range (repeatable; add only)' },
+        'intra-group': { type: 'boolean', description: 'members may open connections to each other (add only)' },
+      },
+      notes: `${CHANGES} A group used by an association cannot be removed.`,
+      run: groupCommand,
+    },
+    associate: associationCommand(
+      'let one group open connections to another (one way unless --both-ways)',
+      `${CHANGES} With at least one association, traffic between groups crossing the mesh is denied unless an association allows it; replies always pass.`,
+      associateCommand,
+    ),
+    dissociate: associationCommand('remove an association (give the same options it was made with)', CHANGES, dissociateCommand),
+    explain: {
+      summary: 'allow or deny: what the NRs do with a new connection, and the association (or default) that decides',
+      positionals: FILE,
+      options: {
+        from: { type: 'string', value: 'IP', required: true, description: 'source address' },
+        to: { type: 'string', value: 'IP[:PORT]', required: true, description: 'destination address (and port)' },
+        protocol: { type: 'string', value: 'P', description: 'tcp (default), udp or icmp' },
+        port: { type: 'string', value: 'N', description: 'destination port (or give it in --to)' },
+      },
+      run: explainCommand,
     },
     validate: {
       summary: 'check a definition; every problem is listed with its JSON path',
