@@ -13,12 +13,15 @@
  * - with an exit, the exit's entry on every public NR is 0.0.0.0/0 (it then covers the exit's
  *   own prefixes, and the hidden ones when the exit is also the aggregator). Hidden NRs reach the
  *   exit through the aggregator, which forwards by its own exit entry (or egresses itself).
+ * - a redeemed external peer (external-peers.ts) is a peer of its via NR (its /32, no endpoint),
+ *   and every other public NR adds that /32 to the via NR's entry.
  * Each peer's list is canonical: sorted, and no prefix inside another of the same peer.
  */
 
 import { type AccessPolicy, accessPolicyOf } from './access.js';
 import { DEFAULT_ROUTE, WG_ADDRESS_PREFIX, WG_MTU, WG_NETWORK, gatewayOf, wgAddressOf, wgHostCidrOf } from './addressing.js';
 import { UnknownNodeError } from './errors.js';
+import { externalPeerNode, redeemedPeersVia } from './external-peers.js';
 import { type Cidr, compareCidr, formatCidr, parseCidr, rangeOf } from './ipv4.js';
 import { netIdOf } from './netid.js';
 import type { NetworkDefinition, Resource } from './schema.js';
@@ -144,12 +147,15 @@ function peersOfPublic(def: NetworkDefinition, self: Resource): PeerPlan[] {
     if (other.node === def.exit && !isExit) {
       prefixes = [DEFAULT_ROUTE];
     } else {
-      prefixes = ownPrefixes(other);
+      prefixes = [...ownPrefixes(other), ...redeemedPeersVia(def, other.node).map((external) => external.cidr)];
       if (other.node === def.aggregator && !isAggregator) {
         for (const relayed of hidden) prefixes.push(...ownPrefixes(relayed));
       }
     }
     peers.push(peer(other, prefixes, firstEndpoint(other), null));
+  }
+  for (const external of redeemedPeersVia(def, self.node)) {
+    peers.push({ node: externalPeerNode(external.name), publicKey: external.publicKey, endpoint: null, allowedIps: [formatCidr(external.cidr)], persistentKeepalive: null });
   }
   return peers;
 }

@@ -10,6 +10,8 @@ export * from './allocate.js';
 export * from './derive.js';
 export * from './endpoint.js';
 export * from './errors.js';
+export * from './external-peers.js';
+export * from './invitations.js';
 export * from './ipv4.js';
 export * from './json-schema.js';
 export * from './keys.js';

@@ -101,6 +101,27 @@ export const AssociationSchema = Type.Object(
   { additionalProperties: false, title: 'association' },
 );
 
+export const ISO_TIME_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$';
+export const IPV4_PATTERN = `^${OCTET}(\\.${OCTET}){3}$`;
+export const MAX_EXTERNAL_PEERS = 4096;
+
+/**
+ * A peer outside every NR (a laptop) that one public NR, `via`, peers with and routes for. It is
+ * invited (inviteKey: the Ed25519 public key whose secret only the invitation holds) and becomes
+ * a WireGuard peer once redeemed (publicKey: the key the peer generated itself).
+ */
+export const ExternalPeerSchema = Type.Object(
+  {
+    name: GroupName,
+    address: Type.String({ pattern: IPV4_PATTERN, title: 'address', description: 'an IPv4 address inside ipRange and outside every NR subnet' }),
+    via: NodeId,
+    inviteKey: WgKey,
+    expires: Type.String({ pattern: ISO_TIME_PATTERN, title: 'time', description: 'UTC, as 2026-01-02T03:04:05Z' }),
+    publicKey: Type.Optional(WgKey),
+  },
+  { additionalProperties: false, title: 'external peer' },
+);
+
 export const NetworkDefinitionSchema = Type.Object(
   {
     version: Type.Literal(DEFINITION_VERSION),
@@ -116,6 +137,7 @@ export const NetworkDefinitionSchema = Type.Object(
     exit: Type.Optional(NodeId),
     groups: Type.Optional(Type.Array(GroupSchema, { maxItems: MAX_GROUPS })),
     associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
+    externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
   },
   {
     additionalProperties: false,
@@ -145,6 +167,7 @@ export type ResourceDocument = Static<typeof ResourceSchema>;
 export type NodeRecordDocument = Static<typeof NodeRecordSchema>;
 export type GroupDocument = Static<typeof GroupSchema>;
 export type AssociationDocument = Static<typeof AssociationSchema>;
+export type ExternalPeerDocument = Static<typeof ExternalPeerSchema>;
 
 /** Deeply read-only view: validated values are shared between definitions, never mutated. */
 type Frozen<T> = T extends readonly (infer U)[] ? readonly Frozen<U>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
@@ -154,5 +177,6 @@ export type NetworkDefinition = Frozen<NetworkDefinitionDocument> & { readonly [
 export type Resource = Frozen<ResourceDocument>;
 export type Group = Frozen<GroupDocument>;
 export type Association = Frozen<AssociationDocument>;
+export type ExternalPeer = Frozen<ExternalPeerDocument>;
 /** A node record that passed validation. */
 export type NodeRecord = Frozen<NodeRecordDocument> & { readonly [validatedBrand]: 'NodeRecord' };
