@@ -6,6 +6,7 @@
 import type { Command, CommandGroup, PositionalSpec } from './command.js';
 import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
+import { acceptRedemptionCommand, inviteCommand } from './invite.js';
 import { associateCommand, dissociateCommand, explainCommand, groupCommand } from './net-access.js';
 
 const FILE: PositionalSpec[] = [{ name: 'FILE', description: 'the network definition (JSON)' }];
@@ -116,6 +117,25 @@ export const netGroup: CommandGroup = {
         port: { type: 'string', value: 'N', description: 'destination port (or give it in --to)' },
       },
       run: explainCommand,
+    },
+    invite: {
+      summary: 'invite an external peer (a laptop) through a public NR; prints the invitation (a secret) on stdout',
+      positionals: FILE,
+      options: {
+        name: { type: 'string', value: 'N', required: true, description: 'the peer\'s name' },
+        via: { type: 'string', value: 'NODE', required: true, description: 'the public NR it peers with' },
+        address: { type: 'string', value: 'A', description: 'its address: inside the range, outside every NR subnet (default: the highest free one)' },
+        expires: { type: 'string', value: 'DURATION', description: 'how long the invitation may be redeemed: 30m, 24h (default), 7d' },
+      },
+      notes: `${CHANGES} FILE stores only the invitation's public key; the peer redeems with \`zmesh invite redeem\`.`,
+      run: inviteCommand,
+    },
+    redeem: {
+      summary: "record an invited peer's own key from its redemption (once, before expiry, signature verified)",
+      positionals: FILE,
+      options: { redemption: { type: 'string', value: 'R', required: true, description: 'the redemption text, a file holding it, or - for stdin' } },
+      notes: CHANGES,
+      run: acceptRedemptionCommand,
     },
     validate: {
       summary: 'check a definition; every problem is listed with its JSON path',
