@@ -4,26 +4,15 @@
 // the aggregator's relay hop) what really passes equals `explainFlow`'s verdict. And a source NR
 // that enforces nothing cannot open what the destination NR refuses.
 import test from 'ava';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Flow, type NetworkDefinition, explainFlow, parseNetworkDefinition } from '../../src/netdef/index.js';
-import { attachWorkloadLink, workloadLinkName, WORKLOAD_MTU } from '../../src/networkd/workload-link.js';
 import { worldFor } from '../harness/ava.js';
-import { type Namespace, ping } from '../harness/index.js';
+import type { Namespace } from '../harness/index.js';
 import { buildNetwork, initKeys, nodeInput, type TestNetwork } from '../unit/nr/fixtures.js';
 import { simNode, type SimNode } from './nr-world.js';
+import { passes, probeWorkload } from './access-flows.js';
 
 test.before(initKeys);
 
-const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'access-probe.mjs');
-const PROBE_MS = 1500;
-
-/** Whether a new connection (or echo) from `from` reaches `to` (the probe server listens there). */
-async function passes(from: Namespace, flow: Flow): Promise<boolean> {
-  if (flow.protocol === 'icmp') return (await ping(from, flow.to, { count: 1, timeoutMs: PROBE_MS })).received === 1;
-  const run = await from.exec('node', [PROBE, flow.protocol, flow.to, String(flow.port), String(PROBE_MS)], { check: false, timeoutMs: PROBE_MS + 5000 });
-  return run.exitCode === 0;
-}
 
 test.serial('real traffic between workloads of three NRs (one relayed by the aggregator) matches explain, in both directions', async (t) => {
   const w = await worldFor(t);
@@ -61,14 +50,7 @@ test.serial('real traffic between workloads of three NRs (one relayed by the agg
   await apply(b, 'b', net.def);
   await apply(h, 'h', net.def);
   const workloads: Record<string, { ns: Namespace; ip: string }> = {};
-  for (const [node, id, third] of [[a, 'a', 0], [b, 'b', 1], [h, 'h', 2]] as const) {
-    const ns = await w.namespace(`w${id}`);
-    const ip = `10.1.${third}.10`;
-    await attachWorkloadLink({ nrNetns: `/run/netns/${node.prefix}n-${netId}`, link: workloadLinkName(`w${id}`), netns: ns.path, ifname: 'eth0', ip, gateway: `10.1.${third}.1`, mtu: WORKLOAD_MTU });
-    const server = ns.spawn('node', [PROBE, 'serve', '8080', '9090', '5353']);
-    await server.waitForOutput(/ready/, { timeoutMs: 10_000 });
-    workloads[id] = { ns, ip };
-  }
+  for (const [node, id, third] of [[a, 'a', 0], [b, 'b', 1], [h, 'h', 2]] as const) workloads[id] = await probeWorkload(w, node, netId, id, third, [8080, 9090, 5353]);
   // Handshakes first (the hidden NR dials in): an allowed flow, retried until the tunnel is up.
   const warm: Flow = { from: workloads['h']!.ip, to: workloads['a']!.ip, protocol: 'icmp' };
   let up = false;
