@@ -6,10 +6,11 @@
  * NR compiles into nftables.
  */
 
-import { type AssociationDocument, type Flow, addGroup, associate, dissociate, explainFlow, parseIpv4, removeGroup } from '../netdef/index.js';
+import { type AssociationDocument, type Flow, type NetworkDefinition, addGroup, associate, dissociate, explainFlow, parseIpv4, removeGroup } from '../netdef/index.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition } from './definition-io.js';
 import { edit } from './net-edit.js';
+import { formatTable } from './table.js';
 
 const PROTOCOLS = new Set(['tcp', 'udp', 'icmp']);
 
@@ -107,4 +108,25 @@ export async function explainCommand(invocation: Invocation): Promise<void> {
   const verdict = explainFlow(def, flow);
   const target = flow.port === undefined ? flow.to : `${flow.to}:${flow.port}`;
   invocation.io.stdout(`${verdict.allow ? 'allow' : 'deny'} ${flow.protocol} ${flow.from} -> ${target}: ${verdict.by}\n`);
+}
+
+/** `net show`'s part: groups, associations and external peers (pending, redeemed or expired at `now`); '' when none. */
+export function accessSummary(def: NetworkDefinition, now: Date): string {
+  let text = '';
+  if (def.groups?.length) {
+    text += `\n${formatTable(['GROUP', 'CIDRS', 'INTRA'], def.groups.map((g) => [g.name, g.cidrs.join(','), g.intraGroup ? 'yes' : 'no']))}`;
+  }
+  if (def.associations?.length) {
+    text += `\n${formatTable(['ASSOCIATION'], def.associations.map((a) => [describe(a as AssociationDocument)]))}`;
+  } else if (def.groups?.length) {
+    text += 'no associations: nothing is filtered\n';
+  }
+  if (def.externalPeers?.length) {
+    const rows = def.externalPeers.map((p) => {
+      const state = p.publicKey !== undefined ? 'redeemed' : now.getTime() >= Date.parse(p.expires) ? 'expired' : 'pending';
+      return [p.name, p.address, p.via, state, p.publicKey === undefined ? p.expires : '-'];
+    });
+    text += `\n${formatTable(['EXTERNAL PEER', 'ADDRESS', 'VIA', 'INVITATION', 'EXPIRES'], rows)}`;
+  }
+  return text;
 }

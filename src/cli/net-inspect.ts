@@ -7,6 +7,7 @@
 import { UnknownNodeError, netIdOf, openResourceKey, parseCidr, ready, resourceFor, wgAddressOf } from '../netdef/index.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, toCliError } from './definition-io.js';
+import { accessSummary } from './net-access.js';
 import { formatTable } from './table.js';
 
 export const UNSEALED_NOTE = 'unsealed (matches wgPublicKey)';
@@ -35,6 +36,7 @@ export async function showCommand({ args, io }: Invocation): Promise<void> {
   });
   io.stdout(`network ${def.name} (netid ${netIdOf(def.name)})  range ${def.ipRange}  revision ${def.revision}  ${def.resources.length} NRs\n`);
   io.stdout(formatTable(['NODE', 'SUBNET', 'WG ADDRESS', 'PORT', 'ENDPOINT', 'HIDDEN', 'ROLE'], rows));
+  io.stdout(accessSummary(def, new Date()));
 }
 
 export async function planCommand({ args, io }: Invocation): Promise<void> {

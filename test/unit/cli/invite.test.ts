@@ -36,6 +36,7 @@ test('invite, redeem on the peer, accept: once; a second or tampered redemption 
   const invited = await zmesh('net', 'invite', file, '--name', 'laptop', '--via', 'a', '--expires', '2h');
   t.is(invited.status, 0, invited.stderr);
   const invitation = invited.stdout.trim();
+  t.regex((await zmesh('net', 'show', file)).stdout, /laptop +10\.1\.255\.254 +a +pending +20/);
   const secret = parseInvitation(invitation).secret;
   t.false((await readFile(file, 'utf8')).includes(secret), 'FILE never holds the secret');
   t.false(invited.stderr.includes(secret));
@@ -55,6 +56,7 @@ test('invite, redeem on the peer, accept: once; a second or tampered redemption 
   const after = await readFile(file, 'utf8');
   t.truthy(JSON.parse(after).externalPeers[0].publicKey);
 
+  t.regex((await zmesh('net', 'show', file)).stdout, /EXTERNAL PEER +ADDRESS +VIA +INVITATION +EXPIRES\nlaptop +10\.1\.255\.254 +a +redeemed +-\n/);
   const again = await zmesh('net', 'redeem', file, '--redemption', redemption);
   t.is(again.status, 2);
   t.regex(again.stderr, /--redemption: the invitation for "laptop" was already redeemed/);

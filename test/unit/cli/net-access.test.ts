@@ -46,6 +46,7 @@ test.serial('group, associate, explain, dissociate, remove: each change written 
   t.deepEqual((await zmesh('net', 'explain', file, '--from', '10.1.1.9', '--to', '10.1.0.7', '--port', '5432')).stdout, 'deny tcp 10.1.1.9 -> 10.1.0.7:5432: default: no association allows it\n');
   t.regex((await zmesh('net', 'explain', file, '--from', '10.1.1.9', '--to', '10.1.1.200', '--protocol', 'icmp')).stdout, /^allow icmp .*bridged/);
   t.regex((await zmesh('net', 'explain', file, '--from', '10.1.0.9', '--to', '10.1.1.200', '--protocol', 'icmp')).stdout, /^deny icmp/);
+  t.regex((await zmesh('net', 'show', file)).stdout, /GROUP +CIDRS +INTRA\nweb +10\.1\.0\.0\/24 +no\ndb +10\.1\.1\.0\/25,10\.1\.1\.200\/32 +yes\n\nASSOCIATION\nweb -> db tcp 5432,6000-6010\n/);
   t.is((await zmesh('net', 'dissociate', file, '--from', 'web', '--to', 'db', '--protocol', 'tcp', '--port', '5432', '--port', '6000-6010')).status, 0);
   t.regex((await zmesh('net', 'explain', file, '--from', '10.1.1.9', '--to', '10.1.0.7:22')).stdout, /^allow .*no associations/);
   t.is((await zmesh('net', 'group', 'remove', file, '--name', 'db')).status, 0);
