@@ -200,7 +200,17 @@ export function explainFlow(def: NetworkDefinition, flow: Flow): Verdict {
   if (local) return { allow: true, by: `both inside ${local.subnet} (NR ${local.node}): bridged on that NR, never crosses the mesh` };
   const policy = accessPolicyOf(def);
   if (policy === null) return { allow: true, by: 'no associations: the whole network may talk' };
-  const port = flow.protocol === 'icmp' ? undefined : flow.port;
-  const rule = policy.rules.find((r) => ruleMatches(r, from, to, flow.protocol, port));
-  return rule ? { allow: true, by: rule.origin } : { allow: false, by: 'default: no association allows it' };
+  return policyVerdict(policy, from, to, flow.protocol, flow.protocol === 'icmp' ? undefined : flow.port);
+}
+
+/**
+ * The policy's verdict on a new connection crossing the mesh (addresses as numbers): the first
+ * matching rule allows; else a destination inside the range is denied, any other passes. The
+ * order and the default are those of the nftables rules (src/nr/access-rules.ts).
+ */
+export function policyVerdict(policy: AccessPolicy, from: number, to: number, protocol: AccessProtocol, port: number | undefined): Verdict {
+  const rule = policy.rules.find((r) => ruleMatches(r, from, to, protocol, port));
+  if (rule) return { allow: true, by: rule.origin };
+  if (!containsAddress(parseCidr(policy.range) as Cidr, to)) return { allow: true, by: `destination outside ipRange ${policy.range}: not subject to access control` };
+  return { allow: false, by: 'default: no association allows it' };
 }

@@ -192,6 +192,7 @@ export function planNr(resource: NodeResource, ctx: NrContext): PlannedNr {
     ownsRoutes: true,
     sysctls: [IP_FORWARD],
     nftTables: [nrTable(resource.access ? accessRules(resource.access, wg) : [])],
+    ...(resource.access ? { cutDeniedFlows: resource.access } : {}),
   };
   const ndmzSlice: NamespacePlan = {
     netns: ndmz,

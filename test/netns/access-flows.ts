@@ -9,7 +9,7 @@ import { attachWorkloadLink, workloadLinkName, WORKLOAD_MTU } from '../../src/ne
 import { type Namespace, type World, ping } from '../harness/index.js';
 import type { SimNode } from './nr-world.js';
 
-const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'access-probe.mjs');
+export const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'access-probe.mjs');
 /** How long a probe waits for an answer: a denied flow costs this much. */
 const PROBE_MS = 1500;
 

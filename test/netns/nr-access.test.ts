@@ -6,10 +6,10 @@
 import test from 'ava';
 import { type Flow, type NetworkDefinition, explainFlow, parseNetworkDefinition } from '../../src/netdef/index.js';
 import { worldFor } from '../harness/ava.js';
-import type { Namespace } from '../harness/index.js';
+import { type Namespace, waitFor } from '../harness/index.js';
 import { buildNetwork, initKeys, nodeInput, type TestNetwork } from '../unit/nr/fixtures.js';
 import { simNode, type SimNode } from './nr-world.js';
-import { passes, probeWorkload } from './access-flows.js';
+import { PROBE, passes, probeWorkload } from './access-flows.js';
 
 test.before(initKeys);
 
@@ -80,7 +80,30 @@ test.serial('real traffic between workloads of three NRs (one relayed by the agg
   }
   t.deepEqual(outcomes.map((o) => o.explained.allow), [true, false, false, false, true, false, false, true, false, false], 'the sample has both verdicts');
 
+  // A change cuts an established flow it now denies (h -> a ping) while an allowed one (a -> b
+  // TCP) keeps flowing.
+  const held = workloads['a']!.ns.spawn('node', [PROBE, 'hold', workloads['b']!.ip, '8080']);
+  const pinging = workloads['h']!.ns.spawn('ping', ['-n', '-i', '0.2', workloads['a']!.ip]);
+  const count = (text: string, pattern: RegExp) => text.split('\n').filter((line) => pattern.test(line)).length;
+  const echoes = () => count(held.stdout, /^echo /);
+  const replies = () => count(pinging.stdout, /bytes from/);
+  await waitFor(() => echoes() >= 3 && replies() >= 3, { what: 'the held TCP connection and the ping to flow', timeoutMs: 10_000 });
+  const parsedChange = parseNetworkDefinition({ ...net.def, revision: net.def.revision + 1, associations: net.def.associations!.slice(0, 2) });
+  if (!parsedChange.ok) return t.fail(JSON.stringify(parsedChange.errors));
+  const changed = parsedChange.value;
+  for (const [node, id] of [[a, 'a'], [b, 'b'], [h, 'h']] as const) await apply(node, id, changed);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // packets in flight during the change
+  const [echoesAfterChange, repliesAfterChange] = [echoes(), replies()];
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.true(echoes() >= echoesAfterChange + 5, `the allowed TCP connection kept flowing (${echoesAfterChange} -> ${echoes()} echoes)`);
+  t.is(replies(), repliesAfterChange, 'the denied ping was cut: no reply after the change');
+  t.false(explainFlow(changed, { from: workloads['h']!.ip, to: workloads['a']!.ip, protocol: 'icmp' }).allow);
+  await held.stop();
+  await pinging.stop();
+
   // b stops enforcing (its own table opens everything): a still refuses what the policy denies.
+  await apply(a, 'a', net.def);
+  await apply(h, 'h', net.def);
   await apply(b, 'b', plain.def);
   const refused: Flow = { from: workloads['b']!.ip, to: workloads['a']!.ip, protocol: 'tcp', port: 8080 };
   t.false(explainFlow(net.def, refused).allow);
