@@ -1,7 +1,8 @@
 /**
  * `zmesh demo [--once] [--interval SECONDS]`: the simulated multi-node world end to end. Builds an
  * internet namespace with a TEST-NET server, two public and two hidden (NAT'd) nodes each running
- * networkd (and wgd), defines a network with the tool, deploys it through every node's API,
+ * networkd (and wgd) and provisiond as the store's agent, a 3-member etcd cluster, defines a
+ * network with the tool in the store (the nodes converge by themselves: nothing is pushed),
  * attaches a workload namespace on each NR, and shows the nodes, NRs, WireGuard peers and a
  * reachability matrix. Live mode refreshes until Ctrl-C; `--once` checks once. Either way
  * everything is torn down at the end. Exit status with --once: 0 only if everything that should
@@ -10,7 +11,8 @@
  */
 import { interceptNextSignal } from '../sim/harness/exit-hooks.js';
 import { egressChecks, formatChecks, inboundChecks, reachabilityChecks, type CheckResult } from '../sim/checks.js';
-import { buildStandardMesh, type StandardMesh } from '../sim/mesh.js';
+import { type StandardMesh } from '../sim/mesh.js';
+import { buildFleetMesh, type FleetMesh } from '../sim/fleet.js';
 import { formatMatrix } from '../sim/reachability.js';
 import { statusReport } from '../sim/status.js';
 import { CliError, type Command, type Invocation } from './command.js';
@@ -22,6 +24,17 @@ async function matrixText(mesh: StandardMesh): Promise<{ text: string; checks: C
   const labels = mesh.workloads.map((w) => w.label);
   const addresses = mesh.workloads.map((w) => `  ${w.label.padEnd(14)} ${w.ip}`).join('\n');
   return { text: `workloads:\n${addresses}\n\nreachability (ping):\n${formatMatrix(labels, results)}`, checks: reachabilityChecks(results) };
+}
+
+/** `zmesh net status` through the store: each node's applied revision against the network's. */
+async function rolloutText(mesh: FleetMesh): Promise<{ text: string; check: CheckResult }> {
+  const r = await mesh.fleet.net('status', mesh.net.name, [], { check: false });
+  const summary = /(\d+)\/(\d+) nodes at revision (\d+)/.exec(r.stdout);
+  const ok = r.exitCode === 0 && summary !== null && summary[1] === summary[2];
+  return {
+    text: `rollout through the store (${mesh.fleet.url}):\n${r.exitCode === 0 ? r.stdout.trimEnd() : r.stderr.trim()}`,
+    check: { name: 'every node applied the store\'s revision', expected: 'all nodes at the latest revision', seen: summary ? summary[0] : r.stderr.trim().slice(0, 80), ok },
+  };
 }
 
 async function run({ args, io }: Invocation): Promise<void> {
@@ -45,19 +58,23 @@ async function run({ args, io }: Invocation): Promise<void> {
     say(`\nzmesh demo: ${signal}: tearing down (Ctrl-C again to force)`);
     stop();
   });
-  let mesh: StandardMesh | undefined;
+  let mesh: FleetMesh | undefined;
   let failed = false;
   try {
-    mesh = await buildStandardMesh({ log: (line) => say(`  ${line}`) });
+    mesh = await buildFleetMesh({ log: (line) => say(`  ${line}`) });
     if (stopping) return;
     if (once) {
       // The matrix first: its pings make every pair handshake, so the table then shows them.
       const matrix = await matrixText(mesh);
       say('');
       say(await statusReport(mesh.world, [mesh.net]));
+      const rollout = await rolloutText(mesh);
+      say('');
+      say(rollout.text);
       say('');
       say(matrix.text);
       const checks = [
+        rollout.check,
         ...matrix.checks,
         ...(await egressChecks(mesh.world, mesh.workloads, (w) => w.node.publicAddress)),
         ...(await inboundChecks(mesh.world, mesh.workloads)),
@@ -70,9 +87,10 @@ async function run({ args, io }: Invocation): Promise<void> {
     } else {
       while (!stopping) {
         const status = await statusReport(mesh.world, [mesh.net]);
+        const rollout = await rolloutText(mesh);
         const matrix = await matrixText(mesh);
         if (stopping) break;
-        io.stdout(`\x1b[2J\x1b[H${new Date().toISOString()}  zmesh demo, world ${mesh.world.prefix} (refresh every ${interval} s, Ctrl-C to stop)\n\n${status}\n\n${matrix.text}\n`);
+        io.stdout(`\x1b[2J\x1b[H${new Date().toISOString()}  zmesh demo, world ${mesh.world.prefix} (refresh every ${interval} s, Ctrl-C to stop)\n\n${status}\n\n${rollout.text}\n\n${matrix.text}\n`);
         await Promise.race([stopped, new Promise((r) => setTimeout(r, interval * 1000).unref())]);
       }
     }

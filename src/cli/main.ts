@@ -16,6 +16,7 @@ import { netGroup } from './net.js';
 import { networkdCommand } from './networkd.js';
 import { nodeGroup } from './node.js';
 import { provisiondCommand } from './provisiond.js';
+import { storeGroup } from './store.js';
 import { taskGroup } from './task.js';
 import { wgdCommand } from './wgd.js';
 
@@ -28,6 +29,7 @@ export const commandTable: Readonly<Record<string, CommandEntry>> = {
   wgd: wgdCommand,
   provisiond: provisiondCommand,
   task: taskGroup,
+  store: storeGroup,
   networkd: networkdCommand,
 };
 

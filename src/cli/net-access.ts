@@ -6,11 +6,10 @@
  * NR compiles into nftables.
  */
 
-import { type AssociationDocument, type Flow, type NetworkDefinition, addGroup, associate, dissociate, explainFlow, parseIpv4, removeGroup } from '../netdef/index.js';
+import { type AssociationDocument, type Flow, addGroup, associate, dissociate, explainFlow, parseIpv4, removeGroup } from '../netdef/index.js';
 import { CliError, type Invocation } from './command.js';
-import { loadDefinition } from './definition-io.js';
 import { edit } from './net-edit.js';
-import { formatTable } from './table.js';
+import { readTarget } from './net-inspect.js';
 
 const PROTOCOLS = new Set(['tcp', 'udp', 'icmp']);
 
@@ -50,7 +49,8 @@ function associationOf(invocation: Invocation): AssociationDocument {
   };
 }
 
-function describe(a: AssociationDocument): string {
+/** `web -> db tcp 5432`, `ops <-> web`. */
+export function describeAssociation(a: AssociationDocument): string {
   const arrow = a.bothWays ? '<->' : '->';
   const what = a.protocol ? ` ${a.protocol}${a.ports ? ` ${a.ports.join(',')}` : ''}` : '';
   return `${a.from} ${arrow} ${a.to}${what}`;
@@ -71,13 +71,13 @@ function associationFields(index: number, association: AssociationDocument): Rec
 export async function associateCommand(invocation: Invocation): Promise<void> {
   const association = associationOf(invocation);
   const next = await edit(invocation, (def) => associate(def, association), (def) => associationFields((def.associations ?? []).length, association));
-  invocation.io.stdout(`associated ${describe(association)}; revision ${next.revision}\n`);
+  invocation.io.stdout(`associated ${describeAssociation(association)}; revision ${next.revision}\n`);
 }
 
 export async function dissociateCommand(invocation: Invocation): Promise<void> {
   const association = associationOf(invocation);
   const next = await edit(invocation, (def) => dissociate(def, association), () => ({ '/associations': '--from/--to' }));
-  invocation.io.stdout(`dissociated ${describe(association)}; revision ${next.revision}\n`);
+  invocation.io.stdout(`dissociated ${describeAssociation(association)}; revision ${next.revision}\n`);
 }
 
 /** `--to IP[:PORT]` and `--port N` (one of them gives the port of tcp/udp). */
@@ -104,29 +104,9 @@ function flowOf(invocation: Invocation): Flow {
 
 export async function explainCommand(invocation: Invocation): Promise<void> {
   const flow = flowOf(invocation);
-  const def = await loadDefinition(invocation.args.positionals['FILE'] as string);
+  const { def } = await readTarget(invocation);
   const verdict = explainFlow(def, flow);
   const target = flow.port === undefined ? flow.to : `${flow.to}:${flow.port}`;
   invocation.io.stdout(`${verdict.allow ? 'allow' : 'deny'} ${flow.protocol} ${flow.from} -> ${target}: ${verdict.by}\n`);
 }
 
-/** `net show`'s part: groups, associations and external peers (pending, redeemed or expired at `now`); '' when none. */
-export function accessSummary(def: NetworkDefinition, now: Date): string {
-  let text = '';
-  if (def.groups?.length) {
-    text += `\n${formatTable(['GROUP', 'CIDRS', 'INTRA'], def.groups.map((g) => [g.name, g.cidrs.join(','), g.intraGroup ? 'yes' : 'no']))}`;
-  }
-  if (def.associations?.length) {
-    text += `\n${formatTable(['ASSOCIATION'], def.associations.map((a) => [describe(a as AssociationDocument)]))}`;
-  } else if (def.groups?.length) {
-    text += 'no associations: nothing is filtered\n';
-  }
-  if (def.externalPeers?.length) {
-    const rows = def.externalPeers.map((p) => {
-      const state = p.publicKey !== undefined ? 'redeemed' : now.getTime() >= Date.parse(p.expires) ? 'expired' : 'pending';
-      return [p.name, p.address, p.via, state, p.publicKey === undefined ? p.expires : '-'];
-    });
-    text += `\n${formatTable(['EXTERNAL PEER', 'ADDRESS', 'VIA', 'INVITATION', 'EXPIRES'], rows)}`;
-  }
-  return text;
-}

@@ -7,6 +7,7 @@
 
 import {
   type NetworkDefinition,
+  type NodeRecord,
   addNode,
   createNetwork,
   ready,
@@ -19,10 +20,7 @@ import {
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, loadNodeRecord, saveDefinition, toCliError } from './definition-io.js';
 import { fileExists } from './files.js';
-
-function fileOf(args: Invocation['args']): string {
-  return args.positionals['FILE'] as string; // required by the command table
-}
+import { openStoreOption, resolveTarget, storeCliError, storeUrlOf, withTarget } from './store-target.js';
 
 /** JSON paths of a resource at `index` → the options that supplied them. */
 function resourceFields(index: number, recordOption: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -37,9 +35,27 @@ function resourceFields(index: number, recordOption: string, extra: Record<strin
   };
 }
 
-/** Runs one change: FILE is written only when `change` returns a valid definition (also used by net-access.ts). */
+/**
+ * Runs one change: FILE (or the network in the store) is written only when `change` returns a
+ * valid definition. In a store the change is a compare-and-swap: after a lost race it runs again
+ * on the latest definition, and fails (writing nothing) if it no longer applies. Also used by
+ * net-access.ts and invite.ts.
+ */
 export async function edit(invocation: Invocation, change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>, fields: (def: NetworkDefinition) => Record<string, string> = () => ({})): Promise<NetworkDefinition> {
-  const file = fileOf(invocation.args);
+  const target = resolveTarget(invocation);
+  if (target.kind === 'store') {
+    return withTarget(target, async () => {
+      const result = await target.store.editNetwork(target.name, async (def) => {
+        try {
+          return await change(def);
+        } catch (error) {
+          throw toCliError(error, target.label, fields(def));
+        }
+      });
+      return result.after;
+    });
+  }
+  const file = target.file;
   const def = await loadDefinition(file);
   let next: NetworkDefinition;
   try {
@@ -62,7 +78,22 @@ function removeNodeFields(): Record<string, string> {
 
 export async function create(invocation: Invocation): Promise<void> {
   const { args, io } = invocation;
-  const file = fileOf(args);
+  const target = resolveTarget(invocation);
+  if (target.kind === 'store') {
+    const name = args.strings['name'];
+    if (name !== undefined && name !== target.name) throw CliError.invalid('--name', `"${name}" differs from the network named by FILE ("${target.name}")`);
+    let def: NetworkDefinition;
+    try {
+      def = createNetwork(target.name, args.strings['ip-range'] as string);
+    } catch (error) {
+      throw toCliError(error, target.label, { '/name': 'FILE', '/ipRange': '--ip-range' });
+    }
+    await withTarget(target, () => target.store.createNetwork(def, { replace: args.flags['force'] === true }));
+    io.stdout(`created network "${def.name}" (${def.ipRange}) in ${target.store.description}, revision ${def.revision}\n`);
+    return;
+  }
+  const file = target.file;
+  if (args.strings['name'] === undefined) throw CliError.invalid('--name', 'required');
   if (args.flags['force'] !== true && (await fileExists(file))) {
     throw CliError.invalid('FILE', `${file} already exists (use --force to replace it)`);
   }
@@ -84,10 +115,32 @@ function parsePort(text: string | undefined): number | undefined {
   return Number(text);
 }
 
+/** The record of add-node: --node-record REC (a file or -), or --node ID from the store. */
+async function addNodeRecord(invocation: Invocation): Promise<NodeRecord> {
+  const { args, io } = invocation;
+  const path = args.strings['node-record'];
+  const id = args.strings['node'];
+  if ((path === undefined) === (id === undefined)) throw CliError.invalid('--node-record', 'give exactly one of --node-record REC and --node ID');
+  if (path !== undefined) return loadNodeRecord(path, '--node-record', io);
+  const url = storeUrlOf(invocation);
+  if (url === undefined) throw CliError.invalid('--node', 'takes the record from the store: give --store URL (or set ZMESH_STORE)');
+  const store = openStoreOption(url);
+  try {
+    const record = await store.readNodeRecord(id as string);
+    if (!record) throw CliError.invalid('--node', `no node record "${id}" in ${store.description} (publish it with zmesh node init --store)`);
+    return record;
+  } catch (error) {
+    throw storeCliError(error);
+  } finally {
+    await store.close();
+  }
+}
+
 export async function addNodeCommand(invocation: Invocation): Promise<void> {
   const { args, io } = invocation;
   const listenPort = parsePort(args.strings['listen-port']);
-  const record = await loadNodeRecord(args.strings['node-record'] as string, '--node-record', io);
+  const record = await addNodeRecord(invocation);
+  const recordOption = args.strings['node'] === undefined ? '--node-record' : '--node';
   await ready();
   const subnet = args.strings['subnet'];
   let before: NetworkDefinition | undefined;
@@ -97,7 +150,7 @@ export async function addNodeCommand(invocation: Invocation): Promise<void> {
       before = def;
       return addNode(def, record, sodiumKeySource, { ...(subnet === undefined ? {} : { subnet }), ...(listenPort === undefined ? {} : { listenPort }) });
     },
-    (def) => resourceFields(def.resources.length, '--node-record', { [`/resources/${def.resources.length}/subnet`]: '--subnet', [`/resources/${def.resources.length}/listenPort`]: '--listen-port', '/ipRange': '--subnet' }),
+    (def) => resourceFields(def.resources.length, recordOption, { [`/resources/${def.resources.length}/subnet`]: '--subnet', [`/resources/${def.resources.length}/listenPort`]: '--listen-port', '/ipRange': '--subnet' }),
   );
   const added = next.resources[next.resources.length - 1];
   io.stdout(`added node "${record.id}": subnet ${added?.subnet}, listen port ${added?.listenPort}; revision ${next.revision}\n`);

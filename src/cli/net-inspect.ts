@@ -4,22 +4,33 @@
  * key — the key itself is never printed).
  */
 
-import { UnknownNodeError, netIdOf, openResourceKey, parseCidr, ready, resourceFor, wgAddressOf } from '../netdef/index.js';
+import { type NetworkDefinition, UnknownNodeError, netIdOf, openResourceKey, parseCidr, ready, resourceFor, wgAddressOf } from '../netdef/index.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, toCliError } from './definition-io.js';
-import { accessSummary } from './net-access.js';
+import { accessSummary } from './net-access-summary.js';
+import { resolveTarget, withTarget } from './store-target.js';
 import { formatTable } from './table.js';
 
 export const UNSEALED_NOTE = 'unsealed (matches wgPublicKey)';
 
-export async function validateCommand({ args, io }: Invocation): Promise<void> {
-  const file = args.positionals['FILE'] as string;
-  const def = await loadDefinition(file);
+/** The definition a read-only verb looks at (FILE, or the network in the store) and how to name it. */
+export async function readTarget(invocation: Invocation): Promise<{ def: NetworkDefinition; label: string }> {
+  const target = resolveTarget(invocation);
+  if (target.kind === 'file') return { def: await loadDefinition(target.file), label: target.file };
+  const def = await withTarget(target, () => target.store.readNetwork(target.name));
+  if (!def) throw CliError.invalid('FILE', `no network "${target.name}" in ${target.store.description}`);
+  return { def, label: target.label };
+}
+
+export async function validateCommand(invocation: Invocation): Promise<void> {
+  const { def } = await readTarget(invocation);
+  const { io } = invocation;
   io.stdout(`ok: network "${def.name}" revision ${def.revision}, ${def.resources.length} NRs\n`);
 }
 
-export async function showCommand({ args, io }: Invocation): Promise<void> {
-  const def = await loadDefinition(args.positionals['FILE'] as string);
+export async function showCommand(invocation: Invocation): Promise<void> {
+  const { def } = await readTarget(invocation);
+  const { io } = invocation;
   const rows = def.resources.map((resource) => {
     const roles = [def.aggregator === resource.node ? 'aggregator' : '', def.exit === resource.node ? 'exit' : ''].filter(Boolean);
     const subnet = parseCidr(resource.subnet);
@@ -39,10 +50,10 @@ export async function showCommand({ args, io }: Invocation): Promise<void> {
   io.stdout(accessSummary(def, new Date()));
 }
 
-export async function planCommand({ args, io }: Invocation): Promise<void> {
-  const file = args.positionals['FILE'] as string;
+export async function planCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
   const node = args.strings['node'] as string;
-  const def = await loadDefinition(file);
+  const { def, label: file } = await readTarget(invocation);
   let plan;
   try {
     plan = resourceFor(def, node);

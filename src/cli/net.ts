@@ -8,9 +8,14 @@ import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggre
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
 import { acceptRedemptionCommand, inviteCommand } from './invite.js';
 import { associateCommand, dissociateCommand, explainCommand, groupCommand } from './net-access.js';
+import { statusCommand } from './net-status.js';
+import { STORE_OPTION } from './store-target.js';
 
-const FILE: PositionalSpec[] = [{ name: 'FILE', description: 'the network definition (JSON)' }];
-const CHANGES = 'FILE is validated, written atomically and its revision bumped; on any error it is left untouched.';
+const FILE: PositionalSpec[] = [{ name: 'FILE', description: "the network definition (JSON), or the network's name with --store" }];
+const CHANGES =
+  'FILE is validated, written atomically and its revision bumped; on any error it is left untouched. ' +
+  "In a store the write is a compare-and-swap on the network's revision: after another admin's edit the verb is applied again to the latest revision.";
+const STORE = { store: STORE_OPTION };
 
 /** associate, dissociate: the same options name the association. */
 function associationCommand(summary: string, notes: string, run: Command['run']): Command {
@@ -23,6 +28,7 @@ function associationCommand(summary: string, notes: string, run: Command['run'])
       protocol: { type: 'string', value: 'P', description: 'tcp, udp or icmp (default: any)' },
       port: { type: 'string', value: 'N[-M]', multiple: true, description: 'a destination port or range (tcp/udp; repeatable; default: any)' },
       'both-ways': { type: 'boolean', description: 'TO may also open connections to FROM' },
+      ...STORE,
     },
     notes,
     run,
@@ -38,6 +44,7 @@ function setRole(role: 'aggregator' | 'exit', summary: string, clears: string, r
     options: {
       node: { type: 'string', value: 'ID', description: 'a public member NR' },
       none: { type: 'boolean', description: clears },
+      ...STORE,
     },
     notes: CHANGES,
     run,
@@ -51,17 +58,21 @@ export const netGroup: CommandGroup = {
       summary: 'write a new, empty network definition',
       positionals: FILE,
       options: {
-        name: { type: 'string', value: 'N', required: true, description: 'network name; its hash gives the NR namespace n-<netid>' },
+        name: { type: 'string', value: 'N', description: 'network name (required for a FILE; with --store, FILE is the name); its hash gives the NR namespace n-<netid>' },
         'ip-range': { type: 'string', value: 'CIDR', required: true, description: 'IPv4 range /8 to /24 outside 100.64.0.0/10, loopback, link-local, multicast' },
         force: { type: 'boolean', description: 'replace an existing FILE' },
+        ...STORE,
       },
       run: create,
     },
     'add-node': {
       summary: "add a node's NR: next free /24, a listen port, a WireGuard key sealed to the node",
       positionals: FILE,
+      usage: 'add-node FILE (--node-record REC | --node ID) [--subnet CIDR] [--listen-port P] [--store URL]',
       options: {
-        'node-record': { type: 'string', value: 'REC', required: true, description: 'the node record from `zmesh node init` (a file, or - for stdin)' },
+        'node-record': { type: 'string', value: 'REC', description: 'the node record from `zmesh node init` (a file, or - for stdin)' },
+        node: { type: 'string', value: 'ID', description: 'instead of --node-record: the record `zmesh node init --store` published' },
+        ...STORE,
         subnet: { type: 'string', value: 'CIDR', description: 'a specific free /24 inside the range' },
         'listen-port': { type: 'string', value: 'P', description: 'a specific listen port (default: the lowest free one from the network base port)' },
       },
@@ -71,7 +82,7 @@ export const netGroup: CommandGroup = {
     'remove-node': {
       summary: "remove a node's NR; its /24 and port become free",
       positionals: FILE,
-      options: { node: { type: 'string', value: 'ID', required: true, description: 'the node to remove' } },
+      options: { node: { type: 'string', value: 'ID', required: true, description: 'the node to remove' }, ...STORE },
       notes: `${CHANGES} The exit, and the aggregator while NRs are hidden, must be replaced first.`,
       run: removeNodeCommand,
     },
@@ -85,6 +96,7 @@ export const netGroup: CommandGroup = {
         'node-record': { type: 'string', value: 'NEWREC', required: true, description: 'its new node record (a file, or - for stdin)' },
         'rotate-key': { type: 'boolean', description: 'generate a new WireGuard key pair' },
         'old-node-key': { type: 'string', value: 'KEYFILE', description: "the node's previous identity key: re-seals the existing WireGuard key to the new identity" },
+        ...STORE,
       },
       notes: `${CHANGES} With a new identity, give --rotate-key or --old-node-key (the existing key is sealed to the old identity, so only that key can re-seal it).`,
       run: reprovisionCommand,
@@ -97,6 +109,7 @@ export const netGroup: CommandGroup = {
         name: { type: 'string', value: 'G', required: true, description: 'the group name' },
         cidr: { type: 'string', value: 'CIDR', multiple: true, description: 'a prefix inside the range (repeatable; add only)' },
         'intra-group': { type: 'boolean', description: 'members may open connections to each other (add only)' },
+        ...STORE,
       },
       notes: `${CHANGES} A group used by an association cannot be removed.`,
       run: groupCommand,
@@ -115,6 +128,7 @@ export const netGroup: CommandGroup = {
         to: { type: 'string', value: 'IP[:PORT]', required: true, description: 'destination address (and port)' },
         protocol: { type: 'string', value: 'P', description: 'tcp (default), udp or icmp' },
         port: { type: 'string', value: 'N', description: 'destination port (or give it in --to)' },
+        ...STORE,
       },
       run: explainCommand,
     },
@@ -126,6 +140,7 @@ export const netGroup: CommandGroup = {
         via: { type: 'string', value: 'NODE', required: true, description: 'the public NR it peers with' },
         address: { type: 'string', value: 'A', description: 'its address: inside the range, outside every NR subnet (default: the highest free one)' },
         expires: { type: 'string', value: 'DURATION', description: 'how long the invitation may be redeemed: 30m, 24h (default), 7d' },
+        ...STORE,
       },
       notes: `${CHANGES} FILE stores only the invitation's public key; the peer redeems with \`zmesh invite redeem\`.`,
       run: inviteCommand,
@@ -133,18 +148,31 @@ export const netGroup: CommandGroup = {
     redeem: {
       summary: "record an invited peer's own key from its redemption (once, before expiry, signature verified)",
       positionals: FILE,
-      options: { redemption: { type: 'string', value: 'R', required: true, description: 'the redemption text, a file holding it, or - for stdin' } },
+      options: { redemption: { type: 'string', value: 'R', required: true, description: 'the redemption text, a file holding it, or - for stdin' }, ...STORE },
       notes: CHANGES,
       run: acceptRedemptionCommand,
+    },
+    status: {
+      summary: "a network's rollout: per node alive or not, applied revision vs the network's, state, last error",
+      positionals: [{ name: 'FILE', description: "the network's name in the store" }],
+      usage: 'status NAME --store URL [--wait [--timeout S]]',
+      options: {
+        ...STORE,
+        wait: { type: 'boolean', description: 'block until every alive member applied the current revision (exit 0), or time out (exit 1)' },
+        timeout: { type: 'string', value: 'S', description: 'how long --wait waits (default 120 s)' },
+      },
+      run: statusCommand,
     },
     validate: {
       summary: 'check a definition; every problem is listed with its JSON path',
       positionals: FILE,
+      options: STORE,
       run: validateCommand,
     },
     show: {
       summary: 'a readable table of the network',
       positionals: FILE,
+      options: STORE,
       run: showCommand,
     },
     plan: {
@@ -153,6 +181,7 @@ export const netGroup: CommandGroup = {
       options: {
         node: { type: 'string', value: 'ID', required: true, description: 'the node' },
         'node-key': { type: 'string', value: 'KEYFILE', description: "the node's identity key: proves the sealed WireGuard key opens and matches (never printed)" },
+        ...STORE,
       },
       run: planCommand,
     },

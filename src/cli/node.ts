@@ -7,7 +7,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeToolFile } from './files.js';
 import { generateKeyPair, parseNodeRecord, ready } from '../netdef/index.js';
-import { CliError, type CommandGroup, type Invocation, type Problem } from './command.js';
+import { CliError, type CliIo, type CommandGroup, type Invocation, type Problem } from './command.js';
+import { STORE_OPTION, openStoreOption, storeCliError } from './store-target.js';
+import type { NodeRecord } from '../netdef/index.js';
 
 export const IDENTITY_KEY_FILE = 'identity.key';
 export const NODE_RECORD_FILE = 'node.json';
@@ -17,6 +19,19 @@ function recordField(path: string): string {
   if (path.startsWith('/endpoints/')) return `--endpoint #${Number(path.slice('/endpoints/'.length)) + 1}`;
   if (path === '/endpoints') return '--endpoint';
   return `record#${path}`;
+}
+
+/** Publishes the record in the store; the identity stays on this machine either way. */
+async function publishRecord(url: string, record: NodeRecord, io: CliIo): Promise<void> {
+  const store = openStoreOption(url);
+  try {
+    await store.putNodeRecord(record);
+  } catch (error) {
+    throw storeCliError(error);
+  } finally {
+    await store.close();
+  }
+  io.stderr(`published node record "${record.id}" in ${store.description}\n`);
 }
 
 async function init({ args, io }: Invocation): Promise<void> {
@@ -47,6 +62,8 @@ async function init({ args, io }: Invocation): Promise<void> {
   const recordText = `${JSON.stringify(result.value, null, 2)}\n`;
   await writeToolFile(join(stateDir, NODE_RECORD_FILE), recordText, '--state-dir', { mode: 0o644 });
   io.stdout(recordText);
+  const url = args.strings['store'];
+  if (url !== undefined) await publishRecord(url, result.value, io);
 }
 
 export const nodeGroup: CommandGroup = {
@@ -60,6 +77,7 @@ export const nodeGroup: CommandGroup = {
         endpoint: { type: 'string', value: 'HOST[:PORT]', multiple: true, description: 'where other NRs reach this node: IPv4, [IPv6] or host name; without a port the NR listen port is used' },
         hidden: { type: 'boolean', description: 'the node is behind NAT and cannot be dialled' },
         force: { type: 'boolean', description: 'replace an existing identity (the node loses its old one)' },
+        store: { ...STORE_OPTION, description: 'also publish the record there (nodes/<id>/record), for `net add-node --node ID`' },
       },
       notes: 'The record ({ id, identityKey, endpoints, hidden }) is printed and written to D/node.json; give it to `zmesh net add-node`.',
       run: init,

@@ -27,6 +27,7 @@ async function run({ args, io }: Invocation): Promise<void> {
     const value = args.strings[name];
     if (value !== undefined && !value.startsWith('/')) throw CliError.invalid(`--${name}`, 'must be an absolute path');
   }
+  if ((args.strings['store'] === undefined) !== (args.strings['node'] === undefined)) throw CliError.invalid('--store', 'give --store URL and --node ID together');
   const concurrency = integerOption(args, 'concurrency', DEFAULT_CONCURRENCY, 1, 1024);
   const baseMs = integerOption(args, 'retry-base-ms', DEFAULT_BACKOFF.baseMs, 1, 3_600_000);
   const maxMs = integerOption(args, 'retry-max-ms', Math.max(DEFAULT_BACKOFF.maxMs, baseMs), baseMs, 86_400_000);
@@ -43,6 +44,7 @@ async function run({ args, io }: Invocation): Promise<void> {
       backoff: { baseMs, maxMs },
       maxAttempts,
       log,
+      ...(args.strings['store'] === undefined ? {} : { store: { url: args.strings['store'], nodeId: args.strings['node'] as string } }),
       onFatal: (error) => {
         log(`the task database failed (${asProvisiondError(error).message}); exiting so that a restart recovers`);
         process.exit(1);
@@ -74,6 +76,8 @@ export const provisiondCommand: Command = {
     concurrency: { type: 'string', value: 'N', description: `tasks in flight across networks (default ${DEFAULT_CONCURRENCY}); one network's tasks always run one at a time` },
     'retry-base-ms': { type: 'string', value: 'MS', description: `first retry delay before jitter (default ${DEFAULT_BACKOFF.baseMs})` },
     'retry-max-ms': { type: 'string', value: 'MS', description: `longest retry delay (default ${DEFAULT_BACKOFF.maxMs})` },
+    store: { type: 'string', value: 'URL', description: "be this node's store agent: watch etcd://HOST:PORT,… and queue network.apply / network.delete for the networks this node is in (needs --node)" },
+    node: { type: 'string', value: 'ID', description: 'this node\'s id in the store (its record from zmesh node init)' },
     'max-attempts': { type: 'string', value: 'N', description: `attempts before a task that networkd answers with 5xx fails (default ${DEFAULT_MAX_ATTEMPTS}); an unreachable networkd is waited for without limit` },
   },
   notes: [

@@ -21,6 +21,11 @@ export const SYSTEM_PROGRAMS = {
   wg: 'wireguard-tools',
   'wg-quick': 'wireguard-tools',
   'wireguard-go': 'wireguard-go',
+  // The fleet store: etcd's server and client (the tests, demo and benchmark start clusters), and
+  // openssl for the store's CA and certificates (zmesh store ca/cert).
+  etcd: 'etcd-server',
+  etcdctl: 'etcd-client',
+  openssl: 'openssl',
   // Traffic and capture in tests and benchmarks.
   ping: 'iputils-ping',
   ncat: 'ncat',

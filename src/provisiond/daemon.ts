@@ -12,6 +12,8 @@ import { invalid } from './errors.js';
 import { NetworkdHandler } from './networkd-handler.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, TaskQueue } from './queue.js';
 import { Spool } from './spool.js';
+import { EtcdStore, parseStoreUrl } from '../store/index.js';
+import { StoreAgent } from './store-agent.js';
 
 export interface ProvisiondOptions {
   readonly stateDir: string;
@@ -26,6 +28,8 @@ export interface ProvisiondOptions {
   readonly log: (message: string) => void;
   /** The database failed: the process must exit (a restart recovers). */
   readonly onFatal?: (error: unknown) => void;
+  /** Be the store's agent for this node: `etcd://…` URL and node id. */
+  readonly store?: { readonly url: string; readonly nodeId: string };
 }
 
 export class Provisiond {
@@ -35,20 +39,24 @@ export class Provisiond {
   readonly #api: Api;
   readonly #handler: NetworkdHandler;
   readonly #spool: Spool | null;
+  readonly agent: StoreAgent | null;
 
-  private constructor(db: Db, queue: TaskQueue, api: Api, handler: NetworkdHandler, spool: Spool | null, socketPath: string) {
+  private constructor(db: Db, queue: TaskQueue, api: Api, handler: NetworkdHandler, spool: Spool | null, socketPath: string, agent: StoreAgent | null) {
     this.#db = db;
     this.queue = queue;
     this.#api = api;
     this.#handler = handler;
     this.#spool = spool;
     this.socketPath = socketPath;
+    this.agent = agent;
   }
 
   static async start(options: ProvisiondOptions): Promise<Provisiond> {
     for (const [field, value] of [['--state-dir', options.stateDir], ['--networkd-socket', options.networkdSocket], ['--socket', options.socket], ['--spool', options.spoolDir]] as const) {
       if (value !== undefined && !value.startsWith('/')) throw invalid(field, 'must be an absolute path');
     }
+    const location = options.store ? parseStoreUrl(options.store.url) : null;
+    if (location && location.kind !== 'etcd') throw invalid('--store', 'the agent watches an etcd store (etcd://HOST:PORT,…); a file: store is the tool\'s own');
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw invalid('--concurrency', 'must be an integer from 1 to 1024');
     const db = openStateDatabase(options.stateDir);
@@ -75,12 +83,19 @@ export class Provisiond {
     const spool = options.spoolDir ? await Spool.start({ dir: options.spoolDir, queue, log: options.log }) : null;
     const counts = queue.store.counts();
     options.log(`serving ${socketPath}; networkd at ${options.networkdSocket}; ${counts.pending + counts.running} task(s) to do (${recovered} recovered from a crash)${spool ? `; spool ${spool.dir}` : ''}`);
-    return new Provisiond(db, queue, api, handler, spool, socketPath);
+    let agent: StoreAgent | null = null;
+    if (location?.kind === 'etcd' && options.store) {
+      agent = new StoreAgent({ store: new EtcdStore(location), nodeId: options.store.nodeId, db, queue, log: options.log });
+      agent.start();
+      options.log(`store agent for node "${options.store.nodeId}": ${location.endpoints.join(',')}, from revision ${agent.cursor}`);
+    }
+    return new Provisiond(db, queue, api, handler, spool, socketPath, agent);
   }
 
   /** Stops taking tasks, lets attempts in flight be recorded (up to graceMs), closes the database. */
   async stop(graceMs = 10_000): Promise<void> {
     this.#spool?.close();
+    await this.agent?.stop();
     await this.#api.close();
     await this.queue.stop(graceMs);
     this.#handler.close();

@@ -65,6 +65,18 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX tasks_by_state ON tasks (state, seq)',
     ],
   },
+  {
+    version: 4,
+    description: 'store agent: the saved watch revision and what was last enqueued per network',
+    steps: [
+      'CREATE TABLE store_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL)',
+      `CREATE TABLE store_networks (
+        network TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        member INTEGER NOT NULL CHECK (member IN (0, 1))
+      ) WITHOUT ROWID`,
+    ],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

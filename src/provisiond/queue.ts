@@ -105,14 +105,19 @@ export class TaskQueue {
     return this.#inFlight;
   }
 
-  /** Adds validated tasks (all in one transaction); resolves when they are on disk. */
-  submit(tasks: readonly Task[], source = 'api'): Promise<SubmitResult[]> {
+  /**
+   * Adds validated tasks (all in one transaction); resolves when they are on disk. `alongside`
+   * runs in the same transaction (the store agent saves its watch revision with its tasks).
+   */
+  submit(tasks: readonly Task[], source = 'api', alongside?: () => void): Promise<SubmitResult[]> {
     return this.#write(() => {
       const now = this.#clock.now();
-      return tasks.map((task) => {
+      const results = tasks.map((task) => {
         const { record, created } = this.store.insert(task, source, now);
         return { task: record, created };
       });
+      alongside?.();
+      return results;
     });
   }
 

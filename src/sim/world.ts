@@ -12,7 +12,8 @@
  * creates its ndmz and NR namespaces (their names start with the run prefix, so the harness
  * sweeps them even after a crash) and starts wgd. The NAT LANs use 10.200.0.0/16, which user
  * networks of the tests and the demo never use (they live in 10.1.0.0/16 … 10.99.0.0/16).
- * Nodes are numbered 1–9, which keeps every name and address above unique.
+ * Nodes are numbered 1–60 (the fleet benchmark needs many), which keeps every name and address
+ * above unique: public .11–.70 stay below the fleet's .200–.203 (src/sim/fleet.ts), 4N+2 ≤ 254.
  *
  * Teardown (idempotent, every step attempted even when one fails): DELETE every deployed network
  * through each node's API, stop networkd and wgd by PID, then the harness removes every
@@ -33,7 +34,7 @@ import { defaultZmeshInvocation, type ZmeshInvocation } from './zmesh-command.js
 export const SERVER_ADDRESS = '203.0.113.10';
 export const SERVER_PORT = 80;
 export const INTERNET_ROUTER_PUBLIC = '198.51.100.1';
-export const MAX_NODES = 9;
+export const MAX_NODES = 60;
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 export interface SimWorldOptions {
@@ -235,6 +236,12 @@ export class SimWorld {
     if (opts.aggregator) await net.setAggregator(opts.aggregator);
     if (opts.exit) await net.setExit(opts.exit);
     return net;
+  }
+
+  /** A network defined elsewhere (in the store) that this world shows and attaches workloads to. */
+  adoptNetwork(net: SimNetwork): void {
+    if (this.networkList.some((n) => n.name === net.name)) throw new SimError('INVALID_ARGUMENT', `network '${net.name}' already exists in this world`, { field: 'name' });
+    this.networkList.push(net);
   }
 
   network(name: string): SimNetwork {

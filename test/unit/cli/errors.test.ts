@@ -114,7 +114,7 @@ test('help: zmesh --help lists every command; zmesh COMMAND --help shows its usa
   }
   const addNode = await zmesh(['net', 'add-node', '--help']);
   t.is(addNode.status, 0);
-  t.regex(addNode.stdout, /^usage: zmesh net add-node FILE --node-record REC \[--subnet CIDR\] \[--listen-port P\]/);
+  t.regex(addNode.stdout, /^usage: zmesh net add-node FILE \(--node-record REC \| --node ID\) \[--subnet CIDR\] \[--listen-port P\] \[--store URL\]/);
   t.regex((await zmesh(['net', 'set-exit', '-h'])).stdout, /^usage: zmesh net set-exit FILE --node ID \| --none/);
   t.is((await zmesh([])).status, 2);
   t.is((await zmesh(['net'])).status, 2);

@@ -1,0 +1,352 @@
+/**
+ * The store agent, provisiond's I/O around StoreAgentCore: lists the store's networks, watches
+ * them from the listed revision, turns the core's decisions into durable tasks (cursor and tasks
+ * in one SQLite transaction), writes nodes/<id>/status/<network> when a task it enqueued ends,
+ * and keeps nodes/<id>/alive on a ~10 s lease. When the store is unreachable nothing happens on
+ * the node: the NRs keep forwarding, the agent retries with backoff and logs once per change.
+ */
+
+import type { Lease, Watcher } from 'etcd3';
+import { type EtcdStore, NETWORKS, type StoredNetwork, StoreError, aliveKey, networksOf, parseKey, rangePrefix, statusKey } from '../store/index.js';
+import type { NodeStatus } from '../store/values.js';
+import { type BackoffPolicy } from './backoff.js';
+import type { Db } from './database.js';
+import { type AgentAction, type AgentInput, type AgentTask, type NetworkView, StoreAgentCore } from './store-agent-core.js';
+import { StoreAgentState } from './store-agent-state.js';
+import type { TaskQueue } from './queue.js';
+import { canonicalJson, fingerprintOf, parseTask } from './task.js';
+import { FINAL_STATES } from './task-store.js';
+
+export const ALIVE_TTL_SECONDS = 10;
+export const STORE_SOURCE = 'store';
+export const DEFAULT_STORE_BACKOFF: BackoffPolicy = { baseMs: 200, maxMs: 10_000 };
+/** Watch events arriving within this window are re-read together. */
+const BATCH_MS = 10;
+
+export interface StoreAgentOptions {
+  readonly store: EtcdStore;
+  readonly nodeId: string;
+  readonly db: Db;
+  readonly queue: TaskQueue;
+  readonly log: (message: string) => void;
+  readonly backoff?: BackoffPolicy;
+}
+
+interface Awaited {
+  readonly network: string;
+  readonly revision: number;
+  readonly type: AgentTask['type'];
+}
+
+export class StoreAgent {
+  readonly #store: EtcdStore;
+  readonly #nodeId: string;
+  readonly #queue: TaskQueue;
+  readonly #state: StoreAgentState;
+  readonly #log: (message: string) => void;
+  readonly #core: StoreAgentCore;
+  #watcher: Watcher | null = null;
+  #watchGeneration = 0;
+  #touched = new Set<string>();
+  #touchedRevision = 0;
+  #batchTimer: NodeJS.Timeout | null = null;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #aliveTimer: NodeJS.Timeout | null = null;
+  #lease: Lease | null = null;
+  /** Tasks this agent enqueued that have not ended yet. */
+  readonly #awaiting = new Map<string, Awaited>();
+  /** Statuses not yet written (the store was down): the latest per network wins. */
+  readonly #statuses = new Map<string, NodeStatus>();
+  #flushingStatuses = false;
+  /** The last status written per network (a confirmation that changes nothing is not rewritten). */
+  readonly #written = new Map<string, NodeStatus>();
+  #unsubscribe: (() => void) | null = null;
+  #stopped = false;
+  /** Serialises inputs: one is handled (and its actions performed) at a time. */
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(options: StoreAgentOptions) {
+    this.#store = options.store;
+    this.#nodeId = options.nodeId;
+    this.#queue = options.queue;
+    this.#log = options.log;
+    this.#state = new StoreAgentState(options.db);
+    this.#core = new StoreAgentCore({
+      nodeId: options.nodeId,
+      cursor: this.#state.cursor(),
+      known: this.#state.known(),
+      backoff: options.backoff ?? DEFAULT_STORE_BACKOFF,
+    });
+  }
+
+  get cursor(): number {
+    return this.#core.cursor;
+  }
+
+  start(): void {
+    // Tasks enqueued before a restart: their end still has to be reported.
+    for (const task of this.#queue.list({ state: 'pending' }).concat(this.#queue.list({ state: 'running' }))) {
+      if (task.source === STORE_SOURCE) this.#awaitTask(task.id);
+    }
+    this.#unsubscribe = this.#queue.onChange(() => this.#checkAwaited());
+    this.#input({ kind: 'start' });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    if (this.#batchTimer) clearTimeout(this.#batchTimer);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#aliveTimer) clearTimeout(this.#aliveTimer);
+    this.#watchGeneration++;
+    await this.#watcher?.cancel().catch(() => {});
+    await this.#chain;
+    await this.#lease?.revoke().catch(() => {});
+    await this.#store.close();
+  }
+
+  #input(input: AgentInput): void {
+    this.#chain = this.#chain.then(async () => {
+      if (this.#stopped) return;
+      for (const action of this.#core.handle(input)) await this.#perform(action);
+    }).catch((error: unknown) => {
+      this.#log(`store agent: ${(error as Error).message}`);
+    });
+  }
+
+  async #perform(action: AgentAction): Promise<void> {
+    switch (action.kind) {
+      case 'list':
+        return void this.#list();
+      case 'watch':
+        return this.#watch(action.fromRevision);
+      case 'commit':
+        return this.#commit(action.cursor, action.tasks, action.remembered);
+      case 'report':
+        this.#log(`network "${action.network}": ${action.error}`);
+        this.#setStatus({ network: action.network, revision: action.revision, state: 'invalid', error: action.error.slice(0, 2000), time: new Date().toISOString() });
+        return;
+      case 'confirm':
+        this.#confirm(action.network, action.revision);
+        return;
+      case 'retry-after':
+        this.#retryTimer = setTimeout(() => this.#input({ kind: 'retry-timer' }), action.ms);
+        return;
+      case 'log':
+        this.#log(action.message);
+        return;
+    }
+  }
+
+  /** Lists every network (in pages, at one revision); runs outside the input chain. */
+  #list(): void {
+    void (async () => {
+      try {
+        const { revision, kvs } = await this.#store.call('list networks', () => rangePrefix(this.#store.client, NETWORKS));
+        const views = new Map<string, NetworkView>();
+        for (const [name, stored] of networksOf(kvs)) views.set(name, viewOf(stored));
+        this.#input({ kind: 'listed', revision, views });
+        void this.#keepAlive();
+        void this.#flushStatuses();
+      } catch (error) {
+        this.#input({ kind: 'list-failed', error: (error as Error).message });
+      }
+    })();
+  }
+
+  async #watch(fromRevision: number): Promise<void> {
+    const generation = ++this.#watchGeneration;
+    const old = this.#watcher;
+    this.#watcher = null;
+    await old?.cancel().catch(() => {});
+    let watcher: Watcher;
+    try {
+      watcher = await this.#store.client.watch().prefix(NETWORKS).startRevision(String(fromRevision)).create();
+    } catch (error) {
+      this.#input({ kind: 'watch-failed', error: (error as Error).message });
+      return;
+    }
+    if (generation !== this.#watchGeneration) {
+      await watcher.cancel().catch(() => {});
+      return;
+    }
+    this.#watcher = watcher;
+    watcher.on('data', (response) => {
+      if (generation !== this.#watchGeneration) return;
+      for (const event of response.events) {
+        const key = parseKey(event.kv.key.toString());
+        if (key.kind === 'meta' || key.kind === 'resource') this.#touched.add(key.network);
+      }
+      this.#touchedRevision = Math.max(this.#touchedRevision, Number(response.header.revision));
+      this.#batchTimer ??= setTimeout(() => this.#readTouched(generation), BATCH_MS);
+    });
+    watcher.on('disconnected', (error) => {
+      if (generation === this.#watchGeneration) this.#input({ kind: 'watch-disconnected', error: error.message });
+    });
+    watcher.on('connected', (response) => {
+      if (generation !== this.#watchGeneration) return;
+      // A store whose revision went back was wiped or restored: the watch's resume revision is
+      // from another history (it would wait for the future). Re-list instead.
+      if (Number(response.header?.revision ?? 0) < this.#core.cursor) {
+        this.#watchGeneration++;
+        void watcher.cancel().catch(() => {});
+        this.#input({ kind: 'watch-failed', error: `the store's revision ${response.header?.revision} is below ${this.#core.cursor}: replaced or restored` });
+        return;
+      }
+      this.#input({ kind: 'watch-connected' });
+      void this.#keepAlive();
+      void this.#flushStatuses();
+    });
+    // The etcd3 watcher does not recover from compaction ("Watcher canceled"): re-list.
+    watcher.on('error', (error) => {
+      if (generation !== this.#watchGeneration) return;
+      this.#watchGeneration++;
+      void watcher.cancel().catch(() => {});
+      this.#input({ kind: 'watch-failed', error: error.message });
+    });
+  }
+
+  /** Re-reads the networks a watch batch touched, each at the store's current revision. */
+  #readTouched(generation: number): void {
+    this.#batchTimer = null;
+    const names = [...this.#touched];
+    const revision = this.#touchedRevision;
+    this.#touched.clear();
+    void (async () => {
+      try {
+        const views = new Map<string, NetworkView>();
+        for (const name of names) views.set(name, await readView(this.#store, name));
+        if (generation === this.#watchGeneration) this.#input({ kind: 'changed', revision, views });
+      } catch (error) {
+        if (generation !== this.#watchGeneration) return;
+        this.#watchGeneration++;
+        void this.#watcher?.cancel().catch(() => {});
+        this.#input({ kind: 'watch-failed', error: (error as Error).message });
+      }
+    })();
+  }
+
+  async #commit(cursor: number, tasks: readonly AgentTask[], remembered: Parameters<StoreAgentState['save']>[1]): Promise<void> {
+    const parsed = tasks.map((t) => parseTask(t));
+    await this.#queue.submit(parsed, STORE_SOURCE, () => this.#state.save(cursor, remembered));
+    for (const task of tasks) {
+      const network = task.type === 'network.apply' ? task.definition.name : task.network;
+      const revision = remembered.find((r) => r.network === network)?.revision ?? 0;
+      this.#awaiting.set(task.id, { network, revision, type: task.type });
+      if (task.type === 'network.apply') this.#log(`network "${network}": revision ${revision} queued (task ${task.id})`);
+      else this.#log(`network "${network}": this node left it; delete queued (task ${task.id})`);
+    }
+    this.#checkAwaited();
+  }
+
+  #awaitTask(id: string): void {
+    const body = this.#queue.store.body(this.#queue.get(id)?.seq ?? -1);
+    if (!body) return;
+    if (body.type === 'network.apply') this.#awaiting.set(id, { network: body.definition.name, revision: body.definition.revision, type: body.type });
+    else if (body.type === 'network.delete') this.#awaiting.set(id, { network: body.network, revision: this.#core.known(body.network)?.revision ?? 0, type: body.type });
+  }
+
+  #checkAwaited(): void {
+    for (const [id, awaited] of this.#awaiting) {
+      const record = this.#queue.get(id);
+      if (!record || !FINAL_STATES.includes(record.state)) continue;
+      this.#awaiting.delete(id);
+      const ok = record.state === 'succeeded';
+      this.#setStatus({
+        network: awaited.network,
+        revision: awaited.revision,
+        state: ok ? (awaited.type === 'network.apply' ? 'applied' : 'deleted') : 'failed',
+        ...(ok ? {} : { error: (record.error?.message ?? record.state).slice(0, 2000) }),
+        time: new Date().toISOString(),
+      });
+    }
+  }
+
+  /** The status of the last task this agent queued for `network` (from the database), written if it changed. */
+  #confirm(network: string, revision: number): void {
+    const tasks = this.#queue.list({ network, limit: 100_000 }).filter((r) => r.source === STORE_SOURCE);
+    const last = tasks[tasks.length - 1];
+    if (!last || !FINAL_STATES.includes(last.state)) return; // still running: its end is reported
+    const ok = last.state === 'succeeded';
+    const status: NodeStatus = {
+      network,
+      revision,
+      state: ok ? 'applied' : 'failed',
+      ...(ok ? {} : { error: (last.error?.message ?? last.state).slice(0, 2000) }),
+      time: new Date(last.finishedAt ?? last.updatedAt).toISOString(),
+    };
+    const written = this.#written.get(network);
+    if (written && written.state === status.state && written.revision === status.revision && written.time === status.time) return;
+    this.#setStatus(status);
+  }
+
+  #setStatus(status: NodeStatus): void {
+    this.#statuses.set(status.network, status);
+    void this.#flushStatuses();
+  }
+
+  /** Writes the statuses not yet written; on failure they wait for the next successful contact. */
+  async #flushStatuses(): Promise<void> {
+    if (this.#flushingStatuses || this.#stopped) return;
+    this.#flushingStatuses = true;
+    try {
+      while (this.#statuses.size > 0 && !this.#stopped) {
+        const [network, status] = this.#statuses.entries().next().value as [string, NodeStatus];
+        try {
+          await this.#store.client.put(statusKey(this.#nodeId, network)).value(JSON.stringify(status)).exec();
+        } catch {
+          return; // the store is down: the next listing flushes again
+        }
+        this.#written.set(network, status);
+        if (this.#statuses.get(network) === status) this.#statuses.delete(network);
+      }
+    } finally {
+      this.#flushingStatuses = false;
+    }
+  }
+
+  /** A lost lease (the store was away longer than its TTL) is made again, every 2 s until it is. */
+  #retryAlive(): void {
+    if (this.#stopped || this.#aliveTimer) return;
+    this.#aliveTimer = setTimeout(() => {
+      this.#aliveTimer = null;
+      void this.#keepAlive();
+    }, 2_000);
+  }
+
+  /** nodes/<id>/alive bound to a lease kept alive by the client; re-made after the lease is lost. */
+  async #keepAlive(): Promise<void> {
+    if (this.#lease || this.#stopped) return;
+    const lease = this.#store.client.lease(ALIVE_TTL_SECONDS);
+    this.#lease = lease;
+    lease.on('lost', () => {
+      if (this.#lease !== lease) return;
+      this.#lease = null;
+      this.#retryAlive();
+    });
+    try {
+      await lease.put(aliveKey(this.#nodeId)).value(JSON.stringify({ since: new Date().toISOString(), pid: process.pid })).exec();
+    } catch {
+      if (this.#lease === lease) this.#lease = null;
+      lease.release();
+      this.#retryAlive();
+    }
+  }
+}
+
+function viewOf(stored: StoredNetwork | StoreError): NetworkView {
+  if (stored instanceof StoreError) return { kind: 'bad', error: stored.message };
+  // The digest of the whole definition: the task id changes with any content, roles included.
+  return { kind: 'present', definition: stored.definition, digest: fingerprintOf(canonicalJson(stored.definition)) };
+}
+
+/** One network's view; a bad value is a view, an unreachable store an error (the watch is given up). */
+async function readView(store: EtcdStore, name: string): Promise<NetworkView> {
+  try {
+    const stored = await store.readStored(name);
+    return stored ? viewOf(stored) : { kind: 'absent' };
+  } catch (error) {
+    if (error instanceof StoreError && error.code === 'EBADVALUE') return { kind: 'bad', error: error.message };
+    throw error;
+  }
+}

@@ -1,0 +1,56 @@
+// An agent under test: provisiond with --store on a real 3-member etcd cluster, a scripted networkd
+// that records what it is asked to apply, and the tool run in-process.
+import { join } from 'node:path';
+import { Provisiond } from '../../src/provisiond/daemon.js';
+import { readStatus, statusKey, type EtcdStore } from '../../src/store/index.js';
+import { FakeNetworkd } from '../unit/provisiond/fake-networkd.js';
+import { tempDir } from '../unit/provisiond/helpers.js';
+import { initKeys, makeNode } from '../unit/netdef/fixtures.js';
+import { etcdFor } from './etcd-fixture.js';
+import { main } from '../../src/cli/main.js';
+
+export async function zmesh(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const status = await main(args, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), readStdin: async () => '' });
+  return { status, stdout, stderr };
+}
+
+export let nodes: Record<string, ReturnType<typeof makeNode>> = {};
+export async function initNodes(): Promise<void> {
+  await initKeys();
+  nodes = Object.fromEntries(['alpha', 'bravo', 'charlie'].map((id) => [id, makeNode(id, false)]));
+}
+
+export async function statusOf(store: EtcdStore, node: string, network: string) {
+  const text = await store.client.get(statusKey(node, network)).string();
+  return text === null ? null : readStatus(statusKey(node, network), text);
+}
+
+export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<typeof etcdFor>[1] = {}) {
+  const fixture = await etcdFor(t, options);
+  const dir = tempDir(t, 'zmesh-agent-');
+  const fake = await FakeNetworkd.start(join(dir, 'networkd.sock'));
+  t.teardown(() => fake.close());
+  const logs: string[] = [];
+  const daemons: Provisiond[] = [];
+  const start = async (opts: { url?: string } = {}) => {
+    const daemon = await Provisiond.start({
+      stateDir: join(dir, 'state'),
+      networkdSocket: join(dir, 'networkd.sock'),
+      socket: join(dir, 'provisiond.sock'),
+      backoff: { baseMs: 20, maxMs: 200 },
+      log: (m) => logs.push(m),
+      store: { url: opts.url ?? fixture.cluster.url, nodeId: 'alpha' },
+    });
+    daemons.push(daemon);
+    return daemon;
+  };
+  t.teardown(async () => {
+    for (const d of daemons) await d.stop(1000).catch(() => {});
+  });
+  const applied = () => fake.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { revision: number }).revision);
+  const deletes = () => fake.requests.filter((r) => r.method === 'DELETE').length;
+  return { ...fixture, fake, logs, start, applied, deletes };
+}
+
