@@ -4,11 +4,12 @@
  *   pending peer and prints the invitation on stdout, the one place a secret is printed;
  * - `zmesh invite redeem INVITATION --config-out CONF` (on the peer): makes the peer's own key,
  *   writes a wg-quick configuration (0600) and prints the redemption (no secret) on stdout;
- * - `zmesh net redeem FILE --redemption R` (admin): verifies it and records the peer's key.
+ * - `zmesh net redeem FILE --redemption R` (admin): verifies it and records the peer's key;
+ * - `zmesh net revoke FILE --name N` (admin): removes the peer, pending or redeemed.
  * An invitation or redemption argument is a file, `-` for stdin, or the text itself.
  */
 
-import { InvitationError, NetdefError, acceptRedemption, invite, parseInvitation, ready, redeem, wgQuickConfig } from '../netdef/index.js';
+import { InvitationError, NetdefError, acceptRedemption, invite, parseInvitation, ready, redeem, revokeExternalPeer, wgQuickConfig } from '../netdef/index.js';
 import { CliError, type CommandGroup, type Invocation } from './command.js';
 import { edit } from './net-edit.js';
 import { fileExists, readTextFile, writeToolFile } from './files.js';
@@ -78,6 +79,18 @@ export async function acceptRedemptionCommand(invocation: Invocation): Promise<v
     }
   });
   invocation.io.stdout(`redeemed "${name}": its own key replaces the invitation; revision ${next.revision}\n`);
+}
+
+export async function revokeCommand(invocation: Invocation): Promise<void> {
+  const name = invocation.args.strings['name'] as string;
+  const next = await edit(invocation, (def) => {
+    try {
+      return revokeExternalPeer(def, name);
+    } catch (error) {
+      throw invitationError(error, '--name');
+    }
+  });
+  invocation.io.stdout(`revoked "${name}": its invitation can no longer be redeemed and its key is no longer a peer; revision ${next.revision}\n`);
 }
 
 async function redeemCommand(invocation: Invocation): Promise<void> {

@@ -6,7 +6,7 @@
 import type { Command, CommandGroup, PositionalSpec } from './command.js';
 import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
-import { acceptRedemptionCommand, inviteCommand } from './invite.js';
+import { acceptRedemptionCommand, inviteCommand, revokeCommand } from './invite.js';
 import { associateCommand, dissociateCommand, explainCommand, groupCommand } from './net-access.js';
 import { statusCommand } from './net-status.js';
 import { STORE_OPTION } from './store-target.js';
@@ -151,6 +151,13 @@ export const netGroup: CommandGroup = {
       options: { redemption: { type: 'string', value: 'R', required: true, description: 'the redemption text, a file holding it, or - for stdin' }, ...STORE },
       notes: CHANGES,
       run: acceptRedemptionCommand,
+    },
+    revoke: {
+      summary: 'remove an external peer: a pending invitation can no longer be redeemed, a redeemed peer is dropped',
+      positionals: FILE,
+      options: { name: { type: 'string', value: 'N', required: true, description: 'the external peer' }, ...STORE },
+      notes: CHANGES,
+      run: revokeCommand,
     },
     status: {
       summary: "a network's rollout: per node alive or not, applied revision vs the network's, state, last error",

@@ -182,6 +182,20 @@ export function acceptRedemption(def: NetworkDefinition, text: string, now: Date
   return assertNetworkDefinition({ ...def, revision: def.revision + 1, externalPeers } as unknown as NetworkDefinitionDocument);
 }
 
+/**
+ * Removes external peer `name` (revision + 1): a pending invitation can no longer be redeemed, a
+ * redeemed peer stops being a WireGuard peer of its via NR with the next apply.
+ */
+export function revokeExternalPeer(def: NetworkDefinition, name: string): NetworkDefinition {
+  const peers = def.externalPeers ?? [];
+  if (!peers.some((peer) => peer.name === name)) throw new InvitationError('/externalPeers', `no external peer "${name}"`);
+  const draft = { ...def, revision: def.revision + 1 } as unknown as NetworkDefinitionDocument & { externalPeers?: unknown };
+  const kept = peers.filter((peer) => peer.name !== name);
+  if (kept.length > 0) draft.externalPeers = kept as ExternalPeerDocument[];
+  else delete draft.externalPeers;
+  return assertNetworkDefinition(draft);
+}
+
 /** A wg-quick configuration for the peer (holds its private key: write it 0600). */
 export function wgQuickConfig(invitation: Invitation, keyPair: KeyPair): string {
   return [

@@ -73,4 +73,15 @@ test('invite, redeem on the peer, accept: once; a second or tampered redemption 
   const inSubnet = await zmesh('net', 'invite', file, '--name', 'x', '--via', 'a', '--address', '10.1.0.7');
   t.regex(inSubnet.stderr, /--address: 10\.1\.0\.7 is inside a's subnet/);
   t.is(await readFile(file, 'utf8'), after);
+
+  // A revoked invitation cannot be redeemed; revoking a redeemed peer drops it.
+  const phone = (await zmesh('net', 'invite', file, '--name', 'phone', '--via', 'a')).stdout.trim();
+  t.regex((await zmesh('net', 'revoke', file, '--name', 'phone')).stdout, /revoked "phone"/);
+  const late = (await zmesh('invite', 'redeem', phone, '--config-out', join(dir, 'phone.conf'))).stdout.trim();
+  const refused = await zmesh('net', 'redeem', file, '--redemption', late);
+  t.is(refused.status, 2);
+  t.regex(refused.stderr, /--redemption: no invitation for "phone"/);
+  t.is((await zmesh('net', 'revoke', file, '--name', 'laptop')).status, 0);
+  t.false('externalPeers' in JSON.parse(await readFile(file, 'utf8')));
+  t.regex((await zmesh('net', 'revoke', file, '--name', 'laptop')).stderr, /--name: no external peer "laptop"/);
 });
