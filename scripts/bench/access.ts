@@ -7,7 +7,16 @@
  *   npx tsx scripts/bench/access.ts [--groups 1000] [--associations 5000]
  */
 import { World } from '../../src/sim/harness/index.js';
-import { accessPolicyOf, addNode, assertNodeRecord, createNetwork, generateKeyPair, parseNetworkDefinition, ready, sodiumKeySource } from '../../src/netdef/index.js';
+import {
+  accessPolicyOf,
+  addNode,
+  assertNodeRecord,
+  createNetwork,
+  generateKeyPair,
+  parseNetworkDefinition,
+  ready,
+  sodiumKeySource,
+} from '../../src/netdef/index.js';
 import { accessRules } from '../../src/nr/access-rules.js';
 import { readTable, replaceTable } from '../../src/nr/kernel/index.js';
 import { toKernelTable } from '../../src/nr/nft.js';
@@ -27,12 +36,25 @@ function ms(since: bigint): string {
 
 await ready();
 let def = createNetwork('bench-acl', '10.0.0.0/8');
-def = addNode(def, assertNodeRecord({ id: 'a', identityKey: generateKeyPair().publicKey, endpoints: ['198.51.100.1'], hidden: false }), sodiumKeySource);
-const groups = Array.from({ length: GROUPS }, (_, i) => ({ name: `g${i}`, cidrs: [`10.${1 + Math.floor(i / 4096)}.${Math.floor((i % 4096) / 16)}.${(i % 16) * 16}/28`] }));
+def = addNode(
+  def,
+  assertNodeRecord({ id: 'a', identityKey: generateKeyPair().publicKey, endpoints: ['198.51.100.1'], hidden: false }),
+  sodiumKeySource,
+);
+const groups = Array.from({ length: GROUPS }, (_, i) => ({
+  name: `g${i}`,
+  cidrs: [`10.${1 + Math.floor(i / 4096)}.${Math.floor((i % 4096) / 16)}.${(i % 16) * 16}/28`],
+}));
 const associations = Array.from({ length: ASSOCIATIONS }, (_, i) => {
   const from = `g${i % GROUPS}`;
   const to = `g${(i * 7 + Math.floor(i / GROUPS) + 1) % GROUPS}`;
-  if (i % 3 === 0) return { from, to, protocol: 'tcp', ports: [String(1000 + (i % 50000)), `${2000 + (i % 100)}-${2100 + (i % 100)}`] };
+  if (i % 3 === 0)
+    return {
+      from,
+      to,
+      protocol: 'tcp',
+      ports: [String(1000 + (i % 50000)), `${2000 + (i % 100)}-${2100 + (i % 100)}`],
+    };
   if (i % 3 === 1) return { from, to, protocol: 'icmp' };
   return { from, to, bothWays: true };
 });

@@ -9,7 +9,17 @@
  * An invitation or redemption argument is a file, `-` for stdin, or the text itself.
  */
 
-import { InvitationError, NetdefError, acceptRedemption, invite, parseInvitation, ready, redeem, revokeExternalPeer, wgQuickConfig } from '../netdef/index.js';
+import {
+  InvitationError,
+  NetdefError,
+  acceptRedemption,
+  invite,
+  parseInvitation,
+  ready,
+  redeem,
+  revokeExternalPeer,
+  wgQuickConfig,
+} from '../netdef/index.js';
 import { CliError, type CommandGroup, type Invocation } from './command.js';
 import { edit } from './net-edit.js';
 import { fileExists, readTextFile, writeToolFile } from './files.js';
@@ -20,7 +30,8 @@ const MAX_EXPIRY_HOURS = 24 * 90;
 export function parseDuration(text: string, field: string): number {
   const match = /^([0-9]{1,5})([mhd])$/.exec(text);
   const ms = match ? Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'] : NaN;
-  if (!(ms > 0) || ms > MAX_EXPIRY_HOURS * 3_600_000) throw CliError.invalid(field, `"${text}" is not a duration like 30m, 24h or 7d (at most 90d)`);
+  if (!(ms > 0) || ms > MAX_EXPIRY_HOURS * 3_600_000)
+    throw CliError.invalid(field, `"${text}" is not a duration like 30m, 24h or 7d (at most 90d)`);
   return ms;
 }
 
@@ -56,17 +67,28 @@ export async function inviteCommand(invocation: Invocation): Promise<void> {
     },
     (def) => {
       const index = (def.externalPeers ?? []).length;
-      return { [`/externalPeers/${index}/name`]: '--name', [`/externalPeers/${index}/via`]: '--via', [`/externalPeers/${index}/address`]: '--address' };
+      return {
+        [`/externalPeers/${index}/name`]: '--name',
+        [`/externalPeers/${index}/via`]: '--via',
+        [`/externalPeers/${index}/address`]: '--address',
+      };
     },
   );
   const peer = next.externalPeers?.find((p) => p.name === name);
-  io.stderr(`invited "${name}" at ${peer?.address} through ${via}, until ${peer?.expires}; revision ${next.revision}\n`);
+  io.stderr(
+    `invited "${name}" at ${peer?.address} through ${via}, until ${peer?.expires}; revision ${next.revision}\n`,
+  );
   io.stderr('the invitation below holds a secret: give it to the peer only, over a private channel\n');
   io.stdout(`${invitation}\n`);
 }
 
 export async function acceptRedemptionCommand(invocation: Invocation): Promise<void> {
-  const text = await tokenText(invocation.args.strings['redemption'] as string, '--redemption', 'zmesh-redeem-v1.', invocation);
+  const text = await tokenText(
+    invocation.args.strings['redemption'] as string,
+    '--redemption',
+    'zmesh-redeem-v1.',
+    invocation,
+  );
   await ready();
   let name = '';
   const next = await edit(invocation, (def) => {
@@ -90,13 +112,16 @@ export async function revokeCommand(invocation: Invocation): Promise<void> {
       throw invitationError(error, '--name');
     }
   });
-  invocation.io.stdout(`revoked "${name}": its invitation can no longer be redeemed and its key is no longer a peer; revision ${next.revision}\n`);
+  invocation.io.stdout(
+    `revoked "${name}": its invitation can no longer be redeemed and its key is no longer a peer; revision ${next.revision}\n`,
+  );
 }
 
 async function redeemCommand(invocation: Invocation): Promise<void> {
   const { args, io } = invocation;
   const configOut = args.strings['config-out'] as string;
-  if (args.flags['force'] !== true && (await fileExists(configOut))) throw CliError.invalid('--config-out', `${configOut} already exists (use --force to replace it)`);
+  if (args.flags['force'] !== true && (await fileExists(configOut)))
+    throw CliError.invalid('--config-out', `${configOut} already exists (use --force to replace it)`);
   const text = await tokenText(args.positionals['INVITATION'] as string, 'INVITATION', 'zmesh-invite-v1.', invocation);
   await ready();
   let made: ReturnType<typeof redeem>;
@@ -110,18 +135,25 @@ async function redeemCommand(invocation: Invocation): Promise<void> {
     throw error;
   }
   await writeToolFile(configOut, config, '--config-out', { mode: 0o600 });
-  io.stderr(`wrote ${configOut} (0600, holds this peer's new private key); give the line below to the network's admin\n`);
+  io.stderr(
+    `wrote ${configOut} (0600, holds this peer's new private key); give the line below to the network's admin\n`,
+  );
   io.stdout(`${made.redemption}\n`);
 }
 
 export const inviteGroup: CommandGroup = {
-  summary: 'the invited peer\'s side of an invitation',
+  summary: "the invited peer's side of an invitation",
   commands: {
     redeem: {
-      summary: 'make this peer\'s own WireGuard key, write a wg-quick config and print the redemption for the admin',
+      summary: "make this peer's own WireGuard key, write a wg-quick config and print the redemption for the admin",
       positionals: [{ name: 'INVITATION', description: 'the invitation text, a file holding it, or - for stdin' }],
       options: {
-        'config-out': { type: 'string', value: 'CONF', required: true, description: 'where to write the wg-quick configuration (0600)' },
+        'config-out': {
+          type: 'string',
+          value: 'CONF',
+          required: true,
+          description: 'where to write the wg-quick configuration (0600)',
+        },
         force: { type: 'boolean', description: 'replace an existing CONF' },
       },
       run: redeemCommand,

@@ -8,16 +8,23 @@ import { formatTable } from './table.js';
 export function accessSummary(def: NetworkDefinition, now: Date): string {
   let text = '';
   if (def.groups?.length) {
-    text += `\n${formatTable(['GROUP', 'CIDRS', 'INTRA'], def.groups.map((g) => [g.name, g.cidrs.join(','), g.intraGroup ? 'yes' : 'no']))}`;
+    text += `\n${formatTable(
+      ['GROUP', 'CIDRS', 'INTRA'],
+      def.groups.map((g) => [g.name, g.cidrs.join(','), g.intraGroup ? 'yes' : 'no']),
+    )}`;
   }
   if (def.associations?.length) {
-    text += `\n${formatTable(['ASSOCIATION'], def.associations.map((a) => [describeAssociation(a as AssociationDocument)]))}`;
+    text += `\n${formatTable(
+      ['ASSOCIATION'],
+      def.associations.map((a) => [describeAssociation(a as AssociationDocument)]),
+    )}`;
   } else if (def.groups?.length) {
     text += 'no associations: nothing is filtered\n';
   }
   if (def.externalPeers?.length) {
     const rows = def.externalPeers.map((p) => {
-      const state = p.publicKey !== undefined ? 'redeemed' : now.getTime() >= Date.parse(p.expires) ? 'expired' : 'pending';
+      const state =
+        p.publicKey !== undefined ? 'redeemed' : now.getTime() >= Date.parse(p.expires) ? 'expired' : 'pending';
       return [p.name, p.address, p.via, state, p.publicKey === undefined ? p.expires : '-'];
     });
     text += `\n${formatTable(['EXTERNAL PEER', 'ADDRESS', 'VIA', 'INVITATION', 'EXPIRES'], rows)}`;

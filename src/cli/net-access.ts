@@ -6,7 +6,16 @@
  * NR compiles into nftables.
  */
 
-import { type AssociationDocument, type Flow, addGroup, associate, dissociate, explainFlow, parseIpv4, removeGroup } from '../netdef/index.js';
+import {
+  type AssociationDocument,
+  type Flow,
+  addGroup,
+  associate,
+  dissociate,
+  explainFlow,
+  parseIpv4,
+  removeGroup,
+} from '../netdef/index.js';
 import { CliError, type Invocation } from './command.js';
 import { edit } from './net-edit.js';
 import { readTarget } from './net-inspect.js';
@@ -21,14 +30,28 @@ export async function groupCommand(invocation: Invocation): Promise<void> {
   if (action === 'add') {
     if (cidrs.length === 0) throw CliError.invalid('--cidr', 'give at least one CIDR of the group');
     const intraGroup = args.flags['intra-group'] === true;
-    const next = await edit(invocation, (def) => addGroup(def, { name, cidrs, ...(intraGroup ? { intraGroup } : {}) }), (def) => {
-      const index = (def.groups ?? []).length;
-      return { [`/groups/${index}/name`]: '--name', ...Object.fromEntries(cidrs.map((_, j) => [`/groups/${index}/cidrs/${j}`, `--cidr ${cidrs[j]}`])) };
-    });
-    io.stdout(`added group "${name}" (${cidrs.join(', ')}${intraGroup ? ', intra-group' : ''}); revision ${next.revision}\n`);
+    const next = await edit(
+      invocation,
+      (def) => addGroup(def, { name, cidrs, ...(intraGroup ? { intraGroup } : {}) }),
+      (def) => {
+        const index = (def.groups ?? []).length;
+        return {
+          [`/groups/${index}/name`]: '--name',
+          ...Object.fromEntries(cidrs.map((_, j) => [`/groups/${index}/cidrs/${j}`, `--cidr ${cidrs[j]}`])),
+        };
+      },
+    );
+    io.stdout(
+      `added group "${name}" (${cidrs.join(', ')}${intraGroup ? ', intra-group' : ''}); revision ${next.revision}\n`,
+    );
   } else if (action === 'remove') {
-    if (cidrs.length > 0 || args.flags['intra-group'] === true) throw CliError.invalid('--cidr', 'group remove takes only --name');
-    const next = await edit(invocation, (def) => removeGroup(def, name), () => ({ '/groups': '--name' }));
+    if (cidrs.length > 0 || args.flags['intra-group'] === true)
+      throw CliError.invalid('--cidr', 'group remove takes only --name');
+    const next = await edit(
+      invocation,
+      (def) => removeGroup(def, name),
+      () => ({ '/groups': '--name' }),
+    );
     io.stdout(`removed group "${name}"; revision ${next.revision}\n`);
   } else {
     throw CliError.invalid('ACTION', `"${action}" is not add or remove`);
@@ -38,7 +61,8 @@ export async function groupCommand(invocation: Invocation): Promise<void> {
 function associationOf(invocation: Invocation): AssociationDocument {
   const { strings, lists, flags } = invocation.args;
   const protocol = strings['protocol'];
-  if (protocol !== undefined && !PROTOCOLS.has(protocol)) throw CliError.invalid('--protocol', `"${protocol}" is not tcp, udp or icmp`);
+  if (protocol !== undefined && !PROTOCOLS.has(protocol))
+    throw CliError.invalid('--protocol', `"${protocol}" is not tcp, udp or icmp`);
   const ports = lists['port'];
   return {
     from: strings['from'] as string,
@@ -70,13 +94,21 @@ function associationFields(index: number, association: AssociationDocument): Rec
 
 export async function associateCommand(invocation: Invocation): Promise<void> {
   const association = associationOf(invocation);
-  const next = await edit(invocation, (def) => associate(def, association), (def) => associationFields((def.associations ?? []).length, association));
+  const next = await edit(
+    invocation,
+    (def) => associate(def, association),
+    (def) => associationFields((def.associations ?? []).length, association),
+  );
   invocation.io.stdout(`associated ${describeAssociation(association)}; revision ${next.revision}\n`);
 }
 
 export async function dissociateCommand(invocation: Invocation): Promise<void> {
   const association = associationOf(invocation);
-  const next = await edit(invocation, (def) => dissociate(def, association), () => ({ '/associations': '--from/--to' }));
+  const next = await edit(
+    invocation,
+    (def) => dissociate(def, association),
+    () => ({ '/associations': '--from/--to' }),
+  );
   invocation.io.stdout(`dissociated ${describeAssociation(association)}; revision ${next.revision}\n`);
 }
 
@@ -86,15 +118,18 @@ function flowOf(invocation: Invocation): Flow {
   const from = strings['from'] as string;
   if (parseIpv4(from) === undefined) throw CliError.invalid('--from', `"${from}" is not an IPv4 address`);
   const [to, portInTo] = (strings['to'] as string).split(':');
-  if (to === undefined || parseIpv4(to) === undefined) throw CliError.invalid('--to', `"${strings['to']}" is not IPv4[:PORT]`);
+  if (to === undefined || parseIpv4(to) === undefined)
+    throw CliError.invalid('--to', `"${strings['to']}" is not IPv4[:PORT]`);
   const protocol = strings['protocol'] ?? 'tcp';
   if (!PROTOCOLS.has(protocol)) throw CliError.invalid('--protocol', `"${protocol}" is not tcp, udp or icmp`);
   const portText = strings['port'] ?? portInTo;
-  if (strings['port'] !== undefined && portInTo !== undefined) throw CliError.invalid('--port', 'the port is already given in --to');
+  if (strings['port'] !== undefined && portInTo !== undefined)
+    throw CliError.invalid('--port', 'the port is already given in --to');
   let port: number | undefined;
   if (portText !== undefined) {
     port = Number(portText);
-    if (!/^[0-9]{1,5}$/.test(portText) || port < 1 || port > 65535) throw CliError.invalid(strings['port'] ? '--port' : '--to', `"${portText}" is not a port (1-65535)`);
+    if (!/^[0-9]{1,5}$/.test(portText) || port < 1 || port > 65535)
+      throw CliError.invalid(strings['port'] ? '--port' : '--to', `"${portText}" is not a port (1-65535)`);
     if (protocol === 'icmp') throw CliError.invalid('--port', 'icmp has no port');
   } else if (protocol !== 'icmp') {
     throw CliError.invalid('--port', `${protocol} needs a destination port (--port N or --to IP:PORT)`);
@@ -107,6 +142,7 @@ export async function explainCommand(invocation: Invocation): Promise<void> {
   const { def } = await readTarget(invocation);
   const verdict = explainFlow(def, flow);
   const target = flow.port === undefined ? flow.to : `${flow.to}:${flow.port}`;
-  invocation.io.stdout(`${verdict.allow ? 'allow' : 'deny'} ${flow.protocol} ${flow.from} -> ${target}: ${verdict.by}\n`);
+  invocation.io.stdout(
+    `${verdict.allow ? 'allow' : 'deny'} ${flow.protocol} ${flow.from} -> ${target}: ${verdict.by}\n`,
+  );
 }
-

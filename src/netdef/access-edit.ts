@@ -35,9 +35,15 @@ function associationsOf(def: NetworkDefinition): AssociationDocument[] {
 export function addGroup(def: NetworkDefinition, group: GroupDocument): NetworkDefinition {
   const groups = groupsOf(def);
   if (groups.some((g) => g.name === group.name)) {
-    throw new NetdefValidationError([{ path: `/groups/${groups.length}/name`, message: `group "${group.name}" already exists` }]);
+    throw new NetdefValidationError([
+      { path: `/groups/${groups.length}/name`, message: `group "${group.name}" already exists` },
+    ]);
   }
-  const added: GroupDocument = { name: group.name, cidrs: [...group.cidrs], ...(group.intraGroup ? { intraGroup: true } : {}) };
+  const added: GroupDocument = {
+    name: group.name,
+    cidrs: [...group.cidrs],
+    ...(group.intraGroup ? { intraGroup: true } : {}),
+  };
   return commit(draftOf(def), [...groups, added], associationsOf(def));
 }
 
@@ -49,7 +55,9 @@ export function removeGroup(def: NetworkDefinition, name: string): NetworkDefini
   const associations = associationsOf(def);
   const user = associations.findIndex((a) => a.from === name || a.to === name);
   if (user >= 0) {
-    throw new NetdefValidationError([{ path: `/associations/${user}`, message: `group "${name}" is used by this association: dissociate it first` }]);
+    throw new NetdefValidationError([
+      { path: `/associations/${user}`, message: `group "${name}" is used by this association: dissociate it first` },
+    ]);
   }
   groups.splice(index, 1);
   return commit(draftOf(def), groups, associations);
@@ -86,7 +94,12 @@ export function dissociate(def: NetworkDefinition, association: AssociationDocum
   const wanted = canonicalAssociation(association);
   const index = associations.findIndex((a) => sameAssociation(a, wanted));
   if (index < 0) {
-    throw new NetdefValidationError([{ path: '/associations', message: `no association ${wanted.from} -> ${wanted.to} with these protocol, ports and direction` }]);
+    throw new NetdefValidationError([
+      {
+        path: '/associations',
+        message: `no association ${wanted.from} -> ${wanted.to} with these protocol, ports and direction`,
+      },
+    ]);
   }
   associations.splice(index, 1);
   return commit(draftOf(def), groupsOf(def), associations);

@@ -16,7 +16,15 @@
  */
 
 import type { ValidationIssue } from './errors.js';
-import { type Cidr, containsAddress, containsCidr, formatCidr, isNetworkAddress, parseCidr, parseIpv4 } from './ipv4.js';
+import {
+  type Cidr,
+  containsAddress,
+  containsCidr,
+  formatCidr,
+  isNetworkAddress,
+  parseCidr,
+  parseIpv4,
+} from './ipv4.js';
 import { canonicalPrefixes } from './derive.js';
 import type { Association, AssociationDocument, NetworkDefinition, NetworkDefinitionDocument } from './schema.js';
 
@@ -65,7 +73,8 @@ function canonicalPorts(ranges: PortRange[]): PortRange[] {
   const merged: PortRange[] = [];
   for (const range of sorted) {
     const last = merged[merged.length - 1];
-    if (last && range.first <= last.last + 1) merged[merged.length - 1] = { first: last.first, last: Math.max(last.last, range.last) };
+    if (last && range.first <= last.last + 1)
+      merged[merged.length - 1] = { first: last.first, last: Math.max(last.last, range.last) };
     else merged.push(range);
   }
   return merged;
@@ -83,14 +92,16 @@ export function accessIssues(def: NetworkDefinitionDocument, range: Cidr | undef
   (def.groups ?? []).forEach((group, index) => {
     const base = `/groups/${index}`;
     const first = groups.get(group.name);
-    if (first !== undefined) issues.push({ path: `${base}/name`, message: `duplicate group "${group.name}" (also /groups/${first})` });
+    if (first !== undefined)
+      issues.push({ path: `${base}/name`, message: `duplicate group "${group.name}" (also /groups/${first})` });
     else groups.set(group.name, index);
     const seen = new Map<string, number>();
     group.cidrs.forEach((text, j) => {
       const path = `${base}/cidrs/${j}`;
       const cidr = parseCidr(text) as Cidr; // the schema pattern guarantees the syntax
       if (!isNetworkAddress(cidr)) issues.push({ path, message: `${text} is not a network address (host bits set)` });
-      else if (range && !containsCidr(range, cidr)) issues.push({ path, message: `${text} is outside ipRange ${formatCidr(range)}` });
+      else if (range && !containsCidr(range, cidr))
+        issues.push({ path, message: `${text} is outside ipRange ${formatCidr(range)}` });
       const again = seen.get(text);
       if (again !== undefined) issues.push({ path, message: `duplicate CIDR ${text} (also ${base}/cidrs/${again})` });
       else seen.set(text, j);
@@ -100,19 +111,25 @@ export function accessIssues(def: NetworkDefinitionDocument, range: Cidr | undef
   (def.associations ?? []).forEach((association, index) => {
     const base = `/associations/${index}`;
     for (const end of ['from', 'to'] as const) {
-      if (!groups.has(association[end])) issues.push({ path: `${base}/${end}`, message: `group "${association[end]}" is not defined in /groups` });
+      if (!groups.has(association[end]))
+        issues.push({ path: `${base}/${end}`, message: `group "${association[end]}" is not defined in /groups` });
     }
     if (association.ports !== undefined) {
       if (association.protocol !== 'tcp' && association.protocol !== 'udp') {
         issues.push({ path: `${base}/ports`, message: 'ports need protocol "tcp" or "udp"' });
       }
       association.ports.forEach((text, j) => {
-        if (!parsePortSpec(text)) issues.push({ path: `${base}/ports/${j}`, message: `port "${text}" is not N or N-M with 1 <= N <= M <= 65535` });
+        if (!parsePortSpec(text))
+          issues.push({
+            path: `${base}/ports/${j}`,
+            message: `port "${text}" is not N or N-M with 1 <= N <= M <= 65535`,
+          });
       });
     }
     const key = associationKey(association);
     const first = associations.get(key);
-    if (first !== undefined) issues.push({ path: base, message: `duplicate association (same as /associations/${first})` });
+    if (first !== undefined)
+      issues.push({ path: base, message: `duplicate association (same as /associations/${first})` });
     else associations.set(key, index);
   });
   return issues;
@@ -136,10 +153,24 @@ export function accessPolicyOf(def: NetworkDefinition): AccessPolicy | null {
     const from = groups.get(association.from) ?? [];
     const to = groups.get(association.to) ?? [];
     const protocol = (association.protocol ?? null) as AccessProtocol | null;
-    const ports = association.ports ? canonicalPorts(association.ports.map((p) => parsePortSpec(p) as PortRange)) : null;
-    rules.push({ from, to, protocol, ports, origin: `association ${index} (${association.from} -> ${association.to})` });
+    const ports = association.ports
+      ? canonicalPorts(association.ports.map((p) => parsePortSpec(p) as PortRange))
+      : null;
+    rules.push({
+      from,
+      to,
+      protocol,
+      ports,
+      origin: `association ${index} (${association.from} -> ${association.to})`,
+    });
     if (association.bothWays === true) {
-      rules.push({ from: to, to: from, protocol, ports, origin: `association ${index} (${association.to} -> ${association.from}, bothWays)` });
+      rules.push({
+        from: to,
+        to: from,
+        protocol,
+        ports,
+        origin: `association ${index} (${association.to} -> ${association.from}, bothWays)`,
+      });
     }
   });
   for (const group of def.groups ?? []) {
@@ -170,7 +201,13 @@ function inAny(cidrs: readonly string[], address: number): boolean {
 }
 
 /** Whether `rule` matches the flow (addresses already parsed). */
-export function ruleMatches(rule: AccessRule, from: number, to: number, protocol: AccessProtocol, port: number | undefined): boolean {
+export function ruleMatches(
+  rule: AccessRule,
+  from: number,
+  to: number,
+  protocol: AccessProtocol,
+  port: number | undefined,
+): boolean {
   if (!inAny(rule.from, from) || !inAny(rule.to, to)) return false;
   if (rule.protocol !== null && rule.protocol !== protocol) return false;
   if (rule.ports === null) return true;
@@ -192,12 +229,17 @@ export function explainFlow(def: NetworkDefinition, flow: Flow): Verdict {
   const from = flowAddress(flow.from, 'from');
   const to = flowAddress(flow.to, 'to');
   const range = parseCidr(def.ipRange) as Cidr;
-  if (!containsAddress(range, to)) return { allow: true, by: `destination outside ipRange ${def.ipRange}: not subject to access control` };
+  if (!containsAddress(range, to))
+    return { allow: true, by: `destination outside ipRange ${def.ipRange}: not subject to access control` };
   const local = def.resources.find((r) => {
     const subnet = parseCidr(r.subnet) as Cidr;
     return containsAddress(subnet, from) && containsAddress(subnet, to);
   });
-  if (local) return { allow: true, by: `both inside ${local.subnet} (NR ${local.node}): bridged on that NR, never crosses the mesh` };
+  if (local)
+    return {
+      allow: true,
+      by: `both inside ${local.subnet} (NR ${local.node}): bridged on that NR, never crosses the mesh`,
+    };
   const policy = accessPolicyOf(def);
   if (policy === null) return { allow: true, by: 'no associations: the whole network may talk' };
   return policyVerdict(policy, from, to, flow.protocol, flow.protocol === 'icmp' ? undefined : flow.port);
@@ -208,9 +250,16 @@ export function explainFlow(def: NetworkDefinition, flow: Flow): Verdict {
  * matching rule allows; else a destination inside the range is denied, any other passes. The
  * order and the default are those of the nftables rules (src/nr/access-rules.ts).
  */
-export function policyVerdict(policy: AccessPolicy, from: number, to: number, protocol: AccessProtocol, port: number | undefined): Verdict {
+export function policyVerdict(
+  policy: AccessPolicy,
+  from: number,
+  to: number,
+  protocol: AccessProtocol,
+  port: number | undefined,
+): Verdict {
   const rule = policy.rules.find((r) => ruleMatches(r, from, to, protocol, port));
   if (rule) return { allow: true, by: rule.origin };
-  if (!containsAddress(parseCidr(policy.range) as Cidr, to)) return { allow: true, by: `destination outside ipRange ${policy.range}: not subject to access control` };
+  if (!containsAddress(parseCidr(policy.range) as Cidr, to))
+    return { allow: true, by: `destination outside ipRange ${policy.range}: not subject to access control` };
   return { allow: false, by: 'default: no association allows it' };
 }

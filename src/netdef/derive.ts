@@ -155,7 +155,13 @@ function peersOfPublic(def: NetworkDefinition, self: Resource): PeerPlan[] {
     peers.push(peer(other, prefixes, firstEndpoint(other), null));
   }
   for (const external of redeemedPeersVia(def, self.node)) {
-    peers.push({ node: externalPeerNode(external.name), publicKey: external.publicKey, endpoint: null, allowedIps: [formatCidr(external.cidr)], persistentKeepalive: null });
+    peers.push({
+      node: externalPeerNode(external.name),
+      publicKey: external.publicKey,
+      endpoint: null,
+      allowedIps: [formatCidr(external.cidr)],
+      persistentKeepalive: null,
+    });
   }
   return peers;
 }

@@ -26,21 +26,40 @@ export function externalPeerIssues(def: NetworkDefinitionDocument, range: Cidr |
   (def.externalPeers ?? []).forEach((peer, index) => {
     const base = `/externalPeers/${index}`;
     const first = names.get(peer.name);
-    if (first !== undefined) issues.push({ path: `${base}/name`, message: `duplicate external peer "${peer.name}" (also /externalPeers/${first})` });
+    if (first !== undefined)
+      issues.push({
+        path: `${base}/name`,
+        message: `duplicate external peer "${peer.name}" (also /externalPeers/${first})`,
+      });
     else names.set(peer.name, index);
     const address = parseIpv4(peer.address) as number; // the schema pattern guarantees the syntax
     const owner = subnets.find((s) => containsAddress(s.subnet, address));
-    if (range && !containsAddress(range, address)) issues.push({ path: `${base}/address`, message: `${peer.address} is outside ipRange` });
-    else if (owner) issues.push({ path: `${base}/address`, message: `${peer.address} is inside ${owner.node}'s subnet: an external peer needs an address outside every NR subnet` });
+    if (range && !containsAddress(range, address))
+      issues.push({ path: `${base}/address`, message: `${peer.address} is outside ipRange` });
+    else if (owner)
+      issues.push({
+        path: `${base}/address`,
+        message: `${peer.address} is inside ${owner.node}'s subnet: an external peer needs an address outside every NR subnet`,
+      });
     const again = addresses.get(peer.address);
-    if (again !== undefined) issues.push({ path: `${base}/address`, message: `address ${peer.address} is also /externalPeers/${again}'s` });
+    if (again !== undefined)
+      issues.push({ path: `${base}/address`, message: `address ${peer.address} is also /externalPeers/${again}'s` });
     else addresses.set(peer.address, index);
     const via = def.resources.find((r) => r.node === peer.via);
     if (!via) issues.push({ path: `${base}/via`, message: `node "${peer.via}" is not a member of the network` });
-    else if (via.hidden) issues.push({ path: `${base}/via`, message: `node "${peer.via}" is hidden: an external peer joins through a public NR` });
-    if (Number.isNaN(Date.parse(peer.expires))) issues.push({ path: `${base}/expires`, message: `"${peer.expires}" is not a time` });
+    else if (via.hidden)
+      issues.push({
+        path: `${base}/via`,
+        message: `node "${peer.via}" is hidden: an external peer joins through a public NR`,
+      });
+    if (Number.isNaN(Date.parse(peer.expires)))
+      issues.push({ path: `${base}/expires`, message: `"${peer.expires}" is not a time` });
     if (peer.publicKey !== undefined) {
-      if (keys.has(peer.publicKey)) issues.push({ path: `${base}/publicKey`, message: 'duplicate WireGuard public key (an NR or another external peer has it)' });
+      if (keys.has(peer.publicKey))
+        issues.push({
+          path: `${base}/publicKey`,
+          message: 'duplicate WireGuard public key (an NR or another external peer has it)',
+        });
       keys.add(peer.publicKey);
     }
   });
@@ -48,10 +67,17 @@ export function externalPeerIssues(def: NetworkDefinitionDocument, range: Cidr |
 }
 
 /** Redeemed external peers of `node` (it is their via NR). */
-export function redeemedPeersVia(def: NetworkDefinition, node: string): { name: string; publicKey: string; cidr: Cidr }[] {
+export function redeemedPeersVia(
+  def: NetworkDefinition,
+  node: string,
+): { name: string; publicKey: string; cidr: Cidr }[] {
   return (def.externalPeers ?? [])
     .filter((peer) => peer.via === node && peer.publicKey !== undefined)
-    .map((peer) => ({ name: peer.name, publicKey: peer.publicKey as string, cidr: makeCidr(parseIpv4(peer.address) as number, 32) }));
+    .map((peer) => ({
+      name: peer.name,
+      publicKey: peer.publicKey as string,
+      cidr: makeCidr(parseIpv4(peer.address) as number, 32),
+    }));
 }
 
 /**

@@ -76,12 +76,19 @@ function decode(prefix: string, text: string, what: string): Record<string, unkn
 
 function field(value: Record<string, unknown>, key: string, what: string): string {
   const text = value[key];
-  if (typeof text !== 'string' || text.length === 0 || text.length > 300) throw new InvitationError('', `malformed ${what}: field "${key}"`);
+  if (typeof text !== 'string' || text.length === 0 || text.length > 300)
+    throw new InvitationError('', `malformed ${what}: field "${key}"`);
   return text;
 }
 
 /** The signed message: every fact the admin checks, so no part can be swapped. */
-function signedMessage(network: string, name: string, address: string, inviteKey: string, publicKey: string): Uint8Array {
+function signedMessage(
+  network: string,
+  name: string,
+  address: string,
+  inviteKey: string,
+  publicKey: string,
+): Uint8Array {
   return new TextEncoder().encode(['zmesh-redeem-v1', network, name, address, inviteKey, publicKey].join('\n'));
 }
 
@@ -96,11 +103,22 @@ export interface InviteOptions {
 /** A new definition with the pending peer, and the invitation text (holds the secret: print it once, store it never). */
 export function invite(def: NetworkDefinition, options: InviteOptions): { def: NetworkDefinition; invitation: string } {
   const address = options.address ?? freeExternalAddress(def);
-  if (address === undefined) throw new InvitationError('/externalPeers', 'no free address left in the range outside the NR subnets');
+  if (address === undefined)
+    throw new InvitationError('/externalPeers', 'no free address left in the range outside the NR subnets');
   const seed = sodium.randombytes_buf(32);
   const pair = sodium.crypto_sign_seed_keypair(seed);
-  const peer: ExternalPeerDocument = { name: options.name, address, via: options.via, inviteKey: b64(pair.publicKey), expires: options.expires.toISOString() };
-  const draft = { ...def, revision: def.revision + 1, externalPeers: [...(def.externalPeers ?? []), peer] } as unknown as NetworkDefinitionDocument;
+  const peer: ExternalPeerDocument = {
+    name: options.name,
+    address,
+    via: options.via,
+    inviteKey: b64(pair.publicKey),
+    expires: options.expires.toISOString(),
+  };
+  const draft = {
+    ...def,
+    revision: def.revision + 1,
+    externalPeers: [...(def.externalPeers ?? []), peer],
+  } as unknown as NetworkDefinitionDocument;
   const next = assertNetworkDefinition(draft);
   const via = next.resources.find((r) => r.node === options.via)!; // validated: a public member
   const invitation: Invitation = {
@@ -122,9 +140,21 @@ export function invite(def: NetworkDefinition, options: InviteOptions): { def: N
 /** Parses an invitation text (the secret stays inside the returned object; never print it). */
 export function parseInvitation(text: string): Invitation {
   const value = decode(INVITE_PREFIX, text, 'invitation');
-  const keys = ['network', 'name', 'address', 'ipRange', 'via', 'viaPublicKey', 'viaEndpoint', 'inviteKey', 'expires', 'secret'] as const;
+  const keys = [
+    'network',
+    'name',
+    'address',
+    'ipRange',
+    'via',
+    'viaPublicKey',
+    'viaEndpoint',
+    'inviteKey',
+    'expires',
+    'secret',
+  ] as const;
   const parsed = Object.fromEntries(keys.map((key) => [key, field(value, key, 'invitation')])) as unknown as Invitation;
-  if (!isKey(parsed.viaPublicKey) || !isKey(parsed.inviteKey) || !isKey(parsed.secret)) throw new InvitationError('', 'malformed invitation: a key is not base64 of 32 bytes');
+  if (!isKey(parsed.viaPublicKey) || !isKey(parsed.inviteKey) || !isKey(parsed.secret))
+    throw new InvitationError('', 'malformed invitation: a key is not base64 of 32 bytes');
   return parsed;
 }
 
@@ -134,11 +164,23 @@ export function redeem(invitation: Invitation): { keyPair: KeyPair; redemption: 
   const seed = unb64(invitation.secret, 'invitation secret');
   const signing = sodium.crypto_sign_seed_keypair(seed);
   seed.fill(0);
-  if (b64(signing.publicKey) !== invitation.inviteKey) throw new InvitationError('', 'the invitation secret does not match its inviteKey (tampered)');
-  const message = signedMessage(invitation.network, invitation.name, invitation.address, invitation.inviteKey, keyPair.publicKey);
+  if (b64(signing.publicKey) !== invitation.inviteKey)
+    throw new InvitationError('', 'the invitation secret does not match its inviteKey (tampered)');
+  const message = signedMessage(
+    invitation.network,
+    invitation.name,
+    invitation.address,
+    invitation.inviteKey,
+    keyPair.publicKey,
+  );
   const signature = b64(sodium.crypto_sign_detached(message, signing.privateKey));
   signing.privateKey.fill(0);
-  const redemption: Redemption = { network: invitation.network, name: invitation.name, publicKey: keyPair.publicKey, signature };
+  const redemption: Redemption = {
+    network: invitation.network,
+    name: invitation.name,
+    publicKey: keyPair.publicKey,
+    signature,
+  };
   return { keyPair, redemption: encode(REDEEM_PREFIX, redemption) };
 }
 
@@ -150,7 +192,8 @@ export function parseRedemption(text: string): Redemption {
     publicKey: field(value, 'publicKey', 'redemption'),
     signature: field(value, 'signature', 'redemption'),
   };
-  if (!isKey(redemption.publicKey)) throw new InvitationError('', 'malformed redemption: publicKey is not a WireGuard key');
+  if (!isKey(redemption.publicKey))
+    throw new InvitationError('', 'malformed redemption: publicKey is not a WireGuard key');
   return redemption;
 }
 
@@ -161,25 +204,41 @@ export function parseRedemption(text: string): Redemption {
  */
 export function acceptRedemption(def: NetworkDefinition, text: string, now: Date): NetworkDefinition {
   const redemption = parseRedemption(text);
-  if (redemption.network !== def.name) throw new InvitationError('', `the redemption is for network "${redemption.network}", not "${def.name}"`);
+  if (redemption.network !== def.name)
+    throw new InvitationError('', `the redemption is for network "${redemption.network}", not "${def.name}"`);
   const peers = def.externalPeers ?? [];
   const index = peers.findIndex((peer) => peer.name === redemption.name);
   const peer = peers[index];
   if (!peer) throw new InvitationError('/externalPeers', `no invitation for "${redemption.name}"`);
   const path = `/externalPeers/${index}`;
-  if (peer.publicKey !== undefined) throw new InvitationError(path, `the invitation for "${peer.name}" was already redeemed (an invitation is good for one redemption)`);
-  if (now.getTime() >= Date.parse(peer.expires)) throw new InvitationError(path, `the invitation for "${peer.name}" expired at ${peer.expires}`);
+  if (peer.publicKey !== undefined)
+    throw new InvitationError(
+      path,
+      `the invitation for "${peer.name}" was already redeemed (an invitation is good for one redemption)`,
+    );
+  if (now.getTime() >= Date.parse(peer.expires))
+    throw new InvitationError(path, `the invitation for "${peer.name}" expired at ${peer.expires}`);
   const message = signedMessage(def.name, peer.name, peer.address, peer.inviteKey, redemption.publicKey);
   const signature = unb64(redemption.signature, 'redemption signature');
   let valid = false;
   try {
-    valid = signature.length === 64 && sodium.crypto_sign_verify_detached(signature, message, unb64(peer.inviteKey, 'inviteKey'));
+    valid =
+      signature.length === 64 &&
+      sodium.crypto_sign_verify_detached(signature, message, unb64(peer.inviteKey, 'inviteKey'));
   } catch {
     valid = false;
   }
-  if (!valid) throw new InvitationError(path, `the redemption for "${peer.name}" is not signed by its invitation's key (tampered or forged)`);
+  if (!valid)
+    throw new InvitationError(
+      path,
+      `the redemption for "${peer.name}" is not signed by its invitation's key (tampered or forged)`,
+    );
   const externalPeers = peers.map((p, i) => (i === index ? { ...p, publicKey: redemption.publicKey } : p));
-  return assertNetworkDefinition({ ...def, revision: def.revision + 1, externalPeers } as unknown as NetworkDefinitionDocument);
+  return assertNetworkDefinition({
+    ...def,
+    revision: def.revision + 1,
+    externalPeers,
+  } as unknown as NetworkDefinitionDocument);
 }
 
 /**
@@ -188,8 +247,11 @@ export function acceptRedemption(def: NetworkDefinition, text: string, now: Date
  */
 export function revokeExternalPeer(def: NetworkDefinition, name: string): NetworkDefinition {
   const peers = def.externalPeers ?? [];
-  if (!peers.some((peer) => peer.name === name)) throw new InvitationError('/externalPeers', `no external peer "${name}"`);
-  const draft = { ...def, revision: def.revision + 1 } as unknown as NetworkDefinitionDocument & { externalPeers?: unknown };
+  if (!peers.some((peer) => peer.name === name))
+    throw new InvitationError('/externalPeers', `no external peer "${name}"`);
+  const draft = { ...def, revision: def.revision + 1 } as unknown as NetworkDefinitionDocument & {
+    externalPeers?: unknown;
+  };
   const kept = peers.filter((peer) => peer.name !== name);
   if (kept.length > 0) draft.externalPeers = kept as ExternalPeerDocument[];
   else delete draft.externalPeers;

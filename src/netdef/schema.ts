@@ -78,7 +78,10 @@ const GroupName = Type.String({
 export const GroupSchema = Type.Object(
   {
     name: GroupName,
-    cidrs: Type.Array(Ipv4Cidr('a prefix inside ipRange, such as 10.1.2.0/25 or 10.1.2.7/32'), { minItems: 1, maxItems: MAX_GROUP_CIDRS }),
+    cidrs: Type.Array(Ipv4Cidr('a prefix inside ipRange, such as 10.1.2.0/25 or 10.1.2.7/32'), {
+      minItems: 1,
+      maxItems: MAX_GROUP_CIDRS,
+    }),
     intraGroup: Type.Optional(Type.Boolean({ description: 'members of the group may open connections to each other' })),
   },
   { additionalProperties: false, title: 'group' },
@@ -89,7 +92,9 @@ export const AssociationSchema = Type.Object(
   {
     from: GroupName,
     to: GroupName,
-    protocol: Type.Optional(Type.String({ pattern: `^(${ACCESS_PROTOCOLS.join('|')})$`, title: 'protocol', description: 'tcp, udp or icmp (absent: any)' })),
+    protocol: Type.Optional(
+      Type.String({ pattern: `^(${ACCESS_PROTOCOLS.join('|')})$`, title: 'protocol', description: 'tcp, udp or icmp (absent: any)' }),
+    ),
     ports: Type.Optional(
       Type.Array(Type.String({ pattern: PORT_SPEC_PATTERN, title: 'port', description: 'a destination port N or range N-M, 1-65535' }), {
         minItems: 1,
@@ -113,7 +118,11 @@ export const MAX_EXTERNAL_PEERS = 4096;
 export const ExternalPeerSchema = Type.Object(
   {
     name: GroupName,
-    address: Type.String({ pattern: IPV4_PATTERN, title: 'address', description: 'an IPv4 address inside ipRange and outside every NR subnet' }),
+    address: Type.String({
+      pattern: IPV4_PATTERN,
+      title: 'address',
+      description: 'an IPv4 address inside ipRange and outside every NR subnet',
+    }),
     via: NodeId,
     inviteKey: WgKey,
     expires: Type.String({ pattern: ISO_TIME_PATTERN, title: 'time', description: 'UTC, as 2026-01-02T03:04:05Z' }),

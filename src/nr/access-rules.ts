@@ -28,7 +28,9 @@ function protocolMatch(rule: AccessRule): NftStatement[] {
 export function accessRules(policy: AccessPolicy, wgDevice: string): Rule[] {
   return [
     [iifname(wgDevice, '!='), oifname(wgDevice, '!='), accept()],
-    ...policy.rules.map((rule): Rule => [ipAddrIn('saddr', rule.from), ipAddrIn('daddr', rule.to), ...protocolMatch(rule), accept()]),
+    ...policy.rules.map(
+      (rule): Rule => [ipAddrIn('saddr', rule.from), ipAddrIn('daddr', rule.to), ...protocolMatch(rule), accept()],
+    ),
     [ipDaddr(policy.range), drop()],
   ];
 }

@@ -47,9 +47,11 @@ export function parseConntrackList(text: string): TrackedFlow[] {
 function deleteArgs(flow: TrackedFlow): string[] {
   const args = ['-D', '-f', 'ipv4', '-p', flow.protocol, '-s', flow.src, '-d', flow.dst];
   if (flow.protocol === 'icmp') {
-    for (const key of ['type', 'code', 'id'] as const) if (flow.keys[key] !== undefined) args.push(`--icmp-${key}`, flow.keys[key]!);
+    for (const key of ['type', 'code', 'id'] as const)
+      if (flow.keys[key] !== undefined) args.push(`--icmp-${key}`, flow.keys[key]!);
   } else {
-    for (const key of ['sport', 'dport'] as const) if (flow.keys[key] !== undefined) args.push(`--${key}`, flow.keys[key]!);
+    for (const key of ['sport', 'dport'] as const)
+      if (flow.keys[key] !== undefined) args.push(`--${key}`, flow.keys[key]!);
   }
   return args;
 }
@@ -67,7 +69,8 @@ export function deniedFlows(flows: readonly TrackedFlow[], policy: AccessPolicy)
 
 /** Deletes the conntrack entries of the namespace at `netnsPath` that `policy` denies; resolves with how many. */
 export async function cutDeniedFlows(netnsPath: string, policy: AccessPolicy): Promise<number> {
-  const conntrack = (args: string[]) => run(NSENTER, [`--net=${netnsPath}`, CONNTRACK, ...args], { timeout: TIMEOUT_MS });
+  const conntrack = (args: string[]) =>
+    run(NSENTER, [`--net=${netnsPath}`, CONNTRACK, ...args], { timeout: TIMEOUT_MS });
   const { stdout } = await conntrack(['-L', '-f', 'ipv4']);
   const denied = deniedFlows(parseConntrackList(stdout), policy);
   for (const flow of denied) {

@@ -16,15 +16,33 @@ const PROBE_MS = 1500;
 /** Whether a new connection (or echo) from `from` reaches `flow.to` within PROBE_MS. */
 export async function passes(from: Namespace, flow: Flow): Promise<boolean> {
   if (flow.protocol === 'icmp') return (await ping(from, flow.to, { count: 1, timeoutMs: PROBE_MS })).received === 1;
-  const run = await from.exec('node', [PROBE, flow.protocol, flow.to, String(flow.port), String(PROBE_MS)], { check: false, timeoutMs: PROBE_MS + 5000 });
+  const run = await from.exec('node', [PROBE, flow.protocol, flow.to, String(flow.port), String(PROBE_MS)], {
+    check: false,
+    timeoutMs: PROBE_MS + 5000,
+  });
   return run.exitCode === 0;
 }
 
 /** A workload `w<id>` at 10.1.<third>.10 on the node's NR, serving TCP and UDP on `ports`. */
-export async function probeWorkload(w: World, node: SimNode, netId: string, id: string, third: number, ports: readonly number[]): Promise<{ ns: Namespace; ip: string }> {
+export async function probeWorkload(
+  w: World,
+  node: SimNode,
+  netId: string,
+  id: string,
+  third: number,
+  ports: readonly number[],
+): Promise<{ ns: Namespace; ip: string }> {
   const ns = await w.namespace(`w${id}`);
   const ip = `10.1.${third}.10`;
-  await attachWorkloadLink({ nrNetns: `/run/netns/${node.prefix}n-${netId}`, link: workloadLinkName(`w${id}`), netns: ns.path, ifname: 'eth0', ip, gateway: `10.1.${third}.1`, mtu: WORKLOAD_MTU });
+  await attachWorkloadLink({
+    nrNetns: `/run/netns/${node.prefix}n-${netId}`,
+    link: workloadLinkName(`w${id}`),
+    netns: ns.path,
+    ifname: 'eth0',
+    ip,
+    gateway: `10.1.${third}.1`,
+    mtu: WORKLOAD_MTU,
+  });
   await ns.spawn('node', [PROBE, 'serve', ...ports.map(String)]).waitForOutput(/ready/, { timeoutMs: 10_000 });
   return { ns, ip };
 }

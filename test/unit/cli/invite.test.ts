@@ -7,14 +7,26 @@ import { join } from 'node:path';
 import test from 'ava';
 import { main } from '../../../src/cli/main.js';
 import { saveDefinition } from '../../../src/cli/definition-io.js';
-import { addNode, assertNodeRecord, createNetwork, generateKeyPair, parseInvitation, ready, sodiumKeySource } from '../../../src/netdef/index.js';
+import {
+  addNode,
+  assertNodeRecord,
+  createNetwork,
+  generateKeyPair,
+  parseInvitation,
+  ready,
+  sodiumKeySource,
+} from '../../../src/netdef/index.js';
 
 let dir = '';
 
 async function zmesh(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const io = { stdout: (s: string) => void (stdout += s), stderr: (s: string) => void (stderr += s), readStdin: async () => '' };
+  const io = {
+    stdout: (s: string) => void (stdout += s),
+    stderr: (s: string) => void (stderr += s),
+    readStdin: async () => '',
+  };
   return { status: await main(argv, io), stdout, stderr };
 }
 
@@ -30,7 +42,16 @@ test.after.always(async () => {
 test('invite, redeem on the peer, accept: once; a second or tampered redemption is refused with FILE unchanged', async (t) => {
   const file = join(dir, 'net.json');
   let def = createNetwork('inv', '10.1.0.0/16');
-  def = addNode(def, assertNodeRecord({ id: 'a', identityKey: generateKeyPair().publicKey, endpoints: ['198.51.100.11'], hidden: false }), sodiumKeySource);
+  def = addNode(
+    def,
+    assertNodeRecord({
+      id: 'a',
+      identityKey: generateKeyPair().publicKey,
+      endpoints: ['198.51.100.11'],
+      hidden: false,
+    }),
+    sodiumKeySource,
+  );
   await saveDefinition(file, def);
 
   const invited = await zmesh('net', 'invite', file, '--name', 'laptop', '--via', 'a', '--expires', '2h');
@@ -46,7 +67,10 @@ test('invite, redeem on the peer, accept: once; a second or tampered redemption 
   const redeemed = await zmesh('invite', 'redeem', invitation, '--config-out', conf);
   t.is(redeemed.status, 0, redeemed.stderr);
   t.is((await stat(conf)).mode & 0o777, 0o600);
-  t.regex(await readFile(conf, 'utf8'), /^\[Interface\]\nPrivateKey = [A-Za-z0-9+/]{43}=\nAddress = 10\.1\.255\.254\/32/);
+  t.regex(
+    await readFile(conf, 'utf8'),
+    /^\[Interface\]\nPrivateKey = [A-Za-z0-9+/]{43}=\nAddress = 10\.1\.255\.254\/32/,
+  );
   const redemption = redeemed.stdout.trim();
   t.regex(redemption, /^zmesh-redeem-v1\./);
 
@@ -56,7 +80,10 @@ test('invite, redeem on the peer, accept: once; a second or tampered redemption 
   const after = await readFile(file, 'utf8');
   t.truthy(JSON.parse(after).externalPeers[0].publicKey);
 
-  t.regex((await zmesh('net', 'show', file)).stdout, /EXTERNAL PEER +ADDRESS +VIA +INVITATION +EXPIRES\nlaptop +10\.1\.255\.254 +a +redeemed +-\n/);
+  t.regex(
+    (await zmesh('net', 'show', file)).stdout,
+    /EXTERNAL PEER +ADDRESS +VIA +INVITATION +EXPIRES\nlaptop +10\.1\.255\.254 +a +redeemed +-\n/,
+  );
   const again = await zmesh('net', 'redeem', file, '--redemption', redemption);
   t.is(again.status, 2);
   t.regex(again.stderr, /--redemption: the invitation for "laptop" was already redeemed/);

@@ -20,7 +20,11 @@ let base: NetworkDefinition;
 test.before(async () => {
   await initKeys();
   // a: 10.1.0.0/24, b: 10.1.1.0/24, c: 10.1.2.0/24
-  base = buildNetwork('acl', '10.1.0.0/16', [makeNode('a', false, '198.51.100.11'), makeNode('b', false, '198.51.100.12'), makeNode('c', false, '198.51.100.13')]);
+  base = buildNetwork('acl', '10.1.0.0/16', [
+    makeNode('a', false, '198.51.100.11'),
+    makeNode('b', false, '198.51.100.12'),
+    makeNode('c', false, '198.51.100.13'),
+  ]);
 });
 
 function withAccess(groups: unknown[], associations: unknown[]): unknown {
@@ -63,7 +67,12 @@ test('validation reports every problem of groups and associations with its JSON 
 });
 
 test('structural errors of the new fields name the field: unknown protocol, malformed port, unknown key', (t) => {
-  const issues = issuesOf(withAccess([{ name: 'web', cidrs: ['10.1.0.0/24'], extra: 1 }], [{ from: 'web', to: 'web', protocol: 'sctp', ports: ['x'] }]));
+  const issues = issuesOf(
+    withAccess(
+      [{ name: 'web', cidrs: ['10.1.0.0/24'], extra: 1 }],
+      [{ from: 'web', to: 'web', protocol: 'sctp', ports: ['x'] }],
+    ),
+  );
   const paths = issues.map((i) => i.path);
   t.true(paths.includes('/associations/0/protocol'), JSON.stringify(issues));
   t.true(paths.includes('/associations/0/ports/0'));
@@ -75,7 +84,10 @@ test('without associations nothing changes: no policy, and the derived resource 
   t.is(accessPolicyOf(def), null);
   t.false('access' in resourceFor(def, 'a'));
   t.false('access' in resourceFor(base, 'a'));
-  t.deepEqual(explainFlow(def, { from: '10.1.0.5', to: '10.1.1.5', protocol: 'tcp', port: 22 }), { allow: true, by: 'no associations: the whole network may talk' });
+  t.deepEqual(explainFlow(def, { from: '10.1.0.5', to: '10.1.1.5', protocol: 'tcp', port: 22 }), {
+    allow: true,
+    by: 'no associations: the whole network may talk',
+  });
 });
 
 test('the verbs add and remove groups and associations, bump the revision and never mutate their input', (t) => {
@@ -86,10 +98,14 @@ test('the verbs add and remove groups and associations, bump the revision and ne
   t.is(def.revision, base.revision + 3);
   t.is(JSON.stringify(base), before);
   t.deepEqual(def.associations, [{ from: 'web', to: 'db', protocol: 'tcp', ports: ['5432'] }]);
-  const duplicate = t.throws(() => associate(def, { from: 'web', to: 'db', protocol: 'tcp', ports: ['5432'] }), { instanceOf: NetdefValidationError });
+  const duplicate = t.throws(() => associate(def, { from: 'web', to: 'db', protocol: 'tcp', ports: ['5432'] }), {
+    instanceOf: NetdefValidationError,
+  });
   t.regex(duplicate.message, /\/associations\/1: duplicate association/);
   t.throws(() => addGroup(def, { name: 'web', cidrs: ['10.1.2.0/24'] }), { message: /group "web" already exists/ });
-  t.throws(() => addGroup(def, { name: 'far', cidrs: ['10.9.0.0/24'] }), { message: /\/groups\/2\/cidrs\/0: 10\.9\.0\.0\/24 is outside ipRange/ });
+  t.throws(() => addGroup(def, { name: 'far', cidrs: ['10.9.0.0/24'] }), {
+    message: /\/groups\/2\/cidrs\/0: 10\.9\.0\.0\/24 is outside ipRange/,
+  });
   t.throws(() => removeGroup(def, 'db'), { message: /used by this association: dissociate it first/ });
   t.throws(() => dissociate(def, { from: 'web', to: 'db' }), { message: /no association web -> db/ });
   def = dissociate(def, { from: 'web', to: 'db', protocol: 'tcp', ports: ['5432'] });
@@ -104,7 +120,8 @@ test('explain: one-way by default, bothWays, intraGroup, protocol and ports, ung
   def = addGroup(def, { name: 'ops', cidrs: ['10.1.2.0/24'] });
   def = associate(def, { from: 'web', to: 'db', protocol: 'tcp', ports: ['5432', '6000-6010'] });
   def = associate(def, { from: 'ops', to: 'web', bothWays: true });
-  const explain = (from: string, to: string, protocol: 'tcp' | 'udp' | 'icmp', port?: number) => explainFlow(def, { from, to, protocol, ...(port ? { port } : {}) });
+  const explain = (from: string, to: string, protocol: 'tcp' | 'udp' | 'icmp', port?: number) =>
+    explainFlow(def, { from, to, protocol, ...(port ? { port } : {}) });
   t.deepEqual(explain('10.1.0.9', '10.1.1.7', 'tcp', 5432), { allow: true, by: 'association 0 (web -> db)' });
   t.true(explain('10.1.0.9', '10.1.1.7', 'tcp', 6005).allow);
   t.deepEqual(explain('10.1.0.9', '10.1.1.7', 'tcp', 22), { allow: false, by: 'default: no association allows it' });
@@ -117,15 +134,23 @@ test('explain: one-way by default, bothWays, intraGroup, protocol and ports, ung
   t.regex(explain('10.1.1.3', '10.1.1.4', 'tcp', 1).by, /bridged/);
   t.false(explain('10.1.5.1', '10.1.0.9', 'tcp', 80).allow, 'an address in no group is denied');
   t.regex(explain('10.1.0.9', '192.0.2.1', 'tcp', 443).by, /outside ipRange/);
-  t.throws(() => explain('10.1.0.999', '10.1.0.1', 'tcp', 1), { message: /from: "10\.1\.0\.999" is not an IPv4 address/ });
+  t.throws(() => explain('10.1.0.999', '10.1.0.1', 'tcp', 1), {
+    message: /from: "10\.1\.0\.999" is not an IPv4 address/,
+  });
 });
 
 test('intraGroup lets members of a group spanning two NRs talk; without it they may not', (t) => {
   let def = addGroup(base, { name: 'span', cidrs: ['10.1.0.0/24', '10.1.1.0/24'], intraGroup: true });
   def = addGroup(def, { name: 'other', cidrs: ['10.1.2.0/24'] });
   def = associate(def, { from: 'other', to: 'span' });
-  t.deepEqual(explainFlow(def, { from: '10.1.0.2', to: '10.1.1.2', protocol: 'icmp' }), { allow: true, by: 'group span (intraGroup)' });
+  t.deepEqual(explainFlow(def, { from: '10.1.0.2', to: '10.1.1.2', protocol: 'icmp' }), {
+    allow: true,
+    by: 'group span (intraGroup)',
+  });
   const policy = accessPolicyOf(def)!;
-  t.deepEqual(policy.rules.map((r) => r.origin), ['association 0 (other -> span)', 'group span (intraGroup)']);
+  t.deepEqual(
+    policy.rules.map((r) => r.origin),
+    ['association 0 (other -> span)', 'group span (intraGroup)'],
+  );
   t.deepEqual(resourceFor(def, 'b').access, policy, 'every NR carries the whole policy');
 });

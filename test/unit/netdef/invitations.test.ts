@@ -23,7 +23,12 @@ const LATER = new Date('2026-12-08T00:00:00Z');
 test.before(async () => {
   await initKeys();
   // a 10.1.0.0/24, b 10.1.1.0/24 (public), h 10.1.2.0/24 (hidden, aggregator a)
-  base = buildNetwork('inv', '10.1.0.0/16', [makeNode('a', false, '198.51.100.11'), makeNode('b', false, '198.51.100.12'), makeNode('h', true)], 'a');
+  base = buildNetwork(
+    'inv',
+    '10.1.0.0/16',
+    [makeNode('a', false, '198.51.100.11'), makeNode('b', false, '198.51.100.12'), makeNode('h', true)],
+    'a',
+  );
 });
 
 test('invite records a pending peer with only the public invite key; redeem + accept make it a peer of its via NR', (t) => {
@@ -33,8 +38,20 @@ test('invite records a pending peer with only the public invite key; redeem + ac
   t.is(parsed.viaPublicKey, base.resources[1]!.wgPublicKey);
   t.is(parsed.viaEndpoint, base.resources[1]!.endpoints[0]!);
   t.false(JSON.stringify(def).includes(parsed.secret), 'the secret is never stored');
-  t.deepEqual(def.externalPeers, [{ name: 'laptop', address: '10.1.255.254', via: 'b', inviteKey: parsed.inviteKey, expires: '2026-12-08T00:00:00.000Z' }]);
-  t.deepEqual(resourceFor(def, 'b').peers.map((p) => p.node), ['a'], 'pending: not a WireGuard peer yet');
+  t.deepEqual(def.externalPeers, [
+    {
+      name: 'laptop',
+      address: '10.1.255.254',
+      via: 'b',
+      inviteKey: parsed.inviteKey,
+      expires: '2026-12-08T00:00:00.000Z',
+    },
+  ]);
+  t.deepEqual(
+    resourceFor(def, 'b').peers.map((p) => p.node),
+    ['a'],
+    'pending: not a WireGuard peer yet',
+  );
 
   const { keyPair, redemption } = redeem(parsed);
   t.false(redemption.includes(keyPair.privateKey.revealBase64()), 'the redemption carries no secret');
@@ -42,9 +59,24 @@ test('invite records a pending peer with only the public invite key; redeem + ac
   t.is(redeemed.revision, def.revision + 1);
   t.is(redeemed.externalPeers![0]!.publicKey, keyPair.publicKey);
   const laptop = resourceFor(redeemed, 'b').peers.find((p) => p.node === 'external:laptop');
-  t.deepEqual(laptop, { node: 'external:laptop', publicKey: keyPair.publicKey, endpoint: null, allowedIps: ['10.1.255.254/32'], persistentKeepalive: null });
-  t.true(resourceFor(redeemed, 'a').peers.find((p) => p.node === 'b')!.allowedIps.includes('10.1.255.254/32'), 'a routes it to b');
-  t.deepEqual(resourceFor(redeemed, 'h').peers[0]!.allowedIps, ['10.1.0.0/16', '100.64.0.0/16'], 'h reaches it through the aggregator');
+  t.deepEqual(laptop, {
+    node: 'external:laptop',
+    publicKey: keyPair.publicKey,
+    endpoint: null,
+    allowedIps: ['10.1.255.254/32'],
+    persistentKeepalive: null,
+  });
+  t.true(
+    resourceFor(redeemed, 'a')
+      .peers.find((p) => p.node === 'b')!
+      .allowedIps.includes('10.1.255.254/32'),
+    'a routes it to b',
+  );
+  t.deepEqual(
+    resourceFor(redeemed, 'h').peers[0]!.allowedIps,
+    ['10.1.0.0/16', '100.64.0.0/16'],
+    'h reaches it through the aggregator',
+  );
   t.regex(wgQuickConfig(parsed, keyPair), /Address = 10\.1\.255\.254\/32\n[\s\S]*AllowedIPs = 10\.1\.0\.0\/16/);
 
   const again = t.throws(() => acceptRedemption(redeemed, redemption, NOW), { instanceOf: InvitationError });
@@ -64,7 +96,9 @@ test('expired, tampered, forged and foreign redemptions are refused and change n
   t.throws(() => acceptRedemption(def, tampered, NOW), { message: /not signed by its invitation's key/ });
   // A second invitation of the same name elsewhere: its redemption does not fit this one.
   const other = invite(base, { name: 'phone', via: 'b', address: '10.1.7.9', expires: LATER });
-  t.throws(() => acceptRedemption(def, redeem(parseInvitation(other.invitation)).redemption, NOW), { message: /not signed/ });
+  t.throws(() => acceptRedemption(def, redeem(parseInvitation(other.invitation)).redemption, NOW), {
+    message: /not signed/,
+  });
   const foreign = buildNetwork('other', '10.1.0.0/16', [makeNode('a', false, '198.51.100.11')]);
   t.throws(() => acceptRedemption(foreign, redemption, NOW), { message: /for network "inv", not "other"/ });
   t.throws(() => acceptRedemption(def, 'zmesh-redeem-v1.!!!', NOW), { message: /malformed redemption/ });
@@ -76,10 +110,22 @@ test('expired, tampered, forged and foreign redemptions are refused and change n
 
 test('validation of external peers names the path: inside an NR subnet, outside the range, hidden via, duplicates', (t) => {
   const key = base.resources[0]!.identityKey;
-  const peer = (name: string, address: string, via: string) => ({ name, address, via, inviteKey: key, expires: '2026-12-08T00:00:00Z' });
+  const peer = (name: string, address: string, via: string) => ({
+    name,
+    address,
+    via,
+    inviteKey: key,
+    expires: '2026-12-08T00:00:00Z',
+  });
   const result = parseNetworkDefinition({
     ...base,
-    externalPeers: [peer('p1', '10.1.0.9', 'a'), peer('p2', '10.2.0.9', 'a'), peer('p3', '10.1.9.9', 'h'), peer('p3', '10.1.9.9', 'zz'), { ...peer('p5', '10.1.9.8', 'a'), publicKey: base.resources[1]!.wgPublicKey }],
+    externalPeers: [
+      peer('p1', '10.1.0.9', 'a'),
+      peer('p2', '10.2.0.9', 'a'),
+      peer('p3', '10.1.9.9', 'h'),
+      peer('p3', '10.1.9.9', 'zz'),
+      { ...peer('p5', '10.1.9.8', 'a'), publicKey: base.resources[1]!.wgPublicKey },
+    ],
   });
   t.false(result.ok);
   const byPath = Object.fromEntries((result.ok ? [] : result.errors).map((i) => [i.path, i.message]));

@@ -13,7 +13,10 @@ import { toKernelTable } from '../../../src/nr/nft.js';
 import { evaluateChain, type Packet } from './nft-evaluator.js';
 import { buildNetwork, initKeys, nodeInput, type TestNetwork } from './fixtures.js';
 
-const golden = JSON.parse(readFileSync(new URL('./tables.golden.json', import.meta.url), 'utf8')) as Record<string, string>;
+const golden = JSON.parse(readFileSync(new URL('./tables.golden.json', import.meta.url), 'utf8')) as Record<
+  string,
+  string
+>;
 
 let net: TestNetwork;
 
@@ -34,39 +37,69 @@ function nrTableOf(def: NetworkDefinition, node: string): NftTable {
 }
 
 test('groups without associations plan the NR table recorded before access control, byte for byte', (t) => {
-  const parsed = parseNetworkDefinition({ ...net.def, groups: [{ name: 'web', cidrs: ['10.1.0.0/24'], intraGroup: true }] });
+  const parsed = parseNetworkDefinition({
+    ...net.def,
+    groups: [{ name: 'web', cidrs: ['10.1.0.0/24'], intraGroup: true }],
+  });
   if (!parsed.ok) return t.fail(JSON.stringify(parsed.errors));
   for (const node of ['a', 'b', 'c']) {
     const table = nrTableOf(parsed.value, node);
-    t.is(JSON.stringify({ family: table.family, name: table.name, kernel: toKernelTable(table) }), golden['nr'] ?? '(not recorded)');
+    t.is(
+      JSON.stringify({ family: table.family, name: table.name, kernel: toKernelTable(table) }),
+      golden['nr'] ?? '(not recorded)',
+    );
   }
 });
 
 const PORTS = ['22', '53', '80', '443', '80-443', '1000-2000', '5000'];
-const address = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 255 })).map(([c, d]) => `10.1.${c}.${d}`);
-const cidr = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 255 }), fc.constantFrom(22, 23, 24, 25, 26, 28, 31, 32)).map(([c, d, len]) => {
-  const n = ((10 * 256 + 1) * 256 + c) * 256 + d;
-  const size = 2 ** (32 - len);
-  const first = n - (n % size);
-  return `${[24, 16, 8, 0].map((s) => Math.floor(first / 2 ** s) % 256).join('.')}/${len}`;
-});
+const address = fc
+  .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 255 }))
+  .map(([c, d]) => `10.1.${c}.${d}`);
+const cidr = fc
+  .tuple(
+    fc.integer({ min: 0, max: 3 }),
+    fc.integer({ min: 0, max: 255 }),
+    fc.constantFrom(22, 23, 24, 25, 26, 28, 31, 32),
+  )
+  .map(([c, d, len]) => {
+    const n = ((10 * 256 + 1) * 256 + c) * 256 + d;
+    const size = 2 ** (32 - len);
+    const first = n - (n % size);
+    return `${[24, 16, 8, 0].map((s) => Math.floor(first / 2 ** s) % 256).join('.')}/${len}`;
+  });
 
 const access = fc.integer({ min: 1, max: 4 }).chain((count) =>
   fc.record({
-    groups: fc.tuple(...Array.from({ length: count }, (_, i) =>
-      fc.record({ name: fc.constant(`g${i}`), cidrs: fc.uniqueArray(cidr, { minLength: 1, maxLength: 3 }), intraGroup: fc.boolean() }),
-    )),
+    groups: fc.tuple(
+      ...Array.from({ length: count }, (_, i) =>
+        fc.record({
+          name: fc.constant(`g${i}`),
+          cidrs: fc.uniqueArray(cidr, { minLength: 1, maxLength: 3 }),
+          intraGroup: fc.boolean(),
+        }),
+      ),
+    ),
     associations: fc.uniqueArray(
-      fc.record({
-        from: fc.integer({ min: 0, max: count - 1 }).map((i) => `g${i}`),
-        to: fc.integer({ min: 0, max: count - 1 }).map((i) => `g${i}`),
-        protocol: fc.constantFrom(undefined, 'tcp', 'udp', 'icmp'),
-        ports: fc.option(fc.uniqueArray(fc.constantFrom(...PORTS), { minLength: 1, maxLength: 3 }), { nil: undefined }),
-        bothWays: fc.boolean(),
-      }).map((a) => {
-        const withPorts = a.ports !== undefined && (a.protocol === 'tcp' || a.protocol === 'udp');
-        return { from: a.from, to: a.to, ...(a.protocol ? { protocol: a.protocol } : {}), ...(withPorts ? { ports: a.ports } : {}), ...(a.bothWays ? { bothWays: true } : {}) };
-      }),
+      fc
+        .record({
+          from: fc.integer({ min: 0, max: count - 1 }).map((i) => `g${i}`),
+          to: fc.integer({ min: 0, max: count - 1 }).map((i) => `g${i}`),
+          protocol: fc.constantFrom(undefined, 'tcp', 'udp', 'icmp'),
+          ports: fc.option(fc.uniqueArray(fc.constantFrom(...PORTS), { minLength: 1, maxLength: 3 }), {
+            nil: undefined,
+          }),
+          bothWays: fc.boolean(),
+        })
+        .map((a) => {
+          const withPorts = a.ports !== undefined && (a.protocol === 'tcp' || a.protocol === 'udp');
+          return {
+            from: a.from,
+            to: a.to,
+            ...(a.protocol ? { protocol: a.protocol } : {}),
+            ...(withPorts ? { ports: a.ports } : {}),
+            ...(a.bothWays ? { bothWays: true } : {}),
+          };
+        }),
       { minLength: 1, maxLength: 5, selector: (a) => JSON.stringify(a) },
     ),
   }),
@@ -91,7 +124,9 @@ test('for random groups, associations and flows the emitted rules pass a new con
       const parsed = parseNetworkDefinition({ ...net.def, ...doc });
       if (!parsed.ok) throw new Error(`generator made an invalid definition: ${JSON.stringify(parsed.errors)}`);
       const def = parsed.value;
-      const tables = new Map(['a', 'b', 'c'].map((node) => [node, nrTableOf(def, node).chains.find((c) => c.name === 'forward')!]));
+      const tables = new Map(
+        ['a', 'b', 'c'].map((node) => [node, nrTableOf(def, node).chains.find((c) => c.name === 'forward')!]),
+      );
       const wg = wgDeviceName(parseNetId(nodeInput({ def, identities: net.identities }, 'a').resource.netId));
       for (const f of flows) {
         const source = ownerOf(f.from);
@@ -99,7 +134,13 @@ test('for random groups, associations and flows the emitted rules pass a new con
         if (source !== null && source === destination) continue; // bridged on one NR: no forward hook
         const verdict = explainFlow(def, f as Flow);
         const packet = (iif: string, oif: string): Packet => ({
-          iif, oif, saddr: f.from, daddr: f.to, l4proto: f.protocol, ...(f.protocol === 'icmp' ? {} : { dport: f.port }), ctState: 'new',
+          iif,
+          oif,
+          saddr: f.from,
+          daddr: f.to,
+          l4proto: f.protocol,
+          ...(f.protocol === 'icmp' ? {} : { dport: f.port }),
+          ctState: 'new',
         });
         const expected = verdict.allow ? 'accept' : 'drop';
         const hops: [string, Packet][] = [];
@@ -109,8 +150,16 @@ test('for random groups, associations and flows the emitted rules pass a new con
         for (const [hop, p] of hops) {
           const node = hop.endsWith(' a') ? 'a' : (source && hop.startsWith('egress') ? source : destination)!;
           const got = evaluateChain(tables.get(node)!, p);
-          if (got !== expected) throw new Error(`${JSON.stringify(f)} ${hop}: rules ${got}, explain ${JSON.stringify(verdict)}`);
-          const reply = evaluateChain(tables.get(node)!, { ...p, ctState: 'established', saddr: p.daddr, daddr: p.saddr, iif: p.oif, oif: p.iif });
+          if (got !== expected)
+            throw new Error(`${JSON.stringify(f)} ${hop}: rules ${got}, explain ${JSON.stringify(verdict)}`);
+          const reply = evaluateChain(tables.get(node)!, {
+            ...p,
+            ctState: 'established',
+            saddr: p.daddr,
+            daddr: p.saddr,
+            iif: p.oif,
+            oif: p.iif,
+          });
           if (reply !== 'accept') throw new Error(`${JSON.stringify(f)} ${hop}: a reply was dropped`);
         }
       }

@@ -19,24 +19,51 @@ const LISTING = [
 
 const POLICY: AccessPolicy = {
   range: '10.1.0.0/16',
-  rules: [{ from: ['10.1.0.0/24'], to: ['10.1.1.0/24'], protocol: 'tcp', ports: [{ first: 8080, last: 8080 }], origin: 'association 0 (a -> b)' }],
+  rules: [
+    {
+      from: ['10.1.0.0/24'],
+      to: ['10.1.1.0/24'],
+      protocol: 'tcp',
+      ports: [{ first: 8080, last: 8080 }],
+      origin: 'association 0 (a -> b)',
+    },
+  ],
 };
 
 test('conntrack entries are read in their original direction; only the denied ones are chosen', (t) => {
   const flows = parseConntrackList(LISTING);
-  t.deepEqual(flows.map((f) => `${f.protocol} ${f.src} ${f.dst} ${JSON.stringify(f.keys)}`), [
-    'tcp 10.1.0.10 10.1.1.10 {"sport":"40000","dport":"8080"}',
-    'tcp 10.1.0.10 10.1.1.10 {"sport":"40001","dport":"22"}',
-    'icmp 10.1.2.10 10.1.0.10 {"type":"8","code":"0","id":"77"}',
-    'udp 10.1.0.10 192.0.2.1 {"sport":"5000","dport":"53"}',
-  ]);
-  t.deepEqual(deniedFlows(flows, POLICY).map((f) => `${f.protocol} ${f.src} ${f.dst}:${f.keys['dport'] ?? ''}`), ['tcp 10.1.0.10 10.1.1.10:22', 'icmp 10.1.2.10 10.1.0.10:']);
+  t.deepEqual(
+    flows.map((f) => `${f.protocol} ${f.src} ${f.dst} ${JSON.stringify(f.keys)}`),
+    [
+      'tcp 10.1.0.10 10.1.1.10 {"sport":"40000","dport":"8080"}',
+      'tcp 10.1.0.10 10.1.1.10 {"sport":"40001","dport":"22"}',
+      'icmp 10.1.2.10 10.1.0.10 {"type":"8","code":"0","id":"77"}',
+      'udp 10.1.0.10 192.0.2.1 {"sport":"5000","dport":"53"}',
+    ],
+  );
+  t.deepEqual(
+    deniedFlows(flows, POLICY).map((f) => `${f.protocol} ${f.src} ${f.dst}:${f.keys['dport'] ?? ''}`),
+    ['tcp 10.1.0.10 10.1.1.10:22', 'icmp 10.1.2.10 10.1.0.10:'],
+  );
 });
 
 test('diff cuts denied flows right after replacing the table of a namespace that asks for it, and only then', (t) => {
   const netns = namedNetns('zt-n-abcdefgh');
-  const plan: NamespacePlan = { netns, create: false, links: [], addresses: [], routes: [], ownsRoutes: false, sysctls: [], nftTables: [nrTable()], cutDeniedFlows: POLICY };
+  const plan: NamespacePlan = {
+    netns,
+    create: false,
+    links: [],
+    addresses: [],
+    routes: [],
+    ownsRoutes: false,
+    sysctls: [],
+    nftTables: [nrTable()],
+    cutDeniedFlows: POLICY,
+  };
   const observed = { netns, exists: true, links: [], addresses: [], routes: [], sysctls: {}, nftTables: [] };
-  t.deepEqual(diffPlans([plan], [observed]).map((s) => s.kind), ['replace-nft-table', 'cut-denied-flows']);
+  t.deepEqual(
+    diffPlans([plan], [observed]).map((s) => s.kind),
+    ['replace-nft-table', 'cut-denied-flows'],
+  );
   t.deepEqual(diffPlans([plan], [{ ...observed, nftTables: [nrTable()] }]), [], 'an unchanged table cuts nothing');
 });
