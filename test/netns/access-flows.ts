@@ -4,7 +4,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Flow } from '../../src/netdef/index.js';
+import type { ExecutionContext } from 'ava';
+import { type Flow, type NetworkDefinition, explainFlow } from '../../src/netdef/index.js';
 import { attachWorkloadLink, workloadLinkName, WORKLOAD_MTU } from '../../src/networkd/workload-link.js';
 import { type Namespace, type World, ping } from '../harness/index.js';
 import type { SimNode } from './nr-world.js';
@@ -45,4 +46,26 @@ export async function probeWorkload(
   });
   await ns.spawn('node', [PROBE, 'serve', ...ports.map(String)]).waitForOutput(/ready/, { timeoutMs: 10_000 });
   return { ns, ip };
+}
+
+/**
+ * Sends every sampled flow for real (concurrently) and asserts that it passes exactly when
+ * explain allows it; resolves with explain's verdicts, so the caller can check both occur.
+ */
+export async function expectTrafficMatchesExplain(
+  t: ExecutionContext,
+  def: NetworkDefinition,
+  samples: readonly (readonly [Namespace, Flow])[],
+): Promise<boolean[]> {
+  const outcomes = await Promise.all(
+    samples.map(async ([ns, flow]) => ({ flow, explained: explainFlow(def, flow), real: await passes(ns, flow) })),
+  );
+  for (const { flow, explained, real } of outcomes) {
+    t.is(
+      real,
+      explained.allow,
+      `${flow.protocol} ${flow.from} -> ${flow.to}:${flow.port ?? ''} explain: ${explained.by}`,
+    );
+  }
+  return outcomes.map((o) => o.explained.allow);
 }

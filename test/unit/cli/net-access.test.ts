@@ -17,6 +17,9 @@ import {
 } from '../../../src/netdef/index.js';
 import { saveDefinition } from '../../../src/cli/definition-io.js';
 
+/** The association of the first test, as options (associate and dissociate take the same). */
+const WEB_TO_DB = ['--from', 'web', '--to', 'db', '--protocol', 'tcp', '--port', '5432', '--port', '6000-6010'];
+
 let dir = '';
 let file = '';
 
@@ -67,21 +70,7 @@ test.serial('group, associate, explain, dissociate, remove: each change written 
     '--intra-group',
   );
   t.regex(db.stdout, /added group "db" \(10\.1\.1\.0\/25, 10\.1\.1\.200\/32, intra-group\); revision 5/);
-  const assoc = await zmesh(
-    'net',
-    'associate',
-    file,
-    '--from',
-    'web',
-    '--to',
-    'db',
-    '--protocol',
-    'tcp',
-    '--port',
-    '5432',
-    '--port',
-    '6000-6010',
-  );
+  const assoc = await zmesh('net', 'associate', file, ...WEB_TO_DB);
   t.regex(assoc.stdout, /associated web -> db tcp 5432,6000-6010; revision 6/);
   t.deepEqual(
     (await zmesh('net', 'explain', file, '--from', '10.1.0.7', '--to', '10.1.1.9:5432')).stdout,
@@ -103,26 +92,7 @@ test.serial('group, associate, explain, dissociate, remove: each change written 
     (await zmesh('net', 'show', file)).stdout,
     /GROUP +CIDRS +INTRA\nweb +10\.1\.0\.0\/24 +no\ndb +10\.1\.1\.0\/25,10\.1\.1\.200\/32 +yes\n\nASSOCIATION\nweb -> db tcp 5432,6000-6010\n/,
   );
-  t.is(
-    (
-      await zmesh(
-        'net',
-        'dissociate',
-        file,
-        '--from',
-        'web',
-        '--to',
-        'db',
-        '--protocol',
-        'tcp',
-        '--port',
-        '5432',
-        '--port',
-        '6000-6010',
-      )
-    ).status,
-    0,
-  );
+  t.is((await zmesh('net', 'dissociate', file, ...WEB_TO_DB)).status, 0);
   t.regex(
     (await zmesh('net', 'explain', file, '--from', '10.1.1.9', '--to', '10.1.0.7:22')).stdout,
     /^allow .*no associations/,
