@@ -66,7 +66,7 @@ start = process.hrtime.bigint();
 const policy = accessPolicyOf(parsed.value)!;
 console.log(`derive policy (${policy.rules.length} rules): ${ms(start)}`);
 start = process.hrtime.bigint();
-const table = toKernelTable(nrTable(accessRules(policy, 'w-benchacl')));
+const table = toKernelTable(nrTable(accessRules(policy, 'w-benchacl', '10.0.0.1')));
 console.log(`compile to nftables: ${ms(start)}`);
 const world = await World.create();
 try {
@@ -76,7 +76,7 @@ try {
   console.log(`apply (one atomic table replacement): ${ms(start)}`);
   start = process.hrtime.bigint();
   const back = await readTable(ns.path, 'inet', 'zmesh');
-  console.log(`read back (${back?.chains[0]?.rules.length} forward rules): ${ms(start)}`);
+  console.log(`read back (${back?.chains[0]?.rules.length} forward, ${back?.chains[1]?.rules.length} input rules): ${ms(start)}`);
 } finally {
   await world.teardown();
 }

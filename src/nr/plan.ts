@@ -191,7 +191,7 @@ export function planNr(resource: NodeResource, ctx: NrContext): PlannedNr {
     routes,
     ownsRoutes: true,
     sysctls: [IP_FORWARD],
-    nftTables: [nrTable(resource.access ? accessRules(resource.access, wg) : [])],
+    nftTables: [nrTable(resource.access ? accessRules(resource.access, wg, gateway) : null)],
     ...(resource.access ? { cutDeniedFlows: resource.access } : {}),
   };
   const ndmzSlice: NamespacePlan = {

@@ -110,10 +110,11 @@ test.serial(
       [laptop, { from: invitation.address, to: workloads['b']!.ip, protocol: 'tcp', port: 9090 }],
       [laptop, { from: invitation.address, to: workloads['a']!.ip, protocol: 'tcp', port: 8080 }],
       [laptop, { from: invitation.address, to: workloads['a']!.ip, protocol: 'icmp' }],
+      [laptop, { from: invitation.address, to: '10.1.0.1', protocol: 'icmp' }], // the via NR's own gateway
       [workloads['b']!.ns, { from: workloads['b']!.ip, to: invitation.address, protocol: 'icmp' }],
       [workloads['a']!.ns, { from: workloads['a']!.ip, to: workloads['b']!.ip, protocol: 'tcp', port: 9090 }],
     ];
     const verdicts = await expectTrafficMatchesExplain(t, redeemed, samples);
-    t.deepEqual(verdicts, [false, false, false, false, true]);
+    t.deepEqual(verdicts, [false, false, false, false, false, true]);
   },
 );

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import fc from 'fast-check';
 import { type Flow, type NetworkDefinition, explainFlow, parseNetworkDefinition } from '../../../src/netdef/index.js';
-import { type NftTable, planNr, wgDeviceName } from '../../../src/nr/index.js';
+import { type NftChain, type NftTable, planNr, wgDeviceName } from '../../../src/nr/index.js';
 import { parseNetId } from '../../../src/nr/names.js';
 import { toKernelTable } from '../../../src/nr/nft.js';
 import { evaluateChain, type Packet } from './nft-evaluator.js';
@@ -34,6 +34,10 @@ function nrTableOf(def: NetworkDefinition, node: string): NftTable {
   const { resource, ctx } = nodeInput({ def, identities: net.identities }, node);
   const table = planNr(resource, ctx).namespaces[0]!.nftTables[0]!;
   return table;
+}
+
+function chainOf(table: NftTable, name: string): NftChain {
+  return table.chains.find((c) => c.name === name)!;
 }
 
 test('groups without associations plan the NR table recorded before access control, byte for byte', (t) => {
@@ -107,7 +111,7 @@ const access = fc.integer({ min: 1, max: 4 }).chain((count) =>
 
 const flow = fc.record({
   from: address,
-  to: fc.oneof(address, fc.constant('192.0.2.7')),
+  to: fc.oneof(address, fc.constant('192.0.2.7'), fc.constantFrom('10.1.0.1', '10.1.1.1', '10.1.2.1')),
   protocol: fc.constantFrom('tcp' as const, 'udp' as const, 'icmp' as const),
   port: fc.constantFrom(22, 53, 80, 200, 443, 1500, 5000, 9999),
 });
@@ -124,8 +128,11 @@ test('for random groups, associations and flows the emitted rules pass a new con
       const parsed = parseNetworkDefinition({ ...net.def, ...doc });
       if (!parsed.ok) throw new Error(`generator made an invalid definition: ${JSON.stringify(parsed.errors)}`);
       const def = parsed.value;
-      const tables = new Map(
-        ['a', 'b', 'c'].map((node) => [node, nrTableOf(def, node).chains.find((c) => c.name === 'forward')!]),
+      const chains = new Map(
+        ['a', 'b', 'c'].map((node) => {
+          const table = nrTableOf(def, node);
+          return [node, { forward: chainOf(table, 'forward'), input: chainOf(table, 'input') }];
+        }),
       );
       const wg = wgDeviceName(parseNetId(nodeInput({ def, identities: net.identities }, 'a').resource.netId));
       for (const f of flows) {
@@ -143,16 +150,21 @@ test('for random groups, associations and flows the emitted rules pass a new con
           ctState: 'new',
         });
         const expected = verdict.allow ? 'accept' : 'drop';
-        const hops: [string, Packet][] = [];
-        if (source) hops.push([`egress on ${source}`, packet('br0', wg)]);
-        if (destination) hops.push([`ingress on ${destination}`, packet(wg, 'br0')]);
-        hops.push(['relay on a', packet(wg, wg)]);
-        for (const [hop, p] of hops) {
-          const node = hop.endsWith(' a') ? 'a' : (source && hop.startsWith('egress') ? source : destination)!;
-          const got = evaluateChain(tables.get(node)!, p);
+        // Where the rules see the flow: leaving the source NR, relayed by a, arriving at the
+        // destination NR (its input chain when the destination is the NR's own gateway).
+        const hops: { hop: string; chain: NftChain; packet: Packet }[] = [];
+        if (source) hops.push({ hop: `egress on ${source}`, chain: chains.get(source)!.forward, packet: packet('br0', wg) });
+        hops.push({ hop: 'relay on a', chain: chains.get('a')!.forward, packet: packet(wg, wg) });
+        if (destination && f.to.endsWith('.1')) {
+          hops.push({ hop: `input on ${destination}`, chain: chains.get(destination)!.input, packet: packet(wg, '') });
+        } else if (destination) {
+          hops.push({ hop: `ingress on ${destination}`, chain: chains.get(destination)!.forward, packet: packet(wg, 'br0') });
+        }
+        for (const { hop, chain, packet: p } of hops) {
+          const got = evaluateChain(chain, p);
           if (got !== expected)
             throw new Error(`${JSON.stringify(f)} ${hop}: rules ${got}, explain ${JSON.stringify(verdict)}`);
-          const reply = evaluateChain(tables.get(node)!, {
+          const reply = evaluateChain(chain, {
             ...p,
             ctState: 'established',
             saddr: p.daddr,
