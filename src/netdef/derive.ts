@@ -22,7 +22,7 @@ import { type AccessPolicy, accessPolicyOf } from './access.js';
 import { DEFAULT_ROUTE, WG_ADDRESS_PREFIX, WG_MTU, WG_NETWORK, gatewayOf, wgAddressOf, wgHostCidrOf } from './addressing.js';
 import { UnknownNodeError } from './errors.js';
 import { externalPeerNode, redeemedPeersVia } from './external-peers.js';
-import { type Cidr, compareCidr, formatCidr, parseCidr, rangeOf } from './ipv4.js';
+import { type Cidr, canonicalPrefixes, formatCidr, parseCidr } from './ipv4.js';
 import { netIdOf } from './netid.js';
 import type { NetworkDefinition, Resource } from './schema.js';
 
@@ -90,20 +90,6 @@ export interface NodeResource {
 
 function subnetOf(resource: Resource): Cidr {
   return parseCidr(resource.subnet) as Cidr; // validated definitions only
-}
-
-/** Sorted, with prefixes inside an earlier (wider) one of the same list dropped. */
-export function canonicalPrefixes(prefixes: Cidr[]): string[] {
-  prefixes.sort(compareCidr);
-  const kept: string[] = [];
-  let coveredUpTo = -1;
-  for (const prefix of prefixes) {
-    const { first, last } = rangeOf(prefix);
-    if (first <= coveredUpTo) continue; // CIDRs either nest or are disjoint: this one nests
-    kept.push(formatCidr(prefix));
-    coveredUpTo = last;
-  }
-  return kept;
 }
 
 function ownPrefixes(resource: Resource): Cidr[] {

@@ -87,3 +87,17 @@ export function formatCidr(cidr: Cidr): string {
 export function compareCidr(a: Cidr, b: Cidr): number {
   return a.address - b.address || a.prefix - b.prefix;
 }
+
+/** Sorted, with prefixes inside an earlier (wider) one of the same list dropped. */
+export function canonicalPrefixes(prefixes: Cidr[]): string[] {
+  prefixes.sort(compareCidr);
+  const kept: string[] = [];
+  let coveredUpTo = -1;
+  for (const prefix of prefixes) {
+    const { first, last } = rangeOf(prefix);
+    if (first <= coveredUpTo) continue; // CIDRs either nest or are disjoint: this one nests
+    kept.push(formatCidr(prefix));
+    coveredUpTo = last;
+  }
+  return kept;
+}

@@ -7,7 +7,7 @@
  */
 
 import { type Static, Type } from '@sinclair/typebox';
-import { IPV4_CIDR_PATTERN } from './ipv4.js';
+import { IPV4_ADDRESS_PATTERN, IPV4_CIDR_PATTERN } from './ipv4.js';
 import { KEY_PATTERN, SEALED_KEY_PATTERN } from './keys.js';
 
 export const DEFINITION_VERSION = 1;
@@ -106,7 +106,6 @@ export const AssociationSchema = Type.Object(
 );
 
 export const ISO_TIME_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$';
-export const IPV4_PATTERN = `^${OCTET}(\\.${OCTET}){3}$`;
 export const MAX_EXTERNAL_PEERS = 4096;
 
 /**
@@ -118,7 +117,7 @@ export const ExternalPeerSchema = Type.Object(
   {
     name: GroupName,
     address: Type.String({
-      pattern: IPV4_PATTERN,
+      pattern: IPV4_ADDRESS_PATTERN,
       title: 'address',
       description: 'an IPv4 address inside ipRange and outside every NR subnet',
     }),
