@@ -32,6 +32,8 @@ export const SYSTEM_PROGRAMS = {
   iperf3: 'iperf3',
   tcpdump: 'tcpdump',
   strace: 'strace',
+  // The format and lint of native/ (npm run format / npm run lint, which scripts/test runs).
+  'clang-format': 'clang-format',
   // The guest-kernel runner (scripts/kvm): installed by scripts/kvm/setup when it is used.
   'qemu-system-x86_64': 'qemu-system-x86',
   busybox: 'busybox-static',

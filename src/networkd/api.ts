@@ -21,6 +21,7 @@ import { NetworkdError, asNetworkdError, invalid } from './errors.js';
 import { parseAttachRequest, parseNetworkName, parseTaskId } from './requests.js';
 import type { NetworkService } from './service.js';
 import type { TaskLog, TaskOutcome } from './task-log.js';
+import type { HealthView } from './views.js';
 
 /** A whole definition of thousands of NRs fits; more is refused before it is read. */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -28,7 +29,7 @@ export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 export interface ApiOptions {
   readonly service: NetworkService;
   readonly tasks: TaskLog;
-  readonly health: () => object;
+  readonly health: () => HealthView;
   readonly log?: (message: string) => void;
 }
 

@@ -9,14 +9,15 @@
  * is set, so simulated nodes on one machine do not share /var/run/wireguard).
  */
 import { join } from 'node:path';
-import { KernelWgError, wireguardFamilyAvailable } from '../wg/kernel/index.js';
+import { KernelWgError, wireguardFamilyAvailable } from '../nr/wireguard/kernel/index.js';
 import { DEFAULT_UAPI_DIR } from '../wg/wgd/registry.js';
 import { Api } from './api.js';
 import type { DataPlane } from './data-plane.js';
 import { EndpointResolver, type HostResolver, systemResolver } from './endpoint-resolver.js';
 import { NetworkdError, invalid } from './errors.js';
 import { loadNodeIdentity } from './identity.js';
-import { NetworkService, type ReconcileReport, type WorkloadLinks } from './service.js';
+import { NetworkService, type WorkloadLinks } from './service.js';
+import type { ReconcileReport } from './views.js';
 import { Store } from './store.js';
 import { TaskLog } from './task-log.js';
 import { WgdSupervisor, selfCommand } from './wgd-supervisor.js';

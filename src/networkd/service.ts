@@ -5,7 +5,7 @@
  * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
  * passes run one at a time (SerialQueue), in arrival order.
  */
-import { allocatePublicAddress } from '../nr/allocate-public.js';
+import { type WorkloadLinkSpec, allocatePublicAddress, workloadLinkName } from '../nr/index.js';
 import {
   type NetworkDefinition,
   type NodeResource,
@@ -23,16 +23,9 @@ import { type AttachRequest, type NetworkName, parseWorkloadId } from './request
 import { decideRevision } from './revision.js';
 import { SerialQueue } from './serial-queue.js';
 import { type Store, type StoredNetwork, type StoredWorkload, type StoredWorkloads, withForgotten } from './store.js';
+import type { ApplyResult, AttachResult, DeleteResult, DetachResult, NetworkView, ReconcileReport } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
-import {
-  KernelWorkloadLinks,
-  WORKLOAD_MTU,
-  attachWorkloadLink,
-  detachWorkloadLink,
-  listWorkloadLinks,
-  workloadLinkName,
-  type WorkloadLinkSpec,
-} from './workload-link.js';
+import { KernelWorkloadLinks } from './workload-link.js';
 import {
   type NetnsIdentity,
   forbiddenMatch,
@@ -45,35 +38,6 @@ import {
   tryNetnsIdentity,
 } from './workload-namespace.js';
 
-export interface ApplyResult {
-  readonly network: string;
-  readonly netId: string;
-  readonly revision: number;
-  readonly applied: { readonly steps: number; readonly ms: number };
-}
-
-export interface AttachResult {
-  readonly workload: string;
-  readonly ip: string;
-  readonly prefix: 24;
-  readonly gateway: string;
-  readonly routes: readonly { destination: string; via: string }[];
-  readonly mtu: number;
-  readonly ifname: string;
-  readonly netns: string;
-}
-
-export interface ReconcileReport {
-  readonly steps: number;
-  readonly networks: number;
-  readonly removedNrs: readonly string[];
-  readonly removedDevices: readonly string[];
-  readonly reattached: number;
-  readonly forgotten: readonly string[];
-  readonly errors: readonly string[];
-  readonly ms: number;
-}
-
 /** The kernel side of workloads (workload-link.ts); replaceable so the wiring stays in one place. */
 export interface WorkloadLinks {
   attach(spec: WorkloadLinkSpec): Promise<boolean>;
@@ -83,8 +47,6 @@ export interface WorkloadLinks {
   retain?(netnsPaths: Iterable<string>): void;
 }
 
-/** Reads the kernel on every call and keeps nothing (networkd's default keeps a KernelWorkloadLinks). */
-export const kernelWorkloadLinks: WorkloadLinks = { attach: attachWorkloadLink, detach: detachWorkloadLink, list: listWorkloadLinks };
 
 export interface ServiceOptions {
   readonly store: Store;
@@ -183,7 +145,7 @@ export class NetworkService {
   }
 
   /** DELETE /v1/networks/{name}: state first, then workloads detached, then the NR removed. */
-  deleteNetwork(name: NetworkName): Promise<{ network: string; netId: string; deleted: true; workloadsDetached: number }> {
+  deleteNetwork(name: NetworkName): Promise<DeleteResult> {
     return this.#queue.run(async () => {
       const stored = this.#store.network(name);
       if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
@@ -199,11 +161,11 @@ export class NetworkService {
     });
   }
 
-  async listNetworks(): Promise<object[]> {
+  async listNetworks(): Promise<NetworkView[]> {
     return Promise.all(this.#store.networks().map((n) => this.#describe(n)));
   }
 
-  async getNetwork(name: NetworkName): Promise<object> {
+  async getNetwork(name: NetworkName): Promise<NetworkView> {
     const stored = this.#store.network(name);
     if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
     return this.#describe(stored);
@@ -259,7 +221,7 @@ export class NetworkService {
   }
 
   /** DELETE /v1/networks/{name}/workloads/{workload}: the address becomes free. */
-  detachWorkload(name: NetworkName, workloadText: string): Promise<{ workload: string; ip: string; detached: true }> {
+  detachWorkload(name: NetworkName, workloadText: string): Promise<DetachResult> {
     const workload = parseWorkloadId(workloadText);
     return this.#queue.run(async () => {
       const network = this.#store.network(name);
@@ -428,10 +390,11 @@ export class NetworkService {
   /** Resolves endpoints (keeping the last good addresses), then applies the NR. */
   async #applyOne(network: StoredNetwork): Promise<number> {
     const resource = this.#resourceOf(network);
-    const { endpoints, lastGood } = await this.#resolver.resolveAll(resource.peers.map((p) => p.endpoint), network.resolved);
-    if (JSON.stringify(lastGood) !== JSON.stringify(network.resolved)) {
-      await this.#store.putNetwork({ ...network, resolved: lastGood });
-    }
+    const { endpoints, lastGood, changed } = await this.#resolver.resolveAll(
+      resource.peers.map((p) => p.endpoint),
+      network.resolved,
+    );
+    if (changed) await this.#store.putNetwork({ ...network, resolved: lastGood });
     for (const [index, result] of endpoints.entries()) {
       if (result.source === 'last-good') this.#log(`network ${network.name}: ${result.host} does not resolve; using its last good address`);
       if (result.source === 'unresolved' && result.host !== undefined) this.#log(`network ${network.name}: ${result.host} does not resolve and has no last good address; peer ${resource.peers[index]?.node} has no endpoint`);
@@ -449,7 +412,7 @@ export class NetworkService {
   }
 
   #linkSpec(network: StoredNetwork, resource: NodeResource, workload: StoredWorkload): WorkloadLinkSpec {
-    return { nrNetns: this.#plane.nrNetnsPath(network.netId), link: workload.link, netns: workload.netns, ifname: workload.ifname, ip: workload.ip, gateway: resource.gateway, mtu: WORKLOAD_MTU };
+    return { nrNetns: this.#plane.nrNetnsPath(network.netId), link: workload.link, netns: workload.netns, ifname: workload.ifname, ip: workload.ip, gateway: resource.gateway, mtu: resource.mtu };
   }
 
   #attachResult(resource: NodeResource, workload: StoredWorkload): AttachResult {
@@ -459,13 +422,13 @@ export class NetworkService {
       prefix: 24,
       gateway: resource.gateway,
       routes: [{ destination: '0.0.0.0/0', via: resource.gateway }],
-      mtu: WORKLOAD_MTU,
+      mtu: resource.mtu,
       ifname: workload.ifname,
       netns: workload.netns,
     };
   }
 
-  async #describe(network: StoredNetwork): Promise<object> {
+  async #describe(network: StoredNetwork): Promise<NetworkView> {
     const resource = this.#resourceOf(network);
     let live: NrStatus | null = null;
     let liveError: string | undefined;
@@ -500,7 +463,7 @@ export class NetworkService {
         : null,
       listenPort: live?.device?.listenPort ?? resource.listenPort,
       workloads: Object.values(workloads.workloads).map((w) => ({ workload: w.workload, ip: w.ip, netns: w.netns, ifname: w.ifname, link: w.link })),
-      forgottenWorkloads: workloads.forgotten,
+      forgottenWorkloads: [...workloads.forgotten],
       ...(liveError === undefined ? {} : { liveError }),
     };
   }

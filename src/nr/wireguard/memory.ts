@@ -9,7 +9,7 @@
  * (TRUST_MS), after which the device is read again. Only public values are kept (the public key
  * stands for the private key).
  */
-import type { WgDesiredConfig, WgDeviceStatus } from './wg-types.js';
+import type { WgDesiredConfig, WgDeviceStatus } from './backend.js';
 
 /** How long a confirmed configuration is trusted without reading the device again. */
 export const WG_TRUST_MS = 5 * 60_000;

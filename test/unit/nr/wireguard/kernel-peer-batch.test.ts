@@ -1,4 +1,4 @@
-// Host-side tests of the packed peer batch (src/wg/kernel/peer-batch.ts → the addon's batch reader
+// Host-side tests of the packed peer batch (src/nr/wireguard/kernel/peer-batch.ts → the addon's batch reader
 // and native/wgk_text.c): every optional field lands on its own peer whatever mix the peers carry,
 // keys are accepted exactly when they are canonical base64 (the pattern zmesh checks everywhere),
 // and text that only looks valid after a lossy conversion (non-ASCII, NUL) is refused naming the
@@ -6,10 +6,11 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { KEY_PATTERN, SecretKey, isKey } from '../../../src/netdef/index.js';
-import { decodeDeviceMessages, setDevice, toRawDeviceSet, type KernelDeviceSet, type KernelPeerSet } from '../../../src/wg/kernel/device.js';
-import { KernelWgError } from '../../../src/wg/kernel/errors.js';
-import { RAW_PEER, kernelWgNative } from '../../../src/wg/kernel/native.js';
+import { KEY_PATTERN, SecretKey, isKey } from '../../../../src/netdef/index.js';
+import { decodeDeviceMessages, setDevice, toRawDeviceSet } from '../../../../src/nr/wireguard/kernel/device.js';
+import type { KernelDeviceSet, KernelPeerSet } from '../../../../src/nr/wireguard/kernel/types.js';
+import { KernelWgError } from '../../../../src/nr/wireguard/kernel/errors.js';
+import { RAW_PEER, kernelWgNative } from '../../../../src/nr/wireguard/kernel/native.js';
 
 const FAMILY_ID = 0x1d;
 

@@ -1,7 +1,8 @@
 /**
  * Transport data messages (type 4) in TypeScript: the executable
- * specification of the C packet path, used by the tests to carry real
- * traffic between two protocol cores.
+ * specification of the C packet path (native/wg_*), used by the tests to carry
+ * real traffic between two protocol cores. It lives with the tests because
+ * nothing in src/ runs it: the product's packets go through the C data plane.
  *
  * - `encryptTransport` / `decryptTransport`: one message with one key.
  *   Plaintext is padded with zeros to a multiple of 16, never beyond the MTU;
@@ -19,12 +20,12 @@ import {
   PADDING_MULTIPLE,
   REJECT_AFTER_MESSAGES,
   TRANSPORT_MINIMUM_LENGTH,
-} from './constants.js';
-import { AEAD, AEAD_OPEN } from './crypto.js';
-import { parseMessage, serializeTransport, type TransportMessage } from './messages.js';
+} from '../../../../src/wg/constants.js';
+import { AEAD, AEAD_OPEN } from '../../../../src/wg/crypto.js';
+import { parseMessage, serializeTransport, type TransportMessage } from '../../../../src/wg/messages.js';
 import { ReplayWindow } from './replay.js';
-import type { InstalledKeypair, PeerActivity } from './protocol.js';
-import type { WgKey } from './keys.js';
+import type { InstalledKeypair, PeerActivity } from '../../../../src/wg/protocol.js';
+import type { WgKey } from '../../../../src/wg/keys.js';
 
 /** The on-wire plaintext length of an IP packet of `length` bytes: padded to 16, never beyond the MTU. */
 export function paddedLength(length: number, mtu: number): number {

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { bindSocketFile, SocketFileError } from '../../../src/wg/uapi/socket-file.js';
+import { bindSocketFile, SocketFileError } from '../../../src/socket/socket-file.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'zmesh-socket-file-'));
 test.after.always(() => rmSync(root, { recursive: true, force: true }));

@@ -3,7 +3,7 @@
  * (userspace wgd, kernel WireGuard): the configuration zmesh wants on a device, the live status
  * a device reports, and the WgBackend interface of docs/network-resources.md.
  */
-import type { SecretKey } from '../netdef/index.js';
+import type { SecretKey } from '../../netdef/index.js';
 
 export interface WgPeerConfig {
   /** base64 */

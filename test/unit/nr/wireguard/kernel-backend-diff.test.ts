@@ -1,10 +1,10 @@
-// Host-side tests of KernelWgBackend's difference (src/wg/kernel/backend.ts configurationDiff):
+// Host-side tests of KernelWgBackend's difference (src/nr/wireguard/kernel/backend.ts configurationDiff):
 // what configure sends given what the kernel reports. Pure: no kernel needed.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { SecretKey, ready } from '../../../src/netdef/index.js';
-import { configurationDiff, type KernelDevice } from '../../../src/wg/kernel/index.js';
-import type { WgDesiredConfig } from '../../../src/nr/wg-types.js';
+import { SecretKey, ready } from '../../../../src/netdef/index.js';
+import { configurationDiff, type KernelDevice } from '../../../../src/nr/wireguard/kernel/index.js';
+import type { WgDesiredConfig } from '../../../../src/nr/wireguard/backend.js';
 
 test.before(async () => {
   await ready();

@@ -1,9 +1,9 @@
 import test from 'ava';
-import { SecretKey, generateKeyPair, ready } from '../../../src/netdef/index.js';
-import { minimalSetRequest } from '../../../src/nr/wg-set-request.js';
-import type { WgDesiredConfig } from '../../../src/nr/wg-types.js';
-import { EMPTY_DEVICE_CONFIG, Endpoint, type DeviceConfig, type SetRequest, applySet } from '../../../src/wg/config.js';
-import { viewFromConfig } from '../../../src/wg/uapi/view.js';
+import { SecretKey, generateKeyPair, ready } from '../../../../src/netdef/index.js';
+import { minimalSetRequest } from '../../../../src/nr/wireguard/userspace/set-request.js';
+import type { WgDesiredConfig } from '../../../../src/nr/wireguard/backend.js';
+import { EMPTY_DEVICE_CONFIG, UapiEndpoint, type DeviceConfig, type SetRequest, applySet } from '../../../../src/wg/config.js';
+import { viewFromConfig } from '../../../../src/wg/uapi/view.js';
 
 const derive = (bytes: Uint8Array): Uint8Array => Buffer.from(SecretKey.fromBytes(bytes).publicKey(), 'base64');
 
@@ -98,7 +98,7 @@ test('a prefix moving from one peer to another converges in one request', (t) =>
 
 test('a roamed endpoint is left alone for a peer that dials in, and set back for a peer with a planned endpoint', (t) => {
   const config = configured();
-  const roamedTo = Endpoint.parse('203.0.113.5:4444');
+  const roamedTo = UapiEndpoint.parse('203.0.113.5:4444');
   const [first, second] = [...config.peers.keys()];
   const withRoaming = viewFromConfig(config, { peer: (hex) => (hex === first || hex === second ? { endpoint: roamedTo } : undefined) });
   t.deepEqual(shape(minimalSetRequest(withRoaming, desired)), { device: [], peers: [[peers[0]!.slice(0, 6), 'endpoint=198.51.100.11:24000']] });

@@ -9,9 +9,9 @@
  * field. The text itself (base64, addresses, prefixes) is parsed and checked by the addon before
  * anything is sent (native/wgk_text.c), which names the field the same way.
  */
-import { SecretKey } from '../../netdef/index.js';
+import { SecretKey } from '../../../netdef/index.js';
 import { invalidInput } from './errors.js';
-import type { KernelPeerSet } from './device.js';
+import type { KernelPeerSet } from './types.js';
 import { RAW_PEER, type RawPeerBatch } from './native.js';
 
 /** Standard base64 of 32 bytes. */

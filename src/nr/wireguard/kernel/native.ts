@@ -1,9 +1,9 @@
 /**
  * The kernel WireGuard entry points of the native addon (native/kernel_wg_addon.cc), typed.
- * Raw shapes only: keys are bytes, addresses are text. src/wg/kernel/device.ts is the API the
+ * Raw shapes only: keys are bytes, addresses are text. src/nr/wireguard/kernel/device.ts is the API the
  * rest of zmesh uses; tests of the encoding use the `wgEncode*` / `wgDecode*` entry points.
  */
-import { native } from '../../native/binding.js';
+import { native } from '../../../native/binding.js';
 
 /**
  * Per-peer flag bits of a RawPeerBatch: the kernel's WGPEER_F_* in bits 0..2, then which optional

@@ -1,5 +1,5 @@
 /**
- * requestOverSocket (src/wg/uapi/socket-request.ts), the request/answer exchange of the UAPI
+ * requestOverSocket (src/socket/socket-request.ts), the request/answer exchange of the UAPI
  * client and wgd's client, against real UNIX-socket servers that answer in awkward ways.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,7 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { requestOverSocket, type SocketRequestOptions } from '../../../src/wg/uapi/socket-request.js';
+import { requestOverSocket, type SocketRequestOptions } from '../../../src/socket/socket-request.js';
 
 class Refusal extends Error {
   constructor(readonly why: string) {

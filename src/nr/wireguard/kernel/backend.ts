@@ -9,9 +9,10 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerStatus } from '../../nr/wg-types.js';
-import { native } from '../../native/binding.js';
-import { createLink, deleteLink, getDevice, listLinks, setDevice, type KernelDevice, type KernelPeerSet } from './device.js';
+import type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerStatus } from '../backend.js';
+import { native } from '../../../native/binding.js';
+import { createLink, deleteLink, getDevice, listLinks, setDevice } from './device.js';
+import type { KernelDevice, KernelPeerSet } from './types.js';
 import { KernelWgError, fromAddon } from './errors.js';
 
 export interface KernelWgBackendOptions {

@@ -5,9 +5,9 @@
  * allowed IPs are replaced only when its set changed, a planned endpoint is sent only when the
  * device's differs, and peers no longer wanted are removed. null when nothing differs.
  */
-import { AllowedIp, Endpoint, PrivateKey, PublicKey, type PeerOperation, type PeerSection, type SetRequest, type DeviceOperation } from '../wg/config.js';
-import type { DeviceView } from '../wg/uapi/view.js';
-import type { WgDesiredConfig } from './wg-types.js';
+import { AllowedIp, UapiEndpoint, PrivateKey, PublicKey, type PeerOperation, type PeerSection, type SetRequest, type DeviceOperation } from '../../../wg/config.js';
+import type { DeviceView } from '../../../wg/uapi/view.js';
+import type { WgDesiredConfig } from '../backend.js';
 
 function desiredPrivateKey(config: WgDesiredConfig): PrivateKey {
   const bytes = config.privateKey.bytes();
@@ -35,7 +35,7 @@ export function minimalSetRequest(current: DeviceView, desired: WgDesiredConfig)
     const have = currentPeers.get(publicKey.hex);
     const operations: PeerOperation[] = [];
     if (want.endpoint !== null) {
-      const endpoint = Endpoint.parse(want.endpoint);
+      const endpoint = UapiEndpoint.parse(want.endpoint);
       if (!have || have.endpoint?.text !== endpoint.text) operations.push({ kind: 'endpoint', endpoint });
     }
     if ((have?.persistentKeepalive ?? 0) !== want.persistentKeepalive) {

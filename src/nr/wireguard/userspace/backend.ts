@@ -2,20 +2,20 @@
  * WgBackend (docs/network-resources.md "WireGuard") and its userspace implementation: devices
  * hosted by `zmesh wgd` (WgdClient: create, delete, list) and configured over each device's UAPI
  * socket (UapiClient: get, set), with the smallest set request that reaches the desired
- * configuration (wg-set-request.ts). The private key goes to the device over its root-only UAPI
+ * configuration (set-request.ts). The private key goes to the device over its root-only UAPI
  * socket and nowhere else.
  */
-import { SecretKey, ready } from '../netdef/index.js';
-import { UapiClient } from '../wg/uapi/client.js';
-import { UapiError } from '../wg/uapi/errors.js';
-import type { DeviceView } from '../wg/uapi/view.js';
-import type { WgdClient } from '../wg/wgd/client.js';
-import { WgdError } from '../wg/wgd/errors.js';
-import { NrError } from './errors.js';
-import { minimalSetRequest } from './wg-set-request.js';
-import type { WgBackend, WgDesiredConfig, WgDeviceStatus } from './wg-types.js';
+import { SecretKey, ready } from '../../../netdef/index.js';
+import { UapiClient } from '../../../wg/uapi/client.js';
+import { UapiError } from '../../../wg/uapi/errors.js';
+import type { DeviceView } from '../../../wg/uapi/view.js';
+import type { WgdClient } from '../../../wg/wgd/client.js';
+import { WgdError } from '../../../wg/wgd/errors.js';
+import { NrError } from '../../errors.js';
+import { minimalSetRequest } from './set-request.js';
+import type { WgBackend, WgDesiredConfig, WgDeviceStatus } from '../backend.js';
 
-export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from './wg-types.js';
+export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from '../backend.js';
 
 function publicKeyOf(view: DeviceView): string | null {
   if (!view.privateKey) return null;

@@ -6,10 +6,7 @@ export {
   listLinks,
   setDevice,
   wireguardFamilyAvailable,
-  type KernelDevice,
-  type KernelDeviceSet,
-  type KernelPeer,
-  type KernelPeerSet,
 } from './device.js';
+export type { KernelDevice, KernelDeviceSet, KernelPeer, KernelPeerSet } from './types.js';
 export { KernelWgError, type KernelWgErrorContext } from './errors.js';
 export { KernelWgBackend, configurationDiff, type KernelWgBackendOptions } from './backend.js';

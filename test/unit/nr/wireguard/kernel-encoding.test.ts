@@ -5,10 +5,11 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { SecretKey } from '../../../src/netdef/index.js';
-import { decodeDeviceMessages, setDevice, toRawDeviceSet, type KernelDeviceSet, type KernelPeerSet } from '../../../src/wg/kernel/device.js';
-import { KernelWgError } from '../../../src/wg/kernel/errors.js';
-import { kernelWgNative } from '../../../src/wg/kernel/native.js';
+import { SecretKey } from '../../../../src/netdef/index.js';
+import { decodeDeviceMessages, setDevice, toRawDeviceSet } from '../../../../src/nr/wireguard/kernel/device.js';
+import type { KernelDeviceSet, KernelPeerSet } from '../../../../src/nr/wireguard/kernel/types.js';
+import { KernelWgError } from '../../../../src/nr/wireguard/kernel/errors.js';
+import { kernelWgNative } from '../../../../src/nr/wireguard/kernel/native.js';
 import {
   NLM_F_ACK,
   NLM_F_REQUEST,
@@ -19,7 +20,6 @@ import {
   attrs,
   message,
   one,
-  only,
   type Message,
 } from './kernel-netlink.js';
 
