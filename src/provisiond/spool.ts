@@ -1,15 +1,16 @@
 /**
  * The spool directory: a JSON file (one task or an array of tasks) dropped into DIR is ingested
  * atomically and moved to DIR/done/, or to DIR/failed/ with the reason beside it
- * (failed/NAME.error.txt). Only complete files are taken: names starting with "." and names not
- * ending in ".json" are ignored, so a writer creates `.NAME.tmp` (or NAME.json.tmp) and renames
- * it to NAME.json when complete. A file is claimed by renaming it into DIR/.processing/, so two
- * scans never take the same file; after a crash, files found there are ingested again, which is
- * harmless: a re-submitted task with the same id and body is the existing task.
+ * (failed/NAME.error.txt, which appears only once NAME is there: a reader may wait for it). Only
+ * complete files are taken: names starting with "." and names not ending in ".json" are ignored,
+ * so a writer creates `.NAME.tmp` (or NAME.json.tmp) and renames it to NAME.json when complete.
+ * A file is claimed by renaming it into DIR/.processing/, so two scans never take the same file;
+ * after a crash, files found there are ingested again, which is harmless: a re-submitted task with
+ * the same id and body is the existing task.
  * A bad file is refused whole (all or nothing) and harms nothing else in the queue.
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseJsonText } from './api.js';
 import { ProvisiondError, asProvisiondError } from './errors.js';
@@ -31,6 +32,29 @@ export interface SpoolOptions {
 export interface SpoolReport {
   readonly done: string[];
   readonly failed: string[];
+}
+
+/** The reason beside a refused file in DIR/failed/. */
+function reasonName(name: string): string {
+  return `${name}.error.txt`;
+}
+
+/** The reason while it is written, before the refused file is beside it (a dotfile: listings skip it). */
+function pendingReasonName(name: string): string {
+  return `.${name}.error.txt.tmp`;
+}
+
+/**
+ * Finishes refusals a crash interrupted: a pending reason whose file reached failed/ is put in
+ * place; one whose file did not is dropped (the file is still claimed and is ingested again).
+ */
+async function finishRefusals(failed: string): Promise<void> {
+  const names = await readdir(failed);
+  for (const pending of names.filter((n) => n.startsWith('.') && n.endsWith('.error.txt.tmp'))) {
+    const name = pending.slice(1, -'.error.txt.tmp'.length);
+    if (names.includes(name)) await rename(join(failed, pending), join(failed, reasonName(name)));
+    else await rm(join(failed, pending), { force: true });
+  }
 }
 
 /** Names the spool takes: complete JSON files, never dotfiles or temp names. */
@@ -61,6 +85,7 @@ export class Spool {
   static async start(options: SpoolOptions): Promise<Spool> {
     const spool = new Spool(options);
     for (const sub of ['', '.processing', 'done', 'failed']) await mkdir(join(options.dir, sub), { recursive: true, mode: 0o700 });
+    await finishRefusals(join(options.dir, 'failed'));
     await spool.scan();
     spool.#watcher = watch(options.dir, () => spool.#requestScan());
     spool.#watcher.on('error', (error) => spool.#log(`spool: watching ${options.dir} failed (${(error as NodeJS.ErrnoException).code ?? 'error'}); scanning every ${options.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS} ms`));
@@ -137,10 +162,12 @@ export class Spool {
       }
       const issues = e.context.issues ?? [];
       const lines = [`${name}: ${e.message}`, ...issues.slice(1).map((i) => `${name}: ${i.path || '/'}: ${i.message}`)];
-      const errorFile = join(this.dir, 'failed', `${name}.error.txt`);
-      await writeFile(`${errorFile}.tmp`, `${lines.join('\n')}\n`, { mode: 0o600 });
-      await rename(`${errorFile}.tmp`, errorFile);
-      await rename(path, join(this.dir, 'failed', name));
+      // The reason is what a reader waits for, so it appears last: written aside, the file moved,
+      // then the reason renamed into place. A crash in between is finished by the next start.
+      const failed = join(this.dir, 'failed');
+      await writeFile(join(failed, pendingReasonName(name)), `${lines.join('\n')}\n`, { mode: 0o600 });
+      await rename(path, join(failed, name));
+      await rename(join(failed, pendingReasonName(name)), join(failed, reasonName(name)));
       report.failed.push(name);
       this.#log(`spool: ${name}: refused: ${e.message}`);
     }

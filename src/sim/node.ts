@@ -52,6 +52,8 @@ export class SimNode {
   readonly api: NetworkdApi;
   private readonly parts: SimNodeParts;
   private daemon: BackgroundProcess | undefined;
+  /** The wgd processes stopDaemons found (the host namespace, where they are listed, goes later). */
+  private stoppedWgd: number[] = [];
 
   constructor(parts: SimNodeParts) {
     this.parts = parts;
@@ -173,10 +175,32 @@ export class SimNode {
     return namespacesWithPrefix(this.prefix).filter((n) => n === `${this.prefix}ndmz` || n.startsWith(`${this.prefix}n-`));
   }
 
+  /**
+   * True when networkd was started and has exited (crashed, killed) — waiting up to `withinMs`
+   * for an exit that is under way, e.g. when its socket has just stopped answering.
+   */
+  async networkdGone(withinMs = 1_000): Promise<boolean> {
+    const proc = this.daemon;
+    if (!proc) return false;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([proc.exited, new Promise((r) => (timer = setTimeout(r, withinMs)))]);
+    clearTimeout(timer);
+    return !proc.running;
+  }
+
+  /** What of this node is still there (after a teardown: nothing): its namespaces, networkd, wgd. */
+  leftovers(): string[] {
+    const namespaces = namespacesWithPrefix(this.prefix).map((n) => `namespace ${n}`);
+    const networkd = this.daemon?.running ? [`networkd (pid ${this.daemon.pid})`] : [];
+    const wgd = this.stoppedWgd.filter((pid) => isProcessAlive(pid)).map((pid) => `wgd (pid ${pid})`);
+    return [...namespaces, ...networkd, ...wgd];
+  }
+
   /** Ends networkd (SIGTERM) and wgd (SIGTERM, SIGKILL after `graceMs`), by PID. */
   async stopDaemons(graceMs = 3_000): Promise<void> {
     await this.daemon?.stop({ graceMs });
     const pids = this.wgdPids();
+    this.stoppedWgd = pids;
     for (const pid of pids) signal(pid, 'SIGTERM');
     const deadline = Date.now() + graceMs;
     while (pids.some((p) => isProcessAlive(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

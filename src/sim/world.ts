@@ -313,6 +313,9 @@ export class SimWorld {
 
   private async runTeardown(): Promise<void> {
     const errors: string[] = [];
+    // A node whose networkd died before it could delete its networks (killed with the terminal's
+    // Ctrl-C, crashed) is torn down all the same once nothing of it is left: checked at the end.
+    const unanswered = new Map<SimNode, string[]>();
     // Networks first, through the API, while networkd still runs: this is the operator's path.
     await Promise.all(
       [...this.deployedTo.entries()].flatMap(([name, nodes]) =>
@@ -321,7 +324,9 @@ export class SimWorld {
           try {
             await node.api.deleteNetwork(name);
           } catch (e) {
-            errors.push(`DELETE ${name} on ${node.id}: ${(e as Error).message}`);
+            const message = `DELETE ${name} on ${node.id}: ${(e as Error).message}`;
+            if (await node.networkdGone()) unanswered.set(node, [...(unanswered.get(node) ?? []), message]);
+            else errors.push(message);
           }
         }),
       ),
@@ -337,6 +342,11 @@ export class SimWorld {
       await this.harness.teardown();
     } catch (e) {
       errors.push((e as Error).message);
+    }
+    for (const [node, messages] of unanswered) {
+      const left = node.leftovers();
+      if (left.length === 0) continue;
+      errors.push(...messages.map((m) => `${m} (networkd had exited; left behind: ${left.join(', ')})`));
     }
     if (errors.length > 0) {
       throw new SimError('TEARDOWN_FAILED', `teardown of simulated world ${this.prefix}:\n  ${errors.join('\n  ')}`, { prefix: this.prefix, errors });

@@ -33,3 +33,22 @@ test('public nodes reach the TEST-NET server from their own address, hidden node
   t.deepEqual(namespacesWithPrefix(prefix), []);
   t.false(existsSync(dir), 'the private directory with the identity keys is removed');
 });
+
+test('a node whose networkd died just before teardown (a terminal\'s Ctrl-C) counts as torn down once nothing is left', async (t) => {
+  const world = await SimWorld.create([{ id: 'alpha' }]);
+  const prefix = world.prefix;
+  const alpha = world.node('alpha');
+  try {
+    const net = await world.createNetwork('gone', '10.5.0.0/16', [alpha]);
+    await world.deploy(net);
+    t.true(alpha.ownedNamespaces().length >= 2, 'networkd made its ndmz and NR');
+  } catch (e) {
+    await world.teardown().catch(() => undefined);
+    throw e;
+  }
+  // Killed without waiting: teardown's DELETE meets a socket nobody answers on.
+  process.kill(alpha.networkd!.pid, 'SIGKILL');
+  await t.notThrowsAsync(world.teardown());
+  t.deepEqual(alpha.leftovers(), []);
+  t.deepEqual(namespacesWithPrefix(prefix), []);
+});

@@ -78,7 +78,8 @@ test('a flood of 15k random and 5k replayed datagrams crashes nothing, delivers 
   // Capture what B sends to A: its handshake initiation, data and keepalives.
   const pcapFile = join(w.tempDir(), 'b-to-a.pcap');
   const tcpdump = pair.b.ns.spawn('tcpdump', ['-n', '-U', '--immediate-mode', '-Z', 'root', '-i', 'ub', '-w', pcapFile, `udp and dst port ${pair.ports.a}`]);
-  await tcpdump.waitForOutput(/listening on/, { stream: 'stderr' });
+  // As in dataplane-offload: a start under load (two cores shared by several runs) can pass 5 s.
+  await tcpdump.waitForOutput(/listening on/, { stream: 'stderr', timeoutMs: 10_000 });
   await pingUntilAnswered(pair.b.ns, INNER.a);
   t.is((await ping(pair.b.ns, INNER.a, { count: 10, intervalMs: 20 })).loss, 0);
   await tcpdump.stop();

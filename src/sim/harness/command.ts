@@ -1,7 +1,10 @@
 // Running a command to completion and collecting its output. This is the one
 // place the harness waits on a child process; it always has a deadline, and a
 // failure becomes a HarnessError that shows the command line and the end of
-// stderr (never stdin, and not the arguments when `redactArgs` is set).
+// stderr (never stdin, and not the arguments when `redactArgs` is set). Like
+// the background processes (process.ts), a command runs in its own session, so
+// a terminal's Ctrl-C meant for the program does not fail the commands it is
+// running (its teardown still needs them); the deadline bounds each one.
 import { spawn } from 'node:child_process';
 import { HarnessError, tail } from './errors.js';
 
@@ -50,6 +53,7 @@ export function runCommand(cmd: string, args: readonly string[] = [], opts: Comm
     const child = spawn(cmd, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: opts.env ? { ...process.env, ...opts.env } : process.env,
+      detached: true,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

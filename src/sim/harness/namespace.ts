@@ -70,6 +70,7 @@ export class Namespace {
     const proc = new BackgroundProcess(systemTool('ip'), ['netns', 'exec', this.name, systemTool(cmd), ...args], {
       ...opts,
       visibleArgs: (opts.visibleArgs ?? 0) + 4,
+      detached: true, // the world ends it by PID (see process.ts)
     });
     this.owner.track(proc);
     return proc;
@@ -88,6 +89,7 @@ export class Namespace {
     const proc = new BackgroundProcess(systemTool('nsenter'), [`--net=${this.path}`, '--', systemTool(cmd), ...args], {
       ...opts,
       visibleArgs: (opts.visibleArgs ?? 0) + 3,
+      detached: true, // the world ends it by PID (see process.ts)
     });
     this.owner.track(proc);
     return proc;

@@ -3,6 +3,13 @@
 // we started: SIGTERM, then SIGKILL after a grace period. Output is buffered
 // (the last MiB of each stream) so tests can wait for a line such as
 // "listening" instead of sleeping.
+//
+// A world's processes run in their own session and process group (`detached`,
+// which Namespace.spawn sets): a terminal's Ctrl-C (SIGINT to its foreground
+// process group) reaches only the program that started them — the demo, a test
+// run — which then stops them itself, in order. They are still ours: ended by
+// PID at teardown or by the exit hooks, and recorded in the run registry
+// (runs.ts) so a killed run is swept.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describeCommand } from './command.js';
@@ -17,6 +24,12 @@ export interface SpawnOptions {
   visibleArgs?: number;
   /** Written to stdin, which is then closed. Without it stdin stays open (see `stdin`). */
   input?: string | Buffer;
+  /**
+   * Its own session (setsid), out of reach of the terminal's signals. Only for processes that
+   * something else ends by PID even when this program is interrupted (a world's: exit hooks,
+   * run registry); the world's spawns set it.
+   */
+  detached?: boolean;
 }
 
 export interface ExitStatus {
@@ -73,6 +86,7 @@ export class BackgroundProcess {
     this.child = spawn(cmd, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: opts.env ? { ...process.env, ...opts.env } : process.env,
+      detached: opts.detached === true, // see the top of this file
     });
     if (this.child.pid === undefined) {
       // spawn() reports ENOENT & co. asynchronously, but leaves pid unset at once.

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import test from 'ava';
@@ -10,6 +10,13 @@ import { kill9, readJournal, startJournalNetworkd, startProvisiond, zmesh } from
 
 function paths(dir: string) {
   return { stateDir: join(dir, 'state'), networkdSocket: join(dir, 'networkd.sock'), socket: join(dir, 'api', 'provisiond.sock'), journal: join(dir, 'journal.jsonl'), spool: join(dir, 'spool') };
+}
+
+// As a spool writer must: written under a name the spool ignores, then renamed. A plain write
+// can be claimed while still empty (the watch fires on create).
+function dropIntoSpool(spool: string, name: string, text: string): void {
+  writeFileSync(join(spool, `.${name}.writing`), text);
+  renameSync(join(spool, `.${name}.writing`), join(spool, name));
 }
 
 const allFinal = async (client: ProvisiondClient) => (await client.list({ limit: 100_000 })).every((task) => (FINAL_STATES as readonly string[]).includes(task.state));
@@ -76,11 +83,18 @@ test('the spool ingests complete JSON files, refuses bad ones beside their reaso
   };
   for (const [name, text] of Object.entries(files)) {
     writeFileSync(join(p.spool, `.${name}.tmp`), text);
-    if (name !== 'conflict.json') writeFileSync(join(p.spool, name), text);
+    if (name !== 'conflict.json') dropIntoSpool(p.spool, name, text);
   }
-  await waitFor(() => readdirSync(join(p.spool, 'done')).length === 2 && readdirSync(join(p.spool, 'failed')).length === 6, { what: 'the spool to sort the files', timeoutMs: 10_000 });
+  // A reason appears only once its file is beside it; what is being written is a dotfile.
+  const listed = (dir: string) => readdirSync(join(p.spool, dir)).filter((n) => !n.startsWith('.'));
+  await waitFor(() => listed('done').length === 2 && listed('failed').length === 6, {
+    what: 'the spool to sort the files',
+    timeoutMs: 10_000,
+  });
+  const refused = ['garbage.json', 'schema.json', 'truncated.json'];
+  t.deepEqual(listed('failed').sort(), refused.flatMap((n) => [n, `${n}.error.txt`]));
   // The conflict only after g1 is known.
-  writeFileSync(join(p.spool, 'conflict.json'), files['conflict.json']!);
+  dropIntoSpool(p.spool, 'conflict.json', files['conflict.json']!);
   await waitFor(() => existsSync(join(p.spool, 'failed', 'conflict.json.error.txt')), { what: 'the conflicting file to be refused', timeoutMs: 10_000 });
   const reason = (name: string) => readFileSync(join(p.spool, 'failed', `${name}.error.txt`), 'utf8');
   t.regex(reason('truncated.json'), /^truncated\.json: \/: truncated JSON \(the document ends early\)/);
@@ -96,6 +110,19 @@ test('the spool ingests complete JSON files, refuses bad ones beside their reaso
     ['s1', 'succeeded', 'spool:single.json'],
   ]);
   t.true(daemon.running);
+});
+
+test('a refusal a crash interrupted is finished at start: the reason joins its file, or goes without it', async (t) => {
+  const p = paths(tempDir(t));
+  const failed = join(p.spool, 'failed');
+  mkdirSync(failed, { recursive: true });
+  // Crashed after moving moved.json beside its pending reason; and before moving early.json.
+  writeFileSync(join(failed, 'moved.json'), '{');
+  writeFileSync(join(failed, '.moved.json.error.txt.tmp'), 'moved.json: /: truncated JSON\n');
+  writeFileSync(join(failed, '.early.json.error.txt.tmp'), 'early.json: /: not valid JSON\n');
+  await startProvisiond(t, { ...p });
+  t.deepEqual(readdirSync(failed).sort(), ['moved.json', 'moved.json.error.txt']);
+  t.is(readFileSync(join(failed, 'moved.json.error.txt'), 'utf8'), 'moved.json: /: truncated JSON\n');
 });
 
 test('provisiond killed with SIGKILL mid-run restarts with a consistent database and every task done exactly once, in order', async (t) => {

@@ -1,0 +1,91 @@
+/**
+ * Every system program that zmesh, its tests, the demo, the benchmarks and the scripts run, and
+ * the Debian package that provides it: the one place this is written down. The harness resolves
+ * only these names (systemTool() refuses any other), and test/unit/setup/programs.test.ts holds
+ * the map against the code (every program spawned anywhere is here), against the machine
+ * (`dpkg -S` names the same package) and against the installers: each package is in Debian's
+ * base system (priority "required", which every Debian install has), named by scripts/setup
+ * (PACKAGES), named by scripts/kvm/setup (programs of the guest-kernel runner only), or a
+ * prerequisite that scripts/setup checks (Node.js). Adding a spawn of a new program therefore
+ * means adding it here, and its package to scripts/setup.
+ */
+
+export const SYSTEM_PROGRAMS = {
+  // Networking: what networkd, the harness, the tests and the benchmarks drive.
+  ip: 'iproute2',
+  ss: 'iproute2',
+  nft: 'nftables',
+  conntrack: 'conntrack',
+  sysctl: 'procps',
+  nsenter: 'util-linux',
+  wg: 'wireguard-tools',
+  'wg-quick': 'wireguard-tools',
+  'wireguard-go': 'wireguard-go',
+  // Traffic and capture in tests and benchmarks.
+  ping: 'iputils-ping',
+  ncat: 'ncat',
+  iperf3: 'iperf3',
+  tcpdump: 'tcpdump',
+  strace: 'strace',
+  // The guest-kernel runner (scripts/kvm): installed by scripts/kvm/setup when it is used.
+  'qemu-system-x86_64': 'qemu-system-x86',
+  busybox: 'busybox-static',
+  xz: 'xz-utils',
+  depmod: 'kmod',
+  modprobe: 'kmod',
+  // Node.js, installed before scripts/setup (which checks its version).
+  node: 'nodejs',
+  npm: 'nodejs',
+  npx: 'nodejs',
+  // Debian's base system.
+  sh: 'dash',
+  bash: 'bash',
+  awk: 'mawk',
+  grep: 'grep',
+  find: 'findutils',
+  gzip: 'gzip',
+  tar: 'tar',
+  hostname: 'hostname',
+  mount: 'mount',
+  umount: 'mount',
+  dmesg: 'util-linux',
+  script: 'bsdutils',
+  getconf: 'libc-bin',
+  'apt-get': 'apt',
+  'apt-cache': 'apt',
+  dpkg: 'dpkg',
+  'dpkg-query': 'dpkg',
+  'dpkg-deb': 'dpkg',
+  basename: 'coreutils',
+  cat: 'coreutils',
+  chmod: 'coreutils',
+  chown: 'coreutils',
+  cp: 'coreutils',
+  cut: 'coreutils',
+  dirname: 'coreutils',
+  env: 'coreutils',
+  id: 'coreutils',
+  mkdir: 'coreutils',
+  mktemp: 'coreutils',
+  mv: 'coreutils',
+  rm: 'coreutils',
+  seq: 'coreutils',
+  sha256sum: 'coreutils',
+  sleep: 'coreutils',
+  stty: 'coreutils',
+  sync: 'coreutils',
+  tail: 'coreutils',
+  tee: 'coreutils',
+  touch: 'coreutils',
+  tr: 'coreutils',
+  true: 'coreutils',
+} as const satisfies Record<string, string>;
+
+export type SystemProgram = keyof typeof SYSTEM_PROGRAMS;
+
+/** Packages installed before scripts/setup runs; it checks them rather than installing them. */
+export const PREREQUISITE_PACKAGES: readonly string[] = ['nodejs'];
+
+export function isSystemProgram(name: string): name is SystemProgram {
+  return Object.hasOwn(SYSTEM_PROGRAMS, name);
+}
