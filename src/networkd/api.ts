@@ -8,6 +8,7 @@
  *   DELETE /v1/networks/{name}
  *   POST   /v1/networks/{name}/workloads       body: { workload, netns, ifname, ip? }
  *   DELETE /v1/networks/{name}/workloads/{workload}
+ *   POST   /v1/networks/{name}/workloads/gc    body: { keep: [workload, ...] } (CNI workloads)
  *
  * Owns routing, body limits, JSON in and out, the mapping of errors to statuses
  * (`{ error: { code, message, field?, issues? } }`) and X-Task-Id idempotency of changes.
@@ -16,7 +17,7 @@ import type http from 'node:http';
 import { findRoute, JsonApiServer, sendJson } from '../http/json-api-server.js';
 import { readBodyText } from '../http/request-body.js';
 import { NetworkdError, asNetworkdError, invalid } from './errors.js';
-import { parseAttachRequest, parseNetworkName, parseTaskId } from './requests.js';
+import { parseAttachRequest, parseGcRequest, parseNetworkName, parseTaskId } from './requests.js';
 import type { NetworkService } from './service.js';
 import type { TaskLog, TaskOutcome } from './task-log.js';
 import type { HealthView } from './views.js';
@@ -68,6 +69,7 @@ export class Api {
       { method: 'PUT', pattern: /^\/v1\/networks\/([^/]+)$/, change: true, handler: async (p, body) => service.applyNetwork(name(p), await body()) },
       { method: 'DELETE', pattern: /^\/v1\/networks\/([^/]+)$/, change: true, handler: async (p) => service.deleteNetwork(name(p)) },
       { method: 'POST', pattern: /^\/v1\/networks\/([^/]+)\/workloads$/, change: true, handler: async (p, body) => service.attachWorkload(name(p), parseAttachRequest(await body())) },
+      { method: 'POST', pattern: /^\/v1\/networks\/([^/]+)\/workloads\/gc$/, change: true, handler: async (p, body) => service.gcWorkloads(name(p), parseGcRequest(await body())) },
       { method: 'DELETE', pattern: /^\/v1\/networks\/([^/]+)\/workloads\/([^/]+)$/, change: true, handler: async (p) => service.detachWorkload(name(p), decodeURIComponent(p[1] ?? '')) },
     ];
     this.#server = new JsonApiServer((request, response) => this.#handle(request, response), NetworkdError);

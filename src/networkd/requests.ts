@@ -19,6 +19,25 @@ export interface AttachRequest {
   readonly ifname: string;
   /** The address asked for (dotted quad), checked against the subnet by allocation. */
   readonly ip: string | undefined;
+  /** Who attaches it: the API's callers, or a container runtime through zmesh-cni. */
+  readonly owner: WorkloadOwner;
+}
+
+/**
+ * Who a workload belongs to. A CNI workload is its runtime's (container id + ifname): a second
+ * ADD of it is refused rather than answered, as the CNI spec says, and GC releases the CNI
+ * workloads the runtime no longer names; the API's workloads are never touched by either.
+ */
+export type WorkloadOwner = { readonly kind: 'api' } | { readonly kind: 'cni'; readonly containerId: string };
+
+export const API_OWNER: WorkloadOwner = Object.freeze({ kind: 'api' });
+
+/** The CNI spec's container id: alphanumerics and "_", ".", "-", starting alphanumeric. */
+export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,1023}$/;
+
+/** POST /v1/networks/{name}/workloads/gc: the CNI workloads to keep (every other is released). */
+export interface GcRequest {
+  readonly keep: ReadonlySet<string>;
 }
 
 const networkName = new RegExp(NETWORK_NAME_PATTERN);
@@ -72,7 +91,9 @@ export function parseAttachRequest(body: unknown): AttachRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', `must be a JSON object, not ${describe(body)}`);
   const record = body as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!['workload', 'netns', 'ifname', 'ip'].includes(key)) throw invalid(shown(key).slice(1, -1), 'unknown field (expected workload, netns, ifname, ip)');
+    if (!['workload', 'netns', 'ifname', 'ip', 'owner', 'containerId'].includes(key)) {
+      throw invalid(shown(key).slice(1, -1), 'unknown field (expected workload, netns, ifname, ip, owner, containerId)');
+    }
   }
   for (const key of ['workload', 'netns', 'ifname']) if (record[key] === undefined) throw invalid(key, 'is required');
   const ip = record.ip;
@@ -82,7 +103,28 @@ export function parseAttachRequest(body: unknown): AttachRequest {
     netns: parseNetnsPath(record.netns),
     ifname: parseIfname(record.ifname),
     ip: ip as string | undefined,
+    owner: parseOwner(record.owner, record.containerId),
   };
+}
+
+function parseOwner(owner: unknown, containerId: unknown): WorkloadOwner {
+  if (owner === undefined || owner === 'api') {
+    if (containerId !== undefined) throw invalid('containerId', 'is given only with owner "cni"');
+    return API_OWNER;
+  }
+  if (owner !== 'cni') throw invalid('owner', `must be "api" or "cni", not ${typeof owner === 'string' ? shown(owner) : describe(owner)}`);
+  if (containerId === undefined) throw invalid('containerId', 'is required with owner "cni"');
+  if (typeof containerId !== 'string') throw invalid('containerId', `must be a string, not ${describe(containerId)}`);
+  if (!CONTAINER_ID.test(containerId)) throw invalid('containerId', `${shown(containerId)} is not a container id (alphanumerics, "_", ".", "-")`);
+  return { kind: 'cni', containerId };
+}
+
+export function parseGcRequest(body: unknown): GcRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', `must be a JSON object, not ${describe(body)}`);
+  const record = body as Record<string, unknown>;
+  for (const key of Object.keys(record)) if (key !== 'keep') throw invalid(shown(key).slice(1, -1), 'unknown field (expected keep)');
+  if (!Array.isArray(record.keep)) throw invalid('keep', `must be an array of workload ids, not ${describe(record.keep)}`);
+  return { keep: new Set(record.keep.map((id, index) => parseWorkloadId(id, `keep/${index}`))) };
 }
 
 /** The optional X-Task-Id header: 1-128 printable ASCII characters. */

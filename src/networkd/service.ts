@@ -19,11 +19,11 @@ import {
 import type { DataPlane, NrStatus } from './data-plane.js';
 import type { EndpointResolver } from './endpoint-resolver.js';
 import { NetworkdError, asNetworkdError, conflict, invalid, notFound } from './errors.js';
-import { type AttachRequest, type NetworkName, parseWorkloadId } from './requests.js';
+import { type AttachRequest, type GcRequest, type NetworkName, parseWorkloadId } from './requests.js';
 import { decideRevision } from './revision.js';
 import { SerialQueue } from './serial-queue.js';
 import { type Store, type StoredNetwork, type StoredWorkload, withForgotten } from './store.js';
-import type { ApplyResult, AttachResult, DeleteResult, DetachResult, NetworkView, ReconcileReport } from './views.js';
+import type { ApplyResult, AttachResult, DeleteResult, DetachResult, GcResult, NetworkView, ReconcileReport } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
 import {
   KernelWorkloadLinks,
@@ -172,6 +172,10 @@ export class NetworkService {
       const state = this.#store.workloads(name);
       const existing = state.workloads[request.workload];
       if (existing) {
+        if (request.owner.kind === 'cni' || existing.owner.kind === 'cni') {
+          // A runtime ADDs once per container and ifname (CNI spec); a second ADD is its bug, or a clash.
+          throw conflict('workload', `workload ${request.workload} is already attached (netns ${existing.netns}, ifname ${existing.ifname}, ${existing.ip}); DEL it first`, { network: name, workload: request.workload });
+        }
         for (const field of ['netns', 'ifname'] as const) {
           if (existing[field] !== request[field]) throw conflict(field, `workload ${request.workload} is attached with ${field} ${existing[field]}; detach it first to change it`, { network: name, workload: request.workload });
         }
@@ -186,7 +190,7 @@ export class NetworkService {
       const link = workloadLinkName(request.workload);
       const clash = others.find((w) => w.link === link);
       if (clash) throw conflict('workload', `its link name ${link} collides with workload ${clash.workload}'s; use another workload id`, { network: name, workload: request.workload });
-      const record: StoredWorkload = { workload: request.workload, netns: request.netns, ifname: request.ifname, ip, link };
+      const record: StoredWorkload = { workload: request.workload, netns: request.netns, ifname: request.ifname, ip, link, owner: request.owner };
       await this.#store.putWorkloads({ ...state, workloads: { ...state.workloads, [record.workload]: record } });
       try {
         await this.#links.attach(this.#linkSpec(network, resource, record));
@@ -217,6 +221,39 @@ export class NetworkService {
       this.#retainWorkloadNamespaces();
       this.#log(`network ${name}: workload ${workload} detached, ${record.ip} free`);
       return { workload, ip: record.ip, detached: true };
+    });
+  }
+
+  /**
+   * POST /v1/networks/{name}/workloads/gc: releases every CNI-owned workload not in `keep` (the
+   * runtime's CNI GC). Each release is done on its own: a failure is reported and the rest go on.
+   */
+  gcWorkloads(name: NetworkName, request: GcRequest): Promise<GcResult> {
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      if (!network) throw notFound(`network "${name}" is not applied on this node`, { network: name });
+      const nrNetns = this.#plane.nrNetnsPath(network.netId);
+      const released: string[] = [];
+      const errors: { workload: string; message: string }[] = [];
+      let kept = 0;
+      for (const record of Object.values(this.#store.workloads(name).workloads)) {
+        if (record.owner.kind !== 'cni') continue;
+        if (request.keep.has(record.workload)) {
+          kept++;
+          continue;
+        }
+        try {
+          const { [record.workload]: _removed, ...rest } = this.#store.workloads(name).workloads;
+          await this.#store.putWorkloads({ ...this.#store.workloads(name), workloads: rest });
+          await this.#links.detach(nrNetns, record.link);
+          released.push(record.workload);
+          this.#log(`network ${name}: CNI GC released workload ${record.workload} (container ${record.owner.containerId}), ${record.ip} free`);
+        } catch (error) {
+          errors.push({ workload: record.workload, message: asNetworkdError(error).message });
+        }
+      }
+      this.#retainWorkloadNamespaces();
+      return { released, kept, errors };
     });
   }
 
@@ -399,7 +436,15 @@ export class NetworkService {
           }
         : null,
       listenPort: live?.device?.listenPort ?? resource.listenPort,
-      workloads: Object.values(workloads.workloads).map((w) => ({ workload: w.workload, ip: w.ip, netns: w.netns, ifname: w.ifname, link: w.link })),
+      workloads: Object.values(workloads.workloads).map((w) => ({
+        workload: w.workload,
+        ip: w.ip,
+        netns: w.netns,
+        ifname: w.ifname,
+        link: w.link,
+        owner: w.owner.kind,
+        containerId: w.owner.kind === 'cni' ? w.owner.containerId : null,
+      })),
       forgottenWorkloads: [...workloads.forgotten],
       ...(liveError === undefined ? {} : { liveError }),
     };
