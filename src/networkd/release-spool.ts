@@ -10,9 +10,9 @@
  * Light on purpose (node: modules only): the CNI plugin imports it on its start-up path.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isTemporaryName, prepareDirectory, removeFileDurably, writeFileAtomic } from '../common/atomic-file.js';
+import { isTemporaryName, removeFileDurably, writeFileAtomic } from '../common/atomic-file.js';
 
 export const MAX_SPOOLED_RELEASES = 1024;
 
@@ -36,7 +36,8 @@ export type SpoolOutcome = 'spooled' | 'full';
 
 /** Records `release` durably in `dir` (created 0700); 'full' when MAX_SPOOLED_RELEASES are waiting. */
 export async function spoolRelease(dir: string, release: SpooledRelease, max = MAX_SPOOLED_RELEASES): Promise<SpoolOutcome> {
-  prepareDirectory(dir);
+  // Not prepareDirectory: its sweep of temporaries would remove those of DELs spooling right now.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = fileOf(release);
   const waiting = readdirSync(dir).filter((name) => RELEASE_FILE.test(name));
   if (!waiting.includes(file) && waiting.length >= max) return 'full';
