@@ -56,7 +56,7 @@ bool EndpointFromJs(const Napi::Value &v, wg_sockaddr *out) {
   Napi::Value address = o.Get("address"), port = o.Get("port");
   if (!address.IsString() || !port.IsNumber()) return false;
   int p = port.As<Napi::Number>().Int32Value();
-  if (p < 1 || p > 65535) return false;
+  if (p < 0 || p > 65535) return false;  // port 0 as wireguard-go: accepted, sending there fails
   uint8_t bytes[16];
   int family = ParseAddress(address.As<Napi::String>().Utf8Value(), bytes);
   if (family == 4) {

@@ -57,9 +57,11 @@ size_t wg_seal_transport(wg_device *d, wg_aead *aead, wg_keypair *kp, uint64_t c
 }
 
 int wg_socket_for(wg_device *d, const wg_sockaddr *to) {
-  if (to->sa.sa_family == AF_INET) return d->udp4_fd;
-  if (to->sa.sa_family == AF_INET6) return d->udp6_fd;
-  return -1;
+  if (to->sa.sa_family != AF_INET && to->sa.sa_family != AF_INET6) return -1;
+  /* Port 0 is accepted in a configuration (as wireguard-go does) but is no destination: the
+   * kernel refuses it, and an EINVAL from a GSO send would turn segmentation off for every peer. */
+  if (to->in4.sin_port == 0) return -1; /* sin_port and sin6_port share their offset */
+  return to->sa.sa_family == AF_INET ? d->udp4_fd : d->udp6_fd;
 }
 
 static socklen_t sockaddr_length(const wg_sockaddr *a) {

@@ -15,8 +15,7 @@ import {
   parseNodeRecord,
 } from '../netdef/index.js';
 import { CliError, type CliIo, type Problem } from './command.js';
-import { writeFileAtomic } from '../common/atomic-file.js';
-import { modeOf, parseJson, readTextFile } from './files.js';
+import { modeOf, parseJson, readTextFile, writeToolFile } from './files.js';
 
 /** A definition holds sealed keys only, so it may be world-readable. */
 export const DEFINITION_MODE = 0o644;
@@ -35,7 +34,7 @@ export async function loadDefinition(file: string): Promise<NetworkDefinition> {
 
 export async function saveDefinition(file: string, def: NetworkDefinition, exclusive = false): Promise<void> {
   const mode = (await modeOf(file)) ?? DEFINITION_MODE;
-  await writeFileAtomic(file, `${JSON.stringify(def, null, 2)}\n`, { mode, exclusive });
+  await writeToolFile(file, `${JSON.stringify(def, null, 2)}\n`, 'FILE', { mode, exclusive });
 }
 
 /** Reads a node record from a path, or from stdin when the path is `-`. */

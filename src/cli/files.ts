@@ -4,7 +4,10 @@
  * directory) so that a crash or a full disk never leaves a half-written definition or key.
  */
 
-import { readFile, stat } from 'node:fs/promises';
+import { lstat, readFile, readlink, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { type AtomicWriteOptions, writeFileAtomic } from '../common/atomic-file.js';
+import { JsonTextError, parseStrictJson } from '../common/json-text.js';
 import { CliError } from './command.js';
 
 function reasonOf(error: unknown): string {
@@ -24,21 +27,65 @@ export async function readTextFile(path: string, field: string): Promise<string>
   }
 }
 
-/** Parses JSON; a syntax error names `field` (the file's JSON message holds no secrets). */
+/**
+ * Parses JSON strictly (src/common/json-text.ts); a syntax error names `field`, a key given twice
+ * or an inexact integer names `field#/json/path` (the file's JSON message holds no secrets).
+ */
 export function parseJson(text: string, field: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseStrictJson(text);
   } catch (error) {
+    if (error instanceof JsonTextError) throw CliError.invalid(`${field}#${error.path || '/'}`, error.reason);
     throw CliError.invalid(field, `not valid JSON: ${(error as Error).message}`);
   }
 }
 
+/** Whether anything is at `path`: a symbolic link counts, even one whose target is missing. */
 export async function fileExists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await lstat(path);
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Symbolic links followed at most this often (the kernel's MAXSYMLINKS). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * The file `path` finally names, following symbolic links (the target may not exist yet: a
+ * dangling link), so that a write replaces the target and keeps the link as the user made it.
+ */
+async function linkTarget(path: string, field: string): Promise<string> {
+  let current = path;
+  for (let hops = 0; hops < MAX_LINK_HOPS; hops++) {
+    let target: string;
+    try {
+      target = await readlink(current);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EINVAL' || code === 'ENOENT') return current; // not a link, or nothing there yet
+      throw CliError.failed(field, `cannot write ${path}: ${reasonOf(error)}`);
+    }
+    current = resolve(dirname(current), target);
+  }
+  throw CliError.failed(field, `cannot write ${path}: more than ${MAX_LINK_HOPS} symbolic links to follow`);
+}
+
+/**
+ * Writes one of the tool's files atomically (src/common/atomic-file.ts), through a symbolic link to
+ * its target. A failure is `<field>: cannot write <path>: <reason>` — the path asked for, never the
+ * temporary file; EEXIST of an exclusive write passes through for the caller to word.
+ */
+export async function writeToolFile(path: string, text: string, field: string, options: AtomicWriteOptions = {}): Promise<void> {
+  const target = await linkTarget(path, field);
+  try {
+    await writeFileAtomic(target, text, options);
+  } catch (error) {
+    if (options.exclusive && (error as NodeJS.ErrnoException).code === 'EEXIST') throw error;
+    const via = target === path ? '' : ` (the target of the link, ${target})`;
+    throw CliError.failed(field, `cannot write ${path}${via}: ${reasonOf(error)}`);
   }
 }
 

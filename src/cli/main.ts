@@ -70,7 +70,9 @@ function report(io: CliIo, command: string, error: unknown): number {
     return EXIT_INVALID;
   }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  io.stderr(`${prefix}${code ? `${code}: ` : ''}${error instanceof Error ? error.message : String(error)}\n`);
+  const message = error instanceof Error ? error.message : String(error);
+  // Node's system errors already start with their code ("EACCES: permission denied, …").
+  io.stderr(`${prefix}${code && !message.startsWith(`${code}:`) ? `${code}: ` : ''}${message}\n`);
   return EXIT_FAILURE;
 }
 

@@ -5,7 +5,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../common/atomic-file.js';
+import { writeToolFile } from './files.js';
 import { generateKeyPair, parseNodeRecord, ready } from '../netdef/index.js';
 import { CliError, type CommandGroup, type Invocation, type Problem } from './command.js';
 
@@ -37,7 +37,7 @@ async function init({ args, io }: Invocation): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const keyPath = join(stateDir, IDENTITY_KEY_FILE);
   try {
-    await writeFileAtomic(keyPath, `${identity.privateKey.revealBase64()}\n`, { mode: 0o600, exclusive: args.flags['force'] !== true });
+    await writeToolFile(keyPath, `${identity.privateKey.revealBase64()}\n`, '--state-dir', { mode: 0o600, exclusive: args.flags['force'] !== true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
       throw CliError.invalid('--state-dir', `${keyPath} already exists: refusing to replace a node identity (use --force to replace it)`);
@@ -45,7 +45,7 @@ async function init({ args, io }: Invocation): Promise<void> {
     throw error;
   }
   const recordText = `${JSON.stringify(result.value, null, 2)}\n`;
-  await writeFileAtomic(join(stateDir, NODE_RECORD_FILE), recordText, { mode: 0o644 });
+  await writeToolFile(join(stateDir, NODE_RECORD_FILE), recordText, '--state-dir', { mode: 0o644 });
   io.stdout(recordText);
 }
 

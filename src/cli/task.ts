@@ -5,6 +5,7 @@
  * whole, naming the JSON path, and nothing is queued.
  */
 import { readFile } from 'node:fs/promises';
+import { JsonTextError, parseStrictJson } from '../common/json-text.js';
 import { DEFAULT_SOCKET, ProvisiondClient } from '../provisiond/client.js';
 import { ProvisiondError } from '../provisiond/errors.js';
 import { TASK_STATES } from '../provisiond/task-store.js';
@@ -54,8 +55,9 @@ const submit: Command = {
     if (text.trim() === '') throw CliError.invalid(where, 'is empty (expected a JSON task or array of tasks)');
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = parseStrictJson(text);
     } catch (error) {
+      if (error instanceof JsonTextError) throw CliError.invalid(`${where}#${error.path || '/'}`, error.reason);
       throw CliError.invalid(where, `not valid JSON: ${(error as Error).message}`);
     }
     let tasks;

@@ -27,7 +27,11 @@ export const SYSTEM_PROGRAMS = {
   iperf3: 'iperf3',
   tcpdump: 'tcpdump',
   strace: 'strace',
-  // The guest-kernel runner (scripts/kvm): installed by scripts/kvm/setup when it is used.
+  // Containers: podman attaches containers through zmesh-cni in the e2e test (its OCI runtime,
+  // runc, is named by scripts/setup and run by podman only).
+  podman: 'podman',
+  // The guest-kernel runner (scripts/kvm): installed by scripts/kvm/setup when it is used (busybox
+  // also by scripts/setup: the podman test's container rootfs).
   'qemu-system-x86_64': 'qemu-system-x86',
   busybox: 'busybox-static',
   xz: 'xz-utils',
@@ -50,6 +54,7 @@ export const SYSTEM_PROGRAMS = {
   umount: 'mount',
   dmesg: 'util-linux',
   script: 'bsdutils',
+  chattr: 'e2fsprogs',
   getconf: 'libc-bin',
   'apt-get': 'apt',
   'apt-cache': 'apt',

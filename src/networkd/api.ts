@@ -13,7 +13,9 @@
  * Owns routing, body limits, JSON in and out, the mapping of errors to statuses
  * (`{ error: { code, message, field?, issues? } }`) and X-Task-Id idempotency of changes.
  */
+import { createHash } from 'node:crypto';
 import type http from 'node:http';
+import { JsonTextError, parseStrictJson } from '../common/json-text.js';
 import { findRoute, JsonApiServer, sendJson } from '../http/json-api-server.js';
 import { readBodyText } from '../http/request-body.js';
 import { NetworkdError, asNetworkdError, invalid } from './errors.js';
@@ -32,12 +34,16 @@ export interface ApiOptions {
   readonly log?: (message: string) => void;
 }
 
-type Handler = (params: string[], body: () => Promise<unknown>) => Promise<object>;
+/** A route's work, given its path captures and (for routes with a body) the parsed JSON body. */
+type Handler = (params: string[], body: unknown) => Promise<object>;
 
 interface Route {
   readonly method: string;
   readonly pattern: RegExp;
+  /** A change: X-Task-Id applies. */
   readonly change: boolean;
+  /** Takes a JSON body, read whole and parsed before anything else happens. */
+  readonly body: boolean;
   readonly handler: Handler;
 }
 
@@ -45,10 +51,25 @@ interface Route {
 function parseBody(text: string): unknown {
   if (text.trim() === '') throw invalid('body', 'is empty (expected JSON)');
   try {
-    return JSON.parse(text);
+    return parseStrictJson(text);
   } catch (error) {
+    if (error instanceof JsonTextError) throw invalid(`body#${error.path || '/'}`, error.reason);
     throw invalid('body', `not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/** A path segment, percent-decoded; EINVAL naming `field` when its encoding is malformed. */
+function decodePathSegment(segment: string, field: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw invalid(field, `malformed percent-encoding in the path segment ${JSON.stringify(segment.slice(0, 64))}`);
+  }
+}
+
+/** SHA-256 of the request's JSON body as parsed (whitespace aside, what was sent); of nothing without one. */
+function requestDigest(body: unknown): string {
+  return createHash('sha256').update(body === undefined ? '' : JSON.stringify(body)).digest('hex');
 }
 
 export class Api {
@@ -61,16 +82,34 @@ export class Api {
     const { service } = options;
     this.#tasks = options.tasks;
     this.#log = options.log ?? (() => {});
-    const name = (params: string[]) => parseNetworkName(decodeURIComponent(params[0] ?? ''));
+    const name = (params: string[]) => parseNetworkName(decodePathSegment(params[0] ?? '', 'name'));
     this.#routes = [
-      { method: 'GET', pattern: /^\/v1\/health$/, change: false, handler: async () => options.health() },
-      { method: 'GET', pattern: /^\/v1\/networks$/, change: false, handler: async () => ({ networks: await service.listNetworks() }) },
-      { method: 'GET', pattern: /^\/v1\/networks\/([^/]+)$/, change: false, handler: async (p) => service.getNetwork(name(p)) },
-      { method: 'PUT', pattern: /^\/v1\/networks\/([^/]+)$/, change: true, handler: async (p, body) => service.applyNetwork(name(p), await body()) },
-      { method: 'DELETE', pattern: /^\/v1\/networks\/([^/]+)$/, change: true, handler: async (p) => service.deleteNetwork(name(p)) },
-      { method: 'POST', pattern: /^\/v1\/networks\/([^/]+)\/workloads$/, change: true, handler: async (p, body) => service.attachWorkload(name(p), parseAttachRequest(await body())) },
-      { method: 'POST', pattern: /^\/v1\/networks\/([^/]+)\/workloads\/gc$/, change: true, handler: async (p, body) => service.gcWorkloads(name(p), parseGcRequest(await body())) },
-      { method: 'DELETE', pattern: /^\/v1\/networks\/([^/]+)\/workloads\/([^/]+)$/, change: true, handler: async (p) => service.detachWorkload(name(p), decodeURIComponent(p[1] ?? '')) },
+      { method: 'GET', pattern: /^\/v1\/health$/, change: false, body: false, handler: async () => options.health() },
+      { method: 'GET', pattern: /^\/v1\/networks$/, change: false, body: false, handler: async () => ({ networks: await service.listNetworks() }) },
+      { method: 'GET', pattern: /^\/v1\/networks\/([^/]+)$/, change: false, body: false, handler: async (p) => service.getNetwork(name(p)) },
+      { method: 'PUT', pattern: /^\/v1\/networks\/([^/]+)$/, change: true, body: true, handler: async (p, body) => service.applyNetwork(name(p), body) },
+      { method: 'DELETE', pattern: /^\/v1\/networks\/([^/]+)$/, change: true, body: false, handler: async (p) => service.deleteNetwork(name(p)) },
+      {
+        method: 'POST',
+        pattern: /^\/v1\/networks\/([^/]+)\/workloads$/,
+        change: true,
+        body: true,
+        handler: async (p, body) => service.attachWorkload(name(p), parseAttachRequest(body)),
+      },
+      {
+        method: 'POST',
+        pattern: /^\/v1\/networks\/([^/]+)\/workloads\/gc$/,
+        change: true,
+        body: true,
+        handler: async (p, body) => service.gcWorkloads(name(p), parseGcRequest(body)),
+      },
+      {
+        method: 'DELETE',
+        pattern: /^\/v1\/networks\/([^/]+)\/workloads\/([^/]+)$/,
+        change: true,
+        body: false,
+        handler: async (p) => service.detachWorkload(name(p), decodePathSegment(p[1] ?? '', 'workload')),
+      },
     ];
     this.#server = new JsonApiServer((request, response) => this.#handle(request, response), NetworkdError);
   }
@@ -93,17 +132,20 @@ export class Api {
     let replayed = false;
     try {
       const { route, params } = findRoute(this.#routes, method, path, NetworkdError);
+      const taskId = route.change ? parseTaskId(request.headers['x-task-id']) : undefined;
+      // The whole body, parsed, before a task id is claimed: a request cut short or malformed
+      // answers for itself and never holds (or poisons) its task id.
+      const body = route.body ? parseBody(await readBodyText(request, MAX_BODY_BYTES, NetworkdError)) : undefined;
       const work = async (): Promise<TaskOutcome> => {
         try {
-          return { status: 200, body: await route.handler(params, () => readBodyText(request, MAX_BODY_BYTES, NetworkdError).then(parseBody)) };
+          return { status: 200, body: await route.handler(params, body) };
         } catch (error) {
           const e = asNetworkdError(error);
           return { status: e.status, body: e.toJSON() };
         }
       };
       if (route.change) {
-        const taskId = parseTaskId(request.headers['x-task-id']);
-        const result = await this.#tasks.run(taskId, `${method} ${path}`, work);
+        const result = await this.#tasks.run(taskId, { request: `${method} ${path}`, digest: requestDigest(body) }, work);
         outcome = result;
         replayed = result.replayed;
       } else {
@@ -113,7 +155,8 @@ export class Api {
       const e = asNetworkdError(error);
       outcome = { status: e.status, body: e.toJSON() };
     }
-    if (outcome.status >= 500) {
+    // Server faults, and bodies over the limit (whose connection is cut before the answer could be read).
+    if (outcome.status >= 500 || outcome.status === 413) {
       const cause = (outcome.body as { error?: { message?: string } }).error?.message ?? '';
       this.#log(`${method} ${path}: ${outcome.status} ${cause}`);
     }

@@ -165,6 +165,7 @@ export class Networkd {
       nodeId,
       identity,
       ...(options.workloadLinks ? { workloadLinks: options.workloadLinks } : {}),
+      wgdPid: () => supervisor?.pid ?? null,
       beforeReconcile: async () => {
         await supervisor?.ensure();
       },

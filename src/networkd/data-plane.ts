@@ -5,6 +5,7 @@
  * sees and touches what carries this networkd's prefix.
  */
 import type { NodeResource, SecretKey } from '../netdef/index.js';
+import type { ForbiddenNamespace } from './workload-namespace.js';
 
 /** One NR as networkd wants it: this node's resource (endpoints already numeric), its address, its key. */
 export interface NrSpec {
@@ -47,6 +48,8 @@ export interface DataPlane {
   removeNr(netId: string): Promise<void>;
   /** NetIds of the NRs that exist (found by their prefix-scoped namespace names). */
   listNrs(): Promise<string[]>;
+  /** Every namespace this networkd owns (the ndmz, every NR, present or left over): never a workload's. */
+  ownNamespaces(): ForbiddenNamespace[];
   /** Path of an NR's namespace (for workload veths). */
   nrNetnsPath(netId: string): string;
   inspectNr(netId: string): Promise<NrStatus>;

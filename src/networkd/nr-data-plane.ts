@@ -7,7 +7,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { NetworkResources, NrError, UserspaceWgBackend, type WgBackend } from '../nr/index.js';
-import { RUN_NETNS_DIR, netIdOfNamespace, netIdOfWgDevice, netnsPathOf, nrNamespaceName, parseNetId, parsePrefix, wgDeviceName, type Prefix } from '../nr/names.js';
+import { RUN_NETNS_DIR, isOwnedNamespace, ndmzNamespaceName, netIdOfNamespace, netIdOfWgDevice, netnsPathOf, nrNamespaceName, parseNetId, parsePrefix, wgDeviceName, type Prefix } from '../nr/names.js';
 import { KernelWgBackend } from '../nr/wireguard/kernel/index.js';
 import type { PlaneContext, PlaneWg } from './daemon.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
@@ -69,6 +69,19 @@ export function createNrDataPlane(context: PlaneContext): DataPlane {
       await resources.removeNr(parseNetId(netId));
     }),
     listNrs: () => mapped(async () => resources.listNrs().map(String)),
+    ownNamespaces: () => {
+      let names: string[];
+      try {
+        names = readdirSync(RUN_NETNS_DIR);
+      } catch {
+        names = [];
+      }
+      const ndmz = ndmzNamespaceName(prefix);
+      return [ndmz, ...names.filter((name) => name !== ndmz && isOwnedNamespace(prefix, name))].map((name) => ({
+        path: netnsPathOf(name),
+        what: name === ndmz ? `this node's ndmz namespace (${name})` : `the NR namespace ${name}`,
+      }));
+    },
     nrNetnsPath: (netId) => netnsPathOf(nrNamespaceName(prefix, parseNetId(netId))),
     inspectNr: (netId) => mapped(async (): Promise<NrStatus> => {
       const id = parseNetId(netId);

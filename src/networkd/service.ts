@@ -22,15 +22,25 @@ import { NetworkdError, asNetworkdError, conflict, invalid, notFound } from './e
 import { type AttachRequest, type GcRequest, type NetworkName, parseWorkloadId } from './requests.js';
 import { decideRevision } from './revision.js';
 import { SerialQueue } from './serial-queue.js';
-import { type Store, type StoredNetwork, type StoredWorkload, withForgotten } from './store.js';
+import { type Store, type StoredNetwork, type StoredWorkload, type StoredWorkloads, withForgotten } from './store.js';
 import type { ApplyResult, AttachResult, DeleteResult, DetachResult, GcResult, NetworkView, ReconcileReport } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
 import {
   KernelWorkloadLinks,
-  checkNetnsExists,
   workloadLinkName,
   type WorkloadLinkSpec,
 } from './workload-link.js';
+import {
+  type NetnsIdentity,
+  forbiddenMatch,
+  nodeNamespaces,
+  type ResolvedForbidden,
+  resolveForbidden,
+  readNetnsIdentity,
+  sameHolder,
+  sameNamespace,
+  tryNetnsIdentity,
+} from './workload-namespace.js';
 
 /** The kernel side of workloads (workload-link.ts); replaceable so the wiring stays in one place. */
 export interface WorkloadLinks {
@@ -49,6 +59,8 @@ export interface ServiceOptions {
   readonly nodeId: string;
   readonly identity: SecretKey;
   readonly workloadLinks?: WorkloadLinks;
+  /** The pid of the wgd whose namespace is never a workload's (null: none, e.g. kernel WireGuard). */
+  readonly wgdPid?: () => number | null;
   /** Called before every reconcile pass (the userspace backend makes sure wgd answers). */
   readonly beforeReconcile?: () => Promise<void>;
   readonly log?: (message: string) => void;
@@ -62,6 +74,7 @@ export class NetworkService {
   readonly #identity: SecretKey;
   readonly #links: WorkloadLinks;
   readonly #beforeReconcile: () => Promise<void>;
+  readonly #wgdPid: () => number | null;
   readonly #log: (message: string) => void;
   readonly #queue = new SerialQueue();
   #reconcileQueued: Promise<ReconcileReport> | null = null;
@@ -75,6 +88,7 @@ export class NetworkService {
     this.#identity = options.identity;
     this.#links = options.workloadLinks ?? new KernelWorkloadLinks();
     this.#beforeReconcile = options.beforeReconcile ?? (async () => {});
+    this.#wgdPid = options.wgdPid ?? (() => null);
     this.#log = options.log ?? (() => {});
   }
 
@@ -163,13 +177,18 @@ export class NetworkService {
 
   // ---------------------------------------------------------------- workloads
 
-  /** POST /v1/networks/{name}/workloads. Idempotent by workload id. */
+  /**
+   * POST /v1/networks/{name}/workloads. Idempotent by workload id. The namespace must be none of
+   * the node's own (root, networkd's, wgd's, the ndmz, an NR) nor another workload's, compared by
+   * identity, not path; a repeat whose path now names another namespace than the one recorded
+   * (a reused PID) finds the old workload gone: it is released and the request attaches anew.
+   */
   attachWorkload(name: NetworkName, request: AttachRequest): Promise<AttachResult> {
     return this.#queue.run(async () => {
       const network = this.#store.network(name);
       if (!network) throw notFound(`network "${name}" is not applied on this node`, { network: name });
       const resource = this.#resourceOf(network);
-      const state = this.#store.workloads(name);
+      let state = this.#store.workloads(name);
       const existing = state.workloads[request.workload];
       if (existing) {
         if (request.owner.kind === 'cni' || existing.owner.kind === 'cni') {
@@ -180,17 +199,28 @@ export class NetworkService {
           if (existing[field] !== request[field]) throw conflict(field, `workload ${request.workload} is attached with ${field} ${existing[field]}; detach it first to change it`, { network: name, workload: request.workload });
         }
         if (request.ip !== undefined && request.ip !== existing.ip) throw conflict('ip', `workload ${request.workload} is attached with ip ${existing.ip}; detach it first to change it`, { network: name, workload: request.workload });
-        checkNetnsExists(request.netns);
-        await this.#links.attach(this.#linkSpec(network, resource, existing));
-        return this.#attachResult(resource, existing);
+        const identity = this.#checkWorkloadNamespace(request.netns, request.workload, { network: name, workload: request.workload });
+        if (existing.netnsIdentity === null || sameHolder(existing.netnsIdentity, identity)) {
+          await this.#links.attach(this.#linkSpec(network, resource, existing));
+          return this.#attachResult(resource, existing);
+        }
+        state = await this.#release(network, state, existing, `its netns ${existing.netns} now names another namespace than the one it was attached in`);
       }
-      checkNetnsExists(request.netns);
+      const identity = this.#checkWorkloadNamespace(request.netns, request.workload, { network: name, workload: request.workload });
       const others = Object.values(state.workloads);
       const ip = allocateWorkloadAddress(resource.subnet, new Set(others.map((w) => w.ip)), request.ip);
       const link = workloadLinkName(request.workload);
       const clash = others.find((w) => w.link === link);
       if (clash) throw conflict('workload', `its link name ${link} collides with workload ${clash.workload}'s; use another workload id`, { network: name, workload: request.workload });
-      const record: StoredWorkload = { workload: request.workload, netns: request.netns, ifname: request.ifname, ip, link, owner: request.owner };
+      const record: StoredWorkload = {
+        workload: request.workload,
+        netns: request.netns,
+        ifname: request.ifname,
+        ip,
+        link,
+        netnsIdentity: identity,
+        owner: request.owner,
+      };
       await this.#store.putWorkloads({ ...state, workloads: { ...state.workloads, [record.workload]: record } });
       try {
         await this.#links.attach(this.#linkSpec(network, resource, record));
@@ -318,17 +348,19 @@ export class NetworkService {
     const forgotten: string[] = [];
     let reattached = 0;
     const nrNetns = this.#plane.nrNetnsPath(network.netId);
+    const forbidden = Object.keys(state.workloads).length > 0 ? this.#forbiddenNamespaces() : [];
     for (const workload of Object.values(state.workloads)) {
-      try {
-        checkNetnsExists(workload.netns);
-      } catch {
-        const reason = `its netns ${workload.netns} no longer exists`;
-        state = withForgotten(state, { workload: workload.workload, reason, at: new Date().toISOString() });
-        await this.#store.putWorkloads(state);
-        await this.#links.detach(nrNetns, workload.link);
+      const reason = this.#whyNotAttachable(workload, forbidden);
+      if (reason !== null) {
+        state = await this.#release(network, state, workload, reason);
         forgotten.push(workload.workload);
-        this.#log(`reconcile: network ${network.name}: workload ${workload.workload} detached and forgotten: ${reason}`);
         continue;
+      }
+      if (workload.netnsIdentity === null) {
+        // A record from before identities were kept: adopt what its path names now (checked above).
+        const adopted = { ...workload, netnsIdentity: readNetnsIdentity(workload.netns) };
+        state = { ...state, workloads: { ...state.workloads, [workload.workload]: adopted } };
+        await this.#store.putWorkloads(state);
       }
       if (await this.#links.attach(this.#linkSpec(network, resource, workload))) reattached++;
     }
@@ -342,6 +374,49 @@ export class NetworkService {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /**
+   * The identity of the namespace `path` names, after refusing (400, naming what it is) one of
+   * the node's own namespaces or another workload's. Reads only: nothing is entered or changed.
+   */
+  #checkWorkloadNamespace(path: string, workload: string, context: { network: string; workload: string }): NetnsIdentity {
+    const identity = readNetnsIdentity(path);
+    const what = forbiddenMatch(identity, this.#forbiddenNamespaces());
+    if (what !== null) throw invalid('netns', `${path} is ${what}: a workload is never attached there`, context);
+    for (const network of this.#store.networks()) {
+      for (const other of Object.values(this.#store.workloads(network.name).workloads)) {
+        if (other.workload === workload || other.netnsIdentity === null || !sameNamespace(other.netnsIdentity, identity)) continue;
+        throw invalid('netns', `${path} is the namespace of workload ${other.workload} (network ${network.name}): one namespace is one workload's`, context);
+      }
+    }
+    return identity;
+  }
+
+  /** The namespaces no workload may be in, with their identities read now (once per attach or reconcile of a network). */
+  #forbiddenNamespaces(): ResolvedForbidden[] {
+    return resolveForbidden([...nodeNamespaces(this.#wgdPid()), ...this.#plane.ownNamespaces()]);
+  }
+
+  /** Why a stored workload may no longer be attached (its path names nothing, another namespace, or one of ours), or null. */
+  #whyNotAttachable(workload: StoredWorkload, forbidden: readonly ResolvedForbidden[]): string | null {
+    const now = tryNetnsIdentity(workload.netns);
+    if (now === null) return `its netns ${workload.netns} no longer exists`;
+    if (workload.netnsIdentity !== null && !sameHolder(workload.netnsIdentity, now)) {
+      return `its netns ${workload.netns} now names another namespace than the one it was attached in (a reused PID)`;
+    }
+    const what = forbiddenMatch(now, forbidden);
+    return what === null ? null : `its netns ${workload.netns} is ${what}`;
+  }
+
+  /** Forgets a workload (noting why) and removes its veth from the NR side only: its namespace is not entered. */
+  async #release(network: StoredNetwork, state: StoredWorkloads, workload: StoredWorkload, reason: string): Promise<StoredWorkloads> {
+    const next = withForgotten(state, { workload: workload.workload, reason, at: new Date().toISOString() });
+    await this.#store.putWorkloads(next);
+    await this.#links.detach(this.#plane.nrNetnsPath(network.netId), workload.link);
+    this.#retainWorkloadNamespaces();
+    this.#log(`network ${network.name}: workload ${workload.workload} detached and forgotten: ${reason}`);
+    return next;
+  }
 
   /** The namespaces workload links are still kept for: every stored NR and workload namespace. */
   #retainWorkloadNamespaces(): void {

@@ -18,6 +18,7 @@ import { type NetworkDefinition, netIdOf, parseNetworkDefinition } from '../netd
 import { prepareDirectory, removeFileDurably, writeFileAtomic, type AtomicWriteHooks } from '../common/atomic-file.js';
 import { NetworkdError } from './errors.js';
 import { API_OWNER, CONTAINER_ID, type WorkloadOwner } from './requests.js';
+import type { NetnsIdentity } from './workload-namespace.js';
 
 export const STORE_VERSION = 1;
 /** Forgotten-workload notes kept per network. */
@@ -40,6 +41,9 @@ export interface StoredWorkload {
   readonly ip: string;
   /** The NR end of the veth, `wl-<hash6>`. */
   readonly link: string;
+  /** What `netns` named at attach time (null in records written before it was kept): a path that
+   *  names another namespace now (a reused PID) is no longer this workload's. */
+  readonly netnsIdentity: NetnsIdentity | null;
   /** Stored as `owner` ("api" or "cni") and, for "cni", `containerId`; absent in older files: "api". */
   readonly owner: WorkloadOwner;
 }
@@ -107,8 +111,15 @@ function loadWorkloads(file: string, network: string): StoredWorkloads {
   for (const [id, w] of Object.entries(raw as Record<string, unknown>)) {
     const entry = w as Record<string, unknown>;
     if (![entry.netns, entry.ifname, entry.ip, entry.link].every(isString) || entry.workload !== id) throw corrupt(file, `workload ${id} malformed`);
-    const owner = loadOwner(entry, () => corrupt(file, `workload ${id} owner malformed`));
-    workloads[id] = { workload: id, netns: entry.netns as string, ifname: entry.ifname as string, ip: entry.ip as string, link: entry.link as string, owner };
+    workloads[id] = {
+      workload: id,
+      netns: entry.netns as string,
+      ifname: entry.ifname as string,
+      ip: entry.ip as string,
+      link: entry.link as string,
+      owner: loadOwner(entry, () => corrupt(file, `workload ${id} owner malformed`)),
+      netnsIdentity: loadIdentity(entry.netnsIdentity, () => corrupt(file, `workload ${id} netnsIdentity malformed`)),
+    };
   }
   const forgotten = Array.isArray(record.forgotten)
     ? (record.forgotten as Record<string, unknown>[]).filter((f) => isString(f.workload) && isString(f.reason) && isString(f.at)) as unknown as ForgottenWorkload[]
@@ -126,6 +137,13 @@ function loadOwner(entry: Record<string, unknown>, malformed: () => NetworkdErro
 function workloadJson(workload: StoredWorkload): object {
   const { owner, ...rest } = workload;
   return { ...rest, owner: owner.kind, ...(owner.kind === 'cni' ? { containerId: owner.containerId } : {}) };
+}
+
+function loadIdentity(value: unknown, malformed: () => NetworkdError): NetnsIdentity | null {
+  if (value === undefined || value === null) return null;
+  const v = value as Record<string, unknown>;
+  if (typeof v !== 'object' || !isString(v.dev) || !isString(v.ino) || !(v.processStart === null || isString(v.processStart))) throw malformed();
+  return { dev: v.dev, ino: v.ino, processStart: v.processStart };
 }
 
 export class Store {

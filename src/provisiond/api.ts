@@ -12,6 +12,7 @@
  * Errors are `{ error: { code, message, field?, task?, issues? } }` with the status of the code.
  */
 import type http from 'node:http';
+import { JsonTextError, parseStrictJson } from '../common/json-text.js';
 import { findRoute, JsonApiServer, sendJson } from '../http/json-api-server.js';
 import { readBodyText } from '../http/request-body.js';
 import { ProvisiondError, asProvisiondError, invalid } from './errors.js';
@@ -31,8 +32,9 @@ type Handler = (params: string[], url: URL, body: () => Promise<unknown>) => Pro
 export function parseJsonText(text: string, field: string): unknown {
   if (text.trim() === '') throw invalid(field, 'is empty (expected a JSON task or array of tasks)');
   try {
-    return JSON.parse(text);
+    return parseStrictJson(text);
   } catch (error) {
+    if (error instanceof JsonTextError) throw invalid(`${field}#${error.path || '/'}`, error.reason);
     // A parse error at the very end of the text means the document stops early (a writer died).
     const message = (error as Error).message;
     const position = /position (\d+)/.exec(message);
@@ -76,7 +78,12 @@ export class Api {
     const { queue } = options;
     this.#log = options.log ?? (() => {});
     const task = (params: string[]) => {
-      const id = decodeURIComponent(params[0] ?? '');
+      let id: string;
+      try {
+        id = decodeURIComponent(params[0] ?? '');
+      } catch {
+        throw invalid('task', `malformed percent-encoding in the path segment ${JSON.stringify((params[0] ?? '').slice(0, 64))}`);
+      }
       const record = queue.get(id);
       if (!record) throw new ProvisiondError('ENOENT', `no task ${JSON.stringify(id.slice(0, 128))}`, { task: id.slice(0, 128) });
       return record;

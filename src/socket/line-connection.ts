@@ -2,19 +2,25 @@
  * One client connection of a line-oriented UNIX-socket server (the UAPI server of each device,
  * the control socket of `zmesh wgd`): bytes split into lines however they arrive (a line may come
  * in many writes, many lines in one), answers queued so they go out in request order, reading
- * paused while too many answers wait, and the end of a framing violation.
+ * stopped while too many answers wait (lines already received are held, not split), answers
+ * written with backpressure, and the end of a framing violation.
  *
  * Owns the memory bound: a line longer than maxLineBytes is never held; the owner is told
  * (onLineTooLong) and answers it through cutOff, which stops reading, sends what is already
  * queued and that answer, and closes. A line cut short by the end of the stream is not a
- * request: it is dropped, and the socket is ended once every queued answer has gone out.
+ * request: it is dropped (the owner is told, onEnd), and the socket is ended once every queued
+ * answer has gone out.
  * What a line means and how an error is answered stay with the owner.
  */
 import type net from 'node:net';
 
 export interface LineConnectionOptions {
   readonly maxLineBytes: number;
-  /** How many queued answers pause reading. */
+  /**
+   * How many queued answers stop reading. 1 is one request at a time, as wireguard-go serves a
+   * connection: lines after a complete request wait unread (in the socket, or in the rest of the
+   * chunk they came in) until its answer has gone out, so a pipelining client never queues work.
+   */
   readonly maxPending: number;
   /** A complete line, without its newline. */
   onLine(line: string): void;
@@ -22,6 +28,12 @@ export interface LineConnectionOptions {
   onLineTooLong(): void;
   /** Queued work threw: answer the error (the queue goes on). */
   onWorkError(error: unknown): void;
+  /**
+   * The client ended its side (after every line before was handled); `partialLine` is true when
+   * bytes of a line without its newline were pending (they are dropped). Queue any last answer
+   * here: the socket is ended after it. Without it, the end is not answered.
+   */
+  onEnd?(partialLine: boolean): void;
 }
 
 export class LineConnection {
@@ -32,19 +44,37 @@ export class LineConnection {
   #answers: Promise<void> = Promise.resolve();
   #pending = 0;
   #stopped = false;
+  /** Bytes received but not yet split into lines, because enough answers are pending. */
+  #held: Buffer | null = null;
+  #ended = false;
+  #endHandled = false;
 
   constructor(socket: net.Socket, options: LineConnectionOptions) {
     this.#socket = socket;
     this.#options = options;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('end', () => this.enqueue(async () => {
-      socket.end();
-    }));
+    socket.on('end', () => {
+      this.#ended = true;
+      this.#maybeEnd();
+    });
   }
 
   #onData(chunk: Buffer): void {
+    if (this.#stopped) return;
+    // Data that arrives while lines are held (a 'data' already on its way when reading paused) queues behind them.
+    if (this.#held !== null) this.#held = Buffer.concat([this.#held, chunk]);
+    else this.#consume(chunk);
+  }
+
+  /** Splits `chunk` into lines until it is used up or enough answers are pending (the rest is held). */
+  #consume(chunk: Buffer): void {
     let start = 0;
     while (!this.#stopped) {
+      if (this.#pending >= this.#options.maxPending) {
+        // Copy: the chunk's memory belongs to the stream.
+        if (start < chunk.length) this.#held = Buffer.from(chunk.subarray(start));
+        return;
+      }
       const newline = chunk.indexOf(0x0a, start);
       const piece = chunk.subarray(start, newline < 0 ? chunk.length : newline);
       if (this.#partialBytes + piece.length > this.#options.maxLineBytes) {
@@ -54,7 +84,6 @@ export class LineConnection {
         return;
       }
       if (newline < 0) {
-        // Copy: the chunk's memory belongs to the stream.
         if (piece.length > 0) this.#partial.push(Buffer.from(piece));
         this.#partialBytes += piece.length;
         return;
@@ -67,7 +96,20 @@ export class LineConnection {
     }
   }
 
-  /** Queues an answer; answers go out in request order. Reading pauses when too many wait. */
+  /** Once the client has ended and every line it sent was handled: the owner's last word, then the end. */
+  #maybeEnd(): void {
+    if (!this.#ended || this.#endHandled || this.#stopped || this.#held !== null || this.#pending >= this.#options.maxPending) return;
+    this.#endHandled = true;
+    const partialLine = this.#partialBytes > 0;
+    this.#partial = [];
+    this.#partialBytes = 0;
+    this.#options.onEnd?.(partialLine);
+    this.enqueue(async () => {
+      this.#socket.end();
+    });
+  }
+
+  /** Queues an answer; answers go out in request order. Reading stops while `maxPending` wait. */
   enqueue(work: () => Promise<void>): void {
     this.#pending++;
     if (this.#pending >= this.#options.maxPending) this.#socket.pause();
@@ -76,17 +118,37 @@ export class LineConnection {
       .catch((error: unknown) => this.#options.onWorkError(error))
       .finally(() => {
         this.#pending--;
-        if (this.#pending < this.#options.maxPending && !this.#stopped) this.#socket.resume();
+        if (this.#pending >= this.#options.maxPending || this.#stopped) return;
+        const held = this.#held;
+        this.#held = null;
+        if (held !== null) this.#consume(held);
+        if (this.#held === null && this.#pending < this.#options.maxPending) {
+          this.#socket.resume();
+          this.#maybeEnd();
+        }
       });
   }
 
-  write(text: string): void {
-    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(text);
+  /** Writes `text`; resolves once the socket can take more (backpressure), or at once if it is gone. */
+  write(text: string): Promise<void> {
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) return Promise.resolve();
+    if (socket.write(text)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
   }
 
   /** A framing violation: stop reading, send `answer` after what is already queued, then close. */
   cutOff(answer: () => void): void {
     this.#stopped = true;
+    this.#held = null;
     this.#partial = [];
     this.#partialBytes = 0;
     this.#socket.pause();

@@ -230,8 +230,9 @@ function checkEndpoint(field: string, e: unknown): Endpoint {
   if (typeof e !== 'object' || e === null) throw invalid(field, 'must be { address, port }');
   const { address, port } = e as Endpoint;
   checkAddress(`${field}.address`, address);
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
-    throw invalid(`${field}.port`, 'must be an integer from 1 to 65535', port);
+  // Port 0 is accepted, as wireguard-go and the configuration model accept it (sending there fails).
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw invalid(`${field}.port`, 'must be an integer from 0 to 65535', port);
   return { address, port };
 }
 

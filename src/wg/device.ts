@@ -8,8 +8,10 @@
  *
  * Flow: the UAPI hands a parsed SetRequest to set(); applySet computes the
  * whole new configuration (or throws, changing nothing); new sockets are bound
- * before anything is committed (a port in use is -EADDRINUSE and changes
- * nothing); then the changes are carried out on the core and the data plane.
+ * and the data plane's peer changes staged before anything is committed (a port
+ * in use is -EADDRINUSE, a refusing data plane -EIO with its staged steps
+ * undone: an errno always means nothing changed); then the configuration is
+ * committed and the changes are carried out on the core.
  * The data plane reports handshake messages, "wants handshake" edges and
  * confirmed keypairs through callbacks; a tick every TICK_INTERVAL_MS feeds
  * the per-peer activity to the core, whose outputs are applied here.
@@ -19,7 +21,7 @@
  */
 import { native } from '../native/binding.js';
 import { WG_MTU } from '../netdef/addressing.js';
-import { EMPTY_DEVICE_CONFIG, applySet, type ConfigChange, type DeviceConfig, type PeerConfig, type SetRequest } from './config.js';
+import { EMPTY_DEVICE_CONFIG, applySet, type ConfigChange, type DeviceConfig, type SetRequest } from './config.js';
 import { ready as cryptoReady } from './crypto.js';
 import { Dataplane, DataplaneError, monotonicMs, type Cidr, type PeerStats } from './dataplane.js';
 import type { Endpoint } from './endpoint.js';
@@ -136,6 +138,8 @@ export class WireGuardDevice implements UapiDevice {
   #linkTimer: NodeJS.Timeout | null = null;
   #tickScheduled = false;
   #closed = false;
+  /** Fault injection for tests: called before each data plane step of a set (throw to make it refuse). */
+  readonly hooks: { beforeDataplaneStep?: () => void } = {};
 
   private constructor(options: DeviceOptions, sockets: BoundSockets, tunFd: number, mtu: number) {
     this.name = options.name;
@@ -204,10 +208,15 @@ export class WireGuardDevice implements UapiDevice {
     });
   }
 
+  /**
+   * Applies a set request atomically across the configuration and the data plane: everything
+   * that can fail (binding and marking sockets, the data plane's peer changes) happens before the
+   * configuration is committed, and a data plane that refuses a step has the steps before it
+   * undone — so an errno answer always means nothing changed.
+   */
   set(request: SetRequest): void {
     this.#assertOpen();
     const { config, changes } = applySet(this.#config, request, (priv) => publicKeyOf(privateKeyFromBytes(priv)));
-    // Everything that can fail for reasons outside the request happens before the commit.
     let sockets: BoundSockets | null = null;
     const portChange = changes.find((c) => c.kind === 'listen-port-changed');
     if (portChange && config.listenPort !== this.#port) {
@@ -219,20 +228,31 @@ export class WireGuardDevice implements UapiDevice {
       }
     }
     const markChanged = changes.some((c) => c.kind === 'fwmark-changed');
+    const undoSockets = (): void => {
+      if (sockets) closeSockets(sockets);
+      else if (markChanged) {
+        try {
+          markSockets(this.#sockets, this.#config.fwmark); // back to the old mark: the set changes nothing
+        } catch {
+          // It was set before; failing now would mean the sockets are gone, which the link check reports.
+        }
+      }
+    };
     if (markChanged || (sockets && config.fwmark !== 0)) {
       try {
         markSockets(sockets ?? this.#sockets, config.fwmark);
       } catch (error) {
-        if (sockets) closeSockets(sockets);
-        else {
-          try {
-            markSockets(this.#sockets, this.#config.fwmark); // back to the old mark: the set changes nothing
-          } catch {
-            // It was set before; failing now would mean the sockets are gone, which the link check reports.
-          }
-        }
+        undoSockets();
         throw new UapiError('EIO', `cannot set fwmark ${config.fwmark} on the sockets: ${errnoCode(error) ?? 'error'}`);
       }
+    }
+    let added: Map<string, PeerEntry>;
+    try {
+      added = this.#stagePeers(config, changes);
+    } catch (error) {
+      undoSockets();
+      const reason = error instanceof DataplaneError ? error.message : 'internal error';
+      throw new UapiError('EIO', `the data plane refused the change (${reason}); nothing was changed`);
     }
     this.#config = config;
     if (sockets) {
@@ -242,11 +262,31 @@ export class WireGuardDevice implements UapiDevice {
       this.#options.log?.(`listening on port ${sockets.port}`);
     }
     try {
-      this.#commit(changes);
+      this.#commit(changes, added);
     } catch (error) {
-      // The configuration is committed; a failure here is an internal one.
+      // The configuration and data plane are committed; a failure in the core is an internal one.
       throw new UapiError('EIO', `applying the configuration failed: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * The data plane's peer table as it is (for checks that it matches the configuration): each
+   * peer the data plane holds, by public key (hex; `null` for an id the device does not know),
+   * with its endpoint; and which configured peer an address routes to.
+   */
+  dataplaneTable(): { peers: { publicKeyHex: string | null; endpoint: string | null }[]; routeOf(address: string): string | null } {
+    this.#assertOpen();
+    const peers = this.#dataplane.peerStats().map((s) => ({
+      publicKeyHex: this.#peersById.get(s.peerId)?.hex ?? null,
+      endpoint: s.endpoint === null ? null : s.endpoint.address.includes(':') ? `[${s.endpoint.address}]:${s.endpoint.port}` : `${s.endpoint.address}:${s.endpoint.port}`,
+    }));
+    return {
+      peers,
+      routeOf: (address) => {
+        const id = this.#dataplane.lookup(address);
+        return id === null ? null : this.#peersById.get(id)?.hex ?? `unknown peer id ${id}`;
+      },
+    };
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -296,7 +336,62 @@ export class WireGuardDevice implements UapiDevice {
     return runtime;
   }
 
-  #commit(changes: readonly ConfigChange[]): void {
+  /**
+   * The data plane half of a set, before the commit: new peers created (with fresh ids) and
+   * changed endpoints and allowed IPs set. Removals wait for the commit (they cannot be undone
+   * without losing sessions, and cannot fail). When a step throws, the steps before it are undone
+   * in reverse order — each restores one peer's previous endpoint and allowed IPs, which no two
+   * peers shared — and the error is passed on. Resolves to the new peers' entries, by key.
+   */
+  #stagePeers(config: DeviceConfig, changes: readonly ConfigChange[]): Map<string, PeerEntry> {
+    const added = new Map<string, PeerEntry>();
+    const undo: (() => void)[] = [];
+    let live: Map<number, Endpoint | null> | null = null; // endpoints before the set (a roamed one included)
+    try {
+      for (const change of changes) {
+        if (change.kind === 'peer-added') {
+          const peer = config.peers.get(change.publicKey.hex);
+          if (!peer) continue; // e.g. our own public key: ignored by applySet
+          const entry: PeerEntry = { id: this.#nextPeerId++, key: peer.publicKey.bytes() as WgKey, hex: peer.publicKey.hex };
+          this.hooks.beforeDataplaneStep?.();
+          this.#dataplane.setPeer(entry.id, { endpoint: dataplaneEndpoint(peer.endpoint), allowedIps: peer.allowedIps.map(cidrOf) });
+          undo.push(() => this.#dataplane.removePeer(entry.id));
+          added.set(entry.hex, entry);
+        } else if (change.kind === 'peer-updated') {
+          const peer = config.peers.get(change.publicKey.hex);
+          const old = this.#config.peers.get(change.publicKey.hex);
+          const entry = this.#peersByHex.get(change.publicKey.hex);
+          const endpoint = change.fields.includes('endpoint');
+          const allowedIps = change.fields.includes('allowedIps');
+          if (!peer || !old || !entry || (!endpoint && !allowedIps)) continue;
+          if (endpoint) live ??= new Map(this.#dataplane.peerStats().map((s) => [s.peerId, s.endpoint]));
+          const before = live?.get(entry.id) ?? dataplaneEndpoint(old.endpoint);
+          this.hooks.beforeDataplaneStep?.();
+          this.#dataplane.setPeer(entry.id, {
+            ...(endpoint ? { endpoint: dataplaneEndpoint(peer.endpoint) } : {}),
+            ...(allowedIps ? { allowedIps: peer.allowedIps.map(cidrOf) } : {}),
+          });
+          undo.push(() => this.#dataplane.setPeer(entry.id, {
+            ...(endpoint ? { endpoint: before } : {}),
+            ...(allowedIps ? { allowedIps: old.allowedIps.map(cidrOf) } : {}),
+          }));
+        }
+      }
+    } catch (error) {
+      for (const step of undo.reverse()) {
+        try {
+          step();
+        } catch (undoError) {
+          this.#options.log?.(`undoing a refused set failed: ${(undoError as Error).message}`);
+        }
+      }
+      throw error;
+    }
+    return added;
+  }
+
+  /** The committed changes carried out on the core, and the data plane's removals (the rest was staged). */
+  #commit(changes: readonly ConfigChange[], added: ReadonlyMap<string, PeerEntry>): void {
     const outputs: Output[] = [];
     for (const change of changes) {
       switch (change.kind) {
@@ -307,7 +402,7 @@ export class WireGuardDevice implements UapiDevice {
         }
         case 'listen-port-changed':
         case 'fwmark-changed':
-          break; // sockets rebound and marked above, before the commit
+          break; // sockets rebound and marked before the commit
         case 'peer-removed': {
           const entry = this.#peersByHex.get(change.publicKey.hex);
           if (entry) {
@@ -320,8 +415,10 @@ export class WireGuardDevice implements UapiDevice {
         }
         case 'peer-added': {
           const peer = this.#config.peers.get(change.publicKey.hex);
-          if (!peer) break; // e.g. our own public key: ignored by applySet
-          const entry = this.#addPeer(peer);
+          const entry = added.get(change.publicKey.hex);
+          if (!peer || !entry) break;
+          this.#peersByHex.set(entry.hex, entry);
+          this.#peersById.set(entry.id, entry);
           outputs.push(...this.#core.upsertPeer(entry.key, {
             presharedKey: peer.presharedKey === null ? null : peer.presharedKey.bytes(),
             persistentKeepalive: peer.persistentKeepalive,
@@ -333,12 +430,6 @@ export class WireGuardDevice implements UapiDevice {
           const entry = this.#peersByHex.get(change.publicKey.hex);
           if (!peer || !entry) break;
           const fields = new Set(change.fields);
-          if (fields.has('endpoint') || fields.has('allowedIps')) {
-            this.#dataplane.setPeer(entry.id, {
-              ...(fields.has('endpoint') ? { endpoint: dataplaneEndpoint(peer.endpoint) } : {}),
-              ...(fields.has('allowedIps') ? { allowedIps: peer.allowedIps.map(cidrOf) } : {}),
-            });
-          }
           if (fields.has('presharedKey') || fields.has('persistentKeepalive')) {
             outputs.push(...this.#core.upsertPeer(entry.key, {
               ...(fields.has('presharedKey') ? { presharedKey: peer.presharedKey === null ? null : peer.presharedKey.bytes() } : {}),
@@ -353,15 +444,6 @@ export class WireGuardDevice implements UapiDevice {
       }
     }
     this.#applyOutputs(outputs);
-  }
-
-  #addPeer(peer: PeerConfig): PeerEntry {
-    const key = peer.publicKey.bytes() as WgKey;
-    const entry: PeerEntry = { id: this.#nextPeerId++, key, hex: peer.publicKey.hex };
-    this.#dataplane.setPeer(entry.id, { endpoint: dataplaneEndpoint(peer.endpoint), allowedIps: peer.allowedIps.map(cidrOf) });
-    this.#peersByHex.set(entry.hex, entry);
-    this.#peersById.set(entry.id, entry);
-    return entry;
   }
 
   #forgetPeer(entry: PeerEntry): void {

@@ -63,10 +63,11 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
   // Bad input: a 4xx naming the problem, and neither the store nor the kernel changes.
   const before = snapshot(node.stateDir);
   const linksBefore = JSON.stringify(await w.namespaces.find((n) => n.name === workload.name)!.links());
+  const spare = await w.namespace('wl3'); // c1's namespace is c1's alone
   const bad: Array<[string, string, unknown, number, RegExp]> = [
     ['POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: '/run/netns/nope-missing', ifname: 'eth0' }, 400, /netns: .* does not exist/],
-    ['POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: workload.path, ifname: 'eth1', ip: '10.78.0.5' }, 400, /ip: .*outside/],
-    ['POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: workload.path, ifname: 'eth1', ip: '10.77.0.2' }, 409, /ip: .*taken/],
+    ['POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: spare.path, ifname: 'eth1', ip: '10.78.0.5' }, 400, /ip: .*outside/],
+    ['POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: spare.path, ifname: 'eth1', ip: '10.77.0.2' }, 409, /ip: .*taken/],
     ['POST', `/v1/networks/nosuch/workloads`, { workload: 'c2', netns: workload.path, ifname: 'eth1' }, 404, /nosuch/],
     ['PUT', `/v1/networks/${name}`, { ...node.definition(name, 2), ipRange: '100.64.0.0/16' }, 400, /ipRange/],
     ['PUT', `/v1/networks/${name}`, node.definition(name, 0), 409, /older/],

@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describeCommand } from './command.js';
 import { HarnessError, tail } from './errors.js';
+import { processStartTime } from '../../common/process-start.js';
 
 export interface SpawnOptions {
   /** Extra environment variables. */
@@ -42,17 +43,7 @@ const MAX_BUFFERED = 1 << 20;
 export const STREAM_DRAIN_MS = 200;
 export const DEFAULT_GRACE_MS = 2_000;
 
-/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or null if gone. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses; fields resume after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19] ?? null;
-  } catch {
-    return null;
-  }
-}
+export { processStartTime };
 
 /** True while the process exists and, when given, still has the recorded start time (no PID reuse). */
 export function isProcessAlive(pid: number, startTime?: string | null): boolean {

@@ -9,11 +9,25 @@ import type { DeviceView } from './view.js';
 
 /** The lines of a `get` answer, each ending in '\n', followed by `errno=0` and the blank line. */
 export function formatGetResponse(view: DeviceView): string {
-  const out: string[] = [];
+  return [...formatGetResponseChunks(view, Number.MAX_SAFE_INTEGER)].join('');
+}
+
+/**
+ * The same answer in pieces of `peersPerChunk` peers, so a server can send a device of 100,000
+ * peers (30 MB) with backpressure instead of building and queueing it whole.
+ */
+export function* formatGetResponseChunks(view: DeviceView, peersPerChunk = 256): Generator<string> {
+  let out: string[] = [];
   if (view.privateKey) out.push(`private_key=${view.privateKey.secretHex()}`);
   if (view.listenPort !== 0) out.push(`listen_port=${view.listenPort}`);
   if (view.fwmark !== 0) out.push(`fwmark=${view.fwmark}`);
+  let inChunk = 0;
   for (const peer of view.peers) {
+    if (inChunk++ === peersPerChunk) {
+      yield `${out.join('\n')}\n`;
+      out = [];
+      inChunk = 1;
+    }
     out.push(`public_key=${peer.publicKey.hex}`);
     out.push(`preshared_key=${peer.presharedKey ? peer.presharedKey.secretHex() : ZERO_KEY_HEX}`);
     out.push('protocol_version=1');
@@ -26,7 +40,7 @@ export function formatGetResponse(view: DeviceView): string {
     for (const ip of peer.allowedIps) out.push(`allowed_ip=${ip.text}`);
   }
   out.push('errno=0', '', '');
-  return out.join('\n');
+  yield out.join('\n');
 }
 
 /** `errno=N` and the blank line; N is 0 or a negative errno. */

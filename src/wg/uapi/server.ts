@@ -4,9 +4,11 @@
  *
  * Owns the socket file's lifecycle (directory 0755, socket created under umask 077, a stale
  * socket replaced, a live one refused, removal noticed), the framing of requests on a connection
- * (several per connection, answered in order; bounded line length and request size, so no client
- * can make it hold unbounded memory) and the serialisation of requests to the device (one at a
- * time across all connections: a set is read-modify-write). It does not interpret the
+ * (several per connection, one at a time as wireguard-go serves them: the next is not read until
+ * this one's answer has gone out; bounded line length and request size, so no client can make it
+ * hold unbounded memory; a `get` answer streamed with backpressure) and the serialisation of
+ * requests to the device (one at a time across all connections: a set is read-modify-write; a get
+ * holds the device only to take its view, not while a slow reader drains it). It does not interpret the
  * configuration: a set request is parsed whole (SetRequestBuilder) and handed to the device,
  * which applies all of it or throws a UapiError and applies none.
  */
@@ -16,7 +18,7 @@ import path from 'node:path';
 import { internalErrorMessage } from '../../common/coded-error.js';
 import type { SetRequest } from '../config.js';
 import { UapiError, invalid } from './errors.js';
-import { formatErrno, formatGetResponse } from './format.js';
+import { formatErrno, formatGetResponseChunks } from './format.js';
 import { LineConnection, OpenConnections } from '../../socket/line-connection.js';
 import { SetRequestBuilder, printableKey, splitLine } from './parse.js';
 import { type BoundSocketFile, SocketFileError, bindSocketFile, checkSocketPath } from '../../socket/socket-file.js';
@@ -43,8 +45,8 @@ export interface UapiServerOptions {
 }
 
 const DEFAULTS = { maxLineBytes: 4096, maxRequestLines: 1_000_000, socketCheckIntervalMs: 1000 };
-/** Requests read ahead of the device on one connection before reading pauses. */
-const MAX_PENDING_PER_CONNECTION = 8;
+/** Requests of one connection being served at a time (wireguard-go's: one; a pipelining client waits its turn). */
+const MAX_PENDING_PER_CONNECTION = 1;
 
 export class UapiServer {
   readonly socketPath: string;
@@ -144,7 +146,7 @@ export class UapiServer {
   #accept(socket: net.Socket): void {
     if (!this.#connections.admit(socket)) return; // the server is closing
     new Connection(socket, this.#options, {
-      get: () => this.#serialised(async () => formatGetResponse(await this.#device.get())),
+      get: () => this.#serialised(async () => this.#device.get()),
       set: (request) => this.#serialised(async () => {
         await this.#device.set(request);
       }),
@@ -154,7 +156,7 @@ export class UapiServer {
 }
 
 interface ConnectionHandlers {
-  get(): Promise<string>;
+  get(): Promise<DeviceView>;
   set(request: SetRequest): Promise<void>;
   reportError(error: UapiError): void;
 }
@@ -184,10 +186,24 @@ class Connection {
       onLine: (line) => this.#onLine(line),
       onLineTooLong: () => this.#cutOff(new UapiError('EPROTO', `line longer than ${limits.maxLineBytes} bytes`, {})),
       onWorkError: (err) => this.#answerError(asUapiError(err)),
+      onEnd: (partialLine) => this.#onEnd(partialLine),
     });
   }
 
+  /** The client ended its side: a request it left unfinished is answered (never applied), not met with silence. */
+  #onEnd(partialLine: boolean): void {
+    if (this.#reading.op === 'none' && !partialLine) return;
+    this.#reading = { op: 'none' };
+    const error = new UapiError('EPROTO', 'the request ended without its blank line; nothing was applied', {});
+    this.#lines.enqueue(async () => this.#answerError(error));
+  }
+
   #onLine(line: string): void {
+    if (line.endsWith('\r')) {
+      // wg(8) and wireguard-go end lines in "\n" alone: with "\r\n" no blank line ever ends a request.
+      this.#cutOff(new UapiError('EPROTO', 'a line ends in "\\r\\n": UAPI lines end in "\\n" alone', { line: this.#linesInRequest + 1 }));
+      return;
+    }
     const reading = this.#reading;
     if (line === '') {
       if (reading.op !== 'none') this.#finishRequest(reading);
@@ -220,7 +236,12 @@ class Connection {
     switch (reading.op) {
       case 'get': {
         const error = reading.error;
-        this.#lines.enqueue(async () => (error ? this.#answerError(error) : this.#lines.write(await this.#handlers.get())));
+        this.#lines.enqueue(async () => {
+          if (error) return this.#answerError(error);
+          // The view is the device's at one instant; it is formatted and sent piece by piece, each
+          // piece only once the client has taken the last (a slow reader holds only its own connection).
+          for (const piece of formatGetResponseChunks(await this.#handlers.get())) await this.#lines.write(piece);
+        });
         return;
       }
       case 'set': {
@@ -234,7 +255,7 @@ class Connection {
         }
         this.#lines.enqueue(async () => {
           await this.#handlers.set(request);
-          this.#lines.write(formatErrno(0));
+          await this.#lines.write(formatErrno(0));
         });
         return;
       }
@@ -246,9 +267,9 @@ class Connection {
     }
   }
 
-  #answerError(error: UapiError): void {
+  #answerError(error: UapiError): Promise<void> {
     this.#handlers.reportError(error);
-    this.#lines.write(formatErrno(error.errno));
+    return this.#lines.write(formatErrno(error.errno));
   }
 
   /** A framing violation: answer it after what is already queued, then close the connection. */

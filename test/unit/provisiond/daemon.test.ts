@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import test from 'ava';
@@ -55,6 +56,17 @@ test('zmesh task submit/list/show/cancel drive a running provisiond; a bad file 
   const missing = await zmesh(['task', 'show', 'nope', '--socket', p.socket]);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /no task "nope"/);
+  const malformed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = http.request({ socketPath: p.socket, path: '/v1/tasks/%E0%A4%A' }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+  t.is(malformed.status, 400, malformed.body);
+  t.regex(JSON.parse(malformed.body).error.message, /^task: malformed percent-encoding/);
   // networkd arrives: the queue drains; the cancelled task is never sent.
   await startJournalNetworkd(t, p.networkdSocket, p.journal);
   const client = new ProvisiondClient(p.socket);

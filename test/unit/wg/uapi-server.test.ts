@@ -11,7 +11,7 @@ import { ConfigOnlyDevice } from '../../../src/wg/uapi/config-only-device.js';
 import { UapiClient } from '../../../src/wg/uapi/client.js';
 import { UapiError } from '../../../src/wg/uapi/errors.js';
 import { UapiServer, type UapiDevice } from '../../../src/wg/uapi/server.js';
-import { EMPTY_DEVICE_CONFIG } from '../../../src/wg/config.js';
+import { AllowedIp, EMPTY_DEVICE_CONFIG, UapiEndpoint, PublicKey, type PeerConfig } from '../../../src/wg/config.js';
 import { viewFromConfig } from '../../../src/wg/uapi/view.js';
 
 await sodium.ready;
@@ -127,13 +127,30 @@ test('a request split across many small writes is reassembled', async (t) => {
   t.regex(answer, /^errno=0\n\npublic_key=0202.*\nendpoint=\[2001:db8::1\]:51820\n/s);
 });
 
-test('a client that half-closes after its request still gets the answer; a request cut short by EOF is not applied', async (t) => {
+test('a client that half-closes after its request still gets the answer; a request cut short by EOF is answered -EPROTO and not applied', async (t) => {
   const { server, socketPath, device } = await serve();
   t.teardown(() => server.close());
   const { text, closedByServer } = await rawSession(socketPath, 'set=1\nlisten_port=7\n\nset=1\nlisten_port=8\n', { halfClose: true });
-  t.is(text, 'errno=0\n\n');
+  t.is(text, 'errno=0\n\nerrno=-71\n\n');
   t.true(closedByServer);
   t.is((await device.get()).listenPort, 7);
+});
+
+test('never silence at EOF: a get without its blank line, or a last line without its newline, is answered -EPROTO', async (t) => {
+  const { server, socketPath, device } = await serve();
+  t.teardown(() => server.close());
+  t.deepEqual(await rawSession(socketPath, 'get=1\n', { halfClose: true }), { text: 'errno=-71\n\n', closedByServer: true });
+  t.deepEqual(await rawSession(socketPath, 'set=1\nlisten_port=9', { halfClose: true }), { text: 'errno=-71\n\n', closedByServer: true });
+  t.deepEqual(await rawSession(socketPath, 'get=1\n\n\n', { halfClose: true }), { text: 'errno=0\n\n', closedByServer: true }, 'a stray blank line is no request');
+  t.is((await device.get()).listenPort, 0);
+});
+
+test('a CRLF-framed request is answered -EPROTO and the connection closed, never left unanswered; nothing is applied', async (t) => {
+  const { server, socketPath, device } = await serve();
+  t.teardown(() => server.close());
+  t.deepEqual(await rawSession(socketPath, 'set=1\r\nlisten_port=5\r\n\r\n'), { text: 'errno=-71\n\n', closedByServer: true });
+  t.deepEqual(await rawSession(socketPath, 'get=1\r\n\r\n'), { text: 'errno=-71\n\n', closedByServer: true });
+  t.is((await device.get()).listenPort, 0);
 });
 
 test('an oversized line is answered -EPROTO and the connection closed', async (t) => {
@@ -276,4 +293,74 @@ test('10,000 peers set and read back over the socket arrive whole (a multi-megab
   t.is(last.publicKey.hex, (9_999).toString(16).padStart(64, '0'));
   t.deepEqual(last.allowedIps.map((ip) => ip.text), ['10.39.15.0/24', 'fd00:270f::/64']);
   t.is(last.endpoint!.text, '198.51.100.15:19999');
+});
+
+/** A device of `count` peers, built directly (a set of this size would take longer than what is measured). */
+async function manyPeers(count: number): Promise<ConfigOnlyDevice> {
+  const peers = new Map<string, PeerConfig>();
+  for (let i = 0; i < count; i++) {
+    const publicKey = PublicKey.fromHex(i.toString(16).padStart(64, '0'));
+    peers.set(publicKey.hex, {
+      publicKey, presharedKey: null, endpoint: UapiEndpoint.parse(`198.51.100.${i & 255}:${10_000 + (i % 50_000)}`), persistentKeepalive: 0,
+      allowedIps: [AllowedIp.parse(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`)], protocolVersion: 1,
+    });
+  }
+  return ConfigOnlyDevice.create({ ...EMPTY_DEVICE_CONFIG, peers });
+}
+
+// 40,000 peers make an 11 MB get answer: far more than a socket buffers, so an unread answer
+// exerts backpressure; few enough that reading every answer back fits the test's time.
+const PIPELINE_PEERS = 40_000;
+const PIPELINED_GETS = 8;
+
+test(`a client pipelining ${PIPELINED_GETS} gets of a ${PIPELINE_PEERS}-peer device without reading holds one at a time: another connection's set is answered well under a second, and every get arrives whole, in order`, async (t) => {
+  t.timeout(60_000);
+  const inner = await manyPeers(PIPELINE_PEERS);
+  let gets = 0; // how many gets the device has been asked for: the work the server took on
+  const { server, socketPath } = await serve({ get: () => (gets++, inner.get()), set: (request) => inner.set(request) });
+  t.teardown(() => server.close());
+  // The pipelining client: every request in one write, then nothing read for a while.
+  const greedy = net.connect(socketPath);
+  t.teardown(() => greedy.destroy());
+  await new Promise<void>((resolve) => greedy.on('connect', resolve));
+  greedy.pause();
+  greedy.write('get=1\n\n'.repeat(PIPELINED_GETS));
+  await new Promise((r) => setTimeout(r, 300)); // the server has read the requests and started the first
+
+  const other = new Conversation(socketPath);
+  t.teardown(() => other.close());
+  const started = performance.now();
+  t.is(await other.ask('set=1\nlisten_port=4242\n\n'), 'errno=0\n\n');
+  const setMs = performance.now() - started;
+  t.log(`the other connection's set took ${setMs.toFixed(0)} ms`);
+  t.true(setMs < 1000, `${setMs.toFixed(0)} ms`);
+  t.true(gets <= 2, `while the client does not read, the server holds at most the get it is sending (it was asked for ${gets})`);
+
+  // Now the pipelining client reads: every answer, whole and in order (the first predates the set).
+  const answers: string[] = [];
+  let pieces: string[] = []; // the answer so far, unjoined (joining per chunk would copy megabytes each time)
+  await new Promise<void>((resolve, reject) => {
+    greedy.on('data', (chunk: Buffer) => {
+      // An answer ends at its blank line (its only "\n\n"), which may straddle two chunks.
+      let text = chunk.toString('latin1');
+      for (;;) {
+        const straddles = pieces.length > 0 && pieces.at(-1)!.endsWith('\n') && text.startsWith('\n');
+        const end = straddles ? -1 : text.indexOf('\n\n');
+        if (!straddles && end < 0) break;
+        answers.push(straddles ? pieces.join('').slice(0, -1) : pieces.join('') + text.slice(0, end));
+        text = text.slice(straddles ? 1 : end + 2);
+        pieces = [];
+        if (answers.length === PIPELINED_GETS) resolve();
+      }
+      if (text.length > 0) pieces.push(text);
+    });
+    greedy.on('close', () => reject(new Error(`closed after ${answers.length} answers`)));
+    greedy.resume();
+  });
+  t.is(answers.length, PIPELINED_GETS);
+  for (const [i, answer] of answers.entries()) {
+    t.true(answer.endsWith('errno=0'), `answer ${i} ends in errno=0`);
+    t.is(answer.split('\npublic_key=').length - 1 + (answer.startsWith('public_key=') ? 1 : 0), PIPELINE_PEERS, `answer ${i} lists every peer`);
+  }
+  t.true(answers.at(-1)!.startsWith('listen_port=4242\n'), 'the last get follows the set');
 });
