@@ -24,10 +24,13 @@ import { World } from '../../src/sim/harness/index.js';
 import { distIsFresh } from '../../src/sim/zmesh-command.js';
 import { call, makeNode, startNetworkd } from '../../test/netns/networkd-world.js';
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '20' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { count: { type: 'string', default: '20' }, rounds: { type: 'string', default: '3' } },
+});
 const COUNT = Number(values.count);
 const ROUNDS = Number(values.rounds);
-if (!Number.isInteger(COUNT) || COUNT < 1 || COUNT > 250) throw new Error('--count: an integer from 1 to 250 (one /24)');
+if (!Number.isInteger(COUNT) || COUNT < 1 || COUNT > 250)
+  throw new Error('--count: an integer from 1 to 250 (one /24)');
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 20) throw new Error('--rounds: an integer from 1 to 20');
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,7 +44,11 @@ interface Plugin {
 }
 
 /** One plugin call as a runtime makes it: ms from spawn to exit, and what it printed. */
-function invoke(nodeNs: string, plugin: Plugin, env: Record<string, string>): Promise<{ ms: number; code: number; stdout: string }> {
+function invoke(
+  nodeNs: string,
+  plugin: Plugin,
+  env: Record<string, string>,
+): Promise<{ ms: number; code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn('nsenter', [`--net=${nodeNs}`, ...plugin.argv], {
@@ -53,6 +60,7 @@ function invoke(nodeNs: string, plugin: Plugin, env: Record<string, string>): Pr
       stdout += chunk.toString();
     });
     child.on('error', reject);
+    child.stdin.on('error', () => {}); // a plugin may exit without reading stdin (bridge's VERSION)
     child.on('close', (code) => resolve({ ms: performance.now() - started, code: code ?? -1, stdout }));
     child.stdin.end(JSON.stringify(plugin.config));
   });
@@ -70,15 +78,31 @@ interface Samples {
   version: number[];
 }
 
-async function round(nodeNs: string, plugin: Plugin, namespaces: readonly string[], samples: Samples, tag: string): Promise<void> {
+async function round(
+  nodeNs: string,
+  plugin: Plugin,
+  namespaces: readonly string[],
+  samples: Samples,
+  tag: string,
+): Promise<void> {
   const addMs: number[] = [];
   for (const [i, netns] of namespaces.entries()) {
-    const r = await invoke(nodeNs, plugin, { CNI_COMMAND: 'ADD', CNI_CONTAINERID: `${tag}${i}`, CNI_NETNS: netns, CNI_IFNAME: 'eth0' });
+    const r = await invoke(nodeNs, plugin, {
+      CNI_COMMAND: 'ADD',
+      CNI_CONTAINERID: `${tag}${i}`,
+      CNI_NETNS: netns,
+      CNI_IFNAME: 'eth0',
+    });
     if (r.code !== 0) throw new Error(`${plugin.name} ADD ${i} failed: ${r.stdout}`);
     addMs.push(r.ms);
   }
   for (const [i, netns] of namespaces.entries()) {
-    const r = await invoke(nodeNs, plugin, { CNI_COMMAND: 'DEL', CNI_CONTAINERID: `${tag}${i}`, CNI_NETNS: netns, CNI_IFNAME: 'eth0' });
+    const r = await invoke(nodeNs, plugin, {
+      CNI_COMMAND: 'DEL',
+      CNI_CONTAINERID: `${tag}${i}`,
+      CNI_NETNS: netns,
+      CNI_IFNAME: 'eth0',
+    });
     if (r.code !== 0) throw new Error(`${plugin.name} DEL ${i} failed: ${r.stdout}`);
     samples.add.push(addMs[i]!);
     samples.del.push(r.ms);
@@ -88,8 +112,10 @@ async function round(nodeNs: string, plugin: Plugin, namespaces: readonly string
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(join(ROOT, 'dist', 'cni', 'main.js'))) throw new Error('dist/ has no zmesh-cni: run npm run build:ts first');
-  if (!distIsFresh(join(ROOT, 'src'), join(ROOT, 'dist'))) console.error('warning: dist/ is older than src/ (npm run build:ts): zmesh-cni runs from the last build');
+  if (!existsSync(join(ROOT, 'dist', 'cni', 'main.js')))
+    throw new Error('dist/ has no zmesh-cni: run npm run build:ts first');
+  if (!distIsFresh(join(ROOT, 'src'), join(ROOT, 'dist')))
+    console.error('warning: dist/ is older than src/ (npm run build:ts): zmesh-cni runs from the last build');
   const world = await World.create();
   try {
     const node = await makeNode(world, 'bench');
@@ -131,7 +157,11 @@ async function main(): Promise<void> {
     const api = { attach: [] as number[], detach: [] as number[] };
     for (const [i, netns] of namespaces.entries()) {
       const started = performance.now();
-      const reply = await call(node.socket, 'POST', `/v1/networks/${network}/workloads`, { workload: `api${i}`, netns, ifname: 'eth0' });
+      const reply = await call(node.socket, 'POST', `/v1/networks/${network}/workloads`, {
+        workload: `api${i}`,
+        netns,
+        ifname: 'eth0',
+      });
       if (reply.status !== 200) throw new Error(`API attach: ${JSON.stringify(reply.body)}`);
       api.attach.push(performance.now() - started);
     }
@@ -161,11 +191,21 @@ async function main(): Promise<void> {
         `${row.plugin.padEnd(19)} ${f(row.addP50)}  ${f(row.addP95)}  ${f(row.delP50)}  ${f(row.delP95)}  ${f(row.pairP50)}  ${f(row.pairP95)}  ${f(row.versionP50)}      ${((100 * row.versionP50 * 2) / row.pairP50).toFixed(0)}%`,
       );
     }
-    console.log(`${'(networkd API alone)'.padEnd(19)} ${f(quantile(api.attach, 0.5))}  ${f(quantile(api.attach, 0.95))}  ${f(quantile(api.detach, 0.5))}  ${f(quantile(api.detach, 0.95))}`);
+    console.log(
+      `${'(networkd API alone)'.padEnd(19)} ${f(quantile(api.attach, 0.5))}  ${f(quantile(api.attach, 0.95))}  ${f(quantile(api.detach, 0.5))}  ${f(quantile(api.detach, 0.95))}`,
+    );
     const [zm, br] = rows;
     const ratio = zm!.pairP50 / br!.pairP50;
     console.log(`zmesh-cni / bridge+host-local, ADD+DEL p50: ${ratio.toFixed(2)}× (goal ≤ 2×)`);
-    console.log(JSON.stringify({ count: COUNT, rounds: ROUNDS, rows, ratio, api: { attachP50: quantile(api.attach, 0.5), detachP50: quantile(api.detach, 0.5) } }));
+    console.log(
+      JSON.stringify({
+        count: COUNT,
+        rounds: ROUNDS,
+        rows,
+        ratio,
+        api: { attachP50: quantile(api.attach, 0.5), detachP50: quantile(api.detach, 0.5) },
+      }),
+    );
   } finally {
     await world.teardown();
   }

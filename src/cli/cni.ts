@@ -19,11 +19,14 @@ const PLUGIN = fileURLToPath(new URL('../../bin/zmesh-cni', import.meta.url));
 
 function options(args: Invocation['args']): { network: string; socket?: string; name?: string } {
   const network = args.strings['network'] as string; // required by the option table
-  if (!new RegExp(NETWORK_NAME_PATTERN).test(network)) throw CliError.invalid('--network', `"${network.slice(0, 64)}" is not a network name`);
+  if (!new RegExp(NETWORK_NAME_PATTERN).test(network))
+    throw CliError.invalid('--network', `"${network.slice(0, 64)}" is not a network name`);
   const socket = args.strings['socket'];
-  if (socket !== undefined && !socket.startsWith('/')) throw CliError.invalid('--socket', 'must be an absolute path (the runtime runs the plugin from anywhere)');
+  if (socket !== undefined && !socket.startsWith('/'))
+    throw CliError.invalid('--socket', 'must be an absolute path (the runtime runs the plugin from anywhere)');
   const name = args.strings['name'];
-  if (name !== undefined && !new RegExp(NETWORK_NAME_PATTERN).test(name)) throw CliError.invalid('--name', `"${name.slice(0, 64)}" is not a CNI network name`);
+  if (name !== undefined && !new RegExp(NETWORK_NAME_PATTERN).test(name))
+    throw CliError.invalid('--name', `"${name.slice(0, 64)}" is not a CNI network name`);
   return { network, ...(socket === undefined ? {} : { socket }), ...(name === undefined ? {} : { name }) };
 }
 
@@ -37,7 +40,8 @@ async function printConflist({ args, io }: Invocation): Promise<void> {
 async function linkPlan(link: string, target: string): Promise<'unchanged' | 'create' | 'replace'> {
   const existing = await lstat(link).catch(() => null);
   if (existing === null) return 'create';
-  if (!existing.isSymbolicLink()) throw CliError.invalid('--bin-dir', `${link} exists and is not a link zmesh made: refusing to replace it`);
+  if (!existing.isSymbolicLink())
+    throw CliError.invalid('--bin-dir', `${link} exists and is not a link zmesh made: refusing to replace it`);
   return (await readlink(link)) === target ? 'unchanged' : 'replace';
 }
 
@@ -61,19 +65,31 @@ async function install({ args, io }: Invocation): Promise<void> {
 const common: Record<string, OptionSpec> = {
   network: { type: 'string', value: 'NAME', required: true, description: 'the zmesh network containers join' },
   socket: { type: 'string', value: 'S', description: "networkd's API socket (default /var/lib/zmesh/networkd.sock)" },
-  name: { type: 'string', value: 'NAME', description: "the CNI network's name, what `podman run --network` names (default zmesh-NETWORK)" },
+  name: {
+    type: 'string',
+    value: 'NAME',
+    description: "the CNI network's name, what `podman run --network` names (default zmesh-NETWORK)",
+  },
 };
 
 export const cniGroup: CommandGroup = {
   summary: 'attach containers through zmesh-cni (CNI 1.0/1.1)',
   commands: {
-    conflist: { summary: 'print the CNI network configuration list for a network', options: common, run: printConflist },
+    conflist: {
+      summary: 'print the CNI network configuration list for a network',
+      options: common,
+      run: printConflist,
+    },
     install: {
       summary: 'write the conflist and link the zmesh-cni plugin where runtimes find them',
       options: {
         ...common,
         dir: { type: 'string', value: 'D', description: `where the conflist goes (default ${DEFAULT_CONF_DIR})` },
-        'bin-dir': { type: 'string', value: 'D', description: `the CNI plugin directory to link zmesh-cni into (default ${DEFAULT_BIN_DIR})` },
+        'bin-dir': {
+          type: 'string',
+          value: 'D',
+          description: `the CNI plugin directory to link zmesh-cni into (default ${DEFAULT_BIN_DIR})`,
+        },
       },
       run: install,
     },

@@ -23,6 +23,13 @@ export function conflistFor(options: ConflistOptions): object {
   return {
     cniVersion: CURRENT_VERSION,
     name: conflistName(options),
-    plugins: [{ type: 'zmesh-cni', network: options.network, socket: options.socket ?? DEFAULT_SOCKET, capabilities: { ips: true } }],
+    plugins: [
+      {
+        type: 'zmesh-cni',
+        network: options.network,
+        socket: options.socket ?? DEFAULT_SOCKET,
+        capabilities: { ips: true },
+      },
+    ],
   };
 }

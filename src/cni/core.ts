@@ -89,7 +89,11 @@ function call(c: Call, next: (answer: Answer) => Step): Step {
 function apiError(body: unknown): { code: string; message: string; field?: string } | null {
   const error = (body as { error?: { code?: unknown; message?: unknown; field?: unknown } } | null)?.error;
   if (typeof error !== 'object' || error === null || typeof error.message !== 'string') return null;
-  return { code: typeof error.code === 'string' ? error.code : '', message: error.message, ...(typeof error.field === 'string' ? { field: error.field } : {}) };
+  return {
+    code: typeof error.code === 'string' ? error.code : '',
+    message: error.message,
+    ...(typeof error.field === 'string' ? { field: error.field } : {}),
+  };
 }
 
 /**
@@ -98,17 +102,31 @@ function apiError(body: unknown): { code: string; message: string; field?: strin
  * a namespace or interface name networkd refuses is the runtime's environment (4); the rest 100.
  */
 function networkdFailure(config: PluginConfig, what: string, answer: Answer): CniError {
-  if (answer.kind === 'unreachable') return cniError(CniErrorCode.TRY_AGAIN_LATER, `${what}: networkd is not answering at ${config.socket}`, answer.message);
+  if (answer.kind === 'unreachable')
+    return cniError(
+      CniErrorCode.TRY_AGAIN_LATER,
+      `${what}: networkd is not answering at ${config.socket}`,
+      answer.message,
+    );
   if (answer.kind !== 'http') return cniError(CniErrorCode.BAD_ANSWER, `${what}: unexpected ${answer.kind} answer`);
   const error = apiError(answer.body);
   const message = error?.message ?? `HTTP ${answer.status}`;
-  if (answer.status === 503 || answer.status >= 500) return cniError(CniErrorCode.TRY_AGAIN_LATER, `${what}: networkd could not do it now: ${message}`);
-  if (answer.status === 404 && error?.code === 'ENOENT') return cniError(CniErrorCode.INVALID_NETWORK_CONFIG, `network: ${message}`);
-  if (error?.field === 'ip') return cniError(CniErrorCode.INVALID_NETWORK_CONFIG, `static IP refused by networkd: ${message}`);
-  if (error?.field === 'netns') return cniError(CniErrorCode.INVALID_ENVIRONMENT, `CNI_NETNS refused by networkd: ${message}`);
-  if (error?.field === 'ifname') return cniError(CniErrorCode.INVALID_ENVIRONMENT, `CNI_IFNAME refused by networkd: ${message}`);
-  if (answer.status === 409 && error?.field === 'workload') return cniError(CniErrorCode.ALREADY_ATTACHED, `${what}: ${message}`);
-  return cniError(CniErrorCode.NETWORKD_REFUSED, `${what}: networkd refused (${answer.status} ${error?.code ?? ''}): ${message}`);
+  if (answer.status === 503 || answer.status >= 500)
+    return cniError(CniErrorCode.TRY_AGAIN_LATER, `${what}: networkd could not do it now: ${message}`);
+  if (answer.status === 404 && error?.code === 'ENOENT')
+    return cniError(CniErrorCode.INVALID_NETWORK_CONFIG, `network: ${message}`);
+  if (error?.field === 'ip')
+    return cniError(CniErrorCode.INVALID_NETWORK_CONFIG, `static IP refused by networkd: ${message}`);
+  if (error?.field === 'netns')
+    return cniError(CniErrorCode.INVALID_ENVIRONMENT, `CNI_NETNS refused by networkd: ${message}`);
+  if (error?.field === 'ifname')
+    return cniError(CniErrorCode.INVALID_ENVIRONMENT, `CNI_IFNAME refused by networkd: ${message}`);
+  if (answer.status === 409 && error?.field === 'workload')
+    return cniError(CniErrorCode.ALREADY_ATTACHED, `${what}: ${message}`);
+  return cniError(
+    CniErrorCode.NETWORKD_REFUSED,
+    `${what}: networkd refused (${answer.status} ${error?.code ?? ''}): ${message}`,
+  );
 }
 
 interface AttachAnswer {
@@ -123,8 +141,17 @@ interface AttachAnswer {
 function attachAnswer(body: unknown): AttachAnswer | null {
   const b = body as Partial<Record<keyof AttachAnswer, unknown>> | null;
   if (typeof b !== 'object' || b === null) return null;
-  if (typeof b.ip !== 'string' || typeof b.gateway !== 'string' || typeof b.prefix !== 'number' || typeof b.mtu !== 'number' || !Array.isArray(b.routes)) return null;
-  const routes = (b.routes as { destination?: unknown; via?: unknown }[]).filter((r) => typeof r.destination === 'string' && typeof r.via === 'string');
+  if (
+    typeof b.ip !== 'string' ||
+    typeof b.gateway !== 'string' ||
+    typeof b.prefix !== 'number' ||
+    typeof b.mtu !== 'number' ||
+    !Array.isArray(b.routes)
+  )
+    return null;
+  const routes = (b.routes as { destination?: unknown; via?: unknown }[]).filter(
+    (r) => typeof r.destination === 'string' && typeof r.via === 'string',
+  );
   return { ip: b.ip, prefix: b.prefix, gateway: b.gateway, mtu: b.mtu, routes: routes as AttachAnswer['routes'] };
 }
 
@@ -138,9 +165,14 @@ function add(config: PluginConfig, key: AttachmentKey, netns: string): Step {
     containerId: key.containerId,
   };
   return call({ kind: 'attach', socket: config.socket, network: config.network, body }, (answer) => {
-    if (answer.kind !== 'http' || answer.status !== 200) return failure(config.cniVersion, networkdFailure(config, `ADD to network ${config.network}`, answer));
+    if (answer.kind !== 'http' || answer.status !== 200)
+      return failure(config.cniVersion, networkdFailure(config, `ADD to network ${config.network}`, answer));
     const attached = attachAnswer(answer.body);
-    if (attached === null) return failure(config.cniVersion, cniError(CniErrorCode.BAD_ANSWER, 'ADD: networkd answered without ip, prefix, gateway, mtu and routes'));
+    if (attached === null)
+      return failure(
+        config.cniVersion,
+        cniError(CniErrorCode.BAD_ANSWER, 'ADD: networkd answered without ip, prefix, gateway, mtu and routes'),
+      );
     return call({ kind: 'read-interface', netns, ifname: key.ifname }, (read) => {
       // The MAC is read back for the result; the attachment itself is done whatever this says.
       const mac = read.kind === 'interface' ? (read.state?.mac ?? null) : null;
@@ -156,42 +188,77 @@ function del(config: PluginConfig, key: AttachmentKey): Step {
     // Nothing left to remove (already released, or the network is gone) is a successful DEL.
     if (answer.kind === 'http' && (answer.status === 200 || answer.status === 404)) return success();
     const later = answer.kind === 'unreachable' || (answer.kind === 'http' && answer.status === 503);
-    if (!later) return failure(config.cniVersion, networkdFailure(config, `DEL from network ${config.network}`, answer));
+    if (!later)
+      return failure(config.cniVersion, networkdFailure(config, `DEL from network ${config.network}`, answer));
     // networkd is down: the release is handed to its spool, drained when it is back.
     return call({ kind: 'spool-release', socket: config.socket, network: config.network, workload }, (spooled) => {
       if (spooled.kind === 'spool' && spooled.outcome === 'spooled') return success();
-      const why = spooled.kind === 'spool' && spooled.outcome === 'full' ? 'its release spool is full' : `the release could not be spooled (${spooled.kind === 'spool' ? spooled.message ?? '' : spooled.kind})`;
-      return failure(config.cniVersion, cniError(CniErrorCode.TRY_AGAIN_LATER, `DEL from network ${config.network}: networkd is not answering and ${why}`));
+      const why =
+        spooled.kind === 'spool' && spooled.outcome === 'full'
+          ? 'its release spool is full'
+          : `the release could not be spooled (${spooled.kind === 'spool' ? (spooled.message ?? '') : spooled.kind})`;
+      return failure(
+        config.cniVersion,
+        cniError(
+          CniErrorCode.TRY_AGAIN_LATER,
+          `DEL from network ${config.network}: networkd is not answering and ${why}`,
+        ),
+      );
     });
   });
 }
 
 /** prevResult's address of the interface (a.b.c.d/len), or null when it has none. */
 function previousAddress(prevResult: unknown, ifname: string): string | null {
-  const prev = prevResult as { interfaces?: { name?: unknown }[]; ips?: { address?: unknown; interface?: unknown }[] } | null;
+  const prev = prevResult as {
+    interfaces?: { name?: unknown }[];
+    ips?: { address?: unknown; interface?: unknown }[];
+  } | null;
   if (typeof prev !== 'object' || prev === null || !Array.isArray(prev.ips)) return null;
   const index = Array.isArray(prev.interfaces) ? prev.interfaces.findIndex((i) => i?.name === ifname) : -1;
-  const ip = prev.ips.find((entry) => typeof entry?.address === 'string' && (index < 0 || entry.interface === undefined || entry.interface === index));
+  const ip = prev.ips.find(
+    (entry) =>
+      typeof entry?.address === 'string' && (index < 0 || entry.interface === undefined || entry.interface === index),
+  );
   return typeof ip?.address === 'string' ? ip.address : null;
 }
 
 function check(config: PluginConfig, key: AttachmentKey, netns: string): Step {
   const workload = workloadIdOf(key);
   const expected = previousAddress(config.prevResult, key.ifname);
-  if (expected === null) return failure(config.cniVersion, cniError(CniErrorCode.INVALID_NETWORK_CONFIG, `prevResult: CHECK needs the ADD's result with an address for ${key.ifname}`));
-  const mismatch = (msg: string) => failure(config.cniVersion, cniError(CniErrorCode.CHECK_MISMATCH, `CHECK of ${key.ifname} in ${netns}: ${msg}`));
+  if (expected === null)
+    return failure(
+      config.cniVersion,
+      cniError(
+        CniErrorCode.INVALID_NETWORK_CONFIG,
+        `prevResult: CHECK needs the ADD's result with an address for ${key.ifname}`,
+      ),
+    );
+  const mismatch = (msg: string) =>
+    failure(config.cniVersion, cniError(CniErrorCode.CHECK_MISMATCH, `CHECK of ${key.ifname} in ${netns}: ${msg}`));
   return call({ kind: 'get-network', socket: config.socket, network: config.network }, (answer) => {
-    if (answer.kind !== 'http' || answer.status !== 200) return failure(config.cniVersion, networkdFailure(config, `CHECK in network ${config.network}`, answer));
-    const workloads = (answer.body as { workloads?: { workload?: unknown; ip?: unknown; netns?: unknown; ifname?: unknown }[] } | null)?.workloads;
-    if (!Array.isArray(workloads)) return failure(config.cniVersion, cniError(CniErrorCode.BAD_ANSWER, 'CHECK: networkd answered without workloads'));
+    if (answer.kind !== 'http' || answer.status !== 200)
+      return failure(config.cniVersion, networkdFailure(config, `CHECK in network ${config.network}`, answer));
+    const workloads = (
+      answer.body as { workloads?: { workload?: unknown; ip?: unknown; netns?: unknown; ifname?: unknown }[] } | null
+    )?.workloads;
+    if (!Array.isArray(workloads))
+      return failure(
+        config.cniVersion,
+        cniError(CniErrorCode.BAD_ANSWER, 'CHECK: networkd answered without workloads'),
+      );
     const record = workloads.find((w) => w.workload === workload);
-    if (record === undefined) return mismatch(`networkd has no attachment of container ${key.containerId} to network ${config.network}`);
-    if (`${record.ip}/24` !== expected) return mismatch(`networkd holds ${String(record.ip)}/24, prevResult says ${expected}`);
+    if (record === undefined)
+      return mismatch(`networkd has no attachment of container ${key.containerId} to network ${config.network}`);
+    if (`${record.ip}/24` !== expected)
+      return mismatch(`networkd holds ${String(record.ip)}/24, prevResult says ${expected}`);
     if (record.netns !== netns) return mismatch(`networkd holds namespace ${String(record.netns)}`);
     return call({ kind: 'read-interface', netns, ifname: key.ifname }, (read) => {
-      if (read.kind !== 'interface' || read.error !== undefined) return mismatch(`the namespace could not be read: ${read.kind === 'interface' ? read.error : read.kind}`);
+      if (read.kind !== 'interface' || read.error !== undefined)
+        return mismatch(`the namespace could not be read: ${read.kind === 'interface' ? read.error : read.kind}`);
       if (read.state === null) return mismatch(`no interface ${key.ifname} in the namespace`);
-      if (!read.state.addresses.includes(expected)) return mismatch(`${key.ifname} has ${read.state.addresses.join(', ') || 'no IPv4 address'}, not ${expected}`);
+      if (!read.state.addresses.includes(expected))
+        return mismatch(`${key.ifname} has ${read.state.addresses.join(', ') || 'no IPv4 address'}, not ${expected}`);
       return success();
     });
   });
@@ -201,13 +268,25 @@ function status(config: PluginConfig): Step {
   return call({ kind: 'get-network', socket: config.socket, network: config.network }, (answer) => {
     const unavailable = (msg: string) => failure(config.cniVersion, cniError(CniErrorCode.STATUS_NOT_AVAILABLE, msg));
     if (answer.kind === 'unreachable') return unavailable(`networkd is not answering at ${config.socket}`);
-    if (answer.kind !== 'http' || answer.status !== 200) return unavailable(`network ${config.network}: ${apiError(answer.kind === 'http' ? answer.body : null)?.message ?? 'not available'}`);
-    const view = answer.body as { nrExists?: unknown; device?: { peers?: { lastHandshakeAgeSeconds?: unknown }[] } | null } | null;
+    if (answer.kind !== 'http' || answer.status !== 200)
+      return unavailable(
+        `network ${config.network}: ${apiError(answer.kind === 'http' ? answer.body : null)?.message ?? 'not available'}`,
+      );
+    const view = answer.body as {
+      nrExists?: unknown;
+      device?: { peers?: { lastHandshakeAgeSeconds?: unknown }[] } | null;
+    } | null;
     if (view?.nrExists !== true) return unavailable(`network ${config.network}: its NR does not exist on this node`);
     const peers = view.device?.peers;
     if (!Array.isArray(peers)) return unavailable(`network ${config.network}: its WireGuard device is missing`);
     if (peers.length > 0 && !peers.some((p) => typeof p.lastHandshakeAgeSeconds === 'number')) {
-      return failure(config.cniVersion, cniError(CniErrorCode.STATUS_DEGRADED, `network ${config.network}: no handshake with any of its ${peers.length} peer(s)`));
+      return failure(
+        config.cniVersion,
+        cniError(
+          CniErrorCode.STATUS_DEGRADED,
+          `network ${config.network}: no handshake with any of its ${peers.length} peer(s)`,
+        ),
+      );
     }
     return success();
   });
@@ -218,11 +297,19 @@ function gc(config: PluginConfig, keep: readonly AttachmentKey[]): Step {
   return call({ kind: 'gc', socket: config.socket, network: config.network, keep: ids }, (answer) => {
     // A network not applied here has nothing to collect.
     if (answer.kind === 'http' && answer.status === 404 && apiError(answer.body)?.code === 'ENOENT') return success();
-    if (answer.kind !== 'http' || answer.status !== 200) return failure(config.cniVersion, networkdFailure(config, `GC of network ${config.network}`, answer));
+    if (answer.kind !== 'http' || answer.status !== 200)
+      return failure(config.cniVersion, networkdFailure(config, `GC of network ${config.network}`, answer));
     const errors = (answer.body as { errors?: { workload?: unknown; message?: unknown }[] } | null)?.errors ?? [];
     if (errors.length === 0) return success();
     const details = errors.map((e) => `${String(e.workload)}: ${String(e.message)}`).join('; ');
-    return failure(config.cniVersion, cniError(CniErrorCode.NETWORKD_REFUSED, `GC of network ${config.network}: ${errors.length} release(s) failed`, details));
+    return failure(
+      config.cniVersion,
+      cniError(
+        CniErrorCode.NETWORKD_REFUSED,
+        `GC of network ${config.network}: ${errors.length} release(s) failed`,
+        details,
+      ),
+    );
   });
 }
 
@@ -230,7 +317,10 @@ function gc(config: PluginConfig, keep: readonly AttachmentKey[]): Step {
 export function start(invocation: Invocation): Step {
   switch (invocation.command) {
     case 'VERSION': {
-      const cniVersion = invocation.cniVersion !== null && isSupportedVersion(invocation.cniVersion) ? invocation.cniVersion : CURRENT_VERSION;
+      const cniVersion =
+        invocation.cniVersion !== null && isSupportedVersion(invocation.cniVersion)
+          ? invocation.cniVersion
+          : CURRENT_VERSION;
       return success({ cniVersion, supportedVersions: SUPPORTED_VERSIONS });
     }
     case 'ADD':

@@ -9,7 +9,15 @@
  * A static address comes from `runtimeConfig.ips` (the `ips` capability), the conflist's
  * `args.cni.ips`, or the `IP=` key of CNI_ARGS, in that order of precedence.
  */
-import { CniErrorCode, type CniError, type CniVersion, type DnsConfig, cniError, isSupportedVersion, versionAllows } from './spec.js';
+import {
+  CniErrorCode,
+  type CniError,
+  type CniVersion,
+  type DnsConfig,
+  cniError,
+  isSupportedVersion,
+  versionAllows,
+} from './spec.js';
 
 export const DEFAULT_SOCKET = '/var/lib/zmesh/networkd.sock';
 
@@ -38,12 +46,24 @@ export interface AttachmentKey {
 
 export type Invocation =
   | { readonly command: 'VERSION'; readonly cniVersion: string | null }
-  | { readonly command: 'ADD' | 'CHECK'; readonly config: PluginConfig; readonly key: AttachmentKey; readonly netns: string }
-  | { readonly command: 'DEL'; readonly config: PluginConfig; readonly key: AttachmentKey; readonly netns: string | null }
+  | {
+      readonly command: 'ADD' | 'CHECK';
+      readonly config: PluginConfig;
+      readonly key: AttachmentKey;
+      readonly netns: string;
+    }
+  | {
+      readonly command: 'DEL';
+      readonly config: PluginConfig;
+      readonly key: AttachmentKey;
+      readonly netns: string | null;
+    }
   | { readonly command: 'STATUS'; readonly config: PluginConfig }
   | { readonly command: 'GC'; readonly config: PluginConfig; readonly keep: readonly AttachmentKey[] };
 
-export type Parsed = { readonly ok: true; readonly invocation: Invocation } | { readonly ok: false; readonly error: CniError; readonly cniVersion: string };
+export type Parsed =
+  | { readonly ok: true; readonly invocation: Invocation }
+  | { readonly ok: false; readonly error: CniError; readonly cniVersion: string };
 
 /** The spec's container id: alphanumerics and "_", ".", "-". */
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -52,7 +72,13 @@ const IFNAME = /^[A-Za-z0-9_.+-]{1,15}$/;
 const NETWORK = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 /** CNI_ARGS keys runtimes send that mean nothing here (podman and Kubernetes). */
-const IGNORED_ARGS = new Set(['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
+const IGNORED_ARGS = new Set([
+  'IgnoreUnknown',
+  'K8S_POD_NAMESPACE',
+  'K8S_POD_NAME',
+  'K8S_POD_INFRA_CONTAINER_ID',
+  'K8S_POD_UID',
+]);
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -65,27 +91,35 @@ function refuse(code: CniErrorCode, msg: string, details?: string): never {
 }
 
 function shown(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   const clean = text.replace(/[^\x20-\x7e]/g, '?');
   return JSON.stringify(clean.length > 64 ? `${clean.slice(0, 64)}…` : clean);
 }
 
 function required(env: Env, name: string): string {
   const value = env[name];
-  if (value === undefined || value === '') refuse(CniErrorCode.INVALID_ENVIRONMENT, `${name} is not set`, `${name} is required for ${env.CNI_COMMAND}`);
+  if (value === undefined || value === '')
+    refuse(CniErrorCode.INVALID_ENVIRONMENT, `${name} is not set`, `${name} is required for ${env.CNI_COMMAND}`);
   return value;
 }
 
 function containerIdOf(env: Env): string {
   const id = required(env, 'CNI_CONTAINERID');
-  if (!CONTAINER_ID.test(id)) refuse(CniErrorCode.INVALID_ENVIRONMENT, `CNI_CONTAINERID ${shown(id)} has characters other than alphanumerics, "_", ".", "-"`);
+  if (!CONTAINER_ID.test(id))
+    refuse(
+      CniErrorCode.INVALID_ENVIRONMENT,
+      `CNI_CONTAINERID ${shown(id)} has characters other than alphanumerics, "_", ".", "-"`,
+    );
   return id;
 }
 
 function ifnameOf(env: Env): string {
   const ifname = required(env, 'CNI_IFNAME');
   if (!IFNAME.test(ifname) || ifname === '.' || ifname === '..') {
-    refuse(CniErrorCode.INVALID_ENVIRONMENT, `CNI_IFNAME ${shown(ifname)} is not an interface name (1-15 of A-Z, a-z, 0-9, "_", ".", "+", "-")`);
+    refuse(
+      CniErrorCode.INVALID_ENVIRONMENT,
+      `CNI_IFNAME ${shown(ifname)} is not an interface name (1-15 of A-Z, a-z, 0-9, "_", ".", "+", "-")`,
+    );
   }
   return ifname;
 }
@@ -94,8 +128,15 @@ function netnsOf(env: Env, optional: boolean): string | null {
   const netns = env.CNI_NETNS;
   if (optional && (netns === undefined || netns === '')) return null;
   const path = required(env, 'CNI_NETNS');
-  if (!path.startsWith('/') || path.includes('\0') || path.split('/').some((c, i) => i > 0 && (c === '' || c === '.' || c === '..'))) {
-    refuse(CniErrorCode.INVALID_ENVIRONMENT, `CNI_NETNS ${shown(path)} is not a normalised absolute path of a network namespace`);
+  if (
+    !path.startsWith('/') ||
+    path.includes('\0') ||
+    path.split('/').some((c, i) => i > 0 && (c === '' || c === '.' || c === '..'))
+  ) {
+    refuse(
+      CniErrorCode.INVALID_ENVIRONMENT,
+      `CNI_NETNS ${shown(path)} is not a normalised absolute path of a network namespace`,
+    );
   }
   return path;
 }
@@ -112,7 +153,10 @@ function parseArgs(text: string | undefined): Map<string, string> {
   const ignoreUnknown = ['1', 'true'].includes((args.get('IgnoreUnknown') ?? '').toLowerCase());
   for (const key of args.keys()) {
     if (key !== 'IP' && !IGNORED_ARGS.has(key) && !ignoreUnknown) {
-      refuse(CniErrorCode.INVALID_ENVIRONMENT, `CNI_ARGS: unknown key ${shown(key)} (known: IP; set IgnoreUnknown=1 to pass others)`);
+      refuse(
+        CniErrorCode.INVALID_ENVIRONMENT,
+        `CNI_ARGS: unknown key ${shown(key)} (known: IP; set IgnoreUnknown=1 to pass others)`,
+      );
     }
   }
   return args;
@@ -123,37 +167,54 @@ function decode(stdin: string): Record<string, unknown> {
   try {
     value = JSON.parse(stdin);
   } catch (error) {
-    refuse(CniErrorCode.UNDECODABLE_CONTENT, 'the network configuration on stdin is not JSON', (error as Error).message);
+    refuse(
+      CniErrorCode.UNDECODABLE_CONTENT,
+      'the network configuration on stdin is not JSON',
+      (error as Error).message,
+    );
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse(CniErrorCode.UNDECODABLE_CONTENT, 'the network configuration on stdin is not a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    refuse(CniErrorCode.UNDECODABLE_CONTENT, 'the network configuration on stdin is not a JSON object');
   return value as Record<string, unknown>;
 }
 
 function versionOf(config: Record<string, unknown>): CniVersion {
   const version = config.cniVersion;
   if (typeof version !== 'string') refuse(CniErrorCode.INVALID_NETWORK_CONFIG, 'cniVersion: missing or not a string');
-  if (!isSupportedVersion(version)) refuse(CniErrorCode.INCOMPATIBLE_VERSION, `cniVersion ${shown(version)} is not supported`, 'supported: 0.3.1, 0.4.0, 1.0.0, 1.1.0');
+  if (!isSupportedVersion(version))
+    refuse(
+      CniErrorCode.INCOMPATIBLE_VERSION,
+      `cniVersion ${shown(version)} is not supported`,
+      'supported: 0.3.1, 0.4.0, 1.0.0, 1.1.0',
+    );
   return version;
 }
 
 function stringField(config: Record<string, unknown>, field: string, pattern: RegExp, what: string): string {
   const value = config[field];
-  if (typeof value !== 'string') refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${field}: ${value === undefined ? 'missing' : 'must be a string'} (${what})`);
+  if (typeof value !== 'string')
+    refuse(
+      CniErrorCode.INVALID_NETWORK_CONFIG,
+      `${field}: ${value === undefined ? 'missing' : 'must be a string'} (${what})`,
+    );
   if (!pattern.test(value)) refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${field}: ${shown(value)} is not ${what}`);
   return value;
 }
 
 function stringList(value: unknown, field: string): string[] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${field}: must be an array of strings`);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
+    refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${field}: must be an array of strings`);
   return value as string[];
 }
 
 function dnsOf(value: unknown): DnsConfig | null {
   if (value === undefined) return null;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse(CniErrorCode.INVALID_NETWORK_CONFIG, 'dns: must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    refuse(CniErrorCode.INVALID_NETWORK_CONFIG, 'dns: must be an object');
   const dns = value as Record<string, unknown>;
-  if (dns.domain !== undefined && typeof dns.domain !== 'string') refuse(CniErrorCode.INVALID_NETWORK_CONFIG, 'dns.domain: must be a string');
+  if (dns.domain !== undefined && typeof dns.domain !== 'string')
+    refuse(CniErrorCode.INVALID_NETWORK_CONFIG, 'dns.domain: must be a string');
   const nameservers = stringList(dns.nameservers, 'dns.nameservers');
   const search = stringList(dns.search, 'dns.search');
   const options = stringList(dns.options, 'dns.options');
@@ -169,8 +230,16 @@ function dnsOf(value: unknown): DnsConfig | null {
 function staticAddress(value: unknown, source: string): string {
   if (typeof value !== 'string') refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${source}: must be an address string`);
   const [address, prefix, ...rest] = value.split('/');
-  if (address === undefined || !IPV4.test(address) || rest.length > 0 || (prefix !== undefined && !/^(3[0-2]|[12]?\d)$/.test(prefix))) {
-    refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${source}: ${shown(value)} is not an IPv4 address (a.b.c.d or a.b.c.d/len)`);
+  if (
+    address === undefined ||
+    !IPV4.test(address) ||
+    rest.length > 0 ||
+    (prefix !== undefined && !/^(3[0-2]|[12]?\d)$/.test(prefix))
+  ) {
+    refuse(
+      CniErrorCode.INVALID_NETWORK_CONFIG,
+      `${source}: ${shown(value)} is not an IPv4 address (a.b.c.d or a.b.c.d/len)`,
+    );
   }
   return address;
 }
@@ -179,27 +248,44 @@ function staticList(value: unknown, source: string): string | null {
   if (value === undefined) return null;
   if (!Array.isArray(value)) refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${source}: must be an array of addresses`);
   if (value.length === 0) return null;
-  if (value.length > 1) refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${source}: one IPv4 address per interface (${value.length} given)`);
+  if (value.length > 1)
+    refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${source}: one IPv4 address per interface (${value.length} given)`);
   return staticAddress(value[0], `${source}[0]`);
 }
 
 function objectField(config: Record<string, unknown>, field: string): Record<string, unknown> {
   const value = config[field];
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${field}: must be an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${field}: must be an object`);
   return value as Record<string, unknown>;
 }
 
 function pluginConfig(config: Record<string, unknown>, cniArgs: Map<string, string>): PluginConfig {
   const cniVersion = versionOf(config);
   const name = stringField(config, 'name', NETWORK, 'a CNI network name');
-  if (config.type !== undefined && typeof config.type !== 'string') refuse(CniErrorCode.INVALID_NETWORK_CONFIG, 'type: must be a string');
-  const network = stringField(config, 'network', NETWORK, 'a zmesh network name (1-63 of A-Z, a-z, 0-9, ".", "_", "-")');
-  const socket = config.socket === undefined ? DEFAULT_SOCKET : stringField(config, 'socket', /^\/[^\0]+$/, 'an absolute path');
+  if (config.type !== undefined && typeof config.type !== 'string')
+    refuse(CniErrorCode.INVALID_NETWORK_CONFIG, 'type: must be a string');
+  const network = stringField(
+    config,
+    'network',
+    NETWORK,
+    'a zmesh network name (1-63 of A-Z, a-z, 0-9, ".", "_", "-")',
+  );
+  const socket =
+    config.socket === undefined ? DEFAULT_SOCKET : stringField(config, 'socket', /^\/[^\0]+$/, 'an absolute path');
   const runtimeIps = staticList(objectField(config, 'runtimeConfig').ips, 'runtimeConfig.ips');
   const argsIps = staticList(objectField(objectField(config, 'args'), 'cni').ips, 'args.cni.ips');
   const envIp = cniArgs.has('IP') ? staticAddress(cniArgs.get('IP'), 'CNI_ARGS IP') : null;
-  return { cniVersion, name, network, socket, dns: dnsOf(config.dns), ip: runtimeIps ?? argsIps ?? envIp, prevResult: config.prevResult ?? null };
+  return {
+    cniVersion,
+    name,
+    network,
+    socket,
+    dns: dnsOf(config.dns),
+    ip: runtimeIps ?? argsIps ?? envIp,
+    prevResult: config.prevResult ?? null,
+  };
 }
 
 /** GC's attachments to keep: `cni.dev/valid-attachments`, or `cni.dev/attachments` (the spec's older name). */
@@ -211,7 +297,10 @@ function attachmentsToKeep(config: Record<string, unknown>): AttachmentKey[] {
   return value.map((entry, index) => {
     const e = entry as Record<string, unknown> | null;
     if (typeof e !== 'object' || e === null || typeof e.containerID !== 'string' || typeof e.ifname !== 'string') {
-      refuse(CniErrorCode.INVALID_NETWORK_CONFIG, `${field}[${index}]: must be {"containerID": string, "ifname": string}`);
+      refuse(
+        CniErrorCode.INVALID_NETWORK_CONFIG,
+        `${field}[${index}]: must be {"containerID": string, "ifname": string}`,
+      );
     }
     return { containerId: e.containerID as string, ifname: e.ifname as string };
   });
@@ -230,7 +319,8 @@ function errorVersion(stdin: string): string {
 function parse(env: Env, stdin: string): Invocation {
   const command = env.CNI_COMMAND;
   if (command === undefined || command === '') refuse(CniErrorCode.INVALID_ENVIRONMENT, 'CNI_COMMAND is not set');
-  if (!(COMMANDS as readonly string[]).includes(command)) refuse(CniErrorCode.INVALID_ENVIRONMENT, `CNI_COMMAND ${shown(command)} is not one of ${COMMANDS.join(', ')}`);
+  if (!(COMMANDS as readonly string[]).includes(command))
+    refuse(CniErrorCode.INVALID_ENVIRONMENT, `CNI_COMMAND ${shown(command)} is not one of ${COMMANDS.join(', ')}`);
   if (command === 'VERSION') {
     // VERSION needs no configuration: stdin may be empty or carry only cniVersion.
     let cniVersion: string | null = null;
@@ -243,11 +333,19 @@ function parse(env: Env, stdin: string): Invocation {
   const raw = decode(stdin);
   // The environment is checked before the configuration's meaning, as the variables are the
   // runtime's contract and a missing one is the runtime's bug whatever the configuration says.
-  const key = command === 'ADD' || command === 'CHECK' || command === 'DEL' ? { containerId: containerIdOf(env), ifname: ifnameOf(env) } : null;
-  const netns = command === 'ADD' || command === 'CHECK' ? netnsOf(env, false) : command === 'DEL' ? netnsOf(env, true) : null;
+  const key =
+    command === 'ADD' || command === 'CHECK' || command === 'DEL'
+      ? { containerId: containerIdOf(env), ifname: ifnameOf(env) }
+      : null;
+  const netns =
+    command === 'ADD' || command === 'CHECK' ? netnsOf(env, false) : command === 'DEL' ? netnsOf(env, true) : null;
   const config = pluginConfig(raw, key === null ? new Map() : parseArgs(env.CNI_ARGS));
   if ((command === 'CHECK' || command === 'GC' || command === 'STATUS') && !versionAllows(config.cniVersion, command)) {
-    refuse(CniErrorCode.INCOMPATIBLE_VERSION, `${command} is not part of CNI ${config.cniVersion}`, `config cniVersion ${config.cniVersion}`);
+    refuse(
+      CniErrorCode.INCOMPATIBLE_VERSION,
+      `${command} is not part of CNI ${config.cniVersion}`,
+      `config cniVersion ${config.cniVersion}`,
+    );
   }
   switch (command) {
     case 'ADD':

@@ -44,22 +44,29 @@ interface IpAddrJson {
 /** The interface in the namespace, by `ip -j addr show dev` run inside it (nsenter takes any netns path). */
 function readInterface(netns: string, ifname: string): Promise<Answer> {
   return new Promise((resolve) => {
-    execFile('nsenter', [`--net=${netns}`, 'ip', '-j', 'addr', 'show', 'dev', ifname], { timeout: 10_000 }, (error, stdout, stderr) => {
-      if (error) {
-        if (/does not exist/.test(stderr)) resolve({ kind: 'interface', state: null });
-        else resolve({ kind: 'interface', state: null, error: stderr.trim().split('\n')[0] || error.message });
-        return;
-      }
-      try {
-        const [link] = JSON.parse(stdout) as IpAddrJson[];
-        if (link === undefined) return resolve({ kind: 'interface', state: null });
-        const addresses = (link.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
-        const state: InterfaceState = { mac: link.address ?? null, mtu: link.mtu ?? 0, addresses };
-        resolve({ kind: 'interface', state });
-      } catch {
-        resolve({ kind: 'interface', state: null, error: 'ip -j answered what is not JSON' });
-      }
-    });
+    execFile(
+      'nsenter',
+      [`--net=${netns}`, 'ip', '-j', 'addr', 'show', 'dev', ifname],
+      { timeout: 10_000 },
+      (error, stdout, stderr) => {
+        if (error) {
+          if (/does not exist/.test(stderr)) resolve({ kind: 'interface', state: null });
+          else resolve({ kind: 'interface', state: null, error: stderr.trim().split('\n')[0] || error.message });
+          return;
+        }
+        try {
+          const [link] = JSON.parse(stdout) as IpAddrJson[];
+          if (link === undefined) return resolve({ kind: 'interface', state: null });
+          const addresses = (link.addr_info ?? [])
+            .filter((a) => a.family === 'inet')
+            .map((a) => `${a.local}/${a.prefixlen}`);
+          const state: InterfaceState = { mac: link.address ?? null, mtu: link.mtu ?? 0, addresses };
+          resolve({ kind: 'interface', state });
+        } catch {
+          resolve({ kind: 'interface', state: null, error: 'ip -j answered what is not JSON' });
+        }
+      },
+    );
   });
 }
 
@@ -67,7 +74,10 @@ async function perform(call: Call, clients: Map<string, UnixHttpClient>): Promis
   if (call.kind === 'read-interface') return readInterface(call.netns, call.ifname);
   if (call.kind === 'spool-release') {
     try {
-      const outcome = await spoolRelease(releaseSpoolDir(call.socket), { network: call.network, workload: call.workload });
+      const outcome = await spoolRelease(releaseSpoolDir(call.socket), {
+        network: call.network,
+        workload: call.workload,
+      });
       return { kind: 'spool', outcome };
     } catch (error) {
       return { kind: 'spool', outcome: 'failed', message: (error as NodeJS.ErrnoException).code ?? 'error' };
@@ -102,7 +112,12 @@ export async function runCni(env: NodeJS.ProcessEnv, stdin: string): Promise<Cni
   } catch (error) {
     const version = parsed.invocation.command === 'VERSION' ? CURRENT_VERSION : parsed.invocation.config.cniVersion;
     const name = error instanceof Error ? error.name : typeof error;
-    return finished(failure(version, cniError(CniErrorCode.INTERNAL, `zmesh-cni failed internally (${name}) during ${parsed.invocation.command}`)));
+    return finished(
+      failure(
+        version,
+        cniError(CniErrorCode.INTERNAL, `zmesh-cni failed internally (${name}) during ${parsed.invocation.command}`),
+      ),
+    );
   } finally {
     for (const client of clients.values()) client.close();
   }
@@ -129,7 +144,9 @@ export async function cniMain(): Promise<number> {
   try {
     output = await runCni(process.env, await readStdin());
   } catch {
-    output = finished(failure(CURRENT_VERSION, cniError(CniErrorCode.IO_FAILURE, 'zmesh-cni could not read its stdin')));
+    output = finished(
+      failure(CURRENT_VERSION, cniError(CniErrorCode.IO_FAILURE, 'zmesh-cni could not read its stdin')),
+    );
   }
   await new Promise<void>((resolve) => process.stdout.write(output.stdout, () => resolve()));
   return output.exitCode;

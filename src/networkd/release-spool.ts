@@ -35,13 +35,20 @@ function fileOf(release: SpooledRelease): string {
 export type SpoolOutcome = 'spooled' | 'full';
 
 /** Records `release` durably in `dir` (created 0700); 'full' when MAX_SPOOLED_RELEASES are waiting. */
-export async function spoolRelease(dir: string, release: SpooledRelease, max = MAX_SPOOLED_RELEASES): Promise<SpoolOutcome> {
+export async function spoolRelease(
+  dir: string,
+  release: SpooledRelease,
+  max = MAX_SPOOLED_RELEASES,
+): Promise<SpoolOutcome> {
   // Not prepareDirectory: its sweep of temporaries would remove those of DELs spooling right now.
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = fileOf(release);
   const waiting = readdirSync(dir).filter((name) => RELEASE_FILE.test(name));
   if (!waiting.includes(file) && waiting.length >= max) return 'full';
-  await writeFileAtomic(join(dir, file), `${JSON.stringify({ network: release.network, workload: release.workload })}\n`);
+  await writeFileAtomic(
+    join(dir, file),
+    `${JSON.stringify({ network: release.network, workload: release.workload })}\n`,
+  );
   return 'spooled';
 }
 
@@ -73,7 +80,10 @@ export function spooledReleases(dir: string): { release: SpooledRelease; file: s
  * gone, whether released now or already); a file is removed only after its release is done, so
  * one that fails stays for the next drain. Resolves to the releases done.
  */
-export async function drainReleaseSpool(dir: string, release: (r: SpooledRelease) => Promise<boolean>): Promise<SpooledRelease[]> {
+export async function drainReleaseSpool(
+  dir: string,
+  release: (r: SpooledRelease) => Promise<boolean>,
+): Promise<SpooledRelease[]> {
   const done: SpooledRelease[] = [];
   for (const { release: r, file } of spooledReleases(dir)) {
     if (!(await release(r))) continue;

@@ -37,28 +37,60 @@ test('podman containers on a public and a hidden node ping each other over zmesh
 
   const a = `${world.prefix}-a`;
   const b = `${world.prefix}-b`;
-  for (const [name, network] of [[a, zmAlpha], [b, zmHidden]] as const) {
-    const run = await env.podman(['run', '-d', '--name', name, '--network', network, '--rootfs', env.rootfs, 'sleep', '600']);
+  for (const [name, network] of [
+    [a, zmAlpha],
+    [b, zmHidden],
+  ] as const) {
+    const run = await env.podman([
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      network,
+      '--rootfs',
+      env.rootfs,
+      'sleep',
+      '600',
+    ]);
     t.is(run.exitCode, 0, `podman run on ${network}: ${run.stderr}`);
   }
   const ipOf = async (name: string, network: string) =>
-    (await env.podman(['inspect', name, '--format', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`])).stdout.trim();
+    (
+      await env.podman(['inspect', name, '--format', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`])
+    ).stdout.trim();
   const ipA = await ipOf(a, zmAlpha);
   const ipB = await ipOf(b, zmHidden);
   t.regex(ipA, /^10\.3\.0\.\d+$/, 'alpha has the first /24');
   t.regex(ipB, /^10\.3\.1\.\d+$/, 'the hidden node has the second /24');
   const workloadsOf = async (node: typeof alpha) => (await node.api.getNetwork('pod')).workloads;
-  t.deepEqual((await workloadsOf(alpha)).map((w) => [w.owner, w.ip]), [['cni', ipA]]);
+  t.deepEqual(
+    (await workloadsOf(alpha)).map((w) => [w.owner, w.ip]),
+    [['cni', ipA]],
+  );
 
   await waitForHandshakes(world, net, 20_000);
-  for (const [from, to] of [[a, ipB], [b, ipA]] as const) {
+  for (const [from, to] of [
+    [a, ipB],
+    [b, ipA],
+  ] as const) {
     const ping = await env.podman(['exec', from, 'ping', '-c', '3', '-W', '3', to]);
     t.is(ping.exitCode, 0, `${from} → ${to}: ${ping.stdout}${ping.stderr}`);
     t.regex(ping.stdout, /3 packets received/);
   }
 
   // A plugin error fails `podman run` with the plugin's message, and leaves no container or workload.
-  const bad = await env.podman(['run', '--rm', '--name', `${world.prefix}-bad`, '--network', zmBad, '--rootfs', env.rootfs, 'true']);
+  const bad = await env.podman([
+    'run',
+    '--rm',
+    '--name',
+    `${world.prefix}-bad`,
+    '--network',
+    zmBad,
+    '--rootfs',
+    env.rootfs,
+    'true',
+  ]);
   t.not(bad.exitCode, 0);
   t.regex(bad.stderr, /nosuch/);
   const all = await env.podman(['ps', '--all', '--format', '{{.Names}}']);

@@ -38,7 +38,19 @@ export class PodmanEnv {
 
   static create(dir: string): PodmanEnv {
     const env = new PodmanEnv(dir);
-    for (const sub of ['root', 'runroot', 'tmp', 'net.d', 'cni-bin', 'rootfs/bin', 'rootfs/etc', 'rootfs/proc', 'rootfs/sys', 'rootfs/dev', 'rootfs/tmp']) {
+    for (const sub of [
+      'root',
+      'runroot',
+      'tmp',
+      'net.d',
+      'cni-bin',
+      'rootfs/bin',
+      'rootfs/etc',
+      'rootfs/proc',
+      'rootfs/sys',
+      'rootfs/dev',
+      'rootfs/tmp',
+    ]) {
       mkdirSync(join(dir, sub), { recursive: true });
     }
     copyFileSync(BUSYBOX, join(env.rootfs, 'bin', 'busybox'));
@@ -75,7 +87,14 @@ export class PodmanEnv {
   }
 
   async podman(args: readonly string[], timeoutMs = 90_000): Promise<PodmanResult> {
-    const global = ['--root', join(this.dir, 'root'), '--runroot', join(this.dir, 'runroot'), '--storage-driver', 'vfs'];
+    const global = [
+      '--root',
+      join(this.dir, 'root'),
+      '--runroot',
+      join(this.dir, 'runroot'),
+      '--storage-driver',
+      'vfs',
+    ];
     const result = await execa('podman', [...global, ...args], {
       env: { CONTAINERS_CONF: this.confFile },
       reject: false,

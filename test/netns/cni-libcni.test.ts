@@ -37,11 +37,21 @@ test('libcni 1.1.2 validates, adds, checks and deletes through zmesh-cni', async
   const cacheDir = join(dir, 'cni-cache');
   for (const d of [confDir, pluginDir, cacheDir]) mkdirSync(d, { recursive: true });
   writeCniPluginExecutable(pluginDir);
-  const conflist = { cniVersion: '1.0.0', name: 'zm', plugins: [{ type: 'zmesh-cni', network, socket: node.socket, capabilities: { ips: true } }] };
+  const conflist = {
+    cniVersion: '1.0.0',
+    name: 'zm',
+    plugins: [{ type: 'zmesh-cni', network, socket: node.socket, capabilities: { ips: true } }],
+  };
   writeFileSync(join(confDir, 'zm.conflist'), JSON.stringify(conflist));
   const libcni = (args: string[], capArgs?: object) =>
     execa(tool, args, {
-      env: { NETCONFPATH: confDir, CNI_PATH: pluginDir, CACHE_DIR: cacheDir, PATH: process.env.PATH ?? '/usr/bin:/bin', ...(capArgs ? { CAP_ARGS: JSON.stringify(capArgs) } : {}) },
+      env: {
+        NETCONFPATH: confDir,
+        CNI_PATH: pluginDir,
+        CACHE_DIR: cacheDir,
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        ...(capArgs ? { CAP_ARGS: JSON.stringify(capArgs) } : {}),
+      },
       extendEnv: false,
       reject: false,
       timeout: 90_000,
@@ -74,7 +84,11 @@ test('libcni 1.1.2 validates, adds, checks and deletes through zmesh-cni', async
   t.is(twice.exitCode, 1, 'a second ADD of the same container and ifname is refused');
   t.regex(String(twice.stderr), /already attached/);
 
-  for (const [ns, id] of [[one, 'lib-ctr-1'], [two, 'lib-ctr-2'], [two, 'lib-ctr-2']] as const) {
+  for (const [ns, id] of [
+    [one, 'lib-ctr-1'],
+    [two, 'lib-ctr-2'],
+    [two, 'lib-ctr-2'],
+  ] as const) {
     const deleted = await libcni(['del', 'zm', ns.path, id]);
     t.is(deleted.exitCode, 0, `del ${id}: ${deleted.stderr}`);
   }

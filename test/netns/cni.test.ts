@@ -30,7 +30,16 @@ test('every verb and version through the plugin process: results, errors, CHECK 
   for (const [i, v] of SUPPORTED_VERSIONS.entries()) {
     const ns = await w.namespace(`c${i}`);
     namespaces.push(ns);
-    const added = await runPlugin({ command: 'ADD', containerId: `ctr${i}`, netns: ns.path, ifname: 'eth0', args: 'IgnoreUnknown=1;K8S_POD_NAME=p' }, conf(v));
+    const added = await runPlugin(
+      {
+        command: 'ADD',
+        containerId: `ctr${i}`,
+        netns: ns.path,
+        ifname: 'eth0',
+        args: 'IgnoreUnknown=1;K8S_POD_NAME=p',
+      },
+      conf(v),
+    );
     t.is(added.exitCode, 0, added.stdout + added.stderr);
     t.is(added.out.cniVersion, v);
     t.is(added.out.interfaces[0].name, 'eth0');
@@ -40,10 +49,17 @@ test('every verb and version through the plugin process: results, errors, CHECK 
     t.like(added.out.ips[0], { address: `10.77.0.${i + 2}/24`, gateway: '10.77.0.1', interface: 0 });
     t.is(added.out.ips[0].version, v === '0.3.1' || v === '0.4.0' ? '4' : undefined);
     t.deepEqual(added.out.routes, [{ dst: '0.0.0.0/0', gw: '10.77.0.1' }]);
-    t.deepEqual((await ns.addresses('eth0')).filter((a) => !a.includes(':')), [`10.77.0.${i + 2}/24`]);
+    t.deepEqual(
+      (await ns.addresses('eth0')).filter((a) => !a.includes(':')),
+      [`10.77.0.${i + 2}/24`],
+    );
     results.push(added.out);
   }
-  t.is((await ping(namespaces[0]!, '10.77.0.3', { count: 2 })).loss, 0, 'two containers on the network reach each other');
+  t.is(
+    (await ping(namespaces[0]!, '10.77.0.3', { count: 2 })).loss,
+    0,
+    'two containers on the network reach each other',
+  );
   const shown = await call(node.socket, 'GET', `/v1/networks/${network}`);
   t.deepEqual(
     shown.body.workloads.map((wl: { owner: string; containerId: string }) => [wl.owner, wl.containerId]).sort(),
@@ -54,12 +70,48 @@ test('every verb and version through the plugin process: results, errors, CHECK 
   const before = JSON.stringify((await call(node.socket, 'GET', `/v1/networks/${network}`)).body.workloads);
   const spare = await w.namespace('spare');
   const refusals: Array<[string, Parameters<typeof runPlugin>[0], object, number, RegExp]> = [
-    ['a second ADD', { command: 'ADD', containerId: 'ctr0', netns: namespaces[0]!.path, ifname: 'eth0' }, conf(), 101, /already attached/],
-    ['an unknown network', { command: 'ADD', containerId: 'x1', netns: spare.path, ifname: 'eth0' }, { ...conf(), network: 'nosuch' }, 7, /nosuch/],
-    ['a static IP outside the subnet', { command: 'ADD', containerId: 'x1', netns: spare.path, ifname: 'eth0' }, conf('1.0.0', { runtimeConfig: { ips: ['10.78.0.5/24'] } }), 7, /outside/],
-    ['a taken static IP', { command: 'ADD', containerId: 'x1', netns: spare.path, ifname: 'eth0', args: 'IP=10.77.0.2' }, conf(), 7, /taken/],
-    ['a namespace that does not exist', { command: 'ADD', containerId: 'x1', netns: '/run/netns/zmesh-cni-none', ifname: 'eth0' }, conf(), 4, /CNI_NETNS refused by networkd/],
-    ['networkd not answering', { command: 'ADD', containerId: 'x1', netns: spare.path, ifname: 'eth0' }, { ...conf(), socket: `${node.socket}.none` }, 11, /not answering/],
+    [
+      'a second ADD',
+      { command: 'ADD', containerId: 'ctr0', netns: namespaces[0]!.path, ifname: 'eth0' },
+      conf(),
+      101,
+      /already attached/,
+    ],
+    [
+      'an unknown network',
+      { command: 'ADD', containerId: 'x1', netns: spare.path, ifname: 'eth0' },
+      { ...conf(), network: 'nosuch' },
+      7,
+      /nosuch/,
+    ],
+    [
+      'a static IP outside the subnet',
+      { command: 'ADD', containerId: 'x1', netns: spare.path, ifname: 'eth0' },
+      conf('1.0.0', { runtimeConfig: { ips: ['10.78.0.5/24'] } }),
+      7,
+      /outside/,
+    ],
+    [
+      'a taken static IP',
+      { command: 'ADD', containerId: 'x1', netns: spare.path, ifname: 'eth0', args: 'IP=10.77.0.2' },
+      conf(),
+      7,
+      /taken/,
+    ],
+    [
+      'a namespace that does not exist',
+      { command: 'ADD', containerId: 'x1', netns: '/run/netns/zmesh-cni-none', ifname: 'eth0' },
+      conf(),
+      4,
+      /CNI_NETNS refused by networkd/,
+    ],
+    [
+      'networkd not answering',
+      { command: 'ADD', containerId: 'x1', netns: spare.path, ifname: 'eth0' },
+      { ...conf(), socket: `${node.socket}.none` },
+      11,
+      /not answering/,
+    ],
   ];
   for (const [what, env, config, code, message] of refusals) {
     const run = await runPlugin(env, config);
@@ -68,21 +120,46 @@ test('every verb and version through the plugin process: results, errors, CHECK 
     t.regex(run.out?.msg ?? '', message, what);
     t.is(run.stdout.trim().split('\n').length, 1, `${what}: one document on stdout`);
   }
-  t.is(JSON.stringify((await call(node.socket, 'GET', `/v1/networks/${network}`)).body.workloads), before, 'refusals change nothing');
-  t.deepEqual((await spare.links()).map((l) => l.ifname), ['lo'], 'nothing was made in the refused namespace');
+  t.is(
+    JSON.stringify((await call(node.socket, 'GET', `/v1/networks/${network}`)).body.workloads),
+    before,
+    'refusals change nothing',
+  );
+  t.deepEqual(
+    (await spare.links()).map((l) => l.ifname),
+    ['lo'],
+    'nothing was made in the refused namespace',
+  );
 
   // A static address through the `ips` capability.
-  const fixed = await runPlugin({ command: 'ADD', containerId: 'fixed', netns: spare.path, ifname: 'eth1' }, conf('1.0.0', { runtimeConfig: { ips: ['10.77.0.50/24'] } }));
+  const fixed = await runPlugin(
+    { command: 'ADD', containerId: 'fixed', netns: spare.path, ifname: 'eth1' },
+    conf('1.0.0', { runtimeConfig: { ips: ['10.77.0.50/24'] } }),
+  );
   t.is(fixed.out?.ips?.[0]?.address, '10.77.0.50/24', fixed.stdout);
 
   // CHECK: matches prevResult; after drift (the address removed in the namespace) it names the drift.
   const c2 = namespaces[2]!;
-  t.is((await runPlugin({ command: 'CHECK', containerId: 'ctr2', netns: c2.path, ifname: 'eth0' }, conf('1.0.0', { prevResult: results[2] }))).exitCode, 0);
+  t.is(
+    (
+      await runPlugin(
+        { command: 'CHECK', containerId: 'ctr2', netns: c2.path, ifname: 'eth0' },
+        conf('1.0.0', { prevResult: results[2] }),
+      )
+    ).exitCode,
+    0,
+  );
   await c2.ip(['addr', 'del', '10.77.0.4/24', 'dev', 'eth0']);
-  const drift = await runPlugin({ command: 'CHECK', containerId: 'ctr2', netns: c2.path, ifname: 'eth0' }, conf('1.0.0', { prevResult: results[2] }));
+  const drift = await runPlugin(
+    { command: 'CHECK', containerId: 'ctr2', netns: c2.path, ifname: 'eth0' },
+    conf('1.0.0', { prevResult: results[2] }),
+  );
   t.is(drift.out?.code, 102, drift.stdout);
   t.regex(drift.out.msg, /eth0 has no IPv4 address, not 10.77.0.4\/24/);
-  const other = await runPlugin({ command: 'CHECK', containerId: 'ctr2', netns: c2.path, ifname: 'eth0' }, conf('1.0.0', { prevResult: results[3] }));
+  const other = await runPlugin(
+    { command: 'CHECK', containerId: 'ctr2', netns: c2.path, ifname: 'eth0' },
+    conf('1.0.0', { prevResult: results[3] }),
+  );
   t.regex(other.out?.msg ?? '', /networkd holds 10.77.0.4\/24, prevResult says 10.77.0.5\/24/);
 
   // DEL: released, then again, then with no netns; and after the namespace is gone.
@@ -95,22 +172,57 @@ test('every verb and version through the plugin process: results, errors, CHECK 
   // A namespace of the world's prefix that the test removes itself (teardown sweeps it if left).
   const goneName = `${w.prefix}gone`;
   execFileSync('ip', ['netns', 'add', goneName]);
-  const goneAdd = await runPlugin({ command: 'ADD', containerId: 'gone1', netns: `/run/netns/${goneName}`, ifname: 'eth0' }, conf());
+  const goneAdd = await runPlugin(
+    { command: 'ADD', containerId: 'gone1', netns: `/run/netns/${goneName}`, ifname: 'eth0' },
+    conf(),
+  );
   t.is(goneAdd.exitCode, 0, goneAdd.stdout);
   execFileSync('ip', ['netns', 'del', goneName]);
-  const gone = await runPlugin({ command: 'DEL', containerId: 'gone1', netns: `/run/netns/${goneName}`, ifname: 'eth0' }, conf());
+  const gone = await runPlugin(
+    { command: 'DEL', containerId: 'gone1', netns: `/run/netns/${goneName}`, ifname: 'eth0' },
+    conf(),
+  );
   t.is(gone.exitCode, 0, `DEL after the namespace is gone: ${gone.stdout}`);
-  t.is((await runPlugin({ command: 'DEL', containerId: 'ctr1', netns: namespaces[1]!.path, ifname: 'eth0' }, conf())).exitCode, 0);
-  const afterDel = (await call(node.socket, 'GET', `/v1/networks/${network}`)).body.workloads.map((wl: { containerId: string }) => wl.containerId);
+  t.is(
+    (await runPlugin({ command: 'DEL', containerId: 'ctr1', netns: namespaces[1]!.path, ifname: 'eth0' }, conf()))
+      .exitCode,
+    0,
+  );
+  const afterDel = (await call(node.socket, 'GET', `/v1/networks/${network}`)).body.workloads.map(
+    (wl: { containerId: string }) => wl.containerId,
+  );
   t.deepEqual(afterDel.sort(), ['ctr2', 'ctr3', 'fixed']);
-  t.is((await call(node.socket, 'POST', `/v1/networks/${network}/workloads`, { workload: 'api1', netns: namespaces[0]!.path, ifname: 'eth9' })).status, 200);
+  t.is(
+    (
+      await call(node.socket, 'POST', `/v1/networks/${network}/workloads`, {
+        workload: 'api1',
+        netns: namespaces[0]!.path,
+        ifname: 'eth9',
+      })
+    ).status,
+    200,
+  );
 
   // GC under each key name: CNI workloads not named are released; the API's workload is not CNI's to collect.
-  const gc1 = await runPlugin({ command: 'GC' }, conf('1.1.0', { 'cni.dev/valid-attachments': [{ containerID: 'ctr2', ifname: 'eth0' }, { containerID: 'fixed', ifname: 'eth1' }] }));
+  const gc1 = await runPlugin(
+    { command: 'GC' },
+    conf('1.1.0', {
+      'cni.dev/valid-attachments': [
+        { containerID: 'ctr2', ifname: 'eth0' },
+        { containerID: 'fixed', ifname: 'eth1' },
+      ],
+    }),
+  );
   t.is(gc1.exitCode, 0, gc1.stdout);
-  const ids = async () => (await call(node.socket, 'GET', `/v1/networks/${network}`)).body.workloads.map((wl: { workload: string; containerId: string | null }) => wl.containerId ?? wl.workload).sort();
+  const ids = async () =>
+    (await call(node.socket, 'GET', `/v1/networks/${network}`)).body.workloads
+      .map((wl: { workload: string; containerId: string | null }) => wl.containerId ?? wl.workload)
+      .sort();
   t.deepEqual(await ids(), ['api1', 'ctr2', 'fixed']);
-  const gc2 = await runPlugin({ command: 'GC' }, conf('1.1.0', { 'cni.dev/attachments': [{ containerID: 'fixed', ifname: 'eth1' }] }));
+  const gc2 = await runPlugin(
+    { command: 'GC' },
+    conf('1.1.0', { 'cni.dev/attachments': [{ containerID: 'fixed', ifname: 'eth1' }] }),
+  );
   t.is(gc2.exitCode, 0, gc2.stdout);
   t.deepEqual(await ids(), ['api1', 'fixed']);
 
@@ -129,17 +241,31 @@ test('20 ADDs at once get distinct addresses; DELs while networkd is down are sp
   t.is((await call(node.socket, 'PUT', `/v1/networks/${network}`, node.definition(network, 1))).status, 200);
   const conf = conflistEntry(network, node.socket, '1.0.0');
   const namespaces = await Promise.all(Array.from({ length: 20 }, (_, i) => w.namespace(`p${i}`)));
-  const added = await Promise.all(namespaces.map((ns, i) => runPlugin({ command: 'ADD', containerId: `par${i}`, netns: ns.path, ifname: 'eth0' }, conf)));
+  const added = await Promise.all(
+    namespaces.map((ns, i) =>
+      runPlugin({ command: 'ADD', containerId: `par${i}`, netns: ns.path, ifname: 'eth0' }, conf),
+    ),
+  );
   for (const run of added) t.is(run.exitCode, 0, run.stdout + run.stderr);
   const addresses = added.map((run) => run.out?.ips?.[0]?.address);
   t.is(new Set(addresses).size, 20, `distinct: ${addresses.join(' ')}`);
 
   await networkd.stop();
-  const dels = await Promise.all(namespaces.slice(0, 5).map((ns, i) => runPlugin({ command: 'DEL', containerId: `par${i}`, netns: ns.path, ifname: 'eth0' }, conf)));
+  const dels = await Promise.all(
+    namespaces
+      .slice(0, 5)
+      .map((ns, i) => runPlugin({ command: 'DEL', containerId: `par${i}`, netns: ns.path, ifname: 'eth0' }, conf)),
+  );
   for (const run of dels) t.is(run.exitCode, 0, `DEL with networkd down does not fail the runtime: ${run.stdout}`);
   networkd = await startNetworkd(w, node);
-  const left = (await call(node.socket, 'GET', `/v1/networks/${network}`)).body.workloads.map((wl: { containerId: string }) => wl.containerId);
+  const left = (await call(node.socket, 'GET', `/v1/networks/${network}`)).body.workloads.map(
+    (wl: { containerId: string }) => wl.containerId,
+  );
   t.is(left.length, 15);
   for (let i = 0; i < 5; i++) t.false(left.includes(`par${i}`), `par${i} was released when networkd came back`);
-  t.deepEqual(await namespaces[0]!.links().then((links) => links.map((l) => l.ifname)), ['lo'], 'its interface is gone');
+  t.deepEqual(
+    await namespaces[0]!.links().then((links) => links.map((l) => l.ifname)),
+    ['lo'],
+    'its interface is gone',
+  );
 });

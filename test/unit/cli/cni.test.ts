@@ -13,7 +13,11 @@ import { main } from '../../../src/cli/main.js';
 async function zmesh(args: string[]): Promise<{ status: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const status = await main(args, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), readStdin: async () => '' });
+  const status = await main(args, {
+    stdout: (t) => void (out += t),
+    stderr: (t) => void (err += t),
+    readStdin: async () => '',
+  });
   return { status, out, err };
 }
 
@@ -27,13 +31,27 @@ test('conflist prints one zmesh-cni entry with the ips capability, for the netwo
     name: 'zmesh-blue',
     plugins: [{ type: 'zmesh-cni', network: 'blue', socket: '/srv/zmesh/networkd.sock', capabilities: { ips: true } }],
   });
-  t.is(JSON.parse((await zmesh(['cni', 'conflist', '--network', 'blue'])).out).plugins[0].socket, '/var/lib/zmesh/networkd.sock');
+  t.is(
+    JSON.parse((await zmesh(['cni', 'conflist', '--network', 'blue'])).out).plugins[0].socket,
+    '/var/lib/zmesh/networkd.sock',
+  );
 });
 
 test('install writes NAME.conflist and links the plugin, again idempotently, and says what it wrote', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'zmesh-cni-install-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const args = ['cni', 'install', '--network', 'blue', '--name', 'zm', '--dir', join(dir, 'net.d'), '--bin-dir', join(dir, 'bin')];
+  const args = [
+    'cni',
+    'install',
+    '--network',
+    'blue',
+    '--name',
+    'zm',
+    '--dir',
+    join(dir, 'net.d'),
+    '--bin-dir',
+    join(dir, 'bin'),
+  ];
   const first = await zmesh(args);
   t.is(first.status, 0, first.err);
   t.regex(first.out, new RegExp(`wrote ${join(dir, 'net.d', 'zm.conflist')}`));

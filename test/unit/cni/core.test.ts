@@ -20,9 +20,21 @@ const env = (command: string, extra: Record<string, string> = {}) => ({
 const config = (cniVersion: string, extra: object = {}) =>
   JSON.stringify({ cniVersion, name: 'zm', type: 'zmesh-cni', network: 'blue', socket: SOCKET, ...extra });
 
-const attached = { workload: 'x', ip: '10.77.0.2', prefix: 24, gateway: '10.77.0.1', routes: [{ destination: '0.0.0.0/0', via: '10.77.0.1' }], mtu: 1420, ifname: 'eth0', netns: '/run/netns/wl1' };
+const attached = {
+  workload: 'x',
+  ip: '10.77.0.2',
+  prefix: 24,
+  gateway: '10.77.0.1',
+  routes: [{ destination: '0.0.0.0/0', via: '10.77.0.1' }],
+  mtu: 1420,
+  ifname: 'eth0',
+  netns: '/run/netns/wl1',
+};
 const ok = (body: unknown): Answer => ({ kind: 'http', status: 200, body });
-const iface: Answer = { kind: 'interface', state: { mac: '02:00:00:00:00:01', mtu: 1420, addresses: ['10.77.0.2/24'] } };
+const iface: Answer = {
+  kind: 'interface',
+  state: { mac: '02:00:00:00:00:01', mtu: 1420, addresses: ['10.77.0.2/24'] },
+};
 
 /** Runs the core with the parsed invocation, answering each call with `answer`; the calls made and the end. */
 function drive(envVars: Record<string, string>, stdin: string, answer: (call: Call) => Answer) {
@@ -46,19 +58,34 @@ test('VERSION answers the supported versions in the config version, without a ca
 
 for (const version of SUPPORTED_VERSIONS) {
   test(`ADD in ${version}: attach owned by CNI, MAC read back, result in ${version}`, (t) => {
-    const r = drive(env('ADD'), config(version, { dns: { nameservers: ['10.77.0.1'] } }), (call) => (call.kind === 'attach' ? ok(attached) : iface));
+    const r = drive(env('ADD'), config(version, { dns: { nameservers: ['10.77.0.1'] } }), (call) =>
+      call.kind === 'attach' ? ok(attached) : iface,
+    );
     t.is(r.exitCode, 0);
     t.deepEqual(r.calls[0], {
       kind: 'attach',
       socket: SOCKET,
       network: 'blue',
-      body: { workload: workloadIdOf({ containerId, ifname: 'eth0' }), netns: '/run/netns/wl1', ifname: 'eth0', owner: 'cni', containerId },
+      body: {
+        workload: workloadIdOf({ containerId, ifname: 'eth0' }),
+        netns: '/run/netns/wl1',
+        ifname: 'eth0',
+        owner: 'cni',
+        containerId,
+      },
     });
     t.deepEqual(r.calls[1], { kind: 'read-interface', netns: '/run/netns/wl1', ifname: 'eth0' });
     const legacy = version === '0.3.1' || version === '0.4.0';
     t.deepEqual(r.out, {
       cniVersion: version,
-      interfaces: [{ name: 'eth0', mac: '02:00:00:00:00:01', ...(version === '1.1.0' ? { mtu: 1420 } : {}), sandbox: '/run/netns/wl1' }],
+      interfaces: [
+        {
+          name: 'eth0',
+          mac: '02:00:00:00:00:01',
+          ...(version === '1.1.0' ? { mtu: 1420 } : {}),
+          sandbox: '/run/netns/wl1',
+        },
+      ],
       ips: [{ ...(legacy ? { version: '4' } : {}), address: '10.77.0.2/24', gateway: '10.77.0.1', interface: 0 }],
       routes: [{ dst: '0.0.0.0/0', gw: '10.77.0.1' }],
       dns: { nameservers: ['10.77.0.1'] },
@@ -73,17 +100,65 @@ test('ADD asks networkd for the static address of runtimeConfig.ips, args.cni.ip
   };
   t.is(ipOf(env('ADD', { CNI_ARGS: 'IgnoreUnknown=1;IP=10.77.0.9;K8S_POD_NAME=p' }), {}), '10.77.0.9');
   t.is(ipOf(env('ADD', { CNI_ARGS: 'IP=10.77.0.9' }), { args: { cni: { ips: ['10.77.0.8'] } } }), '10.77.0.8');
-  t.is(ipOf(env('ADD', { CNI_ARGS: 'IP=10.77.0.9' }), { runtimeConfig: { ips: ['10.77.0.7/24'] }, args: { cni: { ips: ['10.77.0.8'] } } }), '10.77.0.7');
+  t.is(
+    ipOf(env('ADD', { CNI_ARGS: 'IP=10.77.0.9' }), {
+      runtimeConfig: { ips: ['10.77.0.7/24'] },
+      args: { cni: { ips: ['10.77.0.8'] } },
+    }),
+    '10.77.0.7',
+  );
   t.is(ipOf(env('ADD'), {}), undefined);
 });
 
 const addFailures: Array<[string, Answer, number, RegExp]> = [
-  ['networkd not answering', { kind: 'unreachable', message: 'ECONNREFUSED' }, 11, /networkd is not answering at \/run\/test\/networkd.sock/],
-  ['networkd busy (503)', { kind: 'http', status: 503, body: { error: { code: 'EUNAVAILABLE', message: 'stopping' } } }, 11, /could not do it now: stopping/],
-  ['an unknown network', { kind: 'http', status: 404, body: { error: { code: 'ENOENT', message: 'network "blue" is not applied on this node' } } }, 7, /network: network "blue" is not applied/],
-  ['a static IP outside the subnet', { kind: 'http', status: 400, body: { error: { code: 'EINVAL', field: 'ip', message: 'ip: 10.9.0.1 is outside' } } }, 7, /static IP refused by networkd: ip: 10.9.0.1 is outside/],
-  ['a missing namespace', { kind: 'http', status: 400, body: { error: { code: 'EINVAL', field: 'netns', message: 'netns: /run/netns/wl1 does not exist' } } }, 4, /CNI_NETNS refused/],
-  ['a second ADD', { kind: 'http', status: 409, body: { error: { code: 'ECONFLICT', field: 'workload', message: 'workload: already attached' } } }, 101, /already attached/],
+  [
+    'networkd not answering',
+    { kind: 'unreachable', message: 'ECONNREFUSED' },
+    11,
+    /networkd is not answering at \/run\/test\/networkd.sock/,
+  ],
+  [
+    'networkd busy (503)',
+    { kind: 'http', status: 503, body: { error: { code: 'EUNAVAILABLE', message: 'stopping' } } },
+    11,
+    /could not do it now: stopping/,
+  ],
+  [
+    'an unknown network',
+    {
+      kind: 'http',
+      status: 404,
+      body: { error: { code: 'ENOENT', message: 'network "blue" is not applied on this node' } },
+    },
+    7,
+    /network: network "blue" is not applied/,
+  ],
+  [
+    'a static IP outside the subnet',
+    { kind: 'http', status: 400, body: { error: { code: 'EINVAL', field: 'ip', message: 'ip: 10.9.0.1 is outside' } } },
+    7,
+    /static IP refused by networkd: ip: 10.9.0.1 is outside/,
+  ],
+  [
+    'a missing namespace',
+    {
+      kind: 'http',
+      status: 400,
+      body: { error: { code: 'EINVAL', field: 'netns', message: 'netns: /run/netns/wl1 does not exist' } },
+    },
+    4,
+    /CNI_NETNS refused/,
+  ],
+  [
+    'a second ADD',
+    {
+      kind: 'http',
+      status: 409,
+      body: { error: { code: 'ECONFLICT', field: 'workload', message: 'workload: already attached' } },
+    },
+    101,
+    /already attached/,
+  ],
   ['an answer without the fields', ok({ nope: 1 }), 103, /without ip, prefix/],
 ];
 for (const [what, answer, code, message] of addFailures) {
@@ -98,28 +173,46 @@ for (const [what, answer, code, message] of addFailures) {
 }
 
 test('DEL: released, already gone (404) and network gone are all success with no output', (t) => {
-  for (const answer of [ok({ detached: true }), { kind: 'http', status: 404, body: { error: { code: 'ENOENT', message: 'not attached' } } } as Answer]) {
+  for (const answer of [
+    ok({ detached: true }),
+    { kind: 'http', status: 404, body: { error: { code: 'ENOENT', message: 'not attached' } } } as Answer,
+  ]) {
     const r = drive(env('DEL', { CNI_NETNS: '' }), config('1.0.0'), () => answer);
     t.is(r.exitCode, 0);
     t.is(r.out, null);
-    t.deepEqual(r.calls, [{ kind: 'detach', socket: SOCKET, network: 'blue', workload: workloadIdOf({ containerId, ifname: 'eth0' }) }]);
+    t.deepEqual(r.calls, [
+      { kind: 'detach', socket: SOCKET, network: 'blue', workload: workloadIdOf({ containerId, ifname: 'eth0' }) },
+    ]);
   }
 });
 
 test('DEL with networkd down hands the release to its spool; a full spool is error 11', (t) => {
   const down: Answer = { kind: 'unreachable', message: 'ENOENT' };
-  const spooled = drive(env('DEL'), config('1.0.0'), (call) => (call.kind === 'detach' ? down : { kind: 'spool', outcome: 'spooled' }));
+  const spooled = drive(env('DEL'), config('1.0.0'), (call) =>
+    call.kind === 'detach' ? down : { kind: 'spool', outcome: 'spooled' },
+  );
   t.is(spooled.exitCode, 0);
   t.is(spooled.calls[1]?.kind, 'spool-release');
-  const full = drive(env('DEL'), config('1.0.0'), (call) => (call.kind === 'detach' ? down : { kind: 'spool', outcome: 'full' }));
+  const full = drive(env('DEL'), config('1.0.0'), (call) =>
+    call.kind === 'detach' ? down : { kind: 'spool', outcome: 'full' },
+  );
   t.is(full.exitCode, 1);
   t.is(full.out.code, 11);
   t.regex(full.out.msg, /spool is full/);
 });
 
-const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: '/run/netns/wl1' }], ips: [{ address: '10.77.0.2/24', interface: 0 }] };
+const prevResult = {
+  cniVersion: '1.0.0',
+  interfaces: [{ name: 'eth0', sandbox: '/run/netns/wl1' }],
+  ips: [{ address: '10.77.0.2/24', interface: 0 }],
+};
 const view = (workloads: object[]) => ok({ workloads });
-const record = { workload: workloadIdOf({ containerId, ifname: 'eth0' }), ip: '10.77.0.2', netns: '/run/netns/wl1', ifname: 'eth0' };
+const record = {
+  workload: workloadIdOf({ containerId, ifname: 'eth0' }),
+  ip: '10.77.0.2',
+  netns: '/run/netns/wl1',
+  ifname: 'eth0',
+};
 
 test('CHECK passes when networkd and the namespace match prevResult, and names each drift', (t) => {
   const cases: Array<[Answer, Answer, number, RegExp | null]> = [
@@ -127,10 +220,17 @@ test('CHECK passes when networkd and the namespace match prevResult, and names e
     [view([]), iface, 102, /networkd has no attachment of container c0ffee0123456789/],
     [view([{ ...record, ip: '10.77.0.3' }]), iface, 102, /networkd holds 10.77.0.3\/24, prevResult says 10.77.0.2\/24/],
     [view([record]), { kind: 'interface', state: null }, 102, /no interface eth0/],
-    [view([record]), { kind: 'interface', state: { mac: null, mtu: 1420, addresses: ['10.77.0.5/24'] } }, 102, /eth0 has 10.77.0.5\/24, not 10.77.0.2\/24/],
+    [
+      view([record]),
+      { kind: 'interface', state: { mac: null, mtu: 1420, addresses: ['10.77.0.5/24'] } },
+      102,
+      /eth0 has 10.77.0.5\/24, not 10.77.0.2\/24/,
+    ],
   ];
   for (const [networkAnswer, ifaceAnswer, code, message] of cases) {
-    const r = drive(env('CHECK'), config('1.0.0', { prevResult }), (call) => (call.kind === 'get-network' ? networkAnswer : ifaceAnswer));
+    const r = drive(env('CHECK'), config('1.0.0', { prevResult }), (call) =>
+      call.kind === 'get-network' ? networkAnswer : ifaceAnswer,
+    );
     t.is(r.out?.code ?? 0, code);
     if (message) t.regex(r.out.msg, message);
   }
@@ -140,7 +240,8 @@ test('CHECK passes when networkd and the namespace match prevResult, and names e
 });
 
 test('STATUS: 50 when networkd or the NR is not there, 51 with peers and no handshake, 0 otherwise', (t) => {
-  const peers = (ages: Array<number | null>) => ok({ nrExists: true, device: { peers: ages.map((a) => ({ lastHandshakeAgeSeconds: a })) } });
+  const peers = (ages: Array<number | null>) =>
+    ok({ nrExists: true, device: { peers: ages.map((a) => ({ lastHandshakeAgeSeconds: a })) } });
   const cases: Array<[Answer, number]> = [
     [{ kind: 'unreachable', message: 'ECONNREFUSED' }, 50],
     [{ kind: 'http', status: 404, body: { error: { code: 'ENOENT', message: 'no network' } } }, 50],
@@ -157,13 +258,37 @@ test('STATUS: 50 when networkd or the NR is not there, 51 with peers and no hand
 });
 
 test('GC keeps the attachments named by either key, and collects every release error', (t) => {
-  const keep = [{ containerID: 'a1', ifname: 'eth0' }, { containerID: 'b2', ifname: 'eth1' }];
+  const keep = [
+    { containerID: 'a1', ifname: 'eth0' },
+    { containerID: 'b2', ifname: 'eth1' },
+  ];
   for (const field of ['cni.dev/valid-attachments', 'cni.dev/attachments']) {
-    const r = drive({ CNI_COMMAND: 'GC' }, config('1.1.0', { [field]: keep }), () => ok({ released: ['x'], kept: 2, errors: [] }));
+    const r = drive({ CNI_COMMAND: 'GC' }, config('1.1.0', { [field]: keep }), () =>
+      ok({ released: ['x'], kept: 2, errors: [] }),
+    );
     t.is(r.exitCode, 0);
-    t.deepEqual(r.calls, [{ kind: 'gc', socket: SOCKET, network: 'blue', keep: [workloadIdOf({ containerId: 'a1', ifname: 'eth0' }), workloadIdOf({ containerId: 'b2', ifname: 'eth1' })] }]);
+    t.deepEqual(r.calls, [
+      {
+        kind: 'gc',
+        socket: SOCKET,
+        network: 'blue',
+        keep: [
+          workloadIdOf({ containerId: 'a1', ifname: 'eth0' }),
+          workloadIdOf({ containerId: 'b2', ifname: 'eth1' }),
+        ],
+      },
+    ]);
   }
-  const failed = drive({ CNI_COMMAND: 'GC' }, config('1.1.0'), () => ok({ released: [], kept: 0, errors: [{ workload: 'w1', message: 'm1' }, { workload: 'w2', message: 'm2' }] }));
+  const failed = drive({ CNI_COMMAND: 'GC' }, config('1.1.0'), () =>
+    ok({
+      released: [],
+      kept: 0,
+      errors: [
+        { workload: 'w1', message: 'm1' },
+        { workload: 'w2', message: 'm2' },
+      ],
+    }),
+  );
   t.is(failed.out.code, 100);
   t.regex(failed.out.msg, /2 release\(s\) failed/);
   t.is(failed.out.details, 'w1: m1; w2: m2');
