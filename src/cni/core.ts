@@ -6,7 +6,7 @@
  * every verb and every answer networkd could give is tested by feeding Answers (test/unit/cni).
  *
  * The verbs, as calls:
- *   ADD     attach (owner cni, workload = hash of container id + ifname) → read-interface (MAC)
+ *   ADD     attach (owner cni, workload = hash of container id + ifname); networkd answers the MAC too
  *   DEL     detach; 404 is success (nothing left); networkd unreachable or 503 → spool-release
  *   CHECK   get-network (networkd's record vs prevResult) → read-interface (the namespace)
  *   STATUS  get-network: 50 not available, 51 degraded (peers, none with a handshake), 0 ok
@@ -135,6 +135,7 @@ interface AttachAnswer {
   readonly gateway: string;
   readonly mtu: number;
   readonly routes: readonly { readonly destination: string; readonly via: string }[];
+  readonly mac: string | null;
 }
 
 /** The fields of networkd's AttachResult (src/networkd/views.ts) the result needs, or null. */
@@ -152,7 +153,8 @@ function attachAnswer(body: unknown): AttachAnswer | null {
   const routes = (b.routes as { destination?: unknown; via?: unknown }[]).filter(
     (r) => typeof r.destination === 'string' && typeof r.via === 'string',
   );
-  return { ip: b.ip, prefix: b.prefix, gateway: b.gateway, mtu: b.mtu, routes: routes as AttachAnswer['routes'] };
+  const mac = typeof b.mac === 'string' ? b.mac : null;
+  return { ip: b.ip, prefix: b.prefix, gateway: b.gateway, mtu: b.mtu, routes: routes as AttachAnswer['routes'], mac };
 }
 
 function add(config: PluginConfig, key: AttachmentKey, netns: string): Step {
@@ -173,12 +175,8 @@ function add(config: PluginConfig, key: AttachmentKey, netns: string): Step {
         config.cniVersion,
         cniError(CniErrorCode.BAD_ANSWER, 'ADD: networkd answered without ip, prefix, gateway, mtu and routes'),
       );
-    return call({ kind: 'read-interface', netns, ifname: key.ifname }, (read) => {
-      // The MAC is read back for the result; the attachment itself is done whatever this says.
-      const mac = read.kind === 'interface' ? (read.state?.mac ?? null) : null;
-      const result: Attachment = { ifname: key.ifname, mac, sandbox: netns, ...attached, dns: config.dns };
-      return success(resultDocument(config.cniVersion, result));
-    });
+    const result: Attachment = { ifname: key.ifname, sandbox: netns, ...attached, dns: config.dns };
+    return success(resultDocument(config.cniVersion, result));
   });
 }
 

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { NETWORK_NAME_PATTERN } from '../netdef/index.js';
 import { invalid } from './errors.js';
+import { API_OWNER, CONTAINER_ID, type WorkloadOwner, isIfname } from './workload-owner.js';
 
 export type NetworkName = string & { readonly __brand: 'NetworkName' };
 export type WorkloadId = string & { readonly __brand: 'WorkloadId' };
@@ -23,17 +24,6 @@ export interface AttachRequest {
   readonly owner: WorkloadOwner;
 }
 
-/**
- * Who a workload belongs to. A CNI workload is its runtime's (container id + ifname): a second
- * ADD of it is refused rather than answered, as the CNI spec says, and GC releases the CNI
- * workloads the runtime no longer names; the API's workloads are never touched by either.
- */
-export type WorkloadOwner = { readonly kind: 'api' } | { readonly kind: 'cni'; readonly containerId: string };
-
-export const API_OWNER: WorkloadOwner = Object.freeze({ kind: 'api' });
-
-/** The CNI spec's container id: alphanumerics and "_", ".", "-", starting alphanumeric. */
-export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,1023}$/;
 
 /** POST /v1/networks/{name}/workloads/gc: the CNI workloads to keep (every other is released). */
 export interface GcRequest {
@@ -43,8 +33,6 @@ export interface GcRequest {
 const networkName = new RegExp(NETWORK_NAME_PATTERN);
 /** Container ids (64 hex), pod UIDs, VM names: printable, no "/" so it can never be a path. */
 const WORKLOAD_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
-/** What the kernel accepts as an interface name, minus characters that confuse tools. */
-const IFNAME = /^[A-Za-z0-9_.+-]{1,15}$/;
 const TASK_ID = /^[\x21-\x7e]{1,128}$/;
 const MAX_PATH_BYTES = 4095;
 
@@ -83,7 +71,7 @@ export function parseNetnsPath(value: unknown, field = 'netns'): string {
 
 export function parseIfname(value: unknown, field = 'ifname'): string {
   if (typeof value !== 'string') throw invalid(field, `must be a string, not ${describe(value)}`);
-  if (!IFNAME.test(value) || value === '.' || value === '..') throw invalid(field, `${shown(value)} is not an interface name (1-15 characters of A-Z, a-z, 0-9, "_", ".", "+", "-")`);
+  if (!isIfname(value)) throw invalid(field, `${shown(value)} is not an interface name (1-15 characters of A-Z, a-z, 0-9, "_", ".", "+", "-")`);
   return value;
 }
 

@@ -25,6 +25,7 @@ import { SerialQueue } from './serial-queue.js';
 import { type Store, type StoredNetwork, type StoredWorkload, type StoredWorkloads, withForgotten } from './store.js';
 import type { ApplyResult, AttachResult, DeleteResult, DetachResult, GcResult, NetworkView, ReconcileReport } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
+import { readInterfaceMac } from './workload-mac.js';
 import {
   KernelWorkloadLinks,
   workloadLinkName,
@@ -64,6 +65,8 @@ export interface ServiceOptions {
   /** Called before every reconcile pass (the userspace backend makes sure wgd answers). */
   readonly beforeReconcile?: () => Promise<void>;
   readonly log?: (message: string) => void;
+  /** Reads a workload interface's MAC for the attach answer (workload-mac.ts; replaceable in tests). */
+  readonly readMac?: (netns: string, ifname: string) => Promise<string | null>;
 }
 
 export class NetworkService {
@@ -76,6 +79,7 @@ export class NetworkService {
   readonly #beforeReconcile: () => Promise<void>;
   readonly #wgdPid: () => number | null;
   readonly #log: (message: string) => void;
+  readonly #readMac: (netns: string, ifname: string) => Promise<string | null>;
   readonly #queue = new SerialQueue();
   #reconcileQueued: Promise<ReconcileReport> | null = null;
   #lastReconcile: ReconcileReport | null = null;
@@ -90,6 +94,7 @@ export class NetworkService {
     this.#beforeReconcile = options.beforeReconcile ?? (async () => {});
     this.#wgdPid = options.wgdPid ?? (() => null);
     this.#log = options.log ?? (() => {});
+    this.#readMac = options.readMac ?? readInterfaceMac;
   }
 
   get lastReconcile(): ReconcileReport | null {
@@ -202,7 +207,7 @@ export class NetworkService {
         const identity = this.#checkWorkloadNamespace(request.netns, request.workload, { network: name, workload: request.workload });
         if (existing.netnsIdentity === null || sameHolder(existing.netnsIdentity, identity)) {
           await this.#links.attach(this.#linkSpec(network, resource, existing));
-          return this.#attachResult(resource, existing);
+          return await this.#attachResult(resource, existing);
         }
         state = await this.#release(network, state, existing, `its netns ${existing.netns} now names another namespace than the one it was attached in`);
       }
@@ -232,7 +237,7 @@ export class NetworkService {
         throw error;
       }
       this.#log(`network ${name}: workload ${record.workload} attached as ${ip} (${link} ↔ ${record.ifname} in ${record.netns})`);
-      return this.#attachResult(resource, record);
+      return await this.#attachResult(resource, record);
     });
   }
 
@@ -464,7 +469,7 @@ export class NetworkService {
     return { nrNetns: this.#plane.nrNetnsPath(network.netId), link: workload.link, netns: workload.netns, ifname: workload.ifname, ip: workload.ip, gateway: resource.gateway, mtu: resource.mtu };
   }
 
-  #attachResult(resource: NodeResource, workload: StoredWorkload): AttachResult {
+  async #attachResult(resource: NodeResource, workload: StoredWorkload): Promise<AttachResult> {
     return {
       workload: workload.workload,
       ip: workload.ip,
@@ -474,6 +479,7 @@ export class NetworkService {
       mtu: resource.mtu,
       ifname: workload.ifname,
       netns: workload.netns,
+      mac: await this.#readMac(workload.netns, workload.ifname),
     };
   }
 

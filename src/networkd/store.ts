@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { type NetworkDefinition, netIdOf, parseNetworkDefinition } from '../netdef/index.js';
 import { prepareDirectory, removeFileDurably, writeFileAtomic, type AtomicWriteHooks } from '../common/atomic-file.js';
 import { NetworkdError } from './errors.js';
-import { API_OWNER, CONTAINER_ID, type WorkloadOwner } from './requests.js';
+import { API_OWNER, CONTAINER_ID, type WorkloadOwner } from './workload-owner.js';
 import type { NetnsIdentity } from './workload-namespace.js';
 
 export const STORE_VERSION = 1;

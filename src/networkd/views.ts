@@ -29,6 +29,8 @@ export const AttachResult = closed({
   mtu: Type.Integer(),
   ifname: Type.String(),
   netns: Type.String(),
+  /** The workload interface's MAC address (null when it could not be read). */
+  mac: nullable(Type.String()),
 });
 export type AttachResult = Static<typeof AttachResult>;
 

@@ -4,7 +4,8 @@
  * networkd: the socket here does not exist, and a call would be an 11, not these codes).
  */
 import test from 'ava';
-import { parseInvocation } from '../../../src/cni/invocation.js';
+import { NETWORK_NAME, parseInvocation } from '../../../src/cni/invocation.js';
+import { NETWORK_NAME_PATTERN } from '../../../src/netdef/index.js';
 import { runCni } from '../../../src/cni/run.js';
 
 const base = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0' };
@@ -128,4 +129,8 @@ test('an ADD to a networkd that is not there is error 11 naming its socket', asy
   const add = await runCni(base, config());
   t.is(JSON.parse(add.stdout).code, 11);
   t.regex(JSON.parse(add.stdout).msg, /networkd is not answering at \/nonexistent\/zmesh-cni-test.sock/);
+});
+
+test("the plugin's network name grammar is netdef's", (t) => {
+  t.is(NETWORK_NAME.source, NETWORK_NAME_PATTERN);
 });
