@@ -73,6 +73,32 @@ bool EndpointFromJs(const Napi::Value &v, wg_sockaddr *out) {
   return true;
 }
 
+// A sticky source as JS sees it: { address, ifindex }, or null for none.
+Napi::Value SourceToJs(Napi::Env env, const wg_source &s) {
+  if (s.family != 4 && s.family != 6) return env.Null();
+  char text[INET6_ADDRSTRLEN] = {0};
+  inet_ntop(s.family == 4 ? AF_INET : AF_INET6, s.addr, text, sizeof text);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("address", Napi::String::New(env, text));
+  o.Set("ifindex", Napi::Number::New(env, s.ifindex));
+  return o;
+}
+
+// null/undefined: none (family 0); false for a malformed one.
+bool SourceFromJs(const Napi::Value &v, wg_source *out) {
+  memset(out, 0, sizeof *out);
+  if (v.IsNull() || v.IsUndefined()) return true;
+  if (!v.IsObject()) return false;
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Value address = o.Get("address"), ifindex = o.Get("ifindex");
+  if (!address.IsString() || !ifindex.IsNumber()) return false;
+  int family = ParseAddress(address.As<Napi::String>().Utf8Value(), out->addr);
+  if (!family) return false;
+  out->family = static_cast<uint8_t>(family);
+  out->ifindex = ifindex.As<Napi::Number>().Uint32Value();
+  return true;
+}
+
 uint32_t U32(const Napi::CallbackInfo &info, size_t i) {
   if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "expected a number argument");
   return info[i].As<Napi::Number>().Uint32Value();
@@ -92,6 +118,7 @@ void CallJs(napi_env raw_env, napi_value js_callback, void *context, void *) {
   Napi::HandleScope scope(env);
   Napi::Array handshakes = Napi::Array::New(env), wants = Napi::Array::New(env), confirmed = Napi::Array::New(env);
   uint32_t nh = 0, nw = 0, nc = 0;
+  bool tun_gone = false;
   wg_event events[64];
   for (;;) {
     size_t n = wg_device_drain_events(handle->device, events, 64);
@@ -103,6 +130,7 @@ void CallJs(napi_env raw_env, napi_value js_callback, void *context, void *) {
         m.Set("bytes", Napi::Uint8Array::New(env, e.len, Napi::ArrayBuffer::New(env, e.len), 0));
         memcpy(m.Get("bytes").As<Napi::Uint8Array>().Data(), e.bytes, e.len);
         m.Set("from", EndpointToJs(env, e.from));
+        m.Set("local", SourceToJs(env, e.local));
         handshakes.Set(nh++, m);
       } else if (e.type == WG_EVENT_WANTS_HANDSHAKE) {
         wants.Set(nw++, Napi::Number::New(env, e.peer_id));
@@ -111,11 +139,13 @@ void CallJs(napi_env raw_env, napi_value js_callback, void *context, void *) {
         c.Set("peerId", Napi::Number::New(env, e.peer_id));
         c.Set("localIndex", Napi::Number::New(env, e.local_index));
         confirmed.Set(nc++, c);
+      } else if (e.type == WG_EVENT_TUN_GONE) {
+        tun_gone = true;
       }
     }
   }
-  if (handle->closed || (nh == 0 && nw == 0 && nc == 0)) return;
-  Napi::Function(env, js_callback).Call({handshakes, wants, confirmed});
+  if (handle->closed || (nh == 0 && nw == 0 && nc == 0 && !tun_gone)) return;
+  Napi::Function(env, js_callback).Call({handshakes, wants, confirmed, Napi::Boolean::New(env, tun_gone)});
 }
 
 void FinalizeTsfn(napi_env, void *data, void *) {
@@ -148,6 +178,7 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
                            InstanceMethod("lookup", &Dataplane::Lookup),
                            InstanceMethod("peerStats", &Dataplane::PeerStats),
                            InstanceMethod("dropCounters", &Dataplane::DropCounters),
+                           InstanceMethod("refreshMtu", &Dataplane::RefreshMtu),
                            InstanceMethod("close", &Dataplane::Close),
                        });
   }
@@ -213,7 +244,8 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
 
   Napi::Value Rc(const Napi::CallbackInfo &info, int rc) { return Napi::Number::New(info.Env(), rc); }
 
-  // setPeer(peerId, endpoint: {address, port} | null | undefined, allowedIps: {address, prefix}[] | undefined): rc
+  // setPeer(peerId, endpoint: {address, port} | null | undefined, allowedIps: {address, prefix}[] | undefined,
+  //         source?: {address, ifindex} | null — the local address to send to a new endpoint from): rc
   Napi::Value SetPeer(const Napi::CallbackInfo &info) {
     wg_device *d = Device(info);
     uint32_t id = U32(info, 0);
@@ -246,9 +278,11 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
         cidrs.push_back(c);
       }
     }
+    wg_source source;
+    if (!SourceFromJs(info.Length() > 3 ? info[3] : info.Env().Undefined(), &source)) return Rc(info, -EINVAL);
     static const wg_cidr none = {};
-    return Rc(info, wg_device_set_peer(d, id, endpoint_arg, replace ? (cidrs.empty() ? &none : cidrs.data()) : nullptr,
-                                       cidrs.size()));
+    return Rc(info, wg_device_set_peer(d, id, endpoint_arg, source.family ? &source : nullptr,
+                                       replace ? (cidrs.empty() ? &none : cidrs.data()) : nullptr, cidrs.size()));
   }
 
   Napi::Value RemovePeer(const Napi::CallbackInfo &info) { return Rc(info, wg_device_remove_peer(Device(info), U32(info, 0))); }
@@ -279,14 +313,19 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
     return Rc(info, wg_device_send_raw(d, U32(info, 0), bytes.data(), bytes.size()));
   }
 
-  // sendRawTo({address, port}, bytes): rc
+  // sendRawTo({address, port}, bytes, from?: {address, ifindex} | null): rc
   Napi::Value SendRawTo(const Napi::CallbackInfo &info) {
     wg_device *d = Device(info);
     wg_sockaddr to;
+    wg_source from;
     if (info.Length() < 2 || !EndpointFromJs(info[0], &to)) return Rc(info, -EINVAL);
+    if (!SourceFromJs(info.Length() > 2 ? info[2] : info.Env().Undefined(), &from)) return Rc(info, -EINVAL);
     std::vector<uint8_t> bytes = Bytes(info, 1);
-    return Rc(info, wg_device_send_raw_to(d, &to, bytes.data(), bytes.size()));
+    return Rc(info, wg_device_send_raw_to(d, &to, &from, bytes.data(), bytes.size()));
   }
+
+  // refreshMtu(): the TUN link's MTU now, or a negative errno (-EBADFD: the link was deleted)
+  Napi::Value RefreshMtu(const Napi::CallbackInfo &info) { return Rc(info, wg_device_refresh_mtu(Device(info))); }
 
   Napi::Value SendKeepalive(const Napi::CallbackInfo &info) {
     return Rc(info, wg_device_send_keepalive(Device(info), U32(info, 0)));

@@ -7,7 +7,9 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int zm_tun_open(const char *netns_path, const char *name, int flags, char *name_out) {
@@ -66,4 +68,46 @@ int zm_link_index(const char *netns_path, const char *name) {
   int rc = ifreq_ioctl(netns_path, SIOCGIFINDEX, &ifr);
   if (rc == -ENODEV) return 0;
   return rc < 0 ? rc : ifr.ifr_ifindex;
+}
+
+#ifndef TUNGETDEVNETNS
+#define TUNGETDEVNETNS _IO('T', 227)
+#endif
+
+int zm_tun_link_mtu(int tun_fd, zm_tun_probe *probe) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (ioctl(tun_fd, TUNGETIFF, &ifr) < 0) return -errno; /* EBADFD: the link is gone */
+  int ns = ioctl(tun_fd, TUNGETDEVNETNS);
+  if (ns < 0) return -errno;
+  struct stat st;
+  int rc = fstat(ns, &st) < 0 ? -errno : 0;
+  int sock = -1;
+  if (rc == 0 && probe->sock_fd >= 0 && probe->netns_inode == (unsigned long long)st.st_ino) {
+    sock = probe->sock_fd;
+  } else if (rc == 0) {
+    /* A socket pins its namespace: one is kept only for the caller's own namespace (which the
+     * process pins anyway); elsewhere it lives for this call, so a namespace deleted with the link
+     * in it can die (and with it the link, which the fd then reports). */
+    char path[32];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", ns);
+    sock = zm_socket_in_netns(path, AF_INET, SOCK_DGRAM, 0);
+    if (sock < 0) rc = sock;
+    unsigned long long own = 0;
+    if (sock >= 0 && probe->sock_fd < 0 && zm_netns_inode(NULL, &own) == 0 && own == (unsigned long long)st.st_ino) {
+      probe->sock_fd = sock;
+      probe->netns_inode = own;
+    }
+  }
+  close(ns);
+  if (rc < 0) return rc;
+  rc = ioctl(sock, SIOCGIFMTU, &ifr) < 0 ? -errno : ifr.ifr_mtu;
+  if (sock != probe->sock_fd) close(sock);
+  return rc;
+}
+
+void zm_tun_probe_close(zm_tun_probe *probe) {
+  if (probe->sock_fd >= 0) close(probe->sock_fd);
+  probe->sock_fd = -1;
+  probe->netns_inode = 0;
 }

@@ -25,6 +25,23 @@ int zm_link_set_mtu(const char *netns_path, const char *name, int mtu);
  * negative errno (e.g. the namespace is gone). */
 int zm_link_index(const char *netns_path, const char *name);
 
+/* A socket for the ioctls on a TUN's link, kept while the link is in the
+ * caller's own namespace. The link may have been moved since the TUN was
+ * opened (an interface created in a "birthplace" namespace and moved
+ * elsewhere keeps its fd). */
+typedef struct zm_tun_probe {
+  int sock_fd;                     /* -1: none */
+  unsigned long long netns_inode;  /* namespace sock_fd belongs to */
+} zm_tun_probe;
+
+#define ZM_TUN_PROBE_INIT {-1, 0}
+
+/* The current MTU of the link behind tun_fd, wherever it is now (TUNGETIFF
+ * names it, TUNGETDEVNETNS finds its namespace). -EBADFD when the link was
+ * deleted (the fd is detached), or another negative errno. */
+int zm_tun_link_mtu(int tun_fd, zm_tun_probe *probe);
+void zm_tun_probe_close(zm_tun_probe *probe);
+
 #ifdef __cplusplus
 }
 #endif

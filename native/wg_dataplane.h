@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #ifdef __cplusplus
@@ -35,6 +36,21 @@ typedef union wg_sockaddr {
   struct sockaddr_in6 in6;
 } wg_sockaddr;
 
+/* The local address a peer's packets arrived on: replies to the peer leave
+ * from it ("sticky" source, IP_PKTINFO / IPV6_PKTINFO), as the kernel's
+ * WireGuard does. family 0: none, routing chooses. ifindex: the interface
+ * they arrived on (used for IPv6 link-local sources, which need it). */
+typedef struct wg_source {
+  uint8_t family; /* 0, 4 or 6 */
+  uint32_t ifindex;
+  uint8_t addr[16];
+} wg_source;
+
+static inline bool wg_same_source(const wg_source *a, const wg_source *b) {
+  return a->family == b->family &&
+         (a->family == 0 || (a->ifindex == b->ifindex && memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0));
+}
+
 typedef struct wg_cidr {
   uint8_t family; /* 4 or 6 */
   uint8_t prefix;
@@ -45,7 +61,8 @@ typedef struct wg_device_config {
   int tun_fd;
   int udp4_fd; /* -1: none */
   int udp6_fd; /* -1: none */
-  int mtu;     /* the TUN's MTU: largest inner packet; padding never goes beyond it */
+  int mtu;     /* the TUN's MTU now (padding never goes beyond it); wg_device_refresh_mtu follows changes.
+                * Packets of any size the kernel hands over are carried, whatever this says. */
   /* The TUN was opened with IFF_VNET_HDR: the device turns on its offloads
    * (TUNSETOFFLOAD: checksum, TSO4/6, USO4/6 where the kernel has them), splits
    * super-packets on read and coalesces TCP segments on write. */
@@ -59,7 +76,8 @@ typedef struct wg_device_config {
 enum wg_event_type {
   WG_EVENT_HANDSHAKE_MESSAGE = 1, /* bytes/len/from: a type 1/2/3 message of the exact size */
   WG_EVENT_WANTS_HANDSHAKE = 2,   /* peer_id: a packet waits for a keypair, or the current one is old */
-  WG_EVENT_KEYPAIR_CONFIRMED = 3  /* peer_id/local_index: a responder's next keypair received data and became current */
+  WG_EVENT_KEYPAIR_CONFIRMED = 3, /* peer_id/local_index: a responder's next keypair received data and became current */
+  WG_EVENT_TUN_GONE = 4           /* the TUN's link was deleted (wherever it was): the device can do no more */
 };
 
 typedef struct wg_event {
@@ -68,6 +86,7 @@ typedef struct wg_event {
   uint32_t peer_id;
   uint32_t local_index;
   wg_sockaddr from;
+  wg_source local; /* the local address the message arrived on */
   uint8_t bytes[148];
 } wg_event;
 
@@ -122,10 +141,11 @@ void wg_device_free(wg_device *d);
  * the RX thread no longer polls them. 0 or a negative errno. */
 int wg_device_set_sockets(wg_device *d, int udp4_fd, int udp6_fd);
 
-/* Creates the peer if needed. endpoint: NULL keeps it, AF_UNSPEC clears it.
+/* Creates the peer if needed. endpoint: NULL keeps it, AF_UNSPEC clears it;
+ * a new endpoint comes with the local source to send to it from (NULL: none).
  * cidrs: NULL keeps the set, otherwise replaces it (count may be 0). */
-int wg_device_set_peer(wg_device *d, uint32_t peer_id, const wg_sockaddr *endpoint, const wg_cidr *cidrs,
-                       size_t cidr_count);
+int wg_device_set_peer(wg_device *d, uint32_t peer_id, const wg_sockaddr *endpoint, const wg_source *source,
+                       const wg_cidr *cidrs, size_t cidr_count);
 int wg_device_remove_peer(wg_device *d, uint32_t peer_id);          /* -ENOENT */
 /* -ENOENT (peer), -EEXIST (local index in use), -ENOMEM. */
 int wg_device_install_keypair(wg_device *d, uint32_t peer_id, uint32_t local_index, uint32_t remote_index,
@@ -136,13 +156,20 @@ int wg_device_drop_queued(wg_device *d, uint32_t peer_id);
 /* Sends bytes to the peer's endpoint, counted in its tx. -ENOENT, -EDESTADDRREQ
  * (no endpoint), -EAFNOSUPPORT (no socket for that family), or the send errno. */
 int wg_device_send_raw(wg_device *d, uint32_t peer_id, const uint8_t *bytes, size_t len);
-int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const uint8_t *bytes, size_t len);
+/* from: the local source to send from (NULL: routing chooses; a source no longer local is dropped). */
+int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const wg_source *from, const uint8_t *bytes,
+                          size_t len);
 /* An encrypted empty packet on the current keypair; -ENOKEY without a usable one. */
 int wg_device_send_keepalive(wg_device *d, uint32_t peer_id);
 /* Adds bytes (a handshake message the protocol core attributed to this peer) to rx. */
 int wg_device_credit_rx(wg_device *d, uint32_t peer_id, uint64_t bytes);
 /* Longest-prefix match: 0 and *peer_id, or -ENOENT. */
 int wg_device_lookup(wg_device *d, int family, const uint8_t *addr, uint32_t *peer_id);
+
+/* Reads the TUN link's MTU now (wherever the link is: it may have moved to
+ * another namespace) and pads to it from now on. The MTU, -EBADFD when the
+ * link was deleted, or another negative errno. */
+int wg_device_refresh_mtu(wg_device *d);
 
 /* Moves up to max queued events to out; returns how many. */
 size_t wg_device_drain_events(wg_device *d, wg_event *out, size_t max);

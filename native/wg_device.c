@@ -57,6 +57,12 @@ static void configure_socket(int fd) {
   if (fd < 0) return;
   int on = 1;
   setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);
+  /* The local address each datagram arrived on: replies leave from it (sticky source). */
+  int domain = 0;
+  socklen_t domain_len = sizeof domain;
+  getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &domain_len);
+  if (domain == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+  else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
   /* Several MB absorb bursts between batches; FORCE works as root, else the sysctl cap applies. */
   int size = 4 << 20;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
@@ -80,9 +86,10 @@ static void release(wg_device *d) {
   wg_index_destroy(&d->peers);
   wg_index_destroy(&d->keypairs);
   wg_allowedips_free(d->allowedips);
-  if (d->staged || d->staged_memory) wg_staged_destroy(d);
+  if (d->staged) wg_staged_destroy(d);
   if (d->events) wg_events_destroy(d);
   if (d->stop_fd >= 0) close(d->stop_fd);
+  zm_tun_probe_close(&d->mtu_probe);
   if (d->rebind_fd >= 0) close(d->rebind_fd);
   pthread_rwlock_destroy(&d->lock);
   free(d);
@@ -97,13 +104,12 @@ int wg_device_create(const wg_device_config *cfg, wg_device **out) {
   d->tun_fd = cfg->tun_fd;
   d->udp4_fd = cfg->udp4_fd;
   d->udp6_fd = cfg->udp6_fd;
-  d->mtu = cfg->mtu;
+  atomic_init(&d->mtu, cfg->mtu);
+  d->mtu_probe = (zm_tun_probe)ZM_TUN_PROBE_INIT;
   d->tun_vnet_hdr = cfg->tun_vnet_hdr;
   atomic_init(&d->udp_gso, true);
   d->notify = cfg->notify;
   d->notify_ctx = cfg->notify_ctx;
-  d->read_capacity = (size_t)cfg->mtu + WG_PADDING_MULTIPLE;
-  d->slot_size = WG_SEAL_HEADROOM + WG_TRANSPORT_HEADER_SIZE + d->read_capacity + WG_PADDING_MULTIPLE + WG_AEAD_TAG_SIZE;
   d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   d->rebind_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
@@ -207,6 +213,16 @@ int wg_device_set_sockets(wg_device *d, int udp4_fd, int udp6_fd) {
   return 0;
 }
 
+int wg_device_refresh_mtu(wg_device *d) {
+  /* The read lock keeps the fd open (stop closes it under the write lock); the probe is the JS
+   * thread's alone, the one caller. */
+  pthread_rwlock_rdlock(&d->lock);
+  int mtu = d->tun_fd < 0 ? -EBADF : zm_tun_link_mtu(d->tun_fd, &d->mtu_probe);
+  if (mtu > 0) atomic_store_explicit(&d->mtu, mtu, memory_order_relaxed);
+  pthread_rwlock_unlock(&d->lock);
+  return mtu;
+}
+
 void wg_device_free(wg_device *d) {
   if (!d) return;
   wg_device_stop(d);
@@ -235,8 +251,8 @@ static int set_cidrs(wg_device *d, wg_peer *p, const wg_cidr *cidrs, size_t coun
   return rc;
 }
 
-int wg_device_set_peer(wg_device *d, uint32_t peer_id, const wg_sockaddr *endpoint, const wg_cidr *cidrs,
-                       size_t cidr_count) {
+int wg_device_set_peer(wg_device *d, uint32_t peer_id, const wg_sockaddr *endpoint, const wg_source *source,
+                       const wg_cidr *cidrs, size_t cidr_count) {
   for (size_t i = 0; cidrs && i < cidr_count; ++i)
     if ((cidrs[i].family != 4 && cidrs[i].family != 6) || cidrs[i].prefix > (cidrs[i].family == 4 ? 32 : 128))
       return -EINVAL;
@@ -250,6 +266,8 @@ int wg_device_set_peer(wg_device *d, uint32_t peer_id, const wg_sockaddr *endpoi
   if (p && endpoint) {
     pthread_spin_lock(&p->endpoint_lock);
     p->endpoint = *endpoint;
+    if (source) p->source = *source;
+    else memset(&p->source, 0, sizeof p->source); /* a configured endpoint: routing chooses the source */
     pthread_spin_unlock(&p->endpoint_lock);
   }
   if (p && cidrs) rc = set_cidrs(d, p, cidrs, cidr_count);
@@ -366,11 +384,12 @@ int wg_device_send_raw(wg_device *d, uint32_t peer_id, const uint8_t *bytes, siz
   int rc = -ENOENT;
   if (p) {
     wg_sockaddr to;
-    wg_peer_endpoint(p, &to);
+    wg_source from;
+    wg_peer_endpoint(p, &to, &from);
     if (to.sa.sa_family == AF_UNSPEC) {
       rc = -EDESTADDRREQ;
     } else {
-      rc = wg_send_one(d, p, &to, bytes, len);
+      rc = wg_send_one(d, p, &to, &from, bytes, len);
       if (rc == 0) wg_set(&p->last_auth_sent_ms, wg_monotonic_ms());
     }
   }
@@ -379,9 +398,10 @@ int wg_device_send_raw(wg_device *d, uint32_t peer_id, const uint8_t *bytes, siz
   return rc;
 }
 
-int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const uint8_t *bytes, size_t len) {
+int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const wg_source *from, const uint8_t *bytes,
+                          size_t len) {
   pthread_rwlock_rdlock(&d->lock);
-  int rc = wg_send_one(d, NULL, to, bytes, len);
+  int rc = wg_send_one(d, NULL, to, from, bytes, len);
   pthread_rwlock_unlock(&d->lock);
   return rc;
 }
@@ -395,7 +415,8 @@ int wg_device_send_keepalive(wg_device *d, uint32_t peer_id) {
   if (p) {
     uint64_t now = wg_monotonic_ms(), counter;
     wg_sockaddr to;
-    wg_peer_endpoint(p, &to);
+    wg_source from;
+    wg_peer_endpoint(p, &to, &from);
     wg_keypair *kp = to.sa.sa_family == AF_UNSPEC ? NULL : wg_peer_sending_keypair(p, now, &counter);
     if (to.sa.sa_family == AF_UNSPEC) {
       rc = -EDESTADDRREQ;
@@ -408,7 +429,7 @@ int wg_device_send_keepalive(wg_device *d, uint32_t peer_id) {
       } else {
         size_t len = wg_seal_transport(d, aead, kp, counter, msg, 0);
         wg_aead_free(aead);
-        rc = wg_send_one(d, p, &to, msg, len);
+        rc = wg_send_one(d, p, &to, &from, msg, len);
       }
       if (rc == 0) wg_set(&p->last_auth_sent_ms, now);
     }
@@ -481,7 +502,7 @@ static void stats_cb(wg_index_node *n, void *arg) {
   pthread_mutex_lock(&c->d->staged_lock);
   s.staged = p->staged_count;
   pthread_mutex_unlock(&c->d->staged_lock);
-  wg_peer_endpoint(p, &s.endpoint);
+  wg_peer_endpoint(p, &s.endpoint, NULL);
   c->out[c->n++] = s;
 }
 

@@ -13,6 +13,8 @@
 #ifndef ZMESH_WG_DEVICE_H
 #define ZMESH_WG_DEVICE_H
 
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -24,11 +26,22 @@
 #include "wg_dataplane.h"
 #include "wg_index.h"
 #include "wg_replay.h"
+#include "tun.h"
 
 /* Scratch before a transport message's 16-byte header for wg_aead_seal_headroom. */
 #define WG_SEAL_HEADROOM (WG_AEAD_HEADROOM - WG_TRANSPORT_HEADER_SIZE)
 #define WG_BATCH 64                 /* datagrams (each up to 64 KiB with UDP GRO) per recvmmsg */
 #define WG_TX_SLOTS 256             /* inner packets per TX batch (a TUN super-packet fills up to ~48) */
+/* Bytes of packet buffers per TX batch, carved packet by packet (any size up to the largest
+ * datagram, whatever the MTU): ~7 TUN super-packets of 64 KiB, or 256 packets of 1,420 bytes. */
+#define WG_TX_ARENA (512 * 1024)
+/* Room a packet needs around its plaintext: AEAD scratch + header in front, padding + tag
+ * behind, rounded so that each packet starts on a cache line. */
+#define WG_PACKET_OVERHEAD (WG_SEAL_HEADROOM + WG_TRANSPORT_HEADER_SIZE + WG_PADDING_MULTIPLE + WG_AEAD_TAG_SIZE)
+#define WG_PACKET_ALIGN 64
+/* The largest inner packet: what one UDP datagram can carry (IPv4: 65,535 - 20 - 8) less the
+ * transport message's header and tag. */
+#define WG_MAX_INNER_PACKET (65535 - 20 - 8 - WG_TRANSPORT_HEADER_SIZE - WG_AEAD_TAG_SIZE)
 #define WG_UDP_GSO_SEGMENTS 64      /* datagrams per UDP GSO send (the kernel's UDP_MAX_SEGMENTS is >= 64) */
 #define WG_UDP_GSO_BYTES 65000      /* payload bytes per UDP GSO send (below the 64 KiB IP limit) */
 #define WG_RX_PACKETS (WG_BATCH * 64) /* decrypted packets held for one batch of TUN writes */
@@ -58,6 +71,7 @@ typedef struct wg_peer {
   wg_keypair *current, *previous, *next;
   pthread_spinlock_t endpoint_lock;
   wg_sockaddr endpoint;
+  wg_source source; /* where its packets last arrived (sticky source); under endpoint_lock */
   wg_cidr *cidrs; /* what this peer inserted, to remove exactly that */
   size_t cidr_count;
   /* Staged packets: a FIFO of pool slots, under the device's staged_lock. */
@@ -77,12 +91,14 @@ typedef struct wg_peer {
   } reported;
 } wg_peer;
 
-/* A packet buffer: room for the transport header before the payload and for
- * padding and the tag after it, so encryption happens in place. */
+/* A staged packet: its buffer (allocated to its size, WG_SEAL_HEADROOM before data) has room for
+ * the transport header before the payload and for padding and the tag after it, so encryption
+ * happens in place. */
 typedef struct wg_packet_slot {
   int32_t next; /* FIFO / free list link */
   uint32_t len; /* plaintext length */
-  uint8_t *data; /* WG_TRANSPORT_HEADER_SIZE + capacity + 16 + tag */
+  uint8_t *buffer; /* malloc'd; NULL when the slot is free */
+  uint8_t *data;   /* buffer + WG_SEAL_HEADROOM: WG_TRANSPORT_HEADER_SIZE + len + 16 + tag */
 } wg_packet_slot;
 
 struct wg_device {
@@ -94,11 +110,10 @@ struct wg_device {
   _Atomic int udp4_fd, udp6_fd;
   int rebind_fd;
   atomic_uint sockets_generation, rx_generation;
-  int mtu;
+  atomic_int mtu;         /* the TUN link's MTU as last read (padding); see wg_device_refresh_mtu */
+  zm_tun_probe mtu_probe; /* JS thread only (refresh), under the write lock */
   bool tun_vnet_hdr;      /* the TUN carries a virtio-net header: offloads on (wg_offload.h) */
   atomic_bool udp_gso;    /* UDP_SEGMENT sends; cleared when the kernel refuses one */
-  size_t slot_size;     /* bytes of one TX / staged buffer */
-  size_t read_capacity; /* largest plaintext read from the TUN */
   pthread_rwlock_t lock;
   wg_index peers;    /* by peer id */
   wg_index keypairs; /* by local index */
@@ -110,7 +125,6 @@ struct wg_device {
 
   pthread_mutex_t staged_lock;
   wg_packet_slot *staged;
-  uint8_t *staged_memory;
   int32_t staged_free;
 
   pthread_mutex_t events_lock;
@@ -186,9 +200,26 @@ void *wg_tx_thread(void *arg);
 size_t wg_seal_transport(wg_device *d, wg_aead *aead, wg_keypair *kp, uint64_t counter, uint8_t *data, size_t len);
 /* The UDP fd for an endpoint, or -1. */
 int wg_socket_for(wg_device *d, const wg_sockaddr *to);
-/* One datagram; counts tx bytes for p (may be NULL). 0 or negative errno. */
-int wg_send_one(wg_device *d, wg_peer *p, const wg_sockaddr *to, const uint8_t *bytes, size_t len);
-void wg_peer_endpoint(wg_peer *p, wg_sockaddr *out);
+/* One datagram from source `from` (NULL or family 0: routing chooses); counts tx bytes for p (may
+ * be NULL). A source that is no longer local is forgotten (p's, if p has it) and the datagram
+ * sent from routing's choice. 0 or negative errno. */
+int wg_send_one(wg_device *d, wg_peer *p, const wg_sockaddr *to, const wg_source *from, const uint8_t *bytes,
+                size_t len);
+/* The peer's endpoint and the source to send to it from (source may be NULL). */
+void wg_peer_endpoint(wg_peer *p, wg_sockaddr *out, wg_source *source);
+/* Forgets the peer's source if it is still `stale` (sending from it failed): routing chooses. */
+void wg_peer_forget_source(wg_peer *p, const wg_source *stale);
+/* Control messages for a UDP send: a segment size (0: none) and a source (NULL / family 0: none),
+ * written into buf (WG_SEND_CONTROL_SPACE bytes); sets msg_control/msg_controllen of m. */
+#define WG_SEND_CONTROL_SPACE (CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo)))
+void wg_send_control(struct msghdr *m, void *buf, uint16_t segment, const wg_source *from);
+/* True when a send with a source may have failed because the source is no longer local: IPv4
+ * routing answers ENETUNREACH for a source that is not a local address, IPv6 EINVAL (a tentative
+ * one too), a bind EADDRNOTAVAIL. Sending again without it costs one syscall when the network was
+ * in fact unreachable (the source is learnt again from the next packet the peer sends). */
+static inline bool wg_source_refused(int err, const wg_source *from) {
+  return from && from->family && (err == EINVAL || err == EADDRNOTAVAIL || err == ENETUNREACH);
+}
 
 /* wg_receive.c */
 void *wg_rx_thread(void *arg);

@@ -135,11 +135,13 @@ static bool parse_layout(const struct virtio_net_hdr *h, const uint8_t *pkt, siz
   return l->header_len <= len && h->gso_size > 0;
 }
 
-size_t wg_gso_segment_count(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len) {
+size_t wg_gso_segment_count(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len, size_t *largest) {
+  *largest = len;
   if ((h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_NONE) return 1;
   layout l;
   if (!parse_layout(h, pkt, len, &l)) return 0;
   size_t payload = len - l.header_len;
+  if (payload > h->gso_size) *largest = l.header_len + h->gso_size;
   return payload == 0 ? 1 : (payload + h->gso_size - 1) / h->gso_size;
 }
 
@@ -169,7 +171,7 @@ size_t wg_gso_split(const struct virtio_net_hdr *h, uint8_t *pkt, size_t len, ui
   }
   size_t payload = len - l.header_len, gso_size = h->gso_size;
   size_t count = (payload + gso_size - 1) / gso_size;
-  if (count > max_out || l.header_len + gso_size > out_capacity) return 0;
+  if (count > max_out || l.header_len + (payload < gso_size ? payload : gso_size) > out_capacity) return 0;
   uint16_t id = l.family == 4 ? get_be16(pkt + 4) : 0;
   uint32_t seq = l.proto == IPPROTO_TCP_ ? get_be32(pkt + l.ip_len + 4) : 0;
   uint8_t flags = l.proto == IPPROTO_TCP_ ? pkt[l.ip_len + 13] : 0;

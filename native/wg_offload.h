@@ -35,8 +35,8 @@ uint16_t wg_csum_fold(uint64_t sum);
 uint64_t wg_pseudo_header_sum(const uint8_t *pkt, uint8_t proto, size_t l4_len);
 
 /* How many packets the super-packet (hdr, pkt, len) becomes: 1 when it is
- * not one, 0 when it is malformed. */
-size_t wg_gso_segment_count(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len);
+ * not one, 0 when it is malformed; *largest: the length of the longest. */
+size_t wg_gso_segment_count(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len, size_t *largest);
 
 /* Splits the packet into outs[0..n) (each of out_capacity bytes), fixing IP
  * lengths/ids/header checksums, TCP sequence numbers and flags, and computing

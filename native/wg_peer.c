@@ -83,23 +83,25 @@ void wg_peer_want_handshake(wg_device *d, wg_peer *p, uint64_t now) {
 int wg_staged_init(wg_device *d) {
   pthread_mutex_init(&d->staged_lock, NULL);
   d->staged = calloc(WG_STAGED_POOL, sizeof *d->staged);
-  d->staged_memory = malloc(WG_STAGED_POOL * d->slot_size);
-  if (!d->staged || !d->staged_memory) return -ENOMEM;
-  for (int32_t i = 0; i < WG_STAGED_POOL; ++i) {
-    d->staged[i].data = d->staged_memory + (size_t)i * d->slot_size + WG_SEAL_HEADROOM;
-    d->staged[i].next = i + 1 < WG_STAGED_POOL ? i + 1 : -1;
-  }
+  if (!d->staged) return -ENOMEM;
+  for (int32_t i = 0; i < WG_STAGED_POOL; ++i) d->staged[i].next = i + 1 < WG_STAGED_POOL ? i + 1 : -1;
   d->staged_free = 0;
   return 0;
 }
 
+/* Frees a slot's buffer, zeroed first: staged plaintext is user traffic. */
+static void free_buffer(wg_packet_slot *slot) {
+  if (!slot->buffer) return;
+  sodium_memzero(slot->buffer, WG_SEAL_HEADROOM + WG_TRANSPORT_HEADER_SIZE + slot->len + WG_PADDING_MULTIPLE +
+                                   WG_AEAD_TAG_SIZE);
+  free(slot->buffer);
+  slot->buffer = slot->data = NULL;
+}
+
 void wg_staged_destroy(wg_device *d) {
+  for (int32_t i = 0; d->staged && i < WG_STAGED_POOL; ++i) free_buffer(&d->staged[i]);
   free(d->staged);
-  /* Staged plaintext is user traffic: do not leave it in freed memory. */
-  if (d->staged_memory) sodium_memzero(d->staged_memory, WG_STAGED_POOL * d->slot_size);
-  free(d->staged_memory);
   d->staged = NULL;
-  d->staged_memory = NULL;
   pthread_mutex_destroy(&d->staged_lock);
 }
 
@@ -115,12 +117,19 @@ static int32_t pop_oldest(wg_device *d, wg_peer *p) {
 }
 
 static void release_slot(wg_device *d, int32_t s) {
+  free_buffer(&d->staged[s]);
   d->staged[s].next = d->staged_free;
   d->staged_free = s;
 }
 
 void wg_staged_push(wg_device *d, wg_peer *p, const uint8_t *packet, size_t len) {
-  if (len > d->read_capacity) return;
+  if (len > WG_MAX_INNER_PACKET) return;
+  /* Sized to the packet: a device whose MTU is 64 KiB must not keep 1,024 such buffers. */
+  uint8_t *buffer = malloc(WG_SEAL_HEADROOM + WG_TRANSPORT_HEADER_SIZE + len + WG_PADDING_MULTIPLE + WG_AEAD_TAG_SIZE);
+  if (!buffer) {
+    wg_count_drop(d, WG_DROP_STAGED_OVERFLOW);
+    return;
+  }
   pthread_mutex_lock(&d->staged_lock);
   int32_t s = -1;
   if (p->staged_count >= WG_STAGED_PER_PEER || d->staged_free < 0) {
@@ -132,9 +141,13 @@ void wg_staged_push(wg_device *d, wg_peer *p, const uint8_t *packet, size_t len)
   }
   if (s < 0) { /* pool exhausted by other peers and this one has nothing to give back: drop the new one */
     pthread_mutex_unlock(&d->staged_lock);
+    free(buffer);
     return;
   }
-  memcpy(d->staged[s].data + 16, packet, len);
+  free_buffer(&d->staged[s]); /* the oldest packet pushed out, if any */
+  d->staged[s].buffer = buffer;
+  d->staged[s].data = buffer + WG_SEAL_HEADROOM;
+  memcpy(d->staged[s].data + WG_TRANSPORT_HEADER_SIZE, packet, len);
   d->staged[s].len = (uint32_t)len;
   d->staged[s].next = -1;
   if (p->staged_tail >= 0) d->staged[p->staged_tail].next = s; else p->staged_head = s;
@@ -151,6 +164,7 @@ void wg_staged_drop(wg_device *d, wg_peer *p) {
 
 void wg_staged_flush(wg_device *d, wg_peer *p, uint64_t now) {
   wg_sockaddr to;
+  wg_source from;
   wg_aead *aead = NULL;
   for (;;) {
     pthread_mutex_lock(&d->staged_lock);
@@ -161,10 +175,10 @@ void wg_staged_flush(wg_device *d, wg_peer *p, uint64_t now) {
     /* The slot is ours alone until released. */
     uint64_t counter;
     wg_keypair *kp = wg_peer_sending_keypair(p, now, &counter);
-    wg_peer_endpoint(p, &to);
+    wg_peer_endpoint(p, &to, &from);
     if (kp && to.sa.sa_family != AF_UNSPEC && aead) {
       size_t len = wg_seal_transport(d, aead, kp, counter, d->staged[s].data, d->staged[s].len);
-      if (wg_send_one(d, p, &to, d->staged[s].data, len) == 0) {
+      if (wg_send_one(d, p, &to, &from, d->staged[s].data, len) == 0) {
         wg_set(&p->last_data_sent_ms, now);
         wg_set(&p->last_auth_sent_ms, now);
       }

@@ -39,8 +39,9 @@ typedef struct rx_batch {
   struct mmsghdr msgs[WG_BATCH];
   struct iovec iov[WG_BATCH];
   wg_sockaddr from[WG_BATCH];
+  wg_source local[WG_BATCH]; /* the local address each message arrived on */
   union {
-    char buf[CMSG_SPACE(sizeof(int))];
+    char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
     struct cmsghdr align;
   } ctrl[WG_BATCH];
   uint32_t promote[WG_BATCH]; /* local indices of next keypairs that received data */
@@ -53,6 +54,7 @@ typedef struct rx_batch {
   uint64_t run_bytes;
   bool run_data;
   const wg_sockaddr *run_from;
+  const wg_source *run_local;
   /* The last source-address check of this batch: consecutive packets mostly
    * come from one address (valid only under one read lock hold). */
   uint8_t src_family;
@@ -60,9 +62,11 @@ typedef struct rx_batch {
   wg_peer *src_owner;
 } rx_batch;
 
-static void roam(wg_peer *p, const wg_sockaddr *from) {
+/* The peer is at `from` and reached us on `local`: replies go there, from there. */
+static void roam(wg_peer *p, const wg_sockaddr *from, const wg_source *local) {
   pthread_spin_lock(&p->endpoint_lock);
   if (!wg_same_endpoint(&p->endpoint, from)) p->endpoint = *from;
+  if (!wg_same_source(&p->source, local)) p->source = *local;
   pthread_spin_unlock(&p->endpoint_lock);
 }
 
@@ -73,7 +77,7 @@ static void end_run(rx_batch *b, uint64_t now) {
   wg_add(&p->rx_bytes, b->run_bytes);
   wg_set(&p->last_auth_received_ms, now);
   if (b->run_data) wg_set(&p->last_data_received_ms, now);
-  roam(p, b->run_from); /* to the source of its last authenticated datagram */
+  roam(p, b->run_from, b->run_local); /* to the source of its last authenticated datagram */
   b->run_peer = NULL;
   b->run_bytes = 0;
   b->run_data = false;
@@ -122,12 +126,14 @@ static void deliver(wg_device *d, rx_batch *b, uint8_t *pkt, size_t len) {
   write_tun(d, d->tun_vnet_hdr ? iov : iov + 1, d->tun_vnet_hdr ? 2 : 1);
 }
 
-static void handshake_message(wg_device *d, const uint8_t *msg, size_t len, const wg_sockaddr *from) {
+static void handshake_message(wg_device *d, const uint8_t *msg, size_t len, const wg_sockaddr *from,
+                              const wg_source *local) {
   wg_event e;
   memset(&e, 0, sizeof e);
   e.type = WG_EVENT_HANDSHAKE_MESSAGE;
   e.len = (uint16_t)len;
   e.from = *from;
+  e.local = *local;
   memcpy(e.bytes, msg, len);
   if (!wg_events_push(d, &e)) wg_count_drop(d, WG_DROP_HANDSHAKE_QUEUE_FULL);
 }
@@ -153,7 +159,7 @@ static size_t inner_packet(const uint8_t *pkt, size_t len, int *family, const ui
 }
 
 static void transport_message(wg_device *d, rx_batch *b, uint8_t *msg, size_t len, const wg_sockaddr *from,
-                              uint64_t now) {
+                              const wg_source *local, uint64_t now) {
   if (len < WG_KEEPALIVE_SIZE) {
     wg_count_drop(d, WG_DROP_SHORT);
     return;
@@ -191,6 +197,7 @@ static void transport_message(wg_device *d, rx_batch *b, uint8_t *msg, size_t le
   }
   b->run_bytes += len;
   b->run_from = from;
+  b->run_local = local;
   if (kp == p->next) {
     bool queued = false;
     for (size_t i = 0; i < b->promote_count; ++i) queued |= b->promote[i] == kp->index_node.key;
@@ -222,19 +229,37 @@ static void transport_message(wg_device *d, rx_batch *b, uint8_t *msg, size_t le
   b->run_data = true;
 }
 
-/* The segment size of a UDP GRO message, or its length when it is one datagram. */
-static size_t gro_segment_size(struct msghdr *m, size_t len) {
+/* From a message's control data: the segment size of a UDP GRO message (its
+ * length when it is one datagram), and the local address it arrived on. */
+static size_t read_control(struct msghdr *m, size_t len, wg_source *local) {
+  size_t segment = len ? len : 1;
+  memset(local, 0, sizeof *local);
   for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
     if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
       int size;
       memcpy(&size, CMSG_DATA(c), sizeof size);
-      if (size > 0 && (size_t)size < len) return (size_t)size;
+      if (size > 0 && (size_t)size < len) segment = (size_t)size;
+    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+               c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+      struct in_pktinfo info;
+      memcpy(&info, CMSG_DATA(c), sizeof info);
+      local->family = 4;
+      local->ifindex = (uint32_t)info.ipi_ifindex;
+      memcpy(local->addr, &info.ipi_spec_dst, 4); /* the local address a reply would come from */
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+               c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+      struct in6_pktinfo info;
+      memcpy(&info, CMSG_DATA(c), sizeof info);
+      local->family = 6;
+      local->ifindex = info.ipi6_ifindex;
+      memcpy(local->addr, &info.ipi6_addr, 16);
     }
   }
-  return len ? len : 1;
+  return segment;
 }
 
-static void datagram(wg_device *d, rx_batch *b, uint8_t *msg, size_t len, const wg_sockaddr *from, uint64_t now) {
+static void datagram(wg_device *d, rx_batch *b, uint8_t *msg, size_t len, const wg_sockaddr *from,
+                     const wg_source *local, uint64_t now) {
   if (len < 4) {
     wg_count_drop(d, WG_DROP_SHORT);
     return;
@@ -248,11 +273,11 @@ static void datagram(wg_device *d, rx_batch *b, uint8_t *msg, size_t len, const 
                     : type == WG_MSG_RESPONSE ? WG_MSG_RESPONSE_SIZE
                                               : WG_MSG_COOKIE_REPLY_SIZE;
       if (len != want) wg_count_drop(d, WG_DROP_HANDSHAKE_SIZE);
-      else handshake_message(d, msg, len, from);
+      else handshake_message(d, msg, len, from, local);
       break;
     }
     case WG_MSG_TRANSPORT:
-      transport_message(d, b, msg, len, from, now);
+      transport_message(d, b, msg, len, from, local, now);
       break;
     default:
       wg_count_drop(d, WG_DROP_UNKNOWN_TYPE);
@@ -271,9 +296,9 @@ static void process_batch(wg_device *d, rx_batch *b, int count) {
       wg_count_drop(d, WG_DROP_OVERSIZE);
       continue;
     }
-    size_t segment = gro_segment_size(&b->msgs[i].msg_hdr, len);
+    size_t segment = read_control(&b->msgs[i].msg_hdr, len, &b->local[i]);
     for (size_t off = 0; off < len; off += segment)
-      datagram(d, b, buf + off, len - off < segment ? len - off : segment, &b->from[i], now);
+      datagram(d, b, buf + off, len - off < segment ? len - off : segment, &b->from[i], &b->local[i], now);
   }
   end_run(b, now);
   if (b->stats_touched) {

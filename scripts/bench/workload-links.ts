@@ -1,5 +1,5 @@
 /**
- * Benchmark of networkd's workload links (src/networkd/workload-link.ts): 10 NR-shaped
+ * Benchmark of networkd's workload links (src/nr/workload-link.ts): 10 NR-shaped
  * namespaces (a br0 with the gateway address, as an NR has) × 4 workload namespaces each.
  * Rows: attach all 40 (cold), re-check all 40 when nothing changed (what every reconcile pass
  * does per workload), list the wl-* links of the 10 NRs, detach all 40. With `KernelWorkloadLinks`
@@ -11,8 +11,8 @@
  */
 import { WG_MTU } from '../../src/netdef/index.js';
 import { World } from '../../src/sim/harness/index.js';
-import * as workloadLink from '../../src/networkd/workload-link.js';
-import type { WorkloadLinkSpec } from '../../src/networkd/workload-link.js';
+import * as workloadLink from '../../src/nr/workload-link.js';
+import type { WorkloadLinkSpec } from '../../src/nr/workload-link.js';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);

@@ -7,9 +7,11 @@
  *   before the launching process returns;
  * - without -f it daemonises (the foreground child reports readiness over a
  *   pipe, then the parent exits 0);
- * - it exits on SIGINT/SIGTERM, when its interface is removed, and when its
+ * - it exits on SIGINT/SIGTERM, when its interface is deleted, and when its
  *   socket file is deleted.
- * Both the TUN and the UDP socket live in the namespace it was started in.
+ * Both the TUN and the UDP socket are made in the namespace it was started in; the interface may
+ * then be moved to another namespace (wireguard.com/netns): the sockets stay in this "birthplace"
+ * and the device lives on until the interface is deleted, wherever it is by then.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';

@@ -27,6 +27,8 @@ export const SYSTEM_PROGRAMS = {
   iperf3: 'iperf3',
   tcpdump: 'tcpdump',
   strace: 'strace',
+  // The format and lint of native/ (npm run format / npm run lint, which scripts/test runs).
+  'clang-format': 'clang-format',
   // Containers: podman attaches containers through zmesh-cni in the e2e test (its OCI runtime,
   // runc, is named by scripts/setup and run by podman only).
   podman: 'podman',

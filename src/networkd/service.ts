@@ -5,7 +5,7 @@
  * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
  * passes run one at a time (SerialQueue), in arrival order.
  */
-import { allocatePublicAddress } from '../nr/allocate-public.js';
+import { type WorkloadLinkSpec, allocatePublicAddress, workloadLinkName } from '../nr/index.js';
 import {
   type NetworkDefinition,
   type NodeResource,
@@ -26,11 +26,7 @@ import { type Store, type StoredNetwork, type StoredWorkload, type StoredWorkloa
 import type { ApplyResult, AttachResult, DeleteResult, DetachResult, GcResult, NetworkView, ReconcileReport } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
 import { readInterfaceMac } from './workload-mac.js';
-import {
-  KernelWorkloadLinks,
-  workloadLinkName,
-  type WorkloadLinkSpec,
-} from './workload-link.js';
+import { KernelWorkloadLinks } from './workload-link.js';
 import {
   type NetnsIdentity,
   forbiddenMatch,

@@ -37,7 +37,13 @@ export interface ApplyMemories {
   readonly watches?: NamespaceWatches | null;
 }
 
-async function run(step: Step, session: KernelSession, wg: WgBackend, memories: ApplyMemories): Promise<void> {
+/** The WireGuard backend a WireGuard step needs; steps of workload links carry none. */
+function backend(wg: WgBackend | null, step: Step): WgBackend {
+  if (wg === null) throw new Error(`${step.kind} needs a WireGuard backend`); // a bug: no plan gives one without
+  return wg;
+}
+
+async function run(step: Step, session: KernelSession, wg: WgBackend | null, memories: ApplyMemories): Promise<void> {
   const cache = memories.tables ?? null;
   switch (step.kind) {
     case 'create-namespace':
@@ -61,7 +67,7 @@ async function run(step: Step, session: KernelSession, wg: WgBackend, memories: 
       await session.rtnl(step.netns).deleteLink(step.name);
       return;
     case 'ensure-wg-device':
-      return wg.ensureDevice(step.name, namedPath(session, step), step.mtu);
+      return backend(wg, step).ensureDevice(step.name, namedPath(session, step), step.mtu);
     case 'set-link': {
       const rtnl = session.rtnl(step.netns);
       if (step.mtu !== undefined) await rtnl.setMtu(step.name, step.mtu);
@@ -94,16 +100,16 @@ async function run(step: Step, session: KernelSession, wg: WgBackend, memories: 
       cache?.forget(session, step.netns);
       return deleteTable(session.path(step.netns), step.family, step.name);
     case 'configure-wg':
-      return wg.configure(step.name, step.config);
+      return backend(wg, step).configure(step.name, step.config);
     case 'remove-wg-device':
-      return wg.removeDevice(step.name);
+      return backend(wg, step).removeDevice(step.name);
   }
 }
 
 /** Kinds that only ever come last and never depend on each other (sysctls, tables, WireGuard config). */
 const INDEPENDENT_TAIL: ReadonlySet<Step['kind']> = new Set(['set-sysctl', 'replace-nft-table', 'configure-wg']);
 
-async function timedRun(step: Step, session: KernelSession, wg: WgBackend, memories: ApplyMemories): Promise<StepTiming> {
+async function timedRun(step: Step, session: KernelSession, wg: WgBackend | null, memories: ApplyMemories): Promise<StepTiming> {
   const started = performance.now();
   try {
     await run(step, session, wg, memories);
@@ -120,7 +126,12 @@ async function timedRun(step: Step, session: KernelSession, wg: WgBackend, memor
  * The trailing sysctl/nft/WireGuard steps run concurrently (one chain per namespace, so table
  * replacements of one namespace stay ordered): an nft(8) process and a UAPI exchange overlap.
  */
-export async function applySteps(steps: readonly Step[], session: KernelSession, wg: WgBackend, known: ApplyMemories = {}): Promise<StepTiming[]> {
+export async function applySteps(
+  steps: readonly Step[],
+  session: KernelSession,
+  wg: WgBackend | null,
+  known: ApplyMemories = {},
+): Promise<StepTiming[]> {
   let tailStart = steps.length;
   while (tailStart > 0 && INDEPENDENT_TAIL.has(steps[tailStart - 1]!.kind)) tailStart--;
   const timings: StepTiming[] = [];

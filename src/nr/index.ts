@@ -49,6 +49,16 @@ export type * from './model.js';
 export type { NftTable, NftChain } from './nft.js';
 export { UserspaceWgBackend, statusFromView } from './wireguard/userspace/backend.js';
 export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from './wireguard/backend.js';
+export {
+  KernelWorkloadLinks,
+  attachWorkloadLink,
+  checkNetnsExists,
+  detachWorkloadLink,
+  listWorkloadLinks,
+  planWorkloadLink,
+  workloadLinkName,
+  type WorkloadLinkSpec,
+} from './workload-link.js';
 export { parsePrefix, parseNetId, netIdOfNamespace, isOwnedNamespace, nrNamespaceName, ndmzNamespaceName, wgDeviceName, type Prefix, type NetId } from './names.js';
 
 export interface NetworkResourcesOptions {

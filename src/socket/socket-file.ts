@@ -5,12 +5,13 @@
  * Owns: the path-length check (sun_path), creating the directory with the mode asked for, the
  * stale-or-live decision for an existing path (a socket nobody answers on is unlinked and rebound;
  * a live one is refused; a non-socket is never removed), binding under umask 077 so the socket is
- * root-only from its first instant, and remembering the inode so that a server removes the file
- * on close only when it is still its own (a successor may have replaced it).
+ * root-only from its first instant, publishing the path only once the socket listens, and
+ * remembering the inode so that a server removes the file on close only when it is still its own
+ * (a successor may have replaced it).
  *
  * Errors are SocketFileError with an errno-like code; each server maps them to its own error type.
  */
-import { chmodSync, lstatSync, mkdirSync, unlinkSync, type Stats } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, unlinkSync, type Stats } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -81,9 +82,25 @@ export function checkSocketPath(socketPath: string): void {
   }
 }
 
+let bindCounter = 0;
+
+/**
+ * Where a socket is bound and made to listen before it is published at `socketPath`: a hidden
+ * name in the same directory (same file system, so it can be linked; not `*.sock`, so wg(8)
+ * never lists it), or `socketPath` itself when the hidden name would not fit in sun_path.
+ */
+function bindingPath(socketPath: string): string {
+  const name = `.${process.pid.toString(36)}-${(bindCounter++).toString(36)}.binding`;
+  const hidden = path.join(path.dirname(socketPath), name);
+  return Buffer.byteLength(hidden) <= MAX_SOCKET_PATH_BYTES ? hidden : socketPath;
+}
+
 /**
  * Makes `server` listen on `socketPath`: checks the path, creates the directory, replaces a stale
- * socket (refusing a live one or a non-socket) and binds under umask 077.
+ * socket (refusing a live one or a non-socket) and binds under umask 077. The path appears only
+ * once the socket listens (bound and listening under a hidden name, then hard-linked into place):
+ * between bind() and listen() a client is refused, and wg(8) unlinks a socket that refuses it as
+ * stale — a wg(8) run at that instant would remove a starting daemon's socket (and end it).
  */
 export async function bindSocketFile(server: net.Server, socketPath: string, options: BindOptions): Promise<BoundSocketFile> {
   checkSocketPath(socketPath);
@@ -96,6 +113,14 @@ export async function bindSocketFile(server: net.Server, socketPath: string, opt
     throw new SocketFileError('EIO', `cannot create the directory: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, socketPath, { cause: error });
   }
   await removeStaleSocket(socketPath);
+  const listenPath = bindingPath(socketPath);
+  if (listenPath !== socketPath) {
+    try {
+      unlinkSync(listenPath); // left by a crashed process whose pid we now have: never in use
+    } catch {
+      // none: the usual case
+    }
+  }
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(err.code === 'EADDRINUSE'
@@ -107,7 +132,7 @@ export async function bindSocketFile(server: net.Server, socketPath: string, opt
     // first instant, with no chmod window. bind happens synchronously inside listen().
     const previous = process.umask(0o077);
     try {
-      server.listen(socketPath, () => {
+      server.listen(listenPath, () => {
         server.off('error', onError);
         resolve();
       });
@@ -115,6 +140,24 @@ export async function bindSocketFile(server: net.Server, socketPath: string, opt
       process.umask(previous);
     }
   });
+  if (listenPath !== socketPath) {
+    try {
+      // link(), not rename(): it fails (EEXIST) rather than replace a socket someone bound meanwhile.
+      linkSync(listenPath, socketPath);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      server.close();
+      try {
+        unlinkSync(listenPath);
+      } catch {
+        // libuv removed it on close (it unlinks the path it bound)
+      }
+      throw code === 'EEXIST'
+        ? new SocketFileError('EADDRINUSE', 'socket is in use (created by another process meanwhile)', socketPath)
+        : new SocketFileError('EIO', `cannot publish the socket: ${code ?? 'error'}`, socketPath, { cause: error });
+    }
+    unlinkSync(listenPath);
+  }
   return new BoundSocketFile(socketPath, lstatSync(socketPath));
 }
 

@@ -14,9 +14,9 @@
 // - File descriptors: `create` takes ownership of tunFd, udp4Fd and udp6Fd
 //   when it succeeds (when it throws, the caller still owns them); `close()`
 //   closes them. The TUN is made non-blocking, the UDP sockets blocking (the
-//   packet threads use MSG_DONTWAIT to receive). The TUN's MTU must equal
-//   `mtu`: longer packets read from it are dropped ("oversize"), except that
-//   with `tunOffload` the kernel's TSO/USO super-packets are split to `mtu`.
+//   packet threads use MSG_DONTWAIT to receive). `mtu` is the TUN's MTU at
+//   the start (see MTU below); with `tunOffload` the kernel's TSO/USO
+//   super-packets are split to the segment size the kernel chose.
 // - Keypair slots follow the Linux module's noise.c: an initiator keypair
 //   becomes current at once (a pending next becomes previous), a responder
 //   keypair becomes next and is promoted to current by the first packet that
@@ -34,6 +34,14 @@
 //   counted here; handshake messages sent with sendRaw count in tx, and
 //   received ones count in rx once the core calls creditRx(peerId, n) (only
 //   it knows which peer sent them). Times are monotonicMs() values, 0 = never.
+// - Sticky sources: the data plane remembers, per peer, the local address its
+//   packets last arrived on and sends to it from there (IP_PKTINFO /
+//   IPV6_PKTINFO); when that address is removed, it forgets it at the first
+//   refused send and lets routing choose. A configured endpoint has none.
+// - MTU: packets of any size the TUN hands over are carried (up to what one
+//   UDP datagram holds); `mtu` only bounds the padding. refreshMtu() reads the
+//   link's MTU wherever the link is now (it may have been moved to another
+//   namespace); onTunGone fires once when the link is deleted.
 // - The device keeps the process alive (like a listening server) until close().
 import { isIP } from 'node:net';
 
@@ -46,9 +54,17 @@ export interface Cidr {
   prefix: number;
 }
 
+/** A local address a peer's packets arrived on, which replies to it leave from (sticky source). */
+export interface LocalSource {
+  address: string; // IPv4 or IPv6 literal
+  ifindex: number;
+}
+
 export interface HandshakeMessage {
   bytes: Uint8Array;
   from: Endpoint;
+  /** The local address it arrived on (null if the kernel did not say). */
+  local: LocalSource | null;
 }
 
 export interface KeypairConfirmed {
@@ -96,6 +112,8 @@ export interface DataplaneOptions {
   onHandshakeMessages: (msgs: HandshakeMessage[]) => void;
   onWantsHandshake: (peerIds: number[]) => void;
   onKeypairConfirmed?: (confirmed: KeypairConfirmed[]) => void;
+  /** The TUN's link was deleted, in whatever namespace it was by then (fires once). */
+  onTunGone?: () => void;
 }
 
 export type DataplaneErrorCode =
@@ -141,24 +159,35 @@ export type DropReason =
   | 'readError';
 
 interface NativeDevice {
-  setPeer(peerId: number, endpoint: Endpoint | null | undefined, allowedIps: Cidr[] | undefined): number;
+  setPeer(
+    peerId: number,
+    endpoint: Endpoint | null | undefined,
+    allowedIps: Cidr[] | undefined,
+    source?: LocalSource | null,
+  ): number;
   removePeer(peerId: number): number;
   installKeypair(peerId: number, localIndex: number, remoteIndex: number, sendKey: Uint8Array, receiveKey: Uint8Array, initiator: boolean): number;
   removeKeypair(peerId: number, localIndex: number): number;
   expireKeypairs(peerId: number): number;
   dropQueued(peerId: number): number;
   sendRaw(peerId: number, bytes: Uint8Array): number;
-  sendRawTo(to: Endpoint, bytes: Uint8Array): number;
+  sendRawTo(to: Endpoint, bytes: Uint8Array, from?: LocalSource | null): number;
   sendKeepalive(peerId: number): number;
   creditRx(peerId: number, bytes: number): number;
   setSockets(udp4Fd: number, udp6Fd: number): number;
   lookup(address: string): number | null | undefined;
   peerStats(changedOnly?: boolean): PeerStats[];
   dropCounters(): Record<DropReason, number>;
+  refreshMtu(): number;
   close(): void;
 }
 
-type EventsCallback = (handshakes: HandshakeMessage[], wants: number[], confirmed: KeypairConfirmed[]) => void;
+type EventsCallback = (
+  handshakes: HandshakeMessage[],
+  wants: number[],
+  confirmed: KeypairConfirmed[],
+  tunGone: boolean,
+) => void;
 
 /** How the C data plane reaches OpenSSL's ChaCha20-Poly1305 (native/wg_aead.h). */
 export type AeadBackend = 'avx512' | 'direct' | 'evp';
@@ -203,6 +232,7 @@ const ENOENT = 2;
 const EEXIST = 17;
 const EINVAL = 22;
 const EBADF = 9;
+const EBADFD = 77;
 
 function invalid(field: string, reason: string, value?: unknown): DataplaneError {
   return new DataplaneError('INVALID_ARGUMENT', `${field}: ${reason}`, value === undefined ? { field } : { field, value });
@@ -234,6 +264,14 @@ function checkEndpoint(field: string, e: unknown): Endpoint {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
     throw invalid(`${field}.port`, 'must be an integer from 0 to 65535', port);
   return { address, port };
+}
+
+function checkSource(field: string, s: unknown): LocalSource | null {
+  if (s === null || s === undefined) return null;
+  if (typeof s !== 'object') throw invalid(field, 'must be { address, ifindex } or null');
+  const { address, ifindex } = s as LocalSource;
+  checkAddress(`${field}.address`, address);
+  return { address, ifindex: checkU32(`${field}.ifindex`, ifindex) };
 }
 
 function checkCidrs(field: string, list: unknown): Cidr[] {
@@ -279,10 +317,15 @@ export class Dataplane {
     if (typeof tunOffload !== 'boolean') throw invalid('tunOffload', 'must be a boolean', tunOffload);
     for (const name of ['onHandshakeMessages', 'onWantsHandshake'] as const)
       if (typeof opts[name] !== 'function') throw invalid(name, 'must be a function');
-    const onEvents: EventsCallback = (handshakes, wants, confirmed) => {
+    let gone = false;
+    const onEvents: EventsCallback = (handshakes, wants, confirmed, tunGone) => {
       if (handshakes.length) opts.onHandshakeMessages(handshakes);
       if (wants.length) opts.onWantsHandshake(wants);
       if (confirmed.length && opts.onKeypairConfirmed) opts.onKeypairConfirmed(confirmed);
+      if (tunGone && !gone) {
+        gone = true;
+        opts.onTunGone?.();
+      }
     };
     try {
       return new Dataplane(new (binding().Dataplane)(tunFd, udp4Fd, udp6Fd, opts.mtu, onEvents, tunOffload));
@@ -305,12 +348,17 @@ export class Dataplane {
     throw new DataplaneError('NATIVE_ERROR', `${what}: errno ${-rc}`, { ...context, errno: -rc });
   }
 
-  /** Creates the peer if needed. endpoint: undefined keeps, null clears. allowedIps: undefined keeps, an array replaces. */
-  setPeer(peerId: number, cfg: { endpoint?: Endpoint | null; allowedIps?: Cidr[] }): void {
+  /**
+   * Creates the peer if needed. endpoint: undefined keeps, null clears. source: the local address
+   * to send to a new endpoint from (where a handshake from it arrived); none: routing chooses.
+   * allowedIps: undefined keeps, an array replaces.
+   */
+  setPeer(peerId: number, cfg: { endpoint?: Endpoint | null; source?: LocalSource | null; allowedIps?: Cidr[] }): void {
     checkU32('peerId', peerId);
     const endpoint = cfg.endpoint === undefined || cfg.endpoint === null ? cfg.endpoint : checkEndpoint('endpoint', cfg.endpoint);
+    const source = checkSource('source', cfg.source);
     const allowedIps = cfg.allowedIps === undefined ? undefined : checkCidrs('allowedIps', cfg.allowedIps);
-    this.#check(this.#live().setPeer(peerId, endpoint, allowedIps), 'setPeer', { peerId });
+    this.#check(this.#live().setPeer(peerId, endpoint, allowedIps, source), 'setPeer', { peerId });
   }
 
   /** Removes the peer with its keypairs (keys zeroed), allowed IPs and staged packets. */
@@ -356,11 +404,14 @@ export class Dataplane {
     return rc === 0;
   }
 
-  /** Sends bytes to an endpoint that is not (yet) a peer's, e.g. a cookie reply. False if the send failed. */
-  sendRawTo(endpoint: Endpoint, bytes: Uint8Array): boolean {
+  /**
+   * Sends bytes to an endpoint that is not (yet) a peer's, e.g. a cookie reply, from the local
+   * address `from` if given. False if the send failed.
+   */
+  sendRawTo(endpoint: Endpoint, bytes: Uint8Array, from: LocalSource | null = null): boolean {
     const to = checkEndpoint('endpoint', endpoint);
     checkBytes('bytes', bytes);
-    return this.#live().sendRawTo(to, bytes) === 0;
+    return this.#live().sendRawTo(to, bytes, checkSource('from', from)) === 0;
   }
 
   /** An encrypted empty packet on the current keypair. False without a usable keypair or endpoint. */
@@ -411,6 +462,17 @@ export class Dataplane {
 
   dropCounters(): Record<DropReason, number> {
     return this.#live().dropCounters();
+  }
+
+  /**
+   * Reads the TUN link's MTU now, wherever the link is (it may have been moved to another
+   * namespace), and pads to it from now on. null when the link was deleted.
+   */
+  refreshMtu(): number | null {
+    const rc = this.#live().refreshMtu();
+    if (rc === -EBADFD) return null;
+    if (rc < 0) throw new DataplaneError('NATIVE_ERROR', `refreshMtu: errno ${-rc}`, { errno: -rc });
+    return rc;
   }
 
   /** Stops the threads, closes the fds, zeroes the keys. Idempotent. */

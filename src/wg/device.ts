@@ -19,11 +19,20 @@
  * Peers are known by their public key (hex) to the configuration and core,
  * and by a small integer id to the data plane; this module keeps that map.
  */
+import { existsSync } from 'node:fs';
 import { native } from '../native/binding.js';
 import { WG_MTU } from '../netdef/addressing.js';
 import { EMPTY_DEVICE_CONFIG, applySet, type ConfigChange, type DeviceConfig, type SetRequest } from './config.js';
 import { ready as cryptoReady } from './crypto.js';
-import { Dataplane, DataplaneError, monotonicMs, type Cidr, type PeerStats } from './dataplane.js';
+import {
+  Dataplane,
+  DataplaneError,
+  monotonicMs,
+  type Cidr,
+  type HandshakeMessage,
+  type LocalSource,
+  type PeerStats,
+} from './dataplane.js';
 import type { Endpoint } from './endpoint.js';
 import { keyToHex, publicKeyOf, privateKeyFromBytes, type WgKey } from './keys.js';
 import { WireGuardProtocol, type Output, type PeerActivity } from './protocol.js';
@@ -34,7 +43,10 @@ import { viewFromConfig, type DeviceView, type PeerRuntime } from './uapi/view.j
 
 /** How often the core's timers run and the data plane's activity is read. */
 const TICK_INTERVAL_MS = 100;
-/** How often the TUN's existence is checked (the daemon exits when it is removed). */
+/**
+ * How often the TUN link's MTU is read (it pads to it; packets of any size are carried at once
+ * whatever it says). The read also finds a deleted link, should its event have been lost.
+ */
 const LINK_CHECK_INTERVAL_MS = 1000;
 /** A batch of handshake messages this large means "under load" (wireguard-go: queue ≥ 1/8 full). */
 const UNDER_LOAD_BATCH = 128;
@@ -51,7 +63,11 @@ export interface DeviceOptions {
   /** Namespace of the UDP sockets; null: the process's own. */
   readonly udpNetns: string | null;
   readonly mtu?: number;
-  /** Called once when the device stops by itself (its TUN was removed). */
+  /**
+   * Called once when the device stops by itself: its TUN's link was deleted, in whatever namespace
+   * it was by then (a link moved to another namespace lives on: its UDP sockets stay here), or the
+   * named namespace `tunNetns` it was created in was deleted.
+   */
   readonly onGone?: (reason: string) => void;
   /** Diagnostics without secrets (handshakes completed, sockets rebound). */
   readonly log?: (message: string) => void;
@@ -162,6 +178,7 @@ export class WireGuardDevice implements UapiDevice {
         for (const c of confirmed) this.#confirmed.add(c.peerId);
         this.#scheduleTick();
       },
+      onTunGone: () => this.#gone(`interface ${this.name} was deleted`),
     });
     this.#tickTimer = setInterval(() => this.#tick(), TICK_INTERVAL_MS);
     this.#linkTimer = setInterval(() => this.#checkLink(), LINK_CHECK_INTERVAL_MS);
@@ -454,7 +471,7 @@ export class WireGuardDevice implements UapiDevice {
     this.#confirmed.delete(entry.id);
   }
 
-  #onHandshakeMessages(messages: readonly { bytes: Uint8Array; from: Endpoint }[]): void {
+  #onHandshakeMessages(messages: readonly HandshakeMessage[]): void {
     if (this.#closed) return;
     const now = monotonicMs();
     if (messages.length >= UNDER_LOAD_BATCH) this.#underLoadUntil = now + UNDER_LOAD_HOLD_MS;
@@ -468,7 +485,7 @@ export class WireGuardDevice implements UapiDevice {
           if (entry) this.#dataplane.creditRx(entry.id, message.bytes.length);
         }
       }
-      this.#applyOutputs(outputs);
+      this.#applyOutputs(outputs, message.local);
     }
   }
 
@@ -521,24 +538,39 @@ export class WireGuardDevice implements UapiDevice {
     this.#applyOutputs(this.#core.tick(activity));
   }
 
+  /**
+   * Follows the link through the TUN fd, not by name: the link may have been moved to another
+   * namespace (or renamed) since it was opened, and it is gone only when the fd says so.
+   */
   #checkLink(): void {
     if (this.#closed) return;
-    let present: boolean;
+    // The TUN fd pins the namespace it was opened in: a named namespace deleted (`ip netns del`,
+    // wgd's NRs) would otherwise live on with the link in it. Its path going is the device's end.
+    if (this.#options.tunNetns !== null && !existsSync(this.#options.tunNetns)) {
+      this.#gone(`the namespace ${this.#options.tunNetns} of interface ${this.name} was deleted`);
+      return;
+    }
+    let mtu: number | null;
     try {
-      present = native().linkIndex(this.#options.tunNetns, this.name) > 0;
-    } catch {
-      present = false; // the namespace itself is gone
+      mtu = this.#dataplane.refreshMtu();
+    } catch (error) {
+      this.#options.log?.(`cannot read the MTU of ${this.name}: ${(error as Error).message}`);
+      return;
     }
-    if (!present) {
-      this.close();
-      this.#options.onGone?.(`interface ${this.name} was removed`);
-    }
+    if (mtu === null) this.#gone(`interface ${this.name} was deleted`);
   }
 
-  #applyOutputs(outputs: readonly Output[]): void {
+  #gone(reason: string): void {
+    if (this.#closed) return;
+    this.close();
+    this.#options.onGone?.(reason);
+  }
+
+  /** source: the local address the handshake message that produced the outputs arrived on. */
+  #applyOutputs(outputs: readonly Output[], source: LocalSource | null = null): void {
     for (const o of outputs) {
       if (o.kind === 'sendTo') {
-        this.#dataplane.sendRawTo(o.endpoint, o.bytes);
+        this.#dataplane.sendRawTo(o.endpoint, o.bytes, source);
         continue;
       }
       const entry = this.#peersByHex.get(keyToHex(o.peer));
@@ -548,7 +580,8 @@ export class WireGuardDevice implements UapiDevice {
           this.#dataplane.sendRaw(entry.id, o.bytes);
           break;
         case 'endpoint':
-          this.#dataplane.setPeer(entry.id, { endpoint: o.endpoint });
+          // Its handshake arrived on `source`: the response and what follows leave from there.
+          this.#dataplane.setPeer(entry.id, { endpoint: o.endpoint, source });
           break;
         case 'installKeypair':
           this.#dataplane.installKeypair(entry.id, o.keypair);

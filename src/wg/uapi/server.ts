@@ -100,9 +100,11 @@ export class UapiServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopWatching();
+    // The path goes before the listener: a socket file that refuses connections is one wg(8)
+    // unlinks as stale (and a successor's, bound meanwhile, is not ours to remove).
+    this.#socketFile?.removeIfOurs();
     this.#connections.closeAll();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#socketFile?.removeIfOurs();
   }
 
   #stillOurs(): boolean {

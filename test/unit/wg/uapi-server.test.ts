@@ -317,7 +317,11 @@ test(`a client pipelining ${PIPELINED_GETS} gets of a ${PIPELINE_PEERS}-peer dev
   t.timeout(60_000);
   const inner = await manyPeers(PIPELINE_PEERS);
   let gets = 0; // how many gets the device has been asked for: the work the server took on
-  const { server, socketPath } = await serve({ get: () => (gets++, inner.get()), set: (request) => inner.set(request) });
+  const get = () => {
+    gets++;
+    return inner.get();
+  };
+  const { server, socketPath } = await serve({ get, set: (request) => inner.set(request) });
   t.teardown(() => server.close());
   // The pipelining client: every request in one write, then nothing read for a while.
   const greedy = net.connect(socketPath);
