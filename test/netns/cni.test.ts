@@ -233,7 +233,7 @@ test('every verb and version through the plugin process: results, errors, CHECK 
   t.is(down.out?.code, 50);
 });
 
-test('20 ADDs at once get distinct addresses; DELs while networkd is down are spooled and done when it is back', async (t) => {
+test('20 ADDs at once get distinct addresses; DELs while networkd is down are spooled and done when it is back; a vanished namespace is released', async (t) => {
   const w = await worldFor(t);
   const node = await makeNode(w);
   let networkd = await startNetworkd(w, node);
@@ -250,7 +250,17 @@ test('20 ADDs at once get distinct addresses; DELs while networkd is down are sp
   const addresses = added.map((run) => run.out?.ips?.[0]?.address);
   t.is(new Set(addresses).size, 20, `distinct: ${addresses.join(' ')}`);
 
+  // A container whose namespace goes away without a DEL (a crashed runtime): released at reconcile.
+  const vanish = `${w.prefix}vanish`;
+  execFileSync('ip', ['netns', 'add', vanish]);
+  const vanishAdd = await runPlugin(
+    { command: 'ADD', containerId: 'vanish', netns: `/run/netns/${vanish}`, ifname: 'eth0' },
+    conf,
+  );
+  t.is(vanishAdd.exitCode, 0, vanishAdd.stdout);
+
   await networkd.stop();
+  execFileSync('ip', ['netns', 'del', vanish]);
   const dels = await Promise.all(
     namespaces
       .slice(0, 5)
@@ -262,6 +272,7 @@ test('20 ADDs at once get distinct addresses; DELs while networkd is down are sp
     (wl: { containerId: string }) => wl.containerId,
   );
   t.is(left.length, 15);
+  t.false(left.includes('vanish'), 'the workload whose namespace vanished was released by the reconcile at start');
   for (let i = 0; i < 5; i++) t.false(left.includes(`par${i}`), `par${i} was released when networkd came back`);
   t.deepEqual(
     await namespaces[0]!.links().then((links) => links.map((l) => l.ifname)),
