@@ -3,8 +3,8 @@
  * runc, cgroupfs, no events, network configs and plugin dirs in the test's directory), its own
  * storage root, run root and tmp dir, and a busybox-static rootfs so no image is ever pulled.
  * Nothing global on the machine is changed: every path podman writes to is under `dir`, except
- * what podman itself does for any container (its /run/netns entry, libcni's result cache), which
- * `podman rm` removes.
+ * what podman itself does for any container (its /run/netns entry, libcni's result cache under
+ * /var/lib/cni, which podman 4.3 does not let a config move), which `podman rm` removes.
  *
  * Why these settings: crun 1.8 refuses this machine's hybrid cgroup layout, so runc; root here
  * lacks CAP_SYS_RESOURCE, so the containers' rlimits are set below the machine's instead of raised.
