@@ -6,11 +6,11 @@
  * spec says so) to stdout. Whatever happens, stdout never carries a stack trace: an unexpected
  * failure is error 104 naming its class.
  *
- * Imports are few on purpose: a runtime starts this program once per verb (see bench:cni).
+ * Imports are few on purpose, and those only some verbs need are loaded when a Call needs them
+ * (the HTTP client, child_process for CHECK, the spool for a DEL while networkd is down): a
+ * runtime starts this program once per verb, and Node's start is most of its cost (bench:cni).
  */
-import { execFile } from 'node:child_process';
-import { HttpClientError, UnixHttpClient } from '../http/client.js';
-import { releaseSpoolDir, spoolRelease } from '../networkd/release-spool.js';
+import type { UnixHttpClient } from '../http/client.js';
 import { type Answer, type Call, type InterfaceState, type Step, failure, start } from './core.js';
 import { parseInvocation } from './invocation.js';
 import { CniErrorCode, CURRENT_VERSION, cniError } from './spec.js';
@@ -26,6 +26,7 @@ export interface CniOutput {
 const path = (network: string) => `/v1/networks/${encodeURIComponent(network)}`;
 
 async function http(client: UnixHttpClient, method: string, url: string, body?: unknown): Promise<Answer> {
+  const { HttpClientError } = await import('../http/client.js');
   try {
     const answer = await client.request(method, url, body === undefined ? {} : { body });
     return { kind: 'http', status: answer.status, body: answer.body };
@@ -42,7 +43,8 @@ interface IpAddrJson {
 }
 
 /** The interface in the namespace, by `ip -j addr show dev` run inside it (nsenter takes any netns path). */
-function readInterface(netns: string, ifname: string): Promise<Answer> {
+async function readInterface(netns: string, ifname: string): Promise<Answer> {
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve) => {
     execFile(
       'nsenter',
@@ -74,6 +76,7 @@ async function perform(call: Call, clients: Map<string, UnixHttpClient>): Promis
   if (call.kind === 'read-interface') return readInterface(call.netns, call.ifname);
   if (call.kind === 'spool-release') {
     try {
+      const { releaseSpoolDir, spoolRelease } = await import('../networkd/release-spool.js');
       const outcome = await spoolRelease(releaseSpoolDir(call.socket), {
         network: call.network,
         workload: call.workload,
@@ -85,6 +88,7 @@ async function perform(call: Call, clients: Map<string, UnixHttpClient>): Promis
   }
   let client = clients.get(call.socket);
   if (client === undefined) {
+    const { UnixHttpClient } = await import('../http/client.js');
     client = new UnixHttpClient({ socketPath: call.socket, timeoutMs: NETWORKD_TIMEOUT_MS });
     clients.set(call.socket, client);
   }
