@@ -64,17 +64,26 @@ export interface UnixHttpClientOptions {
   readonly maxSockets?: number;
 }
 
-/** `{ error: { code, message, field? } }` of a JSON API's error answer, or null when the body is not one. */
-export function apiErrorOf(body: unknown): { code?: string; message: string; field?: string; [key: string]: unknown } | null {
+/** What a JSON API's error answer says: `{ error: { code, message, field?, ... } }`. */
+export interface ApiErrorAnswer {
+  readonly code: string | undefined;
+  readonly message: string;
+  readonly field: string | undefined;
+  /** Everything the error object carries (task, issues, ...), as sent. */
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+/** The error a JSON API answered, or null when `body` is not an error answer. */
+export function apiErrorOf(body: unknown): ApiErrorAnswer | null {
   const error = (body as { error?: unknown } | null | undefined)?.error;
   if (error === null || typeof error !== 'object') return null;
-  const { message, code, field } = error as { message?: unknown; code?: unknown; field?: unknown };
-  if (typeof message !== 'string') return null;
+  const details = error as Record<string, unknown>;
+  if (typeof details.message !== 'string') return null;
   return {
-    ...(error as Record<string, unknown>),
-    message,
-    ...(typeof code === 'string' ? { code } : { code: undefined }),
-    ...(typeof field === 'string' ? { field } : { field: undefined }),
+    code: typeof details.code === 'string' ? details.code : undefined,
+    message: details.message,
+    field: typeof details.field === 'string' ? details.field : undefined,
+    details,
   };
 }
 

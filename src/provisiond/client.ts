@@ -63,7 +63,7 @@ export class ProvisiondClient {
     }
     if (answer.status >= 200 && answer.status < 300) return answer.body;
     const error = apiErrorOf(answer.body);
-    const { task, issues } = (error ?? {}) as { task?: string; issues?: { path: string; message: string }[] };
+    const { task, issues } = (error?.details ?? {}) as { task?: string; issues?: { path: string; message: string }[] };
     throw new ProvisiondError((error?.code as ProvisiondErrorCode | undefined) ?? 'EINTERNAL', error?.message ?? `provisiond answered ${answer.status}`, {
       ...(error?.field === undefined ? {} : { field: error.field }),
       ...(task === undefined ? {} : { task }),

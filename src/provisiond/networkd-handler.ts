@@ -10,7 +10,7 @@
  * missing, reset, timeout) retry as unreachable. networkd's messages are already free of
  * secrets; provisiond adds only socket paths and errno codes.
  */
-import { HttpClientError, UnixHttpClient } from '../http/client.js';
+import { HttpClientError, UnixHttpClient, apiErrorOf } from '../http/client.js';
 import type { HandlerOutcome, TaskHandler } from './handler.js';
 import type { Task } from './task.js';
 import type { TaskError } from './task-store.js';
@@ -55,12 +55,12 @@ function clip(text: string): string {
 
 /** networkd's `{ error: { code, message, field? } }`, or a description of what came instead. */
 function errorOf(status: number, body: unknown): TaskError {
-  const error = (body as { error?: { code?: unknown; message?: unknown; field?: unknown } } | null)?.error;
-  if (error && typeof error.message === 'string') {
+  const error = apiErrorOf(body);
+  if (error !== null) {
     return {
-      code: typeof error.code === 'string' ? error.code : `HTTP${status}`,
+      code: error.code ?? `HTTP${status}`,
       message: clip(error.message),
-      ...(typeof error.field === 'string' ? { field: clip(error.field) } : {}),
+      ...(error.field === undefined ? {} : { field: clip(error.field) }),
       status,
     };
   }
