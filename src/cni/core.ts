@@ -14,6 +14,7 @@
  *   VERSION no call
  */
 import { createHash } from 'node:crypto';
+import { apiErrorOf } from '../http/client.js';
 import type { AttachmentKey, Invocation, PluginConfig } from './invocation.js';
 import {
   type Attachment,
@@ -85,17 +86,6 @@ function call(c: Call, next: (answer: Answer) => Step): Step {
   return { kind: 'call', call: c, next };
 }
 
-/** networkd's `{ error: { code, message, field? } }`, or null. */
-function apiError(body: unknown): { code: string; message: string; field?: string } | null {
-  const error = (body as { error?: { code?: unknown; message?: unknown; field?: unknown } } | null)?.error;
-  if (typeof error !== 'object' || error === null || typeof error.message !== 'string') return null;
-  return {
-    code: typeof error.code === 'string' ? error.code : '',
-    message: error.message,
-    ...(typeof error.field === 'string' ? { field: error.field } : {}),
-  };
-}
-
 /**
  * A networkd answer that is not a success, as a spec error: unreachable, 503 and 5xx are try
  * again later (11); an unknown network or a bad address is an invalid network configuration (7);
@@ -109,7 +99,7 @@ function networkdFailure(config: PluginConfig, what: string, answer: Answer): Cn
       answer.message,
     );
   if (answer.kind !== 'http') return cniError(CniErrorCode.BAD_ANSWER, `${what}: unexpected ${answer.kind} answer`);
-  const error = apiError(answer.body);
+  const error = apiErrorOf(answer.body);
   const message = error?.message ?? `HTTP ${answer.status}`;
   if (answer.status === 503 || answer.status >= 500)
     return cniError(CniErrorCode.TRY_AGAIN_LATER, `${what}: networkd could not do it now: ${message}`);
@@ -268,7 +258,7 @@ function status(config: PluginConfig): Step {
     if (answer.kind === 'unreachable') return unavailable(`networkd is not answering at ${config.socket}`);
     if (answer.kind !== 'http' || answer.status !== 200)
       return unavailable(
-        `network ${config.network}: ${apiError(answer.kind === 'http' ? answer.body : null)?.message ?? 'not available'}`,
+        `network ${config.network}: ${apiErrorOf(answer.kind === 'http' ? answer.body : null)?.message ?? 'not available'}`,
       );
     const view = answer.body as {
       nrExists?: unknown;
@@ -294,7 +284,7 @@ function gc(config: PluginConfig, keep: readonly AttachmentKey[]): Step {
   const ids = keep.map(workloadIdOf);
   return call({ kind: 'gc', socket: config.socket, network: config.network, keep: ids }, (answer) => {
     // A network not applied here has nothing to collect.
-    if (answer.kind === 'http' && answer.status === 404 && apiError(answer.body)?.code === 'ENOENT') return success();
+    if (answer.kind === 'http' && answer.status === 404 && apiErrorOf(answer.body)?.code === 'ENOENT') return success();
     if (answer.kind !== 'http' || answer.status !== 200)
       return failure(config.cniVersion, networkdFailure(config, `GC of network ${config.network}`, answer));
     const errors = (answer.body as { errors?: { workload?: unknown; message?: unknown }[] } | null)?.errors ?? [];

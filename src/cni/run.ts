@@ -7,10 +7,10 @@
  * failure is error 104 naming its class.
  *
  * Imports are few on purpose, and those only some verbs need are loaded when a Call needs them
- * (the HTTP client, child_process for CHECK, the spool for a DEL while networkd is down): a
- * runtime starts this program once per verb, and Node's start is most of its cost (bench:cni).
+ * (child_process for CHECK, the spool for a DEL while networkd is down): a runtime starts this
+ * program once per verb, and Node's start is most of its cost (bench:cni).
  */
-import type { UnixHttpClient } from '../http/client.js';
+import { HttpClientError, UnixHttpClient } from '../http/client.js';
 import { type Answer, type Call, type InterfaceState, type Step, failure, start } from './core.js';
 import { parseInvocation } from './invocation.js';
 import { CniErrorCode, CURRENT_VERSION, cniError } from './spec.js';
@@ -26,7 +26,6 @@ export interface CniOutput {
 const path = (network: string) => `/v1/networks/${encodeURIComponent(network)}`;
 
 async function http(client: UnixHttpClient, method: string, url: string, body?: unknown): Promise<Answer> {
-  const { HttpClientError } = await import('../http/client.js');
   try {
     const answer = await client.request(method, url, body === undefined ? {} : { body });
     return { kind: 'http', status: answer.status, body: answer.body };
@@ -88,7 +87,6 @@ async function perform(call: Call, clients: Map<string, UnixHttpClient>): Promis
   }
   let client = clients.get(call.socket);
   if (client === undefined) {
-    const { UnixHttpClient } = await import('../http/client.js');
     client = new UnixHttpClient({ socketPath: call.socket, timeoutMs: NETWORKD_TIMEOUT_MS });
     clients.set(call.socket, client);
   }
