@@ -19,12 +19,13 @@ import {
 import type { DataPlane, NrStatus } from './data-plane.js';
 import type { EndpointResolver } from './endpoint-resolver.js';
 import { NetworkdError, asNetworkdError, conflict, invalid, notFound } from './errors.js';
-import { type AttachRequest, type NetworkName, parseWorkloadId } from './requests.js';
+import { type AttachRequest, type GcRequest, type NetworkName, parseWorkloadId } from './requests.js';
 import { decideRevision } from './revision.js';
 import { SerialQueue } from './serial-queue.js';
 import { type Store, type StoredNetwork, type StoredWorkload, type StoredWorkloads, withForgotten } from './store.js';
-import type { ApplyResult, AttachResult, DeleteResult, DetachResult, NetworkView, ReconcileReport } from './views.js';
+import type { ApplyResult, AttachResult, DeleteResult, DetachResult, GcResult, NetworkView, ReconcileReport } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
+import { readInterfaceMac } from './workload-mac.js';
 import { KernelWorkloadLinks } from './workload-link.js';
 import {
   type NetnsIdentity,
@@ -60,6 +61,8 @@ export interface ServiceOptions {
   /** Called before every reconcile pass (the userspace backend makes sure wgd answers). */
   readonly beforeReconcile?: () => Promise<void>;
   readonly log?: (message: string) => void;
+  /** Reads a workload interface's MAC for the attach answer (workload-mac.ts; replaceable in tests). */
+  readonly readMac?: (netns: string, ifname: string) => Promise<string | null>;
 }
 
 export class NetworkService {
@@ -72,6 +75,7 @@ export class NetworkService {
   readonly #beforeReconcile: () => Promise<void>;
   readonly #wgdPid: () => number | null;
   readonly #log: (message: string) => void;
+  readonly #readMac: (netns: string, ifname: string) => Promise<string | null>;
   readonly #queue = new SerialQueue();
   #reconcileQueued: Promise<ReconcileReport> | null = null;
   #lastReconcile: ReconcileReport | null = null;
@@ -86,6 +90,7 @@ export class NetworkService {
     this.#beforeReconcile = options.beforeReconcile ?? (async () => {});
     this.#wgdPid = options.wgdPid ?? (() => null);
     this.#log = options.log ?? (() => {});
+    this.#readMac = options.readMac ?? readInterfaceMac;
   }
 
   get lastReconcile(): ReconcileReport | null {
@@ -187,6 +192,10 @@ export class NetworkService {
       let state = this.#store.workloads(name);
       const existing = state.workloads[request.workload];
       if (existing) {
+        if (request.owner.kind === 'cni' || existing.owner.kind === 'cni') {
+          // A runtime ADDs once per container and ifname (CNI spec); a second ADD is its bug, or a clash.
+          throw conflict('workload', `workload ${request.workload} is already attached (netns ${existing.netns}, ifname ${existing.ifname}, ${existing.ip}); DEL it first`, { network: name, workload: request.workload });
+        }
         for (const field of ['netns', 'ifname'] as const) {
           if (existing[field] !== request[field]) throw conflict(field, `workload ${request.workload} is attached with ${field} ${existing[field]}; detach it first to change it`, { network: name, workload: request.workload });
         }
@@ -194,7 +203,7 @@ export class NetworkService {
         const identity = this.#checkWorkloadNamespace(request.netns, request.workload, { network: name, workload: request.workload });
         if (existing.netnsIdentity === null || sameHolder(existing.netnsIdentity, identity)) {
           await this.#links.attach(this.#linkSpec(network, resource, existing));
-          return this.#attachResult(resource, existing);
+          return await this.#attachResult(resource, existing);
         }
         state = await this.#release(network, state, existing, `its netns ${existing.netns} now names another namespace than the one it was attached in`);
       }
@@ -204,7 +213,15 @@ export class NetworkService {
       const link = workloadLinkName(request.workload);
       const clash = others.find((w) => w.link === link);
       if (clash) throw conflict('workload', `its link name ${link} collides with workload ${clash.workload}'s; use another workload id`, { network: name, workload: request.workload });
-      const record: StoredWorkload = { workload: request.workload, netns: request.netns, ifname: request.ifname, ip, link, netnsIdentity: identity };
+      const record: StoredWorkload = {
+        workload: request.workload,
+        netns: request.netns,
+        ifname: request.ifname,
+        ip,
+        link,
+        netnsIdentity: identity,
+        owner: request.owner,
+      };
       await this.#store.putWorkloads({ ...state, workloads: { ...state.workloads, [record.workload]: record } });
       try {
         await this.#links.attach(this.#linkSpec(network, resource, record));
@@ -216,7 +233,7 @@ export class NetworkService {
         throw error;
       }
       this.#log(`network ${name}: workload ${record.workload} attached as ${ip} (${link} ↔ ${record.ifname} in ${record.netns})`);
-      return this.#attachResult(resource, record);
+      return await this.#attachResult(resource, record);
     });
   }
 
@@ -235,6 +252,39 @@ export class NetworkService {
       this.#retainWorkloadNamespaces();
       this.#log(`network ${name}: workload ${workload} detached, ${record.ip} free`);
       return { workload, ip: record.ip, detached: true };
+    });
+  }
+
+  /**
+   * POST /v1/networks/{name}/workloads/gc: releases every CNI-owned workload not in `keep` (the
+   * runtime's CNI GC). Each release is done on its own: a failure is reported and the rest go on.
+   */
+  gcWorkloads(name: NetworkName, request: GcRequest): Promise<GcResult> {
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      if (!network) throw notFound(`network "${name}" is not applied on this node`, { network: name });
+      const nrNetns = this.#plane.nrNetnsPath(network.netId);
+      const released: string[] = [];
+      const errors: { workload: string; message: string }[] = [];
+      let kept = 0;
+      for (const record of Object.values(this.#store.workloads(name).workloads)) {
+        if (record.owner.kind !== 'cni') continue;
+        if (request.keep.has(record.workload)) {
+          kept++;
+          continue;
+        }
+        try {
+          const { [record.workload]: _removed, ...rest } = this.#store.workloads(name).workloads;
+          await this.#store.putWorkloads({ ...this.#store.workloads(name), workloads: rest });
+          await this.#links.detach(nrNetns, record.link);
+          released.push(record.workload);
+          this.#log(`network ${name}: CNI GC released workload ${record.workload} (container ${record.owner.containerId}), ${record.ip} free`);
+        } catch (error) {
+          errors.push({ workload: record.workload, message: asNetworkdError(error).message });
+        }
+      }
+      this.#retainWorkloadNamespaces();
+      return { released, kept, errors };
     });
   }
 
@@ -415,7 +465,7 @@ export class NetworkService {
     return { nrNetns: this.#plane.nrNetnsPath(network.netId), link: workload.link, netns: workload.netns, ifname: workload.ifname, ip: workload.ip, gateway: resource.gateway, mtu: resource.mtu };
   }
 
-  #attachResult(resource: NodeResource, workload: StoredWorkload): AttachResult {
+  async #attachResult(resource: NodeResource, workload: StoredWorkload): Promise<AttachResult> {
     return {
       workload: workload.workload,
       ip: workload.ip,
@@ -425,6 +475,7 @@ export class NetworkService {
       mtu: resource.mtu,
       ifname: workload.ifname,
       netns: workload.netns,
+      mac: await this.#readMac(workload.netns, workload.ifname),
     };
   }
 
@@ -462,7 +513,15 @@ export class NetworkService {
           }
         : null,
       listenPort: live?.device?.listenPort ?? resource.listenPort,
-      workloads: Object.values(workloads.workloads).map((w) => ({ workload: w.workload, ip: w.ip, netns: w.netns, ifname: w.ifname, link: w.link })),
+      workloads: Object.values(workloads.workloads).map((w) => ({
+        workload: w.workload,
+        ip: w.ip,
+        netns: w.netns,
+        ifname: w.ifname,
+        link: w.link,
+        owner: w.owner.kind,
+        containerId: w.owner.kind === 'cni' ? w.owner.containerId : null,
+      })),
       forgottenWorkloads: [...workloads.forgotten],
       ...(liveError === undefined ? {} : { liveError }),
     };

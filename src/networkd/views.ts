@@ -29,6 +29,8 @@ export const AttachResult = closed({
   mtu: Type.Integer(),
   ifname: Type.String(),
   netns: Type.String(),
+  /** The workload interface's MAC address (null when it could not be read). */
+  mac: nullable(Type.String()),
 });
 export type AttachResult = Static<typeof AttachResult>;
 
@@ -44,6 +46,14 @@ export type DeleteResult = Static<typeof DeleteResult>;
 /** DELETE /v1/networks/{name}/workloads/{workload} */
 export const DetachResult = closed({ workload: Type.String(), ip: Type.String(), detached: Type.Literal(true) });
 export type DetachResult = Static<typeof DetachResult>;
+
+/** POST /v1/networks/{name}/workloads/gc: the CNI workloads released, and each one that failed. */
+export const GcResult = closed({
+  released: Type.Array(Type.String()),
+  kept: Type.Integer(),
+  errors: Type.Array(closed({ workload: Type.String(), message: Type.String() })),
+});
+export type GcResult = Static<typeof GcResult>;
 
 /** What a reconcile pass did (GET /v1/health: the last one). */
 export const ReconcileReport = closed({
@@ -84,6 +94,10 @@ export const WorkloadView = closed({
   ifname: Type.String(),
   /** The NR side of the workload's veth. */
   link: Type.String(),
+  /** Who attached it: the API's callers or a container runtime through zmesh-cni. */
+  owner: Type.Union([Type.Literal('api'), Type.Literal('cni')]),
+  /** The runtime's container id (owner "cni"), else null. */
+  containerId: nullable(Type.String()),
 });
 export type WorkloadView = Static<typeof WorkloadView>;
 
