@@ -102,13 +102,18 @@ export class StoreAgent {
   #scheduleResolve(): void {
     this.#resolveTimer = setTimeout(() => {
       void (async () => {
-        if (await this.#refreshEndpoints()) {
-          // The watch was on the old client: re-list and watch again on the new one.
-          this.#watchGeneration++;
-          void this.#watcher?.cancel().catch(() => {});
-          this.#input({ kind: 'watch-failed', error: 'the store\'s addresses changed' });
+        try {
+          if (await this.#refreshEndpoints()) {
+            // The watch was on the old client: re-list and watch again on the new one.
+            this.#watchGeneration++;
+            void this.#watcher?.cancel().catch(() => {});
+            this.#input({ kind: 'watch-failed', error: 'the store\'s addresses changed' });
+          }
+        } catch (error) {
+          this.#log(`store agent: resolving the store's names: ${(error as Error).message}`);
+        } finally {
+          if (!this.#stopped) this.#scheduleResolve();
         }
-        if (!this.#stopped) this.#scheduleResolve();
       })();
     }, this.#resolveEveryMs);
   }

@@ -67,6 +67,8 @@ export class EtcdStore implements DefinitionStore {
   readonly location: EtcdLocation;
   #client: Etcd3;
   readonly #endpoints: StoreEndpoints | null;
+  /** One resolution at a time: the agent's timer and its re-list may ask together. */
+  #refreshing: Promise<unknown> = Promise.resolve();
 
   /**
    * With `endpoints`, refreshEndpoints() resolves the URL's host names and hands the client their
@@ -88,8 +90,15 @@ export class EtcdStore implements DefinitionStore {
    * Resolves the endpoints' names again; when the addresses changed, the client is replaced by one
    * for the new addresses (the old one closed: its watches and leases end and are re-made by their
    * owners). Failed names keep their last good address. Returns whether the client was replaced.
+   * Calls run one after another.
    */
-  async refreshEndpoints(): Promise<boolean> {
+  refreshEndpoints(): Promise<boolean> {
+    const run = this.#refreshing.then(() => this.#refresh());
+    this.#refreshing = run.then(() => {}, () => {});
+    return run;
+  }
+
+  async #refresh(): Promise<boolean> {
     if (this.#endpoints === null) return false;
     const { addresses, changed } = await this.#endpoints.resolve();
     if (!changed || addresses.length === 0) return false;
