@@ -92,7 +92,14 @@ export class Provisiond {
     if (location?.kind === 'etcd' && options.store) {
       const endpoints = new StoreEndpoints(location.endpoints, options.log, options.resolveHost);
       const store = new EtcdStore(location, { endpoints });
-      agent = new StoreAgent({ store, nodeId: options.store.nodeId, db, queue, log: options.log, ...(options.resolveEveryMs ? { resolveEveryMs: options.resolveEveryMs } : {}) });
+      agent = new StoreAgent({
+        store,
+        nodeId: options.store.nodeId,
+        db,
+        queue,
+        log: options.log,
+        ...(options.resolveEveryMs ? { resolveEveryMs: options.resolveEveryMs } : {}),
+      });
       agent.start();
       options.log(`store agent for node "${options.store.nodeId}": ${location.endpoints.join(',')}, from revision ${agent.cursor}`);
     }

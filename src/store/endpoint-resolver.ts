@@ -7,7 +7,12 @@
  */
 
 import { parseEndpoint } from '../netdef/index.js';
-import { EndpointResolver, type HostResolver, type ResolvedEndpoint, systemResolver } from '../networkd/endpoint-resolver.js';
+import {
+  EndpointResolver,
+  type HostResolver,
+  type ResolvedEndpoint,
+  systemResolver,
+} from '../networkd/endpoint-resolver.js';
 
 /** How often a running agent resolves the store's names again (also on every re-list). */
 export const RESOLVE_EVERY_MS = 30_000;
@@ -43,7 +48,12 @@ export class StoreEndpoints {
   #lastGood: Record<string, string> = {};
   #previous: ResolvedEndpoint[] = [];
 
-  constructor(endpoints: readonly string[], log: (message: string) => void, resolve: HostResolver = systemResolver(), timeoutMs?: number) {
+  constructor(
+    endpoints: readonly string[],
+    log: (message: string) => void,
+    resolve: HostResolver = systemResolver(),
+    timeoutMs?: number,
+  ) {
     this.#endpoints = endpoints;
     this.#resolver = new EndpointResolver(resolve, timeoutMs);
     this.#log = log;

@@ -37,7 +37,8 @@ test('store endpoints by host name: resolved, kept when resolution fails, follow
     waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === revision, { what, timeoutMs: 15_000 });
 
   hosts('127.0.0.1');
-  let def = addNode(addNode(createNetwork('net', '10.30.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource);
+  const one = addNode(createNetwork('net', '10.30.0.0/16'), nodes.alpha!.record, sodiumKeySource);
+  let def = addNode(one, nodes.bravo!.record, sodiumKeySource);
   await admin.createNetwork(def);
   await start({ url, resolveHost, resolveEveryMs: 300 });
   await reaches(def.revision, 'the first apply through the names');
@@ -54,7 +55,8 @@ test('store endpoints by host name: resolved, kept when resolution fails, follow
 
   // The names moved to an address where no member listens: the agent follows them (and so misses edits).
   hosts('127.0.0.2');
-  await waitFor(() => seen(`store endpoint store1.zmesh.test resolves again: 127.0.0.2:${port}`) === 1, { what: 'the move picked up', timeoutMs: 10_000 });
+  const moved = `store endpoint store1.zmesh.test resolves again: 127.0.0.2:${port}`;
+  await waitFor(() => seen(moved) === 1, { what: 'the move picked up', timeoutMs: 10_000 });
   const before = applied().length;
   def = (await admin.editNetwork('net', (d) => setExit(d, 'alpha'))).after;
   await new Promise((r) => setTimeout(r, 2_000));
