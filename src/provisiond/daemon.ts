@@ -12,7 +12,8 @@ import { invalid } from './errors.js';
 import { NetworkdHandler } from './networkd-handler.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, TaskQueue } from './queue.js';
 import { Spool } from './spool.js';
-import { EtcdStore, parseStoreUrl } from '../store/index.js';
+import { EtcdStore, parseStoreUrl, StoreEndpoints } from '../store/index.js';
+import type { HostResolver } from '../networkd/endpoint-resolver.js';
 import { StoreAgent } from './store-agent.js';
 
 export interface ProvisiondOptions {
@@ -30,6 +31,10 @@ export interface ProvisiondOptions {
   readonly onFatal?: (error: unknown) => void;
   /** Be the store's agent for this node: `etcd://…` URL and node id. */
   readonly store?: { readonly url: string; readonly nodeId: string };
+  /** Resolves the store URL's host names (default node:dns, i.e. /etc/hosts then DNS); tests script it. */
+  readonly resolveHost?: HostResolver;
+  /** How often the agent resolves the store's names again (default RESOLVE_EVERY_MS). */
+  readonly resolveEveryMs?: number;
 }
 
 export class Provisiond {
@@ -85,7 +90,16 @@ export class Provisiond {
     options.log(`serving ${socketPath}; networkd at ${options.networkdSocket}; ${counts.pending + counts.running} task(s) to do (${recovered} recovered from a crash)${spool ? `; spool ${spool.dir}` : ''}`);
     let agent: StoreAgent | null = null;
     if (location?.kind === 'etcd' && options.store) {
-      agent = new StoreAgent({ store: new EtcdStore(location), nodeId: options.store.nodeId, db, queue, log: options.log });
+      const endpoints = new StoreEndpoints(location.endpoints, options.log, options.resolveHost);
+      const store = new EtcdStore(location, { endpoints });
+      agent = new StoreAgent({
+        store,
+        nodeId: options.store.nodeId,
+        db,
+        queue,
+        log: options.log,
+        ...(options.resolveEveryMs ? { resolveEveryMs: options.resolveEveryMs } : {}),
+      });
       agent.start();
       options.log(`store agent for node "${options.store.nodeId}": ${location.endpoints.join(',')}, from revision ${agent.cursor}`);
     }

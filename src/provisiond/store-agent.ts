@@ -7,7 +7,7 @@
  */
 
 import type { Lease, Watcher } from 'etcd3';
-import { type EtcdStore, NETWORKS, type StoredNetwork, StoreError, aliveKey, networksOf, parseKey, rangePrefix, statusKey } from '../store/index.js';
+import { type EtcdStore, NETWORKS, RESOLVE_EVERY_MS, type StoredNetwork, StoreError, aliveKey, networksOf, parseKey, rangePrefix, statusKey } from '../store/index.js';
 import type { NodeStatus } from '../store/values.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Db } from './database.js';
@@ -30,6 +30,8 @@ export interface StoreAgentOptions {
   readonly queue: TaskQueue;
   readonly log: (message: string) => void;
   readonly backoff?: BackoffPolicy;
+  /** How often the store's host names are resolved again while all is well (also on every re-list). */
+  readonly resolveEveryMs?: number;
 }
 
 interface Awaited {
@@ -52,6 +54,8 @@ export class StoreAgent {
   #batchTimer: NodeJS.Timeout | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
   #aliveTimer: NodeJS.Timeout | null = null;
+  #resolveTimer: NodeJS.Timeout | null = null;
+  readonly #resolveEveryMs: number;
   #lease: Lease | null = null;
   /** Tasks this agent enqueued that have not ended yet. */
   readonly #awaiting = new Map<string, Awaited>();
@@ -70,6 +74,7 @@ export class StoreAgent {
     this.#nodeId = options.nodeId;
     this.#queue = options.queue;
     this.#log = options.log;
+    this.#resolveEveryMs = options.resolveEveryMs ?? RESOLVE_EVERY_MS;
     this.#state = new StoreAgentState(options.db);
     this.#core = new StoreAgentCore({
       nodeId: options.nodeId,
@@ -90,6 +95,36 @@ export class StoreAgent {
     }
     this.#unsubscribe = this.#queue.onChange(() => this.#checkAwaited());
     this.#input({ kind: 'start' });
+    this.#scheduleResolve();
+  }
+
+  /** Resolves the store's names again now and then: a moved member is followed without a failure. */
+  #scheduleResolve(): void {
+    this.#resolveTimer = setTimeout(() => {
+      void (async () => {
+        try {
+          if (await this.#refreshEndpoints()) {
+            // The watch was on the old client: re-list and watch again on the new one.
+            this.#watchGeneration++;
+            void this.#watcher?.cancel().catch(() => {});
+            this.#input({ kind: 'watch-failed', error: 'the store\'s addresses changed' });
+          }
+        } catch (error) {
+          this.#log(`store agent: resolving the store's names: ${(error as Error).message}`);
+        } finally {
+          if (!this.#stopped) this.#scheduleResolve();
+        }
+      })();
+    }, this.#resolveEveryMs);
+  }
+
+  /** Resolves the store's names; when the client was replaced, the lease (on the old one) is re-made. */
+  async #refreshEndpoints(): Promise<boolean> {
+    if (this.#stopped || !(await this.#store.refreshEndpoints())) return false;
+    const lease = this.#lease;
+    this.#lease = null;
+    lease?.release();
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -98,6 +133,7 @@ export class StoreAgent {
     if (this.#batchTimer) clearTimeout(this.#batchTimer);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#aliveTimer) clearTimeout(this.#aliveTimer);
+    if (this.#resolveTimer) clearTimeout(this.#resolveTimer);
     this.#watchGeneration++;
     await this.#watcher?.cancel().catch(() => {});
     await this.#chain;
@@ -142,6 +178,7 @@ export class StoreAgent {
   #list(): void {
     void (async () => {
       try {
+        await this.#refreshEndpoints();
         const { revision, kvs } = await this.#store.call('list networks', () => rangePrefix(this.#store.client, NETWORKS));
         const views = new Map<string, NetworkView>();
         for (const [name, stored] of networksOf(kvs)) views.set(name, viewOf(stored));

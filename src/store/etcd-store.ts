@@ -12,6 +12,7 @@ import { connectEtcd, rangePrefix, storeErrorOf } from './etcd-client.js';
 import { StoreError } from './errors.js';
 import { NETWORKS, PREFIX, metaKey, networkPrefix, nodeRecordKey, parseKey, resourceKey } from './keys.js';
 import type { DefinitionChange, DefinitionStore, EditResult, StoreSnapshot } from './store.js';
+import type { StoreEndpoints } from './endpoint-resolver.js';
 import { describeLocation, type EtcdLocation } from './url.js';
 import { type NetworkMeta, type StoredResource, readMeta, readNodeRecordValue, readResource } from './values.js';
 
@@ -63,13 +64,48 @@ function assembleStored(name: string, metaKv: IKeyValue, resourceKvs: readonly I
 export class EtcdStore implements DefinitionStore {
   readonly kind = 'etcd';
   readonly description: string;
-  readonly client: Etcd3;
   readonly location: EtcdLocation;
+  #client: Etcd3;
+  readonly #endpoints: StoreEndpoints | null;
+  /** One resolution at a time: the agent's timer and its re-list may ask together. */
+  #refreshing: Promise<unknown> = Promise.resolve();
 
-  constructor(location: EtcdLocation, client: Etcd3 = connectEtcd(location)) {
+  /**
+   * With `endpoints`, refreshEndpoints() resolves the URL's host names and hands the client their
+   * addresses; without, grpc resolves them per connection attempt (the tool's short runs).
+   */
+  constructor(location: EtcdLocation, options: { client?: Etcd3; endpoints?: StoreEndpoints } = {}) {
     this.location = location;
     this.description = describeLocation(location);
-    this.client = client;
+    this.#client = options.client ?? connectEtcd(location);
+    this.#endpoints = options.endpoints?.hasNames ? options.endpoints : null;
+  }
+
+  /** The current client: refreshEndpoints() replaces it when the addresses change. */
+  get client(): Etcd3 {
+    return this.#client;
+  }
+
+  /**
+   * Resolves the endpoints' names again; when the addresses changed, the client is replaced by one
+   * for the new addresses (the old one closed: its watches and leases end and are re-made by their
+   * owners). Failed names keep their last good address. Returns whether the client was replaced.
+   * Calls run one after another.
+   */
+  refreshEndpoints(): Promise<boolean> {
+    const run = this.#refreshing.then(() => this.#refresh());
+    this.#refreshing = run.then(() => {}, () => {});
+    return run;
+  }
+
+  async #refresh(): Promise<boolean> {
+    if (this.#endpoints === null) return false;
+    const { addresses, changed } = await this.#endpoints.resolve();
+    if (!changed || addresses.length === 0) return false;
+    const old = this.#client;
+    this.#client = connectEtcd({ ...this.location, endpoints: addresses });
+    old.close();
+    return true;
   }
 
   /** Runs one store call; etcd failures become StoreErrors that say what was being done. */

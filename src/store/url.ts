@@ -1,7 +1,8 @@
 /**
  * Store URLs: `file:DIR` (the embedded default) and `etcd://host:port,host:port,…` with optional
  * client-certificate TLS as query parameters (`?ca=FILE&cert=FILE&key=FILE`; all three or none).
- * Hosts may be names: the grpc client resolves them per connection attempt.
+ * Hosts may be names: provisiond's agent resolves them itself (endpoint-resolver.ts, keeping the
+ * last good address); the tool's short runs leave them to grpc, per connection attempt.
  */
 
 import { StoreError } from './errors.js';

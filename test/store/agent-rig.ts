@@ -2,6 +2,7 @@
 // that records what it is asked to apply, and the tool run in-process.
 import { join } from 'node:path';
 import { Provisiond } from '../../src/provisiond/daemon.js';
+import type { HostResolver } from '../../src/networkd/endpoint-resolver.js';
 import { readStatus, statusKey, type EtcdStore } from '../../src/store/index.js';
 import { FakeNetworkd } from '../unit/provisiond/fake-networkd.js';
 import { tempDir } from '../unit/provisiond/helpers.js';
@@ -34,7 +35,7 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   t.teardown(() => fake.close());
   const logs: string[] = [];
   const daemons: Provisiond[] = [];
-  const start = async (opts: { url?: string } = {}) => {
+  const start = async (opts: { url?: string; resolveHost?: HostResolver; resolveEveryMs?: number } = {}) => {
     const daemon = await Provisiond.start({
       stateDir: join(dir, 'state'),
       networkdSocket: join(dir, 'networkd.sock'),
@@ -42,6 +43,8 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
       backoff: { baseMs: 20, maxMs: 200 },
       log: (m) => logs.push(m),
       store: { url: opts.url ?? fixture.cluster.url, nodeId: 'alpha' },
+      ...(opts.resolveHost ? { resolveHost: opts.resolveHost } : {}),
+      ...(opts.resolveEveryMs ? { resolveEveryMs: opts.resolveEveryMs } : {}),
     });
     daemons.push(daemon);
     return daemon;
