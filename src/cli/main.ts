@@ -11,6 +11,7 @@ import { HELP, parseCommandArgs } from './args.js';
 import { CliError, type CliIo, type Command, type CommandEntry, EXIT_FAILURE, EXIT_INVALID, EXIT_OK, isGroup } from './command.js';
 import { demoCommand } from './demo.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
+import { adminGroup } from './admin.js';
 import { netGroup } from './net.js';
 import { networkdCommand } from './networkd.js';
 import { nodeGroup } from './node.js';
@@ -21,6 +22,7 @@ import { wgdCommand } from './wgd.js';
 
 /** The dispatch table: `zmesh <name> ...`. */
 export const commandTable: Readonly<Record<string, CommandEntry>> = {
+  admin: adminGroup,
   node: nodeGroup,
   net: netGroup,
   demo: demoCommand,

@@ -17,6 +17,7 @@ import {
   setExit,
   sodiumKeySource,
 } from '../netdef/index.js';
+import { definitionSigner } from './admin-key.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, loadNodeRecord, saveDefinition, toCliError } from './definition-io.js';
 import { fileExists } from './files.js';
@@ -42,11 +43,12 @@ function resourceFields(index: number, recordOption: string, extra: Record<strin
  */
 async function edit(invocation: Invocation, change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>, fields: (def: NetworkDefinition) => Record<string, string> = () => ({})): Promise<NetworkDefinition> {
   const target = resolveTarget(invocation);
+  const sign = await definitionSigner(invocation);
   if (target.kind === 'store') {
     return withTarget(target, async () => {
       const result = await target.store.editNetwork(target.name, async (def) => {
         try {
-          return await change(def);
+          return sign(await change(def));
         } catch (error) {
           throw toCliError(error, target.label, fields(def));
         }
@@ -58,7 +60,7 @@ async function edit(invocation: Invocation, change: (def: NetworkDefinition) => 
   const def = await loadDefinition(file);
   let next: NetworkDefinition;
   try {
-    next = await change(def);
+    next = sign(await change(def));
   } catch (error) {
     throw toCliError(error, file, fields(def));
   }
@@ -78,12 +80,13 @@ function removeNodeFields(): Record<string, string> {
 export async function create(invocation: Invocation): Promise<void> {
   const { args, io } = invocation;
   const target = resolveTarget(invocation);
+  const sign = await definitionSigner(invocation);
   if (target.kind === 'store') {
     const name = args.strings['name'];
     if (name !== undefined && name !== target.name) throw CliError.invalid('--name', `"${name}" differs from the network named by FILE ("${target.name}")`);
     let def: NetworkDefinition;
     try {
-      def = createNetwork(target.name, args.strings['ip-range'] as string);
+      def = sign(createNetwork(target.name, args.strings['ip-range'] as string));
     } catch (error) {
       throw toCliError(error, target.label, { '/name': 'FILE', '/ipRange': '--ip-range' });
     }
@@ -98,7 +101,7 @@ export async function create(invocation: Invocation): Promise<void> {
   }
   let def: NetworkDefinition;
   try {
-    def = createNetwork(args.strings['name'] as string, args.strings['ip-range'] as string);
+    def = sign(createNetwork(args.strings['name'] as string, args.strings['ip-range'] as string));
   } catch (error) {
     throw toCliError(error, file, { '/name': '--name', '/ipRange': '--ip-range' });
   }

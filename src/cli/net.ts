@@ -7,6 +7,7 @@ import type { Command, CommandGroup, PositionalSpec } from './command.js';
 import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
 import { statusCommand } from './net-status.js';
+import { ADMIN_KEY_OPTION } from './admin-key.js';
 import { STORE_OPTION } from './store-target.js';
 
 const FILE: PositionalSpec[] = [{ name: 'FILE', description: "the network definition (JSON), or the network's name with --store" }];
@@ -14,6 +15,8 @@ const CHANGES =
   'FILE is validated, written atomically and its revision bumped; on any error it is left untouched. ' +
   "In a store the write is a compare-and-swap on the network's revision: after another admin's edit the verb is applied again to the latest revision.";
 const STORE = { store: STORE_OPTION };
+/** The verbs that write a revision: where it goes and the key that signs it. */
+const WRITES = { ...STORE, 'admin-key': ADMIN_KEY_OPTION };
 
 /** set-aggregator, set-exit: one public member NR takes the role, or --none clears it. */
 function setRole(role: 'aggregator' | 'exit', summary: string, clears: string, run: Command['run']): Command {
@@ -24,7 +27,7 @@ function setRole(role: 'aggregator' | 'exit', summary: string, clears: string, r
     options: {
       node: { type: 'string', value: 'ID', description: 'a public member NR' },
       none: { type: 'boolean', description: clears },
-      ...STORE,
+      ...WRITES,
     },
     notes: CHANGES,
     run,
@@ -41,7 +44,7 @@ export const netGroup: CommandGroup = {
         name: { type: 'string', value: 'N', description: 'network name (required for a FILE; with --store, FILE is the name); its hash gives the NR namespace n-<netid>' },
         'ip-range': { type: 'string', value: 'CIDR', required: true, description: 'IPv4 range /8 to /24 outside 100.64.0.0/10, loopback, link-local, multicast' },
         force: { type: 'boolean', description: 'replace an existing FILE' },
-        ...STORE,
+        ...WRITES,
       },
       run: create,
     },
@@ -52,7 +55,7 @@ export const netGroup: CommandGroup = {
       options: {
         'node-record': { type: 'string', value: 'REC', description: 'the node record from `zmesh node init` (a file, or - for stdin)' },
         node: { type: 'string', value: 'ID', description: 'instead of --node-record: the record `zmesh node init --store` published' },
-        ...STORE,
+        ...WRITES,
         subnet: { type: 'string', value: 'CIDR', description: 'a specific free /24 inside the range' },
         'listen-port': { type: 'string', value: 'P', description: 'a specific listen port (default: the lowest free one from the network base port)' },
       },
@@ -62,7 +65,7 @@ export const netGroup: CommandGroup = {
     'remove-node': {
       summary: "remove a node's NR; its /24 and port become free",
       positionals: FILE,
-      options: { node: { type: 'string', value: 'ID', required: true, description: 'the node to remove' }, ...STORE },
+      options: { node: { type: 'string', value: 'ID', required: true, description: 'the node to remove' }, ...WRITES },
       notes: `${CHANGES} The exit, and the aggregator while NRs are hidden, must be replaced first.`,
       run: removeNodeCommand,
     },
@@ -76,7 +79,7 @@ export const netGroup: CommandGroup = {
         'node-record': { type: 'string', value: 'NEWREC', required: true, description: 'its new node record (a file, or - for stdin)' },
         'rotate-key': { type: 'boolean', description: 'generate a new WireGuard key pair' },
         'old-node-key': { type: 'string', value: 'KEYFILE', description: "the node's previous identity key: re-seals the existing WireGuard key to the new identity" },
-        ...STORE,
+        ...WRITES,
       },
       notes: `${CHANGES} With a new identity, give --rotate-key or --old-node-key (the existing key is sealed to the old identity, so only that key can re-seal it).`,
       run: reprovisionCommand,
@@ -93,9 +96,14 @@ export const netGroup: CommandGroup = {
       run: statusCommand,
     },
     validate: {
-      summary: 'check a definition; every problem is listed with its JSON path',
+      summary: 'check a definition and its signature; every problem is listed with its JSON path',
       positionals: FILE,
-      options: STORE,
+      options: {
+        ...STORE,
+        trust: { type: 'string', value: 'KEY', multiple: true, description: 'an admin public key the signer must be (repeatable)' },
+        'admin-key': { ...ADMIN_KEY_OPTION, description: 'without --trust: the signer must be this admin key (default: $ZMESH_ADMIN_KEY)' },
+      },
+      notes: 'Without --trust or an admin key the signature is checked against the key it names: that proves the file unaltered since signing, not who signed it.',
       run: validateCommand,
     },
     show: {

@@ -15,3 +15,5 @@ export * from './netid.js';
 export * from './nr-key.js';
 export * from './parse.js';
 export * from './schema.js';
+export * from './canonical.js';
+export * from './signature.js';

@@ -7,7 +7,7 @@
  */
 
 import { type Static, Type } from '@sinclair/typebox';
-import { KEY_PATTERN, SEALED_KEY_PATTERN } from './keys.js';
+import { KEY_PATTERN, SEALED_KEY_PATTERN, SIGNATURE_PATTERN } from './keys.js';
 
 export const DEFINITION_VERSION = 1;
 export const NODE_ID_PATTERN = '^[a-z0-9-]{1,32}$';
@@ -34,6 +34,30 @@ const SealedKey = Type.String({
   title: 'sealed key',
   description: "the NR's WireGuard private key sealed to identityKey (libsodium sealed box, base64 of 80 bytes)",
 });
+
+const AdminKey = Type.String({
+  pattern: KEY_PATTERN,
+  title: 'admin key',
+  description: "an admin's Ed25519 public key: standard base64 of 32 bytes, as `zmesh admin init` prints it",
+});
+
+/** The admin's signature over the canonical encoding of the rest of the definition (signature.ts). */
+export const SignatureSchema = Type.Object(
+  {
+    key: AdminKey,
+    value: Type.String({ pattern: SIGNATURE_PATTERN, title: 'signature', description: 'an Ed25519 signature: standard base64 of 64 bytes' }),
+  },
+  { additionalProperties: false, title: 'signature' },
+);
+
+/** Admin keys the nodes add to / remove from their trusted set once this revision is verified. */
+export const TrustUpdateSchema = Type.Object(
+  {
+    add: Type.Array(AdminKey, { maxItems: 16 }),
+    remove: Type.Array(AdminKey, { maxItems: 16 }),
+  },
+  { additionalProperties: false, title: 'trust update' },
+);
 
 const Ipv4Cidr = (description: string) =>
   Type.String({ pattern: CIDR_PATTERN, title: 'CIDR', description });
@@ -73,6 +97,8 @@ export const NetworkDefinitionSchema = Type.Object(
     resources: Type.Array(ResourceSchema, { maxItems: MAX_RESOURCES }),
     aggregator: Type.Optional(NodeId),
     exit: Type.Optional(NodeId),
+    trust: Type.Optional(TrustUpdateSchema),
+    signature: Type.Optional(SignatureSchema),
   },
   {
     additionalProperties: false,
@@ -99,6 +125,8 @@ declare const validatedBrand: unique symbol;
 /** A definition as it appears in JSON, checked structurally only. */
 export type NetworkDefinitionDocument = Static<typeof NetworkDefinitionSchema>;
 export type ResourceDocument = Static<typeof ResourceSchema>;
+export type SignatureDocument = Static<typeof SignatureSchema>;
+export type TrustUpdate = Static<typeof TrustUpdateSchema>;
 export type NodeRecordDocument = Static<typeof NodeRecordSchema>;
 
 /** Deeply read-only view: validated values are shared between definitions, never mutated. */

@@ -12,6 +12,7 @@ import { invalid } from './errors.js';
 import { NetworkdHandler } from './networkd-handler.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, TaskQueue } from './queue.js';
 import { Spool } from './spool.js';
+import { readTrustedKeys } from '../common/trusted-keys.js';
 import { EtcdStore, parseStoreUrl } from '../store/index.js';
 import { StoreAgent } from './store-agent.js';
 
@@ -29,7 +30,7 @@ export interface ProvisiondOptions {
   /** The database failed: the process must exit (a restart recovers). */
   readonly onFatal?: (error: unknown) => void;
   /** Be the store's agent for this node: `etcd://…` URL and node id. */
-  readonly store?: { readonly url: string; readonly nodeId: string };
+  readonly store?: { readonly url: string; readonly nodeId: string; readonly nodeStateDir: string };
 }
 
 export class Provisiond {
@@ -85,7 +86,8 @@ export class Provisiond {
     options.log(`serving ${socketPath}; networkd at ${options.networkdSocket}; ${counts.pending + counts.running} task(s) to do (${recovered} recovered from a crash)${spool ? `; spool ${spool.dir}` : ''}`);
     let agent: StoreAgent | null = null;
     if (location?.kind === 'etcd' && options.store) {
-      agent = new StoreAgent({ store: new EtcdStore(location), nodeId: options.store.nodeId, db, queue, log: options.log });
+      const nodeStateDir = options.store.nodeStateDir;
+      agent = new StoreAgent({ store: new EtcdStore(location), nodeId: options.store.nodeId, db, queue, log: options.log, trustedKeys: () => readTrustedKeys(nodeStateDir) });
       agent.start();
       options.log(`store agent for node "${options.store.nodeId}": ${location.endpoints.join(',')}, from revision ${agent.cursor}`);
     }

@@ -24,12 +24,12 @@ export function resourcesDigest(resources: readonly Resource[]): string {
   return hash.digest('hex');
 }
 
-export function metaOf(def: NetworkDefinition, signature?: string): NetworkMeta {
-  return metaWithResources(def, def.resources, signature);
+export function metaOf(def: NetworkDefinition): NetworkMeta {
+  return metaWithResources(def, def.resources);
 }
 
 /** The meta of `def` whose NRs are stored in the order of `resources` (see resourceChanges). */
-export function metaWithResources(def: NetworkDefinition, resources: readonly Resource[], signature?: string): NetworkMeta {
+export function metaWithResources(def: NetworkDefinition, resources: readonly Resource[]): NetworkMeta {
   return {
     version: META_VERSION,
     name: def.name,
@@ -39,7 +39,8 @@ export function metaWithResources(def: NetworkDefinition, resources: readonly Re
     ...(def.exit === undefined ? {} : { exit: def.exit }),
     resourceCount: resources.length,
     resourcesDigest: resourcesDigest(resources),
-    ...(signature === undefined ? {} : { signature }),
+    ...(def.trust === undefined ? {} : { trust: def.trust as NetworkMeta['trust'] }),
+    ...(def.signature === undefined ? {} : { signature: def.signature }),
   };
 }
 
@@ -71,6 +72,8 @@ export function assembleDefinition(metaKeyName: string, meta: NetworkMeta, store
     resources,
     ...(meta.aggregator === undefined ? {} : { aggregator: meta.aggregator }),
     ...(meta.exit === undefined ? {} : { exit: meta.exit }),
+    ...(meta.trust === undefined ? {} : { trust: meta.trust }),
+    ...(meta.signature === undefined ? {} : { signature: meta.signature }),
   };
   const result = parseNetworkDefinition(document);
   if (!result.ok) {

@@ -12,6 +12,8 @@ import {
   type NodeRecord,
   ResourceSchema,
   type Resource,
+  SignatureSchema,
+  TrustUpdateSchema,
   parseNodeRecord,
 } from '../netdef/index.js';
 import { StructuralCheck } from '../netdef/structural.js';
@@ -33,8 +35,9 @@ export const NetworkMetaSchema = Type.Object(
     resourceCount: Type.Integer({ minimum: 0, maximum: 65536 }),
     /** sha256 (hex) over the resources in order: a reader proves it saw exactly this revision's NRs. */
     resourcesDigest: Type.String({ pattern: '^[0-9a-f]{64}$', title: 'digest' }),
-    /** Reserved for the admin's signature over the revision (see DESIGN.md "Trust"); not checked yet. */
-    signature: Type.Optional(Type.String({ maxLength: 512, title: 'signature' })),
+    /** The definition's trust update and admin signature (netdef/signature.ts), as in the definition. */
+    trust: Type.Optional(TrustUpdateSchema),
+    signature: Type.Optional(SignatureSchema),
   },
   { additionalProperties: false, title: 'network meta' },
 );

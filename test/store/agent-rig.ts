@@ -1,6 +1,9 @@
 // An agent under test: provisiond with --store on a real 3-member etcd cluster, a scripted networkd
 // that records what it is asked to apply, and the tool run in-process.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTrustedKeys } from '../../src/common/trusted-keys.js';
+import { createSimAdmin } from '../../src/sim/admin.js';
 import { Provisiond } from '../../src/provisiond/daemon.js';
 import { readStatus, statusKey, type EtcdStore } from '../../src/store/index.js';
 import { FakeNetworkd } from '../unit/provisiond/fake-networkd.js';
@@ -31,6 +34,12 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   const fixture = await etcdFor(t, options);
   const dir = tempDir(t, 'zmesh-agent-');
   const fake = await FakeNetworkd.start(join(dir, 'networkd.sock'));
+  // The tool (in-process) signs with this admin key; the node trusts it.
+  const admin = await createSimAdmin(dir);
+  Object.assign(process.env, admin.env);
+  const nodeStateDir = join(dir, 'node');
+  mkdirSync(nodeStateDir, { mode: 0o700 });
+  await writeTrustedKeys(nodeStateDir, [admin.publicKey]);
   t.teardown(() => fake.close());
   const logs: string[] = [];
   const daemons: Provisiond[] = [];
@@ -41,7 +50,7 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
       socket: join(dir, 'provisiond.sock'),
       backoff: { baseMs: 20, maxMs: 200 },
       log: (m) => logs.push(m),
-      store: { url: opts.url ?? fixture.cluster.url, nodeId: 'alpha' },
+      store: { url: opts.url ?? fixture.cluster.url, nodeId: 'alpha', nodeStateDir },
     });
     daemons.push(daemon);
     return daemon;
@@ -51,6 +60,6 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   });
   const applied = () => fake.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { revision: number }).revision);
   const deletes = () => fake.requests.filter((r) => r.method === 'DELETE').length;
-  return { ...fixture, fake, logs, start, applied, deletes };
+  return { ...fixture, fake, logs, start, applied, deletes, admin, nodeStateDir };
 }
 
