@@ -21,6 +21,7 @@ import { definitionSigner } from './admin-key.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, loadNodeRecord, saveDefinition, toCliError } from './definition-io.js';
 import { fileExists } from './files.js';
+import { withSignedWrites } from '../store/index.js';
 import { openStoreOption, resolveTarget, storeCliError, storeUrlOf, withTarget } from './store-target.js';
 
 /** JSON paths of a resource at `index` → the options that supplied them. */
@@ -45,10 +46,11 @@ async function edit(invocation: Invocation, change: (def: NetworkDefinition) => 
   const target = resolveTarget(invocation);
   const sign = await definitionSigner(invocation);
   if (target.kind === 'store') {
+    const store = withSignedWrites(target.store, sign);
     return withTarget(target, async () => {
-      const result = await target.store.editNetwork(target.name, async (def) => {
+      const result = await store.editNetwork(target.name, async (def) => {
         try {
-          return sign(await change(def));
+          return await change(def);
         } catch (error) {
           throw toCliError(error, target.label, fields(def));
         }
@@ -86,11 +88,11 @@ export async function create(invocation: Invocation): Promise<void> {
     if (name !== undefined && name !== target.name) throw CliError.invalid('--name', `"${name}" differs from the network named by FILE ("${target.name}")`);
     let def: NetworkDefinition;
     try {
-      def = sign(createNetwork(target.name, args.strings['ip-range'] as string));
+      def = createNetwork(target.name, args.strings['ip-range'] as string);
     } catch (error) {
       throw toCliError(error, target.label, { '/name': 'FILE', '/ipRange': '--ip-range' });
     }
-    await withTarget(target, () => target.store.createNetwork(def, { replace: args.flags['force'] === true }));
+    await withTarget(target, () => withSignedWrites(target.store, sign).createNetwork(def, { replace: args.flags['force'] === true }));
     io.stdout(`created network "${def.name}" (${def.ipRange}) in ${target.store.description}, revision ${def.revision}\n`);
     return;
   }

@@ -13,3 +13,4 @@ export * from './rollout.js';
 export * from './dump.js';
 export * from './access.js';
 export * from './certificates.js';
+export * from './signed-writes.js';

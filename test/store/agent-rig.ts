@@ -1,11 +1,12 @@
 // An agent under test: provisiond with --store on a real 3-member etcd cluster, a scripted networkd
 // that records what it is asked to apply, and the tool run in-process.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTrustedKeys } from '../../src/common/trusted-keys.js';
 import { createSimAdmin } from '../../src/sim/admin.js';
 import { Provisiond } from '../../src/provisiond/daemon.js';
-import { readStatus, statusKey, type EtcdStore } from '../../src/store/index.js';
+import { readStatus, statusKey, type EtcdStore, withSignedWrites } from '../../src/store/index.js';
+import { AdminKey, type NetworkDefinition, signDefinition } from '../../src/netdef/index.js';
 import { FakeNetworkd } from '../unit/provisiond/fake-networkd.js';
 import { tempDir } from '../unit/provisiond/helpers.js';
 import { initKeys, makeNode } from '../unit/netdef/fixtures.js';
@@ -60,6 +61,10 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   });
   const applied = () => fake.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { revision: number }).revision);
   const deletes = () => fake.requests.filter((r) => r.method === 'DELETE').length;
-  return { ...fixture, fake, logs, start, applied, deletes, admin, nodeStateDir };
+  // The tests' own store writes are signed by the same admin, as the tool's are.
+  const key = AdminKey.fromBase64(readFileSync(admin.keyFile, 'utf8'));
+  const sign = <T extends NetworkDefinition>(def: T): T => signDefinition(def, key);
+  const store = (url?: string) => withSignedWrites(fixture.store(url), sign);
+  return { ...fixture, store, fake, logs, start, applied, deletes, admin, nodeStateDir, sign };
 }
 
