@@ -60,6 +60,11 @@ for (const other of ['zmesh-wg', 'wireguard-go'] as const) {
     const nsC = await w.namespace('c');
     await moveInterface(p.nsA, p.a.ifname, p.home, { inner4: INNER.a, inner6: INNER6.a });
     await moveInterface(p.home, p.a.ifname, nsC, { inner4: INNER.a, inner6: INNER6.a });
+    // The addresses just added in C become usable on the kernel's time (IPv6 most of all under
+    // load); the claim is that the device carries traffic once they are, so wait for one answer
+    // per family, then ask for no loss.
+    await pingUntilAnswered(nsC, INNER.b);
+    await pingUntilAnswered(p.nsB, INNER6.a);
     await pingsBothWays(t, nsC, p.nsB, 'moved home and out again');
     t.true(p.a.process.running, 'zmesh-wg runs on');
     t.regex((await p.a.wg(['show', p.a.ifname, 'listen-port'])).stdout, /^\d+\n$/, 'and still answers wg(8)');
