@@ -13,6 +13,7 @@ import {
   ready,
   removeNode,
   reprovisionNode,
+  rotateNodeKey,
   setAggregator,
   setExit,
   sodiumKeySource,
@@ -208,4 +209,13 @@ export async function reprovisionCommand(invocation: Invocation): Promise<void> 
   );
   const resource = next.resources.find((r) => r.node === node);
   io.stdout(`reprovisioned node "${node}": subnet ${resource?.subnet}, listen port ${resource?.listenPort} kept; WireGuard key ${rotateKey ? 'rotated' : 'kept (sealed to the node\'s current identity)'}; revision ${next.revision}\n`);
+}
+
+/** rotate-key: a new WireGuard key pair for one NR, sealed to its node; the revision carries the rotation record. */
+export async function rotateKeyCommand(invocation: Invocation): Promise<void> {
+  await ready();
+  const node = nodeOption(invocation);
+  const next = await edit(invocation, (def) => rotateNodeKey(def, node, sodiumKeySource), () => ({ '/resources': '--node' }));
+  const resource = next.resources.find((r) => r.node === node);
+  invocation.io.stdout(`rotated the WireGuard key of node "${node}": public key ${resource?.wgPublicKey ?? '?'}; revision ${next.revision}\n`);
 }

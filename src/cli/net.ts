@@ -4,7 +4,7 @@
  */
 
 import type { Command, CommandGroup, PositionalSpec } from './command.js';
-import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
+import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, rotateKeyCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
 import { statusCommand } from './net-status.js';
 import { ADMIN_KEY_OPTION } from './admin-key.js';
@@ -83,6 +83,13 @@ export const netGroup: CommandGroup = {
       },
       notes: `${CHANGES} With a new identity, give --rotate-key or --old-node-key (the existing key is sealed to the old identity, so only that key can re-seal it).`,
       run: reprovisionCommand,
+    },
+    'rotate-key': {
+      summary: "give one node's NR a new WireGuard key pair (sealed to the node); its peers learn it in the same revision",
+      positionals: FILE,
+      options: { node: { type: 'string', value: 'ID', required: true, description: 'the node' }, ...WRITES },
+      notes: `${CHANGES} The revision carries a rotation record for the node: nodes refuse a key change without one (pinning).`,
+      run: rotateKeyCommand,
     },
     status: {
       summary: "a network's rollout: per node alive or not, applied revision vs the network's, state, last error",

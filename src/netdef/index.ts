@@ -17,3 +17,4 @@ export * from './parse.js';
 export * from './schema.js';
 export * from './canonical.js';
 export * from './signature.js';
+export * from './pinning.js';

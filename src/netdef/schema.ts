@@ -59,6 +59,25 @@ export const TrustUpdateSchema = Type.Object(
   { additionalProperties: false, title: 'trust update' },
 );
 
+/** The pinned fields of an NR: a node's peers refuse a change of them without a record naming it. */
+export const PINNED_FIELDS = ['wgPublicKey', 'subnet'] as const;
+export type PinnedField = (typeof PINNED_FIELDS)[number];
+
+/**
+ * An explicit identity change of one node (pinning.ts): written by `net rotate-key` and `net
+ * reprovision` at `revision`; the latest one per node is kept, so a node that skipped revisions
+ * still finds it.
+ */
+export const IdentityChangeSchema = Type.Object(
+  {
+    node: NodeId,
+    revision: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'the revision that made the change' }),
+    kind: Type.Union([Type.Literal('rotate-key'), Type.Literal('reprovision')]),
+    fields: Type.Array(Type.Union(PINNED_FIELDS.map((f) => Type.Literal(f))), { minItems: 1, maxItems: PINNED_FIELDS.length }),
+  },
+  { additionalProperties: false, title: 'identity change' },
+);
+
 const Ipv4Cidr = (description: string) =>
   Type.String({ pattern: CIDR_PATTERN, title: 'CIDR', description });
 
@@ -97,6 +116,7 @@ export const NetworkDefinitionSchema = Type.Object(
     resources: Type.Array(ResourceSchema, { maxItems: MAX_RESOURCES }),
     aggregator: Type.Optional(NodeId),
     exit: Type.Optional(NodeId),
+    identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: MAX_RESOURCES })),
     trust: Type.Optional(TrustUpdateSchema),
     signature: Type.Optional(SignatureSchema),
   },
@@ -127,6 +147,7 @@ export type NetworkDefinitionDocument = Static<typeof NetworkDefinitionSchema>;
 export type ResourceDocument = Static<typeof ResourceSchema>;
 export type SignatureDocument = Static<typeof SignatureSchema>;
 export type TrustUpdate = Static<typeof TrustUpdateSchema>;
+export type IdentityChange = Static<typeof IdentityChangeSchema>;
 export type NodeRecordDocument = Static<typeof NodeRecordSchema>;
 
 /** Deeply read-only view: validated values are shared between definitions, never mutated. */

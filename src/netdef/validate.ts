@@ -161,6 +161,14 @@ export function semanticIssuesOfDefinition(def: NetworkDefinitionDocument): Vali
     }
   });
   checkRoles(def, byNode, issues);
+  const recorded = new Set<string>();
+  (def.identityChanges ?? []).forEach((change, index) => {
+    const base = `/identityChanges/${index}`;
+    if (!byNode.has(change.node)) issues.push({ path: `${base}/node`, message: `no NR of node "${change.node}" in this network` });
+    if (recorded.has(change.node)) issues.push({ path: `${base}/node`, message: `a second record for node "${change.node}" (keep the latest only)` });
+    recorded.add(change.node);
+    if (change.revision > def.revision) issues.push({ path: `${base}/revision`, message: `revision ${change.revision} is after the definition's ${def.revision}` });
+  });
   return issues;
 }
 

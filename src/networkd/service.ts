@@ -14,6 +14,7 @@ import {
   netIdOf,
   openResourceKey,
   parseNetworkDefinition,
+  pinningIssues,
   resourceFor,
   trustAfter,
   verifyDefinition,
@@ -176,6 +177,10 @@ export class NetworkService {
       const stored = this.#store.network(name);
       const decision = decideRevision(stored?.definition, definition);
       if (decision.kind === 'conflict') throw conflict('/revision', decision.reason, { network: name });
+      if (decision.kind === 'apply' && stored !== undefined) {
+        const pinned = pinningIssues(stored.definition, definition)[0];
+        if (pinned !== undefined) throw invalid(pinned.path, pinned.message, { network: name });
+      }
       let network: StoredNetwork;
       if (decision.kind === 'apply' || stored === undefined) {
         network = {

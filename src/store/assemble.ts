@@ -39,6 +39,7 @@ export function metaWithResources(def: NetworkDefinition, resources: readonly Re
     ...(def.exit === undefined ? {} : { exit: def.exit }),
     resourceCount: resources.length,
     resourcesDigest: resourcesDigest(resources),
+    ...(def.identityChanges === undefined ? {} : { identityChanges: def.identityChanges as NetworkMeta['identityChanges'] }),
     ...(def.trust === undefined ? {} : { trust: def.trust as NetworkMeta['trust'] }),
     ...(def.signature === undefined ? {} : { signature: def.signature }),
   };
@@ -72,6 +73,7 @@ export function assembleDefinition(metaKeyName: string, meta: NetworkMeta, store
     resources,
     ...(meta.aggregator === undefined ? {} : { aggregator: meta.aggregator }),
     ...(meta.exit === undefined ? {} : { exit: meta.exit }),
+    ...(meta.identityChanges === undefined ? {} : { identityChanges: meta.identityChanges }),
     ...(meta.trust === undefined ? {} : { trust: meta.trust }),
     ...(meta.signature === undefined ? {} : { signature: meta.signature }),
   };

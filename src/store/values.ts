@@ -12,6 +12,7 @@ import {
   type NodeRecord,
   ResourceSchema,
   type Resource,
+  IdentityChangeSchema,
   SignatureSchema,
   TrustUpdateSchema,
   parseNodeRecord,
@@ -35,7 +36,8 @@ export const NetworkMetaSchema = Type.Object(
     resourceCount: Type.Integer({ minimum: 0, maximum: 65536 }),
     /** sha256 (hex) over the resources in order: a reader proves it saw exactly this revision's NRs. */
     resourcesDigest: Type.String({ pattern: '^[0-9a-f]{64}$', title: 'digest' }),
-    /** The definition's trust update and admin signature (netdef/signature.ts), as in the definition. */
+    /** The definition's identity change records, trust update and admin signature, as in the definition. */
+    identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: 65536 })),
     trust: Type.Optional(TrustUpdateSchema),
     signature: Type.Optional(SignatureSchema),
   },

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { AdminKey, keyLabel, signDefinition, type NetworkDefinition } from '../../src/netdef/index.js';
+import { AdminKey, keyLabel, rotateNodeKey, signDefinition, sodiumKeySource, type NetworkDefinition } from '../../src/netdef/index.js';
 import { worldFor } from '../harness/ava.js';
 import { ping } from '../harness/index.js';
 import { call, makeNode, startNetworkd } from './networkd-world.js';
@@ -59,4 +59,15 @@ test('tampered, unsigned, untrusted and replayed definitions are refused with th
   const byOld = await put(node.definition(name, 5));
   t.is(byOld.status, 400);
   t.regex(byOld.body.error.message, /which this node does not trust/);
+
+  // Pinning: a validly signed key change without a rotation record is refused naming the node and field.
+  const rotated = rotateNodeKey({ ...node.definition(name, 4), trust: rotation.trust } as NetworkDefinition, 'alpha', sodiumKeySource);
+  const { identityChanges: _record, ...bare } = mutable(rotated);
+  const silent = await put(signDefinition(bare, next));
+  t.is(silent.status, 400);
+  t.is(silent.body.error.message, '/resources/0/wgPublicKey: pinned: node "alpha"\'s WireGuard key changed without a rotation or reprovision record for it (zmesh net rotate-key / net reprovision write one)');
+  t.is((await call(node.socket, 'GET', `/v1/networks/${name}`)).body.revision, 4);
+  const explicit = await put(signDefinition(rotated, next));
+  t.is(explicit.status, 200, JSON.stringify(explicit.body));
+  t.is((await call(node.socket, 'GET', `/v1/networks/${name}`)).body.device?.publicKey ?? rotated.resources[0]!.wgPublicKey, rotated.resources[0]!.wgPublicKey);
 });
