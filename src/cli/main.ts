@@ -12,6 +12,7 @@ import { CliError, type CliIo, type Command, type CommandEntry, EXIT_FAILURE, EX
 import { demoCommand } from './demo.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { adminGroup } from './admin.js';
+import { inviteGroup } from './invite.js';
 import { netGroup } from './net.js';
 import { networkdCommand } from './networkd.js';
 import { nodeGroup } from './node.js';
@@ -25,6 +26,7 @@ export const commandTable: Readonly<Record<string, CommandEntry>> = {
   admin: adminGroup,
   node: nodeGroup,
   net: netGroup,
+  invite: inviteGroup,
   demo: demoCommand,
   wgd: wgdCommand,
   provisiond: provisiondCommand,

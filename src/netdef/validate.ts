@@ -13,7 +13,9 @@ import {
   WG_NETWORK,
   wgAddressNumberOf,
 } from './addressing.js';
+import { accessIssues } from './access.js';
 import { parseEndpoint } from './endpoint.js';
+import { externalPeerIssues } from './external-peers.js';
 import type { ValidationIssue } from './errors.js';
 import { type Cidr, containsCidr, formatCidr, formatIpv4, isNetworkAddress, makeCidr, maskOf, overlaps, parseCidr } from './ipv4.js';
 import type { NetworkDefinitionDocument, NodeRecordDocument, ResourceDocument } from './schema.js';
@@ -169,6 +171,8 @@ export function semanticIssuesOfDefinition(def: NetworkDefinitionDocument): Vali
     recorded.add(change.node);
     if (change.revision > def.revision) issues.push({ path: `${base}/revision`, message: `revision ${change.revision} is after the definition's ${def.revision}` });
   });
+  issues.push(...accessIssues(def, range));
+  issues.push(...externalPeerIssues(def, range));
   return issues;
 }
 

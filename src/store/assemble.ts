@@ -39,10 +39,17 @@ export function metaWithResources(def: NetworkDefinition, resources: readonly Re
     ...(def.exit === undefined ? {} : { exit: def.exit }),
     resourceCount: resources.length,
     resourcesDigest: resourcesDigest(resources),
-    ...(def.identityChanges === undefined ? {} : { identityChanges: def.identityChanges as NetworkMeta['identityChanges'] }),
-    ...(def.trust === undefined ? {} : { trust: def.trust as NetworkMeta['trust'] }),
-    ...(def.signature === undefined ? {} : { signature: def.signature }),
+    ...optionalParts(def),
   };
+}
+
+/** The optional parts of a definition that live in its meta, copied when present (either way round). */
+const OPTIONAL_PARTS = ['groups', 'associations', 'externalPeers', 'identityChanges', 'trust', 'signature'] as const;
+
+function optionalParts(from: NetworkDefinition | NetworkMeta): Partial<NetworkMeta> {
+  const parts: Record<string, unknown> = {};
+  for (const key of OPTIONAL_PARTS) if (from[key] !== undefined) parts[key] = from[key];
+  return parts as Partial<NetworkMeta>;
 }
 
 /** The stored resources of a whole definition: position = index. */
@@ -73,9 +80,7 @@ export function assembleDefinition(metaKeyName: string, meta: NetworkMeta, store
     resources,
     ...(meta.aggregator === undefined ? {} : { aggregator: meta.aggregator }),
     ...(meta.exit === undefined ? {} : { exit: meta.exit }),
-    ...(meta.identityChanges === undefined ? {} : { identityChanges: meta.identityChanges }),
-    ...(meta.trust === undefined ? {} : { trust: meta.trust }),
-    ...(meta.signature === undefined ? {} : { signature: meta.signature }),
+    ...optionalParts(meta),
   };
   const result = parseNetworkDefinition(document);
   if (!result.ok) {

@@ -12,7 +12,13 @@ import {
   type NodeRecord,
   ResourceSchema,
   type Resource,
+  AssociationSchema,
+  ExternalPeerSchema,
+  GroupSchema,
   IdentityChangeSchema,
+  MAX_ASSOCIATIONS,
+  MAX_EXTERNAL_PEERS,
+  MAX_GROUPS,
   SignatureSchema,
   TrustUpdateSchema,
   parseNodeRecord,
@@ -36,7 +42,10 @@ export const NetworkMetaSchema = Type.Object(
     resourceCount: Type.Integer({ minimum: 0, maximum: 65536 }),
     /** sha256 (hex) over the resources in order: a reader proves it saw exactly this revision's NRs. */
     resourcesDigest: Type.String({ pattern: '^[0-9a-f]{64}$', title: 'digest' }),
-    /** The definition's identity change records, trust update and admin signature, as in the definition. */
+    /** The definition's other parts, as in the definition: access control, identity changes, trust, signature. */
+    groups: Type.Optional(Type.Array(GroupSchema, { maxItems: MAX_GROUPS })),
+    associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
+    externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
     identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: 65536 })),
     trust: Type.Optional(TrustUpdateSchema),
     signature: Type.Optional(SignatureSchema),
