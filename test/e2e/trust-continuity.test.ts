@@ -2,13 +2,18 @@
  * Trust and continuity in the simulated mesh (#21): the standard 4-node world (two public, two
  * hidden behind NAT), every definition signed by the world's admin and trusted by every node.
  * One world for every scenario, in order: a key rotation under continuous pings between every
- * pair (10/s), then pinning refusing a silent key swap on every node.
+ * pair (10/s), pinning refusing a silent key swap on every node, then two nodes re-provisioned
+ * (a new disk: new identity) with --rotate-key and with --old-node-key.
  */
 import test from 'ava';
 import { ContinuousPing, type FlowReport } from '../../src/sim/continuous-ping.js';
 import { buildStandardMesh, type StandardMesh } from '../../src/sim/mesh.js';
-import { AdminKey, type NetworkDefinition, signDefinition } from '../../src/netdef/index.js';
-import { readFileSync } from 'node:fs';
+import { AdminKey, type NetworkDefinition, SecretKey, UnsealError, openResourceKey, signDefinition, wgAddressOf, parseCidr } from '../../src/netdef/index.js';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { runCommand } from '../../src/sim/harness/command.js';
+import { systemTool } from '../../src/sim/harness/system-tools.js';
+import type { SimNode } from '../../src/sim/node.js';
+import type { SimWorkload } from '../../src/sim/world.js';
 
 let mesh: StandardMesh;
 
@@ -78,3 +83,64 @@ test.serial('pinning: every node refuses a validly signed silent key swap, names
   const matrix = await world.reachability();
   t.deepEqual(matrix.filter((p) => !p.reachable).map((p) => `${p.from}→${p.to}`), []);
 });
+
+/** "Reinstall" a node: SIGKILL its daemons, delete its namespaces and its whole state dir, node init anew. */
+async function reinstall(node: SimNode): Promise<SecretKey> {
+  const oldIdentity = SecretKey.fromBase64(readFileSync(node.identityKeyFile, 'utf8'));
+  const wgd = node.wgdPids();
+  await node.killNetworkd('SIGKILL');
+  for (const pid of wgd) process.kill(pid, 'SIGKILL');
+  for (const ns of node.ownedNamespaces()) await runCommand(systemTool('ip'), ['netns', 'delete', ns]);
+  rmSync(node.stateDir, { recursive: true, force: true });
+  mkdirSync(node.stateDir, { mode: 0o700 });
+  await node.init();
+  return oldIdentity;
+}
+
+const netnsInode = (name: string) => statSync(`/run/netns/${name}`).ino;
+/** Workloads of a reinstalled node: their NR (and veth) went with the old disk. */
+const stale = new Set<SimWorkload>();
+
+for (const [id, how] of [['bravo', ['--rotate-key']], ['hid2', ['--old-node-key']]] as const) {
+  test.serial(`re-provisioning ${id} (${how[0]}): same subnet, address, port; every pair reaches it; nothing else re-created`, async (t) => {
+    const { world, net } = mesh;
+    const node = world.node(id);
+    const before = net.definition() as NetworkDefinition;
+    const old = before.resources.find((r) => r.node === id)!;
+    const others = world.nodes.filter((n) => n !== node);
+    const inodes = others.map((n) => n.ownedNamespaces().map(netnsInode));
+    for (const w of world.workloads) if (w.node === node) stale.add(w);
+    const survivors = world.workloads.filter((w) => w.node !== node && w.network === net && !stale.has(w));
+    const flow = await ContinuousPing.start(survivors[0]!.ns, survivors[1]!.ip, 100, 10_000);
+    const oldKeyFile = `${world.harness.tempDir()}/${id}-old-identity.key`;
+    if (how[0] === '--old-node-key') (await import('node:fs')).copyFileSync(node.identityKeyFile, oldKeyFile);
+    const oldIdentity = await reinstall(node);
+    await net.tool('reprovision', ['--node', id, '--node-record', node.recordFile, ...(how[0] === '--rotate-key' ? ['--rotate-key'] : ['--old-node-key', oldKeyFile])]);
+    const after = net.definition() as NetworkDefinition;
+    const now = after.resources.find((r) => r.node === id)!;
+    t.is(now.subnet, old.subnet);
+    t.is(now.listenPort, old.listenPort);
+    t.is(wgAddressOf(parseCidr(now.subnet)!), wgAddressOf(parseCidr(old.subnet)!));
+    t.not(now.identityKey, old.identityKey);
+    t.is(now.wgPublicKey === old.wgPublicKey, how[0] === '--old-node-key', 'rotated only with --rotate-key');
+    t.throws(() => openResourceKey(now, oldIdentity), { instanceOf: UnsealError }, 'the old identity cannot open the new seal');
+    t.deepEqual(after.resources.filter((r) => r.node !== id), before.resources.filter((r) => r.node !== id), 'the other NRs are unchanged');
+    if (how[0] === '--rotate-key') {
+      // Pinning: the same key change without the reprovision record is refused by a peer.
+      const { identityChanges: _r, ...bare } = JSON.parse(JSON.stringify(after));
+      const admin = AdminKey.fromBase64(readFileSync(world.admin.keyFile, 'utf8'));
+      const refused = await world.node('alpha').api.raw('PUT', `/v1/networks/${net.name}`, signDefinition(bare, admin));
+      t.is(refused.status, 400);
+      t.regex(JSON.stringify(refused.body), new RegExp(`pinned: node \\\\"${id}\\\\"'s WireGuard key changed`));
+    }
+    await node.startNetworkd();
+    await world.deploy(net);
+    const fresh: SimWorkload = await world.attachWorkload(net, node);
+    const report = await flow.stop();
+    t.true(report.lost.length <= 1, `${survivors[0]!.label}→${survivors[1]!.label} while ${id} was reinstalled: ${report.lost.length}/${report.sent} lost`);
+    t.deepEqual(others.map((n) => n.ownedNamespaces().map(netnsInode)), inodes, 'no other NR namespace was re-created');
+    const matrix = await world.reachability([...survivors, fresh], { timeoutMs: 20_000 });
+    t.deepEqual(matrix.filter((p) => !p.reachable).map((p) => `${p.from}→${p.to}`), []);
+    t.log(`${id} re-provisioned (${how[0]}): ${report.lost.length}/${report.sent} pings lost between two other nodes meanwhile`);
+  });
+}
