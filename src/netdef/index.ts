@@ -22,3 +22,4 @@ export * from './schema.js';
 export * from './canonical.js';
 export * from './signature.js';
 export * from './pinning.js';
+export * from './services.js';

@@ -174,6 +174,22 @@ export const ExternalPeerSchema = Type.Object(
   { additionalProperties: false, title: 'external peer' },
 );
 
+export const MAX_SERVICES = 4096;
+
+/**
+ * A service address (services.ts): a /32 of the range outside every NR subnet, owned by one NR
+ * and optionally one workload there; moving it to another node is one revision.
+ */
+export const ServiceSchema = Type.Object(
+  {
+    name: GroupName,
+    address: Type.String({ pattern: IPV4_PATTERN, title: 'address', description: 'an IPv4 address inside ipRange and outside every NR subnet' }),
+    node: NodeId,
+    workload: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$', title: 'workload id', description: "the owner's workload that holds the address" })),
+  },
+  { additionalProperties: false, title: 'service' },
+);
+
 export const NetworkDefinitionSchema = Type.Object(
   {
     version: Type.Literal(DEFINITION_VERSION),
@@ -190,6 +206,7 @@ export const NetworkDefinitionSchema = Type.Object(
     groups: Type.Optional(Type.Array(GroupSchema, { maxItems: MAX_GROUPS })),
     associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
     externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
+    services: Type.Optional(Type.Array(ServiceSchema, { maxItems: MAX_SERVICES })),
     identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: MAX_RESOURCES })),
     trust: Type.Optional(TrustUpdateSchema),
     signature: Type.Optional(SignatureSchema),
@@ -222,6 +239,7 @@ export type ResourceDocument = Static<typeof ResourceSchema>;
 export type SignatureDocument = Static<typeof SignatureSchema>;
 export type TrustUpdate = Static<typeof TrustUpdateSchema>;
 export type IdentityChange = Static<typeof IdentityChangeSchema>;
+export type Service = Static<typeof ServiceSchema>;
 export type NodeRecordDocument = Static<typeof NodeRecordSchema>;
 export type GroupDocument = Static<typeof GroupSchema>;
 export type AssociationDocument = Static<typeof AssociationSchema>;

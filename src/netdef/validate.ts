@@ -16,6 +16,7 @@ import {
 import { accessIssues } from './access.js';
 import { parseEndpoint } from './endpoint.js';
 import { externalPeerIssues } from './external-peers.js';
+import { serviceIssues } from './services.js';
 import type { ValidationIssue } from './errors.js';
 import { type Cidr, containsCidr, formatCidr, formatIpv4, isNetworkAddress, makeCidr, maskOf, overlaps, parseCidr } from './ipv4.js';
 import type { NetworkDefinitionDocument, NodeRecordDocument, ResourceDocument } from './schema.js';
@@ -173,6 +174,7 @@ export function semanticIssuesOfDefinition(def: NetworkDefinitionDocument): Vali
   });
   issues.push(...accessIssues(def, range));
   issues.push(...externalPeerIssues(def, range));
+  issues.push(...serviceIssues(def, range));
   return issues;
 }
 
