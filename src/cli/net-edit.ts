@@ -9,7 +9,10 @@ import {
   type NetworkDefinition,
   type NodeRecord,
   addNode,
+  addService,
   createNetwork,
+  moveService,
+  removeService,
   ready,
   removeNode,
   reprovisionNode,
@@ -219,4 +222,37 @@ export async function rotateKeyCommand(invocation: Invocation): Promise<void> {
   const next = await edit(invocation, (def) => rotateNodeKey(def, node, sodiumKeySource), () => ({ '/resources': '--node' }));
   const resource = next.resources.find((r) => r.node === node);
   invocation.io.stdout(`rotated the WireGuard key of node "${node}": public key ${resource?.wgPublicKey ?? '?'}; revision ${next.revision}\n`);
+}
+
+/** service add|move|remove: a service address in the definition (netdef/services.ts). */
+export async function serviceCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const action = args.positionals['ACTION'];
+  const name = args.strings['name'] as string; // required by the command table
+  const node = args.strings['node'];
+  const workload = args.strings['workload'];
+  // A new service is appended: its problems are about the options given.
+  const fields = (def: NetworkDefinition) => {
+    const at = `/services/${action === 'add' ? (def.services ?? []).length : (def.services ?? []).findIndex((s) => s.name === name)}`;
+    return { '/services': '--name', [`${at}/name`]: '--name', [`${at}/address`]: '--address', [`${at}/node`]: '--node', [`${at}/workload`]: '--workload' };
+  };
+  let change: (def: NetworkDefinition) => NetworkDefinition;
+  if (action === 'add' || action === 'move') {
+    if (node === undefined) throw CliError.invalid('--node', `required with ${action}`);
+    change =
+      action === 'add'
+        ? (def) => addService(def, { name, node, ...(args.strings['address'] === undefined ? {} : { address: args.strings['address'] }), ...(workload === undefined ? {} : { workload }) })
+        : (def) => moveService(def, name, node, workload);
+  } else if (action === 'remove') {
+    change = (def) => removeService(def, name);
+  } else {
+    throw CliError.invalid('ACTION', `"${action ?? ''}" is not add, move or remove`);
+  }
+  const next = await edit(invocation, change, fields);
+  const service = next.services?.find((s) => s.name === name);
+  io.stdout(
+    service
+      ? `service "${name}": ${service.address} on ${service.node}${service.workload ? ` (workload ${service.workload})` : ''}; revision ${next.revision}\n`
+      : `removed service "${name}"; its address is free; revision ${next.revision}\n`,
+  );
 }

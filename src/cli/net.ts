@@ -4,7 +4,7 @@
  */
 
 import type { Command, CommandGroup, PositionalSpec } from './command.js';
-import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, rotateKeyCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
+import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, rotateKeyCommand, serviceCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
 import { acceptRedemptionCommand, inviteCommand, revokeCommand } from './invite.js';
 import { associateCommand, dissociateCommand, explainCommand, groupCommand } from './net-access.js';
@@ -168,6 +168,20 @@ export const netGroup: CommandGroup = {
       options: { name: { type: 'string', value: 'N', required: true, description: 'the external peer' }, ...WRITES },
       notes: CHANGES,
       run: revokeCommand,
+    },
+    service: {
+      summary: 'add, move or remove a service address (a /32 that follows its owner node and workload)',
+      positionals: [{ name: 'ACTION', description: 'add, move or remove' }, ...FILE],
+      usage: 'service add FILE --name N --node ID [--address A] [--workload W] | service move FILE --name N --node ID [--workload W] | service remove FILE --name N',
+      options: {
+        name: { type: 'string', value: 'N', required: true, description: 'the service name' },
+        node: { type: 'string', value: 'ID', description: 'the owner node (add, move)' },
+        address: { type: 'string', value: 'A', description: 'inside the range, outside every NR subnet (add; default: the highest free one)' },
+        workload: { type: 'string', value: 'W', description: "the owner's workload that holds the address (default: the NR holds it)" },
+        ...WRITES,
+      },
+      notes: `${CHANGES} Every other NR routes the address to its owner; a move is one revision.`,
+      run: serviceCommand,
     },
     status: {
       summary: "a network's rollout: per node alive or not, applied revision vs the network's, state, last error",

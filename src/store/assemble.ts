@@ -44,7 +44,7 @@ export function metaWithResources(def: NetworkDefinition, resources: readonly Re
 }
 
 /** The optional parts of a definition that live in its meta, copied when present (either way round). */
-const OPTIONAL_PARTS = ['groups', 'associations', 'externalPeers', 'identityChanges', 'trust', 'signature'] as const;
+const OPTIONAL_PARTS = ['groups', 'associations', 'externalPeers', 'services', 'identityChanges', 'trust', 'signature'] as const;
 
 function optionalParts(from: NetworkDefinition | NetworkMeta): Partial<NetworkMeta> {
   const parts: Record<string, unknown> = {};

@@ -212,3 +212,18 @@ test('admin init writes a 0600 key; every revision is signed by it; validate ref
 function require0600Key(): string {
   return readFileSync(join(dir, 'admin.key'), 'utf8');
 }
+
+test('net service add|move|remove on a copy: allocated address, moved owner, bad address named, removal frees it', async (t) => {
+  const { copyFile } = await import('node:fs/promises');
+  await copyFile(net, join(dir, 'svc.json'));
+  t.regex(await ok(['net', 'service', 'add', 'svc.json', '--name', 'web', '--node', 'hidden1', '--workload', 'w1']), /^service "web": 10\.1\.255\.254 on hidden1 \(workload w1\); revision 7/);
+  t.regex(await ok(['net', 'service', 'move', 'svc.json', '--name', 'web', '--node', 'alpha']), /^service "web": 10\.1\.255\.254 on alpha; revision 8/);
+  const plan = JSON.parse(await ok(['net', 'plan', 'svc.json', '--node', 'bravo']));
+  t.true(plan.peers.find((p: { node: string }) => p.node === 'alpha').allowedIps.includes('10.1.255.254/32'));
+  const inside = await zmesh(['net', 'service', 'add', 'svc.json', '--name', 'db', '--node', 'alpha', '--address', '10.1.0.9']);
+  t.is(inside.exitCode, 2);
+  t.regex(inside.stderr, /^zmesh: net service: --address: 10\.1\.0\.9 is inside alpha's subnet/);
+  t.regex(await ok(['net', 'service', 'remove', 'svc.json', '--name', 'web']), /^removed service "web"; its address is free; revision 9/);
+  t.regex(await ok(['net', 'service', 'add', 'svc.json', '--name', 'db', '--node', 'bravo']), /10\.1\.255\.254 on bravo/);
+  t.regex(await ok(['net', 'validate', 'svc.json', '--trust', adminPublic]), /revision 10/);
+});
