@@ -10,14 +10,17 @@
  */
 import { join } from 'node:path';
 import { readTrustedKeys, writeTrustedKeys } from '../common/trusted-keys.js';
-import { KernelWgError, wireguardFamilyAvailable } from '../wg/kernel/index.js';
+import { KernelWgError, wireguardFamilyAvailable } from '../nr/wireguard/kernel/index.js';
 import { DEFAULT_UAPI_DIR } from '../wg/wgd/registry.js';
 import { Api } from './api.js';
 import type { DataPlane } from './data-plane.js';
 import { EndpointResolver, type HostResolver, systemResolver } from './endpoint-resolver.js';
 import { NetworkdError, invalid } from './errors.js';
 import { loadNodeIdentity } from './identity.js';
-import { NetworkService, type ReconcileReport, type WorkloadLinks } from './service.js';
+import { drainReleaseSpool, releaseSpoolDir } from './release-spool.js';
+import { parseNetworkName } from './requests.js';
+import { NetworkService, type WorkloadLinks } from './service.js';
+import type { ReconcileReport } from './views.js';
 import { Store } from './store.js';
 import { TaskLog } from './task-log.js';
 import { WgdSupervisor, selfCommand } from './wgd-supervisor.js';
@@ -91,6 +94,24 @@ export function chooseBackend(choice: WgChoice, probe: KernelWireGuardProbe = pr
     throw invalid('--wg', 'kernel WireGuard is not available: this kernel has no generic netlink family "wireguard" (load the wireguard module, or use --wg userspace or auto)');
   }
   return 'userspace';
+}
+
+/**
+ * Releases zmesh-cni spooled while networkd was not answering (release-spool.ts): each is a
+ * detach; a workload or network that is already gone counts as released.
+ */
+async function drainReleases(service: NetworkService, dir: string, log: (message: string) => void): Promise<void> {
+  const done = await drainReleaseSpool(dir, async ({ network, workload }) => {
+    try {
+      await service.detachWorkload(parseNetworkName(network), workload);
+      return true;
+    } catch (error) {
+      if (error instanceof NetworkdError && (error.code === 'ENOENT' || error.code === 'EINVAL')) return true;
+      log(`spooled release of ${workload} in ${network}: ${error instanceof NetworkdError ? error.message : 'internal error'}; kept for the next reconcile`);
+      return false;
+    }
+  });
+  if (done.length > 0) log(`released ${done.length} workload(s) spooled while networkd was not answering`);
 }
 
 export class Networkd {
@@ -168,8 +189,13 @@ export class Networkd {
       log,
     });
     await api.listen(socketPath);
+    const drain = () => drainReleases(service, releaseSpoolDir(socketPath), log);
+    await drain();
     const timer = setInterval(() => {
-      service.scheduleReconcile().catch((error: unknown) => log(`reconcile failed: ${error instanceof NetworkdError ? error.message : 'internal error'}`));
+      service
+        .scheduleReconcile()
+        .then(drain)
+        .catch((error: unknown) => log(`reconcile failed: ${error instanceof NetworkdError ? error.message : 'internal error'}`));
     }, options.reconcileIntervalSeconds * 1000);
     const wgText = supervisor ? `userspace WireGuard, wgd pid ${supervisor.pid}` : 'kernel WireGuard';
     log(`node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; ${wgText}`);

@@ -20,16 +20,11 @@ export interface SimNodeSpec {
   readonly hidden?: boolean;
 }
 
-export interface SimNodeParts {
-  readonly id: string;
-  readonly index: number;
-  readonly hidden: boolean;
-  readonly host: Namespace;
-  readonly nat: Namespace | undefined;
-  readonly uplinkAddress: string;
-  readonly publicAddress: string;
-  readonly prefix: string;
-  readonly stateDir: string;
+/** What the world builds a node from: the node's own fields (documented on SimNode) and how it runs things. */
+export type SimNodeParts = Pick<
+  SimNode,
+  'id' | 'index' | 'hidden' | 'host' | 'nat' | 'uplinkAddress' | 'publicAddress' | 'prefix' | 'stateDir'
+> & {
   readonly zmesh: ZmeshInvocation;
   /** Admin public keys the node trusts (`zmesh node init --trust`). */
   readonly trust: readonly string[];
@@ -37,7 +32,7 @@ export interface SimNodeParts {
   readonly spawn: (cmd: string, args: readonly string[]) => BackgroundProcess;
   /** Extra arguments for networkd (e.g. `--wg userspace`). */
   readonly networkdArgs: readonly string[];
-}
+};
 
 export class SimNode {
   readonly id: string;

@@ -61,6 +61,7 @@ const SETUP_PACKAGES = () => setupPackages('scripts/setup', /^PACKAGES=\(([^)]*)
 const KVM_SETUP_PACKAGES = () => setupPackages('scripts/kvm/setup', /need_apt\+=\(([^)]*)\)/g);
 
 function packageState(name: string): { installed: boolean; priority: string } {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}\t${Priority}', name], { encoding: 'utf8' });
   const [status = '', priority = ''] = r.status === 0 ? r.stdout.split('\t') : [];
   return { installed: status.endsWith('install ok installed'), priority };
@@ -79,15 +80,17 @@ function findProgram(name: string): string | null {
 }
 
 /** The packages dpkg says own `path` (following symlinks and /usr merging), or [] when none does. */
+/** The packages that ship the program: its file's and, when it is a link, the link's (clang-format → clang-format-14). */
 function owningPackages(path: string): string[] {
   const real = realpathSync(path);
   const candidates = [real, path].flatMap((p) => [p, p.startsWith('/usr/') ? p.slice(4) : `/usr${p}`]);
+  const owners = new Set<string>();
   for (const candidate of candidates) {
     const r = spawnSync('dpkg', ['-S', candidate], { encoding: 'utf8' });
     const line = r.status === 0 ? r.stdout.split('\n').find((l) => !l.startsWith('diversion')) : undefined;
-    if (line) return (line.slice(0, line.lastIndexOf(': ')).split(', ')).map((p) => p.replace(/:.*$/, ''));
+    if (line) for (const pkg of line.slice(0, line.lastIndexOf(': ')).split(', ')) owners.add(pkg.replace(/:.*$/, ''));
   }
-  return [];
+  return [...owners];
 }
 
 test('the collector finds the programs of shell scripts, not their data, functions or builtins', (t) => {
