@@ -24,7 +24,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeTrustedKeys } from '../../src/common/trusted-keys.js';
+import { writeTrustedKeys } from '../../src/networkd/trusted-keys.js';
 import { UnixHttpClient } from '../../src/http/client.js';
 import { AdminKey, addNode, assertNodeRecord, createNetwork, generateKeyPair, ready, signDefinition, sodiumKeySource } from '../../src/netdef/index.js';
 import { ProvisiondClient } from '../../src/provisiond/client.js';

@@ -5,11 +5,10 @@
  * unsigned file is a draft only. The key file must be 0600; errors never show its content.
  */
 import { stat } from 'node:fs/promises';
-import { AdminKey, NetdefError, type NetworkDefinition, ready, signDefinition, unsignedDefinition } from '../netdef/index.js';
+import { ADMIN_KEY_ENV, AdminKey, NetdefError, type NetworkDefinition, ready, signDefinition, unsignedDefinition } from '../netdef/index.js';
 import { CliError, type CliIo, type Invocation, type OptionSpec } from './command.js';
 import { readTextFile } from './files.js';
 
-export const ADMIN_KEY_ENV = 'ZMESH_ADMIN_KEY';
 
 export const ADMIN_KEY_OPTION: OptionSpec = {
   type: 'string',

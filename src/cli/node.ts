@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeToolFile } from './files.js';
-import { readTrustedKeys, writeTrustedKeys } from '../common/trusted-keys.js';
+import { readTrustedKeys, writeTrustedKeys } from '../networkd/trusted-keys.js';
 import { assertAdminPublicKey, generateKeyPair, parseNodeRecord, ready } from '../netdef/index.js';
 import { CliError, type CliIo, type CommandGroup, type Invocation, type Problem } from './command.js';
 import { STORE_OPTION, openStoreOption, storeCliError } from './store-target.js';

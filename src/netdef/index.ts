@@ -23,3 +23,4 @@ export * from './canonical.js';
 export * from './signature.js';
 export * from './pinning.js';
 export * from './services.js';
+export * from './service-verbs.js';

@@ -4,13 +4,11 @@
  * of its workloads). Every other NR's peer entry for the owner carries the /32 in allowed IPs;
  * a hidden owner is reached through the aggregator, whose entry for it carries the /32 too (see
  * derive.ts). Moving a service is one revision: WireGuard moves an allowed IP between peers
- * atomically. Validation, the verbs and the per-owner lookup live here.
+ * atomically. Validation and the per-owner lookup live here; the verbs in service-verbs.ts.
  */
-import { NetdefValidationError, type ValidationIssue } from './errors.js';
-import { freeExternalAddress } from './external-peers.js';
+import type { ValidationIssue } from './errors.js';
 import { type Cidr, containsAddress, makeCidr, parseCidr, parseIpv4 } from './ipv4.js';
-import { assertNetworkDefinition } from './parse.js';
-import type { NetworkDefinition, NetworkDefinitionDocument, Service } from './schema.js';
+import type { NetworkDefinition, NetworkDefinitionDocument } from './schema.js';
 
 /** Every problem of `services`; `range` is the parsed ipRange when usable. */
 export function serviceIssues(def: NetworkDefinitionDocument, range: Cidr | undefined): ValidationIssue[] {
@@ -44,40 +42,4 @@ export function serviceIssues(def: NetworkDefinitionDocument, range: Cidr | unde
 /** The /32s of the services `node` owns. */
 export function serviceCidrsOf(def: NetworkDefinition, node: string): Cidr[] {
   return (def.services ?? []).filter((s) => s.node === node).map((s) => makeCidr(parseIpv4(s.address) as number, 32));
-}
-
-function withServices(def: NetworkDefinition, services: readonly Service[]): NetworkDefinition {
-  const { services: _old, ...rest } = def;
-  return assertNetworkDefinition({ ...rest, revision: def.revision + 1, ...(services.length > 0 ? { services } : {}) });
-}
-
-function unknownService(def: NetworkDefinition, name: string): NetdefValidationError {
-  return new NetdefValidationError([{ path: '/services', message: `no service "${name}" in network "${def.name}"` }]);
-}
-
-/**
- * Adds a service; without `address`, the highest free address of the range outside every NR
- * subnet (the block external peers are allocated from, from the top down).
- */
-export function addService(def: NetworkDefinition, service: Omit<Service, 'address'> & { address?: string }): NetworkDefinition {
-  const address = service.address ?? freeExternalAddress(def);
-  if (address === undefined) throw new NetdefValidationError([{ path: '/services', message: `no free address left in ${def.ipRange} outside the NR subnets` }]);
-  return withServices(def, [...(def.services ?? []), { ...service, address }]);
-}
-
-/** Gives a service to another node (and workload there); its address stays. */
-export function moveService(def: NetworkDefinition, name: string, node: string, workload?: string): NetworkDefinition {
-  const services = def.services ?? [];
-  if (!services.some((s) => s.name === name)) throw unknownService(def, name);
-  return withServices(
-    def,
-    services.map((s) => (s.name === name ? { name: s.name, address: s.address, node, ...(workload === undefined ? {} : { workload }) } : s)),
-  );
-}
-
-/** Removes a service; its address is free for the next one. */
-export function removeService(def: NetworkDefinition, name: string): NetworkDefinition {
-  const services = def.services ?? [];
-  if (!services.some((s) => s.name === name)) throw unknownService(def, name);
-  return withServices(def, services.filter((s) => s.name !== name));
 }

@@ -19,6 +19,8 @@ import { Redacted, isKey } from './keys.js';
 import type { SignatureDocument } from './schema.js';
 
 const DOMAIN = 'zmesh-definition-v1\n';
+/** The environment variable naming the admin key file the tool signs with. */
+export const ADMIN_KEY_ENV = 'ZMESH_ADMIN_KEY';
 const SECRET_BYTES = 64;
 
 function b64(bytes: Uint8Array): string {

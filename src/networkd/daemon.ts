@@ -9,7 +9,7 @@
  * is set, so simulated nodes on one machine do not share /var/run/wireguard).
  */
 import { join } from 'node:path';
-import { readTrustedKeys, writeTrustedKeys } from '../common/trusted-keys.js';
+import { readTrustedKeys, writeTrustedKeys } from './trusted-keys.js';
 import { KernelWgError, wireguardFamilyAvailable } from '../nr/wireguard/kernel/index.js';
 import { DEFAULT_UAPI_DIR } from '../wg/wgd/registry.js';
 import { Api } from './api.js';

@@ -12,7 +12,7 @@ import { invalid } from './errors.js';
 import { NetworkdHandler } from './networkd-handler.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, TaskQueue } from './queue.js';
 import { Spool } from './spool.js';
-import { readTrustedKeys } from '../common/trusted-keys.js';
+import { readTrustedKeys } from '../networkd/trusted-keys.js';
 import { EtcdStore, parseStoreUrl } from '../store/index.js';
 import { StoreAgent } from './store-agent.js';
 

@@ -4,8 +4,7 @@
 // it would have every definition refused.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_KEY_ENV } from '../cli/admin-key.js';
-import { AdminKey, ready } from '../netdef/index.js';
+import { ADMIN_KEY_ENV, AdminKey, ready } from '../netdef/index.js';
 
 export interface SimAdmin {
   /** The secret key file (0600): the tool finds it through ZMESH_ADMIN_KEY. */

@@ -12,7 +12,7 @@
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { trustedKeysPath } from '../../src/common/trusted-keys.js';
+import { trustedKeysPath } from '../../src/networkd/trusted-keys.js';
 import {
   AdminKey,
   type KeyPair,

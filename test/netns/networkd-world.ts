@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { ExecutionContext } from 'ava';
-import { writeTrustedKeys } from '../../src/common/trusted-keys.js';
+import { writeTrustedKeys } from '../../src/networkd/trusted-keys.js';
 import { UnixHttpClient } from '../../src/http/client.js';
 import {
   AdminKey,

@@ -2,7 +2,7 @@
 // that records what it is asked to apply, and the tool run in-process.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeTrustedKeys } from '../../src/common/trusted-keys.js';
+import { writeTrustedKeys } from '../../src/networkd/trusted-keys.js';
 import { createSimAdmin } from '../../src/sim/admin.js';
 import { Provisiond } from '../../src/provisiond/daemon.js';
 import { readStatus, statusKey, type EtcdStore, withSignedWrites } from '../../src/store/index.js';

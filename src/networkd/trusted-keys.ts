@@ -7,8 +7,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isKey } from '../netdef/keys.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { isKey } from '../netdef/index.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 export const TRUSTED_KEYS_FILE = 'trusted-admin-keys';
 
