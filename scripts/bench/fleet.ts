@@ -16,7 +16,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type NetworkDefinition, type NodeRecord, addNode, assertNodeRecord, createNetwork, ready, sodiumKeySource } from '../../src/netdef/index.js';
+import { AdminKey, type NetworkDefinition, type NodeRecord, addNode, assertNodeRecord, createNetwork, ready, signDefinition, sodiumKeySource } from '../../src/netdef/index.js';
 import { pidsInNamespace } from '../../src/sim/harness/runs.js';
 import { SimFleet } from '../../src/sim/fleet.js';
 import type { SimNode } from '../../src/sim/node.js';
@@ -75,6 +75,8 @@ async function main(): Promise<void> {
     let def: NetworkDefinition = createNetwork(NET, '10.0.0.0/8');
     const records: NodeRecord[] = members.map((n) => assertNodeRecord(n.record()));
     for (const r of records) def = addNode(def, r, sodiumKeySource);
+    const admin = AdminKey.fromBase64(readFileSync(world.admin.keyFile, 'utf8'));
+    def = signDefinition(def, admin);
     const dump = join(world.harness.tempDir(), 'bench-dump.json');
     writeFileSync(dump, JSON.stringify({ format: 'zmesh-store-dump', version: 1, revision: 0, source: 'bench', exportedAt: new Date().toISOString(), networks: [def], records }));
     await fleet.tool(['store', 'import', '--store', fleet.url, dump]);
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
 
     log('3. direct push into every networkd: the same change (add-node), built here');
     const current = JSON.parse(readFileSync(await exportFile(fleet), 'utf8')) as { networks: NetworkDefinition[] };
-    const next = addNode(current.networks.find((n) => n.name === NET) as NetworkDefinition, assertNodeRecord(last!.record()), sodiumKeySource);
+    const next = signDefinition(addNode(current.networks.find((n) => n.name === NET) as NetworkDefinition, assertNodeRecord(last!.record()), sodiumKeySource), admin);
     const t3 = Date.now();
     const direct = await Promise.all(world.nodes.map(async (n) => {
       await n.api.applyNetwork(NET, next);

@@ -24,8 +24,9 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeTrustedKeys } from '../../src/networkd/trusted-keys.js';
 import { UnixHttpClient } from '../../src/http/client.js';
-import { addNode, assertNodeRecord, createNetwork, generateKeyPair, ready, sodiumKeySource } from '../../src/netdef/index.js';
+import { AdminKey, addNode, assertNodeRecord, createNetwork, generateKeyPair, ready, signDefinition, sodiumKeySource } from '../../src/netdef/index.js';
 import { ProvisiondClient } from '../../src/provisiond/client.js';
 import { openDatabase } from '../../src/provisiond/database.js';
 import { noopHandler, type TaskHandler } from '../../src/provisiond/handler.js';
@@ -147,6 +148,8 @@ async function endToEnd(count: number): Promise<{ rows: Row[]; split: Split }> {
     writeFileSync(join(stateDir, 'identity.key'), `${identity.privateKey.revealBase64()}\n`, { mode: 0o600 });
     const record = assertNodeRecord({ id: 'bench', identityKey: identity.publicKey, endpoints: ['198.51.100.1'], hidden: false });
     writeFileSync(join(stateDir, 'node.json'), JSON.stringify(record));
+    const admin = AdminKey.generate();
+    await writeTrustedKeys(stateDir, [admin.publicKey()]);
     const networkdSocket = join(stateDir, 'networkd.sock');
     const provisiondSocket = join(stateDir, 'provisiond.sock');
     const zmesh = defaultZmeshInvocation();
@@ -160,7 +163,8 @@ async function endToEnd(count: number): Promise<{ rows: Row[]; split: Split }> {
 
     const spaces: Namespace[] = [];
     for (let i = 0; i < 2 * count; i += 10) spaces.push(...(await Promise.all(Array.from({ length: Math.min(10, 2 * count - i) }, (_, k) => world.namespace(`w${i + k}`)))));
-    const definition = (name: string, ipRange: string, listenPort: number) => addNode(createNetwork(name, ipRange), record, sodiumKeySource, { listenPort });
+    const definition = (name: string, ipRange: string, listenPort: number) =>
+      signDefinition(addNode(createNetwork(name, ipRange), record, sodiumKeySource, { listenPort }), admin);
     await client.submit([
       { id: 'apply-e2e', type: 'network.apply', definition: definition('bench-e2e', '10.91.0.0/16', 52_401) },
       { id: 'apply-direct', type: 'network.apply', definition: definition('bench-direct', '10.92.0.0/16', 52_402) },

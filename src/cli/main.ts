@@ -12,6 +12,7 @@ import { CliError, type CliIo, type Command, type CommandEntry, EXIT_FAILURE, EX
 import { cniGroup } from './cni.js';
 import { demoCommand } from './demo.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
+import { adminGroup } from './admin.js';
 import { inviteGroup } from './invite.js';
 import { netGroup } from './net.js';
 import { networkdCommand } from './networkd.js';
@@ -23,6 +24,7 @@ import { wgdCommand } from './wgd.js';
 
 /** The dispatch table: `zmesh <name> ...`. */
 export const commandTable: Readonly<Record<string, CommandEntry>> = {
+  admin: adminGroup,
   node: nodeGroup,
   net: netGroup,
   invite: inviteGroup,

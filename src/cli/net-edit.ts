@@ -9,17 +9,23 @@ import {
   type NetworkDefinition,
   type NodeRecord,
   addNode,
+  addService,
   createNetwork,
+  moveService,
+  removeService,
   ready,
   removeNode,
   reprovisionNode,
+  rotateNodeKey,
   setAggregator,
   setExit,
   sodiumKeySource,
 } from '../netdef/index.js';
+import { definitionSigner } from './admin-key.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, loadNodeRecord, saveDefinition, toCliError } from './definition-io.js';
 import { fileExists } from './files.js';
+import { withSignedWrites } from '../store/index.js';
 import { openStoreOption, resolveTarget, storeCliError, storeUrlOf, withTarget } from './store-target.js';
 
 /** JSON paths of a resource at `index` → the options that supplied them. */
@@ -43,9 +49,11 @@ function resourceFields(index: number, recordOption: string, extra: Record<strin
  */
 export async function edit(invocation: Invocation, change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>, fields: (def: NetworkDefinition) => Record<string, string> = () => ({})): Promise<NetworkDefinition> {
   const target = resolveTarget(invocation);
+  const sign = await definitionSigner(invocation);
   if (target.kind === 'store') {
+    const store = withSignedWrites(target.store, sign);
     return withTarget(target, async () => {
-      const result = await target.store.editNetwork(target.name, async (def) => {
+      const result = await store.editNetwork(target.name, async (def) => {
         try {
           return await change(def);
         } catch (error) {
@@ -59,7 +67,7 @@ export async function edit(invocation: Invocation, change: (def: NetworkDefiniti
   const def = await loadDefinition(file);
   let next: NetworkDefinition;
   try {
-    next = await change(def);
+    next = sign(await change(def));
   } catch (error) {
     throw toCliError(error, file, fields(def));
   }
@@ -79,6 +87,7 @@ function removeNodeFields(): Record<string, string> {
 export async function create(invocation: Invocation): Promise<void> {
   const { args, io } = invocation;
   const target = resolveTarget(invocation);
+  const sign = await definitionSigner(invocation);
   if (target.kind === 'store') {
     const name = args.strings['name'];
     if (name !== undefined && name !== target.name) throw CliError.invalid('--name', `"${name}" differs from the network named by FILE ("${target.name}")`);
@@ -88,7 +97,7 @@ export async function create(invocation: Invocation): Promise<void> {
     } catch (error) {
       throw toCliError(error, target.label, { '/name': 'FILE', '/ipRange': '--ip-range' });
     }
-    await withTarget(target, () => target.store.createNetwork(def, { replace: args.flags['force'] === true }));
+    await withTarget(target, () => withSignedWrites(target.store, sign).createNetwork(def, { replace: args.flags['force'] === true }));
     io.stdout(`created network "${def.name}" (${def.ipRange}) in ${target.store.description}, revision ${def.revision}\n`);
     return;
   }
@@ -99,7 +108,7 @@ export async function create(invocation: Invocation): Promise<void> {
   }
   let def: NetworkDefinition;
   try {
-    def = createNetwork(args.strings['name'] as string, args.strings['ip-range'] as string);
+    def = sign(createNetwork(args.strings['name'] as string, args.strings['ip-range'] as string));
   } catch (error) {
     throw toCliError(error, file, { '/name': '--name', '/ipRange': '--ip-range' });
   }
@@ -204,4 +213,46 @@ export async function reprovisionCommand(invocation: Invocation): Promise<void> 
   );
   const resource = next.resources.find((r) => r.node === node);
   io.stdout(`reprovisioned node "${node}": subnet ${resource?.subnet}, listen port ${resource?.listenPort} kept; WireGuard key ${rotateKey ? 'rotated' : 'kept (sealed to the node\'s current identity)'}; revision ${next.revision}\n`);
+}
+
+/** rotate-key: a new WireGuard key pair for one NR, sealed to its node; the revision carries the rotation record. */
+export async function rotateKeyCommand(invocation: Invocation): Promise<void> {
+  await ready();
+  const node = nodeOption(invocation);
+  const next = await edit(invocation, (def) => rotateNodeKey(def, node, sodiumKeySource), () => ({ '/resources': '--node' }));
+  const resource = next.resources.find((r) => r.node === node);
+  invocation.io.stdout(`rotated the WireGuard key of node "${node}": public key ${resource?.wgPublicKey ?? '?'}; revision ${next.revision}\n`);
+}
+
+/** service add|move|remove: a service address in the definition (netdef/services.ts). */
+export async function serviceCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const action = args.positionals['ACTION'];
+  const name = args.strings['name'] as string; // required by the command table
+  const node = args.strings['node'];
+  const workload = args.strings['workload'];
+  // A new service is appended: its problems are about the options given.
+  const fields = (def: NetworkDefinition) => {
+    const at = `/services/${action === 'add' ? (def.services ?? []).length : (def.services ?? []).findIndex((s) => s.name === name)}`;
+    return { '/services': '--name', [`${at}/name`]: '--name', [`${at}/address`]: '--address', [`${at}/node`]: '--node', [`${at}/workload`]: '--workload' };
+  };
+  let change: (def: NetworkDefinition) => NetworkDefinition;
+  if (action === 'add' || action === 'move') {
+    if (node === undefined) throw CliError.invalid('--node', `required with ${action}`);
+    change =
+      action === 'add'
+        ? (def) => addService(def, { name, node, ...(args.strings['address'] === undefined ? {} : { address: args.strings['address'] }), ...(workload === undefined ? {} : { workload }) })
+        : (def) => moveService(def, name, node, workload);
+  } else if (action === 'remove') {
+    change = (def) => removeService(def, name);
+  } else {
+    throw CliError.invalid('ACTION', `"${action ?? ''}" is not add, move or remove`);
+  }
+  const next = await edit(invocation, change, fields);
+  const service = next.services?.find((s) => s.name === name);
+  io.stdout(
+    service
+      ? `service "${name}": ${service.address} on ${service.node}${service.workload ? ` (workload ${service.workload})` : ''}; revision ${next.revision}\n`
+      : `removed service "${name}"; its address is free; revision ${next.revision}\n`,
+  );
 }

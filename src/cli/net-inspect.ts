@@ -4,7 +4,20 @@
  * key — the key itself is never printed).
  */
 
-import { type NetworkDefinition, UnknownNodeError, netIdOf, openResourceKey, parseCidr, ready, resourceFor, wgAddressOf } from '../netdef/index.js';
+import {
+  type NetworkDefinition,
+  UnknownNodeError,
+  assertAdminPublicKey,
+  keyLabel,
+  netIdOf,
+  openResourceKey,
+  parseCidr,
+  ready,
+  resourceFor,
+  verifyDefinition,
+  wgAddressOf,
+} from '../netdef/index.js';
+import { adminKeyOf } from './admin-key.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, toCliError } from './definition-io.js';
 import { accessSummary } from './net-access-summary.js';
@@ -22,10 +35,29 @@ export async function readTarget(invocation: Invocation): Promise<{ def: Network
   return { def, label: target.label };
 }
 
+/**
+ * The signature is checked against the keys of --trust, else the admin key's public half; with
+ * neither, against the key it names (which proves it unaltered since signing, not who signed).
+ */
 export async function validateCommand(invocation: Invocation): Promise<void> {
-  const { def } = await readTarget(invocation);
+  const { def, label } = await readTarget(invocation);
   const { io } = invocation;
-  io.stdout(`ok: network "${def.name}" revision ${def.revision}, ${def.resources.length} NRs\n`);
+  await ready();
+  const trusted = (invocation.args.lists['trust'] ?? []).map((text, i) => {
+    try {
+      return assertAdminPublicKey(text);
+    } catch (error) {
+      throw CliError.invalid(`--trust #${i + 1}`, (error as Error).message);
+    }
+  });
+  const admin = trusted.length === 0 ? await adminKeyOf(invocation) : null;
+  if (admin !== null) trusted.push(admin.publicKey());
+  if (def.signature === undefined) throw CliError.invalid(`${label}#/signature`, 'the definition is not signed (nodes refuse it): write it with --admin-key FILE');
+  const named = trusted.length === 0;
+  const check = verifyDefinition(def, named ? [def.signature.key] : trusted);
+  if (!check.ok) throw CliError.invalid(`${label}#/signature`, check.reason);
+  const signer = `signed by ${keyLabel(check.signer)}${named ? ' (integrity only: give --trust KEY to check the signer)' : ''}`;
+  io.stdout(`ok: network "${def.name}" revision ${def.revision}, ${def.resources.length} NRs, ${signer}\n`);
 }
 
 export async function showCommand(invocation: Invocation): Promise<void> {

@@ -4,11 +4,12 @@
  */
 
 import type { Command, CommandGroup, PositionalSpec } from './command.js';
-import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
+import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, rotateKeyCommand, serviceCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
 import { acceptRedemptionCommand, inviteCommand, revokeCommand } from './invite.js';
 import { associateCommand, dissociateCommand, explainCommand, groupCommand } from './net-access.js';
 import { statusCommand } from './net-status.js';
+import { ADMIN_KEY_OPTION } from './admin-key.js';
 import { STORE_OPTION } from './store-target.js';
 
 const FILE: PositionalSpec[] = [{ name: 'FILE', description: "the network definition (JSON), or the network's name with --store" }];
@@ -16,6 +17,8 @@ const CHANGES =
   'FILE is validated, written atomically and its revision bumped; on any error it is left untouched. ' +
   "In a store the write is a compare-and-swap on the network's revision: after another admin's edit the verb is applied again to the latest revision.";
 const STORE = { store: STORE_OPTION };
+/** The verbs that write a revision: where it goes and the key that signs it. */
+const WRITES = { ...STORE, 'admin-key': ADMIN_KEY_OPTION };
 
 /** associate, dissociate: the same options name the association. */
 function associationCommand(summary: string, notes: string, run: Command['run']): Command {
@@ -28,7 +31,7 @@ function associationCommand(summary: string, notes: string, run: Command['run'])
       protocol: { type: 'string', value: 'P', description: 'tcp, udp or icmp (default: any)' },
       port: { type: 'string', value: 'N[-M]', multiple: true, description: 'a destination port or range (tcp/udp; repeatable; default: any)' },
       'both-ways': { type: 'boolean', description: 'TO may also open connections to FROM' },
-      ...STORE,
+      ...WRITES,
     },
     notes,
     run,
@@ -44,7 +47,7 @@ function setRole(role: 'aggregator' | 'exit', summary: string, clears: string, r
     options: {
       node: { type: 'string', value: 'ID', description: 'a public member NR' },
       none: { type: 'boolean', description: clears },
-      ...STORE,
+      ...WRITES,
     },
     notes: CHANGES,
     run,
@@ -61,7 +64,7 @@ export const netGroup: CommandGroup = {
         name: { type: 'string', value: 'N', description: 'network name (required for a FILE; with --store, FILE is the name); its hash gives the NR namespace n-<netid>' },
         'ip-range': { type: 'string', value: 'CIDR', required: true, description: 'IPv4 range /8 to /24 outside 100.64.0.0/10, loopback, link-local, multicast' },
         force: { type: 'boolean', description: 'replace an existing FILE' },
-        ...STORE,
+        ...WRITES,
       },
       run: create,
     },
@@ -72,7 +75,7 @@ export const netGroup: CommandGroup = {
       options: {
         'node-record': { type: 'string', value: 'REC', description: 'the node record from `zmesh node init` (a file, or - for stdin)' },
         node: { type: 'string', value: 'ID', description: 'instead of --node-record: the record `zmesh node init --store` published' },
-        ...STORE,
+        ...WRITES,
         subnet: { type: 'string', value: 'CIDR', description: 'a specific free /24 inside the range' },
         'listen-port': { type: 'string', value: 'P', description: 'a specific listen port (default: the lowest free one from the network base port)' },
       },
@@ -82,7 +85,7 @@ export const netGroup: CommandGroup = {
     'remove-node': {
       summary: "remove a node's NR; its /24 and port become free",
       positionals: FILE,
-      options: { node: { type: 'string', value: 'ID', required: true, description: 'the node to remove' }, ...STORE },
+      options: { node: { type: 'string', value: 'ID', required: true, description: 'the node to remove' }, ...WRITES },
       notes: `${CHANGES} The exit, and the aggregator while NRs are hidden, must be replaced first.`,
       run: removeNodeCommand,
     },
@@ -96,10 +99,17 @@ export const netGroup: CommandGroup = {
         'node-record': { type: 'string', value: 'NEWREC', required: true, description: 'its new node record (a file, or - for stdin)' },
         'rotate-key': { type: 'boolean', description: 'generate a new WireGuard key pair' },
         'old-node-key': { type: 'string', value: 'KEYFILE', description: "the node's previous identity key: re-seals the existing WireGuard key to the new identity" },
-        ...STORE,
+        ...WRITES,
       },
       notes: `${CHANGES} With a new identity, give --rotate-key or --old-node-key (the existing key is sealed to the old identity, so only that key can re-seal it).`,
       run: reprovisionCommand,
+    },
+    'rotate-key': {
+      summary: "give one node's NR a new WireGuard key pair (sealed to the node); its peers learn it in the same revision",
+      positionals: FILE,
+      options: { node: { type: 'string', value: 'ID', required: true, description: 'the node' }, ...WRITES },
+      notes: `${CHANGES} The revision carries a rotation record for the node: nodes refuse a key change without one (pinning).`,
+      run: rotateKeyCommand,
     },
     group: {
       summary: 'add or remove a named group of CIDRs (access control)',
@@ -109,7 +119,7 @@ export const netGroup: CommandGroup = {
         name: { type: 'string', value: 'G', required: true, description: 'the group name' },
         cidr: { type: 'string', value: 'CIDR', multiple: true, description: 'a prefix inside the range (repeatable; add only)' },
         'intra-group': { type: 'boolean', description: 'members may open connections to each other (add only)' },
-        ...STORE,
+        ...WRITES,
       },
       notes: `${CHANGES} A group used by an association cannot be removed.`,
       run: groupCommand,
@@ -140,7 +150,7 @@ export const netGroup: CommandGroup = {
         via: { type: 'string', value: 'NODE', required: true, description: 'the public NR it peers with' },
         address: { type: 'string', value: 'A', description: 'its address: inside the range, outside every NR subnet (default: the highest free one)' },
         expires: { type: 'string', value: 'DURATION', description: 'how long the invitation may be redeemed: 30m, 24h (default), 7d' },
-        ...STORE,
+        ...WRITES,
       },
       notes: `${CHANGES} FILE stores only the invitation's public key; the peer redeems with \`zmesh invite redeem\`.`,
       run: inviteCommand,
@@ -148,16 +158,30 @@ export const netGroup: CommandGroup = {
     redeem: {
       summary: "record an invited peer's own key from its redemption (once, before expiry, signature verified)",
       positionals: FILE,
-      options: { redemption: { type: 'string', value: 'R', required: true, description: 'the redemption text, a file holding it, or - for stdin' }, ...STORE },
+      options: { redemption: { type: 'string', value: 'R', required: true, description: 'the redemption text, a file holding it, or - for stdin' }, ...WRITES },
       notes: CHANGES,
       run: acceptRedemptionCommand,
     },
     revoke: {
       summary: 'remove an external peer: a pending invitation can no longer be redeemed, a redeemed peer is dropped',
       positionals: FILE,
-      options: { name: { type: 'string', value: 'N', required: true, description: 'the external peer' }, ...STORE },
+      options: { name: { type: 'string', value: 'N', required: true, description: 'the external peer' }, ...WRITES },
       notes: CHANGES,
       run: revokeCommand,
+    },
+    service: {
+      summary: 'add, move or remove a service address (a /32 that follows its owner node and workload)',
+      positionals: [{ name: 'ACTION', description: 'add, move or remove' }, ...FILE],
+      usage: 'service add FILE --name N --node ID [--address A] [--workload W] | service move FILE --name N --node ID [--workload W] | service remove FILE --name N',
+      options: {
+        name: { type: 'string', value: 'N', required: true, description: 'the service name' },
+        node: { type: 'string', value: 'ID', description: 'the owner node (add, move)' },
+        address: { type: 'string', value: 'A', description: 'inside the range, outside every NR subnet (add; default: the highest free one)' },
+        workload: { type: 'string', value: 'W', description: "the owner's workload that holds the address (default: the NR holds it)" },
+        ...WRITES,
+      },
+      notes: `${CHANGES} Every other NR routes the address to its owner; a move is one revision.`,
+      run: serviceCommand,
     },
     status: {
       summary: "a network's rollout: per node alive or not, applied revision vs the network's, state, last error",
@@ -171,9 +195,14 @@ export const netGroup: CommandGroup = {
       run: statusCommand,
     },
     validate: {
-      summary: 'check a definition; every problem is listed with its JSON path',
+      summary: 'check a definition and its signature; every problem is listed with its JSON path',
       positionals: FILE,
-      options: STORE,
+      options: {
+        ...STORE,
+        trust: { type: 'string', value: 'KEY', multiple: true, description: 'an admin public key the signer must be (repeatable)' },
+        'admin-key': { ...ADMIN_KEY_OPTION, description: 'without --trust: the signer must be this admin key (default: $ZMESH_ADMIN_KEY)' },
+      },
+      notes: 'Without --trust or an admin key the signature is checked against the key it names: that proves the file unaltered since signing, not who signed it.',
       run: validateCommand,
     },
     show: {

@@ -23,11 +23,15 @@ function integerOption(args: Invocation['args'], name: string, fallback: number,
 async function run({ args, io }: Invocation): Promise<void> {
   const stateDir = args.strings['state-dir'] as string; // required by the option table
   const networkdSocket = args.strings['networkd-socket'] as string;
-  for (const name of ['state-dir', 'networkd-socket', 'socket', 'spool']) {
+  for (const name of ['state-dir', 'networkd-socket', 'socket', 'spool', 'node-state-dir']) {
     const value = args.strings[name];
     if (value !== undefined && !value.startsWith('/')) throw CliError.invalid(`--${name}`, 'must be an absolute path');
   }
   if ((args.strings['store'] === undefined) !== (args.strings['node'] === undefined)) throw CliError.invalid('--store', 'give --store URL and --node ID together');
+  const nodeStateDir = args.strings['node-state-dir'];
+  if (args.strings['store'] !== undefined && nodeStateDir === undefined) {
+    throw CliError.invalid('--node-state-dir', "required with --store: the node's state directory, whose trusted admin keys the agent checks definitions against");
+  }
   const concurrency = integerOption(args, 'concurrency', DEFAULT_CONCURRENCY, 1, 1024);
   const baseMs = integerOption(args, 'retry-base-ms', DEFAULT_BACKOFF.baseMs, 1, 3_600_000);
   const maxMs = integerOption(args, 'retry-max-ms', Math.max(DEFAULT_BACKOFF.maxMs, baseMs), baseMs, 86_400_000);
@@ -44,7 +48,7 @@ async function run({ args, io }: Invocation): Promise<void> {
       backoff: { baseMs, maxMs },
       maxAttempts,
       log,
-      ...(args.strings['store'] === undefined ? {} : { store: { url: args.strings['store'], nodeId: args.strings['node'] as string } }),
+      ...(args.strings['store'] === undefined ? {} : { store: { url: args.strings['store'], nodeId: args.strings['node'] as string, nodeStateDir: nodeStateDir as string } }),
       onFatal: (error) => {
         log(`the task database failed (${asProvisiondError(error).message}); exiting so that a restart recovers`);
         process.exit(1);
@@ -78,6 +82,7 @@ export const provisiondCommand: Command = {
     'retry-max-ms': { type: 'string', value: 'MS', description: `longest retry delay (default ${DEFAULT_BACKOFF.maxMs})` },
     store: { type: 'string', value: 'URL', description: "be this node's store agent: watch etcd://HOST:PORT,… and queue network.apply / network.delete for the networks this node is in (needs --node)" },
     node: { type: 'string', value: 'ID', description: 'this node\'s id in the store (its record from zmesh node init)' },
+    'node-state-dir': { type: 'string', value: 'D', description: "with --store: the node's state directory (zmesh node init's); the agent enqueues only definitions signed by an admin key trusted there" },
     'max-attempts': { type: 'string', value: 'N', description: `attempts before a task that networkd answers with 5xx fails (default ${DEFAULT_MAX_ATTEMPTS}); an unreachable networkd is waited for without limit` },
   },
   notes: [

@@ -5,7 +5,8 @@
  */
 
 import { writeFileAtomic } from '../common/atomic-file.js';
-import { exportStore, importDump, parseDump } from '../store/index.js';
+import { exportStore, importDump, parseDump, withSignedWrites } from '../store/index.js';
+import { ADMIN_KEY_OPTION, definitionSigner } from './admin-key.js';
 import { CliError, type CommandGroup, type Invocation } from './command.js';
 import { readTextFile } from './files.js';
 import { STORE_OPTION, openStoreOption, storeCliError, storeUrlOf } from './store-target.js';
@@ -46,9 +47,11 @@ async function importCommand(invocation: Invocation): Promise<void> {
   } catch (error) {
     throw CliError.invalid('FILE', (error as Error).message);
   }
+  // A rollback writes new revisions: they are signed. A plain import keeps the dump's signatures.
+  const sign = above === undefined ? null : await definitionSigner(invocation);
   const store = storeOf(invocation);
   try {
-    const report = await importDump(store, dump, above === undefined ? {} : { revisionAbove: Number(above) });
+    const report = await importDump(sign ? withSignedWrites(store, sign) : store, dump, above === undefined ? {} : { revisionAbove: Number(above) });
     io.stdout(
       `imported into ${store.description}: ${report.written.length} network(s) written${report.written.length ? ` (${report.written.join(', ')})` : ''}, ` +
         `${report.unchanged.length} unchanged, ${report.records} node record(s)\n`,
@@ -78,8 +81,9 @@ export const storeGroup: CommandGroup = {
         'revision-above': {
           type: 'string',
           value: 'REV',
-          description: 'write every network whose revision is ≤ REV at REV+1: a deliberate rollback nodes will apply',
+          description: 'write every network whose revision is ≤ REV at REV+1: a deliberate rollback nodes will apply (signed with the admin key)',
         },
+        'admin-key': ADMIN_KEY_OPTION,
       },
       notes: [
         'Importing what the nodes already run applies nothing. Networks in the store but not in FILE are left alone.',

@@ -8,12 +8,13 @@
 import { SUBNET_PREFIX, UNUSABLE_WG_ADDRESS, wgAddressNumberOf } from './addressing.js';
 import { formatEndpoint, parseEndpoint } from './endpoint.js';
 import { AllocationError, NetdefValidationError, ReprovisionError, UnknownNodeError } from './errors.js';
+import { withIdentityChange } from './pinning.js';
 import { type Cidr, formatCidr, makeCidr, parseCidr, rangeOf } from './ipv4.js';
 import type { KeySource, SecretKey } from './keys.js';
 import { basePortOf } from './netid.js';
 import { openResourceKey } from './nr-key.js';
 import { assertNetworkDefinition } from './parse.js';
-import { DEFINITION_VERSION, type NetworkDefinition, type NetworkDefinitionDocument, type NodeRecord, type Resource } from './schema.js';
+import { DEFINITION_VERSION, type IdentityChange, type NetworkDefinition, type NetworkDefinitionDocument, type NodeRecord, type Resource } from './schema.js';
 
 /** The lowest listen port when the search from the base port wraps around past 65535. */
 export const WRAP_PORT_MIN = 1024;
@@ -126,6 +127,7 @@ export function removeNode(def: NetworkDefinition, nodeId: string): NetworkDefin
   }
   const draft = nextRevision(def);
   draft.resources.splice(index, 1);
+  dropIdentityChange(draft, nodeId);
   if (def.aggregator === nodeId) {
     if (draft.resources.some((resource) => resource.hidden)) {
       throw new NetdefValidationError([
@@ -194,5 +196,30 @@ export function reprovisionNode(
     hidden: newRecord.hidden,
     identityKey: newRecord.identityKey,
   } as Draft['resources'][number];
+  if (wgPublicKey !== old.wgPublicKey) recordIdentityChange(draft, nodeId, 'reprovision');
   return commit(draft);
+}
+
+/**
+ * A new WireGuard key pair for the node's NR, sealed to its identity; its peers learn the public
+ * key in the same revision, which carries the rotation record pinning asks for.
+ */
+export function rotateNodeKey(def: NetworkDefinition, nodeId: string, keys: KeySource): NetworkDefinition {
+  const index = indexOfNode(def, nodeId);
+  const old = def.resources[index] as Resource;
+  const pair = keys.generateKeyPair();
+  const draft = nextRevision(def);
+  draft.resources[index] = { ...old, wgPublicKey: pair.publicKey, wgPrivateKeySealed: keys.seal(pair.privateKey, old.identityKey) } as Draft['resources'][number];
+  recordIdentityChange(draft, nodeId, 'rotate-key');
+  return commit(draft);
+}
+
+function recordIdentityChange(draft: Draft, node: string, kind: IdentityChange['kind']): void {
+  draft.identityChanges = withIdentityChange(draft.identityChanges, { node, revision: draft.revision, kind, fields: ['wgPublicKey'] });
+}
+
+function dropIdentityChange(draft: Draft, node: string): void {
+  const kept = (draft.identityChanges ?? []).filter((c) => c.node !== node);
+  if (kept.length > 0) draft.identityChanges = kept;
+  else delete draft.identityChanges;
 }

@@ -24,6 +24,7 @@ import { UnknownNodeError } from './errors.js';
 import { externalPeerNode, redeemedPeersVia } from './external-peers.js';
 import { type Cidr, canonicalPrefixes, formatCidr, parseCidr } from './ipv4.js';
 import { netIdOf } from './netid.js';
+import { serviceCidrsOf } from './services.js';
 import type { NetworkDefinition, Resource } from './schema.js';
 
 export const HIDDEN_KEEPALIVE_SECONDS = 25;
@@ -86,6 +87,14 @@ export interface NodeResource {
   egress: 'ndmz' | 'mesh';
   /** What the NR lets through the mesh (access.ts); absent when the network has no associations. */
   access?: AccessPolicy;
+  /** The service addresses this NR owns, to route to the workload (or hold on the NR bridge); absent when none. */
+  services?: ServicePlan[];
+}
+
+export interface ServicePlan {
+  readonly name: string;
+  readonly address: string;
+  readonly workload: string | null;
 }
 
 function subnetOf(resource: Resource): Cidr {
@@ -95,6 +104,11 @@ function subnetOf(resource: Resource): Cidr {
 function ownPrefixes(resource: Resource): Cidr[] {
   const subnet = subnetOf(resource);
   return [subnet, wgHostCidrOf(subnet)];
+}
+
+/** An NR's prefixes on its peers' entries: its own, plus the service addresses it owns. */
+function ownedPrefixes(def: NetworkDefinition, resource: Resource): Cidr[] {
+  return [...ownPrefixes(resource), ...serviceCidrsOf(def, resource.node)];
 }
 
 function peer(resource: Resource, prefixes: Cidr[], endpoint: string | null, keepalive: number | null): PeerPlan {
@@ -126,16 +140,16 @@ function peersOfPublic(def: NetworkDefinition, self: Resource): PeerPlan[] {
   for (const other of def.resources) {
     if (other === self) continue;
     if (other.hidden) {
-      if (isAggregator) peers.push(peer(other, ownPrefixes(other), null, null));
+      if (isAggregator) peers.push(peer(other, ownedPrefixes(def, other), null, null));
       continue;
     }
     let prefixes: Cidr[];
     if (other.node === def.exit && !isExit) {
       prefixes = [DEFAULT_ROUTE];
     } else {
-      prefixes = [...ownPrefixes(other), ...redeemedPeersVia(def, other.node).map((external) => external.cidr)];
+      prefixes = [...ownedPrefixes(def, other), ...redeemedPeersVia(def, other.node).map((external) => external.cidr)];
       if (other.node === def.aggregator && !isAggregator) {
-        for (const relayed of hidden) prefixes.push(...ownPrefixes(relayed));
+        for (const relayed of hidden) prefixes.push(...ownedPrefixes(def, relayed));
       }
     }
     peers.push(peer(other, prefixes, firstEndpoint(other), null));
@@ -164,6 +178,7 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
   const routes: RoutePlan[] = [{ destination: formatCidr(range), via: 'mesh' }];
   if (viaExit) routes.push({ destination: formatCidr(DEFAULT_ROUTE), via: 'mesh' });
   const access = accessPolicyOf(def);
+  const services = (def.services ?? []).filter((sv) => sv.node === self.node).map((sv) => ({ name: sv.name, address: sv.address, workload: sv.workload ?? null }));
   return {
     network: def.name,
     netId: netIdOf(def.name),
@@ -183,5 +198,6 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
     routes,
     egress: viaExit ? 'mesh' : 'ndmz',
     ...(access ? { access } : {}),
+    ...(services.length > 0 ? { services } : {}),
   };
 }

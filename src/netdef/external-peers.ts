@@ -81,14 +81,14 @@ export function redeemedPeersVia(
 }
 
 /**
- * The address for a new external peer: the highest free address of the range outside every NR
- * subnet, skipping each /24's .0 and .255 (NR subnets are taken from the bottom, so invitations
+ * The address for a new external peer (or service): the highest free address of the range outside
+ * every NR subnet, external peer and service, skipping each /24's .0 and .255 (NR subnets are taken from the bottom, so invitations
  * from the top collide last). undefined when none is free.
  */
 export function freeExternalAddress(def: NetworkDefinition): string | undefined {
   const range = parseCidr(def.ipRange) as Cidr;
   const subnets = def.resources.map((r) => parseCidr(r.subnet) as Cidr);
-  const taken = new Set((def.externalPeers ?? []).map((peer) => peer.address));
+  const taken = new Set([...(def.externalPeers ?? []).map((peer) => peer.address), ...(def.services ?? []).map((s) => s.address)]);
   const { first, last } = rangeOf(range);
   for (let address = last; address >= first; address--) {
     const host = address & 255;

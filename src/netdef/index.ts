@@ -19,3 +19,8 @@ export * from './netid.js';
 export * from './nr-key.js';
 export * from './parse.js';
 export * from './schema.js';
+export * from './canonical.js';
+export * from './signature.js';
+export * from './pinning.js';
+export * from './services.js';
+export * from './service-verbs.js';

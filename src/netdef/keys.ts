@@ -18,12 +18,13 @@ export const SEALED_KEY_BYTES = 80;
  * The one pattern of a base64 key: the definition schema, the UAPI and the wg tools' parsers use it.
  */
 export const KEY_PATTERN = '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$';
+/** Canonical standard base64 of 64 bytes (an Ed25519 signature). */
+export const SIGNATURE_PATTERN = '^[A-Za-z0-9+/]{85}[AQgw]==$';
 /** Canonical standard base64 of 80 bytes. */
 export const SEALED_KEY_PATTERN = '^[A-Za-z0-9+/]{106}[AEIMQUYcgkosw480]=$';
 
 const keyPattern = new RegExp(KEY_PATTERN);
 const sealedPattern = new RegExp(SEALED_KEY_PATTERN);
-const redacted = '[SecretKey redacted]';
 
 let initialised = false;
 
@@ -53,11 +54,27 @@ export function isSealedKey(text: string): boolean {
   return sealedPattern.test(text);
 }
 
+/** A secret that prints as `[<Name> redacted]` however it is printed (String, JSON, console). */
+export abstract class Redacted {
+  toString(): string {
+    return `[${this.constructor.name} redacted]`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}
+
 /** A 32-byte X25519 private key. Prints as a placeholder; `revealBase64()` is the one way out. */
-export class SecretKey {
+export class SecretKey extends Redacted {
   readonly #bytes: Uint8Array;
 
   private constructor(bytes: Uint8Array) {
+    super();
     this.#bytes = Uint8Array.from(bytes);
   }
 
@@ -87,18 +104,6 @@ export class SecretKey {
   /** The key as wg(8) writes it. Only for writing a key file; never log the result. */
   revealBase64(): string {
     return toBase64(this.#bytes);
-  }
-
-  toString(): string {
-    return redacted;
-  }
-
-  toJSON(): string {
-    return redacted;
-  }
-
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return redacted;
   }
 }
 

@@ -8,7 +8,7 @@
 
 import { type Static, Type } from '@sinclair/typebox';
 import { IPV4_ADDRESS_PATTERN, IPV4_CIDR_PATTERN } from './ipv4.js';
-import { KEY_PATTERN, SEALED_KEY_PATTERN } from './keys.js';
+import { KEY_PATTERN, SEALED_KEY_PATTERN, SIGNATURE_PATTERN } from './keys.js';
 
 export const DEFINITION_VERSION = 1;
 export const NODE_ID_PATTERN = '^[a-z0-9-]{1,32}$';
@@ -33,6 +33,49 @@ const SealedKey = Type.String({
   title: 'sealed key',
   description: "the NR's WireGuard private key sealed to identityKey (libsodium sealed box, base64 of 80 bytes)",
 });
+
+const AdminKey = Type.String({
+  pattern: KEY_PATTERN,
+  title: 'admin key',
+  description: "an admin's Ed25519 public key: standard base64 of 32 bytes, as `zmesh admin init` prints it",
+});
+
+/** The admin's signature over the canonical encoding of the rest of the definition (signature.ts). */
+export const SignatureSchema = Type.Object(
+  {
+    key: AdminKey,
+    value: Type.String({ pattern: SIGNATURE_PATTERN, title: 'signature', description: 'an Ed25519 signature: standard base64 of 64 bytes' }),
+  },
+  { additionalProperties: false, title: 'signature' },
+);
+
+/** Admin keys the nodes add to / remove from their trusted set once this revision is verified. */
+export const TrustUpdateSchema = Type.Object(
+  {
+    add: Type.Array(AdminKey, { maxItems: 16 }),
+    remove: Type.Array(AdminKey, { maxItems: 16 }),
+  },
+  { additionalProperties: false, title: 'trust update' },
+);
+
+/** The pinned fields of an NR: a node's peers refuse a change of them without a record naming it. */
+export const PINNED_FIELDS = ['wgPublicKey', 'subnet'] as const;
+export type PinnedField = (typeof PINNED_FIELDS)[number];
+
+/**
+ * An explicit identity change of one node (pinning.ts): written by `net rotate-key` and `net
+ * reprovision` at `revision`; the latest one per node is kept, so a node that skipped revisions
+ * still finds it.
+ */
+export const IdentityChangeSchema = Type.Object(
+  {
+    node: NodeId,
+    revision: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'the revision that made the change' }),
+    kind: Type.Union([Type.Literal('rotate-key'), Type.Literal('reprovision')]),
+    fields: Type.Array(Type.Union(PINNED_FIELDS.map((f) => Type.Literal(f))), { minItems: 1, maxItems: PINNED_FIELDS.length }),
+  },
+  { additionalProperties: false, title: 'identity change' },
+);
 
 const Ipv4Cidr = (description: string) =>
   Type.String({ pattern: IPV4_CIDR_PATTERN, title: 'CIDR', description });
@@ -129,6 +172,22 @@ export const ExternalPeerSchema = Type.Object(
   { additionalProperties: false, title: 'external peer' },
 );
 
+export const MAX_SERVICES = 4096;
+
+/**
+ * A service address (services.ts): a /32 of the range outside every NR subnet, owned by one NR
+ * and optionally one workload there; moving it to another node is one revision.
+ */
+export const ServiceSchema = Type.Object(
+  {
+    name: GroupName,
+    address: Type.String({ pattern: IPV4_ADDRESS_PATTERN, title: 'address', description: 'an IPv4 address inside ipRange and outside every NR subnet' }),
+    node: NodeId,
+    workload: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$', title: 'workload id', description: "the owner's workload that holds the address" })),
+  },
+  { additionalProperties: false, title: 'service' },
+);
+
 export const NetworkDefinitionSchema = Type.Object(
   {
     version: Type.Literal(DEFINITION_VERSION),
@@ -145,6 +204,10 @@ export const NetworkDefinitionSchema = Type.Object(
     groups: Type.Optional(Type.Array(GroupSchema, { maxItems: MAX_GROUPS })),
     associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
     externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
+    services: Type.Optional(Type.Array(ServiceSchema, { maxItems: MAX_SERVICES })),
+    identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: MAX_RESOURCES })),
+    trust: Type.Optional(TrustUpdateSchema),
+    signature: Type.Optional(SignatureSchema),
   },
   {
     additionalProperties: false,
@@ -171,6 +234,10 @@ declare const validatedBrand: unique symbol;
 /** A definition as it appears in JSON, checked structurally only. */
 export type NetworkDefinitionDocument = Static<typeof NetworkDefinitionSchema>;
 export type ResourceDocument = Static<typeof ResourceSchema>;
+export type SignatureDocument = Static<typeof SignatureSchema>;
+export type TrustUpdate = Static<typeof TrustUpdateSchema>;
+export type IdentityChange = Static<typeof IdentityChangeSchema>;
+export type Service = Static<typeof ServiceSchema>;
 export type NodeRecordDocument = Static<typeof NodeRecordSchema>;
 export type GroupDocument = Static<typeof GroupSchema>;
 export type AssociationDocument = Static<typeof AssociationSchema>;

@@ -16,6 +16,7 @@ import {
 import { accessIssues } from './access.js';
 import { parseEndpoint } from './endpoint.js';
 import { externalPeerIssues } from './external-peers.js';
+import { serviceIssues } from './services.js';
 import type { ValidationIssue } from './errors.js';
 import { type Cidr, containsCidr, formatCidr, formatIpv4, isNetworkAddress, makeCidr, maskOf, overlaps, parseCidr } from './ipv4.js';
 import type { NetworkDefinitionDocument, NodeRecordDocument, ResourceDocument } from './schema.js';
@@ -163,8 +164,17 @@ export function semanticIssuesOfDefinition(def: NetworkDefinitionDocument): Vali
     }
   });
   checkRoles(def, byNode, issues);
+  const recorded = new Set<string>();
+  (def.identityChanges ?? []).forEach((change, index) => {
+    const base = `/identityChanges/${index}`;
+    if (!byNode.has(change.node)) issues.push({ path: `${base}/node`, message: `no NR of node "${change.node}" in this network` });
+    if (recorded.has(change.node)) issues.push({ path: `${base}/node`, message: `a second record for node "${change.node}" (keep the latest only)` });
+    recorded.add(change.node);
+    if (change.revision > def.revision) issues.push({ path: `${base}/revision`, message: `revision ${change.revision} is after the definition's ${def.revision}` });
+  });
   issues.push(...accessIssues(def, range));
   issues.push(...externalPeerIssues(def, range));
+  issues.push(...serviceIssues(def, range));
   return issues;
 }
 

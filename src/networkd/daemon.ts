@@ -9,6 +9,7 @@
  * is set, so simulated nodes on one machine do not share /var/run/wireguard).
  */
 import { join } from 'node:path';
+import { readTrustedKeys, writeTrustedKeys } from './trusted-keys.js';
 import { KernelWgError, wireguardFamilyAvailable } from '../nr/wireguard/kernel/index.js';
 import { DEFAULT_UAPI_DIR } from '../wg/wgd/registry.js';
 import { Api } from './api.js';
@@ -164,6 +165,7 @@ export class Networkd {
       resolver: new EndpointResolver(options.resolveHost ?? systemResolver()),
       nodeId,
       identity,
+      trust: { read: () => readTrustedKeys(options.stateDir), write: (keys) => writeTrustedKeys(options.stateDir, keys) },
       ...(options.workloadLinks ? { workloadLinks: options.workloadLinks } : {}),
       wgdPid: () => supervisor?.pid ?? null,
       beforeReconcile: async () => {

@@ -4,22 +4,14 @@
  * and an equal revision with other content is a conflict (two writers bumped from the same base).
  * Content is compared canonically (object keys sorted), so key order in the JSON does not matter.
  */
-import type { NetworkDefinition } from '../netdef/index.js';
+import { type NetworkDefinition, canonicalJson } from '../netdef/index.js';
+
+export { canonicalJson };
 
 export type RevisionDecision =
   | { readonly kind: 'apply' }
   | { readonly kind: 'unchanged' }
   | { readonly kind: 'conflict'; readonly reason: string };
-
-/** JSON with object keys sorted at every level: equal documents give equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(v).sort()) sorted[key] = (v as Record<string, unknown>)[key];
-    return sorted;
-  });
-}
 
 export function decideRevision(stored: NetworkDefinition | undefined, incoming: NetworkDefinition): RevisionDecision {
   if (stored === undefined || incoming.revision > stored.revision) return { kind: 'apply' };

@@ -14,7 +14,10 @@ import {
   netIdOf,
   openResourceKey,
   parseNetworkDefinition,
+  pinningIssues,
   resourceFor,
+  trustAfter,
+  verifyDefinition,
 } from '../netdef/index.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
 import type { EndpointResolver } from './endpoint-resolver.js';
@@ -63,6 +66,14 @@ export interface ServiceOptions {
   readonly log?: (message: string) => void;
   /** Reads a workload interface's MAC for the attach answer (workload-mac.ts; replaceable in tests). */
   readonly readMac?: (netns: string, ifname: string) => Promise<string | null>;
+  /** The admin keys this node trusts (read on every definition) and where a trust update goes. */
+  readonly trust: TrustedKeys;
+}
+
+/** The node's trusted admin keys (src/common/trusted-keys.ts on a real node). */
+export interface TrustedKeys {
+  read(): Promise<readonly string[]>;
+  write(keys: readonly string[]): Promise<void>;
 }
 
 export class NetworkService {
@@ -75,6 +86,7 @@ export class NetworkService {
   readonly #beforeReconcile: () => Promise<void>;
   readonly #wgdPid: () => number | null;
   readonly #log: (message: string) => void;
+  readonly #trust: TrustedKeys;
   readonly #readMac: (netns: string, ifname: string) => Promise<string | null>;
   readonly #queue = new SerialQueue();
   #reconcileQueued: Promise<ReconcileReport> | null = null;
@@ -90,6 +102,7 @@ export class NetworkService {
     this.#beforeReconcile = options.beforeReconcile ?? (async () => {});
     this.#wgdPid = options.wgdPid ?? (() => null);
     this.#log = options.log ?? (() => {});
+    this.#trust = options.trust;
     this.#readMac = options.readMac ?? readInterfaceMac;
   }
 
@@ -109,24 +122,32 @@ export class NetworkService {
     }
     const definition = parsed.value;
     if (definition.name !== name) throw invalid('/name', `the definition is for network "${definition.name}", not "${name}" (the URL's name)`, { network: name });
-    const index = definition.resources.findIndex((r) => r.node === this.#nodeId);
-    const own = definition.resources[index];
-    if (own === undefined) {
-      throw new NetworkdError('ENOTMEMBER', `this node "${this.#nodeId}" is not a member of network "${name}" (no resource with node "${this.#nodeId}")`, { field: '/resources', network: name });
-    }
-    try {
-      openResourceKey(own, this.#identity); // proves the key opens before anything is stored
-    } catch (error) {
-      if (error instanceof UnsealError) {
-        throw new NetworkdError('ENOTMEMBER', `/resources/${index}${error.path}: ${error.message}`, { field: `/resources/${index}${error.path}`, network: name });
-      }
-      throw error;
-    }
     return this.#queue.run(async () => {
       const started = performance.now();
+      // In the queue: a trust update of an earlier definition counts for this one.
+      const trusted = await this.#trust.read();
+      const check = verifyDefinition(definition, trusted);
+      if (!check.ok) throw invalid('/signature', `refused: ${check.reason}`, { network: name });
+      const index = definition.resources.findIndex((r) => r.node === this.#nodeId);
+      const own = definition.resources[index];
+      if (own === undefined) {
+        throw new NetworkdError('ENOTMEMBER', `this node "${this.#nodeId}" is not a member of network "${name}" (no resource with node "${this.#nodeId}")`, { field: '/resources', network: name });
+      }
+      try {
+        openResourceKey(own, this.#identity); // proves the key opens before anything is stored
+      } catch (error) {
+        if (error instanceof UnsealError) {
+          throw new NetworkdError('ENOTMEMBER', `/resources/${index}${error.path}: ${error.message}`, { field: `/resources/${index}${error.path}`, network: name });
+        }
+        throw error;
+      }
       const stored = this.#store.network(name);
       const decision = decideRevision(stored?.definition, definition);
       if (decision.kind === 'conflict') throw conflict('/revision', decision.reason, { network: name });
+      if (decision.kind === 'apply' && stored !== undefined) {
+        const pinned = pinningIssues(stored.definition, definition)[0];
+        if (pinned !== undefined) throw invalid(pinned.path, pinned.message, { network: name });
+      }
       let network: StoredNetwork;
       if (decision.kind === 'apply' || stored === undefined) {
         network = {
@@ -138,6 +159,7 @@ export class NetworkService {
         };
         await this.#store.putNetwork(network);
         this.#log(`network ${name}: stored revision ${definition.revision}`);
+        if (definition.trust !== undefined) await this.#updateTrust(trusted, definition);
       } else {
         network = stored;
       }
@@ -147,6 +169,14 @@ export class NetworkService {
       this.scheduleReconcile();
       return { network: name, netId: network.netId, revision: definition.revision, applied: { steps, ms } };
     });
+  }
+
+  /** A verified definition's trust update: the node's trusted set changes for every later one. */
+  async #updateTrust(trusted: readonly string[], definition: NetworkDefinition): Promise<void> {
+    const next = trustAfter(trusted, definition);
+    if (next.length === trusted.length && next.every((k, i) => k === trusted[i])) return;
+    await this.#trust.write(next);
+    this.#log(`trusted admin keys: ${next.length} (trust update of network ${definition.name} revision ${definition.revision})`);
   }
 
   /** DELETE /v1/networks/{name}: state first, then workloads detached, then the NR removed. */

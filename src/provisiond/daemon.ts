@@ -12,6 +12,7 @@ import { invalid } from './errors.js';
 import { NetworkdHandler } from './networkd-handler.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, TaskQueue } from './queue.js';
 import { Spool } from './spool.js';
+import { readTrustedKeys } from '../networkd/trusted-keys.js';
 import { EtcdStore, parseStoreUrl, StoreEndpoints } from '../store/index.js';
 import type { HostResolver } from '../networkd/endpoint-resolver.js';
 import { StoreAgent } from './store-agent.js';
@@ -30,7 +31,7 @@ export interface ProvisiondOptions {
   /** The database failed: the process must exit (a restart recovers). */
   readonly onFatal?: (error: unknown) => void;
   /** Be the store's agent for this node: `etcd://…` URL and node id. */
-  readonly store?: { readonly url: string; readonly nodeId: string };
+  readonly store?: { readonly url: string; readonly nodeId: string; readonly nodeStateDir: string };
   /** Resolves the store URL's host names (default node:dns, i.e. /etc/hosts then DNS); tests script it. */
   readonly resolveHost?: HostResolver;
   /** How often the agent resolves the store's names again (default RESOLVE_EVERY_MS). */
@@ -92,12 +93,14 @@ export class Provisiond {
     if (location?.kind === 'etcd' && options.store) {
       const endpoints = new StoreEndpoints(location.endpoints, options.log, options.resolveHost);
       const store = new EtcdStore(location, { endpoints });
+      const nodeStateDir = options.store.nodeStateDir;
       agent = new StoreAgent({
         store,
         nodeId: options.store.nodeId,
         db,
         queue,
         log: options.log,
+        trustedKeys: () => readTrustedKeys(nodeStateDir),
         ...(options.resolveEveryMs ? { resolveEveryMs: options.resolveEveryMs } : {}),
       });
       agent.start();

@@ -30,7 +30,13 @@ import { type BackoffPolicy, retryDelayMs } from './backoff.js';
 
 /** What the store holds for one network, as the driver read it. */
 export type NetworkView =
-  | { readonly kind: 'present'; readonly definition: NetworkDefinition; readonly digest: string }
+  | {
+      readonly kind: 'present';
+      readonly definition: NetworkDefinition;
+      readonly digest: string;
+      /** Why this node refuses the definition (signature, trust), when it does: nothing is enqueued. */
+      readonly refused?: string;
+    }
   | { readonly kind: 'bad'; readonly error: string }
   | { readonly kind: 'absent' };
 
@@ -196,6 +202,11 @@ export class StoreAgentCore {
         continue;
       }
       const member = view.kind === 'present' && view.definition.resources.some((r) => r.node === this.nodeId);
+      if (view.kind === 'present' && view.refused !== undefined) {
+        // Neither applied nor taken as a removal: the last good revision keeps running.
+        if (member || known?.member) reports.push({ kind: 'report', network, revision: view.definition.revision, error: view.refused });
+        continue;
+      }
       if (view.kind === 'present' && member) {
         const def = view.definition;
         if (known?.member && def.revision < known.revision) {

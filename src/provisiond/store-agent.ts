@@ -9,6 +9,7 @@
 import type { Lease, Watcher } from 'etcd3';
 import { type EtcdStore, NETWORKS, RESOLVE_EVERY_MS, type StoredNetwork, StoreError, aliveKey, networksOf, parseKey, rangePrefix, statusKey } from '../store/index.js';
 import type { NodeStatus } from '../store/values.js';
+import { type NetworkDefinition, trustAfter, verifyDefinition } from '../netdef/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Db } from './database.js';
 import { type AgentAction, type AgentInput, type AgentTask, type NetworkView, StoreAgentCore } from './store-agent-core.js';
@@ -32,6 +33,8 @@ export interface StoreAgentOptions {
   readonly backoff?: BackoffPolicy;
   /** How often the store's host names are resolved again while all is well (also on every re-list). */
   readonly resolveEveryMs?: number;
+  /** The admin keys this node trusts (the node state dir's trusted-admin-keys), read per batch. */
+  readonly trustedKeys: () => Promise<readonly string[]>;
 }
 
 interface Awaited {
@@ -47,6 +50,9 @@ export class StoreAgent {
   readonly #state: StoreAgentState;
   readonly #log: (message: string) => void;
   readonly #core: StoreAgentCore;
+  readonly #trustedKeys: () => Promise<readonly string[]>;
+  /** The latest verified trust update per network, oldest first: networkd may not have applied them yet. */
+  readonly #trustUpdates = new Map<string, NetworkDefinition>();
   #watcher: Watcher | null = null;
   #watchGeneration = 0;
   #touched = new Set<string>();
@@ -75,6 +81,7 @@ export class StoreAgent {
     this.#queue = options.queue;
     this.#log = options.log;
     this.#resolveEveryMs = options.resolveEveryMs ?? RESOLVE_EVERY_MS;
+    this.#trustedKeys = options.trustedKeys;
     this.#state = new StoreAgentState(options.db);
     this.#core = new StoreAgentCore({
       nodeId: options.nodeId,
@@ -181,7 +188,8 @@ export class StoreAgent {
         await this.#refreshEndpoints();
         const { revision, kvs } = await this.#store.call('list networks', () => rangePrefix(this.#store.client, NETWORKS));
         const views = new Map<string, NetworkView>();
-        for (const [name, stored] of networksOf(kvs)) views.set(name, viewOf(stored));
+        const verify = await this.#verifier();
+        for (const [name, stored] of networksOf(kvs)) views.set(name, verify(viewOf(stored)));
         this.#input({ kind: 'listed', revision, views });
         void this.#keepAlive();
         void this.#flushStatuses();
@@ -252,7 +260,8 @@ export class StoreAgent {
     void (async () => {
       try {
         const views = new Map<string, NetworkView>();
-        for (const name of names) views.set(name, await readView(this.#store, name));
+        const verify = await this.#verifier();
+        for (const name of names) views.set(name, verify(await readView(this.#store, name)));
         if (generation === this.#watchGeneration) this.#input({ kind: 'changed', revision, views });
       } catch (error) {
         if (generation !== this.#watchGeneration) return;
@@ -340,6 +349,33 @@ export class StoreAgent {
     } finally {
       this.#flushingStatuses = false;
     }
+  }
+
+  /**
+   * Checks each present definition's signature against the trusted keys (the file, plus the trust
+   * updates verified so far); a refused one carries the reason and is never enqueued.
+   */
+  async #verifier(): Promise<(view: NetworkView) => NetworkView> {
+    let trusted: readonly string[];
+    try {
+      trusted = await this.#trustedKeys();
+    } catch (error) {
+      const reason = `refused: the trusted admin keys are unreadable (${(error as Error).message})`;
+      return (view) => (view.kind === 'present' ? { ...view, refused: reason } : view);
+    }
+    for (const def of this.#trustUpdates.values()) trusted = trustAfter(trusted, def);
+    return (view) => {
+      if (view.kind !== 'present') return view;
+      const check = verifyDefinition(view.definition, trusted);
+      if (!check.ok) return { ...view, refused: `refused: ${check.reason}` };
+      const def = view.definition;
+      if (def.trust !== undefined && (this.#trustUpdates.get(def.name)?.revision ?? -1) < def.revision) {
+        this.#trustUpdates.delete(def.name);
+        this.#trustUpdates.set(def.name, def);
+        trusted = trustAfter(trusted, def);
+      }
+      return view;
+    };
   }
 
   /** A lost lease (the store was away longer than its TTL) is made again, every 2 s until it is. */

@@ -9,11 +9,13 @@
  */
 import { createHash } from 'node:crypto';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { IPV4_ADDRESS_PATTERN, NETWORK_NAME_PATTERN, type NetworkDefinition, parseNetworkDefinition } from '../netdef/index.js';
+import { IPV4_ADDRESS_PATTERN, NETWORK_NAME_PATTERN, type NetworkDefinition, canonicalJson, parseNetworkDefinition } from '../netdef/index.js';
 import { StructuralCheck } from '../netdef/structural.js';
 import { NetworkdError } from '../networkd/errors.js';
 import { parseNetnsPath } from '../networkd/requests.js';
 import { type Issue, invalid, invalidDocument } from './errors.js';
+
+export { canonicalJson };
 
 export const TASK_TYPES = ['network.apply', 'network.delete', 'workload.attach', 'workload.detach'] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
@@ -156,20 +158,6 @@ export function networkOf(task: Task): string {
   return task.type === 'network.apply' ? task.definition.name : task.network;
 }
 
-/** JSON with object keys sorted at every level: equal documents give equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (typeof value === 'object' && value !== null) {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
-    return out;
-  }
-  return value;
-}
 
 /** The fingerprint of a task's body: same id + same fingerprint is the same task. */
 export function fingerprintOf(canonical: string): string {

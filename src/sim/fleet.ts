@@ -75,7 +75,7 @@ export class SimFleet {
 
   /** `zmesh ARGS` on the operator's machine; a non-zero exit throws with the tool's message. */
   async tool(args: readonly string[], opts: { check?: boolean } = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    const r = await this.admin.exec(this.zmesh.file, zmeshArgs(this.zmesh, args), { check: false, timeoutMs: 120_000 });
+    const r = await this.admin.exec(this.zmesh.file, zmeshArgs(this.zmesh, args), { check: false, timeoutMs: 120_000, env: { ...this.world.admin.env } });
     if (opts.check !== false && r.exitCode !== 0) {
       throw new SimError('TOOL_FAILED', `zmesh ${args.join(' ')} failed (exit ${r.exitCode}): ${r.stderr.trim()}`, { verb: args.join(' ') });
     }
@@ -105,7 +105,7 @@ export class SimFleet {
       '--networkd-socket', node.socketPath,
       '--socket', join(node.stateDir, 'provisiond.sock'),
       '--retry-base-ms', '100', '--retry-max-ms', '2000',
-      '--store', this.url, '--node', node.id,
+      '--store', this.url, '--node', node.id, '--node-state-dir', node.stateDir,
     ];
     const proc = node.host.spawn(this.zmesh.file, zmeshArgs(this.zmesh, args));
     this.agents.set(node.id, proc);
@@ -192,7 +192,7 @@ export async function buildFleetMesh(opts: StandardMeshOptions = {}): Promise<Fl
     await fleet.net('set-aggregator', name, ['--node', 'alpha']);
     log(`network ${name}: waiting until every node's agent applied the latest revision`);
     await fleet.converged(name);
-    const net = new SimNetwork(name, ipRange, world.harness.tempDir(), opts.zmesh ?? defaultZmeshInvocation());
+    const net = new SimNetwork(name, ipRange, world.harness.tempDir(), opts.zmesh ?? defaultZmeshInvocation(), world.admin.env);
     await syncDefinitionFile(fleet, net);
     world.adoptNetwork(net);
     const workloads: SimWorkload[] = [];

@@ -27,13 +27,15 @@ export class SimNetwork {
     readonly ipRange: string,
     dir: string,
     private readonly zmesh: ZmeshInvocation,
+    /** The environment the tool runs under (the world's admin key: every revision is signed). */
+    private readonly env: Readonly<Record<string, string>> = {},
   ) {
     this.file = join(dir, `net-${name}.json`);
   }
 
   /** Runs `zmesh net <verb> FILE args...`; a non-zero exit is a TOOL_FAILED naming the verb and the tool's message. */
   async tool(verb: string, args: readonly string[] = []): Promise<string> {
-    const r = await runCommand(this.zmesh.file, zmeshArgs(this.zmesh, ['net', verb, this.file, ...args]), { check: false, timeoutMs: this.zmesh.toolTimeoutMs ?? 30_000 });
+    const r = await runCommand(this.zmesh.file, zmeshArgs(this.zmesh, ['net', verb, this.file, ...args]), { check: false, timeoutMs: this.zmesh.toolTimeoutMs ?? 30_000, env: { ...this.env } });
     if (r.exitCode !== 0) {
       throw new SimError('TOOL_FAILED', `zmesh net ${verb} (${this.name}) failed (exit ${r.exitCode}): ${r.stderr.trim()}`, { network: this.name, verb });
     }

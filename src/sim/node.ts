@@ -26,6 +26,8 @@ export type SimNodeParts = Pick<
   'id' | 'index' | 'hidden' | 'host' | 'nat' | 'uplinkAddress' | 'publicAddress' | 'prefix' | 'stateDir'
 > & {
   readonly zmesh: ZmeshInvocation;
+  /** Admin public keys the node trusts (`zmesh node init --trust`). */
+  readonly trust: readonly string[];
   /** Starts a tracked background process in the host namespace (the world's spawn). */
   readonly spawn: (cmd: string, args: readonly string[]) => BackgroundProcess;
   /** Extra arguments for networkd (e.g. `--wg userspace`). */
@@ -93,7 +95,10 @@ export class SimNode {
 
   /** `zmesh node init` for this node (public nodes give their uplink address as endpoint). */
   async init(): Promise<void> {
-    const args = ['node', 'init', '--state-dir', this.stateDir, '--id', this.id, ...(this.hidden ? ['--hidden'] : ['--endpoint', this.uplinkAddress])];
+    const args = [
+      'node', 'init', '--state-dir', this.stateDir, '--id', this.id, ...(this.hidden ? ['--hidden'] : ['--endpoint', this.uplinkAddress]),
+      ...this.parts.trust.flatMap((key) => ['--trust', key]),
+    ];
     const r = await runCommand(this.parts.zmesh.file, zmeshArgs(this.parts.zmesh, args), { check: false, timeoutMs: this.parts.zmesh.toolTimeoutMs ?? 30_000 });
     if (r.exitCode !== 0) {
       throw new SimError('TOOL_FAILED', `${this.id}: zmesh node init failed (exit ${r.exitCode}): ${r.stderr.trim()}`, { node: this.id });

@@ -30,6 +30,7 @@ import { SimNode, type SimNodeSpec } from './node.js';
 import { askWhoAmI, startWhoAmIServer, connectionSources, type WhoAmIAnswer } from './probes.js';
 import { reachabilityMatrix, type MatrixMember, type MatrixOptions, type PairResult } from './reachability.js';
 import { defaultZmeshInvocation, type ZmeshInvocation } from './zmesh-command.js';
+import { type SimAdmin, createSimAdmin } from './admin.js';
 
 export const SERVER_ADDRESS = '203.0.113.10';
 export const SERVER_PORT = 80;
@@ -77,13 +78,16 @@ export class SimWorld {
   private readonly deployedTo = new Map<string, Set<SimNode>>();
   private readonly log: (line: string) => void;
   private readonly zmesh: ZmeshInvocation;
+  /** The admin key that signs this world's definitions; every node trusts it. */
+  readonly admin: SimAdmin;
   private readonly networkdArgs: readonly string[];
   private readonly startNetworkd: boolean;
   private readonly networkdStartTimeoutMs: number | undefined;
   private teardownDone: Promise<void> | undefined;
 
-  private constructor(harness: World, internet: Namespace, server: Namespace, whoAmI: BackgroundProcess, opts: SimWorldOptions) {
+  private constructor(harness: World, internet: Namespace, server: Namespace, whoAmI: BackgroundProcess, admin: SimAdmin, opts: SimWorldOptions) {
     this.harness = harness;
+    this.admin = admin;
     this.internet = internet;
     this.server = server;
     this.whoAmI = whoAmI;
@@ -108,7 +112,7 @@ export class SimWorld {
       await internet.addAddress('pub', `${INTERNET_ROUTER_PUBLIC}/24`);
       await internet.setUp('pub');
       const whoAmI = await startWhoAmIServer(server, SERVER_ADDRESS, SERVER_PORT);
-      world = new SimWorld(harness, internet, server, whoAmI, opts);
+      world = new SimWorld(harness, internet, server, whoAmI, await createSimAdmin(harness.tempDir()), opts);
       await world.addNodes(nodes);
       return world;
     } catch (e) {
@@ -209,6 +213,7 @@ export class SimWorld {
       prefix: `${this.prefix}${index}`,
       stateDir,
       zmesh: this.zmesh,
+      trust: [this.admin.publicKey],
       spawn: (cmd, args) => host.spawnSharingMounts(cmd, args),
       networkdArgs: this.networkdArgs,
     });
@@ -228,7 +233,7 @@ export class SimWorld {
     opts: { aggregator?: SimNode; exit?: SimNode } = {},
   ): Promise<SimNetwork> {
     if (this.networkList.some((n) => n.name === name)) throw new SimError('INVALID_ARGUMENT', `network '${name}' already exists in this world`, { field: 'name' });
-    const net = new SimNetwork(name, ipRange, this.harness.tempDir(), this.zmesh);
+    const net = new SimNetwork(name, ipRange, this.harness.tempDir(), this.zmesh, this.admin.env);
     this.log(`network ${name} ${ipRange}: zmesh net create, add-node ${members.map((m) => m.id).join(' ')}`);
     await net.create();
     this.networkList.push(net);

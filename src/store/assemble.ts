@@ -24,12 +24,12 @@ export function resourcesDigest(resources: readonly Resource[]): string {
   return hash.digest('hex');
 }
 
-export function metaOf(def: NetworkDefinition, signature?: string): NetworkMeta {
-  return metaWithResources(def, def.resources, signature);
+export function metaOf(def: NetworkDefinition): NetworkMeta {
+  return metaWithResources(def, def.resources);
 }
 
 /** The meta of `def` whose NRs are stored in the order of `resources` (see resourceChanges). */
-export function metaWithResources(def: NetworkDefinition, resources: readonly Resource[], signature?: string): NetworkMeta {
+export function metaWithResources(def: NetworkDefinition, resources: readonly Resource[]): NetworkMeta {
   return {
     version: META_VERSION,
     name: def.name,
@@ -39,8 +39,17 @@ export function metaWithResources(def: NetworkDefinition, resources: readonly Re
     ...(def.exit === undefined ? {} : { exit: def.exit }),
     resourceCount: resources.length,
     resourcesDigest: resourcesDigest(resources),
-    ...(signature === undefined ? {} : { signature }),
+    ...optionalParts(def),
   };
+}
+
+/** The optional parts of a definition that live in its meta, copied when present (either way round). */
+const OPTIONAL_PARTS = ['groups', 'associations', 'externalPeers', 'services', 'identityChanges', 'trust', 'signature'] as const;
+
+function optionalParts(from: NetworkDefinition | NetworkMeta): Partial<NetworkMeta> {
+  const parts: Record<string, unknown> = {};
+  for (const key of OPTIONAL_PARTS) if (from[key] !== undefined) parts[key] = from[key];
+  return parts as Partial<NetworkMeta>;
 }
 
 /** The stored resources of a whole definition: position = index. */
@@ -71,6 +80,7 @@ export function assembleDefinition(metaKeyName: string, meta: NetworkMeta, store
     resources,
     ...(meta.aggregator === undefined ? {} : { aggregator: meta.aggregator }),
     ...(meta.exit === undefined ? {} : { exit: meta.exit }),
+    ...optionalParts(meta),
   };
   const result = parseNetworkDefinition(document);
   if (!result.ok) {

@@ -14,3 +14,4 @@ export * from './dump.js';
 export * from './access.js';
 export * from './certificates.js';
 export * from './endpoint-resolver.js';
+export * from './signed-writes.js';

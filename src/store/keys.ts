@@ -1,7 +1,7 @@
 /**
  * The store's key layout (one place): everything lives under /zmesh/v1/.
  *
- *   networks/<name>/meta               NetworkMeta: name, revision, range, roles, digest, signature
+ *   networks/<name>/meta               NetworkMeta: name, revision, range, roles, digest, trust update, signature
  *   networks/<name>/resources/<node>   one NR each (a value stays small; one NR change = O(1) keys)
  *   nodes/<id>/record                  the node record from `zmesh node init`
  *   nodes/<id>/alive                   bound to the node's ~10 s lease

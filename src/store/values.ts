@@ -12,6 +12,17 @@ import {
   type NodeRecord,
   ResourceSchema,
   type Resource,
+  AssociationSchema,
+  ExternalPeerSchema,
+  GroupSchema,
+  IdentityChangeSchema,
+  MAX_ASSOCIATIONS,
+  MAX_EXTERNAL_PEERS,
+  MAX_GROUPS,
+  MAX_SERVICES,
+  ServiceSchema,
+  SignatureSchema,
+  TrustUpdateSchema,
   parseNodeRecord,
 } from '../netdef/index.js';
 import { StructuralCheck } from '../netdef/structural.js';
@@ -33,8 +44,14 @@ export const NetworkMetaSchema = Type.Object(
     resourceCount: Type.Integer({ minimum: 0, maximum: 65536 }),
     /** sha256 (hex) over the resources in order: a reader proves it saw exactly this revision's NRs. */
     resourcesDigest: Type.String({ pattern: '^[0-9a-f]{64}$', title: 'digest' }),
-    /** Reserved for the admin's signature over the revision (see DESIGN.md "Trust"); not checked yet. */
-    signature: Type.Optional(Type.String({ maxLength: 512, title: 'signature' })),
+    /** The definition's other parts, as in the definition: access control, identity changes, trust, signature. */
+    groups: Type.Optional(Type.Array(GroupSchema, { maxItems: MAX_GROUPS })),
+    associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
+    externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
+    services: Type.Optional(Type.Array(ServiceSchema, { maxItems: MAX_SERVICES })),
+    identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: 65536 })),
+    trust: Type.Optional(TrustUpdateSchema),
+    signature: Type.Optional(SignatureSchema),
   },
   { additionalProperties: false, title: 'network meta' },
 );

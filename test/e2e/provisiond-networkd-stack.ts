@@ -10,9 +10,11 @@
  * namespace carries the world's prefix (networkd gets `<world prefix><tag>` as --prefix), and
  * `deleteNetworks` DELETEs through the API what is left before the world removes the rest.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { trustedKeysPath } from '../../src/networkd/trusted-keys.js';
 import {
+  AdminKey,
   type KeyPair,
   type NetworkDefinition,
   type NodeRecord,
@@ -21,6 +23,7 @@ import {
   createNetwork,
   generateKeyPair,
   ready,
+  signDefinition,
   sodiumKeySource,
 } from '../../src/netdef/index.js';
 import { ProvisiondClient } from '../../src/provisiond/client.js';
@@ -48,11 +51,23 @@ export async function nodeIdentity(id = 'alpha'): Promise<NodeIdentity> {
  * port is given, because every NR of one node listens in the same node namespace.
  */
 export function oneNodeNetwork(identity: NodeIdentity, name: string, ipRange: string, listenPort: number): NetworkDefinition {
-  return addNode(createNetwork(name, ipRange), identity.record, sodiumKeySource, { listenPort });
+  return signDefinition(addNode(createNetwork(name, ipRange), identity.record, sodiumKeySource, { listenPort }), stackAdmin());
 }
 
 export function withRevision(definition: NetworkDefinition, revision: number): NetworkDefinition {
-  return { ...definition, revision } as NetworkDefinition;
+  return signDefinition({ ...definition, revision } as NetworkDefinition, stackAdmin());
+}
+
+let admin: AdminKey | undefined;
+/** The admin key that signs these tests' definitions; every StackNode trusts it (after `ready()`). */
+export function stackAdmin(): AdminKey {
+  admin ??= AdminKey.generate();
+  return admin;
+}
+
+/** Adds the stack's admin key to a node state dir's trusted keys (a sim node trusts its world's too). */
+function trustStackAdmin(stateDir: string): void {
+  appendFileSync(trustedKeysPath(stateDir), `${stackAdmin().publicKey()}\n`);
 }
 
 export class StackNode {
@@ -90,6 +105,7 @@ export class StackNode {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     writeFileSync(join(stateDir, 'identity.key'), `${identity.keys.privateKey.revealBase64()}\n`, { mode: 0o600 });
     writeFileSync(join(stateDir, 'node.json'), JSON.stringify(identity.record));
+    trustStackAdmin(stateDir);
     return new StackNode(world, ns, tag, stateDir);
   }
 
@@ -98,6 +114,7 @@ export class StackNode {
    * it): provisiond is added beside it in the node's host namespace.
    */
   static ofSimNode(world: World, node: { readonly host: Namespace; readonly index: number; readonly stateDir: string }): StackNode {
+    trustStackAdmin(node.stateDir);
     return new StackNode(world, node.host, String(node.index), node.stateDir);
   }
 

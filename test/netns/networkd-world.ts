@@ -9,8 +9,19 @@ import { join } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { ExecutionContext } from 'ava';
+import { writeTrustedKeys } from '../../src/networkd/trusted-keys.js';
 import { UnixHttpClient } from '../../src/http/client.js';
-import { type NetworkDefinition, addNode, assertNodeRecord, createNetwork, generateKeyPair, ready, sodiumKeySource } from '../../src/netdef/index.js';
+import {
+  AdminKey,
+  type NetworkDefinition,
+  addNode,
+  assertNodeRecord,
+  createNetwork,
+  generateKeyPair,
+  ready,
+  signDefinition,
+  sodiumKeySource,
+} from '../../src/netdef/index.js';
 import { defaultZmeshInvocation, zmeshArgs } from '../../src/sim/zmesh-command.js';
 import type { BackgroundProcess, Namespace, World } from '../harness/index.js';
 
@@ -19,7 +30,10 @@ export interface TestNode {
   readonly ns: Namespace;
   readonly stateDir: string;
   readonly socket: string;
+  /** The node's one network, at `revision`, signed by `admin`. */
   readonly definition: (name: string, revision?: number) => NetworkDefinition;
+  /** The admin key the node trusts (in its state dir's trusted-admin-keys). */
+  readonly admin: AdminKey;
 }
 
 export async function makeNode(world: World, id = 'alpha'): Promise<TestNode> {
@@ -31,6 +45,8 @@ export async function makeNode(world: World, id = 'alpha'): Promise<TestNode> {
   writeFileSync(join(stateDir, 'identity.key'), `${identity.privateKey.revealBase64()}\n`, { mode: 0o600 });
   const record = assertNodeRecord({ id, identityKey: identity.publicKey, endpoints: ['198.51.100.1'], hidden: false });
   writeFileSync(join(stateDir, 'node.json'), JSON.stringify(record));
+  const admin = AdminKey.generate();
+  await writeTrustedKeys(stateDir, [admin.publicKey()]);
   const defs = new Map<string, NetworkDefinition>();
   const definition = (name: string, revision = 1): NetworkDefinition => {
     let def = defs.get(name);
@@ -38,9 +54,9 @@ export async function makeNode(world: World, id = 'alpha'): Promise<TestNode> {
       def = addNode(createNetwork(name, '10.77.0.0/16'), record, sodiumKeySource);
       defs.set(name, def);
     }
-    return { ...def, revision } as NetworkDefinition;
+    return signDefinition({ ...def, revision } as NetworkDefinition, admin);
   };
-  return { ns, stateDir, socket: join(stateDir, 'networkd.sock'), definition };
+  return { ns, stateDir, socket: join(stateDir, 'networkd.sock'), definition, admin };
 }
 
 export async function startNetworkd(world: World, node: TestNode): Promise<BackgroundProcess> {

@@ -18,7 +18,7 @@ test("a node's certificate reads networks but cannot write another node's status
   await createCa(dir);
   for (const i of [1, 2, 3]) await issueCertificate(dir, { kind: 'member', name: `m${i}`, hosts: ['127.0.0.1'] });
   for (const kind of [{ kind: 'root' }, { kind: 'admin' }, { kind: 'node', id: 'alpha' }, { kind: 'node', id: 'bravo' }] as const) await issueCertificate(dir, kind);
-  const { store, start, cluster, applied } = await rig(t, {
+  const { store, start, cluster, applied, sign } = await rig(t, {
     world,
     tls: (i) => ({ caFile: join(dir, 'ca.crt'), certFile: join(dir, `member-m${i + 1}.crt`), keyFile: join(dir, `member-m${i + 1}.key`) }),
   });
@@ -31,7 +31,7 @@ test("a node's certificate reads networks but cannot write another node's status
   // Each member applies the new users and `auth enable` from the raft log on its own time: a
   // request to one still behind may be refused for a moment.
   await waitFor(async () => admin.listNetworks().then(() => true, () => false), { what: 'the admin user known to every member', timeoutMs: 10_000 });
-  const def = addNode(addNode(createNetwork('net', '10.60.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource);
+  const def = sign(addNode(addNode(createNetwork('net', '10.60.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource));
   await admin.createNetwork(def);
   await admin.putNodeRecord(nodes.bravo!.record);
 

@@ -1,9 +1,13 @@
 // An agent under test: provisiond with --store on a real 3-member etcd cluster, a scripted networkd
 // that records what it is asked to apply, and the tool run in-process.
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTrustedKeys } from '../../src/networkd/trusted-keys.js';
+import { createSimAdmin } from '../../src/sim/admin.js';
 import { Provisiond } from '../../src/provisiond/daemon.js';
 import type { HostResolver } from '../../src/networkd/endpoint-resolver.js';
-import { readStatus, statusKey, type EtcdStore } from '../../src/store/index.js';
+import { readStatus, statusKey, type EtcdStore, withSignedWrites } from '../../src/store/index.js';
+import { AdminKey, type NetworkDefinition, signDefinition } from '../../src/netdef/index.js';
 import { FakeNetworkd } from '../unit/provisiond/fake-networkd.js';
 import { tempDir } from '../unit/provisiond/helpers.js';
 import { initKeys, makeNode } from '../unit/netdef/fixtures.js';
@@ -32,6 +36,12 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   const fixture = await etcdFor(t, options);
   const dir = tempDir(t, 'zmesh-agent-');
   const fake = await FakeNetworkd.start(join(dir, 'networkd.sock'));
+  // The tool (in-process) signs with this admin key; the node trusts it.
+  const admin = await createSimAdmin(dir);
+  Object.assign(process.env, admin.env);
+  const nodeStateDir = join(dir, 'node');
+  mkdirSync(nodeStateDir, { mode: 0o700 });
+  await writeTrustedKeys(nodeStateDir, [admin.publicKey]);
   t.teardown(() => fake.close());
   const logs: string[] = [];
   const daemons: Provisiond[] = [];
@@ -42,7 +52,7 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
       socket: join(dir, 'provisiond.sock'),
       backoff: { baseMs: 20, maxMs: 200 },
       log: (m) => logs.push(m),
-      store: { url: opts.url ?? fixture.cluster.url, nodeId: 'alpha' },
+      store: { url: opts.url ?? fixture.cluster.url, nodeId: 'alpha', nodeStateDir },
       ...(opts.resolveHost ? { resolveHost: opts.resolveHost } : {}),
       ...(opts.resolveEveryMs ? { resolveEveryMs: opts.resolveEveryMs } : {}),
     });
@@ -54,6 +64,10 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   });
   const applied = () => fake.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { revision: number }).revision);
   const deletes = () => fake.requests.filter((r) => r.method === 'DELETE').length;
-  return { ...fixture, fake, logs, start, applied, deletes };
+  // The tests' own store writes are signed by the same admin, as the tool's are.
+  const key = AdminKey.fromBase64(readFileSync(admin.keyFile, 'utf8'));
+  const sign = <T extends NetworkDefinition>(def: T): T => signDefinition(def, key);
+  const store = (url?: string) => withSignedWrites(fixture.store(url), sign);
+  return { ...fixture, store, fake, logs, start, applied, deletes, admin, nodeStateDir, sign };
 }
 

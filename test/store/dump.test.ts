@@ -19,10 +19,10 @@ async function scratch(t: Parameters<typeof rig>[0]): Promise<string> {
 }
 
 test('export, wipe the cluster, import: the agent applies and deletes nothing; importing again writes nothing', async (t) => {
-  const { store, start, applied, deletes, cluster, logs } = await rig(t);
+  const { store, start, applied, deletes, cluster, logs, sign } = await rig(t);
   const dir = await scratch(t);
   const admin = store();
-  const def = addNode(addNode(createNetwork('net', '10.50.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource);
+  const def = sign(addNode(addNode(createNetwork('net', '10.50.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource));
   await admin.createNetwork(def);
   await admin.putNodeRecord(nodes.alpha!.record);
   await start();

@@ -35,6 +35,9 @@ async function network(file: string): Promise<void> {
 test.before(async () => {
   await ready();
   dir = await mkdtemp(join(tmpdir(), 'zmesh-cli-files-'));
+  // Every revision the tool writes is signed (unsigned, it warns on stderr).
+  if ((await zmesh('admin', 'init', '--key', join(dir, 'admin.key'))).status !== 0) throw new Error('admin init failed');
+  process.env['ZMESH_ADMIN_KEY'] = join(dir, 'admin.key');
   for (const [id, endpoint] of [['alpha', '198.51.100.31'], ['bravo', '198.51.100.32']]) {
     const run = await zmesh('node', 'init', '--state-dir', join(dir, id!), '--id', id!, '--endpoint', endpoint!);
     if (run.status !== 0) throw new Error(run.stderr);

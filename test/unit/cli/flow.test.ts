@@ -4,6 +4,7 @@
  * and secrets; invalid input exits 2 naming the field and leaves FILE byte-identical.
  */
 
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ const nodes = ['alpha', 'bravo', 'hidden1', 'hidden2'] as const;
 
 let dir = '';
 let net = '';
+let adminPublic = '';
 const outputs: string[] = [];
 
 interface Run {
@@ -27,7 +29,8 @@ interface Run {
 }
 
 async function zmesh(args: string[], input?: string): Promise<Run> {
-  const result = await execa('node', ['--import', tsx, main, ...args], { cwd: dir, reject: false, ...(input === undefined ? {} : { input }) });
+  const env = { ZMESH_ADMIN_KEY: join(dir, 'admin.key') };
+  const result = await execa('node', ['--import', tsx, main, ...args], { cwd: dir, env, reject: false, ...(input === undefined ? {} : { input }) });
   outputs.push(result.stdout, result.stderr);
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
@@ -43,11 +46,13 @@ test.before(async () => {
   await ready();
   dir = await mkdtemp(join(tmpdir(), 'zmesh-flow-'));
   net = join(dir, 'net.json');
+  adminPublic = (await ok(['admin', 'init', '--key', 'admin.key'])).trim();
+  const trust = ['--trust', adminPublic];
   await Promise.all([
-    ok(['node', 'init', '--state-dir', 'alpha', '--id', 'alpha', '--endpoint', '198.51.100.11']),
-    ok(['node', 'init', '--state-dir', 'bravo', '--id', 'bravo', '--endpoint', '198.51.100.12:51820']),
-    ok(['node', 'init', '--state-dir', 'hidden1', '--id', 'hidden1', '--hidden']),
-    ok(['node', 'init', '--state-dir', 'hidden2', '--id', 'hidden2', '--hidden']),
+    ok(['node', 'init', '--state-dir', 'alpha', '--id', 'alpha', '--endpoint', '198.51.100.11', ...trust]),
+    ok(['node', 'init', '--state-dir', 'bravo', '--id', 'bravo', '--endpoint', '198.51.100.12:51820', ...trust]),
+    ok(['node', 'init', '--state-dir', 'hidden1', '--id', 'hidden1', '--hidden', ...trust]),
+    ok(['node', 'init', '--state-dir', 'hidden2', '--id', 'hidden2', '--hidden', ...trust]),
   ]);
   await ok(['net', 'create', 'net.json', '--name', 'flow', '--ip-range', '10.1.0.0/16']);
   for (const node of nodes.slice(0, 3)) await ok(['net', 'add-node', 'net.json', '--node-record', `${node}/node.json`]);
@@ -180,4 +185,42 @@ test('no private key (identity or unsealed WireGuard key) appears in any output 
   const everything = [...outputs, definition, ...(await Promise.all(nodes.map((n) => readFile(join(dir, n, 'node.json'), 'utf8'))))].join('\n');
   t.true(outputs.length >= 2 * 15);
   for (const secret of secrets) t.false(everything.includes(secret));
+});
+
+test('admin init writes a 0600 key; every revision is signed by it; validate refuses a tampered file and a signer not trusted', async (t) => {
+  t.is((await stat(join(dir, 'admin.key'))).mode & 0o777, 0o600);
+  t.false(outputs.some((text) => text.includes(require0600Key().trim())), 'the admin secret key is never printed');
+  const def = JSON.parse(await readFile(net, 'utf8'));
+  t.is(def.signature.key, adminPublic);
+  t.regex(await ok(['net', 'validate', 'net.json', '--trust', adminPublic]), /signed by /);
+  t.is((await readFile(join(dir, 'alpha', 'trusted-admin-keys'), 'utf8')).trim().split('\n').at(-1), adminPublic);
+  const { writeFile } = await import('node:fs/promises');
+  const tampered = { ...def, resources: def.resources.map((r: { node: string; endpoints: string[] }) => (r.node === 'alpha' ? { ...r, endpoints: ['203.0.113.66:51820'] } : r)) };
+  await writeFile(join(dir, 'tampered.json'), JSON.stringify(tampered));
+  const bad = await zmesh(['net', 'validate', 'tampered.json']);
+  t.is(bad.exitCode, 2);
+  t.regex(bad.stderr, /tampered\.json#\/signature: the signature by admin key .* does not match the definition/);
+  const other = (await ok(['admin', 'init', '--key', 'other.key'])).trim();
+  const untrusted = await zmesh(['net', 'validate', 'net.json', '--trust', other]);
+  t.is(untrusted.exitCode, 2);
+  t.regex(untrusted.stderr, /net\.json#\/signature: signed by admin key .*, which this node does not trust/);
+});
+
+function require0600Key(): string {
+  return readFileSync(join(dir, 'admin.key'), 'utf8');
+}
+
+test('net service add|move|remove on a copy: allocated address, moved owner, bad address named, removal frees it', async (t) => {
+  const { copyFile } = await import('node:fs/promises');
+  await copyFile(net, join(dir, 'svc.json'));
+  t.regex(await ok(['net', 'service', 'add', 'svc.json', '--name', 'web', '--node', 'hidden1', '--workload', 'w1']), /^service "web": 10\.1\.255\.254 on hidden1 \(workload w1\); revision 7/);
+  t.regex(await ok(['net', 'service', 'move', 'svc.json', '--name', 'web', '--node', 'alpha']), /^service "web": 10\.1\.255\.254 on alpha; revision 8/);
+  const plan = JSON.parse(await ok(['net', 'plan', 'svc.json', '--node', 'bravo']));
+  t.true(plan.peers.find((p: { node: string }) => p.node === 'alpha').allowedIps.includes('10.1.255.254/32'));
+  const inside = await zmesh(['net', 'service', 'add', 'svc.json', '--name', 'db', '--node', 'alpha', '--address', '10.1.0.9']);
+  t.is(inside.exitCode, 2);
+  t.regex(inside.stderr, /^zmesh: net service: --address: 10\.1\.0\.9 is inside alpha's subnet/);
+  t.regex(await ok(['net', 'service', 'remove', 'svc.json', '--name', 'web']), /^removed service "web"; its address is free; revision 9/);
+  t.regex(await ok(['net', 'service', 'add', 'svc.json', '--name', 'db', '--node', 'bravo']), /10\.1\.255\.254 on bravo/);
+  t.regex(await ok(['net', 'validate', 'svc.json', '--trust', adminPublic]), /revision 10/);
 });
