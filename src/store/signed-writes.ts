@@ -7,10 +7,17 @@ import type { NetworkDefinition } from '../netdef/index.js';
 import type { DefinitionStore } from './store.js';
 
 export function withSignedWrites<T extends DefinitionStore>(store: T, sign: (def: NetworkDefinition) => NetworkDefinition): T {
-  const createNetwork = store.createNetwork.bind(store);
-  const editNetwork = store.editNetwork.bind(store);
-  return Object.assign(Object.create(store) as T, {
-    createNetwork: (def: NetworkDefinition, opts?: { replace?: boolean }) => createNetwork(sign(def), opts),
-    editNetwork: (name: string, change: Parameters<T['editNetwork']>[1]) => editNetwork(name, async (current) => sign(await change(current))),
+  const createNetwork = (def: NetworkDefinition, opts?: { replace?: boolean }) => store.createNetwork(sign(def), opts);
+  const editNetwork = (name: string, change: Parameters<T['editNetwork']>[1]) =>
+    store.editNetwork(name, async (current) => sign(await change(current)));
+  // A proxy, not a prototype copy: the store's getters and methods read its private fields
+  // (`#client`), which exist only on the store itself, so they must run with it as `this`.
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'createNetwork') return createNetwork;
+      if (prop === 'editNetwork') return editNetwork;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
   });
 }
