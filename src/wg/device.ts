@@ -371,7 +371,9 @@ export class WireGuardDevice implements UapiDevice {
     const giveBack = (id: number, allowedIps: readonly AllowedIp[]): void => {
       if (ownerBefore === null) {
         ownerBefore = new Map();
-        for (const p of this.#config.peers.values()) for (const ip of p.allowedIps) ownerBefore.set(ip.text, p.publicKey.hex);
+        for (const p of this.#config.peers.values()) {
+          for (const ip of p.allowedIps) ownerBefore.set(ip.text, p.publicKey.hex);
+        }
       }
       const owners = new Set<string>();
       for (const ip of allowedIps) {

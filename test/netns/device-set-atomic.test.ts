@@ -171,7 +171,7 @@ test('random sets, valid and invalid, some refused by the data plane: showconf a
   t.true(applied > 20 && refused > 20, 'both kinds were exercised');
 });
 
-test('a refused set gives back the allowed IPs its staged steps took from other peers (seed 775552, minimal)', async (t) => {
+test('a refused set gives back the allowed IPs its staged steps took from other peers (seed 775552)', async (t) => {
   const w = await worldFor(t);
   const ns = await w.namespace('give');
   const device = await WireGuardDevice.create({ name: w.ifname('sg'), tunNetns: ns.path, udpNetns: ns.path });
@@ -190,22 +190,32 @@ test('a refused set gives back the allowed IPs its staged steps took from other 
     };
   };
   set(`public_key=${a}\nallowed_ip=10.0.2.0/24\nallowed_ip=10.0.3.0/24\npublic_key=${b}\nallowed_ip=10.0.4.0/24`);
-  const routes = (): (string | null)[] => ['10.0.2.1', '10.0.3.1', '10.0.4.1'].map((ip) => device.dataplaneTable().routeOf(ip));
+  const routes = (): (string | null)[] =>
+    ['10.0.2.1', '10.0.3.1', '10.0.4.1'].map((ip) => device.dataplaneTable().routeOf(ip));
   t.deepEqual(routes(), [a, a, b]);
 
   // An existing peer takes a prefix from another (staged), then a new peer's step is refused.
   refuseStep(1);
-  t.throws(() => set(`public_key=${b}\nallowed_ip=10.0.2.0/24\npublic_key=${c}\nallowed_ip=10.0.5.0/24`), { message: /refused/ });
+  t.throws(
+    () => set(`public_key=${b}\nallowed_ip=10.0.2.0/24\npublic_key=${c}\nallowed_ip=10.0.5.0/24`),
+    { message: /refused/ },
+  );
   t.deepEqual(routes(), [a, a, b], 'b gave 10.0.2.0/24 back to a');
 
   // A new peer takes prefixes from two others (staged), then the next step is refused.
   refuseStep(1);
-  t.throws(() => set(`public_key=${c}\nallowed_ip=10.0.3.0/24\nallowed_ip=10.0.4.0/24\npublic_key=${d}`), { message: /refused/ });
+  t.throws(
+    () => set(`public_key=${c}\nallowed_ip=10.0.3.0/24\nallowed_ip=10.0.4.0/24\npublic_key=${d}`),
+    { message: /refused/ },
+  );
   t.deepEqual(routes(), [a, a, b], 'the removed new peer gave 10.0.3.0/24 back to a and 10.0.4.0/24 to b');
 
   // A peer removed and re-added in one set (its new id takes its old id's prefixes), then refused.
   refuseStep(1);
-  t.throws(() => set(`replace_peers=true\npublic_key=${a}\nallowed_ip=10.0.2.0/24\npublic_key=${d}`), { message: /refused/ });
+  t.throws(
+    () => set(`replace_peers=true\npublic_key=${a}\nallowed_ip=10.0.2.0/24\npublic_key=${d}`),
+    { message: /refused/ },
+  );
   t.deepEqual(routes(), [a, a, b], 'the re-added peer gave its prefixes back to its old self');
   device.hooks.beforeDataplaneStep = undefined;
 
