@@ -357,13 +357,35 @@ export class WireGuardDevice implements UapiDevice {
    * The data plane half of a set, before the commit: new peers created (with fresh ids) and
    * changed endpoints and allowed IPs set. Removals wait for the commit (they cannot be undone
    * without losing sessions, and cannot fail). When a step throws, the steps before it are undone
-   * in reverse order — each restores one peer's previous endpoint and allowed IPs, which no two
-   * peers shared — and the error is passed on. Resolves to the new peers' entries, by key.
+   * in reverse order and the error is passed on. Undoing a step restores its peer's previous
+   * endpoint and allowed IPs, and gives back the prefixes it took from other peers: an allowed IP
+   * set on one peer moves from whichever peer had it, so removing it again would leave it with no
+   * peer at all. Resolves to the new peers' entries, by key.
    */
   #stagePeers(config: DeviceConfig, changes: readonly ConfigChange[]): Map<string, PeerEntry> {
     const added = new Map<string, PeerEntry>();
     const undo: (() => void)[] = [];
     let live: Map<number, Endpoint | null> | null = null; // endpoints before the set (a roamed one included)
+    let ownerBefore: Map<string, string> | null = null; // prefix → the peer (hex) that had it before the set
+    /** Gives the prefixes a staged step set on peer `id` back to the peers that had them before the set. */
+    const giveBack = (id: number, allowedIps: readonly AllowedIp[]): void => {
+      if (ownerBefore === null) {
+        ownerBefore = new Map();
+        for (const p of this.#config.peers.values()) {
+          for (const ip of p.allowedIps) ownerBefore.set(ip.text, p.publicKey.hex);
+        }
+      }
+      const owners = new Set<string>();
+      for (const ip of allowedIps) {
+        const hex = ownerBefore.get(ip.text);
+        if (hex !== undefined && this.#peersByHex.get(hex)?.id !== id) owners.add(hex);
+      }
+      for (const hex of owners) {
+        const entry = this.#peersByHex.get(hex);
+        const before = this.#config.peers.get(hex);
+        if (entry && before) this.#dataplane.setPeer(entry.id, { allowedIps: before.allowedIps.map(cidrOf) });
+      }
+    };
     try {
       for (const change of changes) {
         if (change.kind === 'peer-added') {
@@ -372,7 +394,10 @@ export class WireGuardDevice implements UapiDevice {
           const entry: PeerEntry = { id: this.#nextPeerId++, key: peer.publicKey.bytes() as WgKey, hex: peer.publicKey.hex };
           this.hooks.beforeDataplaneStep?.();
           this.#dataplane.setPeer(entry.id, { endpoint: dataplaneEndpoint(peer.endpoint), allowedIps: peer.allowedIps.map(cidrOf) });
-          undo.push(() => this.#dataplane.removePeer(entry.id));
+          undo.push(() => {
+            this.#dataplane.removePeer(entry.id);
+            giveBack(entry.id, peer.allowedIps);
+          });
           added.set(entry.hex, entry);
         } else if (change.kind === 'peer-updated') {
           const peer = config.peers.get(change.publicKey.hex);
@@ -388,10 +413,13 @@ export class WireGuardDevice implements UapiDevice {
             ...(endpoint ? { endpoint: dataplaneEndpoint(peer.endpoint) } : {}),
             ...(allowedIps ? { allowedIps: peer.allowedIps.map(cidrOf) } : {}),
           });
-          undo.push(() => this.#dataplane.setPeer(entry.id, {
-            ...(endpoint ? { endpoint: before } : {}),
-            ...(allowedIps ? { allowedIps: old.allowedIps.map(cidrOf) } : {}),
-          }));
+          undo.push(() => {
+            this.#dataplane.setPeer(entry.id, {
+              ...(endpoint ? { endpoint: before } : {}),
+              ...(allowedIps ? { allowedIps: old.allowedIps.map(cidrOf) } : {}),
+            });
+            if (allowedIps) giveBack(entry.id, peer.allowedIps);
+          });
         }
       }
     } catch (error) {

@@ -170,3 +170,56 @@ test('random sets, valid and invalid, some refused by the data plane: showconf a
   t.log(`${applied} applied, ${refused} refused`);
   t.true(applied > 20 && refused > 20, 'both kinds were exercised');
 });
+
+test('a refused set gives back the allowed IPs its staged steps took from other peers (seed 775552)', async (t) => {
+  const w = await worldFor(t);
+  const ns = await w.namespace('give');
+  const device = await WireGuardDevice.create({ name: w.ifname('sg'), tunNetns: ns.path, udpNetns: ns.path });
+  t.teardown(() => device.close());
+  const [a, b, c, d] = Array.from({ length: 4 }, () => randomBytes(32).toString('hex'));
+  const set = (text: string): void => {
+    const parsed = parseRequest(`set=1\n${text}\n\n`);
+    if (parsed.op !== 'set') throw new Error('not a set');
+    device.set(parsed.request);
+  };
+  /** The next set's data plane step `failAt` (0-based) is refused. */
+  const refuseStep = (failAt: number): void => {
+    let step = 0;
+    device.hooks.beforeDataplaneStep = () => {
+      if (step++ === failAt) throw new DataplaneError('NATIVE_ERROR', 'injected refusal');
+    };
+  };
+  set(`public_key=${a}\nallowed_ip=10.0.2.0/24\nallowed_ip=10.0.3.0/24\npublic_key=${b}\nallowed_ip=10.0.4.0/24`);
+  const routes = (): (string | null)[] =>
+    ['10.0.2.1', '10.0.3.1', '10.0.4.1'].map((ip) => device.dataplaneTable().routeOf(ip));
+  t.deepEqual(routes(), [a, a, b]);
+
+  // An existing peer takes a prefix from another (staged), then a new peer's step is refused.
+  refuseStep(1);
+  t.throws(
+    () => set(`public_key=${b}\nallowed_ip=10.0.2.0/24\npublic_key=${c}\nallowed_ip=10.0.5.0/24`),
+    { message: /refused/ },
+  );
+  t.deepEqual(routes(), [a, a, b], 'b gave 10.0.2.0/24 back to a');
+
+  // A new peer takes prefixes from two others (staged), then the next step is refused.
+  refuseStep(1);
+  t.throws(
+    () => set(`public_key=${c}\nallowed_ip=10.0.3.0/24\nallowed_ip=10.0.4.0/24\npublic_key=${d}`),
+    { message: /refused/ },
+  );
+  t.deepEqual(routes(), [a, a, b], 'the removed new peer gave 10.0.3.0/24 back to a and 10.0.4.0/24 to b');
+
+  // A peer removed and re-added in one set (its new id takes its old id's prefixes), then refused.
+  refuseStep(1);
+  t.throws(
+    () => set(`replace_peers=true\npublic_key=${a}\nallowed_ip=10.0.2.0/24\npublic_key=${d}`),
+    { message: /refused/ },
+  );
+  t.deepEqual(routes(), [a, a, b], 'the re-added peer gave its prefixes back to its old self');
+  device.hooks.beforeDataplaneStep = undefined;
+
+  // Not refused: the moves stand.
+  set(`public_key=${b}\nallowed_ip=10.0.2.0/24`);
+  t.deepEqual(routes(), [b, a, b]);
+});
