@@ -129,7 +129,11 @@ export const netGroup: CommandGroup = {
       `${CHANGES} With at least one association, traffic between groups crossing the mesh is denied unless an association allows it; replies always pass.`,
       associateCommand,
     ),
-    dissociate: associationCommand('remove an association (give the same options it was made with)', CHANGES, dissociateCommand),
+    dissociate: associationCommand(
+      'remove an association (the same options it was made with; ports compare merged)',
+      CHANGES,
+      dissociateCommand,
+    ),
     explain: {
       summary: 'allow or deny: what the NRs do with a new connection, and the association (or default) that decides',
       positionals: FILE,

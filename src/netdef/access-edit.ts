@@ -4,6 +4,7 @@
  * throws NetdefValidationError naming the JSON path; the input is never mutated.
  */
 
+import { associationKey } from './access.js';
 import { NetdefValidationError } from './errors.js';
 import { assertNetworkDefinition } from './parse.js';
 import type { AssociationDocument, GroupDocument, NetworkDefinition, NetworkDefinitionDocument } from './schema.js';
@@ -63,16 +64,6 @@ export function removeGroup(def: NetworkDefinition, name: string): NetworkDefini
   return commit(draftOf(def), groups, associations);
 }
 
-function sameAssociation(a: AssociationDocument, b: AssociationDocument): boolean {
-  return (
-    a.from === b.from &&
-    a.to === b.to &&
-    (a.protocol ?? null) === (b.protocol ?? null) &&
-    JSON.stringify(a.ports ?? null) === JSON.stringify(b.ports ?? null) &&
-    (a.bothWays === true) === (b.bothWays === true)
-  );
-}
-
 function canonicalAssociation(a: AssociationDocument): AssociationDocument {
   return {
     from: a.from,
@@ -88,11 +79,12 @@ export function associate(def: NetworkDefinition, association: AssociationDocume
   return commit(draftOf(def), groupsOf(def), [...associationsOf(def), canonicalAssociation(association)]);
 }
 
-/** Removes the association equal to `association` (same groups, protocol, ports, direction). */
+/** Removes the association allowing what `association` allows (same groups, protocol, merged ports, direction). */
 export function dissociate(def: NetworkDefinition, association: AssociationDocument): NetworkDefinition {
   const associations = associationsOf(def);
   const wanted = canonicalAssociation(association);
-  const index = associations.findIndex((a) => sameAssociation(a, wanted));
+  const key = associationKey(wanted); // ports compared merged, as validation compares them
+  const index = associations.findIndex((a) => associationKey(a) === key);
   if (index < 0) {
     throw new NetdefValidationError([
       {

@@ -80,7 +80,11 @@ function canonicalPorts(ranges: PortRange[]): PortRange[] {
   return merged;
 }
 
-function associationKey(a: AssociationDocument | Association): string {
+/**
+ * What an association allows, as a comparable key: ports are compared once merged ("80-443" and
+ * "443" allow the same as "80-443"), so validation, dissociate and the compiled rules agree on it.
+ */
+export function associationKey(a: AssociationDocument | Association): string {
   const ports = a.ports ? canonicalPorts(a.ports.map((p) => parsePortSpec(p) ?? { first: 0, last: 0 })) : null;
   return JSON.stringify([a.from, a.to, a.protocol ?? null, ports, a.bothWays === true]);
 }
@@ -129,7 +133,10 @@ export function accessIssues(def: NetworkDefinitionDocument, range: Cidr | undef
     const key = associationKey(association);
     const first = associations.get(key);
     if (first !== undefined)
-      issues.push({ path: base, message: `duplicate association (same as /associations/${first})` });
+      issues.push({
+        path: base,
+        message: `duplicate association: allows what /associations/${first} allows (ports compared merged)`,
+      });
     else associations.set(key, index);
   });
   return issues;

@@ -40,7 +40,8 @@ test.serial(
         { name: 'gh', cidrs: ['10.1.2.0/24'] },
       ],
       associations: [
-        { from: 'ga', to: 'gb', protocol: 'tcp', ports: ['8080'] },
+        // Overlapping and adjacent ports: the kernel takes them as the one merged range 8000-8081.
+        { from: 'ga', to: 'gb', protocol: 'tcp', ports: ['8000-8080', '8080', '8081'] },
         { from: 'gb', to: 'gh', protocol: 'udp', ports: ['5353'] },
         { from: 'gh', to: 'ga', protocol: 'icmp' },
       ],

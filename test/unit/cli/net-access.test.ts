@@ -134,3 +134,19 @@ test.serial('bad input exits 2 naming the option or JSON path and leaves FILE by
   }
   t.is(await readFile(file, 'utf8'), before);
 });
+
+// Overlapping ports mean their merged union (as nft lists the set back): associating what an
+// association already allows is refused naming it, and dissociate finds it by the merged ports.
+test.serial('associate refuses an association allowing what one does; dissociate matches merged ports', async (t) => {
+  const webToWeb = ['--from', 'web', '--to', 'web', '--protocol', 'tcp', '--port', '80-443'];
+  const made = await zmesh('net', 'associate', file, ...webToWeb, '--port', '443');
+  t.is(made.status, 0, made.stderr);
+  const before = await readFile(file, 'utf8');
+  const again = await zmesh('net', 'associate', file, ...webToWeb);
+  t.is(again.status, 2);
+  t.regex(again.stderr, /--from\/--to: duplicate association: allows what \/associations\/0 allows/);
+  t.is(await readFile(file, 'utf8'), before);
+  const gone = await zmesh('net', 'dissociate', file, ...webToWeb);
+  t.is(gone.status, 0, gone.stderr);
+  t.false('associations' in JSON.parse(await readFile(file, 'utf8')));
+});
