@@ -6,6 +6,7 @@
  * from the database, which never holds a half-written state.
  */
 import { DEFAULT_BACKOFF } from '../provisiond/backoff.js';
+import { metricsAddressOption } from './metrics-option.js';
 import { DEFAULT_SOCKET } from '../provisiond/client.js';
 import { Provisiond } from '../provisiond/daemon.js';
 import { ProvisiondError, asProvisiondError } from '../provisiond/errors.js';
@@ -44,6 +45,7 @@ async function run({ args, io }: Invocation): Promise<void> {
       backoff: { baseMs, maxMs },
       maxAttempts,
       log,
+      ...metricsAddressOption(args.strings['metrics']),
       ...(args.strings['store'] === undefined ? {} : { store: { url: args.strings['store'], nodeId: args.strings['node'] as string } }),
       onFatal: (error) => {
         log(`the task database failed (${asProvisiondError(error).message}); exiting so that a restart recovers`);
@@ -58,7 +60,8 @@ async function run({ args, io }: Invocation): Promise<void> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  io.stdout(`zmesh provisiond: ready, pid ${process.pid}, API ${daemon.socketPath}\n`);
+  const metricsText = daemon.metricsServer ? `, metrics port ${daemon.metricsServer.address.port}` : '';
+  io.stdout(`zmesh provisiond: ready, pid ${process.pid}, API ${daemon.socketPath}${metricsText}\n`);
   const reason = await stopped;
   log(`stopping (${reason})`);
   await daemon.stop();
@@ -78,6 +81,7 @@ export const provisiondCommand: Command = {
     'retry-max-ms': { type: 'string', value: 'MS', description: `longest retry delay (default ${DEFAULT_BACKOFF.maxMs})` },
     store: { type: 'string', value: 'URL', description: "be this node's store agent: watch etcd://HOST:PORT,… and queue network.apply / network.delete for the networks this node is in (needs --node)" },
     node: { type: 'string', value: 'ID', description: 'this node\'s id in the store (its record from zmesh node init)' },
+    metrics: { type: 'string', value: 'ADDR:PORT', description: 'serve Prometheus metrics on http://ADDR:PORT/metrics (default off)' },
     'max-attempts': { type: 'string', value: 'N', description: `attempts before a task that networkd answers with 5xx fails (default ${DEFAULT_MAX_ATTEMPTS}); an unreachable networkd is waited for without limit` },
   },
   notes: [

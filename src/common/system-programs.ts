@@ -26,6 +26,9 @@ export const SYSTEM_PROGRAMS = {
   etcd: 'etcd-server',
   etcdctl: 'etcd-client',
   openssl: 'openssl',
+  // Operability: a real Prometheus scrapes the daemons in tests, promtool checks the exposition;
+  // Graphviz's dot renders `zmesh net graph`.
+  promtool: 'prometheus',
   // Traffic and capture in tests and benchmarks.
   ping: 'iputils-ping',
   ncat: 'ncat',

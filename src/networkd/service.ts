@@ -98,6 +98,8 @@ export interface ServiceOptions {
   /** Called before every reconcile pass (the userspace backend makes sure wgd answers). */
   readonly beforeReconcile?: () => Promise<void>;
   readonly log?: (message: string) => void;
+  /** Told every reconcile pass's report (metrics). */
+  readonly onReconcile?: (report: ReconcileReport) => void;
 }
 
 export class NetworkService {
@@ -110,6 +112,7 @@ export class NetworkService {
   readonly #beforeReconcile: () => Promise<void>;
   readonly #wgdPid: () => number | null;
   readonly #log: (message: string) => void;
+  readonly #onReconcile: (report: ReconcileReport) => void;
   readonly #queue = new SerialQueue();
   #reconcileQueued: Promise<ReconcileReport> | null = null;
   #lastReconcile: ReconcileReport | null = null;
@@ -124,6 +127,7 @@ export class NetworkService {
     this.#beforeReconcile = options.beforeReconcile ?? (async () => {});
     this.#wgdPid = options.wgdPid ?? (() => null);
     this.#log = options.log ?? (() => {});
+    this.#onReconcile = options.onReconcile ?? (() => {});
   }
 
   get lastReconcile(): ReconcileReport | null {
@@ -325,6 +329,7 @@ export class NetworkService {
     this.#retainWorkloadNamespaces();
     const report: ReconcileReport = { steps, networks: networks.length, removedNrs, removedDevices, reattached, forgotten, errors, ms: Math.round((performance.now() - started) * 10) / 10 };
     this.#lastReconcile = report;
+    this.#onReconcile(report);
     if (steps > 0 || removedNrs.length > 0 || removedDevices.length > 0 || reattached > 0 || forgotten.length > 0 || errors.length > 0) {
       this.#log(`reconcile: ${steps} step(s), ${networks.length} network(s), ${reattached} workload(s) re-attached, ${forgotten.length} forgotten, ${removedNrs.length} NR(s) and ${removedDevices.length} device(s) removed, ${errors.length} error(s), ${report.ms} ms`);
     }

@@ -14,6 +14,8 @@ import { DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, TaskQueue } from './queue.js
 import { Spool } from './spool.js';
 import { EtcdStore, parseStoreUrl } from '../store/index.js';
 import { StoreAgent } from './store-agent.js';
+import { type MetricsAddress, MetricsServer } from '../metrics/server.js';
+import { ProvisiondMetrics } from './metrics.js';
 
 export interface ProvisiondOptions {
   readonly stateDir: string;
@@ -30,6 +32,8 @@ export interface ProvisiondOptions {
   readonly onFatal?: (error: unknown) => void;
   /** Be the store's agent for this node: `etcd://…` URL and node id. */
   readonly store?: { readonly url: string; readonly nodeId: string };
+  /** Serve Prometheus metrics there (off when absent). */
+  readonly metrics?: { readonly address: MetricsAddress };
 }
 
 export class Provisiond {
@@ -40,8 +44,10 @@ export class Provisiond {
   readonly #handler: NetworkdHandler;
   readonly #spool: Spool | null;
   readonly agent: StoreAgent | null;
+  readonly metricsServer: MetricsServer | null;
 
-  private constructor(db: Db, queue: TaskQueue, api: Api, handler: NetworkdHandler, spool: Spool | null, socketPath: string, agent: StoreAgent | null) {
+  private constructor(db: Db, queue: TaskQueue, api: Api, handler: NetworkdHandler, spool: Spool | null, socketPath: string, agent: StoreAgent | null, metrics: MetricsServer | null) {
+    this.metricsServer = metrics;
     this.#db = db;
     this.queue = queue;
     this.#api = api;
@@ -61,9 +67,12 @@ export class Provisiond {
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw invalid('--concurrency', 'must be an integer from 1 to 1024');
     const db = openStateDatabase(options.stateDir);
     const handler = new NetworkdHandler({ socketPath: options.networkdSocket, maxSockets: concurrency, ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}) });
-    const queue = new TaskQueue({
+    let agent: StoreAgent | null = null;
+    let queue: TaskQueue | null = null;
+    const metrics = options.metrics ? new ProvisiondMetrics(() => queue!.store.counts(), options.store ? () => agent : null) : null;
+    queue = new TaskQueue({
       db,
-      handler: handler.handle,
+      handler: metrics ? metrics.timed(handler.handle) : handler.handle,
       concurrency,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
@@ -83,18 +92,23 @@ export class Provisiond {
     const spool = options.spoolDir ? await Spool.start({ dir: options.spoolDir, queue, log: options.log }) : null;
     const counts = queue.store.counts();
     options.log(`serving ${socketPath}; networkd at ${options.networkdSocket}; ${counts.pending + counts.running} task(s) to do (${recovered} recovered from a crash)${spool ? `; spool ${spool.dir}` : ''}`);
-    let agent: StoreAgent | null = null;
     if (location?.kind === 'etcd' && options.store) {
       agent = new StoreAgent({ store: new EtcdStore(location), nodeId: options.store.nodeId, db, queue, log: options.log });
       agent.start();
       options.log(`store agent for node "${options.store.nodeId}": ${location.endpoints.join(',')}, from revision ${agent.cursor}`);
     }
-    return new Provisiond(db, queue, api, handler, spool, socketPath, agent);
+    let server: MetricsServer | null = null;
+    if (metrics && options.metrics) {
+      server = await MetricsServer.listen(metrics.registry, options.metrics.address, options.log);
+      options.log(`metrics on port ${server.address.port}`);
+    }
+    return new Provisiond(db, queue, api, handler, spool, socketPath, agent, server);
   }
 
   /** Stops taking tasks, lets attempts in flight be recorded (up to graceMs), closes the database. */
   async stop(graceMs = 10_000): Promise<void> {
     this.#spool?.close();
+    await this.metricsServer?.close();
     await this.agent?.stop();
     await this.#api.close();
     await this.queue.stop(graceMs);

@@ -79,15 +79,17 @@ function findProgram(name: string): string | null {
 }
 
 /** The packages dpkg says own `path` (following symlinks and /usr merging), or [] when none does. */
+/** The packages owning the program's file and, for a symlink, its target (graphviz's dot is a link to libgvc6's wrapper). */
 function owningPackages(path: string): string[] {
   const real = realpathSync(path);
   const candidates = [real, path].flatMap((p) => [p, p.startsWith('/usr/') ? p.slice(4) : `/usr${p}`]);
+  const owners = new Set<string>();
   for (const candidate of candidates) {
     const r = spawnSync('dpkg', ['-S', candidate], { encoding: 'utf8' });
     const line = r.status === 0 ? r.stdout.split('\n').find((l) => !l.startsWith('diversion')) : undefined;
-    if (line) return (line.slice(0, line.lastIndexOf(': ')).split(', ')).map((p) => p.replace(/:.*$/, ''));
+    if (line) for (const p of line.slice(0, line.lastIndexOf(': ')).split(', ')) owners.add(p.replace(/:.*$/, ''));
   }
-  return [];
+  return [...owners];
 }
 
 test('the collector finds the programs of shell scripts, not their data, functions or builtins', (t) => {
