@@ -8,17 +8,8 @@ import type { SamplerSource } from './metrics-sampler.js';
 import type { NetworkService } from './service.js';
 import type { Store } from './store.js';
 
-/** The fields of a GET /v1/networks entry the sample reads. */
-interface DescribedNetwork {
-  readonly network: string;
-  readonly revision: number;
-  readonly node: string;
-  readonly role: string;
-  readonly hidden: boolean;
-  readonly nrExists: boolean;
-  readonly device: SampledNetwork['device'];
-  readonly workloads: readonly unknown[];
-}
+/** The fields of a GET /v1/networks entry the sample reads (workloads listed, not counted). */
+type DescribedNetwork = Omit<SampledNetwork, 'otherNodes' | 'workloads'> & { readonly workloads: readonly unknown[] };
 
 export function networkdSamplerSource(service: NetworkService, store: Store, wgd: WgdClient | null): SamplerSource {
   return {

@@ -80,7 +80,8 @@ export class Provisiond {
       ...(options.onFatal ? { onFatal: options.onFatal } : {}),
     });
     const socketPath = options.socket ?? DEFAULT_SOCKET;
-    const api = new Api({ queue, health: () => ({ networkdSocket: options.networkdSocket }), log: options.log });
+    const store = () => (agent ? { connected: agent.phase === 'watching', cursor: agent.cursor, revisions: agent.revisions() } : null);
+    const api = new Api({ queue, health: () => ({ networkdSocket: options.networkdSocket, store: store() }), log: options.log });
     try {
       await api.listen(socketPath);
     } catch (error) {
