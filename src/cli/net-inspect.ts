@@ -13,7 +13,7 @@ import { formatTable } from './table.js';
 export const UNSEALED_NOTE = 'unsealed (matches wgPublicKey)';
 
 /** The definition a read-only verb looks at (FILE, or the network in the store) and how to name it. */
-async function readTarget(invocation: Invocation): Promise<{ def: NetworkDefinition; label: string }> {
+export async function readTarget(invocation: Invocation): Promise<{ def: NetworkDefinition; label: string }> {
   const target = resolveTarget(invocation);
   if (target.kind === 'file') return { def: await loadDefinition(target.file), label: target.file };
   const def = await withTarget(target, () => target.store.readNetwork(target.name));

@@ -26,9 +26,11 @@ export const SYSTEM_PROGRAMS = {
   etcd: 'etcd-server',
   etcdctl: 'etcd-client',
   openssl: 'openssl',
-  // Operability: a real Prometheus scrapes the daemons in tests, promtool checks the exposition;
-  // Graphviz's dot renders `zmesh net graph`.
+  // Operability: a real Prometheus scrapes the daemons in tests, promtool checks the exposition.
+  prometheus: 'prometheus',
   promtool: 'prometheus',
+  // Graphviz's dot renders `zmesh net graph`.
+  dot: 'graphviz',
   // Traffic and capture in tests and benchmarks.
   ping: 'iputils-ping',
   ncat: 'ncat',
