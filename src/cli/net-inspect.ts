@@ -7,6 +7,7 @@
 import { type NetworkDefinition, UnknownNodeError, netIdOf, openResourceKey, parseCidr, ready, resourceFor, wgAddressOf } from '../netdef/index.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, toCliError } from './definition-io.js';
+import { accessSummary } from './net-access-summary.js';
 import { resolveTarget, withTarget } from './store-target.js';
 import { formatTable } from './table.js';
 
@@ -46,6 +47,7 @@ export async function showCommand(invocation: Invocation): Promise<void> {
   });
   io.stdout(`network ${def.name} (netid ${netIdOf(def.name)})  range ${def.ipRange}  revision ${def.revision}  ${def.resources.length} NRs\n`);
   io.stdout(formatTable(['NODE', 'SUBNET', 'WG ADDRESS', 'PORT', 'ENDPOINT', 'HIDDEN', 'ROLE'], rows));
+  io.stdout(accessSummary(def, new Date()));
 }
 
 export async function planCommand(invocation: Invocation): Promise<void> {
