@@ -9,6 +9,7 @@ import { NetworkdError } from '../networkd/errors.js';
 import { createNrDataPlane } from '../networkd/nr-data-plane.js';
 import { CliError, type Command, type Invocation } from './command.js';
 import { metricsOption } from './metrics-option.js';
+import { LOG_OPTIONS, logFromArgs, nodeIdIn } from './log-option.js';
 
 const WG_CHOICES: readonly WgChoice[] = ['auto', 'kernel', 'userspace'];
 
@@ -22,7 +23,7 @@ async function run({ args, io }: Invocation): Promise<void> {
   if (!/^\d+(\.\d+)?$/.test(intervalText) || interval < 1 || interval > 86_400) throw CliError.invalid('--reconcile-interval', 'must be a number of seconds from 1 to 86400');
   const socket = args.strings['socket'];
   if (socket !== undefined && !socket.startsWith('/')) throw CliError.invalid('--socket', 'must be an absolute path');
-  const log = (message: string): void => io.stderr(`${new Date().toISOString()} zmesh networkd: ${message}\n`);
+  const log = logFromArgs(args, 'networkd', nodeIdIn(stateDir), io.stderr);
   let daemon: Networkd;
   try {
     daemon = await Networkd.start({
@@ -63,6 +64,7 @@ export const networkdCommand: Command = {
     'reconcile-interval': { type: 'string', value: 'SECONDS', description: 'seconds between reconcile passes (default 30)' },
     metrics: { type: 'string', value: 'ADDR:PORT', description: 'serve Prometheus metrics on http://ADDR:PORT/metrics (default off; e.g. 127.0.0.1:9464)' },
     'metrics-interval': { type: 'string', value: 'SECONDS', description: 'seconds between data-plane samples for the metrics (default 10)' },
+    ...LOG_OPTIONS,
   },
   notes: [
     'API (HTTP+JSON over the UNIX socket): GET /v1/health; GET /v1/networks[/NAME]; PUT /v1/networks/NAME (a definition);',

@@ -3,6 +3,7 @@
  * a 0700 state directory) and the public node record that the network's owner adds to networks.
  */
 
+import { nodeInstallCommand } from './node-install.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeToolFile } from './files.js';
@@ -82,5 +83,6 @@ export const nodeGroup: CommandGroup = {
       notes: 'The record ({ id, identityKey, endpoints, hidden }) is printed and written to D/node.json; give it to `zmesh net add-node`.',
       run: init,
     },
+    install: nodeInstallCommand,
   },
 };

@@ -31,6 +31,9 @@ export const SYSTEM_PROGRAMS = {
   promtool: 'prometheus',
   // Graphviz's dot renders `zmesh net graph`.
   dot: 'graphviz',
+  // zmesh node install --now starts the units; the tests verify them (works without systemd as PID 1).
+  systemctl: 'systemd',
+  'systemd-analyze': 'systemd',
   // Traffic and capture in tests and benchmarks.
   ping: 'iputils-ping',
   ncat: 'ncat',

@@ -5,10 +5,12 @@
  * scenario, in this order so that the slow one overlaps the others: the exposition is
  * promtool-clean, charlie's daemons are killed (its handshake ages from then), a transfer grows
  * both ends' byte counters, a flood of garbage datagrams grows drops by reason, and finally
- * charlie's handshake age passes 180 s while bravo, with traffic, stays fresh.
+ * charlie's handshake age passes 180 s while bravo, with traffic, stays fresh. Last, every
+ * daemon's log of the run is JSON lines and holds none of the run's secrets (identity keys,
+ * sealed and unsealed WireGuard keys).
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { ContinuousPing } from '../../src/sim/continuous-ping.js';
@@ -17,6 +19,7 @@ import { systemTool } from '../../src/sim/harness/system-tools.js';
 import { tcpTransfer } from '../../src/sim/harness/transfer.js';
 import { waitFor } from '../../src/sim/harness/wait.js';
 import { SimWorld } from '../../src/sim/world.js';
+import { type NetworkDefinition, SecretKey, openResourceKey, ready } from '../../src/netdef/index.js';
 
 const METRICS_PORT = 9464;
 const PROMETHEUS = '127.0.0.1:19190';
@@ -110,6 +113,26 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
     t.is(await scalar(world.internet, 'zmesh_peers_handshake_recent{node="alpha",network="obs"}'), 1);
     await keepFresh.stop();
     await prometheus.stop({ graceMs: 2_000 });
+
+    // The logs: structured, and free of every key this run made.
+    await ready();
+    const definition = net.definition() as NetworkDefinition;
+    const secrets: string[] = [];
+    for (const node of world.nodes) {
+      const identity = SecretKey.fromBase64(readFileSync(node.identityKeyFile, 'utf8'));
+      const resource = definition.resources.find((r) => r.node === node.id)!;
+      secrets.push(identity.revealBase64(), resource.wgPrivateKeySealed, openResourceKey(resource, identity).revealBase64());
+    }
+    for (const node of world.nodes) {
+      const logs = { networkd: node.networkdLog(), wgd: node.wgdLog(10_000_000) };
+      for (const [daemon, text] of Object.entries(logs)) {
+        // The one line on stdout is the start protocol's `ready`, not a log line.
+        const lines = text.split('\n').filter((l) => l.trim() !== '' && !/^zmesh (networkd|wgd): ready, /.test(l));
+        t.true(lines.length > 0, `${node.id}'s ${daemon} logged`);
+        for (const line of lines) t.like(JSON.parse(line) as object, { component: daemon }, `${node.id} ${daemon}: ${line}`);
+        for (const secret of secrets) t.false(text.includes(secret), `${node.id}'s ${daemon} log holds a key of the run`);
+      }
+    }
   } finally {
     await world.teardown();
   }
