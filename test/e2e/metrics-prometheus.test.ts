@@ -19,6 +19,7 @@ import { systemTool } from '../../src/sim/harness/system-tools.js';
 import { tcpTransfer } from '../../src/sim/harness/transfer.js';
 import { waitFor } from '../../src/sim/harness/wait.js';
 import { SimWorld } from '../../src/sim/world.js';
+import { main } from '../../src/cli/main.js';
 import { type NetworkDefinition, SecretKey, openResourceKey, ready } from '../../src/netdef/index.js';
 
 const METRICS_PORT = 9464;
@@ -39,6 +40,16 @@ async function query(ns: Namespace, expr: string): Promise<{ metric: Record<stri
 async function scalar(ns: Namespace, expr: string): Promise<number | null> {
   const result = await query(ns, expr);
   return result.length === 1 ? result[0]!.value : null;
+}
+
+/** `zmesh status` against a node's networkd (the sim runs no provisiond): exit status and screen. */
+async function zmeshStatus(socket: string): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const status = await main(['status', '--networkd-socket', socket, '--provisiond-socket', 'none'], {
+    stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), readStdin: async () => '',
+  });
+  return { status, stdout, stderr };
 }
 
 async function fetchText(ns: Namespace, url: string): Promise<string> {
@@ -78,6 +89,9 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
     for (const [from, to] of [[wa, wb], [wa, wc], [wb, wc]] as const) await (await ContinuousPing.start(from.ns, to.ip, 200)).stop();
     const keepFresh = await ContinuousPing.start(wa.ns, wb.ip, 500);
     await waitFor(async () => ((await scalar(world.internet, 'min(wireguard_latest_handshake_seconds{node="alpha"})')) ?? 0) > 0, { what: 'alpha handshaken with both peers', timeoutMs: 30_000, intervalMs: 500 });
+    const healthy = await zmeshStatus(alpha.socketPath);
+    t.is(healthy.status, 0, `${healthy.stdout}${healthy.stderr}`);
+    t.log(`zmesh status on alpha:\n${healthy.stdout}`);
     await charlie.stopDaemons();
     t.is(await scalar(world.internet, 'zmesh_peers_handshake_recent{node="alpha",network="obs"}'), 2);
 
@@ -111,6 +125,10 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
       { what: "charlie's handshake age past 180 s", timeoutMs: 240_000, intervalMs: 2_000 });
     t.true((await scalar(world.internet, age('bravo')))! < 180);
     t.is(await scalar(world.internet, 'zmesh_peers_handshake_recent{node="alpha",network="obs"}'), 1);
+    const stale = await zmeshStatus(alpha.socketPath);
+    t.is(stale.status, 1, stale.stdout);
+    t.regex(stale.stdout, /network obs: no handshake with charlie for 3m\d\ds/);
+    t.log(`zmesh status on alpha, charlie dead:\n${stale.stdout}`);
     await keepFresh.stop();
     await prometheus.stop({ graceMs: 2_000 });
 
