@@ -20,7 +20,7 @@ export interface NetworkStatus {
   readonly network: string;
   readonly revision: number;
   readonly subnet: string;
-  readonly role: string;
+  readonly role: { readonly aggregator: boolean; readonly exit: boolean };
   readonly hidden: boolean;
   readonly listenPort: number | null;
   readonly nrExists: boolean;
@@ -124,7 +124,8 @@ export function renderStatus(status: NodeStatus): string {
     out.push(r ? `last reconcile: ${r.steps} step(s), ${r.networks} network(s), ${r.ms} ms, ${r.errors.length === 0 ? 'no errors' : `${r.errors.length} error(s)`}` : 'last reconcile: none yet');
     for (const n of nd.networks) {
       out.push('');
-      const role = n.hidden ? `${n.role}, hidden` : n.role;
+      const roles = [n.role.aggregator ? 'aggregator' : '', n.role.exit ? 'exit' : '', n.hidden ? 'hidden' : ''].filter(Boolean);
+      const role = roles.length > 0 ? roles.join(', ') : 'member';
       out.push(`network ${n.network} (rev ${n.revision})  ${n.subnet}  ${role}  port ${n.listenPort ?? '-'}  NR ${n.nrExists && n.device ? 'up' : 'DOWN'}`);
       const peers = n.device?.peers ?? [];
       if (peers.length > 0) {

@@ -19,7 +19,6 @@ export function networkdSamplerSource(service: NetworkService, store: Store, wgd
         network: n.network,
         revision: n.revision,
         node: n.node,
-        role: n.role,
         hidden: n.hidden,
         nrExists: n.nrExists,
         otherNodes: Math.max(0, (store.network(n.network)?.definition.resources.length ?? 1) - 1),

@@ -13,7 +13,6 @@ export interface SampledNetwork {
   readonly network: string;
   readonly revision: number;
   readonly node: string;
-  readonly role: string;
   readonly hidden: boolean;
   readonly nrExists: boolean;
   /** Members of the network other than this node. */

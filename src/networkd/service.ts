@@ -305,7 +305,13 @@ export class NetworkService {
     await this.#beforeReconcile();
     await this.#plane.ensureNdmz();
     const networks = this.#store.networks();
-    for (const network of networks) {
+    // Many NRs (a node's first start) take a while: a progress line every 2 s of a long pass.
+    let progressAt = performance.now() + 2_000;
+    for (const [index, network] of networks.entries()) {
+      if (performance.now() >= progressAt) {
+        progressAt = performance.now() + 2_000;
+        this.#log(`reconcile: ${index} of ${networks.length} network(s) done, ${steps} step(s) so far`);
+      }
       try {
         steps += await this.#applyOne(network);
         const result = await this.#reconcileWorkloads(network);

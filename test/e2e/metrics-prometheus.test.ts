@@ -92,6 +92,8 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
     const healthy = await zmeshStatus(alpha.socketPath);
     t.is(healthy.status, 0, `${healthy.stdout}${healthy.stderr}`);
     t.log(`zmesh status on alpha:\n${healthy.stdout}`);
+    t.regex(healthy.stdout, /^network obs \(rev \d+\) {2}10\.77\.\d+\.0\/24 {2}member {2}port \d+ {2}NR up$/m);
+    t.regex(healthy.stdout, /^ {2}charlie +198\.51\.100\.13:\d+ +\d+s /m);
     await charlie.stopDaemons();
     t.is(await scalar(world.internet, 'zmesh_peers_handshake_recent{node="alpha",network="obs"}'), 2);
 

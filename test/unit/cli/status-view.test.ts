@@ -7,7 +7,7 @@ const KEY = 'x'.repeat(43) + '=';
 
 function network(peers: NetworkStatus['device'] extends infer D ? (D extends { peers: infer P } ? P : never) : never, nrExists = true): NetworkStatus {
   return {
-    network: 'blue', revision: 4, subnet: '10.2.1.0/24', role: 'aggregator', hidden: false, listenPort: 51820, nrExists,
+    network: 'blue', revision: 4, subnet: '10.2.1.0/24', role: { aggregator: true, exit: false }, hidden: false, listenPort: 51820, nrExists,
     device: nrExists ? { peers } : null,
     workloads: [{ workload: 'web-1', ip: '10.2.1.2', netns: '/run/netns/web-1' }],
   };
@@ -36,6 +36,7 @@ test('a node whose peers handshook (or never needed to), with only old failures,
   t.regex(screen, /web-1\s+10\.2\.1\.2/);
   t.true(screen.includes('store: connected, cursor 42, 1 network(s), 0 behind'));
   t.true(screen.endsWith('health: OK\n'));
+  t.true(screen.includes('network blue (rev 4)  10.2.1.0/24  aggregator  port 51820  NR up'));
 });
 
 test('a stale handshake, a missing NR, a reconcile error, a recent failed task, a lost store and a dead daemon are each named', (t) => {

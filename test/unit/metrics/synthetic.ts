@@ -8,7 +8,6 @@ export function syntheticSample(networks: number, peers: number, time = 1_800_00
       network: `net${n}`,
       revision: n + 1,
       node: 'alpha',
-      role: 'member',
       hidden: false,
       nrExists: true,
       otherNodes: peers + 2,
