@@ -40,7 +40,7 @@ struct DeviceHolder {
 };
 
 // Input refused before anything was sent: "field: reason", with both also
-// as properties (src/wg/kernel/errors.ts names the field in its context).
+// as properties (src/nr/wireguard/kernel/errors.ts names the field in its context).
 [[noreturn]] void ThrowInvalid(Napi::Env env, const std::string &field, const std::string &reason) {
   Napi::Error e = Napi::Error::New(env, field + ": " + reason);
   e.Set("code", Napi::String::New(env, "EINVAL"));
@@ -137,7 +137,7 @@ Utf16Text Text(Napi::Env env, const Napi::Value &v, const char *field) {
 }
 
 // A typed array of the batch, checked to be of the type and length its
-// reader assumes (the batch is built by src/wg/kernel/peer-batch.ts; a
+// reader assumes (the batch is built by src/nr/wireguard/kernel/peer-batch.ts; a
 // mismatch is a bug there, not bad input, but must never read out of bounds).
 template <typename T>
 Napi::TypedArrayOf<T> Column(Napi::Env env, const Napi::Object &batch, const char *field, napi_typedarray_type type, size_t min_length) {
@@ -161,7 +161,7 @@ unsigned ParseThreads() {
 }
 
 // The peers of a SET_DEVICE from the packed batch (see RawPeerBatch in
-// src/wg/kernel/native.ts): a dozen N-API calls for the whole set instead of
+// src/nr/wireguard/kernel/native.ts): a dozen N-API calls for the whole set instead of
 // ~20 per peer, then wgk_batch.c over the copied text, on every CPU. Every
 // value is checked before anything is sent; the error names the field.
 void Peers(Napi::Env env, const Napi::Value &v, wgk_device *d) {

@@ -226,7 +226,12 @@ int zm_sysctl_path(const char *key, char *out, unsigned long out_len) {
   return 0;
 }
 
-int zm_sysctl_write(const char *netns_path, const char *key, const char *value) {
+/* Runs io(fd) on the sysctl file of `key`, opened with `flags` inside the namespace and used
+ * there (a /proc/sys/net file belongs to the namespace it is opened in). Returns io's errno
+ * negated, or 0. */
+typedef int (*sysctl_io_fn)(int fd, void *ctx);
+
+static int sysctl_io(const char *netns_path, const char *key, int flags, sysctl_io_fn io, void *ctx) {
   char path[256];
   int rc = zm_sysctl_path(key, path, sizeof path);
   if (rc < 0) return rc;
@@ -234,52 +239,56 @@ int zm_sysctl_write(const char *netns_path, const char *key, const char *value) 
   rc = zm_netns_enter(netns_path, &guard);
   if (rc < 0) return rc;
   int err = 0;
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  int fd = open(path, flags | O_CLOEXEC);
   if (fd < 0) {
     err = errno;
   } else {
-    size_t len = strlen(value);
-    ssize_t w = write(fd, value, len);
-    if (w < 0) err = errno;
-    else if ((size_t)w != len) err = EIO;
+    err = io(fd, ctx);
     close(fd);
   }
   zm_netns_leave(&guard);
   return -err;
 }
 
-int zm_sysctl_read(const char *netns_path, const char *key, char *buf, unsigned long buf_len) {
-  char path[256];
-  if (buf_len < 2) return -EINVAL;
-  int rc = zm_sysctl_path(key, path, sizeof path);
-  if (rc < 0) return rc;
-  zm_netns_guard guard;
-  rc = zm_netns_enter(netns_path, &guard);
-  if (rc < 0) return rc;
-  int err = 0;
-  size_t got = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    err = errno;
-  } else {
-    for (;;) {
-      ssize_t r = read(fd, buf + got, buf_len - 1 - got);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        err = errno;
-        break;
-      }
-      if (r == 0) break;
-      got += (size_t)r;
-      if (got == buf_len - 1) {
-        err = EOVERFLOW;
-        break;
-      }
+static int write_value(int fd, void *ctx) {
+  const char *value = ctx;
+  size_t len = strlen(value);
+  ssize_t w = write(fd, value, len);
+  if (w < 0) return errno;
+  if ((size_t)w != len) return EIO;
+  return 0;
+}
+
+int zm_sysctl_write(const char *netns_path, const char *key, const char *value) {
+  return sysctl_io(netns_path, key, O_WRONLY, write_value, (void *)value);
+}
+
+struct read_buffer {
+  char *buf;
+  size_t cap;
+  size_t got;
+};
+
+static int read_value(int fd, void *ctx) {
+  struct read_buffer *b = ctx;
+  for (;;) {
+    ssize_t r = read(fd, b->buf + b->got, b->cap - 1 - b->got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return errno;
     }
-    close(fd);
+    if (r == 0) return 0;
+    b->got += (size_t)r;
+    if (b->got == b->cap - 1) return EOVERFLOW;
   }
-  zm_netns_leave(&guard);
-  if (err != 0) return -err;
+}
+
+int zm_sysctl_read(const char *netns_path, const char *key, char *buf, unsigned long buf_len) {
+  if (buf_len < 2) return -EINVAL;
+  struct read_buffer b = {.buf = buf, .cap = buf_len, .got = 0};
+  int rc = sysctl_io(netns_path, key, O_RDONLY, read_value, &b);
+  if (rc < 0) return rc;
+  size_t got = b.got;
   while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) got--;
   buf[got] = '\0';
   return (int)got;

@@ -1,4 +1,4 @@
-/* A packed batch of SET_DEVICE peers (built by src/wg/kernel/peer-batch.ts:
+/* A packed batch of SET_DEVICE peers (built by src/nr/wireguard/kernel/peer-batch.ts:
  * per-peer columns and the concatenated UTF-16 text of keys, endpoints and
  * allowed IPs) parsed into a wgk_device's peers. Every value is checked; the
  * whole batch is parsed before the caller sends anything. A large batch is
@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 /* Per-peer flag bits beyond the kernel's WGPEER_F_* (bits 0..2); mirrored by
- * RAW_PEER in src/wg/kernel/native.ts. */
+ * RAW_PEER in src/nr/wireguard/kernel/native.ts. */
 enum {
   WGK_BATCH_PRESHARED_KEY = 1 << 3,      /* the next 32 bytes of preshared_keys */
   WGK_BATCH_PRESHARED_KEY_NONE = 1 << 4, /* remove it (all zeros) */

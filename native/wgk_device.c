@@ -182,6 +182,19 @@ int wgk_get_device(const char *netns_path, const char *ifname, wgk_device *out, 
   return rc;
 }
 
+/* Opens an rtnetlink socket in netns_path and starts `m` (in buf) as a link request: the
+ * ifinfomsg header, then IFLA_IFNAME unless name is NULL. The caller adds attributes, finishes
+ * the message and closes `s`; on failure nothing is left open. */
+static int link_request(zm_nlsock *s, zm_nlmsg *m, uint8_t *buf, size_t cap, const char *netns_path, uint16_t type,
+                        uint16_t flags, const struct ifinfomsg *ifi, const char *name) {
+  int rc = zm_nl_open(s, netns_path, NETLINK_ROUTE);
+  if (rc < 0) return rc;
+  zm_nl_begin(m, buf, cap, type, flags, -1, 0);
+  zm_nl_put_raw(m, ifi, sizeof *ifi);
+  if (name != NULL) zm_nl_put_str(m, IFLA_IFNAME, name);
+  return 0;
+}
+
 int wgk_link_create(const char *netns_path, const char *name, const char *move_to_path, int mtu, wgk_error_info *info) {
   info_reset(info, "open rtnetlink socket");
   int target = -1;
@@ -191,17 +204,15 @@ int wgk_link_create(const char *netns_path, const char *name, const char *move_t
     if (target < 0) return -errno;
   }
   zm_nlsock s;
-  int rc = zm_nl_open(&s, netns_path, NETLINK_ROUTE);
+  uint8_t buf[512];
+  zm_nlmsg m;
+  struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_flags = IFF_UP, .ifi_change = IFF_UP};
+  int rc = link_request(&s, &m, buf, sizeof buf, netns_path, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                        &ifi, name);
   if (rc < 0) {
     if (target >= 0) close(target);
     return rc;
   }
-  uint8_t buf[512];
-  zm_nlmsg m;
-  zm_nl_begin(&m, buf, sizeof buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, -1, 0);
-  struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_flags = IFF_UP, .ifi_change = IFF_UP};
-  zm_nl_put_raw(&m, &ifi, sizeof ifi);
-  zm_nl_put_str(&m, IFLA_IFNAME, name);
   if (mtu > 0) zm_nl_put_u32(&m, IFLA_MTU, (uint32_t)mtu);
   /* Created through a socket of netns_path, the device's UDP socket stays
    * there even though the link itself is made in the target namespace. */
@@ -221,14 +232,11 @@ int wgk_link_create(const char *netns_path, const char *name, const char *move_t
 int wgk_link_delete(const char *netns_path, const char *name, wgk_error_info *info) {
   info_reset(info, "open rtnetlink socket");
   zm_nlsock s;
-  int rc = zm_nl_open(&s, netns_path, NETLINK_ROUTE);
-  if (rc < 0) return rc;
   uint8_t buf[128];
   zm_nlmsg m;
-  zm_nl_begin(&m, buf, sizeof buf, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, -1, 0);
   struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
-  zm_nl_put_raw(&m, &ifi, sizeof ifi);
-  zm_nl_put_str(&m, IFLA_IFNAME, name);
+  int rc = link_request(&s, &m, buf, sizeof buf, netns_path, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, &ifi, name);
+  if (rc < 0) return rc;
   zm_nl_finish(&m);
   info_stage(info, "RTM_DELLINK");
   rc = zm_nl_request(&s, &m);
@@ -267,13 +275,11 @@ static int on_link(const uint8_t *payload, size_t len, uint16_t type, void *ctx)
 int wgk_link_list(const char *netns_path, wgk_name_fn on_name, void *ctx, wgk_error_info *info) {
   info_reset(info, "open rtnetlink socket");
   zm_nlsock s;
-  int rc = zm_nl_open(&s, netns_path, NETLINK_ROUTE);
-  if (rc < 0) return rc;
   uint8_t buf[128];
   zm_nlmsg m;
-  zm_nl_begin(&m, buf, sizeof buf, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, -1, 0);
   struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
-  zm_nl_put_raw(&m, &ifi, sizeof ifi);
+  int rc = link_request(&s, &m, buf, sizeof buf, netns_path, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &ifi, NULL);
+  if (rc < 0) return rc;
   zm_nl_finish(&m);
   struct link_list_ctx l = {.on_name = on_name, .ctx = ctx};
   info_stage(info, "RTM_GETLINK");

@@ -126,7 +126,7 @@ function isSocket(p: string): boolean {
   }
 }
 
-async function startDaemon(w: World, ns: Namespace, ifname: string, impl: 'wireguard-go' | 'zmesh-wg'): Promise<BackgroundProcess> {
+async function startDaemon(_w: World, ns: Namespace, ifname: string, impl: 'wireguard-go' | 'zmesh-wg'): Promise<BackgroundProcess> {
   const proc = ns.spawn(impl === 'zmesh-wg' ? ZMESH_WG : WIREGUARD_GO, ['-f', ifname], {
     env: { LOG_LEVEL: 'error', WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' },
   });

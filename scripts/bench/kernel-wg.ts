@@ -31,9 +31,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { SecretKey, ready } from '../../src/netdef/index.js';
-import { KernelWgError, createLink, getDevice, setDevice, wireguardFamilyAvailable, type KernelPeerSet } from '../../src/wg/kernel/index.js';
-import { toRawDeviceSet } from '../../src/wg/kernel/device.js';
-import { kernelWgNative, type RawSetStats } from '../../src/wg/kernel/native.js';
+import { KernelWgError, createLink, getDevice, setDevice, wireguardFamilyAvailable, type KernelPeerSet } from '../../src/nr/wireguard/kernel/index.js';
+import { toRawDeviceSet } from '../../src/nr/wireguard/kernel/device.js';
+import { kernelWgNative, type RawSetStats } from '../../src/nr/wireguard/kernel/native.js';
 
 const PEERS = Number(process.env.PEERS ?? 10_000);
 const RUNS = Number(process.env.RUNS ?? 5);

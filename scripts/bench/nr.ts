@@ -69,7 +69,7 @@ function inputs(count: number): Input[] {
     const publicAddress = allocatePublicAddress(used);
     used.push(publicAddress);
     const privateKey = openResourceKey(def.resources[0]!, a.privateKey);
-    out.push({ resource: resourceFor(def, 'a'), ctx: { publicAddress, privateKey, resolvedEndpoints: new Map() } });
+    out.push({ resource: resourceFor(def, 'a'), ctx: { publicAddress, privateKey } });
   }
   return out;
 }

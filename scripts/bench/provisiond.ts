@@ -24,6 +24,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { UnixHttpClient } from '../../src/http/client.js';
 import { addNode, assertNodeRecord, createNetwork, generateKeyPair, ready, sodiumKeySource } from '../../src/netdef/index.js';
 import { ProvisiondClient } from '../../src/provisiond/client.js';
 import { openDatabase } from '../../src/provisiond/database.js';
@@ -94,20 +95,14 @@ async function fakeNetworkd(socketPath: string): Promise<http.Server> {
 }
 
 /** HTTP+JSON over a UNIX socket (networkd's API), resolving with status and body. */
-function request(socketPath: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path, headers: { ...headers, ...(text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, body: raw ? JSON.parse(raw) : null });
-      });
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
+async function request(socketPath: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const client = new UnixHttpClient({ socketPath, timeoutMs: 120_000 });
+  try {
+    const answer = await client.request(method, path, { body, headers });
+    return { status: answer.status, body: answer.body };
+  } finally {
+    client.close();
+  }
 }
 
 async function untilSucceeded(client: ProvisiondClient, total: number, timeoutMs: number): Promise<void> {
@@ -180,7 +175,14 @@ async function endToEnd(count: number): Promise<{ rows: Row[]; split: Split }> {
     let directMs = 0;
     for (let from = 0; from < count; from += BLOCK) {
       const to = Math.min(count, from + BLOCK);
-      const attaches = spaces.slice(from, to).map((ns, k) => ({ id: `attach-${from + k}`, type: 'workload.attach', network: 'bench-e2e', workload: `e2e-${from + k}`, netns: ns.path, ifname: 'eth0' }));
+      const attaches = spaces.slice(from, to).map((ns, k) => ({
+        id: `attach-${from + k}`,
+        type: 'workload.attach',
+        network: 'bench-e2e',
+        workload: `e2e-${from + k}`,
+        netns: ns.path,
+        ifname: 'eth0',
+      }));
       const started = performance.now();
       const startedAt = Date.now();
       await client.submit(attaches);

@@ -1,5 +1,5 @@
 /**
- * Benchmark of networkd's workload links (src/networkd/workload-link.ts): 10 NR-shaped
+ * Benchmark of networkd's workload links (src/nr/workload-link.ts): 10 NR-shaped
  * namespaces (a br0 with the gateway address, as an NR has) × 4 workload namespaces each.
  * Rows: attach all 40 (cold), re-check all 40 when nothing changed (what every reconcile pass
  * does per workload), list the wl-* links of the 10 NRs, detach all 40. With `KernelWorkloadLinks`
@@ -9,9 +9,10 @@
  *
  *   npx tsx scripts/bench/workload-links.ts [--networks 10] [--per-network 4] [--rounds 3]
  */
+import { WG_MTU } from '../../src/netdef/index.js';
 import { World } from '../../src/sim/harness/index.js';
-import * as workloadLink from '../../src/networkd/workload-link.js';
-import type { WorkloadLinkSpec } from '../../src/networkd/workload-link.js';
+import * as workloadLink from '../../src/nr/workload-link.js';
+import type { WorkloadLinkSpec } from '../../src/nr/workload-link.js';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
       await nr.ip(['link', 'set', 'br0', 'up']);
       for (let w = 0; w < PER_NETWORK; w++) {
         const wl = await world.namespace(`w${n}x${w}`);
-        specs.push({ nrNetns: nr.path, link: workloadLink.workloadLinkName(`bench-${n}-${w}`), netns: wl.path, ifname: 'eth0', ip: `10.200.${n}.${w + 2}`, gateway: `10.200.${n}.1`, mtu: workloadLink.WORKLOAD_MTU });
+        specs.push({ nrNetns: nr.path, link: workloadLink.workloadLinkName(`bench-${n}-${w}`), netns: wl.path, ifname: 'eth0', ip: `10.200.${n}.${w + 2}`, gateway: `10.200.${n}.1`, mtu: WG_MTU });
       }
     }
     const nrPaths = [...new Set(specs.map((s) => s.nrNetns))];

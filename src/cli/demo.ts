@@ -11,7 +11,7 @@
  */
 import { interceptNextSignal } from '../sim/harness/exit-hooks.js';
 import { egressChecks, formatChecks, inboundChecks, reachabilityChecks, type CheckResult } from '../sim/checks.js';
-import { type StandardMesh } from '../sim/mesh.js';
+import type { StandardMesh } from '../sim/mesh.js';
 import { buildFleetMesh, type FleetMesh } from '../sim/fleet.js';
 import { formatMatrix } from '../sim/reachability.js';
 import { statusReport } from '../sim/status.js';

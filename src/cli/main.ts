@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { NetdefError } from '../netdef/index.js';
 import { HELP, parseCommandArgs } from './args.js';
 import { CliError, type CliIo, type Command, type CommandEntry, EXIT_FAILURE, EXIT_INVALID, EXIT_OK, isGroup } from './command.js';
+import { cniGroup } from './cni.js';
 import { demoCommand } from './demo.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { inviteGroup } from './invite.js';
@@ -32,6 +33,7 @@ export const commandTable: Readonly<Record<string, CommandEntry>> = {
   task: taskGroup,
   store: storeGroup,
   networkd: networkdCommand,
+  cni: cniGroup,
   status: statusCommand,
 };
 

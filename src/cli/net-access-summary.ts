@@ -1,7 +1,6 @@
 /** The access-control part of `zmesh net show`: groups, associations, external peers. */
 
 import type { AssociationDocument, NetworkDefinition } from '../netdef/index.js';
-import { describeAssociation } from './net-access.js';
 import { formatTable } from './table.js';
 
 /** `net show`'s part: groups, associations and external peers (pending, redeemed or expired at `now`); '' when none. */
@@ -30,4 +29,11 @@ export function accessSummary(def: NetworkDefinition, now: Date): string {
     text += `\n${formatTable(['EXTERNAL PEER', 'ADDRESS', 'VIA', 'INVITATION', 'EXPIRES'], rows)}`;
   }
   return text;
+}
+
+/** `web -> db tcp 5432`, `ops <-> web`. */
+export function describeAssociation(a: AssociationDocument): string {
+  const arrow = a.bothWays ? '<->' : '->';
+  const what = a.protocol ? ` ${a.protocol}${a.ports ? ` ${a.ports.join(',')}` : ''}` : '';
+  return `${a.from} ${arrow} ${a.to}${what}`;
 }

@@ -17,6 +17,7 @@ import {
   removeGroup,
 } from '../netdef/index.js';
 import { CliError, type Invocation } from './command.js';
+import { describeAssociation } from './net-access-summary.js';
 import { edit } from './net-edit.js';
 import { readTarget } from './net-inspect.js';
 
@@ -71,13 +72,6 @@ function associationOf(invocation: Invocation): AssociationDocument {
     ...(ports !== undefined ? { ports } : {}),
     ...(flags['both-ways'] === true ? { bothWays: true } : {}),
   };
-}
-
-/** `web -> db tcp 5432`, `ops <-> web`. */
-export function describeAssociation(a: AssociationDocument): string {
-  const arrow = a.bothWays ? '<->' : '->';
-  const what = a.protocol ? ` ${a.protocol}${a.ports ? ` ${a.ports.join(',')}` : ''}` : '';
-  return `${a.from} ${arrow} ${a.to}${what}`;
 }
 
 function associationFields(index: number, association: AssociationDocument): Record<string, string> {

@@ -2,6 +2,7 @@
  * `zmesh status`'s model and screen: what networkd and provisiond answer, judged (what makes the
  * node unhealthy) and laid out for a 100-column terminal. Pure: the command (status.ts) fetches.
  */
+import type { HealthView, NetworkView, PeerView, WorkloadView } from '../networkd/views.js';
 import { formatTable } from './table.js';
 
 /** A peer whose last handshake is older than this, having had one, is down (WireGuard re-keys every 2 min). */
@@ -9,34 +10,13 @@ export const STALE_HANDSHAKE_SECONDS = 180;
 /** Failed tasks this recent make the node unhealthy; older ones are history. */
 export const FAILED_TASK_WINDOW_MS = 60 * 60 * 1000;
 
-export interface NetworkdHealth {
-  readonly node: string;
-  readonly pid: number;
-  readonly wg: { readonly backend: string; readonly wgdPid: number | null };
-  readonly lastReconcile: { readonly steps: number; readonly networks: number; readonly errors: readonly string[]; readonly ms: number } | null;
-}
-
-export interface NetworkStatus {
-  readonly network: string;
-  readonly revision: number;
-  readonly subnet: string;
-  readonly role: { readonly aggregator: boolean; readonly exit: boolean };
-  readonly hidden: boolean;
-  readonly listenPort: number | null;
-  readonly nrExists: boolean;
-  readonly device: { readonly peers: readonly PeerStatus[] } | null;
-  readonly workloads: readonly { readonly workload: string; readonly ip: string; readonly netns: string }[];
-  readonly liveError?: string;
-}
-
-export interface PeerStatus {
-  readonly node: string | null;
-  readonly publicKey: string;
-  readonly endpoint: string | null;
-  readonly lastHandshakeAgeSeconds: number | null;
-  readonly rxBytes: number;
-  readonly txBytes: number;
-}
+/** What the screen reads of networkd's answers (src/networkd/views.ts, the API's contract). */
+export type NetworkdHealth = Pick<HealthView, 'node' | 'pid' | 'wg' | 'lastReconcile'>;
+export type PeerStatus = PeerView;
+export type NetworkStatus = Pick<NetworkView, 'network' | 'revision' | 'subnet' | 'role' | 'hidden' | 'listenPort' | 'nrExists' | 'liveError'> & {
+  readonly device: { readonly peers: readonly PeerView[] } | null;
+  readonly workloads: readonly Pick<WorkloadView, 'workload' | 'ip' | 'netns'>[];
+};
 
 export interface FailedTask {
   readonly id: string;

@@ -40,7 +40,15 @@ export const SYSTEM_PROGRAMS = {
   iperf3: 'iperf3',
   tcpdump: 'tcpdump',
   strace: 'strace',
-  // The guest-kernel runner (scripts/kvm): installed by scripts/kvm/setup when it is used.
+  // The format and lint of native/ (npm run format / npm run lint, which scripts/test runs).
+  'clang-format': 'clang-format',
+  // Containers: podman attaches containers through zmesh-cni in the e2e test (its OCI runtime,
+  // runc, is named by scripts/setup and run by podman only).
+  podman: 'podman',
+  // Go builds the libcni test tool (test/fixtures/libcni-tool) against Debian's libcni source.
+  go: 'golang-1.19-go',
+  // The guest-kernel runner (scripts/kvm): installed by scripts/kvm/setup when it is used (busybox
+  // also by scripts/setup: the podman test's container rootfs).
   'qemu-system-x86_64': 'qemu-system-x86',
   busybox: 'busybox-static',
   xz: 'xz-utils',

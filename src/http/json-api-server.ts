@@ -1,12 +1,12 @@
 /**
  * The part of a JSON API on a root-only UNIX socket that networkd and provisiond share: the
  * node:http server and its socket file (the file's life — directory 0700, stale replaced, live
- * refused, umask 077 bind — is src/wg/uapi/socket-file.ts), finding the route of a request, and
+ * refused, umask 077 bind — is src/socket/socket-file.ts), finding the route of a request, and
  * writing a JSON answer. What routes do, which errors get logged and any extra headers stay with
  * each daemon; the errors raised here are made with the daemon's own error class.
  */
 import http from 'node:http';
-import { bindSocketFile, type BoundSocketFile, SocketFileError } from '../wg/uapi/socket-file.js';
+import { bindSocketFile, type BoundSocketFile, SocketFileError } from '../socket/socket-file.js';
 
 /** The codes this layer raises; each daemon's error type has them all. */
 export type ServerErrorCode = 'ENOENT' | 'EMETHOD' | 'ETOOLARGE' | 'ECONFLICT' | 'EUNAVAILABLE';

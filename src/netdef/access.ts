@@ -18,6 +18,7 @@
 import type { ValidationIssue } from './errors.js';
 import {
   type Cidr,
+  canonicalPrefixes,
   containsAddress,
   containsCidr,
   formatCidr,
@@ -25,7 +26,6 @@ import {
   parseCidr,
   parseIpv4,
 } from './ipv4.js';
-import { canonicalPrefixes } from './derive.js';
 import type { Association, AssociationDocument, NetworkDefinition, NetworkDefinitionDocument } from './schema.js';
 
 export type AccessProtocol = 'tcp' | 'udp' | 'icmp';

@@ -21,6 +21,11 @@ function cidr(text: string): Cidr {
 /** The on-link network of every NR's WireGuard device. */
 export const WG_NETWORK = cidr('100.64.0.0/16');
 export const WG_ADDRESS_PREFIX = 16;
+/**
+ * The MTU of every NR's WireGuard device and of its workloads' links: WireGuard's own default,
+ * 1500 less the 80 bytes an IPv6 underlay adds (IPv6 40, UDP 8, WireGuard 32). The one definition:
+ * the WireGuard devices (userspace and kernel) and networkd's workloads take it from here.
+ */
 export const WG_MTU = 1420;
 export const DEFAULT_ROUTE = cidr('0.0.0.0/0');
 export const SUBNET_PREFIX = 24;

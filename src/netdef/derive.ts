@@ -22,7 +22,7 @@ import { type AccessPolicy, accessPolicyOf } from './access.js';
 import { DEFAULT_ROUTE, WG_ADDRESS_PREFIX, WG_MTU, WG_NETWORK, gatewayOf, wgAddressOf, wgHostCidrOf } from './addressing.js';
 import { UnknownNodeError } from './errors.js';
 import { externalPeerNode, redeemedPeersVia } from './external-peers.js';
-import { type Cidr, compareCidr, formatCidr, parseCidr, rangeOf } from './ipv4.js';
+import { type Cidr, canonicalPrefixes, formatCidr, parseCidr } from './ipv4.js';
 import { netIdOf } from './netid.js';
 import type { NetworkDefinition, Resource } from './schema.js';
 
@@ -73,7 +73,7 @@ export interface NodeResource {
   /** The device's private key sealed to the node's identity key (base64 sealed box). */
   wgPrivateKeySealed: string;
   /** MTU of the WireGuard device and of the workloads. */
-  mtu: 1420;
+  mtu: typeof WG_MTU;
   /** True when the node is behind NAT (peers only with the aggregator). */
   hidden: boolean;
   /** Whether this NR relays for hidden NRs and/or is the network's exit. */
@@ -90,20 +90,6 @@ export interface NodeResource {
 
 function subnetOf(resource: Resource): Cidr {
   return parseCidr(resource.subnet) as Cidr; // validated definitions only
-}
-
-/** Sorted, with prefixes inside an earlier (wider) one of the same list dropped. */
-export function canonicalPrefixes(prefixes: Cidr[]): string[] {
-  prefixes.sort(compareCidr);
-  const kept: string[] = [];
-  let coveredUpTo = -1;
-  for (const prefix of prefixes) {
-    const { first, last } = rangeOf(prefix);
-    if (first <= coveredUpTo) continue; // CIDRs either nest or are disjoint: this one nests
-    kept.push(formatCidr(prefix));
-    coveredUpTo = last;
-  }
-  return kept;
 }
 
 function ownPrefixes(resource: Resource): Cidr[] {

@@ -9,7 +9,16 @@ declare const cidrBrand: unique symbol;
 /** An IPv4 prefix; `address` is the unsigned 32-bit value, host bits may be set until checked. */
 export type Cidr = { readonly address: number; readonly prefix: number } & { readonly [cidrBrand]: true };
 
-const OCTET = /^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$/;
+/** One decimal octet, 0–255, no leading zeros: the grammar of every IPv4 check, schemas included. */
+const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+const IPV4_PREFIX_LENGTH = '(3[0-2]|[12]?[0-9])';
+/** A dotted-quad IPv4 address, as a JSON Schema pattern. */
+export const IPV4_ADDRESS_PATTERN = `^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`;
+/** `a.b.c.d/n` (n 0–32), as a JSON Schema pattern. */
+export const IPV4_CIDR_PATTERN = `^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}/${IPV4_PREFIX_LENGTH}$`;
+
+const OCTET = new RegExp(`^${IPV4_OCTET}$`);
+const PREFIX_LENGTH = new RegExp(`^${IPV4_PREFIX_LENGTH}$`);
 
 /** Parses a dotted-quad IPv4 address; undefined when malformed (leading zeros are malformed). */
 export function parseIpv4(text: string): number | undefined {
@@ -37,7 +46,7 @@ export function parseCidr(text: string): Cidr | undefined {
   if (slash < 0) return undefined;
   const address = parseIpv4(text.slice(0, slash));
   const prefixText = text.slice(slash + 1);
-  if (address === undefined || !/^(3[0-2]|[12]?[0-9])$/.test(prefixText)) return undefined;
+  if (address === undefined || !PREFIX_LENGTH.test(prefixText)) return undefined;
   return makeCidr(address, Number(prefixText));
 }
 
@@ -77,4 +86,18 @@ export function formatCidr(cidr: Cidr): string {
 /** Sort order of canonical CIDR lists: by address, then wider prefix first. */
 export function compareCidr(a: Cidr, b: Cidr): number {
   return a.address - b.address || a.prefix - b.prefix;
+}
+
+/** Sorted, with prefixes inside an earlier (wider) one of the same list dropped. */
+export function canonicalPrefixes(prefixes: Cidr[]): string[] {
+  prefixes.sort(compareCidr);
+  const kept: string[] = [];
+  let coveredUpTo = -1;
+  for (const prefix of prefixes) {
+    const { first, last } = rangeOf(prefix);
+    if (first <= coveredUpTo) continue; // CIDRs either nest or are disjoint: this one nests
+    kept.push(formatCidr(prefix));
+    coveredUpTo = last;
+  }
+  return kept;
 }

@@ -12,7 +12,11 @@ import { KeyFormatError, UnsealError } from './errors.js';
 export const KEY_BYTES = 32;
 /** crypto_box_seal output for a 32-byte message: ephemeral public key + MAC + message. */
 export const SEALED_KEY_BYTES = 80;
-/** Canonical standard base64 of 32 bytes, as wg(8) prints keys. */
+/**
+ * Canonical standard base64 of 32 bytes, as wg(8) prints keys: 43 significant characters, the
+ * last with its two low bits zero, one '=' — so two spellings of one key cannot both be accepted.
+ * The one pattern of a base64 key: the definition schema, the UAPI and the wg tools' parsers use it.
+ */
 export const KEY_PATTERN = '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$';
 /** Canonical standard base64 of 80 bytes. */
 export const SEALED_KEY_PATTERN = '^[A-Za-z0-9+/]{106}[AEIMQUYcgkosw480]=$';

@@ -7,13 +7,12 @@
  */
 
 import { type Static, Type } from '@sinclair/typebox';
+import { IPV4_ADDRESS_PATTERN, IPV4_CIDR_PATTERN } from './ipv4.js';
 import { KEY_PATTERN, SEALED_KEY_PATTERN } from './keys.js';
 
 export const DEFINITION_VERSION = 1;
 export const NODE_ID_PATTERN = '^[a-z0-9-]{1,32}$';
 export const NETWORK_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
-const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
-export const CIDR_PATTERN = `^${OCTET}(\\.${OCTET}){3}/(3[0-2]|[12]?[0-9])$`;
 export const MAX_RESOURCES = 65536;
 export const MAX_ENDPOINTS = 16;
 
@@ -36,7 +35,7 @@ const SealedKey = Type.String({
 });
 
 const Ipv4Cidr = (description: string) =>
-  Type.String({ pattern: CIDR_PATTERN, title: 'CIDR', description });
+  Type.String({ pattern: IPV4_CIDR_PATTERN, title: 'CIDR', description });
 
 const Endpoint = (description: string) =>
   Type.String({ minLength: 1, maxLength: 300, title: 'endpoint', description });
@@ -107,7 +106,6 @@ export const AssociationSchema = Type.Object(
 );
 
 export const ISO_TIME_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$';
-export const IPV4_PATTERN = `^${OCTET}(\\.${OCTET}){3}$`;
 export const MAX_EXTERNAL_PEERS = 4096;
 
 /**
@@ -119,7 +117,7 @@ export const ExternalPeerSchema = Type.Object(
   {
     name: GroupName,
     address: Type.String({
-      pattern: IPV4_PATTERN,
+      pattern: IPV4_ADDRESS_PATTERN,
       title: 'address',
       description: 'an IPv4 address inside ipRange and outside every NR subnet',
     }),

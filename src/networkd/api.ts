@@ -8,6 +8,7 @@
  *   DELETE /v1/networks/{name}
  *   POST   /v1/networks/{name}/workloads       body: { workload, netns, ifname, ip? }
  *   DELETE /v1/networks/{name}/workloads/{workload}
+ *   POST   /v1/networks/{name}/workloads/gc    body: { keep: [workload, ...] } (CNI workloads)
  *
  * Owns routing, body limits, JSON in and out, the mapping of errors to statuses
  * (`{ error: { code, message, field?, issues? } }`) and X-Task-Id idempotency of changes.
@@ -18,9 +19,10 @@ import { JsonTextError, parseStrictJson } from '../common/json-text.js';
 import { findRoute, JsonApiServer, sendJson } from '../http/json-api-server.js';
 import { readBodyText } from '../http/request-body.js';
 import { NetworkdError, asNetworkdError, invalid } from './errors.js';
-import { parseAttachRequest, parseNetworkName, parseTaskId } from './requests.js';
+import { parseAttachRequest, parseGcRequest, parseNetworkName, parseTaskId } from './requests.js';
 import type { NetworkService } from './service.js';
 import type { TaskLog, TaskOutcome } from './task-log.js';
+import type { HealthView } from './views.js';
 
 /** A whole definition of thousands of NRs fits; more is refused before it is read. */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -28,7 +30,7 @@ export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 export interface ApiOptions {
   readonly service: NetworkService;
   readonly tasks: TaskLog;
-  readonly health: () => object;
+  readonly health: () => HealthView;
   readonly log?: (message: string) => void;
 }
 
@@ -93,6 +95,13 @@ export class Api {
         change: true,
         body: true,
         handler: async (p, body) => service.attachWorkload(name(p), parseAttachRequest(body)),
+      },
+      {
+        method: 'POST',
+        pattern: /^\/v1\/networks\/([^/]+)\/workloads\/gc$/,
+        change: true,
+        body: true,
+        handler: async (p, body) => service.gcWorkloads(name(p), parseGcRequest(body)),
       },
       {
         method: 'DELETE',

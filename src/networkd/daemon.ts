@@ -9,14 +9,17 @@
  * is set, so simulated nodes on one machine do not share /var/run/wireguard).
  */
 import { join } from 'node:path';
-import { KernelWgError, wireguardFamilyAvailable } from '../wg/kernel/index.js';
+import { KernelWgError, wireguardFamilyAvailable } from '../nr/wireguard/kernel/index.js';
 import { DEFAULT_UAPI_DIR } from '../wg/wgd/registry.js';
 import { Api } from './api.js';
 import type { DataPlane } from './data-plane.js';
 import { EndpointResolver, type HostResolver, systemResolver } from './endpoint-resolver.js';
 import { NetworkdError, invalid } from './errors.js';
 import { loadNodeIdentity } from './identity.js';
-import { NetworkService, type ReconcileReport, type WorkloadLinks } from './service.js';
+import { drainReleaseSpool, releaseSpoolDir } from './release-spool.js';
+import { parseNetworkName } from './requests.js';
+import { NetworkService, type WorkloadLinks } from './service.js';
+import type { ReconcileReport } from './views.js';
 import { Store } from './store.js';
 import { TaskLog } from './task-log.js';
 import { WgdSupervisor, selfCommand } from './wgd-supervisor.js';
@@ -98,6 +101,24 @@ export function chooseBackend(choice: WgChoice, probe: KernelWireGuardProbe = pr
   return 'userspace';
 }
 
+/**
+ * Releases zmesh-cni spooled while networkd was not answering (release-spool.ts): each is a
+ * detach; a workload or network that is already gone counts as released.
+ */
+async function drainReleases(service: NetworkService, dir: string, log: (message: string) => void): Promise<void> {
+  const done = await drainReleaseSpool(dir, async ({ network, workload }) => {
+    try {
+      await service.detachWorkload(parseNetworkName(network), workload);
+      return true;
+    } catch (error) {
+      if (error instanceof NetworkdError && (error.code === 'ENOENT' || error.code === 'EINVAL')) return true;
+      log(`spooled release of ${workload} in ${network}: ${error instanceof NetworkdError ? error.message : 'internal error'}; kept for the next reconcile`);
+      return false;
+    }
+  });
+  if (done.length > 0) log(`released ${done.length} workload(s) spooled while networkd was not answering`);
+}
+
 export class Networkd {
   readonly service: NetworkService;
   readonly socketPath: string;
@@ -177,6 +198,8 @@ export class Networkd {
       log,
     });
     await api.listen(socketPath);
+    const drain = () => drainReleases(service, releaseSpoolDir(socketPath), log);
+    await drain();
     let observability: { server: MetricsServer; sampler: MetricsSampler } | null = null;
     if (metrics && options.metrics) {
       const source = networkdSamplerSource(service, store, supervisor?.client ?? null);
@@ -190,7 +213,10 @@ export class Networkd {
       log(`metrics on http://${server.address.host.includes(':') ? `[${server.address.host}]` : server.address.host}:${server.address.port}/metrics`);
     }
     const timer = setInterval(() => {
-      service.scheduleReconcile().catch((error: unknown) => log(`reconcile failed: ${error instanceof NetworkdError ? error.message : 'internal error'}`));
+      service
+        .scheduleReconcile()
+        .then(drain)
+        .catch((error: unknown) => log(`reconcile failed: ${error instanceof NetworkdError ? error.message : 'internal error'}`));
     }, options.reconcileIntervalSeconds * 1000);
     const wgText = supervisor ? `userspace WireGuard, wgd pid ${supervisor.pid}` : 'kernel WireGuard';
     log(`node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; ${wgText}`);

@@ -40,6 +40,12 @@ function formatAddress(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/** The same host names with the same addresses, in whatever order. */
+function sameAddresses(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const names = Object.keys(a);
+  return names.length === Object.keys(b).length && names.every((name) => Object.hasOwn(b, name) && b[name] === a[name]);
+}
+
 export class EndpointResolver {
   readonly #resolve: HostResolver;
   readonly #timeoutMs: number;
@@ -51,9 +57,13 @@ export class EndpointResolver {
 
   /**
    * Resolves every endpoint (null stays null). `lastGood` maps host names to their last good
-   * address; the returned `lastGood` is the updated map (only names still in use are kept).
+   * address; the returned `lastGood` is the updated map (only names still in use are kept), and
+   * `changed` says whether it differs from the one given (so that it is stored only then).
    */
-  async resolveAll(endpoints: readonly (string | null)[], lastGood: Readonly<Record<string, string>>): Promise<{ endpoints: ResolvedEndpoint[]; lastGood: Record<string, string> }> {
+  async resolveAll(
+    endpoints: readonly (string | null)[],
+    lastGood: Readonly<Record<string, string>>,
+  ): Promise<{ endpoints: ResolvedEndpoint[]; lastGood: Record<string, string>; changed: boolean }> {
     const hosts = new Map<string, Promise<string | null>>();
     const parsed = endpoints.map((text) => (text === null ? null : parseEndpoint(text, true)));
     for (const p of parsed) {
@@ -82,6 +92,6 @@ export class EndpointResolver {
       }
       return { endpoint: null, source: 'unresolved', host: host.text };
     });
-    return { endpoints: results, lastGood: updated };
+    return { endpoints: results, lastGood: updated, changed: !sameAddresses(updated, lastGood) };
   }
 }

@@ -4,30 +4,10 @@
  * problem and never carry key material: only public values are ever formatted into them.
  */
 import { internalErrorMessage } from '../common/coded-error.js';
-import { ApiError, type Issue } from '../http/api-error.js';
+import { ApiError, type ApiErrorCode, type Issue } from '../http/api-error.js';
 
-export type NetworkdErrorCode =
-  | 'EINVAL' // malformed request (field named) → 400
-  | 'ENOENT' // unknown network, workload or route → 404
-  | 'ENOTMEMBER' // the definition does not contain this node → 422
-  | 'ECONFLICT' // revision older/equal-but-different, address taken, workload id reused → 409
-  | 'ETOOLARGE' // request body over the limit → 413
-  | 'EMETHOD' // method not allowed on the path → 405
-  | 'EKERNEL' // the kernel or wgd refused a change → 500
-  | 'EUNAVAILABLE' // wgd or a backend is not available → 503
-  | 'EINTERNAL'; // a bug: never carries the foreign error's text → 500
-
-const STATUS: Readonly<Record<NetworkdErrorCode, number>> = {
-  EINVAL: 400,
-  ENOENT: 404,
-  ENOTMEMBER: 422,
-  ECONFLICT: 409,
-  ETOOLARGE: 413,
-  EMETHOD: 405,
-  EKERNEL: 500,
-  EUNAVAILABLE: 503,
-  EINTERNAL: 500,
-};
+/** The API codes networkd answers (their HTTP statuses: src/http/api-error.ts). */
+export type NetworkdErrorCode = Exclude<ApiErrorCode, 'ESTATE'>;
 
 export type { Issue };
 
@@ -40,10 +20,6 @@ export interface NetworkdErrorContext {
 
 export class NetworkdError extends ApiError<NetworkdErrorCode, NetworkdErrorContext> {
   override readonly name = 'NetworkdError';
-
-  get status(): number {
-    return STATUS[this.code];
-  }
 }
 
 /** EINVAL whose message starts with the field's name. */

@@ -3,18 +3,14 @@
  * read as GET /v1/networks), each network's member count from the store, and wgd's drop counters.
  */
 import type { WgdClient } from '../wg/wgd/client.js';
-import type { SampledNetwork } from './metrics.js';
 import type { SamplerSource } from './metrics-sampler.js';
 import type { NetworkService } from './service.js';
 import type { Store } from './store.js';
 
-/** The fields of a GET /v1/networks entry the sample reads (workloads listed, not counted). */
-type DescribedNetwork = Omit<SampledNetwork, 'otherNodes' | 'workloads'> & { readonly workloads: readonly unknown[] };
-
 export function networkdSamplerSource(service: NetworkService, store: Store, wgd: WgdClient | null): SamplerSource {
   return {
     async networks() {
-      const described = (await service.listNetworks()) as DescribedNetwork[];
+      const described = await service.listNetworks();
       return described.map((n) => ({
         network: n.network,
         revision: n.revision,

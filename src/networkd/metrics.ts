@@ -6,7 +6,7 @@
  * touches neither the kernel nor a socket, whatever the number of NRs.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ReconcileReport } from './service.js';
+import type { ReconcileReport } from './views.js';
 
 /** What the sampler reads of one network (the shape of GET /v1/networks' entries). */
 export interface SampledNetwork {

@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { NetworkResources, NrError, UserspaceWgBackend, type WgBackend } from '../nr/index.js';
 import { RUN_NETNS_DIR, isOwnedNamespace, ndmzNamespaceName, netIdOfNamespace, netIdOfWgDevice, netnsPathOf, nrNamespaceName, parseNetId, parsePrefix, wgDeviceName, type Prefix } from '../nr/names.js';
-import { KernelWgBackend } from '../wg/kernel/index.js';
+import { KernelWgBackend } from '../nr/wireguard/kernel/index.js';
 import type { PlaneContext, PlaneWg } from './daemon.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
 import { NetworkdError } from './errors.js';
@@ -62,7 +62,7 @@ export function createNrDataPlane(context: PlaneContext): DataPlane {
     }),
     applyNr: (spec) => mapped(async () => {
       // Endpoints in spec.resource are numeric already (networkd's DNS cache), so nothing to resolve here.
-      const result = await resources.applyNr(spec.resource, { publicAddress: spec.publicAddress, privateKey: spec.privateKey, resolvedEndpoints: new Map() });
+      const result = await resources.applyNr(spec.resource, { publicAddress: spec.publicAddress, privateKey: spec.privateKey });
       return { steps: result.steps.length };
     }),
     removeNr: (netId) => mapped(async () => {

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { NETWORK_NAME_PATTERN } from '../netdef/index.js';
 import { invalid } from './errors.js';
+import { API_OWNER, CONTAINER_ID, type WorkloadOwner, isIfname } from './workload-owner.js';
 
 export type NetworkName = string & { readonly __brand: 'NetworkName' };
 export type WorkloadId = string & { readonly __brand: 'WorkloadId' };
@@ -19,13 +20,19 @@ export interface AttachRequest {
   readonly ifname: string;
   /** The address asked for (dotted quad), checked against the subnet by allocation. */
   readonly ip: string | undefined;
+  /** Who attaches it: the API's callers, or a container runtime through zmesh-cni. */
+  readonly owner: WorkloadOwner;
+}
+
+
+/** POST /v1/networks/{name}/workloads/gc: the CNI workloads to keep (every other is released). */
+export interface GcRequest {
+  readonly keep: ReadonlySet<string>;
 }
 
 const networkName = new RegExp(NETWORK_NAME_PATTERN);
 /** Container ids (64 hex), pod UIDs, VM names: printable, no "/" so it can never be a path. */
 const WORKLOAD_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
-/** What the kernel accepts as an interface name, minus characters that confuse tools. */
-const IFNAME = /^[A-Za-z0-9_.+-]{1,15}$/;
 const TASK_ID = /^[\x21-\x7e]{1,128}$/;
 const MAX_PATH_BYTES = 4095;
 
@@ -64,7 +71,7 @@ export function parseNetnsPath(value: unknown, field = 'netns'): string {
 
 export function parseIfname(value: unknown, field = 'ifname'): string {
   if (typeof value !== 'string') throw invalid(field, `must be a string, not ${describe(value)}`);
-  if (!IFNAME.test(value) || value === '.' || value === '..') throw invalid(field, `${shown(value)} is not an interface name (1-15 characters of A-Z, a-z, 0-9, "_", ".", "+", "-")`);
+  if (!isIfname(value)) throw invalid(field, `${shown(value)} is not an interface name (1-15 characters of A-Z, a-z, 0-9, "_", ".", "+", "-")`);
   return value;
 }
 
@@ -72,7 +79,9 @@ export function parseAttachRequest(body: unknown): AttachRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', `must be a JSON object, not ${describe(body)}`);
   const record = body as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!['workload', 'netns', 'ifname', 'ip'].includes(key)) throw invalid(shown(key).slice(1, -1), 'unknown field (expected workload, netns, ifname, ip)');
+    if (!['workload', 'netns', 'ifname', 'ip', 'owner', 'containerId'].includes(key)) {
+      throw invalid(shown(key).slice(1, -1), 'unknown field (expected workload, netns, ifname, ip, owner, containerId)');
+    }
   }
   for (const key of ['workload', 'netns', 'ifname']) if (record[key] === undefined) throw invalid(key, 'is required');
   const ip = record.ip;
@@ -82,7 +91,28 @@ export function parseAttachRequest(body: unknown): AttachRequest {
     netns: parseNetnsPath(record.netns),
     ifname: parseIfname(record.ifname),
     ip: ip as string | undefined,
+    owner: parseOwner(record.owner, record.containerId),
   };
+}
+
+function parseOwner(owner: unknown, containerId: unknown): WorkloadOwner {
+  if (owner === undefined || owner === 'api') {
+    if (containerId !== undefined) throw invalid('containerId', 'is given only with owner "cni"');
+    return API_OWNER;
+  }
+  if (owner !== 'cni') throw invalid('owner', `must be "api" or "cni", not ${typeof owner === 'string' ? shown(owner) : describe(owner)}`);
+  if (containerId === undefined) throw invalid('containerId', 'is required with owner "cni"');
+  if (typeof containerId !== 'string') throw invalid('containerId', `must be a string, not ${describe(containerId)}`);
+  if (!CONTAINER_ID.test(containerId)) throw invalid('containerId', `${shown(containerId)} is not a container id (alphanumerics, "_", ".", "-")`);
+  return { kind: 'cni', containerId };
+}
+
+export function parseGcRequest(body: unknown): GcRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', `must be a JSON object, not ${describe(body)}`);
+  const record = body as Record<string, unknown>;
+  for (const key of Object.keys(record)) if (key !== 'keep') throw invalid(shown(key).slice(1, -1), 'unknown field (expected keep)');
+  if (!Array.isArray(record.keep)) throw invalid('keep', `must be an array of workload ids, not ${describe(record.keep)}`);
+  return { keep: new Set(record.keep.map((id, index) => parseWorkloadId(id, `keep/${index}`))) };
 }
 
 /** The optional X-Task-Id header: 1-128 printable ASCII characters. */

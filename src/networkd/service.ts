@@ -5,7 +5,7 @@
  * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
  * passes run one at a time (SerialQueue), in arrival order.
  */
-import { allocatePublicAddress } from '../nr/allocate-public.js';
+import { type WorkloadLinkSpec, allocatePublicAddress, workloadLinkName } from '../nr/index.js';
 import {
   type NetworkDefinition,
   type NodeResource,
@@ -19,20 +19,14 @@ import {
 import type { DataPlane, NrStatus } from './data-plane.js';
 import type { EndpointResolver } from './endpoint-resolver.js';
 import { NetworkdError, asNetworkdError, conflict, invalid, notFound } from './errors.js';
-import { type AttachRequest, type NetworkName, parseWorkloadId } from './requests.js';
+import { type AttachRequest, type GcRequest, type NetworkName, parseWorkloadId } from './requests.js';
 import { decideRevision } from './revision.js';
 import { SerialQueue } from './serial-queue.js';
 import { type Store, type StoredNetwork, type StoredWorkload, type StoredWorkloads, withForgotten } from './store.js';
+import type { ApplyResult, AttachResult, DeleteResult, DetachResult, GcResult, NetworkView, ReconcileReport } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
-import {
-  KernelWorkloadLinks,
-  WORKLOAD_MTU,
-  attachWorkloadLink,
-  detachWorkloadLink,
-  listWorkloadLinks,
-  workloadLinkName,
-  type WorkloadLinkSpec,
-} from './workload-link.js';
+import { readInterfaceMac } from './workload-mac.js';
+import { KernelWorkloadLinks } from './workload-link.js';
 import {
   type NetnsIdentity,
   forbiddenMatch,
@@ -45,35 +39,6 @@ import {
   tryNetnsIdentity,
 } from './workload-namespace.js';
 
-export interface ApplyResult {
-  readonly network: string;
-  readonly netId: string;
-  readonly revision: number;
-  readonly applied: { readonly steps: number; readonly ms: number };
-}
-
-export interface AttachResult {
-  readonly workload: string;
-  readonly ip: string;
-  readonly prefix: 24;
-  readonly gateway: string;
-  readonly routes: readonly { destination: string; via: string }[];
-  readonly mtu: number;
-  readonly ifname: string;
-  readonly netns: string;
-}
-
-export interface ReconcileReport {
-  readonly steps: number;
-  readonly networks: number;
-  readonly removedNrs: readonly string[];
-  readonly removedDevices: readonly string[];
-  readonly reattached: number;
-  readonly forgotten: readonly string[];
-  readonly errors: readonly string[];
-  readonly ms: number;
-}
-
 /** The kernel side of workloads (workload-link.ts); replaceable so the wiring stays in one place. */
 export interface WorkloadLinks {
   attach(spec: WorkloadLinkSpec): Promise<boolean>;
@@ -83,8 +48,6 @@ export interface WorkloadLinks {
   retain?(netnsPaths: Iterable<string>): void;
 }
 
-/** Reads the kernel on every call and keeps nothing (networkd's default keeps a KernelWorkloadLinks). */
-export const kernelWorkloadLinks: WorkloadLinks = { attach: attachWorkloadLink, detach: detachWorkloadLink, list: listWorkloadLinks };
 
 export interface ServiceOptions {
   readonly store: Store;
@@ -98,6 +61,8 @@ export interface ServiceOptions {
   /** Called before every reconcile pass (the userspace backend makes sure wgd answers). */
   readonly beforeReconcile?: () => Promise<void>;
   readonly log?: (message: string) => void;
+  /** Reads a workload interface's MAC for the attach answer (workload-mac.ts; replaceable in tests). */
+  readonly readMac?: (netns: string, ifname: string) => Promise<string | null>;
   /** Told every reconcile pass's report (metrics). */
   readonly onReconcile?: (report: ReconcileReport) => void;
 }
@@ -112,6 +77,7 @@ export class NetworkService {
   readonly #beforeReconcile: () => Promise<void>;
   readonly #wgdPid: () => number | null;
   readonly #log: (message: string) => void;
+  readonly #readMac: (netns: string, ifname: string) => Promise<string | null>;
   readonly #onReconcile: (report: ReconcileReport) => void;
   readonly #queue = new SerialQueue();
   #reconcileQueued: Promise<ReconcileReport> | null = null;
@@ -127,6 +93,7 @@ export class NetworkService {
     this.#beforeReconcile = options.beforeReconcile ?? (async () => {});
     this.#wgdPid = options.wgdPid ?? (() => null);
     this.#log = options.log ?? (() => {});
+    this.#readMac = options.readMac ?? readInterfaceMac;
     this.#onReconcile = options.onReconcile ?? (() => {});
   }
 
@@ -187,7 +154,7 @@ export class NetworkService {
   }
 
   /** DELETE /v1/networks/{name}: state first, then workloads detached, then the NR removed. */
-  deleteNetwork(name: NetworkName): Promise<{ network: string; netId: string; deleted: true; workloadsDetached: number }> {
+  deleteNetwork(name: NetworkName): Promise<DeleteResult> {
     return this.#queue.run(async () => {
       const stored = this.#store.network(name);
       if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
@@ -203,11 +170,11 @@ export class NetworkService {
     });
   }
 
-  async listNetworks(): Promise<object[]> {
+  async listNetworks(): Promise<NetworkView[]> {
     return Promise.all(this.#store.networks().map((n) => this.#describe(n)));
   }
 
-  async getNetwork(name: NetworkName): Promise<object> {
+  async getNetwork(name: NetworkName): Promise<NetworkView> {
     const stored = this.#store.network(name);
     if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
     return this.#describe(stored);
@@ -229,6 +196,10 @@ export class NetworkService {
       let state = this.#store.workloads(name);
       const existing = state.workloads[request.workload];
       if (existing) {
+        if (request.owner.kind === 'cni' || existing.owner.kind === 'cni') {
+          // A runtime ADDs once per container and ifname (CNI spec); a second ADD is its bug, or a clash.
+          throw conflict('workload', `workload ${request.workload} is already attached (netns ${existing.netns}, ifname ${existing.ifname}, ${existing.ip}); DEL it first`, { network: name, workload: request.workload });
+        }
         for (const field of ['netns', 'ifname'] as const) {
           if (existing[field] !== request[field]) throw conflict(field, `workload ${request.workload} is attached with ${field} ${existing[field]}; detach it first to change it`, { network: name, workload: request.workload });
         }
@@ -236,7 +207,7 @@ export class NetworkService {
         const identity = this.#checkWorkloadNamespace(request.netns, request.workload, { network: name, workload: request.workload });
         if (existing.netnsIdentity === null || sameHolder(existing.netnsIdentity, identity)) {
           await this.#links.attach(this.#linkSpec(network, resource, existing));
-          return this.#attachResult(resource, existing);
+          return await this.#attachResult(resource, existing);
         }
         state = await this.#release(network, state, existing, `its netns ${existing.netns} now names another namespace than the one it was attached in`);
       }
@@ -246,7 +217,15 @@ export class NetworkService {
       const link = workloadLinkName(request.workload);
       const clash = others.find((w) => w.link === link);
       if (clash) throw conflict('workload', `its link name ${link} collides with workload ${clash.workload}'s; use another workload id`, { network: name, workload: request.workload });
-      const record: StoredWorkload = { workload: request.workload, netns: request.netns, ifname: request.ifname, ip, link, netnsIdentity: identity };
+      const record: StoredWorkload = {
+        workload: request.workload,
+        netns: request.netns,
+        ifname: request.ifname,
+        ip,
+        link,
+        netnsIdentity: identity,
+        owner: request.owner,
+      };
       await this.#store.putWorkloads({ ...state, workloads: { ...state.workloads, [record.workload]: record } });
       try {
         await this.#links.attach(this.#linkSpec(network, resource, record));
@@ -258,12 +237,12 @@ export class NetworkService {
         throw error;
       }
       this.#log(`network ${name}: workload ${record.workload} attached as ${ip} (${link} ↔ ${record.ifname} in ${record.netns})`);
-      return this.#attachResult(resource, record);
+      return await this.#attachResult(resource, record);
     });
   }
 
   /** DELETE /v1/networks/{name}/workloads/{workload}: the address becomes free. */
-  detachWorkload(name: NetworkName, workloadText: string): Promise<{ workload: string; ip: string; detached: true }> {
+  detachWorkload(name: NetworkName, workloadText: string): Promise<DetachResult> {
     const workload = parseWorkloadId(workloadText);
     return this.#queue.run(async () => {
       const network = this.#store.network(name);
@@ -277,6 +256,39 @@ export class NetworkService {
       this.#retainWorkloadNamespaces();
       this.#log(`network ${name}: workload ${workload} detached, ${record.ip} free`);
       return { workload, ip: record.ip, detached: true };
+    });
+  }
+
+  /**
+   * POST /v1/networks/{name}/workloads/gc: releases every CNI-owned workload not in `keep` (the
+   * runtime's CNI GC). Each release is done on its own: a failure is reported and the rest go on.
+   */
+  gcWorkloads(name: NetworkName, request: GcRequest): Promise<GcResult> {
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      if (!network) throw notFound(`network "${name}" is not applied on this node`, { network: name });
+      const nrNetns = this.#plane.nrNetnsPath(network.netId);
+      const released: string[] = [];
+      const errors: { workload: string; message: string }[] = [];
+      let kept = 0;
+      for (const record of Object.values(this.#store.workloads(name).workloads)) {
+        if (record.owner.kind !== 'cni') continue;
+        if (request.keep.has(record.workload)) {
+          kept++;
+          continue;
+        }
+        try {
+          const { [record.workload]: _removed, ...rest } = this.#store.workloads(name).workloads;
+          await this.#store.putWorkloads({ ...this.#store.workloads(name), workloads: rest });
+          await this.#links.detach(nrNetns, record.link);
+          released.push(record.workload);
+          this.#log(`network ${name}: CNI GC released workload ${record.workload} (container ${record.owner.containerId}), ${record.ip} free`);
+        } catch (error) {
+          errors.push({ workload: record.workload, message: asNetworkdError(error).message });
+        }
+      }
+      this.#retainWorkloadNamespaces();
+      return { released, kept, errors };
     });
   }
 
@@ -439,10 +451,11 @@ export class NetworkService {
   /** Resolves endpoints (keeping the last good addresses), then applies the NR. */
   async #applyOne(network: StoredNetwork): Promise<number> {
     const resource = this.#resourceOf(network);
-    const { endpoints, lastGood } = await this.#resolver.resolveAll(resource.peers.map((p) => p.endpoint), network.resolved);
-    if (JSON.stringify(lastGood) !== JSON.stringify(network.resolved)) {
-      await this.#store.putNetwork({ ...network, resolved: lastGood });
-    }
+    const { endpoints, lastGood, changed } = await this.#resolver.resolveAll(
+      resource.peers.map((p) => p.endpoint),
+      network.resolved,
+    );
+    if (changed) await this.#store.putNetwork({ ...network, resolved: lastGood });
     for (const [index, result] of endpoints.entries()) {
       if (result.source === 'last-good') this.#log(`network ${network.name}: ${result.host} does not resolve; using its last good address`);
       if (result.source === 'unresolved' && result.host !== undefined) this.#log(`network ${network.name}: ${result.host} does not resolve and has no last good address; peer ${resource.peers[index]?.node} has no endpoint`);
@@ -460,23 +473,24 @@ export class NetworkService {
   }
 
   #linkSpec(network: StoredNetwork, resource: NodeResource, workload: StoredWorkload): WorkloadLinkSpec {
-    return { nrNetns: this.#plane.nrNetnsPath(network.netId), link: workload.link, netns: workload.netns, ifname: workload.ifname, ip: workload.ip, gateway: resource.gateway, mtu: WORKLOAD_MTU };
+    return { nrNetns: this.#plane.nrNetnsPath(network.netId), link: workload.link, netns: workload.netns, ifname: workload.ifname, ip: workload.ip, gateway: resource.gateway, mtu: resource.mtu };
   }
 
-  #attachResult(resource: NodeResource, workload: StoredWorkload): AttachResult {
+  async #attachResult(resource: NodeResource, workload: StoredWorkload): Promise<AttachResult> {
     return {
       workload: workload.workload,
       ip: workload.ip,
       prefix: 24,
       gateway: resource.gateway,
       routes: [{ destination: '0.0.0.0/0', via: resource.gateway }],
-      mtu: WORKLOAD_MTU,
+      mtu: resource.mtu,
       ifname: workload.ifname,
       netns: workload.netns,
+      mac: await this.#readMac(workload.netns, workload.ifname),
     };
   }
 
-  async #describe(network: StoredNetwork): Promise<object> {
+  async #describe(network: StoredNetwork): Promise<NetworkView> {
     const resource = this.#resourceOf(network);
     let live: NrStatus | null = null;
     let liveError: string | undefined;
@@ -510,8 +524,16 @@ export class NetworkService {
           }
         : null,
       listenPort: live?.device?.listenPort ?? resource.listenPort,
-      workloads: Object.values(workloads.workloads).map((w) => ({ workload: w.workload, ip: w.ip, netns: w.netns, ifname: w.ifname, link: w.link })),
-      forgottenWorkloads: workloads.forgotten,
+      workloads: Object.values(workloads.workloads).map((w) => ({
+        workload: w.workload,
+        ip: w.ip,
+        netns: w.netns,
+        ifname: w.ifname,
+        link: w.link,
+        owner: w.owner.kind,
+        containerId: w.owner.kind === 'cni' ? w.owner.containerId : null,
+      })),
+      forgottenWorkloads: [...workloads.forgotten],
       ...(liveError === undefined ? {} : { liveError }),
     };
   }

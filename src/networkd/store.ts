@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { type NetworkDefinition, netIdOf, parseNetworkDefinition } from '../netdef/index.js';
 import { prepareDirectory, removeFileDurably, writeFileAtomic, type AtomicWriteHooks } from '../common/atomic-file.js';
 import { NetworkdError } from './errors.js';
+import { API_OWNER, CONTAINER_ID, type WorkloadOwner } from './workload-owner.js';
 import type { NetnsIdentity } from './workload-namespace.js';
 
 export const STORE_VERSION = 1;
@@ -43,6 +44,8 @@ export interface StoredWorkload {
   /** What `netns` named at attach time (null in records written before it was kept): a path that
    *  names another namespace now (a reused PID) is no longer this workload's. */
   readonly netnsIdentity: NetnsIdentity | null;
+  /** Stored as `owner` ("api" or "cni") and, for "cni", `containerId`; absent in older files: "api". */
+  readonly owner: WorkloadOwner;
 }
 
 export interface ForgottenWorkload {
@@ -114,6 +117,7 @@ function loadWorkloads(file: string, network: string): StoredWorkloads {
       ifname: entry.ifname as string,
       ip: entry.ip as string,
       link: entry.link as string,
+      owner: loadOwner(entry, () => corrupt(file, `workload ${id} owner malformed`)),
       netnsIdentity: loadIdentity(entry.netnsIdentity, () => corrupt(file, `workload ${id} netnsIdentity malformed`)),
     };
   }
@@ -121,6 +125,18 @@ function loadWorkloads(file: string, network: string): StoredWorkloads {
     ? (record.forgotten as Record<string, unknown>[]).filter((f) => isString(f.workload) && isString(f.reason) && isString(f.at)) as unknown as ForgottenWorkload[]
     : [];
   return { network, workloads, forgotten };
+}
+
+function loadOwner(entry: Record<string, unknown>, malformed: () => NetworkdError): WorkloadOwner {
+  if (entry.owner === undefined || entry.owner === 'api') return API_OWNER;
+  if (entry.owner === 'cni' && isString(entry.containerId) && CONTAINER_ID.test(entry.containerId)) return { kind: 'cni', containerId: entry.containerId };
+  throw malformed();
+}
+
+/** A workload as its file holds it: the owner flattened to `owner` and `containerId`. */
+function workloadJson(workload: StoredWorkload): object {
+  const { owner, ...rest } = workload;
+  return { ...rest, owner: owner.kind, ...(owner.kind === 'cni' ? { containerId: owner.containerId } : {}) };
 }
 
 function loadIdentity(value: unknown, malformed: () => NetworkdError): NetnsIdentity | null {
@@ -191,7 +207,7 @@ export class Store {
   }
 
   async putWorkloads(state: StoredWorkloads): Promise<void> {
-    const text = `${JSON.stringify({ version: STORE_VERSION, network: state.network, workloads: state.workloads, forgotten: state.forgotten }, null, 2)}\n`;
+    const text = `${JSON.stringify({ version: STORE_VERSION, network: state.network, workloads: Object.fromEntries(Object.entries(state.workloads).map(([id, w]) => [id, workloadJson(w)])), forgotten: state.forgotten }, null, 2)}\n`;
     await writeFileAtomic(join(this.#workloadsDir, `${state.network}.json`), text, { mode: 0o600, hooks: this.hooks });
     this.#workloads.set(state.network, state);
   }

@@ -15,7 +15,7 @@ import { toKernelTable } from './nft.js';
 import { netnsKey } from './model.js';
 import type { KernelSession } from './session.js';
 import { type Step, describeStep } from './steps.js';
-import type { WgBackend } from './wg-types.js';
+import type { WgBackend } from './wireguard/backend.js';
 
 /** This process's namespace, as a path any thread can open (the thread group's, not a worker's). */
 const OWN_NETNS_PATH = `/proc/${process.pid}/ns/net`;
@@ -38,7 +38,13 @@ export interface ApplyMemories {
   readonly watches?: NamespaceWatches | null;
 }
 
-async function run(step: Step, session: KernelSession, wg: WgBackend, memories: ApplyMemories): Promise<void> {
+/** The WireGuard backend a WireGuard step needs; steps of workload links carry none. */
+function backend(wg: WgBackend | null, step: Step): WgBackend {
+  if (wg === null) throw new Error(`${step.kind} needs a WireGuard backend`); // a bug: no plan gives one without
+  return wg;
+}
+
+async function run(step: Step, session: KernelSession, wg: WgBackend | null, memories: ApplyMemories): Promise<void> {
   const cache = memories.tables ?? null;
   switch (step.kind) {
     case 'create-namespace':
@@ -62,7 +68,7 @@ async function run(step: Step, session: KernelSession, wg: WgBackend, memories: 
       await session.rtnl(step.netns).deleteLink(step.name);
       return;
     case 'ensure-wg-device':
-      return wg.ensureDevice(step.name, namedPath(session, step), step.mtu);
+      return backend(wg, step).ensureDevice(step.name, namedPath(session, step), step.mtu);
     case 'set-link': {
       const rtnl = session.rtnl(step.netns);
       if (step.mtu !== undefined) await rtnl.setMtu(step.name, step.mtu);
@@ -97,16 +103,16 @@ async function run(step: Step, session: KernelSession, wg: WgBackend, memories: 
       cache?.forget(session, step.netns);
       return deleteTable(session.path(step.netns), step.family, step.name);
     case 'configure-wg':
-      return wg.configure(step.name, step.config);
+      return backend(wg, step).configure(step.name, step.config);
     case 'remove-wg-device':
-      return wg.removeDevice(step.name);
+      return backend(wg, step).removeDevice(step.name);
   }
 }
 
 /** Kinds that only ever come last and never depend on each other (sysctls, tables, WireGuard config). */
 const INDEPENDENT_TAIL: ReadonlySet<Step['kind']> = new Set(['set-sysctl', 'replace-nft-table', 'cut-denied-flows', 'configure-wg']);
 
-async function timedRun(step: Step, session: KernelSession, wg: WgBackend, memories: ApplyMemories): Promise<StepTiming> {
+async function timedRun(step: Step, session: KernelSession, wg: WgBackend | null, memories: ApplyMemories): Promise<StepTiming> {
   const started = performance.now();
   try {
     await run(step, session, wg, memories);
@@ -123,7 +129,12 @@ async function timedRun(step: Step, session: KernelSession, wg: WgBackend, memor
  * The trailing sysctl/nft/WireGuard steps run concurrently (one chain per namespace, so table
  * replacements of one namespace stay ordered): an nft(8) process and a UAPI exchange overlap.
  */
-export async function applySteps(steps: readonly Step[], session: KernelSession, wg: WgBackend, known: ApplyMemories = {}): Promise<StepTiming[]> {
+export async function applySteps(
+  steps: readonly Step[],
+  session: KernelSession,
+  wg: WgBackend | null,
+  known: ApplyMemories = {},
+): Promise<StepTiming[]> {
   let tailStart = steps.length;
   while (tailStart > 0 && INDEPENDENT_TAIL.has(steps[tailStart - 1]!.kind)) tailStart--;
   const timings: StepTiming[] = [];

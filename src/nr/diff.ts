@@ -21,10 +21,12 @@ import type {
   RoutePlan,
   WgDevicePlan,
 } from './model.js';
+import { WG_MTU } from '../netdef/index.js';
 import { netnsKey } from './model.js';
+import { ETHERNET_MTU } from './plan.js';
 import type { NftTable } from './nft.js';
 import type { Step } from './steps.js';
-import type { WgDesiredConfig, WgDeviceStatus } from './wg-types.js';
+import type { WgDesiredConfig, WgDeviceStatus } from './wireguard/backend.js';
 
 /** Structural equality of JSON-like values (object key order ignored). */
 export function deepEqual(a: unknown, b: unknown): boolean {
@@ -38,7 +40,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a as object);
   const kb = Object.keys(b as object);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 export function tablesEqual(a: NftTable, b: NftTable): boolean {
@@ -150,16 +152,16 @@ export function diffPlans(
           // Half a pair is no pair: remove what is left and make both ends anew.
           if (usable) deleteSteps.push({ kind: 'delete-link', netns: plan.netns, name: link.name });
           if (peer) deleteSteps.push({ kind: 'delete-link', netns: c.peerNetns, name: c.peer });
-          createSteps.push({ kind: 'create-veth', netns: plan.netns, name: link.name, peerNetns: c.peerNetns, peer: c.peer, mtu: link.mtu ?? 1500 });
+          createSteps.push({ kind: 'create-veth', netns: plan.netns, name: link.name, peerNetns: c.peerNetns, peer: c.peer, mtu: link.mtu ?? ETHERNET_MTU });
           markFresh(key, link.name);
           markFresh(netnsKey(c.peerNetns), c.peer);
         }
       } else if (c.kind === 'bridge' && !usable) {
-        createSteps.push({ kind: 'create-bridge', netns: plan.netns, name: link.name, mtu: link.mtu ?? 1500 });
+        createSteps.push({ kind: 'create-bridge', netns: plan.netns, name: link.name, mtu: link.mtu ?? ETHERNET_MTU });
         markFresh(key, link.name);
       } else if (c.kind === 'wireguard' && (!usable || wgFresh)) {
         if (usable && wgFresh) deleteSteps.push({ kind: 'delete-link', netns: plan.netns, name: link.name }); // a link no backend device owns
-        createSteps.push({ kind: 'ensure-wg-device', netns: plan.netns, name: link.name, mtu: link.mtu ?? 1420 });
+        createSteps.push({ kind: 'ensure-wg-device', netns: plan.netns, name: link.name, mtu: link.mtu ?? WG_MTU });
         markFresh(key, link.name);
       }
     }

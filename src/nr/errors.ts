@@ -9,6 +9,8 @@ export type NrErrorCode =
   | 'EINVAL' // bad input to plan/NetworkResources (the field is named)
   | 'EALLOC' // no free public address left
   | 'ESTEP' // a step failed while applying (the step is named)
+  | 'EREAD' // a namespace could not be read (which, and why)
+  | 'ECONFLICT' // something not ours is in the way (the field is named)
   | 'EWG'; // the WireGuard backend refused or is unreachable
 
 export interface NrErrorContext {

@@ -35,20 +35,30 @@ import {
 import { IP_FORWARD, type NrContext, planNdmz, planNr } from './plan.js';
 import { NftCache } from './nft-cache.js';
 import { NamespaceWatches, type StateReader } from './namespace-watch.js';
-import { WgConfigMemory } from './wg-memory.js';
+import { WgConfigMemory } from './wireguard/memory.js';
 import { KernelSession } from './session.js';
 import type { Step } from './steps.js';
-import type { WgBackend } from './wg-types.js';
+import type { WgBackend } from './wireguard/backend.js';
 
 export { NrError, type NrErrorCode, type NrErrorContext } from './errors.js';
 export { allocatePublicAddress, parsePublicAddress, type PublicAddress, PUBLIC_NETWORK } from './allocate-public.js';
-export { planNdmz, planNr, type NrContext, type PlannedNr } from './plan.js';
+export { planNdmz, planNr, type NrContext } from './plan.js';
 export { diffNdmz, diffNr, diffPlans } from './diff.js';
 export { describeStep, type Step, type StepKind } from './steps.js';
 export type * from './model.js';
 export type { NftTable, NftChain } from './nft.js';
-export { UserspaceWgBackend, statusFromView } from './wg-backend.js';
-export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from './wg-types.js';
+export { UserspaceWgBackend, statusFromView } from './wireguard/userspace/backend.js';
+export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from './wireguard/backend.js';
+export {
+  KernelWorkloadLinks,
+  attachWorkloadLink,
+  checkNetnsExists,
+  detachWorkloadLink,
+  listWorkloadLinks,
+  planWorkloadLink,
+  workloadLinkName,
+  type WorkloadLinkSpec,
+} from './workload-link.js';
 export { parsePrefix, parseNetId, netIdOfNamespace, isOwnedNamespace, nrNamespaceName, ndmzNamespaceName, wgDeviceName, type Prefix, type NetId } from './names.js';
 
 export interface NetworkResourcesOptions {
@@ -68,8 +78,6 @@ export interface ApplyReport {
   readonly inspectMs: number;
   readonly applyMs: number;
   readonly totalMs: number;
-  /** Peer endpoints given as host names with no resolved address (planned without endpoint). */
-  readonly unresolvedEndpoints: readonly string[];
 }
 
 /** planNr's context without the prefix, which NetworkResources owns. */
@@ -113,7 +121,7 @@ export class NetworkResources {
       const inspected = performance.now();
       const steps = diffNdmz(desired, observed);
       const timings = await applySteps(steps, session, this.wg, this.#memories);
-      return report(started, inspected, timings, []);
+      return report(started, inspected, timings);
     } finally {
       session.close();
     }
@@ -142,7 +150,7 @@ export class NetworkResources {
         const index = nrPlan ? linkIndex(session.path(nrPlan.netns), name) : 0;
         if (index > 0) this.#wgConfigs.remember(name, index, config);
       }
-      return report(started, inspected, [...ndmzTimings, ...timings], desired.unresolvedEndpoints);
+      return report(started, inspected, [...ndmzTimings, ...timings]);
     } finally {
       session.close();
     }
@@ -180,7 +188,7 @@ export class NetworkResources {
         applySteps(device, session, this.wg, this.#memories),
         applySteps(links, session, this.wg, this.#memories),
       ]);
-      return report(started, inspected, [...deviceTimings, ...linkTimings], []);
+      return report(started, inspected, [...deviceTimings, ...linkTimings]);
     } finally {
       session.close();
     }
@@ -285,7 +293,7 @@ function linkIndex(netnsPath: string | null, name: string): number {
 async function inspectAll(session: KernelSession, queries: readonly NamespaceQuery[], tables: TableReader, states?: StateReader): Promise<ObservedNamespace[]> {
   return Promise.all(queries.map((query) => inspectNamespace(session, query, tables, states)));
 }
-function report(started: number, inspected: number, steps: readonly StepTiming[], unresolvedEndpoints: readonly string[]): ApplyReport {
+function report(started: number, inspected: number, steps: readonly StepTiming[]): ApplyReport {
   const now = performance.now();
-  return { steps, inspectMs: inspected - started, applyMs: now - inspected, totalMs: now - started, unresolvedEndpoints };
+  return { steps, inspectMs: inspected - started, applyMs: now - inspected, totalMs: now - started };
 }

@@ -6,10 +6,17 @@
  */
 import type { AccessPolicy } from '../netdef/index.js';
 import type { NftTable } from './nft.js';
-import type { WgDesiredConfig, WgDeviceStatus } from './wg-types.js';
+import type { WgDesiredConfig, WgDeviceStatus } from './wireguard/backend.js';
 
 /** A network namespace: the node's own (whatever namespace networkd runs in) or one under /run/netns. */
-export type NetnsRef = { readonly kind: 'host' } | { readonly kind: 'named'; readonly name: string };
+/**
+ * A namespace: the host (networkd's node), one of ours by name (/run/netns/NAME), or one given
+ * by path (a workload's: /run/netns/NAME or /proc/PID/ns/net), which nr never creates or deletes.
+ */
+export type NetnsRef =
+  | { readonly kind: 'host' }
+  | { readonly kind: 'named'; readonly name: string }
+  | { readonly kind: 'path'; readonly path: string };
 
 export const HOST_NETNS: NetnsRef = Object.freeze({ kind: 'host' });
 
@@ -17,9 +24,13 @@ export function namedNetns(name: string): NetnsRef {
   return { kind: 'named', name };
 }
 
-/** A stable key for maps and messages: "host" or the namespace's name. */
+export function pathNetns(path: string): NetnsRef {
+  return { kind: 'path', path };
+}
+
+/** A stable key for maps and messages: "host", the namespace's name, or its path. */
 export function netnsKey(ref: NetnsRef): string {
-  return ref.kind === 'host' ? 'host' : ref.name;
+  return ref.kind === 'host' ? 'host' : ref.kind === 'named' ? ref.name : ref.path;
 }
 
 /**

@@ -37,7 +37,7 @@ import {
 } from './names.js';
 import { accessRules } from './access-rules.js';
 import { hostTable, ndmzBridgeTable, ndmzTable, nrTable } from './tables.js';
-import type { WgPeerConfig } from './wg-types.js';
+import type { WgPeerConfig } from './wireguard/backend.js';
 
 export const HOST_NDMZ_ADDRESS = '100.126.0.1/30';
 export const NDMZ_UPLINK_ADDRESS = '100.126.0.2/30';
@@ -91,8 +91,6 @@ export interface NrContext {
   readonly publicAddress: string;
   /** The NR's WireGuard private key (netdef's openResourceKey). Opaque; never serialised or logged. */
   readonly privateKey: SecretKey;
-  /** `host:port` → `ip:port` for peers whose endpoint is a host name (networkd's DNS cache). */
-  readonly resolvedEndpoints: ReadonlyMap<string, string>;
 }
 
 /** The canonical text of a CIDR field of the resource, or EINVAL naming it. */
@@ -110,33 +108,20 @@ function addressField(value: string, field: string): string {
   return value;
 }
 
-/** Where to dial a peer: its numeric endpoint, the resolved one for a host name, or null. */
-function dialEndpoint(endpoint: string | null, resolved: ReadonlyMap<string, string>, field: string, unresolved: string[]): string | null {
+/**
+ * Where to dial a peer: its numeric endpoint in canonical form, or null (it dials in). Host names
+ * are resolved once, by networkd (its DNS cache keeps the last good address), before planning:
+ * one that reaches the plan is refused, so that there is one resolution path.
+ */
+function dialEndpoint(endpoint: string | null, field: string): string | null {
   if (endpoint === null) return null;
   const parsed = parseEndpoint(endpoint, true);
   if (!parsed.ok) throw invalidInput(field, parsed.reason);
-  if (parsed.value.host.kind !== 'hostname') return formatEndpoint(parsed.value);
-  const canonical = formatEndpoint(parsed.value);
-  const address = resolved.get(canonical) ?? resolved.get(endpoint);
-  if (address === undefined) {
-    // Not resolved yet (and never resolved before): the peer can still dial in, and the next
-    // apply with a resolved address sets it.
-    unresolved.push(canonical);
-    return null;
-  }
-  const numeric = parseEndpoint(address, true);
-  if (!numeric.ok || numeric.value.host.kind === 'hostname') {
-    throw invalidInput(`resolvedEndpoints[${canonical}]`, 'must be a numeric ip:port');
-  }
-  return formatEndpoint(numeric.value);
+  if (parsed.value.host.kind === 'hostname') throw invalidInput(field, 'must be a numeric ip:port (host names are resolved before planning)');
+  return formatEndpoint(parsed.value);
 }
 
-export interface PlannedNr extends DesiredNr {
-  /** Peer endpoints given as host names that resolvedEndpoints does not answer (planned without endpoint). */
-  readonly unresolvedEndpoints: readonly string[];
-}
-
-export function planNr(resource: NodeResource, ctx: NrContext): PlannedNr {
+export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
   const prefix: Prefix = parsePrefix(ctx.prefix, 'ctx.prefix');
   const publicAddress = parsePublicAddress(ctx.publicAddress, 'ctx.publicAddress');
   const netId: NetId = parseNetId(resource.netId, 'resource.netId');
@@ -205,12 +190,11 @@ export function planNr(resource: NodeResource, ctx: NrContext): PlannedNr {
     nftTables: [],
   };
 
-  const unresolved: string[] = [];
   const peers: WgPeerConfig[] = resource.peers.map((peer, i) => {
     if (!isKey(peer.publicKey)) throw invalidInput(`resource.peers[${i}].publicKey`, 'is not a base64 WireGuard key');
     return {
       publicKey: peer.publicKey,
-      endpoint: dialEndpoint(peer.endpoint, ctx.resolvedEndpoints, `resource.peers[${i}].endpoint`, unresolved),
+      endpoint: dialEndpoint(peer.endpoint, `resource.peers[${i}].endpoint`),
       allowedIps: peer.allowedIps.map((ip, j) => cidrField(ip, `resource.peers[${i}].allowedIps[${j}]`)),
       persistentKeepalive: peer.persistentKeepalive ?? 0,
     };
@@ -225,7 +209,6 @@ export function planNr(resource: NodeResource, ctx: NrContext): PlannedNr {
       mtu: resource.mtu,
       config: { privateKey: ctx.privateKey, publicKey: resource.wgPublicKey, listenPort: resource.listenPort, peers },
     },
-    unresolvedEndpoints: unresolved,
   };
 }
 

@@ -3,6 +3,7 @@
  * the namespace networkd was told to treat as the node's, null meaning its own), and one Rtnl per
  * namespace, opened on first use and closed at the end — never one socket per step.
  */
+import { existsSync } from 'node:fs';
 import { Rtnl, namespaceExists, namespacePath } from './kernel/index.js';
 import type { NetnsRef } from './model.js';
 import { netnsKey } from './model.js';
@@ -17,10 +18,12 @@ export class KernelSession {
 
   /** The path to enter for this namespace (null: networkd's own namespace). */
   path(ref: NetnsRef): string | null {
+    if (ref.kind === 'path') return ref.path;
     return ref.kind === 'host' ? this.#hostNetnsPath : namespacePath(ref.name);
   }
 
   exists(ref: NetnsRef): boolean {
+    if (ref.kind === 'path') return existsSync(ref.path);
     return ref.kind === 'host' || namespaceExists(ref.name);
   }
 

@@ -7,7 +7,7 @@ import type { AccessPolicy } from '../netdef/index.js';
 import type { NftTable } from './nft.js';
 import type { NetnsRef, RoutePlan } from './model.js';
 import { netnsKey } from './model.js';
-import type { WgDesiredConfig } from './wg-types.js';
+import type { WgDesiredConfig } from './wireguard/backend.js';
 
 export type Step =
   | { readonly kind: 'create-namespace'; readonly netns: NetnsRef }

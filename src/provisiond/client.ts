@@ -1,9 +1,10 @@
 /**
  * A client of provisiond's local API (the tool's `zmesh task ...` commands and the tests): one
- * HTTP request per call over the UNIX socket. An error answer becomes a ProvisiondError with the
- * daemon's code, message and field; no answer at all is EUNAVAILABLE naming the socket.
+ * HTTP request per call over the UNIX socket (src/http/client.ts). An error answer becomes a
+ * ProvisiondError with the daemon's code, message and field; no answer at all is EUNAVAILABLE
+ * naming the socket.
  */
-import http from 'node:http';
+import { HttpClientError, UnixHttpClient, apiErrorOf, type HttpAnswer } from '../http/client.js';
 import { ProvisiondError, type ProvisiondErrorCode } from './errors.js';
 import type { TaskState } from './task-store.js';
 import type { TaskSummaryView } from './views.js';
@@ -15,7 +16,14 @@ export interface SubmittedTask extends TaskSummaryView {
 }
 
 export class ProvisiondClient {
-  constructor(readonly socketPath: string = DEFAULT_SOCKET, readonly timeoutMs = 60_000) {}
+  readonly #http: UnixHttpClient;
+
+  constructor(
+    readonly socketPath: string = DEFAULT_SOCKET,
+    readonly timeoutMs = 60_000,
+  ) {
+    this.#http = new UnixHttpClient({ socketPath, timeoutMs });
+  }
 
   /** Submits a task or an array of tasks (already-parsed JSON, validated by the daemon). */
   async submit(body: unknown): Promise<SubmittedTask[]> {
@@ -41,50 +49,25 @@ export class ProvisiondClient {
     return (await this.#call('GET', '/v1/health')) as { ok: boolean; pid: number; tasks: Record<TaskState, number>; inFlight: number };
   }
 
-  #call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          socketPath: this.socketPath,
-          method,
-          path,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
-          timeout: this.timeoutMs,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            } catch {
-              reject(new ProvisiondError('EUNAVAILABLE', `provisiond at ${this.socketPath} answered ${res.statusCode} without JSON`));
-              return;
-            }
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) {
-              resolve(parsed);
-              return;
-            }
-            const error = (parsed as { error?: { code?: string; message?: string; field?: string; task?: string; issues?: { path: string; message: string }[] } }).error ?? {};
-            reject(
-              new ProvisiondError((error.code as ProvisiondErrorCode | undefined) ?? 'EINTERNAL', error.message ?? `provisiond answered ${status}`, {
-                ...(error.field === undefined ? {} : { field: error.field }),
-                ...(error.task === undefined ? {} : { task: error.task }),
-                ...(error.issues === undefined ? {} : { issues: error.issues }),
-              }),
-            );
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-      req.on('error', (error: NodeJS.ErrnoException) =>
-        reject(new ProvisiondError('EUNAVAILABLE', `provisiond is not answering at ${this.socketPath}: ${error.code ?? error.message}`, { field: '--socket' })),
-      );
-      req.end(payload);
+  async #call(method: string, path: string, body?: unknown): Promise<unknown> {
+    let answer: HttpAnswer;
+    try {
+      answer = await this.#http.request(method, path, body === undefined ? {} : { body });
+    } catch (error) {
+      if (!(error instanceof HttpClientError)) throw error;
+      const why = error.code === 'ETOOLARGE' ? 'answer too large' : (error.context.errno ?? error.code);
+      throw new ProvisiondError('EUNAVAILABLE', `provisiond is not answering at ${this.socketPath}: ${why}`, { field: '--socket' });
+    }
+    if (answer.body === undefined || answer.body === null) {
+      throw new ProvisiondError('EUNAVAILABLE', `provisiond at ${this.socketPath} answered ${answer.status} without JSON`);
+    }
+    if (answer.status >= 200 && answer.status < 300) return answer.body;
+    const error = apiErrorOf(answer.body);
+    const { task, issues } = (error?.details ?? {}) as { task?: string; issues?: { path: string; message: string }[] };
+    throw new ProvisiondError((error?.code as ProvisiondErrorCode | undefined) ?? 'EINTERNAL', error?.message ?? `provisiond answered ${answer.status}`, {
+      ...(error?.field === undefined ? {} : { field: error.field }),
+      ...(task === undefined ? {} : { task }),
+      ...(issues === undefined ? {} : { issues }),
     });
   }
 }

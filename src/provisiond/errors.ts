@@ -5,28 +5,14 @@
  * values (ids, names, paths) and networkd's own, already sanitised, error messages.
  */
 import { internalErrorMessage } from '../common/coded-error.js';
-import { ApiError, type Issue } from '../http/api-error.js';
+import { ApiError, type ApiErrorCode, type Issue } from '../http/api-error.js';
 
-export type ProvisiondErrorCode =
-  | 'EINVAL' // malformed task, spool file or request (field named) → 400
-  | 'ENOENT' // unknown task or route → 404
-  | 'ECONFLICT' // task id reused with a different body → 409
-  | 'ESTATE' // the task's state forbids the operation (cancel a running task) → 409
-  | 'ETOOLARGE' // request body over the limit → 413
-  | 'EMETHOD' // method not allowed on the path → 405
-  | 'EUNAVAILABLE' // the queue is stopping, or provisiond cannot be reached → 503
-  | 'EINTERNAL'; // a bug or an I/O failure: never carries the foreign error's text → 500
-
-const STATUS: Readonly<Record<ProvisiondErrorCode, number>> = {
-  EINVAL: 400,
-  ENOENT: 404,
-  ECONFLICT: 409,
-  ESTATE: 409,
-  ETOOLARGE: 413,
-  EMETHOD: 405,
-  EUNAVAILABLE: 503,
-  EINTERNAL: 500,
-};
+/**
+ * The API codes provisiond answers (their HTTP statuses: src/http/api-error.ts): ECONFLICT is a
+ * task id reused with another body, ESTATE a task whose state forbids the operation (cancel a
+ * running task), EUNAVAILABLE the queue stopping or provisiond not reached.
+ */
+export type ProvisiondErrorCode = Exclude<ApiErrorCode, 'ENOTMEMBER' | 'EKERNEL'>;
 
 export type { Issue };
 
@@ -38,10 +24,6 @@ export interface ProvisiondErrorContext {
 
 export class ProvisiondError extends ApiError<ProvisiondErrorCode, ProvisiondErrorContext> {
   override readonly name = 'ProvisiondError';
-
-  get status(): number {
-    return STATUS[this.code];
-  }
 }
 
 /** EINVAL whose message starts with the field (a JSON pointer such as /definition/resources/0/subnet). */

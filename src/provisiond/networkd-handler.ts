@@ -10,7 +10,7 @@
  * missing, reset, timeout) retry as unreachable. networkd's messages are already free of
  * secrets; provisiond adds only socket paths and errno codes.
  */
-import http from 'node:http';
+import { HttpClientError, UnixHttpClient, apiErrorOf } from '../http/client.js';
 import type { HandlerOutcome, TaskHandler } from './handler.js';
 import type { Task } from './task.js';
 import type { TaskError } from './task-store.js';
@@ -55,12 +55,12 @@ function clip(text: string): string {
 
 /** networkd's `{ error: { code, message, field? } }`, or a description of what came instead. */
 function errorOf(status: number, body: unknown): TaskError {
-  const error = (body as { error?: { code?: unknown; message?: unknown; field?: unknown } } | null)?.error;
-  if (error && typeof error.message === 'string') {
+  const error = apiErrorOf(body);
+  if (error !== null) {
     return {
-      code: typeof error.code === 'string' ? error.code : `HTTP${status}`,
+      code: error.code ?? `HTTP${status}`,
       message: clip(error.message),
-      ...(typeof error.field === 'string' ? { field: clip(error.field) } : {}),
+      ...(error.field === undefined ? {} : { field: clip(error.field) }),
       status,
     };
   }
@@ -78,70 +78,44 @@ export function classify(task: Task, status: number, body: unknown, replayed: bo
 
 export class NetworkdHandler {
   readonly socketPath: string;
-  readonly #timeoutMs: number;
-  readonly #agent: http.Agent;
+  readonly #http: UnixHttpClient;
 
   constructor(options: NetworkdHandlerOptions) {
     this.socketPath = options.socketPath;
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.#agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 });
+    this.#http = new UnixHttpClient({
+      socketPath: options.socketPath,
+      timeoutMs: options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      maxAnswerBytes: MAX_RESULT_BYTES,
+      maxSockets: options.maxSockets ?? 16,
+    });
   }
 
   readonly handle: TaskHandler = (task) => this.#send(task);
 
   close(): void {
-    this.#agent.destroy();
+    this.#http.close();
   }
 
-  #send(task: Task): Promise<HandlerOutcome> {
+  async #send(task: Task): Promise<HandlerOutcome> {
     const request = requestFor(task);
-    const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
-    return new Promise((resolve) => {
-      let settled = false;
-      const finish = (outcome: HandlerOutcome) => {
-        if (settled) return;
-        settled = true;
-        resolve(outcome);
+    try {
+      const answer = await this.#http.request(request.method, request.path, {
+        headers: { 'x-task-id': task.id },
+        ...(request.body === undefined ? {} : { body: request.body }),
+      });
+      // A body that is not JSON is kept as null: the status alone classifies it.
+      return classify(task, answer.status, answer.body ?? null, answer.headers['x-task-replayed'] === 'true');
+    } catch (error) {
+      if (!(error instanceof HttpClientError)) throw error;
+      // An answer past the bound still has its status; its body is not kept.
+      if (error.code === 'ETOOLARGE' && error.context.status !== undefined) return classify(task, error.context.status, null, false);
+      const why = error.code === 'EUNREACHABLE' ? (error.context.errno ?? 'error') : error.code;
+      return {
+        kind: 'retry',
+        status: null,
+        unreachable: true,
+        error: { code: 'EUNREACHABLE', message: `networkd did not answer at ${this.socketPath}: ${why}` },
       };
-      const unreachable = (code: string) =>
-        finish({ kind: 'retry', status: null, unreachable: true, error: { code: 'EUNREACHABLE', message: `networkd did not answer at ${this.socketPath}: ${code}` } });
-      const req = http.request(
-        {
-          socketPath: this.socketPath,
-          agent: this.#agent,
-          method: request.method,
-          path: request.path,
-          headers: {
-            'x-task-id': task.id,
-            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : { 'content-length': 0 }),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size <= MAX_RESULT_BYTES) chunks.push(chunk);
-          });
-          res.on('error', () => unreachable('ECONNRESET'));
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            let body: unknown = null;
-            if (size <= MAX_RESULT_BYTES) {
-              try {
-                const text = Buffer.concat(chunks).toString('utf8');
-                body = text.trim() === '' ? null : JSON.parse(text);
-              } catch {
-                body = null;
-              }
-            }
-            finish(classify(task, status, body, res.headers['x-task-replayed'] === 'true'));
-          });
-        },
-      );
-      req.setTimeout(this.#timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-      req.on('error', (error: NodeJS.ErrnoException) => unreachable(error.code ?? 'error'));
-      req.end(payload);
-    });
+    }
   }
 }

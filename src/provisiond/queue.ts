@@ -15,7 +15,7 @@ import { type BackoffPolicy, DEFAULT_BACKOFF, checkBackoff, retryDelayMs } from 
 import type { Db } from './database.js';
 import { ProvisiondError, asProvisiondError } from './errors.js';
 import type { HandlerOutcome, TaskHandler } from './handler.js';
-import { type Task } from './task.js';
+import type { Task } from './task.js';
 import { type ClaimedTask, type Completion, type ListFilter, type TaskRecord, TaskStore } from './task-store.js';
 
 export interface Clock {

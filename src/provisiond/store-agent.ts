@@ -9,7 +9,7 @@
 import type { Lease, Watcher } from 'etcd3';
 import { type EtcdStore, NETWORKS, type StoredNetwork, StoreError, aliveKey, networksOf, parseKey, rangePrefix, statusKey } from '../store/index.js';
 import type { NodeStatus } from '../store/values.js';
-import { type BackoffPolicy } from './backoff.js';
+import type { BackoffPolicy } from './backoff.js';
 import type { Db } from './database.js';
 import { type AgentAction, type AgentPhase, type AgentInput, type AgentTask, type NetworkView, StoreAgentCore } from './store-agent-core.js';
 import { StoreAgentState } from './store-agent-state.js';

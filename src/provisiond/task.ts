@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { NETWORK_NAME_PATTERN, type NetworkDefinition, parseNetworkDefinition } from '../netdef/index.js';
+import { IPV4_ADDRESS_PATTERN, NETWORK_NAME_PATTERN, type NetworkDefinition, parseNetworkDefinition } from '../netdef/index.js';
 import { StructuralCheck } from '../netdef/structural.js';
 import { NetworkdError } from '../networkd/errors.js';
 import { parseNetnsPath } from '../networkd/requests.js';
@@ -23,8 +23,6 @@ export const TASK_ID_PATTERN = '^[\\x21-\\x7e]{1,128}$';
 /** networkd's workload id rule (requests.ts): no "/", so it can never be a path. */
 export const WORKLOAD_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$';
 export const IFNAME_PATTERN = '^[A-Za-z0-9_.+-]{1,15}$';
-const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
-const IPV4_PATTERN = `^${OCTET}(\\.${OCTET}){3}$`;
 
 const TaskId = Type.String({ pattern: TASK_ID_PATTERN, title: 'task id', description: '1-128 printable ASCII characters without spaces' });
 const NetworkName = Type.String({
@@ -60,7 +58,7 @@ export const WorkloadAttachTaskSchema = Type.Object(
     workload: WorkloadId,
     netns: Type.String({ minLength: 1, maxLength: 4095, title: 'netns', description: 'absolute path of the workload network namespace' }),
     ifname: Type.String({ pattern: IFNAME_PATTERN, title: 'interface name', description: '1-15 characters of A-Z, a-z, 0-9, "_", ".", "+", "-"' }),
-    ip: Type.Optional(Type.String({ pattern: IPV4_PATTERN, title: 'ip', description: 'an IPv4 address (dotted quad) inside the NR subnet' })),
+    ip: Type.Optional(Type.String({ pattern: IPV4_ADDRESS_PATTERN, title: 'ip', description: 'an IPv4 address (dotted quad) inside the NR subnet' })),
   },
   { additionalProperties: false, title: 'workload.attach task' },
 );

@@ -1,6 +1,7 @@
 // The standard simulated mesh shared by the demo and the e2e tests: two public nodes (alpha,
 // bravo) and two hidden ones behind NAT (hid1, hid2), one network over all four (alpha is the
 // aggregator), deployed through each node's networkd, with one workload namespace on every NR.
+import type { PeerView } from '../networkd/views.js';
 import { SimError } from './errors.js';
 import type { SimNetwork } from './network.js';
 import type { SimNodeSpec } from './node.js';
@@ -44,19 +45,11 @@ export async function buildStandardMesh(opts: StandardMeshOptions = {}): Promise
   }
 }
 
-export interface PeerView {
-  readonly node: string | null;
-  readonly endpoint: string | null;
-  /** Seconds since the last handshake, null when none. */
-  readonly lastHandshakeAgeSeconds: number | null;
-  readonly rxBytes: number;
-  readonly txBytes: number;
-}
 
 /** The peers of a node's NR as networkd reports them (GET /v1/networks/{name}). */
 export async function peersOf(world: SimWorld, net: SimNetwork, nodeId: string): Promise<PeerView[]> {
-  const body = (await world.node(nodeId).api.getNetwork(net.name)) as { device?: { peers?: PeerView[] } | null };
-  return body.device?.peers ?? [];
+  const body = await world.node(nodeId).api.getNetwork(net.name);
+  return [...(body.device?.peers ?? [])];
 }
 
 /**

@@ -2,7 +2,8 @@
 // (PUT/GET/DELETE /v1/networks/{name}, POST/DELETE .../workloads, GET /v1/health). It speaks the
 // API exactly as an operator's tool would, and turns an error answer into a SimError that names
 // the node, the request and networkd's own message.
-import { request } from 'node:http';
+import { UnixHttpClient } from '../http/client.js';
+import type { NetworkListView, NetworkView } from '../networkd/views.js';
 import { SimError } from './errors.js';
 
 export interface ApiAnswer {
@@ -18,44 +19,21 @@ export interface AttachAnswer {
 }
 
 export class NetworkdApi {
+  readonly #http: UnixHttpClient;
+
   constructor(
     readonly socketPath: string,
     /** For messages: which node this is. */
     readonly node: string,
-  ) {}
+  ) {
+    this.#http = new UnixHttpClient({ socketPath });
+  }
 
   /** One request; resolves with any HTTP status (rejects only when the socket cannot be reached). */
-  raw(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<ApiAnswer> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          socketPath: this.socketPath,
-          method,
-          path,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
-          timeout: timeoutMs,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown = text;
-            try {
-              parsed = text ? JSON.parse(text) : null;
-            } catch {
-              // not JSON: keep the text
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
+  async raw(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<ApiAnswer> {
+    const answer = await this.#http.request(method, path, { timeoutMs, ...(body === undefined ? {} : { body }) });
+    // Not JSON: keep the text.
+    return { status: answer.status, body: answer.body === undefined ? answer.text : answer.body };
   }
 
   /** A request that must succeed (2xx); resolves with the body. */
@@ -64,11 +42,8 @@ export class NetworkdApi {
     try {
       answer = await this.raw(method, path, body, timeoutMs);
     } catch (e) {
-      throw new SimError('NETWORKD_FAILED', `${this.node}: ${method} ${path}: networkd unreachable at ${this.socketPath}: ${(e as Error).message}`, {
-        node: this.node,
-        method,
-        path,
-      });
+      const message = `${this.node}: ${method} ${path}: networkd unreachable at ${this.socketPath}: ${(e as Error).message}`;
+      throw new SimError('NETWORKD_FAILED', message, { node: this.node, method, path });
     }
     if (answer.status < 200 || answer.status > 299) {
       throw new SimError('NETWORKD_FAILED', `${this.node}: ${method} ${path} answered ${answer.status}: ${describeBody(answer.body)}`, {
@@ -98,12 +73,12 @@ export class NetworkdApi {
     return this.call('DELETE', `/v1/networks/${encodeURIComponent(name)}`, undefined, 60_000);
   }
 
-  getNetwork(name: string): Promise<unknown> {
-    return this.call('GET', `/v1/networks/${encodeURIComponent(name)}`);
+  async getNetwork(name: string): Promise<NetworkView> {
+    return (await this.call('GET', `/v1/networks/${encodeURIComponent(name)}`)) as NetworkView;
   }
 
-  listNetworks(): Promise<unknown> {
-    return this.call('GET', '/v1/networks');
+  async listNetworks(): Promise<NetworkListView> {
+    return (await this.call('GET', '/v1/networks')) as NetworkListView;
   }
 
   async attach(network: string, workload: string, netns: string, ifname: string, ip?: string): Promise<AttachAnswer> {

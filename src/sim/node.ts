@@ -20,22 +20,17 @@ export interface SimNodeSpec {
   readonly hidden?: boolean;
 }
 
-export interface SimNodeParts {
-  readonly id: string;
-  readonly index: number;
-  readonly hidden: boolean;
-  readonly host: Namespace;
-  readonly nat: Namespace | undefined;
-  readonly uplinkAddress: string;
-  readonly publicAddress: string;
-  readonly prefix: string;
-  readonly stateDir: string;
+/** What the world builds a node from: the node's own fields (documented on SimNode) and how it runs things. */
+export type SimNodeParts = Pick<
+  SimNode,
+  'id' | 'index' | 'hidden' | 'host' | 'nat' | 'uplinkAddress' | 'publicAddress' | 'prefix' | 'stateDir'
+> & {
   readonly zmesh: ZmeshInvocation;
   /** Starts a tracked background process in the host namespace (the world's spawn). */
   readonly spawn: (cmd: string, args: readonly string[]) => BackgroundProcess;
   /** Extra arguments for networkd (e.g. `--wg userspace`). */
   readonly networkdArgs: readonly string[];
-}
+};
 
 export class SimNode {
   readonly id: string;

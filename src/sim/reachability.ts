@@ -14,7 +14,7 @@ import type { Namespace } from './harness/namespace.js';
  */
 export const FIRST_CONTACT_DEADLINE_MS = REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX + 2_000;
 
-export interface Endpoint {
+export interface MatrixMember {
   /** Label in the matrix (e.g. "alpha/net1"). */
   readonly label: string;
   readonly ns: Namespace;
@@ -53,13 +53,13 @@ export async function boundedAll<T>(jobs: ReadonlyArray<() => Promise<T>>, limit
 }
 
 /** Every ordered pair of distinct endpoints (or the pairs given). */
-export async function reachabilityMatrix(endpoints: readonly Endpoint[], opts: MatrixOptions = {}): Promise<PairResult[]> {
-  const pairs: Array<[Endpoint, Endpoint]> = [];
+export async function reachabilityMatrix(endpoints: readonly MatrixMember[], opts: MatrixOptions = {}): Promise<PairResult[]> {
+  const pairs: Array<[MatrixMember, MatrixMember]> = [];
   for (const a of endpoints) for (const b of endpoints) if (a !== b) pairs.push([a, b]);
   return probePairs(pairs, opts);
 }
 
-export async function probePairs(pairs: ReadonlyArray<readonly [Endpoint, Endpoint]>, opts: MatrixOptions = {}): Promise<PairResult[]> {
+export async function probePairs(pairs: ReadonlyArray<readonly [MatrixMember, MatrixMember]>, opts: MatrixOptions = {}): Promise<PairResult[]> {
   const count = opts.count ?? 2;
   const timeoutMs = opts.timeoutMs ?? FIRST_CONTACT_DEADLINE_MS;
   return boundedAll(

@@ -1,21 +1,9 @@
 // The demo's live status: per node, whether networkd and wgd run, and per NR its subnet, role,
 // egress and WireGuard peers (endpoint, handshake age, bytes) as networkd reports them
 // (GET /v1/networks/{name}). Formatting only; no key other than public ones is ever shown.
-import type { PeerView } from './mesh.js';
+import type { NetworkView } from '../networkd/views.js';
 import type { SimNetwork } from './network.js';
 import type { SimWorld } from './world.js';
-
-
-interface NetworkStatus {
-  readonly subnet?: string;
-  /** networkd reports the NR's role as flags (netdef's derivation). */
-  readonly role?: { readonly aggregator?: boolean; readonly exit?: boolean };
-  readonly egress?: string;
-  readonly hidden?: boolean;
-  readonly nrExists?: boolean;
-  readonly listenPort?: number;
-  readonly device?: { readonly peers?: readonly PeerView[] } | null;
-}
 
 function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -23,8 +11,8 @@ function bytes(n: number): string {
   return `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
 
-function roleText(s: NetworkStatus): string {
-  const roles = [s.role?.aggregator ? 'aggregator' : '', s.role?.exit ? 'exit' : ''].filter(Boolean);
+function roleText(s: NetworkView): string {
+  const roles = [s.role.aggregator ? 'aggregator' : '', s.role.exit ? 'exit' : ''].filter(Boolean);
   return [s.hidden ? 'hidden' : 'public', ...roles].join(', ');
 }
 
@@ -53,14 +41,14 @@ export async function statusReport(world: SimWorld, networks: readonly SimNetwor
     const peerRows: string[][] = [];
     for (const id of net.members()) {
       const node = world.node(id);
-      let s: NetworkStatus;
+      let s: NetworkView;
       try {
-        s = (await node.api.getNetwork(net.name)) as NetworkStatus;
+        s = (await node.api.getNetwork(net.name)) as NetworkView;
       } catch (e) {
         nrRows.push([id, '?', '?', '?', `error: ${(e as Error).message.slice(0, 60)}`]);
         continue;
       }
-      nrRows.push([id, s.subnet ?? '?', roleText(s), s.egress ?? '?', s.nrExists ? `up, port ${s.listenPort ?? '?'}` : 'missing']);
+      nrRows.push([id, s.subnet, roleText(s), s.egress, s.nrExists ? `up, port ${s.listenPort ?? '?'}` : 'missing']);
       for (const p of s.device?.peers ?? []) {
         peerRows.push([id, p.node ?? '(unknown key)', p.endpoint ?? '(dials in)', age(p.lastHandshakeAgeSeconds), bytes(p.rxBytes), bytes(p.txBytes)]);
       }

@@ -28,7 +28,7 @@ import { SimError } from './errors.js';
 import { SimNetwork } from './network.js';
 import { SimNode, type SimNodeSpec } from './node.js';
 import { askWhoAmI, startWhoAmIServer, connectionSources, type WhoAmIAnswer } from './probes.js';
-import { reachabilityMatrix, type Endpoint, type MatrixOptions, type PairResult } from './reachability.js';
+import { reachabilityMatrix, type MatrixMember, type MatrixOptions, type PairResult } from './reachability.js';
 import { defaultZmeshInvocation, type ZmeshInvocation } from './zmesh-command.js';
 
 export const SERVER_ADDRESS = '203.0.113.10';
@@ -292,7 +292,7 @@ export class SimWorld {
 
   /** Ping matrix between workloads (default: all of them). */
   reachability(workloads: readonly SimWorkload[] = this.workloadList, opts: MatrixOptions = {}): Promise<PairResult[]> {
-    return reachabilityMatrix(workloads.map((w): Endpoint => ({ label: w.label, ns: w.ns, ip: w.ip })), opts);
+    return reachabilityMatrix(workloads.map((w): MatrixMember => ({ label: w.label, ns: w.ns, ip: w.ip })), opts);
   }
 
   /** Asks the TEST-NET server, from `ns`, which source address it sees. */

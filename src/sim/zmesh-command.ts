@@ -4,7 +4,7 @@
 // unchanged since the last build — because a daemon under tsx costs ~1 s of CPU more
 // per start on this 2-core machine; otherwise src/cli/main.ts through tsx, so a test never runs
 // a stale dist/. ZMESH_SIM_ZMESH=src|dist forces one (dist: even when stale).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -77,4 +77,29 @@ export function defaultZmeshInvocation(env: NodeJS.ProcessEnv = process.env): Zm
 /** The full argv (after `file`) for `zmesh args...`. */
 export function zmeshArgs(inv: ZmeshInvocation, args: readonly string[]): string[] {
   return [...inv.leadingArgs, ...args];
+}
+
+/**
+ * How zmesh-cni is run, as defaultZmeshInvocation decides for zmesh: bin/zmesh-cni (compiled) when
+ * dist/ is fresh or forced, else src/cni/main.ts through tsx.
+ */
+export function defaultCniInvocation(env: NodeJS.ProcessEnv = process.env): ZmeshInvocation {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const here = fileURLToPath(import.meta.url);
+  const choice = env['ZMESH_SIM_ZMESH'];
+  if (!here.endsWith('.ts') || choice === 'dist' || (choice !== 'src' && distIsFresh(join(root, 'src'), join(root, 'dist')))) {
+    return { file: process.execPath, leadingArgs: [join(root, 'bin', 'zmesh-cni')] };
+  }
+  return { file: process.execPath, leadingArgs: ['--import', import.meta.resolve('tsx'), join(root, 'src', 'cni', 'main.ts')] };
+}
+
+/**
+ * Writes `dir/zmesh-cni`, an executable that runs the plugin as `invocation` says: what a CNI
+ * plugin directory must hold for a runtime (podman, libcni) to find the plugin by its type.
+ */
+export function writeCniPluginExecutable(dir: string, invocation: ZmeshInvocation = defaultCniInvocation()): string {
+  const file = join(dir, 'zmesh-cni');
+  const quoted = [invocation.file, ...invocation.leadingArgs].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  writeFileSync(file, `#!/bin/sh\nexec ${quoted} "$@"\n`, { mode: 0o755 });
+  return file;
 }

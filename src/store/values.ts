@@ -6,7 +6,7 @@
 
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import {
-  CIDR_PATTERN,
+  IPV4_CIDR_PATTERN,
   NETWORK_NAME_PATTERN,
   NODE_ID_PATTERN,
   type NodeRecord,
@@ -26,7 +26,7 @@ export const NetworkMetaSchema = Type.Object(
     version: Type.Literal(META_VERSION),
     name: Type.String({ pattern: NETWORK_NAME_PATTERN, title: 'network name' }),
     revision: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-    ipRange: Type.String({ pattern: CIDR_PATTERN, title: 'CIDR' }),
+    ipRange: Type.String({ pattern: IPV4_CIDR_PATTERN, title: 'CIDR' }),
     aggregator: Type.Optional(NodeId),
     exit: Type.Optional(NodeId),
     /** How many resource keys belong to this revision. */

@@ -10,10 +10,10 @@
  * implement them; where those two differ the rule taken is noted at the spot.
  */
 import { UapiError } from './uapi/errors.js';
-import type { AllowedIp, Endpoint } from './uapi/ip.js';
+import type { AllowedIp, UapiEndpoint } from './uapi/ip.js';
 import { PublicKey, type PresharedKey, type PrivateKey } from './uapi/key.js';
 
-export { AllowedIp, Endpoint } from './uapi/ip.js';
+export { AllowedIp, UapiEndpoint } from './uapi/ip.js';
 export { PresharedKey, PrivateKey, PublicKey } from './uapi/key.js';
 
 /** Peers are keyed by the lowercase hex of their public key (PublicKey.hex). */
@@ -23,7 +23,7 @@ export interface PeerConfig {
   readonly publicKey: PublicKey;
   readonly presharedKey: PresharedKey | null;
   /** The configured endpoint; the live one (after roaming) belongs to the device's view. */
-  readonly endpoint: Endpoint | null;
+  readonly endpoint: UapiEndpoint | null;
   /** Seconds, 0 = off. */
   readonly persistentKeepalive: number;
   /** In the order they were added; no two peers of a device share one prefix. */
@@ -61,7 +61,7 @@ export type PeerOperation =
   | { readonly kind: 'remove' }
   | { readonly kind: 'update_only' }
   | { readonly kind: 'preshared_key'; readonly presharedKey: PresharedKey | null }
-  | { readonly kind: 'endpoint'; readonly endpoint: Endpoint }
+  | { readonly kind: 'endpoint'; readonly endpoint: UapiEndpoint }
   | { readonly kind: 'persistent_keepalive_interval'; readonly seconds: number }
   | { readonly kind: 'replace_allowed_ips' }
   | { readonly kind: 'allowed_ip'; readonly allowedIp: AllowedIp }
@@ -108,7 +108,7 @@ export type DerivePublicKey = (privateKey: Uint8Array) => Uint8Array;
 interface MutablePeer {
   publicKey: PublicKey;
   presharedKey: PresharedKey | null;
-  endpoint: Endpoint | null;
+  endpoint: UapiEndpoint | null;
   persistentKeepalive: number;
   allowedIps: AllowedIp[];
 }
@@ -171,7 +171,7 @@ export function applySet(config: DeviceConfig, request: SetRequest, derivePublic
   for (const op of request.device) {
     switch (op.kind) {
       case 'private_key': {
-        const unchanged = op.privateKey === null ? privateKey === null : privateKey !== null && privateKey.equals(op.privateKey);
+        const unchanged = op.privateKey === null ? privateKey === null : privateKey?.equals(op.privateKey);
         if (unchanged) break; // wireguard-go: setting the same key is a no-op
         privateKey = op.privateKey;
         // Both the kernel and wireguard-go drop a peer whose key equals the new own public key.

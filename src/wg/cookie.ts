@@ -29,13 +29,9 @@ import {
   MESSAGE_RESPONSE,
 } from './constants.js';
 import { equalBytes, HASH, MAC, randomBytes, XAEAD, XAEAD_OPEN } from './crypto.js';
+import type { Endpoint } from './endpoint.js';
 import { MAC1_OFFSET, MAC2_OFFSET, messageType, serializeCookieReply, type CookieReplyMessage } from './messages.js';
 
-/** A UDP endpoint as the device sees it: a numeric IPv4/IPv6 address and a port. */
-export interface Endpoint {
-  readonly address: string;
-  readonly port: number;
-}
 
 const TEXT = new TextEncoder();
 

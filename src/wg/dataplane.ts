@@ -46,11 +46,8 @@
 import { isIP } from 'node:net';
 
 import { native } from '../native/binding.js';
+import type { Endpoint } from './endpoint.js';
 
-export interface Endpoint {
-  address: string; // IPv4 or IPv6 literal
-  port: number;
-}
 
 export interface Cidr {
   address: string;

@@ -21,6 +21,7 @@
  */
 import { existsSync } from 'node:fs';
 import { native } from '../native/binding.js';
+import { WG_MTU } from '../netdef/addressing.js';
 import { EMPTY_DEVICE_CONFIG, applySet, type ConfigChange, type DeviceConfig, type SetRequest } from './config.js';
 import { ready as cryptoReady } from './crypto.js';
 import {
@@ -28,19 +29,18 @@ import {
   DataplaneError,
   monotonicMs,
   type Cidr,
-  type Endpoint as DataplaneEndpoint,
   type HandshakeMessage,
   type LocalSource,
   type PeerStats,
 } from './dataplane.js';
+import type { Endpoint } from './endpoint.js';
 import { keyToHex, publicKeyOf, privateKeyFromBytes, type WgKey } from './keys.js';
 import { WireGuardProtocol, type Output, type PeerActivity } from './protocol.js';
 import { UapiError } from './uapi/errors.js';
-import { Endpoint as UapiEndpoint, type AllowedIp } from './uapi/ip.js';
+import { UapiEndpoint, type AllowedIp } from './uapi/ip.js';
 import type { UapiDevice } from './uapi/server.js';
 import { viewFromConfig, type DeviceView, type PeerRuntime } from './uapi/view.js';
 
-export const DEFAULT_MTU = 1420;
 /** How often the core's timers run and the data plane's activity is read. */
 const TICK_INTERVAL_MS = 100;
 /**
@@ -127,7 +127,7 @@ function cidrOf(ip: AllowedIp): Cidr {
   return { address: ip.text.slice(0, slash), prefix: ip.prefixLength };
 }
 
-function dataplaneEndpoint(e: UapiEndpoint | null): DataplaneEndpoint | null {
+function dataplaneEndpoint(e: UapiEndpoint | null): Endpoint | null {
   return e === null ? null : { address: e.address, port: e.port };
 }
 
@@ -187,7 +187,7 @@ export class WireGuardDevice implements UapiDevice {
   /** Opens the TUN and the sockets (a random port until listen_port is set) and starts the data plane. */
   static async create(options: DeviceOptions): Promise<WireGuardDevice> {
     await cryptoReady();
-    const mtu = options.mtu ?? DEFAULT_MTU;
+    const mtu = options.mtu ?? WG_MTU;
     const n = native();
     // With the virtio-net header the kernel hands over 64 KiB TSO super-packets and takes
     // coalesced ones: one syscall per ~45 packets instead of one each (the data plane's offloads).
@@ -363,7 +363,7 @@ export class WireGuardDevice implements UapiDevice {
   #stagePeers(config: DeviceConfig, changes: readonly ConfigChange[]): Map<string, PeerEntry> {
     const added = new Map<string, PeerEntry>();
     const undo: (() => void)[] = [];
-    let live: Map<number, DataplaneEndpoint | null> | null = null; // endpoints before the set (a roamed one included)
+    let live: Map<number, Endpoint | null> | null = null; // endpoints before the set (a roamed one included)
     try {
       for (const change of changes) {
         if (change.kind === 'peer-added') {

@@ -4,6 +4,7 @@
  * bytes) and trusted inside. Private keys are clamped when stored, as wg(8)
  * and the kernel do. Errors name the field and the reason, never the key.
  */
+import { KEY_PATTERN } from '../netdef/keys.js';
 import { KEY_LENGTH } from './constants.js';
 import { clampInPlace, DH_PUBLIC, randomBytes } from './crypto.js';
 
@@ -22,7 +23,7 @@ export class KeyError extends Error {
   }
 }
 
-const BASE64_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+const BASE64_KEY = new RegExp(KEY_PATTERN);
 const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 
 /** A copy of `bytes` as a key; throws KeyError unless it is exactly 32 bytes. */

@@ -55,13 +55,13 @@ import {
   KEY_LENGTH,
   MESSAGE_COOKIE_REPLY,
   MESSAGE_INITIATION,
-  MESSAGE_RESPONSE,
   MESSAGE_TRANSPORT,
   INITIATION_FLOOD_INTERVAL,
   REKEY_TIMEOUT_JITTER_MAX,
 } from './constants.js';
 import { equalBytes, randomBytes, wipe } from './crypto.js';
-import { CookieChecker, CookieGenerator, type Endpoint } from './cookie.js';
+import { CookieChecker, CookieGenerator } from './cookie.js';
+import type { Endpoint } from './endpoint.js';
 import { isZeroKey, keyFromBytes, keyToHex, privateKeyFromBytes, publicKeyOf, type WgKey } from './keys.js';
 import { parseMessage, type CookieReplyMessage, type InitiationMessage, type ResponseMessage } from './messages.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, type InitiatorHandshake, type StaticIdentity } from './noise.js';
@@ -87,7 +87,6 @@ import {
   type PeerTimers,
 } from './timers.js';
 
-export type { Endpoint } from './cookie.js';
 
 /** Session keys for the data plane. sendKey/receiveKey are non-enumerable so that logging an output never prints them. */
 export interface InstalledKeypair {
@@ -491,7 +490,7 @@ export class WireGuardProtocol {
 
   #receiveResponse(identity: Identity, message: ResponseMessage, source: Endpoint, now: number): Output[] {
     const entry = this.#indices.get(message.receiverIndex);
-    if (!entry || entry.kind !== 'handshake') return this.#drop('unknown-index', 'response to an index with no pending initiation');
+    if (entry?.kind !== 'handshake') return this.#drop('unknown-index', 'response to an index with no pending initiation');
     const peer = entry.peer;
     const pending = peer.pending;
     if (!pending || pending.localIndex !== message.receiverIndex) return this.#drop('no-pending-handshake', 'response to a handshake no longer pending');

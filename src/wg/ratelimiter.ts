@@ -9,7 +9,8 @@
  * bounds memory under a spoofed-source flood.
  */
 import { INITIATIONS_BURSTABLE, INITIATIONS_PER_SECOND } from './constants.js';
-import { addressBytes, type Endpoint } from './cookie.js';
+import { addressBytes } from './cookie.js';
+import type { Endpoint } from './endpoint.js';
 
 const PACKET_COST = 1000 / INITIATIONS_PER_SECOND; // ms of tokens one packet costs
 const MAX_TOKENS = PACKET_COST * INITIATIONS_BURSTABLE;

@@ -13,7 +13,7 @@ import type { SimWorkload } from '../../src/sim/world.js';
 
 let mesh: StandardMesh;
 let blue: SimNetwork;
-let blueWorkloads: SimWorkload[] = [];
+const blueWorkloads: SimWorkload[] = [];
 
 test.before(async () => {
   mesh = await buildStandardMesh();

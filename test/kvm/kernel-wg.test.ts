@@ -23,7 +23,7 @@ import {
   wireguardFamilyAvailable,
   type KernelDevice,
   type KernelPeerSet,
-} from '../../src/wg/kernel/index.js';
+} from '../../src/nr/wireguard/kernel/index.js';
 import { ping, type Namespace, type World } from '../harness/index.js';
 import { worldFor } from '../harness/ava.js';
 import { INNER, endpointText, startWg, wgWorld } from '../netns/wg-pair.js';

@@ -16,7 +16,7 @@ import type { SimNetwork } from '../../src/sim/network.js';
 import type { SimNode } from '../../src/sim/node.js';
 import { SimWorld, type SimWorkload } from '../../src/sim/world.js';
 import { defaultZmeshInvocation, distIsFresh } from '../../src/sim/zmesh-command.js';
-import { listLinks, wireguardFamilyAvailable } from '../../src/wg/kernel/index.js';
+import { listLinks, wireguardFamilyAvailable } from '../../src/nr/wireguard/kernel/index.js';
 import { runCommand, systemTool } from '../harness/index.js';
 import { oneFileAtATime } from './one-file-at-a-time.js';
 
@@ -32,7 +32,7 @@ const GUEST_MS = { tool: 180_000, networkdStart: 180_000, handshakes: 120_000, p
 let world: SimWorld | undefined;
 let net: SimNetwork;
 let netId: string;
-let workloads: SimWorkload[] = [];
+const workloads: SimWorkload[] = [];
 let release: (() => void) | undefined;
 
 test.before(async (t) => {

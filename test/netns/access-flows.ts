@@ -5,8 +5,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
-import { type Flow, type NetworkDefinition, explainFlow } from '../../src/netdef/index.js';
-import { attachWorkloadLink, workloadLinkName, WORKLOAD_MTU } from '../../src/networkd/workload-link.js';
+import { type Flow, type NetworkDefinition, WG_MTU, explainFlow } from '../../src/netdef/index.js';
+import { attachWorkloadLink } from '../../src/networkd/workload-link.js';
+import { workloadLinkName } from '../../src/nr/index.js';
 import { type Namespace, type World, ping } from '../harness/index.js';
 import type { SimNode } from './nr-world.js';
 
@@ -42,7 +43,7 @@ export async function probeWorkload(
     ifname: 'eth0',
     ip,
     gateway: `10.1.${third}.1`,
-    mtu: WORKLOAD_MTU,
+    mtu: WG_MTU,
   });
   await ns.spawn('node', [PROBE, 'serve', ...ports.map(String)]).waitForOutput(/ready/, { timeoutMs: 10_000 });
   return { ns, ip };

@@ -1,7 +1,7 @@
 // The native data plane between two namespaces, with keypairs installed by
 // hand (no handshake): delivery both ways, integrity, counters, keypair
 // promotion, staging, and every kind of bad packet dropped and counted.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import test from 'ava';
 
 import { INNER_A, INNER_B, PEER_OF_A, PEER_OF_B, UNDERLAY4, installMatching, keyPair, makeWorld, ping, until } from './dataplane-world.js';

@@ -1,5 +1,6 @@
 /**
- * networkd's workload links (src/networkd/workload-link.ts) in real namespaces: an NR-shaped
+ * networkd's workload links (nr's engine, src/nr/workload-link.ts, with networkd's errors:
+ * src/networkd/workload-link.ts) in real namespaces: an NR-shaped
  * namespace (br0 carrying the gateway address, as an NR has) and workload namespaces of a test
  * world. Every outcome is read back independently with `ip -j`, traffic is a real ping through
  * the bridge, and both the one-shot functions and the kept `KernelWorkloadLinks` (which trusts
@@ -12,16 +13,10 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
+import { WG_MTU } from '../../src/netdef/index.js';
 import { NetworkdError } from '../../src/networkd/errors.js';
-import {
-  KernelWorkloadLinks,
-  WORKLOAD_MTU,
-  attachWorkloadLink,
-  detachWorkloadLink,
-  listWorkloadLinks,
-  workloadLinkName,
-  type WorkloadLinkSpec,
-} from '../../src/networkd/workload-link.js';
+import { KernelWorkloadLinks, attachWorkloadLink, detachWorkloadLink, listWorkloadLinks } from '../../src/networkd/workload-link.js';
+import { type WorkloadLinkSpec, workloadLinkName } from '../../src/nr/index.js';
 import { worldFor } from '../harness/ava.js';
 import { ping, type Namespace, type World } from '../harness/index.js';
 import { call, makeNode, startNetworkd } from './networkd-world.js';
@@ -73,7 +68,7 @@ async function nrNamespace(world: World, short: string, n: number): Promise<Name
 }
 
 function specFor(nr: Namespace, workload: Namespace | string, id: string, n: number, host: number): WorkloadLinkSpec {
-  return { nrNetns: nr.path, link: workloadLinkName(id), netns: typeof workload === 'string' ? workload : workload.path, ifname: 'eth0', ip: `10.90.${n}.${host}`, gateway: `10.90.${n}.1`, mtu: WORKLOAD_MTU };
+  return { nrNetns: nr.path, link: workloadLinkName(id), netns: typeof workload === 'string' ? workload : workload.path, ifname: 'eth0', ip: `10.90.${n}.${host}`, gateway: `10.90.${n}.1`, mtu: WG_MTU };
 }
 
 /** The two ways networkd can hold workload links; each test runs against both. */
@@ -230,7 +225,7 @@ test('an NR without br0 fails with an EKERNEL error that says what failed and wh
   const spec = specFor(nr, workload, 'e1', 5, 2);
   const error = await t.throwsAsync(attachWorkloadLink(spec), { instanceOf: NetworkdError });
   t.is(error?.code, 'EKERNEL');
-  t.true(error?.message.startsWith(`attach ${spec.link} to br0: `), error?.message);
+  t.true(error?.message.startsWith(`[${nr.path}] set-link ${spec.link} master br0 up: `), error?.message);
   t.true(error?.message.includes(nr.path), 'names the namespace');
   t.true(error?.message.includes('ENODEV'), 'and the reason');
   const gone = await t.throwsAsync(attachWorkloadLink({ ...spec, nrNetns: join(nr.path, 'nope') }), { instanceOf: NetworkdError });

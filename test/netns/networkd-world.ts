@@ -4,8 +4,12 @@
  * removes every namespace it makes), and a small HTTP client over its UNIX socket.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import { join } from 'node:path';
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { ExecutionContext } from 'ava';
+import { UnixHttpClient } from '../../src/http/client.js';
 import { type NetworkDefinition, addNode, assertNodeRecord, createNetwork, generateKeyPair, ready, sodiumKeySource } from '../../src/netdef/index.js';
 import { defaultZmeshInvocation, zmeshArgs } from '../../src/sim/zmesh-command.js';
 import type { BackgroundProcess, Namespace, World } from '../harness/index.js';
@@ -54,19 +58,21 @@ export interface Reply {
   readonly headers: http.IncomingHttpHeaders;
 }
 
-export function call(socket: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const request = http.request({ socketPath: socket, method, path, headers: { ...headers, ...(text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }) } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (c: Buffer) => chunks.push(c));
-      response.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: response.statusCode ?? 0, body: raw ? JSON.parse(raw) : null, headers: response.headers });
-      });
-    });
-    request.on('error', reject);
-    request.setTimeout(60_000, () => request.destroy(new Error(`${method} ${path}: no answer in 60 s`)));
-    request.end(text);
-  });
+export async function call(socket: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  // A string body is sent as it is (a test's malformed JSON), still labelled as JSON.
+  const client = new UnixHttpClient({ socketPath: socket, timeoutMs: 60_000 });
+  try {
+    const options = typeof body === 'string' ? { rawBody: body, headers: { 'content-type': 'application/json', ...headers } } : { body, headers };
+    const answer = await client.request(method, path, options);
+    return { status: answer.status, body: answer.body, headers: answer.headers };
+  } finally {
+    client.close();
+  }
 }
+
+/** Fails `t` unless `body` is exactly what `schema` (a networkd view, src/networkd/views.ts) says. */
+export function assertView(t: ExecutionContext, schema: TSchema, body: unknown, what: string): void {
+  const errors = [...Value.Errors(schema, body)].slice(0, 5).map((e) => `${e.path || '/'}: ${e.message}`);
+  t.deepEqual(errors, [], `${what} does not match its view`);
+}
+

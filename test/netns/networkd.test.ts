@@ -8,9 +8,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { netIdOf } from '../../src/netdef/index.js';
+import { ApplyResult, AttachResult, DeleteResult, DetachResult, HealthView, NetworkListView, NetworkView } from '../../src/networkd/views.js';
 import { worldFor } from '../harness/ava.js';
 import { namespacesWithPrefix, ping, waitFor } from '../harness/index.js';
-import { call, makeNode, startNetworkd } from './networkd-world.js';
+import { assertView, call, makeNode, startNetworkd } from './networkd-world.js';
 
 function snapshot(stateDir: string): string {
   const dir = join(stateDir, 'networkd');
@@ -29,15 +30,18 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
 
   const health = await call(node.socket, 'GET', '/v1/health');
   t.is(health.status, 200);
+  assertView(t, HealthView, health.body, 'GET /v1/health');
   t.is(health.body.wg.backend, 'userspace');
   t.true(Number.isInteger(health.body.wg.wgdPid));
 
   const applied = await call(node.socket, 'PUT', `/v1/networks/${name}`, node.definition(name, 1));
   t.is(applied.status, 200, JSON.stringify(applied.body));
+  assertView(t, ApplyResult, applied.body, 'PUT /v1/networks/{name}');
   t.is(applied.body.netId, netId);
   t.true(applied.body.applied.steps > 0);
   t.true(namespacesWithPrefix(w.prefix).includes(nrNs));
   const shown = await call(node.socket, 'GET', `/v1/networks/${name}`);
+  assertView(t, NetworkView, shown.body, 'GET /v1/networks/{name}');
   t.is(shown.body.namespace, nrNs);
   t.true(shown.body.nrExists);
   t.is(shown.body.device?.name, `w-${netId}`);
@@ -49,6 +53,7 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
   const workload = await w.namespace('wl1');
   const attached = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, { workload: 'c1', netns: workload.path, ifname: 'eth0' });
   t.is(attached.status, 200, JSON.stringify(attached.body));
+  assertView(t, AttachResult, attached.body, 'POST /v1/networks/{name}/workloads');
   t.like(attached.body, { ip: '10.77.0.2', prefix: 24, gateway: '10.77.0.1', mtu: 1420 });
   t.deepEqual((await workload.addresses('eth0')).filter((a) => !a.includes(':')), ['10.77.0.2/24']);
   t.is((await ping(workload, '10.77.0.1', { count: 3 })).loss, 0);
@@ -82,7 +87,11 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
   await networkd.stop();
   networkd = await startNetworkd(w, node);
   const after = await call(node.socket, 'GET', '/v1/health');
+  assertView(t, HealthView, after.body, 'GET /v1/health after a reconcile');
   t.is(after.body.lastReconcile.steps, 0, 'the restart adopted the existing NR without a change');
+  const listed = await call(node.socket, 'GET', '/v1/networks');
+  assertView(t, NetworkListView, listed.body, 'GET /v1/networks');
+  t.deepEqual(listed.body.networks.map((n: { network: string }) => n.network), [name]);
   t.is(after.body.wg.wgdPid, health.body.wg.wgdPid, 'wgd was not restarted');
   const during = await pinging;
   t.is(during.sent, 40);
@@ -91,6 +100,7 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
   // Detach: the veth goes, the address is free again.
   const detached = await call(node.socket, 'DELETE', `/v1/networks/${name}/workloads/c1`);
   t.is(detached.status, 200);
+  assertView(t, DetachResult, detached.body, 'DELETE /v1/networks/{name}/workloads/{workload}');
   t.false((await workload.links()).some((l) => l.ifname === 'eth0'));
   const second = await w.namespace('wl2');
   const reused = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: second.path, ifname: 'eth0' });
@@ -99,6 +109,7 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
   // Delete: nothing of the network is left; workloads detached first.
   const deleted = await call(node.socket, 'DELETE', `/v1/networks/${name}`);
   t.is(deleted.status, 200);
+  assertView(t, DeleteResult, deleted.body, 'DELETE /v1/networks/{name}');
   t.is(deleted.body.workloadsDetached, 1);
   t.false(namespacesWithPrefix(w.prefix).includes(nrNs));
   t.false((await second.links()).some((l) => l.ifname === 'eth0'));

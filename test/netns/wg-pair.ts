@@ -82,7 +82,7 @@ export interface DeviceDump {
 export function parseDump(text: string): DeviceDump {
   const lines = text.split('\n').filter((l) => l.length > 0);
   const device = lines[0]?.split('\t');
-  if (!device || device.length !== 4) throw new Error(`wg show dump: the device line has ${device?.length ?? 0} fields, expected 4`);
+  if (device?.length !== 4) throw new Error(`wg show dump: the device line has ${device?.length ?? 0} fields, expected 4`);
   const peers = lines.slice(1).map((line, i): PeerDump => {
     const f = line.split('\t');
     if (f.length !== 8) throw new Error(`wg show dump: peer line ${i + 1} has ${f.length} fields, expected 8`);

@@ -43,7 +43,7 @@ async function hub(w: World): Promise<Hub> {
 
 test('removing a peer stops its traffic at once, both ways, and leaves the other peer working', async (t) => {
   const w = await wgWorld(t);
-  const { a, b, c } = await hub(w);
+  const { a, b } = await hub(w);
   t.is((await quickPing(b.ns, INNER.a)).loss, 0, 'B reaches A before');
   await a.removePeer(b.publicKey);
   t.false((await a.dump()).peers.some((p) => p.publicKey === b.publicKey), 'wg show no longer lists B');
@@ -90,7 +90,7 @@ test('replacing allowed IPs moves an address to another peer at once, and removi
 
 test('fwmark marks the encrypted traffic: a policy rule for the mark takes effect at once, and fwmark 0 lifts it', async (t) => {
   const w = await wgWorld(t);
-  const { a, b } = await hub(w);
+  const { a } = await hub(w);
   // In A's namespace, packets marked 0x42 are routed by table 100, which blackholes B's underlay.
   await a.ns.ip(['rule', 'add', 'fwmark', '0x42', 'lookup', '100']);
   await a.ns.ip(['route', 'add', 'blackhole', '192.0.2.2/32', 'table', '100']);

@@ -89,4 +89,4 @@ export {
   type NftTable,
 } from './nft.js';
 export * as nftRules from './nft-rules.js';
-export { type IpFamily } from './ip-address.js';
+export type { IpFamily } from './ip-address.js';

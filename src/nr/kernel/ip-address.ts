@@ -32,8 +32,11 @@ export function parseAddress(text: string): { family: IpFamily; bytes: Buffer } 
   return bytes ? { family: bytes.length === 4 ? 4 : 6, bytes: Buffer.from(bytes) } : null;
 }
 
-/** `addr/len`; null when malformed. 'default' is not accepted here (see parseDestination). */
-export function parseCidr(text: string): IpPrefix | null {
+/**
+ * `addr/len`, IPv4 or IPv6, as the bytes rtnetlink carries (netdef's parseCidr is the IPv4 prefix of
+ * definitions, as a number); null when malformed. 'default' is not accepted here (see parseDestination).
+ */
+export function parseIpPrefix(text: string): IpPrefix | null {
   const slash = text.indexOf('/');
   if (slash < 0) return null;
   const addr = parseAddress(text.slice(0, slash));
@@ -54,6 +57,6 @@ export function isNetwork(p: IpPrefix): boolean {
 
 export { formatIp as formatAddress };
 
-export function formatCidr(p: IpPrefix): string {
+export function formatIpPrefix(p: IpPrefix): string {
   return `${formatIp(p.bytes)}/${p.prefix}`;
 }

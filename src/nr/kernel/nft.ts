@@ -158,8 +158,12 @@ function checkTable(table: NftTable, ctx: Omit<KernelErrorContext, 'field'>): vo
   });
 }
 
+/** nft's JSON listing is read field by field, each checked or cast where it is used. */
+// biome-ignore lint/suspicious/noExplicitAny: nft's listing is foreign JSON, checked where read
+type NftJsonObject = Record<string, any>;
+
 function parseListing(out: string, family: NftFamily, name: string, ctx: Omit<KernelErrorContext, 'field'>): NftTable {
-  let doc: { nftables?: Array<Record<string, any>> };
+  let doc: { nftables?: NftJsonObject[] };
   try {
     doc = JSON.parse(out) as typeof doc;
   } catch {
@@ -168,7 +172,7 @@ function parseListing(out: string, family: NftFamily, name: string, ctx: Omit<Ke
   const chains: Array<{ name: string; hook?: NftBaseChainHook; rules: NftRule[] }> = [];
   const byName = new Map<string, NftRule[]>();
   for (const item of doc.nftables ?? []) {
-    const c = item.chain as Record<string, any> | undefined;
+    const c = item.chain as NftJsonObject | undefined;
     if (c && c.family === family && c.table === name) {
       const rules: NftRule[] = [];
       byName.set(c.name as string, rules);
@@ -178,7 +182,7 @@ function parseListing(out: string, family: NftFamily, name: string, ctx: Omit<Ke
     }
   }
   for (const item of doc.nftables ?? []) {
-    const r = item.rule as Record<string, any> | undefined;
+    const r = item.rule as NftJsonObject | undefined;
     if (r && r.family === family && r.table === name) byName.get(r.chain as string)?.push(r.expr as NftRule);
   }
   return { chains };

@@ -15,7 +15,7 @@ import { closeSync, openSync } from 'node:fs';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import { native } from '../../native/binding.js';
 import { KernelError, errnoName, invalidArgument, kernelErrorFrom } from './errors.js';
-import { afOf, familyOfAf, formatAddress, isNetwork, parseAddress, parseCidr, type IpFamily, type IpPrefix } from './ip-address.js';
+import { afOf, familyOfAf, formatAddress, isNetwork, parseAddress, parseIpPrefix, type IpFamily, type IpPrefix } from './ip-address.js';
 import { kindOfLinkInfo, linkInfoOfKind, vethLinkInfo } from './link-info.js';
 
 // include/uapi/linux/netlink.h, rtnetlink.h
@@ -262,7 +262,7 @@ export class Rtnl {
   /** Adds `cidr` (e.g. "10.1.2.1/24") to the link; already present is fine (replace semantics). */
   async addAddress(link: string, cidr: string): Promise<void> {
     const ctx = this.ctx('add address', `${cidr} on '${link}'`);
-    const p = parseCidrOrThrow(cidr, 'cidr', ctx);
+    const p = parseIpPrefixOrThrow(cidr, 'cidr', ctx);
     const index = await this.indexOf(link, ctx);
     await this.call(ctx.operation, ctx.object, () =>
       this.socket.newAddress(
@@ -276,7 +276,7 @@ export class Rtnl {
   /** Removes `cidr` from the link. false when the link does not carry it (or the link is gone). */
   async deleteAddress(link: string, cidr: string): Promise<boolean> {
     const ctx = this.ctx('delete address', `${cidr} on '${link}'`);
-    const p = parseCidrOrThrow(cidr, 'cidr', ctx);
+    const p = parseIpPrefixOrThrow(cidr, 'cidr', ctx);
     const index = await this.indexOrNull(link);
     if (index === null) return false;
     try {
@@ -458,7 +458,7 @@ export class Rtnl {
       const fam = gatewayFamily ?? 4;
       dst = { family: fam, bytes: Buffer.alloc(fam === 4 ? 4 : 16), prefix: 0 };
     } else {
-      dst = parseCidrOrThrow(spec.destination, 'destination', ctx);
+      dst = parseIpPrefixOrThrow(spec.destination, 'destination', ctx);
       if (!isNetwork(dst)) throw invalidArgument(ctx, 'destination', `'${spec.destination}' has host bits set (a route goes to a network)`);
     }
     if (gatewayFamily !== null && gatewayFamily !== dst.family) {
@@ -495,8 +495,8 @@ function checkMtu(mtu: number, ctx: { operation: string; object: string; netns: 
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw invalidArgument(ctx, 'mtu', `${mtu} is not an MTU (68..65535)`);
 }
 
-function parseCidrOrThrow(text: string, field: string, ctx: { operation: string; object: string; netns: string | null }): IpPrefix {
-  const p = typeof text === 'string' ? parseCidr(text) : null;
+function parseIpPrefixOrThrow(text: string, field: string, ctx: { operation: string; object: string; netns: string | null }): IpPrefix {
+  const p = typeof text === 'string' ? parseIpPrefix(text) : null;
   if (!p) throw invalidArgument(ctx, field, `'${String(text)}' is not an address with prefix length (e.g. 10.0.0.1/24)`);
   return p;
 }

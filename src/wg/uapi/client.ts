@@ -9,7 +9,7 @@ import type { SetRequest } from '../config.js';
 import { UapiError, codeOfErrno } from './errors.js';
 import { formatSetRequest } from './format.js';
 import { parseGetResponse } from './parse.js';
-import { requestOverSocket } from './socket-request.js';
+import { requestOverSocket } from '../../socket/socket-request.js';
 import type { DeviceView } from './view.js';
 
 export interface UapiClientOptions {

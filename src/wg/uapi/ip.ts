@@ -9,6 +9,7 @@
  * in a configuration that networkd may carry to another.
  */
 import { formatIp, type IpFamily, parseIpBytes } from '../../common/ip.js';
+import type { Endpoint } from '../endpoint.js';
 import { invalid, type UapiErrorContext } from './errors.js';
 
 export { formatIp, type IpFamily };
@@ -83,8 +84,8 @@ export class AllowedIp {
   }
 }
 
-/** A peer's UDP endpoint: numeric address and port, printed `a.b.c.d:p` or `[v6]:p`. */
-export class Endpoint {
+/** A peer's UDP endpoint as the UAPI parses and prints it: numeric address and port, `a.b.c.d:p` or `[v6]:p`. */
+export class UapiEndpoint implements Endpoint {
   readonly family: IpFamily;
   readonly address: string;
   readonly port: number;
@@ -99,7 +100,7 @@ export class Endpoint {
     this.text = this.family === 4 ? `${this.address}:${port}` : `[${this.address}]:${port}`;
   }
 
-  static parse(text: string, context: UapiErrorContext = { key: 'endpoint' }): Endpoint {
+  static parse(text: string, context: UapiErrorContext = { key: 'endpoint' }): UapiEndpoint {
     let host: string;
     let portText: string;
     if (text.startsWith('[')) {
@@ -117,20 +118,20 @@ export class Endpoint {
     }
     const bytes = parseIp(host, context);
     const port = parseDecimal(portText, 0xffff, context);
-    return new Endpoint(bytes, port);
+    return new UapiEndpoint(bytes, port);
   }
 
-  static fromBytes(address: Uint8Array, port: number): Endpoint {
+  static fromBytes(address: Uint8Array, port: number): UapiEndpoint {
     if (address.length !== 4 && address.length !== 16) throw invalid(`an address has 4 or 16 bytes, got ${address.length}`, { key: 'endpoint' });
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw invalid(`port ${port} is out of range (0..65535)`, { key: 'endpoint' });
-    return new Endpoint(new Uint8Array(address), port);
+    return new UapiEndpoint(new Uint8Array(address), port);
   }
 
   addressBytes(): Uint8Array {
     return new Uint8Array(this.#bytes);
   }
 
-  equals(other: Endpoint): boolean {
+  equals(other: UapiEndpoint): boolean {
     return this.text === other.text;
   }
 

@@ -12,12 +12,14 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
+import { KEY_PATTERN } from '../../netdef/keys.js';
+import { KEY_LENGTH } from '../constants.js';
+import { isZeroKey } from '../keys.js';
 import { invalid, type UapiErrorContext } from './errors.js';
 
-export const KEY_LENGTH = 32;
 const HEX_LENGTH = KEY_LENGTH * 2;
 const HEX = /^[0-9a-fA-F]{64}$/;
-const BASE64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+const BASE64 = new RegExp(KEY_PATTERN);
 
 /**
  * Decodes 64 hex characters. Uppercase is accepted because wg(8)'s key_from_hex and
@@ -35,8 +37,7 @@ export function keyBytesFromHex(text: string, context: UapiErrorContext): Uint8A
 }
 
 export function keyBytesFromBase64(text: string, context: UapiErrorContext): Uint8Array {
-  // The regex pins the canonical encoding of 32 bytes (43 significant chars, last one with its two
-  // low bits zero, one '='), so two spellings of one key cannot both be accepted.
+  // KEY_PATTERN pins the canonical encoding of 32 bytes: two spellings of one key are never both accepted.
   if (!BASE64.test(text)) throw invalid(`expected a key of 44 base64 characters ending in '=', got ${text.length} characters`, context);
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
@@ -46,11 +47,6 @@ function checkLength(bytes: Uint8Array, context: UapiErrorContext): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-export function isZeroKey(bytes: Uint8Array): boolean {
-  let acc = 0;
-  for (const b of bytes) acc |= b;
-  return acc === 0;
-}
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);

@@ -11,7 +11,7 @@
  */
 import type { DeviceOperation, PeerOperation, PeerSection, SetRequest } from '../config.js';
 import { UapiError, invalid, type UapiErrorContext } from './errors.js';
-import { AllowedIp, Endpoint, parseDecimal } from './ip.js';
+import { AllowedIp, UapiEndpoint, parseDecimal } from './ip.js';
 import { PresharedKey, PrivateKey, PublicKey } from './key.js';
 import type { DeviceView, PeerView } from './view.js';
 
@@ -67,7 +67,7 @@ function parsePeerLine(key: string, value: string, context: UapiErrorContext): P
     case 'preshared_key':
       return { kind: 'preshared_key', presharedKey: PresharedKey.fromHexOrNone(value, context) };
     case 'endpoint':
-      return { kind: 'endpoint', endpoint: Endpoint.parse(value, context) };
+      return { kind: 'endpoint', endpoint: UapiEndpoint.parse(value, context) };
     case 'persistent_keepalive_interval':
       return { kind: 'persistent_keepalive_interval', seconds: parseDecimal(value, 0xffff, context) };
     case 'allowed_ip':
@@ -192,7 +192,7 @@ export function parseGetResponse(lines: readonly string[]): DeviceView {
     const p: MutablePeerView = peer;
     switch (key) {
       case 'preshared_key': p.presharedKey = PresharedKey.fromHexOrNone(value, context); break;
-      case 'endpoint': p.endpoint = Endpoint.parse(value, context); break;
+      case 'endpoint': p.endpoint = UapiEndpoint.parse(value, context); break;
       case 'persistent_keepalive_interval': p.persistentKeepalive = parseDecimal(value, 0xffff, context); break;
       case 'allowed_ip': p.allowedIps.push(AllowedIp.parse(value, context)); break;
       case 'last_handshake_time_sec': p.lastHandshake = { ...p.lastHandshake, sec: parseDecimal(value, Number.MAX_SAFE_INTEGER, context) }; break;

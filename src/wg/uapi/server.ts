@@ -19,9 +19,9 @@ import { internalErrorMessage } from '../../common/coded-error.js';
 import type { SetRequest } from '../config.js';
 import { UapiError, invalid } from './errors.js';
 import { formatErrno, formatGetResponseChunks } from './format.js';
-import { LineConnection, OpenConnections } from './line-connection.js';
+import { LineConnection, OpenConnections } from '../../socket/line-connection.js';
 import { SetRequestBuilder, printableKey, splitLine } from './parse.js';
-import { BoundSocketFile, SocketFileError, bindSocketFile, checkSocketPath } from './socket-file.js';
+import { type BoundSocketFile, SocketFileError, bindSocketFile, checkSocketPath } from '../../socket/socket-file.js';
 import type { DeviceView } from './view.js';
 
 /** What the server drives. The device decides errnos: -EIO for internal failures, -EADDRINUSE

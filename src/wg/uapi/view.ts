@@ -7,7 +7,7 @@
  * live state yet (or never will: ConfigOnlyDevice), and the device overlays its live fields.
  */
 import type { DeviceConfig } from '../config.js';
-import type { AllowedIp, Endpoint } from './ip.js';
+import type { AllowedIp, UapiEndpoint } from './ip.js';
 import type { PresharedKey, PrivateKey, PublicKey } from './key.js';
 
 export interface HandshakeTime {
@@ -20,7 +20,7 @@ export interface PeerView {
   readonly publicKey: PublicKey;
   readonly presharedKey: PresharedKey | null;
   /** The live endpoint: the configured one, or where the peer last roamed to. */
-  readonly endpoint: Endpoint | null;
+  readonly endpoint: UapiEndpoint | null;
   readonly persistentKeepalive: number;
   readonly allowedIps: readonly AllowedIp[];
   readonly lastHandshake: HandshakeTime;
@@ -40,7 +40,7 @@ export interface DeviceView {
 
 /** Live per-peer state the device overlays on its configuration. */
 export interface PeerRuntime {
-  readonly endpoint?: Endpoint | null;
+  readonly endpoint?: UapiEndpoint | null;
   readonly lastHandshake?: HandshakeTime;
   readonly txBytes?: bigint;
   readonly rxBytes?: bigint;

@@ -6,7 +6,7 @@
  * EADDRINUSE, EIO), ECONNREFUSED/ENOENT when no wgd serves the socket (a supervisor's cue to
  * start one), ETIMEDOUT when it does not answer in time, EPROTO when it answers something else.
  */
-import { requestOverSocket } from '../uapi/socket-request.js';
+import { requestOverSocket } from '../../socket/socket-request.js';
 import { WgdError } from './errors.js';
 import { parseAnswer, type CreateResult, type DeleteResult, type DeviceInfo, type PingResult, type ResultOf, type WgdOp } from './protocol.js';
 

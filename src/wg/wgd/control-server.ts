@@ -11,8 +11,8 @@
  */
 import net from 'node:net';
 import { internalErrorMessage } from '../../common/coded-error.js';
-import { LineConnection, OpenConnections } from '../uapi/line-connection.js';
-import { BoundSocketFile, SocketFileError, bindSocketFile } from '../uapi/socket-file.js';
+import { LineConnection, OpenConnections } from '../../socket/line-connection.js';
+import { type BoundSocketFile, SocketFileError, bindSocketFile } from '../../socket/socket-file.js';
 import { WgdError, invalidField } from './errors.js';
 import { formatAnswer, parseRequestLine, type WgdRequest } from './protocol.js';
 

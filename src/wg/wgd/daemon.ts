@@ -21,7 +21,7 @@
  * On SIGTERM/SIGINT (handled by the command, src/cli/wgd.ts) every device and socket is closed.
  */
 import path from 'node:path';
-import { MAX_SOCKET_PATH_BYTES } from '../uapi/socket-file.js';
+import { MAX_SOCKET_PATH_BYTES } from '../../socket/socket-file.js';
 import { ControlServer } from './control-server.js';
 import { WgdError } from './errors.js';
 import type { WgdRequest } from './protocol.js';

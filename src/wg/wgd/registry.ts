@@ -13,6 +13,7 @@
  * NR namespace, UDP sockets in wgd's own), so the registry's rules do not depend on namespaces.
  */
 import path from 'node:path';
+import { WG_MTU } from '../../netdef/addressing.js';
 import { UapiError } from '../uapi/errors.js';
 import { UapiServer, type UapiDevice } from '../uapi/server.js';
 import type { DeviceView } from '../uapi/view.js';
@@ -20,7 +21,6 @@ import { WgdError } from './errors.js';
 import type { CreateResult, DeleteResult, DeviceInfo, DeviceName, NetnsPath } from './protocol.js';
 
 export const DEFAULT_UAPI_DIR = '/var/run/wireguard';
-export const DEFAULT_MTU = 1420;
 
 /** A device as the registry needs it: configurable over UAPI, with a port, closable. */
 export interface HostedDevice extends UapiDevice {
@@ -84,7 +84,7 @@ export class DeviceRegistry {
   create(request: { name: DeviceName; netns: NetnsPath; mtu: number | null }): Promise<CreateResult> {
     return this.#serialised(async () => {
       this.#assertOpen();
-      const mtu = request.mtu ?? DEFAULT_MTU;
+      const mtu = request.mtu ?? WG_MTU;
       const existing = this.#entries.get(request.name);
       if (existing) {
         if (existing.netns !== request.netns) {

@@ -38,9 +38,6 @@ async function ok(args: string[], input?: string): Promise<string> {
   return run.stdout;
 }
 
-async function revision(): Promise<number> {
-  return JSON.parse(await readFile(net, 'utf8')).revision;
-}
 
 test.before(async () => {
   await ready();

@@ -13,9 +13,13 @@ function network(peers: NetworkStatus['device'] extends infer D ? (D extends { p
   };
 }
 
+function report(errors: string[], steps: number, ms: number) {
+  return { steps, networks: 1, removedNrs: [], removedDevices: [], reattached: 0, forgotten: [], errors, ms };
+}
+
 const healthy = {
   networkd: {
-    health: { node: 'alpha', pid: 100, wg: { backend: 'userspace', wgdPid: 101 }, lastReconcile: { steps: 0, networks: 1, errors: [], ms: 3.2 } },
+    health: { node: 'alpha', pid: 100, wg: { backend: 'userspace' as const, wgdPid: 101 }, lastReconcile: report([], 0, 3.2) },
     networks: [network([
       { node: 'bravo', publicKey: KEY, endpoint: '198.51.100.12:51820', lastHandshakeAgeSeconds: 42, rxBytes: 1_234_567, txBytes: 20_000_000 },
       { node: 'hid1', publicKey: KEY, endpoint: null, lastHandshakeAgeSeconds: null, rxBytes: 0, txBytes: 0 },
@@ -42,7 +46,7 @@ test('a node whose peers handshook (or never needed to), with only old failures,
 test('a stale handshake, a missing NR, a reconcile error, a recent failed task, a lost store and a dead daemon are each named', (t) => {
   const sick = {
     networkd: {
-      health: { ...healthy.networkd.health, lastReconcile: { steps: 1, networks: 2, errors: ['red: EKERNEL: boom'], ms: 9 } },
+      health: { ...healthy.networkd.health, lastReconcile: report(['red: EKERNEL: boom'], 1, 9) },
       networks: [
         network([{ node: 'bravo', publicKey: KEY, endpoint: '198.51.100.12:51820', lastHandshakeAgeSeconds: 200, rxBytes: 0, txBytes: 0 }]),
         { ...network([], false), network: 'red' },

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { UnixHttpClient } from '../../../src/http/client.js';
 import { Api, MAX_BODY_BYTES } from '../../../src/provisiond/api.js';
 import { openDatabase } from '../../../src/provisiond/database.js';
 import { noopHandler } from '../../../src/provisiond/handler.js';
@@ -18,16 +19,14 @@ interface Reply {
   body: unknown;
 }
 
-function request(socketPath: string, method: string, path: string, body?: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+async function request(socketPath: string, method: string, path: string, body?: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
+  const client = new UnixHttpClient({ socketPath });
+  try {
+    const answer = await client.request(method, path, { headers, ...(body === undefined ? {} : { rawBody: body }) });
+    return { status: answer.status, headers: answer.headers, body: answer.body };
+  } finally {
+    client.close();
+  }
 }
 
 async function serve(t: ExecutionContext): Promise<string> {

@@ -73,7 +73,10 @@ const mutations: Record<string, Mutation> = {
     else if (choice === 1) d.exit = 'not-a-member';
     else if (choice === 2 && hidden) d.aggregator = hidden.node;
     else if (hidden) d.exit = hidden.node;
-    else (d.resources as Doc[])[0]!.endpoints = [], (d.resources as Doc[])[0]!.hidden = false;
+    else {
+      (d.resources as Doc[])[0]!.endpoints = [];
+      (d.resources as Doc[])[0]!.hidden = false;
+    }
   },
 };
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chooseBackend, probeKernelWireGuard, type KernelWireGuardProbe } from '../../../src/networkd/daemon.js';
 import { NetworkdError } from '../../../src/networkd/errors.js';
-import { KernelWgError } from '../../../src/wg/kernel/index.js';
+import { KernelWgError } from '../../../src/nr/wireguard/kernel/index.js';
 
 /** A probe that answers `answer` and counts how often it was asked. */
 function probe(answer: boolean | Error): KernelWireGuardProbe & { calls: number } {

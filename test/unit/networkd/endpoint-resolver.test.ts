@@ -69,3 +69,13 @@ test('an IPv6 answer is written in brackets', async (t) => {
   const { endpoints } = await resolver.resolveAll(['v6.example:51820'], {});
   t.is(endpoints[0]?.endpoint, '[2001:db8::5]:51820');
 });
+
+test('the last good map is reported changed only when a name or an address differs, not for another key order', async (t) => {
+  const resolver = new EndpointResolver(scripted({ 'a.example': '203.0.113.1', 'b.example': '203.0.113.2' }));
+  const endpoints = ['a.example:1', 'b.example:2'];
+  const same = await resolver.resolveAll(endpoints, { 'b.example': '203.0.113.2', 'a.example': '203.0.113.1' });
+  t.false(same.changed, 'the same addresses stored in another order');
+  t.true((await resolver.resolveAll(endpoints, { 'a.example': '203.0.113.1', 'b.example': '203.0.113.9' })).changed, 'an address moved');
+  t.true((await resolver.resolveAll(endpoints, { 'a.example': '203.0.113.1' })).changed, 'a name is new');
+  t.true((await resolver.resolveAll(['a.example:1'], { 'a.example': '203.0.113.1', 'b.example': '203.0.113.2' })).changed, 'a name went');
+});

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { NetworkdError } from '../../../src/networkd/errors.js';
-import { parseAttachRequest, parseNetworkName, parseTaskId } from '../../../src/networkd/requests.js';
+import { parseAttachRequest, parseGcRequest, parseNetworkName, parseTaskId } from '../../../src/networkd/requests.js';
 
 function errorOf(fn: () => unknown): NetworkdError {
   try {
@@ -15,11 +15,27 @@ function errorOf(fn: () => unknown): NetworkdError {
 const good = { workload: 'c0ffee', netns: '/run/netns/wl1', ifname: 'eth0' };
 
 test('a well-formed attach request is parsed with ip optional', (t) => {
-  t.deepEqual(parseAttachRequest(good), { ...good, ip: undefined });
+  t.deepEqual(parseAttachRequest(good), { ...good, ip: undefined, owner: { kind: 'api' } });
   t.is(parseAttachRequest({ ...good, ip: '10.0.0.5' }).ip, '10.0.0.5');
 });
 
+test('a CNI attach names its owner and container id', (t) => {
+  t.deepEqual(parseAttachRequest({ ...good, owner: 'cni', containerId: 'abc_1.x-2' }).owner, { kind: 'cni', containerId: 'abc_1.x-2' });
+  t.deepEqual(parseAttachRequest({ ...good, owner: 'api' }).owner, { kind: 'api' });
+});
+
+test('a GC request is a list of workload ids to keep', (t) => {
+  t.deepEqual([...parseGcRequest({ keep: ['a', 'b'] }).keep], ['a', 'b']);
+  t.is(errorOf(() => parseGcRequest({ keep: 'a' })).context.field, 'keep');
+  t.is(errorOf(() => parseGcRequest({ keep: ['a/b'] })).context.field, 'keep/0');
+  t.is(errorOf(() => parseGcRequest({ keep: [], drop: [] })).context.field, 'drop');
+});
+
 const bad: Array<[string, unknown, string, RegExp]> = [
+  ['an owner that is neither api nor cni', { ...good, owner: 'k8s' }, 'owner', /must be "api" or "cni"/],
+  ['a CNI owner without a container id', { ...good, owner: 'cni' }, 'containerId', /is required/],
+  ['a container id with a slash', { ...good, owner: 'cni', containerId: 'a/b' }, 'containerId', /not a container id/],
+  ['a container id without the CNI owner', { ...good, containerId: 'abc' }, 'containerId', /only with owner "cni"/],
   ['a body that is not an object', [good], 'body', /must be a JSON object, not an array/],
   ['a missing workload', { netns: good.netns, ifname: 'eth0' }, 'workload', /is required/],
   ['a missing netns', { workload: 'w', ifname: 'eth0' }, 'netns', /is required/],

@@ -27,7 +27,14 @@ test('networks and workloads written to the store are read back after a restart,
   const dir = join(await tempDir(t), 'networkd');
   const store = Store.open(dir);
   await store.putNetwork(network('blue'));
-  await store.putWorkloads({ network: 'blue', workloads: { w1: { workload: 'w1', netns: '/run/netns/x', ifname: 'eth0', ip: '10.9.0.2', link: 'wl-abcdef', netnsIdentity: { dev: '4', ino: '4026532000', processStart: null } } }, forgotten: [] });
+  await store.putWorkloads({
+    network: 'blue',
+    workloads: {
+      w1: { workload: 'w1', netns: '/run/netns/x', ifname: 'eth0', ip: '10.9.0.2', link: 'wl-abcdef', owner: { kind: 'api' }, netnsIdentity: { dev: '4', ino: '4026532000', processStart: null } },
+      w2: { workload: 'w2', netns: '/run/netns/y', ifname: 'eth0', ip: '10.9.0.3', link: 'wl-abcde0', owner: { kind: 'cni', containerId: 'c0ffee' }, netnsIdentity: null },
+    },
+    forgotten: [],
+  });
   const reopened = Store.open(dir);
   t.deepEqual(reopened.network('blue'), store.network('blue'));
   t.deepEqual(reopened.workloads('blue'), store.workloads('blue'));
@@ -76,7 +83,7 @@ test('an unusable state file stops the open with an error naming the file', asyn
 });
 
 test('forgotten workloads leave the attached set and are remembered, newest 32 only', (t) => {
-  let state = { network: 'n', workloads: { a: { workload: 'a', netns: '/x', ifname: 'eth0', ip: '10.0.0.2', link: 'wl-000000', netnsIdentity: null } }, forgotten: [] as { workload: string; reason: string; at: string }[] };
+  let state = { network: 'n', workloads: { a: { workload: 'a', netns: '/x', ifname: 'eth0', ip: '10.0.0.2', link: 'wl-000000', owner: { kind: 'api' as const }, netnsIdentity: null } }, forgotten: [] as { workload: string; reason: string; at: string }[] };
   state = withForgotten(state, { workload: 'a', reason: 'netns gone', at: 'now' }) as typeof state;
   t.deepEqual(state.workloads, {});
   t.is(state.forgotten[0]?.reason, 'netns gone');

@@ -73,13 +73,19 @@ export function resourceOf(net: TestNetwork, node: string): Resource {
   return net.def.resources.find((r) => r.node === node)!;
 }
 
-/** The node's resource and the context networkd would pass to planNr. */
+/**
+ * The node's resource and the context networkd would pass to planNr. `resolved` stands for
+ * networkd's resolution: a peer endpoint it names (`host:port`) is replaced by its `ip:port`.
+ */
 export function nodeInput(
   net: TestNetwork,
   node: string,
   options: { prefix?: string; publicAddress?: string; resolved?: ReadonlyMap<string, string> } = {},
 ): { resource: NodeResource; ctx: NrContext } {
-  const resource = resourceFor(net.def, node);
+  const derived = resourceFor(net.def, node);
+  const resolved = options.resolved ?? new Map<string, string>();
+  const peers = derived.peers.map((peer) => ({ ...peer, endpoint: (peer.endpoint !== null && resolved.get(peer.endpoint)) || peer.endpoint }));
+  const resource: NodeResource = { ...derived, peers };
   const privateKey = openResourceKey(resourceOf(net, node), net.identities.get(node)!.privateKey);
   return {
     resource,
@@ -87,7 +93,6 @@ export function nodeInput(
       prefix: options.prefix ?? 'zt',
       publicAddress: options.publicAddress ?? '100.127.0.2',
       privateKey,
-      resolvedEndpoints: options.resolved ?? new Map(),
     },
   };
 }

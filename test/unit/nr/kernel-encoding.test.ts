@@ -4,7 +4,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { attribute, kindOfLinkInfo, linkInfoOfKind, parseAttributes, vethLinkInfo } from '../../../src/nr/kernel/link-info.js';
-import { formatAddress, formatCidr, isNetwork, parseAddress, parseCidr } from '../../../src/nr/kernel/ip-address.js';
+import { formatAddress, formatIpPrefix, isNetwork, parseAddress, parseIpPrefix } from '../../../src/nr/kernel/ip-address.js';
 import { errnoName, KernelError, kernelErrorFrom } from '../../../src/nr/kernel/errors.js';
 import { getSysctl, setSysctl, namespacePath } from '../../../src/nr/kernel/index.js';
 
@@ -48,7 +48,7 @@ test('IPv4 and IPv6 addresses round-trip through bytes; IPv6 formats as Node can
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 8 }), (raw, zeros) => {
       const bytes = Buffer.from(raw);
-      bytes.fill(0, 4, 4 + zeros * 2 > 16 ? 16 : 4 + zeros * 2); // make runs of zero groups likely
+      bytes.fill(0, 4, Math.min(4 + zeros * 2, 16)); // make runs of zero groups likely
       const text = formatAddress(bytes);
       const parsed = parseAddress(text);
       return parsed?.family === 6 && parsed.bytes.equals(bytes) && text === new URL(`http://[${text}]/`).hostname.slice(1, -1);
@@ -67,15 +67,15 @@ test('IPv4 and IPv6 addresses round-trip through bytes; IPv6 formats as Node can
 });
 
 test('a CIDR needs an address and a prefix length within the family; isNetwork finds host bits', (t) => {
-  t.deepEqual(formatCidr(parseCidr('10.1.2.0/24')!), '10.1.2.0/24');
+  t.deepEqual(formatIpPrefix(parseIpPrefix('10.1.2.0/24')!), '10.1.2.0/24');
   for (const bad of ['10.1.2.0', '10.1.2.0/33', '10.1.2.0/', '10.1.2.0/024', 'fd00::/129', 'x/8', '10.1.2.256/24', ' 10.0.0.0/8']) {
-    t.is(parseCidr(bad), null, bad);
+    t.is(parseIpPrefix(bad), null, bad);
   }
-  t.true(isNetwork(parseCidr('10.1.0.0/16')!));
-  t.false(isNetwork(parseCidr('10.1.0.1/16')!));
-  t.true(isNetwork(parseCidr('0.0.0.0/0')!));
-  t.true(isNetwork(parseCidr('fd00:1::/32')!));
-  t.false(isNetwork(parseCidr('fd00:1::1/64')!));
+  t.true(isNetwork(parseIpPrefix('10.1.0.0/16')!));
+  t.false(isNetwork(parseIpPrefix('10.1.0.1/16')!));
+  t.true(isNetwork(parseIpPrefix('0.0.0.0/0')!));
+  t.true(isNetwork(parseIpPrefix('fd00:1::/32')!));
+  t.false(isNetwork(parseIpPrefix('fd00:1::1/64')!));
 });
 
 test('errnoName reads the netlink package\'s "Request rejected: ECODE" and errno-style codes', (t) => {

@@ -3,7 +3,7 @@
  * right after a plan was applied exactly, to be mutated into every kind of difference.
  */
 import type { DesiredNr, NamespacePlan, ObservedNamespace, ObservedNr } from '../../../src/nr/model.js';
-import type { WgDesiredConfig, WgDeviceStatus } from '../../../src/nr/wg-types.js';
+import type { WgDesiredConfig, WgDeviceStatus } from '../../../src/nr/wireguard/backend.js';
 
 const KIND = { 'veth-pair': 'veth', 'veth-peer': 'veth', bridge: 'bridge', wireguard: 'tun', loopback: '' } as const;
 

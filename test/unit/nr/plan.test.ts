@@ -193,7 +193,6 @@ test('public NR: namespace, veth to ndmz (port of br-nr), br0 with the gateway, 
       { publicKey: key(plain, 'a'), endpoint: `198.51.100.11:${port(plain, 'a')}`, allowedIps: ['10.1.0.0/24', '10.1.2.0/24', '100.64.1.0/32', '100.64.1.2/32'], persistentKeepalive: 0 },
     ],
   });
-  t.deepEqual(desired.unresolvedEndpoints, []);
 });
 
 test('hidden NR: its one peer is the aggregator with the whole range and 100.64.0.0/16, keepalive 25; egress still via its own ndmz', (t) => {
@@ -237,7 +236,7 @@ test('exit NR: egresses through its own ndmz, masquerades mesh traffic out publi
   );
 });
 
-test('NR egressing via the exit: default route into the mesh (no route via ndmz), the exit peer carries 0.0.0.0/0, its host name resolved', (t) => {
+test('NR egressing via the exit: default route into the mesh (no route via ndmz), the exit peer carries 0.0.0.0/0 at the address its host name resolved to', (t) => {
   const exitEndpoint = `exit.example:${port(withExit, 'x')}`;
   const { resource, ctx } = nodeInput(withExit, 'b', { resolved: new Map([[exitEndpoint, `198.51.100.99:${port(withExit, 'x')}`]]) });
   const desired = planNr(resource, ctx);
@@ -247,15 +246,15 @@ test('NR egressing via the exit: default route into the mesh (no route via ndmz)
   ]);
   const exitPeer = desired.wireguard.config.peers.find((p) => p.publicKey === key(withExit, 'x'));
   t.deepEqual(exitPeer, { publicKey: key(withExit, 'x'), endpoint: `198.51.100.99:${port(withExit, 'x')}`, allowedIps: ['0.0.0.0/0'], persistentKeepalive: 0 });
-  t.deepEqual(desired.unresolvedEndpoints, []);
 });
 
-test('an endpoint host name that is not resolved yet is planned without endpoint and reported', (t) => {
+test('an endpoint host name that reaches the plan is refused naming its peer (networkd resolves before planning)', (t) => {
   const { resource, ctx } = nodeInput(withExit, 'b');
-  const desired = planNr(resource, ctx);
-  const exitPeer = desired.wireguard.config.peers.find((p) => p.publicKey === key(withExit, 'x'));
-  t.is(exitPeer?.endpoint, null);
-  t.deepEqual(desired.unresolvedEndpoints, [`exit.example:${port(withExit, 'x')}`]);
+  const index = resource.peers.findIndex((p) => p.publicKey === key(withExit, 'x'));
+  const error = t.throws(() => planNr(resource, ctx), { instanceOf: NrError });
+  t.is(error?.code, 'EINVAL');
+  t.is(error?.context.field, `resource.peers[${index}].endpoint`);
+  t.regex(error!.message, /must be a numeric ip:port/);
 });
 
 test('bad input is refused with the field named and no key material in the message', (t) => {
@@ -267,13 +266,8 @@ test('bad input is refused with the field named and no key material in the messa
     [{ ...ctx, publicAddress: '100.127.0.1' }, 'ctx.publicAddress'],
     [{ ...ctx, publicAddress: '100.127.255.255' }, 'ctx.publicAddress'],
     [{ ...ctx, privateKey: generateKeyPair().privateKey }, 'ctx.privateKey'],
-    [{ ...ctx, resolvedEndpoints: new Map([[`198.51.100.11:1`, 'x']]) }, ''], // numeric endpoints ignore the map
   ];
   for (const [badCtx, field] of cases) {
-    if (field === '') {
-      t.notThrows(() => planNr(resource, badCtx));
-      continue;
-    }
     const error = t.throws(() => planNr(resource, badCtx), { instanceOf: NrError });
     t.is(error?.code, 'EINVAL');
     t.is(error?.context.field, field);

@@ -61,6 +61,7 @@ const SETUP_PACKAGES = () => setupPackages('scripts/setup', /^PACKAGES=\(([^)]*)
 const KVM_SETUP_PACKAGES = () => setupPackages('scripts/kvm/setup', /need_apt\+=\(([^)]*)\)/g);
 
 function packageState(name: string): { installed: boolean; priority: string } {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}\t${Priority}', name], { encoding: 'utf8' });
   const [status = '', priority = ''] = r.status === 0 ? r.stdout.split('\t') : [];
   return { installed: status.endsWith('install ok installed'), priority };
@@ -79,7 +80,7 @@ function findProgram(name: string): string | null {
 }
 
 /** The packages dpkg says own `path` (following symlinks and /usr merging), or [] when none does. */
-/** The packages owning the program's file and, for a symlink, its target (graphviz's dot is a link to libgvc6's wrapper). */
+/** The packages that ship the program: its file's and, when it is a link, the link's (clang-format → clang-format-14). */
 function owningPackages(path: string): string[] {
   const real = realpathSync(path);
   const candidates = [real, path].flatMap((p) => [p, p.startsWith('/usr/') ? p.slice(4) : `/usr${p}`]);
@@ -87,7 +88,7 @@ function owningPackages(path: string): string[] {
   for (const candidate of candidates) {
     const r = spawnSync('dpkg', ['-S', candidate], { encoding: 'utf8' });
     const line = r.status === 0 ? r.stdout.split('\n').find((l) => !l.startsWith('diversion')) : undefined;
-    if (line) for (const p of line.slice(0, line.lastIndexOf(': ')).split(', ')) owners.add(p.replace(/:.*$/, ''));
+    if (line) for (const pkg of line.slice(0, line.lastIndexOf(': ')).split(', ')) owners.add(pkg.replace(/:.*$/, ''));
   }
   return [...owners];
 }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { ReplayWindow } from '../../../src/wg/replay.js';
+import { ReplayWindow } from './helpers/replay.js';
 import { REJECT_AFTER_MESSAGES, REPLAY_WINDOW_SIZE } from '../../../src/wg/constants.js';
 
 /** The obvious definition of the window: a set of everything seen and the greatest counter accepted. */

@@ -2,7 +2,7 @@ import test from 'ava';
 import { AEAD_OPEN, ready } from '../../../src/wg/crypto.js';
 import { generatePrivateKey, publicKeyOf } from '../../../src/wg/keys.js';
 import { parseMessage, type TransportMessage } from '../../../src/wg/messages.js';
-import { decryptTransport, encryptTransport, paddedLength, PeerTransport } from '../../../src/wg/transport.js';
+import { decryptTransport, encryptTransport, paddedLength, PeerTransport } from './helpers/transport.js';
 import type { InstalledKeypair } from '../../../src/wg/protocol.js';
 
 test.before(async () => {

@@ -7,7 +7,7 @@ import { EMPTY_DEVICE_CONFIG, applySet, type DeviceConfig } from '../../../src/w
 import { ConfigOnlyDevice, deriveX25519PublicKey } from '../../../src/wg/uapi/config-only-device.js';
 import { UapiError, type UapiErrorCode } from '../../../src/wg/uapi/errors.js';
 import { formatGetResponse, formatSetRequest } from '../../../src/wg/uapi/format.js';
-import { AllowedIp, Endpoint, formatIp, parseIp } from '../../../src/wg/uapi/ip.js';
+import { AllowedIp, UapiEndpoint, formatIp, parseIp } from '../../../src/wg/uapi/ip.js';
 import { PrivateKey, PublicKey } from '../../../src/wg/uapi/key.js';
 import { parseGetResponse, parseRequest, parseSetLines } from '../../../src/wg/uapi/parse.js';
 import { viewFromConfig } from '../../../src/wg/uapi/view.js';
@@ -166,7 +166,7 @@ test('allowed IPs are canonicalised: host bits cleared, IPv6 in RFC 5952 form', 
     ['fd12:3456:789a:1::7/60', 'fd12:3456:789a::/60'],
   ];
   for (const [input, canonical] of cases) t.is(AllowedIp.parse(input).text, canonical, input);
-  t.is(Endpoint.parse('[2001:DB8:0::1]:51820').text, '[2001:db8::1]:51820');
+  t.is(UapiEndpoint.parse('[2001:DB8:0::1]:51820').text, '[2001:db8::1]:51820');
 });
 
 test('IPv6 text: random addresses round-trip and match the WHATWG URL serialiser', (t) => {

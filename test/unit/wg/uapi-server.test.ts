@@ -11,7 +11,7 @@ import { ConfigOnlyDevice } from '../../../src/wg/uapi/config-only-device.js';
 import { UapiClient } from '../../../src/wg/uapi/client.js';
 import { UapiError } from '../../../src/wg/uapi/errors.js';
 import { UapiServer, type UapiDevice } from '../../../src/wg/uapi/server.js';
-import { AllowedIp, EMPTY_DEVICE_CONFIG, Endpoint, PublicKey, type PeerConfig } from '../../../src/wg/config.js';
+import { AllowedIp, EMPTY_DEVICE_CONFIG, UapiEndpoint, PublicKey, type PeerConfig } from '../../../src/wg/config.js';
 import { viewFromConfig } from '../../../src/wg/uapi/view.js';
 
 await sodium.ready;
@@ -301,7 +301,7 @@ async function manyPeers(count: number): Promise<ConfigOnlyDevice> {
   for (let i = 0; i < count; i++) {
     const publicKey = PublicKey.fromHex(i.toString(16).padStart(64, '0'));
     peers.set(publicKey.hex, {
-      publicKey, presharedKey: null, endpoint: Endpoint.parse(`198.51.100.${i & 255}:${10_000 + (i % 50_000)}`), persistentKeepalive: 0,
+      publicKey, presharedKey: null, endpoint: UapiEndpoint.parse(`198.51.100.${i & 255}:${10_000 + (i % 50_000)}`), persistentKeepalive: 0,
       allowedIps: [AllowedIp.parse(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`)], protocolVersion: 1,
     });
   }
@@ -317,7 +317,11 @@ test(`a client pipelining ${PIPELINED_GETS} gets of a ${PIPELINE_PEERS}-peer dev
   t.timeout(60_000);
   const inner = await manyPeers(PIPELINE_PEERS);
   let gets = 0; // how many gets the device has been asked for: the work the server took on
-  const { server, socketPath } = await serve({ get: () => (gets++, inner.get()), set: (request) => inner.set(request) });
+  const get = () => {
+    gets++;
+    return inner.get();
+  };
+  const { server, socketPath } = await serve({ get, set: (request) => inner.set(request) });
   t.teardown(() => server.close());
   // The pipelining client: every request in one write, then nothing read for a while.
   const greedy = net.connect(socketPath);

@@ -7,8 +7,9 @@
  */
 import { ready } from '../../../../src/wg/crypto.js';
 import { generatePrivateKey, publicKeyOf, type WgKey } from '../../../../src/wg/keys.js';
-import { WireGuardProtocol, type DropReason, type Endpoint, type Output, type PeerActivity } from '../../../../src/wg/protocol.js';
-import { PeerTransport } from '../../../../src/wg/transport.js';
+import type { Endpoint } from '../../../../src/wg/endpoint.js';
+import { WireGuardProtocol, type DropReason, type Output, type PeerActivity } from '../../../../src/wg/protocol.js';
+import { PeerTransport } from './transport.js';
 
 export class FakeClock {
   monotonic = 1_000_000;
