@@ -8,7 +8,11 @@ import { NetworkdMetrics } from '../../src/networkd/metrics.js';
 import { MetricsServer } from '../../src/metrics/server.js';
 import { syntheticSample } from '../../test/unit/metrics/synthetic.js';
 
-const [nrs, peers, scrapes] = [Number(process.argv[2] ?? 100), Number(process.argv[3] ?? 10), Number(process.argv[4] ?? 50)];
+const [nrs, peers, scrapes] = [
+  Number(process.argv[2] ?? 100),
+  Number(process.argv[3] ?? 10),
+  Number(process.argv[4] ?? 50),
+];
 const metrics = new NetworkdMetrics({ node: 'bench', backend: 'userspace' });
 metrics.setSample(syntheticSample(nrs, peers));
 const server = await MetricsServer.listen(metrics.registry, { host: '127.0.0.1', port: 0 }, console.error);
@@ -24,4 +28,6 @@ for (let i = 0; i < scrapes + 3; i++) {
 await server.close();
 times.sort((a, b) => a - b);
 const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(1);
-console.log(`scrape of ${nrs} NRs × ${peers} peers (${bytes} bytes): p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${at(1)} ms over ${scrapes} scrapes`);
+console.log(
+  `scrape of ${nrs} NRs × ${peers} peers (${bytes} bytes): p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${at(1)} ms over ${scrapes} scrapes`,
+);

@@ -12,7 +12,12 @@ import { STALE_HANDSHAKE_SECONDS, age, bytes } from './status-view.js';
 /** One node's view of its peers (GET /v1/networks/NAME of its networkd). */
 export interface LivePeers {
   readonly node: string;
-  readonly peers: readonly { readonly node: string | null; readonly lastHandshakeAgeSeconds: number | null; readonly rxBytes: number; readonly txBytes: number }[];
+  readonly peers: readonly {
+    readonly node: string | null;
+    readonly lastHandshakeAgeSeconds: number | null;
+    readonly rxBytes: number;
+    readonly txBytes: number;
+  }[];
 }
 
 /** A DOT string: quotes and backslashes escaped, line breaks as DOT's \n (centred lines). */
@@ -38,9 +43,19 @@ export function peerings(def: NetworkDefinition): [string, string][] {
 }
 
 export function networkDot(def: NetworkDefinition, live: LivePeers | null = null): string {
-  const lines = [`graph ${quote(def.name)} {`, `  label=${quote(`network ${def.name}  ${def.ipRange}  revision ${def.revision}`)};`, '  labelloc=t;', '  node [fontname="Helvetica", fontsize=11];', '  edge [fontname="Helvetica", fontsize=9];'];
+  const lines = [
+    `graph ${quote(def.name)} {`,
+    `  label=${quote(`network ${def.name}  ${def.ipRange}  revision ${def.revision}`)};`,
+    '  labelloc=t;',
+    '  node [fontname="Helvetica", fontsize=11];',
+    '  edge [fontname="Helvetica", fontsize=9];',
+  ];
   for (const r of def.resources) {
-    const roles = [def.aggregator === r.node ? 'aggregator' : '', def.exit === r.node ? 'exit' : '', r.hidden ? 'hidden' : 'public'].filter(Boolean);
+    const roles = [
+      def.aggregator === r.node ? 'aggregator' : '',
+      def.exit === r.node ? 'exit' : '',
+      r.hidden ? 'hidden' : 'public',
+    ].filter(Boolean);
     const attributes = [
       `label=${quote(`${r.node}\n${r.subnet}\n${roles.join(', ')}`)}`,
       r.hidden ? 'shape=ellipse, style=dashed' : 'shape=box',
@@ -65,7 +80,9 @@ export function networkDot(def: NetworkDefinition, live: LivePeers | null = null
     for (const h of def.resources.filter((r) => r.hidden)) {
       for (const other of def.resources) {
         if (other === h || other.node === def.aggregator || (other.hidden && other.node < h.node)) continue;
-        lines.push(`  ${quote(h.node)} -- ${quote(other.node)} [style=dotted, color=gray40, constraint=false, label=${quote(`via ${def.aggregator}`)}];`);
+        lines.push(
+          `  ${quote(h.node)} -- ${quote(other.node)} [style=dotted, color=gray40, constraint=false, label=${quote(`via ${def.aggregator}`)}];`,
+        );
       }
     }
   }

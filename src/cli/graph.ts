@@ -22,8 +22,12 @@ export function renderDot(source: string, format: Exclude<Format, 'dot'>, out: s
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    child.on('error', (error) => reject(CliError.failed('--format', `cannot run ${DOT} (install graphviz): ${error.message}`)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(CliError.failed('--out', `dot failed (${code}): ${stderr.trim().slice(0, 300)}`))));
+    child.on('error', (error) =>
+      reject(CliError.failed('--format', `cannot run ${DOT} (install graphviz): ${error.message}`)),
+    );
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(CliError.failed('--out', `dot failed (${code}): ${stderr.trim().slice(0, 300)}`)),
+    );
     child.stdin.end(source);
   });
 }
@@ -32,7 +36,8 @@ async function livePeers(socket: string, network: string): Promise<LivePeers> {
   const client = new UnixHttpClient({ socketPath: socket, timeoutMs: 10_000 });
   try {
     const answer = await client.request('GET', `/v1/networks/${encodeURIComponent(network)}`);
-    if (answer.status !== 200) throw CliError.failed('--status', `networkd answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+    if (answer.status !== 200)
+      throw CliError.failed('--status', `networkd answered ${answer.status}: ${answer.text.slice(0, 200)}`);
     const body = answer.body as { node: string; device: { peers: LivePeers['peers'] } | null };
     return { node: body.node, peers: body.device?.peers ?? [] };
   } catch (error) {
@@ -49,7 +54,8 @@ export async function graphCommand(invocation: Invocation): Promise<void> {
   if (!FORMATS.includes(format)) throw CliError.invalid('--format', `must be one of ${FORMATS.join(', ')}`);
   const out = args.strings['out'] as string;
   const socket = args.strings['networkd-socket'] ?? '/var/lib/zmesh/networkd.sock';
-  if (args.strings['networkd-socket'] !== undefined && args.flags['status'] !== true) throw CliError.invalid('--networkd-socket', 'only applies with --status');
+  if (args.strings['networkd-socket'] !== undefined && args.flags['status'] !== true)
+    throw CliError.invalid('--networkd-socket', 'only applies with --status');
   const { def } = await readTarget(invocation);
   const live = args.flags['status'] === true ? await livePeers(socket, def.name) : null;
   const source = networkDot(def, live);

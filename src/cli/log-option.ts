@@ -5,11 +5,20 @@ import { LOG_FORMATS, LOG_LEVELS, type Log, type LogFormat, type LogLevel, creat
 import { CliError, type OptionSpec, type ParsedArgs } from './command.js';
 
 export const LOG_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  'log-format': { type: 'string', value: 'json|pretty', description: 'logs on stderr: JSON lines (default; time, level, component, node, network, task) or readable lines' },
+  'log-format': {
+    type: 'string',
+    value: 'json|pretty',
+    description: 'logs on stderr: JSON lines (default; time, level, component, node, network, task) or readable lines',
+  },
   'log-level': { type: 'string', value: 'debug|info|warn|error', description: 'the least level logged (default info)' },
 };
 
-export function logFromArgs(args: ParsedArgs, component: string, node: string | undefined, write: (line: string) => void): Log {
+export function logFromArgs(
+  args: ParsedArgs,
+  component: string,
+  node: string | undefined,
+  write: (line: string) => void,
+): Log {
   const format = (args.strings['log-format'] ?? 'json') as LogFormat;
   if (!LOG_FORMATS.includes(format)) throw CliError.invalid('--log-format', `must be one of ${LOG_FORMATS.join(', ')}`);
   const level = (args.strings['log-level'] ?? 'info') as LogLevel;

@@ -11,12 +11,16 @@ function parseFlag(address: string): MetricsAddress {
   try {
     return parseMetricsAddress(address);
   } catch (error) {
-    if (error instanceof MetricsAddressError) throw CliError.invalid('--metrics', error.message.replace(/^--metrics: /, ''));
+    if (error instanceof MetricsAddressError)
+      throw CliError.invalid('--metrics', error.message.replace(/^--metrics: /, ''));
     throw error;
   }
 }
 
-export function metricsOption(address: string | undefined, interval: string | undefined): { metrics?: { address: MetricsAddress; intervalSeconds: number } } {
+export function metricsOption(
+  address: string | undefined,
+  interval: string | undefined,
+): { metrics?: { address: MetricsAddress; intervalSeconds: number } } {
   if (address === undefined) {
     if (interval !== undefined) throw CliError.invalid('--metrics-interval', 'only applies with --metrics');
     return {};
@@ -24,6 +28,7 @@ export function metricsOption(address: string | undefined, interval: string | un
   const parsed = parseFlag(address);
   const text = interval ?? '10';
   const seconds = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || seconds < 0.1 || seconds > 3600) throw CliError.invalid('--metrics-interval', 'must be a number of seconds from 0.1 to 3600');
+  if (!/^\d+(\.\d+)?$/.test(text) || seconds < 0.1 || seconds > 3600)
+    throw CliError.invalid('--metrics-interval', 'must be a number of seconds from 0.1 to 3600');
   return { metrics: { address: parsed, intervalSeconds: seconds } };
 }

@@ -38,30 +38,47 @@ function zmeshPath(): string {
 async function install({ args, io }: Invocation): Promise<void> {
   const stateDir = args.strings['state-dir'] ?? '/var/lib/zmesh';
   const unitDir = args.strings['unit-dir'] ?? '/etc/systemd/system';
-  for (const [flag, value] of [['--state-dir', stateDir], ['--unit-dir', unitDir]] as const) if (!value.startsWith('/')) throw CliError.invalid(flag, 'must be an absolute path');
-  if ((args.strings['store'] === undefined) !== (args.strings['node'] === undefined)) throw CliError.invalid('--store', 'give --store URL and --node ID together');
+  for (const [flag, value] of [
+    ['--state-dir', stateDir],
+    ['--unit-dir', unitDir],
+  ] as const)
+    if (!value.startsWith('/')) throw CliError.invalid(flag, 'must be an absolute path');
+  if ((args.strings['store'] === undefined) !== (args.strings['node'] === undefined))
+    throw CliError.invalid('--store', 'give --store URL and --node ID together');
   const networkdMetrics = checkedAddress(args.strings['metrics'], '--metrics');
   const provisiondMetrics = checkedAddress(args.strings['provisiond-metrics'], '--provisiond-metrics');
   const options = {
     zmesh: zmeshPath(),
     stateDir,
-    metrics: { ...(networkdMetrics ? { networkd: networkdMetrics } : {}), ...(provisiondMetrics ? { provisiond: provisiondMetrics } : {}) },
-    ...(args.strings['store'] !== undefined ? { store: { url: args.strings['store'], nodeId: args.strings['node'] as string } } : {}),
+    metrics: {
+      ...(networkdMetrics ? { networkd: networkdMetrics } : {}),
+      ...(provisiondMetrics ? { provisiond: provisiondMetrics } : {}),
+    },
+    ...(args.strings['store'] !== undefined
+      ? { store: { url: args.strings['store'], nodeId: args.strings['node'] as string } }
+      : {}),
   };
-  const units = [[NETWORKD_UNIT, networkdUnit(options)], [PROVISIOND_UNIT, provisiondUnit(options)]] as const;
+  const units = [
+    [NETWORKD_UNIT, networkdUnit(options)],
+    [PROVISIOND_UNIT, provisiondUnit(options)],
+  ] as const;
   for (const [name, text] of units) {
     await writeToolFile(join(unitDir, name), text, '--unit-dir', { mode: 0o644 });
     io.stdout(`wrote ${join(unitDir, name)}\n`);
   }
   if (args.flags['now'] !== true) {
-    io.stdout(`start them with: systemctl daemon-reload && systemctl enable --now ${NETWORKD_UNIT} ${PROVISIOND_UNIT}\n`);
+    io.stdout(
+      `start them with: systemctl daemon-reload && systemctl enable --now ${NETWORKD_UNIT} ${PROVISIOND_UNIT}\n`,
+    );
     return;
   }
   try {
     await run(SYSTEMCTL, ['daemon-reload']);
     await run(SYSTEMCTL, ['enable', '--now', NETWORKD_UNIT, PROVISIOND_UNIT]);
   } catch (error) {
-    const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message).trim().slice(0, 300);
+    const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message)
+      .trim()
+      .slice(0, 300);
     throw CliError.failed('--now', `systemctl failed: ${stderr}`);
   }
   io.stdout(`started ${NETWORKD_UNIT} and ${PROVISIOND_UNIT}\n`);
@@ -70,7 +87,11 @@ async function install({ args, io }: Invocation): Promise<void> {
 export const nodeInstallCommand: Command = {
   summary: "write this node's systemd units (networkd, provisiond); start them only with --now",
   options: {
-    'state-dir': { type: 'string', value: 'D', description: 'the node state dir from `zmesh node init` (default /var/lib/zmesh)' },
+    'state-dir': {
+      type: 'string',
+      value: 'D',
+      description: 'the node state dir from `zmesh node init` (default /var/lib/zmesh)',
+    },
     'unit-dir': { type: 'string', value: 'DIR', description: 'where the units go (default /etc/systemd/system)' },
     metrics: { type: 'string', value: 'ADDR:PORT', description: "networkd's --metrics (default off)" },
     'provisiond-metrics': { type: 'string', value: 'ADDR:PORT', description: "provisiond's --metrics (default off)" },

@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { UnixHttpClient } from '../http/client.js';
 import { DEFAULT_SOCKET as PROVISIOND_SOCKET } from '../provisiond/client.js';
 import { CliError, type Command, type Invocation } from './command.js';
-import { type NetworkdHealth, type NetworkStatus, type NodeStatus, type ProvisiondStatus, type FailedTask, judge, renderStatus } from './status-view.js';
+import {
+  type NetworkdHealth,
+  type NetworkStatus,
+  type NodeStatus,
+  type ProvisiondStatus,
+  type FailedTask,
+  judge,
+  renderStatus,
+} from './status-view.js';
 
 const DEFAULT_STATE_DIR = '/var/lib/zmesh';
 const TIMEOUT_MS = 10_000;
@@ -36,11 +44,18 @@ export async function readNodeStatus(networkdSocket: string, provisiondSocket: s
     health: (await getJson(c, '/v1/health')) as NetworkdHealth,
     networks: ((await getJson(c, '/v1/networks')) as { networks: NetworkStatus[] }).networks,
   }));
-  const provisiond = provisiondSocket === null ? null : await ask(provisiondSocket, async (c): Promise<ProvisiondStatus> => {
-    const health = (await getJson(c, '/v1/health')) as { pid: number; tasks: Record<string, number>; store?: ProvisiondStatus['store'] };
-    const failed = ((await getJson(c, '/v1/tasks?state=failed')) as { tasks: FailedTask[] }).tasks;
-    return { pid: health.pid, tasks: health.tasks, failed, store: health.store ?? null };
-  });
+  const provisiond =
+    provisiondSocket === null
+      ? null
+      : await ask(provisiondSocket, async (c): Promise<ProvisiondStatus> => {
+          const health = (await getJson(c, '/v1/health')) as {
+            pid: number;
+            tasks: Record<string, number>;
+            store?: ProvisiondStatus['store'];
+          };
+          const failed = ((await getJson(c, '/v1/tasks?state=failed')) as { tasks: FailedTask[] }).tasks;
+          return { pid: health.pid, tasks: health.tasks, failed, store: health.store ?? null };
+        });
   const partial = { networkd, provisiond };
   return { ...partial, problems: judge(partial) };
 }
@@ -49,10 +64,14 @@ async function run({ args, io }: Invocation): Promise<void> {
   const stateDir = args.strings['state-dir'] ?? DEFAULT_STATE_DIR;
   const networkdSocket = args.strings['networkd-socket'] ?? join(stateDir, 'networkd.sock');
   const provisiondText = args.strings['provisiond-socket'] ?? PROVISIOND_SOCKET;
-  for (const [flag, value] of [['--state-dir', stateDir], ['--networkd-socket', networkdSocket]] as const) {
+  for (const [flag, value] of [
+    ['--state-dir', stateDir],
+    ['--networkd-socket', networkdSocket],
+  ] as const) {
     if (!value.startsWith('/')) throw CliError.invalid(flag, 'must be an absolute path');
   }
-  if (provisiondText !== 'none' && !provisiondText.startsWith('/')) throw CliError.invalid('--provisiond-socket', 'must be an absolute path or none');
+  if (provisiondText !== 'none' && !provisiondText.startsWith('/'))
+    throw CliError.invalid('--provisiond-socket', 'must be an absolute path or none');
   const status = await readNodeStatus(networkdSocket, provisiondText === 'none' ? null : provisiondText);
   io.stdout(args.flags['json'] ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
   if (status.problems.length > 0) throw CliError.failed('health', `unhealthy: ${status.problems.length} problem(s)`);
@@ -61,9 +80,17 @@ async function run({ args, io }: Invocation): Promise<void> {
 export const statusCommand: Command = {
   summary: "this node's health: networkd, peers and handshakes, workloads, tasks, store; exit 1 when unhealthy",
   options: {
-    'state-dir': { type: 'string', value: 'D', description: `the node state dir (default ${DEFAULT_STATE_DIR}); networkd's socket is D/networkd.sock` },
+    'state-dir': {
+      type: 'string',
+      value: 'D',
+      description: `the node state dir (default ${DEFAULT_STATE_DIR}); networkd's socket is D/networkd.sock`,
+    },
     'networkd-socket': { type: 'string', value: 'S', description: "networkd's API socket (default D/networkd.sock)" },
-    'provisiond-socket': { type: 'string', value: 'A|none', description: `provisiond's API socket (default ${PROVISIOND_SOCKET}; none: do not ask)` },
+    'provisiond-socket': {
+      type: 'string',
+      value: 'A|none',
+      description: `provisiond's API socket (default ${PROVISIOND_SOCKET}; none: do not ask)`,
+    },
     json: { type: 'boolean', description: 'print the status as JSON (same content, for scripts)' },
   },
   notes: [

@@ -36,7 +36,9 @@ export const PROVISIOND_UNIT = 'zmesh-provisiond.service';
 
 /** A unit file's ExecStart argument: quoted when it holds anything systemd would split or expand. */
 function argument(text: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\$/g, '$$$$').replace(/%/g, '%%')}"`;
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text)
+    ? text
+    : `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\$/g, '$$$$').replace(/%/g, '%%')}"`;
 }
 
 function execStart(words: readonly string[]): string {
@@ -44,7 +46,13 @@ function execStart(words: readonly string[]): string {
 }
 
 export function networkdUnit(options: UnitOptions): string {
-  const words = [options.zmesh, 'networkd', '--state-dir', options.stateDir, ...(options.metrics?.networkd ? ['--metrics', options.metrics.networkd] : [])];
+  const words = [
+    options.zmesh,
+    'networkd',
+    '--state-dir',
+    options.stateDir,
+    ...(options.metrics?.networkd ? ['--metrics', options.metrics.networkd] : []),
+  ];
   return `[Unit]
 Description=zmesh networkd: the node's WireGuard mesh and network resources
 After=network-online.target
@@ -67,7 +75,12 @@ ${COMMON_TAIL}`;
 
 export function provisiondUnit(options: UnitOptions): string {
   const words = [
-    options.zmesh, 'provisiond', '--state-dir', `${options.stateDir}/provisiond`, '--networkd-socket', `${options.stateDir}/networkd.sock`,
+    options.zmesh,
+    'provisiond',
+    '--state-dir',
+    `${options.stateDir}/provisiond`,
+    '--networkd-socket',
+    `${options.stateDir}/networkd.sock`,
     ...(options.store ? ['--store', options.store.url, '--node', options.store.nodeId] : []),
     ...(options.metrics?.provisiond ? ['--metrics', options.metrics.provisiond] : []),
   ];

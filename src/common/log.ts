@@ -38,8 +38,17 @@ export function subjectOf(message: string): { network?: string; task?: string } 
 }
 
 function prettyLine(json: string): string {
-  const record = JSON.parse(json) as { time: string; level: string; component: string; network?: string; task?: string; msg: string };
-  const subject = [record.network ? `network=${record.network}` : '', record.task ? `task=${record.task}` : ''].filter(Boolean).join(' ');
+  const record = JSON.parse(json) as {
+    time: string;
+    level: string;
+    component: string;
+    network?: string;
+    task?: string;
+    msg: string;
+  };
+  const subject = [record.network ? `network=${record.network}` : '', record.task ? `task=${record.task}` : '']
+    .filter(Boolean)
+    .join(' ');
   return `${record.time.slice(11, 23)} ${record.level.toUpperCase().padEnd(5)} ${record.component}${subject ? ` [${subject}]` : ''}: ${record.msg}\n`;
 }
 

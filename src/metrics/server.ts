@@ -21,7 +21,10 @@ export function parseMetricsAddress(text: string, flag = '--metrics'): MetricsAd
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(text);
   const host = match ? (match[1] ?? match[2] ?? '') : '';
   const port = match ? Number(match[3]) : 0;
-  if (!match || isIP(host) === 0) throw new MetricsAddressError(`${flag}: expected ADDR:PORT with a numeric address (e.g. 127.0.0.1:9464 or [::1]:9464), got ${JSON.stringify(text.slice(0, 80))}`);
+  if (!match || isIP(host) === 0)
+    throw new MetricsAddressError(
+      `${flag}: expected ADDR:PORT with a numeric address (e.g. 127.0.0.1:9464 or [::1]:9464), got ${JSON.stringify(text.slice(0, 80))}`,
+    );
   if (port > 65_535) throw new MetricsAddressError(`${flag}: port ${port} is not from 0 (any free port) to 65535`);
   return { host, port };
 }
@@ -35,11 +38,17 @@ export class MetricsServer {
     this.address = address;
   }
 
-  static async listen(registry: Registry, address: MetricsAddress, log: (message: string) => void): Promise<MetricsServer> {
+  static async listen(
+    registry: Registry,
+    address: MetricsAddress,
+    log: (message: string) => void,
+  ): Promise<MetricsServer> {
     const server = http.createServer((request, response) => {
       const path = (request.url ?? '/').split('?')[0];
       if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
-        response.writeHead(path === '/metrics' ? 405 : 404, { 'content-type': 'text/plain' }).end('only GET /metrics\n');
+        response
+          .writeHead(path === '/metrics' ? 405 : 404, { 'content-type': 'text/plain' })
+          .end('only GET /metrics\n');
         return;
       }
       registry.metrics().then(

@@ -21,7 +21,12 @@ export class MetricsSampler {
   readonly #timer: NodeJS.Timeout;
   #running: Promise<void> | null = null;
 
-  constructor(source: SamplerSource, intervalMs: number, onSample: (sample: Sample) => void, log: (message: string) => void) {
+  constructor(
+    source: SamplerSource,
+    intervalMs: number,
+    onSample: (sample: Sample) => void,
+    log: (message: string) => void,
+  ) {
     const tick = (): void => {
       if (this.#running) return;
       this.#running = takeSample(source)

@@ -42,6 +42,8 @@ export interface Sample {
 /** A peer whose last handshake is younger than this is up (WireGuard re-keys every 2 minutes). */
 export const HANDSHAKE_FRESH_SECONDS = 180;
 
+type SampledPeer = NonNullable<SampledNetwork['device']>['peers'][number];
+
 const PEER_LABELS = ['network', 'interface', 'peer_node', 'public_key'] as const;
 
 /** Counters whose value is a total kept elsewhere: each collect sets them to it. */
@@ -60,42 +62,84 @@ export class NetworkdMetrics {
   constructor(labels: { readonly node: string; readonly backend: string }) {
     const registry = this.registry;
     const metrics = this;
-    new Counter({ name: 'wireguard_sent_bytes_total', help: 'Bytes sent to the peer', labelNames: PEER_LABELS, registers: [registry],
-      collect() {
-        this.reset();
-        for (const { network, device, peer } of metrics.#peers()) setTotal(this, peerLabels(network, device, peer), peer.txBytes);
-      } });
-    new Counter({ name: 'wireguard_received_bytes_total', help: 'Bytes received from the peer', labelNames: PEER_LABELS, registers: [registry],
-      collect() {
-        this.reset();
-        for (const { network, device, peer } of metrics.#peers()) setTotal(this, peerLabels(network, device, peer), peer.rxBytes);
-      } });
-    new Gauge({ name: 'wireguard_latest_handshake_seconds', help: 'Unix time of the latest handshake with the peer (0: none yet)', labelNames: PEER_LABELS, registers: [registry],
+    // The exporter's byte counters: one per direction, the same labels.
+    for (const [name, help, bytes] of [
+      ['wireguard_sent_bytes_total', 'Bytes sent to the peer', (p: SampledPeer) => p.txBytes],
+      ['wireguard_received_bytes_total', 'Bytes received from the peer', (p: SampledPeer) => p.rxBytes],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        labelNames: PEER_LABELS,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const { network, device, peer } of metrics.#peers())
+            setTotal(this, peerLabels(network, device, peer), bytes(peer));
+        },
+      });
+    }
+    new Gauge({
+      name: 'wireguard_latest_handshake_seconds',
+      help: 'Unix time of the latest handshake with the peer (0: none yet)',
+      labelNames: PEER_LABELS,
+      registers: [registry],
       collect() {
         this.reset();
         const time = metrics.#sample?.time ?? 0;
         for (const { network, device, peer } of metrics.#peers()) {
-          this.set(peerLabels(network, device, peer), peer.lastHandshakeAgeSeconds === null ? 0 : Math.round(time - peer.lastHandshakeAgeSeconds));
+          this.set(
+            peerLabels(network, device, peer),
+            peer.lastHandshakeAgeSeconds === null ? 0 : Math.round(time - peer.lastHandshakeAgeSeconds),
+          );
         }
-      } });
-    new Gauge({ name: 'zmesh_networkd_info', help: 'This networkd: its node and WireGuard backend (always 1)', labelNames: ['node', 'backend'], registers: [registry],
+      },
+    });
+    new Gauge({
+      name: 'zmesh_networkd_info',
+      help: 'This networkd: its node and WireGuard backend (always 1)',
+      labelNames: ['node', 'backend'],
+      registers: [registry],
       collect() {
         this.set({ node: labels.node, backend: labels.backend }, 1);
-      } });
+      },
+    });
     const perNetwork = (name: string, help: string, value: (n: SampledNetwork) => number) =>
-      new Gauge({ name, help, labelNames: ['network'], registers: [registry],
+      new Gauge({
+        name,
+        help,
+        labelNames: ['network'],
+        registers: [registry],
         collect() {
           this.reset();
           for (const n of metrics.#sample?.networks ?? []) this.set({ network: n.network }, value(n));
-        } });
-    perNetwork('zmesh_nr_up', 'Whether the network resource (namespace and WireGuard device) exists on this node', (n) => (n.nrExists && n.device ? 1 : 0));
-    perNetwork('zmesh_network_applied_revision', 'Revision of the network definition applied on this node', (n) => n.revision);
+        },
+      });
+    perNetwork(
+      'zmesh_nr_up',
+      'Whether the network resource (namespace and WireGuard device) exists on this node',
+      (n) => (n.nrExists && n.device ? 1 : 0),
+    );
+    perNetwork(
+      'zmesh_network_applied_revision',
+      'Revision of the network definition applied on this node',
+      (n) => n.revision,
+    );
     perNetwork('zmesh_workloads', 'Workloads attached to the network on this node', (n) => n.workloads);
     perNetwork('zmesh_peers', 'WireGuard peers of the network resource', (n) => n.device?.peers.length ?? 0);
-    perNetwork('zmesh_peers_handshake_recent', `Peers whose latest handshake is younger than ${HANDSHAKE_FRESH_SECONDS} s`, (n) =>
-      (n.device?.peers ?? []).filter((p) => p.lastHandshakeAgeSeconds !== null && p.lastHandshakeAgeSeconds < HANDSHAKE_FRESH_SECONDS).length);
-    new Gauge({ name: 'zmesh_nodes_reached', help: 'Other members of the network by path: direct (a WireGuard peer) or relayed (through the aggregator)',
-      labelNames: ['network', 'path'], registers: [registry],
+    perNetwork(
+      'zmesh_peers_handshake_recent',
+      `Peers whose latest handshake is younger than ${HANDSHAKE_FRESH_SECONDS} s`,
+      (n) =>
+        (n.device?.peers ?? []).filter(
+          (p) => p.lastHandshakeAgeSeconds !== null && p.lastHandshakeAgeSeconds < HANDSHAKE_FRESH_SECONDS,
+        ).length,
+    );
+    new Gauge({
+      name: 'zmesh_nodes_reached',
+      help: 'Other members of the network by path: direct (a WireGuard peer) or relayed (through the aggregator)',
+      labelNames: ['network', 'path'],
+      registers: [registry],
       collect() {
         this.reset();
         for (const n of metrics.#sample?.networks ?? []) {
@@ -103,30 +147,59 @@ export class NetworkdMetrics {
           this.set({ network: n.network, path: 'direct' }, direct);
           this.set({ network: n.network, path: 'relayed' }, Math.max(0, n.otherNodes - direct));
         }
-      } });
-    new Counter({ name: 'zmesh_dataplane_drops_total', help: 'Packets the userspace WireGuard data plane dropped, by reason (C counters, per device)',
-      labelNames: ['interface', 'reason'], registers: [registry],
+      },
+    });
+    new Counter({
+      name: 'zmesh_dataplane_drops_total',
+      help: 'Packets the userspace WireGuard data plane dropped, by reason (C counters, per device)',
+      labelNames: ['interface', 'reason'],
+      registers: [registry],
       collect() {
         this.reset();
         for (const [device, counts] of metrics.#sample?.drops ?? []) {
           for (const [reason, count] of Object.entries(counts)) setTotal(this, { interface: device, reason }, count);
         }
-      } });
-    new Gauge({ name: 'zmesh_metrics_sample_age_seconds', help: 'Age of the data-plane sample the per-peer series come from', registers: [registry],
+      },
+    });
+    new Gauge({
+      name: 'zmesh_metrics_sample_age_seconds',
+      help: 'Age of the data-plane sample the per-peer series come from',
+      registers: [registry],
       collect() {
         this.set(metrics.#sample ? Math.max(0, Date.now() / 1000 - metrics.#sample.time) : 0);
-      } });
-    new Gauge({ name: 'zmesh_metrics_sample_duration_seconds', help: 'How long taking the latest data-plane sample took', registers: [registry],
+      },
+    });
+    new Gauge({
+      name: 'zmesh_metrics_sample_duration_seconds',
+      help: 'How long taking the latest data-plane sample took',
+      registers: [registry],
       collect() {
         this.set(metrics.#sample?.seconds ?? 0);
-      } });
-    this.#reconcileSeconds = new Histogram({ name: 'zmesh_reconcile_duration_seconds', help: 'Duration of reconcile passes',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
-    this.#reconcileSteps = new Counter({ name: 'zmesh_reconcile_steps_total',
-      help: 'What reconcile passes did, by kind: kernel/device steps, NRs and devices removed, workloads re-attached or forgotten', labelNames: ['kind'], registers: [registry] });
+      },
+    });
+    this.#reconcileSeconds = new Histogram({
+      name: 'zmesh_reconcile_duration_seconds',
+      help: 'Duration of reconcile passes',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+    this.#reconcileSteps = new Counter({
+      name: 'zmesh_reconcile_steps_total',
+      help: 'What reconcile passes did, by kind: kernel/device steps, NRs and devices removed, workloads re-attached or forgotten',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
     for (const kind of STEP_KINDS) this.#reconcileSteps.inc({ kind }, 0);
-    this.#reconcileErrors = new Counter({ name: 'zmesh_reconcile_errors_total', help: 'Networks a reconcile pass failed to bring to their definition', registers: [registry] });
-    this.#reconciles = new Counter({ name: 'zmesh_reconciles_total', help: 'Reconcile passes run', registers: [registry] });
+    this.#reconcileErrors = new Counter({
+      name: 'zmesh_reconcile_errors_total',
+      help: 'Networks a reconcile pass failed to bring to their definition',
+      registers: [registry],
+    });
+    this.#reconciles = new Counter({
+      name: 'zmesh_reconciles_total',
+      help: 'Reconcile passes run',
+      registers: [registry],
+    });
   }
 
   /** A pass ended: its duration, its steps by kind, its errors. */
@@ -159,6 +232,10 @@ export class NetworkdMetrics {
 
 const STEP_KINDS = ['applied', 'nr_removed', 'device_removed', 'workload_reattached', 'workload_forgotten'] as const;
 
-function peerLabels(network: SampledNetwork, device: { name: string }, peer: { node: string | null; publicKey: string }) {
+function peerLabels(
+  network: SampledNetwork,
+  device: { name: string },
+  peer: { node: string | null; publicKey: string },
+) {
   return { network: network.network, interface: device.name, peer_node: peer.node ?? '', public_key: peer.publicKey };
 }

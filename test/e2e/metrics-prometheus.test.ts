@@ -32,7 +32,10 @@ async function query(ns: Namespace, expr: string): Promise<{ metric: Record<stri
   const script = `fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t), (e) => { console.error(String(e)); process.exit(1); })`;
   const url = `http://${PROMETHEUS}/api/v1/query?query=${encodeURIComponent(expr)}`;
   const r = await ns.exec(systemTool('node'), ['-e', script, url], { timeoutMs: 10_000 });
-  const answer = JSON.parse(r.stdout) as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  const answer = JSON.parse(r.stdout) as {
+    status: string;
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
   if (answer.status !== 'success') throw new Error(`${expr}: ${r.stdout}`);
   return answer.data.result.map((s) => ({ metric: s.metric, value: Number(s.value[1]) }));
 }
@@ -47,7 +50,9 @@ async function zmeshStatus(socket: string): Promise<{ status: number; stdout: st
   let stdout = '';
   let stderr = '';
   const status = await main(['status', '--networkd-socket', socket, '--provisiond-socket', 'none'], {
-    stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), readStdin: async () => '',
+    stdout: (s) => void (stdout += s),
+    stderr: (s) => void (stderr += s),
+    readStdin: async () => '',
   });
   return { status, stdout, stderr };
 }
@@ -66,16 +71,32 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
     const [alpha, bravo, charlie] = [world.node('alpha'), world.node('bravo'), world.node('charlie')];
     const net = await world.createNetwork('obs', '10.77.0.0/16', world.nodes);
     await world.deploy(net);
-    const [wa, wb, wc] = [await world.attachWorkload(net, alpha), await world.attachWorkload(net, bravo), await world.attachWorkload(net, charlie)];
+    const [wa, wb, wc] = [
+      await world.attachWorkload(net, alpha),
+      await world.attachWorkload(net, bravo),
+      await world.attachWorkload(net, charlie),
+    ];
 
     const dir = world.harness.tempDir();
-    const targets = world.nodes.map((n) => `{ targets: ['${n.uplinkAddress}:${METRICS_PORT}'], labels: { node: '${n.id}' } }`);
-    writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, scrape_timeout: 900ms }\nscrape_configs:\n  - job_name: networkd\n    static_configs: [${targets.join(', ')}]\n`);
+    const targets = world.nodes.map(
+      (n) => `{ targets: ['${n.uplinkAddress}:${METRICS_PORT}'], labels: { node: '${n.id}' } }`,
+    );
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global: { scrape_interval: 1s, scrape_timeout: 900ms }\nscrape_configs:\n  - job_name: networkd\n    static_configs: [${targets.join(', ')}]\n`,
+    );
     const prometheus = world.internet.spawn(systemTool('prometheus'), [
-      `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=${PROMETHEUS}`,
-      '--storage.tsdb.retention.time=1h', '--log.level=warn',
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+      `--web.listen-address=${PROMETHEUS}`,
+      '--storage.tsdb.retention.time=1h',
+      '--log.level=warn',
     ]);
-    await waitFor(async () => (await scalar(world.internet, 'sum(up{job="networkd"})').catch(() => null)) === 3, { what: 'Prometheus scraping all three nodes', timeoutMs: 60_000, intervalMs: 500 });
+    await waitFor(async () => (await scalar(world.internet, 'sum(up{job="networkd"})').catch(() => null)) === 3, {
+      what: 'Prometheus scraping all three nodes',
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
 
     // Every endpoint's exposition passes promtool's lint.
     for (const node of world.nodes) {
@@ -86,9 +107,17 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
     }
 
     // Handshakes everywhere, then charlie's daemons die: its age grows from here.
-    for (const [from, to] of [[wa, wb], [wa, wc], [wb, wc]] as const) await (await ContinuousPing.start(from.ns, to.ip, 200)).stop();
+    for (const [from, to] of [
+      [wa, wb],
+      [wa, wc],
+      [wb, wc],
+    ] as const)
+      await (await ContinuousPing.start(from.ns, to.ip, 200)).stop();
     const keepFresh = await ContinuousPing.start(wa.ns, wb.ip, 500);
-    await waitFor(async () => ((await scalar(world.internet, 'min(wireguard_latest_handshake_seconds{node="alpha"})')) ?? 0) > 0, { what: 'alpha handshaken with both peers', timeoutMs: 30_000, intervalMs: 500 });
+    await waitFor(
+      async () => ((await scalar(world.internet, 'min(wireguard_latest_handshake_seconds{node="alpha"})')) ?? 0) > 0,
+      { what: 'alpha handshaken with both peers', timeoutMs: 30_000, intervalMs: 500 },
+    );
     const healthy = await zmeshStatus(alpha.socketPath);
     t.is(healthy.status, 0, `${healthy.stdout}${healthy.stderr}`);
     t.log(`zmesh status on alpha:\n${healthy.stdout}`);
@@ -99,16 +128,22 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
 
     // A transfer alpha → bravo grows alpha's sent and bravo's received counters by at least its size.
     const sentBefore = await scalar(world.internet, 'wireguard_sent_bytes_total{node="alpha",peer_node="bravo"}');
-    const receivedBefore = await scalar(world.internet, 'wireguard_received_bytes_total{node="bravo",peer_node="alpha"}');
+    const receivedBefore = await scalar(
+      world.internet,
+      'wireguard_received_bytes_total{node="bravo",peer_node="alpha"}',
+    );
     t.not(sentBefore, null);
     t.not(receivedBefore, null);
     const transfer = await tcpTransfer({ server: wb.ns, client: wa.ns, connectTo: wb.ip, bytes: TRANSFER_BYTES });
     t.true(transfer.intact);
-    await waitFor(async () => {
-      const sent = await scalar(world.internet, 'wireguard_sent_bytes_total{node="alpha",peer_node="bravo"}');
-      const received = await scalar(world.internet, 'wireguard_received_bytes_total{node="bravo",peer_node="alpha"}');
-      return sent! - sentBefore! >= TRANSFER_BYTES && received! - receivedBefore! >= TRANSFER_BYTES;
-    }, { what: `both peers' byte counters grown by ${TRANSFER_BYTES}`, timeoutMs: 20_000, intervalMs: 500 });
+    await waitFor(
+      async () => {
+        const sent = await scalar(world.internet, 'wireguard_sent_bytes_total{node="alpha",peer_node="bravo"}');
+        const received = await scalar(world.internet, 'wireguard_received_bytes_total{node="bravo",peer_node="alpha"}');
+        return sent! - sentBefore! >= TRANSFER_BYTES && received! - receivedBefore! >= TRANSFER_BYTES;
+      },
+      { what: `both peers' byte counters grown by ${TRANSFER_BYTES}`, timeoutMs: 20_000, intervalMs: 500 },
+    );
 
     // Garbage datagrams (an unknown message type) at bravo's WireGuard port grow its drops by reason.
     const described = (await bravo.api.getNetwork('obs')) as { device: { listenPort: number } };
@@ -117,14 +152,20 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
     const flood = `const s = require('node:dgram').createSocket('udp4'); const b = Buffer.alloc(64, 0xee); let n = 0;
       const next = () => { if (n++ >= ${FLOOD}) return s.close(); s.send(b, ${described.device.listenPort}, '${bravo.uplinkAddress}', next); }; next();`;
     await world.internet.exec(systemTool('node'), ['-e', flood], { timeoutMs: 30_000 });
-    await waitFor(async () => ((await scalar(world.internet, drops)) ?? 0) - dropsBefore >= FLOOD * 0.9,
-      { what: `bravo's unknownType drops grown by ${FLOOD}`, timeoutMs: 20_000, intervalMs: 500 });
+    await waitFor(async () => ((await scalar(world.internet, drops)) ?? 0) - dropsBefore >= FLOOD * 0.9, {
+      what: `bravo's unknownType drops grown by ${FLOOD}`,
+      timeoutMs: 20_000,
+      intervalMs: 500,
+    });
     t.pass('drops grew');
 
     // The dead peer's handshake passes the 3-minute threshold; bravo, with traffic, never does.
     const age = (peer: string) => `time() - wireguard_latest_handshake_seconds{node="alpha",peer_node="${peer}"}`;
-    await waitFor(async () => ((await scalar(world.internet, age('charlie'))) ?? 0) > 180,
-      { what: "charlie's handshake age past 180 s", timeoutMs: 240_000, intervalMs: 2_000 });
+    await waitFor(async () => ((await scalar(world.internet, age('charlie'))) ?? 0) > 180, {
+      what: "charlie's handshake age past 180 s",
+      timeoutMs: 240_000,
+      intervalMs: 2_000,
+    });
     t.true((await scalar(world.internet, age('bravo')))! < 180);
     t.is(await scalar(world.internet, 'zmesh_peers_handshake_recent{node="alpha",network="obs"}'), 1);
     const stale = await zmeshStatus(alpha.socketPath);
@@ -141,7 +182,11 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
     for (const node of world.nodes) {
       const identity = SecretKey.fromBase64(readFileSync(node.identityKeyFile, 'utf8'));
       const resource = definition.resources.find((r) => r.node === node.id)!;
-      secrets.push(identity.revealBase64(), resource.wgPrivateKeySealed, openResourceKey(resource, identity).revealBase64());
+      secrets.push(
+        identity.revealBase64(),
+        resource.wgPrivateKeySealed,
+        openResourceKey(resource, identity).revealBase64(),
+      );
     }
     for (const node of world.nodes) {
       const logs = { networkd: node.networkdLog(), wgd: node.wgdLog(10_000_000) };
@@ -149,8 +194,10 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
         // The one line on stdout is the start protocol's `ready`, not a log line.
         const lines = text.split('\n').filter((l) => l.trim() !== '' && !/^zmesh (networkd|wgd): ready, /.test(l));
         t.true(lines.length > 0, `${node.id}'s ${daemon} logged`);
-        for (const line of lines) t.like(JSON.parse(line) as object, { component: daemon }, `${node.id} ${daemon}: ${line}`);
-        for (const secret of secrets) t.false(text.includes(secret), `${node.id}'s ${daemon} log holds a key of the run`);
+        for (const line of lines)
+          t.like(JSON.parse(line) as object, { component: daemon }, `${node.id} ${daemon}: ${line}`);
+        for (const secret of secrets)
+          t.false(text.includes(secret), `${node.id}'s ${daemon} log holds a key of the run`);
       }
     }
   } finally {

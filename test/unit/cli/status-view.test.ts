@@ -5,9 +5,18 @@ import { type NetworkStatus, judge, renderStatus } from '../../../src/cli/status
 const NOW = Date.parse('2026-12-07T02:00:00Z');
 const KEY = 'x'.repeat(43) + '=';
 
-function network(peers: NetworkStatus['device'] extends infer D ? (D extends { peers: infer P } ? P : never) : never, nrExists = true): NetworkStatus {
+function network(
+  peers: NetworkStatus['device'] extends infer D ? (D extends { peers: infer P } ? P : never) : never,
+  nrExists = true,
+): NetworkStatus {
   return {
-    network: 'blue', revision: 4, subnet: '10.2.1.0/24', role: { aggregator: true, exit: false }, hidden: false, listenPort: 51820, nrExists,
+    network: 'blue',
+    revision: 4,
+    subnet: '10.2.1.0/24',
+    role: { aggregator: true, exit: false },
+    hidden: false,
+    listenPort: 51820,
+    nrExists,
     device: nrExists ? { peers } : null,
     workloads: [{ workload: 'web-1', ip: '10.2.1.2', netns: '/run/netns/web-1' }],
   };
@@ -19,13 +28,40 @@ function report(errors: string[], steps: number, ms: number) {
 
 const healthy = {
   networkd: {
-    health: { node: 'alpha', pid: 100, wg: { backend: 'userspace' as const, wgdPid: 101 }, lastReconcile: report([], 0, 3.2) },
-    networks: [network([
-      { node: 'bravo', publicKey: KEY, endpoint: '198.51.100.12:51820', lastHandshakeAgeSeconds: 42, rxBytes: 1_234_567, txBytes: 20_000_000 },
-      { node: 'hid1', publicKey: KEY, endpoint: null, lastHandshakeAgeSeconds: null, rxBytes: 0, txBytes: 0 },
-    ])],
+    health: {
+      node: 'alpha',
+      pid: 100,
+      wg: { backend: 'userspace' as const, wgdPid: 101 },
+      lastReconcile: report([], 0, 3.2),
+    },
+    networks: [
+      network([
+        {
+          node: 'bravo',
+          publicKey: KEY,
+          endpoint: '198.51.100.12:51820',
+          lastHandshakeAgeSeconds: 42,
+          rxBytes: 1_234_567,
+          txBytes: 20_000_000,
+        },
+        { node: 'hid1', publicKey: KEY, endpoint: null, lastHandshakeAgeSeconds: null, rxBytes: 0, txBytes: 0 },
+      ]),
+    ],
   },
-  provisiond: { pid: 200, tasks: { pending: 0, running: 0, succeeded: 12, failed: 1, cancelled: 0 }, failed: [{ id: 'old', type: 'network.apply', network: 'blue', finishedAt: '2026-12-06T10:00:00Z', error: { message: 'x' } }], store: { connected: true, cursor: 42, revisions: [{ network: 'blue', published: 4, applied: 4 }] } },
+  provisiond: {
+    pid: 200,
+    tasks: { pending: 0, running: 0, succeeded: 12, failed: 1, cancelled: 0 },
+    failed: [
+      {
+        id: 'old',
+        type: 'network.apply',
+        network: 'blue',
+        finishedAt: '2026-12-06T10:00:00Z',
+        error: { message: 'x' },
+      },
+    ],
+    store: { connected: true, cursor: 42, revisions: [{ network: 'blue', published: 4, applied: 4 }] },
+  },
 };
 
 test('a node whose peers handshook (or never needed to), with only old failures, is healthy; its screen fits 100 columns', (t) => {
@@ -48,11 +84,32 @@ test('a stale handshake, a missing NR, a reconcile error, a recent failed task, 
     networkd: {
       health: { ...healthy.networkd.health, lastReconcile: report(['red: EKERNEL: boom'], 1, 9) },
       networks: [
-        network([{ node: 'bravo', publicKey: KEY, endpoint: '198.51.100.12:51820', lastHandshakeAgeSeconds: 200, rxBytes: 0, txBytes: 0 }]),
+        network([
+          {
+            node: 'bravo',
+            publicKey: KEY,
+            endpoint: '198.51.100.12:51820',
+            lastHandshakeAgeSeconds: 200,
+            rxBytes: 0,
+            txBytes: 0,
+          },
+        ]),
         { ...network([], false), network: 'red' },
       ],
     },
-    provisiond: { ...healthy.provisiond, failed: [{ id: 't9', type: 'network.apply', network: 'red', finishedAt: '2026-12-07T01:30:00Z', error: { message: 'EINVAL: bad' } }], store: { connected: false, cursor: 42, revisions: [{ network: 'blue', published: 5, applied: 4 }] } },
+    provisiond: {
+      ...healthy.provisiond,
+      failed: [
+        {
+          id: 't9',
+          type: 'network.apply',
+          network: 'red',
+          finishedAt: '2026-12-07T01:30:00Z',
+          error: { message: 'EINVAL: bad' },
+        },
+      ],
+      store: { connected: false, cursor: 42, revisions: [{ network: 'blue', published: 5, applied: 4 }] },
+    },
   };
   const problems = judge(sick, NOW);
   t.deepEqual(problems, [

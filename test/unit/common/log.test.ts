@@ -8,16 +8,26 @@ function capture(format: 'json' | 'pretty', level: 'info' | 'warn' = 'info') {
   return { log, lines };
 }
 
-test('a JSON line carries time, level, component, node and the sentence\'s network and task', (t) => {
+test("a JSON line carries time, level, component, node and the sentence's network and task", (t) => {
   const { log, lines } = capture('json');
   log('network "blue": revision 4 queued (task t-17)');
   log('reconcile: network red: EKERNEL: failed to add link');
   t.is(lines.length, 2);
   const first = JSON.parse(lines[0]!) as Record<string, unknown>;
   t.regex(String(first['time']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-  t.like(first, { level: 'info', component: 'networkd', node: 'alpha', network: 'blue', task: 't-17', msg: 'network "blue": revision 4 queued (task t-17)' });
+  t.like(first, {
+    level: 'info',
+    component: 'networkd',
+    node: 'alpha',
+    network: 'blue',
+    task: 't-17',
+    msg: 'network "blue": revision 4 queued (task t-17)',
+  });
   t.like(JSON.parse(lines[1]!) as object, { level: 'error', network: 'red' });
-  t.true(lines.every((l) => l.endsWith('\n') && l.indexOf('\n') === l.length - 1), 'one line each');
+  t.true(
+    lines.every((l) => l.endsWith('\n') && l.indexOf('\n') === l.length - 1),
+    'one line each',
+  );
 });
 
 test('pretty lines for a terminal; a level below the threshold is not written', (t) => {
@@ -25,7 +35,10 @@ test('pretty lines for a terminal; a level below the threshold is not written', 
   log('serving /run/x.sock');
   log('network blue: cannot resolve the endpoint', 'warn');
   t.is(lines.length, 1);
-  t.regex(lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} WARN  networkd \[network=blue\]: network blue: cannot resolve the endpoint\n$/);
+  t.regex(
+    lines[0]!,
+    /^\d\d:\d\d:\d\d\.\d{3} WARN {2}networkd \[network=blue\]: network blue: cannot resolve the endpoint\n$/,
+  );
 });
 
 test('subjects are read only from where sentences name them', (t) => {

@@ -24,5 +24,10 @@ export function syntheticSample(networks: number, peers: number, time = 1_800_00
       },
     });
   }
-  return { time, networks: list, drops: new Map([['w-000000', { authFailed: 3, replay: 1, sourceNotAllowed: 0 }]]), seconds: 0.002 };
+  return {
+    time,
+    networks: list,
+    drops: new Map([['w-000000', { authFailed: 3, replay: 1, sourceNotAllowed: 0 }]]),
+    seconds: 0.002,
+  };
 }
