@@ -16,6 +16,11 @@ import { buildFleetMesh, type FleetMesh } from '../sim/fleet.js';
 import { formatMatrix } from '../sim/reachability.js';
 import { statusReport } from '../sim/status.js';
 import { CliError, type Command, type Invocation } from './command.js';
+import { type LivePeers, networkDot } from './graph-dot.js';
+import { renderDot } from './graph.js';
+import type { NetworkDefinition } from '../netdef/index.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const DEFAULT_INTERVAL_SECONDS = 5;
 
@@ -35,6 +40,18 @@ async function rolloutText(mesh: FleetMesh): Promise<{ text: string; check: Chec
     text: `rollout through the store (${mesh.fleet.url}):\n${r.exitCode === 0 ? r.stdout.trimEnd() : r.stderr.trim()}`,
     check: { name: 'every node applied the store\'s revision', expected: 'all nodes at the latest revision', seen: summary ? summary[0] : r.stderr.trim().slice(0, 80), ok },
   };
+}
+
+/** The network as an SVG (zmesh net graph), alpha's peerings coloured by their live handshakes. */
+async function drawGraph(mesh: FleetMesh, file: string): Promise<string> {
+  const def = mesh.net.definition() as NetworkDefinition;
+  try {
+    const live = (await mesh.world.node('alpha').api.getNetwork(def.name)) as { node: string; device: { peers: LivePeers['peers'] } | null };
+    await renderDot(networkDot(def, { node: live.node, peers: live.device?.peers ?? [] }), 'svg', file);
+    return `graph: ${file} (refreshed ${new Date().toISOString().slice(11, 19)})`;
+  } catch (error) {
+    return `graph: not drawn (${(error as Error).message})`;
+  }
 }
 
 async function run({ args, io }: Invocation): Promise<void> {
@@ -63,6 +80,8 @@ async function run({ args, io }: Invocation): Promise<void> {
   try {
     mesh = await buildFleetMesh({ log: (line) => say(`  ${line}`) });
     if (stopping) return;
+    const graphFile = args.strings['graph'] ?? join(tmpdir(), `zmesh-demo-${mesh.world.prefix}.svg`);
+    say(await drawGraph(mesh, graphFile));
     if (once) {
       // The matrix first: its pings make every pair handshake, so the table then shows them.
       const matrix = await matrixText(mesh);
@@ -89,8 +108,9 @@ async function run({ args, io }: Invocation): Promise<void> {
         const status = await statusReport(mesh.world, [mesh.net]);
         const rollout = await rolloutText(mesh);
         const matrix = await matrixText(mesh);
+        const graph = await drawGraph(mesh, graphFile);
         if (stopping) break;
-        io.stdout(`\x1b[2J\x1b[H${new Date().toISOString()}  zmesh demo, world ${mesh.world.prefix} (refresh every ${interval} s, Ctrl-C to stop)\n\n${status}\n\n${rollout.text}\n\n${matrix.text}\n`);
+        io.stdout(`\x1b[2J\x1b[H${new Date().toISOString()}  zmesh demo, world ${mesh.world.prefix} (refresh every ${interval} s, Ctrl-C to stop)\n\n${status}\n\n${rollout.text}\n\n${matrix.text}\n\n${graph}\n`);
         await Promise.race([stopped, new Promise((r) => setTimeout(r, interval * 1000).unref())]);
       }
     }
@@ -110,7 +130,8 @@ export const demoCommand: Command = {
   options: {
     once: { type: 'boolean', description: 'check once, print the table and the reachability matrix, tear down; exit 0 only if every check passed' },
     interval: { type: 'string', value: 'SECONDS', description: `refresh interval of the live view (default ${DEFAULT_INTERVAL_SECONDS})` },
+    graph: { type: 'string', value: 'FILE', description: 'where the network\'s SVG picture goes, drawn at start and at every refresh (default $TMPDIR/zmesh-demo-<run prefix>.svg)' },
   },
-  notes: 'Runs as root; every namespace, process and file it makes carries a random run prefix and is removed at the end (scripts/test-cleanup removes what a killed run left).',
+  notes: 'Runs as root; every namespace, process and file it makes carries a random run prefix and is removed at the end (scripts/test-cleanup removes what a killed run left), except the graph it draws (--graph).',
   run,
 };

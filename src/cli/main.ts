@@ -18,6 +18,7 @@ import { netGroup } from './net.js';
 import { networkdCommand } from './networkd.js';
 import { nodeGroup } from './node.js';
 import { provisiondCommand } from './provisiond.js';
+import { statusCommand } from './status.js';
 import { storeGroup } from './store.js';
 import { taskGroup } from './task.js';
 import { wgdCommand } from './wgd.js';
@@ -35,6 +36,7 @@ export const commandTable: Readonly<Record<string, CommandEntry>> = {
   store: storeGroup,
   networkd: networkdCommand,
   cni: cniGroup,
+  status: statusCommand,
 };
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {

@@ -3,6 +3,7 @@
  * in net-edit.ts (they change FILE) and net-inspect.ts (they only read it).
  */
 
+import { graphCommand } from './graph.js';
 import type { Command, CommandGroup, PositionalSpec } from './command.js';
 import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, rotateKeyCommand, serviceCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
@@ -197,6 +198,19 @@ export const netGroup: CommandGroup = {
         timeout: { type: 'string', value: 'S', description: 'how long --wait waits (default 120 s)' },
       },
       run: statusCommand,
+    },
+    graph: {
+      summary: 'draw the network with Graphviz: NRs, WireGuard peerings, relayed paths, the exit',
+      positionals: FILE,
+      usage: 'graph FILE|NAME [--store URL] [--status [--networkd-socket S]] --format svg|png|dot --out F',
+      options: {
+        format: { type: 'string', value: 'svg|png|dot', required: true, description: 'what to write (dot: the Graphviz source)' },
+        out: { type: 'string', value: 'F', required: true, description: 'the file to write' },
+        status: { type: 'boolean', description: "colour this node's peerings by handshake age, label them with traffic (from its networkd)" },
+        'networkd-socket': { type: 'string', value: 'S', description: "with --status: networkd's API socket (default /var/lib/zmesh/networkd.sock)" },
+        ...STORE,
+      },
+      run: graphCommand,
     },
     validate: {
       summary: 'check a definition and its signature; every problem is listed with its JSON path',

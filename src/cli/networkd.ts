@@ -8,6 +8,8 @@ import { Networkd, type WgChoice } from '../networkd/daemon.js';
 import { NetworkdError } from '../networkd/errors.js';
 import { createNrDataPlane } from '../networkd/nr-data-plane.js';
 import { CliError, type Command, type Invocation } from './command.js';
+import { metricsOption } from './metrics-option.js';
+import { LOG_OPTIONS, logFromArgs, nodeIdIn } from './log-option.js';
 
 const WG_CHOICES: readonly WgChoice[] = ['auto', 'kernel', 'userspace'];
 
@@ -21,7 +23,7 @@ async function run({ args, io }: Invocation): Promise<void> {
   if (!/^\d+(\.\d+)?$/.test(intervalText) || interval < 1 || interval > 86_400) throw CliError.invalid('--reconcile-interval', 'must be a number of seconds from 1 to 86400');
   const socket = args.strings['socket'];
   if (socket !== undefined && !socket.startsWith('/')) throw CliError.invalid('--socket', 'must be an absolute path');
-  const log = (message: string): void => io.stderr(`${new Date().toISOString()} zmesh networkd: ${message}\n`);
+  const log = logFromArgs(args, 'networkd', nodeIdIn(stateDir), io.stderr);
   let daemon: Networkd;
   try {
     daemon = await Networkd.start({
@@ -32,6 +34,7 @@ async function run({ args, io }: Invocation): Promise<void> {
       reconcileIntervalSeconds: interval,
       log,
       createPlane: createNrDataPlane,
+      ...metricsOption(args.strings['metrics'], args.strings['metrics-interval']),
     });
   } catch (error) {
     if (error instanceof NetworkdError) throw CliError.failed(error.context.field ?? 'networkd', error.message.replace(/^--[a-z-]+: /, ''));
@@ -42,7 +45,8 @@ async function run({ args, io }: Invocation): Promise<void> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   const wgText = daemon.wgBackend === 'kernel' ? 'kernel WireGuard' : `wgd pid ${daemon.wgdPid}`;
-  io.stdout(`zmesh networkd: ready, pid ${process.pid}, API ${daemon.socketPath}, ${wgText}\n`);
+  const metricsText = daemon.metricsAddress ? `, metrics port ${daemon.metricsAddress.port}` : '';
+  io.stdout(`zmesh networkd: ready, pid ${process.pid}, API ${daemon.socketPath}, ${wgText}${metricsText}\n`);
   const reason = await stopped;
   log(`stopping (${reason}): API closed; the data plane and wgd keep running`);
   await daemon.stop();
@@ -58,6 +62,9 @@ export const networkdCommand: Command = {
     wg: { type: 'string', value: 'auto|kernel|userspace', description: 'WireGuard backend (default auto: the kernel\'s when it has the wireguard family, else userspace through wgd)' },
     socket: { type: 'string', value: 'S', description: 'API socket (default D/networkd.sock; root-only)' },
     'reconcile-interval': { type: 'string', value: 'SECONDS', description: 'seconds between reconcile passes (default 30)' },
+    metrics: { type: 'string', value: 'ADDR:PORT', description: 'serve Prometheus metrics on http://ADDR:PORT/metrics (default off; e.g. 127.0.0.1:9464)' },
+    'metrics-interval': { type: 'string', value: 'SECONDS', description: 'seconds between data-plane samples for the metrics (default 10)' },
+    ...LOG_OPTIONS,
   },
   notes: [
     'API (HTTP+JSON over the UNIX socket): GET /v1/health; GET /v1/networks[/NAME]; PUT /v1/networks/NAME (a definition);',

@@ -3,6 +3,7 @@
  * a 0700 state directory) and the public node record that the network's owner adds to networks.
  */
 
+import { nodeInstallCommand } from './node-install.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeToolFile } from './files.js';
@@ -126,5 +127,6 @@ export const nodeGroup: CommandGroup = {
       options: { 'state-dir': { type: 'string', value: 'D', required: true, description: 'the node state directory' } },
       run: trust,
     },
+    install: nodeInstallCommand,
   },
 };

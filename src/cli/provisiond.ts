@@ -6,6 +6,8 @@
  * from the database, which never holds a half-written state.
  */
 import { DEFAULT_BACKOFF } from '../provisiond/backoff.js';
+import { metricsAddressOption } from './metrics-option.js';
+import { LOG_OPTIONS, logFromArgs } from './log-option.js';
 import { DEFAULT_SOCKET } from '../provisiond/client.js';
 import { Provisiond } from '../provisiond/daemon.js';
 import { ProvisiondError, asProvisiondError } from '../provisiond/errors.js';
@@ -36,7 +38,7 @@ async function run({ args, io }: Invocation): Promise<void> {
   const baseMs = integerOption(args, 'retry-base-ms', DEFAULT_BACKOFF.baseMs, 1, 3_600_000);
   const maxMs = integerOption(args, 'retry-max-ms', Math.max(DEFAULT_BACKOFF.maxMs, baseMs), baseMs, 86_400_000);
   const maxAttempts = integerOption(args, 'max-attempts', DEFAULT_MAX_ATTEMPTS, 1, 1_000_000);
-  const log = (message: string): void => io.stderr(`${new Date().toISOString()} zmesh provisiond: ${message}\n`);
+  const log = logFromArgs(args, 'provisiond', args.strings['node'], io.stderr);
   let daemon: Provisiond;
   try {
     daemon = await Provisiond.start({
@@ -48,6 +50,7 @@ async function run({ args, io }: Invocation): Promise<void> {
       backoff: { baseMs, maxMs },
       maxAttempts,
       log,
+      ...metricsAddressOption(args.strings['metrics']),
       ...(args.strings['store'] === undefined ? {} : { store: { url: args.strings['store'], nodeId: args.strings['node'] as string, nodeStateDir: nodeStateDir as string } }),
       onFatal: (error) => {
         log(`the task database failed (${asProvisiondError(error).message}); exiting so that a restart recovers`);
@@ -62,7 +65,8 @@ async function run({ args, io }: Invocation): Promise<void> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  io.stdout(`zmesh provisiond: ready, pid ${process.pid}, API ${daemon.socketPath}\n`);
+  const metricsText = daemon.metricsServer ? `, metrics port ${daemon.metricsServer.address.port}` : '';
+  io.stdout(`zmesh provisiond: ready, pid ${process.pid}, API ${daemon.socketPath}${metricsText}\n`);
   const reason = await stopped;
   log(`stopping (${reason})`);
   await daemon.stop();
@@ -83,6 +87,8 @@ export const provisiondCommand: Command = {
     store: { type: 'string', value: 'URL', description: "be this node's store agent: watch etcd://HOST:PORT,… and queue network.apply / network.delete for the networks this node is in (needs --node)" },
     node: { type: 'string', value: 'ID', description: 'this node\'s id in the store (its record from zmesh node init)' },
     'node-state-dir': { type: 'string', value: 'D', description: "with --store: the node's state directory (zmesh node init's); the agent enqueues only definitions signed by an admin key trusted there" },
+    metrics: { type: 'string', value: 'ADDR:PORT', description: 'serve Prometheus metrics on http://ADDR:PORT/metrics (default off)' },
+    ...LOG_OPTIONS,
     'max-attempts': { type: 'string', value: 'N', description: `attempts before a task that networkd answers with 5xx fails (default ${DEFAULT_MAX_ATTEMPTS}); an unreachable networkd is waited for without limit` },
   },
   notes: [

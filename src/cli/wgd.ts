@@ -5,6 +5,7 @@
  * Prints one `ready` line on stdout once the control socket answers; events go to stderr.
  * SIGHUP and a vanished log reader are ignored: only SIGTERM/SIGINT end the data plane.
  */
+import { LOG_OPTIONS, logFromArgs } from './log-option.js';
 import { Wgd } from '../wg/wgd/daemon.js';
 import { WgdError } from '../wg/wgd/errors.js';
 import { realDeviceOpener } from '../wg/wgd/open-device.js';
@@ -20,7 +21,7 @@ async function run({ args, io }: Invocation): Promise<void> {
   if (!controlSocket.startsWith('/')) throw CliError.invalid('--control', 'must be an absolute path');
   if (!uapiDir.startsWith('/')) throw CliError.invalid('--uapi-dir', 'must be an absolute path');
   const verbose = process.env.LOG_LEVEL === 'verbose';
-  const log = (message: string): void => io.stderr(`${new Date().toISOString()} zmesh wgd: ${message}\n`);
+  const log = logFromArgs(args, 'wgd', undefined, io.stderr);
   let wgd: Wgd;
   try {
     wgd = await Wgd.start({
@@ -56,6 +57,7 @@ export const wgdCommand: Command = {
   options: {
     control: { type: 'string', value: 'SOCKET', required: true, description: 'control socket path (directory created 0700; socket root-only)' },
     'uapi-dir': { type: 'string', value: 'DIR', description: `directory of the devices' UAPI sockets DIR/NAME.sock (default ${DEFAULT_UAPI_DIR}, where wg(8) looks)` },
+    ...LOG_OPTIONS,
   },
   notes: [
     'Control protocol: one JSON object per line, e.g. {"op":"create","name":"w-abc","netns":"/run/netns/n-abc","mtu":1420},',

@@ -26,6 +26,14 @@ export const SYSTEM_PROGRAMS = {
   etcd: 'etcd-server',
   etcdctl: 'etcd-client',
   openssl: 'openssl',
+  // Operability: a real Prometheus scrapes the daemons in tests, promtool checks the exposition.
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
+  // Graphviz's dot renders `zmesh net graph`.
+  dot: 'graphviz',
+  // zmesh node install --now starts the units; the tests verify them (works without systemd as PID 1).
+  systemctl: 'systemd',
+  'systemd-analyze': 'systemd',
   // Traffic and capture in tests and benchmarks.
   ping: 'iputils-ping',
   ncat: 'ncat',

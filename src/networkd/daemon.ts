@@ -24,6 +24,10 @@ import type { ReconcileReport } from './views.js';
 import { Store } from './store.js';
 import { TaskLog } from './task-log.js';
 import { WgdSupervisor, selfCommand } from './wgd-supervisor.js';
+import { type MetricsAddress, MetricsServer } from '../metrics/server.js';
+import { NetworkdMetrics } from './metrics.js';
+import { MetricsSampler } from './metrics-sampler.js';
+import { networkdSamplerSource } from './metrics-source.js';
 import type { WgdClient } from '../wg/wgd/client.js';
 
 export type WgChoice = 'auto' | 'kernel' | 'userspace';
@@ -44,6 +48,8 @@ export interface NetworkdOptions {
   readonly workloadLinks?: WorkloadLinks;
   /** Whether this kernel has WireGuard (default: ask it through netlink). */
   readonly probeKernelWireGuard?: KernelWireGuardProbe;
+  /** Serve Prometheus metrics there (off when absent), sampling the data plane every intervalSeconds. */
+  readonly metrics?: { readonly address: MetricsAddress; readonly intervalSeconds: number };
 }
 
 /** The WireGuard backend networkd drives: the userspace devices of its wgd, or the kernel's. */
@@ -123,8 +129,11 @@ export class Networkd {
   readonly #supervisor: WgdSupervisor | null;
   readonly firstReconcile: ReconcileReport;
   readonly wgBackend: WgBackendKind;
+  readonly #observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null;
 
-  private constructor(service: NetworkService, api: Api, socketPath: string, timer: NodeJS.Timeout, supervisor: WgdSupervisor | null, first: ReconcileReport, wgBackend: WgBackendKind) {
+  private constructor(service: NetworkService, api: Api, socketPath: string, timer: NodeJS.Timeout, supervisor: WgdSupervisor | null, first: ReconcileReport, wgBackend: WgBackendKind,
+    observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null) {
+    this.#observability = observability;
     this.service = service;
     this.#api = api;
     this.socketPath = socketPath;
@@ -159,6 +168,7 @@ export class Networkd {
         : null;
     await supervisor?.ensure();
     const plane = options.createPlane({ prefix: options.prefix, wg: supervisor ? { kind: 'userspace', wgd: supervisor.client, uapiDir } : { kind: 'kernel' }, log });
+    const metrics = options.metrics ? new NetworkdMetrics({ node: nodeId, backend }) : null;
     const service = new NetworkService({
       store,
       plane,
@@ -172,6 +182,7 @@ export class Networkd {
         await supervisor?.ensure();
       },
       log,
+      ...(metrics ? { onReconcile: (report: ReconcileReport) => metrics.observeReconcile(report) } : {}),
     });
     const first = await service.reconcile();
     const socketPath = options.socket ?? join(options.stateDir, 'networkd.sock');
@@ -191,6 +202,18 @@ export class Networkd {
     await api.listen(socketPath);
     const drain = () => drainReleases(service, releaseSpoolDir(socketPath), log);
     await drain();
+    let observability: { server: MetricsServer; sampler: MetricsSampler } | null = null;
+    if (metrics && options.metrics) {
+      const source = networkdSamplerSource(service, store, supervisor?.client ?? null);
+      const sampler = new MetricsSampler(source, options.metrics.intervalSeconds * 1000, (sample) => metrics.setSample(sample), log);
+      const server = await MetricsServer.listen(metrics.registry, options.metrics.address, log).catch(async (error: unknown) => {
+        await sampler.stop();
+        await api.close();
+        throw invalid('--metrics', `cannot listen on ${options.metrics!.address.host}:${options.metrics!.address.port}: ${(error as Error).message}`);
+      });
+      observability = { server, sampler };
+      log(`metrics on http://${server.address.host.includes(':') ? `[${server.address.host}]` : server.address.host}:${server.address.port}/metrics`);
+    }
     const timer = setInterval(() => {
       service
         .scheduleReconcile()
@@ -199,7 +222,7 @@ export class Networkd {
     }, options.reconcileIntervalSeconds * 1000);
     const wgText = supervisor ? `userspace WireGuard, wgd pid ${supervisor.pid}` : 'kernel WireGuard';
     log(`node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; ${wgText}`);
-    return new Networkd(service, api, socketPath, timer, supervisor, first, backend);
+    return new Networkd(service, api, socketPath, timer, supervisor, first, backend, observability);
   }
 
   /** null with kernel WireGuard (no wgd). */
@@ -207,9 +230,16 @@ export class Networkd {
     return this.#supervisor?.pid ?? null;
   }
 
-  /** Stops the API and the periodic reconcile; the data plane and wgd keep running. */
+  /** Where metrics are served (null: off); the port is the bound one. */
+  get metricsAddress(): MetricsAddress | null {
+    return this.#observability?.server.address ?? null;
+  }
+
+  /** Stops the API, the metrics and the periodic reconcile; the data plane and wgd keep running. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#observability?.sampler.stop();
+    await this.#observability?.server.close();
     await this.#api.close();
   }
 }

@@ -66,6 +66,8 @@ export interface ServiceOptions {
   readonly log?: (message: string) => void;
   /** Reads a workload interface's MAC for the attach answer (workload-mac.ts; replaceable in tests). */
   readonly readMac?: (netns: string, ifname: string) => Promise<string | null>;
+  /** Told every reconcile pass's report (metrics). */
+  readonly onReconcile?: (report: ReconcileReport) => void;
   /** The admin keys this node trusts (read on every definition) and where a trust update goes. */
   readonly trust: TrustedKeys;
 }
@@ -88,6 +90,7 @@ export class NetworkService {
   readonly #log: (message: string) => void;
   readonly #trust: TrustedKeys;
   readonly #readMac: (netns: string, ifname: string) => Promise<string | null>;
+  readonly #onReconcile: (report: ReconcileReport) => void;
   readonly #queue = new SerialQueue();
   #reconcileQueued: Promise<ReconcileReport> | null = null;
   #lastReconcile: ReconcileReport | null = null;
@@ -104,6 +107,7 @@ export class NetworkService {
     this.#log = options.log ?? (() => {});
     this.#trust = options.trust;
     this.#readMac = options.readMac ?? readInterfaceMac;
+    this.#onReconcile = options.onReconcile ?? (() => {});
   }
 
   get lastReconcile(): ReconcileReport | null {
@@ -343,7 +347,13 @@ export class NetworkService {
     await this.#beforeReconcile();
     await this.#plane.ensureNdmz();
     const networks = this.#store.networks();
-    for (const network of networks) {
+    // Many NRs (a node's first start) take a while: a progress line every 2 s of a long pass.
+    let progressAt = performance.now() + 2_000;
+    for (const [index, network] of networks.entries()) {
+      if (performance.now() >= progressAt) {
+        progressAt = performance.now() + 2_000;
+        this.#log(`reconcile: ${index} of ${networks.length} network(s) done, ${steps} step(s) so far`);
+      }
       try {
         steps += await this.#applyOne(network);
         const result = await this.#reconcileWorkloads(network);
@@ -367,6 +377,7 @@ export class NetworkService {
     this.#retainWorkloadNamespaces();
     const report: ReconcileReport = { steps, networks: networks.length, removedNrs, removedDevices, reattached, forgotten, errors, ms: Math.round((performance.now() - started) * 10) / 10 };
     this.#lastReconcile = report;
+    this.#onReconcile(report);
     if (steps > 0 || removedNrs.length > 0 || removedDevices.length > 0 || reattached > 0 || forgotten.length > 0 || errors.length > 0) {
       this.#log(`reconcile: ${steps} step(s), ${networks.length} network(s), ${reattached} workload(s) re-attached, ${forgotten.length} forgotten, ${removedNrs.length} NR(s) and ${removedDevices.length} device(s) removed, ${errors.length} error(s), ${report.ms} ms`);
     }

@@ -16,6 +16,8 @@ import { readTrustedKeys } from '../networkd/trusted-keys.js';
 import { EtcdStore, parseStoreUrl, StoreEndpoints } from '../store/index.js';
 import type { HostResolver } from '../networkd/endpoint-resolver.js';
 import { StoreAgent } from './store-agent.js';
+import { type MetricsAddress, MetricsServer } from '../metrics/server.js';
+import { ProvisiondMetrics } from './metrics.js';
 
 export interface ProvisiondOptions {
   readonly stateDir: string;
@@ -36,6 +38,8 @@ export interface ProvisiondOptions {
   readonly resolveHost?: HostResolver;
   /** How often the agent resolves the store's names again (default RESOLVE_EVERY_MS). */
   readonly resolveEveryMs?: number;
+  /** Serve Prometheus metrics there (off when absent). */
+  readonly metrics?: { readonly address: MetricsAddress };
 }
 
 export class Provisiond {
@@ -46,8 +50,10 @@ export class Provisiond {
   readonly #handler: NetworkdHandler;
   readonly #spool: Spool | null;
   readonly agent: StoreAgent | null;
+  readonly metricsServer: MetricsServer | null;
 
-  private constructor(db: Db, queue: TaskQueue, api: Api, handler: NetworkdHandler, spool: Spool | null, socketPath: string, agent: StoreAgent | null) {
+  private constructor(db: Db, queue: TaskQueue, api: Api, handler: NetworkdHandler, spool: Spool | null, socketPath: string, agent: StoreAgent | null, metrics: MetricsServer | null) {
+    this.metricsServer = metrics;
     this.#db = db;
     this.queue = queue;
     this.#api = api;
@@ -67,9 +73,12 @@ export class Provisiond {
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw invalid('--concurrency', 'must be an integer from 1 to 1024');
     const db = openStateDatabase(options.stateDir);
     const handler = new NetworkdHandler({ socketPath: options.networkdSocket, maxSockets: concurrency, ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}) });
-    const queue = new TaskQueue({
+    let agent: StoreAgent | null = null;
+    let queue: TaskQueue | null = null;
+    const metrics = options.metrics ? new ProvisiondMetrics(() => queue!.store.counts(), options.store ? () => agent : null) : null;
+    queue = new TaskQueue({
       db,
-      handler: handler.handle,
+      handler: metrics ? metrics.timed(handler.handle) : handler.handle,
       concurrency,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
@@ -77,7 +86,8 @@ export class Provisiond {
       ...(options.onFatal ? { onFatal: options.onFatal } : {}),
     });
     const socketPath = options.socket ?? DEFAULT_SOCKET;
-    const api = new Api({ queue, health: () => ({ networkdSocket: options.networkdSocket }), log: options.log });
+    const store = () => (agent ? { connected: agent.phase === 'watching', cursor: agent.cursor, revisions: agent.revisions() } : null);
+    const api = new Api({ queue, health: () => ({ networkdSocket: options.networkdSocket, store: store() }), log: options.log });
     try {
       await api.listen(socketPath);
     } catch (error) {
@@ -89,7 +99,6 @@ export class Provisiond {
     const spool = options.spoolDir ? await Spool.start({ dir: options.spoolDir, queue, log: options.log }) : null;
     const counts = queue.store.counts();
     options.log(`serving ${socketPath}; networkd at ${options.networkdSocket}; ${counts.pending + counts.running} task(s) to do (${recovered} recovered from a crash)${spool ? `; spool ${spool.dir}` : ''}`);
-    let agent: StoreAgent | null = null;
     if (location?.kind === 'etcd' && options.store) {
       const endpoints = new StoreEndpoints(location.endpoints, options.log, options.resolveHost);
       const store = new EtcdStore(location, { endpoints });
@@ -106,12 +115,18 @@ export class Provisiond {
       agent.start();
       options.log(`store agent for node "${options.store.nodeId}": ${location.endpoints.join(',')}, from revision ${agent.cursor}`);
     }
-    return new Provisiond(db, queue, api, handler, spool, socketPath, agent);
+    let server: MetricsServer | null = null;
+    if (metrics && options.metrics) {
+      server = await MetricsServer.listen(metrics.registry, options.metrics.address, options.log);
+      options.log(`metrics on port ${server.address.port}`);
+    }
+    return new Provisiond(db, queue, api, handler, spool, socketPath, agent, server);
   }
 
   /** Stops taking tasks, lets attempts in flight be recorded (up to graceMs), closes the database. */
   async stop(graceMs = 10_000): Promise<void> {
     this.#spool?.close();
+    await this.metricsServer?.close();
     await this.agent?.stop();
     await this.#api.close();
     await this.queue.stop(graceMs);

@@ -126,6 +126,11 @@ export class StoreAgentCore {
     return this.#known.get(network);
   }
 
+  /** Every network the agent enqueued something for (metrics, status). */
+  get knownNetworks(): ReadonlyMap<string, KnownNetwork> {
+    return this.#known;
+  }
+
   handle(input: AgentInput): AgentAction[] {
     switch (input.kind) {
       case 'start':

@@ -12,7 +12,7 @@ import type { NodeStatus } from '../store/values.js';
 import { type NetworkDefinition, trustAfter, verifyDefinition } from '../netdef/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Db } from './database.js';
-import { type AgentAction, type AgentInput, type AgentTask, type NetworkView, StoreAgentCore } from './store-agent-core.js';
+import { type AgentAction, type AgentPhase, type AgentInput, type AgentTask, type NetworkView, StoreAgentCore } from './store-agent-core.js';
 import { StoreAgentState } from './store-agent-state.js';
 import type { TaskQueue } from './queue.js';
 import { canonicalJson, fingerprintOf, parseTask } from './task.js';
@@ -93,6 +93,22 @@ export class StoreAgent {
 
   get cursor(): number {
     return this.#core.cursor;
+  }
+
+  /** 'watching' while the store answers and the watch runs. */
+  get phase(): AgentPhase {
+    return this.#core.phase;
+  }
+
+  /**
+   * Per network of the store's for this node: the revision the agent took from the store
+   * (published) and the one it last reported applied (0: none yet).
+   */
+  revisions(): { network: string; published: number; applied: number }[] {
+    return [...this.#core.knownNetworks].filter(([, k]) => k.member).map(([network, k]) => {
+      const written = this.#written.get(network);
+      return { network, published: k.revision, applied: written?.state === 'applied' ? written.revision : 0 };
+    });
   }
 
   start(): void {

@@ -2,7 +2,7 @@
 // SIGINT to its whole foreground process group; the demo's daemons live in their own sessions,
 // so only the demo gets it, and its teardown must end cleanly: exit 0, no error line, nothing
 // left (namespaces, processes, run record). script(1) gives the demo a pseudo-terminal.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { BackgroundProcess, DEFAULT_RUN_DIR, namespacesWithPrefix, systemTool } from '../harness/index.js';
@@ -60,6 +60,12 @@ test('the demo in a terminal, Ctrl-C (SIGINT to its foreground group): exit 0, n
   const header = await terminal.waitForOutput(/zmesh demo, world (\w+) \(refresh every/, { timeoutMs: 240_000 });
   const prefix = header[1] as string;
   t.true(namespacesWithPrefix(prefix).length > 0, 'the world is up');
+  // The picture of the network (zmesh net graph) is drawn at start and refreshed.
+  const graphFile = /graph: (\/\S+\.svg) \(refreshed/.exec(terminal.stdout)?.[1];
+  t.truthy(graphFile, terminal.stdout.slice(-2000));
+  const svg = readFileSync(graphFile!, 'utf8');
+  t.true(svg.startsWith('<?xml') && ['alpha', 'bravo', 'hid1', 'hid2'].every((n) => svg.includes(`<title>${n}</title>`)), svg.slice(0, 300));
+  rmSync(graphFile!, { force: true });
   const group = foregroundGroup(terminal.pid);
   process.kill(-group, 'SIGINT');
 

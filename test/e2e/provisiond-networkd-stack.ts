@@ -212,7 +212,9 @@ export async function kill9(proc: BackgroundProcess | undefined): Promise<void> 
 /** An effect as networkd logs it once it is done (service.ts), keyed so repeats can be counted. */
 export function effectsIn(log: string): string[] {
   const effects: string[] = [];
-  for (const line of log.split('\n')) {
+  for (const raw of log.split('\n')) {
+    // networkd logs JSON lines (src/common/log.ts): the sentence is `msg`.
+    const line = raw.startsWith('{') ? `zmesh networkd: ${(JSON.parse(raw) as { msg: string }).msg}` : raw;
     let m: RegExpExecArray | null;
     if ((m = /zmesh networkd: network (\S+): stored revision (\d+)$/.exec(line))) effects.push(`apply ${m[1]} r${m[2]}`);
     else if ((m = /zmesh networkd: network (\S+): workload (\S+) attached as /.exec(line))) effects.push(`attach ${m[1]} ${m[2]}`);

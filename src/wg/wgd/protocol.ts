@@ -48,6 +48,8 @@ export interface DeviceInfo {
   readonly uapiSocket: string;
   readonly listenPort: number;
   readonly peers: number;
+  /** Packets and messages dropped, by reason (absent from an older wgd). */
+  readonly drops?: Readonly<Record<string, number>>;
 }
 
 export interface CreateResult {
@@ -203,7 +205,13 @@ function parseDeviceInfo(v: unknown): DeviceInfo {
     uapiSocket: field(v, 'uapiSocket', isString, 'a string'),
     listenPort: field(v, 'listenPort', isCount, 'a count'),
     peers: field(v, 'peers', isCount, 'a count'),
+    ...(v['drops'] === undefined ? {} : { drops: parseDrops(v['drops']) }),
   };
+}
+
+function parseDrops(v: unknown): Record<string, number> {
+  if (!isRecord(v) || !Object.values(v).every(isCount)) throw new WgdError('EPROTO', 'answer field drops is not an object of counts', { field: 'drops' });
+  return v as Record<string, number>;
 }
 
 /**

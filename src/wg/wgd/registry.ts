@@ -27,6 +27,8 @@ export interface HostedDevice extends UapiDevice {
   /** Synchronous here, so that `list` can count peers without waiting on a device. */
   get(): DeviceView;
   readonly listenPort: number;
+  /** Drop counters by reason (data plane and handshake), for `list` and networkd's metrics. */
+  drops?(): { dataplane: Record<string, number>; handshake: Record<string, number> };
   /** Stops the device; its TUN goes with its fd. Idempotent. */
   close(): void;
 }
@@ -162,12 +164,16 @@ export class DeviceRegistry {
 
   #info(entry: Entry): DeviceInfo {
     let peers = 0;
+    let drops: Record<string, number> | null = null;
     try {
       peers = entry.device.get().peers.length;
+      const counted = entry.device.drops?.();
+      // Handshake-side reasons carry a prefix: the two layers count different things.
+      if (counted) drops = { ...counted.dataplane, ...Object.fromEntries(Object.entries(counted.handshake).map(([k, v]) => [`handshake_${k}`, v])) };
     } catch {
       // Closed in the meantime (its TUN vanished): it leaves the registry on the next turn.
     }
-    return { name: entry.name, netns: entry.netns, mtu: entry.mtu, uapiSocket: entry.uapi.socketPath, listenPort: entry.device.listenPort, peers };
+    return { name: entry.name, netns: entry.netns, mtu: entry.mtu, uapiSocket: entry.uapi.socketPath, listenPort: entry.device.listenPort, peers, ...(drops ? { drops } : {}) };
   }
 
   #assertOpen(): void {
