@@ -55,8 +55,7 @@ Napi::Value SocketInNetns(const Napi::CallbackInfo &info) {
     throw Napi::TypeError::New(env, "socketInNetns(netnsPath, domain, type, protocol)");
   std::string path = OptionalString(info[0]);
   int fd = zm_socket_in_netns(path.c_str(), info[1].As<Napi::Number>().Int32Value(),
-                              info[2].As<Napi::Number>().Int32Value(),
-                              info[3].As<Napi::Number>().Int32Value());
+                              info[2].As<Napi::Number>().Int32Value(), info[3].As<Napi::Number>().Int32Value());
   if (fd < 0) ThrowErrno(env, fd, "socket in network namespace '" + NetnsLabel(path) + "'");
   return Napi::Number::New(env, fd);
 }
@@ -73,7 +72,8 @@ Napi::Value OpenTun(const Napi::CallbackInfo &info) {
   if (name.size() >= IFNAMSIZ)
     ThrowInvalid(env, "TUN name '" + name + "' is " + std::to_string(name.size()) +
                           " bytes; Linux interface names are at most " + std::to_string(IFNAMSIZ - 1) + " bytes");
-  if (name.find('/') != std::string::npos || name.find_first_of(" \t\n:") != std::string::npos || name == "." || name == "..")
+  if (name.find('/') != std::string::npos || name.find_first_of(" \t\n:") != std::string::npos || name == "." ||
+      name == "..")
     ThrowInvalid(env, "TUN name '" + name + "' is not a valid interface name (no '/', ':', whitespace, '.' or '..')");
   char actual[IFNAMSIZ] = {0};
   int fd = zm_tun_open(path.c_str(), name.c_str(), info[2].As<Napi::Number>().Int32Value(), actual);
@@ -94,19 +94,22 @@ Napi::Value UdpSocketInNetns(const Napi::CallbackInfo &info) {
   double family = info[1].As<Napi::Number>().DoubleValue();
   std::string address = info[2].As<Napi::String>().Utf8Value();
   double port = info[3].As<Napi::Number>().DoubleValue();
-  if (family != 4 && family != 6) ThrowInvalid(env, "udpSocketInNetns: family must be 4 or 6, got " + info[1].ToString().Utf8Value());
+  if (family != 4 && family != 6)
+    ThrowInvalid(env, "udpSocketInNetns: family must be 4 or 6, got " + info[1].ToString().Utf8Value());
   if (!(port >= 0 && port <= 65535 && port == static_cast<int>(port)))
     ThrowInvalid(env, "udpSocketInNetns: port must be an integer 0..65535, got " + info[3].ToString().Utf8Value());
   unsigned char probe[16];
   if (inet_pton(family == 4 ? AF_INET : AF_INET6, address.c_str(), probe) != 1)
-    ThrowInvalid(env, "udpSocketInNetns: address '" + address + "' is not a numeric IPv" +
-                          (family == 4 ? "4" : "6") + " address");
+    ThrowInvalid(env, "udpSocketInNetns: address '" + address + "' is not a numeric IPv" + (family == 4 ? "4" : "6") +
+                          " address");
   int bound = 0;
-  int fd = zm_udp_socket_in_netns(path.c_str(), static_cast<int>(family), address.c_str(), static_cast<int>(port), &bound);
+  int fd =
+      zm_udp_socket_in_netns(path.c_str(), static_cast<int>(family), address.c_str(), static_cast<int>(port), &bound);
   if (fd < 0) {
     std::string where = family == 6 ? "[" + address + "]:" : address + ":";
-    ThrowErrno(env, fd, "UDP socket on " + where + std::to_string(static_cast<int>(port)) +
-                            " in network namespace '" + NetnsLabel(path) + "'");
+    ThrowErrno(env, fd,
+               "UDP socket on " + where + std::to_string(static_cast<int>(port)) + " in network namespace '" +
+                   NetnsLabel(path) + "'");
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("fd", Napi::Number::New(env, fd));
@@ -115,10 +118,12 @@ Napi::Value UdpSocketInNetns(const Napi::CallbackInfo &info) {
 }
 
 std::string LinkName(const Napi::CallbackInfo &info, size_t i, const char *fn) {
-  if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": name must be a string");
+  if (info.Length() <= i || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": name must be a string");
   std::string name = info[i].As<Napi::String>().Utf8Value();
   if (name.empty() || name.size() >= IFNAMSIZ)
-    ThrowInvalid(info.Env(), std::string(fn) + ": link name '" + name + "' must be 1.." + std::to_string(IFNAMSIZ - 1) + " bytes");
+    ThrowInvalid(info.Env(),
+                 std::string(fn) + ": link name '" + name + "' must be 1.." + std::to_string(IFNAMSIZ - 1) + " bytes");
   return name;
 }
 
@@ -131,7 +136,9 @@ Napi::Value SetLinkMtu(const Napi::CallbackInfo &info) {
   int mtu = info[2].As<Napi::Number>().Int32Value();
   if (mtu < 68 || mtu > 65535) ThrowInvalid(env, "setLinkMtu: mtu " + std::to_string(mtu) + " is outside 68..65535");
   int rc = zm_link_set_mtu(path.c_str(), name.c_str(), mtu);
-  if (rc < 0) ThrowErrno(env, rc, "set MTU " + std::to_string(mtu) + " on '" + name + "' in network namespace '" + NetnsLabel(path) + "'");
+  if (rc < 0)
+    ThrowErrno(env, rc,
+               "set MTU " + std::to_string(mtu) + " on '" + name + "' in network namespace '" + NetnsLabel(path) + "'");
   return env.Undefined();
 }
 
@@ -146,7 +153,8 @@ Napi::Value LinkIndex(const Napi::CallbackInfo &info) {
 }
 
 std::string NetnsName(const Napi::CallbackInfo &info, const char *fn) {
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + "(name): name must be a string");
+  if (info.Length() < 1 || !info[0].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + "(name): name must be a string");
   std::string name = info[0].As<Napi::String>().Utf8Value();
   if (!zm_netns_name_valid(name.c_str()))
     ThrowInvalid(info.Env(), std::string(fn) + ": namespace name '" + name + "' must be 1.." +
@@ -175,13 +183,13 @@ Napi::Value DeleteNetns(const Napi::CallbackInfo &info) {
 
 // Leaves the entered namespace when the scope ends, whether fn returned or threw.
 class NetnsScope {
- public:
+public:
   explicit NetnsScope(zm_netns_guard g) : guard_(g) {}
   ~NetnsScope() { zm_netns_leave(&guard_); }
   NetnsScope(const NetnsScope &) = delete;
   NetnsScope &operator=(const NetnsScope &) = delete;
 
- private:
+private:
   zm_netns_guard guard_;
 };
 
@@ -190,7 +198,8 @@ class NetnsScope {
 // also when fn throws (the exception propagates after leaving).
 Napi::Value InNetns(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[1].IsFunction()) throw Napi::TypeError::New(env, "inNetns(netnsPath, fn): fn must be a function");
+  if (info.Length() < 2 || !info[1].IsFunction())
+    throw Napi::TypeError::New(env, "inNetns(netnsPath, fn): fn must be a function");
   std::string path = OptionalString(info[0]);
   Napi::Function fn = info[1].As<Napi::Function>();
   zm_netns_guard guard;
@@ -201,7 +210,8 @@ Napi::Value InNetns(const Napi::CallbackInfo &info) {
 }
 
 std::string SysctlKey(const Napi::CallbackInfo &info, const char *fn) {
-  if (info.Length() < 2 || !info[1].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": key must be a string");
+  if (info.Length() < 2 || !info[1].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": key must be a string");
   std::string key = info[1].As<Napi::String>().Utf8Value();
   char path[256];
   if (zm_sysctl_path(key.c_str(), path, sizeof path) < 0)
@@ -215,7 +225,8 @@ Napi::Value WriteSysctl(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string path = OptionalString(info[0]);
   std::string key = SysctlKey(info, "writeSysctl");
-  if (info.Length() < 3 || !info[2].IsString()) throw Napi::TypeError::New(env, "writeSysctl(netnsPath, key, value): value must be a string");
+  if (info.Length() < 3 || !info[2].IsString())
+    throw Napi::TypeError::New(env, "writeSysctl(netnsPath, key, value): value must be a string");
   std::string value = info[2].As<Napi::String>().Utf8Value();
   if (value.size() > 1024 || value.find('\0') != std::string::npos)
     ThrowInvalid(env, "writeSysctl: value for '" + key + "' must be at most 1024 bytes without NUL");
@@ -257,13 +268,15 @@ Napi::Value CloseFd(const Napi::CallbackInfo &info) {
 // setSocketMark(fd: number, mark: number): void — SO_MARK (policy routing of what the socket sends).
 Napi::Value SetSocketMark(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "setSocketMark(fd, mark)");
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "setSocketMark(fd, mark)");
   int fd = info[0].As<Napi::Number>().Int32Value();
   double m = info[1].As<Napi::Number>().DoubleValue();
   if (!(m >= 0 && m <= 4294967295.0) || m != static_cast<double>(static_cast<uint32_t>(m)))
     throw Napi::TypeError::New(env, "setSocketMark: mark is a 32-bit unsigned integer");
   uint32_t mark = static_cast<uint32_t>(m);
-  if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) ThrowErrno(env, -errno, "set SO_MARK on fd " + std::to_string(fd));
+  if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0)
+    ThrowErrno(env, -errno, "set SO_MARK on fd " + std::to_string(fd));
   return env.Undefined();
 }
 

@@ -160,7 +160,7 @@ void Notify(void *ctx) {
 }
 
 class Dataplane : public Napi::ObjectWrap<Dataplane> {
- public:
+public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Dataplane",
                        {
@@ -187,12 +187,12 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
   //               tunOffload?: boolean)
   explicit Dataplane(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Dataplane>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() ||
-        !info[3].IsNumber() || !info[4].IsFunction())
+    if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber() ||
+        !info[4].IsFunction())
       throw Napi::TypeError::New(env, "Dataplane(tunFd, udp4Fd, udp6Fd, mtu, onEvents)");
     handle_ = new DeviceHandle();
-    napi_status s = napi_create_threadsafe_function(env, info[4], nullptr, Napi::String::New(env, "zmesh-dataplane"),
-                                                    0, 1, handle_, FinalizeTsfn, handle_, CallJs, &handle_->tsfn);
+    napi_status s = napi_create_threadsafe_function(env, info[4], nullptr, Napi::String::New(env, "zmesh-dataplane"), 0,
+                                                    1, handle_, FinalizeTsfn, handle_, CallJs, &handle_->tsfn);
     if (s != napi_ok) {
       delete handle_;
       handle_ = nullptr;
@@ -219,7 +219,7 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
 
   ~Dataplane() override { Shutdown(); }
 
- private:
+private:
   DeviceHandle *handle_ = nullptr;
 
   // After this the handle belongs to FinalizeTsfn (which frees it), so the
@@ -285,13 +285,16 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
                                        replace ? (cidrs.empty() ? &none : cidrs.data()) : nullptr, cidrs.size()));
   }
 
-  Napi::Value RemovePeer(const Napi::CallbackInfo &info) { return Rc(info, wg_device_remove_peer(Device(info), U32(info, 0))); }
+  Napi::Value RemovePeer(const Napi::CallbackInfo &info) {
+    return Rc(info, wg_device_remove_peer(Device(info), U32(info, 0)));
+  }
 
   // installKeypair(peerId, localIndex, remoteIndex, sendKey, receiveKey, initiator): rc
   Napi::Value InstallKeypair(const Napi::CallbackInfo &info) {
     wg_device *d = Device(info);
     if (info.Length() < 6 || !info[3].IsTypedArray() || !info[4].IsTypedArray() || !info[5].IsBoolean())
-      throw Napi::TypeError::New(info.Env(), "installKeypair(peerId, localIndex, remoteIndex, sendKey, receiveKey, initiator)");
+      throw Napi::TypeError::New(info.Env(),
+                                 "installKeypair(peerId, localIndex, remoteIndex, sendKey, receiveKey, initiator)");
     Napi::Uint8Array send = info[3].As<Napi::Uint8Array>(), receive = info[4].As<Napi::Uint8Array>();
     if (send.ByteLength() != 32 || receive.ByteLength() != 32) return Rc(info, -EINVAL);
     // The keys are read straight from the caller's buffers: no copy is left behind here.
@@ -305,7 +308,9 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
   Napi::Value ExpireKeypairs(const Napi::CallbackInfo &info) {
     return Rc(info, wg_device_expire_keypairs(Device(info), U32(info, 0)));
   }
-  Napi::Value DropQueued(const Napi::CallbackInfo &info) { return Rc(info, wg_device_drop_queued(Device(info), U32(info, 0))); }
+  Napi::Value DropQueued(const Napi::CallbackInfo &info) {
+    return Rc(info, wg_device_drop_queued(Device(info), U32(info, 0)));
+  }
 
   Napi::Value SendRaw(const Napi::CallbackInfo &info) {
     wg_device *d = Device(info);
@@ -336,7 +341,8 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
     wg_device *d = Device(info);
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
       throw Napi::TypeError::New(info.Env(), "setSockets(udp4Fd, udp6Fd)");
-    return Rc(info, wg_device_set_sockets(d, info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value()));
+    return Rc(info, wg_device_set_sockets(d, info[0].As<Napi::Number>().Int32Value(),
+                                          info[1].As<Napi::Number>().Int32Value()));
   }
 
   Napi::Value CreditRx(const Napi::CallbackInfo &info) {
@@ -369,11 +375,33 @@ class Dataplane : public Napi::ObjectWrap<Dataplane> {
     }
     // The property names are made once per call, not once per peer and field (a 10,000-peer
     // `wg show` otherwise spends its time internalizing the same twelve strings).
-    enum { PEER_ID, TX, RX, DATA_SENT, DATA_RECEIVED, AUTH_SENT, AUTH_RECEIVED, HAS_CURRENT, SEND_COUNTER, WANTS, STAGED,
-           ENDPOINT, FIELD_COUNT };
-    static const char *const names[FIELD_COUNT] = {"peerId", "txBytes", "rxBytes", "lastDataSentMs", "lastDataReceivedMs",
-                                                   "lastAuthenticatedSentMs", "lastAuthenticatedReceivedMs",
-                                                   "hasCurrentKeypair", "sendCounter", "wantsHandshake", "staged", "endpoint"};
+    enum {
+      PEER_ID,
+      TX,
+      RX,
+      DATA_SENT,
+      DATA_RECEIVED,
+      AUTH_SENT,
+      AUTH_RECEIVED,
+      HAS_CURRENT,
+      SEND_COUNTER,
+      WANTS,
+      STAGED,
+      ENDPOINT,
+      FIELD_COUNT
+    };
+    static const char *const names[FIELD_COUNT] = {"peerId",
+                                                   "txBytes",
+                                                   "rxBytes",
+                                                   "lastDataSentMs",
+                                                   "lastDataReceivedMs",
+                                                   "lastAuthenticatedSentMs",
+                                                   "lastAuthenticatedReceivedMs",
+                                                   "hasCurrentKeypair",
+                                                   "sendCounter",
+                                                   "wantsHandshake",
+                                                   "staged",
+                                                   "endpoint"};
     napi_value keys[FIELD_COUNT];
     for (int k = 0; k < FIELD_COUNT; ++k) keys[k] = Napi::String::New(env, names[k]);
     for (size_t i = 0; i < n; ++i) {
@@ -442,7 +470,7 @@ Napi::Value ReplayWindow(const Napi::CallbackInfo &info) {
 
 // An allowed-IPs table whose owners are numbers, to test the C trie directly.
 class AllowedIpsTable : public Napi::ObjectWrap<AllowedIpsTable> {
- public:
+public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "AllowedIpsTable",
                        {InstanceMethod("insert", &AllowedIpsTable::Insert),
@@ -456,7 +484,7 @@ class AllowedIpsTable : public Napi::ObjectWrap<AllowedIpsTable> {
   }
   ~AllowedIpsTable() override { wg_allowedips_free(table_); }
 
- private:
+private:
   wg_allowedips *table_;
   static void *Owner(uint32_t v) { return reinterpret_cast<void *>(static_cast<uintptr_t>(v) + 1); }
   int Address(const Napi::CallbackInfo &info, uint8_t out[16]) {
@@ -502,7 +530,8 @@ struct AeadCall {
   explicit AeadCall(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBigInt() || !info[3].IsBuffer())
-      throw Napi::TypeError::New(env, "aead(backend: 'avx512'|'direct'|'evp', key: Buffer, counter: bigint, data: Buffer)");
+      throw Napi::TypeError::New(env,
+                                 "aead(backend: 'avx512'|'direct'|'evp', key: Buffer, counter: bigint, data: Buffer)");
     std::string name = info[0].As<Napi::String>().Utf8Value();
     if (name != "avx512" && name != "direct" && name != "evp")
       throw Napi::TypeError::New(env, "backend: 'avx512', 'direct' or 'evp'");
@@ -545,7 +574,8 @@ Napi::Value AeadOpen(const Napi::CallbackInfo &info) {
 // { sealNs, openNs } per packet, timed in C so that no N-API crossing is counted.
 Napi::Value AeadTiming(const Napi::CallbackInfo &info) {
   AeadCall c(info);
-  if (info.Length() < 5 || !info[4].IsNumber()) throw Napi::TypeError::New(info.Env(), "aeadTiming(..., iterations: number)");
+  if (info.Length() < 5 || !info[4].IsNumber())
+    throw Napi::TypeError::New(info.Env(), "aeadTiming(..., iterations: number)");
   int64_t n = info[4].As<Napi::Number>().Int64Value();
   if (n < 1 || n > 100000000) throw Napi::TypeError::New(info.Env(), "iterations: 1..100000000");
   size_t len = c.data.Length();
@@ -558,7 +588,8 @@ Napi::Value AeadTiming(const Napi::CallbackInfo &info) {
     return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
   };
   double t0 = now();
-  for (int64_t i = 0; i < n; ++i) wg_aead_seal_headroom(c.aead, c.key, c.counter + static_cast<uint64_t>(i), p, len, p + len);
+  for (int64_t i = 0; i < n; ++i)
+    wg_aead_seal_headroom(c.aead, c.key, c.counter + static_cast<uint64_t>(i), p, len, p + len);
   double t1 = now();
   // Opening what the last seal produced, n times: the full check and decryption every time.
   uint64_t last = c.counter + static_cast<uint64_t>(n) - 1;
@@ -567,7 +598,8 @@ Napi::Value AeadTiming(const Napi::CallbackInfo &info) {
   for (int64_t i = 0; i < n; ++i) {
     memcpy(p, sealed.data(), len);
     double a = now();
-    if (!wg_aead_open(c.aead, c.key, last, p, len, sealed.data() + len)) throw Napi::Error::New(info.Env(), "aeadTiming: open failed");
+    if (!wg_aead_open(c.aead, c.key, last, p, len, sealed.data() + len))
+      throw Napi::Error::New(info.Env(), "aeadTiming: open failed");
     opened += now() - a;
   }
   Napi::Object out = Napi::Object::New(info.Env());

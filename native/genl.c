@@ -59,10 +59,18 @@ int zm_nl_put(zm_nlmsg *m, uint16_t type, const void *data, size_t len) {
   return 0;
 }
 
-int zm_nl_put_u8(zm_nlmsg *m, uint16_t type, uint8_t v) { return zm_nl_put(m, type, &v, sizeof v); }
-int zm_nl_put_u16(zm_nlmsg *m, uint16_t type, uint16_t v) { return zm_nl_put(m, type, &v, sizeof v); }
-int zm_nl_put_u32(zm_nlmsg *m, uint16_t type, uint32_t v) { return zm_nl_put(m, type, &v, sizeof v); }
-int zm_nl_put_str(zm_nlmsg *m, uint16_t type, const char *s) { return zm_nl_put(m, type, s, strlen(s) + 1); }
+int zm_nl_put_u8(zm_nlmsg *m, uint16_t type, uint8_t v) {
+  return zm_nl_put(m, type, &v, sizeof v);
+}
+int zm_nl_put_u16(zm_nlmsg *m, uint16_t type, uint16_t v) {
+  return zm_nl_put(m, type, &v, sizeof v);
+}
+int zm_nl_put_u32(zm_nlmsg *m, uint16_t type, uint32_t v) {
+  return zm_nl_put(m, type, &v, sizeof v);
+}
+int zm_nl_put_str(zm_nlmsg *m, uint16_t type, const char *s) {
+  return zm_nl_put(m, type, s, strlen(s) + 1);
+}
 
 long zm_nl_nest_start(zm_nlmsg *m, uint16_t type) {
   long offset = (long)m->len;
@@ -75,9 +83,13 @@ void zm_nl_nest_end(zm_nlmsg *m, long offset) {
   a->nla_len = (uint16_t)(m->len - (size_t)offset);
 }
 
-void zm_nl_nest_cancel(zm_nlmsg *m, long offset) { m->len = (size_t)offset; }
+void zm_nl_nest_cancel(zm_nlmsg *m, long offset) {
+  m->len = (size_t)offset;
+}
 
-void zm_nl_finish(zm_nlmsg *m) { ((struct nlmsghdr *)m->buf)->nlmsg_len = (uint32_t)m->len; }
+void zm_nl_finish(zm_nlmsg *m) {
+  ((struct nlmsghdr *)m->buf)->nlmsg_len = (uint32_t)m->len;
+}
 
 int zm_nl_attr_next(const uint8_t **pos, const uint8_t *end, zm_nlattr_view *out) {
   const uint8_t *p = *pos;

@@ -29,7 +29,6 @@
 
 namespace {
 
-
 // Owns a wgk_device for one call; frees it (zeroing keys) on every path.
 struct DeviceHolder {
   wgk_device d;
@@ -50,7 +49,9 @@ struct DeviceHolder {
   throw e;
 }
 
-std::string NetnsLabel(const std::string &path) { return path.empty() ? std::string("(current)") : path; }
+std::string NetnsLabel(const std::string &path) {
+  return path.empty() ? std::string("(current)") : path;
+}
 
 std::string OptionalString(const Napi::Value &v, const char *field) {
   if (v.IsUndefined() || v.IsNull()) return std::string();
@@ -86,8 +87,9 @@ std::string IfName(Napi::Env env, const Napi::Value &v, const std::string &field
   if (!v.IsString()) ThrowInvalid(env, field, "must be a string");
   std::string name = v.As<Napi::String>().Utf8Value();
   if (name.empty() || name.size() >= IFNAMSIZ)
-    ThrowInvalid(env, field, "'" + name + "' is " + std::to_string(name.size()) + " bytes; an interface name is 1.." +
-                                 std::to_string(IFNAMSIZ - 1) + " bytes");
+    ThrowInvalid(env, field,
+                 "'" + name + "' is " + std::to_string(name.size()) + " bytes; an interface name is 1.." +
+                     std::to_string(IFNAMSIZ - 1) + " bytes");
   if (name.find_first_of("/: \t\n") != std::string::npos || name == "." || name == "..")
     ThrowInvalid(env, field, "'" + name + "' is not a valid interface name (no '/', ':', whitespace, '.' or '..')");
   return name;
@@ -99,7 +101,8 @@ void Key(Napi::Env env, const Napi::Value &v, const char *field, uint8_t out[WGK
     ThrowInvalid(env, field, "must be a Uint8Array of " + std::to_string(WGK_KEY_LEN) + " bytes");
   Napi::Uint8Array a = v.As<Napi::Uint8Array>();
   if (a.ElementLength() != WGK_KEY_LEN)
-    ThrowInvalid(env, field, "must be " + std::to_string(WGK_KEY_LEN) + " bytes, got " + std::to_string(a.ElementLength()));
+    ThrowInvalid(env, field,
+                 "must be " + std::to_string(WGK_KEY_LEN) + " bytes, got " + std::to_string(a.ElementLength()));
   std::memcpy(out, a.Data(), WGK_KEY_LEN);
 }
 
@@ -107,7 +110,9 @@ double Integer(Napi::Env env, const Napi::Value &v, const char *field, double ma
   if (!v.IsNumber()) ThrowInvalid(env, field, "must be a number");
   double n = v.As<Napi::Number>().DoubleValue();
   if (!(n >= 0 && n <= max && n == static_cast<double>(static_cast<uint64_t>(n))))
-    ThrowInvalid(env, field, "must be an integer 0.." + std::to_string(static_cast<uint64_t>(max)) + ", got " + v.ToString().Utf8Value());
+    ThrowInvalid(
+        env, field,
+        "must be an integer 0.." + std::to_string(static_cast<uint64_t>(max)) + ", got " + v.ToString().Utf8Value());
   return n;
 }
 
@@ -140,16 +145,19 @@ Utf16Text Text(Napi::Env env, const Napi::Value &v, const char *field) {
 // reader assumes (the batch is built by src/nr/wireguard/kernel/peer-batch.ts; a
 // mismatch is a bug there, not bad input, but must never read out of bounds).
 template <typename T>
-Napi::TypedArrayOf<T> Column(Napi::Env env, const Napi::Object &batch, const char *field, napi_typedarray_type type, size_t min_length) {
+Napi::TypedArrayOf<T> Column(Napi::Env env, const Napi::Object &batch, const char *field, napi_typedarray_type type,
+                             size_t min_length) {
   Napi::Value v = batch.Get(field);
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
     throw Napi::TypeError::New(env, std::string("peer batch: ") + field + " has the wrong type");
   Napi::TypedArrayOf<T> a = v.As<Napi::TypedArrayOf<T>>();
-  if (a.ElementLength() < min_length) throw Napi::RangeError::New(env, std::string("peer batch: ") + field + " is too short");
+  if (a.ElementLength() < min_length)
+    throw Napi::RangeError::New(env, std::string("peer batch: ") + field + " is too short");
   return a;
 }
 
-[[noreturn]] void ThrowText(Napi::Env env, const std::string &field, const uint16_t *text, size_t len, const char *reason) {
+[[noreturn]] void ThrowText(Napi::Env env, const std::string &field, const uint16_t *text, size_t len,
+                            const char *reason) {
   char quoted[WGK_TEXT_MAX + 1];
   wgk_text_quote(text, len, quoted, sizeof quoted);
   ThrowInvalid(env, field, std::string("'") + quoted + "': " + reason);
@@ -176,7 +184,8 @@ void Peers(Napi::Env env, const Napi::Value &v, wgk_device *d) {
   Napi::Uint32Array counts = Column<uint32_t>(env, batch, "allowedIpCounts", napi_uint32_array, n);
   Napi::Uint32Array endpointLengths = Column<uint32_t>(env, batch, "endpointLengths", napi_uint32_array, n);
   Napi::Uint32Array ipLengths = Column<uint32_t>(env, batch, "allowedIpLengths", napi_uint32_array, 0);
-  if (keys.length != n * WGK_KEY_B64_LEN) throw Napi::RangeError::New(env, "peer batch: publicKeys is not 44 characters per peer");
+  if (keys.length != n * WGK_KEY_B64_LEN)
+    throw Napi::RangeError::New(env, "peer batch: publicKeys is not 44 characters per peer");
   wgk_batch b{};
   b.count = n;
   b.keys = keys.units.get();
@@ -317,8 +326,8 @@ Napi::Value FamilyAvailable(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, rc == 1);
 }
 
-// wgSetDevice(netnsPath: string | null, device: KernelWgSet, options?: { window?: number, maxMessage?: number }): SetStats
-// The stats say how the request went (messages, bytes, time in the kernel), for benchmarks.
+// wgSetDevice(netnsPath: string | null, device: KernelWgSet, options?: { window?: number, maxMessage?: number }):
+// SetStats The stats say how the request went (messages, bytes, time in the kernel), for benchmarks.
 Napi::Value SetDevice(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string path = OptionalString(info[0], "netnsPath");
@@ -328,7 +337,8 @@ Napi::Value SetDevice(const Napi::CallbackInfo &info) {
     Napi::Value w = o.Get("window");
     if (!w.IsUndefined()) options.window = static_cast<unsigned>(Integer(env, w, "window", WGK_SET_WINDOW_MAX));
     Napi::Value m = o.Get("maxMessage");
-    if (!m.IsUndefined()) options.max_message = static_cast<size_t>(Integer(env, m, "maxMessage", WGK_SET_MESSAGE_LARGEST));
+    if (!m.IsUndefined())
+      options.max_message = static_cast<size_t>(Integer(env, m, "maxMessage", WGK_SET_MESSAGE_LARGEST));
   }
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -339,7 +349,10 @@ Napi::Value SetDevice(const Napi::CallbackInfo &info) {
   wgk_set_stats stats{};
   int rc = wgk_set_device(path.c_str(), &h.d, &options, &ei, &stats);
   if (rc < 0)
-    ThrowKernel(env, rc, "set kernel WireGuard device '" + std::string(h.d.ifname) + "' in network namespace '" + NetnsLabel(path) + "'", ei);
+    ThrowKernel(
+        env, rc,
+        "set kernel WireGuard device '" + std::string(h.d.ifname) + "' in network namespace '" + NetnsLabel(path) + "'",
+        ei);
   auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
   Napi::Object out = Napi::Object::New(env);
   out.Set("messages", Napi::Number::New(env, static_cast<double>(stats.messages)));
@@ -360,7 +373,9 @@ Napi::Value GetDevice(const Napi::CallbackInfo &info) {
   DeviceHolder h;
   wgk_error_info ei{};
   int rc = wgk_get_device(path.c_str(), name.c_str(), &h.d, &ei);
-  if (rc < 0) ThrowKernel(env, rc, "get kernel WireGuard device '" + name + "' in network namespace '" + NetnsLabel(path) + "'", ei);
+  if (rc < 0)
+    ThrowKernel(env, rc, "get kernel WireGuard device '" + name + "' in network namespace '" + NetnsLabel(path) + "'",
+                ei);
   return DeviceObject(env, h.d);
 }
 
@@ -379,8 +394,10 @@ Napi::Value CreateLink(const Napi::CallbackInfo &info) {
   wgk_error_info ei{};
   int rc = wgk_link_create(path.c_str(), name.c_str(), moveTo.c_str(), mtu, &ei);
   if (rc < 0)
-    ThrowKernel(env, rc, "create WireGuard link '" + name + "' through network namespace '" + NetnsLabel(path) + "'" +
-                             (moveTo.empty() ? std::string() : " into '" + moveTo + "'"), ei);
+    ThrowKernel(env, rc,
+                "create WireGuard link '" + name + "' through network namespace '" + NetnsLabel(path) + "'" +
+                    (moveTo.empty() ? std::string() : " into '" + moveTo + "'"),
+                ei);
   return env.Undefined();
 }
 
@@ -395,7 +412,9 @@ Napi::Value DeleteLink(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-void CollectName(const char *name, void *ctx) { static_cast<std::vector<std::string> *>(ctx)->emplace_back(name); }
+void CollectName(const char *name, void *ctx) {
+  static_cast<std::vector<std::string> *>(ctx)->emplace_back(name);
+}
 
 // wgListLinks(netnsPath: string | null): string[]
 Napi::Value ListLinks(const Napi::CallbackInfo &info) {
@@ -450,7 +469,8 @@ Napi::Value DecodeDeviceMessages(const Napi::CallbackInfo &info) {
     Napi::Value v = a.Get(i);
     if (!v.IsTypedArray()) ThrowInvalid(env, "messages[" + std::to_string(i) + "]", "must be a Uint8Array");
     Napi::Uint8Array m = v.As<Napi::Uint8Array>();
-    if (m.ElementLength() < NLMSG_HDRLEN) ThrowInvalid(env, "messages[" + std::to_string(i) + "]", "is shorter than a netlink header");
+    if (m.ElementLength() < NLMSG_HDRLEN)
+      ThrowInvalid(env, "messages[" + std::to_string(i) + "]", "is shorter than a netlink header");
     int rc = wgk_decode_device_message(&h.d, m.Data() + NLMSG_HDRLEN, m.ElementLength() - NLMSG_HDRLEN);
     if (rc < 0) {
       wgk_error_info ei{};

@@ -57,8 +57,7 @@ int zm_socket_in_netns(const char *path, int domain, int type, int protocol) {
   return fd < 0 ? -err : fd;
 }
 
-int zm_udp_socket_in_netns(const char *path, int family, const char *address, int port,
-                           int *bound_port) {
+int zm_udp_socket_in_netns(const char *path, int family, const char *address, int port, int *bound_port) {
   struct sockaddr_storage ss;
   socklen_t len;
   memset(&ss, 0, sizeof ss);
@@ -116,7 +115,8 @@ int zm_netns_name_valid(const char *name) {
   if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
   for (size_t i = 0; i < n; i++) {
     char c = name[i];
-    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    int ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
     if (!ok) return 0;
   }
   return 1;
@@ -219,7 +219,8 @@ int zm_sysctl_path(const char *key, char *out, unsigned long out_len) {
       component_start = o;
       continue;
     }
-    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '/';
+    int ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '/';
     if (!ok) return -EINVAL;
     out[o++] = c == '/' ? '.' : c;
   }

@@ -38,9 +38,7 @@ int zm_socket_in_netns(const char *path, int domain, int type, int protocol);
  * non-blocking and close-on-exec. On success returns the fd and stores the
  * bound port in *bound_port; returns a negative errno on failure (-EINVAL for
  * a bad family or address) with nothing left open. */
-int zm_udp_socket_in_netns(const char *path, int family, const char *address, int port,
-                           int *bound_port);
-
+int zm_udp_socket_in_netns(const char *path, int family, const char *address, int port, int *bound_port);
 
 /* ---- Named namespaces (what `ip netns add/del` do) and per-namespace sysctls ---- */
 

@@ -15,10 +15,12 @@ namespace {
 constexpr size_t kMaxCommandBytes = 16u << 20;
 
 class NftWorker : public Napi::AsyncWorker {
- public:
+public:
   NftWorker(Napi::Env env, std::string netnsPath, std::string commands)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
-        netnsPath_(std::move(netnsPath)), commands_(std::move(commands)) {}
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        netnsPath_(std::move(netnsPath)),
+        commands_(std::move(commands)) {}
   ~NftWorker() override { zm_nft_result_free(&result_); }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -30,7 +32,8 @@ class NftWorker : public Napi::AsyncWorker {
     if (rc_ < 0) {
       int err = -rc_;
       std::string where = netnsPath_.empty() ? std::string("(current)") : netnsPath_;
-      Napi::Error e = Napi::Error::New(env, "run nftables commands in network namespace '" + where + "': " + strerror(err));
+      Napi::Error e =
+          Napi::Error::New(env, "run nftables commands in network namespace '" + where + "': " + strerror(err));
       const char *name = strerrorname_np(err);
       e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
       e.Set("errno", Napi::Number::New(env, err));
@@ -46,7 +49,7 @@ class NftWorker : public Napi::AsyncWorker {
 
   void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
 
- private:
+private:
   Napi::Promise::Deferred deferred_;
   std::string netnsPath_;
   std::string commands_;

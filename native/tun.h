@@ -7,7 +7,7 @@ extern "C" {
 #endif
 
 enum {
-  ZM_TUN_VNET_HDR = 1 << 0,  /* IFF_VNET_HDR: virtio-net header before each packet (offloads) */
+  ZM_TUN_VNET_HDR = 1 << 0,   /* IFF_VNET_HDR: virtio-net header before each packet (offloads) */
   ZM_TUN_MULTI_QUEUE = 1 << 1 /* IFF_MULTI_QUEUE: several fds on one device */
 };
 
@@ -30,11 +30,12 @@ int zm_link_index(const char *netns_path, const char *name);
  * opened (an interface created in a "birthplace" namespace and moved
  * elsewhere keeps its fd). */
 typedef struct zm_tun_probe {
-  int sock_fd;                     /* -1: none */
-  unsigned long long netns_inode;  /* namespace sock_fd belongs to */
+  int sock_fd;                    /* -1: none */
+  unsigned long long netns_inode; /* namespace sock_fd belongs to */
 } zm_tun_probe;
 
-#define ZM_TUN_PROBE_INIT {-1, 0}
+#define ZM_TUN_PROBE_INIT \
+  { -1, 0 }
 
 /* The current MTU of the link behind tun_fd, wherever it is now (TUNGETIFF
  * names it, TUNGETDEVNETNS finds its namespace). -EBADFD when the link was

@@ -60,7 +60,8 @@ static void evp_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_
   EVP_CIPHER_CTX_ctrl(a->encrypt, EVP_CTRL_AEAD_GET_TAG, 16, tag);
 }
 
-static bool evp_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, const uint8_t tag[16]) {
+static bool evp_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len,
+                     const uint8_t tag[16]) {
   uint8_t nonce[12];
   int out = 0;
   nonce_of(counter, nonce);
@@ -97,7 +98,8 @@ static void poly_tag(wg_aead *a, const uint8_t block[64], const uint8_t *c, size
   prim.poly_final(a->poly, tag);
 }
 
-static void direct_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, uint8_t tag[16]) {
+static void direct_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len,
+                        uint8_t tag[16]) {
   unsigned int k[8];
   uint8_t block[64];
   key_words(key, k);
@@ -109,7 +111,8 @@ static void direct_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uin
   OPENSSL_cleanse(block, sizeof block);
 }
 
-static bool direct_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, const uint8_t tag[16]) {
+static bool direct_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len,
+                        const uint8_t tag[16]) {
   unsigned int k[8];
   uint8_t block[64], want[16];
   key_words(key, k);
@@ -149,7 +152,8 @@ static void rest_chunks(wg_aead *a, const uint32_t k[8], const uint32_t nonce[3]
   }
 }
 
-static void avx512_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, uint8_t tag[16]) {
+static void avx512_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len,
+                        uint8_t tag[16]) {
   unsigned int k[8];
   uint32_t nonce[3];
   uint8_t pk[64];
@@ -164,7 +168,8 @@ static void avx512_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uin
   OPENSSL_cleanse(pk, sizeof pk);
 }
 
-static bool avx512_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, const uint8_t tag[16]) {
+static bool avx512_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len,
+                        const uint8_t tag[16]) {
   unsigned int k[8];
   uint32_t nonce[3];
   uint8_t want[16];
@@ -213,7 +218,8 @@ static wg_aead *aead_alloc(enum wg_aead_backend backend) {
  * agree with EVP on every length class of a packet (empty, partial block,
  * whole blocks, MTU-sized), with and without a forged tag rejected. */
 static bool agrees_with_evp(enum wg_aead_backend backend) {
-  static const size_t lengths[] = {0, 1, 15, 16, 63, 64, 65, 255, 256, 959, 960, 961, 1000, 1420, 1440, 1984, 1985, 9000};
+  static const size_t lengths[] = {0,   1,   15,  16,   63,   64,   65,   255,  256,
+                                   959, 960, 961, 1000, 1420, 1440, 1984, 1985, 9000};
   wg_aead *a = aead_alloc(backend);
   uint8_t *x = malloc(9000), *y = malloc(9000);
   bool ok = a && x && y;
@@ -280,7 +286,8 @@ void wg_aead_free(wg_aead *a) {
   free(a);
 }
 
-void wg_aead_seal_headroom(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, uint8_t tag[16]) {
+void wg_aead_seal_headroom(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len,
+                           uint8_t tag[16]) {
   if (!a->poly || a->ks) {
     wg_aead_seal(a, key, counter, buf, len, tag);
     return;
@@ -302,7 +309,8 @@ void wg_aead_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *
   else evp_seal(a, key, counter, buf, len, tag);
 }
 
-bool wg_aead_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, const uint8_t tag[16]) {
+bool wg_aead_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len,
+                  const uint8_t tag[16]) {
   if (a->ks) return avx512_open(a, key, counter, buf, len, tag);
   return a->poly ? direct_open(a, key, counter, buf, len, tag) : evp_open(a, key, counter, buf, len, tag);
 }

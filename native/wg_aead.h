@@ -47,7 +47,8 @@ void wg_aead_seal(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *
  * the direct back end then makes the Poly1305 key block and the ciphertext in
  * one ChaCha20 call, ~110 ns less per packet than a separate one-block call. */
 #define WG_AEAD_HEADROOM 64
-void wg_aead_seal_headroom(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, uint8_t tag[16]);
+void wg_aead_seal_headroom(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len,
+                           uint8_t tag[16]);
 /* Decrypts buf[0..len) in place; false (buf then undefined) if the tag does not verify. */
 bool wg_aead_open(wg_aead *a, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len, const uint8_t tag[16]);
 

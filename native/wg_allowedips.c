@@ -15,15 +15,21 @@ struct wg_allowedips {
   node *root6;
 };
 
-static inline int bit_at(const uint8_t *addr, int i) { return (addr[i >> 3] >> (7 - (i & 7))) & 1; }
+static inline int bit_at(const uint8_t *addr, int i) {
+  return (addr[i >> 3] >> (7 - (i & 7))) & 1;
+}
 
 static node **root_of(wg_allowedips *t, int family) {
   return family == 4 ? &t->root4 : family == 6 ? &t->root6 : NULL;
 }
 
-static int max_bits(int family) { return family == 4 ? 32 : 128; }
+static int max_bits(int family) {
+  return family == 4 ? 32 : 128;
+}
 
-wg_allowedips *wg_allowedips_new(void) { return calloc(1, sizeof(wg_allowedips)); }
+wg_allowedips *wg_allowedips_new(void) {
+  return calloc(1, sizeof(wg_allowedips));
+}
 
 static void free_subtree(node *n) {
   if (!n) return;

@@ -4,7 +4,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-
 bool wg_chacha20_available(void) {
   static int cached = -1;
   if (cached < 0) {
@@ -20,12 +19,20 @@ bool wg_chacha20_available(void) {
 #pragma GCC optimize("O3")
 
 /* One quarter-round on four row registers (every lane at once). */
-#define QR(a, b, c, d)                                       \
-  do {                                                       \
-    a = _mm512_add_epi32(a, b); d = _mm512_xor_si512(d, a); d = _mm512_rol_epi32(d, 16); \
-    c = _mm512_add_epi32(c, d); b = _mm512_xor_si512(b, c); b = _mm512_rol_epi32(b, 12); \
-    a = _mm512_add_epi32(a, b); d = _mm512_xor_si512(d, a); d = _mm512_rol_epi32(d, 8);  \
-    c = _mm512_add_epi32(c, d); b = _mm512_xor_si512(b, c); b = _mm512_rol_epi32(b, 7);  \
+#define QR(a, b, c, d)           \
+  do {                           \
+    a = _mm512_add_epi32(a, b);  \
+    d = _mm512_xor_si512(d, a);  \
+    d = _mm512_rol_epi32(d, 16); \
+    c = _mm512_add_epi32(c, d);  \
+    b = _mm512_xor_si512(b, c);  \
+    b = _mm512_rol_epi32(b, 12); \
+    a = _mm512_add_epi32(a, b);  \
+    d = _mm512_xor_si512(d, a);  \
+    d = _mm512_rol_epi32(d, 8);  \
+    c = _mm512_add_epi32(c, d);  \
+    b = _mm512_xor_si512(b, c);  \
+    b = _mm512_rol_epi32(b, 7);  \
   } while (0)
 
 /* n sets of 4 blocks (n = 1..4, a constant after inlining, so the sets'
@@ -38,8 +45,13 @@ static inline __attribute__((always_inline)) void sets(const uint32_t key[8], co
   const __m512i lanes = _mm512_setr_epi32(0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0);
   __m512i a[4], b[4], c[4], d[4], d0[4];
   for (int k = 0; k < n; ++k) {
-    d0[k] = _mm512_add_epi32(_mm512_broadcast_i32x4(_mm_setr_epi32((int)(counter + 4 * k), (int)nonce[0], (int)nonce[1], (int)nonce[2])), lanes);
-    a[k] = a0; b[k] = b0; c[k] = c0; d[k] = d0[k];
+    d0[k] = _mm512_add_epi32(
+        _mm512_broadcast_i32x4(_mm_setr_epi32((int)(counter + 4 * k), (int)nonce[0], (int)nonce[1], (int)nonce[2])),
+        lanes);
+    a[k] = a0;
+    b[k] = b0;
+    c[k] = c0;
+    d[k] = d0[k];
   }
   for (int round = 0; round < 10; ++round) {
     for (int k = 0; k < n; ++k) QR(a[k], b[k], c[k], d[k]);
@@ -72,24 +84,39 @@ static inline __attribute__((always_inline)) void sets(const uint32_t key[8], co
 /* The vertical layout for 8 or 16 blocks: register i holds state word i of
  * every block (a lane per block), so a quarter-round is 12 plain vector
  * operations with no shuffles, and the blocks come out by a transpose. */
-#define VQR(add, xor, rol, a, b, c, d)                            \
-  do {                                                            \
-    a = add(a, b); d = xor(d, a); d = rol(d, 16);                 \
-    c = add(c, d); b = xor(b, c); b = rol(b, 12);                 \
-    a = add(a, b); d = xor(d, a); d = rol(d, 8);                  \
-    c = add(c, d); b = xor(b, c); b = rol(b, 7);                  \
+#define VQR(add, xor, rol, a, b, c, d) \
+  do {                                 \
+    a = add(a, b);                     \
+    d = xor(d, a);                     \
+    d = rol(d, 16);                    \
+    c = add(c, d);                     \
+    b = xor(b, c);                     \
+    b = rol(b, 12);                    \
+    a = add(a, b);                     \
+    d = xor(d, a);                     \
+    d = rol(d, 8);                     \
+    c = add(c, d);                     \
+    b = xor(b, c);                     \
+    b = rol(b, 7);                     \
   } while (0)
 
-#define DOUBLE_ROUND(add, xor, rol, x)                                                    \
-  do {                                                                                    \
-    VQR(add, xor, rol, x[0], x[4], x[8], x[12]); VQR(add, xor, rol, x[1], x[5], x[9], x[13]);   \
-    VQR(add, xor, rol, x[2], x[6], x[10], x[14]); VQR(add, xor, rol, x[3], x[7], x[11], x[15]); \
-    VQR(add, xor, rol, x[0], x[5], x[10], x[15]); VQR(add, xor, rol, x[1], x[6], x[11], x[12]); \
-    VQR(add, xor, rol, x[2], x[7], x[8], x[13]); VQR(add, xor, rol, x[3], x[4], x[9], x[14]);   \
+#define DOUBLE_ROUND(add, xor, rol, x)            \
+  do {                                            \
+    VQR(add, xor, rol, x[0], x[4], x[8], x[12]);  \
+    VQR(add, xor, rol, x[1], x[5], x[9], x[13]);  \
+    VQR(add, xor, rol, x[2], x[6], x[10], x[14]); \
+    VQR(add, xor, rol, x[3], x[7], x[11], x[15]); \
+    VQR(add, xor, rol, x[0], x[5], x[10], x[15]); \
+    VQR(add, xor, rol, x[1], x[6], x[11], x[12]); \
+    VQR(add, xor, rol, x[2], x[7], x[8], x[13]);  \
+    VQR(add, xor, rol, x[3], x[4], x[9], x[14]);  \
   } while (0)
 
 static inline void initial_state(const uint32_t key[8], const uint32_t nonce[3], uint32_t counter, uint32_t st[16]) {
-  st[0] = 0x61707865; st[1] = 0x3320646e; st[2] = 0x79622d32; st[3] = 0x6b206574;
+  st[0] = 0x61707865;
+  st[1] = 0x3320646e;
+  st[2] = 0x79622d32;
+  st[3] = 0x6b206574;
   memcpy(st + 4, key, 32);
   st[12] = counter;
   memcpy(st + 13, nonce, 12);
@@ -159,7 +186,8 @@ static void vertical8(const uint32_t key[8], const uint32_t nonce[3], uint32_t c
   }
 }
 
-void wg_chacha20_keystream(const uint32_t key[8], const uint32_t nonce[3], uint32_t counter, size_t blocks, uint8_t *ks) {
+void wg_chacha20_keystream(const uint32_t key[8], const uint32_t nonce[3], uint32_t counter, size_t blocks,
+                           uint8_t *ks) {
   if (blocks <= 4) sets(key, nonce, counter, 1, ks);
   else if (blocks <= 8) vertical8(key, nonce, counter, ks);
   else vertical16(key, nonce, counter, ks);

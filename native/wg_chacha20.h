@@ -27,7 +27,8 @@ bool wg_chacha20_available(void);
 /* Writes `blocks` keystream blocks (1..16) for key/nonce starting at block
  * counter `counter` to ks; it may write up to the next of 4, 8 or 16 blocks,
  * so ks must hold 1,024 bytes. Needs wg_chacha20_available(). */
-void wg_chacha20_keystream(const uint32_t key[8], const uint32_t nonce[3], uint32_t counter, size_t blocks, uint8_t *ks);
+void wg_chacha20_keystream(const uint32_t key[8], const uint32_t nonce[3], uint32_t counter, size_t blocks,
+                           uint8_t *ks);
 
 /* buf[i] ^= ks[i] for len bytes. */
 void wg_xor_bytes(uint8_t *buf, const uint8_t *ks, size_t len);

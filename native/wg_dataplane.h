@@ -92,21 +92,21 @@ typedef struct wg_event {
 
 /* Why packets were dropped; names in wg_drop_reason_names. */
 enum wg_drop_reason {
-  WG_DROP_SHORT,               /* shorter than a message header */
-  WG_DROP_UNKNOWN_TYPE,        /* not a type 1-4 message */
-  WG_DROP_HANDSHAKE_SIZE,      /* type 1/2/3 of the wrong size */
-  WG_DROP_UNKNOWN_INDEX,       /* transport for a receiver index we do not have */
-  WG_DROP_EXPIRED_KEYPAIR,     /* transport on a keypair older than REJECT_AFTER_TIME */
-  WG_DROP_AUTH_FAILED,         /* ChaCha20-Poly1305 tag did not verify */
-  WG_DROP_REPLAY,              /* authenticated, but the counter was seen or is too old */
-  WG_DROP_INVALID_INNER,       /* decrypted payload is not an IPv4/IPv6 packet */
-  WG_DROP_SOURCE_NOT_ALLOWED,  /* inner source not in the sending peer's allowed IPs */
-  WG_DROP_NO_ROUTE,            /* outgoing packet's destination matches no peer */
-  WG_DROP_NO_ENDPOINT,         /* the peer has no endpoint to send to */
-  WG_DROP_NO_SOCKET,           /* no UDP socket of the endpoint's family */
-  WG_DROP_STAGED_OVERFLOW,     /* oldest packet waiting for a keypair pushed out */
-  WG_DROP_HANDSHAKE_QUEUE_FULL,/* handshake message not handed to JS: queue full */
-  WG_DROP_OVERSIZE,            /* truncated datagram or TUN packet beyond the buffer */
+  WG_DROP_SHORT,                /* shorter than a message header */
+  WG_DROP_UNKNOWN_TYPE,         /* not a type 1-4 message */
+  WG_DROP_HANDSHAKE_SIZE,       /* type 1/2/3 of the wrong size */
+  WG_DROP_UNKNOWN_INDEX,        /* transport for a receiver index we do not have */
+  WG_DROP_EXPIRED_KEYPAIR,      /* transport on a keypair older than REJECT_AFTER_TIME */
+  WG_DROP_AUTH_FAILED,          /* ChaCha20-Poly1305 tag did not verify */
+  WG_DROP_REPLAY,               /* authenticated, but the counter was seen or is too old */
+  WG_DROP_INVALID_INNER,        /* decrypted payload is not an IPv4/IPv6 packet */
+  WG_DROP_SOURCE_NOT_ALLOWED,   /* inner source not in the sending peer's allowed IPs */
+  WG_DROP_NO_ROUTE,             /* outgoing packet's destination matches no peer */
+  WG_DROP_NO_ENDPOINT,          /* the peer has no endpoint to send to */
+  WG_DROP_NO_SOCKET,            /* no UDP socket of the endpoint's family */
+  WG_DROP_STAGED_OVERFLOW,      /* oldest packet waiting for a keypair pushed out */
+  WG_DROP_HANDSHAKE_QUEUE_FULL, /* handshake message not handed to JS: queue full */
+  WG_DROP_OVERSIZE,             /* truncated datagram or TUN packet beyond the buffer */
   WG_DROP_TUN_WRITE_ERROR,
   WG_DROP_SEND_ERROR,
   WG_DROP_READ_ERROR,
@@ -119,7 +119,7 @@ typedef struct wg_peer_stats {
   uint64_t tx_bytes, rx_bytes;
   uint64_t last_data_sent_ms, last_data_received_ms; /* 0: never */
   uint64_t last_auth_sent_ms, last_auth_received_ms; /* 0: never */
-  uint64_t send_counter; /* next counter of the current keypair; 0 without one */
+  uint64_t send_counter;                             /* next counter of the current keypair; 0 without one */
   bool has_current_keypair;
   bool wants_handshake;
   uint32_t staged;
@@ -146,7 +146,7 @@ int wg_device_set_sockets(wg_device *d, int udp4_fd, int udp6_fd);
  * cidrs: NULL keeps the set, otherwise replaces it (count may be 0). */
 int wg_device_set_peer(wg_device *d, uint32_t peer_id, const wg_sockaddr *endpoint, const wg_source *source,
                        const wg_cidr *cidrs, size_t cidr_count);
-int wg_device_remove_peer(wg_device *d, uint32_t peer_id);          /* -ENOENT */
+int wg_device_remove_peer(wg_device *d, uint32_t peer_id); /* -ENOENT */
 /* -ENOENT (peer), -EEXIST (local index in use), -ENOMEM. */
 int wg_device_install_keypair(wg_device *d, uint32_t peer_id, uint32_t local_index, uint32_t remote_index,
                               const uint8_t send_key[32], const uint8_t receive_key[32], bool initiator);
@@ -157,8 +157,7 @@ int wg_device_drop_queued(wg_device *d, uint32_t peer_id);
  * (no endpoint), -EAFNOSUPPORT (no socket for that family), or the send errno. */
 int wg_device_send_raw(wg_device *d, uint32_t peer_id, const uint8_t *bytes, size_t len);
 /* from: the local source to send from (NULL: routing chooses; a source no longer local is dropped). */
-int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const wg_source *from, const uint8_t *bytes,
-                          size_t len);
+int wg_device_send_raw_to(wg_device *d, const wg_sockaddr *to, const wg_source *from, const uint8_t *bytes, size_t len);
 /* An encrypted empty packet on the current keypair; -ENOKEY without a usable one. */
 int wg_device_send_keepalive(wg_device *d, uint32_t peer_id);
 /* Adds bytes (a handshake message the protocol core attributed to this peer) to rx. */

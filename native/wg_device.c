@@ -79,7 +79,9 @@ static int enable_tun_offloads(int tun_fd) {
   return ioctl(tun_fd, TUNSETOFFLOAD, base) == 0 ? 0 : -errno;
 }
 
-static void free_peer_cb(wg_index_node *n, void *ctx) { wg_peer_destroy(ctx, WG_CONTAINER_OF(n, wg_peer, id_node)); }
+static void free_peer_cb(wg_index_node *n, void *ctx) {
+  wg_peer_destroy(ctx, WG_CONTAINER_OF(n, wg_peer, id_node));
+}
 
 static void release(wg_device *d) {
   if (d->peers.buckets) wg_index_each(&d->peers, free_peer_cb, d);
@@ -122,8 +124,8 @@ int wg_device_create(const wg_device_config *cfg, wg_device **out) {
   pthread_rwlockattr_destroy(&attr);
 
   d->allowedips = wg_allowedips_new();
-  if (d->stop_fd < 0 || d->rebind_fd < 0 || !d->allowedips || wg_index_init(&d->peers) < 0 || wg_index_init(&d->keypairs) < 0 ||
-      wg_events_init(d) < 0 || wg_staged_init(d) < 0) {
+  if (d->stop_fd < 0 || d->rebind_fd < 0 || !d->allowedips || wg_index_init(&d->peers) < 0 ||
+      wg_index_init(&d->keypairs) < 0 || wg_events_init(d) < 0 || wg_staged_init(d) < 0) {
     release(d);
     return -ENOMEM;
   }

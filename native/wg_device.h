@@ -30,8 +30,8 @@
 
 /* Scratch before a transport message's 16-byte header for wg_aead_seal_headroom. */
 #define WG_SEAL_HEADROOM (WG_AEAD_HEADROOM - WG_TRANSPORT_HEADER_SIZE)
-#define WG_BATCH 64                 /* datagrams (each up to 64 KiB with UDP GRO) per recvmmsg */
-#define WG_TX_SLOTS 256             /* inner packets per TX batch (a TUN super-packet fills up to ~48) */
+#define WG_BATCH 64     /* datagrams (each up to 64 KiB with UDP GRO) per recvmmsg */
+#define WG_TX_SLOTS 256 /* inner packets per TX batch (a TUN super-packet fills up to ~48) */
 /* Bytes of packet buffers per TX batch, carved packet by packet (any size up to the largest
  * datagram, whatever the MTU): ~7 TUN super-packets of 64 KiB, or 256 packets of 1,420 bytes. */
 #define WG_TX_ARENA (512 * 1024)
@@ -42,13 +42,13 @@
 /* The largest inner packet: what one UDP datagram can carry (IPv4: 65,535 - 20 - 8) less the
  * transport message's header and tag. */
 #define WG_MAX_INNER_PACKET (65535 - 20 - 8 - WG_TRANSPORT_HEADER_SIZE - WG_AEAD_TAG_SIZE)
-#define WG_UDP_GSO_SEGMENTS 64      /* datagrams per UDP GSO send (the kernel's UDP_MAX_SEGMENTS is >= 64) */
-#define WG_UDP_GSO_BYTES 65000      /* payload bytes per UDP GSO send (below the 64 KiB IP limit) */
+#define WG_UDP_GSO_SEGMENTS 64        /* datagrams per UDP GSO send (the kernel's UDP_MAX_SEGMENTS is >= 64) */
+#define WG_UDP_GSO_BYTES 65000        /* payload bytes per UDP GSO send (below the 64 KiB IP limit) */
 #define WG_RX_PACKETS (WG_BATCH * 64) /* decrypted packets held for one batch of TUN writes */
-#define WG_STAGED_PER_PEER 128      /* packets kept per peer while it has no keypair (wireguard-go's) */
-#define WG_STAGED_POOL 1024         /* staged packets per device, all peers together */
-#define WG_EVENT_QUEUE 1024         /* events waiting for JS */
-#define WG_EVENT_RESERVED 64        /* of which handshake messages may not take the last ones */
+#define WG_STAGED_PER_PEER 128        /* packets kept per peer while it has no keypair (wireguard-go's) */
+#define WG_STAGED_POOL 1024           /* staged packets per device, all peers together */
+#define WG_EVENT_QUEUE 1024           /* events waiting for JS */
+#define WG_EVENT_RESERVED 64          /* of which handshake messages may not take the last ones */
 #define WG_WANTS_REPORT_INTERVAL_MS 1000
 
 typedef struct wg_keypair {
@@ -57,7 +57,7 @@ typedef struct wg_keypair {
   uint32_t remote_index;
   uint64_t created_ms;
   bool initiator;
-  atomic_bool can_send;          /* cleared by expire_keypairs */
+  atomic_bool can_send; /* cleared by expire_keypairs */
   atomic_uint_fast64_t send_counter;
   pthread_spinlock_t replay_lock;
   wg_replay replay;
@@ -72,7 +72,7 @@ typedef struct wg_peer {
   pthread_spinlock_t endpoint_lock;
   wg_sockaddr endpoint;
   wg_source source; /* where its packets last arrived (sticky source); under endpoint_lock */
-  wg_cidr *cidrs; /* what this peer inserted, to remove exactly that */
+  wg_cidr *cidrs;   /* what this peer inserted, to remove exactly that */
   size_t cidr_count;
   /* Staged packets: a FIFO of pool slots, under the device's staged_lock. */
   int32_t staged_head, staged_tail;
@@ -95,8 +95,8 @@ typedef struct wg_peer {
  * the transport header before the payload and for padding and the tag after it, so encryption
  * happens in place. */
 typedef struct wg_packet_slot {
-  int32_t next; /* FIFO / free list link */
-  uint32_t len; /* plaintext length */
+  int32_t next;    /* FIFO / free list link */
+  uint32_t len;    /* plaintext length */
   uint8_t *buffer; /* malloc'd; NULL when the slot is free */
   uint8_t *data;   /* buffer + WG_SEAL_HEADROOM: WG_TRANSPORT_HEADER_SIZE + len + 16 + tag */
 } wg_packet_slot;

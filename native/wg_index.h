@@ -33,7 +33,7 @@ void wg_index_remove(wg_index *x, wg_index_node *n);
 /* Calls fn on every node; fn must not change the table. */
 void wg_index_each(const wg_index *x, void (*fn)(wg_index_node *n, void *ctx), void *ctx);
 
-#define WG_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define WG_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #ifdef __cplusplus
 }

@@ -18,7 +18,9 @@
 #define TCP_ACK 0x10
 #define TCP_CWR 0x80
 
-static inline uint16_t get_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint16_t get_be16(const uint8_t *p) {
+  return (uint16_t)(p[0] << 8 | p[1]);
+}
 static inline uint32_t get_be32(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
@@ -27,7 +29,10 @@ static inline void put_be16(uint8_t *p, uint16_t v) {
   p[1] = (uint8_t)v;
 }
 static inline void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
 }
 
 /* 32-bit words into eight 64-bit lanes, written so that GCC vectorises it
@@ -84,7 +89,8 @@ uint64_t wg_pseudo_header_sum(const uint8_t *pkt, uint8_t proto, size_t l4_len) 
     uint8_t tail[4] = {0, proto, (uint8_t)(l4_len >> 8), (uint8_t)l4_len};
     return wg_csum_partial(tail, 4, wg_csum_partial(pkt + 12, 8, 0));
   }
-  uint8_t tail[8] = {(uint8_t)(l4_len >> 24), (uint8_t)(l4_len >> 16), (uint8_t)(l4_len >> 8), (uint8_t)l4_len, 0, 0, 0, proto};
+  uint8_t tail[8] = {
+      (uint8_t)(l4_len >> 24), (uint8_t)(l4_len >> 16), (uint8_t)(l4_len >> 8), (uint8_t)l4_len, 0, 0, 0, proto};
   return wg_csum_partial(tail, 8, wg_csum_partial(pkt + 8, 32, 0));
 }
 
@@ -194,7 +200,7 @@ size_t wg_gso_split(const struct virtio_net_hdr *h, uint8_t *pkt, size_t len, ui
     if (l.proto == IPPROTO_TCP_) {
       put_be32(l4 + 4, seq + (uint32_t)off);
       uint8_t f = flags;
-      if (i + 1 < count) f &= (uint8_t)~(TCP_FIN | TCP_PSH); /* only the last segment ends a push */
+      if (i + 1 < count) f &= (uint8_t) ~(TCP_FIN | TCP_PSH); /* only the last segment ends a push */
       if (i > 0) f &= (uint8_t)~TCP_CWR;                      /* only the first signals CWR */
       l4[13] = f;
       l4[16] = l4[17] = 0;
@@ -202,7 +208,8 @@ size_t wg_gso_split(const struct virtio_net_hdr *h, uint8_t *pkt, size_t len, ui
     } else {
       put_be16(l4 + 4, (uint16_t)l4_total);
       l4[6] = l4[7] = 0;
-      uint16_t c = (uint16_t)~wg_csum_fold(wg_csum_partial(l4, l4_total, wg_pseudo_header_sum(o, IPPROTO_UDP_, l4_total)));
+      uint16_t c =
+          (uint16_t)~wg_csum_fold(wg_csum_partial(l4, l4_total, wg_pseudo_header_sum(o, IPPROTO_UDP_, l4_total)));
       if (c == 0) c = 0xffff;
       memcpy(l4 + 6, &c, 2);
     }
@@ -232,7 +239,7 @@ static bool coalescable(const uint8_t *pkt, size_t len, wg_gro_item *it) {
   size_t tcp_len = (size_t)(tcp[12] >> 4) * 4;
   if (tcp_len < 20 || ip_len + tcp_len >= len) return false; /* no payload: nothing to coalesce */
   uint8_t flags = tcp[13];
-  if (!(flags & TCP_ACK) || (flags & (uint8_t)~(TCP_ACK | TCP_PSH))) return false;
+  if (!(flags & TCP_ACK) || (flags & (uint8_t) ~(TCP_ACK | TCP_PSH))) return false;
   /* The TCP checksum is not verified: as in the kernel's WireGuard (which
    * marks every decrypted packet CHECKSUM_UNNECESSARY before its GRO), the
    * AEAD has authenticated the packet the peer checksummed. */
@@ -285,7 +292,8 @@ bool wg_gro_add(wg_gro *g, uint8_t *pkt, size_t len) {
         g->pieces[p].v.iov_base = pkt + cand.header_len;
         g->pieces[p].v.iov_len = payload;
         g->pieces[p].next = -1;
-        if (it->piece_tail >= 0) g->pieces[it->piece_tail].next = p; else it->piece_head = p;
+        if (it->piece_tail >= 0) g->pieces[it->piece_tail].next = p;
+        else it->piece_head = p;
         it->piece_tail = p;
         it->total_len += payload;
         it->next_seq += (uint32_t)payload;

@@ -58,17 +58,17 @@ typedef struct wg_gro_piece {
 
 /* One packet to write, or a run of same-flow TCP segments written as one. */
 typedef struct wg_gro_item {
-  uint8_t *first;       /* the first packet, whose headers become the super-packet's */
+  uint8_t *first; /* the first packet, whose headers become the super-packet's */
   size_t first_len;
-  size_t header_len;    /* IP + TCP header length; 0: not coalescable */
-  size_t ip_len;        /* IP header length */
-  size_t total_len;     /* headers + all payloads */
-  size_t gso_size;      /* payload of the first segment */
-  uint32_t next_seq;    /* sequence number the next segment must carry */
+  size_t header_len; /* IP + TCP header length; 0: not coalescable */
+  size_t ip_len;     /* IP header length */
+  size_t total_len;  /* headers + all payloads */
+  size_t gso_size;   /* payload of the first segment */
+  uint32_t next_seq; /* sequence number the next segment must carry */
   int32_t piece_head, piece_tail;
   uint16_t segments;
   uint8_t family;
-  bool closed;          /* a shorter or PSH segment ended the run */
+  bool closed; /* a shorter or PSH segment ended the run */
   bool psh;
 } wg_gro_item;
 
@@ -88,6 +88,8 @@ bool wg_gro_add(wg_gro *g, uint8_t *pkt, size_t len);
  * hdr, and puts hdr and the packet pieces into iov (room for
  * WG_GRO_MAX_SEGMENTS + 1 entries); returns how many. */
 size_t wg_gro_finish(wg_gro *g, size_t i, struct virtio_net_hdr *hdr, struct iovec *iov);
-static inline void wg_gro_reset(wg_gro *g) { g->item_count = g->piece_count = 0; }
+static inline void wg_gro_reset(wg_gro *g) {
+  g->item_count = g->piece_count = 0;
+}
 
 #endif

@@ -92,8 +92,8 @@ int wg_staged_init(wg_device *d) {
 /* Frees a slot's buffer, zeroed first: staged plaintext is user traffic. */
 static void free_buffer(wg_packet_slot *slot) {
   if (!slot->buffer) return;
-  sodium_memzero(slot->buffer, WG_SEAL_HEADROOM + WG_TRANSPORT_HEADER_SIZE + slot->len + WG_PADDING_MULTIPLE +
-                                   WG_AEAD_TAG_SIZE);
+  sodium_memzero(slot->buffer,
+                 WG_SEAL_HEADROOM + WG_TRANSPORT_HEADER_SIZE + slot->len + WG_PADDING_MULTIPLE + WG_AEAD_TAG_SIZE);
   free(slot->buffer);
   slot->buffer = slot->data = NULL;
 }
@@ -150,7 +150,8 @@ void wg_staged_push(wg_device *d, wg_peer *p, const uint8_t *packet, size_t len)
   memcpy(d->staged[s].data + WG_TRANSPORT_HEADER_SIZE, packet, len);
   d->staged[s].len = (uint32_t)len;
   d->staged[s].next = -1;
-  if (p->staged_tail >= 0) d->staged[p->staged_tail].next = s; else p->staged_head = s;
+  if (p->staged_tail >= 0) d->staged[p->staged_tail].next = s;
+  else p->staged_head = s;
   p->staged_tail = s;
   p->staged_count++;
   pthread_mutex_unlock(&d->staged_lock);

@@ -6,7 +6,9 @@
 
 #include "wg_constants.h"
 
-void wg_replay_init(wg_replay *r) { memset(r, 0, sizeof *r); }
+void wg_replay_init(wg_replay *r) {
+  memset(r, 0, sizeof *r);
+}
 
 bool wg_replay_check_and_update(wg_replay *r, uint64_t counter) {
   if (r->greatest >= WG_REJECT_AFTER_MESSAGES + 1 || counter >= WG_REJECT_AFTER_MESSAGES) return false;

@@ -33,7 +33,10 @@
 #include "wg_device.h"
 
 static inline void put_le32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
 }
 static inline void put_le64(uint8_t *p, uint64_t v) {
   put_le32(p, (uint32_t)v);
@@ -42,7 +45,7 @@ static inline void put_le64(uint8_t *p, uint64_t v) {
 
 static size_t padded_length(size_t len, int mtu) {
   if (mtu > WG_MAX_INNER_PACKET) mtu = WG_MAX_INNER_PACKET; /* the datagram must still fit in UDP over IPv4 */
-  if (len >= (size_t)mtu) return len; /* padding never goes beyond the MTU */
+  if (len >= (size_t)mtu) return len;                       /* padding never goes beyond the MTU */
   size_t padded = (len + WG_PADDING_MULTIPLE - 1) & ~(size_t)(WG_PADDING_MULTIPLE - 1);
   return padded > (size_t)mtu ? (size_t)mtu : padded;
 }
@@ -302,7 +305,8 @@ static void send_unsegmented(wg_device *d, int fd, struct msghdr *m, const wg_so
     struct cmsghdr align;
   } control;
   for (size_t k = 0; k < m->msg_iovlen; ++k) {
-    struct msghdr one = {.msg_name = m->msg_name, .msg_namelen = m->msg_namelen, .msg_iov = &m->msg_iov[k], .msg_iovlen = 1};
+    struct msghdr one = {
+        .msg_name = m->msg_name, .msg_namelen = m->msg_namelen, .msg_iov = &m->msg_iov[k], .msg_iovlen = 1};
     wg_send_control(&one, control.buf, 0, from);
     if (sendmsg(fd, &one, MSG_NOSIGNAL) < 0) wg_count_drop(d, WG_DROP_SEND_ERROR);
   }

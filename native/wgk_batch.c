@@ -113,11 +113,13 @@ static int plan_ranges(const wgk_batch *b, range_job *jobs, size_t n, wgk_batch_
       at.psk_index++;
     }
     if (f & WGK_BATCH_ENDPOINT) {
-      if (b->endpoint_lengths[i] > b->endpoints_len - at.endpoint_at) return layout_error(err, i, "peer batch: endpoints is too short");
+      if (b->endpoint_lengths[i] > b->endpoints_len - at.endpoint_at)
+        return layout_error(err, i, "peer batch: endpoints is too short");
       at.endpoint_at += b->endpoint_lengths[i];
     }
     size_t c = b->allowedip_counts[i];
-    if (c > b->n_allowedips - at.allowedip_index) return layout_error(err, i, "peer batch: allowedIpLengths is too short");
+    if (c > b->n_allowedips - at.allowedip_index)
+      return layout_error(err, i, "peer batch: allowedIpLengths is too short");
     for (size_t k = 0; k < c; k++) {
       size_t len = b->allowedip_lengths[at.allowedip_index++];
       if (len > b->allowedips_len - at.allowedip_at) return layout_error(err, i, "peer batch: allowedIps is too short");

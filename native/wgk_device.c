@@ -207,8 +207,8 @@ int wgk_link_create(const char *netns_path, const char *name, const char *move_t
   uint8_t buf[512];
   zm_nlmsg m;
   struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_flags = IFF_UP, .ifi_change = IFF_UP};
-  int rc = link_request(&s, &m, buf, sizeof buf, netns_path, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-                        &ifi, name);
+  int rc = link_request(&s, &m, buf, sizeof buf, netns_path, RTM_NEWLINK,
+                        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &ifi, name);
   if (rc < 0) {
     if (target >= 0) close(target);
     return rc;
@@ -265,7 +265,8 @@ static int on_link(const uint8_t *payload, size_t len, uint16_t type, void *ctx)
       const uint8_t *ipos = a.data, *iend = a.data + a.len;
       zm_nlattr_view i;
       while (zm_nl_attr_next(&ipos, iend, &i) == 1)
-        if (i.type == IFLA_INFO_KIND && strncmp((const char *)i.data, "wireguard", i.len) == 0 && i.len >= 9) is_wireguard = 1;
+        if (i.type == IFLA_INFO_KIND && strncmp((const char *)i.data, "wireguard", i.len) == 0 && i.len >= 9)
+          is_wireguard = 1;
     }
   }
   if (is_wireguard && name[0]) l->on_name(name, l->ctx);

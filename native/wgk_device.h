@@ -18,11 +18,11 @@ extern "C" {
 
 /* What a failed request was doing, for an error message (no secrets). */
 typedef struct wgk_error_info {
-  const char *stage;      /* "open netlink socket", "resolve family", "SET_DEVICE", ... */
-  size_t message_index;   /* SET_DEVICE: 1-based message that failed */
-  size_t first_peer;      /* ... and the peers it carried: [first_peer, end_peer) */
+  const char *stage;    /* "open netlink socket", "resolve family", "SET_DEVICE", ... */
+  size_t message_index; /* SET_DEVICE: 1-based message that failed */
+  size_t first_peer;    /* ... and the peers it carried: [first_peer, end_peer) */
   size_t end_peer;
-  char ext_ack[256];      /* the kernel's extended-ack text, may be empty */
+  char ext_ack[256]; /* the kernel's extended-ack text, may be empty */
 } wgk_error_info;
 
 /* How a SET_DEVICE went, for benchmarks: messages and bytes sent, and the

@@ -67,7 +67,8 @@ void wgk_encoder_init(wgk_encoder *e, const wgk_device *d, uint16_t family_id, s
 static int put_device_attributes(zm_nlmsg *m, const wgk_device *d) {
   if ((d->has & WGK_DEVICE_HAS_PRIVATE_KEY) && zm_nl_put(m, WGDEVICE_A_PRIVATE_KEY, d->private_key, WGK_KEY_LEN) < 0)
     return -EMSGSIZE;
-  if ((d->has & WGK_DEVICE_HAS_LISTEN_PORT) && zm_nl_put_u16(m, WGDEVICE_A_LISTEN_PORT, d->listen_port) < 0) return -EMSGSIZE;
+  if ((d->has & WGK_DEVICE_HAS_LISTEN_PORT) && zm_nl_put_u16(m, WGDEVICE_A_LISTEN_PORT, d->listen_port) < 0)
+    return -EMSGSIZE;
   if ((d->has & WGK_DEVICE_HAS_FWMARK) && zm_nl_put_u32(m, WGDEVICE_A_FWMARK, d->fwmark) < 0) return -EMSGSIZE;
   if (d->flags && zm_nl_put_u32(m, WGDEVICE_A_FLAGS, d->flags) < 0) return -EMSGSIZE;
   return 0;

@@ -76,7 +76,9 @@ try {
   console.log(`apply (one atomic table replacement): ${ms(start)}`);
   start = process.hrtime.bigint();
   const back = await readTable(ns.path, 'inet', 'zmesh');
-  console.log(`read back (${back?.chains[0]?.rules.length} forward, ${back?.chains[1]?.rules.length} input rules): ${ms(start)}`);
+  console.log(
+    `read back (${back?.chains[0]?.rules.length} forward, ${back?.chains[1]?.rules.length} input rules): ${ms(start)}`,
+  );
 } finally {
   await world.teardown();
 }

@@ -31,7 +31,12 @@ for (const size of SIZES) {
     const runs = Array.from({ length: 5 }, () => hooks.aeadTiming(b, key, 1n, randomBytes(size), ITERATIONS));
     const seal = median(runs.map((r) => r.sealNs));
     seals.set(b, seal);
-    cells.push(seal.toFixed(0).padStart(6), median(runs.map((r) => r.openNs)).toFixed(0).padStart(6));
+    cells.push(
+      seal.toFixed(0).padStart(6),
+      median(runs.map((r) => r.openNs))
+        .toFixed(0)
+        .padStart(6),
+    );
   }
   const best = Math.min(...seals.values());
   console.log(`| ${String(size).padStart(5)} | ${cells.join(' | ')} | ${(best / seals.get('evp')!).toFixed(2)} |`);

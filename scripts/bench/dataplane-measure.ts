@@ -89,7 +89,8 @@ function parseIperf(stdout: string, what: string): IperfJson {
 export function parseTcp(stdout: string, durationS: number): TcpResult {
   const j = parseIperf(stdout, 'tcp');
   const received = j.end?.sum_received;
-  if (!received?.bits_per_second || received.bytes === undefined) throw new Error('tcp: iperf3 JSON has no end.sum_received');
+  if (!received?.bits_per_second || received.bytes === undefined)
+    throw new Error('tcp: iperf3 JSON has no end.sum_received');
   const cpu = j.end?.cpu_utilization_percent;
   return {
     gbps: received.bits_per_second / 1e9,
@@ -102,7 +103,8 @@ export function parseTcp(stdout: string, durationS: number): TcpResult {
 export function parseUdp(stdout: string): UdpResult {
   const j = parseIperf(stdout, 'udp');
   const sum = j.end?.sum;
-  if (sum?.bits_per_second === undefined || sum.lost_percent === undefined) throw new Error('udp: iperf3 JSON has no end.sum');
+  if (sum?.bits_per_second === undefined || sum.lost_percent === undefined)
+    throw new Error('udp: iperf3 JSON has no end.sum');
   const sent = sum.bits_per_second / 1e9;
   return { sentGbps: sent, lossPercent: sum.lost_percent, receivedGbps: sent * (1 - sum.lost_percent / 100) };
 }
@@ -138,17 +140,33 @@ async function iperfClient(client: Namespace, args: string[], durationS: number)
   }
 }
 
-export async function tcpRun(client: Namespace, address: string, streams: number, durationS: number): Promise<TcpResult> {
-  const stdout = await iperfClient(client, ['-c', address, '-p', String(IPERF_PORT), '-t', String(durationS), '-P', String(streams), '-J'], durationS);
+export async function tcpRun(
+  client: Namespace,
+  address: string,
+  streams: number,
+  durationS: number,
+): Promise<TcpResult> {
+  const stdout = await iperfClient(
+    client,
+    ['-c', address, '-p', String(IPERF_PORT), '-t', String(durationS), '-P', String(streams), '-J'],
+    durationS,
+  );
   return parseTcp(stdout, durationS);
 }
 
-
-export async function udpRun(client: Namespace, address: string, payload: number, durationS: number): Promise<UdpResult> {
-  const stdout = await iperfClient(client, ['-c', address, '-p', String(IPERF_PORT), '-u', '-b', '0', '-l', String(payload), '-t', String(durationS), '-J'], durationS);
+export async function udpRun(
+  client: Namespace,
+  address: string,
+  payload: number,
+  durationS: number,
+): Promise<UdpResult> {
+  const stdout = await iperfClient(
+    client,
+    ['-c', address, '-p', String(IPERF_PORT), '-u', '-b', '0', '-l', String(payload), '-t', String(durationS), '-J'],
+    durationS,
+  );
   return parseUdp(stdout);
 }
-
 
 export async function pingIdle(client: Namespace, address: string, count: number): Promise<RttResult> {
   const r = await client.exec('ping', ['-n', '-c', String(count), '-i', '0.01', '-W', '1', address], {
@@ -162,10 +180,24 @@ export async function pingIdle(client: Namespace, address: string, count: number
  * Pings while one TCP stream runs: the stream starts first, ping begins when iperf3 reports its
  * first interval (the queue is full by then) and stops a second before the stream does.
  */
-export async function pingUnderLoad(client: Namespace, address: string, durationS: number): Promise<RttResult & { load: TcpResult }> {
+export async function pingUnderLoad(
+  client: Namespace,
+  address: string,
+  durationS: number,
+): Promise<RttResult & { load: TcpResult }> {
   let load: BackgroundProcess;
   for (let attempt = 0; ; attempt++) {
-    load = client.spawn('iperf3', ['-c', address, '-p', String(IPERF_PORT), '-t', String(durationS), '--forceflush', '-i', '1']);
+    load = client.spawn('iperf3', [
+      '-c',
+      address,
+      '-p',
+      String(IPERF_PORT),
+      '-t',
+      String(durationS),
+      '--forceflush',
+      '-i',
+      '1',
+    ]);
     try {
       await load.waitForOutput(/\d+\.\d+-\d+\.\d+\s+sec/, { timeoutMs: 15_000 });
       break;
@@ -177,12 +209,18 @@ export async function pingUnderLoad(client: Namespace, address: string, duration
   }
   try {
     const window = Math.max(1, durationS - 2);
-    const r = await client.exec('ping', ['-n', '-i', '0.02', '-W', '1', '-w', String(window), address], { check: false, timeoutMs: window * 1000 + 10_000 });
+    const r = await client.exec('ping', ['-n', '-i', '0.02', '-W', '1', '-w', String(window), address], {
+      check: false,
+      timeoutMs: window * 1000 + 10_000,
+    });
     const status = await load.exited;
     const gbits = [...load.stdout.matchAll(/([\d.]+) Gbits\/sec.*receiver/g)].map((m) => Number(m[1]));
     const mbits = [...load.stdout.matchAll(/([\d.]+) Mbits\/sec.*receiver/g)].map((m) => Number(m[1]) / 1000);
     if (status.exitCode !== 0) throw new Error(`iperf3 load run failed: ${load.stderr.slice(-300)}`);
-    return { ...rtt(r.stdout), load: { gbps: gbits[0] ?? mbits[0] ?? NaN, retransmits: NaN, bytes: NaN, endpointCpuSeconds: NaN } };
+    return {
+      ...rtt(r.stdout),
+      load: { gbps: gbits[0] ?? mbits[0] ?? NaN, retransmits: NaN, bytes: NaN, endpointCpuSeconds: NaN },
+    };
   } finally {
     await load.stop({ graceMs: 1000 });
   }

@@ -23,7 +23,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { World, interceptNextSignal, ping, waitFor, type BackgroundProcess, type Namespace } from '../../src/sim/harness/index.js';
+import {
+  World,
+  interceptNextSignal,
+  ping,
+  waitFor,
+  type BackgroundProcess,
+  type Namespace,
+} from '../../src/sim/harness/index.js';
 import {
   median,
   pingIdle,
@@ -57,7 +64,9 @@ interface Options {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: bench:dataplane [--duration S] [--repetitions N] [--quick] [--only veth,wireguard-go,zmesh-wg]\n`);
+  process.stderr.write(
+    `${message}\nusage: bench:dataplane [--duration S] [--repetitions N] [--quick] [--only veth,wireguard-go,zmesh-wg]\n`,
+  );
   process.exit(2);
 }
 
@@ -71,7 +80,8 @@ function parseOptions(argv: readonly string[]): Options {
       o.repetitions = 1;
     } else if (arg === '--duration') {
       o.durationS = Number(value());
-      if (!Number.isInteger(o.durationS) || o.durationS < 3 || o.durationS > 60) usage('--duration: whole seconds, 3..60');
+      if (!Number.isInteger(o.durationS) || o.durationS < 3 || o.durationS > 60)
+        usage('--duration: whole seconds, 3..60');
     } else if (arg === '--repetitions') {
       o.repetitions = Number(value());
       if (!Number.isInteger(o.repetitions) || o.repetitions < 1 || o.repetitions > 9) usage('--repetitions: 1..9');
@@ -126,19 +136,32 @@ function isSocket(p: string): boolean {
   }
 }
 
-async function startDaemon(_w: World, ns: Namespace, ifname: string, impl: 'wireguard-go' | 'zmesh-wg'): Promise<BackgroundProcess> {
+async function startDaemon(
+  _w: World,
+  ns: Namespace,
+  ifname: string,
+  impl: 'wireguard-go' | 'zmesh-wg',
+): Promise<BackgroundProcess> {
   const proc = ns.spawn(impl === 'zmesh-wg' ? ZMESH_WG : WIREGUARD_GO, ['-f', ifname], {
     env: { LOG_LEVEL: 'error', WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' },
   });
-  await waitFor(() => {
-    if (!proc.running) throw new Error(`${impl} exited: ${proc.stderr.slice(-300)}`);
-    return isSocket(path.join(SOCKET_DIR, `${ifname}.sock`));
-  }, { what: `${impl} ${ifname} to create its UAPI socket`, timeoutMs: 15_000 });
+  await waitFor(
+    () => {
+      if (!proc.running) throw new Error(`${impl} exited: ${proc.stderr.slice(-300)}`);
+      return isSocket(path.join(SOCKET_DIR, `${ifname}.sock`));
+    },
+    { what: `${impl} ${ifname} to create its UAPI socket`, timeoutMs: 15_000 },
+  );
   return proc;
 }
 
 /** Both ends of one WireGuard implementation over the underlay, inner 10.9x.0.1/.2. */
-async function wireguardTarget(w: World, a: Namespace, b: Namespace, impl: 'wireguard-go' | 'zmesh-wg'): Promise<Target> {
+async function wireguardTarget(
+  w: World,
+  a: Namespace,
+  b: Namespace,
+  impl: 'wireguard-go' | 'zmesh-wg',
+): Promise<Target> {
   const tag = impl === 'zmesh-wg' ? 'z' : 'g';
   const subnet = impl === 'zmesh-wg' ? '10.92.0' : '10.91.0';
   const port = impl === 'zmesh-wg' ? 51822 : 51821;
@@ -154,8 +177,20 @@ async function wireguardTarget(w: World, a: Namespace, b: Namespace, impl: 'wire
   try {
     for (const [i, e] of ends.entries()) {
       const other = ends[1 - i]!;
-      await e.ns.exec('wg', ['set', e.ifname, 'private-key', e.key.file, 'listen-port', String(port),
-        'peer', other.key.publicKey, 'endpoint', `${other.underlay}:${port}`, 'allowed-ips', `${other.inner}/32`]);
+      await e.ns.exec('wg', [
+        'set',
+        e.ifname,
+        'private-key',
+        e.key.file,
+        'listen-port',
+        String(port),
+        'peer',
+        other.key.publicKey,
+        'endpoint',
+        `${other.underlay}:${port}`,
+        'allowed-ips',
+        `${other.inner}/32`,
+      ]);
       await e.ns.ip(['addr', 'add', `${e.inner}/24`, 'dev', e.ifname]);
       await e.ns.ip(['link', 'set', e.ifname, 'mtu', String(INNER_MTU), 'up']);
     }
@@ -171,7 +206,13 @@ async function wireguardTarget(w: World, a: Namespace, b: Namespace, impl: 'wire
   return { name: impl, address: ends[1].inner, daemons: procs.map((p) => p.pid), stop };
 }
 
-async function measure(a: Namespace, b: Namespace, target: Target, o: Options, log: (m: string) => void): Promise<TargetResult> {
+async function measure(
+  a: Namespace,
+  b: Namespace,
+  target: Target,
+  o: Options,
+  log: (m: string) => void,
+): Promise<TargetResult> {
   const server = await startIperfServer(b, target.address);
   try {
     const tcp = async (streams: number): Promise<{ runs: TcpResult[]; daemonCpu: number }> => {
@@ -181,7 +222,9 @@ async function measure(a: Namespace, b: Namespace, target: Target, o: Options, l
         const before = totalCpuSeconds(target.daemons);
         runs.push(await tcpRun(a, target.address, streams, o.durationS));
         daemonCpu += totalCpuSeconds(target.daemons) - before;
-        log(`  ${target.name} tcp×${streams} #${r + 1}: ${runs.at(-1)!.gbps.toFixed(2)} Gbit/s, ${runs.at(-1)!.retransmits} retransmits`);
+        log(
+          `  ${target.name} tcp×${streams} #${r + 1}: ${runs.at(-1)!.gbps.toFixed(2)} Gbit/s, ${runs.at(-1)!.retransmits} retransmits`,
+        );
       }
       return { runs, daemonCpu };
     };
@@ -195,11 +238,25 @@ async function measure(a: Namespace, b: Namespace, target: Target, o: Options, l
     const gb = t1.runs.reduce((s, r) => s + r.bytes, 0) / 1e9;
     const endpointCpu = t1.runs.reduce((s, r) => s + r.endpointCpuSeconds, 0);
     return {
-      tcp1: { gbps: median(t1.runs.map((r) => r.gbps)), retransmits: median(t1.runs.map((r) => r.retransmits)), runs: t1.runs },
-      tcp4: { gbps: median(t4.runs.map((r) => r.gbps)), retransmits: median(t4.runs.map((r) => r.retransmits)), runs: t4.runs },
+      tcp1: {
+        gbps: median(t1.runs.map((r) => r.gbps)),
+        retransmits: median(t1.runs.map((r) => r.retransmits)),
+        runs: t1.runs,
+      },
+      tcp4: {
+        gbps: median(t4.runs.map((r) => r.gbps)),
+        retransmits: median(t4.runs.map((r) => r.retransmits)),
+        runs: t4.runs,
+      },
       udp,
       pingIdle: idle,
-      pingLoaded: { p50Ms: loaded.p50Ms, p99Ms: loaded.p99Ms, sent: loaded.sent, received: loaded.received, loadGbps: loaded.load.gbps },
+      pingLoaded: {
+        p50Ms: loaded.p50Ms,
+        p99Ms: loaded.p99Ms,
+        sent: loaded.sent,
+        received: loaded.received,
+        loadGbps: loaded.load.gbps,
+      },
       daemonCpuSecondsPerGB: gb > 0 ? t1.daemonCpu / gb : NaN,
       endpointCpuSecondsPerGB: gb > 0 ? endpointCpu / gb : NaN,
     };
@@ -213,7 +270,9 @@ function fmt(v: number | undefined, digits = 2): string {
 }
 
 function ratio(x: number | undefined, y: number | undefined): string {
-  return x === undefined || y === undefined || !Number.isFinite(x) || !Number.isFinite(y) || y === 0 ? '—' : `${(x / y).toFixed(2)}×`;
+  return x === undefined || y === undefined || !Number.isFinite(x) || !Number.isFinite(y) || y === 0
+    ? '—'
+    : `${(x / y).toFixed(2)}×`;
 }
 
 function table(results: Partial<Record<TargetName, TargetResult>>): string {
@@ -236,16 +295,29 @@ function table(results: Partial<Record<TargetName, TargetResult>>): string {
   const header = ['metric', 'veth', 'wireguard-go', 'zmesh-wg', 'zmesh/wg-go', 'zmesh/veth'];
   const lines = rows.map(([label, get, digits]) => {
     const v = (r: TargetResult | undefined) => (r ? get(r) : undefined);
-    return [label, fmt(v(veth), digits), fmt(v(go), digits), fmt(v(z), digits), ratio(v(z), v(go)), ratio(v(z), v(veth))];
+    return [
+      label,
+      fmt(v(veth), digits),
+      fmt(v(go), digits),
+      fmt(v(z), digits),
+      ratio(v(z), v(go)),
+      ratio(v(z), v(veth)),
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const line = (cells: readonly string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
-  return [line(header), '|' + widths.map((wd, i) => (i === 0 ? '-'.repeat(wd + 2) : '-'.repeat(wd + 1) + ':')).join('|') + '|', ...lines.map(line)].join('\n');
+  const line = (cells: readonly string[]) =>
+    '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
+  return [
+    line(header),
+    '|' + widths.map((wd, i) => (i === 0 ? '-'.repeat(wd + 2) : '-'.repeat(wd + 1) + ':')).join('|') + '|',
+    ...lines.map(line),
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
-  if (o.targets.includes('zmesh-wg') && !existsSync(path.join(ROOT, 'dist/cli/zmesh-wg.js'))) usage('dist/ is missing: run npm run build:ts first');
+  if (o.targets.includes('zmesh-wg') && !existsSync(path.join(ROOT, 'dist/cli/zmesh-wg.js')))
+    usage('dist/ is missing: run npm run build:ts first');
   const log = (m: string): void => void process.stderr.write(m + '\n');
   const w = await World.create();
   const releaseSignal = interceptNextSignal(() => void w.teardown().finally(() => process.exit(130)));
@@ -258,7 +330,10 @@ async function main(): Promise<void> {
     await w.link(a, 'ra', b, 'rb', { addressA: `${RAW.a}/24`, addressB: `${RAW.b}/24`, mtu: INNER_MTU });
     log(`world ${w.prefix}: ${o.durationS} s runs, ${o.repetitions} repetitions, targets ${o.targets.join(', ')}`);
     for (const name of o.targets) {
-      const target: Target = name === 'veth' ? { name, address: RAW.b, daemons: [], stop: async () => {} } : await wireguardTarget(w, a, b, name);
+      const target: Target =
+        name === 'veth'
+          ? { name, address: RAW.b, daemons: [], stop: async () => {} }
+          : await wireguardTarget(w, a, b, name);
       try {
         log(`${name}:`);
         results[name] = await measure(a, b, target, o, log);
@@ -271,12 +346,32 @@ async function main(): Promise<void> {
     await w.teardown();
   }
   const text = table(results);
-  process.stdout.write(`\nnpm run bench:dataplane -- ${process.argv.slice(2).join(' ')}\n${started.toISOString()}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n\n${text}\n`);
+  process.stdout.write(
+    `\nnpm run bench:dataplane -- ${process.argv.slice(2).join(' ')}\n${started.toISOString()}, ${cpus().length} cores, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n\n${text}\n`,
+  );
   const dir = path.join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `dataplane-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
-  writeFileSync(file, JSON.stringify({ started: started.toISOString(), kernel, cores: cpus().length, loadavgAtEnd: loadavg(), options: o, innerMtu: INNER_MTU, results, table: text }, null, 2) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        started: started.toISOString(),
+        kernel,
+        cores: cpus().length,
+        loadavgAtEnd: loadavg(),
+        options: o,
+        innerMtu: INNER_MTU,
+        results,
+        table: text,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   process.stdout.write(`\nwritten: ${path.relative(ROOT, file)}\n`);
 }
 

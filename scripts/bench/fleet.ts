@@ -16,7 +16,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AdminKey, type NetworkDefinition, type NodeRecord, addNode, assertNodeRecord, createNetwork, ready, signDefinition, sodiumKeySource } from '../../src/netdef/index.js';
+import {
+  AdminKey,
+  type NetworkDefinition,
+  type NodeRecord,
+  addNode,
+  assertNodeRecord,
+  createNetwork,
+  ready,
+  signDefinition,
+  sodiumKeySource,
+} from '../../src/netdef/index.js';
 import { pidsInNamespace } from '../../src/sim/harness/runs.js';
 import { SimFleet } from '../../src/sim/fleet.js';
 import type { SimNode } from '../../src/sim/node.js';
@@ -33,15 +43,29 @@ const quantile = (xs: readonly number[], q: number): number => {
 };
 const stats = (xs: readonly number[]) => ({ p50: quantile(xs, 0.5), p95: quantile(xs, 0.95), max: Math.max(...xs) });
 
-async function appliedAt(fleet: SimFleet, nodes: readonly SimNode[], revision: number, since: number, timeoutMs = 120_000): Promise<number[]> {
+async function appliedAt(
+  fleet: SimFleet,
+  nodes: readonly SimNode[],
+  revision: number,
+  since: number,
+  timeoutMs = 120_000,
+): Promise<number[]> {
   const done = new Map<SimNode, number>();
   const deadline = Date.now() + timeoutMs;
   while (done.size < nodes.length) {
-    if (Date.now() > deadline) throw new Error(`not applied within ${timeoutMs} ms: ${nodes.filter((n) => !done.has(n)).map((n) => n.id).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `not applied within ${timeoutMs} ms: ${nodes
+          .filter((n) => !done.has(n))
+          .map((n) => n.id)
+          .join(', ')}`,
+      );
     await Promise.all(
-      nodes.filter((n) => !done.has(n)).map(async (n) => {
-        if ((await fleet.appliedRevision(n, NET)) === revision) done.set(n, Date.now() - since);
-      }),
+      nodes
+        .filter((n) => !done.has(n))
+        .map(async (n) => {
+          if ((await fleet.appliedRevision(n, NET)) === revision) done.set(n, Date.now() - since);
+        }),
     );
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -78,7 +102,18 @@ async function main(): Promise<void> {
     const admin = AdminKey.fromBase64(readFileSync(world.admin.keyFile, 'utf8'));
     def = signDefinition(def, admin);
     const dump = join(world.harness.tempDir(), 'bench-dump.json');
-    writeFileSync(dump, JSON.stringify({ format: 'zmesh-store-dump', version: 1, revision: 0, source: 'bench', exportedAt: new Date().toISOString(), networks: [def], records }));
+    writeFileSync(
+      dump,
+      JSON.stringify({
+        format: 'zmesh-store-dump',
+        version: 1,
+        revision: 0,
+        source: 'bench',
+        exportedAt: new Date().toISOString(),
+        networks: [def],
+        records,
+      }),
+    );
     await fleet.tool(['store', 'import', '--store', fleet.url, dump]);
     log(`network ${NET}: ${members.length} NRs imported at revision ${def.revision}; waiting for every node`);
     await appliedAt(fleet, members, def.revision, Date.now(), 300_000);
@@ -99,12 +134,21 @@ async function main(): Promise<void> {
 
     log('3. direct push into every networkd: the same change (add-node), built here');
     const current = JSON.parse(readFileSync(await exportFile(fleet), 'utf8')) as { networks: NetworkDefinition[] };
-    const next = signDefinition(addNode(current.networks.find((n) => n.name === NET) as NetworkDefinition, assertNodeRecord(last!.record()), sodiumKeySource), admin);
+    const next = signDefinition(
+      addNode(
+        current.networks.find((n) => n.name === NET) as NetworkDefinition,
+        assertNodeRecord(last!.record()),
+        sodiumKeySource,
+      ),
+      admin,
+    );
     const t3 = Date.now();
-    const direct = await Promise.all(world.nodes.map(async (n) => {
-      await n.api.applyNetwork(NET, next);
-      return Date.now() - t3;
-    }));
+    const direct = await Promise.all(
+      world.nodes.map(async (n) => {
+        await n.api.applyNetwork(NET, next);
+        return Date.now() - t3;
+      }),
+    );
 
     const rss = world.nodes.map(rssMiB);
     const keys = await storeCounts(fleet);
@@ -115,12 +159,26 @@ async function main(): Promise<void> {
     ] as const;
     const out = rows.map(([what, xs, tool]) => ({ what, ...stats(xs), tool }));
     console.log(`\nfleet rollout, ${NODES} nodes (publish → networkd runs the revision, ms)`);
-    console.log(`${'path'.padEnd(42)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'max'.padStart(8)}${'tool'.padStart(8)}`);
-    for (const r of out) console.log(`${r.what.padEnd(42)}${String(r.p50).padStart(8)}${String(r.p95).padStart(8)}${String(r.max).padStart(8)}${String(r.tool).padStart(8)}`);
+    console.log(
+      `${'path'.padEnd(42)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'max'.padStart(8)}${'tool'.padStart(8)}`,
+    );
+    for (const r of out)
+      console.log(
+        `${r.what.padEnd(42)}${String(r.p50).padStart(8)}${String(r.p95).padStart(8)}${String(r.max).padStart(8)}${String(r.tool).padStart(8)}`,
+      );
     console.log(`ratio store/direct (max): ${(out[0]!.max / out[2]!.max).toFixed(2)}x`);
-    console.log(`RSS per node (networkd + wgd + provisiond): p50 ${quantile(rss, 0.5).toFixed(0)} MiB, max ${Math.max(...rss).toFixed(0)} MiB`);
+    console.log(
+      `RSS per node (networkd + wgd + provisiond): p50 ${quantile(rss, 0.5).toFixed(0)} MiB, max ${Math.max(...rss).toFixed(0)} MiB`,
+    );
     console.log(`store: ${keys.keys} keys, ${keys.bytes} bytes of values under /zmesh/v1/`);
-    console.log(JSON.stringify({ nodes: NODES, results: out, rssMiB: { p50: quantile(rss, 0.5), max: Math.max(...rss) }, store: keys }));
+    console.log(
+      JSON.stringify({
+        nodes: NODES,
+        results: out,
+        rssMiB: { p50: quantile(rss, 0.5), max: Math.max(...rss) },
+        store: keys,
+      }),
+    );
   } finally {
     await world.teardown();
   }
@@ -133,7 +191,11 @@ async function exportFile(fleet: SimFleet): Promise<string> {
 }
 
 async function storeCounts(fleet: SimFleet): Promise<{ keys: number; bytes: number }> {
-  const r = await fleet.admin.exec('etcdctl', ['--endpoints', fleet.etcd.endpoints.join(','), 'get', '/zmesh/v1/', '--prefix', '-w', 'json'], { env: { ETCDCTL_API: '3' } });
+  const r = await fleet.admin.exec(
+    'etcdctl',
+    ['--endpoints', fleet.etcd.endpoints.join(','), 'get', '/zmesh/v1/', '--prefix', '-w', 'json'],
+    { env: { ETCDCTL_API: '3' } },
+  );
   const kvs = (JSON.parse(r.stdout) as { kvs?: { value: string }[] }).kvs ?? [];
   return { keys: kvs.length, bytes: kvs.reduce((sum, kv) => sum + Buffer.from(kv.value, 'base64').length, 0) };
 }

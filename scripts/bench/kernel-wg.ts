@@ -31,7 +31,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { SecretKey, ready } from '../../src/netdef/index.js';
-import { KernelWgError, createLink, getDevice, setDevice, wireguardFamilyAvailable, type KernelPeerSet } from '../../src/nr/wireguard/kernel/index.js';
+import {
+  KernelWgError,
+  createLink,
+  getDevice,
+  setDevice,
+  wireguardFamilyAvailable,
+  type KernelPeerSet,
+} from '../../src/nr/wireguard/kernel/index.js';
 import { toRawDeviceSet } from '../../src/nr/wireguard/kernel/device.js';
 import { kernelWgNative, type RawSetStats } from '../../src/nr/wireguard/kernel/native.js';
 
@@ -83,7 +90,11 @@ function addonRun(privateKey: SecretKey, peers: readonly KernelPeerSet[], varian
   const raw = toRawDeviceSet(IFNAME, { privateKey, listenPort: 41000, replacePeers: true, peers }, secrets);
   const t1 = performance.now();
   try {
-    const stats = kernelWgNative().wgSetDevice(netnsPath, raw, variant.maxMessage === undefined ? {} : { maxMessage: variant.maxMessage });
+    const stats = kernelWgNative().wgSetDevice(
+      netnsPath,
+      raw,
+      variant.maxMessage === undefined ? {} : { maxMessage: variant.maxMessage },
+    );
     return { totalMs: performance.now() - t0, tsMs: t1 - t0, stats };
   } finally {
     for (const s of secrets) s.fill(0);
@@ -92,7 +103,9 @@ function addonRun(privateKey: SecretKey, peers: readonly KernelPeerSet[], varian
 
 function wgRun(conf: string): number {
   const t0 = performance.now();
-  execFileSync('ip', ['netns', 'exec', netns, 'wg', 'setconf', IFNAME, conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('ip', ['netns', 'exec', netns, 'wg', 'setconf', IFNAME, conf], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return performance.now() - t0;
 }
 
@@ -128,7 +141,11 @@ interface Traced {
 function straceWg(conf: string, dir: string): Traced | null {
   const log = join(dir, 'strace.log');
   try {
-    execFileSync('ip', ['netns', 'exec', netns, 'strace', '-T', '-e', 'trace=sendmsg,sendto', '-o', log, 'wg', 'setconf', IFNAME, conf], { stdio: 'ignore' });
+    execFileSync(
+      'ip',
+      ['netns', 'exec', netns, 'strace', '-T', '-e', 'trace=sendmsg,sendto', '-o', log, 'wg', 'setconf', IFNAME, conf],
+      { stdio: 'ignore' },
+    );
   } catch {
     return null;
   }
@@ -152,11 +169,21 @@ interface Alone {
   readonly wg: number[];
 }
 
-function table(variants: readonly Variant[], addon: ReadonlyMap<Variant, AddonRun[]>, wg: readonly number[], traced: Traced | null, alone: Alone): void {
+function table(
+  variants: readonly Variant[],
+  addon: ReadonlyMap<Variant, AddonRun[]>,
+  wg: readonly number[],
+  traced: Traced | null,
+  alone: Alone,
+): void {
   const cell = (x: number): string => x.toFixed(1).padStart(8);
   const med = (xs: readonly AddonRun[], f: (r: AddonRun) => number): string => cell(median(xs.map(f)));
-  console.log(`kernel WireGuard: configure ${PEERS} peers (2 allowed IPs and an endpoint each) on an empty device; medians of ${RUNS} runs, order rotated`);
-  console.log(`| ${'method'.padEnd(26)} | total ms |  pack ms | parse ms |  enc. ms |  sendmsg |  acks ms |  msgs | runs (ms)`);
+  console.log(
+    `kernel WireGuard: configure ${PEERS} peers (2 allowed IPs and an endpoint each) on an empty device; medians of ${RUNS} runs, order rotated`,
+  );
+  console.log(
+    `| ${'method'.padEnd(26)} | total ms |  pack ms | parse ms |  enc. ms |  sendmsg |  acks ms |  msgs | runs (ms)`,
+  );
   for (const v of variants) {
     const xs = addon.get(v) ?? [];
     const runs = xs.map((r) => r.totalMs.toFixed(0)).join(' ');
@@ -175,11 +202,19 @@ function table(variants: readonly Variant[], addon: ReadonlyMap<Variant, AddonRu
     // Run k's two measurements are seconds apart, so their ratio is less swayed by the host's
     // load drifting over the minutes of the whole benchmark than the ratio of the medians.
     const paired = median(xs.map((r, k) => wg[k]! / r.totalMs));
-    console.log(`ratio wg / ${v.label}: ${(w / a).toFixed(2)} (addon ${(100 * (1 - a / w)).toFixed(1)}% faster; goal > 1); median of the per-run ratios ${paired.toFixed(2)}`);
+    console.log(
+      `ratio wg / ${v.label}: ${(w / a).toFixed(2)} (addon ${(100 * (1 - a / w)).toFixed(1)}% faster; goal > 1); median of the per-run ratios ${paired.toFixed(2)}`,
+    );
   }
   const first = addon.get(variants[0]!)?.[0];
-  if (first) console.log(`${variants[0]!.label}: ${first.stats.messages} messages, ${first.stats.bytes} bytes; longest sendmsg ${first.stats.maxSendMs.toFixed(1)} ms`);
-  if (traced) console.log(`wg(8) (strace -T, untimed run): ${traced.messages} messages, ${traced.bytes} bytes, largest ${traced.maxBytes}; time in sendmsg ${traced.sendMs.toFixed(1)} ms`);
+  if (first)
+    console.log(
+      `${variants[0]!.label}: ${first.stats.messages} messages, ${first.stats.bytes} bytes; longest sendmsg ${first.stats.maxSendMs.toFixed(1)} ms`,
+    );
+  if (traced)
+    console.log(
+      `wg(8) (strace -T, untimed run): ${traced.messages} messages, ${traced.bytes} bytes, largest ${traced.maxBytes}; time in sendmsg ${traced.sendMs.toFixed(1)} ms`,
+    );
   const list = (xs: readonly number[]): string => xs.map((x) => x.toFixed(0)).join(' ');
   console.log(
     `each tool's own part (the same configuration to a missing device, medians of ${alone.wg.length}): addon ${median(alone.addon).toFixed(1)} ms (${list(alone.addon)}), ip netns exec wg setconf ${median(alone.wg).toFixed(1)} ms (${list(alone.wg)})`,
@@ -206,7 +241,12 @@ async function main(): Promise<void> {
   const conf = join(dir, 'wg.conf');
   const lines = ['[Interface]', `PrivateKey = ${privateKey.revealBase64()}`, 'ListenPort = 41000'];
   for (const p of peers) {
-    lines.push('[Peer]', `PublicKey = ${p.publicKey}`, `Endpoint = ${p.endpoint}`, `AllowedIPs = ${p.allowedIps!.join(', ')}`);
+    lines.push(
+      '[Peer]',
+      `PublicKey = ${p.publicKey}`,
+      `Endpoint = ${p.endpoint}`,
+      `AllowedIPs = ${p.allowedIps!.join(', ')}`,
+    );
   }
   writeFileSync(conf, lines.join('\n') + '\n', { mode: 0o600 });
   progress(`${PEERS} peers generated`);
@@ -231,7 +271,8 @@ async function main(): Promise<void> {
         freshLink();
         if (method === 'wg') wg.push(wgRun(conf));
         else addon.get(method)!.push(addonRun(privateKey, peers, method));
-        if (run === 0 && getDevice(netnsPath, IFNAME).peers.length !== PEERS) throw new Error(`${label}: peer count differs`);
+        if (run === 0 && getDevice(netnsPath, IFNAME).peers.length !== PEERS)
+          throw new Error(`${label}: peer count differs`);
       }
     }
     const alone: Alone = { addon: [], wg: [] };

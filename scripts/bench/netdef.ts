@@ -50,7 +50,15 @@ function buildDefinition(): NetworkDefinition {
       identityKey: identity.publicKey,
     };
   });
-  return assertNetworkDefinition({ version: 1, name: 'bench', revision: 1, ipRange: '10.0.0.0/8', resources, aggregator: 'node-0', exit: 'node-1' });
+  return assertNetworkDefinition({
+    version: 1,
+    name: 'bench',
+    revision: 1,
+    ipRange: '10.0.0.0/8',
+    resources,
+    aggregator: 'node-0',
+    exit: 'node-1',
+  });
 }
 
 /** True when dist/cli/main.js exists and is newer than every source file of the tool. */
@@ -82,10 +90,17 @@ async function main(): Promise<void> {
   await ready();
   const buildStart = Date.now();
   const def = buildDefinition();
-  console.log(`built a ${def.resources.length}-NR definition in ${Date.now() - buildStart} ms (10.0.0.0/8, ${HIDDEN} hidden, aggregator + exit)`);
+  console.log(
+    `built a ${def.resources.length}-NR definition in ${Date.now() - buildStart} ms (10.0.0.0/8, ${HIDDEN} hidden, aggregator + exit)`,
+  );
 
   const newcomer = generateKeyPair();
-  const record = assertNodeRecord({ id: 'newcomer', identityKey: newcomer.publicKey, endpoints: ['198.51.100.200'], hidden: false });
+  const record = assertNodeRecord({
+    id: 'newcomer',
+    identityKey: newcomer.publicKey,
+    endpoints: ['198.51.100.200'],
+    hidden: false,
+  });
   const rows: Array<[string, number, string]> = [];
   rows.push(['add-node (library)', time(RUNS, () => void addNode(def, record, sodiumKeySource)), '< 100 ms']);
   rows.push(['resourceFor (public NR, ~4,750 peers)', time(RUNS, () => void resourceFor(def, 'node-2')), '< 20 ms']);
@@ -108,10 +123,18 @@ async function main(): Promise<void> {
     for (let i = 0; i < CLI_RUNS; i++) {
       await copyFile(base, file);
       const start = process.hrtime.bigint();
-      execFileSync(command[0] as string, [...(command[1] as string[]), 'net', 'add-node', file, '--node-record', recordFile], { stdio: 'pipe' });
+      execFileSync(
+        command[0] as string,
+        [...(command[1] as string[]), 'net', 'add-node', file, '--node-record', recordFile],
+        { stdio: 'pipe' },
+      );
       samples.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
-    rows.push([`zmesh net add-node, end to end (${compiled ? 'bin/zmesh, dist' : 'tsx, src'})`, median(samples), 'reported (process start + 2.5 MB JSON)']);
+    rows.push([
+      `zmesh net add-node, end to end (${compiled ? 'bin/zmesh, dist' : 'tsx, src'})`,
+      median(samples),
+      'reported (process start + 2.5 MB JSON)',
+    ]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -27,7 +27,13 @@ import {
   resourceFor,
   sodiumKeySource,
 } from '../../src/netdef/index.js';
-import { type ApplyReport, NetworkResources, UserspaceWgBackend, allocatePublicAddress, type NrApplyContext } from '../../src/nr/index.js';
+import {
+  type ApplyReport,
+  NetworkResources,
+  UserspaceWgBackend,
+  allocatePublicAddress,
+  type NrApplyContext,
+} from '../../src/nr/index.js';
 import { WgdClient } from '../../src/wg/wgd/client.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -88,11 +94,25 @@ async function main(): Promise<void> {
     const node = await world.namespace('node');
     const dir = world.tempDir();
     const control = path.join(dir, 'ctl', 'wgd.sock');
-    const proc = node.spawn('node', ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'wgd', '--control', control, '--uapi-dir', path.join(dir, 'uapi')]);
+    const proc = node.spawn('node', [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'src/cli/main.ts'),
+      'wgd',
+      '--control',
+      control,
+      '--uapi-dir',
+      path.join(dir, 'uapi'),
+    ]);
     await proc.waitForOutput(/zmesh wgd: ready/, { timeoutMs: 30_000 });
-    const nr = new NetworkResources({ prefix: `${world.prefix}z`, wg: new UserspaceWgBackend({ wgd: new WgdClient(control) }), hostNetns: node.path });
+    const nr = new NetworkResources({
+      prefix: `${world.prefix}z`,
+      wg: new UserspaceWgBackend({ wgd: new WgdClient(control) }),
+      hostNetns: node.path,
+    });
     const shellPrefix = `${world.prefix}s`;
-    const shell = (action: string, args: string[]) => execa(SHELL, [action, shellPrefix, node.name, ...args], { timeout: 600_000 });
+    const shell = (action: string, args: string[]) =>
+      execa(SHELL, [action, shellPrefix, node.name, ...args], { timeout: 600_000 });
     const items = (n: number, from = 0) => all.slice(from, from + n).map((x, i) => `${x.resource.netId}:${from + i}`);
     const ids = (n: number) => all.slice(0, n).map((x) => x.resource.netId);
     const applyAll = async (list: Input[], phase = '') => {
@@ -131,7 +151,12 @@ async function main(): Promise<void> {
       const list = all.slice(0, n);
       const [ms, steps] = await timed(() => applyAll(list, `apply ${n}`));
       const [shellMs] = await timed(() => shell('apply', items(n)));
-      rows.push([`apply ${n} NR${n > 1 ? 's' : ''} (${steps} steps)`, ms, shellMs, n === 1 ? '≤ 50 ms' : n === 100 ? '≤ 5000 ms' : '']);
+      rows.push([
+        `apply ${n} NR${n > 1 ? 's' : ''} (${steps} steps)`,
+        ms,
+        shellMs,
+        n === 1 ? '≤ 50 ms' : n === 100 ? '≤ 5000 ms' : '',
+      ]);
       if (n !== MAX) {
         await removeAll(list);
         await execa(SHELL, ['teardown', shellPrefix, node.name, ...ids(n)]);
@@ -140,7 +165,12 @@ async function main(): Promise<void> {
     }
     const [firstNoopMs, firstNoopSteps] = await timed(() => applyAll(all));
     const [checkMs] = await timed(() => shell('check', ids(MAX)));
-    rows.push([`no-op of ${MAX}, first after apply (${firstNoopSteps} steps; shell: read back)`, firstNoopMs, checkMs, '']);
+    rows.push([
+      `no-op of ${MAX}, first after apply (${firstNoopSteps} steps; shell: read back)`,
+      firstNoopMs,
+      checkMs,
+      '',
+    ]);
     const [noopMs, noopSteps] = await timed(() => applyAll(all));
     rows.push([`no-op reconcile of ${MAX}, steady (${noopSteps} steps)`, noopMs, checkMs, '≤ 200 ms']);
     const [noop8Ms, noop8Steps] = await timed(() => applyConcurrently(all, 8));
@@ -150,17 +180,23 @@ async function main(): Promise<void> {
     rows.push([`teardown of ${MAX} + ndmz`, teardownMs, teardownShellMs, '']);
 
     const width = Math.max(...rows.map((r) => r[0].length));
-    console.log(`\nsrc/nr vs ip/nft shell, one node namespace, ${MAX} NRs (zmesh side includes a WireGuard device with 1 peer per NR)\n`);
+    console.log(
+      `\nsrc/nr vs ip/nft shell, one node namespace, ${MAX} NRs (zmesh side includes a WireGuard device with 1 peer per NR)\n`,
+    );
     console.log(`${'operation'.padEnd(width)} | zmesh ms | shell ms | shell/zmesh | goal`);
     console.log(`${'-'.repeat(width)}-|----------|----------|-------------|------`);
     for (const [what, ms, shellMs, goal] of rows) {
-      console.log(`${what.padEnd(width)} | ${ms.toFixed(1).padStart(8)} | ${shellMs.toFixed(1).padStart(8)} | ${(shellMs / ms).toFixed(1).padStart(10)}x | ${goal}`);
+      console.log(
+        `${what.padEnd(width)} | ${ms.toFixed(1).padStart(8)} | ${shellMs.toFixed(1).padStart(8)} | ${(shellMs / ms).toFixed(1).padStart(10)}x | ${goal}`,
+      );
     }
     if (SHOW_STEPS) {
       for (const [phase, totals] of stepTotals) {
         console.log(`\n${phase}: ms per step kind (steps run concurrently at the tail, so they overlap)`);
         for (const [kind, [count, total]] of [...totals].sort((a, b) => b[1][1] - a[1][1])) {
-          console.log(`  ${kind.padEnd(20)} n=${String(count).padStart(4)} total ${total.toFixed(1).padStart(8)} ms  mean ${(total / count).toFixed(2)} ms`);
+          console.log(
+            `  ${kind.padEnd(20)} n=${String(count).padStart(4)} total ${total.toFixed(1).padStart(8)} ms  mean ${(total / count).toFixed(2)} ms`,
+          );
         }
       }
     }

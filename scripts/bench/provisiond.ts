@@ -26,7 +26,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeTrustedKeys } from '../../src/networkd/trusted-keys.js';
 import { UnixHttpClient } from '../../src/http/client.js';
-import { AdminKey, addNode, assertNodeRecord, createNetwork, generateKeyPair, ready, signDefinition, sodiumKeySource } from '../../src/netdef/index.js';
+import {
+  AdminKey,
+  addNode,
+  assertNodeRecord,
+  createNetwork,
+  generateKeyPair,
+  ready,
+  signDefinition,
+  sodiumKeySource,
+} from '../../src/netdef/index.js';
 import { ProvisiondClient } from '../../src/provisiond/client.js';
 import { openDatabase } from '../../src/provisiond/database.js';
 import { noopHandler, type TaskHandler } from '../../src/provisiond/handler.js';
@@ -36,12 +45,20 @@ import { parseTask, type Task } from '../../src/provisiond/task.js';
 import { type BackgroundProcess, type Namespace, World } from '../../src/sim/harness/index.js';
 import { defaultZmeshInvocation, zmeshArgs } from '../../src/sim/zmesh-command.js';
 
-const { values } = parseArgs({ options: { tasks: { type: 'string', default: '10000' }, networks: { type: 'string', default: '100' }, concurrency: { type: 'string', default: '64' }, attaches: { type: 'string', default: '60' } } });
+const { values } = parseArgs({
+  options: {
+    tasks: { type: 'string', default: '10000' },
+    networks: { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '64' },
+    attaches: { type: 'string', default: '60' },
+  },
+});
 const TASKS = Number(values.tasks);
 const NETWORKS = Number(values.networks);
 const CONCURRENCY = Number(values.concurrency);
 const ATTACHES = Number(values.attaches);
-if (!Number.isInteger(ATTACHES) || ATTACHES < 0 || ATTACHES > 250) throw new Error('--attaches: must be an integer from 0 to 250 (one /24 per network)');
+if (!Number.isInteger(ATTACHES) || ATTACHES < 0 || ATTACHES > 250)
+  throw new Error('--attaches: must be an integer from 0 to 250 (one /24 per network)');
 
 interface Row {
   name: string;
@@ -56,7 +73,14 @@ interface Row {
 
 function tasksFor(count: number, networks: number, lead: string): Task[] {
   return Array.from({ length: count }, (_, i) =>
-    parseTask({ id: `${lead}-${i}`, type: 'workload.attach', network: `net${i % networks}`, workload: `w${i}`, netns: `/run/netns/w${i}`, ifname: 'eth0' }),
+    parseTask({
+      id: `${lead}-${i}`,
+      type: 'workload.attach',
+      network: `net${i % networks}`,
+      workload: `w${i}`,
+      netns: `/run/netns/w${i}`,
+      ifname: 'eth0',
+    }),
   );
 }
 
@@ -76,7 +100,15 @@ async function run(name: string, count: number, networks: number, handler: TaskH
   await queue.stop();
   db.close();
   rmSync(dir, { recursive: true, force: true });
-  return { name, tasks: count, networks, queuedPerS: Math.round(count / (queuedMs / 1000)), drainedPerS: Math.round(count / (wallMs / 1000)), overheadMsPerTask: Number((wallMs / count).toFixed(3)), wallMs: Math.round(wallMs) };
+  return {
+    name,
+    tasks: count,
+    networks,
+    queuedPerS: Math.round(count / (queuedMs / 1000)),
+    drainedPerS: Math.round(count / (wallMs / 1000)),
+    overheadMsPerTask: Number((wallMs / count).toFixed(3)),
+    wallMs: Math.round(wallMs),
+  };
 }
 
 async function fakeNetworkd(socketPath: string): Promise<http.Server> {
@@ -96,7 +128,13 @@ async function fakeNetworkd(socketPath: string): Promise<http.Server> {
 }
 
 /** HTTP+JSON over a UNIX socket (networkd's API), resolving with status and body. */
-async function request(socketPath: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+async function request(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   const client = new UnixHttpClient({ socketPath, timeoutMs: 120_000 });
   try {
     const answer = await client.request(method, path, { body, headers });
@@ -112,7 +150,8 @@ async function untilSucceeded(client: ProvisiondClient, total: number, timeoutMs
     const { tasks } = await client.health();
     if (tasks.failed > 0 || tasks.cancelled > 0) throw new Error(`tasks failed: ${JSON.stringify(tasks)}`);
     if (tasks.succeeded >= total) return;
-    if (Date.now() > deadline) throw new Error(`not all ${total} tasks succeeded within ${timeoutMs} ms: ${JSON.stringify(tasks)}`);
+    if (Date.now() > deadline)
+      throw new Error(`not all ${total} tasks succeeded within ${timeoutMs} ms: ${JSON.stringify(tasks)}`);
     // Not faster: polling competes for the same 2 cores as networkd (the time is taken from
     // provisiond's own record of when the last task finished, not from this loop).
     await new Promise((r) => setTimeout(r, 100));
@@ -146,23 +185,59 @@ async function endToEnd(count: number): Promise<{ rows: Row[]; split: Split }> {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const identity = generateKeyPair();
     writeFileSync(join(stateDir, 'identity.key'), `${identity.privateKey.revealBase64()}\n`, { mode: 0o600 });
-    const record = assertNodeRecord({ id: 'bench', identityKey: identity.publicKey, endpoints: ['198.51.100.1'], hidden: false });
+    const record = assertNodeRecord({
+      id: 'bench',
+      identityKey: identity.publicKey,
+      endpoints: ['198.51.100.1'],
+      hidden: false,
+    });
     writeFileSync(join(stateDir, 'node.json'), JSON.stringify(record));
     const admin = AdminKey.generate();
     await writeTrustedKeys(stateDir, [admin.publicKey()]);
     const networkdSocket = join(stateDir, 'networkd.sock');
     const provisiondSocket = join(stateDir, 'provisiond.sock');
     const zmesh = defaultZmeshInvocation();
-    const networkd = node.spawnSharingMounts(zmesh.file, zmeshArgs(zmesh, ['networkd', '--state-dir', stateDir, '--prefix', world.prefix, '--wg', 'userspace', '--socket', networkdSocket, '--reconcile-interval', '3600']));
+    const networkd = node.spawnSharingMounts(
+      zmesh.file,
+      zmeshArgs(zmesh, [
+        'networkd',
+        '--state-dir',
+        stateDir,
+        '--prefix',
+        world.prefix,
+        '--wg',
+        'userspace',
+        '--socket',
+        networkdSocket,
+        '--reconcile-interval',
+        '3600',
+      ]),
+    );
     procs.push(networkd);
     await networkd.waitForOutput(/ready, pid/, { timeoutMs: 30_000 });
-    const provisiond = node.spawnSharingMounts(zmesh.file, zmeshArgs(zmesh, ['provisiond', '--state-dir', join(stateDir, 'provisiond'), '--networkd-socket', networkdSocket, '--socket', provisiondSocket]));
+    const provisiond = node.spawnSharingMounts(
+      zmesh.file,
+      zmeshArgs(zmesh, [
+        'provisiond',
+        '--state-dir',
+        join(stateDir, 'provisiond'),
+        '--networkd-socket',
+        networkdSocket,
+        '--socket',
+        provisiondSocket,
+      ]),
+    );
     procs.push(provisiond);
     await provisiond.waitForOutput(/ready, pid/, { timeoutMs: 30_000 });
     const client = new ProvisiondClient(provisiondSocket, 60_000);
 
     const spaces: Namespace[] = [];
-    for (let i = 0; i < 2 * count; i += 10) spaces.push(...(await Promise.all(Array.from({ length: Math.min(10, 2 * count - i) }, (_, k) => world.namespace(`w${i + k}`)))));
+    for (let i = 0; i < 2 * count; i += 10)
+      spaces.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(10, 2 * count - i) }, (_, k) => world.namespace(`w${i + k}`)),
+        )),
+      );
     const definition = (name: string, ipRange: string, listenPort: number) =>
       signDefinition(addNode(createNetwork(name, ipRange), record, sodiumKeySource, { listenPort }), admin);
     await client.submit([
@@ -197,8 +272,15 @@ async function endToEnd(count: number): Promise<{ rows: Row[]; split: Split }> {
       const directStarted = performance.now();
       for (const [k, ns] of spaces.slice(count + from, count + to).entries()) {
         // With X-Task-Id, as provisiond sends it: networkd then records the outcome durably too.
-        const reply = await request(networkdSocket, 'POST', '/v1/networks/bench-direct/workloads', { workload: `direct-${from + k}`, netns: ns.path, ifname: 'eth0' }, { 'x-task-id': `direct-${from + k}` });
-        if (reply.status !== 200) throw new Error(`direct attach ${from + k}: ${reply.status} ${JSON.stringify(reply.body)}`);
+        const reply = await request(
+          networkdSocket,
+          'POST',
+          '/v1/networks/bench-direct/workloads',
+          { workload: `direct-${from + k}`, netns: ns.path, ifname: 'eth0' },
+          { 'x-task-id': `direct-${from + k}` },
+        );
+        if (reply.status !== 200)
+          throw new Error(`direct attach ${from + k}: ${reply.status} ${JSON.stringify(reply.body)}`);
       }
       directMs += performance.now() - directStarted;
     }
@@ -212,7 +294,11 @@ async function endToEnd(count: number): Promise<{ rows: Row[]; split: Split }> {
       retries += detail.history.length - 1;
       if (last) attemptMs.push(last.durationMs);
     }
-    const split: Split = { attemptMeanMs: Number((attemptMs.reduce((a, b) => a + b, 0) / Math.max(1, attemptMs.length)).toFixed(1)), attemptP50Ms: median(attemptMs), retries };
+    const split: Split = {
+      attemptMeanMs: Number((attemptMs.reduce((a, b) => a + b, 0) / Math.max(1, attemptMs.length)).toFixed(1)),
+      attemptP50Ms: median(attemptMs),
+      retries,
+    };
     for (const name of ['bench-e2e', 'bench-direct']) await request(networkdSocket, 'DELETE', `/v1/networks/${name}`);
     const row = (name: string, wallMs: number, queued: number | null): Row => ({
       name,
@@ -247,10 +333,18 @@ const measured = endToEndResult?.split ?? null;
 
 console.log('run          tasks  networks  queued/s  done/s  ms/task  wall ms');
 for (const r of results) {
-  console.log(`${r.name.padEnd(11)}  ${String(r.tasks).padStart(5)}  ${String(r.networks).padStart(8)}  ${String(r.queuedPerS ?? '-').padStart(8)}  ${String(r.drainedPerS).padStart(6)}  ${r.overheadMsPerTask.toFixed(3).padStart(7)}  ${String(r.wallMs).padStart(7)}`);
+  console.log(
+    `${r.name.padEnd(11)}  ${String(r.tasks).padStart(5)}  ${String(r.networks).padStart(8)}  ${String(r.queuedPerS ?? '-').padStart(8)}  ${String(r.drainedPerS).padStart(6)}  ${r.overheadMsPerTask.toFixed(3).padStart(7)}  ${String(r.wallMs).padStart(7)}`,
+  );
 }
 const e2e = results.find((r) => r.name === 'e2e-attach');
 const direct = results.find((r) => r.name === 'direct-nd');
-if (e2e && direct) console.log(`end to end: provisiond adds ${(e2e.overheadMsPerTask - direct.overheadMsPerTask).toFixed(1)} ms per workload.attach to networkd's own ${direct.overheadMsPerTask.toFixed(1)} ms`);
-if (measured) console.log(`provisiond's record of e2e-attach: attempt (claim commit + HTTP + networkd) mean ${measured.attemptMeanMs} ms, p50 ${measured.attemptP50Ms} ms; ${measured.retries} retries`);
+if (e2e && direct)
+  console.log(
+    `end to end: provisiond adds ${(e2e.overheadMsPerTask - direct.overheadMsPerTask).toFixed(1)} ms per workload.attach to networkd's own ${direct.overheadMsPerTask.toFixed(1)} ms`,
+  );
+if (measured)
+  console.log(
+    `provisiond's record of e2e-attach: attempt (claim commit + HTTP + networkd) mean ${measured.attemptMeanMs} ms, p50 ${measured.attemptP50Ms} ms; ${measured.retries} retries`,
+  );
 console.log(JSON.stringify({ bench: 'provisiond', concurrency: CONCURRENCY, results, e2eSplit: measured }));

@@ -101,7 +101,8 @@ function socketReady(child: ChildProcess): Promise<void> {
       watcher.close();
       clearTimeout(timer);
       child.off('exit', onExit);
-      if (error) reject(error); else resolve();
+      if (error) reject(error);
+      else resolve();
     }
     function check(): void {
       if (existsSync(socket)) done();
@@ -117,7 +118,8 @@ function cpuTicks(pid: number): number {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(ROOT, 'dist/cli/zmesh-wg.js'))) throw new Error('dist/ lacks zmesh-wg: run npm run build:ts');
+  if (!existsSync(path.join(ROOT, 'dist/cli/zmesh-wg.js')))
+    throw new Error('dist/ lacks zmesh-wg: run npm run build:ts');
   run(['mkdir', '-p', SOCKET_DIR]);
   const config = writeConfig();
   run(['ip', 'netns', 'add', netns]);
@@ -143,7 +145,8 @@ async function main(): Promise<void> {
   const idleTicks = cpuTicks(pid) - before;
   const idlePercent = (idleTicks / hz / seconds) * 100;
 
-  const row = (what: string, value: string, goal: string) => `| ${what.padEnd(34)} | ${value.padStart(12)} | ${goal.padEnd(8)} |`;
+  const row = (what: string, value: string, goal: string) =>
+    `| ${what.padEnd(34)} | ${value.padStart(12)} | ${goal.padEnd(8)} |`;
   console.log(`zmesh-wg, ${peers} peers (endpoint + 2 allowed IPs each), device down, no traffic`);
   console.log(row('measure', 'value', 'goal'));
   console.log(`|${'-'.repeat(36)}|${'-'.repeat(14)}|${'-'.repeat(10)}|`);

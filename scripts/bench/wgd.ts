@@ -50,7 +50,14 @@ function memoryOf(pid: number): Memory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
   const mb = (key: string): number => Math.round(kb(key) / 102.4) / 10;
-  return { rssMb: mb('VmRSS'), hwmMb: mb('VmHWM'), anonMb: mb('RssAnon'), fileMb: mb('RssFile'), vmSizeMb: mb('VmSize'), threads: kb('Threads') };
+  return {
+    rssMb: mb('VmRSS'),
+    hwmMb: mb('VmHWM'),
+    anonMb: mb('RssAnon'),
+    fileMb: mb('RssFile'),
+    vmSizeMb: mb('VmSize'),
+    threads: kb('Threads'),
+  };
 }
 
 /** CPU time (user + system) the process used over `ms`, as a share of one core. */
@@ -82,9 +89,7 @@ async function main(): Promise<number> {
     for (let i = 0; i < devices; i++) nrs.push(await world.namespace(`r${i}`));
     const control = path.join(world.tempDir(), 'ctl', 'wgd.sock');
     const uapiDir = path.join(world.tempDir(), 'uapi');
-    const program = useTsx
-      ? ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts')]
-      : [path.join(ROOT, 'bin/zmesh')];
+    const program = useTsx ? ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts')] : [path.join(ROOT, 'bin/zmesh')];
     const wgd = node.spawn('node', [...program, 'wgd', '--control', control, '--uapi-dir', uapiDir]);
     await wgd.waitForOutput(/zmesh wgd: ready/, { timeoutMs: 30_000 });
     const client = new WgdClient(control);
@@ -92,7 +97,8 @@ async function main(): Promise<number> {
 
     const created: DeviceInfo[] = [];
     const createStart = performance.now();
-    for (let i = 0; i < devices; i++) created.push((await client.create({ name: world.ifname(`w${i}`), netns: nrs[i]!.path })).device);
+    for (let i = 0; i < devices; i++)
+      created.push((await client.create({ name: world.ifname(`w${i}`), netns: nrs[i]!.path })).device);
     const createMs = performance.now() - createStart;
     record(`${devices} devices, idle`, wgd.pid);
 
@@ -102,12 +108,15 @@ async function main(): Promise<number> {
     for (let i = 0; i < devices; i++) {
       const peer = i ^ 1;
       const inner = (j: number): string => `10.200.${j >> 1}.${(j & 1) + 1}`;
-      await uapi.set(created[i]!.uapiSocket, [
-        `private_key=${keyToHex(keys[i]!)}`,
-        `public_key=${keyToHex(publicKeyOf(keys[peer]!))}`,
-        `endpoint=127.0.0.1:${created[peer]!.listenPort}`,
-        `allowed_ip=${inner(peer)}/32`,
-      ].join('\n'));
+      await uapi.set(
+        created[i]!.uapiSocket,
+        [
+          `private_key=${keyToHex(keys[i]!)}`,
+          `public_key=${keyToHex(publicKeyOf(keys[peer]!))}`,
+          `endpoint=127.0.0.1:${created[peer]!.listenPort}`,
+          `allowed_ip=${inner(peer)}/32`,
+        ].join('\n'),
+      );
       await nrs[i]!.addAddress(created[i]!.name, `${inner(i)}/24`);
       await nrs[i]!.setUp(created[i]!.name);
     }
@@ -122,23 +131,37 @@ async function main(): Promise<number> {
     const listed = await client.list();
     const idleCpu = await cpuShare(wgd.pid, 5000);
 
-    process.stdout.write(`\nzmesh wgd, ${devices} devices (${useTsx ? 'sources under tsx' : 'dist/ via bin/zmesh'}), Node ${process.version}\n`);
-    process.stdout.write(`create: ${devices} devices in ${createMs.toFixed(0)} ms (${(createMs / devices).toFixed(1)} ms each); list reports ${listed.length}; pairs without reply: ${lost} of ${devices / 2}\n\n`);
+    process.stdout.write(
+      `\nzmesh wgd, ${devices} devices (${useTsx ? 'sources under tsx' : 'dist/ via bin/zmesh'}), Node ${process.version}\n`,
+    );
+    process.stdout.write(
+      `create: ${devices} devices in ${createMs.toFixed(0)} ms (${(createMs / devices).toFixed(1)} ms each); list reports ${listed.length}; pairs without reply: ${lost} of ${devices / 2}\n\n`,
+    );
     process.stdout.write('point                                      RSS MB  anon MB  file MB  peak MB  threads\n');
     for (const [label, m] of rows) {
-      process.stdout.write(`${label.padEnd(42)} ${String(m.rssMb).padStart(6)} ${String(m.anonMb).padStart(8)} ${String(m.fileMb).padStart(8)} ${String(m.hwmMb).padStart(8)} ${String(m.threads).padStart(8)}\n`);
+      process.stdout.write(
+        `${label.padEnd(42)} ${String(m.rssMb).padStart(6)} ${String(m.anonMb).padStart(8)} ${String(m.fileMb).padStart(8)} ${String(m.hwmMb).padStart(8)} ${String(m.threads).padStart(8)}\n`,
+      );
     }
     const base = rows[0]![1].rssMb;
     const last = rows.at(-1)![1];
-    process.stdout.write(`\nidle CPU with ${devices} configured devices: ${(idleCpu * 100).toFixed(1)}% of one core (5 s)\n`);
-    process.stdout.write(`per device: ${((last.rssMb - base) / devices).toFixed(2)} MB RSS; goal ${devices === 100 ? '' : '(for 100) '}≤ ${GOAL_MB} MB: ${last.hwmMb <= GOAL_MB ? 'met' : 'NOT met'} (peak ${last.hwmMb} MB)\n`);
+    process.stdout.write(
+      `\nidle CPU with ${devices} configured devices: ${(idleCpu * 100).toFixed(1)}% of one core (5 s)\n`,
+    );
+    process.stdout.write(
+      `per device: ${((last.rssMb - base) / devices).toFixed(2)} MB RSS; goal ${devices === 100 ? '' : '(for 100) '}≤ ${GOAL_MB} MB: ${last.hwmMb <= GOAL_MB ? 'met' : 'NOT met'} (peak ${last.hwmMb} MB)\n`,
+    );
 
     const stopStart = performance.now();
     process.kill(wgd.pid, 'SIGTERM');
     const status = await wgd.exited;
-    process.stdout.write(`SIGTERM with ${devices} devices: exit ${status.exitCode ?? status.signal} in ${(performance.now() - stopStart).toFixed(0)} ms\n`);
+    process.stdout.write(
+      `SIGTERM with ${devices} devices: exit ${status.exitCode ?? status.signal} in ${(performance.now() - stopStart).toFixed(0)} ms\n`,
+    );
     if (process.env.BENCH_VERBOSE) process.stderr.write(wgd.stderr);
-    const leftovers = (await runCommand(systemTool('ip'), ['-n', nrs[0]!.name, '-j', 'link', 'show'])).stdout.includes(created[0]!.name);
+    const leftovers = (await runCommand(systemTool('ip'), ['-n', nrs[0]!.name, '-j', 'link', 'show'])).stdout.includes(
+      created[0]!.name,
+    );
     if (leftovers) process.stdout.write('warning: a TUN survived the daemon\n');
     return lost === 0 && !leftovers ? 0 : 1;
   } finally {

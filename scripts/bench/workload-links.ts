@@ -55,45 +55,79 @@ async function main(): Promise<void> {
       await nr.ip(['link', 'set', 'br0', 'up']);
       for (let w = 0; w < PER_NETWORK; w++) {
         const wl = await world.namespace(`w${n}x${w}`);
-        specs.push({ nrNetns: nr.path, link: workloadLink.workloadLinkName(`bench-${n}-${w}`), netns: wl.path, ifname: 'eth0', ip: `10.200.${n}.${w + 2}`, gateway: `10.200.${n}.1`, mtu: WG_MTU });
+        specs.push({
+          nrNetns: nr.path,
+          link: workloadLink.workloadLinkName(`bench-${n}-${w}`),
+          netns: wl.path,
+          ifname: 'eth0',
+          ip: `10.200.${n}.${w + 2}`,
+          gateway: `10.200.${n}.1`,
+          mtu: WG_MTU,
+        });
       }
     }
     const nrPaths = [...new Set(specs.map((s) => s.nrNetns))];
     const KeptClass = (workloadLink as Record<string, unknown>).KernelWorkloadLinks as (new () => Kept) | undefined;
     for (let round = 0; round < ROUNDS; round++) {
-      row(`attach ${specs.length} (cold)`, await timed(async () => {
-        for (const spec of specs) if (!(await workloadLink.attachWorkloadLink(spec))) throw new Error('a cold attach reported no change');
-      }));
-      row(`re-check ${specs.length}, nothing changed`, await timed(async () => {
-        for (const spec of specs) if (await workloadLink.attachWorkloadLink(spec)) throw new Error('a re-check reported a change');
-      }));
+      row(
+        `attach ${specs.length} (cold)`,
+        await timed(async () => {
+          for (const spec of specs)
+            if (!(await workloadLink.attachWorkloadLink(spec))) throw new Error('a cold attach reported no change');
+        }),
+      );
+      row(
+        `re-check ${specs.length}, nothing changed`,
+        await timed(async () => {
+          for (const spec of specs)
+            if (await workloadLink.attachWorkloadLink(spec)) throw new Error('a re-check reported a change');
+        }),
+      );
       if (KeptClass) {
         const kept = new KeptClass();
         try {
-          row(`re-check ${specs.length}, kept instance, first pass`, await timed(async () => {
-            for (const spec of specs) await kept.attach(spec);
-          }));
-          row(`re-check ${specs.length}, kept instance, steady`, await timed(async () => {
-            for (const spec of specs) if (await kept.attach(spec)) throw new Error('a re-check reported a change');
-          }));
+          row(
+            `re-check ${specs.length}, kept instance, first pass`,
+            await timed(async () => {
+              for (const spec of specs) await kept.attach(spec);
+            }),
+          );
+          row(
+            `re-check ${specs.length}, kept instance, steady`,
+            await timed(async () => {
+              for (const spec of specs) if (await kept.attach(spec)) throw new Error('a re-check reported a change');
+            }),
+          );
         } finally {
           kept.close();
         }
       }
-      row(`list wl-* links of ${nrPaths.length} NRs`, await timed(async () => {
-        for (const path of nrPaths) if ((await workloadLink.listWorkloadLinks(path)).length !== PER_NETWORK) throw new Error('wrong link count');
-      }));
-      row(`detach ${specs.length}`, await timed(async () => {
-        for (const spec of specs) await workloadLink.detachWorkloadLink(spec.nrNetns, spec.link);
-      }));
+      row(
+        `list wl-* links of ${nrPaths.length} NRs`,
+        await timed(async () => {
+          for (const path of nrPaths)
+            if ((await workloadLink.listWorkloadLinks(path)).length !== PER_NETWORK)
+              throw new Error('wrong link count');
+        }),
+      );
+      row(
+        `detach ${specs.length}`,
+        await timed(async () => {
+          for (const spec of specs) await workloadLink.detachWorkloadLink(spec.nrNetns, spec.link);
+        }),
+      );
     }
     const width = Math.max(...rows.map((r) => r[0].length));
-    console.log(`\nworkload links: ${NETWORKS} NRs × ${PER_NETWORK} workloads, ${ROUNDS} round(s); median (min–max) ms\n`);
+    console.log(
+      `\nworkload links: ${NETWORKS} NRs × ${PER_NETWORK} workloads, ${ROUNDS} round(s); median (min–max) ms\n`,
+    );
     console.log(`${'operation'.padEnd(width)} | median ms |     min–max ms | ms per workload`);
     console.log(`${'-'.repeat(width)}-|-----------|----------------|----------------`);
     for (const [what, values] of rows) {
       const per = what.startsWith('list') ? nrPaths.length : specs.length;
-      console.log(`${what.padEnd(width)} | ${median(values).toFixed(1).padStart(9)} | ${`${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)}`.padStart(14)} | ${(median(values) / per).toFixed(2).padStart(14)}`);
+      console.log(
+        `${what.padEnd(width)} | ${median(values).toFixed(1).padStart(9)} | ${`${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)}`.padStart(14)} | ${(median(values) / per).toFixed(2).padStart(14)}`,
+      );
     }
   } finally {
     await world.teardown();

@@ -5,10 +5,17 @@
  * unsigned file is a draft only. The key file must be 0600; errors never show its content.
  */
 import { stat } from 'node:fs/promises';
-import { ADMIN_KEY_ENV, AdminKey, NetdefError, type NetworkDefinition, ready, signDefinition, unsignedDefinition } from '../netdef/index.js';
+import {
+  ADMIN_KEY_ENV,
+  AdminKey,
+  NetdefError,
+  type NetworkDefinition,
+  ready,
+  signDefinition,
+  unsignedDefinition,
+} from '../netdef/index.js';
 import { CliError, type CliIo, type Invocation, type OptionSpec } from './command.js';
 import { readTextFile } from './files.js';
-
 
 export const ADMIN_KEY_OPTION: OptionSpec = {
   type: 'string',
@@ -20,7 +27,8 @@ export const ADMIN_KEY_OPTION: OptionSpec = {
 export async function loadAdminKey(path: string, option: string): Promise<AdminKey> {
   await ready();
   const text = await readTextFile(path, option);
-  if (((await stat(path)).mode & 0o077) !== 0) throw CliError.invalid(option, `${path} must not be readable by group or others (chmod 600)`);
+  if (((await stat(path)).mode & 0o077) !== 0)
+    throw CliError.invalid(option, `${path} must not be readable by group or others (chmod 600)`);
   try {
     return AdminKey.fromBase64(text);
   } catch (error) {
@@ -53,6 +61,7 @@ export async function definitionSigner(invocation: Invocation): Promise<(def: Ne
 }
 
 function warnUnsigned(io: CliIo): void {
-  io.stderr(`zmesh: warning: no admin key (--admin-key FILE or $${ADMIN_KEY_ENV}): the revision is written unsigned and every node will refuse it\n`);
+  io.stderr(
+    `zmesh: warning: no admin key (--admin-key FILE or $${ADMIN_KEY_ENV}): the revision is written unsigned and every node will refuse it\n`,
+  );
 }
-

@@ -13,10 +13,16 @@ async function init({ args, io }: Invocation): Promise<void> {
   await ready();
   const key = AdminKey.generate();
   try {
-    await writeToolFile(path, `${key.revealBase64()}\n`, '--key', { mode: 0o600, exclusive: args.flags['force'] !== true });
+    await writeToolFile(path, `${key.revealBase64()}\n`, '--key', {
+      mode: 0o600,
+      exclusive: args.flags['force'] !== true,
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw CliError.invalid('--key', `${path} already exists: refusing to replace an admin key (use --force to replace it)`);
+      throw CliError.invalid(
+        '--key',
+        `${path} already exists: refusing to replace an admin key (use --force to replace it)`,
+      );
     }
     throw error;
   }
@@ -37,7 +43,8 @@ export const adminGroup: CommandGroup = {
         key: { type: 'string', value: 'FILE', required: true, description: 'where the secret key goes (mode 0600)' },
         force: { type: 'boolean', description: 'replace an existing key file' },
       },
-      notes: 'Nodes trust the printed public key: `zmesh node init --trust KEY` or `zmesh node trust add KEY`. The tool signs with FILE given as --admin-key FILE or $ZMESH_ADMIN_KEY.',
+      notes:
+        'Nodes trust the printed public key: `zmesh node init --trust KEY` or `zmesh node trust add KEY`. The tool signs with FILE given as --admin-key FILE or $ZMESH_ADMIN_KEY.',
       run: init,
     },
     'public-key': {

@@ -28,7 +28,10 @@ async function matrixText(mesh: StandardMesh): Promise<{ text: string; checks: C
   const results = await mesh.world.reachability(mesh.workloads, { count: 2 });
   const labels = mesh.workloads.map((w) => w.label);
   const addresses = mesh.workloads.map((w) => `  ${w.label.padEnd(14)} ${w.ip}`).join('\n');
-  return { text: `workloads:\n${addresses}\n\nreachability (ping):\n${formatMatrix(labels, results)}`, checks: reachabilityChecks(results) };
+  return {
+    text: `workloads:\n${addresses}\n\nreachability (ping):\n${formatMatrix(labels, results)}`,
+    checks: reachabilityChecks(results),
+  };
 }
 
 /** `zmesh net status` through the store: each node's applied revision against the network's. */
@@ -38,7 +41,12 @@ async function rolloutText(mesh: FleetMesh): Promise<{ text: string; check: Chec
   const ok = r.exitCode === 0 && summary !== null && summary[1] === summary[2];
   return {
     text: `rollout through the store (${mesh.fleet.url}):\n${r.exitCode === 0 ? r.stdout.trimEnd() : r.stderr.trim()}`,
-    check: { name: 'every node applied the store\'s revision', expected: 'all nodes at the latest revision', seen: summary ? summary[0] : r.stderr.trim().slice(0, 80), ok },
+    check: {
+      name: "every node applied the store's revision",
+      expected: 'all nodes at the latest revision',
+      seen: summary ? summary[0] : r.stderr.trim().slice(0, 80),
+      ok,
+    },
   };
 }
 
@@ -46,7 +54,10 @@ async function rolloutText(mesh: FleetMesh): Promise<{ text: string; check: Chec
 async function drawGraph(mesh: FleetMesh, file: string): Promise<string> {
   const def = mesh.net.definition() as NetworkDefinition;
   try {
-    const live = (await mesh.world.node('alpha').api.getNetwork(def.name)) as { node: string; device: { peers: LivePeers['peers'] } | null };
+    const live = (await mesh.world.node('alpha').api.getNetwork(def.name)) as {
+      node: string;
+      device: { peers: LivePeers['peers'] } | null;
+    };
     await renderDot(networkDot(def, { node: live.node, peers: live.device?.peers ?? [] }), 'svg', file);
     return `graph: ${file} (refreshed ${new Date().toISOString().slice(11, 19)})`;
   } catch (error) {
@@ -58,7 +69,8 @@ async function run({ args, io }: Invocation): Promise<void> {
   const once = args.flags['once'] === true;
   const intervalText = args.strings['interval'];
   const interval = intervalText === undefined ? DEFAULT_INTERVAL_SECONDS : Number(intervalText);
-  if (!Number.isFinite(interval) || interval < 1 || interval > 3600) throw CliError.invalid('--interval', `${intervalText} is not a number of seconds from 1 to 3600`);
+  if (!Number.isFinite(interval) || interval < 1 || interval > 3600)
+    throw CliError.invalid('--interval', `${intervalText} is not a number of seconds from 1 to 3600`);
   if (process.getuid?.() !== 0) throw CliError.failed('demo', 'must run as root (it creates network namespaces)');
 
   let stop: () => void = () => {};
@@ -110,7 +122,9 @@ async function run({ args, io }: Invocation): Promise<void> {
         const matrix = await matrixText(mesh);
         const graph = await drawGraph(mesh, graphFile);
         if (stopping) break;
-        io.stdout(`\x1b[2J\x1b[H${new Date().toISOString()}  zmesh demo, world ${mesh.world.prefix} (refresh every ${interval} s, Ctrl-C to stop)\n\n${status}\n\n${rollout.text}\n\n${matrix.text}\n\n${graph}\n`);
+        io.stdout(
+          `\x1b[2J\x1b[H${new Date().toISOString()}  zmesh demo, world ${mesh.world.prefix} (refresh every ${interval} s, Ctrl-C to stop)\n\n${status}\n\n${rollout.text}\n\n${matrix.text}\n\n${graph}\n`,
+        );
         await Promise.race([stopped, new Promise((r) => setTimeout(r, interval * 1000).unref())]);
       }
     }
@@ -126,12 +140,27 @@ async function run({ args, io }: Invocation): Promise<void> {
 }
 
 export const demoCommand: Command = {
-  summary: 'build a simulated 4-node world (2 public, 2 behind NAT), deploy a network, show live status; torn down at the end',
+  summary:
+    'build a simulated 4-node world (2 public, 2 behind NAT), deploy a network, show live status; torn down at the end',
   options: {
-    once: { type: 'boolean', description: 'check once, print the table and the reachability matrix, tear down; exit 0 only if every check passed' },
-    interval: { type: 'string', value: 'SECONDS', description: `refresh interval of the live view (default ${DEFAULT_INTERVAL_SECONDS})` },
-    graph: { type: 'string', value: 'FILE', description: 'where the network\'s SVG picture goes, drawn at start and at every refresh (default $TMPDIR/zmesh-demo-<run prefix>.svg)' },
+    once: {
+      type: 'boolean',
+      description:
+        'check once, print the table and the reachability matrix, tear down; exit 0 only if every check passed',
+    },
+    interval: {
+      type: 'string',
+      value: 'SECONDS',
+      description: `refresh interval of the live view (default ${DEFAULT_INTERVAL_SECONDS})`,
+    },
+    graph: {
+      type: 'string',
+      value: 'FILE',
+      description:
+        "where the network's SVG picture goes, drawn at start and at every refresh (default $TMPDIR/zmesh-demo-<run prefix>.svg)",
+    },
   },
-  notes: 'Runs as root; every namespace, process and file it makes carries a random run prefix and is removed at the end (scripts/test-cleanup removes what a killed run left), except the graph it draws (--graph).',
+  notes:
+    'Runs as root; every namespace, process and file it makes carries a random run prefix and is removed at the end (scripts/test-cleanup removes what a killed run left), except the graph it draws (--graph).',
   run,
 };

@@ -78,7 +78,12 @@ async function linkTarget(path: string, field: string): Promise<string> {
  * its target. A failure is `<field>: cannot write <path>: <reason>` — the path asked for, never the
  * temporary file; EEXIST of an exclusive write passes through for the caller to word.
  */
-export async function writeToolFile(path: string, text: string, field: string, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeToolFile(
+  path: string,
+  text: string,
+  field: string,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const target = await linkTarget(path, field);
   try {
     await writeFileAtomic(target, text, options);

@@ -28,7 +28,9 @@ export function commandHelp(name: string, command: Command): string {
 
 function commandLines(prefix: string, entry: CommandEntry): string[] {
   if (!isGroup(entry)) return [`  ${prefix.padEnd(22)}${entry.summary}`];
-  return Object.entries(entry.commands).map(([name, command]) => `  ${`${prefix} ${name}`.padEnd(22)}${command.summary}`);
+  return Object.entries(entry.commands).map(
+    ([name, command]) => `  ${`${prefix} ${name}`.padEnd(22)}${command.summary}`,
+  );
 }
 
 export function groupHelp(name: string, entry: CommandEntry): string {

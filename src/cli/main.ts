@@ -8,7 +8,16 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NetdefError } from '../netdef/index.js';
 import { HELP, parseCommandArgs } from './args.js';
-import { CliError, type CliIo, type Command, type CommandEntry, EXIT_FAILURE, EXIT_INVALID, EXIT_OK, isGroup } from './command.js';
+import {
+  CliError,
+  type CliIo,
+  type Command,
+  type CommandEntry,
+  EXIT_FAILURE,
+  EXIT_INVALID,
+  EXIT_OK,
+  isGroup,
+} from './command.js';
 import { cniGroup } from './cni.js';
 import { demoCommand } from './demo.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';

@@ -29,14 +29,20 @@ import { withSignedWrites } from '../store/index.js';
 import { openStoreOption, resolveTarget, storeCliError, storeUrlOf, withTarget } from './store-target.js';
 
 /** JSON paths of a resource at `index` → the options that supplied them. */
-function resourceFields(index: number, recordOption: string, extra: Record<string, string> = {}): Record<string, string> {
+function resourceFields(
+  index: number,
+  recordOption: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const base = `/resources/${index}`;
   return {
     [`${base}/node`]: `${recordOption}#/id`,
     [`${base}/identityKey`]: `${recordOption}#/identityKey`,
     [`${base}/endpoints`]: `${recordOption}#/endpoints`,
     [`${base}/hidden`]: `${recordOption}#/hidden`,
-    ...Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`${base}/endpoints/${i}`, `${recordOption}#/endpoints/${i}`])),
+    ...Object.fromEntries(
+      Array.from({ length: 16 }, (_, i) => [`${base}/endpoints/${i}`, `${recordOption}#/endpoints/${i}`]),
+    ),
     ...extra,
   };
 }
@@ -47,7 +53,11 @@ function resourceFields(index: number, recordOption: string, extra: Record<strin
  * on the latest definition, and fails (writing nothing) if it no longer applies. Also used by
  * net-access.ts and invite.ts.
  */
-export async function edit(invocation: Invocation, change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>, fields: (def: NetworkDefinition) => Record<string, string> = () => ({})): Promise<NetworkDefinition> {
+export async function edit(
+  invocation: Invocation,
+  change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>,
+  fields: (def: NetworkDefinition) => Record<string, string> = () => ({}),
+): Promise<NetworkDefinition> {
   const target = resolveTarget(invocation);
   const sign = await definitionSigner(invocation);
   if (target.kind === 'store') {
@@ -90,15 +100,20 @@ export async function create(invocation: Invocation): Promise<void> {
   const sign = await definitionSigner(invocation);
   if (target.kind === 'store') {
     const name = args.strings['name'];
-    if (name !== undefined && name !== target.name) throw CliError.invalid('--name', `"${name}" differs from the network named by FILE ("${target.name}")`);
+    if (name !== undefined && name !== target.name)
+      throw CliError.invalid('--name', `"${name}" differs from the network named by FILE ("${target.name}")`);
     let def: NetworkDefinition;
     try {
       def = createNetwork(target.name, args.strings['ip-range'] as string);
     } catch (error) {
       throw toCliError(error, target.label, { '/name': 'FILE', '/ipRange': '--ip-range' });
     }
-    await withTarget(target, () => withSignedWrites(target.store, sign).createNetwork(def, { replace: args.flags['force'] === true }));
-    io.stdout(`created network "${def.name}" (${def.ipRange}) in ${target.store.description}, revision ${def.revision}\n`);
+    await withTarget(target, () =>
+      withSignedWrites(target.store, sign).createNetwork(def, { replace: args.flags['force'] === true }),
+    );
+    io.stdout(
+      `created network "${def.name}" (${def.ipRange}) in ${target.store.description}, revision ${def.revision}\n`,
+    );
     return;
   }
   const file = target.file;
@@ -129,14 +144,20 @@ async function addNodeRecord(invocation: Invocation): Promise<NodeRecord> {
   const { args, io } = invocation;
   const path = args.strings['node-record'];
   const id = args.strings['node'];
-  if ((path === undefined) === (id === undefined)) throw CliError.invalid('--node-record', 'give exactly one of --node-record REC and --node ID');
+  if ((path === undefined) === (id === undefined))
+    throw CliError.invalid('--node-record', 'give exactly one of --node-record REC and --node ID');
   if (path !== undefined) return loadNodeRecord(path, '--node-record', io);
   const url = storeUrlOf(invocation);
-  if (url === undefined) throw CliError.invalid('--node', 'takes the record from the store: give --store URL (or set ZMESH_STORE)');
+  if (url === undefined)
+    throw CliError.invalid('--node', 'takes the record from the store: give --store URL (or set ZMESH_STORE)');
   const store = openStoreOption(url);
   try {
     const record = await store.readNodeRecord(id as string);
-    if (!record) throw CliError.invalid('--node', `no node record "${id}" in ${store.description} (publish it with zmesh node init --store)`);
+    if (!record)
+      throw CliError.invalid(
+        '--node',
+        `no node record "${id}" in ${store.description} (publish it with zmesh node init --store)`,
+      );
     return record;
   } catch (error) {
     throw storeCliError(error);
@@ -157,14 +178,26 @@ export async function addNodeCommand(invocation: Invocation): Promise<void> {
     invocation,
     (def) => {
       before = def;
-      return addNode(def, record, sodiumKeySource, { ...(subnet === undefined ? {} : { subnet }), ...(listenPort === undefined ? {} : { listenPort }) });
+      return addNode(def, record, sodiumKeySource, {
+        ...(subnet === undefined ? {} : { subnet }),
+        ...(listenPort === undefined ? {} : { listenPort }),
+      });
     },
-    (def) => resourceFields(def.resources.length, recordOption, { [`/resources/${def.resources.length}/subnet`]: '--subnet', [`/resources/${def.resources.length}/listenPort`]: '--listen-port', '/ipRange': '--subnet' }),
+    (def) =>
+      resourceFields(def.resources.length, recordOption, {
+        [`/resources/${def.resources.length}/subnet`]: '--subnet',
+        [`/resources/${def.resources.length}/listenPort`]: '--listen-port',
+        '/ipRange': '--subnet',
+      }),
   );
   const added = next.resources[next.resources.length - 1];
-  io.stdout(`added node "${record.id}": subnet ${added?.subnet}, listen port ${added?.listenPort}; revision ${next.revision}\n`);
+  io.stdout(
+    `added node "${record.id}": subnet ${added?.subnet}, listen port ${added?.listenPort}; revision ${next.revision}\n`,
+  );
   if (before && before.aggregator === undefined && next.aggregator !== undefined) {
-    io.stdout(`hidden node "${record.id}" needs an aggregator: "${next.aggregator}" (the first public NR) is now the aggregator; change it with set-aggregator\n`);
+    io.stdout(
+      `hidden node "${record.id}" needs an aggregator: "${next.aggregator}" (the first public NR) is now the aggregator; change it with set-aggregator\n`,
+    );
   }
 }
 
@@ -175,14 +208,23 @@ export async function removeNodeCommand(invocation: Invocation): Promise<void> {
 }
 
 /** set-aggregator and set-exit: exactly one of --node ID and --none; a refusal of the role names the option given. */
-function setRoleCommand(role: 'aggregator' | 'exit', set: (def: NetworkDefinition, node: string | undefined) => NetworkDefinition) {
+function setRoleCommand(
+  role: 'aggregator' | 'exit',
+  set: (def: NetworkDefinition, node: string | undefined) => NetworkDefinition,
+) {
   return async (invocation: Invocation): Promise<void> => {
     const { args, io } = invocation;
     const node = args.strings['node'];
     const none = args.flags['none'] === true;
     if ((node === undefined) === !none) throw CliError.invalid('--node', 'give exactly one of --node ID and --none');
-    const next = await edit(invocation, (def) => set(def, node), () => ({ [`/${role}`]: none ? '--none' : '--node' }));
-    io.stdout(`${node === undefined ? `cleared the ${role}` : `${role} is now "${node}"`}; revision ${next.revision}\n`);
+    const next = await edit(
+      invocation,
+      (def) => set(def, node),
+      () => ({ [`/${role}`]: none ? '--none' : '--node' }),
+    );
+    io.stdout(
+      `${node === undefined ? `cleared the ${role}` : `${role} is now "${node}"`}; revision ${next.revision}\n`,
+    );
   };
 }
 
@@ -199,7 +241,8 @@ export async function reprovisionCommand(invocation: Invocation): Promise<void> 
   const rotateKey = args.flags['rotate-key'] === true;
   const next = await edit(
     invocation,
-    (def) => reprovisionNode(def, node, record, { rotateKey, ...(oldIdentity ? { oldIdentity } : {}) }, sodiumKeySource),
+    (def) =>
+      reprovisionNode(def, node, record, { rotateKey, ...(oldIdentity ? { oldIdentity } : {}) }, sodiumKeySource),
     (def) => {
       const index = def.resources.findIndex((r) => r.node === node);
       return {
@@ -212,16 +255,24 @@ export async function reprovisionCommand(invocation: Invocation): Promise<void> 
     },
   );
   const resource = next.resources.find((r) => r.node === node);
-  io.stdout(`reprovisioned node "${node}": subnet ${resource?.subnet}, listen port ${resource?.listenPort} kept; WireGuard key ${rotateKey ? 'rotated' : 'kept (sealed to the node\'s current identity)'}; revision ${next.revision}\n`);
+  io.stdout(
+    `reprovisioned node "${node}": subnet ${resource?.subnet}, listen port ${resource?.listenPort} kept; WireGuard key ${rotateKey ? 'rotated' : "kept (sealed to the node's current identity)"}; revision ${next.revision}\n`,
+  );
 }
 
 /** rotate-key: a new WireGuard key pair for one NR, sealed to its node; the revision carries the rotation record. */
 export async function rotateKeyCommand(invocation: Invocation): Promise<void> {
   await ready();
   const node = nodeOption(invocation);
-  const next = await edit(invocation, (def) => rotateNodeKey(def, node, sodiumKeySource), () => ({ '/resources': '--node' }));
+  const next = await edit(
+    invocation,
+    (def) => rotateNodeKey(def, node, sodiumKeySource),
+    () => ({ '/resources': '--node' }),
+  );
   const resource = next.resources.find((r) => r.node === node);
-  invocation.io.stdout(`rotated the WireGuard key of node "${node}": public key ${resource?.wgPublicKey ?? '?'}; revision ${next.revision}\n`);
+  invocation.io.stdout(
+    `rotated the WireGuard key of node "${node}": public key ${resource?.wgPublicKey ?? '?'}; revision ${next.revision}\n`,
+  );
 }
 
 /** service add|move|remove: a service address in the definition (netdef/services.ts). */
@@ -234,14 +285,26 @@ export async function serviceCommand(invocation: Invocation): Promise<void> {
   // A new service is appended: its problems are about the options given.
   const fields = (def: NetworkDefinition) => {
     const at = `/services/${action === 'add' ? (def.services ?? []).length : (def.services ?? []).findIndex((s) => s.name === name)}`;
-    return { '/services': '--name', [`${at}/name`]: '--name', [`${at}/address`]: '--address', [`${at}/node`]: '--node', [`${at}/workload`]: '--workload' };
+    return {
+      '/services': '--name',
+      [`${at}/name`]: '--name',
+      [`${at}/address`]: '--address',
+      [`${at}/node`]: '--node',
+      [`${at}/workload`]: '--workload',
+    };
   };
   let change: (def: NetworkDefinition) => NetworkDefinition;
   if (action === 'add' || action === 'move') {
     if (node === undefined) throw CliError.invalid('--node', `required with ${action}`);
     change =
       action === 'add'
-        ? (def) => addService(def, { name, node, ...(args.strings['address'] === undefined ? {} : { address: args.strings['address'] }), ...(workload === undefined ? {} : { workload }) })
+        ? (def) =>
+            addService(def, {
+              name,
+              node,
+              ...(args.strings['address'] === undefined ? {} : { address: args.strings['address'] }),
+              ...(workload === undefined ? {} : { workload }),
+            })
         : (def) => moveService(def, name, node, workload);
   } else if (action === 'remove') {
     change = (def) => removeService(def, name);

@@ -52,7 +52,11 @@ export async function validateCommand(invocation: Invocation): Promise<void> {
   });
   const admin = trusted.length === 0 ? await adminKeyOf(invocation) : null;
   if (admin !== null) trusted.push(admin.publicKey());
-  if (def.signature === undefined) throw CliError.invalid(`${label}#/signature`, 'the definition is not signed (nodes refuse it): write it with --admin-key FILE');
+  if (def.signature === undefined)
+    throw CliError.invalid(
+      `${label}#/signature`,
+      'the definition is not signed (nodes refuse it): write it with --admin-key FILE',
+    );
   const named = trusted.length === 0;
   const check = verifyDefinition(def, named ? [def.signature.key] : trusted);
   if (!check.ok) throw CliError.invalid(`${label}#/signature`, check.reason);
@@ -64,7 +68,10 @@ export async function showCommand(invocation: Invocation): Promise<void> {
   const { def } = await readTarget(invocation);
   const { io } = invocation;
   const rows = def.resources.map((resource) => {
-    const roles = [def.aggregator === resource.node ? 'aggregator' : '', def.exit === resource.node ? 'exit' : ''].filter(Boolean);
+    const roles = [
+      def.aggregator === resource.node ? 'aggregator' : '',
+      def.exit === resource.node ? 'exit' : '',
+    ].filter(Boolean);
     const subnet = parseCidr(resource.subnet);
     const more = resource.endpoints.length > 1 ? ` (+${resource.endpoints.length - 1})` : '';
     return [
@@ -77,7 +84,9 @@ export async function showCommand(invocation: Invocation): Promise<void> {
       roles.length > 0 ? roles.join(',') : '-',
     ];
   });
-  io.stdout(`network ${def.name} (netid ${netIdOf(def.name)})  range ${def.ipRange}  revision ${def.revision}  ${def.resources.length} NRs\n`);
+  io.stdout(
+    `network ${def.name} (netid ${netIdOf(def.name)})  range ${def.ipRange}  revision ${def.revision}  ${def.resources.length} NRs\n`,
+  );
   io.stdout(formatTable(['NODE', 'SUBNET', 'WG ADDRESS', 'PORT', 'ENDPOINT', 'HIDDEN', 'ROLE'], rows));
   io.stdout(accessSummary(def, new Date()));
 }

@@ -25,7 +25,8 @@ function table(rollout: Rollout, now: number): string {
 
 function timeoutOption(text: string | undefined): number {
   if (text === undefined) return 120;
-  if (!/^[0-9]{1,5}$/.test(text) || Number(text) < 1) throw CliError.invalid('--timeout', 'must be a number of seconds from 1 to 99999');
+  if (!/^[0-9]{1,5}$/.test(text) || Number(text) < 1)
+    throw CliError.invalid('--timeout', 'must be a number of seconds from 1 to 99999');
   return Number(text);
 }
 
@@ -44,8 +45,18 @@ export async function statusCommand(invocation: Invocation): Promise<void> {
     let lastLine = '';
     while (args.flags['wait'] === true && !rollout.done) {
       if (Date.now() > deadline) {
-        io.stdout(`network ${rollout.network} revision ${rollout.revision}\n${table(rollout, Date.now())}\n${rollout.summary}\n`);
-        throw new CliError([{ field: 'NAME', reason: `timed out after ${timeoutS} s waiting for ${rollout.laggards.join(', ')} to apply revision ${rollout.revision}` }], EXIT_FAILURE);
+        io.stdout(
+          `network ${rollout.network} revision ${rollout.revision}\n${table(rollout, Date.now())}\n${rollout.summary}\n`,
+        );
+        throw new CliError(
+          [
+            {
+              field: 'NAME',
+              reason: `timed out after ${timeoutS} s waiting for ${rollout.laggards.join(', ')} to apply revision ${rollout.revision}`,
+            },
+          ],
+          EXIT_FAILURE,
+        );
       }
       // A progress line when who is at the revision changes (not for every passing second).
       const shape = `${rollout.revision} ${rollout.laggards.join(',')}`;
@@ -56,6 +67,8 @@ export async function statusCommand(invocation: Invocation): Promise<void> {
       await new Promise((r) => setTimeout(r, POLL_MS));
       rollout = await readRollout(store, target.name);
     }
-    io.stdout(`network ${rollout.network} revision ${rollout.revision}\n${table(rollout, Date.now())}\n${rollout.summary}\n`);
+    io.stdout(
+      `network ${rollout.network} revision ${rollout.revision}\n${table(rollout, Date.now())}\n${rollout.summary}\n`,
+    );
   });
 }

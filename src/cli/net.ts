@@ -5,7 +5,16 @@
 
 import { graphCommand } from './graph.js';
 import type { Command, CommandGroup, PositionalSpec } from './command.js';
-import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, rotateKeyCommand, serviceCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
+import {
+  addNodeCommand,
+  create,
+  removeNodeCommand,
+  reprovisionCommand,
+  rotateKeyCommand,
+  serviceCommand,
+  setAggregatorCommand,
+  setExitCommand,
+} from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
 import { acceptRedemptionCommand, inviteCommand, revokeCommand } from './invite.js';
 import { associateCommand, dissociateCommand, explainCommand, groupCommand } from './net-access.js';
@@ -13,7 +22,9 @@ import { statusCommand } from './net-status.js';
 import { ADMIN_KEY_OPTION } from './admin-key.js';
 import { STORE_OPTION } from './store-target.js';
 
-const FILE: PositionalSpec[] = [{ name: 'FILE', description: "the network definition (JSON), or the network's name with --store" }];
+const FILE: PositionalSpec[] = [
+  { name: 'FILE', description: "the network definition (JSON), or the network's name with --store" },
+];
 const CHANGES =
   'FILE is validated, written atomically and its revision bumped; on any error it is left untouched. ' +
   "In a store the write is a compare-and-swap on the network's revision: after another admin's edit the verb is applied again to the latest revision.";
@@ -30,7 +41,12 @@ function associationCommand(summary: string, notes: string, run: Command['run'])
       from: { type: 'string', value: 'GROUP', required: true, description: 'the group that opens connections' },
       to: { type: 'string', value: 'GROUP', required: true, description: 'the group it may reach' },
       protocol: { type: 'string', value: 'P', description: 'tcp, udp or icmp (default: any)' },
-      port: { type: 'string', value: 'N[-M]', multiple: true, description: 'a destination port or range (tcp/udp; repeatable; default: any)' },
+      port: {
+        type: 'string',
+        value: 'N[-M]',
+        multiple: true,
+        description: 'a destination port or range (tcp/udp; repeatable; default: any)',
+      },
       'both-ways': { type: 'boolean', description: 'TO may also open connections to FROM' },
       ...WRITES,
     },
@@ -62,8 +78,18 @@ export const netGroup: CommandGroup = {
       summary: 'write a new, empty network definition',
       positionals: FILE,
       options: {
-        name: { type: 'string', value: 'N', description: 'network name (required for a FILE; with --store, FILE is the name); its hash gives the NR namespace n-<netid>' },
-        'ip-range': { type: 'string', value: 'CIDR', required: true, description: 'IPv4 range /8 to /24 outside 100.64.0.0/10, loopback, link-local, multicast' },
+        name: {
+          type: 'string',
+          value: 'N',
+          description:
+            'network name (required for a FILE; with --store, FILE is the name); its hash gives the NR namespace n-<netid>',
+        },
+        'ip-range': {
+          type: 'string',
+          value: 'CIDR',
+          required: true,
+          description: 'IPv4 range /8 to /24 outside 100.64.0.0/10, loopback, link-local, multicast',
+        },
         force: { type: 'boolean', description: 'replace an existing FILE' },
         ...WRITES,
       },
@@ -74,11 +100,23 @@ export const netGroup: CommandGroup = {
       positionals: FILE,
       usage: 'add-node FILE (--node-record REC | --node ID) [--subnet CIDR] [--listen-port P] [--store URL]',
       options: {
-        'node-record': { type: 'string', value: 'REC', description: 'the node record from `zmesh node init` (a file, or - for stdin)' },
-        node: { type: 'string', value: 'ID', description: 'instead of --node-record: the record `zmesh node init --store` published' },
+        'node-record': {
+          type: 'string',
+          value: 'REC',
+          description: 'the node record from `zmesh node init` (a file, or - for stdin)',
+        },
+        node: {
+          type: 'string',
+          value: 'ID',
+          description: 'instead of --node-record: the record `zmesh node init --store` published',
+        },
         ...WRITES,
         subnet: { type: 'string', value: 'CIDR', description: 'a specific free /24 inside the range' },
-        'listen-port': { type: 'string', value: 'P', description: 'a specific listen port (default: the lowest free one from the network base port)' },
+        'listen-port': {
+          type: 'string',
+          value: 'P',
+          description: 'a specific listen port (default: the lowest free one from the network base port)',
+        },
       },
       notes: `${CHANGES} A hidden node joining a network without aggregator makes the first public NR the aggregator.`,
       run: addNodeCommand,
@@ -90,23 +128,43 @@ export const netGroup: CommandGroup = {
       notes: `${CHANGES} The exit, and the aggregator while NRs are hidden, must be replaced first.`,
       run: removeNodeCommand,
     },
-    'set-aggregator': setRole('aggregator', 'set the public NR that relays for hidden NRs', 'clear the aggregator (only while no NR is hidden)', setAggregatorCommand),
-    'set-exit': setRole('exit', 'set (or clear) the NR through which the whole network reaches the Internet', 'clear the exit: every NR egresses through its own node', setExitCommand),
+    'set-aggregator': setRole(
+      'aggregator',
+      'set the public NR that relays for hidden NRs',
+      'clear the aggregator (only while no NR is hidden)',
+      setAggregatorCommand,
+    ),
+    'set-exit': setRole(
+      'exit',
+      'set (or clear) the NR through which the whole network reaches the Internet',
+      'clear the exit: every NR egresses through its own node',
+      setExitCommand,
+    ),
     reprovision: {
       summary: 'a reinstalled node keeps its subnet, port and WireGuard address under a new identity',
       positionals: FILE,
       options: {
         node: { type: 'string', value: 'ID', required: true, description: 'the node' },
-        'node-record': { type: 'string', value: 'NEWREC', required: true, description: 'its new node record (a file, or - for stdin)' },
+        'node-record': {
+          type: 'string',
+          value: 'NEWREC',
+          required: true,
+          description: 'its new node record (a file, or - for stdin)',
+        },
         'rotate-key': { type: 'boolean', description: 'generate a new WireGuard key pair' },
-        'old-node-key': { type: 'string', value: 'KEYFILE', description: "the node's previous identity key: re-seals the existing WireGuard key to the new identity" },
+        'old-node-key': {
+          type: 'string',
+          value: 'KEYFILE',
+          description: "the node's previous identity key: re-seals the existing WireGuard key to the new identity",
+        },
         ...WRITES,
       },
       notes: `${CHANGES} With a new identity, give --rotate-key or --old-node-key (the existing key is sealed to the old identity, so only that key can re-seal it).`,
       run: reprovisionCommand,
     },
     'rotate-key': {
-      summary: "give one node's NR a new WireGuard key pair (sealed to the node); its peers learn it in the same revision",
+      summary:
+        "give one node's NR a new WireGuard key pair (sealed to the node); its peers learn it in the same revision",
       positionals: FILE,
       options: { node: { type: 'string', value: 'ID', required: true, description: 'the node' }, ...WRITES },
       notes: `${CHANGES} The revision carries a rotation record for the node: nodes refuse a key change without one (pinning).`,
@@ -118,7 +176,12 @@ export const netGroup: CommandGroup = {
       usage: 'group add FILE --name G --cidr CIDR [--cidr CIDR ...] [--intra-group] | group remove FILE --name G',
       options: {
         name: { type: 'string', value: 'G', required: true, description: 'the group name' },
-        cidr: { type: 'string', value: 'CIDR', multiple: true, description: 'a prefix inside the range (repeatable; add only)' },
+        cidr: {
+          type: 'string',
+          value: 'CIDR',
+          multiple: true,
+          description: 'a prefix inside the range (repeatable; add only)',
+        },
         'intra-group': { type: 'boolean', description: 'members may open connections to each other (add only)' },
         ...WRITES,
       },
@@ -151,10 +214,18 @@ export const netGroup: CommandGroup = {
       summary: 'invite an external peer (a laptop) through a public NR; prints the invitation (a secret) on stdout',
       positionals: FILE,
       options: {
-        name: { type: 'string', value: 'N', required: true, description: 'the peer\'s name' },
+        name: { type: 'string', value: 'N', required: true, description: "the peer's name" },
         via: { type: 'string', value: 'NODE', required: true, description: 'the public NR it peers with' },
-        address: { type: 'string', value: 'A', description: 'its address: inside the range, outside every NR subnet (default: the highest free one)' },
-        expires: { type: 'string', value: 'DURATION', description: 'how long the invitation may be redeemed: 30m, 24h (default), 7d' },
+        address: {
+          type: 'string',
+          value: 'A',
+          description: 'its address: inside the range, outside every NR subnet (default: the highest free one)',
+        },
+        expires: {
+          type: 'string',
+          value: 'DURATION',
+          description: 'how long the invitation may be redeemed: 30m, 24h (default), 7d',
+        },
         ...WRITES,
       },
       notes: `${CHANGES} FILE stores only the invitation's public key; the peer redeems with \`zmesh invite redeem\`.`,
@@ -163,7 +234,15 @@ export const netGroup: CommandGroup = {
     redeem: {
       summary: "record an invited peer's own key from its redemption (once, before expiry, signature verified)",
       positionals: FILE,
-      options: { redemption: { type: 'string', value: 'R', required: true, description: 'the redemption text, a file holding it, or - for stdin' }, ...WRITES },
+      options: {
+        redemption: {
+          type: 'string',
+          value: 'R',
+          required: true,
+          description: 'the redemption text, a file holding it, or - for stdin',
+        },
+        ...WRITES,
+      },
       notes: CHANGES,
       run: acceptRedemptionCommand,
     },
@@ -177,12 +256,21 @@ export const netGroup: CommandGroup = {
     service: {
       summary: 'add, move or remove a service address (a /32 that follows its owner node and workload)',
       positionals: [{ name: 'ACTION', description: 'add, move or remove' }, ...FILE],
-      usage: 'service add FILE --name N --node ID [--address A] [--workload W] | service move FILE --name N --node ID [--workload W] | service remove FILE --name N',
+      usage:
+        'service add FILE --name N --node ID [--address A] [--workload W] | service move FILE --name N --node ID [--workload W] | service remove FILE --name N',
       options: {
         name: { type: 'string', value: 'N', required: true, description: 'the service name' },
         node: { type: 'string', value: 'ID', description: 'the owner node (add, move)' },
-        address: { type: 'string', value: 'A', description: 'inside the range, outside every NR subnet (add; default: the highest free one)' },
-        workload: { type: 'string', value: 'W', description: "the owner's workload that holds the address (default: the NR holds it)" },
+        address: {
+          type: 'string',
+          value: 'A',
+          description: 'inside the range, outside every NR subnet (add; default: the highest free one)',
+        },
+        workload: {
+          type: 'string',
+          value: 'W',
+          description: "the owner's workload that holds the address (default: the NR holds it)",
+        },
         ...WRITES,
       },
       notes: `${CHANGES} Every other NR routes the address to its owner; a move is one revision.`,
@@ -194,7 +282,10 @@ export const netGroup: CommandGroup = {
       usage: 'status NAME --store URL [--wait [--timeout S]]',
       options: {
         ...STORE,
-        wait: { type: 'boolean', description: 'block until every alive member applied the current revision (exit 0), or time out (exit 1)' },
+        wait: {
+          type: 'boolean',
+          description: 'block until every alive member applied the current revision (exit 0), or time out (exit 1)',
+        },
         timeout: { type: 'string', value: 'S', description: 'how long --wait waits (default 120 s)' },
       },
       run: statusCommand,
@@ -204,10 +295,22 @@ export const netGroup: CommandGroup = {
       positionals: FILE,
       usage: 'graph FILE|NAME [--store URL] [--status [--networkd-socket S]] --format svg|png|dot --out F',
       options: {
-        format: { type: 'string', value: 'svg|png|dot', required: true, description: 'what to write (dot: the Graphviz source)' },
+        format: {
+          type: 'string',
+          value: 'svg|png|dot',
+          required: true,
+          description: 'what to write (dot: the Graphviz source)',
+        },
         out: { type: 'string', value: 'F', required: true, description: 'the file to write' },
-        status: { type: 'boolean', description: "colour this node's peerings by handshake age, label them with traffic (from its networkd)" },
-        'networkd-socket': { type: 'string', value: 'S', description: "with --status: networkd's API socket (default /var/lib/zmesh/networkd.sock)" },
+        status: {
+          type: 'boolean',
+          description: "colour this node's peerings by handshake age, label them with traffic (from its networkd)",
+        },
+        'networkd-socket': {
+          type: 'string',
+          value: 'S',
+          description: "with --status: networkd's API socket (default /var/lib/zmesh/networkd.sock)",
+        },
         ...STORE,
       },
       run: graphCommand,
@@ -217,10 +320,19 @@ export const netGroup: CommandGroup = {
       positionals: FILE,
       options: {
         ...STORE,
-        trust: { type: 'string', value: 'KEY', multiple: true, description: 'an admin public key the signer must be (repeatable)' },
-        'admin-key': { ...ADMIN_KEY_OPTION, description: 'without --trust: the signer must be this admin key (default: $ZMESH_ADMIN_KEY)' },
+        trust: {
+          type: 'string',
+          value: 'KEY',
+          multiple: true,
+          description: 'an admin public key the signer must be (repeatable)',
+        },
+        'admin-key': {
+          ...ADMIN_KEY_OPTION,
+          description: 'without --trust: the signer must be this admin key (default: $ZMESH_ADMIN_KEY)',
+        },
       },
-      notes: 'Without --trust or an admin key the signature is checked against the key it names: that proves the file unaltered since signing, not who signed it.',
+      notes:
+        'Without --trust or an admin key the signature is checked against the key it names: that proves the file unaltered since signing, not who signed it.',
       run: validateCommand,
     },
     show: {
@@ -234,7 +346,11 @@ export const netGroup: CommandGroup = {
       positionals: FILE,
       options: {
         node: { type: 'string', value: 'ID', required: true, description: 'the node' },
-        'node-key': { type: 'string', value: 'KEYFILE', description: "the node's identity key: proves the sealed WireGuard key opens and matches (never printed)" },
+        'node-key': {
+          type: 'string',
+          value: 'KEYFILE',
+          description: "the node's identity key: proves the sealed WireGuard key opens and matches (never printed)",
+        },
         ...STORE,
       },
       run: planCommand,

@@ -20,7 +20,8 @@ async function run({ args, io }: Invocation): Promise<void> {
   if (!WG_CHOICES.includes(wg)) throw CliError.invalid('--wg', `must be one of ${WG_CHOICES.join(', ')}`);
   const intervalText = args.strings['reconcile-interval'] ?? '30';
   const interval = Number(intervalText);
-  if (!/^\d+(\.\d+)?$/.test(intervalText) || interval < 1 || interval > 86_400) throw CliError.invalid('--reconcile-interval', 'must be a number of seconds from 1 to 86400');
+  if (!/^\d+(\.\d+)?$/.test(intervalText) || interval < 1 || interval > 86_400)
+    throw CliError.invalid('--reconcile-interval', 'must be a number of seconds from 1 to 86400');
   const socket = args.strings['socket'];
   if (socket !== undefined && !socket.startsWith('/')) throw CliError.invalid('--socket', 'must be an absolute path');
   const log = logFromArgs(args, 'networkd', nodeIdIn(stateDir), io.stderr);
@@ -37,7 +38,8 @@ async function run({ args, io }: Invocation): Promise<void> {
       ...metricsOption(args.strings['metrics'], args.strings['metrics-interval']),
     });
   } catch (error) {
-    if (error instanceof NetworkdError) throw CliError.failed(error.context.field ?? 'networkd', error.message.replace(/^--[a-z-]+: /, ''));
+    if (error instanceof NetworkdError)
+      throw CliError.failed(error.context.field ?? 'networkd', error.message.replace(/^--[a-z-]+: /, ''));
     throw error;
   }
   const stopped = new Promise<string>((resolve) => {
@@ -57,13 +59,40 @@ async function run({ args, io }: Invocation): Promise<void> {
 export const networkdCommand: Command = {
   summary: "the node's network daemon: applies networks, attaches workloads, reconciles, supervises wgd",
   options: {
-    'state-dir': { type: 'string', value: 'D', required: true, description: 'the node state dir (identity.key, node.json from `zmesh node init`); networkd keeps its state in D/networkd/' },
-    prefix: { type: 'string', value: 'P', description: 'prefix of every namespace and host link networkd creates (0-8 of a-z0-9; default none)' },
-    wg: { type: 'string', value: 'auto|kernel|userspace', description: 'WireGuard backend (default auto: the kernel\'s when it has the wireguard family, else userspace through wgd)' },
+    'state-dir': {
+      type: 'string',
+      value: 'D',
+      required: true,
+      description:
+        'the node state dir (identity.key, node.json from `zmesh node init`); networkd keeps its state in D/networkd/',
+    },
+    prefix: {
+      type: 'string',
+      value: 'P',
+      description: 'prefix of every namespace and host link networkd creates (0-8 of a-z0-9; default none)',
+    },
+    wg: {
+      type: 'string',
+      value: 'auto|kernel|userspace',
+      description:
+        "WireGuard backend (default auto: the kernel's when it has the wireguard family, else userspace through wgd)",
+    },
     socket: { type: 'string', value: 'S', description: 'API socket (default D/networkd.sock; root-only)' },
-    'reconcile-interval': { type: 'string', value: 'SECONDS', description: 'seconds between reconcile passes (default 30)' },
-    metrics: { type: 'string', value: 'ADDR:PORT', description: 'serve Prometheus metrics on http://ADDR:PORT/metrics (default off; e.g. 127.0.0.1:9464)' },
-    'metrics-interval': { type: 'string', value: 'SECONDS', description: 'seconds between data-plane samples for the metrics (default 10)' },
+    'reconcile-interval': {
+      type: 'string',
+      value: 'SECONDS',
+      description: 'seconds between reconcile passes (default 30)',
+    },
+    metrics: {
+      type: 'string',
+      value: 'ADDR:PORT',
+      description: 'serve Prometheus metrics on http://ADDR:PORT/metrics (default off; e.g. 127.0.0.1:9464)',
+    },
+    'metrics-interval': {
+      type: 'string',
+      value: 'SECONDS',
+      description: 'seconds between data-plane samples for the metrics (default 10)',
+    },
     ...LOG_OPTIONS,
   },
   notes: [

@@ -48,22 +48,36 @@ async function init({ args, io }: Invocation): Promise<void> {
   });
   if (!result.ok) {
     throw new CliError(
-      result.errors.map((issue): Problem => ({ field: recordField(issue.path), reason: issue.path === '/endpoints' ? 'a public node needs at least one (or --hidden)' : issue.message })),
+      result.errors.map(
+        (issue): Problem => ({
+          field: recordField(issue.path),
+          reason: issue.path === '/endpoints' ? 'a public node needs at least one (or --hidden)' : issue.message,
+        }),
+      ),
     );
   }
   const trusted = trustOption(args.lists['trust'] ?? [], '--trust');
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const keyPath = join(stateDir, IDENTITY_KEY_FILE);
   try {
-    await writeToolFile(keyPath, `${identity.privateKey.revealBase64()}\n`, '--state-dir', { mode: 0o600, exclusive: args.flags['force'] !== true });
+    await writeToolFile(keyPath, `${identity.privateKey.revealBase64()}\n`, '--state-dir', {
+      mode: 0o600,
+      exclusive: args.flags['force'] !== true,
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw CliError.invalid('--state-dir', `${keyPath} already exists: refusing to replace a node identity (use --force to replace it)`);
+      throw CliError.invalid(
+        '--state-dir',
+        `${keyPath} already exists: refusing to replace a node identity (use --force to replace it)`,
+      );
     }
     throw error;
   }
   await writeTrustedKeys(stateDir, trusted);
-  if (trusted.length === 0) io.stderr(`zmesh: warning: this node trusts no admin key and will refuse every definition (zmesh node trust add KEY)\n`);
+  if (trusted.length === 0)
+    io.stderr(
+      `zmesh: warning: this node trusts no admin key and will refuse every definition (zmesh node trust add KEY)\n`,
+    );
   const recordText = `${JSON.stringify(result.value, null, 2)}\n`;
   await writeToolFile(join(stateDir, NODE_RECORD_FILE), recordText, '--state-dir', { mode: 0o644 });
   io.stdout(recordText);
@@ -86,7 +100,8 @@ function trustOption(texts: readonly string[], option: string): string[] {
 async function trust({ args, io }: Invocation): Promise<void> {
   const stateDir = args.strings['state-dir'] as string; // required by the option table
   const action = args.positionals['ACTION'];
-  if (action !== 'add' && action !== 'remove') throw CliError.invalid('ACTION', `"${action ?? ''}" is not add or remove`);
+  if (action !== 'add' && action !== 'remove')
+    throw CliError.invalid('ACTION', `"${action ?? ''}" is not add or remove`);
   await ready();
   const [key] = trustOption([args.positionals['KEY'] ?? ''], 'KEY');
   let current: string[];
@@ -95,10 +110,16 @@ async function trust({ args, io }: Invocation): Promise<void> {
   } catch (error) {
     throw CliError.invalid('--state-dir', (error as Error).message);
   }
-  const next = action === 'add' ? (current.includes(key as string) ? current : [...current, key as string]) : current.filter((k) => k !== key);
+  const next =
+    action === 'add'
+      ? current.includes(key as string)
+        ? current
+        : [...current, key as string]
+      : current.filter((k) => k !== key);
   await writeTrustedKeys(stateDir, next);
   io.stdout(`${next.length} trusted admin key(s)${next.map((k) => `\n  ${k}`).join('')}\n`);
-  if (next.length === 0) io.stderr('zmesh: warning: this node now trusts no admin key and will refuse every definition\n');
+  if (next.length === 0)
+    io.stderr('zmesh: warning: this node now trusts no admin key and will refuse every definition\n');
 }
 
 export const nodeGroup: CommandGroup = {
@@ -107,15 +128,41 @@ export const nodeGroup: CommandGroup = {
     init: {
       summary: "create this node's X25519 identity and print its node record",
       options: {
-        'state-dir': { type: 'string', value: 'D', required: true, description: `directory for ${IDENTITY_KEY_FILE} (0600) and ${NODE_RECORD_FILE}; created 0700` },
-        id: { type: 'string', value: 'NAME', required: true, description: 'node id: 1-32 characters of a-z, 0-9 and "-"' },
-        endpoint: { type: 'string', value: 'HOST[:PORT]', multiple: true, description: 'where other NRs reach this node: IPv4, [IPv6] or host name; without a port the NR listen port is used' },
+        'state-dir': {
+          type: 'string',
+          value: 'D',
+          required: true,
+          description: `directory for ${IDENTITY_KEY_FILE} (0600) and ${NODE_RECORD_FILE}; created 0700`,
+        },
+        id: {
+          type: 'string',
+          value: 'NAME',
+          required: true,
+          description: 'node id: 1-32 characters of a-z, 0-9 and "-"',
+        },
+        endpoint: {
+          type: 'string',
+          value: 'HOST[:PORT]',
+          multiple: true,
+          description:
+            'where other NRs reach this node: IPv4, [IPv6] or host name; without a port the NR listen port is used',
+        },
         hidden: { type: 'boolean', description: 'the node is behind NAT and cannot be dialled' },
         force: { type: 'boolean', description: 'replace an existing identity (the node loses its old one)' },
-        store: { ...STORE_OPTION, description: 'also publish the record there (nodes/<id>/record), for `net add-node --node ID`' },
-        trust: { type: 'string', value: 'KEY', multiple: true, description: 'an admin public key whose signed definitions this node accepts (repeatable; none: the node refuses every definition)' },
+        store: {
+          ...STORE_OPTION,
+          description: 'also publish the record there (nodes/<id>/record), for `net add-node --node ID`',
+        },
+        trust: {
+          type: 'string',
+          value: 'KEY',
+          multiple: true,
+          description:
+            'an admin public key whose signed definitions this node accepts (repeatable; none: the node refuses every definition)',
+        },
       },
-      notes: 'The record ({ id, identityKey, endpoints, hidden }) is printed and written to D/node.json; give it to `zmesh net add-node`.',
+      notes:
+        'The record ({ id, identityKey, endpoints, hidden }) is printed and written to D/node.json; give it to `zmesh net add-node`.',
       run: init,
     },
     trust: {

@@ -18,7 +18,8 @@ function integerOption(args: Invocation['args'], name: string, fallback: number,
   const text = args.strings[name];
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!/^[0-9]{1,9}$/.test(text) || value < min || value > max) throw CliError.invalid(`--${name}`, `must be an integer from ${min} to ${max}`);
+  if (!/^[0-9]{1,9}$/.test(text) || value < min || value > max)
+    throw CliError.invalid(`--${name}`, `must be an integer from ${min} to ${max}`);
   return value;
 }
 
@@ -29,10 +30,14 @@ async function run({ args, io }: Invocation): Promise<void> {
     const value = args.strings[name];
     if (value !== undefined && !value.startsWith('/')) throw CliError.invalid(`--${name}`, 'must be an absolute path');
   }
-  if ((args.strings['store'] === undefined) !== (args.strings['node'] === undefined)) throw CliError.invalid('--store', 'give --store URL and --node ID together');
+  if ((args.strings['store'] === undefined) !== (args.strings['node'] === undefined))
+    throw CliError.invalid('--store', 'give --store URL and --node ID together');
   const nodeStateDir = args.strings['node-state-dir'];
   if (args.strings['store'] !== undefined && nodeStateDir === undefined) {
-    throw CliError.invalid('--node-state-dir', "required with --store: the node's state directory, whose trusted admin keys the agent checks definitions against");
+    throw CliError.invalid(
+      '--node-state-dir',
+      "required with --store: the node's state directory, whose trusted admin keys the agent checks definitions against",
+    );
   }
   const concurrency = integerOption(args, 'concurrency', DEFAULT_CONCURRENCY, 1, 1024);
   const baseMs = integerOption(args, 'retry-base-ms', DEFAULT_BACKOFF.baseMs, 1, 3_600_000);
@@ -51,14 +56,23 @@ async function run({ args, io }: Invocation): Promise<void> {
       maxAttempts,
       log,
       ...metricsAddressOption(args.strings['metrics']),
-      ...(args.strings['store'] === undefined ? {} : { store: { url: args.strings['store'], nodeId: args.strings['node'] as string, nodeStateDir: nodeStateDir as string } }),
+      ...(args.strings['store'] === undefined
+        ? {}
+        : {
+            store: {
+              url: args.strings['store'],
+              nodeId: args.strings['node'] as string,
+              nodeStateDir: nodeStateDir as string,
+            },
+          }),
       onFatal: (error) => {
         log(`the task database failed (${asProvisiondError(error).message}); exiting so that a restart recovers`);
         process.exit(1);
       },
     });
   } catch (error) {
-    if (error instanceof ProvisiondError) throw CliError.failed(error.context.field ?? 'provisiond', error.message.replace(/^--[a-z-]+: /, ''));
+    if (error instanceof ProvisiondError)
+      throw CliError.failed(error.context.field ?? 'provisiond', error.message.replace(/^--[a-z-]+: /, ''));
     throw error;
   }
   const stopped = new Promise<string>((resolve) => {
@@ -75,21 +89,62 @@ async function run({ args, io }: Invocation): Promise<void> {
 }
 
 export const provisiondCommand: Command = {
-  summary: "the node's durable task queue: takes tasks (API, spool), hands them to networkd in order per network, retries",
+  summary:
+    "the node's durable task queue: takes tasks (API, spool), hands them to networkd in order per network, retries",
   options: {
-    'state-dir': { type: 'string', value: 'D', required: true, description: 'where the task database lives (D/provisiond.db, created 0700/0600)' },
+    'state-dir': {
+      type: 'string',
+      value: 'D',
+      required: true,
+      description: 'where the task database lives (D/provisiond.db, created 0700/0600)',
+    },
     'networkd-socket': { type: 'string', value: 'S', required: true, description: "networkd's API socket" },
     socket: { type: 'string', value: 'A', description: `the local API socket (default ${DEFAULT_SOCKET}; root-only)` },
-    spool: { type: 'string', value: 'DIR', description: 'a spool directory: NAME.json files dropped in are queued, then moved to DIR/done/ or DIR/failed/ (+ NAME.json.error.txt)' },
-    concurrency: { type: 'string', value: 'N', description: `tasks in flight across networks (default ${DEFAULT_CONCURRENCY}); one network's tasks always run one at a time` },
-    'retry-base-ms': { type: 'string', value: 'MS', description: `first retry delay before jitter (default ${DEFAULT_BACKOFF.baseMs})` },
-    'retry-max-ms': { type: 'string', value: 'MS', description: `longest retry delay (default ${DEFAULT_BACKOFF.maxMs})` },
-    store: { type: 'string', value: 'URL', description: "be this node's store agent: watch etcd://HOST:PORT,… and queue network.apply / network.delete for the networks this node is in (needs --node)" },
-    node: { type: 'string', value: 'ID', description: 'this node\'s id in the store (its record from zmesh node init)' },
-    'node-state-dir': { type: 'string', value: 'D', description: "with --store: the node's state directory (zmesh node init's); the agent enqueues only definitions signed by an admin key trusted there" },
-    metrics: { type: 'string', value: 'ADDR:PORT', description: 'serve Prometheus metrics on http://ADDR:PORT/metrics (default off)' },
+    spool: {
+      type: 'string',
+      value: 'DIR',
+      description:
+        'a spool directory: NAME.json files dropped in are queued, then moved to DIR/done/ or DIR/failed/ (+ NAME.json.error.txt)',
+    },
+    concurrency: {
+      type: 'string',
+      value: 'N',
+      description: `tasks in flight across networks (default ${DEFAULT_CONCURRENCY}); one network's tasks always run one at a time`,
+    },
+    'retry-base-ms': {
+      type: 'string',
+      value: 'MS',
+      description: `first retry delay before jitter (default ${DEFAULT_BACKOFF.baseMs})`,
+    },
+    'retry-max-ms': {
+      type: 'string',
+      value: 'MS',
+      description: `longest retry delay (default ${DEFAULT_BACKOFF.maxMs})`,
+    },
+    store: {
+      type: 'string',
+      value: 'URL',
+      description:
+        "be this node's store agent: watch etcd://HOST:PORT,… and queue network.apply / network.delete for the networks this node is in (needs --node)",
+    },
+    node: { type: 'string', value: 'ID', description: "this node's id in the store (its record from zmesh node init)" },
+    'node-state-dir': {
+      type: 'string',
+      value: 'D',
+      description:
+        "with --store: the node's state directory (zmesh node init's); the agent enqueues only definitions signed by an admin key trusted there",
+    },
+    metrics: {
+      type: 'string',
+      value: 'ADDR:PORT',
+      description: 'serve Prometheus metrics on http://ADDR:PORT/metrics (default off)',
+    },
     ...LOG_OPTIONS,
-    'max-attempts': { type: 'string', value: 'N', description: `attempts before a task that networkd answers with 5xx fails (default ${DEFAULT_MAX_ATTEMPTS}); an unreachable networkd is waited for without limit` },
+    'max-attempts': {
+      type: 'string',
+      value: 'N',
+      description: `attempts before a task that networkd answers with 5xx fails (default ${DEFAULT_MAX_ATTEMPTS}); an unreachable networkd is waited for without limit`,
+    },
   },
   notes: [
     'A task: {"id": "...", "type": "network.apply", "definition": {...}} | {"id", "type": "network.delete", "network"} |',

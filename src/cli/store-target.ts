@@ -39,9 +39,11 @@ export function resolveTarget(invocation: Invocation): Target {
   const explicit = invocation.args.strings['store'];
   const url = storeUrlOf(invocation);
   // With ZMESH_STORE only, a path (a "/" or a .json name) is still a bare FILE.
-  const isName = explicit !== undefined || (url !== undefined && PLAIN_NAME.test(argument) && !argument.endsWith('.json'));
+  const isName =
+    explicit !== undefined || (url !== undefined && PLAIN_NAME.test(argument) && !argument.endsWith('.json'));
   if (url === undefined || !isName) return { kind: 'file', file: argument };
-  if (!PLAIN_NAME.test(argument)) throw CliError.invalid('FILE', `"${argument}" is not a network name (with --store, give the network's name)`);
+  if (!PLAIN_NAME.test(argument))
+    throw CliError.invalid('FILE', `"${argument}" is not a network name (with --store, give the network's name)`);
   const store = openStoreOption(url);
   return { kind: 'store', store, name: argument, label: `${store.description} network ${argument}` };
 }

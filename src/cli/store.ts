@@ -27,7 +27,9 @@ async function exportCommand(invocation: Invocation): Promise<void> {
     const dump = await exportStore(store);
     // Definitions hold sealed keys only; the dump may be read by the operators who keep backups.
     await writeFileAtomic(file, `${JSON.stringify(dump, null, 2)}\n`, { mode: 0o640 });
-    invocation.io.stdout(`exported ${dump.networks.length} network(s) and ${dump.records.length} node record(s) from ${store.description} at revision ${dump.revision} to ${file}\n`);
+    invocation.io.stdout(
+      `exported ${dump.networks.length} network(s) and ${dump.records.length} node record(s) from ${store.description} at revision ${dump.revision} to ${file}\n`,
+    );
   } catch (error) {
     throw storeCliError(error);
   } finally {
@@ -39,7 +41,8 @@ async function importCommand(invocation: Invocation): Promise<void> {
   const { args, io } = invocation;
   const file = args.positionals['FILE'] as string;
   const above = args.strings['revision-above'];
-  if (above !== undefined && !/^[0-9]{1,15}$/.test(above)) throw CliError.invalid('--revision-above', 'must be a revision (a non-negative integer)');
+  if (above !== undefined && !/^[0-9]{1,15}$/.test(above))
+    throw CliError.invalid('--revision-above', 'must be a revision (a non-negative integer)');
   const text = await readTextFile(file, 'FILE');
   let dump;
   try {
@@ -51,7 +54,11 @@ async function importCommand(invocation: Invocation): Promise<void> {
   const sign = above === undefined ? null : await definitionSigner(invocation);
   const store = storeOf(invocation);
   try {
-    const report = await importDump(sign ? withSignedWrites(store, sign) : store, dump, above === undefined ? {} : { revisionAbove: Number(above) });
+    const report = await importDump(
+      sign ? withSignedWrites(store, sign) : store,
+      dump,
+      above === undefined ? {} : { revisionAbove: Number(above) },
+    );
     io.stdout(
       `imported into ${store.description}: ${report.written.length} network(s) written${report.written.length ? ` (${report.written.join(', ')})` : ''}, ` +
         `${report.unchanged.length} unchanged, ${report.records} node record(s)\n`,
@@ -81,7 +88,8 @@ export const storeGroup: CommandGroup = {
         'revision-above': {
           type: 'string',
           value: 'REV',
-          description: 'write every network whose revision is ≤ REV at REV+1: a deliberate rollback nodes will apply (signed with the admin key)',
+          description:
+            'write every network whose revision is ≤ REV at REV+1: a deliberate rollback nodes will apply (signed with the admin key)',
         },
         'admin-key': ADMIN_KEY_OPTION,
       },

@@ -10,10 +10,22 @@ import { DEFAULT_SOCKET, ProvisiondClient } from '../provisiond/client.js';
 import { ProvisiondError } from '../provisiond/errors.js';
 import { TASK_STATES } from '../provisiond/task-store.js';
 import type { TaskSummaryView } from '../provisiond/views.js';
-import { CliError, type Command, type CommandGroup, EXIT_FAILURE, EXIT_INVALID, type Invocation, type OptionSpec } from './command.js';
+import {
+  CliError,
+  type Command,
+  type CommandGroup,
+  EXIT_FAILURE,
+  EXIT_INVALID,
+  type Invocation,
+  type OptionSpec,
+} from './command.js';
 import { formatTable } from './table.js';
 
-const socketOption: OptionSpec = { type: 'string', value: 'A', description: `provisiond's API socket (default ${DEFAULT_SOCKET})` };
+const socketOption: OptionSpec = {
+  type: 'string',
+  value: 'A',
+  description: `provisiond's API socket (default ${DEFAULT_SOCKET})`,
+};
 
 function clientOf(args: Invocation['args']): ProvisiondClient {
   const socket = args.strings['socket'] ?? DEFAULT_SOCKET;
@@ -26,8 +38,21 @@ function asCliError(error: unknown, where: string): never {
   if (!(error instanceof ProvisiondError)) throw error;
   if (error.code === 'EUNAVAILABLE') throw CliError.failed(error.context.field ?? '--socket', error.message);
   const issues = error.context.issues ?? [];
-  const problems = issues.length > 0 ? issues.map((i) => ({ field: `${where}#${i.path || '/'}`, reason: i.message })) : [{ field: error.context.field ? `${where}#${error.context.field}` : where, reason: error.message.replace(/^\/[^:]*: /, '') }];
-  throw new CliError(problems, error.code === 'EINVAL' || error.code === 'ECONFLICT' || error.code === 'ENOENT' || error.code === 'ESTATE' ? EXIT_INVALID : EXIT_FAILURE);
+  const problems =
+    issues.length > 0
+      ? issues.map((i) => ({ field: `${where}#${i.path || '/'}`, reason: i.message }))
+      : [
+          {
+            field: error.context.field ? `${where}#${error.context.field}` : where,
+            reason: error.message.replace(/^\/[^:]*: /, ''),
+          },
+        ];
+  throw new CliError(
+    problems,
+    error.code === 'EINVAL' || error.code === 'ECONFLICT' || error.code === 'ENOENT' || error.code === 'ESTATE'
+      ? EXIT_INVALID
+      : EXIT_FAILURE,
+  );
 }
 
 function when(iso: string | null): string {
@@ -36,7 +61,16 @@ function when(iso: string | null): string {
 
 function rowOf(task: TaskSummaryView): string[] {
   const error = task.error as { message?: string } | null;
-  return [task.id, task.type, task.network, task.state, String(task.attempts), when(task.createdAt), task.durationMs === null ? '-' : `${task.durationMs} ms`, error?.message ?? ''];
+  return [
+    task.id,
+    task.type,
+    task.network,
+    task.state,
+    String(task.attempts),
+    when(task.createdAt),
+    task.durationMs === null ? '-' : `${task.durationMs} ms`,
+    error?.message ?? '',
+  ];
 }
 
 const submit: Command = {
@@ -80,7 +114,8 @@ const list: Command = {
   },
   async run({ args, io }) {
     const state = args.strings['state'];
-    if (state !== undefined && !(TASK_STATES as readonly string[]).includes(state)) throw CliError.invalid('--state', `must be one of ${TASK_STATES.join(', ')}`);
+    if (state !== undefined && !(TASK_STATES as readonly string[]).includes(state))
+      throw CliError.invalid('--state', `must be one of ${TASK_STATES.join(', ')}`);
     let tasks;
     try {
       tasks = await clientOf(args).list({ network: args.strings['network'], state, limit: 100_000 });
@@ -88,7 +123,10 @@ const list: Command = {
       asCliError(error, 'list');
     }
     if (args.flags['json']) io.stdout(`${JSON.stringify(tasks, null, 2)}\n`);
-    else io.stdout(formatTable(['ID', 'TYPE', 'NETWORK', 'STATE', 'ATTEMPTS', 'CREATED', 'TOOK', 'ERROR'], tasks.map(rowOf)));
+    else
+      io.stdout(
+        formatTable(['ID', 'TYPE', 'NETWORK', 'STATE', 'ATTEMPTS', 'CREATED', 'TOOK', 'ERROR'], tasks.map(rowOf)),
+      );
   },
 };
 

@@ -31,7 +31,8 @@ async function run({ args, io }: Invocation): Promise<void> {
       log,
     });
   } catch (error) {
-    if (error instanceof WgdError && error.context.field === 'uapiDir') throw CliError.invalid('--uapi-dir', error.message.replace(/^uapiDir: /, ''));
+    if (error instanceof WgdError && error.context.field === 'uapiDir')
+      throw CliError.invalid('--uapi-dir', error.message.replace(/^uapiDir: /, ''));
     if (error instanceof WgdError) throw CliError.failed('--control', error.message);
     throw error;
   }
@@ -55,8 +56,17 @@ async function run({ args, io }: Invocation): Promise<void> {
 export const wgdCommand: Command = {
   summary: 'userspace WireGuard daemon hosting many devices, driven by networkd over a control socket',
   options: {
-    control: { type: 'string', value: 'SOCKET', required: true, description: 'control socket path (directory created 0700; socket root-only)' },
-    'uapi-dir': { type: 'string', value: 'DIR', description: `directory of the devices' UAPI sockets DIR/NAME.sock (default ${DEFAULT_UAPI_DIR}, where wg(8) looks)` },
+    control: {
+      type: 'string',
+      value: 'SOCKET',
+      required: true,
+      description: 'control socket path (directory created 0700; socket root-only)',
+    },
+    'uapi-dir': {
+      type: 'string',
+      value: 'DIR',
+      description: `directory of the devices' UAPI sockets DIR/NAME.sock (default ${DEFAULT_UAPI_DIR}, where wg(8) looks)`,
+    },
     ...LOG_OPTIONS,
   },
   notes: [

@@ -58,8 +58,12 @@ function logger(name: string): { info: (m: string) => void; error: (m: string) =
   const level: Level = (['verbose', 'error', 'silent'] as const).find((l) => l === process.env.LOG_LEVEL) ?? 'error';
   const stamp = (): string => new Date().toISOString();
   return {
-    info: (m) => { if (level === 'verbose') process.stderr.write(`${stamp()} zmesh-wg ${name}: ${m}\n`); },
-    error: (m) => { if (level !== 'silent') process.stderr.write(`${stamp()} zmesh-wg ${name}: error: ${m}\n`); },
+    info: (m) => {
+      if (level === 'verbose') process.stderr.write(`${stamp()} zmesh-wg ${name}: ${m}\n`);
+    },
+    error: (m) => {
+      if (level !== 'silent') process.stderr.write(`${stamp()} zmesh-wg ${name}: error: ${m}\n`);
+    },
   };
 }
 
@@ -78,13 +82,21 @@ async function daemonize(name: string): Promise<number> {
   const readyPipe = child.stdio[3] as NodeJS.ReadableStream;
   const stderr = child.stderr!;
   let errors = '';
-  stderr.on('data', (d: Buffer) => { errors += d.toString(); });
+  stderr.on('data', (d: Buffer) => {
+    errors += d.toString();
+  });
   const outcome = await new Promise<'ready' | string>((resolve) => {
     const timer = setTimeout(() => resolve('timed out waiting for the interface to come up'), DAEMON_START_TIMEOUT_MS);
     readyPipe.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) { clearTimeout(timer); resolve('ready'); }
+      if (d.toString().includes('ready')) {
+        clearTimeout(timer);
+        resolve('ready');
+      }
     });
-    child.on('exit', (code, signal) => { clearTimeout(timer); resolve(`exited with ${signal ?? `status ${code}`}`); });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(`exited with ${signal ?? `status ${code}`}`);
+    });
   });
   if (outcome === 'ready') {
     // Let the daemon's stderr go: it is not ours to keep open.
@@ -103,7 +115,13 @@ async function runForeground(name: string): Promise<number> {
   const log = logger(name);
   let device: WireGuardDevice;
   try {
-    device = await WireGuardDevice.create({ name, tunNetns: null, udpNetns: null, log: log.info, onGone: (why) => void stop(why) });
+    device = await WireGuardDevice.create({
+      name,
+      tunNetns: null,
+      udpNetns: null,
+      log: log.info,
+      onGone: (why) => void stop(why),
+    });
   } catch (error) {
     log.error(`cannot create the interface: ${(error as Error).message}`);
     return 1;
@@ -121,7 +139,9 @@ async function runForeground(name: string): Promise<number> {
   }
   let stopping = false;
   let resolveDone: (code: number) => void = () => {};
-  const done = new Promise<number>((resolve) => { resolveDone = resolve; });
+  const done = new Promise<number>((resolve) => {
+    resolveDone = resolve;
+  });
   async function stop(reason: string): Promise<void> {
     if (stopping) return;
     stopping = true;

@@ -19,6 +19,9 @@ export class CodedError<Code extends string, Context extends object> extends Err
 /** `internal error (TypeError)`, `internal error (Error ENOSPC)`: a foreign error without its text. */
 export function internalErrorMessage(error: unknown, options: { withCode: boolean } = { withCode: true }): string {
   const kind = error instanceof Error ? error.name : typeof error;
-  const code = options.withCode && typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+  const code =
+    options.withCode && typeof error === 'object' && error !== null && 'code' in error
+      ? String((error as { code: unknown }).code)
+      : undefined;
   return `internal error (${kind}${code ? ` ${code}` : ''})`;
 }

@@ -77,7 +77,8 @@ export function formatIp(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new Error(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  const isMapped = groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff;
+  const isMapped =
+    groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff;
   if (isMapped) return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
   // RFC 5952: compress the longest run (first one on a tie) of at least two zero groups.
   let bestStart = -1;
@@ -99,6 +100,7 @@ export function formatIp(bytes: Uint8Array): string {
   let head = '';
   for (let i = 0; i < bestStart; i++) head += i === 0 ? groups[i]!.toString(16) : `:${groups[i]!.toString(16)}`;
   let tail = '';
-  for (let i = bestStart + bestLength; i < 8; i++) tail += i === bestStart + bestLength ? groups[i]!.toString(16) : `:${groups[i]!.toString(16)}`;
+  for (let i = bestStart + bestLength; i < 8; i++)
+    tail += i === bestStart + bestLength ? groups[i]!.toString(16) : `:${groups[i]!.toString(16)}`;
   return `${head}::${tail}`;
 }

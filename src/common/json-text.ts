@@ -79,7 +79,11 @@ export function checkJsonText(text: string): void {
       const top = stack.at(-1);
       if (top && top.keys !== null && top.key === null) {
         const key = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
-        if (top.keys.has(key)) throw new JsonTextError(`${top.path}/${pointerToken(key)}`, `key ${quoted(key)} is given twice in one object`);
+        if (top.keys.has(key))
+          throw new JsonTextError(
+            `${top.path}/${pointerToken(key)}`,
+            `key ${quoted(key)} is given twice in one object`,
+          );
         top.keys.add(key);
         top.key = key;
       }
@@ -88,7 +92,10 @@ export function checkJsonText(text: string): void {
       INTEGER.lastIndex = i;
       const integer = INTEGER.exec(text);
       if (integer && !Number.isSafeInteger(Number(integer[0]))) {
-        throw new JsonTextError(valuePath(), `${quoted(integer[0])} is not exactly representable (integers are limited to ±${Number.MAX_SAFE_INTEGER})`);
+        throw new JsonTextError(
+          valuePath(),
+          `${quoted(integer[0])} is not exactly representable (integers are limited to ±${Number.MAX_SAFE_INTEGER})`,
+        );
       }
       NUMBER.lastIndex = i;
       i += NUMBER.exec(text)?.[0].length ?? 1;

@@ -98,7 +98,10 @@ export class UnixHttpClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
     // Idle kept-alive sockets are unref'd by the agent: a client never holds its process open.
-    this.#agent = new http.Agent({ keepAlive: true, ...(options.maxSockets === undefined ? {} : { maxSockets: options.maxSockets }) });
+    this.#agent = new http.Agent({
+      keepAlive: true,
+      ...(options.maxSockets === undefined ? {} : { maxSockets: options.maxSockets }),
+    });
   }
 
   /** Closes the kept-alive connections; requests in flight are cut (EUNREACHABLE). */
@@ -126,35 +129,55 @@ export class UnixHttpClient {
         reject(error);
       };
       const deadline = setTimeout(
-        () => fail(new HttpClientError('ETIMEDOUT', `${method} ${path}: no answer at ${this.socketPath} within ${timeoutMs} ms`, context)),
+        () =>
+          fail(
+            new HttpClientError(
+              'ETIMEDOUT',
+              `${method} ${path}: no answer at ${this.socketPath} within ${timeoutMs} ms`,
+              context,
+            ),
+          ),
         timeoutMs,
       );
-      const request = http.request({ socketPath: this.socketPath, agent: this.#agent, method, path, headers }, (response) => {
-        const status = response.statusCode ?? 0;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > this.maxAnswerBytes) {
-            fail(new HttpClientError('ETOOLARGE', `${method} ${path}: the answer at ${this.socketPath} exceeds ${this.maxAnswerBytes} bytes`, { ...context, status }));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        response.on('error', (error: NodeJS.ErrnoException) => fail(unreachable(error)));
-        response.on('end', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(deadline);
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status, headers: response.headers, text, body: parseJson(text) });
-        });
-      });
+      const request = http.request(
+        { socketPath: this.socketPath, agent: this.#agent, method, path, headers },
+        (response) => {
+          const status = response.statusCode ?? 0;
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > this.maxAnswerBytes) {
+              fail(
+                new HttpClientError(
+                  'ETOOLARGE',
+                  `${method} ${path}: the answer at ${this.socketPath} exceeds ${this.maxAnswerBytes} bytes`,
+                  { ...context, status },
+                ),
+              );
+              return;
+            }
+            chunks.push(chunk);
+          });
+          response.on('error', (error: NodeJS.ErrnoException) => fail(unreachable(error)));
+          response.on('end', () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(deadline);
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({ status, headers: response.headers, text, body: parseJson(text) });
+          });
+        },
+      );
       const unreachable = (error: NodeJS.ErrnoException): HttpClientError =>
-        new HttpClientError('EUNREACHABLE', `${method} ${path}: no answer at ${this.socketPath}: ${error.code ?? error.message}`, {
-          ...context,
-          errno: error.code ?? 'EIO',
-        });
+        new HttpClientError(
+          'EUNREACHABLE',
+          `${method} ${path}: no answer at ${this.socketPath}: ${error.code ?? error.message}`,
+          {
+            ...context,
+            errno: error.code ?? 'EIO',
+          },
+        );
       request.on('error', (error: NodeJS.ErrnoException) => fail(unreachable(error)));
       request.end(payload);
     });

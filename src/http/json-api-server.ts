@@ -12,7 +12,12 @@ import { bindSocketFile, type BoundSocketFile, SocketFileError } from '../socket
 export type ServerErrorCode = 'ENOENT' | 'EMETHOD' | 'ETOOLARGE' | 'ECONFLICT' | 'EUNAVAILABLE';
 
 /** A daemon's error class, as far as this layer uses it. */
-export type ServerErrorClass = new (code: ServerErrorCode, message: string, context: { field: string }, options?: { cause?: unknown }) => Error;
+export type ServerErrorClass = new (
+  code: ServerErrorCode,
+  message: string,
+  context: { field: string },
+  options?: { cause?: unknown },
+) => Error;
 
 export interface RoutePattern {
   readonly method: string;
@@ -20,18 +25,38 @@ export interface RoutePattern {
 }
 
 /** The route for `method` on `path` and the pattern's captures; ENOENT for no such path, EMETHOD for another method. */
-export function findRoute<R extends RoutePattern>(routes: readonly R[], method: string, path: string, error: ServerErrorClass): { route: R; params: string[] } {
+export function findRoute<R extends RoutePattern>(
+  routes: readonly R[],
+  method: string,
+  path: string,
+  error: ServerErrorClass,
+): { route: R; params: string[] } {
   const matching = routes.filter((r) => r.pattern.test(path));
   if (matching.length === 0) throw new error('ENOENT', `no such path: ${path.slice(0, 200)}`, { field: 'path' });
   const route = matching.find((r) => r.method === method);
-  if (!route) throw new error('EMETHOD', `${method} is not allowed on ${path.slice(0, 200)} (allowed: ${matching.map((r) => r.method).join(', ')})`, { field: 'method' });
+  if (!route)
+    throw new error(
+      'EMETHOD',
+      `${method} is not allowed on ${path.slice(0, 200)} (allowed: ${matching.map((r) => r.method).join(', ')})`,
+      { field: 'method' },
+    );
   return { route, params: (route.pattern.exec(path) ?? []).slice(1) };
 }
 
 /** Answers `body` as one line of JSON with its status and any extra headers. */
-export function sendJson(request: http.IncomingMessage, response: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
+export function sendJson(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: http.OutgoingHttpHeaders = {},
+): void {
   const text = `${JSON.stringify(body)}\n`;
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   response.end(text);
   // A body never read (error before reading) must not keep the connection stuck.
   if (!request.complete) request.resume();
@@ -43,7 +68,10 @@ export class JsonApiServer {
   readonly #error: ServerErrorClass;
   #socketFile: BoundSocketFile | null = null;
 
-  constructor(handle: (request: http.IncomingMessage, response: http.ServerResponse) => Promise<void>, error: ServerErrorClass) {
+  constructor(
+    handle: (request: http.IncomingMessage, response: http.ServerResponse) => Promise<void>,
+    error: ServerErrorClass,
+  ) {
     this.#server = http.createServer((request, response) => void handle(request, response));
     this.#error = error;
   }
@@ -54,7 +82,12 @@ export class JsonApiServer {
       this.#socketFile = await bindSocketFile(this.#server, socketPath, { directoryMode: 0o700 });
     } catch (error) {
       if (error instanceof SocketFileError) {
-        throw new this.#error(error.code === 'EADDRINUSE' ? 'ECONFLICT' : 'EUNAVAILABLE', `API socket ${error.message}`, { field: '--socket' }, { cause: error });
+        throw new this.#error(
+          error.code === 'EADDRINUSE' ? 'ECONFLICT' : 'EUNAVAILABLE',
+          `API socket ${error.message}`,
+          { field: '--socket' },
+          { cause: error },
+        );
       }
       throw error;
     }

@@ -7,7 +7,11 @@ import type http from 'node:http';
 import type { ServerErrorClass } from './json-api-server.js';
 
 /** The body as text (UTF-8); ETOOLARGE (field `body`) past `maxBytes`. */
-export function readBodyText(request: http.IncomingMessage, maxBytes: number, error: ServerErrorClass): Promise<string> {
+export function readBodyText(
+  request: http.IncomingMessage,
+  maxBytes: number,
+  error: ServerErrorClass,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const tooLarge = () => new error('ETOOLARGE', `body: larger than ${maxBytes} bytes`, { field: 'body' });
     if (Number(request.headers['content-length'] ?? 0) > maxBytes) {

@@ -34,7 +34,12 @@ export interface NativeBinding {
    * v6 sockets are IPV6_V6ONLY. The fd is non-blocking and close-on-exec; `port` is the bound
    * port. Bad arguments throw code EINVAL naming the argument; nothing is left open on failure.
    */
-  udpSocketInNetns(netnsPath: string | null, family: 4 | 6, address: string, port: number): { fd: number; port: number };
+  udpSocketInNetns(
+    netnsPath: string | null,
+    family: 4 | 6,
+    address: string,
+    port: number,
+  ): { fd: number; port: number };
   closeFd(fd: number): void;
   /** SO_MARK on a socket (0 clears it); throws with the errno (EPERM without CAP_NET_ADMIN). */
   setSocketMark(fd: number, mark: number): void;

@@ -14,7 +14,14 @@ import type { KeySource, SecretKey } from './keys.js';
 import { basePortOf } from './netid.js';
 import { openResourceKey } from './nr-key.js';
 import { assertNetworkDefinition } from './parse.js';
-import { DEFINITION_VERSION, type IdentityChange, type NetworkDefinition, type NetworkDefinitionDocument, type NodeRecord, type Resource } from './schema.js';
+import {
+  DEFINITION_VERSION,
+  type IdentityChange,
+  type NetworkDefinition,
+  type NetworkDefinitionDocument,
+  type NodeRecord,
+  type Resource,
+} from './schema.js';
 
 /** The lowest listen port when the search from the base port wraps around past 65535. */
 export const WRAP_PORT_MIN = 1024;
@@ -91,7 +98,12 @@ export function createNetwork(name: string, ipRange: string): NetworkDefinition 
  * node is hidden and the network has no aggregator yet, the first public NR becomes the
  * aggregator (callers can tell by comparing `aggregator`), so nodes can join in any order.
  */
-export function addNode(def: NetworkDefinition, record: NodeRecord, keys: KeySource, options: AddNodeOptions = {}): NetworkDefinition {
+export function addNode(
+  def: NetworkDefinition,
+  record: NodeRecord,
+  keys: KeySource,
+  options: AddNodeOptions = {},
+): NetworkDefinition {
   const draft = nextRevision(def);
   const listenPort = options.listenPort ?? lowestFreePort(def);
   const subnet = options.subnet ?? lowestFreeSubnet(def);
@@ -122,7 +134,10 @@ export function removeNode(def: NetworkDefinition, nodeId: string): NetworkDefin
   const index = indexOfNode(def, nodeId);
   if (def.exit === nodeId) {
     throw new NetdefValidationError([
-      { path: '/exit', message: `node "${nodeId}" is the network's exit: set another exit or clear it (set-exit --none) first` },
+      {
+        path: '/exit',
+        message: `node "${nodeId}" is the network's exit: set another exit or clear it (set-exit --none) first`,
+      },
     ]);
   }
   const draft = nextRevision(def);
@@ -131,7 +146,10 @@ export function removeNode(def: NetworkDefinition, nodeId: string): NetworkDefin
   if (def.aggregator === nodeId) {
     if (draft.resources.some((resource) => resource.hidden)) {
       throw new NetdefValidationError([
-        { path: '/aggregator', message: `node "${nodeId}" is the aggregator of hidden NRs: set another aggregator first` },
+        {
+          path: '/aggregator',
+          message: `node "${nodeId}" is the aggregator of hidden NRs: set another aggregator first`,
+        },
       ]);
     }
     delete draft.aggregator;
@@ -209,13 +227,22 @@ export function rotateNodeKey(def: NetworkDefinition, nodeId: string, keys: KeyS
   const old = def.resources[index] as Resource;
   const pair = keys.generateKeyPair();
   const draft = nextRevision(def);
-  draft.resources[index] = { ...old, wgPublicKey: pair.publicKey, wgPrivateKeySealed: keys.seal(pair.privateKey, old.identityKey) } as Draft['resources'][number];
+  draft.resources[index] = {
+    ...old,
+    wgPublicKey: pair.publicKey,
+    wgPrivateKeySealed: keys.seal(pair.privateKey, old.identityKey),
+  } as Draft['resources'][number];
   recordIdentityChange(draft, nodeId, 'rotate-key');
   return commit(draft);
 }
 
 function recordIdentityChange(draft: Draft, node: string, kind: IdentityChange['kind']): void {
-  draft.identityChanges = withIdentityChange(draft.identityChanges, { node, revision: draft.revision, kind, fields: ['wgPublicKey'] });
+  draft.identityChanges = withIdentityChange(draft.identityChanges, {
+    node,
+    revision: draft.revision,
+    kind,
+    fields: ['wgPublicKey'],
+  });
 }
 
 function dropIdentityChange(draft: Draft, node: string): void {

@@ -19,7 +19,15 @@
  */
 
 import { type AccessPolicy, accessPolicyOf } from './access.js';
-import { DEFAULT_ROUTE, WG_ADDRESS_PREFIX, WG_MTU, WG_NETWORK, gatewayOf, wgAddressOf, wgHostCidrOf } from './addressing.js';
+import {
+  DEFAULT_ROUTE,
+  WG_ADDRESS_PREFIX,
+  WG_MTU,
+  WG_NETWORK,
+  gatewayOf,
+  wgAddressOf,
+  wgHostCidrOf,
+} from './addressing.js';
 import { UnknownNodeError } from './errors.js';
 import { externalPeerNode, redeemedPeersVia } from './external-peers.js';
 import { type Cidr, canonicalPrefixes, formatCidr, parseCidr } from './ipv4.js';
@@ -178,7 +186,9 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
   const routes: RoutePlan[] = [{ destination: formatCidr(range), via: 'mesh' }];
   if (viaExit) routes.push({ destination: formatCidr(DEFAULT_ROUTE), via: 'mesh' });
   const access = accessPolicyOf(def);
-  const services = (def.services ?? []).filter((sv) => sv.node === self.node).map((sv) => ({ name: sv.name, address: sv.address, workload: sv.workload ?? null }));
+  const services = (def.services ?? [])
+    .filter((sv) => sv.node === self.node)
+    .map((sv) => ({ name: sv.name, address: sv.address, workload: sv.workload ?? null }));
   return {
     network: def.name,
     netId: netIdOf(def.name),

@@ -88,7 +88,10 @@ export function redeemedPeersVia(
 export function freeExternalAddress(def: NetworkDefinition): string | undefined {
   const range = parseCidr(def.ipRange) as Cidr;
   const subnets = def.resources.map((r) => parseCidr(r.subnet) as Cidr);
-  const taken = new Set([...(def.externalPeers ?? []).map((peer) => peer.address), ...(def.services ?? []).map((s) => s.address)]);
+  const taken = new Set([
+    ...(def.externalPeers ?? []).map((peer) => peer.address),
+    ...(def.services ?? []).map((s) => s.address),
+  ]);
   const { first, last } = rangeOf(range);
   for (let address = last; address >= first; address--) {
     const host = address & 255;

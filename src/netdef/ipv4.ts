@@ -55,7 +55,7 @@ export function maskOf(prefix: number): number {
 }
 
 export function isNetworkAddress(cidr: Cidr): boolean {
-  return ((cidr.address & ~maskOf(cidr.prefix)) >>> 0) === 0;
+  return (cidr.address & ~maskOf(cidr.prefix)) >>> 0 === 0;
 }
 
 /** The first and last address covered by the prefix. */
@@ -67,7 +67,7 @@ export function rangeOf(cidr: Cidr): { first: number; last: number } {
 
 export function containsAddress(cidr: Cidr, address: number): boolean {
   const mask = maskOf(cidr.prefix);
-  return ((address & mask) >>> 0) === ((cidr.address & mask) >>> 0);
+  return (address & mask) >>> 0 === (cidr.address & mask) >>> 0;
 }
 
 /** True when `inner` lies entirely inside `outer`. */

@@ -124,7 +124,8 @@ export function generateKeyPair(): KeyPair {
 
 /** Seals a private key to an identity public key (libsodium sealed box), base64. */
 export function sealKey(privateKey: SecretKey, identityPublicKey: string): string {
-  if (!isKey(identityPublicKey)) throw new KeyFormatError('', 'malformed identity key: expected standard base64 of 32 bytes');
+  if (!isKey(identityPublicKey))
+    throw new KeyFormatError('', 'malformed identity key: expected standard base64 of 32 bytes');
   const secret = privateKey.bytes();
   try {
     return toBase64(lib().crypto_box_seal(secret, fromBase64(identityPublicKey)));

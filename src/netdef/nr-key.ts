@@ -10,19 +10,28 @@ import type { Resource } from './schema.js';
 /** The NR's WireGuard private key, proven to match its wgPublicKey. */
 export function openResourceKey(resource: Resource, identity: SecretKey): SecretKey {
   if (identity.publicKey() !== resource.identityKey) {
-    throw new UnsealError('/identityKey', `the given identity key is not node "${resource.node}"'s identity (its public key differs from identityKey)`);
+    throw new UnsealError(
+      '/identityKey',
+      `the given identity key is not node "${resource.node}"'s identity (its public key differs from identityKey)`,
+    );
   }
   let key: SecretKey;
   try {
     key = unsealKey(resource.wgPrivateKeySealed, identity);
   } catch (error) {
     if (error instanceof UnsealError) {
-      throw new UnsealError('/wgPrivateKeySealed', `node "${resource.node}"'s identity key does not open its sealed WireGuard key`);
+      throw new UnsealError(
+        '/wgPrivateKeySealed',
+        `node "${resource.node}"'s identity key does not open its sealed WireGuard key`,
+      );
     }
     throw error;
   }
   if (key.publicKey() !== resource.wgPublicKey) {
-    throw new UnsealError('/wgPrivateKeySealed', `node "${resource.node}"'s sealed WireGuard key does not match its wgPublicKey`);
+    throw new UnsealError(
+      '/wgPrivateKeySealed',
+      `node "${resource.node}"'s sealed WireGuard key does not match its wgPublicKey`,
+    );
   }
   return key;
 }

@@ -18,7 +18,14 @@ interface PinnedResource {
 interface PinnedDefinition {
   readonly revision: number;
   readonly resources: readonly PinnedResource[];
-  readonly identityChanges?: readonly { readonly node: string; readonly revision: number; readonly kind: IdentityChange['kind']; readonly fields: readonly PinnedField[] }[] | undefined;
+  readonly identityChanges?:
+    | readonly {
+        readonly node: string;
+        readonly revision: number;
+        readonly kind: IdentityChange['kind'];
+        readonly fields: readonly PinnedField[];
+      }[]
+    | undefined;
 }
 
 /** Every pinned field `next` changes for a node of `applied` without a record allowing it. */
@@ -32,7 +39,10 @@ export function pinningIssues(applied: PinnedDefinition, next: PinnedDefinition)
     for (const field of PINNED_FIELDS) {
       if (old[field] === resource[field]) continue;
       if (record !== undefined && record.revision > applied.revision && record.fields.includes(field)) continue;
-      issues.push({ path: `/resources/${index}/${field}`, message: pinnedMessage(resource.node, field, record, applied.revision) });
+      issues.push({
+        path: `/resources/${index}/${field}`,
+        message: pinnedMessage(resource.node, field, record, applied.revision),
+      });
     }
   });
   return issues;
@@ -40,7 +50,12 @@ export function pinningIssues(applied: PinnedDefinition, next: PinnedDefinition)
 
 type ChangeRecord = NonNullable<PinnedDefinition['identityChanges']>[number];
 
-function pinnedMessage(node: string, field: PinnedField, record: ChangeRecord | undefined, appliedRevision: number): string {
+function pinnedMessage(
+  node: string,
+  field: PinnedField,
+  record: ChangeRecord | undefined,
+  appliedRevision: number,
+): string {
   const what = field === 'wgPublicKey' ? 'WireGuard key' : 'subnet (and WireGuard address)';
   const why =
     record === undefined
@@ -52,6 +67,12 @@ function pinnedMessage(node: string, field: PinnedField, record: ChangeRecord | 
 }
 
 /** `changes` with `change` as the node's latest record (one record per node is kept). */
-export function withIdentityChange(changes: readonly ChangeRecord[] | undefined, change: IdentityChange): IdentityChange[] {
-  return [...(changes ?? []).filter((c) => c.node !== change.node).map((c) => ({ ...c, fields: [...c.fields] })), change];
+export function withIdentityChange(
+  changes: readonly ChangeRecord[] | undefined,
+  change: IdentityChange,
+): IdentityChange[] {
+  return [
+    ...(changes ?? []).filter((c) => c.node !== change.node).map((c) => ({ ...c, fields: [...c.fields] })),
+    change,
+  ];
 }

@@ -44,7 +44,11 @@ const AdminKey = Type.String({
 export const SignatureSchema = Type.Object(
   {
     key: AdminKey,
-    value: Type.String({ pattern: SIGNATURE_PATTERN, title: 'signature', description: 'an Ed25519 signature: standard base64 of 64 bytes' }),
+    value: Type.String({
+      pattern: SIGNATURE_PATTERN,
+      title: 'signature',
+      description: 'an Ed25519 signature: standard base64 of 64 bytes',
+    }),
   },
   { additionalProperties: false, title: 'signature' },
 );
@@ -70,18 +74,23 @@ export type PinnedField = (typeof PINNED_FIELDS)[number];
 export const IdentityChangeSchema = Type.Object(
   {
     node: NodeId,
-    revision: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'the revision that made the change' }),
+    revision: Type.Integer({
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'the revision that made the change',
+    }),
     kind: Type.Union([Type.Literal('rotate-key'), Type.Literal('reprovision')]),
-    fields: Type.Array(Type.Union(PINNED_FIELDS.map((f) => Type.Literal(f))), { minItems: 1, maxItems: PINNED_FIELDS.length }),
+    fields: Type.Array(Type.Union(PINNED_FIELDS.map((f) => Type.Literal(f))), {
+      minItems: 1,
+      maxItems: PINNED_FIELDS.length,
+    }),
   },
   { additionalProperties: false, title: 'identity change' },
 );
 
-const Ipv4Cidr = (description: string) =>
-  Type.String({ pattern: IPV4_CIDR_PATTERN, title: 'CIDR', description });
+const Ipv4Cidr = (description: string) => Type.String({ pattern: IPV4_CIDR_PATTERN, title: 'CIDR', description });
 
-const Endpoint = (description: string) =>
-  Type.String({ minLength: 1, maxLength: 300, title: 'endpoint', description });
+const Endpoint = (description: string) => Type.String({ minLength: 1, maxLength: 300, title: 'endpoint', description });
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535, title: 'port', description: 'UDP port 1-65535' });
 
@@ -92,10 +101,9 @@ export const ResourceSchema = Type.Object(
     wgPublicKey: WgKey,
     wgPrivateKeySealed: SealedKey,
     listenPort: Port,
-    endpoints: Type.Array(
-      Endpoint('where other NRs reach this one: IPv4:port, [IPv6]:port or hostname:port'),
-      { maxItems: MAX_ENDPOINTS },
-    ),
+    endpoints: Type.Array(Endpoint('where other NRs reach this one: IPv4:port, [IPv6]:port or hostname:port'), {
+      maxItems: MAX_ENDPOINTS,
+    }),
     hidden: Type.Boolean({ description: 'behind NAT: peers only with the aggregator' }),
     identityKey: WgKey,
   },
@@ -135,13 +143,24 @@ export const AssociationSchema = Type.Object(
     from: GroupName,
     to: GroupName,
     protocol: Type.Optional(
-      Type.String({ pattern: `^(${ACCESS_PROTOCOLS.join('|')})$`, title: 'protocol', description: 'tcp, udp or icmp (absent: any)' }),
+      Type.String({
+        pattern: `^(${ACCESS_PROTOCOLS.join('|')})$`,
+        title: 'protocol',
+        description: 'tcp, udp or icmp (absent: any)',
+      }),
     ),
     ports: Type.Optional(
-      Type.Array(Type.String({ pattern: PORT_SPEC_PATTERN, title: 'port', description: 'a destination port N or range N-M, 1-65535' }), {
-        minItems: 1,
-        maxItems: MAX_ASSOCIATION_PORTS,
-      }),
+      Type.Array(
+        Type.String({
+          pattern: PORT_SPEC_PATTERN,
+          title: 'port',
+          description: 'a destination port N or range N-M, 1-65535',
+        }),
+        {
+          minItems: 1,
+          maxItems: MAX_ASSOCIATION_PORTS,
+        },
+      ),
     ),
     bothWays: Type.Optional(Type.Boolean({ description: '`to` may also open connections to `from`' })),
   },
@@ -181,9 +200,19 @@ export const MAX_SERVICES = 4096;
 export const ServiceSchema = Type.Object(
   {
     name: GroupName,
-    address: Type.String({ pattern: IPV4_ADDRESS_PATTERN, title: 'address', description: 'an IPv4 address inside ipRange and outside every NR subnet' }),
+    address: Type.String({
+      pattern: IPV4_ADDRESS_PATTERN,
+      title: 'address',
+      description: 'an IPv4 address inside ipRange and outside every NR subnet',
+    }),
     node: NodeId,
-    workload: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$', title: 'workload id', description: "the owner's workload that holds the address" })),
+    workload: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$',
+        title: 'workload id',
+        description: "the owner's workload that holds the address",
+      }),
+    ),
   },
   { additionalProperties: false, title: 'service' },
 );
@@ -196,7 +225,11 @@ export const NetworkDefinitionSchema = Type.Object(
       title: 'network name',
       description: '1-63 characters of A-Z, a-z, 0-9, ".", "_", "-", starting with a letter or digit',
     }),
-    revision: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'bumped by every change; networkd refuses an older one' }),
+    revision: Type.Integer({
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'bumped by every change; networkd refuses an older one',
+    }),
     ipRange: Ipv4Cidr('an IPv4 range /8 to /24, such as 10.1.0.0/16'),
     resources: Type.Array(ResourceSchema, { maxItems: MAX_RESOURCES }),
     aggregator: Type.Optional(NodeId),
@@ -244,7 +277,11 @@ export type AssociationDocument = Static<typeof AssociationSchema>;
 export type ExternalPeerDocument = Static<typeof ExternalPeerSchema>;
 
 /** Deeply read-only view: validated values are shared between definitions, never mutated. */
-type Frozen<T> = T extends readonly (infer U)[] ? readonly Frozen<U>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
+type Frozen<T> = T extends readonly (infer U)[]
+  ? readonly Frozen<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: Frozen<T[K]> }
+    : T;
 
 /** A network definition that passed structural and semantic validation (only parse.ts makes one). */
 export type NetworkDefinition = Frozen<NetworkDefinitionDocument> & { readonly [validatedBrand]: 'NetworkDefinition' };

@@ -20,9 +20,15 @@ function unknownService(def: NetworkDefinition, name: string): NetdefValidationE
  * Adds a service; without `address`, the highest free address of the range outside every NR
  * subnet (the block external peers are allocated from, from the top down).
  */
-export function addService(def: NetworkDefinition, service: Omit<Service, 'address'> & { address?: string }): NetworkDefinition {
+export function addService(
+  def: NetworkDefinition,
+  service: Omit<Service, 'address'> & { address?: string },
+): NetworkDefinition {
   const address = service.address ?? freeExternalAddress(def);
-  if (address === undefined) throw new NetdefValidationError([{ path: '/services', message: `no free address left in ${def.ipRange} outside the NR subnets` }]);
+  if (address === undefined)
+    throw new NetdefValidationError([
+      { path: '/services', message: `no free address left in ${def.ipRange} outside the NR subnets` },
+    ]);
   return withServices(def, [...(def.services ?? []), { ...service, address }]);
 }
 
@@ -32,7 +38,9 @@ export function moveService(def: NetworkDefinition, name: string, node: string, 
   if (!services.some((s) => s.name === name)) throw unknownService(def, name);
   return withServices(
     def,
-    services.map((s) => (s.name === name ? { name: s.name, address: s.address, node, ...(workload === undefined ? {} : { workload }) } : s)),
+    services.map((s) =>
+      s.name === name ? { name: s.name, address: s.address, node, ...(workload === undefined ? {} : { workload }) } : s,
+    ),
   );
 }
 
@@ -40,5 +48,8 @@ export function moveService(def: NetworkDefinition, name: string, node: string, 
 export function removeService(def: NetworkDefinition, name: string): NetworkDefinition {
   const services = def.services ?? [];
   if (!services.some((s) => s.name === name)) throw unknownService(def, name);
-  return withServices(def, services.filter((s) => s.name !== name));
+  return withServices(
+    def,
+    services.filter((s) => s.name !== name),
+  );
 }

@@ -20,18 +20,25 @@ export function serviceIssues(def: NetworkDefinitionDocument, range: Cidr | unde
   (def.services ?? []).forEach((service, index) => {
     const base = `/services/${index}`;
     const first = names.get(service.name);
-    if (first !== undefined) issues.push({ path: `${base}/name`, message: `duplicate service "${service.name}" (also /services/${first})` });
+    if (first !== undefined)
+      issues.push({ path: `${base}/name`, message: `duplicate service "${service.name}" (also /services/${first})` });
     else names.set(service.name, index);
     const address = parseIpv4(service.address) as number; // the schema pattern guarantees the syntax
     const inside = subnets.find((s) => containsAddress(s.subnet, address));
-    if (range && !containsAddress(range, address)) issues.push({ path: `${base}/address`, message: `${service.address} is outside ipRange` });
+    if (range && !containsAddress(range, address))
+      issues.push({ path: `${base}/address`, message: `${service.address} is outside ipRange` });
     else if (inside) {
-      issues.push({ path: `${base}/address`, message: `${service.address} is inside ${inside.node}'s subnet: a service address is outside every NR subnet` });
+      issues.push({
+        path: `${base}/address`,
+        message: `${service.address} is inside ${inside.node}'s subnet: a service address is outside every NR subnet`,
+      });
     }
     const again = addresses.get(service.address);
-    if (again !== undefined) issues.push({ path: `${base}/address`, message: `address ${service.address} is also /services/${again}'s` });
+    if (again !== undefined)
+      issues.push({ path: `${base}/address`, message: `address ${service.address} is also /services/${again}'s` });
     else addresses.set(service.address, index);
-    if (peers.has(service.address)) issues.push({ path: `${base}/address`, message: `address ${service.address} is an external peer's` });
+    if (peers.has(service.address))
+      issues.push({ path: `${base}/address`, message: `address ${service.address} is an external peer's` });
     if (!def.resources.some((r) => r.node === service.node)) {
       issues.push({ path: `${base}/node`, message: `node "${service.node}" is not a member of the network` });
     }

@@ -55,7 +55,8 @@ export class AdminKey extends Redacted {
     } catch {
       throw new KeyFormatError('', 'malformed admin key: expected standard base64 of 64 bytes');
     }
-    if (bytes.length !== SECRET_BYTES) throw new KeyFormatError('', 'malformed admin key: expected standard base64 of 64 bytes');
+    if (bytes.length !== SECRET_BYTES)
+      throw new KeyFormatError('', 'malformed admin key: expected standard base64 of 64 bytes');
     return new AdminKey(bytes);
   }
 
@@ -116,10 +117,14 @@ export function keyLabel(publicKey: string): string {
  */
 export function verifyDefinition(def: Signable, trusted: readonly string[]): SignatureCheck {
   if (trusted.length === 0) {
-    return { ok: false, reason: 'this node trusts no admin key, so it accepts no definition (zmesh node trust add KEY)' };
+    return {
+      ok: false,
+      reason: 'this node trusts no admin key, so it accepts no definition (zmesh node trust add KEY)',
+    };
   }
   const signature = def.signature;
-  if (signature === undefined) return { ok: false, reason: 'the definition is not signed (sign it with zmesh --admin-key FILE)' };
+  if (signature === undefined)
+    return { ok: false, reason: 'the definition is not signed (sign it with zmesh --admin-key FILE)' };
   if (!trusted.includes(signature.key)) {
     return { ok: false, reason: `signed by admin key ${keyLabel(signature.key)}, which this node does not trust` };
   }
@@ -129,7 +134,11 @@ export function verifyDefinition(def: Signable, trusted: readonly string[]): Sig
   } catch {
     valid = false;
   }
-  if (!valid) return { ok: false, reason: `the signature by admin key ${keyLabel(signature.key)} does not match the definition (altered after signing?)` };
+  if (!valid)
+    return {
+      ok: false,
+      reason: `the signature by admin key ${keyLabel(signature.key)} does not match the definition (altered after signing?)`,
+    };
   return { ok: true, signer: signature.key };
 }
 
@@ -145,6 +154,10 @@ export function trustAfter(trusted: readonly string[], def: Signable): string[] 
 /** Checks an admin public key given as text (an option or a trust file line). */
 export function assertAdminPublicKey(text: string, what = 'admin key'): string {
   const trimmed = text.trim();
-  if (!isKey(trimmed)) throw new KeyFormatError('', `malformed ${what}: expected standard base64 of 32 bytes (zmesh admin init prints it)`);
+  if (!isKey(trimmed))
+    throw new KeyFormatError(
+      '',
+      `malformed ${what}: expected standard base64 of 32 bytes (zmesh admin init prints it)`,
+    );
   return trimmed;
 }

@@ -26,7 +26,16 @@ function lastSegment(path: string): string {
 }
 
 function messageOf(error: ValueError): string {
-  const schema = error.schema as TSchema & { title?: string; description?: string; minimum?: number; maximum?: number; maxItems?: number; maxLength?: number; minLength?: number; const?: unknown };
+  const schema = error.schema as TSchema & {
+    title?: string;
+    description?: string;
+    minimum?: number;
+    maximum?: number;
+    maxItems?: number;
+    maxLength?: number;
+    minLength?: number;
+    const?: unknown;
+  };
   const title = schema.title ?? lastSegment(error.path);
   switch (error.type) {
     case ValueErrorType.ObjectRequiredProperty:

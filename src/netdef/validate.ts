@@ -18,7 +18,17 @@ import { parseEndpoint } from './endpoint.js';
 import { externalPeerIssues } from './external-peers.js';
 import { serviceIssues } from './services.js';
 import type { ValidationIssue } from './errors.js';
-import { type Cidr, containsCidr, formatCidr, formatIpv4, isNetworkAddress, makeCidr, maskOf, overlaps, parseCidr } from './ipv4.js';
+import {
+  type Cidr,
+  containsCidr,
+  formatCidr,
+  formatIpv4,
+  isNetworkAddress,
+  makeCidr,
+  maskOf,
+  overlaps,
+  parseCidr,
+} from './ipv4.js';
 import type { NetworkDefinitionDocument, NodeRecordDocument, ResourceDocument } from './schema.js';
 import { quote } from './structural.js';
 
@@ -30,7 +40,10 @@ function checkRange(text: string, issues: Issues): Cidr | undefined {
   let usable = true;
   if (!isNetworkAddress(range)) {
     const fixed = makeCidr(range.address & maskOf(range.prefix), range.prefix);
-    issues.push({ path: '/ipRange', message: `ipRange ${text} is not a network address (host bits set); did you mean ${formatCidr(fixed)}?` });
+    issues.push({
+      path: '/ipRange',
+      message: `ipRange ${text} is not a network address (host bits set); did you mean ${formatCidr(fixed)}?`,
+    });
     usable = false;
   }
   if (range.prefix < MIN_RANGE_PREFIX) {
@@ -40,12 +53,18 @@ function checkRange(text: string, issues: Issues): Cidr | undefined {
     });
     usable = false;
   } else if (range.prefix > MAX_RANGE_PREFIX) {
-    issues.push({ path: '/ipRange', message: `ipRange ${text} is narrower than /${MAX_RANGE_PREFIX}: it must hold at least one /24` });
+    issues.push({
+      path: '/ipRange',
+      message: `ipRange ${text} is narrower than /${MAX_RANGE_PREFIX}: it must hold at least one /24`,
+    });
     usable = false;
   }
   for (const reserved of RESERVED_RANGES) {
     if (overlaps(range, reserved.cidr)) {
-      issues.push({ path: '/ipRange', message: `ipRange ${text} overlaps ${formatCidr(reserved.cidr)} (${reserved.why})` });
+      issues.push({
+        path: '/ipRange',
+        message: `ipRange ${text} overlaps ${formatCidr(reserved.cidr)} (${reserved.why})`,
+      });
       usable = false;
     }
   }
@@ -56,7 +75,11 @@ function checkRange(text: string, issues: Issues): Cidr | undefined {
 function checkEndpoints(endpoints: readonly string[], base: string, requirePort: boolean, issues: Issues): void {
   endpoints.forEach((endpoint, index) => {
     const parsed = parseEndpoint(endpoint, requirePort);
-    if (!parsed.ok) issues.push({ path: `${base}/endpoints/${index}`, message: `malformed endpoint ${quote(endpoint)}: ${parsed.reason}` });
+    if (!parsed.ok)
+      issues.push({
+        path: `${base}/endpoints/${index}`,
+        message: `malformed endpoint ${quote(endpoint)}: ${parsed.reason}`,
+      });
   });
 }
 
@@ -79,7 +102,12 @@ function checkUnique(
   else seen.set(key, index);
 }
 
-function checkSubnet(resource: ResourceDocument, base: string, range: Cidr | undefined, issues: Issues): Cidr | undefined {
+function checkSubnet(
+  resource: ResourceDocument,
+  base: string,
+  range: Cidr | undefined,
+  issues: Issues,
+): Cidr | undefined {
   const subnet = parseCidr(resource.subnet) as Cidr;
   const path = `${base}/subnet`;
   if (subnet.prefix !== SUBNET_PREFIX) {
@@ -113,16 +141,25 @@ function checkRoles(def: NetworkDefinitionDocument, byNode: Map<string, Resource
   const hidden = def.resources.filter((resource) => resource.hidden).map((resource) => resource.node);
   if (def.aggregator === undefined) {
     if (hidden.length > 0) {
-      issues.push({ path: '/aggregator', message: `required while NRs are hidden (${listNames(hidden)}): hidden NRs need a public aggregator` });
+      issues.push({
+        path: '/aggregator',
+        message: `required while NRs are hidden (${listNames(hidden)}): hidden NRs need a public aggregator`,
+      });
     }
   } else {
     const aggregator = byNode.get(def.aggregator);
     if (!aggregator) {
       issues.push({ path: '/aggregator', message: `aggregator "${def.aggregator}" is not a member of the network` });
     } else if (aggregator.hidden) {
-      issues.push({ path: '/aggregator', message: `aggregator "${def.aggregator}" is hidden: an aggregator must be a public NR` });
+      issues.push({
+        path: '/aggregator',
+        message: `aggregator "${def.aggregator}" is hidden: an aggregator must be a public NR`,
+      });
     } else if (aggregator.endpoints.length === 0) {
-      issues.push({ path: '/aggregator', message: `aggregator "${def.aggregator}" has no endpoint: hidden NRs could not dial it` });
+      issues.push({
+        path: '/aggregator',
+        message: `aggregator "${def.aggregator}" has no endpoint: hidden NRs could not dial it`,
+      });
     }
   }
   if (def.exit !== undefined) {
@@ -130,7 +167,10 @@ function checkRoles(def: NetworkDefinitionDocument, byNode: Map<string, Resource
     if (!exit) {
       issues.push({ path: '/exit', message: `exit "${def.exit}" is not a member of the network` });
     } else if (exit.hidden) {
-      issues.push({ path: '/exit', message: `exit "${def.exit}" is hidden: a hidden exit is refused (an exit must be a public NR)` });
+      issues.push({
+        path: '/exit',
+        message: `exit "${def.exit}" is hidden: a hidden exit is refused (an exit must be a public NR)`,
+      });
     }
   }
 }
@@ -148,29 +188,82 @@ export function semanticIssuesOfDefinition(def: NetworkDefinitionDocument): Vali
   const resources = def.resources;
   resources.forEach((resource, index) => {
     const base = `/resources/${index}`;
-    checkUnique(nodes, resource.node, index, resources, (first) => ({ path: `${base}/node`, message: `duplicate node "${resource.node}" (also ${first})` }), issues);
+    checkUnique(
+      nodes,
+      resource.node,
+      index,
+      resources,
+      (first) => ({ path: `${base}/node`, message: `duplicate node "${resource.node}" (also ${first})` }),
+      issues,
+    );
     if (!byNode.has(resource.node)) byNode.set(resource.node, resource);
     const subnet = checkSubnet(resource, base, range, issues);
     if (subnet) {
       // All checked subnets are aligned /24s, so two overlap exactly when they are equal.
-      checkUnique(subnets, subnet.address, index, resources, (first) => ({ path: `${base}/subnet`, message: `subnet ${resource.subnet} overlaps ${first}` }), issues);
+      checkUnique(
+        subnets,
+        subnet.address,
+        index,
+        resources,
+        (first) => ({ path: `${base}/subnet`, message: `subnet ${resource.subnet} overlaps ${first}` }),
+        issues,
+      );
     }
-    checkUnique(wgKeys, resource.wgPublicKey, index, resources, (first) => ({ path: `${base}/wgPublicKey`, message: `duplicate wgPublicKey (also ${first})` }), issues);
-    checkUnique(identities, resource.identityKey, index, resources, (first) => ({ path: `${base}/identityKey`, message: `duplicate identityKey (also ${first}): one node identity has one NR per network` }), issues);
-    checkUnique(ports, resource.listenPort, index, resources, (first) => ({ path: `${base}/listenPort`, message: `port clash: listenPort ${resource.listenPort} is also used by ${first}` }), issues);
+    checkUnique(
+      wgKeys,
+      resource.wgPublicKey,
+      index,
+      resources,
+      (first) => ({ path: `${base}/wgPublicKey`, message: `duplicate wgPublicKey (also ${first})` }),
+      issues,
+    );
+    checkUnique(
+      identities,
+      resource.identityKey,
+      index,
+      resources,
+      (first) => ({
+        path: `${base}/identityKey`,
+        message: `duplicate identityKey (also ${first}): one node identity has one NR per network`,
+      }),
+      issues,
+    );
+    checkUnique(
+      ports,
+      resource.listenPort,
+      index,
+      resources,
+      (first) => ({
+        path: `${base}/listenPort`,
+        message: `port clash: listenPort ${resource.listenPort} is also used by ${first}`,
+      }),
+      issues,
+    );
     checkEndpoints(resource.endpoints, base, true, issues);
     if (!resource.hidden && resource.endpoints.length === 0) {
-      issues.push({ path: `${base}/endpoints`, message: `public NR "${resource.node}" needs at least one endpoint (or hidden: true)` });
+      issues.push({
+        path: `${base}/endpoints`,
+        message: `public NR "${resource.node}" needs at least one endpoint (or hidden: true)`,
+      });
     }
   });
   checkRoles(def, byNode, issues);
   const recorded = new Set<string>();
   (def.identityChanges ?? []).forEach((change, index) => {
     const base = `/identityChanges/${index}`;
-    if (!byNode.has(change.node)) issues.push({ path: `${base}/node`, message: `no NR of node "${change.node}" in this network` });
-    if (recorded.has(change.node)) issues.push({ path: `${base}/node`, message: `a second record for node "${change.node}" (keep the latest only)` });
+    if (!byNode.has(change.node))
+      issues.push({ path: `${base}/node`, message: `no NR of node "${change.node}" in this network` });
+    if (recorded.has(change.node))
+      issues.push({
+        path: `${base}/node`,
+        message: `a second record for node "${change.node}" (keep the latest only)`,
+      });
     recorded.add(change.node);
-    if (change.revision > def.revision) issues.push({ path: `${base}/revision`, message: `revision ${change.revision} is after the definition's ${def.revision}` });
+    if (change.revision > def.revision)
+      issues.push({
+        path: `${base}/revision`,
+        message: `revision ${change.revision} is after the definition's ${def.revision}`,
+      });
   });
   issues.push(...accessIssues(def, range));
   issues.push(...externalPeerIssues(def, range));

@@ -69,7 +69,9 @@ function decodePathSegment(segment: string, field: string): string {
 
 /** SHA-256 of the request's JSON body as parsed (whitespace aside, what was sent); of nothing without one. */
 function requestDigest(body: unknown): string {
-  return createHash('sha256').update(body === undefined ? '' : JSON.stringify(body)).digest('hex');
+  return createHash('sha256')
+    .update(body === undefined ? '' : JSON.stringify(body))
+    .digest('hex');
 }
 
 export class Api {
@@ -85,10 +87,34 @@ export class Api {
     const name = (params: string[]) => parseNetworkName(decodePathSegment(params[0] ?? '', 'name'));
     this.#routes = [
       { method: 'GET', pattern: /^\/v1\/health$/, change: false, body: false, handler: async () => options.health() },
-      { method: 'GET', pattern: /^\/v1\/networks$/, change: false, body: false, handler: async () => ({ networks: await service.listNetworks() }) },
-      { method: 'GET', pattern: /^\/v1\/networks\/([^/]+)$/, change: false, body: false, handler: async (p) => service.getNetwork(name(p)) },
-      { method: 'PUT', pattern: /^\/v1\/networks\/([^/]+)$/, change: true, body: true, handler: async (p, body) => service.applyNetwork(name(p), body) },
-      { method: 'DELETE', pattern: /^\/v1\/networks\/([^/]+)$/, change: true, body: false, handler: async (p) => service.deleteNetwork(name(p)) },
+      {
+        method: 'GET',
+        pattern: /^\/v1\/networks$/,
+        change: false,
+        body: false,
+        handler: async () => ({ networks: await service.listNetworks() }),
+      },
+      {
+        method: 'GET',
+        pattern: /^\/v1\/networks\/([^/]+)$/,
+        change: false,
+        body: false,
+        handler: async (p) => service.getNetwork(name(p)),
+      },
+      {
+        method: 'PUT',
+        pattern: /^\/v1\/networks\/([^/]+)$/,
+        change: true,
+        body: true,
+        handler: async (p, body) => service.applyNetwork(name(p), body),
+      },
+      {
+        method: 'DELETE',
+        pattern: /^\/v1\/networks\/([^/]+)$/,
+        change: true,
+        body: false,
+        handler: async (p) => service.deleteNetwork(name(p)),
+      },
       {
         method: 'POST',
         pattern: /^\/v1\/networks\/([^/]+)\/workloads$/,
@@ -145,7 +171,11 @@ export class Api {
         }
       };
       if (route.change) {
-        const result = await this.#tasks.run(taskId, { request: `${method} ${path}`, digest: requestDigest(body) }, work);
+        const result = await this.#tasks.run(
+          taskId,
+          { request: `${method} ${path}`, digest: requestDigest(body) },
+          work,
+        );
         outcome = result;
         replayed = result.replayed;
       } else {

@@ -56,7 +56,9 @@ export interface NetworkdOptions {
 export type WgBackendKind = 'userspace' | 'kernel';
 
 /** What the data plane needs to build its WireGuard backend. */
-export type PlaneWg = { readonly kind: 'userspace'; readonly wgd: WgdClient; readonly uapiDir: string } | { readonly kind: 'kernel' };
+export type PlaneWg =
+  | { readonly kind: 'userspace'; readonly wgd: WgdClient; readonly uapiDir: string }
+  | { readonly kind: 'kernel' };
 
 export interface PlaneContext {
   readonly prefix: string;
@@ -85,19 +87,30 @@ function probeFailure(error: unknown): string {
  * kernel does not have it), `userspace` never probes, `auto` takes the kernel's when the probe
  * finds it and the userspace device otherwise (a failing probe is logged, not fatal).
  */
-export function chooseBackend(choice: WgChoice, probe: KernelWireGuardProbe = probeKernelWireGuard, log: (message: string) => void = () => {}): WgBackendKind {
+export function chooseBackend(
+  choice: WgChoice,
+  probe: KernelWireGuardProbe = probeKernelWireGuard,
+  log: (message: string) => void = () => {},
+): WgBackendKind {
   if (choice === 'userspace') return 'userspace';
   let available: boolean;
   try {
     available = probe();
   } catch (error) {
-    if (choice === 'kernel') throw invalid('--wg', `kernel WireGuard could not be probed: ${probeFailure(error)} (use --wg userspace or auto)`);
+    if (choice === 'kernel')
+      throw invalid(
+        '--wg',
+        `kernel WireGuard could not be probed: ${probeFailure(error)} (use --wg userspace or auto)`,
+      );
     log(`kernel WireGuard could not be probed (${probeFailure(error)}): using userspace`);
     return 'userspace';
   }
   if (available) return 'kernel';
   if (choice === 'kernel') {
-    throw invalid('--wg', 'kernel WireGuard is not available: this kernel has no generic netlink family "wireguard" (load the wireguard module, or use --wg userspace or auto)');
+    throw invalid(
+      '--wg',
+      'kernel WireGuard is not available: this kernel has no generic netlink family "wireguard" (load the wireguard module, or use --wg userspace or auto)',
+    );
   }
   return 'userspace';
 }
@@ -113,7 +126,9 @@ async function drainReleases(service: NetworkService, dir: string, log: (message
       return true;
     } catch (error) {
       if (error instanceof NetworkdError && (error.code === 'ENOENT' || error.code === 'EINVAL')) return true;
-      log(`spooled release of ${workload} in ${network}: ${error instanceof NetworkdError ? error.message : 'internal error'}; kept for the next reconcile`);
+      log(
+        `spooled release of ${workload} in ${network}: ${error instanceof NetworkdError ? error.message : 'internal error'}; kept for the next reconcile`,
+      );
       return false;
     }
   });
@@ -131,8 +146,16 @@ export class Networkd {
   readonly wgBackend: WgBackendKind;
   readonly #observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null;
 
-  private constructor(service: NetworkService, api: Api, socketPath: string, timer: NodeJS.Timeout, supervisor: WgdSupervisor | null, first: ReconcileReport, wgBackend: WgBackendKind,
-    observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null) {
+  private constructor(
+    service: NetworkService,
+    api: Api,
+    socketPath: string,
+    timer: NodeJS.Timeout,
+    supervisor: WgdSupervisor | null,
+    first: ReconcileReport,
+    wgBackend: WgBackendKind,
+    observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null,
+  ) {
     this.#observability = observability;
     this.service = service;
     this.#api = api;
@@ -146,7 +169,11 @@ export class Networkd {
   static async start(options: NetworkdOptions): Promise<Networkd> {
     const log = options.log;
     if (!PREFIX.test(options.prefix)) throw invalid('--prefix', 'must be 0-8 characters of a-z and 0-9');
-    if (!Number.isFinite(options.reconcileIntervalSeconds) || options.reconcileIntervalSeconds < 1 || options.reconcileIntervalSeconds > 86_400) {
+    if (
+      !Number.isFinite(options.reconcileIntervalSeconds) ||
+      options.reconcileIntervalSeconds < 1 ||
+      options.reconcileIntervalSeconds > 86_400
+    ) {
       throw invalid('--reconcile-interval', 'must be a number of seconds from 1 to 86400');
     }
     const backend = chooseBackend(options.wg, options.probeKernelWireGuard ?? probeKernelWireGuard, log);
@@ -167,7 +194,11 @@ export class Networkd {
           })
         : null;
     await supervisor?.ensure();
-    const plane = options.createPlane({ prefix: options.prefix, wg: supervisor ? { kind: 'userspace', wgd: supervisor.client, uapiDir } : { kind: 'kernel' }, log });
+    const plane = options.createPlane({
+      prefix: options.prefix,
+      wg: supervisor ? { kind: 'userspace', wgd: supervisor.client, uapiDir } : { kind: 'kernel' },
+      log,
+    });
     const metrics = options.metrics ? new NetworkdMetrics({ node: nodeId, backend }) : null;
     const service = new NetworkService({
       store,
@@ -175,7 +206,10 @@ export class Networkd {
       resolver: new EndpointResolver(options.resolveHost ?? systemResolver()),
       nodeId,
       identity,
-      trust: { read: () => readTrustedKeys(options.stateDir), write: (keys) => writeTrustedKeys(options.stateDir, keys) },
+      trust: {
+        read: () => readTrustedKeys(options.stateDir),
+        write: (keys) => writeTrustedKeys(options.stateDir, keys),
+      },
       ...(options.workloadLinks ? { workloadLinks: options.workloadLinks } : {}),
       wgdPid: () => supervisor?.pid ?? null,
       beforeReconcile: async () => {
@@ -205,23 +239,39 @@ export class Networkd {
     let observability: { server: MetricsServer; sampler: MetricsSampler } | null = null;
     if (metrics && options.metrics) {
       const source = networkdSamplerSource(service, store, supervisor?.client ?? null);
-      const sampler = new MetricsSampler(source, options.metrics.intervalSeconds * 1000, (sample) => metrics.setSample(sample), log);
-      const server = await MetricsServer.listen(metrics.registry, options.metrics.address, log).catch(async (error: unknown) => {
-        await sampler.stop();
-        await api.close();
-        throw invalid('--metrics', `cannot listen on ${options.metrics!.address.host}:${options.metrics!.address.port}: ${(error as Error).message}`);
-      });
+      const sampler = new MetricsSampler(
+        source,
+        options.metrics.intervalSeconds * 1000,
+        (sample) => metrics.setSample(sample),
+        log,
+      );
+      const server = await MetricsServer.listen(metrics.registry, options.metrics.address, log).catch(
+        async (error: unknown) => {
+          await sampler.stop();
+          await api.close();
+          throw invalid(
+            '--metrics',
+            `cannot listen on ${options.metrics!.address.host}:${options.metrics!.address.port}: ${(error as Error).message}`,
+          );
+        },
+      );
       observability = { server, sampler };
-      log(`metrics on http://${server.address.host.includes(':') ? `[${server.address.host}]` : server.address.host}:${server.address.port}/metrics`);
+      log(
+        `metrics on http://${server.address.host.includes(':') ? `[${server.address.host}]` : server.address.host}:${server.address.port}/metrics`,
+      );
     }
     const timer = setInterval(() => {
       service
         .scheduleReconcile()
         .then(drain)
-        .catch((error: unknown) => log(`reconcile failed: ${error instanceof NetworkdError ? error.message : 'internal error'}`));
+        .catch((error: unknown) =>
+          log(`reconcile failed: ${error instanceof NetworkdError ? error.message : 'internal error'}`),
+        );
     }, options.reconcileIntervalSeconds * 1000);
     const wgText = supervisor ? `userspace WireGuard, wgd pid ${supervisor.pid}` : 'kernel WireGuard';
-    log(`node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; ${wgText}`);
+    log(
+      `node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; ${wgText}`,
+    );
     return new Networkd(service, api, socketPath, timer, supervisor, first, backend, observability);
   }
 

@@ -25,13 +25,21 @@ export const DEFAULT_DNS_TIMEOUT_MS = 2000;
 
 /** node:dns lookup (getaddrinfo: /etc/hosts, then DNS), bounded by `timeoutMs`. */
 export function systemResolver(timeoutMs = DEFAULT_DNS_TIMEOUT_MS): HostResolver {
-  return (host) => withTimeout(lookup(host).then((r) => r.address), timeoutMs, host);
+  return (host) =>
+    withTimeout(
+      lookup(host).then((r) => r.address),
+      timeoutMs,
+      host,
+    );
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, host: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`resolving ${host} took longer than ${ms} ms`), { code: 'ETIMEOUT' })), ms);
+    timer = setTimeout(
+      () => reject(Object.assign(new Error(`resolving ${host} took longer than ${ms} ms`), { code: 'ETIMEOUT' })),
+      ms,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -69,7 +77,10 @@ export class EndpointResolver {
     for (const p of parsed) {
       if (p?.ok && p.value.host.kind === 'hostname' && !hosts.has(p.value.host.text)) {
         const host = p.value.host.text;
-        hosts.set(host, withTimeout(this.#resolve(host), this.#timeoutMs, host).catch(() => null));
+        hosts.set(
+          host,
+          withTimeout(this.#resolve(host), this.#timeoutMs, host).catch(() => null),
+        );
       }
     }
     const fresh = new Map<string, string | null>();
@@ -77,7 +88,8 @@ export class EndpointResolver {
     const updated: Record<string, string> = {};
     const results = parsed.map((p, index): ResolvedEndpoint => {
       if (p === null) return { endpoint: null, source: 'unresolved' };
-      if (!p.ok || p.value.port === undefined) return { endpoint: null, source: 'unresolved', host: endpoints[index] ?? '' }; // validated definitions never get here
+      if (!p.ok || p.value.port === undefined)
+        return { endpoint: null, source: 'unresolved', host: endpoints[index] ?? '' }; // validated definitions never get here
       const { host, port } = p.value;
       if (host.kind !== 'hostname') return { endpoint: formatAddress(host.text, port), source: 'literal' };
       const now = fresh.get(host.text) ?? null;

@@ -27,13 +27,17 @@ export async function loadNodeIdentity(stateDir: string): Promise<NodeIdentity> 
   let keyText: string;
   let recordText: string;
   try {
-    if ((statSync(keyFile).mode & 0o077) !== 0) throw unusable(keyFile, 'must not be readable by group or others (chmod 600)');
+    if ((statSync(keyFile).mode & 0o077) !== 0)
+      throw unusable(keyFile, 'must not be readable by group or others (chmod 600)');
     keyText = readFileSync(keyFile, 'utf8');
     recordText = readFileSync(recordFile, 'utf8');
   } catch (error) {
     if (error instanceof NetworkdError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw unusable(code === 'ENOENT' ? `${(error as NodeJS.ErrnoException).path ?? stateDir}` : stateDir, code === 'ENOENT' ? 'missing (run `zmesh node init --state-dir D` first)' : `unreadable (${code ?? 'error'})`);
+    throw unusable(
+      code === 'ENOENT' ? `${(error as NodeJS.ErrnoException).path ?? stateDir}` : stateDir,
+      code === 'ENOENT' ? 'missing (run `zmesh node init --state-dir D` first)' : `unreadable (${code ?? 'error'})`,
+    );
   }
   let identity: SecretKey;
   try {
@@ -47,6 +51,7 @@ export async function loadNodeIdentity(stateDir: string): Promise<NodeIdentity> 
   } catch (error) {
     throw unusable(recordFile, error instanceof SyntaxError ? 'not JSON' : (error as Error).message);
   }
-  if (identity.publicKey() !== record.identityKey) throw unusable(recordFile, `identityKey does not match ${IDENTITY_KEY_FILE}`);
+  if (identity.publicKey() !== record.identityKey)
+    throw unusable(recordFile, `identityKey does not match ${IDENTITY_KEY_FILE}`);
   return { nodeId: record.id, identity };
 }

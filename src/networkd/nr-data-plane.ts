@@ -7,7 +7,19 @@
  */
 import { readdirSync } from 'node:fs';
 import { NetworkResources, NrError, UserspaceWgBackend, type WgBackend } from '../nr/index.js';
-import { RUN_NETNS_DIR, isOwnedNamespace, ndmzNamespaceName, netIdOfNamespace, netIdOfWgDevice, netnsPathOf, nrNamespaceName, parseNetId, parsePrefix, wgDeviceName, type Prefix } from '../nr/names.js';
+import {
+  RUN_NETNS_DIR,
+  isOwnedNamespace,
+  ndmzNamespaceName,
+  netIdOfNamespace,
+  netIdOfWgDevice,
+  netnsPathOf,
+  nrNamespaceName,
+  parseNetId,
+  parsePrefix,
+  wgDeviceName,
+  type Prefix,
+} from '../nr/names.js';
 import { KernelWgBackend } from '../nr/wireguard/kernel/index.js';
 import type { PlaneContext, PlaneWg } from './daemon.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
@@ -47,7 +59,8 @@ function ownNrNamespacePaths(prefix: Prefix): () => string[] {
 
 function wgBackendFor(prefix: Prefix, wg: PlaneWg): WgBackend {
   // Kernel links are created through networkd's own namespace (the node's): their UDP sockets stay there.
-  if (wg.kind === 'kernel') return new KernelWgBackend({ nodeNetnsPath: null, netnsPaths: ownNrNamespacePaths(prefix) });
+  if (wg.kind === 'kernel')
+    return new KernelWgBackend({ nodeNetnsPath: null, netnsPaths: ownNrNamespacePaths(prefix) });
   return new UserspaceWgBackend({ wgd: wg.wgd });
 }
 
@@ -57,17 +70,23 @@ export function createNrDataPlane(context: PlaneContext): DataPlane {
   const resources = new NetworkResources({ prefix, wg });
   return {
     wgBackend: wg.kind,
-    ensureNdmz: () => mapped(async () => {
-      await resources.ensureNdmz();
-    }),
-    applyNr: (spec) => mapped(async () => {
-      // Endpoints in spec.resource are numeric already (networkd's DNS cache), so nothing to resolve here.
-      const result = await resources.applyNr(spec.resource, { publicAddress: spec.publicAddress, privateKey: spec.privateKey });
-      return { steps: result.steps.length };
-    }),
-    removeNr: (netId) => mapped(async () => {
-      await resources.removeNr(parseNetId(netId));
-    }),
+    ensureNdmz: () =>
+      mapped(async () => {
+        await resources.ensureNdmz();
+      }),
+    applyNr: (spec) =>
+      mapped(async () => {
+        // Endpoints in spec.resource are numeric already (networkd's DNS cache), so nothing to resolve here.
+        const result = await resources.applyNr(spec.resource, {
+          publicAddress: spec.publicAddress,
+          privateKey: spec.privateKey,
+        });
+        return { steps: result.steps.length };
+      }),
+    removeNr: (netId) =>
+      mapped(async () => {
+        await resources.removeNr(parseNetId(netId));
+      }),
     listNrs: () => mapped(async () => resources.listNrs().map(String)),
     ownNamespaces: () => {
       let names: string[];
@@ -83,40 +102,43 @@ export function createNrDataPlane(context: PlaneContext): DataPlane {
       }));
     },
     nrNetnsPath: (netId) => netnsPathOf(nrNamespaceName(prefix, parseNetId(netId))),
-    inspectNr: (netId) => mapped(async (): Promise<NrStatus> => {
-      const id = parseNetId(netId);
-      const namespace = nrNamespaceName(prefix, id);
-      const exists = resources.listNrs().includes(id);
-      const status = exists ? await wg.status(wgDeviceName(id)) : null;
-      const now = Date.now() / 1000;
-      return {
-        namespace,
-        exists,
-        device: status
-          ? {
-              name: status.name,
-              listenPort: status.listenPort,
-              peers: status.peers.map((p) => ({
-                publicKey: p.publicKey,
-                endpoint: p.endpoint,
-                lastHandshakeAgeSeconds: p.lastHandshake === null ? null : Math.max(0, Math.round(now - p.lastHandshake)),
-                rxBytes: p.rxBytes,
-                txBytes: p.txBytes,
-              })),
-            }
-          : null,
-      };
-    }),
-    removeUnwantedDevices: (wanted) => mapped(async () => {
-      const removed: string[] = [];
-      for (const name of await wg.listDevices()) {
-        const netId = netIdOfWgDevice(name);
-        if (netId === null || wanted.has(netId)) continue;
-        await wg.removeDevice(name);
-        removed.push(name);
-      }
-      return removed;
-    }),
+    inspectNr: (netId) =>
+      mapped(async (): Promise<NrStatus> => {
+        const id = parseNetId(netId);
+        const namespace = nrNamespaceName(prefix, id);
+        const exists = resources.listNrs().includes(id);
+        const status = exists ? await wg.status(wgDeviceName(id)) : null;
+        const now = Date.now() / 1000;
+        return {
+          namespace,
+          exists,
+          device: status
+            ? {
+                name: status.name,
+                listenPort: status.listenPort,
+                peers: status.peers.map((p) => ({
+                  publicKey: p.publicKey,
+                  endpoint: p.endpoint,
+                  lastHandshakeAgeSeconds:
+                    p.lastHandshake === null ? null : Math.max(0, Math.round(now - p.lastHandshake)),
+                  rxBytes: p.rxBytes,
+                  txBytes: p.txBytes,
+                })),
+              }
+            : null,
+        };
+      }),
+    removeUnwantedDevices: (wanted) =>
+      mapped(async () => {
+        const removed: string[] = [];
+        for (const name of await wg.listDevices()) {
+          const netId = netIdOfWgDevice(name);
+          if (netId === null || wanted.has(netId)) continue;
+          await wg.removeDevice(name);
+          removed.push(name);
+        }
+        return removed;
+      }),
     teardownAll: () => mapped(() => resources.teardownAll()),
   };
 }

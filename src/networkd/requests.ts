@@ -24,7 +24,6 @@ export interface AttachRequest {
   readonly owner: WorkloadOwner;
 }
 
-
 /** POST /v1/networks/{name}/workloads/gc: the CNI workloads to keep (every other is released). */
 export interface GcRequest {
   readonly keep: ReadonlySet<string>;
@@ -48,20 +47,31 @@ function shown(text: string): string {
 }
 
 export function parseNetworkName(value: string, field = 'name'): NetworkName {
-  if (!networkName.test(value)) throw invalid(field, `${shown(value)} is not a network name (1-63 characters of A-Z, a-z, 0-9, ".", "_", "-", starting with a letter or digit)`);
+  if (!networkName.test(value))
+    throw invalid(
+      field,
+      `${shown(value)} is not a network name (1-63 characters of A-Z, a-z, 0-9, ".", "_", "-", starting with a letter or digit)`,
+    );
   return value as NetworkName;
 }
 
 export function parseWorkloadId(value: unknown, field = 'workload'): WorkloadId {
   if (typeof value !== 'string') throw invalid(field, `must be a string, not ${describe(value)}`);
-  if (!WORKLOAD_ID.test(value)) throw invalid(field, `${shown(value)} is not a workload id (1-128 characters of A-Z, a-z, 0-9, ".", "_", ":", "@", "-", starting with a letter or digit)`);
+  if (!WORKLOAD_ID.test(value))
+    throw invalid(
+      field,
+      `${shown(value)} is not a workload id (1-128 characters of A-Z, a-z, 0-9, ".", "_", ":", "@", "-", starting with a letter or digit)`,
+    );
   return value as WorkloadId;
 }
 
 export function parseNetnsPath(value: unknown, field = 'netns'): string {
   if (typeof value !== 'string') throw invalid(field, `must be a string, not ${describe(value)}`);
   if (!value.startsWith('/') || value.includes('\0') || Buffer.byteLength(value) > MAX_PATH_BYTES) {
-    throw invalid(field, 'must be the absolute path of a network namespace, such as /run/netns/NAME or /proc/PID/ns/net');
+    throw invalid(
+      field,
+      'must be the absolute path of a network namespace, such as /run/netns/NAME or /proc/PID/ns/net',
+    );
   }
   if (path.posix.normalize(value) !== value || (value.length > 1 && value.endsWith('/'))) {
     throw invalid(field, 'must be a normalised path (no "//", "." or ".." components, no trailing "/")');
@@ -71,16 +81,24 @@ export function parseNetnsPath(value: unknown, field = 'netns'): string {
 
 export function parseIfname(value: unknown, field = 'ifname'): string {
   if (typeof value !== 'string') throw invalid(field, `must be a string, not ${describe(value)}`);
-  if (!isIfname(value)) throw invalid(field, `${shown(value)} is not an interface name (1-15 characters of A-Z, a-z, 0-9, "_", ".", "+", "-")`);
+  if (!isIfname(value))
+    throw invalid(
+      field,
+      `${shown(value)} is not an interface name (1-15 characters of A-Z, a-z, 0-9, "_", ".", "+", "-")`,
+    );
   return value;
 }
 
 export function parseAttachRequest(body: unknown): AttachRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', `must be a JSON object, not ${describe(body)}`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalid('body', `must be a JSON object, not ${describe(body)}`);
   const record = body as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     if (!['workload', 'netns', 'ifname', 'ip', 'owner', 'containerId'].includes(key)) {
-      throw invalid(shown(key).slice(1, -1), 'unknown field (expected workload, netns, ifname, ip, owner, containerId)');
+      throw invalid(
+        shown(key).slice(1, -1),
+        'unknown field (expected workload, netns, ifname, ip, owner, containerId)',
+      );
     }
   }
   for (const key of ['workload', 'netns', 'ifname']) if (record[key] === undefined) throw invalid(key, 'is required');
@@ -100,18 +118,23 @@ function parseOwner(owner: unknown, containerId: unknown): WorkloadOwner {
     if (containerId !== undefined) throw invalid('containerId', 'is given only with owner "cni"');
     return API_OWNER;
   }
-  if (owner !== 'cni') throw invalid('owner', `must be "api" or "cni", not ${typeof owner === 'string' ? shown(owner) : describe(owner)}`);
+  if (owner !== 'cni')
+    throw invalid('owner', `must be "api" or "cni", not ${typeof owner === 'string' ? shown(owner) : describe(owner)}`);
   if (containerId === undefined) throw invalid('containerId', 'is required with owner "cni"');
   if (typeof containerId !== 'string') throw invalid('containerId', `must be a string, not ${describe(containerId)}`);
-  if (!CONTAINER_ID.test(containerId)) throw invalid('containerId', `${shown(containerId)} is not a container id (alphanumerics, "_", ".", "-")`);
+  if (!CONTAINER_ID.test(containerId))
+    throw invalid('containerId', `${shown(containerId)} is not a container id (alphanumerics, "_", ".", "-")`);
   return { kind: 'cni', containerId };
 }
 
 export function parseGcRequest(body: unknown): GcRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', `must be a JSON object, not ${describe(body)}`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalid('body', `must be a JSON object, not ${describe(body)}`);
   const record = body as Record<string, unknown>;
-  for (const key of Object.keys(record)) if (key !== 'keep') throw invalid(shown(key).slice(1, -1), 'unknown field (expected keep)');
-  if (!Array.isArray(record.keep)) throw invalid('keep', `must be an array of workload ids, not ${describe(record.keep)}`);
+  for (const key of Object.keys(record))
+    if (key !== 'keep') throw invalid(shown(key).slice(1, -1), 'unknown field (expected keep)');
+  if (!Array.isArray(record.keep))
+    throw invalid('keep', `must be an array of workload ids, not ${describe(record.keep)}`);
   return { keep: new Set(record.keep.map((id, index) => parseWorkloadId(id, `keep/${index}`))) };
 }
 

@@ -16,8 +16,14 @@ export type RevisionDecision =
 export function decideRevision(stored: NetworkDefinition | undefined, incoming: NetworkDefinition): RevisionDecision {
   if (stored === undefined || incoming.revision > stored.revision) return { kind: 'apply' };
   if (incoming.revision < stored.revision) {
-    return { kind: 'conflict', reason: `revision ${incoming.revision} is older than the applied revision ${stored.revision}` };
+    return {
+      kind: 'conflict',
+      reason: `revision ${incoming.revision} is older than the applied revision ${stored.revision}`,
+    };
   }
   if (canonicalJson(stored) === canonicalJson(incoming)) return { kind: 'unchanged' };
-  return { kind: 'conflict', reason: `revision ${incoming.revision} is already applied with different content (bump the revision)` };
+  return {
+    kind: 'conflict',
+    reason: `revision ${incoming.revision} is already applied with different content (bump the revision)`,
+  };
 }

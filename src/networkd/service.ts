@@ -26,7 +26,15 @@ import { type AttachRequest, type GcRequest, type NetworkName, parseWorkloadId }
 import { decideRevision } from './revision.js';
 import { SerialQueue } from './serial-queue.js';
 import { type Store, type StoredNetwork, type StoredWorkload, type StoredWorkloads, withForgotten } from './store.js';
-import type { ApplyResult, AttachResult, DeleteResult, DetachResult, GcResult, NetworkView, ReconcileReport } from './views.js';
+import type {
+  ApplyResult,
+  AttachResult,
+  DeleteResult,
+  DetachResult,
+  GcResult,
+  NetworkView,
+  ReconcileReport,
+} from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
 import { readInterfaceMac } from './workload-mac.js';
 import { KernelWorkloadLinks } from './workload-link.js';
@@ -50,7 +58,6 @@ export interface WorkloadLinks {
   /** Told after every change of the workload set: the namespaces still in use (the rest may be let go). */
   retain?(netnsPaths: Iterable<string>): void;
 }
-
 
 export interface ServiceOptions {
   readonly store: Store;
@@ -122,10 +129,17 @@ export class NetworkService {
     if (!parsed.ok) {
       const first = parsed.errors[0];
       const more = parsed.errors.length > 1 ? ` (and ${parsed.errors.length - 1} more)` : '';
-      throw new NetworkdError('EINVAL', `invalid network definition: ${first?.path || '/'}: ${first?.message ?? 'invalid'}${more}`, { network: name, issues: parsed.errors });
+      throw new NetworkdError(
+        'EINVAL',
+        `invalid network definition: ${first?.path || '/'}: ${first?.message ?? 'invalid'}${more}`,
+        { network: name, issues: parsed.errors },
+      );
     }
     const definition = parsed.value;
-    if (definition.name !== name) throw invalid('/name', `the definition is for network "${definition.name}", not "${name}" (the URL's name)`, { network: name });
+    if (definition.name !== name)
+      throw invalid('/name', `the definition is for network "${definition.name}", not "${name}" (the URL's name)`, {
+        network: name,
+      });
     return this.#queue.run(async () => {
       const started = performance.now();
       // In the queue: a trust update of an earlier definition counts for this one.
@@ -135,13 +149,20 @@ export class NetworkService {
       const index = definition.resources.findIndex((r) => r.node === this.#nodeId);
       const own = definition.resources[index];
       if (own === undefined) {
-        throw new NetworkdError('ENOTMEMBER', `this node "${this.#nodeId}" is not a member of network "${name}" (no resource with node "${this.#nodeId}")`, { field: '/resources', network: name });
+        throw new NetworkdError(
+          'ENOTMEMBER',
+          `this node "${this.#nodeId}" is not a member of network "${name}" (no resource with node "${this.#nodeId}")`,
+          { field: '/resources', network: name },
+        );
       }
       try {
         openResourceKey(own, this.#identity); // proves the key opens before anything is stored
       } catch (error) {
         if (error instanceof UnsealError) {
-          throw new NetworkdError('ENOTMEMBER', `/resources/${index}${error.path}: ${error.message}`, { field: `/resources/${index}${error.path}`, network: name });
+          throw new NetworkdError('ENOTMEMBER', `/resources/${index}${error.path}: ${error.message}`, {
+            field: `/resources/${index}${error.path}`,
+            network: name,
+          });
         }
         throw error;
       }
@@ -180,7 +201,9 @@ export class NetworkService {
     const next = trustAfter(trusted, definition);
     if (next.length === trusted.length && next.every((k, i) => k === trusted[i])) return;
     await this.#trust.write(next);
-    this.#log(`trusted admin keys: ${next.length} (trust update of network ${definition.name} revision ${definition.revision})`);
+    this.#log(
+      `trusted admin keys: ${next.length} (trust update of network ${definition.name} revision ${definition.revision})`,
+    );
   }
 
   /** DELETE /v1/networks/{name}: state first, then workloads detached, then the NR removed. */
@@ -228,25 +251,55 @@ export class NetworkService {
       if (existing) {
         if (request.owner.kind === 'cni' || existing.owner.kind === 'cni') {
           // A runtime ADDs once per container and ifname (CNI spec); a second ADD is its bug, or a clash.
-          throw conflict('workload', `workload ${request.workload} is already attached (netns ${existing.netns}, ifname ${existing.ifname}, ${existing.ip}); DEL it first`, { network: name, workload: request.workload });
+          throw conflict(
+            'workload',
+            `workload ${request.workload} is already attached (netns ${existing.netns}, ifname ${existing.ifname}, ${existing.ip}); DEL it first`,
+            { network: name, workload: request.workload },
+          );
         }
         for (const field of ['netns', 'ifname'] as const) {
-          if (existing[field] !== request[field]) throw conflict(field, `workload ${request.workload} is attached with ${field} ${existing[field]}; detach it first to change it`, { network: name, workload: request.workload });
+          if (existing[field] !== request[field])
+            throw conflict(
+              field,
+              `workload ${request.workload} is attached with ${field} ${existing[field]}; detach it first to change it`,
+              { network: name, workload: request.workload },
+            );
         }
-        if (request.ip !== undefined && request.ip !== existing.ip) throw conflict('ip', `workload ${request.workload} is attached with ip ${existing.ip}; detach it first to change it`, { network: name, workload: request.workload });
-        const identity = this.#checkWorkloadNamespace(request.netns, request.workload, { network: name, workload: request.workload });
+        if (request.ip !== undefined && request.ip !== existing.ip)
+          throw conflict(
+            'ip',
+            `workload ${request.workload} is attached with ip ${existing.ip}; detach it first to change it`,
+            { network: name, workload: request.workload },
+          );
+        const identity = this.#checkWorkloadNamespace(request.netns, request.workload, {
+          network: name,
+          workload: request.workload,
+        });
         if (existing.netnsIdentity === null || sameHolder(existing.netnsIdentity, identity)) {
           await this.#links.attach(this.#linkSpec(network, resource, existing));
           return await this.#attachResult(resource, existing);
         }
-        state = await this.#release(network, state, existing, `its netns ${existing.netns} now names another namespace than the one it was attached in`);
+        state = await this.#release(
+          network,
+          state,
+          existing,
+          `its netns ${existing.netns} now names another namespace than the one it was attached in`,
+        );
       }
-      const identity = this.#checkWorkloadNamespace(request.netns, request.workload, { network: name, workload: request.workload });
+      const identity = this.#checkWorkloadNamespace(request.netns, request.workload, {
+        network: name,
+        workload: request.workload,
+      });
       const others = Object.values(state.workloads);
       const ip = allocateWorkloadAddress(resource.subnet, new Set(others.map((w) => w.ip)), request.ip);
       const link = workloadLinkName(request.workload);
       const clash = others.find((w) => w.link === link);
-      if (clash) throw conflict('workload', `its link name ${link} collides with workload ${clash.workload}'s; use another workload id`, { network: name, workload: request.workload });
+      if (clash)
+        throw conflict(
+          'workload',
+          `its link name ${link} collides with workload ${clash.workload}'s; use another workload id`,
+          { network: name, workload: request.workload },
+        );
       const record: StoredWorkload = {
         workload: request.workload,
         netns: request.netns,
@@ -266,7 +319,9 @@ export class NetworkService {
         this.#retainWorkloadNamespaces();
         throw error;
       }
-      this.#log(`network ${name}: workload ${record.workload} attached as ${ip} (${link} ↔ ${record.ifname} in ${record.netns})`);
+      this.#log(
+        `network ${name}: workload ${record.workload} attached as ${ip} (${link} ↔ ${record.ifname} in ${record.netns})`,
+      );
       return await this.#attachResult(resource, record);
     });
   }
@@ -279,7 +334,8 @@ export class NetworkService {
       if (!network) throw notFound(`network "${name}" is not applied on this node`, { network: name });
       const state = this.#store.workloads(name);
       const record = state.workloads[workload];
-      if (!record) throw notFound(`workload "${workload}" is not attached to network "${name}"`, { network: name, workload });
+      if (!record)
+        throw notFound(`workload "${workload}" is not attached to network "${name}"`, { network: name, workload });
       const { [workload]: _removed, ...rest } = state.workloads;
       await this.#store.putWorkloads({ ...state, workloads: rest });
       await this.#links.detach(this.#plane.nrNetnsPath(network.netId), record.link);
@@ -312,7 +368,9 @@ export class NetworkService {
           await this.#store.putWorkloads({ ...this.#store.workloads(name), workloads: rest });
           await this.#links.detach(nrNetns, record.link);
           released.push(record.workload);
-          this.#log(`network ${name}: CNI GC released workload ${record.workload} (container ${record.owner.containerId}), ${record.ip} free`);
+          this.#log(
+            `network ${name}: CNI GC released workload ${record.workload} (container ${record.owner.containerId}), ${record.ip} free`,
+          );
         } catch (error) {
           errors.push({ workload: record.workload, message: asNetworkdError(error).message });
         }
@@ -375,11 +433,29 @@ export class NetworkService {
     }
     const removedDevices = await this.#plane.removeUnwantedDevices(wanted);
     this.#retainWorkloadNamespaces();
-    const report: ReconcileReport = { steps, networks: networks.length, removedNrs, removedDevices, reattached, forgotten, errors, ms: Math.round((performance.now() - started) * 10) / 10 };
+    const report: ReconcileReport = {
+      steps,
+      networks: networks.length,
+      removedNrs,
+      removedDevices,
+      reattached,
+      forgotten,
+      errors,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    };
     this.#lastReconcile = report;
     this.#onReconcile(report);
-    if (steps > 0 || removedNrs.length > 0 || removedDevices.length > 0 || reattached > 0 || forgotten.length > 0 || errors.length > 0) {
-      this.#log(`reconcile: ${steps} step(s), ${networks.length} network(s), ${reattached} workload(s) re-attached, ${forgotten.length} forgotten, ${removedNrs.length} NR(s) and ${removedDevices.length} device(s) removed, ${errors.length} error(s), ${report.ms} ms`);
+    if (
+      steps > 0 ||
+      removedNrs.length > 0 ||
+      removedDevices.length > 0 ||
+      reattached > 0 ||
+      forgotten.length > 0 ||
+      errors.length > 0
+    ) {
+      this.#log(
+        `reconcile: ${steps} step(s), ${networks.length} network(s), ${reattached} workload(s) re-attached, ${forgotten.length} forgotten, ${removedNrs.length} NR(s) and ${removedDevices.length} device(s) removed, ${errors.length} error(s), ${report.ms} ms`,
+      );
     }
     return report;
   }
@@ -421,14 +497,27 @@ export class NetworkService {
    * The identity of the namespace `path` names, after refusing (400, naming what it is) one of
    * the node's own namespaces or another workload's. Reads only: nothing is entered or changed.
    */
-  #checkWorkloadNamespace(path: string, workload: string, context: { network: string; workload: string }): NetnsIdentity {
+  #checkWorkloadNamespace(
+    path: string,
+    workload: string,
+    context: { network: string; workload: string },
+  ): NetnsIdentity {
     const identity = readNetnsIdentity(path);
     const what = forbiddenMatch(identity, this.#forbiddenNamespaces());
     if (what !== null) throw invalid('netns', `${path} is ${what}: a workload is never attached there`, context);
     for (const network of this.#store.networks()) {
       for (const other of Object.values(this.#store.workloads(network.name).workloads)) {
-        if (other.workload === workload || other.netnsIdentity === null || !sameNamespace(other.netnsIdentity, identity)) continue;
-        throw invalid('netns', `${path} is the namespace of workload ${other.workload} (network ${network.name}): one namespace is one workload's`, context);
+        if (
+          other.workload === workload ||
+          other.netnsIdentity === null ||
+          !sameNamespace(other.netnsIdentity, identity)
+        )
+          continue;
+        throw invalid(
+          'netns',
+          `${path} is the namespace of workload ${other.workload} (network ${network.name}): one namespace is one workload's`,
+          context,
+        );
       }
     }
     return identity;
@@ -451,7 +540,12 @@ export class NetworkService {
   }
 
   /** Forgets a workload (noting why) and removes its veth from the NR side only: its namespace is not entered. */
-  async #release(network: StoredNetwork, state: StoredWorkloads, workload: StoredWorkload, reason: string): Promise<StoredWorkloads> {
+  async #release(
+    network: StoredNetwork,
+    state: StoredWorkloads,
+    workload: StoredWorkload,
+    reason: string,
+  ): Promise<StoredWorkloads> {
     const next = withForgotten(state, { workload: workload.workload, reason, at: new Date().toISOString() });
     await this.#store.putWorkloads(next);
     await this.#links.detach(this.#plane.nrNetnsPath(network.netId), workload.link);
@@ -487,12 +581,23 @@ export class NetworkService {
     );
     if (changed) await this.#store.putNetwork({ ...network, resolved: lastGood });
     for (const [index, result] of endpoints.entries()) {
-      if (result.source === 'last-good') this.#log(`network ${network.name}: ${result.host} does not resolve; using its last good address`);
-      if (result.source === 'unresolved' && result.host !== undefined) this.#log(`network ${network.name}: ${result.host} does not resolve and has no last good address; peer ${resource.peers[index]?.node} has no endpoint`);
+      if (result.source === 'last-good')
+        this.#log(`network ${network.name}: ${result.host} does not resolve; using its last good address`);
+      if (result.source === 'unresolved' && result.host !== undefined)
+        this.#log(
+          `network ${network.name}: ${result.host} does not resolve and has no last good address; peer ${resource.peers[index]?.node} has no endpoint`,
+        );
     }
-    const numeric: NodeResource = { ...resource, peers: resource.peers.map((peer, index) => ({ ...peer, endpoint: endpoints[index]?.endpoint ?? null })) };
+    const numeric: NodeResource = {
+      ...resource,
+      peers: resource.peers.map((peer, index) => ({ ...peer, endpoint: endpoints[index]?.endpoint ?? null })),
+    };
     const privateKey = this.#privateKeyOf(network.definition);
-    const { steps } = await this.#plane.applyNr({ resource: numeric, publicAddress: network.publicAddress, privateKey });
+    const { steps } = await this.#plane.applyNr({
+      resource: numeric,
+      publicAddress: network.publicAddress,
+      privateKey,
+    });
     return steps;
   }
 
@@ -503,7 +608,15 @@ export class NetworkService {
   }
 
   #linkSpec(network: StoredNetwork, resource: NodeResource, workload: StoredWorkload): WorkloadLinkSpec {
-    return { nrNetns: this.#plane.nrNetnsPath(network.netId), link: workload.link, netns: workload.netns, ifname: workload.ifname, ip: workload.ip, gateway: resource.gateway, mtu: resource.mtu };
+    return {
+      nrNetns: this.#plane.nrNetnsPath(network.netId),
+      link: workload.link,
+      netns: workload.netns,
+      ifname: workload.ifname,
+      ip: workload.ip,
+      gateway: resource.gateway,
+      mtu: resource.mtu,
+    };
   }
 
   async #attachResult(resource: NodeResource, workload: StoredWorkload): Promise<AttachResult> {

@@ -71,7 +71,11 @@ export function withForgotten(state: StoredWorkloads, note: ForgottenWorkload): 
 }
 
 function corrupt(file: string, reason: string): NetworkdError {
-  return new NetworkdError('EINTERNAL', `state file ${file} is unusable: ${reason} (fix or remove it; networkd will not guess)`, { field: file });
+  return new NetworkdError(
+    'EINTERNAL',
+    `state file ${file} is unusable: ${reason} (fix or remove it; networkd will not guess)`,
+    { field: file },
+  );
 }
 
 function readJson(file: string): Record<string, unknown> {
@@ -79,7 +83,10 @@ function readJson(file: string): Record<string, unknown> {
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw corrupt(file, error instanceof SyntaxError ? 'not JSON' : `unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw corrupt(
+      file,
+      error instanceof SyntaxError ? 'not JSON' : `unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw corrupt(file, 'not a JSON object');
   const record = value as Record<string, unknown>;
@@ -92,7 +99,8 @@ const isString = (v: unknown): v is string => typeof v === 'string';
 function loadNetwork(file: string, expectedName: string): StoredNetwork {
   const record = readJson(file);
   const parsed = parseNetworkDefinition(record.definition);
-  if (!parsed.ok) throw corrupt(file, `definition invalid at ${parsed.errors[0]?.path || '/'}: ${parsed.errors[0]?.message ?? ''}`);
+  if (!parsed.ok)
+    throw corrupt(file, `definition invalid at ${parsed.errors[0]?.path || '/'}: ${parsed.errors[0]?.message ?? ''}`);
   const definition = parsed.value;
   if (definition.name !== expectedName) throw corrupt(file, `holds network "${definition.name}"`);
   if (!isString(record.publicAddress)) throw corrupt(file, 'publicAddress missing');
@@ -100,7 +108,13 @@ function loadNetwork(file: string, expectedName: string): StoredNetwork {
   if (typeof record.resolved === 'object' && record.resolved !== null) {
     for (const [host, address] of Object.entries(record.resolved)) if (isString(address)) resolved[host] = address;
   }
-  return { name: definition.name, netId: netIdOf(definition.name), definition, publicAddress: record.publicAddress, resolved };
+  return {
+    name: definition.name,
+    netId: netIdOf(definition.name),
+    definition,
+    publicAddress: record.publicAddress,
+    resolved,
+  };
 }
 
 function loadWorkloads(file: string, network: string): StoredWorkloads {
@@ -110,7 +124,8 @@ function loadWorkloads(file: string, network: string): StoredWorkloads {
   if (typeof raw !== 'object' || raw === null) throw corrupt(file, 'workloads missing');
   for (const [id, w] of Object.entries(raw as Record<string, unknown>)) {
     const entry = w as Record<string, unknown>;
-    if (![entry.netns, entry.ifname, entry.ip, entry.link].every(isString) || entry.workload !== id) throw corrupt(file, `workload ${id} malformed`);
+    if (![entry.netns, entry.ifname, entry.ip, entry.link].every(isString) || entry.workload !== id)
+      throw corrupt(file, `workload ${id} malformed`);
     workloads[id] = {
       workload: id,
       netns: entry.netns as string,
@@ -122,14 +137,17 @@ function loadWorkloads(file: string, network: string): StoredWorkloads {
     };
   }
   const forgotten = Array.isArray(record.forgotten)
-    ? (record.forgotten as Record<string, unknown>[]).filter((f) => isString(f.workload) && isString(f.reason) && isString(f.at)) as unknown as ForgottenWorkload[]
+    ? ((record.forgotten as Record<string, unknown>[]).filter(
+        (f) => isString(f.workload) && isString(f.reason) && isString(f.at),
+      ) as unknown as ForgottenWorkload[])
     : [];
   return { network, workloads, forgotten };
 }
 
 function loadOwner(entry: Record<string, unknown>, malformed: () => NetworkdError): WorkloadOwner {
   if (entry.owner === undefined || entry.owner === 'api') return API_OWNER;
-  if (entry.owner === 'cni' && isString(entry.containerId) && CONTAINER_ID.test(entry.containerId)) return { kind: 'cni', containerId: entry.containerId };
+  if (entry.owner === 'cni' && isString(entry.containerId) && CONTAINER_ID.test(entry.containerId))
+    return { kind: 'cni', containerId: entry.containerId };
   throw malformed();
 }
 
@@ -142,7 +160,13 @@ function workloadJson(workload: StoredWorkload): object {
 function loadIdentity(value: unknown, malformed: () => NetworkdError): NetnsIdentity | null {
   if (value === undefined || value === null) return null;
   const v = value as Record<string, unknown>;
-  if (typeof v !== 'object' || !isString(v.dev) || !isString(v.ino) || !(v.processStart === null || isString(v.processStart))) throw malformed();
+  if (
+    typeof v !== 'object' ||
+    !isString(v.dev) ||
+    !isString(v.ino) ||
+    !(v.processStart === null || isString(v.processStart))
+  )
+    throw malformed();
   return { dev: v.dev, ino: v.ino, processStart: v.processStart };
 }
 
@@ -172,12 +196,16 @@ export class Store {
       const network = name.slice(0, -'.json'.length);
       store.#networks.set(network, loadNetwork(join(store.#networksDir, name), network));
       const workloadsFile = join(store.#workloadsDir, name);
-      store.#workloads.set(network, existsSync(workloadsFile) ? loadWorkloads(workloadsFile, network) : emptyWorkloads(network));
+      store.#workloads.set(
+        network,
+        existsSync(workloadsFile) ? loadWorkloads(workloadsFile, network) : emptyWorkloads(network),
+      );
     }
     // A workloads file without its network is what a crash in removeNetwork leaves: finish it,
     // so a network created later under the same name never inherits old workloads.
     for (const name of readdirSync(store.#workloadsDir)) {
-      if (name.endsWith('.json') && !store.#networks.has(name.slice(0, -'.json'.length))) rmSync(join(store.#workloadsDir, name), { force: true });
+      if (name.endsWith('.json') && !store.#networks.has(name.slice(0, -'.json'.length)))
+        rmSync(join(store.#workloadsDir, name), { force: true });
     }
     return store;
   }

@@ -39,7 +39,12 @@ interface Entry {
 }
 
 /** Why `request` is not the one recorded or running under `taskId`, or null when it is. */
-function mismatch(taskId: string, held: { request: string; digest?: string }, request: TaskRequest, state: string): string | null {
+function mismatch(
+  taskId: string,
+  held: { request: string; digest?: string },
+  request: TaskRequest,
+  state: string,
+): string | null {
   if (held.request !== request.request) return `task ${taskId} ${state} ${held.request}, not ${request.request}`;
   if (held.digest !== undefined && held.digest !== request.digest) {
     return `task ${taskId} ${state} ${held.request} with a body of sha256 ${held.digest.slice(0, 16)}…, not this body (sha256 ${request.digest.slice(0, 16)}…)`;
@@ -66,8 +71,15 @@ export class TaskLog {
       try {
         const value = JSON.parse(readFileSync(file, 'utf8')) as { entries?: Entry[] };
         for (const entry of value.entries ?? []) {
-          if (typeof entry.taskId === 'string' && typeof entry.request === 'string' && typeof entry.outcome?.status === 'number') {
-            log.#entries.set(entry.taskId, { ...entry, ...(typeof entry.digest === 'string' ? { digest: entry.digest } : { digest: undefined }) });
+          if (
+            typeof entry.taskId === 'string' &&
+            typeof entry.request === 'string' &&
+            typeof entry.outcome?.status === 'number'
+          ) {
+            log.#entries.set(entry.taskId, {
+              ...entry,
+              ...(typeof entry.digest === 'string' ? { digest: entry.digest } : { digest: undefined }),
+            });
           }
         }
       } catch {
@@ -86,7 +98,11 @@ export class TaskLog {
    * Runs `work` once per task id: returns the recorded or in-flight outcome for a repeat.
    * Without a task id, just runs `work`.
    */
-  async run(taskId: TaskId | undefined, request: TaskRequest, work: () => Promise<TaskOutcome>): Promise<TaskOutcome & { replayed: boolean }> {
+  async run(
+    taskId: TaskId | undefined,
+    request: TaskRequest,
+    work: () => Promise<TaskOutcome>,
+  ): Promise<TaskOutcome & { replayed: boolean }> {
     if (taskId === undefined) return { ...(await work()), replayed: false };
     for (;;) {
       const done = this.#entries.get(taskId);
@@ -107,7 +123,8 @@ export class TaskLog {
     this.#running.set(taskId, { ...request, done: promise });
     try {
       const outcome = await promise;
-      if (outcome.status < 500) await this.#record({ taskId, request: request.request, digest: request.digest, outcome });
+      if (outcome.status < 500)
+        await this.#record({ taskId, request: request.request, digest: request.digest, outcome });
       return { ...outcome, replayed: false };
     } finally {
       this.#running.delete(taskId);

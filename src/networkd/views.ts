@@ -7,7 +7,8 @@
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 
-const closed = <T extends Record<string, TSchema>>(properties: T) => Type.Object(properties, { additionalProperties: false });
+const closed = <T extends Record<string, TSchema>>(properties: T) =>
+  Type.Object(properties, { additionalProperties: false });
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 /** PUT /v1/networks/{name} */
@@ -139,7 +140,10 @@ export const HealthView = closed({
   pid: Type.Integer(),
   node: Type.String(),
   prefix: Type.String(),
-  wg: closed({ backend: Type.Union([Type.Literal('userspace'), Type.Literal('kernel')]), wgdPid: nullable(Type.Integer()) }),
+  wg: closed({
+    backend: Type.Union([Type.Literal('userspace'), Type.Literal('kernel')]),
+    wgdPid: nullable(Type.Integer()),
+  }),
   lastReconcile: nullable(ReconcileReport),
 });
 export type HealthView = Static<typeof HealthView>;

@@ -80,14 +80,18 @@ export class WgdSupervisor {
       const pid = await this.#ping();
       if (pid !== null) return this.#seen(pid, true);
     }
-    throw new NetworkdError('EUNAVAILABLE', `zmesh wgd did not answer on ${this.#options.controlSocket} within ${this.#options.startTimeoutMs ?? 10_000} ms (see ${this.#options.logFile})`);
+    throw new NetworkdError(
+      'EUNAVAILABLE',
+      `zmesh wgd did not answer on ${this.#options.controlSocket} within ${this.#options.startTimeoutMs ?? 10_000} ms (see ${this.#options.logFile})`,
+    );
   }
 
   #seen(pid: number, started: boolean): WgdState {
     const restarted = this.#lastPid !== null && this.#lastPid !== pid;
     if (started) this.#options.log?.(`started zmesh wgd, pid ${pid}`);
     else if (this.#lastPid === null) this.#options.log?.(`adopted running zmesh wgd, pid ${pid}`);
-    if (restarted) this.#options.log?.(`zmesh wgd restarted (pid ${this.#lastPid} → ${pid}): its devices are re-created`);
+    if (restarted)
+      this.#options.log?.(`zmesh wgd restarted (pid ${this.#lastPid} → ${pid}): its devices are re-created`);
     this.#lastPid = pid;
     return { pid, started, restarted };
   }
@@ -97,7 +101,12 @@ export class WgdSupervisor {
       return (await this.client.ping()).pid;
     } catch (error) {
       if (error instanceof WgdError && (error.code === 'ENOENT' || error.code === 'ECONNREFUSED')) return null;
-      throw new NetworkdError('EUNAVAILABLE', `zmesh wgd on ${this.#options.controlSocket} does not work: ${error instanceof WgdError ? error.message : 'error'}`, {}, { cause: error });
+      throw new NetworkdError(
+        'EUNAVAILABLE',
+        `zmesh wgd on ${this.#options.controlSocket} does not work: ${error instanceof WgdError ? error.message : 'error'}`,
+        {},
+        { cause: error },
+      );
     }
   }
 
@@ -112,7 +121,9 @@ export class WgdSupervisor {
         detached: true, // setsid: its own session and process group
         stdio: ['ignore', out, out],
       });
-      child.on('error', (error) => this.#options.log?.(`cannot start zmesh wgd: ${(error as NodeJS.ErrnoException).code ?? 'error'}`));
+      child.on('error', (error) =>
+        this.#options.log?.(`cannot start zmesh wgd: ${(error as NodeJS.ErrnoException).code ?? 'error'}`),
+      );
       child.unref();
     } finally {
       closeSync(out);

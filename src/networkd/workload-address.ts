@@ -28,7 +28,8 @@ export function allocateWorkloadAddress(subnetText: string, taken: ReadonlySet<s
   const subnet = subnetOf(subnetText);
   if (asked !== undefined) {
     const address = parseIpv4(asked);
-    if (address === undefined) throw invalid('ip', `"${asked.slice(0, 64)}" is not an IPv4 address (dotted quad, no prefix length)`);
+    if (address === undefined)
+      throw invalid('ip', `"${asked.slice(0, 64)}" is not an IPv4 address (dotted quad, no prefix length)`);
     if (!containsAddress(subnet, address)) throw invalid('ip', `${asked} is outside the NR's subnet ${subnetText}`);
     const host = address & 255;
     if (host === 0) throw invalid('ip', `${asked} is the subnet's network address`);

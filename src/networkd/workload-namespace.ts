@@ -44,10 +44,19 @@ export function readNetnsIdentity(path: string, field = 'netns'): NetnsIdentity 
     stat = statSync(path, { bigint: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw invalid(field, code === 'ENOENT' || code === 'ENOTDIR' ? `${path} does not exist` : `${path} cannot be read (${code ?? 'error'})`);
+    throw invalid(
+      field,
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `${path} does not exist`
+        : `${path} cannot be read (${code ?? 'error'})`,
+    );
   }
   const pid = PROC_PID_PATH.exec(path)?.[1];
-  return { dev: String(stat.dev), ino: String(stat.ino), processStart: pid === undefined ? null : processStartTime(pid) };
+  return {
+    dev: String(stat.dev),
+    ino: String(stat.ino),
+    processStart: pid === undefined ? null : processStartTime(pid),
+  };
 }
 
 /** The identity, or null when the path names nothing (now). */
@@ -106,7 +115,10 @@ export function resolveForbidden(forbidden: readonly ForbiddenNamespace[]): Reso
 }
 
 /** What `identity` is among the forbidden namespaces (the root one always is), or null when it is none of them. */
-export function forbiddenMatch(identity: NetnsIdentity, forbidden: readonly ForbiddenNamespace[] | readonly ResolvedForbidden[]): string | null {
+export function forbiddenMatch(
+  identity: NetnsIdentity,
+  forbidden: readonly ForbiddenNamespace[] | readonly ResolvedForbidden[],
+): string | null {
   if (isInitNamespace(identity)) return ROOT;
   for (const candidate of forbidden) {
     const other = 'identity' in candidate ? candidate.identity : tryNetnsIdentity(candidate.path);

@@ -27,7 +27,8 @@ export function parsePublicAddress(value: unknown, field = 'publicAddress'): Pub
   if (n === undefined) throw invalidInput(field, `"${value.slice(0, 40)}" is not a dotted-quad IPv4 address`);
   if ((n & 0xffff0000) >>> 0 !== BASE) throw invalidInput(field, `${value} is outside ${PUBLIC_NETWORK}`);
   const host = n & 0xffff;
-  if (host < FIRST || host > LAST) throw invalidInput(field, `${value} is reserved (network, ndmz gateway or broadcast)`);
+  if (host < FIRST || host > LAST)
+    throw invalidInput(field, `${value} is reserved (network, ndmz gateway or broadcast)`);
   return value as PublicAddress;
 }
 
@@ -44,5 +45,7 @@ export function allocatePublicAddress(used: Iterable<string>): PublicAddress {
   for (let host = FIRST; host <= LAST; host++) {
     if (!taken.has(host)) return formatIpv4((BASE | host) >>> 0) as PublicAddress;
   }
-  throw new NrError('EALLOC', `no free address left in ${PUBLIC_NETWORK} (${LAST - FIRST + 1} NRs on this node)`, { field: 'publicAddress' });
+  throw new NrError('EALLOC', `no free address left in ${PUBLIC_NETWORK} (${LAST - FIRST + 1} NRs on this node)`, {
+    field: 'publicAddress',
+  });
 }

@@ -61,7 +61,9 @@ async function run(step: Step, session: KernelSession, wg: WgBackend | null, mem
     case 'create-veth':
       // A null path means "networkd's own namespace"; to Rtnl a null peer path means "the socket's
       // namespace" — the far end (ndmz) when the host is networkd's own. Name it explicitly.
-      return session.rtnl(step.netns).createVeth(step.name, step.peer, session.path(step.peerNetns) ?? OWN_NETNS_PATH, { mtu: step.mtu });
+      return session
+        .rtnl(step.netns)
+        .createVeth(step.name, step.peer, session.path(step.peerNetns) ?? OWN_NETNS_PATH, { mtu: step.mtu });
     case 'create-bridge':
       return session.rtnl(step.netns).createBridge(step.name, { mtu: step.mtu });
     case 'delete-link':
@@ -84,7 +86,9 @@ async function run(step: Step, session: KernelSession, wg: WgBackend | null, mem
       return;
     case 'replace-route': {
       const { destination, gateway, link } = step.route;
-      return session.rtnl(step.netns).replaceRoute({ destination, dev: link, ...(gateway === null ? {} : { gateway }) });
+      return session
+        .rtnl(step.netns)
+        .replaceRoute({ destination, dev: link, ...(gateway === null ? {} : { gateway }) });
     }
     case 'remove-route': {
       const { destination, gateway, link } = step.route;
@@ -94,7 +98,8 @@ async function run(step: Step, session: KernelSession, wg: WgBackend | null, mem
     case 'set-sysctl':
       return setSysctl(session.path(step.netns), step.key, step.value);
     case 'replace-nft-table': {
-      const replace = () => replaceTable(session.path(step.netns), step.table.family, step.table.name, toKernelTable(step.table));
+      const replace = () =>
+        replaceTable(session.path(step.netns), step.table.family, step.table.name, toKernelTable(step.table));
       return cache ? cache.replaced(session, step.netns, step.table, replace) : replace();
     }
     case 'cut-denied-flows':
@@ -110,9 +115,19 @@ async function run(step: Step, session: KernelSession, wg: WgBackend | null, mem
 }
 
 /** Kinds that only ever come last and never depend on each other (sysctls, tables, WireGuard config). */
-const INDEPENDENT_TAIL: ReadonlySet<Step['kind']> = new Set(['set-sysctl', 'replace-nft-table', 'cut-denied-flows', 'configure-wg']);
+const INDEPENDENT_TAIL: ReadonlySet<Step['kind']> = new Set([
+  'set-sysctl',
+  'replace-nft-table',
+  'cut-denied-flows',
+  'configure-wg',
+]);
 
-async function timedRun(step: Step, session: KernelSession, wg: WgBackend | null, memories: ApplyMemories): Promise<StepTiming> {
+async function timedRun(
+  step: Step,
+  session: KernelSession,
+  wg: WgBackend | null,
+  memories: ApplyMemories,
+): Promise<StepTiming> {
   const started = performance.now();
   try {
     await run(step, session, wg, memories);

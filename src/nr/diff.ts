@@ -40,7 +40,9 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a as object);
   const kb = Object.keys(b as object);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.every(
+    (k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+  );
 }
 
 export function tablesEqual(a: NftTable, b: NftTable): boolean {
@@ -115,8 +117,10 @@ export function diffPlans(
   wireguard?: { plan: WgDevicePlan; status: WgDeviceStatus | null },
 ): Step[] {
   const observedByKey = new Map(observed.map((o) => [netnsKey(o.netns), o]));
-  const seen = (plan: NamespacePlan): ObservedNamespace => observedByKey.get(netnsKey(plan.netns)) ?? EMPTY_NAMESPACE(plan);
-  const linkOf = (netnsName: string, name: string): ObservedLink | undefined => observedByKey.get(netnsName)?.links.find((l) => l.name === name);
+  const seen = (plan: NamespacePlan): ObservedNamespace =>
+    observedByKey.get(netnsKey(plan.netns)) ?? EMPTY_NAMESPACE(plan);
+  const linkOf = (netnsName: string, name: string): ObservedLink | undefined =>
+    observedByKey.get(netnsName)?.links.find((l) => l.name === name);
 
   const namespaceSteps: Step[] = [];
   const deleteSteps: Step[] = [];
@@ -152,7 +156,14 @@ export function diffPlans(
           // Half a pair is no pair: remove what is left and make both ends anew.
           if (usable) deleteSteps.push({ kind: 'delete-link', netns: plan.netns, name: link.name });
           if (peer) deleteSteps.push({ kind: 'delete-link', netns: c.peerNetns, name: c.peer });
-          createSteps.push({ kind: 'create-veth', netns: plan.netns, name: link.name, peerNetns: c.peerNetns, peer: c.peer, mtu: link.mtu ?? ETHERNET_MTU });
+          createSteps.push({
+            kind: 'create-veth',
+            netns: plan.netns,
+            name: link.name,
+            peerNetns: c.peerNetns,
+            peer: c.peer,
+            mtu: link.mtu ?? ETHERNET_MTU,
+          });
           markFresh(key, link.name);
           markFresh(netnsKey(c.peerNetns), c.peer);
         }
@@ -173,7 +184,7 @@ export function diffPlans(
       const have = ns.links.find((l) => l.name === link.name);
       if (fresh.has(`${key}/${link.name}`) || !have || !kindMatches(link, have)) {
         // Made by this diff: a veth or bridge has its MTU from creation, nothing else yet.
-        const createdMtu = link.create.kind === 'wireguard' ? link.mtu : link.mtu ?? null;
+        const createdMtu = link.create.kind === 'wireguard' ? link.mtu : (link.mtu ?? null);
         work.push({ plan, link, current: { mtu: createdMtu, master: null, up: false } });
       } else {
         work.push({ plan, link, current: { mtu: have.mtu, master: have.master, up: have.up } });
@@ -181,13 +192,16 @@ export function diffPlans(
     }
   }
   // Bridges' own settings first, then their ports (a port's master must exist and be up-able).
-  const bridgesFirst = [...work].sort((a, b) => Number(b.link.create.kind === 'bridge') - Number(a.link.create.kind === 'bridge'));
+  const bridgesFirst = [...work].sort(
+    (a, b) => Number(b.link.create.kind === 'bridge') - Number(a.link.create.kind === 'bridge'),
+  );
   for (const { plan, link, current } of bridgesFirst) {
     const change: { mtu?: number; master?: string | null; up?: boolean } = {};
     if (link.mtu !== null && current.mtu !== link.mtu) change.mtu = link.mtu;
     if (current.master !== link.master) change.master = link.master;
     if (current.up !== link.up) change.up = link.up;
-    if (Object.keys(change).length > 0) setSteps.push({ kind: 'set-link', netns: plan.netns, name: link.name, ...change });
+    if (Object.keys(change).length > 0)
+      setSteps.push({ kind: 'set-link', netns: plan.netns, name: link.name, ...change });
   }
 
   for (const plan of plans) {
@@ -199,8 +213,11 @@ export function diffPlans(
       const want = plan.addresses.filter((a) => a.link === link.name).map((a) => a.cidr);
       const have = isFresh ? [] : ns.addresses.filter((a) => a.link === link.name).map((a) => a.cidr);
       if (link.create.kind === 'loopback') continue; // lo keeps 127.0.0.1/8
-      for (const cidr of have) if (!want.includes(cidr)) addressSteps.push({ kind: 'remove-address', netns: plan.netns, link: link.name, cidr });
-      for (const cidr of want) if (!have.includes(cidr)) addressSteps.push({ kind: 'add-address', netns: plan.netns, link: link.name, cidr });
+      for (const cidr of have)
+        if (!want.includes(cidr))
+          addressSteps.push({ kind: 'remove-address', netns: plan.netns, link: link.name, cidr });
+      for (const cidr of want)
+        if (!have.includes(cidr)) addressSteps.push({ kind: 'add-address', netns: plan.netns, link: link.name, cidr });
     }
     // Routes: planned ones present and exact; in an owned namespace, nothing else.
     const observedRoutes = ns.routes;
@@ -210,11 +227,13 @@ export function diffPlans(
     }
     if (plan.ownsRoutes) {
       for (const have of observedRoutes) {
-        if (!plan.routes.some((r) => r.destination === have.destination)) routeSteps.push({ kind: 'remove-route', netns: plan.netns, route: have });
+        if (!plan.routes.some((r) => r.destination === have.destination))
+          routeSteps.push({ kind: 'remove-route', netns: plan.netns, route: have });
       }
     }
     for (const sysctl of plan.sysctls) {
-      if (ns.sysctls[sysctl.key] !== sysctl.value) sysctlSteps.push({ kind: 'set-sysctl', netns: plan.netns, key: sysctl.key, value: sysctl.value });
+      if (ns.sysctls[sysctl.key] !== sysctl.value)
+        sysctlSteps.push({ kind: 'set-sysctl', netns: plan.netns, key: sysctl.key, value: sysctl.value });
     }
     for (const table of plan.nftTables) {
       const have = ns.nftTables.find((t) => t.family === table.family && t.name === table.name);
@@ -227,11 +246,24 @@ export function diffPlans(
 
   if (wireguard) {
     const { plan, status } = wireguard;
-    if (status === null || wgDiffers(plan.config, status)) wgSteps.push({ kind: 'configure-wg', name: plan.name, config: plan.config });
+    if (status === null || wgDiffers(plan.config, status))
+      wgSteps.push({ kind: 'configure-wg', name: plan.name, config: plan.config });
   }
 
-  const deletes = new Map(deleteSteps.map((s) => [`${netnsKey((s as { netns: NetnsRef }).netns)}/${(s as { name: string }).name}`, s]));
-  return [...namespaceSteps, ...deletes.values(), ...createSteps, ...setSteps, ...addressSteps, ...routeSteps, ...sysctlSteps, ...nftSteps, ...wgSteps];
+  const deletes = new Map(
+    deleteSteps.map((s) => [`${netnsKey((s as { netns: NetnsRef }).netns)}/${(s as { name: string }).name}`, s]),
+  );
+  return [
+    ...namespaceSteps,
+    ...deletes.values(),
+    ...createSteps,
+    ...setSteps,
+    ...addressSteps,
+    ...routeSteps,
+    ...sysctlSteps,
+    ...nftSteps,
+    ...wgSteps,
+  ];
 }
 
 export function diffNdmz(desired: DesiredNdmz, observed: ObservedNdmz): Step[] {

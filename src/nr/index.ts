@@ -18,7 +18,15 @@ import { native } from '../native/binding.js';
 import { type ApplyMemories, applySteps, type StepTiming } from './apply.js';
 import { diffNdmz, diffNr } from './diff.js';
 import { type NamespaceQuery, type TableReader, alwaysRead, inspectNamespace, queryOf } from './inspect.js';
-import { HOST_NETNS, namedNetns, netnsKey, type DesiredNr, type ObservedNamespace, type ObservedNdmz, type ObservedNr } from './model.js';
+import {
+  HOST_NETNS,
+  namedNetns,
+  netnsKey,
+  type DesiredNr,
+  type ObservedNamespace,
+  type ObservedNdmz,
+  type ObservedNr,
+} from './model.js';
 import {
   TABLE_NAME,
   type NetId,
@@ -59,7 +67,17 @@ export {
   workloadLinkName,
   type WorkloadLinkSpec,
 } from './workload-link.js';
-export { parsePrefix, parseNetId, netIdOfNamespace, isOwnedNamespace, nrNamespaceName, ndmzNamespaceName, wgDeviceName, type Prefix, type NetId } from './names.js';
+export {
+  parsePrefix,
+  parseNetId,
+  netIdOfNamespace,
+  isOwnedNamespace,
+  nrNamespaceName,
+  ndmzNamespaceName,
+  wgDeviceName,
+  type Prefix,
+  type NetId,
+} from './names.js';
 
 export interface NetworkResourcesOptions {
   /** networkd's --prefix: 0–8 of [a-z0-9] ("" in production). */
@@ -117,7 +135,9 @@ export class NetworkResources {
     // Once per reconcile: let go of namespaces deleted behind our back.
     this.#watches.prune();
     try {
-      const observed: ObservedNdmz = { namespaces: await inspectAll(session, desired.namespaces.map(queryOf), this.#tables, this.#watches) };
+      const observed: ObservedNdmz = {
+        namespaces: await inspectAll(session, desired.namespaces.map(queryOf), this.#tables, this.#watches),
+      };
       const inspected = performance.now();
       const steps = diffNdmz(desired, observed);
       const timings = await applySteps(steps, session, this.wg, this.#memories);
@@ -171,7 +191,9 @@ export class NetworkResources {
     const nr = namedNetns(nrNamespaceName(this.prefix, netId));
     const session = new KernelSession(this.hostNetns);
     try {
-      const device: Step[] = devices.has(wgDeviceName(netId)) ? [{ kind: 'remove-wg-device', name: wgDeviceName(netId) }] : [];
+      const device: Step[] = devices.has(wgDeviceName(netId))
+        ? [{ kind: 'remove-wg-device', name: wgDeviceName(netId) }]
+        : [];
       const links: Step[] = [];
       // The NR's port in ndmz goes first, explicitly: deleting a namespace frees its links only
       // when the kernel gets round to destroying it (asynchronously, later under load), and the
@@ -207,12 +229,21 @@ export class NetworkResources {
     const session = new KernelSession(this.hostNetns);
     try {
       const queries: NamespaceQuery[] = [
-        { netns: namedNetns(nrNamespaceName(this.prefix, netId)), sysctlKeys: [IP_FORWARD.key], tables: [{ family: 'inet', name: TABLE_NAME }] },
+        {
+          netns: namedNetns(nrNamespaceName(this.prefix, netId)),
+          sysctlKeys: [IP_FORWARD.key],
+          tables: [{ family: 'inet', name: TABLE_NAME }],
+        },
         { netns: namedNetns(ndmzNamespaceName(this.prefix)), sysctlKeys: [], tables: [] },
       ];
       const [nr, ndmz] = await inspectAll(session, queries, alwaysRead);
       const port = ndmzPortName(netId);
-      const ndmzSlice = { ...ndmz!, links: ndmz!.links.filter((l) => l.name === port), addresses: ndmz!.addresses.filter((a) => a.link === port), routes: [] };
+      const ndmzSlice = {
+        ...ndmz!,
+        links: ndmz!.links.filter((l) => l.name === port),
+        addresses: ndmz!.addresses.filter((a) => a.link === port),
+        routes: [],
+      };
       return { netId, namespaces: [nr!, ndmzSlice], wireguard: await this.wg.status(wgDeviceName(netId)) };
     } finally {
       session.close();
@@ -261,7 +292,10 @@ export class NetworkResources {
    * the device's link is the one whose configuration was last confirmed; otherwise it is read
    * (`wgRead`: when, so that the memory can date it).
    */
-  async #observe(session: KernelSession, desired: DesiredNr): Promise<{ observed: ObservedNr; wgLink: number | null; wgRead: number | null }> {
+  async #observe(
+    session: KernelSession,
+    desired: DesiredNr,
+  ): Promise<{ observed: ObservedNr; wgLink: number | null; wgRead: number | null }> {
     const namespaces = await inspectAll(session, desired.namespaces.map(queryOf), this.#tables, this.#watches);
     const { name, config } = desired.wireguard;
     const nrPlan = desired.namespaces.find((n) => n.links.some((l) => l.name === name));
@@ -277,7 +311,11 @@ export class NetworkResources {
     }
     const wgRead = performance.now();
     const wireguard = await this.wg.status(name);
-    return { observed: { netId: desired.netId, namespaces, wireguard }, wgLink: wireguard === null ? null : wgLink, wgRead };
+    return {
+      observed: { netId: desired.netId, namespaces, wireguard },
+      wgLink: wireguard === null ? null : wgLink,
+      wgRead,
+    };
   }
 }
 
@@ -290,7 +328,12 @@ function linkIndex(netnsPath: string | null, name: string): number {
 }
 
 /** Namespaces at once (each has its own socket; nft reads no longer spawn processes). */
-async function inspectAll(session: KernelSession, queries: readonly NamespaceQuery[], tables: TableReader, states?: StateReader): Promise<ObservedNamespace[]> {
+async function inspectAll(
+  session: KernelSession,
+  queries: readonly NamespaceQuery[],
+  tables: TableReader,
+  states?: StateReader,
+): Promise<ObservedNamespace[]> {
   return Promise.all(queries.map((query) => inspectNamespace(session, query, tables, states)));
 }
 function report(started: number, inspected: number, steps: readonly StepTiming[]): ApplyReport {

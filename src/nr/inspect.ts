@@ -28,8 +28,17 @@ export interface NamespaceQuery {
 }
 
 export function queryOf(plan: NamespacePlan): NamespaceQuery {
-  const base = { netns: plan.netns, sysctlKeys: plan.sysctls.map((s) => s.key), tables: plan.nftTables.map((t) => ({ family: t.family, name: t.name })) };
-  const slice = !plan.create && !plan.ownsRoutes && plan.addresses.length === 0 && plan.routes.length === 0 && plan.netns.kind === 'named';
+  const base = {
+    netns: plan.netns,
+    sysctlKeys: plan.sysctls.map((s) => s.key),
+    tables: plan.nftTables.map((t) => ({ family: t.family, name: t.name })),
+  };
+  const slice =
+    !plan.create &&
+    !plan.ownsRoutes &&
+    plan.addresses.length === 0 &&
+    plan.routes.length === 0 &&
+    plan.netns.kind === 'named';
   return slice ? { ...base, onlyLinks: plan.links.map((l) => ({ name: l.name, master: l.master })) } : base;
 }
 
@@ -55,12 +64,25 @@ export async function inspectNamespace(
   states: StateReader = alwaysDump,
 ): Promise<ObservedNamespace> {
   const { netns } = query;
-  if (!session.exists(netns)) return { netns, exists: false, links: [], addresses: [], routes: [], sysctls: {}, nftTables: [] };
+  if (!session.exists(netns))
+    return { netns, exists: false, links: [], addresses: [], routes: [], sysctls: {}, nftTables: [] };
   // Without a watch, a dump of a namespace holding every NR's port costs more than a few lookups.
   if (query.onlyLinks && states === alwaysDump) return inspectLinks(session, query, query.onlyLinks);
   const path = session.path(netns);
-  const [state, nftTables] = await Promise.all([states.read(path, () => session.rtnl(netns)), query.onlyLinks ? [] : readTables(session, query, tables)]);
-  if (query.onlyLinks) return { netns, exists: true, links: sliceLinks(state.links, query.onlyLinks), addresses: [], routes: [], sysctls: {}, nftTables: [] };
+  const [state, nftTables] = await Promise.all([
+    states.read(path, () => session.rtnl(netns)),
+    query.onlyLinks ? [] : readTables(session, query, tables),
+  ]);
+  if (query.onlyLinks)
+    return {
+      netns,
+      exists: true,
+      links: sliceLinks(state.links, query.onlyLinks),
+      addresses: [],
+      routes: [],
+      sysctls: {},
+      nftTables: [],
+    };
   const { links, addresses, routes } = state;
   const nameOf = new Map(links.map((l) => [l.index, l.name]));
   const sysctls: Record<string, string> = {};
@@ -74,7 +96,13 @@ export async function inspectNamespace(
   return {
     netns,
     exists: true,
-    links: links.map((l) => ({ name: l.name, kind: l.kind ?? '', mtu: l.mtu, master: l.master === null ? null : (nameOf.get(l.master) ?? null), up: l.up })),
+    links: links.map((l) => ({
+      name: l.name,
+      kind: l.kind ?? '',
+      mtu: l.mtu,
+      master: l.master === null ? null : (nameOf.get(l.master) ?? null),
+      up: l.up,
+    })),
     addresses: addresses.filter((a) => a.family === 4).map((a) => ({ link: a.link, cidr: a.cidr })),
     routes: routes
       .filter((r) => r.protocol !== 'kernel' && r.dev !== null)
@@ -110,7 +138,11 @@ function sliceLinks(links: readonly LinkState[], wanted: NonNullable<NamespaceQu
   return out;
 }
 
-async function inspectLinks(session: KernelSession, query: NamespaceQuery, wanted: NonNullable<NamespaceQuery['onlyLinks']>): Promise<ObservedNamespace> {
+async function inspectLinks(
+  session: KernelSession,
+  query: NamespaceQuery,
+  wanted: NonNullable<NamespaceQuery['onlyLinks']>,
+): Promise<ObservedNamespace> {
   const rtnl = session.rtnl(query.netns);
   const links = [];
   for (const { name, master: plannedMaster } of wanted) {

@@ -24,7 +24,8 @@ export function parsePrefix(value: unknown, field = 'prefix'): Prefix {
 }
 
 export function parseNetId(value: unknown, field = 'netId'): NetId {
-  if (typeof value !== 'string' || !NET_ID.test(value)) throw invalidInput(field, 'must be 8 characters of a-z and 2-7 (a network id)');
+  if (typeof value !== 'string' || !NET_ID.test(value))
+    throw invalidInput(field, 'must be 8 characters of a-z and 2-7 (a network id)');
   return value as NetId;
 }
 

@@ -150,7 +150,8 @@ export class NamespaceWatches implements StateReader {
   async read(path: string | null, rtnl: () => Rtnl): Promise<NamespaceState> {
     const watch = this.#watchOf(path);
     if (watch === null) return dumpState(rtnl());
-    if ((await watch.barrier()) && watch.memory !== null && watch.memory.epoch === watch.epoch) return watch.memory.state;
+    if ((await watch.barrier()) && watch.memory !== null && watch.memory.epoch === watch.epoch)
+      return watch.memory.state;
     // Subscribed before the dump: a change during the dump moves the epoch and voids this read.
     const epoch = watch.epoch;
     const state = await dumpState(rtnl());

@@ -31,14 +31,24 @@ function identityOf(path: string | null): number | null {
 export class NftCache implements TableReader {
   readonly #entries = new Map<string, Entry>();
 
-  async read(session: KernelSession, netns: NetnsRef, family: NftTable['family'], name: string): Promise<NftTable | null> {
+  async read(
+    session: KernelSession,
+    netns: NetnsRef,
+    family: NftTable['family'],
+    name: string,
+  ): Promise<NftTable | null> {
     const path = session.path(netns);
     const key = path ?? '(own)';
     const identity = identityOf(path);
     const generation = await nftGeneration(path);
     const tableKey = `${family} ${name}`;
     const entry = this.#entries.get(key);
-    const valid = entry !== undefined && identity !== null && generation !== null && entry.identity === identity && entry.generation === generation;
+    const valid =
+      entry !== undefined &&
+      identity !== null &&
+      generation !== null &&
+      entry.identity === identity &&
+      entry.generation === generation;
     if (valid && entry.tables.has(tableKey)) return entry.tables.get(tableKey) ?? null;
     const table = await alwaysRead.read(session, netns, family, name);
     if (identity !== null && generation !== null) {
@@ -50,7 +60,12 @@ export class NftCache implements TableReader {
   }
 
   /** Runs `replace` (which makes the table exactly `table`) and records the result. */
-  async replaced(session: KernelSession, netns: NetnsRef, table: NftTable, replace: () => Promise<void>): Promise<void> {
+  async replaced(
+    session: KernelSession,
+    netns: NetnsRef,
+    table: NftTable,
+    replace: () => Promise<void>,
+  ): Promise<void> {
     const path = session.path(netns);
     const key = path ?? '(own)';
     const before = await nftGeneration(path);

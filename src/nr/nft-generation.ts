@@ -27,7 +27,9 @@ export async function nftGeneration(netnsPath: string | null): Promise<number | 
   socket.socket.on('error', () => {});
   try {
     // struct nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
-    const [messages] = await socket.request((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, [new Uint8Array(4)], { timeout: TIMEOUT_MS });
+    const [messages] = await socket.request((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, [new Uint8Array(4)], {
+      timeout: TIMEOUT_MS,
+    });
     const reply = messages.find((m) => (m.type & 0xff) === NFT_MSG_NEWGEN);
     if (!reply) return null;
     for (let at = 4; at + 4 <= reply.data.length; ) {

@@ -30,7 +30,11 @@ export const PRIORITY = { filter: 0, srcnat: 100, bridgeFilter: -200 } as const;
 /** The kernel layer's shape of a planned table (family and name are passed beside it). */
 export function toKernelTable(table: NftTable): KernelNftTable {
   return {
-    chains: table.chains.map((c) => ({ name: c.name, hook: { type: c.type, hook: c.hook, priority: c.prio, policy: c.policy }, rules: c.rules })),
+    chains: table.chains.map((c) => ({
+      name: c.name,
+      hook: { type: c.type, hook: c.hook, priority: c.prio, policy: c.policy },
+      rules: c.rules,
+    })),
   };
 }
 

@@ -8,7 +8,15 @@
  * kernel objects), so diff and apply trust what they get. No I/O; the private key is carried
  * as an opaque SecretKey and never read here except to check it matches the resource's key.
  */
-import { type NodeResource, type SecretKey, formatCidr, isKey, parseCidr, parseEndpoint, formatEndpoint } from '../netdef/index.js';
+import {
+  type NodeResource,
+  type SecretKey,
+  formatCidr,
+  isKey,
+  parseCidr,
+  parseEndpoint,
+  formatEndpoint,
+} from '../netdef/index.js';
 import { PUBLIC_GATEWAY, PUBLIC_PREFIX_LENGTH, parsePublicAddress } from './allocate-public.js';
 import { invalidInput } from './errors.js';
 import {
@@ -57,7 +65,15 @@ export function planNdmz(prefixInput: string): DesiredNdmz {
   const host: NamespacePlan = {
     netns: HOST_NETNS,
     create: false,
-    links: [{ name: hostVeth, create: { kind: 'veth-peer', pairNetns: ndmz, pair: NDMZ_UPLINK }, mtu: ETHERNET_MTU, master: null, up: true }],
+    links: [
+      {
+        name: hostVeth,
+        create: { kind: 'veth-peer', pairNetns: ndmz, pair: NDMZ_UPLINK },
+        mtu: ETHERNET_MTU,
+        master: null,
+        up: true,
+      },
+    ],
     addresses: [{ link: hostVeth, cidr: HOST_NDMZ_ADDRESS }],
     routes: [],
     ownsRoutes: false,
@@ -69,7 +85,13 @@ export function planNdmz(prefixInput: string): DesiredNdmz {
     create: true,
     links: [
       loopback,
-      { name: NDMZ_UPLINK, create: { kind: 'veth-pair', peerNetns: HOST_NETNS, peer: hostVeth }, mtu: ETHERNET_MTU, master: null, up: true },
+      {
+        name: NDMZ_UPLINK,
+        create: { kind: 'veth-pair', peerNetns: HOST_NETNS, peer: hostVeth },
+        mtu: ETHERNET_MTU,
+        master: null,
+        up: true,
+      },
       { name: NDMZ_BRIDGE, create: { kind: 'bridge' }, mtu: ETHERNET_MTU, master: null, up: true },
     ],
     addresses: [
@@ -97,7 +119,10 @@ export interface NrContext {
 function cidrField(value: string, field: string, prefixLength?: number): string {
   const cidr = parseCidr(value);
   if (!cidr || (prefixLength !== undefined && cidr.prefix !== prefixLength)) {
-    throw invalidInput(field, `"${String(value).slice(0, 40)}" is not an IPv4 prefix${prefixLength === undefined ? '' : ` of length /${prefixLength}`}`);
+    throw invalidInput(
+      field,
+      `"${String(value).slice(0, 40)}" is not an IPv4 prefix${prefixLength === undefined ? '' : ` of length /${prefixLength}`}`,
+    );
   }
   return formatCidr(cidr);
 }
@@ -117,7 +142,8 @@ function dialEndpoint(endpoint: string | null, field: string): string | null {
   if (endpoint === null) return null;
   const parsed = parseEndpoint(endpoint, true);
   if (!parsed.ok) throw invalidInput(field, parsed.reason);
-  if (parsed.value.host.kind === 'hostname') throw invalidInput(field, 'must be a numeric ip:port (host names are resolved before planning)');
+  if (parsed.value.host.kind === 'hostname')
+    throw invalidInput(field, 'must be a numeric ip:port (host names are resolved before planning)');
   return formatEndpoint(parsed.value);
 }
 
@@ -136,7 +162,10 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
   }
   if (!isKey(resource.wgPublicKey)) throw invalidInput('resource.wgPublicKey', 'is not a base64 WireGuard key');
   if (ctx.privateKey.publicKey() !== resource.wgPublicKey) {
-    throw invalidInput('ctx.privateKey', "does not belong to the resource (its public key differs from resource.wgPublicKey)");
+    throw invalidInput(
+      'ctx.privateKey',
+      'does not belong to the resource (its public key differs from resource.wgPublicKey)',
+    );
   }
 
   const nrNetns = namedNetns(nrNamespaceName(prefix, netId));
@@ -153,7 +182,8 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
     routes.push({ destination, gateway: null, link: wg });
   });
   if (resource.egress === 'ndmz') {
-    if (seen.has(DEFAULT_ROUTE)) throw invalidInput('resource.routes', 'a default route into the mesh contradicts egress "ndmz"');
+    if (seen.has(DEFAULT_ROUTE))
+      throw invalidInput('resource.routes', 'a default route into the mesh contradicts egress "ndmz"');
     routes.push({ destination: DEFAULT_ROUTE, gateway: PUBLIC_GATEWAY, link: NR_UPLINK });
   } else if (!seen.has(DEFAULT_ROUTE)) {
     routes.push({ destination: DEFAULT_ROUTE, gateway: null, link: wg });
@@ -164,7 +194,13 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
     create: true,
     links: [
       loopback,
-      { name: NR_UPLINK, create: { kind: 'veth-pair', peerNetns: ndmz, peer: port }, mtu: ETHERNET_MTU, master: null, up: true },
+      {
+        name: NR_UPLINK,
+        create: { kind: 'veth-pair', peerNetns: ndmz, peer: port },
+        mtu: ETHERNET_MTU,
+        master: null,
+        up: true,
+      },
       { name: NR_BRIDGE, create: { kind: 'bridge' }, mtu: resource.mtu, master: null, up: true },
       { name: wg, create: { kind: 'wireguard' }, mtu: resource.mtu, master: null, up: true },
     ],
@@ -182,7 +218,15 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
   const ndmzSlice: NamespacePlan = {
     netns: ndmz,
     create: false,
-    links: [{ name: port, create: { kind: 'veth-peer', pairNetns: nrNetns, pair: NR_UPLINK }, mtu: ETHERNET_MTU, master: NDMZ_BRIDGE, up: true }],
+    links: [
+      {
+        name: port,
+        create: { kind: 'veth-peer', pairNetns: nrNetns, pair: NR_UPLINK },
+        mtu: ETHERNET_MTU,
+        master: NDMZ_BRIDGE,
+        up: true,
+      },
+    ],
     addresses: [],
     routes: [],
     ownsRoutes: false,
@@ -211,4 +255,3 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
     },
   };
 }
-

@@ -13,7 +13,14 @@ export type Step =
   | { readonly kind: 'create-namespace'; readonly netns: NetnsRef }
   /** Deletes the namespace; its links (and the other ends of their veths) go with it. */
   | { readonly kind: 'delete-namespace'; readonly netns: NetnsRef }
-  | { readonly kind: 'create-veth'; readonly netns: NetnsRef; readonly name: string; readonly peerNetns: NetnsRef; readonly peer: string; readonly mtu: number }
+  | {
+      readonly kind: 'create-veth';
+      readonly netns: NetnsRef;
+      readonly name: string;
+      readonly peerNetns: NetnsRef;
+      readonly peer: string;
+      readonly mtu: number;
+    }
   | { readonly kind: 'create-bridge'; readonly netns: NetnsRef; readonly name: string; readonly mtu: number }
   /** A link that is in the way (wrong kind, or half of a broken veth pair). */
   | { readonly kind: 'delete-link'; readonly netns: NetnsRef; readonly name: string }
@@ -36,7 +43,12 @@ export type Step =
   | { readonly kind: 'replace-nft-table'; readonly netns: NetnsRef; readonly table: NftTable }
   /** After the table replacement before it (same namespace, so the same ordered chain in apply). */
   | { readonly kind: 'cut-denied-flows'; readonly netns: NetnsRef; readonly policy: AccessPolicy }
-  | { readonly kind: 'delete-nft-table'; readonly netns: NetnsRef; readonly family: NftTable['family']; readonly name: string }
+  | {
+      readonly kind: 'delete-nft-table';
+      readonly netns: NetnsRef;
+      readonly family: NftTable['family'];
+      readonly name: string;
+    }
   | { readonly kind: 'configure-wg'; readonly name: string; readonly config: WgDesiredConfig }
   | { readonly kind: 'remove-wg-device'; readonly name: string };
 

@@ -6,7 +6,18 @@
  * accept`), so that the SYN-ACK of a connection is clamped as well as its SYN: an accept ends the
  * chain, and a clamp placed after it would only ever see the first packet of each connection.
  */
-import { accept, clampMssToPmtu, ctState, drop, iifname, ipDaddrIn, ipSaddr, masquerade, oifname, tcpFlagsSyn } from './kernel/nft-rules.js';
+import {
+  accept,
+  clampMssToPmtu,
+  ctState,
+  drop,
+  iifname,
+  ipDaddrIn,
+  ipSaddr,
+  masquerade,
+  oifname,
+  tcpFlagsSyn,
+} from './kernel/nft-rules.js';
 import { type NftChain, type NftStatement, type NftTable, PRIORITY } from './nft.js';
 import { NDMZ_BRIDGE, NDMZ_UPLINK, NR_UPLINK, type Prefix, TABLE_NAME, hostTableName, hostVethName } from './names.js';
 
@@ -69,7 +80,12 @@ function diodeTable(
     family: 'inet',
     name: TABLE_NAME,
     chains: [
-      chain('forward', [[...clampMssToRouteMtu], [ctEstablishedOrRelated, accept()], [iifname(uplink), drop()], ...forwardRestrictions]),
+      chain('forward', [
+        [...clampMssToRouteMtu],
+        [ctEstablishedOrRelated, accept()],
+        [iifname(uplink), drop()],
+        ...forwardRestrictions,
+      ]),
       chain('input', [[ctEstablishedOrRelated, accept()], [iifname(uplink), drop()], ...inputRestrictions]),
       chain('postrouting', [[oifname(uplink), masquerade()]]),
     ],
@@ -86,7 +102,16 @@ export function ndmzBridgeTable(): NftTable {
   return {
     family: 'bridge',
     name: TABLE_NAME,
-    chains: [{ name: 'forward', type: 'filter', hook: 'forward', prio: PRIORITY.bridgeFilter, policy: 'accept', rules: [[drop()]] }],
+    chains: [
+      {
+        name: 'forward',
+        type: 'filter',
+        hook: 'forward',
+        prio: PRIORITY.bridgeFilter,
+        policy: 'accept',
+        rules: [[drop()]],
+      },
+    ],
   };
 }
 

@@ -68,7 +68,10 @@ export function planWorkloadLink(spec: WorkloadLinkSpec, nr: NamespaceState, wor
   let nrEnd = nr.links.find((l) => l.name === spec.link) ?? null;
   let workloadEnd = workload.links.find((l) => l.name === spec.ifname) ?? null;
   if (workloadEnd !== null && (nrEnd === null || !arePeers(nrEnd, workloadEnd))) {
-    throw new NrError('ECONFLICT', `ifname: ${spec.ifname} already exists in ${spec.netns}`, { field: 'ifname', netns: spec.netns });
+    throw new NrError('ECONFLICT', `ifname: ${spec.ifname} already exists in ${spec.netns}`, {
+      field: 'ifname',
+      netns: spec.netns,
+    });
   }
   if (nrEnd !== null && workloadEnd === null) {
     // Our NR end without its workload end (renamed or moved away): made anew below.
@@ -77,7 +80,14 @@ export function planWorkloadLink(spec: WorkloadLinkSpec, nr: NamespaceState, wor
   }
   const fresh = nrEnd === null;
   if (nrEnd === null) {
-    steps.push({ kind: 'create-veth', netns: nrNetns, name: spec.link, peerNetns: workloadNetns, peer: spec.ifname, mtu: spec.mtu });
+    steps.push({
+      kind: 'create-veth',
+      netns: nrNetns,
+      name: spec.link,
+      peerNetns: workloadNetns,
+      peer: spec.ifname,
+      mtu: spec.mtu,
+    });
     // What the kernel makes: both ends down with the MTU asked for, no master, no address.
     nrEnd = { ...FRESH_END, name: spec.link, mtu: spec.mtu };
     workloadEnd = { ...FRESH_END, name: spec.ifname, mtu: spec.mtu };
@@ -90,16 +100,20 @@ export function planWorkloadLink(spec: WorkloadLinkSpec, nr: NamespaceState, wor
   };
   if (Object.keys(port).length > 0) steps.push({ kind: 'set-link', netns: nrNetns, name: spec.link, ...port });
   const wanted = `${spec.ip}/24`;
-  const current = fresh ? [] : workload.addresses.filter((a) => a.family === 4 && a.link === spec.ifname).map((a) => a.cidr);
+  const current = fresh
+    ? []
+    : workload.addresses.filter((a) => a.family === 4 && a.link === spec.ifname).map((a) => a.cidr);
   for (const other of current) {
     if (other !== wanted) steps.push({ kind: 'remove-address', netns: workloadNetns, link: spec.ifname, cidr: other });
   }
-  if (!current.includes(wanted)) steps.push({ kind: 'add-address', netns: workloadNetns, link: spec.ifname, cidr: wanted });
+  if (!current.includes(wanted))
+    steps.push({ kind: 'add-address', netns: workloadNetns, link: spec.ifname, cidr: wanted });
   if (workloadEnd!.mtu !== spec.mtu || !workloadEnd!.up) {
     steps.push({ kind: 'set-link', netns: workloadNetns, name: spec.ifname, mtu: spec.mtu, up: true });
   }
   const routed =
-    !fresh && workload.routes.some((r) => r.destination === DEFAULT_ROUTE && r.gateway === spec.gateway && r.dev === spec.ifname);
+    !fresh &&
+    workload.routes.some((r) => r.destination === DEFAULT_ROUTE && r.gateway === spec.gateway && r.dev === spec.ifname);
   if (!routed) {
     const route = { destination: DEFAULT_ROUTE, gateway: spec.gateway, link: spec.ifname };
     steps.push({ kind: 'replace-route', netns: workloadNetns, route });
@@ -107,7 +121,17 @@ export function planWorkloadLink(spec: WorkloadLinkSpec, nr: NamespaceState, wor
   return steps;
 }
 
-const FRESH_END: LinkState = { index: 0, name: '', kind: 'veth', up: false, mtu: 0, master: null, link: null, linkNetnsId: null, mac: null };
+const FRESH_END: LinkState = {
+  index: 0,
+  name: '',
+  kind: 'veth',
+  up: false,
+  mtu: 0,
+  master: null,
+  link: null,
+  linkNetnsId: null,
+  mac: null,
+};
 
 /**
  * Whether two links are the two ends of one veth: each names the other as its peer. The kernel
@@ -118,16 +142,28 @@ function arePeers(nrEnd: LinkState, workloadEnd: LinkState): boolean {
   return (nrEnd.link ?? nrEnd.index) === workloadEnd.index && (workloadEnd.link ?? workloadEnd.index) === nrEnd.index;
 }
 
-async function readNamespace(reader: StateReader, session: KernelSession, netns: NetnsRef, what: string, field?: string): Promise<NamespaceState> {
+async function readNamespace(
+  reader: StateReader,
+  session: KernelSession,
+  netns: NetnsRef,
+  what: string,
+  field?: string,
+): Promise<NamespaceState> {
   const path = session.path(netns)!;
   try {
     return await reader.read(path, () => session.rtnl(netns));
   } catch (error) {
     // Only the workload's namespace is the caller's input: a path that is no namespace is EINVAL.
-    if (field !== undefined && error instanceof KernelError && error.code === 'EINVAL' && error.operation === 'open rtnetlink socket') {
+    if (
+      field !== undefined &&
+      error instanceof KernelError &&
+      error.code === 'EINVAL' &&
+      error.operation === 'open rtnetlink socket'
+    ) {
       throw invalidInput(field, `${path} is not a network namespace`);
     }
-    const detail = error instanceof KernelError ? error.message : `${error instanceof Error ? error.name : typeof error}`;
+    const detail =
+      error instanceof KernelError ? error.message : `${error instanceof Error ? error.name : typeof error}`;
     throw new NrError('EREAD', `${what}: ${detail}`, { netns: path }, { cause: error });
   }
 }

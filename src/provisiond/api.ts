@@ -38,26 +38,32 @@ export function parseJsonText(text: string, field: string): unknown {
     // A parse error at the very end of the text means the document stops early (a writer died).
     const message = (error as Error).message;
     const position = /position (\d+)/.exec(message);
-    const truncated = /Unexpected end of JSON input|Unterminated/.test(message) || (position !== null && Number(position[1]) >= text.trimEnd().length);
+    const truncated =
+      /Unexpected end of JSON input|Unterminated/.test(message) ||
+      (position !== null && Number(position[1]) >= text.trimEnd().length);
     throw invalid(field, `${truncated ? 'truncated JSON (the document ends early)' : 'not valid JSON'}: ${message}`);
   }
 }
 
 function parseListQuery(url: URL): { network?: string; state?: TaskState; limit: number; after?: number } {
   const query: { network?: string; state?: TaskState; limit: number; after?: number } = { limit: 1000 };
-  for (const key of url.searchParams.keys()) if (!['network', 'state', 'limit', 'after'].includes(key)) throw invalid(key, 'unknown query parameter (expected network, state, limit, after)');
+  for (const key of url.searchParams.keys())
+    if (!['network', 'state', 'limit', 'after'].includes(key))
+      throw invalid(key, 'unknown query parameter (expected network, state, limit, after)');
   const network = url.searchParams.get('network');
   if (network !== null) query.network = network;
   const state = url.searchParams.get('state');
   if (state !== null) {
-    if (!(TASK_STATES as readonly string[]).includes(state)) throw invalid('state', `${JSON.stringify(state.slice(0, 40))} is not a state (${TASK_STATES.join(', ')})`);
+    if (!(TASK_STATES as readonly string[]).includes(state))
+      throw invalid('state', `${JSON.stringify(state.slice(0, 40))} is not a state (${TASK_STATES.join(', ')})`);
     query.state = state as TaskState;
   }
   for (const key of ['limit', 'after'] as const) {
     const text = url.searchParams.get(key);
     if (text === null) continue;
     const value = Number(text);
-    if (!/^[0-9]{1,15}$/.test(text) || (key === 'limit' && (value < 1 || value > MAX_LIST_LIMIT))) throw invalid(key, key === 'limit' ? `must be an integer 1-${MAX_LIST_LIMIT}` : 'must be a non-negative integer');
+    if (!/^[0-9]{1,15}$/.test(text) || (key === 'limit' && (value < 1 || value > MAX_LIST_LIMIT)))
+      throw invalid(key, key === 'limit' ? `must be an integer 1-${MAX_LIST_LIMIT}` : 'must be a non-negative integer');
     query[key] = value;
   }
   return query;
@@ -82,17 +88,30 @@ export class Api {
       try {
         id = decodeURIComponent(params[0] ?? '');
       } catch {
-        throw invalid('task', `malformed percent-encoding in the path segment ${JSON.stringify((params[0] ?? '').slice(0, 64))}`);
+        throw invalid(
+          'task',
+          `malformed percent-encoding in the path segment ${JSON.stringify((params[0] ?? '').slice(0, 64))}`,
+        );
       }
       const record = queue.get(id);
-      if (!record) throw new ProvisiondError('ENOENT', `no task ${JSON.stringify(id.slice(0, 128))}`, { task: id.slice(0, 128) });
+      if (!record)
+        throw new ProvisiondError('ENOENT', `no task ${JSON.stringify(id.slice(0, 128))}`, { task: id.slice(0, 128) });
       return record;
     };
     this.#routes = [
       {
         method: 'GET',
         pattern: /^\/v1\/health$/,
-        handler: async () => ({ status: 200, body: { ok: true, pid: process.pid, tasks: queue.store.counts(), inFlight: queue.inFlight, ...(options.health?.() ?? {}) } }),
+        handler: async () => ({
+          status: 200,
+          body: {
+            ok: true,
+            pid: process.pid,
+            tasks: queue.store.counts(),
+            inFlight: queue.inFlight,
+            ...(options.health?.() ?? {}),
+          },
+        }),
       },
       {
         method: 'POST',
@@ -100,11 +119,25 @@ export class Api {
         handler: async (_p, _u, body) => {
           const tasks = parseTasks(await body());
           const results = await queue.submit(tasks, 'api');
-          return { status: results.some((r) => r.created) ? 201 : 200, body: { tasks: results.map((r) => ({ ...summaryView(r.task), created: r.created })) } };
+          return {
+            status: results.some((r) => r.created) ? 201 : 200,
+            body: { tasks: results.map((r) => ({ ...summaryView(r.task), created: r.created })) },
+          };
         },
       },
-      { method: 'GET', pattern: /^\/v1\/tasks$/, handler: async (_p, url) => ({ status: 200, body: { tasks: queue.list(parseListQuery(url)).map(summaryView) } }) },
-      { method: 'GET', pattern: /^\/v1\/tasks\/([^/]+)$/, handler: async (p) => ({ status: 200, body: detailView(queue.store, task(p)) }) },
+      {
+        method: 'GET',
+        pattern: /^\/v1\/tasks$/,
+        handler: async (_p, url) => ({
+          status: 200,
+          body: { tasks: queue.list(parseListQuery(url)).map(summaryView) },
+        }),
+      },
+      {
+        method: 'GET',
+        pattern: /^\/v1\/tasks\/([^/]+)$/,
+        handler: async (p) => ({ status: 200, body: detailView(queue.store, task(p)) }),
+      },
       {
         method: 'POST',
         pattern: /^\/v1\/tasks\/([^/]+)\/cancel$/,
@@ -129,7 +162,9 @@ export class Api {
     let answer: Answer;
     try {
       const { route, params } = findRoute(this.#routes, method, url.pathname, ProvisiondError);
-      answer = await route.handler(params, url, () => readBodyText(request, MAX_BODY_BYTES, ProvisiondError).then((text) => parseJsonText(text, 'body')));
+      answer = await route.handler(params, url, () =>
+        readBodyText(request, MAX_BODY_BYTES, ProvisiondError).then((text) => parseJsonText(text, 'body')),
+      );
     } catch (error) {
       const e = asProvisiondError(error);
       if (e.code === 'EINTERNAL') this.#log(`${method} ${url.pathname}: ${e.message}`);

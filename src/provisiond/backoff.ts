@@ -23,7 +23,9 @@ export function retryDelayMs(attempt: number, policy: BackoffPolicy, random: () 
 }
 
 export function checkBackoff(policy: BackoffPolicy): BackoffPolicy {
-  if (!Number.isInteger(policy.baseMs) || policy.baseMs < 1) throw new RangeError('backoff base must be a positive integer of ms');
-  if (!Number.isInteger(policy.maxMs) || policy.maxMs < policy.baseMs) throw new RangeError('backoff max must be an integer of ms ≥ the base');
+  if (!Number.isInteger(policy.baseMs) || policy.baseMs < 1)
+    throw new RangeError('backoff base must be a positive integer of ms');
+  if (!Number.isInteger(policy.maxMs) || policy.maxMs < policy.baseMs)
+    throw new RangeError('backoff max must be an integer of ms ≥ the base');
   return policy;
 }

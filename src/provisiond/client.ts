@@ -30,7 +30,9 @@ export class ProvisiondClient {
     return ((await this.#call('POST', '/v1/tasks', body)) as { tasks: SubmittedTask[] }).tasks;
   }
 
-  async list(filter: { network?: string; state?: TaskState | string; limit?: number; after?: number } = {}): Promise<TaskSummaryView[]> {
+  async list(
+    filter: { network?: string; state?: TaskState | string; limit?: number; after?: number } = {},
+  ): Promise<TaskSummaryView[]> {
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(filter)) if (value !== undefined) query.set(key, String(value));
     const text = query.toString();
@@ -38,7 +40,10 @@ export class ProvisiondClient {
   }
 
   async show(id: string): Promise<TaskSummaryView & { task: unknown; history: object[] }> {
-    return (await this.#call('GET', `/v1/tasks/${encodeURIComponent(id)}`)) as TaskSummaryView & { task: unknown; history: object[] };
+    return (await this.#call('GET', `/v1/tasks/${encodeURIComponent(id)}`)) as TaskSummaryView & {
+      task: unknown;
+      history: object[];
+    };
   }
 
   async cancel(id: string): Promise<TaskSummaryView> {
@@ -46,7 +51,12 @@ export class ProvisiondClient {
   }
 
   async health(): Promise<{ ok: boolean; pid: number; tasks: Record<TaskState, number>; inFlight: number }> {
-    return (await this.#call('GET', '/v1/health')) as { ok: boolean; pid: number; tasks: Record<TaskState, number>; inFlight: number };
+    return (await this.#call('GET', '/v1/health')) as {
+      ok: boolean;
+      pid: number;
+      tasks: Record<TaskState, number>;
+      inFlight: number;
+    };
   }
 
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -56,18 +66,27 @@ export class ProvisiondClient {
     } catch (error) {
       if (!(error instanceof HttpClientError)) throw error;
       const why = error.code === 'ETOOLARGE' ? 'answer too large' : (error.context.errno ?? error.code);
-      throw new ProvisiondError('EUNAVAILABLE', `provisiond is not answering at ${this.socketPath}: ${why}`, { field: '--socket' });
+      throw new ProvisiondError('EUNAVAILABLE', `provisiond is not answering at ${this.socketPath}: ${why}`, {
+        field: '--socket',
+      });
     }
     if (answer.body === undefined || answer.body === null) {
-      throw new ProvisiondError('EUNAVAILABLE', `provisiond at ${this.socketPath} answered ${answer.status} without JSON`);
+      throw new ProvisiondError(
+        'EUNAVAILABLE',
+        `provisiond at ${this.socketPath} answered ${answer.status} without JSON`,
+      );
     }
     if (answer.status >= 200 && answer.status < 300) return answer.body;
     const error = apiErrorOf(answer.body);
     const { task, issues } = (error?.details ?? {}) as { task?: string; issues?: { path: string; message: string }[] };
-    throw new ProvisiondError((error?.code as ProvisiondErrorCode | undefined) ?? 'EINTERNAL', error?.message ?? `provisiond answered ${answer.status}`, {
-      ...(error?.field === undefined ? {} : { field: error.field }),
-      ...(task === undefined ? {} : { task }),
-      ...(issues === undefined ? {} : { issues }),
-    });
+    throw new ProvisiondError(
+      (error?.code as ProvisiondErrorCode | undefined) ?? 'EINTERNAL',
+      error?.message ?? `provisiond answered ${answer.status}`,
+      {
+        ...(error?.field === undefined ? {} : { field: error.field }),
+        ...(task === undefined ? {} : { task }),
+        ...(issues === undefined ? {} : { issues }),
+      },
+    );
   }
 }

@@ -52,7 +52,16 @@ export class Provisiond {
   readonly agent: StoreAgent | null;
   readonly metricsServer: MetricsServer | null;
 
-  private constructor(db: Db, queue: TaskQueue, api: Api, handler: NetworkdHandler, spool: Spool | null, socketPath: string, agent: StoreAgent | null, metrics: MetricsServer | null) {
+  private constructor(
+    db: Db,
+    queue: TaskQueue,
+    api: Api,
+    handler: NetworkdHandler,
+    spool: Spool | null,
+    socketPath: string,
+    agent: StoreAgent | null,
+    metrics: MetricsServer | null,
+  ) {
     this.metricsServer = metrics;
     this.#db = db;
     this.queue = queue;
@@ -64,18 +73,31 @@ export class Provisiond {
   }
 
   static async start(options: ProvisiondOptions): Promise<Provisiond> {
-    for (const [field, value] of [['--state-dir', options.stateDir], ['--networkd-socket', options.networkdSocket], ['--socket', options.socket], ['--spool', options.spoolDir]] as const) {
+    for (const [field, value] of [
+      ['--state-dir', options.stateDir],
+      ['--networkd-socket', options.networkdSocket],
+      ['--socket', options.socket],
+      ['--spool', options.spoolDir],
+    ] as const) {
       if (value !== undefined && !value.startsWith('/')) throw invalid(field, 'must be an absolute path');
     }
     const location = options.store ? parseStoreUrl(options.store.url) : null;
-    if (location && location.kind !== 'etcd') throw invalid('--store', 'the agent watches an etcd store (etcd://HOST:PORT,…); a file: store is the tool\'s own');
+    if (location && location.kind !== 'etcd')
+      throw invalid('--store', "the agent watches an etcd store (etcd://HOST:PORT,…); a file: store is the tool's own");
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw invalid('--concurrency', 'must be an integer from 1 to 1024');
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024)
+      throw invalid('--concurrency', 'must be an integer from 1 to 1024');
     const db = openStateDatabase(options.stateDir);
-    const handler = new NetworkdHandler({ socketPath: options.networkdSocket, maxSockets: concurrency, ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}) });
+    const handler = new NetworkdHandler({
+      socketPath: options.networkdSocket,
+      maxSockets: concurrency,
+      ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}),
+    });
     let agent: StoreAgent | null = null;
     let queue: TaskQueue | null = null;
-    const metrics = options.metrics ? new ProvisiondMetrics(() => queue!.store.counts(), options.store ? () => agent : null) : null;
+    const metrics = options.metrics
+      ? new ProvisiondMetrics(() => queue!.store.counts(), options.store ? () => agent : null)
+      : null;
     queue = new TaskQueue({
       db,
       handler: metrics ? metrics.timed(handler.handle) : handler.handle,
@@ -86,8 +108,13 @@ export class Provisiond {
       ...(options.onFatal ? { onFatal: options.onFatal } : {}),
     });
     const socketPath = options.socket ?? DEFAULT_SOCKET;
-    const store = () => (agent ? { connected: agent.phase === 'watching', cursor: agent.cursor, revisions: agent.revisions() } : null);
-    const api = new Api({ queue, health: () => ({ networkdSocket: options.networkdSocket, store: store() }), log: options.log });
+    const store = () =>
+      agent ? { connected: agent.phase === 'watching', cursor: agent.cursor, revisions: agent.revisions() } : null;
+    const api = new Api({
+      queue,
+      health: () => ({ networkdSocket: options.networkdSocket, store: store() }),
+      log: options.log,
+    });
     try {
       await api.listen(socketPath);
     } catch (error) {
@@ -98,7 +125,9 @@ export class Provisiond {
     const { recovered } = queue.start();
     const spool = options.spoolDir ? await Spool.start({ dir: options.spoolDir, queue, log: options.log }) : null;
     const counts = queue.store.counts();
-    options.log(`serving ${socketPath}; networkd at ${options.networkdSocket}; ${counts.pending + counts.running} task(s) to do (${recovered} recovered from a crash)${spool ? `; spool ${spool.dir}` : ''}`);
+    options.log(
+      `serving ${socketPath}; networkd at ${options.networkdSocket}; ${counts.pending + counts.running} task(s) to do (${recovered} recovered from a crash)${spool ? `; spool ${spool.dir}` : ''}`,
+    );
     if (location?.kind === 'etcd' && options.store) {
       const endpoints = new StoreEndpoints(location.endpoints, options.log, options.resolveHost);
       const store = new EtcdStore(location, { endpoints });
@@ -113,7 +142,9 @@ export class Provisiond {
         ...(options.resolveEveryMs ? { resolveEveryMs: options.resolveEveryMs } : {}),
       });
       agent.start();
-      options.log(`store agent for node "${options.store.nodeId}": ${location.endpoints.join(',')}, from revision ${agent.cursor}`);
+      options.log(
+        `store agent for node "${options.store.nodeId}": ${location.endpoints.join(',')}, from revision ${agent.cursor}`,
+      );
     }
     let server: MetricsServer | null = null;
     if (metrics && options.metrics) {

@@ -20,7 +20,12 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
   try {
     db = new Database(file);
   } catch (error) {
-    throw new ProvisiondError('EINTERNAL', `cannot open the database ${file}: ${(error as { code?: string }).code ?? 'error'}`, { field: '--state-dir' }, { cause: error });
+    throw new ProvisiondError(
+      'EINTERNAL',
+      `cannot open the database ${file}: ${(error as { code?: string }).code ?? 'error'}`,
+      { field: '--state-dir' },
+      { cause: error },
+    );
   } finally {
     process.umask(previous);
   }

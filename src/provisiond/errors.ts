@@ -32,14 +32,22 @@ export function invalid(field: string, reason: string, context: ProvisiondErrorC
 }
 
 /** EINVAL for a document with several issues: the first in the message, all in the context. */
-export function invalidDocument(what: string, issues: readonly Issue[], context: ProvisiondErrorContext = {}): ProvisiondError {
+export function invalidDocument(
+  what: string,
+  issues: readonly Issue[],
+  context: ProvisiondErrorContext = {},
+): ProvisiondError {
   const first = issues[0];
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  return new ProvisiondError('EINVAL', `invalid ${what}: ${first?.path || '/'}: ${first?.message ?? 'invalid'}${more}`, {
-    field: first?.path || '/',
-    issues,
-    ...context,
-  });
+  return new ProvisiondError(
+    'EINVAL',
+    `invalid ${what}: ${first?.path || '/'}: ${first?.message ?? 'invalid'}${more}`,
+    {
+      field: first?.path || '/',
+      issues,
+      ...context,
+    },
+  );
 }
 
 /** Any error as a ProvisiondError; a foreign error keeps only its class and errno-like code. */

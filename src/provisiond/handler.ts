@@ -11,9 +11,19 @@ import type { TaskError } from './task-store.js';
 export type HandlerOutcome =
   | { readonly kind: 'succeeded'; readonly status: number | null; readonly replayed: boolean; readonly result: unknown }
   | { readonly kind: 'failed'; readonly status: number | null; readonly error: TaskError }
-  | { readonly kind: 'retry'; readonly status: number | null; readonly error: TaskError; readonly unreachable: boolean };
+  | {
+      readonly kind: 'retry';
+      readonly status: number | null;
+      readonly error: TaskError;
+      readonly unreachable: boolean;
+    };
 
 export type TaskHandler = (task: Task, attempt: number) => Promise<HandlerOutcome>;
 
 /** Succeeds at once: measures the queue alone. */
-export const noopHandler: TaskHandler = async () => ({ kind: 'succeeded', status: null, replayed: false, result: null });
+export const noopHandler: TaskHandler = async () => ({
+  kind: 'succeeded',
+  status: null,
+  replayed: false,
+  result: null,
+});

@@ -93,13 +93,21 @@ export function schemaVersion(db: BetterSqlite3.Database): number {
  * Brings the database to the last version of `migrations`, one transaction per migration.
  * A database newer than this program knows is refused (an older provisiond must not write it).
  */
-export function migrate(db: BetterSqlite3.Database, migrations: readonly Migration[] = MIGRATIONS): { from: number; to: number } {
+export function migrate(
+  db: BetterSqlite3.Database,
+  migrations: readonly Migration[] = MIGRATIONS,
+): { from: number; to: number } {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-  if (!db.prepare('SELECT 1 FROM schema_version').get()) db.prepare('INSERT INTO schema_version (version) VALUES (0)').run();
+  if (!db.prepare('SELECT 1 FROM schema_version').get())
+    db.prepare('INSERT INTO schema_version (version) VALUES (0)').run();
   const from = schemaVersion(db);
   const known = migrations[migrations.length - 1]?.version ?? 0;
   if (from > known) {
-    throw new ProvisiondError('EINVAL', `database schema version ${from} is newer than this provisiond knows (${known}); use a newer zmesh`, { field: 'schema_version' });
+    throw new ProvisiondError(
+      'EINVAL',
+      `database schema version ${from} is newer than this provisiond knows (${known}); use a newer zmesh`,
+      { field: 'schema_version' },
+    );
   }
   for (const migration of migrations) {
     if (migration.version <= from) continue;
@@ -110,7 +118,12 @@ export function migrate(db: BetterSqlite3.Database, migrations: readonly Migrati
       }).immediate();
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      throw new ProvisiondError('EINTERNAL', `migration to schema version ${migration.version} (${migration.description}) failed: ${typeof code === 'string' ? code : 'error'}; the database stays at version ${schemaVersion(db)}`, { field: 'schema_version' }, { cause: error });
+      throw new ProvisiondError(
+        'EINTERNAL',
+        `migration to schema version ${migration.version} (${migration.description}) failed: ${typeof code === 'string' ? code : 'error'}; the database stays at version ${schemaVersion(db)}`,
+        { field: 'schema_version' },
+        { cause: error },
+      );
     }
   }
   return { from, to: Math.max(from, known) };

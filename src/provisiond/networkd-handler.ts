@@ -42,7 +42,11 @@ export function requestFor(task: Task): NetworkdRequest {
       return { method: 'DELETE', path: network(task.network) };
     case 'workload.attach': {
       const { workload, netns, ifname, ip } = task;
-      return { method: 'POST', path: `${network(task.network)}/workloads`, body: ip === undefined ? { workload, netns, ifname } : { workload, netns, ifname, ip } };
+      return {
+        method: 'POST',
+        path: `${network(task.network)}/workloads`,
+        body: ip === undefined ? { workload, netns, ifname } : { workload, netns, ifname, ip },
+      };
     }
     case 'workload.detach':
       return { method: 'DELETE', path: `${network(task.network)}/workloads/${encodeURIComponent(task.workload)}` };
@@ -72,7 +76,8 @@ export function classify(task: Task, status: number, body: unknown, replayed: bo
   if (status === 404 && (task.type === 'network.delete' || task.type === 'workload.detach')) {
     return { kind: 'succeeded', status, replayed, result: { absent: true, networkd: errorOf(status, body) } };
   }
-  if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', status, error: errorOf(status, body), unreachable: false };
+  if (status === 408 || status === 429 || status >= 500)
+    return { kind: 'retry', status, error: errorOf(status, body), unreachable: false };
   return { kind: 'failed', status, error: errorOf(status, body) };
 }
 
@@ -108,7 +113,8 @@ export class NetworkdHandler {
     } catch (error) {
       if (!(error instanceof HttpClientError)) throw error;
       // An answer past the bound still has its status; its body is not kept.
-      if (error.code === 'ETOOLARGE' && error.context.status !== undefined) return classify(task, error.context.status, null, false);
+      if (error.code === 'ETOOLARGE' && error.context.status !== undefined)
+        return classify(task, error.context.status, null, false);
       const why = error.code === 'EUNREACHABLE' ? (error.context.errno ?? 'error') : error.code;
       return {
         kind: 'retry',

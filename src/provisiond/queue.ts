@@ -82,7 +82,8 @@ export class TaskQueue {
     this.store = new TaskStore(options.db);
     this.#handler = options.handler;
     this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1 || this.#concurrency > 1024) throw new RangeError('concurrency must be an integer from 1 to 1024');
+    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1 || this.#concurrency > 1024)
+      throw new RangeError('concurrency must be an integer from 1 to 1024');
     this.#backoff = checkBackoff(options.backoff ?? DEFAULT_BACKOFF);
     this.#maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.#clock = options.clock ?? systemClock;
@@ -96,7 +97,8 @@ export class TaskQueue {
     if (this.#started) throw new Error('queue already started');
     this.#started = true;
     const recovered = this.#db.transaction(() => this.store.recover(this.#clock.now())).immediate();
-    if (recovered > 0) this.#log(`recovered ${recovered} task(s) left running by the previous run; re-sending them with their task ids`);
+    if (recovered > 0)
+      this.#log(`recovered ${recovered} task(s) left running by the previous run; re-sending them with their task ids`);
     this.#scheduleFlush();
     return { recovered };
   }
@@ -179,7 +181,8 @@ export class TaskQueue {
 
   #write<T>(run: () => T): Promise<T> {
     if (this.#closed) return Promise.reject(new ProvisiondError('EUNAVAILABLE', 'provisiond is stopping'));
-    if (this.#fatal !== null) return Promise.reject(new ProvisiondError('EUNAVAILABLE', 'the task database failed; provisiond must restart'));
+    if (this.#fatal !== null)
+      return Promise.reject(new ProvisiondError('EUNAVAILABLE', 'the task database failed; provisiond must restart'));
     return new Promise<T>((resolve, reject) => {
       this.#writes.push({ run, resolve: resolve as (value: unknown) => void, reject });
       this.#scheduleFlush();
@@ -213,13 +216,22 @@ export class TaskQueue {
           }
           if (claiming) {
             const limit = this.#concurrency - this.#inFlight;
-            ({ claimed, nextDueAt } = limit > 0 ? this.store.claim(this.#clock.now(), limit) : { claimed: [], nextDueAt: null });
+            ({ claimed, nextDueAt } =
+              limit > 0 ? this.store.claim(this.#clock.now(), limit) : { claimed: [], nextDueAt: null });
           }
         })
         .immediate();
     } catch (error) {
       this.#fatal = error;
-      for (const write of writes) write.reject(new ProvisiondError('EUNAVAILABLE', 'the task database failed; provisiond must restart', {}, { cause: error }));
+      for (const write of writes)
+        write.reject(
+          new ProvisiondError(
+            'EUNAVAILABLE',
+            'the task database failed; provisiond must restart',
+            {},
+            { cause: error },
+          ),
+        );
       this.#onFatal(error);
       return;
     }
@@ -231,7 +243,8 @@ export class TaskQueue {
     for (const task of claimed) this.#send(task);
     if (claiming && this.#inFlight < this.#concurrency) this.#armWake(nextDueAt);
     for (const listener of [...this.#changeListeners]) listener();
-    if (this.#inFlight === 0 && this.#writes.length === 0) for (const waiter of this.#settledWaiters.splice(0)) waiter();
+    if (this.#inFlight === 0 && this.#writes.length === 0)
+      for (const waiter of this.#settledWaiters.splice(0)) waiter();
   }
 
   #armWake(at: number | null): void {
@@ -239,11 +252,14 @@ export class TaskQueue {
     if (this.#wakeAt !== null && this.#wakeAt <= at && this.#wakeTimer) return;
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
     this.#wakeAt = at;
-    this.#wakeTimer = setTimeout(() => {
-      this.#wakeTimer = null;
-      this.#wakeAt = null;
-      this.#scheduleFlush();
-    }, Math.max(0, at - this.#clock.now()));
+    this.#wakeTimer = setTimeout(
+      () => {
+        this.#wakeTimer = null;
+        this.#wakeAt = null;
+        this.#scheduleFlush();
+      },
+      Math.max(0, at - this.#clock.now()),
+    );
   }
 
   // ------------------------------------------------------------------ attempts
@@ -257,7 +273,14 @@ export class TaskQueue {
       outcome = Promise.reject(error);
     }
     outcome
-      .catch((error: unknown): HandlerOutcome => ({ kind: 'retry', status: null, unreachable: false, error: { code: 'EINTERNAL', message: asProvisiondError(error).message } }))
+      .catch(
+        (error: unknown): HandlerOutcome => ({
+          kind: 'retry',
+          status: null,
+          unreachable: false,
+          error: { code: 'EINTERNAL', message: asProvisiondError(error).message },
+        }),
+      )
       .then((result) => {
         this.#inFlight--;
         const completion = this.#completionOf(claimed, result);
@@ -265,9 +288,13 @@ export class TaskQueue {
         // so a networkd that is down for an hour does not flood it.
         const worthLogging = claimed.attempt <= 3 || (claimed.attempt & (claimed.attempt - 1)) === 0;
         if (completion.kind === 'retry' && worthLogging) {
-          this.#log(`task ${claimed.task.id} (${claimed.task.type}) attempt ${claimed.attempt}: ${completion.error.message}; retry in ${completion.retryInMs} ms`);
+          this.#log(
+            `task ${claimed.task.id} (${claimed.task.type}) attempt ${claimed.attempt}: ${completion.error.message}; retry in ${completion.retryInMs} ms`,
+          );
         } else if (completion.kind === 'failed') {
-          this.#log(`task ${claimed.task.id} (${claimed.task.type}) failed after ${claimed.attempt} attempt(s): ${completion.error.message}`);
+          this.#log(
+            `task ${claimed.task.id} (${claimed.task.type}) failed after ${claimed.attempt} attempt(s): ${completion.error.message}`,
+          );
         }
         return this.#write(() => this.store.complete(claimed.seq, claimed.attempt, completion, this.#clock.now()));
       })
@@ -279,7 +306,11 @@ export class TaskQueue {
   #completionOf(claimed: ClaimedTask, outcome: HandlerOutcome): Completion {
     if (outcome.kind !== 'retry') return outcome;
     if (!outcome.unreachable && claimed.attempt >= this.#maxAttempts) {
-      return { kind: 'failed', status: outcome.status, error: { ...outcome.error, message: `gave up after ${claimed.attempt} attempts: ${outcome.error.message}` } };
+      return {
+        kind: 'failed',
+        status: outcome.status,
+        error: { ...outcome.error, message: `gave up after ${claimed.attempt} attempts: ${outcome.error.message}` },
+      };
     }
     const retryInMs = retryDelayMs(claimed.attempt, this.#backoff, this.#random);
     return { kind: 'retry', status: outcome.status, error: outcome.error, retryInMs };

@@ -84,11 +84,16 @@ export class Spool {
   /** Creates the directories, ingests what is there (claimed leftovers first) and starts watching. */
   static async start(options: SpoolOptions): Promise<Spool> {
     const spool = new Spool(options);
-    for (const sub of ['', '.processing', 'done', 'failed']) await mkdir(join(options.dir, sub), { recursive: true, mode: 0o700 });
+    for (const sub of ['', '.processing', 'done', 'failed'])
+      await mkdir(join(options.dir, sub), { recursive: true, mode: 0o700 });
     await finishRefusals(join(options.dir, 'failed'));
     await spool.scan();
     spool.#watcher = watch(options.dir, () => spool.#requestScan());
-    spool.#watcher.on('error', (error) => spool.#log(`spool: watching ${options.dir} failed (${(error as NodeJS.ErrnoException).code ?? 'error'}); scanning every ${options.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS} ms`));
+    spool.#watcher.on('error', (error) =>
+      spool.#log(
+        `spool: watching ${options.dir} failed (${(error as NodeJS.ErrnoException).code ?? 'error'}); scanning every ${options.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS} ms`,
+      ),
+    );
     spool.#timer = setInterval(() => spool.#requestScan(), options.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS);
     return spool;
   }
@@ -133,7 +138,8 @@ export class Spool {
         await rename(join(this.dir, name), join(this.#processing, name));
         claimed.push(name);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.#log(`spool: cannot claim ${name}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+          this.#log(`spool: cannot claim ${name}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
       }
     }
     const report: SpoolReport = { done: [], failed: [] };
@@ -147,12 +153,15 @@ export class Spool {
     let tasks;
     try {
       const info = await stat(path);
-      if (info.size > MAX_SPOOL_FILE_BYTES) throw new ProvisiondError('ETOOLARGE', `${name}: larger than ${MAX_SPOOL_FILE_BYTES} bytes`);
+      if (info.size > MAX_SPOOL_FILE_BYTES)
+        throw new ProvisiondError('ETOOLARGE', `${name}: larger than ${MAX_SPOOL_FILE_BYTES} bytes`);
       tasks = parseTasks(parseJsonText(await readFile(path, 'utf8'), '/'));
       const results = await this.#queue.submit(tasks, `spool:${name}`);
       await rename(path, join(this.dir, 'done', name));
       report.done.push(name);
-      this.#log(`spool: ${name}: ${results.length} task(s) queued (${results.filter((r) => !r.created).length} already known)`);
+      this.#log(
+        `spool: ${name}: ${results.length} task(s) queued (${results.filter((r) => !r.created).length} already known)`,
+      );
     } catch (error) {
       const e = asProvisiondError(error);
       if (e.code === 'EUNAVAILABLE' || e.code === 'EINTERNAL') {

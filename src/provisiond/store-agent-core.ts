@@ -68,7 +68,12 @@ export type AgentInput =
 export type AgentAction =
   | { readonly kind: 'list' }
   | { readonly kind: 'watch'; readonly fromRevision: number }
-  | { readonly kind: 'commit'; readonly cursor: number; readonly tasks: readonly AgentTask[]; readonly remembered: readonly Remembered[] }
+  | {
+      readonly kind: 'commit';
+      readonly cursor: number;
+      readonly tasks: readonly AgentTask[];
+      readonly remembered: readonly Remembered[];
+    }
   | { readonly kind: 'report'; readonly network: string; readonly revision: number; readonly error: string }
   /** The store shows what the node already applied: (re)write its status from the node's own record. */
   | { readonly kind: 'confirm'; readonly network: string; readonly revision: number }
@@ -157,7 +162,11 @@ export class StoreAgentCore {
           }
         }
         const actions = [...this.#decide(input.revision, views), ...kept];
-        if (this.#loggedError !== null) actions.unshift({ kind: 'log', message: `store reachable again; listed at revision ${input.revision}, watching` });
+        if (this.#loggedError !== null)
+          actions.unshift({
+            kind: 'log',
+            message: `store reachable again; listed at revision ${input.revision}, watching`,
+          });
         this.#loggedError = null;
         this.#failures = 0;
         this.#phase = 'watching';
@@ -173,7 +182,10 @@ export class StoreAgentCore {
         const ms = retryDelayMs(this.#failures, this.#backoff, this.#random);
         const actions: AgentAction[] = [];
         if (this.#loggedError === null) {
-          actions.push({ kind: 'log', message: `store unreachable (${input.error}); nothing changes on this node; retrying with backoff from revision ${this.#cursor}` });
+          actions.push({
+            kind: 'log',
+            message: `store unreachable (${input.error}); nothing changes on this node; retrying with backoff from revision ${this.#cursor}`,
+          });
           this.#loggedError = input.error;
         }
         actions.push({ kind: 'retry-after', ms });
@@ -182,7 +194,12 @@ export class StoreAgentCore {
       case 'watch-disconnected':
         if (this.#phase !== 'watching' || this.#loggedError !== null) return [];
         this.#loggedError = input.error;
-        return [{ kind: 'log', message: `store unreachable (${input.error}); nothing changes on this node; the watch resumes from revision ${this.#cursor}` }];
+        return [
+          {
+            kind: 'log',
+            message: `store unreachable (${input.error}); nothing changes on this node; the watch resumes from revision ${this.#cursor}`,
+          },
+        ];
       case 'watch-connected':
         if (this.#phase !== 'watching' || this.#loggedError === null) return [];
         this.#loggedError = null;
@@ -190,7 +207,10 @@ export class StoreAgentCore {
       case 'watch-failed': {
         if (this.#phase !== 'watching') return [];
         this.#phase = 'listing';
-        return [{ kind: 'log', message: `watch ended (${input.error}); re-listing and comparing with what this node runs` }, { kind: 'list' }];
+        return [
+          { kind: 'log', message: `watch ended (${input.error}); re-listing and comparing with what this node runs` },
+          { kind: 'list' },
+        ];
       }
     }
   }
@@ -209,7 +229,8 @@ export class StoreAgentCore {
       const member = view.kind === 'present' && view.definition.resources.some((r) => r.node === this.nodeId);
       if (view.kind === 'present' && view.refused !== undefined) {
         // Neither applied nor taken as a removal: the last good revision keeps running.
-        if (member || known?.member) reports.push({ kind: 'report', network, revision: view.definition.revision, error: view.refused });
+        if (member || known?.member)
+          reports.push({ kind: 'report', network, revision: view.definition.revision, error: view.refused });
         continue;
       }
       if (view.kind === 'present' && member) {

@@ -12,8 +12,12 @@ export class StoreAgentState {
   constructor(db: Db) {
     this.#statements = {
       cursor: db.prepare<[], { revision: number }>('SELECT revision FROM store_cursor WHERE id = 1'),
-      saveCursor: db.prepare('INSERT INTO store_cursor (id, revision) VALUES (1, @revision) ON CONFLICT (id) DO UPDATE SET revision = @revision'),
-      networks: db.prepare<[], { network: string; revision: number; member: number }>('SELECT network, revision, member FROM store_networks'),
+      saveCursor: db.prepare(
+        'INSERT INTO store_cursor (id, revision) VALUES (1, @revision) ON CONFLICT (id) DO UPDATE SET revision = @revision',
+      ),
+      networks: db.prepare<[], { network: string; revision: number; member: number }>(
+        'SELECT network, revision, member FROM store_networks',
+      ),
       remember: db.prepare(
         `INSERT INTO store_networks (network, revision, member) VALUES (@network, @revision, @member)
          ON CONFLICT (network) DO UPDATE SET revision = @revision, member = @member`,
@@ -26,12 +30,15 @@ export class StoreAgentState {
   }
 
   known(): Map<string, KnownNetwork> {
-    return new Map(this.#statements.networks.all().map((r) => [r.network, { revision: r.revision, member: r.member === 1 }]));
+    return new Map(
+      this.#statements.networks.all().map((r) => [r.network, { revision: r.revision, member: r.member === 1 }]),
+    );
   }
 
   /** Runs inside the caller's transaction. */
   save(cursor: number, remembered: readonly Remembered[]): void {
     this.#statements.saveCursor.run({ revision: cursor });
-    for (const r of remembered) this.#statements.remember.run({ network: r.network, revision: r.revision, member: r.member ? 1 : 0 });
+    for (const r of remembered)
+      this.#statements.remember.run({ network: r.network, revision: r.revision, member: r.member ? 1 : 0 });
   }
 }

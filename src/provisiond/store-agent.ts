@@ -7,12 +7,30 @@
  */
 
 import type { Lease, Watcher } from 'etcd3';
-import { type EtcdStore, NETWORKS, RESOLVE_EVERY_MS, type StoredNetwork, StoreError, aliveKey, networksOf, parseKey, rangePrefix, statusKey } from '../store/index.js';
+import {
+  type EtcdStore,
+  NETWORKS,
+  RESOLVE_EVERY_MS,
+  type StoredNetwork,
+  StoreError,
+  aliveKey,
+  networksOf,
+  parseKey,
+  rangePrefix,
+  statusKey,
+} from '../store/index.js';
 import type { NodeStatus } from '../store/values.js';
 import { type NetworkDefinition, trustAfter, verifyDefinition } from '../netdef/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Db } from './database.js';
-import { type AgentAction, type AgentPhase, type AgentInput, type AgentTask, type NetworkView, StoreAgentCore } from './store-agent-core.js';
+import {
+  type AgentAction,
+  type AgentPhase,
+  type AgentInput,
+  type AgentTask,
+  type NetworkView,
+  StoreAgentCore,
+} from './store-agent-core.js';
 import { StoreAgentState } from './store-agent-state.js';
 import type { TaskQueue } from './queue.js';
 import { canonicalJson, fingerprintOf, parseTask } from './task.js';
@@ -105,10 +123,12 @@ export class StoreAgent {
    * (published) and the one it last reported applied (0: none yet).
    */
   revisions(): { network: string; published: number; applied: number }[] {
-    return [...this.#core.knownNetworks].filter(([, k]) => k.member).map(([network, k]) => {
-      const written = this.#written.get(network);
-      return { network, published: k.revision, applied: written?.state === 'applied' ? written.revision : 0 };
-    });
+    return [...this.#core.knownNetworks]
+      .filter(([, k]) => k.member)
+      .map(([network, k]) => {
+        const written = this.#written.get(network);
+        return { network, published: k.revision, applied: written?.state === 'applied' ? written.revision : 0 };
+      });
   }
 
   start(): void {
@@ -130,7 +150,7 @@ export class StoreAgent {
             // The watch was on the old client: re-list and watch again on the new one.
             this.#watchGeneration++;
             void this.#watcher?.cancel().catch(() => {});
-            this.#input({ kind: 'watch-failed', error: 'the store\'s addresses changed' });
+            this.#input({ kind: 'watch-failed', error: "the store's addresses changed" });
           }
         } catch (error) {
           this.#log(`store agent: resolving the store's names: ${(error as Error).message}`);
@@ -165,12 +185,14 @@ export class StoreAgent {
   }
 
   #input(input: AgentInput): void {
-    this.#chain = this.#chain.then(async () => {
-      if (this.#stopped) return;
-      for (const action of this.#core.handle(input)) await this.#perform(action);
-    }).catch((error: unknown) => {
-      this.#log(`store agent: ${(error as Error).message}`);
-    });
+    this.#chain = this.#chain
+      .then(async () => {
+        if (this.#stopped) return;
+        for (const action of this.#core.handle(input)) await this.#perform(action);
+      })
+      .catch((error: unknown) => {
+        this.#log(`store agent: ${(error as Error).message}`);
+      });
   }
 
   async #perform(action: AgentAction): Promise<void> {
@@ -183,7 +205,13 @@ export class StoreAgent {
         return this.#commit(action.cursor, action.tasks, action.remembered);
       case 'report':
         this.#log(`network "${action.network}": ${action.error}`);
-        this.#setStatus({ network: action.network, revision: action.revision, state: 'invalid', error: action.error.slice(0, 2000), time: new Date().toISOString() });
+        this.#setStatus({
+          network: action.network,
+          revision: action.revision,
+          state: 'invalid',
+          error: action.error.slice(0, 2000),
+          time: new Date().toISOString(),
+        });
         return;
       case 'confirm':
         this.#confirm(action.network, action.revision);
@@ -202,7 +230,9 @@ export class StoreAgent {
     void (async () => {
       try {
         await this.#refreshEndpoints();
-        const { revision, kvs } = await this.#store.call('list networks', () => rangePrefix(this.#store.client, NETWORKS));
+        const { revision, kvs } = await this.#store.call('list networks', () =>
+          rangePrefix(this.#store.client, NETWORKS),
+        );
         const views = new Map<string, NetworkView>();
         const verify = await this.#verifier();
         for (const [name, stored] of networksOf(kvs)) views.set(name, verify(viewOf(stored)));
@@ -251,7 +281,10 @@ export class StoreAgent {
       if (Number(response.header?.revision ?? 0) < this.#core.cursor) {
         this.#watchGeneration++;
         void watcher.cancel().catch(() => {});
-        this.#input({ kind: 'watch-failed', error: `the store's revision ${response.header?.revision} is below ${this.#core.cursor}: replaced or restored` });
+        this.#input({
+          kind: 'watch-failed',
+          error: `the store's revision ${response.header?.revision} is below ${this.#core.cursor}: replaced or restored`,
+        });
         return;
       }
       this.#input({ kind: 'watch-connected' });
@@ -288,14 +321,19 @@ export class StoreAgent {
     })();
   }
 
-  async #commit(cursor: number, tasks: readonly AgentTask[], remembered: Parameters<StoreAgentState['save']>[1]): Promise<void> {
+  async #commit(
+    cursor: number,
+    tasks: readonly AgentTask[],
+    remembered: Parameters<StoreAgentState['save']>[1],
+  ): Promise<void> {
     const parsed = tasks.map((t) => parseTask(t));
     await this.#queue.submit(parsed, STORE_SOURCE, () => this.#state.save(cursor, remembered));
     for (const task of tasks) {
       const network = task.type === 'network.apply' ? task.definition.name : task.network;
       const revision = remembered.find((r) => r.network === network)?.revision ?? 0;
       this.#awaiting.set(task.id, { network, revision, type: task.type });
-      if (task.type === 'network.apply') this.#log(`network "${network}": revision ${revision} queued (task ${task.id})`);
+      if (task.type === 'network.apply')
+        this.#log(`network "${network}": revision ${revision} queued (task ${task.id})`);
       else this.#log(`network "${network}": this node left it; delete queued (task ${task.id})`);
     }
     this.#checkAwaited();
@@ -304,8 +342,14 @@ export class StoreAgent {
   #awaitTask(id: string): void {
     const body = this.#queue.store.body(this.#queue.get(id)?.seq ?? -1);
     if (!body) return;
-    if (body.type === 'network.apply') this.#awaiting.set(id, { network: body.definition.name, revision: body.definition.revision, type: body.type });
-    else if (body.type === 'network.delete') this.#awaiting.set(id, { network: body.network, revision: this.#core.known(body.network)?.revision ?? 0, type: body.type });
+    if (body.type === 'network.apply')
+      this.#awaiting.set(id, { network: body.definition.name, revision: body.definition.revision, type: body.type });
+    else if (body.type === 'network.delete')
+      this.#awaiting.set(id, {
+        network: body.network,
+        revision: this.#core.known(body.network)?.revision ?? 0,
+        type: body.type,
+      });
   }
 
   #checkAwaited(): void {
@@ -338,7 +382,13 @@ export class StoreAgent {
       time: new Date(last.finishedAt ?? last.updatedAt).toISOString(),
     };
     const written = this.#written.get(network);
-    if (written && written.state === status.state && written.revision === status.revision && written.time === status.time) return;
+    if (
+      written &&
+      written.state === status.state &&
+      written.revision === status.revision &&
+      written.time === status.time
+    )
+      return;
     this.#setStatus(status);
   }
 
@@ -414,7 +464,10 @@ export class StoreAgent {
       this.#retryAlive();
     });
     try {
-      await lease.put(aliveKey(this.#nodeId)).value(JSON.stringify({ since: new Date().toISOString(), pid: process.pid })).exec();
+      await lease
+        .put(aliveKey(this.#nodeId))
+        .value(JSON.stringify({ since: new Date().toISOString(), pid: process.pid }))
+        .exec();
     } catch {
       if (this.#lease === lease) this.#lease = null;
       lease.release();

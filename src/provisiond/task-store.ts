@@ -107,7 +107,8 @@ interface AttemptRow {
   retry_in_ms: number | null;
 }
 
-const RECORD_COLUMNS = 'seq, id, type, network, state, attempts, source, created_at, updated_at, first_started_at, finished_at, next_attempt_at, result, error';
+const RECORD_COLUMNS =
+  'seq, id, type, network, state, attempts, source, created_at, updated_at, first_started_at, finished_at, next_attempt_at, result, error';
 
 function toRecord(row: TaskRow): TaskRecord {
   return {
@@ -176,8 +177,12 @@ export class TaskStore {
         `UPDATE attempts SET finished_at = @now, outcome = 'interrupted'
           WHERE finished_at IS NULL AND task_seq IN (SELECT seq FROM tasks WHERE state = 'running')`,
       ),
-      recoverTasks: db.prepare("UPDATE tasks SET state = 'pending', updated_at = @now, next_attempt_at = @now WHERE state = 'running'"),
-      cancel: db.prepare("UPDATE tasks SET state = 'cancelled', updated_at = @now, finished_at = @now WHERE id = @id AND state = 'pending'"),
+      recoverTasks: db.prepare(
+        "UPDATE tasks SET state = 'pending', updated_at = @now, next_attempt_at = @now WHERE state = 'running'",
+      ),
+      cancel: db.prepare(
+        "UPDATE tasks SET state = 'cancelled', updated_at = @now, finished_at = @now WHERE id = @id AND state = 'pending'",
+      ),
       attempts: db.prepare<[number], AttemptRow>(
         'SELECT attempt, started_at, finished_at, outcome, status, replayed, error, retry_in_ms FROM attempts WHERE task_seq = ? ORDER BY attempt',
       ),
@@ -195,14 +200,26 @@ export class TaskStore {
     const existing = this.#statements.identity.get(task.id);
     if (existing) {
       if (existing.fingerprint !== fingerprint) {
-        throw new ProvisiondError('ECONFLICT', `/id: task ${JSON.stringify(task.id)} was submitted before with a different body (a task id names one task for ever; use a new id)`, {
-          field: '/id',
-          task: task.id,
-        });
+        throw new ProvisiondError(
+          'ECONFLICT',
+          `/id: task ${JSON.stringify(task.id)} was submitted before with a different body (a task id names one task for ever; use a new id)`,
+          {
+            field: '/id',
+            task: task.id,
+          },
+        );
       }
       return { record: this.mustGet(task.id), created: false };
     }
-    this.#statements.insert.run({ id: task.id, type: task.type, network: networkOf(task), body, fingerprint, now, source });
+    this.#statements.insert.run({
+      id: task.id,
+      type: task.type,
+      network: networkOf(task),
+      body,
+      fingerprint,
+      now,
+      source,
+    });
     return { record: this.mustGet(task.id), created: true };
   }
 
@@ -272,7 +289,10 @@ export class TaskStore {
     if (!record) throw new ProvisiondError('ENOENT', `no task ${JSON.stringify(id)}`, { task: id });
     if (record.state === 'cancelled') return record;
     if (record.state !== 'pending') {
-      const why = record.state === 'running' ? `it is running (attempt ${record.attempts}); it will finish or be retried` : `it has already ${record.state}`;
+      const why =
+        record.state === 'running'
+          ? `it is running (attempt ${record.attempts}); it will finish or be retried`
+          : `it has already ${record.state}`;
       throw new ProvisiondError('ESTATE', `task ${JSON.stringify(id)} cannot be cancelled: ${why}`, { task: id });
     }
     this.#statements.cancel.run({ id, now });

@@ -9,7 +9,13 @@
  */
 import { createHash } from 'node:crypto';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { IPV4_ADDRESS_PATTERN, NETWORK_NAME_PATTERN, type NetworkDefinition, canonicalJson, parseNetworkDefinition } from '../netdef/index.js';
+import {
+  IPV4_ADDRESS_PATTERN,
+  NETWORK_NAME_PATTERN,
+  type NetworkDefinition,
+  canonicalJson,
+  parseNetworkDefinition,
+} from '../netdef/index.js';
 import { StructuralCheck } from '../netdef/structural.js';
 import { NetworkdError } from '../networkd/errors.js';
 import { parseNetnsPath } from '../networkd/requests.js';
@@ -26,7 +32,11 @@ export const TASK_ID_PATTERN = '^[\\x21-\\x7e]{1,128}$';
 export const WORKLOAD_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$';
 export const IFNAME_PATTERN = '^[A-Za-z0-9_.+-]{1,15}$';
 
-const TaskId = Type.String({ pattern: TASK_ID_PATTERN, title: 'task id', description: '1-128 printable ASCII characters without spaces' });
+const TaskId = Type.String({
+  pattern: TASK_ID_PATTERN,
+  title: 'task id',
+  description: '1-128 printable ASCII characters without spaces',
+});
 const NetworkName = Type.String({
   pattern: NETWORK_NAME_PATTERN,
   title: 'network name',
@@ -58,9 +68,24 @@ export const WorkloadAttachTaskSchema = Type.Object(
     type: Type.Literal('workload.attach'),
     network: NetworkName,
     workload: WorkloadId,
-    netns: Type.String({ minLength: 1, maxLength: 4095, title: 'netns', description: 'absolute path of the workload network namespace' }),
-    ifname: Type.String({ pattern: IFNAME_PATTERN, title: 'interface name', description: '1-15 characters of A-Z, a-z, 0-9, "_", ".", "+", "-"' }),
-    ip: Type.Optional(Type.String({ pattern: IPV4_ADDRESS_PATTERN, title: 'ip', description: 'an IPv4 address (dotted quad) inside the NR subnet' })),
+    netns: Type.String({
+      minLength: 1,
+      maxLength: 4095,
+      title: 'netns',
+      description: 'absolute path of the workload network namespace',
+    }),
+    ifname: Type.String({
+      pattern: IFNAME_PATTERN,
+      title: 'interface name',
+      description: '1-15 characters of A-Z, a-z, 0-9, "_", ".", "+", "-"',
+    }),
+    ip: Type.Optional(
+      Type.String({
+        pattern: IPV4_ADDRESS_PATTERN,
+        title: 'ip',
+        description: 'an IPv4 address (dotted quad) inside the NR subnet',
+      }),
+    ),
   },
   { additionalProperties: false, title: 'workload.attach task' },
 );
@@ -71,13 +96,19 @@ export const WorkloadDetachTaskSchema = Type.Object(
 );
 
 /** The published schema of a task (one of the four). */
-export const TaskSchema = Type.Union([NetworkApplyTaskSchema, NetworkDeleteTaskSchema, WorkloadAttachTaskSchema, WorkloadDetachTaskSchema], {
-  $id: 'task.schema.json',
-  title: 'zmesh provisioning task',
-});
+export const TaskSchema = Type.Union(
+  [NetworkApplyTaskSchema, NetworkDeleteTaskSchema, WorkloadAttachTaskSchema, WorkloadDetachTaskSchema],
+  {
+    $id: 'task.schema.json',
+    title: 'zmesh provisioning task',
+  },
+);
 
 export type TaskIdText = string & { readonly __brand: 'TaskId' };
-export type NetworkApplyTask = Omit<Static<typeof NetworkApplyTaskSchema>, 'id' | 'definition'> & { readonly id: TaskIdText; readonly definition: NetworkDefinition };
+export type NetworkApplyTask = Omit<Static<typeof NetworkApplyTaskSchema>, 'id' | 'definition'> & {
+  readonly id: TaskIdText;
+  readonly definition: NetworkDefinition;
+};
 export type NetworkDeleteTask = Omit<Static<typeof NetworkDeleteTaskSchema>, 'id'> & { readonly id: TaskIdText };
 export type WorkloadAttachTask = Omit<Static<typeof WorkloadAttachTaskSchema>, 'id'> & { readonly id: TaskIdText };
 export type WorkloadDetachTask = Omit<Static<typeof WorkloadDetachTaskSchema>, 'id'> & { readonly id: TaskIdText };
@@ -87,7 +118,12 @@ const checks = new Map<TaskType, StructuralCheck<TSchema>>();
 function checkFor(type: TaskType): StructuralCheck<TSchema> {
   let check = checks.get(type);
   if (!check) {
-    const schema = { 'network.apply': NetworkApplyTaskSchema, 'network.delete': NetworkDeleteTaskSchema, 'workload.attach': WorkloadAttachTaskSchema, 'workload.detach': WorkloadDetachTaskSchema }[type];
+    const schema = {
+      'network.apply': NetworkApplyTaskSchema,
+      'network.delete': NetworkDeleteTaskSchema,
+      'workload.attach': WorkloadAttachTaskSchema,
+      'workload.detach': WorkloadDetachTaskSchema,
+    }[type];
     check = new StructuralCheck<TSchema>(schema);
     checks.set(type, check);
   }
@@ -102,10 +138,12 @@ function describe(value: unknown): string {
 
 /** Every problem of a task document, each with the JSON pointer under `base`; [] when valid. */
 export function taskIssues(input: unknown, base = ''): Issue[] {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return [{ path: base || '/', message: `a task must be a JSON object, not ${describe(input)}` }];
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    return [{ path: base || '/', message: `a task must be a JSON object, not ${describe(input)}` }];
   const record = input as Record<string, unknown>;
   const type = record.type;
-  if (type === undefined) return [{ path: `${base}/type`, message: `required field "type" is missing (one of ${TASK_TYPES.join(', ')})` }];
+  if (type === undefined)
+    return [{ path: `${base}/type`, message: `required field "type" is missing (one of ${TASK_TYPES.join(', ')})` }];
   if (typeof type !== 'string' || !(TASK_TYPES as readonly string[]).includes(type)) {
     const shown = typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : describe(type);
     return [{ path: `${base}/type`, message: `unknown task type ${shown} (expected one of ${TASK_TYPES.join(', ')})` }];
@@ -120,7 +158,8 @@ export function taskIssues(input: unknown, base = ''): Issue[] {
     try {
       parseNetnsPath(record.netns, `${base}/netns`);
     } catch (error) {
-      if (error instanceof NetworkdError) return [{ path: `${base}/netns`, message: error.message.replace(/^[^:]*: /, '') }];
+      if (error instanceof NetworkdError)
+        return [{ path: `${base}/netns`, message: error.message.replace(/^[^:]*: /, '') }];
       throw error;
     }
   }
@@ -132,7 +171,11 @@ export function parseTask(input: unknown, base = ''): Task {
   const issues = taskIssues(input, base);
   if (issues.length > 0) {
     const id = (input as { id?: unknown } | null)?.id;
-    throw invalidDocument('task', issues, typeof id === 'string' && new RegExp(TASK_ID_PATTERN).test(id) ? { task: id } : {});
+    throw invalidDocument(
+      'task',
+      issues,
+      typeof id === 'string' && new RegExp(TASK_ID_PATTERN).test(id) ? { task: id } : {},
+    );
   }
   return input as Task;
 }
@@ -146,7 +189,10 @@ export function parseTasks(input: unknown): Task[] {
   tasks.forEach((task, index) => {
     const earlier = seen.get(task.id);
     if (earlier !== undefined && canonicalJson(tasks[earlier]) !== canonicalJson(task)) {
-      throw invalid(`/${index}/id`, `task id ${JSON.stringify(task.id)} is also used by /${earlier} with a different body`);
+      throw invalid(
+        `/${index}/id`,
+        `task id ${JSON.stringify(task.id)} is also used by /${earlier} with a different body`,
+      );
     }
     seen.set(task.id, index);
   });
@@ -157,7 +203,6 @@ export function parseTasks(input: unknown): Task[] {
 export function networkOf(task: Task): string {
   return task.type === 'network.apply' ? task.definition.name : task.network;
 }
-
 
 /** The fingerprint of a task's body: same id + same fingerprint is the same task. */
 export function fingerprintOf(canonical: string): string {

@@ -57,5 +57,9 @@ export function attemptView(attempt: AttemptRecord): object {
 
 /** The whole story of one task: summary, the task as submitted, every attempt. */
 export function detailView(store: TaskStore, record: TaskRecord): object {
-  return { ...summaryView(record), task: store.body(record.seq) ?? null, history: store.attempts(record.seq).map(attemptView) };
+  return {
+    ...summaryView(record),
+    task: store.body(record.seq) ?? null,
+    history: store.attempts(record.seq).map(attemptView),
+  };
 }

@@ -30,7 +30,11 @@ export function reachabilityChecks(results: readonly PairResult[]): CheckResult[
 }
 
 /** Egress of each workload: the server must see `expectedSource(w)`. */
-export async function egressChecks(world: SimWorld, workloads: readonly SimWorkload[], expectedSource: (w: SimWorkload) => string): Promise<CheckResult[]> {
+export async function egressChecks(
+  world: SimWorld,
+  workloads: readonly SimWorkload[],
+  expectedSource: (w: SimWorkload) => string,
+): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   for (const w of workloads) {
     const answer = await world.egress(w.ns);
@@ -51,7 +55,13 @@ export async function egressChecks(world: SimWorld, workloads: readonly SimWorkl
  * sends it to the node, and the node's host namespace sends it on into ndmz. Only zmesh's
  * filters stand in the way; they must drop it silently ('timeout'). The routes are removed after.
  */
-export async function probeFromInternet(world: SimWorld, node: SimNode, target: string, port: number, timeoutMs = 1_500): Promise<ProbeResult> {
+export async function probeFromInternet(
+  world: SimWorld,
+  node: SimNode,
+  target: string,
+  port: number,
+  timeoutMs = 1_500,
+): Promise<ProbeResult> {
   const added: Array<[Namespace, string]> = [];
   const route = async (ns: Namespace, via: string): Promise<void> => {
     await ns.ip(['route', 'replace', `${target}/32`, 'via', via]);
@@ -74,7 +84,12 @@ export async function inboundChecks(world: SimWorld, workloads: readonly SimWork
     const listener = await startTcpListener(w.ns, '0.0.0.0', INBOUND_PROBE_PORT);
     try {
       const r = await probeFromInternet(world, w.node, w.ip, INBOUND_PROBE_PORT);
-      out.push({ name: `internet → ${w.label} ${w.ip}:${INBOUND_PROBE_PORT}`, expected: 'dropped (timeout)', seen: r, ok: r === 'timeout' });
+      out.push({
+        name: `internet → ${w.label} ${w.ip}:${INBOUND_PROBE_PORT}`,
+        expected: 'dropped (timeout)',
+        seen: r,
+        ok: r === 'timeout',
+      });
     } finally {
       await listener.stop({ graceMs: 500 });
     }
@@ -84,5 +99,7 @@ export async function inboundChecks(world: SimWorld, workloads: readonly SimWork
 
 export function formatChecks(checks: readonly CheckResult[]): string {
   const w = Math.max(...checks.map((c) => c.name.length), 5);
-  return checks.map((c) => `${c.ok ? 'PASS' : 'FAIL'}  ${c.name.padEnd(w)}  expected ${c.expected}; ${c.seen}`).join('\n');
+  return checks
+    .map((c) => `${c.ok ? 'PASS' : 'FAIL'}  ${c.name.padEnd(w)}  expected ${c.expected}; ${c.seen}`)
+    .join('\n');
 }

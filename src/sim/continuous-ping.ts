@@ -17,7 +17,12 @@ export class ContinuousPing {
   private constructor(private readonly proc: BackgroundProcess) {}
 
   /** Starts `ping -i interval address` in `from`; resolves once the first answer arrived. */
-  static async start(from: Namespace, address: string, intervalMs = 100, firstAnswerTimeoutMs = 5_000): Promise<ContinuousPing> {
+  static async start(
+    from: Namespace,
+    address: string,
+    intervalMs = 100,
+    firstAnswerTimeoutMs = 5_000,
+  ): Promise<ContinuousPing> {
     const proc = from.spawn('ping', ['-n', '-i', (intervalMs / 1000).toFixed(3), address]);
     const p = new ContinuousPing(proc);
     try {

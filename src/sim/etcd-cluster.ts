@@ -64,11 +64,19 @@ export class EtcdCluster {
   }
 
   /** `size` members on 127.0.0.1 with free high ports. */
-  static async onLoopback(world: World, opts: { size?: number; tls?: (index: number) => EtcdTlsFiles } = {}): Promise<EtcdCluster> {
+  static async onLoopback(
+    world: World,
+    opts: { size?: number; tls?: (index: number) => EtcdTlsFiles } = {},
+  ): Promise<EtcdCluster> {
     const placements: EtcdMemberPlacement[] = [];
     for (let i = 0; i < (opts.size ?? 3); i++) {
       const tls = opts.tls?.(i);
-      placements.push({ host: '127.0.0.1', clientPort: await freeLoopbackPort(), peerPort: await freeLoopbackPort(), ...(tls ? { tls } : {}) });
+      placements.push({
+        host: '127.0.0.1',
+        clientPort: await freeLoopbackPort(),
+        peerPort: await freeLoopbackPort(),
+        ...(tls ? { tls } : {}),
+      });
     }
     return EtcdCluster.start(world, placements);
   }
@@ -76,10 +84,19 @@ export class EtcdCluster {
   /** Starts one member per placement as a new cluster and waits until every member serves. */
   static async start(world: World, placements: readonly EtcdMemberPlacement[]): Promise<EtcdCluster> {
     const root = join(world.tempDir(), `etcd-${Math.random().toString(36).slice(2, 8)}`);
-    const members: EtcdMember[] = placements.map((p, i) => ({ ...p, name: `m${i + 1}`, dataDir: join(root, `m${i + 1}`), process: null }));
+    const members: EtcdMember[] = placements.map((p, i) => ({
+      ...p,
+      name: `m${i + 1}`,
+      dataDir: join(root, `m${i + 1}`),
+      process: null,
+    }));
     for (const m of members) {
       if (m.clientPort === 2379 || m.peerPort === 2380 || m.clientPort === m.peerPort) {
-        throw new HarnessError('INVALID_ARGUMENT', `etcd member ${m.name}: ports ${m.clientPort}/${m.peerPort} not allowed`, {});
+        throw new HarnessError(
+          'INVALID_ARGUMENT',
+          `etcd member ${m.name}: ports ${m.clientPort}/${m.peerPort} not allowed`,
+          {},
+        );
       }
       mkdirSync(m.dataDir, { recursive: true, mode: 0o700 });
     }
@@ -137,19 +154,52 @@ export class EtcdCluster {
     const scheme = m.tls ? 'https' : 'http';
     const cluster = this.members.map((o) => `${o.name}=${scheme}://${o.host}:${o.peerPort}`).join(',');
     const args = [
-      '--name', m.name, '--data-dir', m.dataDir,
-      '--listen-client-urls', `${scheme}://${m.host}:${m.clientPort}`,
-      '--advertise-client-urls', `${scheme}://${m.host}:${m.clientPort}`,
-      '--listen-peer-urls', `${scheme}://${m.host}:${m.peerPort}`,
-      '--initial-advertise-peer-urls', `${scheme}://${m.host}:${m.peerPort}`,
-      '--initial-cluster', cluster, '--initial-cluster-state', state,
-      '--initial-cluster-token', `zmesh-${this.world.prefix}`,
+      '--name',
+      m.name,
+      '--data-dir',
+      m.dataDir,
+      '--listen-client-urls',
+      `${scheme}://${m.host}:${m.clientPort}`,
+      '--advertise-client-urls',
+      `${scheme}://${m.host}:${m.clientPort}`,
+      '--listen-peer-urls',
+      `${scheme}://${m.host}:${m.peerPort}`,
+      '--initial-advertise-peer-urls',
+      `${scheme}://${m.host}:${m.peerPort}`,
+      '--initial-cluster',
+      cluster,
+      '--initial-cluster-state',
+      state,
+      '--initial-cluster-token',
+      `zmesh-${this.world.prefix}`,
       // Fast elections on a loaded test machine without flapping; small snapshots.
-      '--heartbeat-interval', '100', '--election-timeout', '1000', '--snapshot-count', '10000',
-      '--logger', 'zap', '--log-outputs', 'stderr',
+      '--heartbeat-interval',
+      '100',
+      '--election-timeout',
+      '1000',
+      '--snapshot-count',
+      '10000',
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
       ...(m.tls
-        ? ['--cert-file', m.tls.certFile, '--key-file', m.tls.keyFile, '--client-cert-auth', '--trusted-ca-file', m.tls.caFile,
-          '--peer-cert-file', m.tls.certFile, '--peer-key-file', m.tls.keyFile, '--peer-client-cert-auth', '--peer-trusted-ca-file', m.tls.caFile]
+        ? [
+            '--cert-file',
+            m.tls.certFile,
+            '--key-file',
+            m.tls.keyFile,
+            '--client-cert-auth',
+            '--trusted-ca-file',
+            m.tls.caFile,
+            '--peer-cert-file',
+            m.tls.certFile,
+            '--peer-key-file',
+            m.tls.keyFile,
+            '--peer-client-cert-auth',
+            '--peer-trusted-ca-file',
+            m.tls.caFile,
+          ]
         : []),
     ];
     let proc: BackgroundProcess;

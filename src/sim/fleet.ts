@@ -63,7 +63,12 @@ export class SimFleet {
     const admin = await attach('adm', ADMIN_ADDRESS);
     const members = [];
     for (let i = 0; i < (opts.members ?? 3); i++) {
-      members.push({ host: MEMBER_ADDRESS(i), clientPort: ETCD_CLIENT_PORT, peerPort: ETCD_PEER_PORT, namespace: await attach(`e${i + 1}`, MEMBER_ADDRESS(i)) });
+      members.push({
+        host: MEMBER_ADDRESS(i),
+        clientPort: ETCD_CLIENT_PORT,
+        peerPort: ETCD_PEER_PORT,
+        namespace: await attach(`e${i + 1}`, MEMBER_ADDRESS(i)),
+      });
     }
     const etcd = await EtcdCluster.start(harness, members);
     return new SimFleet(world, etcd, admin, opts.zmesh ?? defaultZmeshInvocation());
@@ -74,10 +79,19 @@ export class SimFleet {
   }
 
   /** `zmesh ARGS` on the operator's machine; a non-zero exit throws with the tool's message. */
-  async tool(args: readonly string[], opts: { check?: boolean } = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    const r = await this.admin.exec(this.zmesh.file, zmeshArgs(this.zmesh, args), { check: false, timeoutMs: 120_000, env: { ...this.world.admin.env } });
+  async tool(
+    args: readonly string[],
+    opts: { check?: boolean } = {},
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const r = await this.admin.exec(this.zmesh.file, zmeshArgs(this.zmesh, args), {
+      check: false,
+      timeoutMs: 120_000,
+      env: { ...this.world.admin.env },
+    });
     if (opts.check !== false && r.exitCode !== 0) {
-      throw new SimError('TOOL_FAILED', `zmesh ${args.join(' ')} failed (exit ${r.exitCode}): ${r.stderr.trim()}`, { verb: args.join(' ') });
+      throw new SimError('TOOL_FAILED', `zmesh ${args.join(' ')} failed (exit ${r.exitCode}): ${r.stderr.trim()}`, {
+        verb: args.join(' '),
+      });
     }
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
@@ -101,11 +115,22 @@ export class SimFleet {
     if (this.agents.get(node.id)?.running) return;
     const args = [
       'provisiond',
-      '--state-dir', join(node.stateDir, 'provisiond'),
-      '--networkd-socket', node.socketPath,
-      '--socket', join(node.stateDir, 'provisiond.sock'),
-      '--retry-base-ms', '100', '--retry-max-ms', '2000',
-      '--store', this.url, '--node', node.id, '--node-state-dir', node.stateDir,
+      '--state-dir',
+      join(node.stateDir, 'provisiond'),
+      '--networkd-socket',
+      node.socketPath,
+      '--socket',
+      join(node.stateDir, 'provisiond.sock'),
+      '--retry-base-ms',
+      '100',
+      '--retry-max-ms',
+      '2000',
+      '--store',
+      this.url,
+      '--node',
+      node.id,
+      '--node-state-dir',
+      node.stateDir,
     ];
     const proc = node.host.spawn(this.zmesh.file, zmeshArgs(this.zmesh, args));
     this.agents.set(node.id, proc);
@@ -141,7 +166,10 @@ export class SimFleet {
   }
 
   reachability(workloads: readonly FleetWorkload[] = this.workloads, count = 3): Promise<PairResult[]> {
-    return reachabilityMatrix(workloads.map((w) => ({ label: w.label, ns: w.ns, ip: w.ip })), { count });
+    return reachabilityMatrix(
+      workloads.map((w) => ({ label: w.label, ns: w.ns, ip: w.ip })),
+      { count },
+    );
   }
 
   /** The revision a node's networkd runs for `network`, or null when it has no such network. */
@@ -163,8 +191,11 @@ export class SimFleet {
 export async function syncDefinitionFile(fleet: SimFleet, net: SimNetwork): Promise<void> {
   const dump = join(fleet.world.harness.tempDir(), 'fleet-export.json');
   await fleet.tool(['store', 'export', '--store', fleet.url, dump]);
-  const definition = (JSON.parse(readFileSync(dump, 'utf8')) as { networks: { name: string }[] }).networks.find((n) => n.name === net.name);
-  if (!definition) throw new SimError('UNKNOWN_NODE', `network '${net.name}' is not in the store`, { network: net.name });
+  const definition = (JSON.parse(readFileSync(dump, 'utf8')) as { networks: { name: string }[] }).networks.find(
+    (n) => n.name === net.name,
+  );
+  if (!definition)
+    throw new SimError('UNKNOWN_NODE', `network '${net.name}' is not in the store`, { network: net.name });
   writeFileSync(net.file, `${JSON.stringify(definition, null, 2)}\n`, { mode: 0o644 });
 }
 
@@ -192,7 +223,13 @@ export async function buildFleetMesh(opts: StandardMeshOptions = {}): Promise<Fl
     await fleet.net('set-aggregator', name, ['--node', 'alpha']);
     log(`network ${name}: waiting until every node's agent applied the latest revision`);
     await fleet.converged(name);
-    const net = new SimNetwork(name, ipRange, world.harness.tempDir(), opts.zmesh ?? defaultZmeshInvocation(), world.admin.env);
+    const net = new SimNetwork(
+      name,
+      ipRange,
+      world.harness.tempDir(),
+      opts.zmesh ?? defaultZmeshInvocation(),
+      world.admin.env,
+    );
     await syncDefinitionFile(fleet, net);
     world.adoptNetwork(net);
     const workloads: SimWorkload[] = [];

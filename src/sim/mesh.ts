@@ -33,7 +33,9 @@ export async function buildStandardMesh(opts: StandardMeshOptions = {}): Promise
   const world = await SimWorld.create(STANDARD_NODES, opts);
   try {
     const nodes = world.nodes;
-    const net = await world.createNetwork(opts.networkName ?? 'demo', opts.ipRange ?? '10.1.0.0/16', nodes, { aggregator: world.node('alpha') });
+    const net = await world.createNetwork(opts.networkName ?? 'demo', opts.ipRange ?? '10.1.0.0/16', nodes, {
+      aggregator: world.node('alpha'),
+    });
     await world.deploy(net);
     const workloads: SimWorkload[] = [];
     for (const n of nodes) workloads.push(await world.attachWorkload(net, n));
@@ -44,7 +46,6 @@ export async function buildStandardMesh(opts: StandardMeshOptions = {}): Promise
     throw e;
   }
 }
-
 
 /** The peers of a node's NR as networkd reports them (GET /v1/networks/{name}). */
 export async function peersOf(world: SimWorld, net: SimNetwork, nodeId: string): Promise<PeerView[]> {
@@ -67,9 +68,13 @@ export async function waitForHandshakes(world: SimWorld, net: SimNetwork, timeou
     const missing = hidden.filter((h) => !peers.some((p) => p.node === h && p.lastHandshakeAgeSeconds !== null));
     if (missing.length === 0) return;
     if (Date.now() > deadline) {
-      throw new SimError('NOT_READY', `network ${net.name}: no handshake between the aggregator ${view.aggregator} and ${missing.join(', ')} within ${timeoutMs} ms`, {
-        network: net.name,
-      });
+      throw new SimError(
+        'NOT_READY',
+        `network ${net.name}: no handshake between the aggregator ${view.aggregator} and ${missing.join(', ')} within ${timeoutMs} ms`,
+        {
+          network: net.name,
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -13,7 +13,12 @@ export interface DefinitionView {
   readonly name: string;
   readonly revision: number;
   readonly ipRange: string;
-  readonly resources: ReadonlyArray<{ readonly node: string; readonly subnet: string; readonly hidden: boolean; readonly listenPort?: number }>;
+  readonly resources: ReadonlyArray<{
+    readonly node: string;
+    readonly subnet: string;
+    readonly hidden: boolean;
+    readonly listenPort?: number;
+  }>;
   readonly aggregator?: string;
   readonly exit?: string;
 }
@@ -35,9 +40,17 @@ export class SimNetwork {
 
   /** Runs `zmesh net <verb> FILE args...`; a non-zero exit is a TOOL_FAILED naming the verb and the tool's message. */
   async tool(verb: string, args: readonly string[] = []): Promise<string> {
-    const r = await runCommand(this.zmesh.file, zmeshArgs(this.zmesh, ['net', verb, this.file, ...args]), { check: false, timeoutMs: this.zmesh.toolTimeoutMs ?? 30_000, env: { ...this.env } });
+    const r = await runCommand(this.zmesh.file, zmeshArgs(this.zmesh, ['net', verb, this.file, ...args]), {
+      check: false,
+      timeoutMs: this.zmesh.toolTimeoutMs ?? 30_000,
+      env: { ...this.env },
+    });
     if (r.exitCode !== 0) {
-      throw new SimError('TOOL_FAILED', `zmesh net ${verb} (${this.name}) failed (exit ${r.exitCode}): ${r.stderr.trim()}`, { network: this.name, verb });
+      throw new SimError(
+        'TOOL_FAILED',
+        `zmesh net ${verb} (${this.name}) failed (exit ${r.exitCode}): ${r.stderr.trim()}`,
+        { network: this.name, verb },
+      );
     }
     return r.stdout;
   }
@@ -78,7 +91,11 @@ export class SimNetwork {
 
   subnetOf(nodeId: string): string {
     const r = this.view().resources.find((x) => x.node === nodeId);
-    if (!r) throw new SimError('UNKNOWN_NODE', `node '${nodeId}' has no NR in network '${this.name}'`, { network: this.name, node: nodeId });
+    if (!r)
+      throw new SimError('UNKNOWN_NODE', `node '${nodeId}' has no NR in network '${this.name}'`, {
+        network: this.name,
+        node: nodeId,
+      });
     return r.subnet;
   }
 }

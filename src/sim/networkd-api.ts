@@ -46,12 +46,16 @@ export class NetworkdApi {
       throw new SimError('NETWORKD_FAILED', message, { node: this.node, method, path });
     }
     if (answer.status < 200 || answer.status > 299) {
-      throw new SimError('NETWORKD_FAILED', `${this.node}: ${method} ${path} answered ${answer.status}: ${describeBody(answer.body)}`, {
-        node: this.node,
-        method,
-        path,
-        status: answer.status,
-      });
+      throw new SimError(
+        'NETWORKD_FAILED',
+        `${this.node}: ${method} ${path} answered ${answer.status}: ${describeBody(answer.body)}`,
+        {
+          node: this.node,
+          method,
+          path,
+          status: answer.status,
+        },
+      );
     }
     return answer.body;
   }
@@ -90,10 +94,18 @@ export class NetworkdApi {
     });
     const b = body as Partial<AttachAnswer> | null;
     if (!b || typeof b.ip !== 'string' || typeof b.gateway !== 'string') {
-      throw new SimError('NETWORKD_FAILED', `${this.node}: attach ${workload} answered without ip/gateway: ${describeBody(body)}`, { node: this.node });
+      throw new SimError(
+        'NETWORKD_FAILED',
+        `${this.node}: attach ${workload} answered without ip/gateway: ${describeBody(body)}`,
+        { node: this.node },
+      );
     }
     // networkd may answer the address with or without its prefix length.
-    return { ip: b.ip.split('/')[0] as string, gateway: b.gateway.split('/')[0] as string, ...(b.mtu === undefined ? {} : { mtu: b.mtu }) };
+    return {
+      ip: b.ip.split('/')[0] as string,
+      gateway: b.gateway.split('/')[0] as string,
+      ...(b.mtu === undefined ? {} : { mtu: b.mtu }),
+    };
   }
 
   detach(network: string, workload: string): Promise<unknown> {

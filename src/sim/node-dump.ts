@@ -51,7 +51,19 @@ async function routes(netns: string): Promise<string[]> {
   const raw = await ipJson(netns, ['route', 'show', 'table', 'all']);
   return raw
     .filter((r) => r.type !== 'local' && r.type !== 'broadcast' && r.table !== 'local')
-    .map((r) => [r.table ?? 'main', r.dst, r.gateway ? `via ${String(r.gateway)}` : '', `dev ${String(r.dev)}`, r.prefsrc ? `src ${String(r.prefsrc)}` : '', r.scope ?? ''].join(' ').replace(/\s+/g, ' ').trim())
+    .map((r) =>
+      [
+        r.table ?? 'main',
+        r.dst,
+        r.gateway ? `via ${String(r.gateway)}` : '',
+        `dev ${String(r.dev)}`,
+        r.prefsrc ? `src ${String(r.prefsrc)}` : '',
+        r.scope ?? '',
+      ]
+        .join(' ')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
     .sort();
 }
 
@@ -80,7 +92,17 @@ async function nftTables(netns: string): Promise<unknown[]> {
     .filter((t): t is Json => t !== undefined && String(t.name).includes('zmesh'));
   const out: unknown[] = [];
   for (const t of tables) {
-    const r = await runCommand(systemTool('ip'), ['netns', 'exec', netns, systemTool('nft'), '-j', 'list', 'table', String(t.family), String(t.name)]);
+    const r = await runCommand(systemTool('ip'), [
+      'netns',
+      'exec',
+      netns,
+      systemTool('nft'),
+      '-j',
+      'list',
+      'table',
+      String(t.family),
+      String(t.name),
+    ]);
     out.push(stripVolatile((JSON.parse(r.stdout) as { nftables: unknown[] }).nftables));
   }
   return out;
@@ -91,7 +113,10 @@ export function uapiConfig(socketPath: string, timeoutMs = 5_000): Promise<{ dev
   return new Promise((resolve, reject) => {
     const sock = createConnection(socketPath);
     let text = '';
-    const timer = setTimeout(() => sock.destroy(new Error(`no UAPI answer from ${socketPath} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => sock.destroy(new Error(`no UAPI answer from ${socketPath} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     sock.setEncoding('utf8');
     sock.on('connect', () => sock.write('get=1\n\n'));
     sock.on('data', (d: string) => {
@@ -109,12 +134,27 @@ export function uapiConfig(socketPath: string, timeoutMs = 5_000): Promise<{ dev
       for (const line of text.split('\n')) {
         if (!line) continue;
         const key = line.slice(0, line.indexOf('='));
-        if (['private_key', 'last_handshake_time_sec', 'last_handshake_time_nsec', 'tx_bytes', 'rx_bytes', 'errno'].includes(key)) continue;
+        if (
+          [
+            'private_key',
+            'last_handshake_time_sec',
+            'last_handshake_time_nsec',
+            'tx_bytes',
+            'rx_bytes',
+            'errno',
+          ].includes(key)
+        )
+          continue;
         if (key === 'public_key') peers.push([line]);
         else if (peers.length > 0) (peers[peers.length - 1] as string[]).push(line);
         else device.push(line);
       }
-      resolve({ device, peers: peers.map((p) => [p[0] as string, ...p.slice(1).sort()]).sort((a, b) => (a[0] as string).localeCompare(b[0] as string)) });
+      resolve({
+        device,
+        peers: peers
+          .map((p) => [p[0] as string, ...p.slice(1).sort()])
+          .sort((a, b) => (a[0] as string).localeCompare(b[0] as string)),
+      });
     });
   });
 }
@@ -142,7 +182,12 @@ export async function dumpNode(node: SimNode): Promise<NodeDump> {
   const namespaces: NodeDump['namespaces'] = {};
   for (const ns of [node.host.name, ...node.ownedNamespaces()].sort()) {
     const key = ns === node.host.name ? 'host' : ns.slice(node.prefix.length);
-    namespaces[key] = { links: await links(ns), addresses: await addresses(ns), routes: await routes(ns), nft: await nftTables(ns) };
+    namespaces[key] = {
+      links: await links(ns),
+      addresses: await addresses(ns),
+      routes: await routes(ns),
+      nft: await nftTables(ns),
+    };
   }
   const wireguard: NodeDump['wireguard'] = {};
   for (const sock of uapiSockets(node)) wireguard[sock.slice(sock.lastIndexOf('/') + 1)] = await uapiConfig(sock);

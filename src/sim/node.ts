@@ -96,26 +96,53 @@ export class SimNode {
   /** `zmesh node init` for this node (public nodes give their uplink address as endpoint). */
   async init(): Promise<void> {
     const args = [
-      'node', 'init', '--state-dir', this.stateDir, '--id', this.id, ...(this.hidden ? ['--hidden'] : ['--endpoint', this.uplinkAddress]),
+      'node',
+      'init',
+      '--state-dir',
+      this.stateDir,
+      '--id',
+      this.id,
+      ...(this.hidden ? ['--hidden'] : ['--endpoint', this.uplinkAddress]),
       ...this.parts.trust.flatMap((key) => ['--trust', key]),
     ];
-    const r = await runCommand(this.parts.zmesh.file, zmeshArgs(this.parts.zmesh, args), { check: false, timeoutMs: this.parts.zmesh.toolTimeoutMs ?? 30_000 });
+    const r = await runCommand(this.parts.zmesh.file, zmeshArgs(this.parts.zmesh, args), {
+      check: false,
+      timeoutMs: this.parts.zmesh.toolTimeoutMs ?? 30_000,
+    });
     if (r.exitCode !== 0) {
-      throw new SimError('TOOL_FAILED', `${this.id}: zmesh node init failed (exit ${r.exitCode}): ${r.stderr.trim()}`, { node: this.id });
+      throw new SimError('TOOL_FAILED', `${this.id}: zmesh node init failed (exit ${r.exitCode}): ${r.stderr.trim()}`, {
+        node: this.id,
+      });
     }
   }
 
   /** Starts networkd in the host namespace and waits until its API answers. */
   async startNetworkd(timeoutMs = 30_000): Promise<void> {
-    if (this.networkd) throw new SimError('INVALID_ARGUMENT', `${this.id}: networkd is already running (pid ${this.networkd.pid})`, { node: this.id });
-    const args = ['networkd', '--state-dir', this.stateDir, '--prefix', this.prefix, '--socket', this.socketPath, ...this.parts.networkdArgs];
+    if (this.networkd)
+      throw new SimError('INVALID_ARGUMENT', `${this.id}: networkd is already running (pid ${this.networkd.pid})`, {
+        node: this.id,
+      });
+    const args = [
+      'networkd',
+      '--state-dir',
+      this.stateDir,
+      '--prefix',
+      this.prefix,
+      '--socket',
+      this.socketPath,
+      ...this.parts.networkdArgs,
+    ];
     const proc = this.parts.spawn(this.parts.zmesh.file, zmeshArgs(this.parts.zmesh, args));
     this.daemon = proc;
     try {
       await waitFor(
         async () => {
           if (!proc.running) {
-            throw new SimError('NETWORKD_FAILED', `${this.id}: networkd exited (${JSON.stringify(proc.exitStatus)}): ${proc.stderr.trim().slice(-1500)}`, { node: this.id });
+            throw new SimError(
+              'NETWORKD_FAILED',
+              `${this.id}: networkd exited (${JSON.stringify(proc.exitStatus)}): ${proc.stderr.trim().slice(-1500)}`,
+              { node: this.id },
+            );
           }
           return this.api.healthy();
         },
@@ -123,7 +150,11 @@ export class SimNode {
       );
     } catch (e) {
       if (!proc.running) {
-        throw new SimError('NETWORKD_FAILED', `${this.id}: networkd exited (${JSON.stringify(proc.exitStatus)}): ${proc.stderr.trim().slice(-1500)}`, { node: this.id });
+        throw new SimError(
+          'NETWORKD_FAILED',
+          `${this.id}: networkd exited (${JSON.stringify(proc.exitStatus)}): ${proc.stderr.trim().slice(-1500)}`,
+          { node: this.id },
+        );
       }
       throw e;
     }
@@ -177,7 +208,9 @@ export class SimNode {
 
   /** The namespaces networkd made for this node (its ndmz and NRs). */
   ownedNamespaces(): string[] {
-    return namespacesWithPrefix(this.prefix).filter((n) => n === `${this.prefix}ndmz` || n.startsWith(`${this.prefix}n-`));
+    return namespacesWithPrefix(this.prefix).filter(
+      (n) => n === `${this.prefix}ndmz` || n.startsWith(`${this.prefix}n-`),
+    );
   }
 
   /**

@@ -51,7 +51,9 @@ s.on('connect', () => out('connected'));
 s.on('error', (e) => out(e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' ? 'unreachable' : 'error:' + e.code));
 `;
 
-export type WhoAmIAnswer = { readonly ok: true; readonly source: string } | { readonly ok: false; readonly reason: string };
+export type WhoAmIAnswer =
+  | { readonly ok: true; readonly source: string }
+  | { readonly ok: false; readonly reason: string };
 export type ProbeResult = 'connected' | 'refused' | 'timeout' | 'unreachable' | `error:${string}`;
 
 function lastJsonLine(text: string): unknown {
@@ -76,7 +78,12 @@ export function connectionSources(server: BackgroundProcess): string[] {
 }
 
 /** Asks the who-am-I server at `address:port` from inside `ns` which source address it sees. */
-export async function askWhoAmI(ns: Namespace, address: string, port: number, timeoutMs = 3_000): Promise<WhoAmIAnswer> {
+export async function askWhoAmI(
+  ns: Namespace,
+  address: string,
+  port: number,
+  timeoutMs = 3_000,
+): Promise<WhoAmIAnswer> {
   const r = await ns.exec(process.execPath, ['-e', WHOAMI_CLIENT, address, String(port), String(timeoutMs)], {
     check: false,
     timeoutMs: timeoutMs + 5_000,

@@ -53,13 +53,19 @@ export async function boundedAll<T>(jobs: ReadonlyArray<() => Promise<T>>, limit
 }
 
 /** Every ordered pair of distinct endpoints (or the pairs given). */
-export async function reachabilityMatrix(endpoints: readonly MatrixMember[], opts: MatrixOptions = {}): Promise<PairResult[]> {
+export async function reachabilityMatrix(
+  endpoints: readonly MatrixMember[],
+  opts: MatrixOptions = {},
+): Promise<PairResult[]> {
   const pairs: Array<[MatrixMember, MatrixMember]> = [];
   for (const a of endpoints) for (const b of endpoints) if (a !== b) pairs.push([a, b]);
   return probePairs(pairs, opts);
 }
 
-export async function probePairs(pairs: ReadonlyArray<readonly [MatrixMember, MatrixMember]>, opts: MatrixOptions = {}): Promise<PairResult[]> {
+export async function probePairs(
+  pairs: ReadonlyArray<readonly [MatrixMember, MatrixMember]>,
+  opts: MatrixOptions = {},
+): Promise<PairResult[]> {
   const count = opts.count ?? 2;
   const timeoutMs = opts.timeoutMs ?? FIRST_CONTACT_DEADLINE_MS;
   return boundedAll(

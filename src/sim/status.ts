@@ -22,7 +22,11 @@ function age(seconds: number | null): string {
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -32,7 +36,10 @@ export async function statusReport(world: SimWorld, networks: readonly SimNetwor
     n.id,
     n.hidden ? `hidden (NAT ${n.publicAddress})` : `public ${n.publicAddress}`,
     n.networkd ? `up, pid ${n.networkd.pid}` : 'down',
-    n.wgdPids().map((p) => `pid ${p}`).join(', ') || 'none',
+    n
+      .wgdPids()
+      .map((p) => `pid ${p}`)
+      .join(', ') || 'none',
     n.ownedNamespaces().length.toString(),
   ]);
   const parts = [table(['node', 'uplink', 'networkd', 'wgd', 'namespaces'], nodeRows)];
@@ -50,7 +57,14 @@ export async function statusReport(world: SimWorld, networks: readonly SimNetwor
       }
       nrRows.push([id, s.subnet, roleText(s), s.egress, s.nrExists ? `up, port ${s.listenPort ?? '?'}` : 'missing']);
       for (const p of s.device?.peers ?? []) {
-        peerRows.push([id, p.node ?? '(unknown key)', p.endpoint ?? '(dials in)', age(p.lastHandshakeAgeSeconds), bytes(p.rxBytes), bytes(p.txBytes)]);
+        peerRows.push([
+          id,
+          p.node ?? '(unknown key)',
+          p.endpoint ?? '(dials in)',
+          age(p.lastHandshakeAgeSeconds),
+          bytes(p.rxBytes),
+          bytes(p.txBytes),
+        ]);
       }
     }
     parts.push(`network ${net.name} ${net.ipRange} (revision ${net.view().revision})`);

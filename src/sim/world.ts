@@ -85,7 +85,14 @@ export class SimWorld {
   private readonly networkdStartTimeoutMs: number | undefined;
   private teardownDone: Promise<void> | undefined;
 
-  private constructor(harness: World, internet: Namespace, server: Namespace, whoAmI: BackgroundProcess, admin: SimAdmin, opts: SimWorldOptions) {
+  private constructor(
+    harness: World,
+    internet: Namespace,
+    server: Namespace,
+    whoAmI: BackgroundProcess,
+    admin: SimAdmin,
+    opts: SimWorldOptions,
+  ) {
     this.harness = harness;
     this.admin = admin;
     this.internet = internet;
@@ -106,7 +113,10 @@ export class SimWorld {
       (opts.log ?? (() => {}))(`world ${harness.prefix}: internet router and TEST-NET server ${SERVER_ADDRESS}`);
       const internet = await harness.router('inet');
       const server = await harness.namespace('srv');
-      await harness.link(internet, 'srv0', server, 'eth0', { addressA: '203.0.113.1/24', addressB: `${SERVER_ADDRESS}/24` });
+      await harness.link(internet, 'srv0', server, 'eth0', {
+        addressA: '203.0.113.1/24',
+        addressB: `${SERVER_ADDRESS}/24`,
+      });
       await server.addRoute('default', { via: '203.0.113.1' });
       await internet.ip(['link', 'add', 'pub', 'type', 'bridge']);
       await internet.addAddress('pub', `${INTERNET_ROUTER_PUBLIC}/24`);
@@ -139,7 +149,12 @@ export class SimWorld {
 
   node(id: string): SimNode {
     const n = this.nodeList.find((x) => x.id === id);
-    if (!n) throw new SimError('UNKNOWN_NODE', `no node '${id}' in world ${this.prefix} (nodes: ${this.nodeList.map((x) => x.id).join(', ')})`, { node: id });
+    if (!n)
+      throw new SimError(
+        'UNKNOWN_NODE',
+        `no node '${id}' in world ${this.prefix} (nodes: ${this.nodeList.map((x) => x.id).join(', ')})`,
+        { node: id },
+      );
     return n;
   }
 
@@ -158,11 +173,16 @@ export class SimWorld {
   async addNodes(specs: readonly SimNodeSpec[]): Promise<SimNode[]> {
     const ids = new Set(this.nodeList.map((n) => n.id));
     for (const spec of specs) {
-      if (!NODE_ID.test(spec.id)) throw new SimError('INVALID_ARGUMENT', `node id '${spec.id}' is invalid: 1-32 of a-z, 0-9 and "-"`, { field: 'id' });
-      if (ids.has(spec.id)) throw new SimError('INVALID_ARGUMENT', `node id '${spec.id}' is already in the world`, { field: 'id' });
+      if (!NODE_ID.test(spec.id))
+        throw new SimError('INVALID_ARGUMENT', `node id '${spec.id}' is invalid: 1-32 of a-z, 0-9 and "-"`, {
+          field: 'id',
+        });
+      if (ids.has(spec.id))
+        throw new SimError('INVALID_ARGUMENT', `node id '${spec.id}' is already in the world`, { field: 'id' });
       ids.add(spec.id);
     }
-    if (this.nodeList.length + specs.length > MAX_NODES) throw new SimError('INVALID_ARGUMENT', `at most ${MAX_NODES} nodes per world`, { field: 'nodes' });
+    if (this.nodeList.length + specs.length > MAX_NODES)
+      throw new SimError('INVALID_ARGUMENT', `at most ${MAX_NODES} nodes per world`, { field: 'nodes' });
     const added: SimNode[] = [];
     for (const spec of specs) added.push(await this.plumbNode(spec, this.nodeList.length + 1));
     const started = await Promise.allSettled(
@@ -188,10 +208,16 @@ export class SimWorld {
       nat = await this.harness.natRouter(`nat${index}`, { outside: 'wan' });
       const outside = `192.0.2.${4 * index + 1}`;
       publicAddress = `192.0.2.${4 * index + 2}`;
-      await this.harness.link(this.internet, `nat${index}`, nat, 'wan', { addressA: `${outside}/30`, addressB: `${publicAddress}/30` });
+      await this.harness.link(this.internet, `nat${index}`, nat, 'wan', {
+        addressA: `${outside}/30`,
+        addressB: `${publicAddress}/30`,
+      });
       await nat.addRoute('default', { via: outside });
       uplinkAddress = `10.200.${index}.2`;
-      await this.harness.link(nat, 'lan', host, 'eth0', { addressA: `10.200.${index}.1/24`, addressB: `${uplinkAddress}/24` });
+      await this.harness.link(nat, 'lan', host, 'eth0', {
+        addressA: `10.200.${index}.1/24`,
+        addressB: `${uplinkAddress}/24`,
+      });
       await host.addRoute('default', { via: `10.200.${index}.1` });
     } else {
       uplinkAddress = `198.51.100.${10 + index}`;
@@ -232,7 +258,8 @@ export class SimWorld {
     members: readonly SimNode[],
     opts: { aggregator?: SimNode; exit?: SimNode } = {},
   ): Promise<SimNetwork> {
-    if (this.networkList.some((n) => n.name === name)) throw new SimError('INVALID_ARGUMENT', `network '${name}' already exists in this world`, { field: 'name' });
+    if (this.networkList.some((n) => n.name === name))
+      throw new SimError('INVALID_ARGUMENT', `network '${name}' already exists in this world`, { field: 'name' });
     const net = new SimNetwork(name, ipRange, this.harness.tempDir(), this.zmesh, this.admin.env);
     this.log(`network ${name} ${ipRange}: zmesh net create, add-node ${members.map((m) => m.id).join(' ')}`);
     await net.create();
@@ -245,7 +272,8 @@ export class SimWorld {
 
   /** A network defined elsewhere (in the store) that this world shows and attaches workloads to. */
   adoptNetwork(net: SimNetwork): void {
-    if (this.networkList.some((n) => n.name === net.name)) throw new SimError('INVALID_ARGUMENT', `network '${net.name}' already exists in this world`, { field: 'name' });
+    if (this.networkList.some((n) => n.name === net.name))
+      throw new SimError('INVALID_ARGUMENT', `network '${net.name}' already exists in this world`, { field: 'name' });
     this.networkList.push(net);
   }
 
@@ -259,7 +287,9 @@ export class SimWorld {
   async deploy(net: SimNetwork, only?: readonly SimNode[]): Promise<void> {
     const definition = net.definition();
     const targets = only ?? net.members().map((id) => this.node(id));
-    this.log(`network ${net.name}: revision ${(definition as { revision: number }).revision} → ${targets.map((t) => t.id).join(', ')}`);
+    this.log(
+      `network ${net.name}: revision ${(definition as { revision: number }).revision} → ${targets.map((t) => t.id).join(', ')}`,
+    );
     const set = this.deployedTo.get(net.name) ?? new Set<SimNode>();
     this.deployedTo.set(net.name, set);
     for (const t of targets) set.add(t);
@@ -289,7 +319,15 @@ export class SimWorld {
     const ns = await this.harness.namespace(short);
     const id = `${node.id}-${net.name}-${serial}`;
     const answer = await node.api.attach(net.name, id, ns.path, 'eth0', ip);
-    const w: SimWorkload = { id, node, network: net, ns, ip: answer.ip, gateway: answer.gateway, label: `${node.id}/${net.name}` + (serial ? `#${serial}` : '') };
+    const w: SimWorkload = {
+      id,
+      node,
+      network: net,
+      ns,
+      ip: answer.ip,
+      gateway: answer.gateway,
+      label: `${node.id}/${net.name}` + (serial ? `#${serial}` : ''),
+    };
     this.workloadList.push(w);
     this.log(`workload ${w.label}: ${w.ip} (gateway ${w.gateway})`);
     return w;
@@ -297,7 +335,10 @@ export class SimWorld {
 
   /** Ping matrix between workloads (default: all of them). */
   reachability(workloads: readonly SimWorkload[] = this.workloadList, opts: MatrixOptions = {}): Promise<PairResult[]> {
-    return reachabilityMatrix(workloads.map((w): MatrixMember => ({ label: w.label, ns: w.ns, ip: w.ip })), opts);
+    return reachabilityMatrix(
+      workloads.map((w): MatrixMember => ({ label: w.label, ns: w.ns, ip: w.ip })),
+      opts,
+    );
   }
 
   /** Asks the TEST-NET server, from `ns`, which source address it sees. */
@@ -361,7 +402,10 @@ export class SimWorld {
       errors.push(...messages.map((m) => `${m} (networkd had exited; left behind: ${left.join(', ')})`));
     }
     if (errors.length > 0) {
-      throw new SimError('TEARDOWN_FAILED', `teardown of simulated world ${this.prefix}:\n  ${errors.join('\n  ')}`, { prefix: this.prefix, errors });
+      throw new SimError('TEARDOWN_FAILED', `teardown of simulated world ${this.prefix}:\n  ${errors.join('\n  ')}`, {
+        prefix: this.prefix,
+        errors,
+      });
     }
   }
 }

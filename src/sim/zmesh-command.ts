@@ -57,7 +57,10 @@ function buildTimeMs(distDir: string): number | null {
 
 function distInvocation(): ZmeshInvocation {
   const bin = fileURLToPath(new URL('../../bin/zmesh', import.meta.url));
-  return { file: process.execPath, leadingArgs: [existsSync(bin) ? bin : fileURLToPath(new URL('../cli/main.js', import.meta.url))] };
+  return {
+    file: process.execPath,
+    leadingArgs: [existsSync(bin) ? bin : fileURLToPath(new URL('../cli/main.js', import.meta.url))],
+  };
 }
 
 /** The invocation matching the code this module was loaded from (see the top comment). */
@@ -87,10 +90,17 @@ export function defaultCniInvocation(env: NodeJS.ProcessEnv = process.env): Zmes
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const here = fileURLToPath(import.meta.url);
   const choice = env['ZMESH_SIM_ZMESH'];
-  if (!here.endsWith('.ts') || choice === 'dist' || (choice !== 'src' && distIsFresh(join(root, 'src'), join(root, 'dist')))) {
+  if (
+    !here.endsWith('.ts') ||
+    choice === 'dist' ||
+    (choice !== 'src' && distIsFresh(join(root, 'src'), join(root, 'dist')))
+  ) {
     return { file: process.execPath, leadingArgs: [join(root, 'bin', 'zmesh-cni')] };
   }
-  return { file: process.execPath, leadingArgs: ['--import', import.meta.resolve('tsx'), join(root, 'src', 'cni', 'main.ts')] };
+  return {
+    file: process.execPath,
+    leadingArgs: ['--import', import.meta.resolve('tsx'), join(root, 'src', 'cni', 'main.ts')],
+  };
 }
 
 /**

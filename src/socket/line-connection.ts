@@ -98,7 +98,14 @@ export class LineConnection {
 
   /** Once the client has ended and every line it sent was handled: the owner's last word, then the end. */
   #maybeEnd(): void {
-    if (!this.#ended || this.#endHandled || this.#stopped || this.#held !== null || this.#pending >= this.#options.maxPending) return;
+    if (
+      !this.#ended ||
+      this.#endHandled ||
+      this.#stopped ||
+      this.#held !== null ||
+      this.#pending >= this.#options.maxPending
+    )
+      return;
     this.#endHandled = true;
     const partialLine = this.#partialBytes > 0;
     this.#partial = [];

@@ -76,7 +76,8 @@ export class BoundSocketFile {
 
 /** Throws EINVAL when the path cannot be a UNIX socket address. */
 export function checkSocketPath(socketPath: string): void {
-  if (socketPath === '' || socketPath.includes('\0')) throw new SocketFileError('EINVAL', 'not a usable socket path', socketPath);
+  if (socketPath === '' || socketPath.includes('\0'))
+    throw new SocketFileError('EINVAL', 'not a usable socket path', socketPath);
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
     throw new SocketFileError('EINVAL', `socket path is longer than ${MAX_SOCKET_PATH_BYTES} bytes`, socketPath);
   }
@@ -102,15 +103,25 @@ function bindingPath(socketPath: string): string {
  * between bind() and listen() a client is refused, and wg(8) unlinks a socket that refuses it as
  * stale — a wg(8) run at that instant would remove a starting daemon's socket (and end it).
  */
-export async function bindSocketFile(server: net.Server, socketPath: string, options: BindOptions): Promise<BoundSocketFile> {
+export async function bindSocketFile(
+  server: net.Server,
+  socketPath: string,
+  options: BindOptions,
+): Promise<BoundSocketFile> {
   checkSocketPath(socketPath);
   const dir = path.dirname(socketPath);
   try {
     // mkdirSync reports the first directory it created; only then is the mode ours to set (the
     // umask would otherwise narrow it).
-    if (mkdirSync(dir, { recursive: true, mode: options.directoryMode }) !== undefined) chmodSync(dir, options.directoryMode);
+    if (mkdirSync(dir, { recursive: true, mode: options.directoryMode }) !== undefined)
+      chmodSync(dir, options.directoryMode);
   } catch (error) {
-    throw new SocketFileError('EIO', `cannot create the directory: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, socketPath, { cause: error });
+    throw new SocketFileError(
+      'EIO',
+      `cannot create the directory: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      socketPath,
+      { cause: error },
+    );
   }
   await removeStaleSocket(socketPath);
   const listenPath = bindingPath(socketPath);
@@ -123,9 +134,11 @@ export async function bindSocketFile(server: net.Server, socketPath: string, opt
   }
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(err.code === 'EADDRINUSE'
-        ? new SocketFileError('EADDRINUSE', 'socket is in use (created by another process meanwhile)', socketPath)
-        : new SocketFileError('EIO', `cannot listen: ${err.code ?? err.message}`, socketPath, { cause: err }));
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new SocketFileError('EADDRINUSE', 'socket is in use (created by another process meanwhile)', socketPath)
+          : new SocketFileError('EIO', `cannot listen: ${err.code ?? err.message}`, socketPath, { cause: err }),
+      );
     };
     server.once('error', onError);
     // The socket inode takes its mode from the umask at bind(): 077 makes it root-only from its
@@ -165,7 +178,8 @@ export async function bindSocketFile(server: net.Server, socketPath: string, opt
 export async function removeStaleSocket(socketPath: string): Promise<void> {
   const st = lstatOrNull(socketPath);
   if (!st) return;
-  if (!st.isSocket()) throw new SocketFileError('EEXIST', 'path exists and is not a socket; not removing it', socketPath);
+  if (!st.isSocket())
+    throw new SocketFileError('EEXIST', 'path exists and is not a socket; not removing it', socketPath);
   const live = await new Promise<boolean>((resolve) => {
     const probe = net.connect(socketPath);
     const timer = setTimeout(() => {
@@ -188,7 +202,12 @@ export async function removeStaleSocket(socketPath: string): Promise<void> {
     unlinkSync(socketPath);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new SocketFileError('EIO', `cannot remove the stale socket: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, socketPath, { cause: error });
+      throw new SocketFileError(
+        'EIO',
+        `cannot remove the stale socket: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+        socketPath,
+        { cause: error },
+      );
     }
   }
 }

@@ -58,7 +58,13 @@ export function requestOverSocket(socketPath: string, request: string, options: 
         if (at >= 0) end = offset + at;
       }
       lastByte = chunk[chunk.length - 1] ?? lastByte;
-      if (end >= 0) finish(null, Buffer.concat(chunks).subarray(0, end + terminator.length).toString('utf8'));
+      if (end >= 0)
+        finish(
+          null,
+          Buffer.concat(chunks)
+            .subarray(0, end + terminator.length)
+            .toString('utf8'),
+        );
     });
     socket.on('end', () => finish(errors.closedEarly()));
     socket.on('error', (error: NodeJS.ErrnoException) => finish(errors.socket(error)));

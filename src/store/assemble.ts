@@ -44,7 +44,15 @@ export function metaWithResources(def: NetworkDefinition, resources: readonly Re
 }
 
 /** The optional parts of a definition that live in its meta, copied when present (either way round). */
-const OPTIONAL_PARTS = ['groups', 'associations', 'externalPeers', 'services', 'identityChanges', 'trust', 'signature'] as const;
+const OPTIONAL_PARTS = [
+  'groups',
+  'associations',
+  'externalPeers',
+  'services',
+  'identityChanges',
+  'trust',
+  'signature',
+] as const;
 
 function optionalParts(from: NetworkDefinition | NetworkMeta): Partial<NetworkMeta> {
   const parts: Record<string, unknown> = {};
@@ -61,7 +69,11 @@ export function storedResourcesOf(def: NetworkDefinition): StoredResource[] {
  * The definition the meta and resources describe. Throws EBADVALUE when the resource keys do not
  * match the meta (count or digest) or the assembled definition fails netdef's validation.
  */
-export function assembleDefinition(metaKeyName: string, meta: NetworkMeta, stored: readonly StoredResource[]): NetworkDefinition {
+export function assembleDefinition(
+  metaKeyName: string,
+  meta: NetworkMeta,
+  stored: readonly StoredResource[],
+): NetworkDefinition {
   const ordered = [...stored].sort((a, b) => a.position - b.position);
   const resources = ordered.map((s) => s.resource);
   if (resources.length !== meta.resourceCount || resourcesDigest(resources) !== meta.resourcesDigest) {
@@ -85,11 +97,15 @@ export function assembleDefinition(metaKeyName: string, meta: NetworkMeta, store
   const result = parseNetworkDefinition(document);
   if (!result.ok) {
     const issue = result.errors[0];
-    throw new StoreError('EBADVALUE', `bad network "${meta.name}" in the store: ${issue?.path || '/'}: ${issue?.message ?? 'invalid'}`, {
-      key: metaKeyName,
-      network: meta.name,
-      path: issue?.path ?? '',
-    });
+    throw new StoreError(
+      'EBADVALUE',
+      `bad network "${meta.name}" in the store: ${issue?.path || '/'}: ${issue?.message ?? 'invalid'}`,
+      {
+        key: metaKeyName,
+        network: meta.name,
+        path: issue?.path ?? '',
+      },
+    );
   }
   return result.value;
 }

@@ -34,7 +34,11 @@ async function openssl(args: readonly string[]): Promise<void> {
   try {
     await run(OPENSSL, args, { timeout: 30_000 });
   } catch (error) {
-    const stderr = String((error as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-2).join(' ');
+    const stderr = String((error as { stderr?: string }).stderr ?? '')
+      .trim()
+      .split('\n')
+      .slice(-2)
+      .join(' ');
     throw new Error(`openssl ${args[0]} failed: ${stderr || (error as Error).message}`);
   }
 }
@@ -43,7 +47,23 @@ export async function createCa(dir: string): Promise<CertificateFiles> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const keyFile = join(dir, 'ca.key');
   const certFile = join(dir, 'ca.crt');
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', DAYS, '-subj', '/CN=zmesh-store-ca']);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    DAYS,
+    '-subj',
+    '/CN=zmesh-store-ca',
+  ]);
   await chmod(keyFile, 0o600);
   return { certFile, keyFile };
 }
@@ -77,9 +97,38 @@ export async function issueCertificate(dir: string, kind: CertificateKind): Prom
   ];
   await writeFile(ext, `${lines.join('\n')}\n`, { mode: 0o600 });
   try {
-    await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${cn}`]);
+    await openssl([
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      csr,
+      '-subj',
+      `/CN=${cn}`,
+    ]);
     await chmod(keyFile, 0o600);
-    await openssl(['x509', '-req', '-in', csr, '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-out', certFile, '-days', DAYS, '-extfile', ext]);
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      join(dir, 'ca.crt'),
+      '-CAkey',
+      join(dir, 'ca.key'),
+      '-CAcreateserial',
+      '-out',
+      certFile,
+      '-days',
+      DAYS,
+      '-extfile',
+      ext,
+    ]);
   } finally {
     await rm(csr, { force: true });
     await rm(ext, { force: true });

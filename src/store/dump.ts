@@ -53,9 +53,12 @@ export function parseDump(text: string, file: string): StoreDump {
     throw bad('/', `not JSON (${(error as Error).message})`);
   }
   const dump = value as Partial<Record<keyof StoreDump, unknown>>;
-  if (typeof value !== 'object' || value === null || dump.format !== DUMP_FORMAT) throw bad('/format', `not a ${DUMP_FORMAT} file`);
-  if (dump.version !== DUMP_VERSION) throw bad('/version', `version ${JSON.stringify(dump.version)} is not one this zmesh reads (${DUMP_VERSION})`);
-  if (!Number.isSafeInteger(dump.revision) || (dump.revision as number) < 0) throw bad('/revision', 'expected a revision ≥ 0');
+  if (typeof value !== 'object' || value === null || dump.format !== DUMP_FORMAT)
+    throw bad('/format', `not a ${DUMP_FORMAT} file`);
+  if (dump.version !== DUMP_VERSION)
+    throw bad('/version', `version ${JSON.stringify(dump.version)} is not one this zmesh reads (${DUMP_VERSION})`);
+  if (!Number.isSafeInteger(dump.revision) || (dump.revision as number) < 0)
+    throw bad('/revision', 'expected a revision ≥ 0');
   if (!Array.isArray(dump.networks)) throw bad('/networks', 'expected an array');
   if (!Array.isArray(dump.records)) throw bad('/records', 'expected an array');
   const networks = dump.networks.map((n, i) => {
@@ -96,15 +99,25 @@ function sameDefinition(a: NetworkDefinition, b: NetworkDefinition): boolean {
 }
 
 function sameRecord(a: NodeRecord, b: NodeRecord): boolean {
-  return a.id === b.id && a.identityKey === b.identityKey && a.hidden === b.hidden && JSON.stringify(a.endpoints) === JSON.stringify(b.endpoints);
+  return (
+    a.id === b.id &&
+    a.identityKey === b.identityKey &&
+    a.hidden === b.hidden &&
+    JSON.stringify(a.endpoints) === JSON.stringify(b.endpoints)
+  );
 }
 
-export async function importDump(store: DefinitionStore, dump: StoreDump, opts: { revisionAbove?: number } = {}): Promise<ImportReport> {
+export async function importDump(
+  store: DefinitionStore,
+  dump: StoreDump,
+  opts: { revisionAbove?: number } = {},
+): Promise<ImportReport> {
   const written: string[] = [];
   const unchanged: string[] = [];
   for (const def of dump.networks) {
     const floor = opts.revisionAbove;
-    const target = floor !== undefined && def.revision <= floor ? ({ ...def, revision: floor + 1 } as NetworkDefinition) : def;
+    const target =
+      floor !== undefined && def.revision <= floor ? ({ ...def, revision: floor + 1 } as NetworkDefinition) : def;
     const current = await store.readNetwork(def.name).catch((e: unknown) => {
       if (e instanceof StoreError && e.code === 'EBADVALUE') return null; // replaced by the import
       throw e;

@@ -34,19 +34,38 @@ export function connectEtcd(location: EtcdLocation): Etcd3 {
   return new Etcd3(options);
 }
 
-const UNAVAILABLE = /no leader|timed out|unavailable|deadline|ECONNREFUSED|No connection|connect|leader changed|too many requests|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/i;
+const UNAVAILABLE =
+  /no leader|timed out|unavailable|deadline|ECONNREFUSED|No connection|connect|leader changed|too many requests|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/i;
 
 /** Turns an etcd3/grpc error into a StoreError (a StoreError passes through). */
 export function storeErrorOf(error: unknown, what: string, store: string): StoreError {
   if (error instanceof StoreError) return error;
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  if (error instanceof EtcdPermissionDeniedError || /permission denied|PermissionDenied|Unauthenticated|certificate/i.test(text)) {
-    return new StoreError('EDENIED', `${what}: the store refused this client (${(error as Error).message})`, { store }, { cause: error });
+  if (
+    error instanceof EtcdPermissionDeniedError ||
+    /permission denied|PermissionDenied|Unauthenticated|certificate/i.test(text)
+  ) {
+    return new StoreError(
+      'EDENIED',
+      `${what}: the store refused this client (${(error as Error).message})`,
+      { store },
+      { cause: error },
+    );
   }
   if (UNAVAILABLE.test(text)) {
-    return new StoreError('EUNAVAILABLE', `${what}: no quorum — the store ${store} did not answer (${(error as Error).message})`, { store }, { cause: error });
+    return new StoreError(
+      'EUNAVAILABLE',
+      `${what}: no quorum — the store ${store} did not answer (${(error as Error).message})`,
+      { store },
+      { cause: error },
+    );
   }
-  return new StoreError('EUNAVAILABLE', `${what}: store error (${(error as Error).message ?? text})`, { store }, { cause: error });
+  return new StoreError(
+    'EUNAVAILABLE',
+    `${what}: store error (${(error as Error).message ?? text})`,
+    { store },
+    { cause: error },
+  );
 }
 
 export interface RangeResult {

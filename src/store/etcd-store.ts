@@ -94,7 +94,10 @@ export class EtcdStore implements DefinitionStore {
    */
   refreshEndpoints(): Promise<boolean> {
     const run = this.#refreshing.then(() => this.#refresh());
-    this.#refreshing = run.then(() => {}, () => {});
+    this.#refreshing = run.then(
+      () => {},
+      () => {},
+    );
     return run;
   }
 
@@ -130,7 +133,10 @@ export class EtcdStore implements DefinitionStore {
 
   async listNetworks(): Promise<string[]> {
     const keys = await this.call('list networks', () => this.client.getAll().prefix(NETWORKS).keys());
-    return keys.map(parseKey).flatMap((k) => (k.kind === 'meta' ? [k.network] : [])).sort();
+    return keys
+      .map(parseKey)
+      .flatMap((k) => (k.kind === 'meta' ? [k.network] : []))
+      .sort();
   }
 
   async createNetwork(def: NetworkDefinition, opts: { replace?: boolean } = {}): Promise<void> {
@@ -138,12 +144,17 @@ export class EtcdStore implements DefinitionStore {
       if (e instanceof StoreError && e.code === 'EBADVALUE' && opts.replace) return null; // replaced anyway
       throw e;
     });
-    if (existing && !opts.replace) throw new StoreError('EEXISTS', `network "${def.name}" already exists in ${this.description}`, { network: def.name });
+    if (existing && !opts.replace)
+      throw new StoreError('EEXISTS', `network "${def.name}" already exists in ${this.description}`, {
+        network: def.name,
+      });
     const stored = storedResourcesOf(def);
     const guard = existing ? { modRevision: existing.metaModRevision } : { absent: true as const };
     if (opts.replace) {
       // Whatever was there goes: resources of the old definition that the new one lacks included.
-      const removed = (existing?.resources ?? []).filter((s) => !def.resources.some((r) => r.node === s.resource.node)).map((s) => s.resource.node);
+      const removed = (existing?.resources ?? [])
+        .filter((s) => !def.resources.some((r) => r.node === s.resource.node))
+        .map((s) => s.resource.node);
       await this.writeNetwork(def.name, guard, stored, removed, metaWithResources(def, def.resources));
     } else {
       await this.writeNetwork(def.name, guard, stored, [], metaWithResources(def, def.resources));
@@ -157,12 +168,20 @@ export class EtcdStore implements DefinitionStore {
       const after = await change(current.definition);
       const changes = resourceChanges(current.resources, after);
       const ordered = [...changes.stored].sort((a, b) => a.position - b.position).map((s) => s.resource);
-      const won = await this.writeNetwork(name, { modRevision: current.metaModRevision }, changes.put, changes.remove, metaWithResources(after, ordered));
+      const won = await this.writeNetwork(
+        name,
+        { modRevision: current.metaModRevision },
+        changes.put,
+        changes.remove,
+        metaWithResources(after, ordered),
+      );
       if (won) return { before: current.definition, after, attempts: attempt };
       // Lost the race: another writer changed the network. Back off a little, re-read, re-apply.
       await new Promise((r) => setTimeout(r, Math.random() * 20 * Math.min(attempt, 10)));
     }
-    throw new StoreError('ECONFLICT', `network "${name}" kept changing: gave up after ${MAX_ATTEMPTS} attempts`, { network: name });
+    throw new StoreError('ECONFLICT', `network "${name}" kept changing: gave up after ${MAX_ATTEMPTS} attempts`, {
+      network: name,
+    });
   }
 
   /**
@@ -183,9 +202,15 @@ export class EtcdStore implements DefinitionStore {
       ...put.map((s) => ({ key: resourceKey(name, s.resource.node), value: JSON.stringify(s) })),
       ...remove.map((node) => ({ key: resourceKey(name, node), value: null })),
     ];
-    const txn = async (batch: readonly { key: string; value: string | null }[], withMeta: boolean): Promise<boolean> => {
-      const cmp = 'absent' in guard ? this.client.if(mk, 'Create', '==', 0) : this.client.if(mk, 'Mod', '==', guard.modRevision);
-      const clauses = batch.map((op) => (op.value === null ? this.client.delete().key(op.key) : this.client.put(op.key).value(op.value)));
+    const txn = async (
+      batch: readonly { key: string; value: string | null }[],
+      withMeta: boolean,
+    ): Promise<boolean> => {
+      const cmp =
+        'absent' in guard ? this.client.if(mk, 'Create', '==', 0) : this.client.if(mk, 'Mod', '==', guard.modRevision);
+      const clauses = batch.map((op) =>
+        op.value === null ? this.client.delete().key(op.key) : this.client.put(op.key).value(op.value),
+      );
       if (withMeta) clauses.push(this.client.put(mk).value(JSON.stringify(meta)));
       const result = await this.call(`write network "${name}"`, () => cmp.then(...clauses).commit());
       return result.succeeded;
@@ -199,12 +224,17 @@ export class EtcdStore implements DefinitionStore {
   }
 
   async deleteNetwork(name: string): Promise<void> {
-    const result = await this.call(`delete network "${name}"`, () => this.client.delete().prefix(networkPrefix(name)).exec());
-    if (Number(result.deleted) === 0) throw new StoreError('ENOTFOUND', `no network "${name}" in ${this.description}`, { network: name });
+    const result = await this.call(`delete network "${name}"`, () =>
+      this.client.delete().prefix(networkPrefix(name)).exec(),
+    );
+    if (Number(result.deleted) === 0)
+      throw new StoreError('ENOTFOUND', `no network "${name}" in ${this.description}`, { network: name });
   }
 
   async putNodeRecord(record: NodeRecord): Promise<void> {
-    await this.call(`publish node record "${record.id}"`, () => this.client.put(nodeRecordKey(record.id)).value(JSON.stringify(record)).exec());
+    await this.call(`publish node record "${record.id}"`, () =>
+      this.client.put(nodeRecordKey(record.id)).value(JSON.stringify(record)).exec(),
+    );
   }
 
   async readNodeRecord(id: string): Promise<NodeRecord | null> {
@@ -232,4 +262,3 @@ export class EtcdStore implements DefinitionStore {
     this.client.close();
   }
 }
-

@@ -37,7 +37,10 @@ export function parseDefinitionText(path: string, text: string): NetworkDefiniti
   const result = parseNetworkDefinition(value);
   if (!result.ok) {
     const issue = result.errors[0];
-    throw new StoreError('EBADVALUE', `bad value at ${path}: ${issue?.path || '/'}: ${issue?.message ?? 'invalid'}`, { key: path, path: issue?.path ?? '' });
+    throw new StoreError('EBADVALUE', `bad value at ${path}: ${issue?.path || '/'}: ${issue?.message ?? 'invalid'}`, {
+      key: path,
+      path: issue?.path ?? '',
+    });
   }
   return result.value;
 }
@@ -65,13 +68,20 @@ export class FileStore implements DefinitionStore {
     const text = await readText(path);
     if (text === null) return null;
     const def = parseDefinitionText(path, text);
-    if (def.name !== name) throw new StoreError('EBADVALUE', `bad value at ${path}: /name: "${def.name}" is not "${name}"`, { key: path, path: '/name' });
+    if (def.name !== name)
+      throw new StoreError('EBADVALUE', `bad value at ${path}: /name: "${def.name}" is not "${name}"`, {
+        key: path,
+        path: '/name',
+      });
     return def;
   }
 
   async listNetworks(): Promise<string[]> {
     try {
-      return (await readdir(this.dir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+      return (await readdir(this.dir))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.slice(0, -5))
+        .sort();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
@@ -81,10 +91,15 @@ export class FileStore implements DefinitionStore {
   async createNetwork(def: NetworkDefinition, opts: { replace?: boolean } = {}): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     try {
-      await writeFileAtomic(this.definitionPath(def.name), `${JSON.stringify(def, null, 2)}\n`, { mode: DEFINITION_MODE, exclusive: opts.replace !== true });
+      await writeFileAtomic(this.definitionPath(def.name), `${JSON.stringify(def, null, 2)}\n`, {
+        mode: DEFINITION_MODE,
+        exclusive: opts.replace !== true,
+      });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new StoreError('EEXISTS', `network "${def.name}" already exists in ${this.description}`, { network: def.name });
+        throw new StoreError('EEXISTS', `network "${def.name}" already exists in ${this.description}`, {
+          network: def.name,
+        });
       }
       throw error;
     }
@@ -97,10 +112,14 @@ export class FileStore implements DefinitionStore {
       const after = await change(before);
       const now = await this.readNetwork(name);
       if (now?.revision !== before.revision) continue; // another writer: re-read and re-apply
-      await writeFileAtomic(this.definitionPath(name), `${JSON.stringify(after, null, 2)}\n`, { mode: DEFINITION_MODE });
+      await writeFileAtomic(this.definitionPath(name), `${JSON.stringify(after, null, 2)}\n`, {
+        mode: DEFINITION_MODE,
+      });
       return { before, after, attempts: attempt };
     }
-    throw new StoreError('ECONFLICT', `network "${name}" kept changing: gave up after ${MAX_ATTEMPTS} attempts`, { network: name });
+    throw new StoreError('ECONFLICT', `network "${name}" kept changing: gave up after ${MAX_ATTEMPTS} attempts`, {
+      network: name,
+    });
   }
 
   async deleteNetwork(name: string): Promise<void> {
@@ -112,7 +131,9 @@ export class FileStore implements DefinitionStore {
 
   async putNodeRecord(record: NodeRecord): Promise<void> {
     await mkdir(join(this.dir, 'nodes'), { recursive: true });
-    await writeFileAtomic(this.recordPath(record.id), `${JSON.stringify(record, null, 2)}\n`, { mode: DEFINITION_MODE });
+    await writeFileAtomic(this.recordPath(record.id), `${JSON.stringify(record, null, 2)}\n`, {
+      mode: DEFINITION_MODE,
+    });
   }
 
   async readNodeRecord(id: string): Promise<NodeRecord | null> {
@@ -129,7 +150,10 @@ export class FileStore implements DefinitionStore {
     }
     let ids: string[] = [];
     try {
-      ids = (await readdir(join(this.dir, 'nodes'))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+      ids = (await readdir(join(this.dir, 'nodes')))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.slice(0, -5))
+        .sort();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }

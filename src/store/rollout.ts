@@ -36,16 +36,33 @@ function secondsSince(iso: string, now: number): string {
   return Number.isNaN(at) ? 'unknown' : `${Math.max(0, Math.round((now - at) / 1000))} s`;
 }
 
-export function summarizeRollout(def: NetworkDefinition, alive: ReadonlyMap<string, Alive>, statuses: ReadonlyMap<string, NodeStatus>, now: number): Rollout {
+export function summarizeRollout(
+  def: NetworkDefinition,
+  alive: ReadonlyMap<string, Alive>,
+  statuses: ReadonlyMap<string, NodeStatus>,
+  now: number,
+): Rollout {
   const nodes = def.resources.map((r): NodeRollout => {
     const status = statuses.get(r.node) ?? null;
-    return { node: r.node, alive: alive.get(r.node) ?? null, status, current: status?.state === 'applied' && status.revision >= def.revision };
+    return {
+      node: r.node,
+      alive: alive.get(r.node) ?? null,
+      status,
+      current: status?.state === 'applied' && status.revision >= def.revision,
+    };
   });
   const laggards = nodes.filter((n) => n.alive && !n.current).map((n) => n.node);
   const atRevision = nodes.filter((n) => n.current).length;
   const notes = [
-    ...nodes.filter((n) => !n.alive).map((n) => `${n.node} not alive (${n.status ? `last report ${secondsSince(n.status.time, now)} ago` : 'never reported'})`),
-    ...nodes.filter((n) => n.alive && n.status && (n.status.state === 'failed' || n.status.state === 'invalid')).map((n) => `${n.node} ${n.status?.state}: ${n.status?.error ?? ''}`),
+    ...nodes
+      .filter((n) => !n.alive)
+      .map(
+        (n) =>
+          `${n.node} not alive (${n.status ? `last report ${secondsSince(n.status.time, now)} ago` : 'never reported'})`,
+      ),
+    ...nodes
+      .filter((n) => n.alive && n.status && (n.status.state === 'failed' || n.status.state === 'invalid'))
+      .map((n) => `${n.node} ${n.status?.state}: ${n.status?.error ?? ''}`),
   ];
   const summary = [`${atRevision}/${nodes.length} nodes at revision ${def.revision}`, ...notes].join('; ');
   return { network: def.name, revision: def.revision, nodes, laggards, done: laggards.length === 0, summary };
@@ -63,7 +80,8 @@ export async function readRollout(store: EtcdStore, name: string, now = Date.now
     const parsed = parseKey(key);
     try {
       if (parsed.kind === 'alive') alive.set(parsed.node, readAlive(key, kv.value.toString()));
-      else if (parsed.kind === 'status' && parsed.network === name) statuses.set(parsed.node, readStatus(key, kv.value.toString()));
+      else if (parsed.kind === 'status' && parsed.network === name)
+        statuses.set(parsed.node, readStatus(key, kv.value.toString()));
     } catch (error) {
       // One node's bad value must not hide the others: that node shows as unknown.
       if (!(error instanceof StoreError)) throw error;

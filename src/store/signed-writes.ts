@@ -6,7 +6,10 @@
 import type { NetworkDefinition } from '../netdef/index.js';
 import type { DefinitionStore } from './store.js';
 
-export function withSignedWrites<T extends DefinitionStore>(store: T, sign: (def: NetworkDefinition) => NetworkDefinition): T {
+export function withSignedWrites<T extends DefinitionStore>(
+  store: T,
+  sign: (def: NetworkDefinition) => NetworkDefinition,
+): T {
   const createNetwork = (def: NetworkDefinition, opts?: { replace?: boolean }) => store.createNetwork(sign(def), opts);
   const editNetwork = (name: string, change: Parameters<T['editNetwork']>[1]) =>
     store.editNetwork(name, async (current) => sign(await change(current)));

@@ -45,7 +45,8 @@ export function parseStoreUrl(url: string): StoreLocation {
   }
   if (query === undefined) return { kind: 'etcd', endpoints };
   const params = new URLSearchParams(query);
-  for (const k of params.keys()) if (!['ca', 'cert', 'key'].includes(k)) throw bad(`unknown parameter "${k}" (ca, cert, key)`);
+  for (const k of params.keys())
+    if (!['ca', 'cert', 'key'].includes(k)) throw bad(`unknown parameter "${k}" (ca, cert, key)`);
   const caFile = params.get('ca');
   const certFile = params.get('cert');
   const keyFile = params.get('key');
@@ -55,5 +56,7 @@ export function parseStoreUrl(url: string): StoreLocation {
 
 /** The URL without secrets' paths mattering: for messages. */
 export function describeLocation(location: StoreLocation): string {
-  return location.kind === 'file' ? `file:${location.dir}` : `etcd://${location.endpoints.join(',')}${location.tls ? ' (TLS)' : ''}`;
+  return location.kind === 'file'
+    ? `file:${location.dir}`
+    : `etcd://${location.endpoints.join(',')}${location.tls ? ' (TLS)' : ''}`;
 }

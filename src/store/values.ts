@@ -30,7 +30,11 @@ import { StoreError } from './errors.js';
 
 export const META_VERSION = 1;
 
-const NodeId = Type.String({ pattern: NODE_ID_PATTERN, title: 'node id', description: '1-32 characters of a-z, 0-9 and "-"' });
+const NodeId = Type.String({
+  pattern: NODE_ID_PATTERN,
+  title: 'node id',
+  description: '1-32 characters of a-z, 0-9 and "-"',
+});
 
 export const NetworkMetaSchema = Type.Object(
   {
@@ -106,7 +110,10 @@ function checked<T extends TSchema>(schema: T) {
     if (check.check(value)) return value;
     const issue = check.issues(value)[0];
     const path = issue?.path ?? '';
-    throw new StoreError('EBADVALUE', `bad value at ${key}: ${path || '/'}: ${issue?.message ?? 'invalid'}`, { key, path });
+    throw new StoreError('EBADVALUE', `bad value at ${key}: ${path || '/'}: ${issue?.message ?? 'invalid'}`, {
+      key,
+      path,
+    });
   };
 }
 
@@ -118,7 +125,10 @@ const checkAlive = checked(AliveSchema);
 export function readMeta(key: string, text: string, network: string): NetworkMeta {
   const meta = checkMeta(key, text);
   if (meta.name !== network) {
-    throw new StoreError('EBADVALUE', `bad value at ${key}: /name: "${meta.name}" is not the network of this key`, { key, path: '/name' });
+    throw new StoreError('EBADVALUE', `bad value at ${key}: /name: "${meta.name}" is not the network of this key`, {
+      key,
+      path: '/name',
+    });
   }
   return meta;
 }
@@ -126,10 +136,14 @@ export function readMeta(key: string, text: string, network: string): NetworkMet
 export function readResource(key: string, text: string, node: string): StoredResource {
   const stored = checkResource(key, text) as StoredResource;
   if (stored.resource.node !== node) {
-    throw new StoreError('EBADVALUE', `bad value at ${key}: /resource/node: "${stored.resource.node}" is not the node of this key`, {
-      key,
-      path: '/resource/node',
-    });
+    throw new StoreError(
+      'EBADVALUE',
+      `bad value at ${key}: /resource/node: "${stored.resource.node}" is not the node of this key`,
+      {
+        key,
+        path: '/resource/node',
+      },
+    );
   }
   return stored;
 }
@@ -138,10 +152,16 @@ export function readNodeRecordValue(key: string, text: string, node: string): No
   const result = parseNodeRecord(parseJsonValue(key, text));
   if (!result.ok) {
     const issue = result.errors[0];
-    throw new StoreError('EBADVALUE', `bad value at ${key}: ${issue?.path || '/'}: ${issue?.message ?? 'invalid'}`, { key, path: issue?.path ?? '' });
+    throw new StoreError('EBADVALUE', `bad value at ${key}: ${issue?.path || '/'}: ${issue?.message ?? 'invalid'}`, {
+      key,
+      path: issue?.path ?? '',
+    });
   }
   if (result.value.id !== node) {
-    throw new StoreError('EBADVALUE', `bad value at ${key}: /id: "${result.value.id}" is not the node of this key`, { key, path: '/id' });
+    throw new StoreError('EBADVALUE', `bad value at ${key}: /id: "${result.value.id}" is not the node of this key`, {
+      key,
+      path: '/id',
+    });
   }
   return result.value;
 }

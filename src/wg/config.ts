@@ -164,7 +164,12 @@ export function applySet(config: DeviceConfig, request: SetRequest, derivePublic
     } catch (cause) {
       // Never include the key; the derivation function's own error is kept as cause for debugging
       // and is expected not to carry it either.
-      throw new UapiError('EIO', 'could not derive the public key of the private key', { key: 'private_key' }, { cause });
+      throw new UapiError(
+        'EIO',
+        'could not derive the public key of the private key',
+        { key: 'private_key' },
+        { cause },
+      );
     }
   };
 
@@ -206,7 +211,13 @@ export function applySet(config: DeviceConfig, request: SetRequest, derivePublic
     } else if (section.operations.some((o) => o.kind === 'update_only')) {
       continue;
     } else {
-      active = { publicKey: section.publicKey, presharedKey: null, endpoint: null, persistentKeepalive: 0, allowedIps: [] };
+      active = {
+        publicKey: section.publicKey,
+        presharedKey: null,
+        endpoint: null,
+        persistentKeepalive: 0,
+        allowedIps: [],
+      };
       peers.set(hex, active);
       touched.add(hex);
     }
@@ -259,7 +270,9 @@ export function applySet(config: DeviceConfig, request: SetRequest, derivePublic
     privateKey,
     listenPort,
     fwmark,
-    peers: new Map([...peers].map(([hex, p]) => [hex, touched.has(hex) ? freezePeer(p as MutablePeer) : (p as PeerConfig)] as const)),
+    peers: new Map(
+      [...peers].map(([hex, p]) => [hex, touched.has(hex) ? freezePeer(p as MutablePeer) : (p as PeerConfig)] as const),
+    ),
   });
   return { config: next, changes: diff(config, next, { touched, removedAtSomePoint, endpointSet, keepaliveTurnedOn }) };
 }
@@ -278,12 +291,19 @@ function freezePeer(p: MutablePeer): PeerConfig {
 function diff(
   before: DeviceConfig,
   after: DeviceConfig,
-  seen: { touched: Set<PublicKeyHex>; removedAtSomePoint: Set<PublicKeyHex>; endpointSet: Set<PublicKeyHex>; keepaliveTurnedOn: Set<PublicKeyHex> },
+  seen: {
+    touched: Set<PublicKeyHex>;
+    removedAtSomePoint: Set<PublicKeyHex>;
+    endpointSet: Set<PublicKeyHex>;
+    keepaliveTurnedOn: Set<PublicKeyHex>;
+  },
 ): ConfigChange[] {
   const changes: ConfigChange[] = [];
-  const sameKey = (a: PrivateKey | null, b: PrivateKey | null): boolean => (a === null ? b === null : b !== null && a.equals(b));
+  const sameKey = (a: PrivateKey | null, b: PrivateKey | null): boolean =>
+    a === null ? b === null : b !== null && a.equals(b);
   if (!sameKey(before.privateKey, after.privateKey)) changes.push({ kind: 'private-key-changed' });
-  if (before.listenPort !== after.listenPort) changes.push({ kind: 'listen-port-changed', listenPort: after.listenPort });
+  if (before.listenPort !== after.listenPort)
+    changes.push({ kind: 'listen-port-changed', listenPort: after.listenPort });
   if (before.fwmark !== after.fwmark) changes.push({ kind: 'fwmark-changed', fwmark: after.fwmark });
 
   // Only peers this request touched or removed can differ; the rest are the same objects.
@@ -299,15 +319,20 @@ function diff(
       changes.push({ kind: 'peer-added', publicKey: peer.publicKey });
     } else {
       const fields: PeerField[] = [];
-      const samePsk = old.presharedKey === null ? peer.presharedKey === null : peer.presharedKey !== null && old.presharedKey.equals(peer.presharedKey);
+      const samePsk =
+        old.presharedKey === null
+          ? peer.presharedKey === null
+          : peer.presharedKey !== null && old.presharedKey.equals(peer.presharedKey);
       if (!samePsk) fields.push('presharedKey');
       if (seen.endpointSet.has(hex)) fields.push('endpoint');
       if (old.persistentKeepalive !== peer.persistentKeepalive) fields.push('persistentKeepalive');
       const oldIps = new Set(old.allowedIps.map((ip) => ip.text));
-      if (oldIps.size !== peer.allowedIps.length || peer.allowedIps.some((ip) => !oldIps.has(ip.text))) fields.push('allowedIps');
+      if (oldIps.size !== peer.allowedIps.length || peer.allowedIps.some((ip) => !oldIps.has(ip.text)))
+        fields.push('allowedIps');
       if (fields.length > 0) changes.push({ kind: 'peer-updated', publicKey: peer.publicKey, fields });
     }
-    if (seen.keepaliveTurnedOn.has(hex) && peer.persistentKeepalive !== 0) changes.push({ kind: 'keepalive-enabled', publicKey: peer.publicKey });
+    if (seen.keepaliveTurnedOn.has(hex) && peer.persistentKeepalive !== 0)
+      changes.push({ kind: 'keepalive-enabled', publicKey: peer.publicKey });
   }
   return changes;
 }

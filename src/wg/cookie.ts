@@ -32,7 +32,6 @@ import { equalBytes, HASH, MAC, randomBytes, XAEAD, XAEAD_OPEN } from './crypto.
 import type { Endpoint } from './endpoint.js';
 import { MAC1_OFFSET, MAC2_OFFSET, messageType, serializeCookieReply, type CookieReplyMessage } from './messages.js';
 
-
 const TEXT = new TextEncoder();
 
 export function mac1Key(publicKey: Uint8Array): Uint8Array {

@@ -108,7 +108,12 @@ export function AEAD(key: Uint8Array, counter: bigint, plaintext: Uint8Array, au
 }
 
 /** The inverse of AEAD; null when the tag does not verify (never throws on bad input). */
-export function AEAD_OPEN(key: Uint8Array, counter: bigint, ciphertext: Uint8Array, authtext: Uint8Array): Uint8Array | null {
+export function AEAD_OPEN(
+  key: Uint8Array,
+  counter: bigint,
+  ciphertext: Uint8Array,
+  authtext: Uint8Array,
+): Uint8Array | null {
   const s = sodiumReady();
   if (ciphertext.length < AEAD_TAG_LENGTH) return null;
   try {
@@ -123,7 +128,12 @@ export function XAEAD(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array,
   return sodiumReady().crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, authtext, null, nonce, key);
 }
 
-export function XAEAD_OPEN(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, authtext: Uint8Array): Uint8Array | null {
+export function XAEAD_OPEN(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ciphertext: Uint8Array,
+  authtext: Uint8Array,
+): Uint8Array | null {
   const s = sodiumReady();
   if (ciphertext.length < AEAD_TAG_LENGTH || nonce.length !== COOKIE_NONCE_LENGTH) return null;
   try {
@@ -165,7 +175,10 @@ export function randomBytes(length: number): Uint8Array {
  * DH_GENERATE(): a fresh X25519 key pair. `random` is injectable so tests can
  * be deterministic; the private key is clamped as the spec stores it.
  */
-export function DH_GENERATE(random: (length: number) => Uint8Array = randomBytes): { privateKey: Uint8Array; publicKey: Uint8Array } {
+export function DH_GENERATE(random: (length: number) => Uint8Array = randomBytes): {
+  privateKey: Uint8Array;
+  publicKey: Uint8Array;
+} {
   const privateKey = random(KEY_LENGTH).slice(0, KEY_LENGTH);
   clampInPlace(privateKey);
   return { privateKey, publicKey: DH_PUBLIC(privateKey) };

@@ -48,7 +48,6 @@ import { isIP } from 'node:net';
 import { native } from '../native/binding.js';
 import type { Endpoint } from './endpoint.js';
 
-
 export interface Cidr {
   address: string;
   prefix: number;
@@ -166,7 +165,14 @@ interface NativeDevice {
     source?: LocalSource | null,
   ): number;
   removePeer(peerId: number): number;
-  installKeypair(peerId: number, localIndex: number, remoteIndex: number, sendKey: Uint8Array, receiveKey: Uint8Array, initiator: boolean): number;
+  installKeypair(
+    peerId: number,
+    localIndex: number,
+    remoteIndex: number,
+    sendKey: Uint8Array,
+    receiveKey: Uint8Array,
+    initiator: boolean,
+  ): number;
   removeKeypair(peerId: number, localIndex: number): number;
   expireKeypairs(peerId: number): number;
   dropQueued(peerId: number): number;
@@ -193,7 +199,14 @@ type EventsCallback = (
 export type AeadBackend = 'avx512' | 'direct' | 'evp';
 
 interface DataplaneNative {
-  Dataplane: new (tunFd: number, udp4Fd: number, udp6Fd: number, mtu: number, onEvents: EventsCallback, tunOffload: boolean) => NativeDevice;
+  Dataplane: new (
+    tunFd: number,
+    udp4Fd: number,
+    udp6Fd: number,
+    mtu: number,
+    onEvents: EventsCallback,
+    tunOffload: boolean,
+  ) => NativeDevice;
   monotonicMs(): number;
   dataplaneTest: {
     replayWindow(counters: bigint[]): boolean[];
@@ -210,7 +223,13 @@ interface DataplaneNative {
     /** The back end the data plane uses in this process. */
     aeadBackend(): AeadBackend;
     /** ns per seal and per open of packets of `bytes.length`, timed in C (scripts/bench/aead.ts). */
-    aeadTiming(backend: AeadBackend, key: Buffer, counter: bigint, bytes: Buffer, iterations: number): { sealNs: number; openNs: number };
+    aeadTiming(
+      backend: AeadBackend,
+      key: Buffer,
+      counter: bigint,
+      bytes: Buffer,
+      iterations: number,
+    ): { sealNs: number; openNs: number };
   };
 }
 
@@ -235,7 +254,11 @@ const EBADF = 9;
 const EBADFD = 77;
 
 function invalid(field: string, reason: string, value?: unknown): DataplaneError {
-  return new DataplaneError('INVALID_ARGUMENT', `${field}: ${reason}`, value === undefined ? { field } : { field, value });
+  return new DataplaneError(
+    'INVALID_ARGUMENT',
+    `${field}: ${reason}`,
+    value === undefined ? { field } : { field, value },
+  );
 }
 
 function checkU32(field: string, v: unknown): number {
@@ -245,12 +268,14 @@ function checkU32(field: string, v: unknown): number {
 }
 
 function checkFd(field: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw invalid(field, 'must be an open file descriptor', v);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw invalid(field, 'must be an open file descriptor', v);
   return v;
 }
 
 function checkAddress(field: string, address: unknown): 4 | 6 {
-  if (typeof address !== 'string' || address.includes('%')) throw invalid(field, 'must be an IPv4 or IPv6 literal without a zone', address);
+  if (typeof address !== 'string' || address.includes('%'))
+    throw invalid(field, 'must be an IPv4 or IPv6 literal without a zone', address);
   const family = isIP(address);
   if (family === 0) throw invalid(field, 'must be an IPv4 or IPv6 literal', address);
   return family as 4 | 6;
@@ -312,7 +337,8 @@ export class Dataplane {
     const udp4Fd = opts.udp4Fd === null ? -1 : checkFd('udp4Fd', opts.udp4Fd);
     const udp6Fd = opts.udp6Fd === null ? -1 : checkFd('udp6Fd', opts.udp6Fd);
     if (udp4Fd < 0 && udp6Fd < 0) throw invalid('udp4Fd', 'at least one of udp4Fd and udp6Fd is needed');
-    if (!Number.isInteger(opts.mtu) || opts.mtu < 576 || opts.mtu > 65455) throw invalid('mtu', 'must be an integer from 576 to 65455', opts.mtu);
+    if (!Number.isInteger(opts.mtu) || opts.mtu < 576 || opts.mtu > 65455)
+      throw invalid('mtu', 'must be an integer from 576 to 65455', opts.mtu);
     const tunOffload = opts.tunOffload ?? false;
     if (typeof tunOffload !== 'boolean') throw invalid('tunOffload', 'must be a boolean', tunOffload);
     for (const name of ['onHandshakeMessages', 'onWantsHandshake'] as const)
@@ -330,7 +356,11 @@ export class Dataplane {
     try {
       return new Dataplane(new (binding().Dataplane)(tunFd, udp4Fd, udp6Fd, opts.mtu, onEvents, tunOffload));
     } catch (e) {
-      throw new DataplaneError('START_FAILED', `cannot start the data plane: ${(e as Error).message}`, { tunFd, udp4Fd, udp6Fd });
+      throw new DataplaneError('START_FAILED', `cannot start the data plane: ${(e as Error).message}`, {
+        tunFd,
+        udp4Fd,
+        udp6Fd,
+      });
     }
   }
 
@@ -341,7 +371,12 @@ export class Dataplane {
 
   #check(rc: number, what: string, context: Record<string, unknown>): void {
     if (rc === 0) return;
-    if (rc === -ENOENT) throw new DataplaneError(what === 'removeKeypair' ? 'UNKNOWN_KEYPAIR' : 'UNKNOWN_PEER', `${what}: no such ${what === 'removeKeypair' ? 'keypair' : 'peer'}`, context);
+    if (rc === -ENOENT)
+      throw new DataplaneError(
+        what === 'removeKeypair' ? 'UNKNOWN_KEYPAIR' : 'UNKNOWN_PEER',
+        `${what}: no such ${what === 'removeKeypair' ? 'keypair' : 'peer'}`,
+        context,
+      );
     if (rc === -EEXIST) throw new DataplaneError('INDEX_IN_USE', `${what}: local index already in use`, context);
     if (rc === -EINVAL) throw new DataplaneError('INVALID_ARGUMENT', `${what}: rejected by the data plane`, context);
     if (rc === -EBADF) throw new DataplaneError('CLOSED', 'the data plane is closed', context);
@@ -355,7 +390,8 @@ export class Dataplane {
    */
   setPeer(peerId: number, cfg: { endpoint?: Endpoint | null; source?: LocalSource | null; allowedIps?: Cidr[] }): void {
     checkU32('peerId', peerId);
-    const endpoint = cfg.endpoint === undefined || cfg.endpoint === null ? cfg.endpoint : checkEndpoint('endpoint', cfg.endpoint);
+    const endpoint =
+      cfg.endpoint === undefined || cfg.endpoint === null ? cfg.endpoint : checkEndpoint('endpoint', cfg.endpoint);
     const source = checkSource('source', cfg.source);
     const allowedIps = cfg.allowedIps === undefined ? undefined : checkCidrs('allowedIps', cfg.allowedIps);
     this.#check(this.#live().setPeer(peerId, endpoint, allowedIps, source), 'setPeer', { peerId });
@@ -374,7 +410,14 @@ export class Dataplane {
     checkKey('sendKey', kp.sendKey);
     checkKey('receiveKey', kp.receiveKey);
     if (typeof kp.initiator !== 'boolean') throw invalid('initiator', 'must be a boolean');
-    const rc = this.#live().installKeypair(peerId, kp.localIndex, kp.remoteIndex, kp.sendKey, kp.receiveKey, kp.initiator);
+    const rc = this.#live().installKeypair(
+      peerId,
+      kp.localIndex,
+      kp.remoteIndex,
+      kp.sendKey,
+      kp.receiveKey,
+      kp.initiator,
+    );
     this.#check(rc, 'installKeypair', { peerId, localIndex: kp.localIndex });
   }
 

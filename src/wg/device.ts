@@ -87,7 +87,9 @@ interface BoundSockets {
 
 /** errno name of a native error, if any. */
 function errnoCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+  return typeof error === 'object' && error !== null && 'code' in error
+    ? String((error as { code: unknown }).code)
+    : undefined;
 }
 
 /**
@@ -240,7 +242,8 @@ export class WireGuardDevice implements UapiDevice {
       try {
         sockets = bindSockets(this.#options.udpNetns, config.listenPort);
       } catch (error) {
-        if (errnoCode(error) === 'EADDRINUSE') throw new UapiError('EADDRINUSE', `listen_port ${config.listenPort} is in use`);
+        if (errnoCode(error) === 'EADDRINUSE')
+          throw new UapiError('EADDRINUSE', `listen_port ${config.listenPort} is in use`);
         throw new UapiError('EIO', `cannot bind listen_port ${config.listenPort}: ${errnoCode(error) ?? 'error'}`);
       }
     }
@@ -291,17 +294,25 @@ export class WireGuardDevice implements UapiDevice {
    * peer the data plane holds, by public key (hex; `null` for an id the device does not know),
    * with its endpoint; and which configured peer an address routes to.
    */
-  dataplaneTable(): { peers: { publicKeyHex: string | null; endpoint: string | null }[]; routeOf(address: string): string | null } {
+  dataplaneTable(): {
+    peers: { publicKeyHex: string | null; endpoint: string | null }[];
+    routeOf(address: string): string | null;
+  } {
     this.#assertOpen();
     const peers = this.#dataplane.peerStats().map((s) => ({
       publicKeyHex: this.#peersById.get(s.peerId)?.hex ?? null,
-      endpoint: s.endpoint === null ? null : s.endpoint.address.includes(':') ? `[${s.endpoint.address}]:${s.endpoint.port}` : `${s.endpoint.address}:${s.endpoint.port}`,
+      endpoint:
+        s.endpoint === null
+          ? null
+          : s.endpoint.address.includes(':')
+            ? `[${s.endpoint.address}]:${s.endpoint.port}`
+            : `${s.endpoint.address}:${s.endpoint.port}`,
     }));
     return {
       peers,
       routeOf: (address) => {
         const id = this.#dataplane.lookup(address);
-        return id === null ? null : this.#peersById.get(id)?.hex ?? `unknown peer id ${id}`;
+        return id === null ? null : (this.#peersById.get(id)?.hex ?? `unknown peer id ${id}`);
       },
     };
   }
@@ -337,7 +348,8 @@ export class WireGuardDevice implements UapiDevice {
     const status = this.#core.peerStatus(entry.key);
     const wall = status?.lastHandshakeWallMs ?? null;
     const runtime: { -readonly [K in keyof PeerRuntime]: PeerRuntime[K] } = {
-      lastHandshake: wall === null ? { sec: 0, nsec: 0 } : { sec: Math.floor(wall / 1000), nsec: (wall % 1000) * 1_000_000 },
+      lastHandshake:
+        wall === null ? { sec: 0, nsec: 0 } : { sec: Math.floor(wall / 1000), nsec: (wall % 1000) * 1_000_000 },
     };
     if (s) {
       runtime.txBytes = BigInt(s.txBytes);
@@ -345,9 +357,14 @@ export class WireGuardDevice implements UapiDevice {
       if (s.endpoint) {
         // Mostly the configured endpoint (no roaming): reuse it rather than parse 10,000 texts per `wg show`.
         const configured = this.#config.peers.get(hex)?.endpoint;
-        runtime.endpoint = configured && configured.address === s.endpoint.address && configured.port === s.endpoint.port
-          ? configured
-          : UapiEndpoint.parse(s.endpoint.address.includes(':') ? `[${s.endpoint.address}]:${s.endpoint.port}` : `${s.endpoint.address}:${s.endpoint.port}`);
+        runtime.endpoint =
+          configured && configured.address === s.endpoint.address && configured.port === s.endpoint.port
+            ? configured
+            : UapiEndpoint.parse(
+                s.endpoint.address.includes(':')
+                  ? `[${s.endpoint.address}]:${s.endpoint.port}`
+                  : `${s.endpoint.address}:${s.endpoint.port}`,
+              );
       }
     }
     return runtime;
@@ -391,9 +408,16 @@ export class WireGuardDevice implements UapiDevice {
         if (change.kind === 'peer-added') {
           const peer = config.peers.get(change.publicKey.hex);
           if (!peer) continue; // e.g. our own public key: ignored by applySet
-          const entry: PeerEntry = { id: this.#nextPeerId++, key: peer.publicKey.bytes() as WgKey, hex: peer.publicKey.hex };
+          const entry: PeerEntry = {
+            id: this.#nextPeerId++,
+            key: peer.publicKey.bytes() as WgKey,
+            hex: peer.publicKey.hex,
+          };
           this.hooks.beforeDataplaneStep?.();
-          this.#dataplane.setPeer(entry.id, { endpoint: dataplaneEndpoint(peer.endpoint), allowedIps: peer.allowedIps.map(cidrOf) });
+          this.#dataplane.setPeer(entry.id, {
+            endpoint: dataplaneEndpoint(peer.endpoint),
+            allowedIps: peer.allowedIps.map(cidrOf),
+          });
           undo.push(() => {
             this.#dataplane.removePeer(entry.id);
             giveBack(entry.id, peer.allowedIps);
@@ -464,10 +488,12 @@ export class WireGuardDevice implements UapiDevice {
           if (!peer || !entry) break;
           this.#peersByHex.set(entry.hex, entry);
           this.#peersById.set(entry.id, entry);
-          outputs.push(...this.#core.upsertPeer(entry.key, {
-            presharedKey: peer.presharedKey === null ? null : peer.presharedKey.bytes(),
-            persistentKeepalive: peer.persistentKeepalive,
-          }));
+          outputs.push(
+            ...this.#core.upsertPeer(entry.key, {
+              presharedKey: peer.presharedKey === null ? null : peer.presharedKey.bytes(),
+              persistentKeepalive: peer.persistentKeepalive,
+            }),
+          );
           break;
         }
         case 'peer-updated': {
@@ -476,10 +502,14 @@ export class WireGuardDevice implements UapiDevice {
           if (!peer || !entry) break;
           const fields = new Set(change.fields);
           if (fields.has('presharedKey') || fields.has('persistentKeepalive')) {
-            outputs.push(...this.#core.upsertPeer(entry.key, {
-              ...(fields.has('presharedKey') ? { presharedKey: peer.presharedKey === null ? null : peer.presharedKey.bytes() } : {}),
-              ...(fields.has('persistentKeepalive') ? { persistentKeepalive: peer.persistentKeepalive } : {}),
-            }));
+            outputs.push(
+              ...this.#core.upsertPeer(entry.key, {
+                ...(fields.has('presharedKey')
+                  ? { presharedKey: peer.presharedKey === null ? null : peer.presharedKey.bytes() }
+                  : {}),
+                ...(fields.has('persistentKeepalive') ? { persistentKeepalive: peer.persistentKeepalive } : {}),
+              }),
+            );
           }
           break;
         }

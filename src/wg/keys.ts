@@ -16,7 +16,11 @@ export type KeyErrorReason = 'length' | 'encoding' | 'zero';
 
 export class KeyError extends Error {
   readonly code = 'INVALID_KEY';
-  constructor(readonly field: string, readonly reason: KeyErrorReason, detail: string) {
+  constructor(
+    readonly field: string,
+    readonly reason: KeyErrorReason,
+    detail: string,
+  ) {
     // The message names the field and the reason only: the input may be a secret.
     super(`${field}: invalid key (${detail})`);
     this.name = 'KeyError';
@@ -29,7 +33,11 @@ const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 /** A copy of `bytes` as a key; throws KeyError unless it is exactly 32 bytes. */
 export function keyFromBytes(bytes: Uint8Array, field = 'key'): WgKey {
   if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_LENGTH) {
-    throw new KeyError(field, 'length', `expected ${KEY_LENGTH} bytes, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`);
+    throw new KeyError(
+      field,
+      'length',
+      `expected ${KEY_LENGTH} bytes, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`,
+    );
   }
   return Uint8Array.from(bytes) as WgKey;
 }

@@ -101,7 +101,10 @@ export function parseMessage(bytes: Uint8Array): ParseResult {
 
   if (type === MESSAGE_TRANSPORT) {
     if (bytes.length < TRANSPORT_MINIMUM_LENGTH) {
-      return fail('too-short', `transport message of ${bytes.length} bytes, at least ${TRANSPORT_MINIMUM_LENGTH} required`);
+      return fail(
+        'too-short',
+        `transport message of ${bytes.length} bytes, at least ${TRANSPORT_MINIMUM_LENGTH} required`,
+      );
     }
     return {
       ok: true,
@@ -115,7 +118,8 @@ export function parseMessage(bytes: Uint8Array): ParseResult {
   }
   const expected = EXPECTED_LENGTH[type];
   if (expected === undefined) return fail('unknown-type', `message type ${type}`);
-  if (bytes.length !== expected) return fail('wrong-size', `type ${type} message of ${bytes.length} bytes, expected ${expected}`);
+  if (bytes.length !== expected)
+    return fail('wrong-size', `type ${type} message of ${bytes.length} bytes, expected ${expected}`);
 
   switch (type) {
     case MESSAGE_INITIATION:
@@ -165,12 +169,15 @@ function header(length: number, type: number): { bytes: Uint8Array; view: DataVi
 }
 
 function put(bytes: Uint8Array, offset: number, field: Uint8Array, length: number): void {
-  if (field.length !== length) throw new RangeError(`message field at offset ${offset} must be ${length} bytes, got ${field.length}`);
+  if (field.length !== length)
+    throw new RangeError(`message field at offset ${offset} must be ${length} bytes, got ${field.length}`);
   bytes.set(field, offset);
 }
 
 /** Serialises an initiation; mac1/mac2 default to zeros and are normally filled in by cookie.ts. */
-export function serializeInitiation(m: Omit<InitiationMessage, 'type' | 'mac1' | 'mac2'> & Partial<Pick<InitiationMessage, 'mac1' | 'mac2'>>): Uint8Array {
+export function serializeInitiation(
+  m: Omit<InitiationMessage, 'type' | 'mac1' | 'mac2'> & Partial<Pick<InitiationMessage, 'mac1' | 'mac2'>>,
+): Uint8Array {
   const { bytes, view } = header(INITIATION_LENGTH, MESSAGE_INITIATION);
   view.setUint32(4, m.senderIndex >>> 0, true);
   put(bytes, 8, m.unencryptedEphemeral, KEY_LENGTH);
@@ -181,7 +188,9 @@ export function serializeInitiation(m: Omit<InitiationMessage, 'type' | 'mac1' |
   return bytes;
 }
 
-export function serializeResponse(m: Omit<ResponseMessage, 'type' | 'mac1' | 'mac2'> & Partial<Pick<ResponseMessage, 'mac1' | 'mac2'>>): Uint8Array {
+export function serializeResponse(
+  m: Omit<ResponseMessage, 'type' | 'mac1' | 'mac2'> & Partial<Pick<ResponseMessage, 'mac1' | 'mac2'>>,
+): Uint8Array {
   const { bytes, view } = header(RESPONSE_LENGTH, MESSAGE_RESPONSE);
   view.setUint32(4, m.senderIndex >>> 0, true);
   view.setUint32(8, m.receiverIndex >>> 0, true);
@@ -201,7 +210,8 @@ export function serializeCookieReply(m: Omit<CookieReplyMessage, 'type'>): Uint8
 }
 
 export function serializeTransport(m: Omit<TransportMessage, 'type'>): Uint8Array {
-  if (m.encryptedPacket.length < AEAD_TAG_LENGTH) throw new RangeError('a transport payload carries at least the 16-byte tag');
+  if (m.encryptedPacket.length < AEAD_TAG_LENGTH)
+    throw new RangeError('a transport payload carries at least the 16-byte tag');
   const { bytes, view } = header(TRANSPORT_HEADER_LENGTH + m.encryptedPacket.length, MESSAGE_TRANSPORT);
   view.setUint32(4, m.receiverIndex >>> 0, true);
   view.setBigUint64(8, m.counter, true);

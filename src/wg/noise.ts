@@ -93,15 +93,29 @@ export function createInitiation(
   const encryptedTimestamp = AEAD(key, 0n, timestamp, hash);
   hash = HASH(hash, encryptedTimestamp);
 
-  const bytes = serializeInitiation({ senderIndex: localIndex, unencryptedEphemeral: ephemeral.publicKey, encryptedStatic, encryptedTimestamp });
+  const bytes = serializeInitiation({
+    senderIndex: localIndex,
+    unencryptedEphemeral: ephemeral.publicKey,
+    encryptedStatic,
+    encryptedTimestamp,
+  });
   return {
     ok: true,
     bytes,
-    handshake: { localIndex, peerPublicKey: Uint8Array.from(peerPublicKey), ephemeralPrivate: ephemeral.privateKey, chainingKey, hash },
+    handshake: {
+      localIndex,
+      peerPublicKey: Uint8Array.from(peerPublicKey),
+      ephemeralPrivate: ephemeral.privateKey,
+      chainingKey,
+      hash,
+    },
   };
 }
 
-export function consumeInitiation(local: StaticIdentity, message: InitiationMessage): ({ ok: true } & ConsumedInitiation) | NoiseFailure {
+export function consumeInitiation(
+  local: StaticIdentity,
+  message: InitiationMessage,
+): ({ ok: true } & ConsumedInitiation) | NoiseFailure {
   let hash = startHash(local.publicKey);
   const remoteEphemeral = message.unencryptedEphemeral;
   let [chainingKey] = KDF1(INITIAL_CHAINING_KEY, remoteEphemeral);
@@ -122,7 +136,15 @@ export function consumeInitiation(local: StaticIdentity, message: InitiationMess
   if (!timestamp || timestamp.length !== TAI64N_LENGTH) return failure('timestamp-decrypt');
   hash = HASH(hash, message.encryptedTimestamp);
 
-  return { ok: true, initiatorStatic, timestamp, remoteIndex: message.senderIndex, remoteEphemeral: Uint8Array.from(remoteEphemeral), chainingKey, hash };
+  return {
+    ok: true,
+    initiatorStatic,
+    timestamp,
+    remoteIndex: message.senderIndex,
+    remoteEphemeral: Uint8Array.from(remoteEphemeral),
+    chainingKey,
+    hash,
+  };
 }
 
 /** The responder's message and, already, its transport keys (it derives them as it answers). */
@@ -150,7 +172,12 @@ export function createResponse(
   hash = HASH(hash, encryptedNothing);
   ephemeral.privateKey.fill(0);
 
-  const bytes = serializeResponse({ senderIndex: localIndex, receiverIndex: consumed.remoteIndex, unencryptedEphemeral: ephemeral.publicKey, encryptedNothing });
+  const bytes = serializeResponse({
+    senderIndex: localIndex,
+    receiverIndex: consumed.remoteIndex,
+    unencryptedEphemeral: ephemeral.publicKey,
+    encryptedNothing,
+  });
   return { ok: true, bytes, keys: deriveTransportKeys(chainingKey, false) };
 }
 
@@ -174,7 +201,8 @@ export function consumeResponse(
   const [nextChainingKey, tau, key] = KDF3(chainingKey, presharedKey);
   chainingKey = nextChainingKey;
   hash = HASH(hash, tau);
-  if (message.encryptedNothing.length !== AEAD_TAG_LENGTH || !AEAD_OPEN(key, 0n, message.encryptedNothing, hash)) return failure('empty-decrypt');
+  if (message.encryptedNothing.length !== AEAD_TAG_LENGTH || !AEAD_OPEN(key, 0n, message.encryptedNothing, hash))
+    return failure('empty-decrypt');
   return { ok: true, ...deriveTransportKeys(chainingKey, true) };
 }
 

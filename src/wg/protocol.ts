@@ -64,7 +64,14 @@ import { CookieChecker, CookieGenerator } from './cookie.js';
 import type { Endpoint } from './endpoint.js';
 import { isZeroKey, keyFromBytes, keyToHex, privateKeyFromBytes, publicKeyOf, type WgKey } from './keys.js';
 import { parseMessage, type CookieReplyMessage, type InitiationMessage, type ResponseMessage } from './messages.js';
-import { consumeInitiation, consumeResponse, createInitiation, createResponse, type InitiatorHandshake, type StaticIdentity } from './noise.js';
+import {
+  consumeInitiation,
+  consumeResponse,
+  createInitiation,
+  createResponse,
+  type InitiatorHandshake,
+  type StaticIdentity,
+} from './noise.js';
 import { RateLimiter, rateLimitKey } from './ratelimiter.js';
 import { isNewerTai64n, tai64nFromWallMs, type Tai64n } from './tai64n.js';
 import {
@@ -86,7 +93,6 @@ import {
   shouldRekeyOnSend,
   type PeerTimers,
 } from './timers.js';
-
 
 /** Session keys for the data plane. sendKey/receiveKey are non-enumerable so that logging an output never prints them. */
 export interface InstalledKeypair {
@@ -140,7 +146,11 @@ export interface PeerStatus {
   readonly persistentKeepalive: number;
   readonly hasPresharedKey: boolean;
   readonly handshakeInProgress: boolean;
-  readonly keypairs: { readonly current: number | null; readonly previous: number | null; readonly next: number | null };
+  readonly keypairs: {
+    readonly current: number | null;
+    readonly previous: number | null;
+    readonly next: number | null;
+  };
 }
 
 export type DropReason =
@@ -185,7 +195,10 @@ export interface ProtocolOptions {
 
 export class ProtocolError extends Error {
   readonly code = 'INVALID_ARGUMENT';
-  constructor(readonly field: string, reason: string) {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
     super(`${field}: ${reason}`);
     this.name = 'ProtocolError';
   }
@@ -223,7 +236,6 @@ interface Identity extends StaticIdentity {
   readonly publicKey: WgKey;
   readonly checker: CookieChecker;
 }
-
 
 export class WireGuardProtocol {
   readonly #clock: () => number;
@@ -264,9 +276,11 @@ export class WireGuardProtocol {
    * waiting for their interval.
    */
   setPrivateKey(privateKey: Uint8Array | null): Output[] {
-    const next = privateKey === null || (privateKey instanceof Uint8Array && privateKey.length === KEY_LENGTH && isZeroKey(privateKey))
-      ? null
-      : this.#makeIdentity(privateKey);
+    const next =
+      privateKey === null ||
+      (privateKey instanceof Uint8Array && privateKey.length === KEY_LENGTH && isZeroKey(privateKey))
+        ? null
+        : this.#makeIdentity(privateKey);
     if (next && this.#identity && equalBytes(next.privateKey, this.#identity.privateKey)) return [];
     const outputs: Output[] = [];
     const old = this.#identity;
@@ -434,12 +448,14 @@ export class WireGuardProtocol {
     if (!parsed.ok) return this.#drop(parsed.reason, parsed.detail);
     const message = parsed.message;
     const now = this.#clock();
-    if (message.type === MESSAGE_TRANSPORT) return this.#drop('transport-not-handshake', 'type 4 belongs to the data plane');
+    if (message.type === MESSAGE_TRANSPORT)
+      return this.#drop('transport-not-handshake', 'type 4 belongs to the data plane');
     if (message.type === MESSAGE_COOKIE_REPLY) return this.#receiveCookieReply(message, now);
 
     const identity = this.#identity;
     if (!identity) return this.#drop('no-identity', 'no private key set');
-    if (!identity.checker.checkMac1(bytes)) return this.#drop('mac1', `type ${message.type} message with an invalid mac1`);
+    if (!identity.checker.checkMac1(bytes))
+      return this.#drop('mac1', `type ${message.type} message with an invalid mac1`);
     if (underLoad) {
       if (!identity.checker.checkMac2(bytes, source, now)) {
         const reply = identity.checker.createReply(bytes, message.senderIndex, source, now);
@@ -461,7 +477,8 @@ export class WireGuardProtocol {
     if (!consumed.ok) return this.#drop(consumed.reason, 'initiation failed to decrypt');
     const peer = this.#peerByKey(consumed.initiatorStatic);
     if (!peer) return this.#drop('unknown-peer', 'initiation from a static key that is not a peer');
-    if (!isNewerTai64n(consumed.timestamp, peer.latestTimestamp)) return this.#drop('stale-timestamp', 'initiation timestamp not newer than the last one (replay)');
+    if (!isNewerTai64n(consumed.timestamp, peer.latestTimestamp))
+      return this.#drop('stale-timestamp', 'initiation timestamp not newer than the last one (replay)');
     if (peer.lastInitiationConsumedAt !== null && now - peer.lastInitiationConsumedAt < INITIATION_FLOOD_INTERVAL) {
       return this.#drop('initiation-flood', `initiation within ${INITIATION_FLOOD_INTERVAL} ms of the previous one`);
     }
@@ -477,7 +494,10 @@ export class WireGuardProtocol {
     this.#dropPending(peer); // the peer's initiation replaces ours, as in the kernel
     peer.cookies.addMacs(response.bytes, now);
     const endpoint: Endpoint = { address: source.address, port: source.port };
-    const keypair = this.#makeKeypair({ localIndex, remoteIndex: consumed.remoteIndex, initiator: false, createdAt: now }, response.keys);
+    const keypair = this.#makeKeypair(
+      { localIndex, remoteIndex: consumed.remoteIndex, initiator: false, createdAt: now },
+      response.keys,
+    );
     noteAuthenticatedReceived(peer.timers, now);
     noteSessionDerived(peer.timers, now);
     const outputs: Output[] = [{ kind: 'endpoint', peer: peer.publicKey, endpoint }];
@@ -490,22 +510,29 @@ export class WireGuardProtocol {
 
   #receiveResponse(identity: Identity, message: ResponseMessage, source: Endpoint, now: number): Output[] {
     const entry = this.#indices.get(message.receiverIndex);
-    if (entry?.kind !== 'handshake') return this.#drop('unknown-index', 'response to an index with no pending initiation');
+    if (entry?.kind !== 'handshake')
+      return this.#drop('unknown-index', 'response to an index with no pending initiation');
     const peer = entry.peer;
     const pending = peer.pending;
-    if (!pending || pending.localIndex !== message.receiverIndex) return this.#drop('no-pending-handshake', 'response to a handshake no longer pending');
+    if (!pending || pending.localIndex !== message.receiverIndex)
+      return this.#drop('no-pending-handshake', 'response to a handshake no longer pending');
     const keys = consumeResponse(identity, pending, peer.presharedKey, message);
     if (!keys.ok) return this.#drop(keys.reason, 'response failed to authenticate');
     // Authenticated: the handshake index now names the keypair.
     peer.pending = null;
     wipe(pending.ephemeralPrivate);
     entry.kind = 'keypair';
-    const keypair = this.#makeKeypair({ localIndex: message.receiverIndex, remoteIndex: message.senderIndex, initiator: true, createdAt: now }, keys);
+    const keypair = this.#makeKeypair(
+      { localIndex: message.receiverIndex, remoteIndex: message.senderIndex, initiator: true, createdAt: now },
+      keys,
+    );
     noteAuthenticatedReceived(peer.timers, now);
     noteSessionDerived(peer.timers, now);
     noteHandshakeComplete(peer.timers);
     peer.lastHandshakeWallMs = this.#wallClock();
-    const outputs: Output[] = [{ kind: 'endpoint', peer: peer.publicKey, endpoint: { address: source.address, port: source.port } }];
+    const outputs: Output[] = [
+      { kind: 'endpoint', peer: peer.publicKey, endpoint: { address: source.address, port: source.port } },
+    ];
     outputs.push(...this.#installKeypair(peer, keypair));
     outputs.push({ kind: 'handshakeComplete', peer: peer.publicKey, at: peer.lastHandshakeWallMs });
     // The initiator confirms the session at once so the responder may start sending.
@@ -518,7 +545,8 @@ export class WireGuardProtocol {
   #receiveCookieReply(message: CookieReplyMessage, now: number): Output[] {
     const entry = this.#indices.get(message.receiverIndex);
     if (!entry) return this.#drop('unknown-index', 'cookie reply to an unknown index');
-    if (!entry.peer.cookies.consumeReply(message, now)) return this.#drop('cookie-decrypt', 'cookie reply does not decrypt with the last mac1 sent');
+    if (!entry.peer.cookies.consumeReply(message, now))
+      return this.#drop('cookie-decrypt', 'cookie reply does not decrypt with the last mac1 sent');
     return [];
   }
 
@@ -533,9 +561,18 @@ export class WireGuardProtocol {
     if (current && !isKeypairExpired(current, now, peer.sendCounter)) {
       const sentAt = peer.timers.lastAuthenticatedSentAt;
       const receivedAt = peer.timers.lastAuthenticatedReceivedAt;
-      if (seen.sentAuthenticated && sentAt !== null && shouldRekeyOnSend(current, sentAt, peer.sendCounter) && !handshakeInProgress(peer.timers)) {
+      if (
+        seen.sentAuthenticated &&
+        sentAt !== null &&
+        shouldRekeyOnSend(current, sentAt, peer.sendCounter) &&
+        !handshakeInProgress(peer.timers)
+      ) {
         outputs.push(...this.#initiate(peer, now, false));
-      } else if (seen.receivedAuthenticated && receivedAt !== null && shouldRekeyOnReceive(current, receivedAt, peer.timers)) {
+      } else if (
+        seen.receivedAuthenticated &&
+        receivedAt !== null &&
+        shouldRekeyOnReceive(current, receivedAt, peer.timers)
+      ) {
         peer.timers.sentLastMinuteHandshake = true;
         outputs.push(...this.#initiate(peer, now, false));
       }
@@ -589,7 +626,13 @@ export class WireGuardProtocol {
     if (!isRetry && !mayInitiate(peer.timers, now)) return [];
     this.#dropPending(peer);
     const localIndex = this.#allocateIndex(peer, 'handshake');
-    const created = createInitiation(identity, peer.publicKey, localIndex, tai64nFromWallMs(this.#wallClock()), this.#random);
+    const created = createInitiation(
+      identity,
+      peer.publicKey,
+      localIndex,
+      tai64nFromWallMs(this.#wallClock()),
+      this.#random,
+    );
     if (!created.ok) {
       this.#indices.delete(localIndex);
       this.#count('dh-zero', 'peer public key gives an all-zero shared secret: no initiation');
@@ -623,7 +666,12 @@ export class WireGuardProtocol {
 
   /** The kernel's slot rules (noise.c add_new_keypair), emitting a removeKeypair for each keypair pushed out. */
   #installKeypair(peer: PeerState, keypair: InstalledKeypair): Output[] {
-    const record: KeypairRecord = { localIndex: keypair.localIndex, remoteIndex: keypair.remoteIndex, initiator: keypair.initiator, createdAt: keypair.createdAt };
+    const record: KeypairRecord = {
+      localIndex: keypair.localIndex,
+      remoteIndex: keypair.remoteIndex,
+      initiator: keypair.initiator,
+      createdAt: keypair.createdAt,
+    };
     const dropped: (KeypairRecord | null)[] = [];
     if (record.initiator) {
       if (peer.next) {
@@ -764,4 +812,3 @@ function keyFromBytesOrThrow(bytes: Uint8Array, field: string): WgKey {
     throw new ProtocolError(field, `must be ${KEY_LENGTH} bytes`);
   }
 }
-

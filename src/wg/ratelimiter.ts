@@ -25,7 +25,9 @@ interface Bucket {
 export function rateLimitKey(source: Endpoint): string | null {
   const bytes = addressBytes(source?.address);
   if (!bytes) return null;
-  return bytes.length === 4 ? `4:${Buffer.from(bytes).toString('hex')}` : `6:${Buffer.from(bytes.subarray(0, 8)).toString('hex')}`;
+  return bytes.length === 4
+    ? `4:${Buffer.from(bytes).toString('hex')}`
+    : `6:${Buffer.from(bytes.subarray(0, 8)).toString('hex')}`;
 }
 
 export class RateLimiter {

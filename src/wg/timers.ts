@@ -186,7 +186,13 @@ export function noteGaveUp(t: PeerTimers, now: number): void {
   if (t.zeroKeysAt === null) t.zeroKeysAt = now + ZERO_KEYS_AFTER;
 }
 
-export type DueTimer = 'retransmitHandshake' | 'giveUpHandshake' | 'newHandshake' | 'passiveKeepalive' | 'persistentKeepalive' | 'zeroKeys';
+export type DueTimer =
+  | 'retransmitHandshake'
+  | 'giveUpHandshake'
+  | 'newHandshake'
+  | 'passiveKeepalive'
+  | 'persistentKeepalive'
+  | 'zeroKeys';
 
 /** The timers expired at `now`, in the order they should be acted on. */
 export function dueTimers(t: PeerTimers, now: number, persistentKeepaliveMs: number): DueTimer[] {
@@ -197,8 +203,10 @@ export function dueTimers(t: PeerTimers, now: number, persistentKeepaliveMs: num
     due.push(now - started >= REKEY_ATTEMPT_TIME ? 'giveUpHandshake' : 'retransmitHandshake');
   }
   if (t.newHandshakeAt !== null && now >= t.newHandshakeAt) due.push('newHandshake');
-  if (t.unansweredReceiveSince !== null && now - t.unansweredReceiveSince >= KEEPALIVE_TIMEOUT) due.push('passiveKeepalive');
-  if (persistentKeepaliveMs > 0 && t.lastTraversalAt !== null && now - t.lastTraversalAt >= persistentKeepaliveMs) due.push('persistentKeepalive');
+  if (t.unansweredReceiveSince !== null && now - t.unansweredReceiveSince >= KEEPALIVE_TIMEOUT)
+    due.push('passiveKeepalive');
+  if (persistentKeepaliveMs > 0 && t.lastTraversalAt !== null && now - t.lastTraversalAt >= persistentKeepaliveMs)
+    due.push('persistentKeepalive');
   return due;
 }
 
@@ -213,7 +221,8 @@ export function nextTimerDueAt(t: PeerTimers, persistentKeepaliveMs: number): nu
   if (t.retransmitAt !== null) due = Math.min(due, t.retransmitAt);
   if (t.newHandshakeAt !== null) due = Math.min(due, t.newHandshakeAt);
   if (t.unansweredReceiveSince !== null) due = Math.min(due, t.unansweredReceiveSince + KEEPALIVE_TIMEOUT);
-  if (persistentKeepaliveMs > 0 && t.lastTraversalAt !== null) due = Math.min(due, t.lastTraversalAt + persistentKeepaliveMs);
+  if (persistentKeepaliveMs > 0 && t.lastTraversalAt !== null)
+    due = Math.min(due, t.lastTraversalAt + persistentKeepaliveMs);
   return due;
 }
 

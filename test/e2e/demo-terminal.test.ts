@@ -64,14 +64,22 @@ test('the demo in a terminal, Ctrl-C (SIGINT to its foreground group): exit 0, n
   const graphFile = /graph: (\/\S+\.svg) \(refreshed/.exec(terminal.stdout)?.[1];
   t.truthy(graphFile, terminal.stdout.slice(-2000));
   const svg = readFileSync(graphFile!, 'utf8');
-  t.true(svg.startsWith('<?xml') && ['alpha', 'bravo', 'hid1', 'hid2'].every((n) => svg.includes(`<title>${n}</title>`)), svg.slice(0, 300));
+  t.true(
+    svg.startsWith('<?xml') && ['alpha', 'bravo', 'hid1', 'hid2'].every((n) => svg.includes(`<title>${n}</title>`)),
+    svg.slice(0, 300),
+  );
   rmSync(graphFile!, { force: true });
   const group = foregroundGroup(terminal.pid);
   process.kill(-group, 'SIGINT');
 
   const status = await Promise.race([terminal.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
   const output = terminal.stdout + terminal.stderr;
-  t.log(output.split(/\r?\n/).filter((l) => l.startsWith('zmesh')).join('\n'));
+  t.log(
+    output
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith('zmesh'))
+      .join('\n'),
+  );
   t.deepEqual(status, { exitCode: 0, signal: null }, output.slice(-3000));
   t.regex(output, /zmesh demo: SIGINT: tearing down/);
   t.regex(output, /zmesh demo: torn down/);

@@ -12,7 +12,13 @@ import { ProvisiondClient } from '../../src/provisiond/client.js';
 import { FINAL_STATES } from '../../src/provisiond/task-store.js';
 import { waitFor } from '../harness/index.js';
 import { attach, detach, tempDir } from '../unit/provisiond/helpers.js';
-import { type JournalEntry, kill9, readJournal, startJournalNetworkd, startProvisiond } from '../unit/provisiond/processes.js';
+import {
+  type JournalEntry,
+  kill9,
+  readJournal,
+  startJournalNetworkd,
+  startProvisiond,
+} from '../unit/provisiond/processes.js';
 
 const NETWORKS = 20;
 const PER_NETWORK = 25;
@@ -44,7 +50,12 @@ function finalState(journal: JournalEntry[]): Record<string, string[]> {
 
 async function runOnce(t: ExecutionContext, kills: number): Promise<{ journal: JournalEntry[]; attempts: number }> {
   const dir = tempDir(t, 'provisiond-crash-');
-  const p = { stateDir: join(dir, 'state'), networkdSocket: join(dir, 'networkd.sock'), socket: join(dir, 'provisiond.sock'), journal: join(dir, 'journal.jsonl') };
+  const p = {
+    stateDir: join(dir, 'state'),
+    networkdSocket: join(dir, 'networkd.sock'),
+    socket: join(dir, 'provisiond.sock'),
+    journal: join(dir, 'journal.jsonl'),
+  };
   let networkd = await startJournalNetworkd(t, p.networkdSocket, p.journal, 10);
   const args = { ...p, extra: ['--concurrency', '8', '--retry-base-ms', '20', '--retry-max-ms', '200'] };
   let provisiond = await startProvisiond(t, args);
@@ -52,9 +63,16 @@ async function runOnce(t: ExecutionContext, kills: number): Promise<{ journal: J
   const tasks = workload();
   await client.submit(tasks);
   const total = tasks.length;
-  const points = Array.from({ length: kills }, (_, k) => Math.floor(((k + 1) * total) / (kills + 2)) + Math.floor(Math.random() * 15)).sort((a, b) => a - b);
+  const points = Array.from(
+    { length: kills },
+    (_, k) => Math.floor(((k + 1) * total) / (kills + 2)) + Math.floor(Math.random() * 15),
+  ).sort((a, b) => a - b);
   for (const [k, at] of points.entries()) {
-    await waitFor(() => readJournal(p.journal).length >= at, { what: `${at} executions`, timeoutMs: 30_000, intervalMs: 5 });
+    await waitFor(() => readJournal(p.journal).length >= at, {
+      what: `${at} executions`,
+      timeoutMs: 30_000,
+      intervalMs: 5,
+    });
     if (k % 2 === 0) {
       await kill9(provisiond);
       provisiond = await startProvisiond(t, args);
@@ -63,10 +81,17 @@ async function runOnce(t: ExecutionContext, kills: number): Promise<{ journal: J
       networkd = await startJournalNetworkd(t, p.networkdSocket, p.journal, 10);
     }
   }
-  await waitFor(async () => (await client.list({ limit: 1000 })).every((task) => (FINAL_STATES as readonly string[]).includes(task.state)), { what: 'every task to reach a final state', timeoutMs: 90_000, intervalMs: 200 });
+  await waitFor(
+    async () =>
+      (await client.list({ limit: 1000 })).every((task) => (FINAL_STATES as readonly string[]).includes(task.state)),
+    { what: 'every task to reach a final state', timeoutMs: 90_000, intervalMs: 200 },
+  );
   const listed = await client.list({ limit: 1000 });
   t.is(listed.length, total);
-  t.deepEqual(listed.filter((task) => task.state !== 'succeeded').map((task) => `${task.id}: ${task.state}`), []);
+  t.deepEqual(
+    listed.filter((task) => task.state !== 'succeeded').map((task) => `${task.id}: ${task.state}`),
+    [],
+  );
   return { journal: readJournal(p.journal), attempts: listed.reduce((sum, task) => sum + task.attempts, 0) };
 }
 
@@ -76,10 +101,18 @@ test('500 tasks over 20 networks survive SIGKILLs of provisiond and networkd: al
   const counts = new Map<string, number>();
   for (const entry of crashed.journal) counts.set(entry.taskId, (counts.get(entry.taskId) ?? 0) + 1);
   t.is(counts.size, NETWORKS * PER_NETWORK);
-  t.deepEqual([...counts].filter(([, n]) => n !== 1), [], 'no task was executed twice');
+  t.deepEqual(
+    [...counts].filter(([, n]) => n !== 1),
+    [],
+    'no task was executed twice',
+  );
   for (let n = 0; n < NETWORKS; n++) {
     const order = crashed.journal.filter((e) => e.path.startsWith(`/v1/networks/net${n}/`)).map((e) => e.taskId);
-    t.deepEqual(order, Array.from({ length: PER_NETWORK }, (_, i) => `net${n}-t${i}`), `net${n} in submission order`);
+    t.deepEqual(
+      order,
+      Array.from({ length: PER_NETWORK }, (_, i) => `net${n}-t${i}`),
+      `net${n} in submission order`,
+    );
   }
   t.deepEqual(finalState(crashed.journal), finalState(calm.journal));
   t.true(crashed.attempts > NETWORKS * PER_NETWORK, 'the kills forced re-sends (attempts beyond one per task)');

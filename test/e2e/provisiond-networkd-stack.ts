@@ -42,7 +42,10 @@ export interface NodeIdentity {
 export async function nodeIdentity(id = 'alpha'): Promise<NodeIdentity> {
   await ready();
   const keys = generateKeyPair();
-  return { keys, record: assertNodeRecord({ id, identityKey: keys.publicKey, endpoints: ['198.51.100.1'], hidden: false }) };
+  return {
+    keys,
+    record: assertNodeRecord({ id, identityKey: keys.publicKey, endpoints: ['198.51.100.1'], hidden: false }),
+  };
 }
 
 /**
@@ -50,8 +53,16 @@ export async function nodeIdentity(id = 'alpha'): Promise<NodeIdentity> {
  * create` / `add-node` make (in-process: ten tool runs would cost seconds here). The listen
  * port is given, because every NR of one node listens in the same node namespace.
  */
-export function oneNodeNetwork(identity: NodeIdentity, name: string, ipRange: string, listenPort: number): NetworkDefinition {
-  return signDefinition(addNode(createNetwork(name, ipRange), identity.record, sodiumKeySource, { listenPort }), stackAdmin());
+export function oneNodeNetwork(
+  identity: NodeIdentity,
+  name: string,
+  ipRange: string,
+  listenPort: number,
+): NetworkDefinition {
+  return signDefinition(
+    addNode(createNetwork(name, ipRange), identity.record, sodiumKeySource, { listenPort }),
+    stackAdmin(),
+  );
 }
 
 export function withRevision(definition: NetworkDefinition, revision: number): NetworkDefinition {
@@ -113,7 +124,10 @@ export class StackNode {
    * A node of a SimWorld (its networkd already running, started by the sim, which also stops
    * it): provisiond is added beside it in the node's host namespace.
    */
-  static ofSimNode(world: World, node: { readonly host: Namespace; readonly index: number; readonly stateDir: string }): StackNode {
+  static ofSimNode(
+    world: World,
+    node: { readonly host: Namespace; readonly index: number; readonly stateDir: string },
+  ): StackNode {
     trustStackAdmin(node.stateDir);
     return new StackNode(world, node.host, String(node.index), node.stateDir);
   }
@@ -130,7 +144,19 @@ export class StackNode {
 
   async startNetworkd(): Promise<BackgroundProcess> {
     const zmesh = defaultZmeshInvocation();
-    const args = ['networkd', '--state-dir', this.stateDir, '--prefix', this.prefix, '--wg', 'userspace', '--socket', this.networkdSocket, '--reconcile-interval', '3600'];
+    const args = [
+      'networkd',
+      '--state-dir',
+      this.stateDir,
+      '--prefix',
+      this.prefix,
+      '--wg',
+      'userspace',
+      '--socket',
+      this.networkdSocket,
+      '--reconcile-interval',
+      '3600',
+    ];
     const proc = this.ns.spawnSharingMounts(zmesh.file, zmeshArgs(zmesh, args));
     this.networkdRuns.push(proc);
     await proc.waitForOutput(/ready, pid/, { timeoutMs: 30_000 });
@@ -141,7 +167,20 @@ export class StackNode {
   async startProvisiond(extra: readonly string[] = this.provisiondArgs): Promise<BackgroundProcess> {
     this.provisiondArgs = [...extra];
     const zmesh = defaultZmeshInvocation();
-    const args = ['provisiond', '--state-dir', this.provisiondState, '--networkd-socket', this.networkdSocket, '--socket', this.provisiondSocket, '--retry-base-ms', '50', '--retry-max-ms', '400', ...extra];
+    const args = [
+      'provisiond',
+      '--state-dir',
+      this.provisiondState,
+      '--networkd-socket',
+      this.networkdSocket,
+      '--socket',
+      this.provisiondSocket,
+      '--retry-base-ms',
+      '50',
+      '--retry-max-ms',
+      '400',
+      ...extra,
+    ];
     const proc = this.ns.spawnSharingMounts(zmesh.file, zmeshArgs(zmesh, args));
     this.provisiondRuns.push(proc);
     await proc.waitForOutput(/ready, pid/, { timeoutMs: 30_000 });
@@ -164,7 +203,9 @@ export class StackNode {
   /** The NR namespaces networkd made, as net ids. */
   nrNetIds(): string[] {
     const head = `${this.prefix}n-`;
-    return namespacesWithPrefix(head).map((n) => n.slice(head.length)).sort();
+    return namespacesWithPrefix(head)
+      .map((n) => n.slice(head.length))
+      .sort();
   }
 
   /** networkd's `GET /v1/networks`. */
@@ -197,7 +238,10 @@ export interface NetworkView {
   readonly gateway: string;
   readonly nrExists: boolean;
   readonly listenPort: number;
-  readonly device: { readonly name: string; readonly peers: readonly { node: string | null; rxBytes: number; txBytes: number }[] } | null;
+  readonly device: {
+    readonly name: string;
+    readonly peers: readonly { node: string | null; rxBytes: number; txBytes: number }[];
+  } | null;
   readonly workloads: readonly { workload: string; ip: string; netns: string; ifname: string; link: string }[];
   readonly forgottenWorkloads: readonly unknown[];
 }
@@ -216,9 +260,12 @@ export function effectsIn(log: string): string[] {
     // networkd logs JSON lines (src/common/log.ts): the sentence is `msg`.
     const line = raw.startsWith('{') ? `zmesh networkd: ${(JSON.parse(raw) as { msg: string }).msg}` : raw;
     let m: RegExpExecArray | null;
-    if ((m = /zmesh networkd: network (\S+): stored revision (\d+)$/.exec(line))) effects.push(`apply ${m[1]} r${m[2]}`);
-    else if ((m = /zmesh networkd: network (\S+): workload (\S+) attached as /.exec(line))) effects.push(`attach ${m[1]} ${m[2]}`);
-    else if ((m = /zmesh networkd: network (\S+): workload (\S+) detached, /.exec(line))) effects.push(`detach ${m[1]} ${m[2]}`);
+    if ((m = /zmesh networkd: network (\S+): stored revision (\d+)$/.exec(line)))
+      effects.push(`apply ${m[1]} r${m[2]}`);
+    else if ((m = /zmesh networkd: network (\S+): workload (\S+) attached as /.exec(line)))
+      effects.push(`attach ${m[1]} ${m[2]}`);
+    else if ((m = /zmesh networkd: network (\S+): workload (\S+) detached, /.exec(line)))
+      effects.push(`detach ${m[1]} ${m[2]}`);
     else if ((m = /zmesh networkd: network (\S+): deleted \(/.exec(line))) effects.push(`delete ${m[1]}`);
   }
   return effects;

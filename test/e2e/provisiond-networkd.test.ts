@@ -26,15 +26,20 @@ async function untilSucceeded(node: StackNode, ids: readonly string[], timeoutMs
   await waitFor(
     async () => {
       const tasks = await node.client.list({ limit: 1000 });
-      const failed = tasks.filter((task) => ids.includes(task.id) && (task.state === 'failed' || task.state === 'cancelled'));
-      if (failed.length > 0) throw new Error(`tasks ended ${failed.map((f) => `${f.id}: ${f.state} ${JSON.stringify(f.error)}`).join('; ')}`);
+      const failed = tasks.filter(
+        (task) => ids.includes(task.id) && (task.state === 'failed' || task.state === 'cancelled'),
+      );
+      if (failed.length > 0)
+        throw new Error(
+          `tasks ended ${failed.map((f) => `${f.id}: ${f.state} ${JSON.stringify(f.error)}`).join('; ')}`,
+        );
       return ids.every((id) => tasks.find((task) => task.id === id)?.state === 'succeeded');
     },
     { what: `${ids.join(', ')} succeeded`, timeoutMs, intervalMs: 50 },
   );
 }
 
-test('with provisiond SIGKILLed and down for seconds, networkd answers and a ping across two nodes\' NRs over WireGuard loses nothing; a restarted provisiond continues', async (t) => {
+test("with provisiond SIGKILLed and down for seconds, networkd answers and a ping across two nodes' NRs over WireGuard loses nothing; a restarted provisiond continues", async (t) => {
   const sim = await SimWorld.create([{ id: 'alpha' }, { id: 'bravo' }]);
   t.teardown(() => sim.teardown());
   const world = sim.harness;
@@ -62,8 +67,13 @@ test('with provisiond SIGKILLed and down for seconds, networkd answers and a pin
   const target = ((await bravo.client.show('b-attach')) as unknown as Detail).result?.ip as string;
   t.regex(target, /^10\.42\.1\.\d+$/, "bravo's workload is in bravo's /24");
   // The first packets start the WireGuard handshake; measure once the tunnel is up.
-  await waitFor(async () => (await ping(wa, target, { count: 1, timeoutMs: 1_000 })).received === 1, { what: 'the tunnel alpha ↔ bravo', timeoutMs: 15_000 });
-  const peerRx = async () => ((await call(alpha.networkdSocket, 'GET', '/v1/networks/pdp')).body as { device: { peers: { rxBytes: number }[] } }).device.peers[0]?.rxBytes ?? 0;
+  await waitFor(async () => (await ping(wa, target, { count: 1, timeoutMs: 1_000 })).received === 1, {
+    what: 'the tunnel alpha ↔ bravo',
+    timeoutMs: 15_000,
+  });
+  const peerRx = async () =>
+    ((await call(alpha.networkdSocket, 'GET', '/v1/networks/pdp')).body as { device: { peers: { rxBytes: number }[] } })
+      .device.peers[0]?.rxBytes ?? 0;
   const rxBefore = await peerRx();
 
   const pinging = ping(wa, target, { count: 50, intervalMs: 100, timeoutMs: 15_000 });
@@ -83,7 +93,10 @@ test('with provisiond SIGKILLed and down for seconds, networkd answers and a pin
   await alpha.startProvisiond();
   await alpha.client.submit({ id: 'a-detach', type: 'workload.detach', network: 'pdp', workload: 'wa' });
   await untilSucceeded(alpha, ['a-detach']);
-  t.false((await wa.links()).some((l) => l.ifname === 'eth0'), "the workload's veth is gone");
+  t.false(
+    (await wa.links()).some((l) => l.ifname === 'eth0'),
+    "the workload's veth is gone",
+  );
   t.is((await alpha.client.list()).length, 3);
 });
 
@@ -98,7 +111,11 @@ test('with networkd stopped, provisiond retries the head task only and drains th
   const workloads = await Promise.all([0, 1, 2, 3].map((i) => world.namespace(`qw${i}`)));
   await node.startNetworkd();
   await node.startProvisiond();
-  await node.client.submit({ id: 'apply', type: 'network.apply', definition: oneNodeNetwork(identity, 'pq', '10.43.0.0/16', 52_200) });
+  await node.client.submit({
+    id: 'apply',
+    type: 'network.apply',
+    definition: oneNodeNetwork(identity, 'pq', '10.43.0.0/16', 52_200),
+  });
   await untilSucceeded(node, ['apply']);
 
   await (node.networkd as NonNullable<typeof node.networkd>).stop({ graceMs: 5_000 });
@@ -111,21 +128,47 @@ test('with networkd stopped, provisiond retries the head task only and drains th
   ];
   for (const task of plan) await node.client.submit(task);
   const detail = async (id: string) => (await node.client.show(id)) as unknown as Detail;
-  await waitFor(async () => (await detail('q0')).attempts >= 4, { what: 'q0 retried while networkd is down', timeoutMs: 15_000, intervalMs: 50 });
+  await waitFor(async () => (await detail('q0')).attempts >= 4, {
+    what: 'q0 retried while networkd is down',
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
   const head = await detail('q0');
   t.is(head.state, 'pending');
-  t.true(head.history.every((a) => a.outcome === 'retry' && a.status === null && a.error?.code === 'EUNREACHABLE'), 'every attempt found networkd unreachable');
-  for (const id of ['q1', 'q2', 'q3', 'q4']) t.like(await detail(id), { state: 'pending', attempts: 0 }, `${id} waits behind the head of its network`);
+  t.true(
+    head.history.every((a) => a.outcome === 'retry' && a.status === null && a.error?.code === 'EUNREACHABLE'),
+    'every attempt found networkd unreachable',
+  );
+  for (const id of ['q1', 'q2', 'q3', 'q4'])
+    t.like(await detail(id), { state: 'pending', attempts: 0 }, `${id} waits behind the head of its network`);
 
   const logBefore = node.networkdLog().length;
   await node.startNetworkd();
-  await untilSucceeded(node, plan.map((task) => task.id));
+  await untilSucceeded(
+    node,
+    plan.map((task) => task.id),
+  );
   const details = await Promise.all(plan.map((task) => detail(task.id)));
   const finished = details.map((d) => Date.parse(d.finishedAt as string));
-  t.deepEqual(finished, [...finished].sort((a, b) => a - b), 'finished in submission order');
-  t.deepEqual(effectsIn(node.networkdLog().slice(logBefore)), ['attach pq qw0', 'attach pq qw1', 'attach pq qw2', 'detach pq qw1', 'attach pq qw3'], 'networkd did them once each, in order');
-  t.deepEqual(details.map((d) => d.result?.ip ?? null), ['10.43.0.2', '10.43.0.3', '10.43.0.4', '10.43.0.3', '10.43.0.3']);
-  t.deepEqual(await workloads[3]!.addresses('eth0').then((a) => a.filter((x) => !x.includes(':'))), ['10.43.0.3/24'], 'the freed address went to the next workload');
+  t.deepEqual(
+    finished,
+    [...finished].sort((a, b) => a - b),
+    'finished in submission order',
+  );
+  t.deepEqual(
+    effectsIn(node.networkdLog().slice(logBefore)),
+    ['attach pq qw0', 'attach pq qw1', 'attach pq qw2', 'detach pq qw1', 'attach pq qw3'],
+    'networkd did them once each, in order',
+  );
+  t.deepEqual(
+    details.map((d) => d.result?.ip ?? null),
+    ['10.43.0.2', '10.43.0.3', '10.43.0.4', '10.43.0.3', '10.43.0.3'],
+  );
+  t.deepEqual(
+    await workloads[3]!.addresses('eth0').then((a) => a.filter((x) => !x.includes(':'))),
+    ['10.43.0.3/24'],
+    'the freed address went to the next workload',
+  );
 });
 
 test('truncated, non-JSON and schema-violating spool files are refused beside their reason; a good file next to them reaches networkd', async (t) => {
@@ -146,7 +189,14 @@ test('truncated, non-JSON and schema-violating spool files are refused beside th
   const files: Record<string, string> = {
     'truncated.json': good.slice(0, Math.floor(good.length / 2)),
     'garbage.json': 'this is not JSON at all',
-    'schema.json': JSON.stringify({ id: 'bad', type: 'workload.attach', network: 'ps', workload: 'sw1', netns: 'relative/path', ifname: 'eth0' }),
+    'schema.json': JSON.stringify({
+      id: 'bad',
+      type: 'workload.attach',
+      network: 'ps',
+      workload: 'sw1',
+      netns: 'relative/path',
+      ifname: 'eth0',
+    }),
     'good.json': good,
   };
   // As a writer should: a temp name first, then a rename, so only complete files are taken.
@@ -155,18 +205,37 @@ test('truncated, non-JSON and schema-violating spool files are refused beside th
     renameSync(join(node.spoolDir, `.${name}.tmp`), join(node.spoolDir, name));
   }
   const failed = join(node.spoolDir, 'failed');
-  await waitFor(() => ['truncated', 'garbage', 'schema'].every((n) => existsSync(join(failed, `${n}.json.error.txt`))) && existsSync(join(node.spoolDir, 'done', 'good.json')), {
-    what: 'the spool to sort the files',
-    timeoutMs: 15_000,
-    intervalMs: 50,
-  });
+  await waitFor(
+    () =>
+      ['truncated', 'garbage', 'schema'].every((n) => existsSync(join(failed, `${n}.json.error.txt`))) &&
+      existsSync(join(node.spoolDir, 'done', 'good.json')),
+    {
+      what: 'the spool to sort the files',
+      timeoutMs: 15_000,
+      intervalMs: 50,
+    },
+  );
   const reason = (name: string) => readFileSync(join(failed, `${name}.json.error.txt`), 'utf8');
   t.regex(reason('truncated'), /truncated\.json: .*(JSON|end)/i);
   t.regex(reason('garbage'), /garbage\.json: .*JSON/i);
   t.regex(reason('schema'), /schema\.json: .*\/netns.*absolute/);
-  t.deepEqual(readdirSync(failed).sort(), ['garbage.json', 'garbage.json.error.txt', 'schema.json', 'schema.json.error.txt', 'truncated.json', 'truncated.json.error.txt']);
+  t.deepEqual(readdirSync(failed).sort(), [
+    'garbage.json',
+    'garbage.json.error.txt',
+    'schema.json',
+    'schema.json.error.txt',
+    'truncated.json',
+    'truncated.json.error.txt',
+  ]);
   await untilSucceeded(node, ['g-apply', 'g-attach']);
-  t.deepEqual((await node.client.list()).map((task) => task.id).sort(), ['g-apply', 'g-attach'], 'nothing of the bad files was queued');
+  t.deepEqual(
+    (await node.client.list()).map((task) => task.id).sort(),
+    ['g-apply', 'g-attach'],
+    'nothing of the bad files was queued',
+  );
   t.deepEqual(effectsIn(node.networkdLog()), ['apply ps r2', 'attach ps sw0']);
-  t.deepEqual((await workload.addresses('eth0')).filter((a) => !a.includes(':')), ['10.44.0.2/24']);
+  t.deepEqual(
+    (await workload.addresses('eth0')).filter((a) => !a.includes(':')),
+    ['10.44.0.2/24'],
+  );
 });

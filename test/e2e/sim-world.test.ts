@@ -34,7 +34,7 @@ test('public nodes reach the TEST-NET server from their own address, hidden node
   t.false(existsSync(dir), 'the private directory with the identity keys is removed');
 });
 
-test('a node whose networkd died just before teardown (a terminal\'s Ctrl-C) counts as torn down once nothing is left', async (t) => {
+test("a node whose networkd died just before teardown (a terminal's Ctrl-C) counts as torn down once nothing is left", async (t) => {
   const world = await SimWorld.create([{ id: 'alpha' }]);
   const prefix = world.prefix;
   const alpha = world.node('alpha');

@@ -33,7 +33,9 @@ const WG = '/usr/bin/wg';
 const available = wireguardFamilyAvailable(null);
 const kernelTest = available ? test.serial : test.skip;
 if (!available) {
-  console.log('# kernel WireGuard tests skipped: this kernel has no generic netlink family "wireguard" (run them with scripts/kvm/run)');
+  console.log(
+    '# kernel WireGuard tests skipped: this kernel has no generic netlink family "wireguard" (run them with scripts/kvm/run)',
+  );
 }
 
 let release: (() => void) | undefined;
@@ -85,7 +87,13 @@ interface Model {
   privateKey: string | null;
   listenPort: number;
   fwmark: number;
-  peers: Array<{ publicKey: string; presharedKey: string | null; endpoint: string | null; keepalive: number; allowedIps: string[] }>;
+  peers: Array<{
+    publicKey: string;
+    presharedKey: string | null;
+    endpoint: string | null;
+    keepalive: number;
+    allowedIps: string[];
+  }>;
 }
 
 /** `wg showconf` → the model (keys digested, allowed IPs sorted). */
@@ -134,7 +142,14 @@ function modelOfDevice(d: KernelDevice): Model {
 }
 
 /** The wg(8) configuration file of a model's source (real keys), written 0600. */
-function writeConf(w: World, name: string, priv: SecretKey, listenPort: number, fwmark: number, peers: readonly KernelPeerSet[]): string {
+function writeConf(
+  w: World,
+  name: string,
+  priv: SecretKey,
+  listenPort: number,
+  fwmark: number,
+  peers: readonly KernelPeerSet[],
+): string {
   const lines = ['[Interface]', `PrivateKey = ${priv.revealBase64()}`, `ListenPort = ${listenPort}`];
   if (fwmark) lines.push(`FwMark = ${fwmark}`);
   for (const p of peers) {
@@ -195,44 +210,54 @@ kernelTest('the probe finds the wireguard family here and in a fresh namespace',
   t.true(wireguardFamilyAvailable(ns.path));
 });
 
-kernelTest('a device configured through the addon reads back identically with wg showconf, and a wg setconf one through the addon', async (t) => {
-  const w = await worldFor(t);
-  const a = await deviceIn(w, 'a');
-  const priv = privateKey();
-  const peers = smallPeers();
-  setDevice(a.ns.path, a.ifname, { privateKey: priv, listenPort: 40001, fwmark: 0x42, replacePeers: true, peers });
-  const expected = expectedModel(priv, 40001, 0x42, peers);
-  t.deepEqual(parseShowconf(await wg(a.ns, ['showconf', a.ifname])), expected, 'addon → wg showconf');
-  const shown = (await wg(a.ns, ['show', a.ifname, 'public-key'])).trim();
-  t.is(getDevice(a.ns.path, a.ifname).publicKey, shown, 'the kernel derives the public key the addon reports');
+kernelTest(
+  'a device configured through the addon reads back identically with wg showconf, and a wg setconf one through the addon',
+  async (t) => {
+    const w = await worldFor(t);
+    const a = await deviceIn(w, 'a');
+    const priv = privateKey();
+    const peers = smallPeers();
+    setDevice(a.ns.path, a.ifname, { privateKey: priv, listenPort: 40001, fwmark: 0x42, replacePeers: true, peers });
+    const expected = expectedModel(priv, 40001, 0x42, peers);
+    t.deepEqual(parseShowconf(await wg(a.ns, ['showconf', a.ifname])), expected, 'addon → wg showconf');
+    const shown = (await wg(a.ns, ['show', a.ifname, 'public-key'])).trim();
+    t.is(getDevice(a.ns.path, a.ifname).publicKey, shown, 'the kernel derives the public key the addon reports');
 
-  const b = await deviceIn(w, 'b');
-  await wg(b.ns, ['setconf', b.ifname, writeConf(w, 'b.conf', priv, 40002, 0x42, peers)]);
-  t.deepEqual(modelOfDevice(getDevice(b.ns.path, b.ifname)), { ...expected, listenPort: 40002 }, 'wg setconf → addon');
-});
+    const b = await deviceIn(w, 'b');
+    await wg(b.ns, ['setconf', b.ifname, writeConf(w, 'b.conf', priv, 40002, 0x42, peers)]);
+    t.deepEqual(
+      modelOfDevice(getDevice(b.ns.path, b.ifname)),
+      { ...expected, listenPort: 40002 },
+      'wg setconf → addon',
+    );
+  },
+);
 
-kernelTest('2,000 peers with 4 allowed IPs each (a batch parsed in parallel ranges, split into 32 KiB messages) round-trip exactly through split SET_DEVICE and GET_DEVICE messages', async (t) => {
-  const w = await worldFor(t);
-  const priv = privateKey();
-  const peers: KernelPeerSet[] = Array.from({ length: 2000 }, (_, i) => ({
-    publicKey: publicKey(),
-    endpoint: `198.51.100.${(i % 250) + 1}:${10000 + i}`,
-    allowedIps: [0, 1, 2, 3].map((j) => `10.${i >> 6}.${((i & 63) << 2) | j}.0/24`),
-  }));
-  const expected = expectedModel(priv, 40003, 0, peers);
-  const a = await deviceIn(w, 'a');
-  deleteAtEnd(t, a.ns, a.ifname);
-  setDevice(a.ns.path, a.ifname, { privateKey: priv, listenPort: 40003, replacePeers: true, peers });
-  const viaWg = parseShowconf(await wg(a.ns, ['showconf', a.ifname]));
-  t.is(viaWg.peers.length, 2000);
-  t.true(JSON.stringify(viaWg) === JSON.stringify(expected), 'addon → wg showconf identical');
-  const b = await deviceIn(w, 'b');
-  deleteAtEnd(t, b.ns, b.ifname);
-  await wg(b.ns, ['setconf', b.ifname, writeConf(w, 'big.conf', priv, 40003, 0, peers)]);
-  const viaAddon = modelOfDevice(getDevice(b.ns.path, b.ifname));
-  t.is(viaAddon.peers.length, 2000);
-  t.true(JSON.stringify(viaAddon) === JSON.stringify(expected), 'wg setconf → addon identical');
-});
+kernelTest(
+  '2,000 peers with 4 allowed IPs each (a batch parsed in parallel ranges, split into 32 KiB messages) round-trip exactly through split SET_DEVICE and GET_DEVICE messages',
+  async (t) => {
+    const w = await worldFor(t);
+    const priv = privateKey();
+    const peers: KernelPeerSet[] = Array.from({ length: 2000 }, (_, i) => ({
+      publicKey: publicKey(),
+      endpoint: `198.51.100.${(i % 250) + 1}:${10000 + i}`,
+      allowedIps: [0, 1, 2, 3].map((j) => `10.${i >> 6}.${((i & 63) << 2) | j}.0/24`),
+    }));
+    const expected = expectedModel(priv, 40003, 0, peers);
+    const a = await deviceIn(w, 'a');
+    deleteAtEnd(t, a.ns, a.ifname);
+    setDevice(a.ns.path, a.ifname, { privateKey: priv, listenPort: 40003, replacePeers: true, peers });
+    const viaWg = parseShowconf(await wg(a.ns, ['showconf', a.ifname]));
+    t.is(viaWg.peers.length, 2000);
+    t.true(JSON.stringify(viaWg) === JSON.stringify(expected), 'addon → wg showconf identical');
+    const b = await deviceIn(w, 'b');
+    deleteAtEnd(t, b.ns, b.ifname);
+    await wg(b.ns, ['setconf', b.ifname, writeConf(w, 'big.conf', priv, 40003, 0, peers)]);
+    const viaAddon = modelOfDevice(getDevice(b.ns.path, b.ifname));
+    t.is(viaAddon.peers.length, 2000);
+    t.true(JSON.stringify(viaAddon) === JSON.stringify(expected), 'wg setconf → addon identical');
+  },
+);
 
 kernelTest('1 peer with 20,000 allowed IPs round-trips exactly both ways', async (t) => {
   const w = await worldFor(t);
@@ -249,7 +274,10 @@ kernelTest('1 peer with 20,000 allowed IPs round-trips exactly both ways', async
   const a = await deviceIn(w, 'a');
   deleteAtEnd(t, a.ns, a.ifname);
   setDevice(a.ns.path, a.ifname, { privateKey: priv, listenPort: 40004, peers });
-  t.true(JSON.stringify(parseShowconf(await wg(a.ns, ['showconf', a.ifname]))) === JSON.stringify(expected), 'addon → wg showconf identical');
+  t.true(
+    JSON.stringify(parseShowconf(await wg(a.ns, ['showconf', a.ifname]))) === JSON.stringify(expected),
+    'addon → wg showconf identical',
+  );
   const b = await deviceIn(w, 'b');
   deleteAtEnd(t, b.ns, b.ifname);
   await wg(b.ns, ['setconf', b.ifname, writeConf(w, 'wide.conf', priv, 40004, 0, peers)]);
@@ -259,63 +287,91 @@ kernelTest('1 peer with 20,000 allowed IPs round-trips exactly both ways', async
   t.true(JSON.stringify(got) === JSON.stringify(expected), 'wg setconf → addon identical');
 });
 
-kernelTest('a kernel link created through the node namespace into the NR namespace keeps its UDP socket outside and shakes hands with zmesh-wg', async (t) => {
-  const w = await wgWorld(t);
-  const node = await w.namespace('node');
-  const nr = await w.namespace('nr');
-  const peerNs = await w.namespace('peer');
-  await w.link(node, 'ua', peerNs, 'ub');
-  await node.addAddress('ua', '192.0.2.1/24');
-  await node.setUp('ua');
-  await peerNs.addAddress('ub', '192.0.2.2/24');
-  await peerNs.setUp('ub');
+kernelTest(
+  'a kernel link created through the node namespace into the NR namespace keeps its UDP socket outside and shakes hands with zmesh-wg',
+  async (t) => {
+    const w = await wgWorld(t);
+    const node = await w.namespace('node');
+    const nr = await w.namespace('nr');
+    const peerNs = await w.namespace('peer');
+    await w.link(node, 'ua', peerNs, 'ub');
+    await node.addAddress('ua', '192.0.2.1/24');
+    await node.setUp('ua');
+    await peerNs.addAddress('ub', '192.0.2.2/24');
+    await peerNs.setUp('ub');
 
-  const backend = new KernelWgBackend({ nodeNetnsPath: node.path, netnsPaths: () => [node.path, nr.path, peerNs.path] });
-  const ifname = w.ifname('wk');
-  await backend.ensureDevice(ifname, nr.path, 1420);
-  await backend.ensureDevice(ifname, nr.path, 1420); // idempotent
-  t.deepEqual(listLinks(nr.path), [ifname], 'the link is in the NR namespace');
-  t.deepEqual(listLinks(node.path), [], 'and not in the node namespace');
+    const backend = new KernelWgBackend({
+      nodeNetnsPath: node.path,
+      netnsPaths: () => [node.path, nr.path, peerNs.path],
+    });
+    const ifname = w.ifname('wk');
+    await backend.ensureDevice(ifname, nr.path, 1420);
+    await backend.ensureDevice(ifname, nr.path, 1420); // idempotent
+    t.deepEqual(listLinks(nr.path), [ifname], 'the link is in the NR namespace');
+    t.deepEqual(listLinks(node.path), [], 'and not in the node namespace');
 
-  const user = await startWg(w, peerNs, 'wu', 'zmesh-wg', { listenPort: 40010, address: `${INNER.b}/24` });
-  const priv = privateKey();
-  await backend.configure(ifname, {
-    privateKey: priv,
-    publicKey: priv.publicKey(),
-    listenPort: 40011,
-    peers: [{ publicKey: user.publicKey, endpoint: endpointText('192.0.2.2', 40010), allowedIps: [`${INNER.b}/32`], persistentKeepalive: 0 }],
-  });
-  await user.setPeer(priv.publicKey(), { endpoint: endpointText('192.0.2.1', 40011), allowedIps: [`${INNER.a}/32`] });
-  const udpIn = async (ns: Namespace): Promise<string> => (await ns.exec('ss', ['-ulnH', 'sport = :40011'])).stdout.trim();
-  t.not(await udpIn(node), '', 'the UDP socket listens in the node namespace');
-  t.is(await udpIn(nr), '', 'and not in the NR namespace');
+    const user = await startWg(w, peerNs, 'wu', 'zmesh-wg', { listenPort: 40010, address: `${INNER.b}/24` });
+    const priv = privateKey();
+    await backend.configure(ifname, {
+      privateKey: priv,
+      publicKey: priv.publicKey(),
+      listenPort: 40011,
+      peers: [
+        {
+          publicKey: user.publicKey,
+          endpoint: endpointText('192.0.2.2', 40010),
+          allowedIps: [`${INNER.b}/32`],
+          persistentKeepalive: 0,
+        },
+      ],
+    });
+    await user.setPeer(priv.publicKey(), { endpoint: endpointText('192.0.2.1', 40011), allowedIps: [`${INNER.a}/32`] });
+    const udpIn = async (ns: Namespace): Promise<string> =>
+      (await ns.exec('ss', ['-ulnH', 'sport = :40011'])).stdout.trim();
+    t.not(await udpIn(node), '', 'the UDP socket listens in the node namespace');
+    t.is(await udpIn(nr), '', 'and not in the NR namespace');
 
-  await nr.addAddress(ifname, `${INNER.a}/24`);
-  const first = await ping(nr, INNER.b, { count: 3, timeoutMs: 30_000 });
-  t.true(first.received >= 1, `ping through the tunnel: ${first.received}/${first.sent} answered ${first.error ?? ''}`);
-  const status = await backend.status(ifname);
-  t.is(status?.peers.length, 1);
-  t.not(status?.peers[0]?.lastHandshake, null, 'a handshake happened');
-  t.true((status?.peers[0]?.rxBytes ?? 0) > 0);
-  t.is(status?.listenPort, 40011);
-  t.is(status?.publicKey, priv.publicKey());
+    await nr.addAddress(ifname, `${INNER.a}/24`);
+    const first = await ping(nr, INNER.b, { count: 3, timeoutMs: 30_000 });
+    t.true(
+      first.received >= 1,
+      `ping through the tunnel: ${first.received}/${first.sent} answered ${first.error ?? ''}`,
+    );
+    const status = await backend.status(ifname);
+    t.is(status?.peers.length, 1);
+    t.not(status?.peers[0]?.lastHandshake, null, 'a handshake happened');
+    t.true((status?.peers[0]?.rxBytes ?? 0) > 0);
+    t.is(status?.listenPort, 40011);
+    t.is(status?.publicKey, priv.publicKey());
 
-  // The same desired state again changes nothing: the session (and its handshake time) survives.
-  const before = status?.peers[0]?.lastHandshake;
-  await backend.configure(ifname, {
-    privateKey: priv,
-    publicKey: priv.publicKey(),
-    listenPort: 40011,
-    peers: [{ publicKey: user.publicKey, endpoint: endpointText('192.0.2.2', 40010), allowedIps: [`${INNER.b}/32`], persistentKeepalive: 0 }],
-  });
-  t.is((await backend.status(ifname))?.peers[0]?.lastHandshake, before);
-  t.is((await ping(nr, INNER.b, { count: 1, timeoutMs: 10_000 })).received, 1, 'still pinging after the no-op configure');
+    // The same desired state again changes nothing: the session (and its handshake time) survives.
+    const before = status?.peers[0]?.lastHandshake;
+    await backend.configure(ifname, {
+      privateKey: priv,
+      publicKey: priv.publicKey(),
+      listenPort: 40011,
+      peers: [
+        {
+          publicKey: user.publicKey,
+          endpoint: endpointText('192.0.2.2', 40010),
+          allowedIps: [`${INNER.b}/32`],
+          persistentKeepalive: 0,
+        },
+      ],
+    });
+    t.is((await backend.status(ifname))?.peers[0]?.lastHandshake, before);
+    t.is(
+      (await ping(nr, INNER.b, { count: 1, timeoutMs: 10_000 })).received,
+      1,
+      'still pinging after the no-op configure',
+    );
 
-  t.deepEqual(await backend.listDevices(), [ifname]);
-  await backend.removeDevice(ifname);
-  t.deepEqual(listLinks(nr.path), []);
-  t.is(await backend.status(ifname), null);
-});
+    t.deepEqual(await backend.listDevices(), [ifname]);
+    await backend.removeDevice(ifname);
+    t.deepEqual(listLinks(nr.path), []);
+    t.is(await backend.status(ifname), null);
+  },
+);
 
 kernelTest('bad input fails with a clear error and leaves the device unchanged', async (t) => {
   const w = await worldFor(t);
@@ -335,14 +391,22 @@ kernelTest('bad input fails with a clear error and leaves the device unchanged',
   t.is(t.throws(() => getDevice(a.ns.path, missing), { instanceOf: KernelWgError })?.code, 'ENODEV');
   t.is(t.throws(() => deleteLink(missing, a.ns.path), { instanceOf: KernelWgError })?.code, 'ENODEV');
 
-  const badKey = t.throws(() => setDevice(a.ns.path, a.ifname, { listenPort: 1, peers: [{ publicKey: publicKey() }, { publicKey: 'AAAA' }] }), {
-    instanceOf: KernelWgError,
-  });
+  const badKey = t.throws(
+    () => setDevice(a.ns.path, a.ifname, { listenPort: 1, peers: [{ publicKey: publicKey() }, { publicKey: 'AAAA' }] }),
+    {
+      instanceOf: KernelWgError,
+    },
+  );
   t.is(badKey?.code, 'EINVAL');
   t.regex(badKey?.message ?? '', /peers\[1\]\.publicKey: malformed key/);
   await unchanged('invalid key');
 
-  const badIp = t.throws(() => setDevice(a.ns.path, a.ifname, { listenPort: 2, peers: [{ publicKey: publicKey(), allowedIps: ['10.0.0.0/8', '300.1.1.1/32'] }] }));
+  const badIp = t.throws(() =>
+    setDevice(a.ns.path, a.ifname, {
+      listenPort: 2,
+      peers: [{ publicKey: publicKey(), allowedIps: ['10.0.0.0/8', '300.1.1.1/32'] }],
+    }),
+  );
   t.regex(badIp?.message ?? '', /peers\[0\]\.allowedIps\[1\]/);
   await unchanged('invalid allowed IP');
 
@@ -354,15 +418,20 @@ kernelTest('bad input fails with a clear error and leaves the device unchanged',
     allowedIps: [`10.${i >> 8}.${i & 255}.0/24`],
   }));
   many[2998] = { ...many[2998]!, allowedIps: ['10.11.182.0/24', 'fd00::/129'] };
-  const lateBadIp = t.throws(() => setDevice(a.ns.path, a.ifname, { privateKey: privateKey(), listenPort: 4, replacePeers: true, peers: many }), {
-    instanceOf: KernelWgError,
-  });
+  const lateBadIp = t.throws(
+    () => setDevice(a.ns.path, a.ifname, { privateKey: privateKey(), listenPort: 4, replacePeers: true, peers: many }),
+    {
+      instanceOf: KernelWgError,
+    },
+  );
   t.is(lateBadIp?.code, 'EINVAL');
   t.is(lateBadIp?.context.field, 'peers[2998].allowedIps[1]');
   t.regex(lateBadIp?.message ?? '', /prefix length must be 0..128/);
   await unchanged('invalid allowed IP at peer 2,998 of 3,000');
 
-  const longName = t.throws(() => setDevice(a.ns.path, 'sixteen-bytes-xx', { listenPort: 3 }), { instanceOf: KernelWgError });
+  const longName = t.throws(() => setDevice(a.ns.path, 'sixteen-bytes-xx', { listenPort: 3 }), {
+    instanceOf: KernelWgError,
+  });
   t.is(longName?.code, 'EINVAL');
   t.regex(longName?.message ?? '', /ifname: 'sixteen-bytes-xx' is 16 bytes/);
   t.is(t.throws(() => createLink('sixteen-bytes-xx', a.ns.path), { instanceOf: KernelWgError })?.code, 'EINVAL');

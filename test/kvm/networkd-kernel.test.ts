@@ -23,11 +23,21 @@ import { oneFileAtATime } from './one-file-at-a-time.js';
 const available = wireguardFamilyAvailable(null);
 const kernelTest = available ? test.serial : test.skip;
 if (!available) {
-  console.log('# networkd kernel WireGuard scenario skipped: this kernel has no generic netlink family "wireguard" (run it with scripts/kvm/run)');
+  console.log(
+    '# networkd kernel WireGuard scenario skipped: this kernel has no generic netlink family "wireguard" (run it with scripts/kvm/run)',
+  );
 }
 
 /** Generous for a guest under software emulation; each is a deadline, never a sleep. */
-const GUEST_MS = { tool: 180_000, networkdStart: 180_000, handshakes: 120_000, pingPair: 60_000, hook: 600_000, test: 300_000, otherFile: 840_000 };
+const GUEST_MS = {
+  tool: 180_000,
+  networkdStart: 180_000,
+  handshakes: 120_000,
+  pingPair: 60_000,
+  hook: 600_000,
+  test: 300_000,
+  otherFile: 840_000,
+};
 
 let world: SimWorld | undefined;
 let net: SimNetwork;
@@ -42,7 +52,8 @@ test.before(async (t) => {
   // zmesh from dist/ always: under tsx each zmesh process costs ~35 s here, not ~3 s (setup
   // builds dist/ before the guest boots; a stale one is said, not silently used).
   const root = new URL('../../', import.meta.url).pathname;
-  if (!distIsFresh(`${root}src`, `${root}dist`)) t.log('warning: dist/ is older than src/ (npm run build:ts): zmesh runs from the last build');
+  if (!distIsFresh(`${root}src`, `${root}dist`))
+    t.log('warning: dist/ is older than src/ (npm run build:ts): zmesh runs from the last build');
   const started = Date.now();
   world = await SimWorld.create([{ id: 'alpha' }, { id: 'bravo' }, { id: 'hid1', hidden: true }], {
     zmesh: { ...defaultZmeshInvocation({ ...process.env, ZMESH_SIM_ZMESH: 'dist' }), toolTimeoutMs: GUEST_MS.tool },
@@ -74,7 +85,11 @@ const nrNamespace = (node: SimNode): string => `${node.prefix}n-${netId}`;
 const device = (): string => `w-${netId}`;
 
 async function inNr(node: SimNode, command: string, args: readonly string[]): Promise<string> {
-  return (await runCommand(systemTool('ip'), ['netns', 'exec', nrNamespace(node), systemTool(command), ...args], { timeoutMs: 60_000 })).stdout;
+  return (
+    await runCommand(systemTool('ip'), ['netns', 'exec', nrNamespace(node), systemTool(command), ...args], {
+      timeoutMs: 60_000,
+    })
+  ).stdout;
 }
 
 kernelTest('networkd reports the kernel backend in /v1/health and runs no wgd', async (t) => {
@@ -89,50 +104,93 @@ kernelTest('every workload pings every other, hidden ↔ public through the aggr
   t.timeout(GUEST_MS.test);
   const results = await world!.reachability(workloads, { count: 2, timeoutMs: GUEST_MS.pingPair });
   t.is(results.length, 6);
-  t.deepEqual(results.filter((r) => !r.reachable).map((r) => `${r.from} → ${r.to}`), []);
+  t.deepEqual(
+    results.filter((r) => !r.reachable).map((r) => `${r.from} → ${r.to}`),
+    [],
+  );
 });
 
-kernelTest("each NR's WireGuard device is a kernel link whose peers wg(8) lists over netlink with handshakes", async (t) => {
-  t.timeout(GUEST_MS.test);
-  // alpha (aggregator): bravo and hid1; bravo: alpha (which relays to hid1); hid1: alpha only.
-  const expectedPeers = new Map([['alpha', 2], ['bravo', 1], ['hid1', 1]]);
-  for (const node of world!.nodes) {
-    const detail = (await runCommand(systemTool('ip'), ['-d', '-n', nrNamespace(node), 'link', 'show', device()], { timeoutMs: 60_000 })).stdout;
-    t.regex(detail, /\n\s+wireguard\b/, `${node.id}: ip -d link shows kind wireguard`);
-    t.deepEqual(listLinks(node.host.path), [], `${node.id}: no WireGuard link left in the node namespace`);
-    // No UAPI socket is involved (no wgd): wg(8) reads the kernel over generic netlink.
-    const handshakes = (await inNr(node, 'wg', ['show', device(), 'latest-handshakes'])).trim().split('\n').filter(Boolean);
-    const peers = expectedPeers.get(node.id) ?? -1;
-    t.is(handshakes.length, peers, `${node.id}: peers listed by wg show`);
-    const withHandshake = handshakes.filter((line) => Number(line.split('\t')[1]) > 0).length;
-    t.is(withHandshake, peers, `${node.id}: peers with a handshake\n${handshakes.join('\n')}`);
-  }
-});
+kernelTest(
+  "each NR's WireGuard device is a kernel link whose peers wg(8) lists over netlink with handshakes",
+  async (t) => {
+    t.timeout(GUEST_MS.test);
+    // alpha (aggregator): bravo and hid1; bravo: alpha (which relays to hid1); hid1: alpha only.
+    const expectedPeers = new Map([
+      ['alpha', 2],
+      ['bravo', 1],
+      ['hid1', 1],
+    ]);
+    for (const node of world!.nodes) {
+      const detail = (
+        await runCommand(systemTool('ip'), ['-d', '-n', nrNamespace(node), 'link', 'show', device()], {
+          timeoutMs: 60_000,
+        })
+      ).stdout;
+      t.regex(detail, /\n\s+wireguard\b/, `${node.id}: ip -d link shows kind wireguard`);
+      t.deepEqual(listLinks(node.host.path), [], `${node.id}: no WireGuard link left in the node namespace`);
+      // No UAPI socket is involved (no wgd): wg(8) reads the kernel over generic netlink.
+      const handshakes = (await inNr(node, 'wg', ['show', device(), 'latest-handshakes']))
+        .trim()
+        .split('\n')
+        .filter(Boolean);
+      const peers = expectedPeers.get(node.id) ?? -1;
+      t.is(handshakes.length, peers, `${node.id}: peers listed by wg show`);
+      const withHandshake = handshakes.filter((line) => Number(line.split('\t')[1]) > 0).length;
+      t.is(withHandshake, peers, `${node.id}: peers with a handshake\n${handshakes.join('\n')}`);
+    }
+  },
+);
 
 kernelTest("each device's UDP socket listens in the node's namespace, not in the NR's", async (t) => {
   for (const node of world!.nodes) {
     const port = Number((await inNr(node, 'wg', ['show', device(), 'listen-port'])).trim());
     t.true(port > 0, `${node.id}: listen port ${port}`);
     const inHost = (await node.host.exec('ss', ['-ulnH', `sport = :${port}`])).stdout.trim();
-    const inNrNs = (await runCommand(systemTool('ip'), ['netns', 'exec', nrNamespace(node), systemTool('ss'), '-ulnH', `sport = :${port}`])).stdout.trim();
+    const inNrNs = (
+      await runCommand(systemTool('ip'), [
+        'netns',
+        'exec',
+        nrNamespace(node),
+        systemTool('ss'),
+        '-ulnH',
+        `sport = :${port}`,
+      ])
+    ).stdout.trim();
     t.not(inHost, '', `${node.id}: UDP :${port} in the node namespace`);
     t.is(inNrNs, '', `${node.id}: nothing on :${port} in the NR namespace`);
   }
 });
 
-kernelTest('deleting the network leaves no NR namespace, WireGuard link, UDP socket, veth or process behind', async (t) => {
-  t.timeout(GUEST_MS.test);
-  const ports = new Map<SimNode, number>();
-  for (const node of world!.nodes) ports.set(node, Number((await inNr(node, 'wg', ['show', device(), 'listen-port'])).trim()));
-  for (const node of world!.nodes) await world!.undeploy(net, node);
-  for (const node of world!.nodes) {
-    t.deepEqual(node.ownedNamespaces(), [`${node.prefix}ndmz`], `${node.id}: only the node-level ndmz is left`);
-    t.deepEqual([...listLinks(node.host.path), ...listLinks(`/run/netns/${node.prefix}ndmz`)], [], `${node.id}: no WireGuard link`);
-    const port = ports.get(node)!;
-    t.is((await node.host.exec('ss', ['-ulnH', `sport = :${port}`])).stdout.trim(), '', `${node.id}: UDP :${port} closed`);
-    t.deepEqual(node.processes(), [node.networkd!.pid], `${node.id}: only networkd runs in the node namespace`);
-    const listed = (await node.api.listNetworks()) as { networks: unknown[] };
-    t.deepEqual(listed.networks, [], `${node.id}: networkd lists no network`);
-  }
-  for (const w of workloads) t.deepEqual((await w.ns.links()).map((l) => l.ifname), ['lo'], `${w.label}: no veth left`);
-});
+kernelTest(
+  'deleting the network leaves no NR namespace, WireGuard link, UDP socket, veth or process behind',
+  async (t) => {
+    t.timeout(GUEST_MS.test);
+    const ports = new Map<SimNode, number>();
+    for (const node of world!.nodes)
+      ports.set(node, Number((await inNr(node, 'wg', ['show', device(), 'listen-port'])).trim()));
+    for (const node of world!.nodes) await world!.undeploy(net, node);
+    for (const node of world!.nodes) {
+      t.deepEqual(node.ownedNamespaces(), [`${node.prefix}ndmz`], `${node.id}: only the node-level ndmz is left`);
+      t.deepEqual(
+        [...listLinks(node.host.path), ...listLinks(`/run/netns/${node.prefix}ndmz`)],
+        [],
+        `${node.id}: no WireGuard link`,
+      );
+      const port = ports.get(node)!;
+      t.is(
+        (await node.host.exec('ss', ['-ulnH', `sport = :${port}`])).stdout.trim(),
+        '',
+        `${node.id}: UDP :${port} closed`,
+      );
+      t.deepEqual(node.processes(), [node.networkd!.pid], `${node.id}: only networkd runs in the node namespace`);
+      const listed = (await node.api.listNetworks()) as { networks: unknown[] };
+      t.deepEqual(listed.networks, [], `${node.id}: networkd lists no network`);
+    }
+    for (const w of workloads)
+      t.deepEqual(
+        (await w.ns.links()).map((l) => l.ifname),
+        ['lo'],
+        `${w.label}: no veth left`,
+      );
+  },
+);

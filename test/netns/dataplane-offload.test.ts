@@ -48,12 +48,27 @@ function rekey(p: Pair, initiator: 'a' | 'b'): void {
   const k2 = new Uint8Array(randomBytes(32));
   const ia = nextIndex++;
   const ib = nextIndex++;
-  p.a.dp.installKeypair(PEER_ID, { localIndex: ia, remoteIndex: ib, sendKey: k1, receiveKey: k2, initiator: initiator === 'a' });
-  p.b.dp.installKeypair(PEER_ID, { localIndex: ib, remoteIndex: ia, sendKey: k2, receiveKey: k1, initiator: initiator === 'b' });
+  p.a.dp.installKeypair(PEER_ID, {
+    localIndex: ia,
+    remoteIndex: ib,
+    sendKey: k1,
+    receiveKey: k2,
+    initiator: initiator === 'a',
+  });
+  p.b.dp.installKeypair(PEER_ID, {
+    localIndex: ib,
+    remoteIndex: ia,
+    sendKey: k2,
+    receiveKey: k1,
+    initiator: initiator === 'b',
+  });
 }
 
 function configurePeer(from: Side, to: Side): void {
-  from.dp.setPeer(PEER_ID, { endpoint: { address: to.underlay, port: to.port }, allowedIps: [{ address: to.inner, prefix: 32 }] });
+  from.dp.setPeer(PEER_ID, {
+    endpoint: { address: to.underlay, port: to.port },
+    allowedIps: [{ address: to.inner, prefix: 32 }],
+  });
 }
 
 async function offloadPair(t: ExecutionContext): Promise<Pair> {
@@ -63,7 +78,10 @@ async function offloadPair(t: ExecutionContext): Promise<Pair> {
   await w.link(nsA, 'ua', nsB, 'ub', { addressA: '192.0.2.1/24', addressB: '192.0.2.2/24' });
   const n = native();
   const sides: Side[] = [];
-  for (const [ns, inner, underlay] of [[nsA, '10.78.0.1', '192.0.2.1'], [nsB, '10.78.0.2', '192.0.2.2']] as const) {
+  for (const [ns, inner, underlay] of [
+    [nsA, '10.78.0.1', '192.0.2.1'],
+    [nsB, '10.78.0.2', '192.0.2.2'],
+  ] as const) {
     const tun = n.openTun(ns.path, TUN, n.constants.TUN_VNET_HDR);
     let udp: { fd: number; port: number } | undefined;
     try {
@@ -112,7 +130,12 @@ async function tunRxBytes(ns: Namespace): Promise<number> {
 }
 
 /** tcpdump writing a pcap (64-byte snaps) until stopped; resolves once it is capturing. */
-async function capture(w: World, ns: Namespace, ifname: string, filter: string[]): Promise<{ proc: BackgroundProcess; file: string }> {
+async function capture(
+  w: World,
+  ns: Namespace,
+  ifname: string,
+  filter: string[],
+): Promise<{ proc: BackgroundProcess; file: string }> {
   const file = join(w.tempDir(), `${ns.name}-${ifname}.pcap`);
   const proc = ns.spawn('tcpdump', ['-i', ifname, '-n', '-s', '64', '-U', '-w', file, ...filter]);
   await proc.waitForOutput(/listening on/, { stream: 'stderr', timeoutMs: 10_000 });
@@ -146,7 +169,7 @@ function pcapLengths(file: string): number[] {
   const buf = readFileSync(file);
   if (buf.length < 24 || buf.readUInt32LE(0) !== 0xa1b2c3d4) throw new Error(`${file} is not a little-endian pcap`);
   const lengths: number[] = [];
-  for (let off = 24; off + 16 <= buf.length;) {
+  for (let off = 24; off + 16 <= buf.length; ) {
     const incl = buf.readUInt32LE(off + 8);
     lengths.push(buf.readUInt32LE(off + 12));
     off += 16 + incl;
@@ -161,19 +184,33 @@ test('TSO super-packets read from the TUN are split to the MTU: 64 MB arrive int
   await p.a.ns.ip(['link', 'set', 'ua', 'gso_max_segs', '1']);
   const onTun = await capture(p.w, p.a.ns, TUN, ['tcp', 'and', 'dst', p.b.inner]);
   const onWire = await capture(p.w, p.b.ns, 'ub', ['udp', 'and', 'src', p.a.underlay]);
-  const r = await tcpTransfer({ server: p.b.ns, client: p.a.ns, connectTo: p.b.inner, bytes: 64 << 20, timeoutMs: 60_000 });
+  const r = await tcpTransfer({
+    server: p.b.ns,
+    client: p.a.ns,
+    connectTo: p.b.inner,
+    bytes: 64 << 20,
+    timeoutMs: 60_000,
+  });
   await Promise.all([stopWhenDrained(onTun), stopWhenDrained(onWire)]);
-  t.true(r.intact, `sent ${r.sentBytes} bytes (sha256 ${r.sentSha256}), received ${r.receivedBytes} (sha256 ${r.receivedSha256})`);
+  t.true(
+    r.intact,
+    `sent ${r.sentBytes} bytes (sha256 ${r.sentSha256}), received ${r.receivedBytes} (sha256 ${r.receivedSha256})`,
+  );
 
   const tunSizes = pcapLengths(onTun.file);
   const superPackets = tunSizes.filter((n) => n > MTU).length;
-  t.true(superPackets > 0, `the kernel handed the TUN no packet larger than the MTU (${tunSizes.length} captured): TSO is off`);
+  t.true(
+    superPackets > 0,
+    `the kernel handed the TUN no packet larger than the MTU (${tunSizes.length} captured): TSO is off`,
+  );
   const wire = pcapLengths(onWire.file);
   const largest = Math.max(...wire);
   t.true(largest <= MAX_UNDERLAY_FRAME, `an underlay frame of ${largest} bytes exceeds ${MAX_UNDERLAY_FRAME}`);
   t.true(wire.filter((n) => n === MAX_UNDERLAY_FRAME).length > 1000, 'full-MTU segments should make up the transfer');
   t.is(p.b.dp.dropCounters().authFailed, 0);
-  t.log(`${superPackets} super-packets on the TUN (largest ${Math.max(...tunSizes)} bytes); ${wire.length} datagrams on the underlay, largest frame ${largest}; ${(r.sentBytes * 8 / r.durationMs / 1e6).toFixed(2)} Gbit/s`);
+  t.log(
+    `${superPackets} super-packets on the TUN (largest ${Math.max(...tunSizes)} bytes); ${wire.length} datagrams on the underlay, largest frame ${largest}; ${((r.sentBytes * 8) / r.durationMs / 1e6).toFixed(2)} Gbit/s`,
+  );
 });
 
 test('four TCP flows at once, two each way, share batches and all arrive intact', async (t) => {
@@ -185,16 +222,32 @@ test('four TCP flows at once, two each way, share batches and all arrive intact'
     { server: p.a.ns, client: p.b.ns, connectTo: p.a.inner },
   ];
   const results = await Promise.all(flows.map((f) => tcpTransfer({ ...f, bytes: 16 << 20, timeoutMs: 60_000 })));
-  for (const [i, r] of results.entries()) t.true(r.intact, `flow ${i}: sent ${r.sentBytes}, received ${r.receivedBytes}, hashes ${r.sentSha256 === r.receivedSha256 ? 'agree' : 'differ'}`);
+  for (const [i, r] of results.entries())
+    t.true(
+      r.intact,
+      `flow ${i}: sent ${r.sentBytes}, received ${r.receivedBytes}, hashes ${r.sentSha256 === r.receivedSha256 ? 'agree' : 'differ'}`,
+    );
   t.is(p.a.dp.dropCounters().invalidInner + p.b.dp.dropCounters().invalidInner, 0);
 });
 
 test('removing the peer while its transfer runs crashes nothing, stops its traffic, and a re-added peer works', async (t) => {
   const p = await offloadPair(t);
-  const transfer = tcpTransfer({ server: p.b.ns, client: p.a.ns, connectTo: p.b.inner, bytes: 1 << 30, timeoutMs: 8_000 });
-  const settled = transfer.then(() => 'completed', () => 'failed');
+  const transfer = tcpTransfer({
+    server: p.b.ns,
+    client: p.a.ns,
+    connectTo: p.b.inner,
+    bytes: 1 << 30,
+    timeoutMs: 8_000,
+  });
+  const settled = transfer.then(
+    () => 'completed',
+    () => 'failed',
+  );
   const before = await tunRxBytes(p.b.ns);
-  await waitFor(async () => (await tunRxBytes(p.b.ns)) > before + (4 << 20), { what: 'the transfer to be under way', timeoutMs: 10_000 });
+  await waitFor(async () => (await tunRxBytes(p.b.ns)) > before + (4 << 20), {
+    what: 'the transfer to be under way',
+    timeoutMs: 10_000,
+  });
   p.a.dp.removePeer(PEER_ID);
   const noRouteBefore = p.a.dp.dropCounters().noRoute;
 
@@ -206,12 +259,21 @@ test('removing the peer while its transfer runs crashes nothing, stops its traff
   configurePeer(p.a, p.b);
   rekey(p, 'a');
   // ping -c 3 -w 5 sends until 3 answers came: a late answer to an early request can make it 4.
-  t.true((await ping(p.a.ns, p.b.inner, { count: 3, intervalMs: 50, timeoutMs: 5_000 })).received >= 3, 'the re-added peer answers');
+  t.true(
+    (await ping(p.a.ns, p.b.inner, { count: 3, intervalMs: 50, timeoutMs: 5_000 })).received >= 3,
+    'the re-added peer answers',
+  );
 });
 
 test('keypairs replaced six times during a transfer, initiator alternating, lose nothing: 64 MB intact', async (t) => {
   const p = await offloadPair(t);
-  const transfer = tcpTransfer({ server: p.b.ns, client: p.a.ns, connectTo: p.b.inner, bytes: 64 << 20, timeoutMs: 60_000 });
+  const transfer = tcpTransfer({
+    server: p.b.ns,
+    client: p.a.ns,
+    connectTo: p.b.inner,
+    bytes: 64 << 20,
+    timeoutMs: 60_000,
+  });
   let done = false;
   const finished = transfer.finally(() => {
     done = true;
@@ -220,16 +282,28 @@ test('keypairs replaced six times during a transfer, initiator alternating, lose
   for (let i = 0; i < 6 && !done; i++) {
     // Each replacement waits for traffic to have moved on the previous keys.
     const mark = await tunRxBytes(p.b.ns);
-    await waitFor(async () => done || (await tunRxBytes(p.b.ns)) > mark + (4 << 20), { what: 'traffic on the current keys', timeoutMs: 20_000, intervalMs: 10 });
+    await waitFor(async () => done || (await tunRxBytes(p.b.ns)) > mark + (4 << 20), {
+      what: 'traffic on the current keys',
+      timeoutMs: 20_000,
+      intervalMs: 10,
+    });
     if (done) break;
     rekey(p, i % 2 === 0 ? 'b' : 'a');
     rekeys++;
   }
   const r = await finished;
-  t.true(r.intact, `sent ${r.sentBytes}, received ${r.receivedBytes}, hashes ${r.sentSha256 === r.receivedSha256 ? 'agree' : 'differ'}`);
+  t.true(
+    r.intact,
+    `sent ${r.sentBytes}, received ${r.receivedBytes}, hashes ${r.sentSha256 === r.receivedSha256 ? 'agree' : 'differ'}`,
+  );
   t.true(rekeys >= 3, `only ${rekeys} replacements happened before the transfer ended`);
   // Responder keypairs become current only by receiving on them: each side confirmed its own.
-  t.true(p.a.confirmed + p.b.confirmed >= rekeys, `${p.a.confirmed + p.b.confirmed} confirmations for ${rekeys} replacements`);
+  t.true(
+    p.a.confirmed + p.b.confirmed >= rekeys,
+    `${p.a.confirmed + p.b.confirmed} confirmations for ${rekeys} replacements`,
+  );
   t.is(p.a.dp.dropCounters().authFailed + p.b.dp.dropCounters().authFailed, 0);
-  t.log(`${rekeys} replacements during ${(r.durationMs / 1000).toFixed(2)} s; confirmations A ${p.a.confirmed}, B ${p.b.confirmed}`);
+  t.log(
+    `${rekeys} replacements during ${(r.durationMs / 1000).toFixed(2)} s; confirmations A ${p.a.confirmed}, B ${p.b.confirmed}`,
+  );
 });

@@ -63,11 +63,27 @@ export function keyPair(): { k1: Uint8Array; k2: Uint8Array } {
 }
 
 /** Matching keypairs on both sides: A sends with k1 and B receives with it, indices crossed. */
-export function installMatching(w: World, k: { k1: Uint8Array; k2: Uint8Array }, opts: { aInitiator: boolean; bInitiator: boolean; indexA?: number; indexB?: number }): void {
+export function installMatching(
+  w: World,
+  k: { k1: Uint8Array; k2: Uint8Array },
+  opts: { aInitiator: boolean; bInitiator: boolean; indexA?: number; indexB?: number },
+): void {
   const indexA = opts.indexA ?? 0x0a0a0001;
   const indexB = opts.indexB ?? 0x0b0b0001;
-  w.a.dp.installKeypair(PEER_OF_A, { localIndex: indexA, remoteIndex: indexB, sendKey: k.k1, receiveKey: k.k2, initiator: opts.aInitiator });
-  w.b.dp.installKeypair(PEER_OF_B, { localIndex: indexB, remoteIndex: indexA, sendKey: k.k2, receiveKey: k.k1, initiator: opts.bInitiator });
+  w.a.dp.installKeypair(PEER_OF_A, {
+    localIndex: indexA,
+    remoteIndex: indexB,
+    sendKey: k.k1,
+    receiveKey: k.k2,
+    initiator: opts.aInitiator,
+  });
+  w.b.dp.installKeypair(PEER_OF_B, {
+    localIndex: indexB,
+    remoteIndex: indexA,
+    sendKey: k.k2,
+    receiveKey: k.k1,
+    initiator: opts.bInitiator,
+  });
 }
 
 export async function ping(from: Side, to: string, count = 3): Promise<boolean> {
@@ -93,7 +109,14 @@ export async function makeWorld(t: ExecutionContext, opts: WorldOptions = {}): P
   const sides: Side[] = [];
   const created: string[] = [];
   t.teardown(async () => {
-    for (const c of children) if (c.pid && c.exitCode === null) { try { process.kill(c.pid, 'SIGKILL'); } catch { /* already gone */ } }
+    for (const c of children)
+      if (c.pid && c.exitCode === null) {
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
     for (const s of sides) s.dp.close();
     for (const ns of created) await execa('ip', ['netns', 'del', ns], { reject: false });
   });
@@ -104,7 +127,10 @@ export async function makeWorld(t: ExecutionContext, opts: WorldOptions = {}): P
     await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
   }
   await ip(['link', 'add', 'ua', 'netns', names.a, 'type', 'veth', 'peer', 'name', 'ub', 'netns', names.b]);
-  for (const [side, dev] of [['a', 'ua'], ['b', 'ub']] as const) {
+  for (const [side, dev] of [
+    ['a', 'ua'],
+    ['b', 'ub'],
+  ] as const) {
     const ns = names[side];
     await ip(['-n', ns, 'addr', 'add', `${UNDERLAY4[side]}/24`, 'dev', dev]);
     await ip(['-n', ns, 'addr', 'add', `${UNDERLAY6[side]}/64`, 'dev', dev, 'nodad']);
@@ -139,7 +165,8 @@ export async function makeWorld(t: ExecutionContext, opts: WorldOptions = {}): P
         port4: u4.port,
         port6: u6.port,
         exec: async (cmd: string, args: string[], o: { timeout?: number; input?: string } = {}) =>
-          (await execa('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: o.timeout ?? 30_000, input: o.input })).stdout,
+          (await execa('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: o.timeout ?? 30_000, input: o.input }))
+            .stdout,
         tunRxPackets: async () => {
           const out = (await execa('ip', ['-n', ns, '-j', '-s', 'link', 'show', 'zdp0'])).stdout;
           return Number(JSON.parse(out)[0].stats64.rx.packets);

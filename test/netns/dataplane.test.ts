@@ -4,7 +4,18 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 
-import { INNER_A, INNER_B, PEER_OF_A, PEER_OF_B, UNDERLAY4, installMatching, keyPair, makeWorld, ping, until } from './dataplane-world.js';
+import {
+  INNER_A,
+  INNER_B,
+  PEER_OF_A,
+  PEER_OF_B,
+  UNDERLAY4,
+  installMatching,
+  keyPair,
+  makeWorld,
+  ping,
+  until,
+} from './dataplane-world.js';
 
 test('ping crosses the tunnel both ways with both sides initiators, and per-peer counters grow', async (t) => {
   const w = await makeWorld(t);
@@ -64,20 +75,30 @@ test('a 50 MB TCP transfer through the tunnel arrives with the same SHA-256', as
   const w = await makeWorld(t);
   installMatching(w, keyPair(), { aInitiator: true, bInitiator: true });
   const size = 50 * 1024 * 1024;
-  const server = w.spawn(w.b.ns, 'node', ['-e', `
+  const server = w.spawn(w.b.ns, 'node', [
+    '-e',
+    `
     const net = require('node:net'), crypto = require('node:crypto');
     const srv = net.createServer((s) => { const h = crypto.createHash('sha256'); let n = 0;
       s.on('data', (d) => { n += d.length; h.update(d); });
       s.on('end', () => { console.log(JSON.stringify({ n, sha: h.digest('hex') })); srv.close(); }); });
-    srv.listen(5001, '${INNER_B}', () => console.error('listening'));`]);
+    srv.listen(5001, '${INNER_B}', () => console.error('listening'));`,
+  ]);
   await until('the server to listen', async () => (await w.b.exec('ss', ['-Htln', 'sport = :5001'])).includes('5001'));
   const started = Date.now();
-  const client = await w.a.exec('node', ['-e', `
+  const client = await w.a.exec(
+    'node',
+    [
+      '-e',
+      `
     const net = require('node:net'), crypto = require('node:crypto');
     const h = crypto.createHash('sha256'); let left = ${size};
     const s = net.connect(5001, '${INNER_B}', () => { const pump = () => { while (left > 0) {
       const c = crypto.randomBytes(Math.min(65536, left)); left -= c.length; h.update(c);
-      if (!s.write(c)) return s.once('drain', pump); } s.end(); console.log(h.digest('hex')); }; pump(); });`], { timeout: 50_000 });
+      if (!s.write(c)) return s.once('drain', pump); } s.end(); console.log(h.digest('hex')); }; pump(); });`,
+    ],
+    { timeout: 50_000 },
+  );
   const result = JSON.parse(String((await server).stdout)) as { n: number; sha: string };
   const seconds = (Date.now() - started) / 1000;
   t.is(result.n, size);
@@ -91,8 +112,20 @@ test('with mismatched keys nothing is delivered and the auth-failure counter gro
   const w = await makeWorld(t);
   const good = keyPair();
   const bad = keyPair();
-  w.a.dp.installKeypair(PEER_OF_A, { localIndex: 1, remoteIndex: 2, sendKey: bad.k1, receiveKey: good.k2, initiator: true });
-  w.b.dp.installKeypair(PEER_OF_B, { localIndex: 2, remoteIndex: 1, sendKey: good.k2, receiveKey: good.k1, initiator: true });
+  w.a.dp.installKeypair(PEER_OF_A, {
+    localIndex: 1,
+    remoteIndex: 2,
+    sendKey: bad.k1,
+    receiveKey: good.k2,
+    initiator: true,
+  });
+  w.b.dp.installKeypair(PEER_OF_B, {
+    localIndex: 2,
+    remoteIndex: 1,
+    sendKey: good.k2,
+    receiveKey: good.k1,
+    initiator: true,
+  });
   const before = await w.b.tunRxPackets();
   t.false(await ping(w.a, INNER_B, 3));
   t.true(w.b.dp.dropCounters().authFailed >= 3);
@@ -104,19 +137,26 @@ test('a replayed capture of valid packets is not delivered again and the replay 
   const w = await makeWorld(t);
   installMatching(w, keyPair(), { aInitiator: true, bInitiator: true });
   // A's packets go to a recorder in B instead of B's data plane.
-  const recorder = w.spawn(w.b.ns, 'node', ['-e', `
+  const recorder = w.spawn(w.b.ns, 'node', [
+    '-e',
+    `
     const s = require('node:dgram').createSocket('udp4'); const got = [];
     s.on('message', (m) => { got.push(m.toString('base64')); if (got.length === 5) { console.log(JSON.stringify(got)); s.close(); } });
-    s.bind(6000, '${UNDERLAY4.b}', () => console.error('bound'));`]);
+    s.bind(6000, '${UNDERLAY4.b}', () => console.error('bound'));`,
+  ]);
   await until('the recorder to bind', async () => (await w.b.exec('ss', ['-Huln', 'sport = :6000'])).includes('6000'));
   w.a.dp.setPeer(PEER_OF_A, { endpoint: { address: UNDERLAY4.b, port: 6000 } });
   await ping(w.a, INNER_B, 5); // fails: the recorder swallows them
   const captured = JSON.parse(String((await recorder).stdout)) as string[];
   t.is(captured.length, 5);
-  const replay = (times: number) => w.a.exec('node', ['-e', `
+  const replay = (times: number) =>
+    w.a.exec('node', [
+      '-e',
+      `
     const s = require('node:dgram').createSocket('udp4'); const msgs = ${JSON.stringify(captured)};
     let left = msgs.length * ${times};
-    for (let r = 0; r < ${times}; r++) for (const m of msgs) s.send(Buffer.from(m, 'base64'), ${w.b.port4}, '${UNDERLAY4.b}', () => { if (--left === 0) s.close(); });`]);
+    for (let r = 0; r < ${times}; r++) for (const m of msgs) s.send(Buffer.from(m, 'base64'), ${w.b.port4}, '${UNDERLAY4.b}', () => { if (--left === 0) s.close(); });`,
+    ]);
   const before = await w.b.tunRxPackets();
   await replay(1); // first time: fresh, valid, delivered
   await until('the first delivery', async () => (await w.b.tunRxPackets()) === before + 5);
@@ -125,13 +165,16 @@ test('a replayed capture of valid packets is not delivered again and the replay 
   t.is(await w.b.tunRxPackets(), before + 5);
 });
 
-test('a packet whose inner source is outside the sending peer\'s allowed IPs is dropped', async (t) => {
+test("a packet whose inner source is outside the sending peer's allowed IPs is dropped", async (t) => {
   const w = await makeWorld(t);
   installMatching(w, keyPair(), { aInitiator: true, bInitiator: true });
   await w.a.exec('ip', ['addr', 'add', '10.99.0.1/32', 'dev', 'zdp0']);
   const before = await w.b.tunRxPackets();
   t.true(await ping(w.a, INNER_B, 2), 'from its allowed address A gets through');
-  const spoofed = await w.a.exec('ping', ['-c', '2', '-i', '0.05', '-W', '1', '-I', '10.99.0.1', INNER_B]).then(() => true, () => false);
+  const spoofed = await w.a.exec('ping', ['-c', '2', '-i', '0.05', '-W', '1', '-I', '10.99.0.1', INNER_B]).then(
+    () => true,
+    () => false,
+  );
   t.false(spoofed, 'from 10.99.0.1 it does not');
   await until('2 source-check drops', () => w.b.dp.dropCounters().sourceNotAllowed === 2);
   t.is(await w.b.tunRxPackets(), before + 2);
@@ -139,16 +182,23 @@ test('a packet whose inner source is outside the sending peer\'s allowed IPs is 
 
 test('handshake-sized type 1/2/3 messages reach onHandshakeMessages with their source; wrong sizes are dropped', async (t) => {
   const w = await makeWorld(t);
-  const msg = (type: number, size: number) => { const b = new Uint8Array(randomBytes(size)); b.set([type, 0, 0, 0]); return b; };
+  const msg = (type: number, size: number) => {
+    const b = new Uint8Array(randomBytes(size));
+    b.set([type, 0, 0, 0]);
+    return b;
+  };
   const sent = [msg(1, 148), msg(2, 92), msg(3, 64)];
   for (const m of sent) t.true(w.a.dp.sendRawTo({ address: UNDERLAY4.b, port: w.b.port4 }, m));
   t.true(w.a.dp.sendRawTo({ address: UNDERLAY4.b, port: w.b.port4 }, msg(1, 149)));
   t.true(w.a.dp.sendRaw(PEER_OF_A, msg(2, 91)));
   await until('three handshake messages', () => w.b.handshakes.length === 3);
   await until('two size drops', () => w.b.dp.dropCounters().handshakeSize === 2);
-  t.deepEqual(w.b.handshakes.map((h) => Buffer.from(h.bytes).toString('hex')), sent.map((m) => Buffer.from(m).toString('hex')));
+  t.deepEqual(
+    w.b.handshakes.map((h) => Buffer.from(h.bytes).toString('hex')),
+    sent.map((m) => Buffer.from(m).toString('hex')),
+  );
   for (const h of w.b.handshakes) t.deepEqual(h.from, { address: UNDERLAY4.a, port: w.a.port4 });
-  t.is(w.a.dp.peerStats()[0]!.txBytes, 91, 'sendRaw counts in the peer\'s tx');
+  t.is(w.a.dp.peerStats()[0]!.txBytes, 91, "sendRaw counts in the peer's tx");
 });
 
 test('a flood of 20k garbage datagrams delivers nothing, crashes nothing, and the tunnel still works', async (t) => {
@@ -165,7 +215,17 @@ test('a flood of 20k garbage datagrams delivers nothing, crashes nothing, and th
   const dropped = () => Object.values(w.b.dp.dropCounters()).reduce((x, y) => x + y, 0) + w.b.handshakes.length;
   // Datagrams may be lost in socket buffers, never delivered: wait until the counters settle.
   let last = -1;
-  await until('the flood to be processed', async () => { const d = dropped(); const settled = d === last; last = d; await new Promise((r) => setTimeout(r, 50)); return settled && d > 0; }, 20_000);
+  await until(
+    'the flood to be processed',
+    async () => {
+      const d = dropped();
+      const settled = d === last;
+      last = d;
+      await new Promise((r) => setTimeout(r, 50));
+      return settled && d > 0;
+    },
+    20_000,
+  );
   t.log(`dropped ${dropped()} of 20000: ${JSON.stringify(w.b.dp.dropCounters())}`);
   t.true(w.b.dp.dropCounters().authFailed > 1000);
   t.is(await w.b.tunRxPackets(), before, 'nothing reached the TUN');
@@ -181,10 +241,13 @@ test('removing a peer during a flood of traffic is safe: its traffic stops and t
   w.b.dp.removePeer(PEER_OF_B);
   t.deepEqual(w.b.dp.peerStats(), []);
   t.is(w.b.dp.lookup(INNER_A), null);
-  await until('A\'s packets to meet an unknown index', () => w.b.dp.dropCounters().unknownIndex > 0);
+  await until("A's packets to meet an unknown index", () => w.b.dp.dropCounters().unknownIndex > 0);
   await flood;
   // The device still takes a new peer and works.
-  w.b.dp.setPeer(PEER_OF_B, { endpoint: { address: UNDERLAY4.a, port: w.a.port4 }, allowedIps: [{ address: INNER_A, prefix: 32 }] });
+  w.b.dp.setPeer(PEER_OF_B, {
+    endpoint: { address: UNDERLAY4.a, port: w.a.port4 },
+    allowedIps: [{ address: INNER_A, prefix: 32 }],
+  });
   installMatching(w, keyPair(), { aInitiator: true, bInitiator: true, indexA: 0x0a0a0077, indexB: 0x0b0b0077 });
   t.true(await ping(w.a, INNER_B));
 });

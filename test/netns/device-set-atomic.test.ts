@@ -74,27 +74,29 @@ test('random sets, valid and invalid, some refused by the data plane: showconf a
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const keys = Array.from({ length: 6 }, () => randomBytes(32).toString('hex'));
   const prefixes = [...Array.from({ length: 6 }, (_, i) => `10.0.${i}.0/24`), 'fd00:1::/64', 'fd00:2::/64'];
-  const peerLine = (): string => pick([
-    () => `endpoint=127.0.0.1:${pick([0, 1, 51820, 65535])}`,
-    () => `endpoint=[::1]:${pick([0, 443])}`,
-    () => 'endpoint=[::ffff:127.0.0.1]:51820',
-    () => 'endpoint=300.1.1.1:5', // invalid
-    () => `allowed_ip=${pick(prefixes)}`,
-    () => `allowed_ip=${pick(prefixes)}`,
-    () => 'allowed_ip=10.0.0.0/33', // invalid
-    () => 'replace_allowed_ips=true',
-    () => `persistent_keepalive_interval=${pick([0, 25, 70000])}`, // 70000 invalid
-    () => `preshared_key=${randomBytes(32).toString('hex')}`,
-    () => 'remove=true',
-    () => 'update_only=true',
-    () => 'protocol_version=2', // invalid
-  ])();
-  const deviceLine = (): string => pick([
-    () => `private_key=${randomBytes(32).toString('hex')}`,
-    () => `listen_port=${pick([0, 40000 + Math.floor(random() * 20000)])}`,
-    () => `fwmark=${pick([0, 7])}`,
-    () => 'replace_peers=true',
-  ])();
+  const peerLine = (): string =>
+    pick([
+      () => `endpoint=127.0.0.1:${pick([0, 1, 51820, 65535])}`,
+      () => `endpoint=[::1]:${pick([0, 443])}`,
+      () => 'endpoint=[::ffff:127.0.0.1]:51820',
+      () => 'endpoint=300.1.1.1:5', // invalid
+      () => `allowed_ip=${pick(prefixes)}`,
+      () => `allowed_ip=${pick(prefixes)}`,
+      () => 'allowed_ip=10.0.0.0/33', // invalid
+      () => 'replace_allowed_ips=true',
+      () => `persistent_keepalive_interval=${pick([0, 25, 70000])}`, // 70000 invalid
+      () => `preshared_key=${randomBytes(32).toString('hex')}`,
+      () => 'remove=true',
+      () => 'update_only=true',
+      () => 'protocol_version=2', // invalid
+    ])();
+  const deviceLine = (): string =>
+    pick([
+      () => `private_key=${randomBytes(32).toString('hex')}`,
+      () => `listen_port=${pick([0, 40000 + Math.floor(random() * 20000)])}`,
+      () => `fwmark=${pick([0, 7])}`,
+      () => 'replace_peers=true',
+    ])();
   const randomSet = (): string => {
     const lines = ['set=1'];
     for (let i = Math.floor(random() * 2.5); i > 0; i--) lines.push(deviceLine());
@@ -105,7 +107,9 @@ test('random sets, valid and invalid, some refused by the data plane: showconf a
     return `${lines.join('\n')}\n\n`;
   };
   // The issue's request first: a peer with endpoint port 0, then one with a good endpoint.
-  const sets = [`set=1\npublic_key=${keys[0]}\nendpoint=127.0.0.1:0\nallowed_ip=10.0.0.0/24\npublic_key=${keys[1]}\nendpoint=127.0.0.1:51820\nallowed_ip=10.0.1.0/24\n\n`];
+  const sets = [
+    `set=1\npublic_key=${keys[0]}\nendpoint=127.0.0.1:0\nallowed_ip=10.0.0.0/24\npublic_key=${keys[1]}\nendpoint=127.0.0.1:51820\nallowed_ip=10.0.1.0/24\n\n`,
+  ];
   while (sets.length < 150) sets.push(randomSet());
 
   let refused = 0;
@@ -151,15 +155,24 @@ test('random sets, valid and invalid, some refused by the data plane: showconf a
     // wg showconf: the device's equals the model's (the listen port is the device's own pick when 0 is configured).
     const live = await showconf(name);
     const predicted = await showconf(`${name}m`);
-    const withoutPort = (lines: string[]) => (model.config.listenPort === 0 ? lines.filter((l) => !l.startsWith('ListenPort')) : lines);
+    const withoutPort = (lines: string[]) =>
+      model.config.listenPort === 0 ? lines.filter((l) => !l.startsWith('ListenPort')) : lines;
     const visible = (lines: string[]) => withoutPort(lines).filter((l) => !l.startsWith('PrivateKey'));
     t.deepEqual(visible(live), visible(predicted), context);
-    t.true(live.filter((l) => l.startsWith('PrivateKey')).join() === predicted.filter((l) => l.startsWith('PrivateKey')).join(), `private key (${context})`);
+    t.true(
+      live.filter((l) => l.startsWith('PrivateKey')).join() ===
+        predicted.filter((l) => l.startsWith('PrivateKey')).join(),
+      `private key (${context})`,
+    );
 
     // The data plane's table equals the configuration.
     const table = device.dataplaneTable();
-    const expected = [...model.config.peers.values()].map((p) => ({ publicKeyHex: p.publicKey.hex, endpoint: p.endpoint?.text ?? null }));
-    const order = (a: { publicKeyHex: string | null }, b: { publicKeyHex: string | null }) => String(a.publicKeyHex).localeCompare(String(b.publicKeyHex));
+    const expected = [...model.config.peers.values()].map((p) => ({
+      publicKeyHex: p.publicKey.hex,
+      endpoint: p.endpoint?.text ?? null,
+    }));
+    const order = (a: { publicKeyHex: string | null }, b: { publicKeyHex: string | null }) =>
+      String(a.publicKeyHex).localeCompare(String(b.publicKeyHex));
     t.deepEqual([...table.peers].sort(order), expected.sort(order), `data plane peers (${context})`);
     for (const prefix of prefixes) {
       const owner = [...model.config.peers.values()].find((p) => p.allowedIps.some((ip) => ip.text === prefix));
@@ -196,26 +209,23 @@ test('a refused set gives back the allowed IPs its staged steps took from other 
 
   // An existing peer takes a prefix from another (staged), then a new peer's step is refused.
   refuseStep(1);
-  t.throws(
-    () => set(`public_key=${b}\nallowed_ip=10.0.2.0/24\npublic_key=${c}\nallowed_ip=10.0.5.0/24`),
-    { message: /refused/ },
-  );
+  t.throws(() => set(`public_key=${b}\nallowed_ip=10.0.2.0/24\npublic_key=${c}\nallowed_ip=10.0.5.0/24`), {
+    message: /refused/,
+  });
   t.deepEqual(routes(), [a, a, b], 'b gave 10.0.2.0/24 back to a');
 
   // A new peer takes prefixes from two others (staged), then the next step is refused.
   refuseStep(1);
-  t.throws(
-    () => set(`public_key=${c}\nallowed_ip=10.0.3.0/24\nallowed_ip=10.0.4.0/24\npublic_key=${d}`),
-    { message: /refused/ },
-  );
+  t.throws(() => set(`public_key=${c}\nallowed_ip=10.0.3.0/24\nallowed_ip=10.0.4.0/24\npublic_key=${d}`), {
+    message: /refused/,
+  });
   t.deepEqual(routes(), [a, a, b], 'the removed new peer gave 10.0.3.0/24 back to a and 10.0.4.0/24 to b');
 
   // A peer removed and re-added in one set (its new id takes its old id's prefixes), then refused.
   refuseStep(1);
-  t.throws(
-    () => set(`replace_peers=true\npublic_key=${a}\nallowed_ip=10.0.2.0/24\npublic_key=${d}`),
-    { message: /refused/ },
-  );
+  t.throws(() => set(`replace_peers=true\npublic_key=${a}\nallowed_ip=10.0.2.0/24\npublic_key=${d}`), {
+    message: /refused/,
+  });
   t.deepEqual(routes(), [a, a, b], 'the re-added peer gave its prefixes back to its old self');
   device.hooks.beforeDataplaneStep = undefined;
 

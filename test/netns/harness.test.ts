@@ -81,12 +81,20 @@ test('bad names are refused with the field and the reason, and nothing is create
   const w = await worldFor(t);
   const a = await w.namespace('a');
   const before = namespacesWithPrefix(w.prefix).length;
-  await t.throwsAsync(() => w.namespace('Bad/Name'), { code: 'INVALID_ARGUMENT', message: /name 'Bad\/Name'.*lowercase/ } as never);
+  await t.throwsAsync(() => w.namespace('Bad/Name'), {
+    code: 'INVALID_ARGUMENT',
+    message: /name 'Bad\/Name'.*lowercase/,
+  } as never);
   await t.throwsAsync(() => w.link(a, 'x'.repeat(16), a, 'y', {}), { message: /ifA 'x{16}' is 16 bytes/ });
-  await t.throwsAsync(() => w.link(a, 'v0', a, 'v1', { addressA: '10.0.0.300/24' }), { message: /addressA '10.0.0.300\/24'/ });
+  await t.throwsAsync(() => w.link(a, 'v0', a, 'v1', { addressA: '10.0.0.300/24' }), {
+    message: /addressA '10.0.0.300\/24'/,
+  });
   await t.throwsAsync(() => a.sysctl('kernel.pid_max', 1000), { message: /only per-namespace net\.\* keys/ });
   t.is(namespacesWithPrefix(w.prefix).length, before);
-  t.false((await a.links()).some((l) => l.ifname === 'v0'), 'the link was not created after a bad address');
+  t.false(
+    (await a.links()).some((l) => l.ifname === 'v0'),
+    'the link was not created after a bad address',
+  );
 });
 
 test('a veth between two namespaces carries ping, and neither end exists in the root namespace', async (t) => {
@@ -168,7 +176,10 @@ test('spawned background processes are stopped at teardown, including ones that 
   const polite = a.spawn('sleep', ['300']);
   const stubborn = a.spawn('sh', ['-c', 'trap "" TERM; sleep 300 & echo $!; wait']);
   const child = Number((await stubborn.waitForOutput(/^(\d+)$/m))[1]);
-  t.true([polite.pid, stubborn.pid, child].every((pid) => isProcessAlive(pid)), 'all three run before teardown');
+  t.true(
+    [polite.pid, stubborn.pid, child].every((pid) => isProcessAlive(pid)),
+    'all three run before teardown',
+  );
   const startTimes = [polite.pid, stubborn.pid, child].map((pid) => processStartTime(pid));
   await w.teardown();
   t.is(polite.exitStatus?.signal, 'SIGTERM');
@@ -180,7 +191,10 @@ test('spawned background processes are stopped at teardown, including ones that 
 
 test('a process that throws after building a world leaves nothing behind (exit hook)', async (t) => {
   const runDir = tempRunDir(t);
-  const r = await runCommand(process.execPath, ['--import', 'tsx', FIXTURE, 'throw', runDir], { check: false, timeoutMs: 20_000 });
+  const r = await runCommand(process.execPath, ['--import', 'tsx', FIXTURE, 'throw', runDir], {
+    check: false,
+    timeoutMs: 20_000,
+  });
   t.is(r.exitCode, 1);
   t.regex(r.stderr, /deliberate failure/);
   const info = JSON.parse(r.stdout.trim()) as { prefix: string; namespaces: string[]; pid: number; startTime: string };
@@ -210,13 +224,20 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 test('the sweeper removes a killed run’s namespaces and processes, but not a live run’s nor unrecorded ones', async (t) => {
   const runDir = tempRunDir(t);
   // A run killed with SIGKILL: no teardown, no exit hook.
-  const r = await runCommand(process.execPath, ['--import', 'tsx', FIXTURE, 'sigkill', runDir], { check: false, timeoutMs: 20_000 });
+  const r = await runCommand(process.execPath, ['--import', 'tsx', FIXTURE, 'sigkill', runDir], {
+    check: false,
+    timeoutMs: 20_000,
+  });
   t.is(r.signal, 'SIGKILL');
   const dead = JSON.parse(r.stdout.trim()) as { prefix: string; namespaces: string[]; pid: number; startTime: string };
   t.teardown(() => {
     for (const n of namespacesWithPrefix(dead.prefix)) void runCommand('ip', ['netns', 'del', n], { check: false });
   });
-  t.deepEqual(namespacesWithPrefix(dead.prefix).sort(), [...dead.namespaces].sort(), 'the killed run left its namespaces');
+  t.deepEqual(
+    namespacesWithPrefix(dead.prefix).sort(),
+    [...dead.namespaces].sort(),
+    'the killed run left its namespaces',
+  );
   t.true(isProcessAlive(dead.pid, dead.startTime), 'and its process');
 
   // A live run in the same run directory, and a namespace that no run recorded.
@@ -228,14 +249,20 @@ test('the sweeper removes a killed run’s namespaces and processes, but not a l
   t.teardown(() => runCommand('ip', ['netns', 'del', orphan], { check: false }).then(() => undefined));
 
   const dry = sweepStaleRuns({ runDir, dryRun: true });
-  t.deepEqual(dry.swept.map((s) => s.prefix), [dead.prefix]);
+  t.deepEqual(
+    dry.swept.map((s) => s.prefix),
+    [dead.prefix],
+  );
   t.deepEqual(namespacesWithPrefix(dead.prefix).length, 2, 'a dry run changes nothing');
 
   const cli = await runCommand(CLEANUP, ['--run-dir', runDir], { timeoutMs: 20_000 });
   t.regex(cli.stdout, new RegExp(`${dead.prefix} \\(pid \\d+ dead\\): removed 2 namespace`));
   t.regex(cli.stdout, new RegExp(`${live.prefix}: owner alive, left alone`));
   t.deepEqual(namespacesWithPrefix(dead.prefix), []);
-  await waitFor(() => !isProcessAlive(dead.pid, dead.startTime), { what: 'the dead run’s sleep to end', timeoutMs: 2000 });
+  await waitFor(() => !isProcessAlive(dead.pid, dead.startTime), {
+    what: 'the dead run’s sleep to end',
+    timeoutMs: 2000,
+  });
   t.false(existsSync(join(runDir, `${dead.prefix}.pid`)));
   t.true(existsSync(liveNs.path), 'the live run keeps its namespace');
   t.true(existsSync(join(runDir, `${live.prefix}.pid`)), 'and its record');

@@ -51,12 +51,17 @@ test('a TUN opened by name inside a namespace exists there, not in the root name
   fds.push(tun.fd);
   t.is(tun.name, name);
   t.true(tun.fd >= 0);
-  t.true((await ns.links()).some((l) => l.ifname === name), 'the TUN is in the namespace');
+  t.true(
+    (await ns.links()).some((l) => l.ifname === name),
+    'the TUN is in the namespace',
+  );
   const root = await runCommand(systemTool('ip'), ['link', 'show', 'dev', name], { check: false });
   t.not(root.exitCode, 0, 'the TUN is not in the root namespace');
   t.is(fdFlags(tun.fd) & (O_NONBLOCK | O_CLOEXEC), O_NONBLOCK | O_CLOEXEC);
   native().closeFd(tun.fd);
-  await waitFor(async () => !(await ns.links()).some((l) => l.ifname === name), { what: `${name} to vanish after close` });
+  await waitFor(async () => !(await ns.links()).some((l) => l.ifname === name), {
+    what: `${name} to vanish after close`,
+  });
   t.pass();
 });
 
@@ -162,7 +167,10 @@ test('a TUN name of 16 or more bytes is refused with a clear error and nothing i
   const err = t.throws(() => native().openTun(ns.path, long, 0)) as NativeError;
   t.is(err.code, 'EINVAL');
   t.regex(err.message, new RegExp(`TUN name '${long}' is 16 bytes; Linux interface names are at most 15 bytes`));
-  t.false((await ns.links()).some((l) => l.ifname.startsWith(w.prefix)), 'no (truncated) device was created');
+  t.false(
+    (await ns.links()).some((l) => l.ifname.startsWith(w.prefix)),
+    'no (truncated) device was created',
+  );
   const bad = t.throws(() => native().openTun(ns.path, 'a/b', 0)) as NativeError;
   t.regex(bad.message, /not a valid interface name/);
   // 15 bytes is the limit, and works.

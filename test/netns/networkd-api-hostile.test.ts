@@ -31,7 +31,10 @@ test('an X-Task-Id is claimed only with a whole valid body; the same id with ano
   const body = JSON.stringify({ workload: 'c1', netns: ns.path, ifname: 'eth0' });
 
   // A body that never completes holds nothing: the same id with the whole body is served at once.
-  const slow = await stalled(node.socket, `POST /v1/networks/${name}/workloads HTTP/1.1\r\nHost: x\r\nX-Task-Id: slow-1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"workload":`);
+  const slow = await stalled(
+    node.socket,
+    `POST /v1/networks/${name}/workloads HTTP/1.1\r\nHost: x\r\nX-Task-Id: slow-1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"workload":`,
+  );
   t.teardown(() => slow.destroy());
   const started = Date.now();
   const whole = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, body, { 'x-task-id': 'slow-1' });
@@ -45,20 +48,47 @@ test('an X-Task-Id is claimed only with a whole valid body; the same id with ano
   t.deepEqual(replay.body, whole.body);
 
   // Invalid JSON under a task id claims nothing either: the id then serves a valid request.
-  const broken = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, '{"workload": ', { 'x-task-id': 'bad-1' });
+  const broken = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, '{"workload": ', {
+    'x-task-id': 'bad-1',
+  });
   t.is(broken.status, 400);
   const ns2 = await w.namespace('wl2');
-  const good = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: ns2.path, ifname: 'eth0' }, { 'x-task-id': 'bad-1' });
+  const good = await call(
+    node.socket,
+    'POST',
+    `/v1/networks/${name}/workloads`,
+    { workload: 'c2', netns: ns2.path, ifname: 'eth0' },
+    { 'x-task-id': 'bad-1' },
+  );
   t.is(good.status, 200, JSON.stringify(good.body));
 
   // The same id, another body: 409 naming the mismatch, never the first one's answer.
-  const other = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, { workload: 'c1', netns: ns.path, ifname: 'eth1' }, { 'x-task-id': 'slow-1' });
+  const other = await call(
+    node.socket,
+    'POST',
+    `/v1/networks/${name}/workloads`,
+    { workload: 'c1', netns: ns.path, ifname: 'eth1' },
+    { 'x-task-id': 'slow-1' },
+  );
   t.is(other.status, 409, JSON.stringify(other.body));
-  t.regex(other.body.error.message, /^X-Task-Id: task slow-1 was used for POST \/v1\/networks\/\S+\/workloads with a body of sha256 [0-9a-f]{16}…, not this body \(sha256 [0-9a-f]{16}…\)$/);
+  t.regex(
+    other.body.error.message,
+    /^X-Task-Id: task slow-1 was used for POST \/v1\/networks\/\S+\/workloads with a body of sha256 [0-9a-f]{16}…, not this body \(sha256 [0-9a-f]{16}…\)$/,
+  );
 
   // 20 concurrent posts under one id with different bodies: one does the work, the rest are 409.
   const ns3 = await w.namespace('wl3');
-  const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => call(node.socket, 'POST', `/v1/networks/${name}/workloads`, { workload: 'c3', netns: ns3.path, ifname: `eth${i}` }, { 'x-task-id': 'many' })));
+  const replies = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      call(
+        node.socket,
+        'POST',
+        `/v1/networks/${name}/workloads`,
+        { workload: 'c3', netns: ns3.path, ifname: `eth${i}` },
+        { 'x-task-id': 'many' },
+      ),
+    ),
+  );
   t.deepEqual(replies.map((r) => r.status).sort(), [200, ...Array(19).fill(409)]);
   const winner = replies.find((r) => r.status === 200)!;
   t.true((await ns3.links()).some((l) => l.ifname === winner.body.ifname));
@@ -70,7 +100,11 @@ test('malformed percent-encoding in a path, a key given twice and an inexact int
   const w = await worldFor(t);
   const node = await makeNode(w);
   const networkd = await startNetworkd(w, node);
-  for (const [method, path, field] of [['GET', '/v1/networks/%E0%A4%A', 'name'], ['PUT', '/v1/networks/%ZZ', 'name'], ['DELETE', '/v1/networks/x/workloads/%E0%A4', 'workload']] as const) {
+  for (const [method, path, field] of [
+    ['GET', '/v1/networks/%E0%A4%A', 'name'],
+    ['PUT', '/v1/networks/%ZZ', 'name'],
+    ['DELETE', '/v1/networks/x/workloads/%E0%A4', 'workload'],
+  ] as const) {
     const reply = await call(node.socket, method, path, method === 'PUT' ? {} : undefined);
     t.is(reply.status, 400, `${method} ${path}: ${JSON.stringify(reply.body)}`);
     t.regex(reply.body.error.message, new RegExp(`^${field}: malformed percent-encoding`));
@@ -81,7 +115,12 @@ test('malformed percent-encoding in a path, a key given twice and an inexact int
   const twice = await call(node.socket, 'PUT', `/v1/networks/${name}`, text.replace('{', `{"name":"${name}-renamed",`));
   t.is(twice.status, 400);
   t.is(twice.body.error.message, 'body#/name: key "name" is given twice in one object');
-  const huge = await call(node.socket, 'PUT', `/v1/networks/${name}`, text.replace(/"revision":\d+/, '"revision":9007199254740993'));
+  const huge = await call(
+    node.socket,
+    'PUT',
+    `/v1/networks/${name}`,
+    text.replace(/"revision":\d+/, '"revision":9007199254740993'),
+  );
   t.is(huge.status, 400);
   t.regex(huge.body.error.message, /^body#\/revision: "9007199254740993" is not exactly representable/);
   t.is((await call(node.socket, 'GET', `/v1/networks/${name}`)).status, 404, 'nothing was applied');
@@ -95,7 +134,9 @@ test('a chunked body over the limit is logged as too large, not as an internal e
   // 33 MiB in chunks (no Content-Length): the limit (32 MiB) is found while streaming.
   const answer = await new Promise<string>((resolve) => {
     const socket = net.connect(node.socket, () => {
-      socket.write(`PUT /v1/networks/big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n`);
+      socket.write(
+        `PUT /v1/networks/big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n`,
+      );
       const chunk = Buffer.alloc(1 << 20, 0x20);
       let sent = 0;
       const more = (): void => {
@@ -115,7 +156,10 @@ test('a chunked body over the limit is logged as too large, not as an internal e
     socket.on('close', () => resolve(text));
   });
   if (answer !== '') t.regex(answer, /^HTTP\/1\.1 413/);
-  await waitFor(() => /PUT \/v1\/networks\/big: 413 body: larger than \d+ bytes/.test(networkd.stdout + networkd.stderr), { what: 'the log line', timeoutMs: 5000 });
+  await waitFor(
+    () => /PUT \/v1\/networks\/big: 413 body: larger than \d+ bytes/.test(networkd.stdout + networkd.stderr),
+    { what: 'the log line', timeoutMs: 5000 },
+  );
   t.false(/ECONNRESET|internal error/.test(networkd.stdout + networkd.stderr), 'not logged as an internal error');
   t.is((await call(node.socket, 'GET', '/v1/health')).status, 200);
   await networkd.stop();

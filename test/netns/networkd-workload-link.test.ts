@@ -15,7 +15,12 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { WG_MTU } from '../../src/netdef/index.js';
 import { NetworkdError } from '../../src/networkd/errors.js';
-import { KernelWorkloadLinks, attachWorkloadLink, detachWorkloadLink, listWorkloadLinks } from '../../src/networkd/workload-link.js';
+import {
+  KernelWorkloadLinks,
+  attachWorkloadLink,
+  detachWorkloadLink,
+  listWorkloadLinks,
+} from '../../src/networkd/workload-link.js';
 import { type WorkloadLinkSpec, workloadLinkName } from '../../src/nr/index.js';
 import { worldFor } from '../harness/ava.js';
 import { ping, type Namespace, type World } from '../harness/index.js';
@@ -41,12 +46,37 @@ async function ipJson<T>(ns: Namespace, args: string[]): Promise<T> {
  */
 async function dump(ns: Namespace): Promise<string> {
   const links = await ipJson<Array<IpLink & { linkinfo?: { info_kind?: string } }>>(ns, ['-d', 'link', 'show']);
-  const addrs = await ipJson<Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>>(ns, ['-4', 'addr', 'show']);
+  const addrs = await ipJson<Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>>(ns, [
+    '-4',
+    'addr',
+    'show',
+  ]);
   const routes = await ipJson<Array<Record<string, unknown>>>(ns, ['-4', 'route', 'show', 'table', 'all']);
   return JSON.stringify({
-    links: links.map((l) => [l.ifindex, l.ifname, l.mtu, l.flags.includes('UP'), l.master ?? null, l.link_index ?? null, l.linkinfo?.info_kind ?? null]),
+    links: links.map((l) => [
+      l.ifindex,
+      l.ifname,
+      l.mtu,
+      l.flags.includes('UP'),
+      l.master ?? null,
+      l.link_index ?? null,
+      l.linkinfo?.info_kind ?? null,
+    ]),
     addresses: addrs.flatMap((l) => l.addr_info.map((a) => `${l.ifname} ${a.local}/${a.prefixlen}`)).sort(),
-    routes: routes.map((r) => [r.table ?? 'main', r.type ?? 'unicast', r.dst, r.gateway ?? null, r.dev ?? null, r.protocol, r.scope ?? null, r.metric ?? null].join(' ')).sort(),
+    routes: routes
+      .map((r) =>
+        [
+          r.table ?? 'main',
+          r.type ?? 'unicast',
+          r.dst,
+          r.gateway ?? null,
+          r.dev ?? null,
+          r.protocol,
+          r.scope ?? null,
+          r.metric ?? null,
+        ].join(' '),
+      )
+      .sort(),
   });
 }
 
@@ -68,7 +98,15 @@ async function nrNamespace(world: World, short: string, n: number): Promise<Name
 }
 
 function specFor(nr: Namespace, workload: Namespace | string, id: string, n: number, host: number): WorkloadLinkSpec {
-  return { nrNetns: nr.path, link: workloadLinkName(id), netns: typeof workload === 'string' ? workload : workload.path, ifname: 'eth0', ip: `10.90.${n}.${host}`, gateway: `10.90.${n}.1`, mtu: WG_MTU };
+  return {
+    nrNetns: nr.path,
+    link: workloadLinkName(id),
+    netns: typeof workload === 'string' ? workload : workload.path,
+    ifname: 'eth0',
+    ip: `10.90.${n}.${host}`,
+    gateway: `10.90.${n}.1`,
+    mtu: WG_MTU,
+  };
 }
 
 /** The two ways networkd can hold workload links; each test runs against both. */
@@ -84,11 +122,22 @@ function variants(t: ExecutionContext): Variant[] {
   t.teardown(() => kept.close());
   return [
     { name: 'one-shot functions', attach: attachWorkloadLink, detach: detachWorkloadLink, list: listWorkloadLinks },
-    { name: 'kept KernelWorkloadLinks', attach: (s) => kept.attach(s), detach: (nr, l) => kept.detach(nr, l), list: (nr) => kept.list(nr) },
+    {
+      name: 'kept KernelWorkloadLinks',
+      attach: (s) => kept.attach(s),
+      detach: (nr, l) => kept.detach(nr, l),
+      list: (nr) => kept.list(nr),
+    },
   ];
 }
 
-async function assertAttached(t: ExecutionContext, nr: Namespace, workload: Namespace, spec: WorkloadLinkSpec, label: string): Promise<void> {
+async function assertAttached(
+  t: ExecutionContext,
+  nr: Namespace,
+  workload: Namespace,
+  spec: WorkloadLinkSpec,
+  label: string,
+): Promise<void> {
   const nrEnd = (await ipJson<IpLink[]>(nr, ['link', 'show', 'dev', spec.link]))[0];
   t.is(nrEnd?.master, 'br0', `${label}: the NR end is a port of br0`);
   t.is(nrEnd?.mtu, spec.mtu, `${label}: NR end MTU`);
@@ -97,7 +146,11 @@ async function assertAttached(t: ExecutionContext, nr: Namespace, workload: Name
   t.is(end?.mtu, spec.mtu, `${label}: workload end MTU`);
   t.true(end?.flags.includes('UP'), `${label}: the workload end is up`);
   t.deepEqual(await ipv4(workload, spec.ifname), [`${spec.ip}/24`], `${label}: exactly the workload's address`);
-  t.deepEqual((await defaults(workload)).map((r) => [r.gateway, r.dev]), [[spec.gateway, spec.ifname]], `${label}: default via the gateway`);
+  t.deepEqual(
+    (await defaults(workload)).map((r) => [r.gateway, r.dev]),
+    [[spec.gateway, spec.ifname]],
+    `${label}: default via the gateway`,
+  );
 }
 
 test('attach makes a veth into the workload that reaches the gateway; re-attach changes nothing and reports false; detach removes both ends', async (t) => {
@@ -108,7 +161,11 @@ test('attach makes a veth into the workload that reaches the gateway; re-attach 
     const spec = specFor(nr, workload, `c${i}`, 1, 10 + i);
     t.true(await v.attach(spec), `${v.name}: the first attach changes something`);
     await assertAttached(t, nr, workload, spec, v.name);
-    t.is((await ping(workload, '10.90.1.1', { count: 2 })).loss, 0, `${v.name}: the gateway answers through the bridge`);
+    t.is(
+      (await ping(workload, '10.90.1.1', { count: 2 })).loss,
+      0,
+      `${v.name}: the gateway answers through the bridge`,
+    );
     const nrBefore = await dump(nr);
     const workloadBefore = await dump(workload);
     t.false(await v.attach(spec), `${v.name}: re-attach reports no change`);
@@ -117,21 +174,30 @@ test('attach makes a veth into the workload that reaches the gateway; re-attach 
     t.is(await dump(workload), workloadBefore, `${v.name}: the workload namespace is as it was`);
     t.deepEqual(await v.list(nr.path), [spec.link]);
     await v.detach(nr.path, spec.link);
-    t.false((await nr.links()).some((l) => l.ifname === spec.link), `${v.name}: the NR end is gone`);
-    t.false((await workload.links()).some((l) => l.ifname === 'eth0'), `${v.name}: the workload end went with it`);
+    t.false(
+      (await nr.links()).some((l) => l.ifname === spec.link),
+      `${v.name}: the NR end is gone`,
+    );
+    t.false(
+      (await workload.links()).some((l) => l.ifname === 'eth0'),
+      `${v.name}: the workload end went with it`,
+    );
     await v.detach(nr.path, spec.link); // missing is fine
     await v.detach(join(nr.path, 'no-such-namespace'), spec.link);
     t.deepEqual(await v.list(nr.path), []);
   }
 });
 
-test('changes made behind networkd\'s back (address, route, MTU, state, bridge port, extra address, renamed end) are undone by the next attach', async (t) => {
+test("changes made behind networkd's back (address, route, MTU, state, bridge port, extra address, renamed end) are undone by the next attach", async (t) => {
   const w = await worldFor(t);
   const nr = await nrNamespace(w, 'nr', 2);
   const drifts: Array<[string, (nr: Namespace, wl: Namespace, spec: WorkloadLinkSpec) => Promise<unknown>]> = [
     ['address removed', (_n, wl, s) => wl.ip(['addr', 'del', `${s.ip}/24`, 'dev', 'eth0'])],
     ['default route removed', (_n, wl) => wl.ip(['route', 'del', 'default'])],
-    ['default route via another gateway', (_n, wl) => wl.ip(['route', 'replace', 'default', 'via', '10.90.2.99', 'dev', 'eth0'])],
+    [
+      'default route via another gateway',
+      (_n, wl) => wl.ip(['route', 'replace', 'default', 'via', '10.90.2.99', 'dev', 'eth0']),
+    ],
     ['a second address added', (_n, wl) => wl.ip(['addr', 'add', '10.90.2.77/24', 'dev', 'eth0'])],
     ['workload end down', (_n, wl) => wl.ip(['link', 'set', 'eth0', 'down'])],
     ['workload end MTU changed', (_n, wl) => wl.ip(['link', 'set', 'eth0', 'mtu', '1300'])],
@@ -151,7 +217,10 @@ test('changes made behind networkd\'s back (address, route, MTU, state, bridge p
       await assertAttached(t, nr, workload, spec, `${v.name}: ${what}`);
       t.false(await v.attach(spec), `${v.name}: ${what}: then steady again`);
     }
-    t.false((await workload.links()).some((l) => l.ifname === 'eth9'), `${v.name}: the renamed end went with its stale NR end`);
+    t.false(
+      (await workload.links()).some((l) => l.ifname === 'eth9'),
+      `${v.name}: the renamed end went with its stale NR end`,
+    );
     t.deepEqual(await v.list(nr.path), [spec.link], `${v.name}: one NR end, no stale one`);
     t.is((await ping(workload, '10.90.2.1', { count: 2 })).loss, 0, `${v.name}: traffic flows after the repairs`);
     await v.detach(nr.path, spec.link);
@@ -209,10 +278,14 @@ test('a workload namespace given as /proc/PID/ns/net works like a named one; a p
     await v.detach(nr.path, spec.link);
 
     const nrBefore = await dump(nr);
-    const bad = await t.throwsAsync(v.attach({ ...specFor(nr, notNamespace, `q${i}`, 4, 60 + i) }), { instanceOf: NetworkdError });
+    const bad = await t.throwsAsync(v.attach({ ...specFor(nr, notNamespace, `q${i}`, 4, 60 + i) }), {
+      instanceOf: NetworkdError,
+    });
     t.is(bad?.code, 'EINVAL', v.name);
     t.is(bad?.message, `netns: ${notNamespace} is not a network namespace`);
-    const missing = await t.throwsAsync(v.attach(specFor(nr, '/run/netns/zmesh-no-such-ns', `r${i}`, 4, 70 + i)), { instanceOf: NetworkdError });
+    const missing = await t.throwsAsync(v.attach(specFor(nr, '/run/netns/zmesh-no-such-ns', `r${i}`, 4, 70 + i)), {
+      instanceOf: NetworkdError,
+    });
     t.regex(missing?.message ?? '', /^netns: \/run\/netns\/zmesh-no-such-ns does not exist/);
     t.is(await dump(nr), nrBefore, `${v.name}: refused input changed nothing`);
   }
@@ -228,7 +301,9 @@ test('an NR without br0 fails with an EKERNEL error that says what failed and wh
   t.true(error?.message.startsWith(`[${nr.path}] set-link ${spec.link} master br0 up: `), error?.message);
   t.true(error?.message.includes(nr.path), 'names the namespace');
   t.true(error?.message.includes('ENODEV'), 'and the reason');
-  const gone = await t.throwsAsync(attachWorkloadLink({ ...spec, nrNetns: join(nr.path, 'nope') }), { instanceOf: NetworkdError });
+  const gone = await t.throwsAsync(attachWorkloadLink({ ...spec, nrNetns: join(nr.path, 'nope') }), {
+    instanceOf: NetworkdError,
+  });
   t.is(gone?.code, 'EKERNEL');
   t.regex(gone?.message ?? '', /^read the NR .*nope: open rtnetlink socket .*ENOTDIR/);
 });
@@ -236,7 +311,8 @@ test('an NR without br0 fails with an EKERNEL error that says what failed and wh
 test('list reports only wl-<6 hex> links of the NR, and nothing for an NR that does not exist', async (t) => {
   const w = await worldFor(t);
   const nr = await nrNamespace(w, 'nr', 6);
-  for (const name of ['wl-0a1b2c', 'wl-0a1b2c3', 'wl-zzzzzz', 'xwl-abcdef', 'wl-ABCDEF']) await nr.ip(['link', 'add', name, 'type', 'bridge']);
+  for (const name of ['wl-0a1b2c', 'wl-0a1b2c3', 'wl-zzzzzz', 'xwl-abcdef', 'wl-ABCDEF'])
+    await nr.ip(['link', 'add', name, 'type', 'bridge']);
   for (const v of variants(t)) {
     t.deepEqual(await v.list(nr.path), ['wl-0a1b2c'], v.name);
     t.deepEqual(await v.list(join(nr.path, 'absent')), [], v.name);
@@ -278,7 +354,12 @@ test.serial('attach, re-check, list and detach start no process (spawns counted 
   const nr = await nrNamespace(w, 'nr', 7);
   const workloads = [await w.namespace('wa'), await w.namespace('wb')];
   // The counter counts: one execFile is seen.
-  t.is(await countSpawns(() => new Promise((resolve, reject) => execFile('/bin/true', (e) => (e ? reject(e) : resolve())))), 1);
+  t.is(
+    await countSpawns(
+      () => new Promise((resolve, reject) => execFile('/bin/true', (e) => (e ? reject(e) : resolve()))),
+    ),
+    1,
+  );
   for (const v of variants(t)) {
     const spawned = await countSpawns(async () => {
       for (const [i, workload] of workloads.entries()) {
@@ -302,40 +383,43 @@ function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
 
-test.serial('50 attach/detach cycles leave no file descriptor behind; the kept instance lets go of namespaces no longer retained', async (t) => {
-  const w = await worldFor(t);
-  const nr = await nrNamespace(w, 'nr', 8);
-  const workload = await w.namespace('wl');
-  const spec = specFor(nr, workload, 'fd', 8, 2);
-  const cycle = async (v: Pick<Variant, 'attach' | 'detach'>): Promise<void> => {
-    t.true(await v.attach(spec));
-    t.false(await v.attach(spec));
-    await v.detach(nr.path, spec.link);
-  };
-  const oneShot = { attach: attachWorkloadLink, detach: detachWorkloadLink };
-  await cycle(oneShot); // warm-up: whatever Node opens once (e.g. for the first netlink socket)
-  await settle();
-  const baseline = openFds();
-  for (let i = 0; i < 50; i++) await cycle(oneShot);
-  await settle();
-  t.is(openFds(), baseline, 'one-shot functions: as many fds as before');
+test.serial(
+  '50 attach/detach cycles leave no file descriptor behind; the kept instance lets go of namespaces no longer retained',
+  async (t) => {
+    const w = await worldFor(t);
+    const nr = await nrNamespace(w, 'nr', 8);
+    const workload = await w.namespace('wl');
+    const spec = specFor(nr, workload, 'fd', 8, 2);
+    const cycle = async (v: Pick<Variant, 'attach' | 'detach'>): Promise<void> => {
+      t.true(await v.attach(spec));
+      t.false(await v.attach(spec));
+      await v.detach(nr.path, spec.link);
+    };
+    const oneShot = { attach: attachWorkloadLink, detach: detachWorkloadLink };
+    await cycle(oneShot); // warm-up: whatever Node opens once (e.g. for the first netlink socket)
+    await settle();
+    const baseline = openFds();
+    for (let i = 0; i < 50; i++) await cycle(oneShot);
+    await settle();
+    t.is(openFds(), baseline, 'one-shot functions: as many fds as before');
 
-  const kept = new KernelWorkloadLinks();
-  t.teardown(() => kept.close());
-  await cycle(kept);
-  await settle();
-  const watching = openFds();
-  t.is(watching, baseline + 2, 'one watch socket for the NR, one for the workload');
-  for (let i = 0; i < 50; i++) await cycle(kept);
-  await settle();
-  t.is(openFds(), watching, 'kept instance: no growth over 50 cycles');
-  kept.retain([nr.path]);
-  await settle();
-  t.is(openFds(), baseline + 1, 'the workload namespace is let go once it is not retained');
-  kept.close();
-  await settle();
-  t.is(openFds(), baseline, 'close releases the rest');
-});
+    const kept = new KernelWorkloadLinks();
+    t.teardown(() => kept.close());
+    await cycle(kept);
+    await settle();
+    const watching = openFds();
+    t.is(watching, baseline + 2, 'one watch socket for the NR, one for the workload');
+    for (let i = 0; i < 50; i++) await cycle(kept);
+    await settle();
+    t.is(openFds(), watching, 'kept instance: no growth over 50 cycles');
+    kept.retain([nr.path]);
+    await settle();
+    t.is(openFds(), baseline + 1, 'the workload namespace is let go once it is not retained');
+    kept.close();
+    await settle();
+    t.is(openFds(), baseline, 'close releases the rest');
+  },
+);
 
 /** Inodes of the netlink sockets that live in the namespace (its /proc/net/netlink). */
 async function netlinkSocketsIn(ns: Namespace): Promise<Set<string>> {
@@ -357,7 +441,7 @@ function socketsOf(pid: number): Set<string> {
   return out;
 }
 
-test('in networkd, a reconcile re-attaches a workload whose address was removed behind its back, the next finds nothing to do, and a detached workload\'s namespace is let go', async (t) => {
+test("in networkd, a reconcile re-attaches a workload whose address was removed behind its back, the next finds nothing to do, and a detached workload's namespace is let go", async (t) => {
   const w = await worldFor(t);
   const node = await makeNode(w);
   const networkd = await startNetworkd(w, node);
@@ -380,13 +464,17 @@ test('in networkd, a reconcile re-attaches a workload whose address was removed 
   const repaired = await reconcile();
   t.like(repaired, { reattached: 1, errors: [] });
   t.deepEqual(await ipv4(workload, 'eth0'), [`${attached.body.ip}/24`], 'the address is back');
-  t.deepEqual((await defaults(workload)).map((r) => r.gateway), [attached.body.gateway], 'the default route is back');
+  t.deepEqual(
+    (await defaults(workload)).map((r) => r.gateway),
+    [attached.body.gateway],
+    'the default route is back',
+  );
   t.like(await reconcile(), { reattached: 0, errors: [] }, 'steady: nothing to re-attach');
   t.is((await ping(workload, attached.body.gateway, { count: 2 })).loss, 0);
 
   const held = (): number => [...socketsOf(networkd.pid)].filter((inode) => inWorkload.has(inode)).length;
   let inWorkload = await netlinkSocketsIn(workload);
-  t.true(held() >= 1, 'networkd watches the attached workload\'s namespace');
+  t.true(held() >= 1, "networkd watches the attached workload's namespace");
   t.is((await call(node.socket, 'DELETE', `/v1/networks/${name}/workloads/c1`)).status, 200);
   inWorkload = await netlinkSocketsIn(workload);
   t.is(held(), 0, 'after detach networkd holds no socket in that namespace');

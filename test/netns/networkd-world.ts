@@ -25,7 +25,6 @@ import {
 import { defaultZmeshInvocation, zmeshArgs } from '../../src/sim/zmesh-command.js';
 import type { BackgroundProcess, Namespace, World } from '../harness/index.js';
 
-
 export interface TestNode {
   readonly ns: Namespace;
   readonly stateDir: string;
@@ -63,7 +62,18 @@ export async function startNetworkd(world: World, node: TestNode): Promise<Backg
   // dist/ when it is fresh, else src/ under tsx (src/sim/zmesh-command.ts). Not `ip netns exec`:
   // its private mount namespace would hide the namespaces networkd makes.
   const zmesh = defaultZmeshInvocation();
-  const proc = node.ns.spawnSharingMounts(zmesh.file, zmeshArgs(zmesh, ['networkd', '--state-dir', node.stateDir, '--prefix', world.prefix, '--reconcile-interval', '3600']));
+  const proc = node.ns.spawnSharingMounts(
+    zmesh.file,
+    zmeshArgs(zmesh, [
+      'networkd',
+      '--state-dir',
+      node.stateDir,
+      '--prefix',
+      world.prefix,
+      '--reconcile-interval',
+      '3600',
+    ]),
+  );
   await proc.waitForOutput(/ready, pid/, { timeoutMs: 30_000 });
   return proc;
 }
@@ -74,11 +84,20 @@ export interface Reply {
   readonly headers: http.IncomingHttpHeaders;
 }
 
-export async function call(socket: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+export async function call(
+  socket: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   // A string body is sent as it is (a test's malformed JSON), still labelled as JSON.
   const client = new UnixHttpClient({ socketPath: socket, timeoutMs: 60_000 });
   try {
-    const options = typeof body === 'string' ? { rawBody: body, headers: { 'content-type': 'application/json', ...headers } } : { body, headers };
+    const options =
+      typeof body === 'string'
+        ? { rawBody: body, headers: { 'content-type': 'application/json', ...headers } }
+        : { body, headers };
     const answer = await client.request(method, path, options);
     return { status: answer.status, body: answer.body, headers: answer.headers };
   } finally {
@@ -91,4 +110,3 @@ export function assertView(t: ExecutionContext, schema: TSchema, body: unknown, 
   const errors = [...Value.Errors(schema, body)].slice(0, 5).map((e) => `${e.path || '/'}: ${e.message}`);
   t.deepEqual(errors, [], `${what} does not match its view`);
 }
-

@@ -8,7 +8,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { netIdOf } from '../../src/netdef/index.js';
-import { ApplyResult, AttachResult, DeleteResult, DetachResult, HealthView, NetworkListView, NetworkView } from '../../src/networkd/views.js';
+import {
+  ApplyResult,
+  AttachResult,
+  DeleteResult,
+  DetachResult,
+  HealthView,
+  NetworkListView,
+  NetworkView,
+} from '../../src/networkd/views.js';
 import { worldFor } from '../harness/ava.js';
 import { namespacesWithPrefix, ping, waitFor } from '../harness/index.js';
 import { assertView, call, makeNode, startNetworkd } from './networkd-world.js';
@@ -16,7 +24,8 @@ import { assertView, call, makeNode, startNetworkd } from './networkd-world.js';
 function snapshot(stateDir: string): string {
   const dir = join(stateDir, 'networkd');
   const files: string[] = [];
-  for (const sub of ['networks', 'workloads']) for (const f of readdirSync(join(dir, sub))) files.push(`${sub}/${f}:${readFileSync(join(dir, sub, f), 'utf8')}`);
+  for (const sub of ['networks', 'workloads'])
+    for (const f of readdirSync(join(dir, sub))) files.push(`${sub}/${f}:${readFileSync(join(dir, sub, f), 'utf8')}`);
   return files.sort().join('\n');
 }
 
@@ -51,13 +60,24 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
   t.is(again.body.applied.steps, 0, 'the same revision again changes nothing');
 
   const workload = await w.namespace('wl1');
-  const attached = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, { workload: 'c1', netns: workload.path, ifname: 'eth0' });
+  const attached = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, {
+    workload: 'c1',
+    netns: workload.path,
+    ifname: 'eth0',
+  });
   t.is(attached.status, 200, JSON.stringify(attached.body));
   assertView(t, AttachResult, attached.body, 'POST /v1/networks/{name}/workloads');
   t.like(attached.body, { ip: '10.77.0.2', prefix: 24, gateway: '10.77.0.1', mtu: 1420 });
-  t.deepEqual((await workload.addresses('eth0')).filter((a) => !a.includes(':')), ['10.77.0.2/24']);
+  t.deepEqual(
+    (await workload.addresses('eth0')).filter((a) => !a.includes(':')),
+    ['10.77.0.2/24'],
+  );
   t.is((await ping(workload, '10.77.0.1', { count: 3 })).loss, 0);
-  const repeat = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, { workload: 'c1', netns: workload.path, ifname: 'eth0' });
+  const repeat = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, {
+    workload: 'c1',
+    netns: workload.path,
+    ifname: 'eth0',
+  });
   t.deepEqual(repeat.body, attached.body, 'attach is idempotent by workload id');
 
   // Bad input: a 4xx naming the problem, and neither the store nor the kernel changes.
@@ -65,9 +85,27 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
   const linksBefore = JSON.stringify(await w.namespaces.find((n) => n.name === workload.name)!.links());
   const spare = await w.namespace('wl3'); // c1's namespace is c1's alone
   const bad: Array<[string, string, unknown, number, RegExp]> = [
-    ['POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: '/run/netns/nope-missing', ifname: 'eth0' }, 400, /netns: .* does not exist/],
-    ['POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: spare.path, ifname: 'eth1', ip: '10.78.0.5' }, 400, /ip: .*outside/],
-    ['POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: spare.path, ifname: 'eth1', ip: '10.77.0.2' }, 409, /ip: .*taken/],
+    [
+      'POST',
+      `/v1/networks/${name}/workloads`,
+      { workload: 'c2', netns: '/run/netns/nope-missing', ifname: 'eth0' },
+      400,
+      /netns: .* does not exist/,
+    ],
+    [
+      'POST',
+      `/v1/networks/${name}/workloads`,
+      { workload: 'c2', netns: spare.path, ifname: 'eth1', ip: '10.78.0.5' },
+      400,
+      /ip: .*outside/,
+    ],
+    [
+      'POST',
+      `/v1/networks/${name}/workloads`,
+      { workload: 'c2', netns: spare.path, ifname: 'eth1', ip: '10.77.0.2' },
+      409,
+      /ip: .*taken/,
+    ],
     ['POST', `/v1/networks/nosuch/workloads`, { workload: 'c2', netns: workload.path, ifname: 'eth1' }, 404, /nosuch/],
     ['PUT', `/v1/networks/${name}`, { ...node.definition(name, 2), ipRange: '100.64.0.0/16' }, 400, /ipRange/],
     ['PUT', `/v1/networks/${name}`, node.definition(name, 0), 409, /older/],
@@ -91,7 +129,10 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
   t.is(after.body.lastReconcile.steps, 0, 'the restart adopted the existing NR without a change');
   const listed = await call(node.socket, 'GET', '/v1/networks');
   assertView(t, NetworkListView, listed.body, 'GET /v1/networks');
-  t.deepEqual(listed.body.networks.map((n: { network: string }) => n.network), [name]);
+  t.deepEqual(
+    listed.body.networks.map((n: { network: string }) => n.network),
+    [name],
+  );
   t.is(after.body.wg.wgdPid, health.body.wg.wgdPid, 'wgd was not restarted');
   const during = await pinging;
   t.is(during.sent, 40);
@@ -103,7 +144,11 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
   assertView(t, DetachResult, detached.body, 'DELETE /v1/networks/{name}/workloads/{workload}');
   t.false((await workload.links()).some((l) => l.ifname === 'eth0'));
   const second = await w.namespace('wl2');
-  const reused = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, { workload: 'c2', netns: second.path, ifname: 'eth0' });
+  const reused = await call(node.socket, 'POST', `/v1/networks/${name}/workloads`, {
+    workload: 'c2',
+    netns: second.path,
+    ifname: 'eth0',
+  });
   t.is(reused.body.ip, '10.77.0.2', 'the freed address is the lowest free again');
 
   // Delete: nothing of the network is left; workloads detached first.
@@ -122,8 +167,12 @@ test('a repeated X-Task-Id does the work once; kill -9 mid-apply then restart co
   const node = await makeNode(w);
   let networkd = await startNetworkd(w, node);
   const name = `${w.prefix}-red`;
-  const first = await call(node.socket, 'PUT', `/v1/networks/${name}`, node.definition(name, 1), { 'x-task-id': 'task-1' });
-  const replay = await call(node.socket, 'PUT', `/v1/networks/${name}`, node.definition(name, 1), { 'x-task-id': 'task-1' });
+  const first = await call(node.socket, 'PUT', `/v1/networks/${name}`, node.definition(name, 1), {
+    'x-task-id': 'task-1',
+  });
+  const replay = await call(node.socket, 'PUT', `/v1/networks/${name}`, node.definition(name, 1), {
+    'x-task-id': 'task-1',
+  });
   t.is(first.status, 200);
   t.deepEqual(replay.body, first.body);
   t.is(replay.headers['x-task-replayed'], 'true');
@@ -131,7 +180,11 @@ test('a repeated X-Task-Id does the work once; kill -9 mid-apply then restart co
   // kill -9 as soon as revision 2 is stored (state is written before the kernel is changed).
   const file = join(node.stateDir, 'networkd', 'networks', `${name}.json`);
   const pending = call(node.socket, 'PUT', `/v1/networks/${name}`, node.definition(name, 2)).catch(() => null);
-  await waitFor(() => JSON.parse(readFileSync(file, 'utf8')).definition.revision === 2, { what: 'revision 2 stored', timeoutMs: 10_000, intervalMs: 5 });
+  await waitFor(() => JSON.parse(readFileSync(file, 'utf8')).definition.revision === 2, {
+    what: 'revision 2 stored',
+    timeoutMs: 10_000,
+    intervalMs: 5,
+  });
   process.kill(networkd.pid, 'SIGKILL');
   await pending;
   await networkd.exited;
@@ -143,6 +196,10 @@ test('a repeated X-Task-Id does the work once; kill -9 mid-apply then restart co
   t.deepEqual(health.body.lastReconcile.errors, []);
   await networkd.stop();
   networkd = await startNetworkd(w, node);
-  t.is((await call(node.socket, 'GET', '/v1/health')).body.lastReconcile.steps, 0, 'converged: another restart finds nothing to do');
+  t.is(
+    (await call(node.socket, 'GET', '/v1/health')).body.lastReconcile.steps,
+    0,
+    'converged: another restart finds nothing to do',
+  );
   await networkd.stop();
 });

@@ -38,10 +38,17 @@ test('createNetns makes a namespace that ip(8) sees and uses, leaves the caller 
   const path = native().createNetns(name);
   t.is(path, `/run/netns/${name}`);
   t.is(threadNetnsInode(), before, 'the calling thread did not change namespace');
-  t.not(native().netnsId(path), before, 'the new namespace is not the caller\'s');
+  t.not(native().netnsId(path), before, "the new namespace is not the caller's");
   t.true((await ipNetnsList()).includes(name), 'ip netns list shows it');
-  const links = JSON.parse((await runCommand(systemTool('ip'), ['-n', name, '-j', 'link', 'show'])).stdout) as Array<{ ifname: string; flags: string[] }>;
-  t.deepEqual(links.map((l) => l.ifname), ['lo'], 'a new namespace has only lo');
+  const links = JSON.parse((await runCommand(systemTool('ip'), ['-n', name, '-j', 'link', 'show'])).stdout) as Array<{
+    ifname: string;
+    flags: string[];
+  }>;
+  t.deepEqual(
+    links.map((l) => l.ifname),
+    ['lo'],
+    'a new namespace has only lo',
+  );
   t.false(links[0]!.flags.includes('UP'), 'native createNetns leaves lo down (createNamespace brings it up)');
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
   t.regex(mounts, new RegExp(` /run/netns/${name} .*nsfs`), 'bind-mounted nsfs, as ip netns add does');
@@ -78,9 +85,21 @@ test('createNamespace brings lo up, listNamespaces sees it, ensureNamespace acce
   const path = await createNamespace(name);
   t.is(path, namespacePath(name));
   t.true(listNamespaces().includes(name));
-  const lo = JSON.parse((await runCommand(systemTool('ip'), ['-n', name, '-j', 'link', 'show', 'dev', 'lo'])).stdout) as Array<{ flags: string[] }>;
+  const lo = JSON.parse(
+    (await runCommand(systemTool('ip'), ['-n', name, '-j', 'link', 'show', 'dev', 'lo'])).stdout,
+  ) as Array<{ flags: string[] }>;
   t.true(lo[0]!.flags.includes('UP'), 'lo is up');
-  const ping = await runCommand(systemTool('ip'), ['netns', 'exec', name, systemTool('ping'), '-c', '1', '-W', '2', '127.0.0.1']);
+  const ping = await runCommand(systemTool('ip'), [
+    'netns',
+    'exec',
+    name,
+    systemTool('ping'),
+    '-c',
+    '1',
+    '-W',
+    '2',
+    '127.0.0.1',
+  ]);
   t.is(ping.exitCode, 0, 'loopback works inside');
 
   const again = await ensureNamespace(name);
@@ -100,7 +119,7 @@ test('createNamespace brings lo up, listNamespaces sees it, ensureNamespace acce
   t.is(bad.field, 'name');
 });
 
-test('inNetns runs fn inside the namespace: an rtnetlink socket made there sees that namespace\'s links', async (t) => {
+test("inNetns runs fn inside the namespace: an rtnetlink socket made there sees that namespace's links", async (t) => {
   const w = await worldFor(t);
   const ns = await w.namespace('in');
   const link = w.ifname('v0');
@@ -113,7 +132,7 @@ test('inNetns runs fn inside the namespace: an rtnetlink socket made there sees 
   const socket = native().inNetns(ns.path, () => createRtNetlink());
   t.teardown(() => socket.socket.close());
   const names = (await socket.getLinks()).map((m) => m.attrs.ifname);
-  t.true(names.includes(link), 'the socket lists the namespace\'s veth');
+  t.true(names.includes(link), "the socket lists the namespace's veth");
   t.is(names.length, 3, 'lo and the two veth ends, nothing from the root namespace');
   t.is(namespaceId(null), before);
 });
@@ -136,7 +155,11 @@ test('inNetns returns to the original namespace when fn throws, and rethrows the
   const missing = t.throws(() => native().inNetns(`/run/netns/${w.prefix}none`, () => 1)) as NativeError;
   t.is(missing.code, 'ENOENT');
   t.is(threadNetnsInode(), before);
-  t.is(native().inNetns(null, () => 42), 42, 'null: runs in place');
+  t.is(
+    native().inNetns(null, () => 42),
+    42,
+    'null: runs in place',
+  );
   const open = t.throws(() => Rtnl.open(`/run/netns/${w.prefix}none`)) as KernelError;
   t.is(open.code, 'ENOENT');
   t.regex(open.message, /open rtnetlink socket/);
@@ -165,7 +188,14 @@ test('setSysctl changes ip_forward inside the namespace only; the root namespace
 test('sysctl keys outside net.* and path tricks are refused with EINVAL naming the key, before anything is written', async (t) => {
   const w = await worldFor(t);
   const ns = await w.namespace('sk');
-  for (const key of ['kernel.hostname', 'vm.swappiness', 'net..ipv4', 'net.ipv4.conf.lo/../x', 'net', 'net.ipv4.ip_forward\n']) {
+  for (const key of [
+    'kernel.hostname',
+    'vm.swappiness',
+    'net..ipv4',
+    'net.ipv4.conf.lo/../x',
+    'net',
+    'net.ipv4.ip_forward\n',
+  ]) {
     const e = t.throws(() => setSysctl(ns.path, key, 1), undefined, key) as KernelError;
     t.is(e.code, 'EINVAL', key);
     t.is(e.field, 'key');

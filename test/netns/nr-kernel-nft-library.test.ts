@@ -4,7 +4,14 @@
 // entered is an error that changes nothing. nft(8) only reads back, inside the test's namespaces.
 import test from 'ava';
 import { execa } from 'execa';
-import { KernelError, namespaceId, nftRules as r, readTable, replaceTable, type NftTable } from '../../src/nr/kernel/index.js';
+import {
+  KernelError,
+  namespaceId,
+  nftRules as r,
+  readTable,
+  replaceTable,
+  type NftTable,
+} from '../../src/nr/kernel/index.js';
 import { worldFor } from '../harness/ava.js';
 
 function tableWith(tag: number): NftTable {
@@ -31,9 +38,14 @@ test('concurrent replaces in four namespaces each leave exactly the last table w
   for (const [i, ns] of spaces.entries()) {
     t.deepEqual(await readTable(ns.path, 'inet', 'zmesh'), tableWith(10 * i + 4));
     // nft(8) agrees, in that namespace only.
-    const listed = (await execa('/usr/bin/nsenter', [`--net=${ns.path}`, '/usr/sbin/nft', 'list', 'tables'])).stdout.trim();
+    const listed = (
+      await execa('/usr/bin/nsenter', [`--net=${ns.path}`, '/usr/sbin/nft', 'list', 'tables'])
+    ).stdout.trim();
     t.is(listed, 'table inet zmesh', `namespace ${i} holds only its own table`);
-    t.regex((await execa('/usr/bin/nsenter', [`--net=${ns.path}`, '/usr/sbin/nft', 'list', 'table', 'inet', 'zmesh'])).stdout, new RegExp(`iifname "tag${10 * i + 4}" drop`));
+    t.regex(
+      (await execa('/usr/bin/nsenter', [`--net=${ns.path}`, '/usr/sbin/nft', 'list', 'table', 'inet', 'zmesh'])).stdout,
+      new RegExp(`iifname "tag${10 * i + 4}" drop`),
+    );
   }
 });
 

@@ -3,7 +3,14 @@
 // other tables untouched, and the rules really filtering traffic. nft is only ever run inside
 // the test's namespaces (the root namespace's ruleset is never listed or touched).
 import test from 'ava';
-import { deleteTable, KernelError, nftRules as r, readTable, replaceTable, type NftTable } from '../../src/nr/kernel/index.js';
+import {
+  deleteTable,
+  KernelError,
+  nftRules as r,
+  readTable,
+  replaceTable,
+  type NftTable,
+} from '../../src/nr/kernel/index.js';
 import { worldFor } from '../harness/ava.js';
 import { ping, type Namespace } from '../harness/index.js';
 
@@ -44,7 +51,11 @@ const NDMZ_TABLE: NftTable = {
       rules: [
         [r.ctState(['established', 'related']), r.accept()],
         [r.iifname('npub'), r.drop()],
-        [r.iifname('br-nr'), r.ipDaddrIn(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10']), r.drop()],
+        [
+          r.iifname('br-nr'),
+          r.ipDaddrIn(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10']),
+          r.drop(),
+        ],
         [r.ipSaddr('100.126.0.0/30'), r.oifname('ndmz0', '!='), r.jump('audit')],
         [r.ipDaddr('203.0.113.10/32'), r.accept()],
       ],
@@ -54,13 +65,17 @@ const NDMZ_TABLE: NftTable = {
 };
 
 async function nftTables(ns: Namespace): Promise<string[]> {
-  const out = JSON.parse((await ns.exec('nft', ['-j', 'list', 'tables'])).stdout) as { nftables: Array<{ table?: { family: string; name: string } }> };
+  const out = JSON.parse((await ns.exec('nft', ['-j', 'list', 'tables'])).stdout) as {
+    nftables: Array<{ table?: { family: string; name: string } }>;
+  };
   return out.nftables.flatMap((i) => (i.table ? [`${i.table.family} ${i.table.name}`] : [])).sort();
 }
 
 /** Chains and rule count as nft itself lists them (independent of readTable). */
 async function nftShape(ns: Namespace, family: string, name: string): Promise<Record<string, number>> {
-  const out = JSON.parse((await ns.exec('nft', ['-j', 'list', 'table', family, name])).stdout) as { nftables: Array<Record<string, { chain?: string; name?: string }>> };
+  const out = JSON.parse((await ns.exec('nft', ['-j', 'list', 'table', family, name])).stdout) as {
+    nftables: Array<Record<string, { chain?: string; name?: string }>>;
+  };
   const shape: Record<string, number> = {};
   for (const i of out.nftables) if (i.chain) shape[i.chain.name as string] = 0;
   for (const i of out.nftables) if (i.rule) shape[i.rule.chain as string]! += 1;
@@ -104,13 +119,17 @@ test('deleteTable removes only the named table, is fine when it is absent, and r
   t.deepEqual(await nftShape(ns, 'inet', 'other'), { c: 0 }, 'the other table is untouched');
 });
 
-test('a malformed table fails with ENFT and nft\'s message, and the previous table stays in place', async (t) => {
+test("a malformed table fails with ENFT and nft's message, and the previous table stays in place", async (t) => {
   const w = await worldFor(t);
   const ns = await w.namespace('nm');
   await replaceTable(ns.path, 'inet', 'zmesh', NR_TABLE);
   const bad: NftTable = {
     chains: [
-      { name: 'forward', hook: { type: 'filter', hook: 'forward', priority: 0, policy: 'drop' }, rules: [[r.accept()]] },
+      {
+        name: 'forward',
+        hook: { type: 'filter', hook: 'forward', priority: 0, policy: 'drop' },
+        rules: [[r.accept()]],
+      },
       { name: 'input', rules: [[{ no_such_statement: { x: 1 } }]] },
     ],
   };
@@ -122,7 +141,15 @@ test('a malformed table fails with ENFT and nft\'s message, and the previous tab
   t.deepEqual(await readTable(ns.path, 'inet', 'zmesh'), NR_TABLE, 'the old table is intact');
 
   // A jump to a chain that does not exist is refused by the kernel, in the same transaction.
-  const dangling: NftTable = { chains: [{ name: 'forward', hook: { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' }, rules: [[r.jump('nowhere')]] }] };
+  const dangling: NftTable = {
+    chains: [
+      {
+        name: 'forward',
+        hook: { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' },
+        rules: [[r.jump('nowhere')]],
+      },
+    ],
+  };
   t.is(((await t.throwsAsync(replaceTable(ns.path, 'inet', 'zmesh', dangling))) as KernelError).code, 'ENFT');
   t.deepEqual(await readTable(ns.path, 'inet', 'zmesh'), NR_TABLE);
 });
@@ -147,12 +174,51 @@ test('bad input is refused with EINVAL naming the field before nft runs', async 
   const cases: Array<[string, () => Promise<unknown>, string]> = [
     ['family', () => replaceTable(ns.path, 'inet6' as never, 'zmesh', NR_TABLE), 'family'],
     ['table name', () => replaceTable(ns.path, 'inet', 'zm esh', NR_TABLE), 'name'],
-    ['chain name', () => replaceTable(ns.path, 'inet', 'zmesh', { chains: [{ name: '', rules: [] }] }), 'chains[0].name'],
-    ['duplicate chain', () => replaceTable(ns.path, 'inet', 'zmesh', { chains: [{ name: 'a', rules: [] }, { name: 'a', rules: [] }] }), 'chains[1].name'],
-    ['hook', () => replaceTable(ns.path, 'inet', 'zmesh', { chains: [{ name: 'a', hook: { ...base, hook: 'sideways' as never }, rules: [] }] }), 'chains[0].hook.hook'],
-    ['policy', () => replaceTable(ns.path, 'inet', 'zmesh', { chains: [{ name: 'a', hook: { ...base, policy: 'reject' as never }, rules: [] }] }), 'chains[0].hook.policy'],
-    ['priority', () => replaceTable(ns.path, 'inet', 'zmesh', { chains: [{ name: 'a', hook: { ...base, priority: 1.5 }, rules: [] }] }), 'chains[0].hook.priority'],
-    ['empty rule', () => replaceTable(ns.path, 'inet', 'zmesh', { chains: [{ name: 'a', rules: [[]] }] }), 'chains[0].rules[0]'],
+    [
+      'chain name',
+      () => replaceTable(ns.path, 'inet', 'zmesh', { chains: [{ name: '', rules: [] }] }),
+      'chains[0].name',
+    ],
+    [
+      'duplicate chain',
+      () =>
+        replaceTable(ns.path, 'inet', 'zmesh', {
+          chains: [
+            { name: 'a', rules: [] },
+            { name: 'a', rules: [] },
+          ],
+        }),
+      'chains[1].name',
+    ],
+    [
+      'hook',
+      () =>
+        replaceTable(ns.path, 'inet', 'zmesh', {
+          chains: [{ name: 'a', hook: { ...base, hook: 'sideways' as never }, rules: [] }],
+        }),
+      'chains[0].hook.hook',
+    ],
+    [
+      'policy',
+      () =>
+        replaceTable(ns.path, 'inet', 'zmesh', {
+          chains: [{ name: 'a', hook: { ...base, policy: 'reject' as never }, rules: [] }],
+        }),
+      'chains[0].hook.policy',
+    ],
+    [
+      'priority',
+      () =>
+        replaceTable(ns.path, 'inet', 'zmesh', {
+          chains: [{ name: 'a', hook: { ...base, priority: 1.5 }, rules: [] }],
+        }),
+      'chains[0].hook.priority',
+    ],
+    [
+      'empty rule',
+      () => replaceTable(ns.path, 'inet', 'zmesh', { chains: [{ name: 'a', rules: [[]] }] }),
+      'chains[0].rules[0]',
+    ],
     ['read name', () => readTable(ns.path, 'inet', '../x'), 'name'],
     ['delete family', () => deleteTable(ns.path, 'ipx' as never, 'zmesh'), 'family'],
   ];
@@ -176,6 +242,8 @@ test('one replaceTable costs one nsenter+nft spawn: measured over 10 replaces', 
   }
   times.sort((x, y) => x - y);
   const median = times[Math.floor(n / 2)]!;
-  t.log(`replaceTable: median ${median.toFixed(1)} ms, min ${times[0]!.toFixed(1)} ms, max ${times[n - 1]!.toFixed(1)} ms (n=${n})`);
+  t.log(
+    `replaceTable: median ${median.toFixed(1)} ms, min ${times[0]!.toFixed(1)} ms, max ${times[n - 1]!.toFixed(1)} ms (n=${n})`,
+  );
   t.deepEqual(await readTable(ns.path, 'inet', 'zmesh'), NR_TABLE, 'the last replace won');
 });

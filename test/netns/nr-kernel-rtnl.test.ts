@@ -39,7 +39,9 @@ async function ipLink(ns: Namespace, name: string): Promise<IpLink | undefined> 
 
 async function ipCidrs(ns: Namespace, dev: string): Promise<string[]> {
   const r = await ipJson<IpAddr[]>(ns, ['addr', 'show', 'dev', dev]);
-  return r.flatMap((l) => l.addr_info.filter((a) => !a.local.startsWith('fe80')).map((a) => `${a.local}/${a.prefixlen}`)).sort();
+  return r
+    .flatMap((l) => l.addr_info.filter((a) => !a.local.startsWith('fe80')).map((a) => `${a.local}/${a.prefixlen}`))
+    .sort();
 }
 
 async function ipRoutes(ns: Namespace): Promise<IpRoute[]> {
@@ -68,7 +70,7 @@ test('a veth created with its peer in another namespace has one end on each side
   const listed = (await rtnl.listLinks()).find((l) => l.name === 'p-test');
   t.like(listed, { kind: 'veth', up: false, mtu: 1400, master: null, index: here!.ifindex });
   t.not(listed?.linkNetnsId, null, 'the peer is in another namespace');
-  t.is(listed?.link, there!.ifindex, 'IFLA_LINK is the peer\'s index over there');
+  t.is(listed?.link, there!.ifindex, "IFLA_LINK is the peer's index over there");
 
   // Same-namespace veth.
   await rtnl.createVeth('x0', 'x1', null);
@@ -120,8 +122,14 @@ test('addresses: add (twice is fine), list as ip does, delete (false when alread
   t.deepEqual(await ipCidrs(a, 'br0'), ['10.1.2.1/24', '100.64.1.2/16', 'fd00:1::1/64']);
   const listed = await rtnl.listAddresses('br0');
   t.deepEqual(listed.map((x) => x.cidr).sort(), ['10.1.2.1/24', '100.64.1.2/16', 'fd00:1::1/64']);
-  t.like(listed.find((x) => x.address === '10.1.2.1'), { link: 'br0', family: 4, prefix: 24 });
-  t.like(listed.find((x) => x.family === 6), { address: 'fd00:1::1', prefix: 64 });
+  t.like(
+    listed.find((x) => x.address === '10.1.2.1'),
+    { link: 'br0', family: 4, prefix: 24 },
+  );
+  t.like(
+    listed.find((x) => x.family === 6),
+    { address: 'fd00:1::1', prefix: 64 },
+  );
   t.true((await rtnl.listAddresses()).some((x) => x.link === 'lo' && x.cidr === '127.0.0.1/8'));
 
   t.true(await rtnl.deleteAddress('br0', '10.1.2.1/24'));
@@ -145,30 +153,58 @@ test('routes: replace (gateway or dev, default), list as ip does, replace change
   await rtnl.replaceRoute({ destination: '192.0.2.0/24', gateway: '100.127.0.9', dev: 'public', metric: 20 });
 
   const ip = await ipRoutes(a);
-  t.like(ip.find((r) => r.dst === 'default'), { gateway: '100.127.0.1', dev: 'public' });
-  t.like(ip.find((r) => r.dst === '10.1.0.0/16'), { dev: 'public', scope: 'link' });
+  t.like(
+    ip.find((r) => r.dst === 'default'),
+    { gateway: '100.127.0.1', dev: 'public' },
+  );
+  t.like(
+    ip.find((r) => r.dst === '10.1.0.0/16'),
+    { dev: 'public', scope: 'link' },
+  );
   t.is(ip.filter((r) => r.dst === '10.1.0.0/16').length, 1, 'replacing twice leaves one route');
 
   const ours = await rtnl.listRoutes();
   t.deepEqual(ours.map((r) => r.destination).sort(), ['0.0.0.0/0', '10.1.0.0/16', '100.127.0.0/16', '192.0.2.0/24']);
-  t.like(ours.find((r) => r.destination === '0.0.0.0/0'), { gateway: '100.127.0.1', dev: 'public', protocol: 'boot', scope: 'universe', family: 4 });
-  t.like(ours.find((r) => r.destination === '100.127.0.0/16'), { gateway: null, dev: 'public', protocol: 'kernel', scope: 'link' });
-  t.like(ours.find((r) => r.destination === '192.0.2.0/24'), { metric: 20 });
+  t.like(
+    ours.find((r) => r.destination === '0.0.0.0/0'),
+    { gateway: '100.127.0.1', dev: 'public', protocol: 'boot', scope: 'universe', family: 4 },
+  );
+  t.like(
+    ours.find((r) => r.destination === '100.127.0.0/16'),
+    { gateway: null, dev: 'public', protocol: 'kernel', scope: 'link' },
+  );
+  t.like(
+    ours.find((r) => r.destination === '192.0.2.0/24'),
+    { metric: 20 },
+  );
 
   await rtnl.replaceRoute({ destination: 'default', gateway: '100.127.0.2' });
   const defaults = (await ipRoutes(a)).filter((r) => r.dst === 'default');
-  t.deepEqual(defaults.map((r) => r.gateway), ['100.127.0.2'], 'the default route was replaced, not added');
+  t.deepEqual(
+    defaults.map((r) => r.gateway),
+    ['100.127.0.2'],
+    'the default route was replaced, not added',
+  );
 
   t.true(await rtnl.deleteRoute({ destination: 'default' }));
   t.false(await rtnl.deleteRoute({ destination: 'default' }));
   t.true(await rtnl.deleteRoute({ destination: '10.1.0.0/16', dev: 'public' }));
   t.true(await rtnl.deleteRoute({ destination: '192.0.2.0/24', metric: 20 }));
-  t.deepEqual((await ipRoutes(a)).map((r) => r.dst), ['100.127.0.0/16']);
-  t.false(await rtnl.deleteRoute({ destination: '10.9.0.0/16', dev: 'gone0' }), 'a route on a missing link is not there');
+  t.deepEqual(
+    (await ipRoutes(a)).map((r) => r.dst),
+    ['100.127.0.0/16'],
+  );
+  t.false(
+    await rtnl.deleteRoute({ destination: '10.9.0.0/16', dev: 'gone0' }),
+    'a route on a missing link is not there',
+  );
 
   await rtnl.addAddress('public', 'fd00:9::5/64');
   await rtnl.replaceRoute({ destination: 'fd00:77::/48', gateway: 'fd00:9::1' });
-  t.like((await rtnl.listRoutes(6)).find((r) => r.destination === 'fd00:77::/48'), { gateway: 'fd00:9::1', dev: 'public', family: 6 });
+  t.like(
+    (await rtnl.listRoutes(6)).find((r) => r.destination === 'fd00:77::/48'),
+    { gateway: 'fd00:9::1', dev: 'public', family: 6 },
+  );
 });
 
 test('a link moved to another namespace under a new name is there, down, and gone from here', async (t) => {
@@ -201,7 +237,10 @@ test('deleting a veth removes both ends, also across namespaces; deleting again 
   t.is(await ipLink(b, 'public'), undefined, 'the peer went with it');
   t.false(await rtnl.deleteLink('p-del'));
   t.true(await rtnl.deleteLink('br-del'));
-  t.deepEqual((await ipLinks(a)).map((l) => l.ifname), ['lo']);
+  t.deepEqual(
+    (await ipLinks(a)).map((l) => l.ifname),
+    ['lo'],
+  );
 });
 
 test('errors name the operation, object and namespace: EEXIST, ENODEV, EINVAL with the field, and nothing changes', async (t) => {
@@ -219,7 +258,11 @@ test('errors name the operation, object and namespace: EEXIST, ENODEV, EINVAL wi
   t.is(exists.netns, a.path);
   t.regex(exists.message, /create bridge 'br0' in network namespace \/run\/netns\/\S+ea: already exists/);
   t.is(((await t.throwsAsync(rtnl.createVeth('v0', 'other', null))) as KernelError).code, 'EEXIST');
-  t.is(((await t.throwsAsync(rtnl.createVeth('new0', 'v1', b.path))) as KernelError).code, 'EEXIST', 'peer name taken over there');
+  t.is(
+    ((await t.throwsAsync(rtnl.createVeth('new0', 'v1', b.path))) as KernelError).code,
+    'EEXIST',
+    'peer name taken over there',
+  );
 
   const nodev = (await t.throwsAsync(rtnl.setUp('nope0'))) as KernelError;
   t.is(nodev.code, 'ENODEV');

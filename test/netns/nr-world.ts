@@ -29,7 +29,16 @@ export async function simNode(t: ExecutionContext, w: World, tag: string): Promi
   const dir = path.join(w.tempDir(), `node${tag}`);
   const control = path.join(dir, 'ctl', 'wgd.sock');
   const uapiDir = path.join(dir, 'uapi');
-  const proc = ns.spawn('node', ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'wgd', '--control', control, '--uapi-dir', uapiDir]);
+  const proc = ns.spawn('node', [
+    '--import',
+    'tsx',
+    path.join(ROOT, 'src/cli/main.ts'),
+    'wgd',
+    '--control',
+    control,
+    '--uapi-dir',
+    uapiDir,
+  ]);
   await proc.waitForOutput(/zmesh wgd: ready/, { timeoutMs: 30_000 });
   const wgd = new WgdClient(control, { timeoutMs: 10_000 });
   const prefix = `${w.prefix}${tag}`;

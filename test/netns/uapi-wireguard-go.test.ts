@@ -44,16 +44,32 @@ test('the client configures wireguard-go and parses its get answer; wg(8) agrees
 
   const client = new UapiClient();
   const [priv, peerA, peerB, psk] = [hex(), hex(), hex(), hex()];
-  await client.set(socketPath, parseSetLines([
-    `private_key=${priv}`, 'listen_port=0',
-    `public_key=${peerA}`, `preshared_key=${psk}`, 'endpoint=[2001:db8::7]:51820', 'persistent_keepalive_interval=21',
-    'allowed_ip=10.1.0.9/24', 'allowed_ip=fd00:1::/64',
-    `public_key=${peerB}`, 'endpoint=192.0.2.5:443', 'allowed_ip=10.2.0.0/24',
-  ]));
+  await client.set(
+    socketPath,
+    parseSetLines([
+      `private_key=${priv}`,
+      'listen_port=0',
+      `public_key=${peerA}`,
+      `preshared_key=${psk}`,
+      'endpoint=[2001:db8::7]:51820',
+      'persistent_keepalive_interval=21',
+      'allowed_ip=10.1.0.9/24',
+      'allowed_ip=fd00:1::/64',
+      `public_key=${peerB}`,
+      'endpoint=192.0.2.5:443',
+      'allowed_ip=10.2.0.0/24',
+    ]),
+  );
   const view = await client.get(socketPath);
   t.true(view.listenPort > 0, 'wireguard-go bound a random port and reports it');
   const byKey = new Map(view.peers.map((p) => [p.publicKey.hex, p]));
-  t.deepEqual(byKey.get(peerA)!.allowedIps.map((ip) => ip.text).sort(), ['10.1.0.0/24', 'fd00:1::/64']);
+  t.deepEqual(
+    byKey
+      .get(peerA)!
+      .allowedIps.map((ip) => ip.text)
+      .sort(),
+    ['10.1.0.0/24', 'fd00:1::/64'],
+  );
   t.is(byKey.get(peerA)!.endpoint!.text, '[2001:db8::7]:51820');
   t.is(byKey.get(peerA)!.persistentKeepalive, 21);
   t.true(byKey.get(peerA)!.presharedKey!.secretHex() === psk, 'preshared key reads back');
@@ -67,6 +83,8 @@ test('the client configures wireguard-go and parses its get answer; wg(8) agrees
   t.true(dump.includes('10.1.0.0/24') && dump.includes('10.2.0.0/24'));
 
   // A refused request comes back as a typed error (wireguard-go: -EINVAL for a bad value).
-  const err = await t.throwsAsync(client.set(socketPath, `public_key=${peerA}\nprotocol_version=2`), { instanceOf: UapiError });
+  const err = await t.throwsAsync(client.set(socketPath, `public_key=${peerA}\nprotocol_version=2`), {
+    instanceOf: UapiError,
+  });
   t.is(err!.code, 'EINVAL');
 });

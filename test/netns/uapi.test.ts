@@ -20,9 +20,14 @@ const keyDir = mkdtempSync(path.join(os.tmpdir(), 'zmesh-uapi-wg-'));
 test.after.always(() => rmSync(keyDir, { recursive: true, force: true }));
 
 const wg = async (...args: string[]): Promise<string> => (await execa('wg', args, { timeout: 10_000 })).stdout;
-const wgWithInput = async (input: string, ...args: string[]): Promise<string> => (await execa('wg', args, { input, timeout: 10_000 })).stdout;
+const wgWithInput = async (input: string, ...args: string[]): Promise<string> =>
+  (await execa('wg', args, { input, timeout: 10_000 })).stdout;
 
-interface Keypair { readonly privateKey: string; readonly publicKey: string; readonly file: string }
+interface Keypair {
+  readonly privateKey: string;
+  readonly publicKey: string;
+  readonly file: string;
+}
 let keyCount = 0;
 async function keypair(): Promise<Keypair> {
   const privateKey = await wg('genkey');
@@ -33,9 +38,16 @@ async function keypair(): Promise<Keypair> {
 }
 
 /** A unique interface served by a ConfigOnlyDevice; its socket is removed in teardown. */
-async function device(t: ExecutionContext): Promise<{ name: string; socketPath: string; server: UapiServer; dev: ConfigOnlyDevice }> {
+async function device(
+  t: ExecutionContext,
+): Promise<{ name: string; socketPath: string; server: UapiServer; dev: ConfigOnlyDevice }> {
   let name: string;
-  do name = `zu${randomBytes(3).toString('base64url').slice(0, 4).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
+  do
+    name = `zu${randomBytes(3)
+      .toString('base64url')
+      .slice(0, 4)
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, 'x')}`;
   while (existsSync(path.join(SOCKET_DIR, `${name}.sock`)));
   const socketPath = path.join(SOCKET_DIR, `${name}.sock`);
   const dev = await ConfigOnlyDevice.create();
@@ -45,22 +57,50 @@ async function device(t: ExecutionContext): Promise<{ name: string; socketPath: 
 }
 
 /** `wg showconf` without the PrivateKey line, so no key material reaches an assertion diff. */
-const showconfPublic = async (name: string): Promise<string> => (await wg('showconf', name)).split('\n').filter((l) => !l.startsWith('PrivateKey')).join('\n');
+const showconfPublic = async (name: string): Promise<string> =>
+  (await wg('showconf', name))
+    .split('\n')
+    .filter((l) => !l.startsWith('PrivateKey'))
+    .join('\n');
 
 test('wg set configures key, port, peers, endpoints, keepalive and allowed IPs, and wg show reads them back', async (t) => {
   const { name } = await device(t);
   const own = await keypair();
   const [a, b] = [await keypair(), await keypair()];
-  await wg('set', name, 'private-key', own.file, 'listen-port', '51999', 'fwmark', '0x1234',
-    'peer', a.publicKey, 'allowed-ips', '10.1.0.7/24,fd00:1::1/64', 'endpoint', '192.0.2.1:51820', 'persistent-keepalive', '25',
-    'peer', b.publicKey, 'allowed-ips', '10.2.0.0/24', 'endpoint', '[2001:db8::1]:443');
+  await wg(
+    'set',
+    name,
+    'private-key',
+    own.file,
+    'listen-port',
+    '51999',
+    'fwmark',
+    '0x1234',
+    'peer',
+    a.publicKey,
+    'allowed-ips',
+    '10.1.0.7/24,fd00:1::1/64',
+    'endpoint',
+    '192.0.2.1:51820',
+    'persistent-keepalive',
+    '25',
+    'peer',
+    b.publicKey,
+    'allowed-ips',
+    '10.2.0.0/24',
+    'endpoint',
+    '[2001:db8::1]:443',
+  );
   const [header, ...peers] = (await wg('show', name, 'dump')).split('\n').map((l) => l.split('\t'));
   t.true(header![0] === own.privateKey, 'private key reads back');
   t.deepEqual(header!.slice(1), [own.publicKey, '51999', '0x1234']);
-  t.deepEqual(peers.map((p) => p.slice(0, 1).concat(p.slice(2))), [
-    [a.publicKey, '192.0.2.1:51820', '10.1.0.0/24,fd00:1::/64', '0', '0', '0', '25'],
-    [b.publicKey, '[2001:db8::1]:443', '10.2.0.0/24', '0', '0', '0', 'off'],
-  ]);
+  t.deepEqual(
+    peers.map((p) => p.slice(0, 1).concat(p.slice(2))),
+    [
+      [a.publicKey, '192.0.2.1:51820', '10.1.0.0/24,fd00:1::/64', '0', '0', '0', '25'],
+      [b.publicKey, '[2001:db8::1]:443', '10.2.0.0/24', '0', '0', '0', 'off'],
+    ],
+  );
   t.is(await wg('show', name, 'public-key'), own.publicKey);
   t.is(await wg('show', name, 'listen-port'), '51999');
   t.is(await wg('show', name, 'fwmark'), '0x1234');
@@ -79,29 +119,75 @@ test('wg setconf, addconf and syncconf apply a config file; showconf writes it b
   const [a, b, c] = [await keypair(), await keypair(), await keypair()];
   const psk = await wg('genpsk');
   const file = path.join(keyDir, `${name}.conf`);
-  writeFileSync(file, [
-    '[Interface]', `PrivateKey = ${own.privateKey}`, 'ListenPort = 40001', '',
-    '[Peer]', `PublicKey = ${a.publicKey}`, `PresharedKey = ${psk}`, 'AllowedIPs = 10.1.0.0/24, fd00:1::/64', 'Endpoint = 198.51.100.1:51820', '',
-    '[Peer]', `PublicKey = ${b.publicKey}`, 'AllowedIPs = 10.2.0.0/24', 'PersistentKeepalive = 15', '',
-  ].join('\n'), { mode: 0o600 });
+  writeFileSync(
+    file,
+    [
+      '[Interface]',
+      `PrivateKey = ${own.privateKey}`,
+      'ListenPort = 40001',
+      '',
+      '[Peer]',
+      `PublicKey = ${a.publicKey}`,
+      `PresharedKey = ${psk}`,
+      'AllowedIPs = 10.1.0.0/24, fd00:1::/64',
+      'Endpoint = 198.51.100.1:51820',
+      '',
+      '[Peer]',
+      `PublicKey = ${b.publicKey}`,
+      'AllowedIPs = 10.2.0.0/24',
+      'PersistentKeepalive = 15',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   await wg('setconf', name, file);
-  t.is(await showconfPublic(name), [
-    '[Interface]', 'ListenPort = 40001', '',
-    '[Peer]', `PublicKey = ${a.publicKey}`, `PresharedKey = ${psk}`, 'AllowedIPs = 10.1.0.0/24, fd00:1::/64', 'Endpoint = 198.51.100.1:51820', '',
-    '[Peer]', `PublicKey = ${b.publicKey}`, 'AllowedIPs = 10.2.0.0/24', 'PersistentKeepalive = 15',
-  ].join('\n'));
+  t.is(
+    await showconfPublic(name),
+    [
+      '[Interface]',
+      'ListenPort = 40001',
+      '',
+      '[Peer]',
+      `PublicKey = ${a.publicKey}`,
+      `PresharedKey = ${psk}`,
+      'AllowedIPs = 10.1.0.0/24, fd00:1::/64',
+      'Endpoint = 198.51.100.1:51820',
+      '',
+      '[Peer]',
+      `PublicKey = ${b.publicKey}`,
+      'AllowedIPs = 10.2.0.0/24',
+      'PersistentKeepalive = 15',
+    ].join('\n'),
+  );
 
-  writeFileSync(file, ['[Peer]', `PublicKey = ${c.publicKey}`, 'AllowedIPs = 10.3.0.0/24', ''].join('\n'), { mode: 0o600 });
+  writeFileSync(file, ['[Peer]', `PublicKey = ${c.publicKey}`, 'AllowedIPs = 10.3.0.0/24', ''].join('\n'), {
+    mode: 0o600,
+  });
   await wg('addconf', name, file);
   t.is(await wg('show', name, 'peers'), [a.publicKey, b.publicKey, c.publicKey].join('\n'));
 
   // syncconf: c is dropped, a loses its IPv6 prefix; b untouched. (Whether a keeps its preshared
   // key depends on the wg version: newer ones send an all-zero key; Debian's sends nothing.)
-  writeFileSync(file, [
-    '[Interface]', `PrivateKey = ${own.privateKey}`, 'ListenPort = 40001', '',
-    '[Peer]', `PublicKey = ${a.publicKey}`, 'AllowedIPs = 10.1.0.0/24', 'Endpoint = 198.51.100.1:51820', '',
-    '[Peer]', `PublicKey = ${b.publicKey}`, 'AllowedIPs = 10.2.0.0/24', 'PersistentKeepalive = 15', '',
-  ].join('\n'), { mode: 0o600 });
+  writeFileSync(
+    file,
+    [
+      '[Interface]',
+      `PrivateKey = ${own.privateKey}`,
+      'ListenPort = 40001',
+      '',
+      '[Peer]',
+      `PublicKey = ${a.publicKey}`,
+      'AllowedIPs = 10.1.0.0/24',
+      'Endpoint = 198.51.100.1:51820',
+      '',
+      '[Peer]',
+      `PublicKey = ${b.publicKey}`,
+      'AllowedIPs = 10.2.0.0/24',
+      'PersistentKeepalive = 15',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   await wg('syncconf', name, file);
   t.is(await wg('show', name, 'allowed-ips'), `${a.publicKey}\t10.1.0.0/24\n${b.publicKey}\t10.2.0.0/24`);
   t.is(await wg('show', name, 'peers'), `${a.publicKey}\n${b.publicKey}`);
@@ -112,11 +198,27 @@ test('removing a peer, replacing allowed IPs, moving an allowed IP and clearing 
   const { name, dev } = await device(t);
   const own = await keypair();
   const [a, b] = [await keypair(), await keypair()];
-  await wg('set', name, 'private-key', own.file, 'peer', a.publicKey, 'allowed-ips', '10.1.0.0/24,10.9.0.0/16', 'peer', b.publicKey, 'allowed-ips', '10.2.0.0/24');
+  await wg(
+    'set',
+    name,
+    'private-key',
+    own.file,
+    'peer',
+    a.publicKey,
+    'allowed-ips',
+    '10.1.0.0/24,10.9.0.0/16',
+    'peer',
+    b.publicKey,
+    'allowed-ips',
+    '10.2.0.0/24',
+  );
 
   await wg('set', name, 'peer', a.publicKey, 'allowed-ips', '10.1.0.0/24,10.5.0.0/16');
   t.is(await wg('show', name, 'allowed-ips'), `${a.publicKey}\t10.1.0.0/24 10.5.0.0/16\n${b.publicKey}\t10.2.0.0/24`);
-  t.deepEqual(dev.lastChanges.map((c) => (c.kind === 'peer-updated' ? c.fields : c.kind)), [['allowedIps']]);
+  t.deepEqual(
+    dev.lastChanges.map((c) => (c.kind === 'peer-updated' ? c.fields : c.kind)),
+    [['allowedIps']],
+  );
 
   // `wg set ... allowed-ips` replaces b's list; 10.1.0.0/24 leaves a.
   await wg('set', name, 'peer', b.publicKey, 'allowed-ips', '10.2.0.0/24,10.1.0.0/24');
@@ -138,7 +240,18 @@ test('a peer with the device own public key is ignored when wg adds it', async (
   const { name } = await device(t);
   const own = await keypair();
   const a = await keypair();
-  await wg('set', name, 'private-key', own.file, 'peer', own.publicKey, 'allowed-ips', '10.7.0.0/24', 'peer', a.publicKey);
+  await wg(
+    'set',
+    name,
+    'private-key',
+    own.file,
+    'peer',
+    own.publicKey,
+    'allowed-ips',
+    '10.7.0.0/24',
+    'peer',
+    a.publicKey,
+  );
   t.is(await wg('show', name, 'peers'), a.publicKey);
 });
 
@@ -158,7 +271,20 @@ test('raw malformed requests answer their errno and leave wg showconf unchanged'
   const { name, socketPath } = await device(t);
   const own = await keypair();
   const a = await keypair();
-  await wg('set', name, 'private-key', own.file, 'listen-port', '40002', 'peer', a.publicKey, 'allowed-ips', '10.1.0.0/24', 'endpoint', '192.0.2.9:1');
+  await wg(
+    'set',
+    name,
+    'private-key',
+    own.file,
+    'listen-port',
+    '40002',
+    'peer',
+    a.publicKey,
+    'allowed-ips',
+    '10.1.0.0/24',
+    'endpoint',
+    '192.0.2.9:1',
+  );
   const before = await wg('showconf', name);
   const client = new UapiClient();
   for (const [what, text, errno] of RAW_BAD) {
@@ -200,7 +326,9 @@ test('the socket under /var/run/wireguard is root-only; a stale one is replaced 
   t.is(statSync(socketPath).mode & 0o077, 0);
   t.is(statSync(SOCKET_DIR).mode & 0o777, 0o755);
 
-  const refused = await t.throwsAsync(UapiServer.listen(socketPath, await ConfigOnlyDevice.create()), { instanceOf: UapiError });
+  const refused = await t.throwsAsync(UapiServer.listen(socketPath, await ConfigOnlyDevice.create()), {
+    instanceOf: UapiError,
+  });
   t.is(refused!.code, 'EADDRINUSE');
 
   // Leave a stale socket file behind: a process that bound it was SIGKILLed.

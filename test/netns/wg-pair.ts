@@ -15,7 +15,14 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ping, waitFor, type BackgroundProcess, type CommandResult, type Namespace, type World } from '../harness/index.js';
+import {
+  ping,
+  waitFor,
+  type BackgroundProcess,
+  type CommandResult,
+  type Namespace,
+  type World,
+} from '../harness/index.js';
 import { worldFor } from '../harness/ava.js';
 
 export type WgImplementation = 'zmesh-wg' | 'wireguard-go';
@@ -82,7 +89,8 @@ export interface DeviceDump {
 export function parseDump(text: string): DeviceDump {
   const lines = text.split('\n').filter((l) => l.length > 0);
   const device = lines[0]?.split('\t');
-  if (device?.length !== 4) throw new Error(`wg show dump: the device line has ${device?.length ?? 0} fields, expected 4`);
+  if (device?.length !== 4)
+    throw new Error(`wg show dump: the device line has ${device?.length ?? 0} fields, expected 4`);
   const peers = lines.slice(1).map((line, i): PeerDump => {
     const f = line.split('\t');
     if (f.length !== 8) throw new Error(`wg show dump: peer line ${i + 1} has ${f.length} fields, expected 8`);
@@ -187,7 +195,9 @@ export class WgInterface {
 
   /** `wg showconf` as a SHA-256 digest, so a comparison never prints the private key it contains. */
   async showconfDigest(): Promise<string> {
-    return createHash('sha256').update((await this.wg(['showconf', this.ifname])).stdout).digest('hex');
+    return createHash('sha256')
+      .update((await this.wg(['showconf', this.ifname])).stdout)
+      .digest('hex');
   }
 }
 
@@ -219,7 +229,8 @@ export function removeSocketsOf(prefix: string): void {
   } catch {
     return;
   }
-  for (const n of names) if (n.startsWith(prefix) && n.endsWith('.sock')) rmSync(join(SOCKET_DIRECTORY, n), { force: true });
+  for (const n of names)
+    if (n.startsWith(prefix) && n.endsWith('.sock')) rmSync(join(SOCKET_DIRECTORY, n), { force: true });
 }
 
 export function isSocket(path: string): boolean {
@@ -243,15 +254,26 @@ export interface StartOptions {
  * Starts `implementation -f IFNAME` in `ns` (IFNAME = world prefix + short), waits for its UAPI
  * socket and TUN, and sets its private key (and port). The process is tracked by the world.
  */
-export async function startWg(w: World, ns: Namespace, short: string, implementation: WgImplementation, opts: StartOptions = {}): Promise<WgInterface> {
+export async function startWg(
+  w: World,
+  ns: Namespace,
+  short: string,
+  implementation: WgImplementation,
+  opts: StartOptions = {},
+): Promise<WgInterface> {
   const ifname = w.ifname(short);
   const bin = implementation === 'zmesh-wg' ? ZMESH_WG_BIN : WIREGUARD_GO;
   // wireguard-go refuses to run where kernel WireGuard exists unless told; harmless here.
-  const proc = ns.spawn(bin, ['-f', ifname], { env: { LOG_LEVEL: 'error', WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' } });
-  await waitFor(() => {
-    if (!proc.running) throw new Error(`${implementation} exited: ${proc.stderr.slice(-500)}`);
-    return isSocket(socketPathOf(ifname));
-  }, { what: `${implementation} ${ifname} to create its UAPI socket`, timeoutMs: 15_000 });
+  const proc = ns.spawn(bin, ['-f', ifname], {
+    env: { LOG_LEVEL: 'error', WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' },
+  });
+  await waitFor(
+    () => {
+      if (!proc.running) throw new Error(`${implementation} exited: ${proc.stderr.slice(-500)}`);
+      return isSocket(socketPathOf(ifname));
+    },
+    { what: `${implementation} ${ifname} to create its UAPI socket`, timeoutMs: 15_000 },
+  );
   const keys = opts.keys ?? generateKeys(w);
   const wg = new WgInterface(ns, ifname, implementation, keys, proc);
   const args = ['set', ifname, 'private-key', keys.privateKeyFile];
@@ -333,15 +355,24 @@ export async function pingUntilAnswered(from: Namespace, to: string, timeoutMs =
  * B's again after `settleMs`, all four agreeing with their repeat. A pair read this way cannot be
  * split by a packet in flight, so A.tx == B.rx holds exactly unless a counter is wrong.
  */
-export async function quiescentCounters(a: WgInterface, b: WgInterface, settleMs = 300, timeoutMs = 8_000): Promise<{ a: PeerDump; b: PeerDump }> {
+export async function quiescentCounters(
+  a: WgInterface,
+  b: WgInterface,
+  settleMs = 300,
+  timeoutMs = 8_000,
+): Promise<{ a: PeerDump; b: PeerDump }> {
   const read = async () => ({ a: await a.peer(b.publicKey), b: await b.peer(a.publicKey) });
-  const same = (x: PeerDump, y: PeerDump) => x.rxBytes === y.rxBytes && x.txBytes === y.txBytes && x.latestHandshake === y.latestHandshake;
-  return waitFor(async () => {
-    const first = await read();
-    await new Promise((r) => setTimeout(r, settleMs));
-    const second = await read();
-    return same(first.a, second.a) && same(first.b, second.b) ? second : null;
-  }, { what: `the counters of ${a.ifname} and ${b.ifname} to stop moving`, timeoutMs, intervalMs: 0 });
+  const same = (x: PeerDump, y: PeerDump) =>
+    x.rxBytes === y.rxBytes && x.txBytes === y.txBytes && x.latestHandshake === y.latestHandshake;
+  return waitFor(
+    async () => {
+      const first = await read();
+      await new Promise((r) => setTimeout(r, settleMs));
+      const second = await read();
+      return same(first.a, second.a) && same(first.b, second.b) ? second : null;
+    },
+    { what: `the counters of ${a.ifname} and ${b.ifname} to stop moving`, timeoutMs, intervalMs: 0 },
+  );
 }
 
 /** The smallest WireGuard datagram (a keepalive) and the largest at the default MTU 1420 (+ 32 bytes of header and tag). */

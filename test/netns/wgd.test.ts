@@ -10,7 +10,15 @@ import { execa } from 'execa';
 import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ping, runCommand, systemTool, waitFor, type BackgroundProcess, type Namespace, type World } from '../harness/index.js';
+import {
+  ping,
+  runCommand,
+  systemTool,
+  waitFor,
+  type BackgroundProcess,
+  type Namespace,
+  type World,
+} from '../harness/index.js';
 import { worldFor } from '../harness/ava.js';
 import { WgdClient } from '../../src/wg/wgd/client.js';
 import { WgdError } from '../../src/wg/wgd/errors.js';
@@ -31,7 +39,16 @@ async function startWgd(w: World, node: Namespace, dirs?: { control: string; uap
   const tmp = w.tempDir();
   const control = dirs?.control ?? path.join(tmp, 'ctl', 'wgd.sock');
   const uapiDir = dirs?.uapiDir ?? path.join(tmp, 'uapi');
-  const proc = node.spawn('node', ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'wgd', '--control', control, '--uapi-dir', uapiDir]);
+  const proc = node.spawn('node', [
+    '--import',
+    'tsx',
+    path.join(ROOT, 'src/cli/main.ts'),
+    'wgd',
+    '--control',
+    control,
+    '--uapi-dir',
+    uapiDir,
+  ]);
   await proc.waitForOutput(/zmesh wgd: ready/, { timeoutMs: 20_000 });
   return { proc, client: new WgdClient(control, { timeoutMs: 5000 }), control, uapiDir };
 }
@@ -65,10 +82,13 @@ async function linkNames(ns: Namespace): Promise<string[]> {
 /** UDP ports bound in a namespace. */
 async function udpPorts(ns: Namespace): Promise<number[]> {
   const r = await ns.exec('ss', ['-Hnul']);
-  return r.stdout.split('\n').filter(Boolean).map((line) => {
-    const local = line.split(/\s+/)[3] ?? '';
-    return Number(local.slice(local.lastIndexOf(':') + 1));
-  });
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const local = line.split(/\s+/)[3] ?? '';
+      return Number(local.slice(local.lastIndexOf(':') + 1));
+    });
 }
 
 test('two devices in two NR namespaces, configured by wg(8), carry ping between the NRs over UDP in the node namespace; list, delete, a removed namespace and SIGTERM behave', async (t) => {
@@ -94,8 +114,32 @@ test('two devices in two NR namespaces, configured by wg(8), carry ping between 
   linkForWg(t, wa, a.uapiSocket);
   linkForWg(t, wb, b.uapiSocket);
   const [ka, kb] = [await keypair(w.tempDir(), 'a'), await keypair(w.tempDir(), 'b')];
-  await wg(['set', wa, 'private-key', ka.file, 'listen-port', String(a.listenPort), 'peer', kb.publicKey, 'endpoint', `127.0.0.1:${b.listenPort}`, 'allowed-ips', '10.99.0.2/32']);
-  await wg(['set', wb, 'private-key', kb.file, 'peer', ka.publicKey, 'endpoint', `127.0.0.1:${a.listenPort}`, 'allowed-ips', '10.99.0.1/32']);
+  await wg([
+    'set',
+    wa,
+    'private-key',
+    ka.file,
+    'listen-port',
+    String(a.listenPort),
+    'peer',
+    kb.publicKey,
+    'endpoint',
+    `127.0.0.1:${b.listenPort}`,
+    'allowed-ips',
+    '10.99.0.2/32',
+  ]);
+  await wg([
+    'set',
+    wb,
+    'private-key',
+    kb.file,
+    'peer',
+    ka.publicKey,
+    'endpoint',
+    `127.0.0.1:${a.listenPort}`,
+    'allowed-ips',
+    '10.99.0.1/32',
+  ]);
   await nrA.addAddress(wa, '10.99.0.1/24');
   await nrB.addAddress(wb, '10.99.0.2/24');
   await nrA.setUp(wa);
@@ -122,7 +166,10 @@ test('two devices in two NR namespaces, configured by wg(8), carry ping between 
   t.deepEqual(await d.client.delete(wa), { existed: true });
   t.false((await linkNames(nrA)).includes(wa));
   t.false(existsSync(a.uapiSocket));
-  t.deepEqual((await d.client.list()).map((x) => x.name), [wb]);
+  t.deepEqual(
+    (await d.client.list()).map((x) => x.name),
+    [wb],
+  );
 
   // A namespace that disappears takes its device out of the registry (TUN and socket closed).
   const nrC = `${w.prefix}nrc`; // made here, not by the world: deleting it must not break teardown
@@ -131,7 +178,10 @@ test('two devices in two NR namespaces, configured by wg(8), carry ping between 
   const { device: c } = await d.client.create({ name: wc, netns: `/run/netns/${nrC}` });
   t.true(existsSync(c.uapiSocket));
   await runCommand(systemTool('ip'), ['netns', 'del', nrC]);
-  await waitFor(async () => !(await d.client.list()).some((x) => x.name === wc), { what: `${wc} to leave the registry`, timeoutMs: 5000 });
+  await waitFor(async () => !(await d.client.list()).some((x) => x.name === wc), {
+    what: `${wc} to leave the registry`,
+    timeoutMs: 5000,
+  });
   t.false(existsSync(c.uapiSocket));
 
   // SIGTERM: exit 0, no TUN, no socket left.
@@ -157,7 +207,10 @@ test('SIGKILL of wgd leaves no TUN; a new wgd replaces the stale control and UAP
   process.kill(first.proc.pid, 'SIGKILL');
   t.is((await first.proc.exited).signal, 'SIGKILL');
   // The TUNs went with the process's file descriptors; only the socket files remain (stale).
-  await waitFor(async () => !(await linkNames(nrA)).includes(wa) && !(await linkNames(nrB)).includes(wb), { what: 'the TUNs to vanish', timeoutMs: 3000 });
+  await waitFor(async () => !(await linkNames(nrA)).includes(wa) && !(await linkNames(nrB)).includes(wb), {
+    what: 'the TUNs to vanish',
+    timeoutMs: 3000,
+  });
   t.true(existsSync(path.join(first.uapiDir, `${wa}.sock`)));
   t.true(existsSync(first.control));
   const down = await t.throwsAsync(first.client.ping(), { instanceOf: WgdError });
@@ -179,7 +232,9 @@ test('the real daemon refuses a missing namespace, a non-namespace file and a na
   const d = await startWgd(w, node);
   const name = w.ifname('wa');
 
-  const missing = await t.throwsAsync(d.client.create({ name, netns: `/run/netns/${w.prefix}nothere` }), { instanceOf: WgdError });
+  const missing = await t.throwsAsync(d.client.create({ name, netns: `/run/netns/${w.prefix}nothere` }), {
+    instanceOf: WgdError,
+  });
   t.is(missing!.code, 'ENOENT');
   t.regex(missing!.message, /^netns: .* does not exist/);
 

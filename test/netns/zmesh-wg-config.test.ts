@@ -7,13 +7,23 @@
 import test from 'ava';
 import net from 'node:net';
 import { ping, type Namespace, type PingResult, type World } from '../harness/index.js';
-import { endpointText, generateKeys, INNER, pingUntilAnswered, startWg, wgPair, wgWorld, type WgInterface } from './wg-pair.js';
+import {
+  endpointText,
+  generateKeys,
+  INNER,
+  pingUntilAnswered,
+  startWg,
+  wgPair,
+  wgWorld,
+  type WgInterface,
+} from './wg-pair.js';
 
 const INNER_C = '10.99.0.3';
 const MOVABLE = '10.99.0.100';
 
 /** Short pings: a change that takes effect at once shows in the very next packets. */
-const quickPing = (from: Namespace, to: string): Promise<PingResult> => ping(from, to, { count: 3, intervalMs: 100, timeoutMs: 1_000 });
+const quickPing = (from: Namespace, to: string): Promise<PingResult> =>
+  ping(from, to, { count: 3, intervalMs: 100, timeoutMs: 1_000 });
 
 interface Hub {
   a: WgInterface;
@@ -32,8 +42,14 @@ async function hub(w: World): Promise<Hub> {
   ]);
   await nsC.addAddress(c.ifname, `${MOVABLE}/32`);
   const portA = await a.listenPort();
-  await a.setPeer(b.publicKey, { endpoint: endpointText('192.0.2.2', await b.listenPort()), allowedIps: [`${INNER.b}/32`, `${MOVABLE}/32`] });
-  await a.setPeer(c.publicKey, { endpoint: endpointText('192.0.2.6', await c.listenPort()), allowedIps: [`${INNER_C}/32`] });
+  await a.setPeer(b.publicKey, {
+    endpoint: endpointText('192.0.2.2', await b.listenPort()),
+    allowedIps: [`${INNER.b}/32`, `${MOVABLE}/32`],
+  });
+  await a.setPeer(c.publicKey, {
+    endpoint: endpointText('192.0.2.6', await c.listenPort()),
+    allowedIps: [`${INNER_C}/32`],
+  });
   await b.setPeer(a.publicKey, { endpoint: endpointText('192.0.2.1', portA), allowedIps: [`${INNER.a}/32`] });
   await c.setPeer(a.publicKey, { endpoint: endpointText('192.0.2.5', portA), allowedIps: [`${INNER.a}/32`] });
   await pingUntilAnswered(nsA, INNER.b);
@@ -46,13 +62,16 @@ test('removing a peer stops its traffic at once, both ways, and leaves the other
   const { a, b } = await hub(w);
   t.is((await quickPing(b.ns, INNER.a)).loss, 0, 'B reaches A before');
   await a.removePeer(b.publicKey);
-  t.false((await a.dump()).peers.some((p) => p.publicKey === b.publicKey), 'wg show no longer lists B');
+  t.false(
+    (await a.dump()).peers.some((p) => p.publicKey === b.publicKey),
+    'wg show no longer lists B',
+  );
   t.is((await quickPing(a.ns, INNER.b)).received, 0, 'A → B stops at once');
   t.is((await quickPing(b.ns, INNER.a)).received, 0, "B → A stops at once (B's session is no longer accepted)");
   t.is((await quickPing(a.ns, INNER_C)).loss, 0, 'C is unaffected');
 });
 
-test("changing the private key stops traffic with peers that know the old one at once; it resumes when they learn the new public key", async (t) => {
+test('changing the private key stops traffic with peers that know the old one at once; it resumes when they learn the new public key', async (t) => {
   const w = await wgWorld(t);
   const { a, b, c } = await hub(w);
   const oldPublic = a.publicKey;
@@ -110,13 +129,23 @@ function exchange(socketPath: string, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let answer = '';
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to a ${request.length}-byte request within 10 s (got ${JSON.stringify(answer)})`)); }, 10_000);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer to a ${request.length}-byte request within 10 s (got ${JSON.stringify(answer)})`));
+    }, 10_000);
     socket.on('connect', () => socket.write(request));
     socket.on('data', (d) => {
       answer += d.toString();
-      if (answer.endsWith('\n\n')) { clearTimeout(timer); socket.end(); resolve(answer); }
+      if (answer.endsWith('\n\n')) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(answer);
+      }
     });
-    socket.on('error', (e) => { clearTimeout(timer); reject(e); });
+    socket.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 

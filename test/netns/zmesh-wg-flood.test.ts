@@ -17,10 +17,11 @@ const REPLAYED_DATAGRAMS = 5_000;
 /** UDP payloads of an Ethernet/IPv4 pcap (what tcpdump -w writes for a veth). */
 function udpPayloads(pcap: Buffer): Buffer[] {
   const magic = pcap.readUInt32LE(0);
-  if (magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) throw new Error(`not a little-endian pcap (magic ${magic.toString(16)})`);
+  if (magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d)
+    throw new Error(`not a little-endian pcap (magic ${magic.toString(16)})`);
   if (pcap.readUInt32LE(20) !== 1) throw new Error('pcap link type is not Ethernet');
   const out: Buffer[] = [];
-  for (let off = 24; off + 16 <= pcap.length;) {
+  for (let off = 24; off + 16 <= pcap.length; ) {
     const caplen = pcap.readUInt32LE(off + 8);
     const frame = pcap.subarray(off + 16, off + 16 + caplen);
     off += 16 + caplen;
@@ -77,7 +78,18 @@ test('a flood of 15k random and 5k replayed datagrams crashes nothing, delivers 
 
   // Capture what B sends to A: its handshake initiation, data and keepalives.
   const pcapFile = join(w.tempDir(), 'b-to-a.pcap');
-  const tcpdump = pair.b.ns.spawn('tcpdump', ['-n', '-U', '--immediate-mode', '-Z', 'root', '-i', 'ub', '-w', pcapFile, `udp and dst port ${pair.ports.a}`]);
+  const tcpdump = pair.b.ns.spawn('tcpdump', [
+    '-n',
+    '-U',
+    '--immediate-mode',
+    '-Z',
+    'root',
+    '-i',
+    'ub',
+    '-w',
+    pcapFile,
+    `udp and dst port ${pair.ports.a}`,
+  ]);
   // As in dataplane-offload: a start under load (two cores shared by several runs) can pass 5 s.
   await tcpdump.waitForOutput(/listening on/, { stream: 'stderr', timeoutMs: 10_000 });
   await pingUntilAnswered(pair.b.ns, INNER.a);
@@ -85,21 +97,37 @@ test('a flood of 15k random and 5k replayed datagrams crashes nothing, delivers 
   await tcpdump.stop();
   const captured = udpPayloads(readFileSync(pcapFile));
   t.log(`captured ${captured.length} datagrams (type:size) ${captured.map((d) => `${d[0]}:${d.length}`).join(' ')}`);
-  t.true(captured.some((d) => d[0] === 1 && d.length === 148), 'the capture holds a handshake initiation');
+  t.true(
+    captured.some((d) => d[0] === 1 && d.length === 148),
+    'the capture holds a handshake initiation',
+  );
   t.true(captured.filter((d) => d[0] === 4 && d.length > 32).length >= 10, 'and transport data');
   const captureFile = join(w.tempDir(), 'captured.json');
   writeFileSync(captureFile, JSON.stringify(captured.map((b) => b.toString('base64'))));
 
   const before = { tunRx: await pair.a.tunRxPackets(), peer: await pair.a.peer(pair.b.publicKey) };
-  const flood = attacker.spawn(process.execPath, ['-e', ATTACKER, '203.0.113.1', String(pair.ports.a), String(RANDOM_DATAGRAMS), String(REPLAYED_DATAGRAMS), captureFile]);
+  const flood = attacker.spawn(process.execPath, [
+    '-e',
+    ATTACKER,
+    '203.0.113.1',
+    String(pair.ports.a),
+    String(RANDOM_DATAGRAMS),
+    String(REPLAYED_DATAGRAMS),
+    captureFile,
+  ]);
   const [, report] = await flood.waitForOutput(/(\{"done":true.*\})/, { timeoutMs: 30_000 });
   const { sent } = JSON.parse(report!) as { sent: number };
   t.true(sent >= 0.99 * (RANDOM_DATAGRAMS + REPLAYED_DATAGRAMS), `the attacker sent ${sent} datagrams`);
   // Let zmesh-wg drain its socket: wait until its namespace saw all the datagrams arrive.
-  await waitFor(async () => {
-    const snmp = (await pair.a.ns.exec('cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp: '));
-    return Number(snmp[1]?.split(/\s+/)[1]) >= sent;
-  }, { what: 'the datagrams to reach zmesh-wg', timeoutMs: 10_000 });
+  await waitFor(
+    async () => {
+      const snmp = (await pair.a.ns.exec('cat', ['/proc/net/snmp'])).stdout
+        .split('\n')
+        .filter((l) => l.startsWith('Udp: '));
+      return Number(snmp[1]?.split(/\s+/)[1]) >= sent;
+    },
+    { what: 'the datagrams to reach zmesh-wg', timeoutMs: 10_000 },
+  );
 
   t.true(pair.a.process.running, 'zmesh-wg is still running');
   t.true(isSocket(pair.a.socketPath), 'its UAPI socket is there');

@@ -5,7 +5,17 @@
 // Serial: the transfers share two cores and their throughput is reported.
 import test, { type ExecutionContext } from 'ava';
 import { ping, tcpTransfer } from '../harness/index.js';
-import { countersAgree, INNER, pingUntilAnswered, udpReceiveErrors, quiescentCounters, wgPair, wgWorld, type Family, type WgImplementation } from './wg-pair.js';
+import {
+  countersAgree,
+  INNER,
+  pingUntilAnswered,
+  udpReceiveErrors,
+  quiescentCounters,
+  wgPair,
+  wgWorld,
+  type Family,
+  type WgImplementation,
+} from './wg-pair.js';
 
 const TRANSFER_BYTES = 200 * 1024 * 1024;
 
@@ -27,7 +37,10 @@ async function interoperate(t: ExecutionContext, s: Scenario): Promise<void> {
   t.is((await responder.peer(initiator.publicKey)).endpoint, null, 'the responder starts without an endpoint');
   await pingUntilAnswered(initiator.ns, responderInner);
   const initiatorUnderlay = s.initiator === 'a' ? pair.underlay.a : pair.underlay.b;
-  t.true((await responder.peer(initiator.publicKey)).endpoint?.includes(initiatorUnderlay), 'the responder learnt the endpoint from the handshake');
+  t.true(
+    (await responder.peer(initiator.publicKey)).endpoint?.includes(initiatorUnderlay),
+    'the responder learnt the endpoint from the handshake',
+  );
 
   const ab = await ping(pair.a.ns, INNER.b, { count: 5, intervalMs: 50 });
   const ba = await ping(pair.b.ns, INNER.a, { count: 5, intervalMs: 50 });
@@ -38,10 +51,18 @@ async function interoperate(t: ExecutionContext, s: Scenario): Promise<void> {
   t.is(ab.loss, 0, 'A → B ping');
   t.is(ba.loss, 0, 'B → A ping');
 
-  const r = await tcpTransfer({ client: initiator.ns, server: responder.ns, connectTo: responderInner, bytes: TRANSFER_BYTES, timeoutMs: 60_000 });
+  const r = await tcpTransfer({
+    client: initiator.ns,
+    server: responder.ns,
+    connectTo: responderInner,
+    bytes: TRANSFER_BYTES,
+    timeoutMs: 60_000,
+  });
   t.is(r.receivedBytes, TRANSFER_BYTES);
   t.true(r.intact, 'the received SHA-256 equals the sent one');
-  t.log(`${s.initiator === 'a' ? s.a : s.b} → ${s.initiator === 'a' ? s.b : s.a} over IPv${s.underlay}: 200 MiB in ${(r.durationMs / 1000).toFixed(2)} s = ${(TRANSFER_BYTES * 8 / r.durationMs / 1e3).toFixed(0)} Mbit/s`);
+  t.log(
+    `${s.initiator === 'a' ? s.a : s.b} → ${s.initiator === 'a' ? s.b : s.a} over IPv${s.underlay}: 200 MiB in ${(r.durationMs / 1000).toFixed(2)} s = ${((TRANSFER_BYTES * 8) / r.durationMs / 1e3).toFixed(0)} Mbit/s`,
+  );
 
   // Traffic has stopped: each side's view of the other must agree to the byte.
   const c = await quiescentCounters(pair.a, pair.b);
@@ -51,17 +72,30 @@ async function interoperate(t: ExecutionContext, s: Scenario): Promise<void> {
   t.true(c.a.txBytes + c.a.rxBytes > BigInt(TRANSFER_BYTES), 'the transfer is in the counters');
   // Exact equality, except for datagrams the receiver's kernel dropped (a full socket buffer: Debian's
   // wireguard-go reads too slowly to keep up with a fast sender); each accounts for 32..1452 bytes.
-  t.log(`A ${s.a}: tx ${c.a.txBytes} rx ${c.a.rxBytes}, UDP drops ${dropped.a}; B ${s.b}: tx ${c.b.txBytes} rx ${c.b.rxBytes}, UDP drops ${dropped.b}`);
-  t.true(countersAgree(c.a.txBytes, c.b.rxBytes, dropped.b), "A's tx bytes equal B's rx bytes plus what B's kernel dropped");
-  t.true(countersAgree(c.b.txBytes, c.a.rxBytes, dropped.a), "B's tx bytes equal A's rx bytes plus what A's kernel dropped");
+  t.log(
+    `A ${s.a}: tx ${c.a.txBytes} rx ${c.a.rxBytes}, UDP drops ${dropped.a}; B ${s.b}: tx ${c.b.txBytes} rx ${c.b.rxBytes}, UDP drops ${dropped.b}`,
+  );
+  t.true(
+    countersAgree(c.a.txBytes, c.b.rxBytes, dropped.b),
+    "A's tx bytes equal B's rx bytes plus what B's kernel dropped",
+  );
+  t.true(
+    countersAgree(c.b.txBytes, c.a.rxBytes, dropped.a),
+    "B's tx bytes equal A's rx bytes plus what A's kernel dropped",
+  );
 }
 
 for (const underlay of [4, 6] as const) {
-  test.serial(`zmesh-wg initiates to wireguard-go over IPv${underlay}: ping both ways, 200 MB intact, wg show counters agree`, (t) =>
-    interoperate(t, { a: 'zmesh-wg', b: 'wireguard-go', underlay, initiator: 'a' }));
-  test.serial(`wireguard-go initiates to zmesh-wg over IPv${underlay}: ping both ways, 200 MB intact, wg show counters agree`, (t) =>
-    interoperate(t, { a: 'zmesh-wg', b: 'wireguard-go', underlay, initiator: 'b' }));
+  test.serial(
+    `zmesh-wg initiates to wireguard-go over IPv${underlay}: ping both ways, 200 MB intact, wg show counters agree`,
+    (t) => interoperate(t, { a: 'zmesh-wg', b: 'wireguard-go', underlay, initiator: 'a' }),
+  );
+  test.serial(
+    `wireguard-go initiates to zmesh-wg over IPv${underlay}: ping both ways, 200 MB intact, wg show counters agree`,
+    (t) => interoperate(t, { a: 'zmesh-wg', b: 'wireguard-go', underlay, initiator: 'b' }),
+  );
 }
 
 test.serial('zmesh-wg ↔ zmesh-wg: handshake, ping both ways, 200 MB intact, wg show counters agree', (t) =>
-  interoperate(t, { a: 'zmesh-wg', b: 'zmesh-wg', underlay: 4, initiator: 'a' }));
+  interoperate(t, { a: 'zmesh-wg', b: 'zmesh-wg', underlay: 4, initiator: 'a' }),
+);

@@ -16,7 +16,8 @@ import { endpointText, generateKeys, isSocket, socketPathOf, startWg, wgWorld, Z
 async function launchDaemon(ns: Namespace, ifname: string): Promise<number> {
   await ns.exec(ZMESH_WG_BIN, [ifname], { env: { LOG_LEVEL: 'error' }, timeoutMs: 20_000 });
   const pids = pidsInNamespace(ns.name);
-  if (pids.length !== 1) throw new Error(`expected the daemon alone in ${ns.name}, found PIDs ${pids.join(', ') || 'none'}`);
+  if (pids.length !== 1)
+    throw new Error(`expected the daemon alone in ${ns.name}, found PIDs ${pids.join(', ') || 'none'}`);
   return pids[0]!;
 }
 
@@ -115,40 +116,68 @@ test('wg-quick up/down drives zmesh-wg (WG_QUICK_USERSPACE_IMPLEMENTATION) insid
   const keys = generateKeys(w);
   const conf = join(w.tempDir(), `${ifname}.conf`);
   const privateKey = readFileSync(keys.privateKeyFile, 'utf8').trim();
-  writeFileSync(conf, [
-    '[Interface]',
-    'Address = 10.98.0.1/24',
-    'ListenPort = 51901',
-    `PrivateKey = ${privateKey}`,
-    '',
-    '[Peer]',
-    `PublicKey = ${peer.publicKey}`,
-    `Endpoint = ${endpointText('192.0.2.2', 51902)}`,
-    'AllowedIPs = 10.98.0.2/32',
-    '',
-  ].join('\n'), { mode: 0o600 });
+  writeFileSync(
+    conf,
+    [
+      '[Interface]',
+      'Address = 10.98.0.1/24',
+      'ListenPort = 51901',
+      `PrivateKey = ${privateKey}`,
+      '',
+      '[Peer]',
+      `PublicKey = ${peer.publicKey}`,
+      `Endpoint = ${endpointText('192.0.2.2', 51902)}`,
+      'AllowedIPs = 10.98.0.2/32',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   await peer.setPeer(keys.publicKey, { endpoint: endpointText('192.0.2.1', 51901), allowedIps: ['10.98.0.1/32'] });
 
   const rootBefore = await rootNamespaceState();
   const env = { WG_QUICK_USERSPACE_IMPLEMENTATION: ZMESH_WG_BIN, LOG_LEVEL: 'error' };
   // Errors show wg-quick's stderr: its "[#] command" lines, never the key (setconf reads /dev/fd).
   const up = await nsA.exec('wg-quick', ['up', conf], { env, timeoutMs: 30_000 });
-  t.regex(up.stderr, /Falling back to slow userspace implementation/, 'wg-quick fell back to the userspace implementation');
-  t.regex(up.stderr, new RegExp(`\\[#\\] ${ZMESH_WG_BIN.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${ifname}`), 'and ran zmesh-wg');
+  t.regex(
+    up.stderr,
+    /Falling back to slow userspace implementation/,
+    'wg-quick fell back to the userspace implementation',
+  );
+  t.regex(
+    up.stderr,
+    new RegExp(`\\[#\\] ${ZMESH_WG_BIN.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${ifname}`),
+    'and ran zmesh-wg',
+  );
   const daemon = pidsInNamespace(nsA.name);
   t.is(daemon.length, 1, 'the zmesh-wg daemon runs in the namespace');
 
   const dump = (await nsA.exec('wg', ['show', ifname, 'listen-port'])).stdout.trim();
   t.is(dump, '51901', 'wg-quick set the configuration through the UAPI socket');
-  t.deepEqual((await nsA.addresses(ifname)).filter((a) => !a.includes(':')), ['10.98.0.1/24'], 'wg-quick set the address');
+  t.deepEqual(
+    (await nsA.addresses(ifname)).filter((a) => !a.includes(':')),
+    ['10.98.0.1/24'],
+    'wg-quick set the address',
+  );
   t.is((await nsA.links()).find((l) => l.ifname === ifname)?.mtu, 1420, 'and the MTU (veth 1500 - 80)');
-  t.is((await ping(nsA, '10.98.0.2', { count: 3, intervalMs: 100 })).loss, 0, 'traffic flows through the wg-quick interface');
+  t.is(
+    (await ping(nsA, '10.98.0.2', { count: 3, intervalMs: 100 })).loss,
+    0,
+    'traffic flows through the wg-quick interface',
+  );
 
   await nsA.exec('wg-quick', ['down', conf], { env, timeoutMs: 30_000 });
-  await waitFor(() => daemon.every((pid) => !isProcessAlive(pid)), { what: 'the daemon to exit after wg-quick down', timeoutMs: 5_000 });
+  await waitFor(() => daemon.every((pid) => !isProcessAlive(pid)), {
+    what: 'the daemon to exit after wg-quick down',
+    timeoutMs: 5_000,
+  });
   t.false(isSocket(socketPathOf(ifname)), 'its socket is removed');
 
   const rootAfter = await rootNamespaceState();
-  if (rootAfter.digest !== rootBefore.digest) t.log(`root namespace before:\n${rootBefore.text}\nafter:\n${rootAfter.text}`);
-  t.is(rootAfter.digest, rootBefore.digest, 'routes, rules, addresses and nftables of the root namespace are unchanged');
+  if (rootAfter.digest !== rootBefore.digest)
+    t.log(`root namespace before:\n${rootBefore.text}\nafter:\n${rootAfter.text}`);
+  t.is(
+    rootAfter.digest,
+    rootBefore.digest,
+    'routes, rules, addresses and nftables of the root namespace are unchanged',
+  );
 });

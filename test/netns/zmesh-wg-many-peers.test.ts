@@ -29,7 +29,14 @@ function makePeers(count: number): Peer[] {
 /** A wg(8) configuration file (0600) without a private key: the devices keep the one they have. */
 function writeConf(w: World, name: string, peers: readonly Peer[]): string {
   const lines = ['[Interface]', ''];
-  for (const p of peers) lines.push('[Peer]', `PublicKey = ${p.publicKey}`, `Endpoint = ${p.endpoint}`, `AllowedIPs = ${p.allowedIps.join(', ')}`, '');
+  for (const p of peers)
+    lines.push(
+      '[Peer]',
+      `PublicKey = ${p.publicKey}`,
+      `Endpoint = ${p.endpoint}`,
+      `AllowedIPs = ${p.allowedIps.join(', ')}`,
+      '',
+    );
   const file = join(w.tempDir(), name);
   writeFileSync(file, lines.join('\n'), { mode: 0o600 });
   return file;
@@ -47,9 +54,13 @@ async function showconf(wg: WgInterface): Promise<string> {
     section
       .trim()
       .split('\n')
-      .map((line) => (line.startsWith('AllowedIPs = ') ? `AllowedIPs = ${line.slice(13).split(', ').sort().join(', ')}` : line))
+      .map((line) =>
+        line.startsWith('AllowedIPs = ') ? `AllowedIPs = ${line.slice(13).split(', ').sort().join(', ')}` : line,
+      )
       .join('\n');
-  const deviceLines = (device ?? '').split('\n').filter((line) => line.trim() !== '' && !line.startsWith('PrivateKey') && !line.startsWith('ListenPort'));
+  const deviceLines = (device ?? '')
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !line.startsWith('PrivateKey') && !line.startsWith('ListenPort'));
   return [deviceLines.join('\n'), ...peers.map(canonicalPeer).sort()].join('\n\n');
 }
 
@@ -57,8 +68,15 @@ test(`a device with ${PEERS} peers reads back through wg showconf exactly as wir
   t.timeout(120_000);
   const w = await wgWorld(t);
   const [nsZ, nsG] = [await w.namespace('z'), await w.namespace('g')];
-  const [zmesh, reference] = await Promise.all([startWg(w, nsZ, 'wz', 'zmesh-wg'), startWg(w, nsG, 'wg', 'wireguard-go')]);
-  const both = async (args: string[]) => Promise.all([zmesh.wg([args[0]!, zmesh.ifname, ...args.slice(1)]), reference.wg([args[0]!, reference.ifname, ...args.slice(1)])]);
+  const [zmesh, reference] = await Promise.all([
+    startWg(w, nsZ, 'wz', 'zmesh-wg'),
+    startWg(w, nsG, 'wg', 'wireguard-go'),
+  ]);
+  const both = async (args: string[]) =>
+    Promise.all([
+      zmesh.wg([args[0]!, zmesh.ifname, ...args.slice(1)]),
+      reference.wg([args[0]!, reference.ifname, ...args.slice(1)]),
+    ]);
 
   const peers = makePeers(PEERS);
   const first = writeConf(w, 'first.conf', peers);
@@ -73,9 +91,14 @@ test(`a device with ${PEERS} peers reads back through wg showconf exactly as wir
   t.is(await showconf(zmesh), afterFirst, 'the same setconf again changes nothing visible');
 
   // Half the peers go; a quarter move one allowed IP to another peer and change endpoint.
-  const kept = peers.filter((_, i) => i % 2 === 0).map((p, i) => (i % 2 === 0 ? p : { ...p, endpoint: `192.0.2.254:${30_000 + i}` }));
-  const moved = kept.map((p, i) => (i % 4 === 1 ? { ...p, allowedIps: [...p.allowedIps, kept[i - 1]!.allowedIps[0]!] } : p));
-  for (let i = 1; i < moved.length; i += 4) moved[i - 1] = { ...moved[i - 1]!, allowedIps: moved[i - 1]!.allowedIps.slice(1) };
+  const kept = peers
+    .filter((_, i) => i % 2 === 0)
+    .map((p, i) => (i % 2 === 0 ? p : { ...p, endpoint: `192.0.2.254:${30_000 + i}` }));
+  const moved = kept.map((p, i) =>
+    i % 4 === 1 ? { ...p, allowedIps: [...p.allowedIps, kept[i - 1]!.allowedIps[0]!] } : p,
+  );
+  for (let i = 1; i < moved.length; i += 4)
+    moved[i - 1] = { ...moved[i - 1]!, allowedIps: moved[i - 1]!.allowedIps.slice(1) };
   const half = writeConf(w, 'half.conf', moved);
   await both(['setconf', half]);
   const afterHalf = await showconf(zmesh);

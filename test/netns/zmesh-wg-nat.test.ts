@@ -8,7 +8,14 @@ import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ping, tcpTransfer, waitFor, type Namespace, type World } from '../harness/index.js';
-import { endpointText, pingUntilAnswered, startWg, wgWorld, type WgImplementation, type WgInterface } from './wg-pair.js';
+import {
+  endpointText,
+  pingUntilAnswered,
+  startWg,
+  wgWorld,
+  type WgImplementation,
+  type WgInterface,
+} from './wg-pair.js';
 
 const PUB = '198.51.100.10';
 const NAT_WAN = '198.51.100.1';
@@ -37,7 +44,12 @@ async function natTopology(w: World, nat: Namespace): Promise<NatWorld> {
  * A WireGuard interface in `pub` and one in `home`; only home knows pub's endpoint (pub learns
  * home's from its packets, as a public node learns a hidden one's).
  */
-async function tunnel(w: World, n: NatWorld, impl: { pub: WgImplementation; home: WgImplementation }, homeKeepalive?: number): Promise<{ pub: WgInterface; home: WgInterface }> {
+async function tunnel(
+  w: World,
+  n: NatWorld,
+  impl: { pub: WgImplementation; home: WgImplementation },
+  homeKeepalive?: number,
+): Promise<{ pub: WgInterface; home: WgInterface }> {
   const [pub, home] = await Promise.all([
     startWg(w, n.pub, 'wp', impl.pub, { address: `${INNER_PUB}/24` }),
     startWg(w, n.home, 'wh', impl.home, { address: `${INNER_HOME}/24` }),
@@ -63,15 +75,16 @@ test("when the peer's NAT maps it to a new address and port mid-transfer, the tr
   const n = await natTopology(w, nat);
   await nat.ip(['addr', 'add', `${NAT_WAN_AFTER}/24`, 'dev', 'wan']);
   // Explicit SNAT targets, so the old and new public endpoint are known exactly.
-  const rules = (to: string) => [
-    'table inet roam {',
-    '  chain postrouting {',
-    '    type nat hook postrouting priority srcnat; policy accept;',
-    `    oifname "wan" meta l4proto udp snat ip to ${to}`,
-    '  }',
-    '}',
-    '',
-  ].join('\n');
+  const rules = (to: string) =>
+    [
+      'table inet roam {',
+      '  chain postrouting {',
+      '    type nat hook postrouting priority srcnat; policy accept;',
+      `    oifname "wan" meta l4proto udp snat ip to ${to}`,
+      '  }',
+      '}',
+      '',
+    ].join('\n');
   const file = join(w.tempDir(), 'roam.nft');
   writeFileSync(file, rules(`${NAT_WAN}:40000`));
   await nat.exec('nft', ['-f', file]);
@@ -84,7 +97,11 @@ test("when the peer's NAT maps it to a new address and port mid-transfer, the tr
   const transfer = tcpTransfer({ client: n.home, server: n.pub, connectTo: INNER_PUB, bytes, timeoutMs: 40_000 });
   // Mid-flow: once some data has arrived, replace the mapping — new address, new port — and forget
   // the old one, as a NAT that reboots or renumbers does.
-  await waitFor(async () => (await pub.peer(home.publicKey)).rxBytes > 16n * 1024n * 1024n, { what: 'the transfer to be under way', timeoutMs: 15_000, intervalMs: 20 });
+  await waitFor(async () => (await pub.peer(home.publicKey)).rxBytes > 16n * 1024n * 1024n, {
+    what: 'the transfer to be under way',
+    timeoutMs: 15_000,
+    intervalMs: 20,
+  });
   writeFileSync(file, `flush table inet roam\n${rules(`${NAT_WAN_AFTER}:41000`)}`);
   await nat.exec('nft', ['-f', file]);
   await nat.exec('conntrack', ['-F'], { check: false });
@@ -93,7 +110,11 @@ test("when the peer's NAT maps it to a new address and port mid-transfer, the tr
   const r = await transfer;
   t.true(r.intact, 'every byte arrived, SHA-256 equal');
   t.true((await pub.peer(home.publicKey)).rxBytes > atChange, 'traffic went on after the change');
-  t.is((await pub.peer(home.publicKey)).endpoint, `${NAT_WAN_AFTER}:41000`, 'wg show on zmesh-wg shows the new endpoint');
+  t.is(
+    (await pub.peer(home.publicKey)).endpoint,
+    `${NAT_WAN_AFTER}:41000`,
+    'wg show on zmesh-wg shows the new endpoint',
+  );
   // And zmesh-wg's own traffic now goes to the new mapping.
   const p = await ping(n.pub, INNER_HOME, { count: 3, intervalMs: 100 });
   t.is(p.loss, 0, 'zmesh-wg reaches the peer at its new endpoint');
@@ -111,7 +132,10 @@ async function hiddenWorld(t: Parameters<typeof wgWorld>[0], keepalive: number |
 test('behind a NAT with a 2 s UDP timeout, persistent keepalive (1 s) keeps zmesh-wg reachable from the public side after several timeouts', async (t) => {
   const { n, pub, home } = await hiddenWorld(t, 1);
   // Turning keepalive on sends at once, which starts the handshake: no traffic from home is needed.
-  await waitFor(async () => (await pub.peer(home.publicKey)).latestHandshake > 0, { what: 'the handshake keepalive starts', timeoutMs: 10_000 });
+  await waitFor(async () => (await pub.peer(home.publicKey)).latestHandshake > 0, {
+    what: 'the handshake keepalive starts',
+    timeoutMs: 10_000,
+  });
   // Three timeouts and more: the mapping must be present at every look.
   const start = Date.now();
   let looks = 0;
@@ -129,7 +153,11 @@ test('control: without keepalive the NAT mapping expires and the public side can
   const { n, pub, home } = await hiddenWorld(t, undefined);
   await pingUntilAnswered(n.home, INNER_PUB);
   t.is((await ping(n.pub, INNER_HOME, { count: 2, intervalMs: 100 })).loss, 0, 'reachable while the mapping is fresh');
-  await waitFor(async () => (await natFlows(n.nat)).length === 0, { what: 'the NAT mapping to expire', timeoutMs: 10_000, intervalMs: 200 });
+  await waitFor(async () => (await natFlows(n.nat)).length === 0, {
+    what: 'the NAT mapping to expire',
+    timeoutMs: 10_000,
+    intervalMs: 200,
+  });
   const sentBefore = (await pub.peer(home.publicKey)).txBytes;
   const p = await ping(n.pub, INNER_HOME, { count: 3, intervalMs: 100, timeoutMs: 1_500 });
   t.is(p.received, 0, 'nothing gets through once the mapping is gone');

@@ -17,12 +17,23 @@ test("a node's certificate reads networks but cannot write another node's status
   const dir = join(world.tempDir(), 'ca');
   await createCa(dir);
   for (const i of [1, 2, 3]) await issueCertificate(dir, { kind: 'member', name: `m${i}`, hosts: ['127.0.0.1'] });
-  for (const kind of [{ kind: 'root' }, { kind: 'admin' }, { kind: 'node', id: 'alpha' }, { kind: 'node', id: 'bravo' }] as const) await issueCertificate(dir, kind);
+  for (const kind of [
+    { kind: 'root' },
+    { kind: 'admin' },
+    { kind: 'node', id: 'alpha' },
+    { kind: 'node', id: 'bravo' },
+  ] as const)
+    await issueCertificate(dir, kind);
   const { store, start, cluster, applied, sign } = await rig(t, {
     world,
-    tls: (i) => ({ caFile: join(dir, 'ca.crt'), certFile: join(dir, `member-m${i + 1}.crt`), keyFile: join(dir, `member-m${i + 1}.key`) }),
+    tls: (i) => ({
+      caFile: join(dir, 'ca.crt'),
+      certFile: join(dir, `member-m${i + 1}.crt`),
+      keyFile: join(dir, `member-m${i + 1}.key`),
+    }),
   });
-  const urlAs = (who: string) => `${cluster.url}?ca=${join(dir, 'ca.crt')}&cert=${join(dir, `${who}.crt`)}&key=${join(dir, `${who}.key`)}`;
+  const urlAs = (who: string) =>
+    `${cluster.url}?ca=${join(dir, 'ca.crt')}&cert=${join(dir, `${who}.crt`)}&key=${join(dir, `${who}.key`)}`;
 
   const setup = await zmesh(['store', 'access', '--store', urlAs('root'), '--node', 'alpha', '--node', 'bravo']);
   t.is(setup.status, 0, setup.stderr);
@@ -30,8 +41,21 @@ test("a node's certificate reads networks but cannot write another node's status
   const admin = store(urlAs('admin'));
   // Each member applies the new users and `auth enable` from the raft log on its own time: a
   // request to one still behind may be refused for a moment.
-  await waitFor(async () => admin.listNetworks().then(() => true, () => false), { what: 'the admin user known to every member', timeoutMs: 10_000 });
-  const def = sign(addNode(addNode(createNetwork('net', '10.60.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource));
+  await waitFor(
+    async () =>
+      admin.listNetworks().then(
+        () => true,
+        () => false,
+      ),
+    { what: 'the admin user known to every member', timeoutMs: 10_000 },
+  );
+  const def = sign(
+    addNode(
+      addNode(createNetwork('net', '10.60.0.0/16'), nodes.alpha!.record, sodiumKeySource),
+      nodes.bravo!.record,
+      sodiumKeySource,
+    ),
+  );
   await admin.createNetwork(def);
   await admin.putNodeRecord(nodes.bravo!.record);
 
@@ -56,6 +80,9 @@ test("a node's certificate reads networks but cannot write another node's status
 
   // The node's agent with its own certificate: applies, reports status and alive.
   await start({ url: urlAs('node-alpha') });
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', { what: 'applied through TLS', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', {
+    what: 'applied through TLS',
+    timeoutMs: 15_000,
+  });
   t.deepEqual(applied(), [def.revision]);
 });

@@ -11,7 +11,8 @@ import { initNodes, nodes, rig, statusOf } from './agent-rig.js';
 
 test.before(initNodes);
 
-const LOOKUP = "require('node:dns').promises.lookup(process.argv[1], { family: 4 })" +
+const LOOKUP =
+  "require('node:dns').promises.lookup(process.argv[1], { family: 4 })" +
   '.then((r) => console.log(r.address), (e) => { console.error(e.code); process.exit(2); })';
 
 test('store endpoints by host name: resolved, kept when resolution fails, followed when they move', async (t) => {

@@ -17,7 +17,11 @@ import { main } from '../../src/cli/main.js';
 export async function zmesh(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const status = await main(args, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), readStdin: async () => '' });
+  const status = await main(args, {
+    stdout: (s) => void (stdout += s),
+    stderr: (s) => void (stderr += s),
+    readStdin: async () => '',
+  });
   return { status, stdout, stderr };
 }
 
@@ -62,7 +66,8 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   t.teardown(async () => {
     for (const d of daemons) await d.stop(1000).catch(() => {});
   });
-  const applied = () => fake.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { revision: number }).revision);
+  const applied = () =>
+    fake.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { revision: number }).revision);
   const deletes = () => fake.requests.filter((r) => r.method === 'DELETE').length;
   // The tests' own store writes are signed by the same admin, as the tool's are.
   const key = AdminKey.fromBase64(readFileSync(admin.keyFile, 'utf8'));
@@ -70,4 +75,3 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   const store = (url?: string) => withSignedWrites(fixture.store(url), sign);
   return { ...fixture, store, fake, logs, start, applied, deletes, admin, nodeStateDir, sign };
 }
-

@@ -4,7 +4,16 @@
 // admin (a trust update, then the new admin). Each refusal is the node's status with the reason;
 // networkd (scripted here) is never asked, and the last good revision stays.
 import test from 'ava';
-import { AdminKey, type NetworkDefinition, addNode, createNetwork, keyLabel, removeNode, signDefinition, sodiumKeySource } from '../../src/netdef/index.js';
+import {
+  AdminKey,
+  type NetworkDefinition,
+  addNode,
+  createNetwork,
+  keyLabel,
+  removeNode,
+  signDefinition,
+  sodiumKeySource,
+} from '../../src/netdef/index.js';
 import { EtcdStore, parseStoreUrl, type EtcdLocation } from '../../src/store/index.js';
 import { waitFor } from '../harness/index.js';
 import { initNodes, nodes, rig, statusOf } from './agent-rig.js';
@@ -17,27 +26,66 @@ test('tampered, unsigned, untrusted, dropping and replayed revisions are refused
   // The store's own hand: writes whatever it likes, signature fields included.
   const raw = new EtcdStore(parseStoreUrl(cluster.url) as EtcdLocation);
   t.teardown(() => raw.close());
-  const first = sign(addNode(addNode(createNetwork('net', '10.40.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource));
+  const first = sign(
+    addNode(
+      addNode(createNetwork('net', '10.40.0.0/16'), nodes.alpha!.record, sodiumKeySource),
+      nodes.bravo!.record,
+      sodiumKeySource,
+    ),
+  );
   await admin.createNetwork(first);
   await start();
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', { what: 'the first apply', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', {
+    what: 'the first apply',
+    timeoutMs: 15_000,
+  });
   t.deepEqual(applied(), [first.revision]);
 
-  const adminLabel = keyLabel(AdminKey.fromBase64((await import('node:fs')).readFileSync(simAdmin.keyFile, 'utf8')).publicKey());
+  const adminLabel = keyLabel(
+    AdminKey.fromBase64((await import('node:fs')).readFileSync(simAdmin.keyFile, 'utf8')).publicKey(),
+  );
   const mismatch = `refused: the signature by admin key ${adminLabel} does not match the definition (altered after signing?)`;
   const stranger = AdminKey.generate();
-  const bump = (d: NetworkDefinition, extra: object): NetworkDefinition => ({ ...d, ...extra, revision: d.revision + 1 }) as NetworkDefinition;
+  const bump = (d: NetworkDefinition, extra: object): NetworkDefinition =>
+    ({ ...d, ...extra, revision: d.revision + 1 }) as NetworkDefinition;
   const cases: [string, (d: NetworkDefinition) => NetworkDefinition, string][] = [
-    ['an endpoint redirected', (d) => bump(d, { resources: d.resources.map((r) => (r.node === 'bravo' ? { ...r, endpoints: ['203.0.113.66:51820'] } : r)) }), mismatch],
+    [
+      'an endpoint redirected',
+      (d) =>
+        bump(d, {
+          resources: d.resources.map((r) => (r.node === 'bravo' ? { ...r, endpoints: ['203.0.113.66:51820'] } : r)),
+        }),
+      mismatch,
+    ],
     ['a peer added', (d) => addNode(d, nodes.charlie!.record, sodiumKeySource), mismatch],
-    ['a key swapped', (d) => bump(d, { resources: d.resources.map((r) => (r.node === 'bravo' ? { ...r, wgPublicKey: nodes.charlie!.identity.publicKey } : r)) }), mismatch],
+    [
+      'a key swapped',
+      (d) =>
+        bump(d, {
+          resources: d.resources.map((r) =>
+            r.node === 'bravo' ? { ...r, wgPublicKey: nodes.charlie!.identity.publicKey } : r,
+          ),
+        }),
+      mismatch,
+    ],
     ['this node dropped', (d) => removeNode(d, 'alpha'), mismatch],
-    ['unsigned', (d) => (({ signature: _s, ...rest }) => rest)(bump(d, {})) as NetworkDefinition, 'refused: the definition is not signed (sign it with zmesh --admin-key FILE)'],
-    ['signed by a stranger', (d) => signDefinition(bump(d, {}), stranger), `refused: signed by admin key ${keyLabel(stranger.publicKey())}, which this node does not trust`],
+    [
+      'unsigned',
+      (d) => (({ signature: _s, ...rest }) => rest)(bump(d, {})) as NetworkDefinition,
+      'refused: the definition is not signed (sign it with zmesh --admin-key FILE)',
+    ],
+    [
+      'signed by a stranger',
+      (d) => signDefinition(bump(d, {}), stranger),
+      `refused: signed by admin key ${keyLabel(stranger.publicKey())}, which this node does not trust`,
+    ],
   ];
   for (const [what, tamper, reason] of cases) {
     const { after } = await raw.editNetwork('net', tamper);
-    await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === after.revision, { what: `the refusal of ${what}`, timeoutMs: 15_000 });
+    await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === after.revision, {
+      what: `the refusal of ${what}`,
+      timeoutMs: 15_000,
+    });
     const status = await statusOf(admin, 'alpha', 'net');
     t.is(status?.state, 'invalid', what);
     t.is(status?.error, reason, what);
@@ -47,22 +95,49 @@ test('tampered, unsigned, untrusted, dropping and replayed revisions are refused
 
   // The admin again: its content, at a higher revision, applies; then one that trusts `next` instead of itself.
   const next = AdminKey.generate();
-  const good = (await admin.editNetwork('net', (d) => ({ ...first, revision: d.revision + 1 }) as NetworkDefinition)).after;
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', { what: 'the good revision', timeoutMs: 15_000 });
-  const rotated = (await admin.editNetwork('net', (d) => ({ ...d, revision: d.revision + 1, trust: { add: [next.publicKey()], remove: [d.signature!.key] } }) as NetworkDefinition)).after;
-  // The new admin signs once the node applied the trust update (`net status --wait`): the agent
-  // sees the latest revision of a network only, so a revision it never saw updates no trust.
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === rotated.revision, { what: 'the trust update applied', timeoutMs: 15_000 });
-  const byNext = (await raw.editNetwork('net', (d) => signDefinition({ ...d, revision: d.revision + 1 } as NetworkDefinition, next))).after;
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === byNext.revision && (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', {
-    what: 'the revision signed by the new admin',
+  const good = (await admin.editNetwork('net', (d) => ({ ...first, revision: d.revision + 1 }) as NetworkDefinition))
+    .after;
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', {
+    what: 'the good revision',
     timeoutMs: 15_000,
   });
+  const rotated = (
+    await admin.editNetwork(
+      'net',
+      (d) =>
+        ({
+          ...d,
+          revision: d.revision + 1,
+          trust: { add: [next.publicKey()], remove: [d.signature!.key] },
+        }) as NetworkDefinition,
+    )
+  ).after;
+  // The new admin signs once the node applied the trust update (`net status --wait`): the agent
+  // sees the latest revision of a network only, so a revision it never saw updates no trust.
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === rotated.revision, {
+    what: 'the trust update applied',
+    timeoutMs: 15_000,
+  });
+  const byNext = (
+    await raw.editNetwork('net', (d) => signDefinition({ ...d, revision: d.revision + 1 } as NetworkDefinition, next))
+  ).after;
+  await waitFor(
+    async () =>
+      (await statusOf(admin, 'alpha', 'net'))?.revision === byNext.revision &&
+      (await statusOf(admin, 'alpha', 'net'))?.state === 'applied',
+    {
+      what: 'the revision signed by the new admin',
+      timeoutMs: 15_000,
+    },
+  );
   t.deepEqual(applied(), [first.revision, good.revision, rotated.revision, byNext.revision]);
 
   // An old, validly signed revision put back by the store: refused as older.
   await raw.createNetwork(good, { replace: true });
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'invalid', { what: 'the refusal of the replay', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'invalid', {
+    what: 'the refusal of the replay',
+    timeoutMs: 15_000,
+  });
   t.regex((await statusOf(admin, 'alpha', 'net'))?.error ?? '', /refused|older/);
   t.is(applied().length, 4);
 });

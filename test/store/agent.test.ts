@@ -13,12 +13,19 @@ test.before(initNodes);
 test('the agent applies each revision of its networks, reports status and alive, and deletes when its node leaves', async (t) => {
   const { store, start, applied, deletes, cluster } = await rig(t);
   const admin = store();
-  let def = addNode(addNode(createNetwork('net', '10.30.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource);
+  let def = addNode(
+    addNode(createNetwork('net', '10.30.0.0/16'), nodes.alpha!.record, sodiumKeySource),
+    nodes.bravo!.record,
+    sodiumKeySource,
+  );
   await admin.createNetwork(def);
   await admin.createNetwork(addNode(createNetwork('elsewhere', '10.31.0.0/16'), nodes.bravo!.record, sodiumKeySource));
   await start();
 
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === def.revision, { what: 'status of the first apply', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === def.revision, {
+    what: 'status of the first apply',
+    timeoutMs: 15_000,
+  });
   t.deepEqual(applied(), [def.revision]);
   t.is((await statusOf(admin, 'alpha', 'net'))?.state, 'applied');
   t.is(await statusOf(admin, 'alpha', 'elsewhere'), null); // not a member: nothing queued
@@ -33,11 +40,17 @@ test('the agent applies each revision of its networks, reports status and alive,
   t.regex(shown.stdout, new RegExp(`1/2 nodes at revision ${def.revision}; bravo not alive \\(never reported\\)`));
 
   def = (await admin.editNetwork('net', (d) => setExit(d, 'bravo'))).after;
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === def.revision, { what: 'status of set-exit', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === def.revision, {
+    what: 'status of set-exit',
+    timeoutMs: 15_000,
+  });
   t.deepEqual(applied(), [def.revision - 1, def.revision]);
 
   def = (await admin.editNetwork('net', (d) => removeNode(d, 'alpha'))).after;
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'deleted', { what: 'status of the delete', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'deleted', {
+    what: 'status of the delete',
+    timeoutMs: 15_000,
+  });
   t.is(deletes(), 1);
   t.is(applied().length, 2);
 });
@@ -49,10 +62,15 @@ test('offline while changes are made and the store is compacted past its revisio
   await admin.createNetwork(def);
   await admin.createNetwork(addNode(createNetwork('doomed', '10.33.0.0/16'), nodes.alpha!.record, sodiumKeySource));
   let daemon = await start();
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'doomed'))?.state === 'applied' && (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', {
-    what: 'both networks applied',
-    timeoutMs: 15_000,
-  });
+  await waitFor(
+    async () =>
+      (await statusOf(admin, 'alpha', 'doomed'))?.state === 'applied' &&
+      (await statusOf(admin, 'alpha', 'net'))?.state === 'applied',
+    {
+      what: 'both networks applied',
+      timeoutMs: 15_000,
+    },
+  );
   const cursorBefore = daemon.agent!.cursor;
   await daemon.stop(1000);
 
@@ -67,10 +85,15 @@ test('offline while changes are made and the store is compacted past its revisio
 
   const before = applied().length;
   daemon = await start();
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === def.revision && (await statusOf(admin, 'alpha', 'doomed'))?.state === 'deleted', {
-    what: 'the latest state',
-    timeoutMs: 15_000,
-  });
+  await waitFor(
+    async () =>
+      (await statusOf(admin, 'alpha', 'net'))?.revision === def.revision &&
+      (await statusOf(admin, 'alpha', 'doomed'))?.state === 'deleted',
+    {
+      what: 'the latest state',
+      timeoutMs: 15_000,
+    },
+  );
   t.deepEqual(applied().slice(before), [def.revision]); // only the latest revision, once
   t.is(deletes(), 1);
   t.false(logs.some((l) => /refused/.test(l)));
@@ -82,7 +105,10 @@ test('the store down changes nothing: no task is queued, one log line, and it re
   const def = addNode(createNetwork('net', '10.34.0.0/16'), nodes.alpha!.record, sodiumKeySource);
   await admin.createNetwork(def);
   const daemon = await start();
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', { what: 'applied', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', {
+    what: 'applied',
+    timeoutMs: 15_000,
+  });
   const tasks = daemon.queue.list().length;
 
   for (const i of [0, 1, 2]) await cluster.kill(i);
@@ -94,7 +120,10 @@ test('the store down changes nothing: no task is queued, one log line, and it re
 
   await Promise.all([0, 1, 2].map((i) => cluster.restart(i)));
   const next = (await admin.editNetwork('net', (d) => addNode(d, nodes.bravo!.record, sodiumKeySource))).after;
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === next.revision, { what: 'the edit after the outage', timeoutMs: 30_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === next.revision, {
+    what: 'the edit after the outage',
+    timeoutMs: 30_000,
+  });
   t.deepEqual(applied(), [def.revision, next.revision]);
   t.true(logs.some((l) => /store reachable again|watch ended/.test(l)));
 });

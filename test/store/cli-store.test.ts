@@ -19,7 +19,10 @@ interface Run {
 }
 
 async function zmesh(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const result = await execa('node', ['--import', tsx, main, ...args], { reject: false, env: { ZMESH_STORE: '', ...env } });
+  const result = await execa('node', ['--import', tsx, main, ...args], {
+    reject: false,
+    env: { ZMESH_STORE: '', ...env },
+  });
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -35,8 +38,26 @@ test('node init --store publishes records; concurrent `net add-node --node ID` p
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const url = cluster.url;
   const ids = ['n1', 'n2', 'n3', 'n4'];
-  await Promise.all(ids.map((id, i) => ok(['node', 'init', '--state-dir', join(dir, id), '--id', id, '--endpoint', `198.51.100.${i + 1}`, '--store', url])));
-  t.regex(await ok(['net', 'create', 'fleet', '--ip-range', '10.20.0.0/16', '--store', url]), /created network "fleet" \(10\.20\.0\.0\/16\) in etcd:\/\/.*, revision 1/);
+  await Promise.all(
+    ids.map((id, i) =>
+      ok([
+        'node',
+        'init',
+        '--state-dir',
+        join(dir, id),
+        '--id',
+        id,
+        '--endpoint',
+        `198.51.100.${i + 1}`,
+        '--store',
+        url,
+      ]),
+    ),
+  );
+  t.regex(
+    await ok(['net', 'create', 'fleet', '--ip-range', '10.20.0.0/16', '--store', url]),
+    /created network "fleet" \(10\.20\.0\.0\/16\) in etcd:\/\/.*, revision 1/,
+  );
 
   const runs = await Promise.all(ids.map((id) => zmesh(['net', 'add-node', 'fleet', '--node', id, '--store', url])));
   for (const run of runs) t.is(run.exitCode, 0, run.stderr);

@@ -22,11 +22,20 @@ test('export, wipe the cluster, import: the agent applies and deletes nothing; i
   const { store, start, applied, deletes, cluster, logs, sign } = await rig(t);
   const dir = await scratch(t);
   const admin = store();
-  const def = sign(addNode(addNode(createNetwork('net', '10.50.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource));
+  const def = sign(
+    addNode(
+      addNode(createNetwork('net', '10.50.0.0/16'), nodes.alpha!.record, sodiumKeySource),
+      nodes.bravo!.record,
+      sodiumKeySource,
+    ),
+  );
   await admin.createNetwork(def);
   await admin.putNodeRecord(nodes.alpha!.record);
   await start();
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', { what: 'applied', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'applied', {
+    what: 'applied',
+    timeoutMs: 15_000,
+  });
 
   const file = join(dir, 'backup.json');
   const exported = await zmesh(['store', 'export', '--store', cluster.url, file]);
@@ -44,7 +53,10 @@ test('export, wipe the cluster, import: the agent applies and deletes nothing; i
   t.deepEqual(await admin.readNetwork('net'), def);
 
   // The agent finds the store replaced, re-lists, and has nothing to do.
-  await waitFor(() => logs.some((l) => /replaced or restored/.test(l)), { what: 'the agent noticed the new store', timeoutMs: 20_000 });
+  await waitFor(() => logs.some((l) => /replaced or restored/.test(l)), {
+    what: 'the agent noticed the new store',
+    timeoutMs: 20_000,
+  });
   await new Promise((r) => setTimeout(r, 1500));
   t.deepEqual(applied(), [def.revision]);
   t.is(deletes(), 0);
@@ -59,23 +71,44 @@ test('an older backup restored is refused by the node and shown by net status; -
   const { store, start, applied, cluster } = await rig(t);
   const dir = await scratch(t);
   const admin = store();
-  const def = addNode(addNode(createNetwork('net', '10.51.0.0/16'), nodes.alpha!.record, sodiumKeySource), nodes.bravo!.record, sodiumKeySource);
+  const def = addNode(
+    addNode(createNetwork('net', '10.51.0.0/16'), nodes.alpha!.record, sodiumKeySource),
+    nodes.bravo!.record,
+    sodiumKeySource,
+  );
   await admin.createNetwork(def);
   const file = join(dir, 'old.json');
   t.is((await zmesh(['store', 'export', '--store', cluster.url, file])).status, 0);
   const newer = (await admin.editNetwork('net', (d) => setExit(d, 'bravo'))).after;
   await start();
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === newer.revision, { what: 'newer applied', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === newer.revision, {
+    what: 'newer applied',
+    timeoutMs: 15_000,
+  });
 
   t.is((await zmesh(['store', 'import', '--store', cluster.url, file])).status, 0);
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'invalid', { what: 'the refusal reported', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.state === 'invalid', {
+    what: 'the refusal reported',
+    timeoutMs: 15_000,
+  });
   const status = await zmesh(['net', 'status', 'net', '--store', cluster.url]);
   t.regex(status.stdout, new RegExp(`alpha .*invalid .*older than revision ${newer.revision} this node applied`));
   t.deepEqual(applied(), [newer.revision]);
 
-  const rollback = await zmesh(['store', 'import', '--store', cluster.url, file, '--revision-above', String(newer.revision)]);
+  const rollback = await zmesh([
+    'store',
+    'import',
+    '--store',
+    cluster.url,
+    file,
+    '--revision-above',
+    String(newer.revision),
+  ]);
   t.regex(rollback.stdout, /1 network\(s\) written \(net\)/);
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === newer.revision + 1, { what: 'rollback applied', timeoutMs: 15_000 });
+  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === newer.revision + 1, {
+    what: 'rollback applied',
+    timeoutMs: 15_000,
+  });
   t.is((await admin.readNetwork('net'))?.exit, undefined);
   t.deepEqual(applied(), [newer.revision, newer.revision + 1]);
 });

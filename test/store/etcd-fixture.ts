@@ -14,7 +14,10 @@ export interface EtcdFixture {
   store(url?: string): EtcdStore;
 }
 
-export async function etcdFor(t: ExecutionContext, opts: { tls?: (index: number) => EtcdTlsFiles; world?: World } = {}): Promise<EtcdFixture> {
+export async function etcdFor(
+  t: ExecutionContext,
+  opts: { tls?: (index: number) => EtcdTlsFiles; world?: World } = {},
+): Promise<EtcdFixture> {
   const world = opts.world ?? (await worldFor(t, { graceMs: 500 }));
   const cluster = await EtcdCluster.onLoopback(world, { ...(opts.tls ? { tls: opts.tls } : {}) });
   const stores: EtcdStore[] = [];

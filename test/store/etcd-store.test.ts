@@ -81,10 +81,11 @@ test('two admins adding nodes at the same moment: both land, with distinct subne
     if (++waiting === 2) release();
     await bothRead;
   };
-  const add = (node: typeof bravo) => store().editNetwork('race', async (d) => {
-    await barrier();
-    return addNode(d, node!.record, sodiumKeySource);
-  });
+  const add = (node: typeof bravo) =>
+    store().editNetwork('race', async (d) => {
+      await barrier();
+      return addNode(d, node!.record, sodiumKeySource);
+    });
   const [a, b] = await Promise.all([add(bravo), add(charlie)]);
   t.is(a.attempts + b.attempts, 3);
 
@@ -148,7 +149,10 @@ test('a bad value in the store is refused with an error naming the key, and an e
 
   // An edit of a bad network writes nothing.
   const metaBefore = await etcd.client.get(metaKey('bad')).exec();
-  await t.throwsAsync(etcd.editNetwork('bad', (d) => removeNode(d, 'alpha')), { message: /do not match its meta/ });
+  await t.throwsAsync(
+    etcd.editNetwork('bad', (d) => removeNode(d, 'alpha')),
+    { message: /do not match its meta/ },
+  );
   const metaAfter = await etcd.client.get(metaKey('bad')).exec();
   t.is(metaAfter.kvs[0]?.mod_revision, metaBefore.kvs[0]?.mod_revision);
   t.is(await etcd.client.get(key).string(), JSON.stringify(moved));

@@ -26,7 +26,11 @@ function layersFromReadme(): Map<string, number> {
     .filter((line) => line.trim() !== '')
     .forEach((line, layer) => {
       // "name name    what they are": the folder names, then two or more spaces and prose.
-      for (const name of line.split(/\s{2,}/)[0]!.trim().split(' ')) layers.set(name, layer);
+      for (const name of line
+        .split(/\s{2,}/)[0]!
+        .trim()
+        .split(' '))
+        layers.set(name, layer);
     });
   return layers;
 }
@@ -77,7 +81,9 @@ test('no file of src/ imports from a layer above its own or a sibling layer fold
 test('every import of src/ names a file that exists', (t) => {
   const known = new Set(files);
   const broken = [...graph].flatMap(([file, imports]) =>
-    imports.filter((target) => !known.has(target)).map((target) => `${relative(root, file)} → ${relative(root, target)}`),
+    imports
+      .filter((target) => !known.has(target))
+      .map((target) => `${relative(root, file)} → ${relative(root, target)}`),
   );
   t.deepEqual(broken, []);
 });

@@ -10,7 +10,9 @@ test('the native addon loads and creates a UDP socket in the current namespace',
 
 test('a namespace path that does not exist is an ENOENT error naming the path', (t) => {
   const n = native();
-  const err = t.throws(() => n.socketInNetns('/run/netns/zmesh-no-such-ns', n.constants.AF_INET, n.constants.SOCK_DGRAM, 0));
+  const err = t.throws(() =>
+    n.socketInNetns('/run/netns/zmesh-no-such-ns', n.constants.AF_INET, n.constants.SOCK_DGRAM, 0),
+  );
   t.is((err as NodeJS.ErrnoException).code, 'ENOENT');
   t.regex(err!.message, /zmesh-no-such-ns/);
 });

@@ -44,7 +44,11 @@ export class KernelError extends Error {
 }
 
 /** A refused argument: code EINVAL, naming the field and the reason; nothing was changed. */
-export function invalidArgument(context: Omit<KernelErrorContext, 'field'>, field: string, reason: string): KernelError {
+export function invalidArgument(
+  context: Omit<KernelErrorContext, 'field'>,
+  field: string,
+  reason: string,
+): KernelError {
   return new KernelError('EINVAL', { ...context, field }, `${field} ${reason}`);
 }
 

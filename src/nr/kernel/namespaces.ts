@@ -24,7 +24,9 @@ export function namespaceExists(name: string): boolean {
 /** Names of the namespaces in /run/netns (all of them: filter by your prefix), sorted. */
 export function listNamespaces(): string[] {
   try {
-    return readdirSync(NETNS_DIR).filter((n) => NAME_RE.test(n) && n !== '.' && n !== '..').sort();
+    return readdirSync(NETNS_DIR)
+      .filter((n) => NAME_RE.test(n) && n !== '.' && n !== '..')
+      .sort();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw kernelErrorFrom(e, { operation: 'list namespaces in', object: NETNS_DIR, netns: null });
@@ -100,6 +102,10 @@ export function namespaceId(path: string | null): number {
 
 function checkNamespaceName(name: string, operation: string): void {
   if (typeof name !== 'string' || !NAME_RE.test(name) || name === '.' || name === '..') {
-    throw invalidArgument({ operation, object: `'${String(name)}'`, netns: null }, 'name', "must be 1..64 bytes of [A-Za-z0-9_.-], not '.' or '..'");
+    throw invalidArgument(
+      { operation, object: `'${String(name)}'`, netns: null },
+      'name',
+      "must be 1..64 bytes of [A-Za-z0-9_.-], not '.' or '..'",
+    );
   }
 }

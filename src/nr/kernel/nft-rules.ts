@@ -81,7 +81,13 @@ export function ipAddrIn(field: 'saddr' | 'daddr', cidrs: readonly string[]): Nf
     if (Number.isInteger(len) && first % size === 0) return prefixOf(`${dotted(first)}/${len}`);
     return { range: [dotted(first), dotted(last)] };
   });
-  return { match: { op: '==', left: { payload: { protocol: 'ip', field } }, right: items.length === 1 ? items[0] : { set: items } } };
+  return {
+    match: {
+      op: '==',
+      left: { payload: { protocol: 'ip', field } },
+      right: items.length === 1 ? items[0] : { set: items },
+    },
+  };
 }
 
 function intervalOf(cidr: string): [number, number] {
@@ -116,9 +122,18 @@ export function l4proto(name: 'tcp' | 'udp' | 'icmp'): NftStatement {
  * The payload match implies `meta l4proto`, which nft does not list separately.
  */
 export function dportIn(protocol: 'tcp' | 'udp', ranges: readonly { first: number; last: number }[]): NftStatement {
-  const merged = mergedIntervals(ranges.map((r) => [r.first, r.last]), 65535);
+  const merged = mergedIntervals(
+    ranges.map((r) => [r.first, r.last]),
+    65535,
+  );
   const items = merged.map(([first, last]) => (first === last ? first : { range: [first, last] }));
-  return { match: { op: '==', left: { payload: { protocol, field: 'dport' } }, right: items.length === 1 ? items[0] : { set: items } } };
+  return {
+    match: {
+      op: '==',
+      left: { payload: { protocol, field: 'dport' } },
+      right: items.length === 1 ? items[0] : { set: items },
+    },
+  };
 }
 
 function ipv4Number(cidr: string): number {

@@ -87,7 +87,12 @@ const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
  * Makes the table `family name` in the namespace exactly `table`, atomically. On any error
  * (malformed rule, unknown statement) nothing changes and a KernelError ENFT carries nft's message.
  */
-export async function replaceTable(netnsPath: string | null, family: NftFamily, name: string, table: NftTable): Promise<void> {
+export async function replaceTable(
+  netnsPath: string | null,
+  family: NftFamily,
+  name: string,
+  table: NftTable,
+): Promise<void> {
   const ctx = { operation: 'replace nft table', object: `${family} ${name}`, netns: netnsPath };
   const id = checkTableId(family, name, ctx);
   checkTable(table, ctx);
@@ -95,11 +100,19 @@ export async function replaceTable(netnsPath: string | null, family: NftFamily, 
   for (const chain of table.chains) {
     const h = chain.hook;
     commands.push({
-      add: { chain: { family, table: name, name: chain.name, ...(h ? { type: h.type, hook: h.hook, prio: h.priority, policy: h.policy } : {}) } },
+      add: {
+        chain: {
+          family,
+          table: name,
+          name: chain.name,
+          ...(h ? { type: h.type, hook: h.hook, prio: h.priority, policy: h.policy } : {}),
+        },
+      },
     });
   }
   for (const chain of table.chains) {
-    for (const rule of chain.rules) commands.push({ add: { rule: { family, table: name, chain: chain.name, expr: rule } } });
+    for (const rule of chain.rules)
+      commands.push({ add: { rule: { family, table: name, chain: chain.name, expr: rule } } });
   }
   await runNftJson(netnsPath, { nftables: commands }, ctx);
 }
@@ -127,32 +140,52 @@ export async function deleteTable(netnsPath: string | null, family: NftFamily, n
 
 // ---- internals ----
 
-function checkTableId(family: NftFamily, name: string, ctx: Omit<KernelErrorContext, 'field'>): { family: NftFamily; name: string } {
-  if (!FAMILIES.has(family)) throw invalidArgument(ctx, 'family', `'${String(family)}' is not an nftables family (${[...FAMILIES].join(', ')})`);
-  if (typeof name !== 'string' || !NAME_RE.test(name)) throw invalidArgument(ctx, 'name', `'${String(name)}' is not a table name (1..64 of [A-Za-z0-9_.-])`);
+function checkTableId(
+  family: NftFamily,
+  name: string,
+  ctx: Omit<KernelErrorContext, 'field'>,
+): { family: NftFamily; name: string } {
+  if (!FAMILIES.has(family))
+    throw invalidArgument(ctx, 'family', `'${String(family)}' is not an nftables family (${[...FAMILIES].join(', ')})`);
+  if (typeof name !== 'string' || !NAME_RE.test(name))
+    throw invalidArgument(ctx, 'name', `'${String(name)}' is not a table name (1..64 of [A-Za-z0-9_.-])`);
   return { family, name };
 }
 
 function checkTable(table: NftTable, ctx: Omit<KernelErrorContext, 'field'>): void {
-  if (typeof table !== 'object' || table === null || !Array.isArray(table.chains)) throw invalidArgument(ctx, 'table', 'must be { chains: [...] }');
+  if (typeof table !== 'object' || table === null || !Array.isArray(table.chains))
+    throw invalidArgument(ctx, 'table', 'must be { chains: [...] }');
   const seen = new Set<string>();
   table.chains.forEach((chain, i) => {
     const at = `chains[${i}]`;
-    if (typeof chain?.name !== 'string' || !NAME_RE.test(chain.name)) throw invalidArgument(ctx, `${at}.name`, `'${String(chain?.name)}' is not a chain name`);
+    if (typeof chain?.name !== 'string' || !NAME_RE.test(chain.name))
+      throw invalidArgument(ctx, `${at}.name`, `'${String(chain?.name)}' is not a chain name`);
     if (seen.has(chain.name)) throw invalidArgument(ctx, `${at}.name`, `'${chain.name}' appears twice`);
     seen.add(chain.name);
     const h = chain.hook;
     if (h !== undefined) {
-      if (!CHAIN_TYPES.has(h.type)) throw invalidArgument(ctx, `${at}.hook.type`, `'${String(h.type)}' is not filter, nat or route`);
-      if (!HOOKS.has(h.hook)) throw invalidArgument(ctx, `${at}.hook.hook`, `'${String(h.hook)}' is not a hook (${[...HOOKS].join(', ')})`);
-      if (!Number.isInteger(h.priority) || Math.abs(h.priority) > 0x7fffffff) throw invalidArgument(ctx, `${at}.hook.priority`, `${String(h.priority)} is not an integer priority`);
-      if (h.policy !== 'accept' && h.policy !== 'drop') throw invalidArgument(ctx, `${at}.hook.policy`, `'${String(h.policy)}' is not accept or drop`);
+      if (!CHAIN_TYPES.has(h.type))
+        throw invalidArgument(ctx, `${at}.hook.type`, `'${String(h.type)}' is not filter, nat or route`);
+      if (!HOOKS.has(h.hook))
+        throw invalidArgument(ctx, `${at}.hook.hook`, `'${String(h.hook)}' is not a hook (${[...HOOKS].join(', ')})`);
+      if (!Number.isInteger(h.priority) || Math.abs(h.priority) > 0x7fffffff)
+        throw invalidArgument(ctx, `${at}.hook.priority`, `${String(h.priority)} is not an integer priority`);
+      if (h.policy !== 'accept' && h.policy !== 'drop')
+        throw invalidArgument(ctx, `${at}.hook.policy`, `'${String(h.policy)}' is not accept or drop`);
     }
     const rules: readonly NftRule[] = chain.rules;
     if (!Array.isArray(rules)) throw invalidArgument(ctx, `${at}.rules`, 'must be an array of rules');
     rules.forEach((rule: NftRule, j: number) => {
-      if (!Array.isArray(rule) || rule.length === 0 || rule.some((s) => typeof s !== 'object' || s === null || Array.isArray(s))) {
-        throw invalidArgument(ctx, `${at}.rules[${j}]`, 'must be a non-empty array of statement objects (libnftables-json expr)');
+      if (
+        !Array.isArray(rule) ||
+        rule.length === 0 ||
+        rule.some((s) => typeof s !== 'object' || s === null || Array.isArray(s))
+      ) {
+        throw invalidArgument(
+          ctx,
+          `${at}.rules[${j}]`,
+          'must be a non-empty array of statement objects (libnftables-json expr)',
+        );
       }
     });
   });
@@ -167,7 +200,11 @@ function parseListing(out: string, family: NftFamily, name: string, ctx: Omit<Ke
   try {
     doc = JSON.parse(out) as typeof doc;
   } catch {
-    throw new KernelError('ENFT', { ...ctx, detail: out.slice(0, MAX_DETAIL) }, 'nft printed something that is not JSON');
+    throw new KernelError(
+      'ENFT',
+      { ...ctx, detail: out.slice(0, MAX_DETAIL) },
+      'nft printed something that is not JSON',
+    );
   }
   const chains: Array<{ name: string; hook?: NftBaseChainHook; rules: NftRule[] }> = [];
   const byName = new Map<string, NftRule[]>();
@@ -177,7 +214,9 @@ function parseListing(out: string, family: NftFamily, name: string, ctx: Omit<Ke
       const rules: NftRule[] = [];
       byName.set(c.name as string, rules);
       const hook: NftBaseChainHook | undefined =
-        c.hook !== undefined ? { type: c.type, hook: c.hook, priority: c.prio, policy: c.policy ?? 'accept' } : undefined;
+        c.hook !== undefined
+          ? { type: c.type, hook: c.hook, priority: c.prio, policy: c.policy ?? 'accept' }
+          : undefined;
       chains.push({ name: c.name as string, ...(hook ? { hook } : {}), rules });
     }
   }
@@ -189,7 +228,10 @@ function parseListing(out: string, family: NftFamily, name: string, ctx: Omit<Ke
 }
 
 /** The addon's libnftables entry (native/nft_addon.cc); binding.ts does not type it (not ours). */
-type NftRun = (netnsPath: string | null, commands: string) => Promise<{ status: number; output: string; error: string }>;
+type NftRun = (
+  netnsPath: string | null,
+  commands: string,
+) => Promise<{ status: number; output: string; error: string }>;
 
 let library: NftRun | null | undefined;
 
@@ -197,12 +239,19 @@ function libraryRunner(): NftRun | null {
   if (library !== undefined) return library;
   const addon = native() as unknown as { nftRun?: NftRun };
   library = typeof addon.nftRun === 'function' ? addon.nftRun.bind(addon) : null;
-  if (library === null) console.error('zmesh: the native addon has no libnftables binding (rebuild it): nftables goes through nft(8) processes');
+  if (library === null)
+    console.error(
+      'zmesh: the native addon has no libnftables binding (rebuild it): nftables goes through nft(8) processes',
+    );
   return library;
 }
 
 /** Runs one JSON document through nftables inside the namespace; resolves with what nft printed. */
-async function runNftJson(netnsPath: string | null, doc: unknown, ctx: Omit<KernelErrorContext, 'field'>): Promise<string> {
+async function runNftJson(
+  netnsPath: string | null,
+  doc: unknown,
+  ctx: Omit<KernelErrorContext, 'field'>,
+): Promise<string> {
   const run = libraryRunner();
   if (run === null) return spawnNftJson(netnsPath, doc, ctx);
   let result: Awaited<ReturnType<NftRun>>;
@@ -214,21 +263,33 @@ async function runNftJson(netnsPath: string | null, doc: unknown, ctx: Omit<Kern
   }
   if (result.status === 0) return result.output;
   // Worded as nft(8) would end (status 1), so callers and logs read the same whichever path ran.
-  throw new KernelError('ENFT', { ...ctx, detail: result.error.trim().slice(0, MAX_DETAIL) }, 'nft exited with status 1');
+  throw new KernelError(
+    'ENFT',
+    { ...ctx, detail: result.error.trim().slice(0, MAX_DETAIL) },
+    'nft exited with status 1',
+  );
 }
 
 /** The fallback: one nft(8) process per document. */
-async function spawnNftJson(netnsPath: string | null, doc: unknown, ctx: Omit<KernelErrorContext, 'field'>): Promise<string> {
+async function spawnNftJson(
+  netnsPath: string | null,
+  doc: unknown,
+  ctx: Omit<KernelErrorContext, 'field'>,
+): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'zmesh-nft-'));
   const file = join(dir, 'rules.json');
   try {
     writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
-    const [cmd, args] = netnsPath === null ? [NFT, ['-j', '-f', file]] : [NSENTER, [`--net=${netnsPath}`, NFT, '-j', '-f', file]];
+    const [cmd, args] =
+      netnsPath === null ? [NFT, ['-j', '-f', file]] : [NSENTER, [`--net=${netnsPath}`, NFT, '-j', '-f', file]];
     return await new Promise<string>((resolve, reject) => {
       execFile(cmd, args, { timeout: NFT_TIMEOUT_MS, maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
         const detail = (stderr || err.message).trim().slice(0, MAX_DETAIL);
-        const how = typeof err.code === 'number' ? `nft exited with status ${err.code}` : `nft failed (${String(err.code ?? err.signal)})`;
+        const how =
+          typeof err.code === 'number'
+            ? `nft exited with status ${err.code}`
+            : `nft failed (${String(err.code ?? err.signal)})`;
         reject(new KernelError('ENFT', { ...ctx, detail }, how));
       });
     });

@@ -15,7 +15,16 @@ import { closeSync, openSync } from 'node:fs';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import { native } from '../../native/binding.js';
 import { KernelError, errnoName, invalidArgument, kernelErrorFrom } from './errors.js';
-import { afOf, familyOfAf, formatAddress, isNetwork, parseAddress, parseIpPrefix, type IpFamily, type IpPrefix } from './ip-address.js';
+import {
+  afOf,
+  familyOfAf,
+  formatAddress,
+  isNetwork,
+  parseAddress,
+  parseIpPrefix,
+  type IpFamily,
+  type IpPrefix,
+} from './ip-address.js';
 import { kindOfLinkInfo, linkInfoOfKind, vethLinkInfo } from './link-info.js';
 
 // include/uapi/linux/netlink.h, rtnetlink.h
@@ -93,9 +102,28 @@ export interface LinkOptions {
   readonly mtu?: number;
 }
 
-const PROTOCOL_NAMES: Readonly<Record<number, RouteProtocolName>> = { 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static', 9: 'ra', 16: 'dhcp' };
-const SCOPE_NAMES: Readonly<Record<number, RouteScopeName>> = { 0: 'universe', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' };
-const TYPE_NAMES: Readonly<Record<number, string>> = { 1: 'unicast', 2: 'local', 3: 'broadcast', 6: 'blackhole', 7: 'unreachable' };
+const PROTOCOL_NAMES: Readonly<Record<number, RouteProtocolName>> = {
+  1: 'redirect',
+  2: 'kernel',
+  3: 'boot',
+  4: 'static',
+  9: 'ra',
+  16: 'dhcp',
+};
+const SCOPE_NAMES: Readonly<Record<number, RouteScopeName>> = {
+  0: 'universe',
+  200: 'site',
+  253: 'link',
+  254: 'host',
+  255: 'nowhere',
+};
+const TYPE_NAMES: Readonly<Record<number, string>> = {
+  1: 'unicast',
+  2: 'local',
+  3: 'broadcast',
+  6: 'blackhole',
+  7: 'unreachable',
+};
 
 /** The netlink package decodes known enum values to their upper-case names and leaves others as numbers. */
 function enumName(value: number | string, names: Readonly<Record<number, string>>): string {
@@ -149,7 +177,10 @@ export class Rtnl {
         master: a.master ? a.master : null,
         link: a.link && a.link.length >= 4 ? a.link.readUInt32LE(0) : null,
         linkNetnsId: a.linkNetnsid ?? null,
-        mac: a.address && a.address.length > 0 ? Array.from(a.address, (b) => b.toString(16).padStart(2, '0')).join(':') : null,
+        mac:
+          a.address && a.address.length > 0
+            ? Array.from(a.address, (b) => b.toString(16).padStart(2, '0')).join(':')
+            : null,
       };
     });
   }
@@ -166,15 +197,31 @@ export class Rtnl {
    * A veth pair: `name` in this namespace, `peerName` in the namespace at `peerNetnsPath` (null:
    * this one). Created down. EEXIST if either name is taken (nothing is created then).
    */
-  async createVeth(name: string, peerName: string, peerNetnsPath: string | null, options: LinkOptions = {}): Promise<void> {
-    const ctx = this.ctx('create veth', `'${name}' <-> '${peerName}'${peerNetnsPath ? ` (peer in ${peerNetnsPath})` : ''}`);
+  async createVeth(
+    name: string,
+    peerName: string,
+    peerNetnsPath: string | null,
+    options: LinkOptions = {},
+  ): Promise<void> {
+    const ctx = this.ctx(
+      'create veth',
+      `'${name}' <-> '${peerName}'${peerNetnsPath ? ` (peer in ${peerNetnsPath})` : ''}`,
+    );
     checkName(name, 'name', ctx);
     checkName(peerName, 'peerName', ctx);
     if (options.mtu !== undefined) checkMtu(options.mtu, ctx);
     await this.withNetnsFd(peerNetnsPath, ctx, async (fd) => {
-      const linkinfo = vethLinkInfo({ name: peerName, ...(fd === null ? {} : { netnsFd: fd }), ...(options.mtu ? { mtu: options.mtu } : {}) });
+      const linkinfo = vethLinkInfo({
+        name: peerName,
+        ...(fd === null ? {} : { netnsFd: fd }),
+        ...(options.mtu ? { mtu: options.mtu } : {}),
+      });
       await this.call(ctx.operation, ctx.object, () =>
-        this.socket.newLink({}, { ifname: name, linkinfo, ...(options.mtu ? { mtu: options.mtu } : {}) }, { flags: NLM_F_CREATE | NLM_F_EXCL }),
+        this.socket.newLink(
+          {},
+          { ifname: name, linkinfo, ...(options.mtu ? { mtu: options.mtu } : {}) },
+          { flags: NLM_F_CREATE | NLM_F_EXCL },
+        ),
       );
     });
   }
@@ -218,7 +265,10 @@ export class Rtnl {
     const index = await this.indexOf(name, ctx);
     await this.withNetnsFd(netnsPath, ctx, async (fd) => {
       await this.call(ctx.operation, ctx.object, () =>
-        this.socket.setLink({ index }, { netNsFd: fd as number, ...(newName !== undefined ? { ifname: newName } : {}) }),
+        this.socket.setLink(
+          { index },
+          { netNsFd: fd as number, ...(newName !== undefined ? { ifname: newName } : {}) },
+        ),
       );
     });
   }
@@ -293,12 +343,15 @@ export class Rtnl {
   /** Unicast routes of the main table; IPv4 by default, or the family asked for. */
   async listRoutes(family: IpFamily = 4): Promise<RouteState[]> {
     const names = await this.indexNames();
-    const msgs = await this.call('list routes', `(IPv${family})`, () => this.socket.getRoutes({ family: afOf(family) }));
+    const msgs = await this.call('list routes', `(IPv${family})`, () =>
+      this.socket.getRoutes({ family: afOf(family) }),
+    );
     const out: RouteState[] = [];
     for (const m of msgs) {
       const d = m.data;
       const table = m.attrs.table ?? d.table;
-      if (table !== RT_TABLE_MAIN || enumName(d.type ?? 0, TYPE_NAMES) !== 'unicast' || d.family !== afOf(family)) continue;
+      if (table !== RT_TABLE_MAIN || enumName(d.type ?? 0, TYPE_NAMES) !== 'unicast' || d.family !== afOf(family))
+        continue;
       const dst = m.attrs.dst ?? Buffer.alloc(family === 4 ? 4 : 16);
       out.push({
         family,
@@ -375,7 +428,8 @@ export class Rtnl {
   }
 
   private async call<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new KernelError('EBADF', { operation, object, netns: this.netnsPath }, 'the rtnetlink socket is closed');
+    if (this.closed)
+      throw new KernelError('EBADF', { operation, object, netns: this.netnsPath }, 'the rtnetlink socket is closed');
     if (this.socketError) throw kernelErrorFrom(this.socketError, { operation, object, netns: this.netnsPath });
     try {
       return await fn();
@@ -389,14 +443,20 @@ export class Rtnl {
     checkName(name, 'name', ctx);
     if (options.mtu !== undefined) checkMtu(options.mtu, ctx);
     await this.call(ctx.operation, ctx.object, () =>
-      this.socket.newLink({}, { ifname: name, linkinfo: linkInfoOfKind(kind), ...(options.mtu ? { mtu: options.mtu } : {}) }, { flags: NLM_F_CREATE | NLM_F_EXCL }),
+      this.socket.newLink(
+        {},
+        { ifname: name, linkinfo: linkInfoOfKind(kind), ...(options.mtu ? { mtu: options.mtu } : {}) },
+        { flags: NLM_F_CREATE | NLM_F_EXCL },
+      ),
     );
   }
 
   private async setLinkFlagUp(name: string, up: boolean): Promise<void> {
     const ctx = this.ctx(up ? 'set up' : 'set down', `'${name}'`);
     const index = await this.indexOf(name, ctx);
-    await this.call(ctx.operation, ctx.object, () => this.socket.setLink({ index, flags: up ? { up: true } : {}, change: { up: true } }));
+    await this.call(ctx.operation, ctx.object, () =>
+      this.socket.setLink({ index, flags: up ? { up: true } : {}, change: { up: true } }),
+    );
   }
 
   private async indexOrNull(name: string): Promise<number | null> {
@@ -409,7 +469,10 @@ export class Rtnl {
     }
   }
 
-  private async indexOf(name: string, ctx: { operation: string; object: string; netns: string | null }): Promise<number> {
+  private async indexOf(
+    name: string,
+    ctx: { operation: string; object: string; netns: string | null },
+  ): Promise<number> {
     checkName(name, 'link name', ctx);
     if (this.closed) throw new KernelError('EBADF', ctx, 'the rtnetlink socket is closed');
     const index = await this.indexOrNull(name);
@@ -459,12 +522,22 @@ export class Rtnl {
       dst = { family: fam, bytes: Buffer.alloc(fam === 4 ? 4 : 16), prefix: 0 };
     } else {
       dst = parseIpPrefixOrThrow(spec.destination, 'destination', ctx);
-      if (!isNetwork(dst)) throw invalidArgument(ctx, 'destination', `'${spec.destination}' has host bits set (a route goes to a network)`);
+      if (!isNetwork(dst))
+        throw invalidArgument(
+          ctx,
+          'destination',
+          `'${spec.destination}' has host bits set (a route goes to a network)`,
+        );
     }
     if (gatewayFamily !== null && gatewayFamily !== dst.family) {
-      throw invalidArgument(ctx, 'gateway', `'${spec.gateway}' is IPv${gatewayFamily} but the destination is IPv${dst.family}`);
+      throw invalidArgument(
+        ctx,
+        'gateway',
+        `'${spec.gateway}' is IPv${gatewayFamily} but the destination is IPv${dst.family}`,
+      );
     }
-    if (needNextHop && gateway === null && spec.dev === undefined) throw invalidArgument(ctx, 'route', 'needs a gateway or a dev');
+    if (needNextHop && gateway === null && spec.dev === undefined)
+      throw invalidArgument(ctx, 'route', 'needs a gateway or a dev');
     if (spec.metric !== undefined && (!Number.isInteger(spec.metric) || spec.metric < 0 || spec.metric > 0xffffffff)) {
       throw invalidArgument(ctx, 'metric', `${spec.metric} is not an integer 0..4294967295`);
     }
@@ -480,23 +553,49 @@ interface ResolvedRoute {
 }
 
 function describeRoute(spec: RouteSpec): string {
-  return [spec.destination, spec.gateway ? `via ${spec.gateway}` : '', spec.dev ? `dev '${spec.dev}'` : '', spec.metric !== undefined ? `metric ${spec.metric}` : '']
+  return [
+    spec.destination,
+    spec.gateway ? `via ${spec.gateway}` : '',
+    spec.dev ? `dev '${spec.dev}'` : '',
+    spec.metric !== undefined ? `metric ${spec.metric}` : '',
+  ]
     .filter((s) => s !== '')
     .join(' ');
 }
 
-function checkName(name: string, field: string, ctx: { operation: string; object: string; netns: string | null }): void {
-  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > MAX_IFNAME_BYTES || /[\s/:]/.test(name) || name === '.' || name === '..') {
-    throw invalidArgument(ctx, field, `'${String(name)}' is not a Linux interface name (1..${MAX_IFNAME_BYTES} bytes, no '/', ':' or whitespace)`);
+function checkName(
+  name: string,
+  field: string,
+  ctx: { operation: string; object: string; netns: string | null },
+): void {
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    Buffer.byteLength(name) > MAX_IFNAME_BYTES ||
+    /[\s/:]/.test(name) ||
+    name === '.' ||
+    name === '..'
+  ) {
+    throw invalidArgument(
+      ctx,
+      field,
+      `'${String(name)}' is not a Linux interface name (1..${MAX_IFNAME_BYTES} bytes, no '/', ':' or whitespace)`,
+    );
   }
 }
 
 function checkMtu(mtu: number, ctx: { operation: string; object: string; netns: string | null }): void {
-  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw invalidArgument(ctx, 'mtu', `${mtu} is not an MTU (68..65535)`);
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)
+    throw invalidArgument(ctx, 'mtu', `${mtu} is not an MTU (68..65535)`);
 }
 
-function parseIpPrefixOrThrow(text: string, field: string, ctx: { operation: string; object: string; netns: string | null }): IpPrefix {
+function parseIpPrefixOrThrow(
+  text: string,
+  field: string,
+  ctx: { operation: string; object: string; netns: string | null },
+): IpPrefix {
   const p = typeof text === 'string' ? parseIpPrefix(text) : null;
-  if (!p) throw invalidArgument(ctx, field, `'${String(text)}' is not an address with prefix length (e.g. 10.0.0.1/24)`);
+  if (!p)
+    throw invalidArgument(ctx, field, `'${String(text)}' is not an address with prefix length (e.g. 10.0.0.1/24)`);
   return p;
 }

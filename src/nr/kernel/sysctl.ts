@@ -14,7 +14,8 @@ export function setSysctl(netnsPath: string | null, key: string, value: string |
   const ctx = { operation: 'set sysctl', object: `${key}=${String(value)}`, netns: netnsPath };
   checkKey(key, ctx);
   const text = String(value);
-  if (!VALUE_RE.test(text)) throw invalidArgument(ctx, 'value', `'${text}' has unexpected characters or is longer than 256`);
+  if (!VALUE_RE.test(text))
+    throw invalidArgument(ctx, 'value', `'${text}' has unexpected characters or is longer than 256`);
   try {
     native().writeSysctl(netnsPath, key, text);
   } catch (e) {

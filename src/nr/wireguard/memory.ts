@@ -40,7 +40,13 @@ export class WgConfigMemory {
    */
   recall(name: string, ifindex: number, config: WgDesiredConfig): WgDeviceStatus | null {
     const entry = this.#entries.get(name);
-    if (!entry || entry.ifindex !== ifindex || entry.fingerprint !== fingerprintOf(config) || this.#now() - entry.at > this.#trustMs) return null;
+    if (
+      !entry ||
+      entry.ifindex !== ifindex ||
+      entry.fingerprint !== fingerprintOf(config) ||
+      this.#now() - entry.at > this.#trustMs
+    )
+      return null;
     return {
       name,
       publicKey: config.publicKey,

@@ -11,10 +11,14 @@ export function checkCidr(value: string, field = 'address'): string {
   const bits = slash < 0 ? NaN : Number(value.slice(slash + 1));
   const max = family === 6 ? 128 : 32;
   if (family === 0 || !Number.isInteger(bits) || bits < 0 || bits > max || !/^\d+$/.test(value.slice(slash + 1))) {
-    throw new HarnessError('INVALID_ARGUMENT', `${field} '${value}' is not an address with a prefix length (e.g. 10.0.0.1/24)`, {
-      field,
-      value,
-    });
+    throw new HarnessError(
+      'INVALID_ARGUMENT',
+      `${field} '${value}' is not an address with a prefix length (e.g. 10.0.0.1/24)`,
+      {
+        field,
+        value,
+      },
+    );
   }
   return value;
 }

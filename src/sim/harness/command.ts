@@ -46,7 +46,11 @@ export function describeCommand(cmd: string, args: readonly string[], redactArgs
   return [cmd, ...shown].map(quote).join(' ') + (hidden > 0 ? ` [${hidden} arguments hidden]` : '');
 }
 
-export function runCommand(cmd: string, args: readonly string[] = [], opts: CommandOptions = {}): Promise<CommandResult> {
+export function runCommand(
+  cmd: string,
+  args: readonly string[] = [],
+  opts: CommandOptions = {},
+): Promise<CommandResult> {
   const command = describeCommand(cmd, args, opts.redactArgs, opts.visibleArgs);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
@@ -87,15 +91,21 @@ export function runCommand(cmd: string, args: readonly string[] = [], opts: Comm
       };
       if (timedOut) {
         reject(
-          new HarnessError('COMMAND_TIMEOUT', `${command} did not finish within ${timeoutMs} ms (killed)` +
-            (result.stderr ? `\nstderr: ${tail(result.stderr)}` : ''), { command, timeoutMs }),
+          new HarnessError(
+            'COMMAND_TIMEOUT',
+            `${command} did not finish within ${timeoutMs} ms (killed)` +
+              (result.stderr ? `\nstderr: ${tail(result.stderr)}` : ''),
+            { command, timeoutMs },
+          ),
         );
       } else if (opts.check !== false && exitCode !== 0) {
         const status = exitCode === null ? `signal ${signal}` : `exit ${exitCode}`;
         reject(
-          new HarnessError('COMMAND_FAILED', `${command} failed (${status})` +
-            (result.stderr.trim() ? `\nstderr: ${tail(result.stderr)}` : ''),
-            { command, exitCode, signal, stderr: tail(result.stderr) }),
+          new HarnessError(
+            'COMMAND_FAILED',
+            `${command} failed (${status})` + (result.stderr.trim() ? `\nstderr: ${tail(result.stderr)}` : ''),
+            { command, exitCode, signal, stderr: tail(result.stderr) },
+          ),
         );
       } else {
         resolve(result);

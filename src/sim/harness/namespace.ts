@@ -124,14 +124,20 @@ export class Namespace {
    */
   async sysctl(key: string, value: string | number): Promise<void> {
     if (!SYSCTL_KEY_RE.test(key)) {
-      throw new HarnessError('INVALID_ARGUMENT', `sysctl key '${key}' refused: only per-namespace net.* keys may be set`, {
-        field: 'key',
-        value: key,
-      });
+      throw new HarnessError(
+        'INVALID_ARGUMENT',
+        `sysctl key '${key}' refused: only per-namespace net.* keys may be set`,
+        {
+          field: 'key',
+          value: key,
+        },
+      );
     }
     const v = String(value);
     if (!/^[\w .:-]*$/.test(v)) {
-      throw new HarnessError('INVALID_ARGUMENT', `sysctl value '${v}' for ${key} has unexpected characters`, { field: 'value' });
+      throw new HarnessError('INVALID_ARGUMENT', `sysctl value '${v}' for ${key} has unexpected characters`, {
+        field: 'value',
+      });
     }
     await this.exec('sysctl', ['-q', '-w', `${key}=${v}`]);
   }

@@ -37,13 +37,24 @@ export async function ping(from: Namespace, address: string, opts: PingOptions =
   if (!Number.isInteger(count) || count < 1 || count > 10_000) {
     throw new HarnessError('INVALID_ARGUMENT', `ping count ${count} must be 1..10000`, { field: 'count' });
   }
-  const args = ['-n', '-c', String(count), '-i', (intervalMs / 1000).toFixed(3), '-w', String(Math.max(1, Math.ceil(timeoutMs / 1000)))];
+  const args = [
+    '-n',
+    '-c',
+    String(count),
+    '-i',
+    (intervalMs / 1000).toFixed(3),
+    '-w',
+    String(Math.max(1, Math.ceil(timeoutMs / 1000))),
+  ];
   if (opts.size !== undefined) args.push('-s', String(opts.size));
   if (opts.dontFragment) args.push('-M', 'do');
   args.push(address);
   // Exit 1 means "some or all lost": a result. Exit 2 is an error we report in the result too.
   const r = await from.exec('ping', args, { check: false, timeoutMs: timeoutMs + 5_000 });
-  return parsePing(r.stdout, r.exitCode === 0 || r.exitCode === 1 ? undefined : r.stderr.trim() || `ping exited ${r.exitCode}`);
+  return parsePing(
+    r.stdout,
+    r.exitCode === 0 || r.exitCode === 1 ? undefined : r.stderr.trim() || `ping exited ${r.exitCode}`,
+  );
 }
 
 /** Parses iputils ping output. Exported for its unit test. */

@@ -165,8 +165,12 @@ export class BackgroundProcess {
         if (this.finished && this.status) {
           done();
           reject(
-            new HarnessError('PROCESS_EXITED', `${this.command} exited (${describeStatus(this.status)}) before printing ${re}` +
-              `\nstdout: ${tail(this.out, 1000)}\nstderr: ${tail(this.err, 1000)}`, { command: this.command, pid: this.pid }),
+            new HarnessError(
+              'PROCESS_EXITED',
+              `${this.command} exited (${describeStatus(this.status)}) before printing ${re}` +
+                `\nstdout: ${tail(this.out, 1000)}\nstderr: ${tail(this.err, 1000)}`,
+              { command: this.command, pid: this.pid },
+            ),
           );
           return true;
         }
@@ -175,8 +179,12 @@ export class BackgroundProcess {
       const timer = setTimeout(() => {
         done();
         reject(
-          new HarnessError('TIMEOUT', `${this.command} did not print ${re} within ${timeoutMs} ms` +
-            `\nstdout: ${tail(this.out, 1000)}\nstderr: ${tail(this.err, 1000)}`, { command: this.command, pid: this.pid, timeoutMs }),
+          new HarnessError(
+            'TIMEOUT',
+            `${this.command} did not print ${re} within ${timeoutMs} ms` +
+              `\nstdout: ${tail(this.out, 1000)}\nstderr: ${tail(this.err, 1000)}`,
+            { command: this.command, pid: this.pid, timeoutMs },
+          ),
         );
       }, timeoutMs);
       const listener = () => void check();

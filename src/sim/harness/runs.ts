@@ -108,8 +108,15 @@ export function namespacesWithPrefix(prefix: string): string[] {
 /** PIDs of the processes inside the named namespace (`ip netns pids`). */
 export function pidsInNamespace(name: string): number[] {
   try {
-    const out = execFileSync(systemTool('ip'), ['netns', 'pids', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return out.split(/\s+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 0);
+    const out = execFileSync(systemTool('ip'), ['netns', 'pids', name], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return out
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n > 0);
   } catch {
     return [];
   }
@@ -147,17 +154,23 @@ export function sweepStaleRuns(opts: { runDir?: string; dryRun?: boolean } = {})
 
   for (const run of runs) {
     // A record being swept is owned by its sweeper: alive means someone else is on it.
-    const ownerPid = run.file.includes(SWEEP_MARK) ? Number(run.file.slice(run.file.indexOf(SWEEP_MARK) + SWEEP_MARK.length)) : run.pid;
+    const ownerPid = run.file.includes(SWEEP_MARK)
+      ? Number(run.file.slice(run.file.indexOf(SWEEP_MARK) + SWEEP_MARK.length))
+      : run.pid;
     const ownerStart = run.file.includes(SWEEP_MARK) ? null : run.startTime;
     if (ownerPid > 0 && isProcessAlive(ownerPid, ownerStart)) {
       live.push(run.prefix);
       continue;
     }
     // Namespaces of a longer recorded prefix that happens to start with this one are not ours.
-    const longer = runs.filter((r) => r.prefix.length > run.prefix.length && r.prefix.startsWith(run.prefix)).map((r) => r.prefix);
+    const longer = runs
+      .filter((r) => r.prefix.length > run.prefix.length && r.prefix.startsWith(run.prefix))
+      .map((r) => r.prefix);
     const namespaces = namespacesWithPrefix(run.prefix).filter((n) => !longer.some((p) => n.startsWith(p)));
     // Without a start time a recorded PID could have been reused by now: leave it.
-    const recorded = readProcs(runDir, run.prefix).filter((p) => p.startTime !== null && isProcessAlive(p.pid, p.startTime)).map((p) => p.pid);
+    const recorded = readProcs(runDir, run.prefix)
+      .filter((p) => p.startTime !== null && isProcessAlive(p.pid, p.startTime))
+      .map((p) => p.pid);
     const inside = namespaces.flatMap(pidsInNamespace);
     const targets = [...new Set([...recorded, ...inside])].filter((p) => p !== process.pid);
 

@@ -19,8 +19,12 @@ export function systemTool(name: string): string {
   const hit = cache.get(name);
   if (hit) return hit;
   if (!isSystemProgram(name)) {
-    throw new HarnessError('INVALID_ARGUMENT', `program '${name}' is not declared in src/common/system-programs.ts: ` +
-      'add it there with the Debian package that provides it, and that package to scripts/setup', { program: name });
+    throw new HarnessError(
+      'INVALID_ARGUMENT',
+      `program '${name}' is not declared in src/common/system-programs.ts: ` +
+        'add it there with the Debian package that provides it, and that package to scripts/setup',
+      { program: name },
+    );
   }
   for (const dir of SYSTEM_DIRS) {
     const candidate = join(dir, name);

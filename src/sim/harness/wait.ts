@@ -37,8 +37,12 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, opts: WaitOpti
     await delay(Math.min(intervalMs, left));
   }
   const reason = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
-  throw new HarnessError('TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${opts.what} (${attempts} checks)${reason}`, {
-    what: opts.what,
-    timeoutMs,
-  });
+  throw new HarnessError(
+    'TIMEOUT',
+    `timed out after ${timeoutMs} ms waiting for ${opts.what} (${attempts} checks)${reason}`,
+    {
+      what: opts.what,
+      timeoutMs,
+    },
+  );
 }

@@ -147,7 +147,10 @@ export class World {
     this.assertOpen('namespace');
     const name = checkNetnsName(this.prefix + checkShortName(short));
     if (this.spaces.some((s) => s.name === name)) {
-      throw new HarnessError('INVALID_ARGUMENT', `namespace '${name}' already exists in this world`, { field: 'name', value: short });
+      throw new HarnessError('INVALID_ARGUMENT', `namespace '${name}' already exists in this world`, {
+        field: 'name',
+        value: short,
+      });
     }
     await runCommand(systemTool('ip'), ['netns', 'add', name]);
     const ns = new Namespace(name, this);
@@ -169,7 +172,22 @@ export class World {
     const addrA = toList(opts.addressA).map((c) => checkCidr(c, 'addressA'));
     const addrB = toList(opts.addressB).map((c) => checkCidr(c, 'addressB'));
     const mtu = opts.mtu === undefined ? [] : ['mtu', String(checkMtu(opts.mtu))];
-    await runCommand(systemTool('ip'), ['link', 'add', ifA, 'netns', a.name, ...mtu, 'type', 'veth', 'peer', 'name', ifB, 'netns', b.name, ...mtu]);
+    await runCommand(systemTool('ip'), [
+      'link',
+      'add',
+      ifA,
+      'netns',
+      a.name,
+      ...mtu,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      ifB,
+      'netns',
+      b.name,
+      ...mtu,
+    ]);
     for (const c of addrA) await a.addAddress(ifA, c);
     for (const c of addrB) await b.addAddress(ifB, c);
     if (opts.up !== false) {
@@ -193,7 +211,10 @@ export class World {
    */
   async natRouter(short: string, opts: NatRouterOptions): Promise<Namespace> {
     checkIfname(opts.outside, 'outside');
-    for (const [field, v] of [['udpTimeoutSec', opts.udpTimeoutSec], ['udpStreamTimeoutSec', opts.udpStreamTimeoutSec]] as const) {
+    for (const [field, v] of [
+      ['udpTimeoutSec', opts.udpTimeoutSec],
+      ['udpStreamTimeoutSec', opts.udpStreamTimeoutSec],
+    ] as const) {
       if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 86_400)) {
         throw new HarnessError('INVALID_ARGUMENT', `${field} ${v} must be an integer 1..86400`, { field, value: v });
       }
@@ -318,7 +339,8 @@ export class World {
 
   /** @internal */
   assertOpen(what: string): void {
-    if (this.closed) throw new HarnessError('WORLD_CLOSED', `${what}: world ${this.prefix} was torn down`, { prefix: this.prefix });
+    if (this.closed)
+      throw new HarnessError('WORLD_CLOSED', `${what}: world ${this.prefix} was torn down`, { prefix: this.prefix });
   }
 
   private assertMine(ns: Namespace): void {
@@ -333,4 +355,3 @@ export class World {
 function toList(v: string | readonly string[] | undefined): readonly string[] {
   return v === undefined ? [] : typeof v === 'string' ? [v] : v;
 }
-

@@ -62,9 +62,13 @@ export class UapiClient {
       maxAnswerBytes: this.#maxResponseBytes,
       errors: {
         timeout: () => new UapiError('ETIMEDOUT', `no answer within ${this.#timeoutMs} ms`, { path: socketPath }),
-        tooLarge: () => new UapiError('EPROTO', `answer larger than ${this.#maxResponseBytes} bytes`, { path: socketPath }),
+        tooLarge: () =>
+          new UapiError('EPROTO', `answer larger than ${this.#maxResponseBytes} bytes`, { path: socketPath }),
         closedEarly: () => new UapiError('EPROTO', 'connection closed before a complete answer', { path: socketPath }),
-        socket: (err) => new UapiError(err.code === 'ENOENT' ? 'ENOENT' : 'EIO', `cannot talk to the socket: ${err.code ?? 'error'}`, { path: socketPath }),
+        socket: (err) =>
+          new UapiError(err.code === 'ENOENT' ? 'ENOENT' : 'EIO', `cannot talk to the socket: ${err.code ?? 'error'}`, {
+            path: socketPath,
+          }),
       },
     });
   }

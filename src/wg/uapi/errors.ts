@@ -48,8 +48,11 @@ export function codeOfErrno(errno: number): UapiErrorCode {
 }
 
 function describe(reason: string, context: UapiErrorContext): string {
-  const where = [context.line !== undefined ? `line ${context.line}` : '', context.key ?? ''].filter(Boolean).join(': ');
+  const where = [context.line !== undefined ? `line ${context.line}` : '', context.key ?? '']
+    .filter(Boolean)
+    .join(': ');
   return where ? `${where}: ${reason}` : reason;
 }
 
-export const invalid = (reason: string, context: UapiErrorContext = {}): UapiError => new UapiError('EINVAL', reason, context);
+export const invalid = (reason: string, context: UapiErrorContext = {}): UapiError =>
+  new UapiError('EINVAL', reason, context);

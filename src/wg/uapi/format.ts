@@ -50,10 +50,14 @@ export function formatErrno(errno: number): string {
 
 function deviceLine(op: DeviceOperation): string {
   switch (op.kind) {
-    case 'private_key': return `private_key=${op.privateKey ? op.privateKey.secretHex() : ZERO_KEY_HEX}`;
-    case 'listen_port': return `listen_port=${op.port}`;
-    case 'fwmark': return `fwmark=${op.fwmark}`;
-    case 'replace_peers': return 'replace_peers=true';
+    case 'private_key':
+      return `private_key=${op.privateKey ? op.privateKey.secretHex() : ZERO_KEY_HEX}`;
+    case 'listen_port':
+      return `listen_port=${op.port}`;
+    case 'fwmark':
+      return `fwmark=${op.fwmark}`;
+    case 'replace_peers':
+      return 'replace_peers=true';
   }
 }
 
@@ -63,11 +67,16 @@ function peerLine(op: PeerOperation): string {
     case 'update_only':
     case 'replace_allowed_ips':
       return `${op.kind}=true`;
-    case 'preshared_key': return `preshared_key=${op.presharedKey ? op.presharedKey.secretHex() : ZERO_KEY_HEX}`;
-    case 'endpoint': return `endpoint=${op.endpoint.text}`;
-    case 'persistent_keepalive_interval': return `persistent_keepalive_interval=${op.seconds}`;
-    case 'allowed_ip': return `allowed_ip=${op.allowedIp.text}`;
-    case 'protocol_version': return 'protocol_version=1';
+    case 'preshared_key':
+      return `preshared_key=${op.presharedKey ? op.presharedKey.secretHex() : ZERO_KEY_HEX}`;
+    case 'endpoint':
+      return `endpoint=${op.endpoint.text}`;
+    case 'persistent_keepalive_interval':
+      return `persistent_keepalive_interval=${op.seconds}`;
+    case 'allowed_ip':
+      return `allowed_ip=${op.allowedIp.text}`;
+    case 'protocol_version':
+      return 'protocol_version=1';
   }
 }
 

@@ -122,8 +122,10 @@ export class UapiEndpoint implements Endpoint {
   }
 
   static fromBytes(address: Uint8Array, port: number): UapiEndpoint {
-    if (address.length !== 4 && address.length !== 16) throw invalid(`an address has 4 or 16 bytes, got ${address.length}`, { key: 'endpoint' });
-    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw invalid(`port ${port} is out of range (0..65535)`, { key: 'endpoint' });
+    if (address.length !== 4 && address.length !== 16)
+      throw invalid(`an address has 4 or 16 bytes, got ${address.length}`, { key: 'endpoint' });
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff)
+      throw invalid(`port ${port} is out of range (0..65535)`, { key: 'endpoint' });
     return new UapiEndpoint(new Uint8Array(address), port);
   }
 

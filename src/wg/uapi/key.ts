@@ -28,9 +28,10 @@ const BASE64 = new RegExp(KEY_PATTERN);
 export function keyBytesFromHex(text: string, context: UapiErrorContext): Uint8Array {
   if (!HEX.test(text)) {
     // Say what is wrong without echoing the value (it may be a secret).
-    const reason = text.length !== HEX_LENGTH
-      ? `expected a key of ${HEX_LENGTH} hex characters, got ${text.length} characters`
-      : 'expected a key of 64 hex characters, found a non-hex character';
+    const reason =
+      text.length !== HEX_LENGTH
+        ? `expected a key of ${HEX_LENGTH} hex characters, got ${text.length} characters`
+        : 'expected a key of 64 hex characters, found a non-hex character';
     throw invalid(reason, context);
   }
   return new Uint8Array(Buffer.from(text, 'hex'));
@@ -38,7 +39,8 @@ export function keyBytesFromHex(text: string, context: UapiErrorContext): Uint8A
 
 export function keyBytesFromBase64(text: string, context: UapiErrorContext): Uint8Array {
   // KEY_PATTERN pins the canonical encoding of 32 bytes: two spellings of one key are never both accepted.
-  if (!BASE64.test(text)) throw invalid(`expected a key of 44 base64 characters ending in '=', got ${text.length} characters`, context);
+  if (!BASE64.test(text))
+    throw invalid(`expected a key of 44 base64 characters ending in '=', got ${text.length} characters`, context);
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
@@ -46,7 +48,6 @@ function checkLength(bytes: Uint8Array, context: UapiErrorContext): Uint8Array {
   if (bytes.length !== KEY_LENGTH) throw invalid(`expected a key of ${KEY_LENGTH} bytes, got ${bytes.length}`, context);
   return new Uint8Array(bytes);
 }
-
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);

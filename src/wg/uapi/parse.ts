@@ -19,15 +19,24 @@ export type ParsedRequest = { readonly op: 'get' } | { readonly op: 'set'; reado
 
 const DEVICE_KEYS = new Set(['private_key', 'listen_port', 'fwmark', 'replace_peers']);
 const PEER_KEYS = new Set([
-  'remove', 'update_only', 'preshared_key', 'endpoint', 'persistent_keepalive_interval',
-  'replace_allowed_ips', 'allowed_ip', 'protocol_version',
+  'remove',
+  'update_only',
+  'preshared_key',
+  'endpoint',
+  'persistent_keepalive_interval',
+  'replace_allowed_ips',
+  'allowed_ip',
+  'protocol_version',
 ]);
 
 /** Splits `key=value` at the first '='; a line without one is a protocol error (-EPROTO). */
 export function splitLine(line: string, lineNumber: number): [string, string] {
   const eq = line.indexOf('=');
   // The line is not echoed: a key line that lost its '=' would put key material in a log.
-  if (eq < 0) throw new UapiError('EPROTO', `expected key=value, got a line of ${line.length} characters without '='`, { line: lineNumber });
+  if (eq < 0)
+    throw new UapiError('EPROTO', `expected key=value, got a line of ${line.length} characters without '='`, {
+      line: lineNumber,
+    });
   return [line.slice(0, eq), line.slice(eq + 1)];
 }
 
@@ -38,7 +47,8 @@ export function printableKey(key: string): string {
 }
 
 function parseTrue(value: string, context: UapiErrorContext): void {
-  if (value !== 'true') throw invalid(`the only accepted value is "true", got ${JSON.stringify(value.slice(0, 40))}`, context);
+  if (value !== 'true')
+    throw invalid(`the only accepted value is "true", got ${JSON.stringify(value.slice(0, 40))}`, context);
 }
 
 function parseDeviceLine(key: string, value: string, context: UapiErrorContext): DeviceOperation {
@@ -73,7 +83,8 @@ function parsePeerLine(key: string, value: string, context: UapiErrorContext): P
     case 'allowed_ip':
       return { kind: 'allowed_ip', allowedIp: AllowedIp.parse(value, context) };
     case 'protocol_version':
-      if (value !== '1') throw invalid(`only protocol version 1 exists, got ${JSON.stringify(value.slice(0, 40))}`, context);
+      if (value !== '1')
+        throw invalid(`only protocol version 1 exists, got ${JSON.stringify(value.slice(0, 40))}`, context);
       return { kind: 'protocol_version', version: 1 };
     default:
       throw new Error(`unreachable peer key ${key}`);
@@ -130,7 +141,9 @@ export class SetRequestBuilder {
 
   finish(): SetRequest {
     if (this.#error) throw this.#error;
-    const peers: PeerSection[] = this.#peers.map((p) => Object.freeze({ publicKey: p.publicKey, operations: Object.freeze([...p.operations]) }));
+    const peers: PeerSection[] = this.#peers.map((p) =>
+      Object.freeze({ publicKey: p.publicKey, operations: Object.freeze([...p.operations]) }),
+    );
     return Object.freeze({ device: Object.freeze([...this.#device]), peers: Object.freeze(peers) });
   }
 }
@@ -148,9 +161,11 @@ export function parseSetLines(lines: readonly string[]): SetRequest {
  */
 export function parseRequest(text: string): ParsedRequest {
   const end = text.indexOf('\n\n');
-  if (end < 0 && !text.endsWith('\n')) throw new UapiError('EPROTO', 'request does not end with a newline and a blank line', {});
+  if (end < 0 && !text.endsWith('\n'))
+    throw new UapiError('EPROTO', 'request does not end with a newline and a blank line', {});
   const body = end < 0 ? text.slice(0, -1) : text.slice(0, end);
-  if (end >= 0 && end + 2 !== text.length) throw new UapiError('EPROTO', 'text after the blank line that ends the request', {});
+  if (end >= 0 && end + 2 !== text.length)
+    throw new UapiError('EPROTO', 'text after the blank line that ends the request', {});
   const [op = '', ...lines] = body.split('\n');
   if (op === 'get=1') {
     if (lines.length > 0) throw invalid('get=1 takes no lines before the blank line', { line: 2 });
@@ -177,8 +192,15 @@ export function parseGetResponse(lines: readonly string[]): DeviceView {
     const context: UapiErrorContext = { line: i + 1, key };
     if (key === 'public_key') {
       peer = {
-        publicKey: PublicKey.fromHex(value, context), presharedKey: null, endpoint: null, persistentKeepalive: 0,
-        allowedIps: [], lastHandshake: { sec: 0, nsec: 0 }, txBytes: 0n, rxBytes: 0n, protocolVersion: 1,
+        publicKey: PublicKey.fromHex(value, context),
+        presharedKey: null,
+        endpoint: null,
+        persistentKeepalive: 0,
+        allowedIps: [],
+        lastHandshake: { sec: 0, nsec: 0 },
+        txBytes: 0n,
+        rxBytes: 0n,
+        protocolVersion: 1,
       };
       peers.push(peer);
       return;
@@ -191,21 +213,39 @@ export function parseGetResponse(lines: readonly string[]): DeviceView {
     }
     const p: MutablePeerView = peer;
     switch (key) {
-      case 'preshared_key': p.presharedKey = PresharedKey.fromHexOrNone(value, context); break;
-      case 'endpoint': p.endpoint = UapiEndpoint.parse(value, context); break;
-      case 'persistent_keepalive_interval': p.persistentKeepalive = parseDecimal(value, 0xffff, context); break;
-      case 'allowed_ip': p.allowedIps.push(AllowedIp.parse(value, context)); break;
-      case 'last_handshake_time_sec': p.lastHandshake = { ...p.lastHandshake, sec: parseDecimal(value, Number.MAX_SAFE_INTEGER, context) }; break;
-      case 'last_handshake_time_nsec': p.lastHandshake = { ...p.lastHandshake, nsec: parseDecimal(value, 999_999_999, context) }; break;
-      case 'tx_bytes': p.txBytes = parseCounter(value, context); break;
-      case 'rx_bytes': p.rxBytes = parseCounter(value, context); break;
-      default: break; // protocol_version and unknown peer keys
+      case 'preshared_key':
+        p.presharedKey = PresharedKey.fromHexOrNone(value, context);
+        break;
+      case 'endpoint':
+        p.endpoint = UapiEndpoint.parse(value, context);
+        break;
+      case 'persistent_keepalive_interval':
+        p.persistentKeepalive = parseDecimal(value, 0xffff, context);
+        break;
+      case 'allowed_ip':
+        p.allowedIps.push(AllowedIp.parse(value, context));
+        break;
+      case 'last_handshake_time_sec':
+        p.lastHandshake = { ...p.lastHandshake, sec: parseDecimal(value, Number.MAX_SAFE_INTEGER, context) };
+        break;
+      case 'last_handshake_time_nsec':
+        p.lastHandshake = { ...p.lastHandshake, nsec: parseDecimal(value, 999_999_999, context) };
+        break;
+      case 'tx_bytes':
+        p.txBytes = parseCounter(value, context);
+        break;
+      case 'rx_bytes':
+        p.rxBytes = parseCounter(value, context);
+        break;
+      default:
+        break; // protocol_version and unknown peer keys
     }
   });
   return { privateKey, listenPort, fwmark, peers };
 }
 
 function parseCounter(value: string, context: UapiErrorContext): bigint {
-  if (!/^\d{1,20}$/.test(value) || BigInt(value) > 0xffffffffffffffffn) throw invalid('not an unsigned 64-bit counter', context);
+  if (!/^\d{1,20}$/.test(value) || BigInt(value) > 0xffffffffffffffffn)
+    throw invalid('not an unsigned 64-bit counter', context);
   return BigInt(value);
 }

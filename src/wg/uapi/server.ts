@@ -149,9 +149,10 @@ export class UapiServer {
     if (!this.#connections.admit(socket)) return; // the server is closing
     new Connection(socket, this.#options, {
       get: () => this.#serialised(async () => this.#device.get()),
-      set: (request) => this.#serialised(async () => {
-        await this.#device.set(request);
-      }),
+      set: (request) =>
+        this.#serialised(async () => {
+          await this.#device.set(request);
+        }),
       reportError: (error) => this.#options.onRequestError?.(error),
     });
   }
@@ -178,7 +179,11 @@ class Connection {
   #reading: Reading = { op: 'none' };
   #linesInRequest = 0;
 
-  constructor(socket: net.Socket, limits: { maxLineBytes: number; maxRequestLines: number }, handlers: ConnectionHandlers) {
+  constructor(
+    socket: net.Socket,
+    limits: { maxLineBytes: number; maxRequestLines: number },
+    handlers: ConnectionHandlers,
+  ) {
     this.#maxRequestLines = limits.maxRequestLines;
     this.#handlers = handlers;
     // A request cut short by the end of the stream is dropped, never half-applied.
@@ -203,7 +208,11 @@ class Connection {
   #onLine(line: string): void {
     if (line.endsWith('\r')) {
       // wg(8) and wireguard-go end lines in "\n" alone: with "\r\n" no blank line ever ends a request.
-      this.#cutOff(new UapiError('EPROTO', 'a line ends in "\\r\\n": UAPI lines end in "\\n" alone', { line: this.#linesInRequest + 1 }));
+      this.#cutOff(
+        new UapiError('EPROTO', 'a line ends in "\\r\\n": UAPI lines end in "\\n" alone', {
+          line: this.#linesInRequest + 1,
+        }),
+      );
       return;
     }
     const reading = this.#reading;
@@ -300,6 +309,7 @@ function asUapiError(err: unknown): UapiError {
 
 /** The socket file's errors, as the UAPI's own error type (same code, path as context). */
 function asUapiSocketError(error: unknown): UapiError {
-  if (error instanceof SocketFileError) return new UapiError(error.code, error.reason, { path: error.path }, { cause: error });
+  if (error instanceof SocketFileError)
+    return new UapiError(error.code, error.reason, { path: error.path }, { cause: error });
   return asUapiError(error);
 }

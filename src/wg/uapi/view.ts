@@ -67,5 +67,10 @@ export function viewFromConfig(
       protocolVersion: 1,
     });
   }
-  return { privateKey: config.privateKey, listenPort: live.listenPort ?? config.listenPort, fwmark: config.fwmark, peers };
+  return {
+    privateKey: config.privateKey,
+    listenPort: live.listenPort ?? config.listenPort,
+    fwmark: config.fwmark,
+    peers,
+  };
 }

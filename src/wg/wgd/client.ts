@@ -8,7 +8,15 @@
  */
 import { requestOverSocket } from '../../socket/socket-request.js';
 import { WgdError } from './errors.js';
-import { parseAnswer, type CreateResult, type DeleteResult, type DeviceInfo, type PingResult, type ResultOf, type WgdOp } from './protocol.js';
+import {
+  parseAnswer,
+  type CreateResult,
+  type DeleteResult,
+  type DeviceInfo,
+  type PingResult,
+  type ResultOf,
+  type WgdOp,
+} from './protocol.js';
 
 export interface WgdClientOptions {
   /** Whole exchange, connect to answer (creating a device takes milliseconds). */
@@ -37,7 +45,11 @@ export class WgdClient {
 
   /** Creates the device, or returns the existing one when name, netns and MTU match. */
   create(request: CreateDeviceRequest): Promise<CreateResult> {
-    return this.#call('create', { name: request.name, netns: request.netns, ...(request.mtu === undefined ? {} : { mtu: request.mtu }) });
+    return this.#call('create', {
+      name: request.name,
+      netns: request.netns,
+      ...(request.mtu === undefined ? {} : { mtu: request.mtu }),
+    });
   }
 
   /** Deletes the device (its TUN and UAPI socket); `existed: false` when there was none. */
@@ -66,7 +78,11 @@ export class WgdClient {
         closedEarly: () => new WgdError('EPROTO', 'wgd closed the connection before answering', { path }),
         socket: (err) => {
           const code = err.code === 'ENOENT' ? 'ENOENT' : err.code === 'ECONNREFUSED' ? 'ECONNREFUSED' : 'EIO';
-          return new WgdError(code, `cannot reach wgd at ${path}: ${err.code ?? 'error'}${code === 'EIO' ? '' : ' (is it running?)'}`, { path });
+          return new WgdError(
+            code,
+            `cannot reach wgd at ${path}: ${err.code ?? 'error'}${code === 'EIO' ? '' : ' (is it running?)'}`,
+            { path },
+          );
         },
       },
     });

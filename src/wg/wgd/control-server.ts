@@ -48,13 +48,18 @@ export class ControlServer {
   }
 
   /** Binds the socket and starts serving. EADDRINUSE when a live server answers there. */
-  static async listen(socketPath: string, handler: RequestHandler, options: ControlServerOptions = {}): Promise<ControlServer> {
+  static async listen(
+    socketPath: string,
+    handler: RequestHandler,
+    options: ControlServerOptions = {},
+  ): Promise<ControlServer> {
     const server = new ControlServer(socketPath, handler, options);
     try {
       // The control socket creates and deletes devices: root only, directory included.
       server.#socketFile = await bindSocketFile(server.#server, socketPath, { directoryMode: 0o700 });
     } catch (error) {
-      if (error instanceof SocketFileError) throw new WgdError(error.code, `control socket ${error.message}`, { path: socketPath }, { cause: error });
+      if (error instanceof SocketFileError)
+        throw new WgdError(error.code, `control socket ${error.message}`, { path: socketPath }, { cause: error });
       throw error;
     }
     return server;
@@ -76,7 +81,12 @@ class ControlConnection {
   readonly #handler: RequestHandler;
   readonly #onRequestError: (error: WgdError) => void;
 
-  constructor(socket: net.Socket, maxLineBytes: number, handler: RequestHandler, onRequestError: (error: WgdError) => void) {
+  constructor(
+    socket: net.Socket,
+    maxLineBytes: number,
+    handler: RequestHandler,
+    onRequestError: (error: WgdError) => void,
+  ) {
     this.#handler = handler;
     this.#onRequestError = onRequestError;
     // A line cut short by the end of the stream is not a request: it is dropped.

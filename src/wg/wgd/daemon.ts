@@ -62,16 +62,24 @@ export class Wgd {
     const longest = path.join(uapiDir, `${'x'.repeat(15)}.sock`);
     if (!path.isAbsolute(uapiDir) || Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
       const most = MAX_SOCKET_PATH_BYTES - (longest.length - uapiDir.length);
-      throw new WgdError('EINVAL', `uapiDir: must be an absolute path of at most ${most} bytes (DIR/NAME.sock with a 15-byte NAME must fit a ${MAX_SOCKET_PATH_BYTES}-byte socket address)`, { field: 'uapiDir', path: uapiDir });
+      throw new WgdError(
+        'EINVAL',
+        `uapiDir: must be an absolute path of at most ${most} bytes (DIR/NAME.sock with a 15-byte NAME must fit a ${MAX_SOCKET_PATH_BYTES}-byte socket address)`,
+        { field: 'uapiDir', path: uapiDir },
+      );
     }
     const registry = new DeviceRegistry({ uapiDir, openDevice: options.openDevice, log });
     let wgd: Wgd | null = null;
-    const control = await ControlServer.listen(options.controlSocket, (request) => {
-      if (!wgd) throw new WgdError('EIO', 'wgd is starting');
-      return wgd.handle(request);
-    }, {
-      onRequestError: (e) => log(`control request refused: ${e.code}: ${e.message}`),
-    });
+    const control = await ControlServer.listen(
+      options.controlSocket,
+      (request) => {
+        if (!wgd) throw new WgdError('EIO', 'wgd is starting');
+        return wgd.handle(request);
+      },
+      {
+        onRequestError: (e) => log(`control request refused: ${e.code}: ${e.message}`),
+      },
+    );
     wgd = new Wgd(registry, control, startedAt);
     return wgd;
   }
@@ -86,7 +94,11 @@ export class Wgd {
       case 'list':
         return { devices: this.registry.list() };
       case 'ping':
-        return { pid: process.pid, uptimeMs: Math.round(performance.now() - this.#startedAt), devices: this.registry.size };
+        return {
+          pid: process.pid,
+          uptimeMs: Math.round(performance.now() - this.#startedAt),
+          devices: this.registry.size,
+        };
     }
   }
 

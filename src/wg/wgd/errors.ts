@@ -19,7 +19,16 @@ export type WgdErrorCode =
   | 'EPROTO' // client: the daemon answered something that is not the protocol
   | 'ECONNREFUSED'; // client: nothing listens on the control socket
 
-export const WGD_ERROR_CODES: readonly WgdErrorCode[] = ['EINVAL', 'EEXIST', 'ENOENT', 'EADDRINUSE', 'EIO', 'ETIMEDOUT', 'EPROTO', 'ECONNREFUSED'];
+export const WGD_ERROR_CODES: readonly WgdErrorCode[] = [
+  'EINVAL',
+  'EEXIST',
+  'ENOENT',
+  'EADDRINUSE',
+  'EIO',
+  'ETIMEDOUT',
+  'EPROTO',
+  'ECONNREFUSED',
+];
 
 export interface WgdErrorContext {
   /** The request field at fault (`name`, `netns`, `mtu`, `op`, ...). */

@@ -7,5 +7,10 @@ export { WgdClient, type CreateDeviceRequest, type WgdClientOptions } from './cl
 export { WgdError, type WgdErrorCode, type WgdErrorContext } from './errors.js';
 export { DEFAULT_UAPI_DIR, DeviceRegistry, type DeviceSpec, type HostedDevice, type OpenDevice } from './registry.js';
 export { realDeviceOpener } from './open-device.js';
-export { ControlServer, DEFAULT_MAX_LINE_BYTES, type ControlServerOptions, type RequestHandler } from './control-server.js';
+export {
+  ControlServer,
+  DEFAULT_MAX_LINE_BYTES,
+  type ControlServerOptions,
+  type RequestHandler,
+} from './control-server.js';
 export type { CreateResult, DeleteResult, DeviceInfo, ListResult, PingResult, WgdRequest } from './protocol.js';

@@ -77,12 +77,13 @@ export interface ResultOf {
   ping: PingResult;
 }
 
-const FIELDS: Readonly<Record<WgdOp, { readonly required: readonly string[]; readonly optional: readonly string[] }>> = {
-  create: { required: ['name', 'netns'], optional: ['mtu'] },
-  delete: { required: ['name'], optional: [] },
-  list: { required: [], optional: [] },
-  ping: { required: [], optional: [] },
-};
+const FIELDS: Readonly<Record<WgdOp, { readonly required: readonly string[]; readonly optional: readonly string[] }>> =
+  {
+    create: { required: ['name', 'netns'], optional: ['mtu'] },
+    delete: { required: ['name'], optional: [] },
+    list: { required: [], optional: [] },
+    ping: { required: [], optional: [] },
+  };
 const OPS = Object.keys(FIELDS) as WgdOp[];
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -91,7 +92,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 export function parseDeviceName(value: unknown, field = 'name'): DeviceName {
   if (typeof value !== 'string') throw invalidField(field, `must be a string, not ${describeType(value)}`);
-  if (value === '' || Buffer.byteLength(value) > IFNAME_MAX_BYTES) throw invalidField(field, `must be 1–${IFNAME_MAX_BYTES} bytes (an interface name)`);
+  if (value === '' || Buffer.byteLength(value) > IFNAME_MAX_BYTES)
+    throw invalidField(field, `must be 1–${IFNAME_MAX_BYTES} bytes (an interface name)`);
   if (!/^[A-Za-z0-9_.=+-]+$/.test(value) || value === '.' || value === '..') {
     throw invalidField(field, 'may hold only letters, digits and _.=+- (an interface name that is also a file name)');
   }
@@ -111,7 +113,8 @@ export function parseNetnsPath(value: unknown, field = 'netns'): NetnsPath {
 }
 
 export function parseMtu(value: unknown, field = 'mtu'): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalidField(field, `must be an integer, not ${describeType(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw invalidField(field, `must be an integer, not ${describeType(value)}`);
   if (value < MIN_MTU || value > MAX_MTU) throw invalidField(field, `must be from ${MIN_MTU} to ${MAX_MTU}`);
   return value;
 }
@@ -128,7 +131,8 @@ export function parseRequest(value: unknown): WgdRequest {
   const op = value.op;
   if (op === undefined) throw invalidField('op', `is required (one of ${OPS.join(', ')})`);
   if (typeof op !== 'string') throw invalidField('op', `must be a string, not ${describeType(op)}`);
-  if (!(OPS as string[]).includes(op)) throw invalidField('op', `unknown op ${JSON.stringify(op.slice(0, 32))} (one of ${OPS.join(', ')})`);
+  if (!(OPS as string[]).includes(op))
+    throw invalidField('op', `unknown op ${JSON.stringify(op.slice(0, 32))} (one of ${OPS.join(', ')})`);
   const spec = FIELDS[op as WgdOp];
   for (const key of Object.keys(value)) {
     if (key === 'op' || key === 'id' || spec.required.includes(key) || spec.optional.includes(key)) continue;
@@ -177,7 +181,10 @@ export function parseRequestLine(line: string): ParsedLine {
 }
 
 /** The answer line (newline included) for a result or an error. */
-export function formatAnswer(id: RequestId | undefined, outcome: { ok: true; body: object } | { ok: false; error: WgdError }): string {
+export function formatAnswer(
+  id: RequestId | undefined,
+  outcome: { ok: true; body: object } | { ok: false; error: WgdError },
+): string {
   const head = id === undefined ? {} : { id };
   const answer = outcome.ok
     ? { ...head, ok: true, ...outcome.body }
@@ -210,7 +217,8 @@ function parseDeviceInfo(v: unknown): DeviceInfo {
 }
 
 function parseDrops(v: unknown): Record<string, number> {
-  if (!isRecord(v) || !Object.values(v).every(isCount)) throw new WgdError('EPROTO', 'answer field drops is not an object of counts', { field: 'drops' });
+  if (!isRecord(v) || !Object.values(v).every(isCount))
+    throw new WgdError('EPROTO', 'answer field drops is not an object of counts', { field: 'drops' });
   return v as Record<string, number>;
 }
 
@@ -218,7 +226,10 @@ function parseDrops(v: unknown): Record<string, number> {
  * One answer line as the result of `op`; an `ok: false` answer becomes the WgdError it carries
  * (same code), anything that is not the protocol an EPROTO.
  */
-export function parseAnswer<Op extends WgdOp>(op: Op, line: string): { id: RequestId | undefined; result: ResultOf[Op] } {
+export function parseAnswer<Op extends WgdOp>(
+  op: Op,
+  line: string,
+): { id: RequestId | undefined; result: ResultOf[Op] } {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -241,7 +252,8 @@ export function parseAnswer<Op extends WgdOp>(op: Op, line: string): { id: Reque
     delete: () => ({ existed: field(value, 'existed', isBoolean, 'a boolean') }),
     list: () => {
       const devices = value.devices;
-      if (!Array.isArray(devices)) throw new WgdError('EPROTO', 'answer field devices is not an array', { field: 'devices' });
+      if (!Array.isArray(devices))
+        throw new WgdError('EPROTO', 'answer field devices is not an array', { field: 'devices' });
       return { devices: devices.map(parseDeviceInfo) };
     },
     ping: () => ({

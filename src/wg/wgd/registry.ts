@@ -88,10 +88,16 @@ export class DeviceRegistry {
       const existing = this.#entries.get(request.name);
       if (existing) {
         if (existing.netns !== request.netns) {
-          throw new WgdError('EEXIST', `netns: device ${request.name} exists in namespace ${existing.netns}`, { field: 'netns', device: request.name });
+          throw new WgdError('EEXIST', `netns: device ${request.name} exists in namespace ${existing.netns}`, {
+            field: 'netns',
+            device: request.name,
+          });
         }
         if (existing.mtu !== mtu) {
-          throw new WgdError('EEXIST', `mtu: device ${request.name} exists with MTU ${existing.mtu}`, { field: 'mtu', device: request.name });
+          throw new WgdError('EEXIST', `mtu: device ${request.name} exists with MTU ${existing.mtu}`, {
+            field: 'mtu',
+            device: request.name,
+          });
         }
         return { device: this.#info(existing), created: false };
       }
@@ -138,10 +144,20 @@ export class DeviceRegistry {
     } catch (error) {
       device.close();
       if (error instanceof UapiError && error.code === 'EADDRINUSE') {
-        throw new WgdError('EADDRINUSE', `name: UAPI socket ${socketPath} is served by another process`, { field: 'name', device: name, path: socketPath }, { cause: error });
+        throw new WgdError(
+          'EADDRINUSE',
+          `name: UAPI socket ${socketPath} is served by another process`,
+          { field: 'name', device: name, path: socketPath },
+          { cause: error },
+        );
       }
       const reason = error instanceof UapiError ? error.message : 'error';
-      throw new WgdError('EIO', `name: cannot serve UAPI socket ${socketPath}: ${reason}`, { field: 'name', device: name, path: socketPath }, { cause: error });
+      throw new WgdError(
+        'EIO',
+        `name: cannot serve UAPI socket ${socketPath}: ${reason}`,
+        { field: 'name', device: name, path: socketPath },
+        { cause: error },
+      );
     }
     const entry: Entry = { name, netns, mtu, device, uapi };
     self = entry;
@@ -169,11 +185,23 @@ export class DeviceRegistry {
       peers = entry.device.get().peers.length;
       const counted = entry.device.drops?.();
       // Handshake-side reasons carry a prefix: the two layers count different things.
-      if (counted) drops = { ...counted.dataplane, ...Object.fromEntries(Object.entries(counted.handshake).map(([k, v]) => [`handshake_${k}`, v])) };
+      if (counted)
+        drops = {
+          ...counted.dataplane,
+          ...Object.fromEntries(Object.entries(counted.handshake).map(([k, v]) => [`handshake_${k}`, v])),
+        };
     } catch {
       // Closed in the meantime (its TUN vanished): it leaves the registry on the next turn.
     }
-    return { name: entry.name, netns: entry.netns, mtu: entry.mtu, uapiSocket: entry.uapi.socketPath, listenPort: entry.device.listenPort, peers, ...(drops ? { drops } : {}) };
+    return {
+      name: entry.name,
+      netns: entry.netns,
+      mtu: entry.mtu,
+      uapiSocket: entry.uapi.socketPath,
+      listenPort: entry.device.listenPort,
+      peers,
+      ...(drops ? { drops } : {}),
+    };
   }
 
   #assertOpen(): void {

@@ -19,14 +19,22 @@ let dir = '';
 async function zmesh(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const io: CliIo = { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), readStdin: async () => '' };
+  const io: CliIo = {
+    stdout: (text) => void (stdout += text),
+    stderr: (text) => void (stderr += text),
+    readStdin: async () => '',
+  };
   const status = await main(args, io);
   return { status, stdout, stderr };
 }
 
 /** A network of alpha and bravo in `file`. */
 async function network(file: string): Promise<void> {
-  for (const args of [['net', 'create', file, '--name', 'files', '--ip-range', '10.8.0.0/16'], ['net', 'add-node', file, '--node-record', join(dir, 'alpha', 'node.json')], ['net', 'add-node', file, '--node-record', join(dir, 'bravo', 'node.json')]]) {
+  for (const args of [
+    ['net', 'create', file, '--name', 'files', '--ip-range', '10.8.0.0/16'],
+    ['net', 'add-node', file, '--node-record', join(dir, 'alpha', 'node.json')],
+    ['net', 'add-node', file, '--node-record', join(dir, 'bravo', 'node.json')],
+  ]) {
     const run = await zmesh(...args);
     if (run.status !== 0) throw new Error(run.stderr);
   }
@@ -36,9 +44,13 @@ test.before(async () => {
   await ready();
   dir = await mkdtemp(join(tmpdir(), 'zmesh-cli-files-'));
   // Every revision the tool writes is signed (unsigned, it warns on stderr).
-  if ((await zmesh('admin', 'init', '--key', join(dir, 'admin.key'))).status !== 0) throw new Error('admin init failed');
+  if ((await zmesh('admin', 'init', '--key', join(dir, 'admin.key'))).status !== 0)
+    throw new Error('admin init failed');
   process.env['ZMESH_ADMIN_KEY'] = join(dir, 'admin.key');
-  for (const [id, endpoint] of [['alpha', '198.51.100.31'], ['bravo', '198.51.100.32']]) {
+  for (const [id, endpoint] of [
+    ['alpha', '198.51.100.31'],
+    ['bravo', '198.51.100.32'],
+  ]) {
     const run = await zmesh('node', 'init', '--state-dir', join(dir, id!), '--id', id!, '--endpoint', endpoint!);
     if (run.status !== 0) throw new Error(run.stderr);
   }
@@ -71,7 +83,11 @@ test('a FILE that is a symbolic link is written through to its target and stays 
   t.is(run.status, 0, run.stderr);
   t.true((await lstat(link)).isSymbolicLink(), 'the link is kept');
   t.is(await readlink(link), real);
-  t.deepEqual(JSON.parse(await readFile(real, 'utf8')).resources.map((r: { node: string }) => r.node), ['alpha'], 'the target changed');
+  t.deepEqual(
+    JSON.parse(await readFile(real, 'utf8')).resources.map((r: { node: string }) => r.node),
+    ['alpha'],
+    'the target changed',
+  );
 });
 
 test('create: a dangling link counts as an existing FILE; with --force the new definition goes to its target', async (t) => {
@@ -102,5 +118,8 @@ test('JSON that JSON.parse would silently change is refused with its path: a key
   await writeFile(file, big);
   const huge = await zmesh('net', 'show', file);
   t.is(huge.status, 2);
-  t.regex(huge.stderr, new RegExp(`^zmesh: net show: ${file}#/revision: "9007199254740993" is not exactly representable`));
+  t.regex(
+    huge.stderr,
+    new RegExp(`^zmesh: net show: ${file}#/revision: "9007199254740993" is not exactly representable`),
+  );
 });

@@ -49,12 +49,17 @@ test('a JSON body goes out with its type and length and the answer comes back pa
         body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown,
       };
       response.writeHead(409, { 'content-type': 'application/json', 'x-task-replayed': 'true' });
-      response.end(JSON.stringify({ echo, error: { code: 'ECONFLICT', message: 'older revision', field: 'revision' } }));
+      response.end(
+        JSON.stringify({ echo, error: { code: 'ECONFLICT', message: 'older revision', field: 'revision' } }),
+      );
     });
   });
   const client = new UnixHttpClient({ socketPath });
   t.teardown(() => client.close());
-  const answer = await client.request('PUT', '/v1/networks/a', { body: { revision: 3 }, headers: { 'x-task-id': 't1' } });
+  const answer = await client.request('PUT', '/v1/networks/a', {
+    body: { revision: 3 },
+    headers: { 'x-task-id': 't1' },
+  });
   t.is(answer.status, 409);
   t.is(answer.headers['x-task-replayed'], 'true');
   t.deepEqual((answer.body as { echo: unknown }).echo, {
@@ -87,7 +92,10 @@ test('an empty body reads as null, a body that is not JSON as undefined with its
 
 test('no socket file and a socket nobody listens on are EUNREACHABLE naming the socket and the errno', async (t) => {
   const dir = socketDir(t);
-  const missing = await failure(t, new UnixHttpClient({ socketPath: join(dir, 'none.sock') }).request('GET', '/v1/health'));
+  const missing = await failure(
+    t,
+    new UnixHttpClient({ socketPath: join(dir, 'none.sock') }).request('GET', '/v1/health'),
+  );
   t.is(missing.code, 'EUNREACHABLE');
   t.is(missing.context.errno, 'ENOENT');
   t.regex(missing.message, /GET \/v1\/health: no answer at .*none\.sock: ENOENT/);
@@ -141,7 +149,9 @@ test('a raw body is sent as it is, without a JSON content type', async (t) => {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ type: request.headers['content-type'] ?? null, text: Buffer.concat(chunks).toString('utf8') }));
+      response.end(
+        JSON.stringify({ type: request.headers['content-type'] ?? null, text: Buffer.concat(chunks).toString('utf8') }),
+      );
     });
   });
   const client = new UnixHttpClient({ socketPath });

@@ -19,7 +19,13 @@ interface Reply {
   body: unknown;
 }
 
-async function request(socketPath: string, method: string, path: string, body?: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
+async function request(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: string,
+  headers: http.OutgoingHttpHeaders = {},
+): Promise<Reply> {
   const client = new UnixHttpClient({ socketPath });
   try {
     const answer = await client.request(method, path, { headers, ...(body === undefined ? {} : { rawBody: body }) });
@@ -51,7 +57,9 @@ test('an unknown path answers 404 ENOENT and a wrong method 405 EMETHOD listing 
   t.deepEqual(missing.body, { error: { code: 'ENOENT', message: 'no such path: /v1/nothing', field: 'path' } });
   const method = await request(socket, 'DELETE', '/v1/tasks');
   t.is(method.status, 405);
-  t.deepEqual(method.body, { error: { code: 'EMETHOD', message: 'DELETE is not allowed on /v1/tasks (allowed: POST, GET)', field: 'method' } });
+  t.deepEqual(method.body, {
+    error: { code: 'EMETHOD', message: 'DELETE is not allowed on /v1/tasks (allowed: POST, GET)', field: 'method' },
+  });
   t.is(method.headers['content-type'], 'application/json');
 });
 
@@ -62,9 +70,14 @@ test('a body that is not JSON, or empty, answers 400 EINVAL naming body, and the
   t.like(garbage.body, { error: { code: 'EINVAL', field: 'body' } });
   t.regex((garbage.body as { error: { message: string } }).error.message, /^body: not valid JSON: /);
   const truncated = await request(socket, 'POST', '/v1/tasks', '{"id": "a", "type": "network.del');
-  t.regex((truncated.body as { error: { message: string } }).error.message, /^body: truncated JSON \(the document ends early\)/);
+  t.regex(
+    (truncated.body as { error: { message: string } }).error.message,
+    /^body: truncated JSON \(the document ends early\)/,
+  );
   const empty = await request(socket, 'POST', '/v1/tasks', '');
-  t.deepEqual(empty.body, { error: { code: 'EINVAL', message: 'body: is empty (expected a JSON task or array of tasks)', field: 'body' } });
+  t.deepEqual(empty.body, {
+    error: { code: 'EINVAL', message: 'body: is empty (expected a JSON task or array of tasks)', field: 'body' },
+  });
   const health = await request(socket, 'GET', '/v1/health');
   t.is(health.status, 200, 'still serving after the bad bodies');
 });
@@ -72,19 +85,33 @@ test('a body that is not JSON, or empty, answers 400 EINVAL naming body, and the
 test('a body declared larger than the limit answers 413 ETOOLARGE before any of it is read', async (t) => {
   const socket = await serve(t);
   const reply = await new Promise<Reply>((resolve, reject) => {
-    const req = http.request({ socketPath: socket, method: 'POST', path: '/v1/tasks', headers: { 'content-length': String(MAX_BODY_BYTES + 1) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        req.destroy();
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-      });
-    });
+    const req = http.request(
+      {
+        socketPath: socket,
+        method: 'POST',
+        path: '/v1/tasks',
+        headers: { 'content-length': String(MAX_BODY_BYTES + 1) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          req.destroy();
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+          });
+        });
+      },
+    );
     req.on('error', reject);
     req.write('['); // the rest is never sent: the answer must not wait for it
   });
   t.is(reply.status, 413);
-  t.deepEqual(reply.body, { error: { code: 'ETOOLARGE', message: `body: larger than ${MAX_BODY_BYTES} bytes`, field: 'body' } });
+  t.deepEqual(reply.body, {
+    error: { code: 'ETOOLARGE', message: `body: larger than ${MAX_BODY_BYTES} bytes`, field: 'body' },
+  });
 });
 
 test('a second API on a live socket is refused with ECONFLICT naming --socket', async (t) => {

@@ -131,8 +131,12 @@ test('overlapping ports in one association mean their merged union: explain, dup
     ports: ['443', '80-443', '444'],
   });
   t.deepEqual(accessPolicyOf(overlapping)?.rules[0]?.ports, [{ first: 80, last: 444 }]);
-  const verdict = (port: number) => explainFlow(overlapping, { from: '10.1.1.9', to: '10.1.0.9', protocol: 'tcp', port });
-  t.deepEqual([22, 79, 80, 443, 444, 445].map((port) => verdict(port).allow), [false, false, true, true, true, false]);
+  const verdict = (port: number) =>
+    explainFlow(overlapping, { from: '10.1.1.9', to: '10.1.0.9', protocol: 'tcp', port });
+  t.deepEqual(
+    [22, 79, 80, 443, 444, 445].map((port) => verdict(port).allow),
+    [false, false, true, true, true, false],
+  );
   const removed = dissociate(overlapping, { from: 'g0', to: 'g0', protocol: 'tcp', ports: ['80-444'] });
   t.false('associations' in removed);
 });

@@ -1,5 +1,11 @@
 import test from 'ava';
-import { type NetworkDefinition, type NodeResource, UnknownNodeError, resourceFor, setExit } from '../../../src/netdef/index.js';
+import {
+  type NetworkDefinition,
+  type NodeResource,
+  UnknownNodeError,
+  resourceFor,
+  setExit,
+} from '../../../src/netdef/index.js';
 import { buildNetwork, initKeys, makeNode } from './fixtures.js';
 
 let twoPublic: NetworkDefinition;
@@ -7,17 +13,32 @@ let withHidden: NetworkDefinition;
 
 test.before(async () => {
   await initKeys();
-  twoPublic = buildNetwork('pair', '10.1.0.0/16', [makeNode('a', false, '198.51.100.11'), makeNode('b', false, '198.51.100.12')]);
+  twoPublic = buildNetwork('pair', '10.1.0.0/16', [
+    makeNode('a', false, '198.51.100.11'),
+    makeNode('b', false, '198.51.100.12'),
+  ]);
   withHidden = buildNetwork(
     'demo',
     '10.1.0.0/16',
-    [makeNode('a', false, '198.51.100.11'), makeNode('b', false, 'b.example'), makeNode('h1', true), makeNode('h2', true)],
+    [
+      makeNode('a', false, '198.51.100.11'),
+      makeNode('b', false, 'b.example'),
+      makeNode('h1', true),
+      makeNode('h2', true),
+    ],
     'a',
   );
 });
 
-function peersOf(resource: NodeResource): Record<string, { endpoint: string | null; allowedIps: string[]; keepalive: number | null }> {
-  return Object.fromEntries(resource.peers.map((p) => [p.node, { endpoint: p.endpoint, allowedIps: p.allowedIps, keepalive: p.persistentKeepalive }]));
+function peersOf(
+  resource: NodeResource,
+): Record<string, { endpoint: string | null; allowedIps: string[]; keepalive: number | null }> {
+  return Object.fromEntries(
+    resource.peers.map((p) => [
+      p.node,
+      { endpoint: p.endpoint, allowedIps: p.allowedIps, keepalive: p.persistentKeepalive },
+    ]),
+  );
 }
 
 function port(def: NetworkDefinition, node: string): number {
@@ -39,9 +60,19 @@ test('two public NRs peer with each other: /24 + wg address, first endpoint, no 
     egress: 'ndmz',
   });
   t.deepEqual(a.routes, [{ destination: '10.1.0.0/16', via: 'mesh' }]);
-  t.deepEqual(peersOf(a), { b: { endpoint: `198.51.100.12:${port(twoPublic, 'b')}`, allowedIps: ['10.1.1.0/24', '100.64.1.1/32'], keepalive: null } });
+  t.deepEqual(peersOf(a), {
+    b: {
+      endpoint: `198.51.100.12:${port(twoPublic, 'b')}`,
+      allowedIps: ['10.1.1.0/24', '100.64.1.1/32'],
+      keepalive: null,
+    },
+  });
   t.deepEqual(peersOf(resourceFor(twoPublic, 'b')), {
-    a: { endpoint: `198.51.100.11:${port(twoPublic, 'a')}`, allowedIps: ['10.1.0.0/24', '100.64.1.0/32'], keepalive: null },
+    a: {
+      endpoint: `198.51.100.11:${port(twoPublic, 'a')}`,
+      allowedIps: ['10.1.0.0/24', '100.64.1.0/32'],
+      keepalive: null,
+    },
   });
 });
 
@@ -58,7 +89,13 @@ test('the resource carries the NR key material and identity of the definition an
 
 test('a hidden NR peers only with the aggregator: whole range + 100.64.0.0/16, keepalive 25', (t) => {
   const h1 = resourceFor(withHidden, 'h1');
-  t.deepEqual(peersOf(h1), { a: { endpoint: `198.51.100.11:${port(withHidden, 'a')}`, allowedIps: ['10.1.0.0/16', '100.64.0.0/16'], keepalive: 25 } });
+  t.deepEqual(peersOf(h1), {
+    a: {
+      endpoint: `198.51.100.11:${port(withHidden, 'a')}`,
+      allowedIps: ['10.1.0.0/16', '100.64.0.0/16'],
+      keepalive: 25,
+    },
+  });
   t.is(h1.subnet, '10.1.2.0/24');
   t.is(h1.wgAddress, '100.64.1.2');
   t.deepEqual(h1.routes, [{ destination: '10.1.0.0/16', via: 'mesh' }]);
@@ -68,7 +105,11 @@ test('the aggregator has hidden NRs as endpoint-less peers with their /24 and wg
   const a = resourceFor(withHidden, 'a');
   t.deepEqual(a.role, { aggregator: true, exit: false });
   t.deepEqual(peersOf(a), {
-    b: { endpoint: `b.example:${port(withHidden, 'b')}`, allowedIps: ['10.1.1.0/24', '100.64.1.1/32'], keepalive: null },
+    b: {
+      endpoint: `b.example:${port(withHidden, 'b')}`,
+      allowedIps: ['10.1.1.0/24', '100.64.1.1/32'],
+      keepalive: null,
+    },
     h1: { endpoint: null, allowedIps: ['10.1.2.0/24', '100.64.1.2/32'], keepalive: null },
     h2: { endpoint: null, allowedIps: ['10.1.3.0/24', '100.64.1.3/32'], keepalive: null },
   });
@@ -98,9 +139,18 @@ test('with an exit: its entry is 0.0.0.0/0, the others route default into the me
   t.is(b.egress, 'ndmz');
   t.deepEqual(b.routes, [{ destination: '10.1.0.0/16', via: 'mesh' }]);
   // The exit relays hidden traffic back through the aggregator.
-  t.deepEqual(peersOf(b).a?.allowedIps, ['10.1.0.0/24', '10.1.2.0/24', '10.1.3.0/24', '100.64.1.0/32', '100.64.1.2/32', '100.64.1.3/32']);
+  t.deepEqual(peersOf(b).a?.allowedIps, [
+    '10.1.0.0/24',
+    '10.1.2.0/24',
+    '10.1.3.0/24',
+    '100.64.1.0/32',
+    '100.64.1.2/32',
+    '100.64.1.3/32',
+  ]);
   const h1 = resourceFor(def, 'h1');
-  t.deepEqual(peersOf(h1), { a: { endpoint: `198.51.100.11:${port(def, 'a')}`, allowedIps: ['0.0.0.0/0'], keepalive: 25 } });
+  t.deepEqual(peersOf(h1), {
+    a: { endpoint: `198.51.100.11:${port(def, 'a')}`, allowedIps: ['0.0.0.0/0'], keepalive: 25 },
+  });
   t.is(h1.egress, 'mesh');
 });
 

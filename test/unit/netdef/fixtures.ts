@@ -30,7 +30,12 @@ export function makeNode(id: string, hidden: boolean, host = `198.51.100.${(id.l
 }
 
 /** A network built with the library verbs: publics first, then the aggregator, then hidden. */
-export function buildNetwork(name: string, ipRange: string, nodes: readonly TestNode[], aggregator?: string): NetworkDefinition {
+export function buildNetwork(
+  name: string,
+  ipRange: string,
+  nodes: readonly TestNode[],
+  aggregator?: string,
+): NetworkDefinition {
   let def = createNetwork(name, ipRange);
   for (const node of nodes.filter((n) => !n.record.hidden)) def = addNode(def, node.record, sodiumKeySource);
   if (aggregator !== undefined) def = setAggregator(def, aggregator);

@@ -37,28 +37,26 @@ export interface Shape {
   hostnames: boolean[];
 }
 
-export const shapes: fc.Arbitrary<Shape> = fc
-  .integer({ min: 1, max: MAX_NRS })
-  .chain((count) => {
-    const minPrefix = 8;
-    const maxPrefix = Math.min(24, 24 - Math.ceil(Math.log2(count + 1)));
-    return fc.integer({ min: minPrefix, max: maxPrefix }).chain((prefix) => {
-      const blocks = 2 ** (24 - prefix);
-      return fc.record({
-        count: fc.constant(count),
-        hidden: fc.array(fc.boolean(), { minLength: count, maxLength: count }),
-        prefix: fc.constant(prefix),
-        rangeIndex: fc.integer({ min: 0, max: 2 ** (prefix - 8) - 1 }),
-        // The last /24 is left out: in 10.255.255.0/24 it would map to 100.64.255.255.
-        subnetIndexes: fc.uniqueArray(fc.integer({ min: 0, max: blocks - 2 }), { minLength: count, maxLength: count }),
-        ports: fc.uniqueArray(fc.integer({ min: 1, max: 65535 }), { minLength: count, maxLength: count }),
-        aggregatorPick: fc.nat(),
-        exitPick: fc.option(fc.nat(), { nil: null }),
-        withAggregatorAlways: fc.boolean(),
-        hostnames: fc.array(fc.boolean(), { minLength: count, maxLength: count }),
-      });
+export const shapes: fc.Arbitrary<Shape> = fc.integer({ min: 1, max: MAX_NRS }).chain((count) => {
+  const minPrefix = 8;
+  const maxPrefix = Math.min(24, 24 - Math.ceil(Math.log2(count + 1)));
+  return fc.integer({ min: minPrefix, max: maxPrefix }).chain((prefix) => {
+    const blocks = 2 ** (24 - prefix);
+    return fc.record({
+      count: fc.constant(count),
+      hidden: fc.array(fc.boolean(), { minLength: count, maxLength: count }),
+      prefix: fc.constant(prefix),
+      rangeIndex: fc.integer({ min: 0, max: 2 ** (prefix - 8) - 1 }),
+      // The last /24 is left out: in 10.255.255.0/24 it would map to 100.64.255.255.
+      subnetIndexes: fc.uniqueArray(fc.integer({ min: 0, max: blocks - 2 }), { minLength: count, maxLength: count }),
+      ports: fc.uniqueArray(fc.integer({ min: 1, max: 65535 }), { minLength: count, maxLength: count }),
+      aggregatorPick: fc.nat(),
+      exitPick: fc.option(fc.nat(), { nil: null }),
+      withAggregatorAlways: fc.boolean(),
+      hostnames: fc.array(fc.boolean(), { minLength: count, maxLength: count }),
     });
   });
+});
 
 /** Builds the definition document of a shape (a plain JSON object, not yet parsed). */
 export function definitionOf(shape: Shape, pool: readonly PoolEntry[]): Record<string, any> {
@@ -82,8 +80,15 @@ export function definitionOf(shape: Shape, pool: readonly PoolEntry[]): Record<s
     };
   });
   const publics = resources.filter((r) => !r.hidden);
-  const def: Record<string, any> = { version: 1, name: `net-${shape.count}`, revision: shape.count, ipRange: `${ipv4(rangeBase)}/${shape.prefix}`, resources };
-  if (hidden.some(Boolean) || shape.withAggregatorAlways) def.aggregator = publics[shape.aggregatorPick % publics.length]?.node;
+  const def: Record<string, any> = {
+    version: 1,
+    name: `net-${shape.count}`,
+    revision: shape.count,
+    ipRange: `${ipv4(rangeBase)}/${shape.prefix}`,
+    resources,
+  };
+  if (hidden.some(Boolean) || shape.withAggregatorAlways)
+    def.aggregator = publics[shape.aggregatorPick % publics.length]?.node;
   if (shape.exitPick !== null) def.exit = publics[shape.exitPick % publics.length]?.node;
   return def;
 }

@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { basePortOf, formatEndpoint, jsonSchemaDocuments, netIdOf, parseCidr, parseEndpoint, wgAddressOf } from '../../../src/netdef/index.js';
+import {
+  basePortOf,
+  formatEndpoint,
+  jsonSchemaDocuments,
+  netIdOf,
+  parseCidr,
+  parseEndpoint,
+  wgAddressOf,
+} from '../../../src/netdef/index.js';
 
 test('netIdOf is 8 base32 chars of SHA-256(name) and stays the same forever (golden values)', (t) => {
   // Golden values (computed independently: base32(sha256(name)[:5]) in Python); they name NR namespaces on running nodes; changing them orphans namespaces.
@@ -26,7 +34,8 @@ test('wg address of a.A.B.0/24 is 100.64.A.B', (t) => {
 
 test('CIDR parsing is strict: no leading zeros, octets <= 255, prefix <= 32', (t) => {
   t.truthy(parseCidr('10.0.0.0/8'));
-  for (const bad of ['010.0.0.0/8', '10.0.0.256/24', '10.0.0/24', '10.0.0.0/33', '10.0.0.0', '10.0.0.0/08x']) t.is(parseCidr(bad), undefined, bad);
+  for (const bad of ['010.0.0.0/8', '10.0.0.256/24', '10.0.0/24', '10.0.0.0/33', '10.0.0.0', '10.0.0.0/08x'])
+    t.is(parseCidr(bad), undefined, bad);
 });
 
 test('endpoints canonicalise: lower-case host names, compressed IPv6, default port', (t) => {

@@ -63,10 +63,12 @@ class AllowedIps {
 }
 
 function derive(def: NetworkDefinition): Map<string, { resource: NodeResource; table: AllowedIps }> {
-  return new Map(def.resources.map((r) => {
-    const resource = resourceFor(def, r.node);
-    return [r.node, { resource, table: new AllowedIps(resource) }];
-  }));
+  return new Map(
+    def.resources.map((r) => {
+      const resource = resourceFor(def, r.node);
+      return [r.node, { resource, table: new AllowedIps(resource) }];
+    }),
+  );
 }
 
 function parsed(doc: unknown): NetworkDefinition {
@@ -102,7 +104,8 @@ test('every NR reaches every other NR (subnet and wg address) in at most one rel
             if (via === y.node) continue;
             const second = route(devices, via, target, source);
             if (typeof second === 'string') throw new Error(`relay: ${second}`);
-            if (second[0] !== y.node) throw new Error(`${x.node} -> ${via} -> ${second[0]}, not ${y.node}: more than one relay hop`);
+            if (second[0] !== y.node)
+              throw new Error(`${x.node} -> ${via} -> ${second[0]}, not ${y.node}: more than one relay hop`);
           }
         }
       }
@@ -115,30 +118,34 @@ test('every NR reaches every other NR (subnet and wg address) in at most one rel
 
 test('with an exit, every other NR reaches the Internet through the exit in at most one relay hop', (t) => {
   fc.assert(
-    fc.property(shapes.filter((s) => s.exitPick !== null), (shape) => {
-      const def = parsed(definitionOf(shape, pool));
-      const devices = derive(def);
-      for (const x of def.resources) {
-        const { resource, table } = devices.get(x.node)!;
-        if (x.node === def.exit) {
-          if (resource.egress !== 'ndmz' || table.lookup(INTERNET) !== undefined) throw new Error('the exit must egress itself');
-          continue;
+    fc.property(
+      shapes.filter((s) => s.exitPick !== null),
+      (shape) => {
+        const def = parsed(definitionOf(shape, pool));
+        const devices = derive(def);
+        for (const x of def.resources) {
+          const { resource, table } = devices.get(x.node)!;
+          if (x.node === def.exit) {
+            if (resource.egress !== 'ndmz' || table.lookup(INTERNET) !== undefined)
+              throw new Error('the exit must egress itself');
+            continue;
+          }
+          if (resource.egress !== 'mesh') throw new Error(`${x.node} should egress via the mesh`);
+          const first = table.lookup(INTERNET);
+          const path = first === def.exit ? [first] : [first, first && devices.get(first)!.table.lookup(INTERNET)];
+          if (path[path.length - 1] !== def.exit && !(first === def.aggregator && def.aggregator === def.exit)) {
+            throw new Error(`${x.node} reaches the Internet via ${path.join(' -> ')}, not the exit ${def.exit}`);
+          }
         }
-        if (resource.egress !== 'mesh') throw new Error(`${x.node} should egress via the mesh`);
-        const first = table.lookup(INTERNET);
-        const path = first === def.exit ? [first] : [first, first && devices.get(first)!.table.lookup(INTERNET)];
-        if (path[path.length - 1] !== def.exit && !(first === def.aggregator && def.aggregator === def.exit)) {
-          throw new Error(`${x.node} reaches the Internet via ${path.join(' -> ')}, not the exit ${def.exit}`);
-        }
-      }
-      return true;
-    }),
+        return true;
+      },
+    ),
     { numRuns: 10 },
   );
   t.pass();
 });
 
-test('no device has overlapping allowed IPs (only 0.0.0.0/0 may contain another peer\'s prefix)', (t) => {
+test("no device has overlapping allowed IPs (only 0.0.0.0/0 may contain another peer's prefix)", (t) => {
   fc.assert(
     fc.property(shapes, (shape) => {
       const def = parsed(definitionOf(shape, pool));
@@ -148,8 +155,10 @@ test('no device has overlapping allowed IPs (only 0.0.0.0/0 may contain another 
         for (const entry of entries) {
           while (open.length > 0 && open[open.length - 1]!.last < entry.first) open.pop();
           for (const outer of open) {
-            if (outer.peer === entry.peer) throw new Error(`${resource.node}: ${entry.peer} lists nested prefixes (not canonical)`);
-            if (outer.prefix !== 0) throw new Error(`${resource.node}: a prefix of ${entry.peer} lies inside one of ${outer.peer}`);
+            if (outer.peer === entry.peer)
+              throw new Error(`${resource.node}: ${entry.peer} lists nested prefixes (not canonical)`);
+            if (outer.prefix !== 0)
+              throw new Error(`${resource.node}: a prefix of ${entry.peer} lies inside one of ${outer.peer}`);
           }
           open.push(entry);
         }
@@ -169,12 +178,17 @@ test('a hidden NR peers only with the aggregator (its endpoint, keepalive 25); h
       const aggregator = def.resources.find((r) => r.node === def.aggregator);
       for (const { resource } of derive(def).values()) {
         for (const peer of resource.peers) {
-          if (hidden.has(peer.node) && peer.endpoint !== null) throw new Error(`${resource.node} got hidden ${peer.node}'s endpoint`);
+          if (hidden.has(peer.node) && peer.endpoint !== null)
+            throw new Error(`${resource.node} got hidden ${peer.node}'s endpoint`);
         }
         if (!resource.hidden) continue;
         if (resource.peers.length !== 1) throw new Error(`hidden ${resource.node} has ${resource.peers.length} peers`);
         const [peer] = resource.peers;
-        if (peer!.node !== def.aggregator || peer!.endpoint !== aggregator!.endpoints[0] || peer!.persistentKeepalive !== 25) {
+        if (
+          peer!.node !== def.aggregator ||
+          peer!.endpoint !== aggregator!.endpoints[0] ||
+          peer!.persistentKeepalive !== 25
+        ) {
           throw new Error(`hidden ${resource.node}: wrong aggregator entry ${JSON.stringify(peer)}`);
         }
       }
@@ -196,7 +210,11 @@ test('remove + add reuses the freed /24 and listen port', (t) => {
       const removed = removeNode(def, victim.node);
       const added = addNode(removed, makeNode('newcomer', victim.hidden).record, sodiumKeySource);
       const newcomer = added.resources.find((r) => r.node === 'newcomer')!;
-      return newcomer.subnet === victim.subnet && newcomer.listenPort === victim.listenPort && added.revision === def.revision + 2;
+      return (
+        newcomer.subnet === victim.subnet &&
+        newcomer.listenPort === victim.listenPort &&
+        added.revision === def.revision + 2
+      );
     }),
     { numRuns: 15 },
   );
@@ -211,10 +229,21 @@ test('reprovision keeps subnet, port and wg address; the old identity cannot ope
       const target = nodes[pick % count]!;
       const id = target.record.id;
       const reinstalled = makeNode(id, false, '198.51.100.200');
-      const next = reprovisionNode(def, id, reinstalled.record, { rotateKey, oldIdentity: target.identity.privateKey }, sodiumKeySource);
+      const next = reprovisionNode(
+        def,
+        id,
+        reinstalled.record,
+        { rotateKey, oldIdentity: target.identity.privateKey },
+        sodiumKeySource,
+      );
       const before = resourceFor(def, id);
       const after = resourceFor(next, id);
-      if (after.subnet !== before.subnet || after.listenPort !== before.listenPort || after.wgAddress !== before.wgAddress) return false;
+      if (
+        after.subnet !== before.subnet ||
+        after.listenPort !== before.listenPort ||
+        after.wgAddress !== before.wgAddress
+      )
+        return false;
       if ((after.wgPublicKey !== before.wgPublicKey) !== rotateKey) return false;
       const resource = next.resources.find((r) => r.node === id)!;
       try {

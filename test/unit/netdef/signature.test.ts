@@ -1,8 +1,17 @@
 // Admin signatures over definitions (src/netdef/signature.ts): what is covered, what is refused
 // and why, and trust updates.
 import test from 'ava';
-import { AdminKey, keyLabel, parseNetworkDefinition, ready, signDefinition, signedBytes, trustAfter, verifyDefinition } from '../../../src/netdef/index.js';
-import { type NetworkDefinition } from '../../../src/netdef/index.js';
+import {
+  AdminKey,
+  keyLabel,
+  parseNetworkDefinition,
+  ready,
+  signDefinition,
+  signedBytes,
+  trustAfter,
+  verifyDefinition,
+} from '../../../src/netdef/index.js';
+import type { NetworkDefinition } from '../../../src/netdef/index.js';
 import { buildNetwork, initKeys, makeNode } from './fixtures.js';
 
 let admin: AdminKey;
@@ -14,7 +23,15 @@ test.before(async () => {
   await initKeys();
   admin = AdminKey.generate();
   other = AdminKey.generate();
-  def = signDefinition(buildNetwork('signed', '10.5.0.0/16', [makeNode('alpha', false), makeNode('bravo', false), makeNode('hidden', true)], 'alpha'), admin);
+  def = signDefinition(
+    buildNetwork(
+      'signed',
+      '10.5.0.0/16',
+      [makeNode('alpha', false), makeNode('bravo', false), makeNode('hidden', true)],
+      'alpha',
+    ),
+    admin,
+  );
 });
 
 const mutable = (d: NetworkDefinition): any => JSON.parse(JSON.stringify(d));
@@ -31,7 +48,10 @@ test('the encoding ignores key order and resource order, and excludes only the s
   const shuffled = Object.fromEntries(Object.entries(reordered).reverse());
   t.true(verifyDefinition(shuffled as NetworkDefinition, [admin.publicKey()]).ok);
   t.deepEqual(signedBytes(def), signedBytes({ ...def, signature: undefined } as unknown as NetworkDefinition));
-  t.regex(new TextDecoder().decode(signedBytes(def)), /^zmesh-definition-v1\n\{"aggregator":"alpha","ipRange":"10.5.0.0\/16",/);
+  t.regex(
+    new TextDecoder().decode(signedBytes(def)),
+    /^zmesh-definition-v1\n\{"aggregator":"alpha","ipRange":"10.5.0.0\/16",/,
+  );
 });
 
 const tampers: [string, (d: any) => void][] = [
@@ -41,7 +61,11 @@ const tampers: [string, (d: any) => void][] = [
   ['an endpoint redirected', (d) => (d.resources[0].endpoints = ['203.0.113.66:51820'])],
   ['a peer added', (d) => d.resources.push({ ...d.resources[0], node: 'intruder' })],
   ['a trust update added', (d) => (d.trust = { add: [other.publicKey()], remove: [] })],
-  ['the signature itself', (d) => (d.signature.value = `${d.signature.value.slice(0, 10)}${d.signature.value[10] === 'A' ? 'B' : 'A'}${d.signature.value.slice(11)}`)],
+  [
+    'the signature itself',
+    (d) =>
+      (d.signature.value = `${d.signature.value.slice(0, 10)}${d.signature.value[10] === 'A' ? 'B' : 'A'}${d.signature.value.slice(11)}`),
+  ],
 ];
 for (const [what, tamper] of tampers) {
   test(`tampered after signing (${what}): refused as not matching`, (t) => {
@@ -49,13 +73,20 @@ for (const [what, tamper] of tampers) {
     tamper(d);
     const check = verifyDefinition(d, [admin.publicKey()]);
     t.false(check.ok);
-    if (!check.ok) t.is(check.reason, `the signature by admin key ${keyLabel(admin.publicKey())} does not match the definition (altered after signing?)`);
+    if (!check.ok)
+      t.is(
+        check.reason,
+        `the signature by admin key ${keyLabel(admin.publicKey())} does not match the definition (altered after signing?)`,
+      );
   });
 }
 
 test('unsigned, untrusted signer, and no trusted key at all: each refused with its own reason', (t) => {
   const { signature: _s, ...unsigned } = mutable(def);
-  t.deepEqual(verifyDefinition(unsigned, [admin.publicKey()]), { ok: false, reason: 'the definition is not signed (sign it with zmesh --admin-key FILE)' });
+  t.deepEqual(verifyDefinition(unsigned, [admin.publicKey()]), {
+    ok: false,
+    reason: 'the definition is not signed (sign it with zmesh --admin-key FILE)',
+  });
   const byOther = signDefinition(def, other);
   t.deepEqual(verifyDefinition(byOther, [admin.publicKey()]), {
     ok: false,
@@ -68,7 +99,14 @@ test('unsigned, untrusted signer, and no trusted key at all: each refused with i
 });
 
 test('a trust update: adds and removes keys in order, signed by a trusted key, lets the new admin sign next', (t) => {
-  const rotated = signDefinition({ ...def, revision: def.revision + 1, trust: { add: [other.publicKey()], remove: [admin.publicKey()] } } as NetworkDefinition, admin);
+  const rotated = signDefinition(
+    {
+      ...def,
+      revision: def.revision + 1,
+      trust: { add: [other.publicKey()], remove: [admin.publicKey()] },
+    } as NetworkDefinition,
+    admin,
+  );
   const before = [admin.publicKey()];
   t.true(verifyDefinition(rotated, before).ok);
   const after = trustAfter(before, rotated);

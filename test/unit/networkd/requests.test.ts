@@ -20,7 +20,10 @@ test('a well-formed attach request is parsed with ip optional', (t) => {
 });
 
 test('a CNI attach names its owner and container id', (t) => {
-  t.deepEqual(parseAttachRequest({ ...good, owner: 'cni', containerId: 'abc_1.x-2' }).owner, { kind: 'cni', containerId: 'abc_1.x-2' });
+  t.deepEqual(parseAttachRequest({ ...good, owner: 'cni', containerId: 'abc_1.x-2' }).owner, {
+    kind: 'cni',
+    containerId: 'abc_1.x-2',
+  });
   t.deepEqual(parseAttachRequest({ ...good, owner: 'api' }).owner, { kind: 'api' });
 });
 

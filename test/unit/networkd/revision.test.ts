@@ -4,7 +4,14 @@ import { canonicalJson, decideRevision } from '../../../src/networkd/revision.js
 
 // decideRevision only reads revision and content: plain objects stand in for parsed definitions.
 function def(revision: number, extra: Record<string, unknown> = {}): NetworkDefinition {
-  return { version: 1, name: 'n', revision, ipRange: '10.1.0.0/16', resources: [], ...extra } as unknown as NetworkDefinition;
+  return {
+    version: 1,
+    name: 'n',
+    revision,
+    ipRange: '10.1.0.0/16',
+    resources: [],
+    ...extra,
+  } as unknown as NetworkDefinition;
 }
 
 test('a network not yet stored is applied', (t) => {
@@ -23,7 +30,15 @@ test('an older revision is a conflict that names both revisions', (t) => {
 
 test('the same revision with identical content is unchanged, whatever the key order', (t) => {
   const stored = def(2, { exit: 'a', aggregator: 'b' });
-  const reordered = { aggregator: 'b', exit: 'a', resources: [], ipRange: '10.1.0.0/16', revision: 2, name: 'n', version: 1 } as unknown as NetworkDefinition;
+  const reordered = {
+    aggregator: 'b',
+    exit: 'a',
+    resources: [],
+    ipRange: '10.1.0.0/16',
+    revision: 2,
+    name: 'n',
+    version: 1,
+  } as unknown as NetworkDefinition;
   t.deepEqual(decideRevision(stored, reordered), { kind: 'unchanged' });
 });
 

@@ -29,7 +29,10 @@ test('a repeated task id does the work once and replays the recorded outcome', a
 
 test('the record survives a restart (a new TaskLog on the same file)', async (t) => {
   const file = await tempFile(t);
-  await TaskLog.open(file).run(id('t1'), req('DELETE /v1/networks/a'), async () => ({ status: 404, body: { error: 'x' } }));
+  await TaskLog.open(file).run(id('t1'), req('DELETE /v1/networks/a'), async () => ({
+    status: 404,
+    body: { error: 'x' },
+  }));
   let ran = false;
   const again = await TaskLog.open(file).run(id('t1'), req('DELETE /v1/networks/a'), async () => {
     ran = true;
@@ -62,7 +65,10 @@ test('a repeat arriving while the first is running waits for it instead of runni
 test('a task id reused for another request is a 409 naming X-Task-Id', async (t) => {
   const log = TaskLog.open(await tempFile(t));
   await log.run(id('t'), req('PUT /v1/networks/a'), async () => ({ status: 200, body: {} }));
-  const error = await t.throwsAsync(log.run(id('t'), req('PUT /v1/networks/b'), async () => ({ status: 200, body: {} })), { instanceOf: NetworkdError });
+  const error = await t.throwsAsync(
+    log.run(id('t'), req('PUT /v1/networks/b'), async () => ({ status: 200, body: {} })),
+    { instanceOf: NetworkdError },
+  );
   t.is(error?.status, 409);
   t.is(error?.context.field, 'X-Task-Id');
 });
@@ -105,16 +111,25 @@ test('the same task id with another body is a 409 naming both digests, recorded 
     await gate;
     return { status: 200, body: {} };
   });
-  const running = await t.throwsAsync(log.run(id('t'), req('POST /x', 'b'.repeat(64)), async () => ({ status: 200, body: {} })), { instanceOf: NetworkdError });
+  const running = await t.throwsAsync(
+    log.run(id('t'), req('POST /x', 'b'.repeat(64)), async () => ({ status: 200, body: {} })),
+    { instanceOf: NetworkdError },
+  );
   t.is(running?.status, 409);
-  t.regex(running!.message, /^X-Task-Id: task t is running as POST \/x with a body of sha256 a{16}…, not this body \(sha256 b{16}…\)/);
+  t.regex(
+    running!.message,
+    /^X-Task-Id: task t is running as POST \/x with a body of sha256 a{16}…, not this body \(sha256 b{16}…\)/,
+  );
   release();
   await first;
-  const recorded = await t.throwsAsync(log.run(id('t'), req('POST /x', 'b'.repeat(64)), async () => ({ status: 200, body: {} })), { instanceOf: NetworkdError });
+  const recorded = await t.throwsAsync(
+    log.run(id('t'), req('POST /x', 'b'.repeat(64)), async () => ({ status: 200, body: {} })),
+    { instanceOf: NetworkdError },
+  );
   t.regex(recorded!.message, /task t was used for POST \/x with a body of sha256 a{16}…, not this body/);
 });
 
-test('a waiter never inherits the first attempt\'s transient failure: it does the work itself', async (t) => {
+test("a waiter never inherits the first attempt's transient failure: it does the work itself", async (t) => {
   const log = TaskLog.open(await tempFile(t));
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));

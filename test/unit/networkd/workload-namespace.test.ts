@@ -17,8 +17,16 @@ test('the root namespace is refused by device and inode, whichever path names it
   const own = readNetnsIdentity('/proc/self/ns/net');
   const root = { dev: own.dev, ino: INIT_NETNS_INODE, processStart: null };
   t.is(forbiddenMatch(root, []), 'the root (init) network namespace');
-  t.is(forbiddenMatch({ ...root, processStart: '12345' }, []), 'the root (init) network namespace', 'reached through any process');
-  t.is(forbiddenMatch({ ...root, dev: `${own.dev}0` }, []), null, 'the same inode number on another file system is not it');
+  t.is(
+    forbiddenMatch({ ...root, processStart: '12345' }, []),
+    'the root (init) network namespace',
+    'reached through any process',
+  );
+  t.is(
+    forbiddenMatch({ ...root, dev: `${own.dev}0` }, []),
+    null,
+    'the same inode number on another file system is not it',
+  );
   // This process: the root namespace when the test runs there, else its own namespace (nodeNamespaces).
   t.regex(forbiddenMatch(own, nodeNamespaces(null)) ?? '', own.ino === INIT_NETNS_INODE ? /root/ : /networkd's own/);
 });

@@ -167,12 +167,17 @@ function checkRulesAgreeWithExplain(doc: object, flows: readonly FlowCase[]): vo
     // Where the rules see the flow: leaving the source NR, relayed by a, arriving at the
     // destination NR (its input chain when the destination is the NR's own gateway).
     const hops: { hop: string; chain: NftChain; packet: Packet }[] = [];
-    if (source) hops.push({ hop: `egress on ${source}`, chain: chains.get(source)!.forward, packet: packet('br0', wg) });
+    if (source)
+      hops.push({ hop: `egress on ${source}`, chain: chains.get(source)!.forward, packet: packet('br0', wg) });
     hops.push({ hop: 'relay on a', chain: chains.get('a')!.forward, packet: packet(wg, wg) });
     if (destination && f.to.endsWith('.1')) {
       hops.push({ hop: `input on ${destination}`, chain: chains.get(destination)!.input, packet: packet(wg, '') });
     } else if (destination) {
-      hops.push({ hop: `ingress on ${destination}`, chain: chains.get(destination)!.forward, packet: packet(wg, 'br0') });
+      hops.push({
+        hop: `ingress on ${destination}`,
+        chain: chains.get(destination)!.forward,
+        packet: packet(wg, 'br0'),
+      });
     }
     for (const { hop, chain, packet: p } of hops) {
       const got = evaluateChain(chain, p);

@@ -34,7 +34,11 @@ function observedWith(index: 0 | 1, edit: (ns: ObservedNamespace) => ObservedNam
 }
 
 test('an NR that does not exist is built in order: namespace, links, their settings, addresses, routes, sysctl, nft, WireGuard', (t) => {
-  const observed: ObservedNr = { netId: NET_ID, namespaces: [missing(desired.namespaces[0]!), observedFrom({ ...desired.namespaces[1]!, links: [] })], wireguard: null };
+  const observed: ObservedNr = {
+    netId: NET_ID,
+    namespaces: [missing(desired.namespaces[0]!), observedFrom({ ...desired.namespaces[1]!, links: [] })],
+    wireguard: null,
+  };
   const steps = diffNr(desired, observed);
   t.deepEqual(lines(steps), [
     `create-namespace ztn-${NET_ID}`,
@@ -68,7 +72,9 @@ test('idempotence: diff against the state an apply leaves is empty (NR and ndmz)
 test('a fresh ndmz: namespace, then the veth pair from inside ndmz to the host, the bridge, addresses, default route, sysctls, three tables', (t) => {
   const ndmz = planNdmz('zt');
   const host = observedFrom({ ...ndmz.namespaces[0]!, links: [], addresses: [], sysctls: [], nftTables: [] });
-  const steps = diffNdmz(ndmz, { namespaces: [{ ...host, sysctls: { 'net.ipv4.ip_forward': '0' } }, missing(ndmz.namespaces[1]!)] });
+  const steps = diffNdmz(ndmz, {
+    namespaces: [{ ...host, sysctls: { 'net.ipv4.ip_forward': '0' } }, missing(ndmz.namespaces[1]!)],
+  });
   t.deepEqual(lines(steps), [
     'create-namespace ztndmz',
     '[ztndmz] create-veth npub <-> host/ztndmz0 mtu 1500',
@@ -94,7 +100,10 @@ test('a link with another MTU, outside its bridge or down gets one set-link with
     ...ns,
     links: ns.links.map((l) => (l.name === 'br0' ? { ...l, mtu: 1500 } : l.name === W ? { ...l, up: false } : l)),
   }));
-  t.deepEqual(lines(diffNr(desired, observed)), [`[ztn-${NET_ID}] set-link br0 mtu 1420`, `[ztn-${NET_ID}] set-link ${W} up`]);
+  t.deepEqual(lines(diffNr(desired, observed)), [
+    `[ztn-${NET_ID}] set-link br0 mtu 1420`,
+    `[ztn-${NET_ID}] set-link ${W} up`,
+  ]);
   const detached = observedWith(1, (ns) => ({ ...ns, links: ns.links.map((l) => ({ ...l, master: null })) }));
   t.deepEqual(lines(diffNr(desired, detached)), [`[ztndmz] set-link p-${NET_ID} master br-nr`]);
 });
@@ -130,7 +139,10 @@ test('routes: a changed route is replaced, a stale one in the NR removed, but ro
     `[ztn-${NET_ID}] replace-route 0.0.0.0/0 via 100.127.0.1 dev public`,
     `[ztn-${NET_ID}] remove-route 10.9.0.0/16 dev ${W}`,
   ]);
-  const ndmzRoutes = observedWith(1, (ns) => ({ ...ns, routes: [{ destination: '0.0.0.0/0', gateway: '100.126.0.1', link: 'npub' }] }));
+  const ndmzRoutes = observedWith(1, (ns) => ({
+    ...ns,
+    routes: [{ destination: '0.0.0.0/0', gateway: '100.126.0.1', link: 'npub' }],
+  }));
   t.deepEqual(diffNr(desired, ndmzRoutes), []);
 });
 
@@ -143,15 +155,36 @@ test('an nft table that is missing, has an extra rule, or another policy is repl
   const table = desired.namespaces[0]!.nftTables[0]!;
   const variants = [
     [],
-    [{ ...table, chains: table.chains.map((c, i) => (i === 1 ? { ...c, rules: [...c.rules, [{ accept: null }]] } : c)) }],
+    [
+      {
+        ...table,
+        chains: table.chains.map((c, i) => (i === 1 ? { ...c, rules: [...c.rules, [{ accept: null }]] } : c)),
+      },
+    ],
     [{ ...table, chains: table.chains.map((c, i) => (i === 0 ? { ...c, policy: 'drop' as const } : c)) }],
   ];
   for (const nftTables of variants) {
-    t.deepEqual(lines(diffNr(desired, observedWith(0, (ns) => ({ ...ns, nftTables })))), [`[ztn-${NET_ID}] replace-nft-table inet zmesh`]);
+    t.deepEqual(
+      lines(
+        diffNr(
+          desired,
+          observedWith(0, (ns) => ({ ...ns, nftTables })),
+        ),
+      ),
+      [`[ztn-${NET_ID}] replace-nft-table inet zmesh`],
+    );
   }
   // Key order inside statements does not matter: nft may print fields in another order.
-  const reordered = JSON.parse(JSON.stringify(table), (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v));
-  t.deepEqual(diffNr(desired, observedWith(0, (ns) => ({ ...ns, nftTables: [reordered] }))), []);
+  const reordered = JSON.parse(JSON.stringify(table), (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v,
+  );
+  t.deepEqual(
+    diffNr(
+      desired,
+      observedWith(0, (ns) => ({ ...ns, nftTables: [reordered] })),
+    ),
+    [],
+  );
 });
 
 test('WireGuard: any difference in key, port, peers, allowed IPs, keepalive or planned endpoint yields one configure step', (t) => {
@@ -169,11 +202,27 @@ test('WireGuard: any difference in key, port, peers, allowed IPs, keepalive or p
     endpoint: { ...status, peers: [{ ...p1!, endpoint: '192.0.2.7:51820' }, p2!] },
   };
   for (const [what, wireguard] of Object.entries(variants)) {
-    t.deepEqual(lines(diffNr(desired, { ...base, wireguard })), [`configure-wg ${W} port ${status.listenPort} peers 2`], what);
+    t.deepEqual(
+      lines(diffNr(desired, { ...base, wireguard })),
+      [`configure-wg ${W} port ${status.listenPort} peers 2`],
+      what,
+    );
   }
   // Same allowed IPs in another order, or a roamed endpoint of a peer that dials in: no change.
-  const dialsIn: DesiredNr = { ...desired, wireguard: { ...desired.wireguard, config: { ...desired.wireguard.config, peers: desired.wireguard.config.peers.map((p, i) => (i === 0 ? { ...p, endpoint: null } : p)) } } };
-  const roamed = { ...status, peers: [{ ...p1!, endpoint: '203.0.113.5:4444', allowedIps: [...p1!.allowedIps].reverse() }, p2!] };
+  const dialsIn: DesiredNr = {
+    ...desired,
+    wireguard: {
+      ...desired.wireguard,
+      config: {
+        ...desired.wireguard.config,
+        peers: desired.wireguard.config.peers.map((p, i) => (i === 0 ? { ...p, endpoint: null } : p)),
+      },
+    },
+  };
+  const roamed = {
+    ...status,
+    peers: [{ ...p1!, endpoint: '203.0.113.5:4444', allowedIps: [...p1!.allowedIps].reverse() }, p2!],
+  };
   t.deepEqual(diffNr(dialsIn, { ...base, wireguard: roamed }), []);
 });
 
@@ -183,7 +232,14 @@ test('a WireGuard device the backend lost (wgd restarted) is recreated, brought 
     ...base,
     wireguard: null,
     namespaces: base.namespaces.map((ns, i) =>
-      i === 0 ? { ...ns, links: ns.links.filter((l) => l.name !== W), addresses: ns.addresses.filter((a) => a.link !== W), routes: ns.routes.filter((r) => r.link !== W) } : ns,
+      i === 0
+        ? {
+            ...ns,
+            links: ns.links.filter((l) => l.name !== W),
+            addresses: ns.addresses.filter((a) => a.link !== W),
+            routes: ns.routes.filter((r) => r.link !== W),
+          }
+        : ns,
     ),
   };
   t.deepEqual(lines(diffNr(desired, lost)), [
@@ -196,7 +252,12 @@ test('a WireGuard device the backend lost (wgd restarted) is recreated, brought 
 });
 
 test('half a veth pair is removed and the pair made anew; a link of the wrong kind is replaced', (t) => {
-  const halfPair = observedWith(0, (ns) => ({ ...ns, links: ns.links.filter((l) => l.name !== 'public'), addresses: ns.addresses.filter((a) => a.link !== 'public'), routes: ns.routes.filter((r) => r.link !== 'public') }));
+  const halfPair = observedWith(0, (ns) => ({
+    ...ns,
+    links: ns.links.filter((l) => l.name !== 'public'),
+    addresses: ns.addresses.filter((a) => a.link !== 'public'),
+    routes: ns.routes.filter((r) => r.link !== 'public'),
+  }));
   t.deepEqual(lines(diffNr(desired, halfPair)), [
     `[ztndmz] delete-link p-${NET_ID}`,
     `[ztn-${NET_ID}] create-veth public <-> ztndmz/p-${NET_ID} mtu 1500`,
@@ -205,7 +266,10 @@ test('half a veth pair is removed and the pair made anew; a link of the wrong ki
     `[ztn-${NET_ID}] add-address 100.127.0.2/16 dev public`,
     `[ztn-${NET_ID}] replace-route 0.0.0.0/0 via 100.127.0.1 dev public`,
   ]);
-  const wrongKind = observedWith(0, (ns) => ({ ...ns, links: ns.links.map((l) => (l.name === 'br0' ? { ...l, kind: 'dummy' } : l)) }));
+  const wrongKind = observedWith(0, (ns) => ({
+    ...ns,
+    links: ns.links.map((l) => (l.name === 'br0' ? { ...l, kind: 'dummy' } : l)),
+  }));
   t.deepEqual(lines(diffNr(desired, wrongKind)), [
     `[ztn-${NET_ID}] delete-link br0`,
     `[ztn-${NET_ID}] create-bridge br0 mtu 1420`,
@@ -220,8 +284,14 @@ test('the host namespace: only the planned link is looked at, its stray address 
   const observedHost: ObservedNamespace = {
     ...host,
     links: [...host.links, { name: 'eth0', kind: '', mtu: 1500, master: null, up: true }],
-    addresses: [...host.addresses, { link: 'eth0', cidr: '198.51.100.11/24' }, { link: 'ztndmz0', cidr: '100.126.0.5/30' }],
+    addresses: [
+      ...host.addresses,
+      { link: 'eth0', cidr: '198.51.100.11/24' },
+      { link: 'ztndmz0', cidr: '100.126.0.5/30' },
+    ],
     routes: [{ destination: '0.0.0.0/0', gateway: '198.51.100.1', link: 'eth0' }],
   };
-  t.deepEqual(lines(diffPlans(ndmz.namespaces, [observedHost, observedFrom(ndmz.namespaces[1]!)])), ['[host] remove-address 100.126.0.5/30 dev ztndmz0']);
+  t.deepEqual(lines(diffPlans(ndmz.namespaces, [observedHost, observedFrom(ndmz.namespaces[1]!)])), [
+    '[host] remove-address 100.126.0.5/30 dev ztndmz0',
+  ]);
 });

@@ -38,13 +38,23 @@ export async function initKeys(): Promise<void> {
 }
 
 /** Publics first (in order), then the aggregator, then hidden nodes; `exit` set last. */
-export function buildNetwork(name: string, ipRange: string, nodes: readonly NodeSpec[], options: { aggregator?: string; exit?: string } = {}): TestNetwork {
+export function buildNetwork(
+  name: string,
+  ipRange: string,
+  nodes: readonly NodeSpec[],
+  options: { aggregator?: string; exit?: string } = {},
+): TestNetwork {
   const identities = new Map<string, KeyPair>();
   let def = createNetwork(name, ipRange);
   const add = (spec: NodeSpec): void => {
     const identity = generateKeyPair();
     identities.set(spec.id, identity);
-    const record = assertNodeRecord({ id: spec.id, identityKey: identity.publicKey, endpoints: spec.hidden ? [] : [spec.host ?? '198.51.100.1'], hidden: spec.hidden });
+    const record = assertNodeRecord({
+      id: spec.id,
+      identityKey: identity.publicKey,
+      endpoints: spec.hidden ? [] : [spec.host ?? '198.51.100.1'],
+      hidden: spec.hidden,
+    });
     def = addNode(def, record, sodiumKeySource);
   };
   for (const spec of nodes.filter((n) => !n.hidden)) add(spec);
@@ -57,8 +67,16 @@ export function buildNetwork(name: string, ipRange: string, nodes: readonly Node
 /** The network with one more node (joined with the library verb, keys kept for the others). */
 export function withNode(net: TestNetwork, spec: NodeSpec): TestNetwork {
   const identity = generateKeyPair();
-  const record = assertNodeRecord({ id: spec.id, identityKey: identity.publicKey, endpoints: spec.hidden ? [] : [spec.host ?? '198.51.100.1'], hidden: spec.hidden });
-  return { def: addNode(net.def, record, sodiumKeySource), identities: new Map([...net.identities, [spec.id, identity]]) };
+  const record = assertNodeRecord({
+    id: spec.id,
+    identityKey: identity.publicKey,
+    endpoints: spec.hidden ? [] : [spec.host ?? '198.51.100.1'],
+    hidden: spec.hidden,
+  });
+  return {
+    def: addNode(net.def, record, sodiumKeySource),
+    identities: new Map([...net.identities, [spec.id, identity]]),
+  };
 }
 
 export function withoutNode(net: TestNetwork, node: string): TestNetwork {
@@ -84,7 +102,10 @@ export function nodeInput(
 ): { resource: NodeResource; ctx: NrContext } {
   const derived = resourceFor(net.def, node);
   const resolved = options.resolved ?? new Map<string, string>();
-  const peers = derived.peers.map((peer) => ({ ...peer, endpoint: (peer.endpoint !== null && resolved.get(peer.endpoint)) || peer.endpoint }));
+  const peers = derived.peers.map((peer) => ({
+    ...peer,
+    endpoint: (peer.endpoint !== null && resolved.get(peer.endpoint)) || peer.endpoint,
+  }));
   const resource: NodeResource = { ...derived, peers };
   const privateKey = openResourceKey(resourceOf(net, node), net.identities.get(node)!.privateKey);
   return {

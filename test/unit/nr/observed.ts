@@ -11,7 +11,13 @@ export function observedFrom(plan: NamespacePlan): ObservedNamespace {
   return {
     netns: plan.netns,
     exists: true,
-    links: plan.links.map((l) => ({ name: l.name, kind: KIND[l.create.kind], mtu: l.mtu ?? 65536, master: l.master, up: l.up })),
+    links: plan.links.map((l) => ({
+      name: l.name,
+      kind: KIND[l.create.kind],
+      mtu: l.mtu ?? 65536,
+      master: l.master,
+      up: l.up,
+    })),
     addresses: [...plan.addresses],
     routes: [...plan.routes],
     sysctls: Object.fromEntries(plan.sysctls.map((s) => [s.key, s.value])),
@@ -24,7 +30,13 @@ export function statusFrom(name: string, config: WgDesiredConfig): WgDeviceStatu
     name,
     publicKey: config.publicKey,
     listenPort: config.listenPort,
-    peers: config.peers.map((p) => ({ ...p, allowedIps: [...p.allowedIps], lastHandshake: null, rxBytes: 0, txBytes: 0 })),
+    peers: config.peers.map((p) => ({
+      ...p,
+      allowedIps: [...p.allowedIps],
+      lastHandshake: null,
+      rxBytes: 0,
+      txBytes: 0,
+    })),
   };
 }
 

@@ -20,9 +20,33 @@ const NR_TABLE = {
   family: 'inet',
   name: 'zmesh',
   chains: [
-    { name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept', rules: [mssClamp, [ctEstablished, { accept: null }], [iif('public'), { drop: null }]] },
-    { name: 'input', type: 'filter', hook: 'input', prio: 0, policy: 'accept', rules: [[ctEstablished, { accept: null }], [iif('public'), { drop: null }]] },
-    { name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept', rules: [[oif('public'), { masquerade: null }]] },
+    {
+      name: 'forward',
+      type: 'filter',
+      hook: 'forward',
+      prio: 0,
+      policy: 'accept',
+      rules: [mssClamp, [ctEstablished, { accept: null }], [iif('public'), { drop: null }]],
+    },
+    {
+      name: 'input',
+      type: 'filter',
+      hook: 'input',
+      prio: 0,
+      policy: 'accept',
+      rules: [
+        [ctEstablished, { accept: null }],
+        [iif('public'), { drop: null }],
+      ],
+    },
+    {
+      name: 'postrouting',
+      type: 'nat',
+      hook: 'postrouting',
+      prio: 100,
+      policy: 'accept',
+      rules: [[oif('public'), { masquerade: null }]],
+    },
   ],
 };
 
@@ -41,7 +65,10 @@ test.before(async () => {
     { id: 'h', hidden: true },
   ];
   plain = buildNetwork(NET, '10.1.0.0/16', nodes, { aggregator: 'a' });
-  withExit = buildNetwork(NET, '10.1.0.0/16', [...nodes, { id: 'x', hidden: false, host: 'exit.example' }], { aggregator: 'a', exit: 'x' });
+  withExit = buildNetwork(NET, '10.1.0.0/16', [...nodes, { id: 'x', hidden: false, host: 'exit.example' }], {
+    aggregator: 'a',
+    exit: 'x',
+  });
 });
 
 function port(net: TestNetwork, node: string): number {
@@ -61,7 +88,15 @@ test('planNdmz: host veth end, ndmz namespace with npub and br-nr, CGNAT address
       {
         netns: { kind: 'host' },
         create: false,
-        links: [{ name: 'ztndmz0', create: { kind: 'veth-peer', pairNetns: { kind: 'named', name: 'ztndmz' }, pair: 'npub' }, mtu: 1500, master: null, up: true }],
+        links: [
+          {
+            name: 'ztndmz0',
+            create: { kind: 'veth-peer', pairNetns: { kind: 'named', name: 'ztndmz' }, pair: 'npub' },
+            mtu: 1500,
+            master: null,
+            up: true,
+          },
+        ],
         addresses: [{ link: 'ztndmz0', cidr: '100.126.0.1/30' }],
         routes: [],
         ownsRoutes: false,
@@ -72,13 +107,47 @@ test('planNdmz: host veth end, ndmz namespace with npub and br-nr, CGNAT address
             name: 'ztzmesh',
             chains: [
               {
-                name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept',
-                rules: [[iif('ztndmz0'), { accept: null }], [oif('ztndmz0'), ctEstablished, { accept: null }], [oif('ztndmz0'), { drop: null }]],
+                name: 'forward',
+                type: 'filter',
+                hook: 'forward',
+                prio: 0,
+                policy: 'accept',
+                rules: [
+                  [iif('ztndmz0'), { accept: null }],
+                  [oif('ztndmz0'), ctEstablished, { accept: null }],
+                  [oif('ztndmz0'), { drop: null }],
+                ],
               },
-              { name: 'input', type: 'filter', hook: 'input', prio: 0, policy: 'accept', rules: [[iif('ztndmz0'), ctEstablished, { accept: null }], [iif('ztndmz0'), { drop: null }]] },
               {
-                name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept',
-                rules: [[{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: prefix('100.126.0.0', 30) } }, oif('ztndmz0', '!='), { masquerade: null }]],
+                name: 'input',
+                type: 'filter',
+                hook: 'input',
+                prio: 0,
+                policy: 'accept',
+                rules: [
+                  [iif('ztndmz0'), ctEstablished, { accept: null }],
+                  [iif('ztndmz0'), { drop: null }],
+                ],
+              },
+              {
+                name: 'postrouting',
+                type: 'nat',
+                hook: 'postrouting',
+                prio: 100,
+                policy: 'accept',
+                rules: [
+                  [
+                    {
+                      match: {
+                        op: '==',
+                        left: { payload: { protocol: 'ip', field: 'saddr' } },
+                        right: prefix('100.126.0.0', 30),
+                      },
+                    },
+                    oif('ztndmz0', '!='),
+                    { masquerade: null },
+                  ],
+                ],
               },
             ],
           },
@@ -89,7 +158,13 @@ test('planNdmz: host veth end, ndmz namespace with npub and br-nr, CGNAT address
         create: true,
         links: [
           { name: 'lo', create: { kind: 'loopback' }, mtu: null, master: null, up: true },
-          { name: 'npub', create: { kind: 'veth-pair', peerNetns: { kind: 'host' }, peer: 'ztndmz0' }, mtu: 1500, master: null, up: true },
+          {
+            name: 'npub',
+            create: { kind: 'veth-pair', peerNetns: { kind: 'host' }, peer: 'ztndmz0' },
+            mtu: 1500,
+            master: null,
+            up: true,
+          },
           { name: 'br-nr', create: { kind: 'bridge' }, mtu: 1500, master: null, up: true },
         ],
         addresses: [
@@ -105,7 +180,11 @@ test('planNdmz: host veth end, ndmz namespace with npub and br-nr, CGNAT address
             name: 'zmesh',
             chains: [
               {
-                name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept',
+                name: 'forward',
+                type: 'filter',
+                hook: 'forward',
+                prio: 0,
+                policy: 'accept',
                 rules: [
                   mssClamp,
                   [ctEstablished, { accept: null }],
@@ -117,18 +196,58 @@ test('planNdmz: host veth end, ndmz namespace with npub and br-nr, CGNAT address
                         op: '==',
                         left: { payload: { protocol: 'ip', field: 'daddr' } },
                         // nft lists set elements sorted by address
-                        right: { set: [prefix('10.0.0.0', 8), prefix('100.64.0.0', 10), prefix('127.0.0.0', 8), prefix('169.254.0.0', 16), prefix('172.16.0.0', 12), prefix('192.168.0.0', 16), prefix('224.0.0.0', 4)] },
+                        right: {
+                          set: [
+                            prefix('10.0.0.0', 8),
+                            prefix('100.64.0.0', 10),
+                            prefix('127.0.0.0', 8),
+                            prefix('169.254.0.0', 16),
+                            prefix('172.16.0.0', 12),
+                            prefix('192.168.0.0', 16),
+                            prefix('224.0.0.0', 4),
+                          ],
+                        },
                       },
                     },
                     { drop: null },
                   ],
                 ],
               },
-              { name: 'input', type: 'filter', hook: 'input', prio: 0, policy: 'accept', rules: [[ctEstablished, { accept: null }], [iif('npub'), { drop: null }]] },
-              { name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept', rules: [[oif('npub'), { masquerade: null }]] },
+              {
+                name: 'input',
+                type: 'filter',
+                hook: 'input',
+                prio: 0,
+                policy: 'accept',
+                rules: [
+                  [ctEstablished, { accept: null }],
+                  [iif('npub'), { drop: null }],
+                ],
+              },
+              {
+                name: 'postrouting',
+                type: 'nat',
+                hook: 'postrouting',
+                prio: 100,
+                policy: 'accept',
+                rules: [[oif('npub'), { masquerade: null }]],
+              },
             ],
           },
-          { family: 'bridge', name: 'zmesh', chains: [{ name: 'forward', type: 'filter', hook: 'forward', prio: -200, policy: 'accept', rules: [[{ drop: null }]] }] },
+          {
+            family: 'bridge',
+            name: 'zmesh',
+            chains: [
+              {
+                name: 'forward',
+                type: 'filter',
+                hook: 'forward',
+                prio: -200,
+                policy: 'accept',
+                rules: [[{ drop: null }]],
+              },
+            ],
+          },
         ],
       },
     ],
@@ -152,7 +271,13 @@ test('public NR: namespace, veth to ndmz (port of br-nr), br0 with the gateway, 
       create: true,
       links: [
         { name: 'lo', create: { kind: 'loopback' }, mtu: null, master: null, up: true },
-        { name: 'public', create: { kind: 'veth-pair', peerNetns: { kind: 'named', name: 'ztndmz' }, peer: `p-${NET_ID}` }, mtu: 1500, master: null, up: true },
+        {
+          name: 'public',
+          create: { kind: 'veth-pair', peerNetns: { kind: 'named', name: 'ztndmz' }, peer: `p-${NET_ID}` },
+          mtu: 1500,
+          master: null,
+          up: true,
+        },
         { name: 'br0', create: { kind: 'bridge' }, mtu: 1420, master: null, up: true },
         { name: W, create: { kind: 'wireguard' }, mtu: 1420, master: null, up: true },
       ],
@@ -172,7 +297,15 @@ test('public NR: namespace, veth to ndmz (port of br-nr), br0 with the gateway, 
     {
       netns: { kind: 'named', name: 'ztndmz' },
       create: false,
-      links: [{ name: `p-${NET_ID}`, create: { kind: 'veth-peer', pairNetns: { kind: 'named', name: NR_NS }, pair: 'public' }, mtu: 1500, master: 'br-nr', up: true }],
+      links: [
+        {
+          name: `p-${NET_ID}`,
+          create: { kind: 'veth-peer', pairNetns: { kind: 'named', name: NR_NS }, pair: 'public' },
+          mtu: 1500,
+          master: 'br-nr',
+          up: true,
+        },
+      ],
       addresses: [],
       routes: [],
       ownsRoutes: false,
@@ -190,7 +323,12 @@ test('public NR: namespace, veth to ndmz (port of br-nr), br0 with the gateway, 
     listenPort: port(plain, 'b'),
     peers: [
       // the aggregator carries h's prefixes for b: one relay hop
-      { publicKey: key(plain, 'a'), endpoint: `198.51.100.11:${port(plain, 'a')}`, allowedIps: ['10.1.0.0/24', '10.1.2.0/24', '100.64.1.0/32', '100.64.1.2/32'], persistentKeepalive: 0 },
+      {
+        publicKey: key(plain, 'a'),
+        endpoint: `198.51.100.11:${port(plain, 'a')}`,
+        allowedIps: ['10.1.0.0/24', '10.1.2.0/24', '100.64.1.0/32', '100.64.1.2/32'],
+        persistentKeepalive: 0,
+      },
     ],
   });
 });
@@ -203,9 +341,17 @@ test('hidden NR: its one peer is the aggregator with the whole range and 100.64.
     { destination: '10.1.0.0/16', gateway: null, link: W },
     { destination: '0.0.0.0/0', gateway: '100.127.0.1', link: 'public' },
   ]);
-  t.deepEqual(nr.addresses.map((a) => a.cidr), ['100.127.0.2/16', '10.1.2.1/24', '100.64.1.2/16']);
+  t.deepEqual(
+    nr.addresses.map((a) => a.cidr),
+    ['100.127.0.2/16', '10.1.2.1/24', '100.64.1.2/16'],
+  );
   t.deepEqual(desired.wireguard.config.peers, [
-    { publicKey: key(plain, 'a'), endpoint: `198.51.100.11:${port(plain, 'a')}`, allowedIps: ['10.1.0.0/16', '100.64.0.0/16'], persistentKeepalive: 25 },
+    {
+      publicKey: key(plain, 'a'),
+      endpoint: `198.51.100.11:${port(plain, 'a')}`,
+      allowedIps: ['10.1.0.0/16', '100.64.0.0/16'],
+      persistentKeepalive: 25,
+    },
   ]);
 });
 
@@ -213,8 +359,18 @@ test('aggregator NR: the hidden NR is a peer without endpoint (it dials in), the
   const { resource, ctx } = nodeInput(plain, 'a');
   const desired = planNr(resource, ctx);
   t.deepEqual(desired.wireguard.config.peers, [
-    { publicKey: key(plain, 'b'), endpoint: `198.51.100.12:${port(plain, 'b')}`, allowedIps: ['10.1.1.0/24', '100.64.1.1/32'], persistentKeepalive: 0 },
-    { publicKey: key(plain, 'h'), endpoint: null, allowedIps: ['10.1.2.0/24', '100.64.1.2/32'], persistentKeepalive: 0 },
+    {
+      publicKey: key(plain, 'b'),
+      endpoint: `198.51.100.12:${port(plain, 'b')}`,
+      allowedIps: ['10.1.1.0/24', '100.64.1.1/32'],
+      persistentKeepalive: 0,
+    },
+    {
+      publicKey: key(plain, 'h'),
+      endpoint: null,
+      allowedIps: ['10.1.2.0/24', '100.64.1.2/32'],
+      persistentKeepalive: 0,
+    },
   ]);
   t.deepEqual(nrNamespace(desired.namespaces).nftTables, [NR_TABLE], 'relaying between peers needs no extra rule');
 });
@@ -238,14 +394,21 @@ test('exit NR: egresses through its own ndmz, masquerades mesh traffic out publi
 
 test('NR egressing via the exit: default route into the mesh (no route via ndmz), the exit peer carries 0.0.0.0/0 at the address its host name resolved to', (t) => {
   const exitEndpoint = `exit.example:${port(withExit, 'x')}`;
-  const { resource, ctx } = nodeInput(withExit, 'b', { resolved: new Map([[exitEndpoint, `198.51.100.99:${port(withExit, 'x')}`]]) });
+  const { resource, ctx } = nodeInput(withExit, 'b', {
+    resolved: new Map([[exitEndpoint, `198.51.100.99:${port(withExit, 'x')}`]]),
+  });
   const desired = planNr(resource, ctx);
   t.deepEqual(nrNamespace(desired.namespaces).routes, [
     { destination: '10.1.0.0/16', gateway: null, link: W },
     { destination: '0.0.0.0/0', gateway: null, link: W },
   ]);
   const exitPeer = desired.wireguard.config.peers.find((p) => p.publicKey === key(withExit, 'x'));
-  t.deepEqual(exitPeer, { publicKey: key(withExit, 'x'), endpoint: `198.51.100.99:${port(withExit, 'x')}`, allowedIps: ['0.0.0.0/0'], persistentKeepalive: 0 });
+  t.deepEqual(exitPeer, {
+    publicKey: key(withExit, 'x'),
+    endpoint: `198.51.100.99:${port(withExit, 'x')}`,
+    allowedIps: ['0.0.0.0/0'],
+    persistentKeepalive: 0,
+  });
 });
 
 test('an endpoint host name that reaches the plan is refused naming its peer (networkd resolves before planning)', (t) => {
@@ -278,7 +441,9 @@ test('bad input is refused with the field named and no key material in the messa
   t.is(badSubnet?.context.field, 'resource.subnet');
   const badNetId = t.throws(() => planNr({ ...resource, netId: '../etc' }, ctx), { instanceOf: NrError });
   t.is(badNetId?.context.field, 'resource.netId');
-  const badRoute = t.throws(() => planNr({ ...resource, routes: [{ destination: '10.1.0.0/33', via: 'mesh' }] }, ctx), { instanceOf: NrError });
+  const badRoute = t.throws(() => planNr({ ...resource, routes: [{ destination: '10.1.0.0/33', via: 'mesh' }] }, ctx), {
+    instanceOf: NrError,
+  });
   t.is(badRoute?.context.field, 'resource.routes[0].destination');
 });
 

@@ -10,7 +10,10 @@ import { parsePrefix } from '../../../src/nr/names.js';
 import { toKernelTable } from '../../../src/nr/nft.js';
 import { hostTable, ndmzBridgeTable, ndmzTable, nrTable } from '../../../src/nr/tables.js';
 
-const golden = JSON.parse(readFileSync(new URL('./tables.golden.json', import.meta.url), 'utf8')) as Record<string, string>;
+const golden = JSON.parse(readFileSync(new URL('./tables.golden.json', import.meta.url), 'utf8')) as Record<
+  string,
+  string
+>;
 
 const planned = {
   'host ""': hostTable(parsePrefix('')),
@@ -22,7 +25,10 @@ const planned = {
 
 for (const [what, table] of Object.entries(planned)) {
   test(`the ${what} table serialises byte for byte to the recorded nftables JSON`, (t) => {
-    t.is(JSON.stringify({ family: table.family, name: table.name, kernel: toKernelTable(table) }), golden[what] ?? '(not recorded)');
+    t.is(
+      JSON.stringify({ family: table.family, name: table.name, kernel: toKernelTable(table) }),
+      golden[what] ?? '(not recorded)',
+    );
   });
 }
 

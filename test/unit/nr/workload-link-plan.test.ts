@@ -8,7 +8,15 @@ import { planWorkloadLink, type WorkloadLinkSpec } from '../../../src/nr/workloa
 import type { LinkState } from '../../../src/nr/kernel/index.js';
 import type { NamespaceState } from '../../../src/nr/namespace-watch.js';
 
-const SPEC: WorkloadLinkSpec = { nrNetns: '/run/netns/nr', link: 'wl-abcdef', netns: '/run/netns/wl', ifname: 'eth0', ip: '10.1.2.5', gateway: '10.1.2.1', mtu: 1420 };
+const SPEC: WorkloadLinkSpec = {
+  nrNetns: '/run/netns/nr',
+  link: 'wl-abcdef',
+  netns: '/run/netns/wl',
+  ifname: 'eth0',
+  ip: '10.1.2.5',
+  gateway: '10.1.2.1',
+  mtu: 1420,
+};
 
 function link(partial: Partial<LinkState> & Pick<LinkState, 'index' | 'name'>): LinkState {
   return { kind: 'veth', up: true, mtu: 1420, master: null, link: null, linkNetnsId: null, mac: null, ...partial };
@@ -17,7 +25,8 @@ function link(partial: Partial<LinkState> & Pick<LinkState, 'index' | 'name'>): 
 const BRIDGE = link({ index: 2, name: 'br0', kind: 'bridge' });
 
 /** The steps as describeStep prints them. */
-const plan = (nr: NamespaceState, workload: NamespaceState): string[] => planWorkloadLink(SPEC, nr, workload).map(describeStep);
+const plan = (nr: NamespaceState, workload: NamespaceState): string[] =>
+  planWorkloadLink(SPEC, nr, workload).map(describeStep);
 
 // One step each, as describeStep names them.
 const CREATE = '[/run/netns/nr] create-veth wl-abcdef <-> /run/netns/wl/eth0 mtu 1420';
@@ -28,24 +37,49 @@ const ROUTE = '[/run/netns/wl] replace-route 0.0.0.0/0 via 10.1.2.1 dev eth0';
 
 /** An attached workload as the kernel reports it; `nrIndex`/`wlIndex` are the ends' indexes. */
 function attached(nrIndex: number, wlIndex: number): { nr: NamespaceState; workload: NamespaceState } {
-  const nrEnd = link({ index: nrIndex, name: SPEC.link, master: 2, link: nrIndex === wlIndex ? null : wlIndex, linkNetnsId: 0 });
+  const nrEnd = link({
+    index: nrIndex,
+    name: SPEC.link,
+    master: 2,
+    link: nrIndex === wlIndex ? null : wlIndex,
+    linkNetnsId: 0,
+  });
   const wlEnd = link({ index: wlIndex, name: 'eth0', link: nrIndex === wlIndex ? null : nrIndex, linkNetnsId: 0 });
   return {
     nr: { links: [BRIDGE, nrEnd], addresses: [], routes: [] },
     workload: {
       links: [wlEnd],
       addresses: [{ link: 'eth0', index: wlIndex, family: 4, address: SPEC.ip, prefix: 24, cidr: `${SPEC.ip}/24` }],
-      routes: [{ family: 4, destination: '0.0.0.0/0', gateway: SPEC.gateway, dev: 'eth0', protocol: 'boot', scope: 'universe', metric: 0 }],
+      routes: [
+        {
+          family: 4,
+          destination: '0.0.0.0/0',
+          gateway: SPEC.gateway,
+          dev: 'eth0',
+          protocol: 'boot',
+          scope: 'universe',
+          metric: 0,
+        },
+      ],
     },
   };
 }
 
 test('nothing in either namespace: create the veth, enslave it and bring it up, address, MTU/up, default route', (t) => {
-  t.deepEqual(plan({ links: [BRIDGE], addresses: [], routes: [] }, { links: [], addresses: [], routes: [] }), [CREATE, PORT_UP, ADDRESS, WORKLOAD_UP, ROUTE]);
+  t.deepEqual(plan({ links: [BRIDGE], addresses: [], routes: [] }, { links: [], addresses: [], routes: [] }), [
+    CREATE,
+    PORT_UP,
+    ADDRESS,
+    WORKLOAD_UP,
+    ROUTE,
+  ]);
 });
 
 test('an attached workload needs nothing, also when both ends have the same index (the kernel then omits IFLA_LINK)', (t) => {
-  for (const [nrIndex, wlIndex] of [[5, 2], [3, 3]] as const) {
+  for (const [nrIndex, wlIndex] of [
+    [5, 2],
+    [3, 3],
+  ] as const) {
     const { nr, workload } = attached(nrIndex, wlIndex);
     t.deepEqual(planWorkloadLink(SPEC, nr, workload), [], `indexes ${nrIndex}/${wlIndex}`);
   }
@@ -56,9 +90,24 @@ test('each difference gives exactly its own step', (t) => {
   const otherAddress = { ...workload.addresses[0]!, address: '10.1.2.9', cidr: '10.1.2.9/24' };
   const removeOther = '[/run/netns/wl] remove-address 10.1.2.9/24 dev eth0';
   const cases: Array<[string, NamespaceState, NamespaceState, string[]]> = [
-    ['port off br0', { ...nr, links: [BRIDGE, { ...nr.links[1]!, master: null }] }, workload, ['[/run/netns/nr] set-link wl-abcdef master br0']],
-    ['NR end down', { ...nr, links: [BRIDGE, { ...nr.links[1]!, up: false }] }, workload, ['[/run/netns/nr] set-link wl-abcdef up']],
-    ['NR end MTU', { ...nr, links: [BRIDGE, { ...nr.links[1]!, mtu: 1500 }] }, workload, ['[/run/netns/nr] set-link wl-abcdef mtu 1420']],
+    [
+      'port off br0',
+      { ...nr, links: [BRIDGE, { ...nr.links[1]!, master: null }] },
+      workload,
+      ['[/run/netns/nr] set-link wl-abcdef master br0'],
+    ],
+    [
+      'NR end down',
+      { ...nr, links: [BRIDGE, { ...nr.links[1]!, up: false }] },
+      workload,
+      ['[/run/netns/nr] set-link wl-abcdef up'],
+    ],
+    [
+      'NR end MTU',
+      { ...nr, links: [BRIDGE, { ...nr.links[1]!, mtu: 1500 }] },
+      workload,
+      ['[/run/netns/nr] set-link wl-abcdef mtu 1420'],
+    ],
     ['workload end MTU', nr, { ...workload, links: [{ ...workload.links[0]!, mtu: 1500 }] }, [WORKLOAD_UP]],
     ['another address instead', nr, { ...workload, addresses: [otherAddress] }, [removeOther, ADDRESS]],
     ['an address more', nr, { ...workload, addresses: [...workload.addresses, otherAddress] }, [removeOther]],
@@ -79,7 +128,11 @@ test('a foreign ifname is a 409 naming ifname, whether or not our NR end exists'
   const foreign: NamespaceState = { ...workload, links: [{ ...workload.links[0]!, link: 7 }] };
   const notVeth: NamespaceState = { ...workload, links: [{ ...workload.links[0]!, kind: 'bridge' }] };
   const noNrEnd: NamespaceState = { ...nr, links: [BRIDGE] };
-  for (const [n, w] of [[nr, foreign], [nr, notVeth], [noNrEnd, workload]] as const) {
+  for (const [n, w] of [
+    [nr, foreign],
+    [nr, notVeth],
+    [noNrEnd, workload],
+  ] as const) {
     const error = t.throws(() => planWorkloadLink(SPEC, n, w), { instanceOf: NrError });
     t.is(error?.code, 'ECONFLICT');
     t.is(error?.context.field, 'ifname');

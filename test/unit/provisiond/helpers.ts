@@ -26,4 +26,9 @@ export const attach = (id: string, network: string, workload = `w-${id}`) => ({
   ifname: 'eth0',
 });
 
-export const detach = (id: string, network: string, workload: string) => ({ id, type: 'workload.detach' as const, network, workload });
+export const detach = (id: string, network: string, workload: string) => ({
+  id,
+  type: 'workload.detach' as const,
+  network,
+  workload,
+});

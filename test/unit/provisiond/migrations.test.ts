@@ -8,7 +8,8 @@ import { TaskStore } from '../../../src/provisiond/task-store.js';
 import { parseTask } from '../../../src/provisiond/task.js';
 import { attach, tempDir } from './helpers.js';
 
-const columns = (db: Database.Database, table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+const columns = (db: Database.Database, table: string) =>
+  (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
 
 test('an empty database is migrated to the latest version, WAL and synchronous=FULL, file 0600', (t) => {
   const file = join(tempDir(t), 'p.db');
@@ -27,10 +28,12 @@ test('a version-1 database with tasks is migrated in place and keeps its tasks',
   const old = new Database(file);
   migrate(old, MIGRATIONS.slice(0, 1));
   t.is(schemaVersion(old), 1);
-  old.prepare(
-    `INSERT INTO tasks (id, type, network, body, fingerprint, state, attempts, created_at, updated_at, next_attempt_at)
+  old
+    .prepare(
+      `INSERT INTO tasks (id, type, network, body, fingerprint, state, attempts, created_at, updated_at, next_attempt_at)
      VALUES ('old-1', 'network.delete', 'n', '{"id":"old-1","network":"n","type":"network.delete"}', 'f', 'running', 1, 5, 5, 5)`,
-  ).run();
+    )
+    .run();
   old.close();
   const db = openDatabase(file);
   t.teardown(() => db.close());
@@ -57,8 +60,13 @@ test('a migration that fails midway leaves the database at the previous version,
   const db = new Database(file);
   t.teardown(() => db.close());
   migrate(db, MIGRATIONS.slice(0, 1));
-  const broken = [...MIGRATIONS.slice(0, 1), { version: 2, description: 'broken', steps: ['CREATE TABLE half (x INTEGER)', 'THIS IS NOT SQL'] }];
-  t.throws(() => migrate(db, broken), { message: /migration to schema version 2 \(broken\) failed: SQLITE_ERROR; the database stays at version 1/ });
+  const broken = [
+    ...MIGRATIONS.slice(0, 1),
+    { version: 2, description: 'broken', steps: ['CREATE TABLE half (x INTEGER)', 'THIS IS NOT SQL'] },
+  ];
+  t.throws(() => migrate(db, broken), {
+    message: /migration to schema version 2 \(broken\) failed: SQLITE_ERROR; the database stays at version 1/,
+  });
   t.is(schemaVersion(db), 1);
   t.falsy(db.prepare("SELECT name FROM sqlite_master WHERE name = 'half'").get());
 });

@@ -19,9 +19,17 @@ export function track(t: ExecutionContext, p: BackgroundProcess): BackgroundProc
   return p;
 }
 
-export async function startJournalNetworkd(t: ExecutionContext, socket: string, journal: string, maxDelayMs = 0): Promise<BackgroundProcess> {
+export async function startJournalNetworkd(
+  t: ExecutionContext,
+  socket: string,
+  journal: string,
+  maxDelayMs = 0,
+): Promise<BackgroundProcess> {
   rmSync(socket, { force: true });
-  const p = track(t, new BackgroundProcess(process.execPath, ['--import', tsx, journalScript, socket, journal, String(maxDelayMs)]));
+  const p = track(
+    t,
+    new BackgroundProcess(process.execPath, ['--import', tsx, journalScript, socket, journal, String(maxDelayMs)]),
+  );
   await p.waitForOutput('ready', { timeoutMs: 20_000 });
   return p;
 }
@@ -36,7 +44,17 @@ export interface ProvisiondArgs {
 
 export async function startProvisiond(t: ExecutionContext, a: ProvisiondArgs): Promise<BackgroundProcess> {
   const inv = defaultZmeshInvocation();
-  const args = ['provisiond', '--state-dir', a.stateDir, '--networkd-socket', a.networkdSocket, '--socket', a.socket, ...(a.spool ? ['--spool', a.spool] : []), ...(a.extra ?? [])];
+  const args = [
+    'provisiond',
+    '--state-dir',
+    a.stateDir,
+    '--networkd-socket',
+    a.networkdSocket,
+    '--socket',
+    a.socket,
+    ...(a.spool ? ['--spool', a.spool] : []),
+    ...(a.extra ?? []),
+  ];
   const p = track(t, new BackgroundProcess(inv.file, zmeshArgs(inv, args)));
   await p.waitForOutput('ready', { timeoutMs: 20_000 });
   return p;
@@ -49,9 +67,16 @@ export async function kill9(p: BackgroundProcess): Promise<void> {
   await p.exited;
 }
 
-export async function zmesh(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function zmesh(
+  args: string[],
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const inv = defaultZmeshInvocation();
-  const r = await runCommand(inv.file, zmeshArgs(inv, args), { check: false, timeoutMs: 30_000, ...(input === undefined ? {} : { input }) });
+  const r = await runCommand(inv.file, zmeshArgs(inv, args), {
+    check: false,
+    timeoutMs: 30_000,
+    ...(input === undefined ? {} : { input }),
+  });
   return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -63,5 +88,8 @@ export interface JournalEntry {
 
 export function readJournal(file: string): JournalEntry[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as JournalEntry);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as JournalEntry);
 }

@@ -18,7 +18,11 @@ interface Rig {
   fake: FakeNetworkd | null;
 }
 
-async function rig(t: ExecutionContext, behaviour: Behaviour | null, options: Partial<QueueOptions> = {}): Promise<Rig> {
+async function rig(
+  t: ExecutionContext,
+  behaviour: Behaviour | null,
+  options: Partial<QueueOptions> = {},
+): Promise<Rig> {
   const dir = tempDir(t);
   const socket = join(dir, 'networkd.sock');
   const fake = behaviour ? await FakeNetworkd.start(socket, behaviour) : null;
@@ -36,7 +40,8 @@ async function rig(t: ExecutionContext, behaviour: Behaviour | null, options: Pa
   return r;
 }
 
-const allFinal = (queue: TaskQueue) => () => queue.list({ limit: 100_000 }).every((task) => FINAL_STATES.includes(task.state));
+const allFinal = (queue: TaskQueue) => () =>
+  queue.list({ limit: 100_000 }).every((task) => FINAL_STATES.includes(task.state));
 
 test('tasks of one network run one at a time in submission order; different networks run concurrently', async (t) => {
   const { queue, fake } = await rig(t, () => ({ status: 200, body: {}, delayMs: 15 }), { concurrency: 4 });
@@ -48,8 +53,12 @@ test('tasks of one network run one at a time in submission order; different netw
   t.true(queue.list().every((task) => task.state === 'succeeded'));
   for (const n of networks) {
     const seen = fake!.requests.filter((r) => r.path.startsWith(`/v1/networks/${n}/`));
-    t.deepEqual(seen.map((r) => r.taskId), [0, 1, 2, 3, 4].map((i) => `${n}-${i}`));
-    for (let i = 1; i < seen.length; i++) t.true(seen[i]!.startedAt >= seen[i - 1]!.finishedAt!, `${n}: request ${i} started before ${i - 1} ended`);
+    t.deepEqual(
+      seen.map((r) => r.taskId),
+      [0, 1, 2, 3, 4].map((i) => `${n}-${i}`),
+    );
+    for (let i = 1; i < seen.length; i++)
+      t.true(seen[i]!.startedAt >= seen[i - 1]!.finishedAt!, `${n}: request ${i} started before ${i - 1} ended`);
   }
   t.true(fake!.maxInFlight > 1, 'networks ran concurrently');
   t.true(fake!.maxInFlight <= 3, 'never two tasks of one network at once');
@@ -58,16 +67,20 @@ test('tasks of one network run one at a time in submission order; different netw
 test('the concurrency limit bounds the tasks in flight across networks', async (t) => {
   // Requests are answered in pairs: with a limit of 1 this would never finish, above 2 a third would be seen in flight.
   let waiting: (() => void)[] = [];
-  const { queue, fake } = await rig(t, async () => {
-    await new Promise<void>((resolve) => {
-      waiting.push(resolve);
-      if (waiting.length === 2) {
-        for (const release of waiting) release();
-        waiting = [];
-      }
-    });
-    return { status: 200, body: {} };
-  }, { concurrency: 2 });
+  const { queue, fake } = await rig(
+    t,
+    async () => {
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length === 2) {
+          for (const release of waiting) release();
+          waiting = [];
+        }
+      });
+      return { status: 200, body: {} };
+    },
+    { concurrency: 2 },
+  );
   await queue.submit(parseTasks(Array.from({ length: 12 }, (_, i) => attach(`t${i}`, `net${i}`))));
   await queue.waitUntil(allFinal(queue), 20_000);
   t.is(fake!.maxInFlight, 2);
@@ -76,11 +89,22 @@ test('the concurrency limit bounds the tasks in flight across networks', async (
 test('the same id with the same body is one task done once; with another body it is refused and changes nothing', async (t) => {
   const { queue, fake } = await rig(t, () => ({ status: 200, body: { done: true } }));
   const [first] = await queue.submit([parseTask(attach('once', 'n'))]);
-  const [second] = await queue.submit([parseTask({ ifname: 'eth0', netns: '/run/netns/w-once', workload: 'w-once', network: 'n', type: 'workload.attach', id: 'once' })]);
+  const [second] = await queue.submit([
+    parseTask({
+      ifname: 'eth0',
+      netns: '/run/netns/w-once',
+      workload: 'w-once',
+      network: 'n',
+      type: 'workload.attach',
+      id: 'once',
+    }),
+  ]);
   t.true(first!.created);
   t.false(second!.created);
   t.is(second!.task.seq, first!.task.seq);
-  const refused = await t.throwsAsync(queue.submit([parseTask({ ...attach('once', 'n'), ifname: 'eth1' })]), { instanceOf: ProvisiondError });
+  const refused = await t.throwsAsync(queue.submit([parseTask({ ...attach('once', 'n'), ifname: 'eth1' })]), {
+    instanceOf: ProvisiondError,
+  });
   t.is(refused.code, 'ECONFLICT');
   t.is(refused.context.field, '/id');
   await queue.waitUntil(allFinal(queue));
@@ -100,16 +124,31 @@ test('a refused submission in the same commit as good ones undoes only itself', 
     queue.submit([parseTask(attach('c', 'n')), parseTask({ ...attach('a', 'n'), ifname: 'eth9' })]),
     queue.submit([parseTask(attach('d', 'n'))]),
   ]);
-  t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
-  t.deepEqual(queue.list().map((task) => task.id), ['a', 'b', 'd']);
+  t.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
+  t.deepEqual(
+    queue.list().map((task) => task.id),
+    ['a', 'b', 'd'],
+  );
 });
 
 test('transient 503s are retried with exponential backoff and the injected jitter, with the same task id', async (t) => {
   const randoms = [0.25, 0.75];
-  const { queue, fake } = await rig(t, (_r, before) => (before < 0 ? { status: 200 } : fake!.requests.length <= 2 ? { status: 503, body: { error: { code: 'EUNAVAILABLE', message: 'wgd is restarting' } } } : { status: 200, body: { ok: 1 } }), {
-    backoff: { baseMs: 20, maxMs: 1000 },
-    random: () => randoms.shift() ?? 0,
-  });
+  const { queue, fake } = await rig(
+    t,
+    (_r, before) =>
+      before < 0
+        ? { status: 200 }
+        : fake!.requests.length <= 2
+          ? { status: 503, body: { error: { code: 'EUNAVAILABLE', message: 'wgd is restarting' } } }
+          : { status: 200, body: { ok: 1 } },
+    {
+      backoff: { baseMs: 20, maxMs: 1000 },
+      random: () => randoms.shift() ?? 0,
+    },
+  );
   await queue.submit([parseTask(attach('r1', 'n'))]);
   await queue.waitUntil(allFinal(queue), 10_000);
   const task = queue.get('r1')!;
@@ -118,20 +157,28 @@ test('transient 503s are retried with exponential backoff and the injected jitte
   t.deepEqual(task.result, { ok: 1 });
   const attempts = queue.store.attempts(task.seq);
   // attempt 1: ceiling 20 → 10 + 10·0.25 = 12.5 → 13; attempt 2: ceiling 40 → 20 + 20·0.75 = 35.
-  t.deepEqual(attempts.map((a) => [a.attempt, a.outcome, a.status, a.retryInMs]), [
-    [1, 'retry', 503, 13],
-    [2, 'retry', 503, 35],
-    [3, 'succeeded', 200, null],
-  ]);
+  t.deepEqual(
+    attempts.map((a) => [a.attempt, a.outcome, a.status, a.retryInMs]),
+    [
+      [1, 'retry', 503, 13],
+      [2, 'retry', 503, 35],
+      [3, 'succeeded', 200, null],
+    ],
+  );
   t.is(attempts[0]!.error?.message, 'wgd is restarting');
   t.true(attempts[1]!.startedAt - attempts[0]!.finishedAt! >= 13);
   t.true(attempts[2]!.startedAt - attempts[1]!.finishedAt! >= 35);
-  t.deepEqual(fake!.requests.map((r) => r.taskId), ['r1', 'r1', 'r1']);
+  t.deepEqual(
+    fake!.requests.map((r) => r.taskId),
+    ['r1', 'r1', 'r1'],
+  );
 });
 
-test('a 4xx fails the task at once with networkd\'s message, and the network\'s next task still runs', async (t) => {
+test("a 4xx fails the task at once with networkd's message, and the network's next task still runs", async (t) => {
   const { queue } = await rig(t, (r) =>
-    r.taskId === 'bad' ? { status: 400, body: { error: { code: 'EINVAL', message: 'ip: 10.9.9.9 is outside the subnet', field: 'ip' } } } : { status: 200, body: {} },
+    r.taskId === 'bad'
+      ? { status: 400, body: { error: { code: 'EINVAL', message: 'ip: 10.9.9.9 is outside the subnet', field: 'ip' } } }
+      : { status: 200, body: {} },
   );
   await queue.submit(parseTasks([attach('bad', 'n'), attach('next', 'n')]));
   await queue.waitUntil(allFinal(queue));
@@ -143,7 +190,11 @@ test('a 4xx fails the task at once with networkd\'s message, and the network\'s 
 });
 
 test('a 5xx answered every time gives up after maxAttempts with the last error', async (t) => {
-  const { queue } = await rig(t, () => ({ status: 500, body: { error: { code: 'EKERNEL', message: 'RTNETLINK answers: File exists' } } }), { maxAttempts: 3 });
+  const { queue } = await rig(
+    t,
+    () => ({ status: 500, body: { error: { code: 'EKERNEL', message: 'RTNETLINK answers: File exists' } } }),
+    { maxAttempts: 3 },
+  );
   await queue.submit([parseTask(attach('k', 'n'))]);
   await queue.waitUntil(allFinal(queue));
   const task = queue.get('k')!;
@@ -153,11 +204,19 @@ test('a 5xx answered every time gives up after maxAttempts with the last error',
 });
 
 test('a 404 to a detach or delete is done: the thing is already gone', async (t) => {
-  const { queue } = await rig(t, () => ({ status: 404, body: { error: { code: 'ENOENT', message: 'workload "w" is not attached to network "n"' } } }));
-  await queue.submit(parseTasks([detach('d', 'n', 'w'), { id: 'del', type: 'network.delete', network: 'n' }, attach('a', 'm')]));
+  const { queue } = await rig(t, () => ({
+    status: 404,
+    body: { error: { code: 'ENOENT', message: 'workload "w" is not attached to network "n"' } },
+  }));
+  await queue.submit(
+    parseTasks([detach('d', 'n', 'w'), { id: 'del', type: 'network.delete', network: 'n' }, attach('a', 'm')]),
+  );
   await queue.waitUntil(allFinal(queue));
   t.is(queue.get('d')!.state, 'succeeded');
-  t.deepEqual(queue.get('d')!.result, { absent: true, networkd: { code: 'ENOENT', message: 'workload "w" is not attached to network "n"', status: 404 } });
+  t.deepEqual(queue.get('d')!.result, {
+    absent: true,
+    networkd: { code: 'ENOENT', message: 'workload "w" is not attached to network "n"', status: 404 },
+  });
   t.is(queue.get('del')!.state, 'succeeded');
   t.is(queue.get('a')!.state, 'failed', 'a 404 to an attach (no such network) is a failure');
 });
@@ -169,11 +228,17 @@ test('with networkd down tasks stay queued and retried; they drain in order when
   await queue.waitUntil(() => (queue.get('a1')?.attempts ?? 0) >= 3, 10_000);
   t.is(queue.get('a1')!.state === 'succeeded', false);
   t.is(queue.get('a2')!.attempts, 0, 'the second task of a network waits for the first');
-  t.regex(queue.store.attempts(queue.get('a1')!.seq)[0]!.error!.message, /networkd did not answer at .*networkd\.sock: (ECONNREFUSED|ENOENT)/);
+  t.regex(
+    queue.store.attempts(queue.get('a1')!.seq)[0]!.error!.message,
+    /networkd did not answer at .*networkd\.sock: (ECONNREFUSED|ENOENT)/,
+  );
   r.fake = await FakeNetworkd.start(r.socket);
   await queue.waitUntil(allFinal(queue), 10_000);
   t.true(queue.list().every((task) => task.state === 'succeeded'));
-  t.deepEqual(r.fake.requests.filter((x) => x.path.includes('/n/')).map((x) => x.taskId), ['a1', 'a2']);
+  t.deepEqual(
+    r.fake.requests.filter((x) => x.path.includes('/n/')).map((x) => x.taskId),
+    ['a1', 'a2'],
+  );
   t.deepEqual([...r.fake.executions.values()], [1, 1, 1]);
 });
 
@@ -195,7 +260,10 @@ test('cancel: a pending task is never sent; a running or finished one cannot be 
   release();
   await queue.waitUntil(allFinal(queue));
   t.is(queue.get('first')!.state, 'succeeded');
-  t.deepEqual(fake!.requests.map((r) => r.taskId), ['first']);
+  t.deepEqual(
+    fake!.requests.map((r) => r.taskId),
+    ['first'],
+  );
   await t.throwsAsync(queue.cancel('first'), { message: /already succeeded/ });
   await t.throwsAsync(queue.cancel('nope'), { message: /no task "nope"/ });
 });
@@ -210,13 +278,16 @@ test('a task left running by a crash is re-sent with its task id and networkd re
   const db1 = openDatabase(file);
   let answered!: () => void;
   const networkdAnswered = new Promise<void>((resolve) => (answered = resolve));
-  const crashing = new TaskQueue({ db: db1, handler: async (task) => {
-    const handler = new NetworkdHandler({ socketPath: socket });
-    await handler.handle(task, 1);
-    handler.close();
-    answered();
-    return new Promise(() => {}); // never reports: the crash
-  } });
+  const crashing = new TaskQueue({
+    db: db1,
+    handler: async (task) => {
+      const handler = new NetworkdHandler({ socketPath: socket });
+      await handler.handle(task, 1);
+      handler.close();
+      answered();
+      return new Promise(() => {}); // never reports: the crash
+    },
+  });
   crashing.start();
   await crashing.submit([parseTask(attach('c1', 'n'))]);
   await networkdAnswered;
@@ -237,10 +308,13 @@ test('a task left running by a crash is re-sent with its task id and networkd re
   const task = queue.get('c1')!;
   t.is(task.state, 'succeeded');
   t.is(task.attempts, 2);
-  t.deepEqual(queue.store.attempts(task.seq).map((a) => [a.attempt, a.outcome, a.replayed]), [
-    [1, 'interrupted', false],
-    [2, 'succeeded', true],
-  ]);
+  t.deepEqual(
+    queue.store.attempts(task.seq).map((a) => [a.attempt, a.outcome, a.replayed]),
+    [
+      [1, 'interrupted', false],
+      [2, 'succeeded', true],
+    ],
+  );
   t.is(fake.executions.get('c1'), 1);
   t.deepEqual(task.result, { attached: true });
 });

@@ -33,14 +33,29 @@ const cases: [string, unknown, string, RegExp][] = [
   ['id too long', { id: 'x'.repeat(129), type: 'network.delete', network: 'n' }, '/id', /malformed task id/],
   ['bad network name', { id: 'a', type: 'network.delete', network: '-bad' }, '/network', /malformed network name/],
   ['unknown field', { id: 'a', type: 'network.delete', network: 'n', force: true }, '/force', /unknown field "force"/],
-  ['attach without netns', { id: 'a', type: 'workload.attach', network: 'n', workload: 'w', ifname: 'eth0' }, '/netns', /required field "netns"/],
+  [
+    'attach without netns',
+    { id: 'a', type: 'workload.attach', network: 'n', workload: 'w', ifname: 'eth0' },
+    '/netns',
+    /required field "netns"/,
+  ],
   ['relative netns', { ...attach('a', 'n'), netns: 'run/netns/x' }, '/netns', /absolute path/],
   ['netns with ..', { ...attach('a', 'n'), netns: '/run/netns/../x' }, '/netns', /normalised/],
   ['long ifname', { ...attach('a', 'n'), ifname: 'a-very-long-ifname0' }, '/ifname', /malformed interface name/],
   ['ip not IPv4', { ...attach('a', 'n'), ip: '10.1.1' }, '/ip', /malformed ip/],
-  ['workload with a slash', { id: 'a', type: 'workload.detach', network: 'n', workload: 'a/b' }, '/workload', /malformed workload id/],
+  [
+    'workload with a slash',
+    { id: 'a', type: 'workload.detach', network: 'n', workload: 'a/b' },
+    '/workload',
+    /malformed workload id/,
+  ],
   ['apply without definition', { id: 'a', type: 'network.apply' }, '/definition', /required field "definition"/],
-  ['apply with a definition that is no object', { id: 'a', type: 'network.apply', definition: 7 }, '/definition', /expected an object/],
+  [
+    'apply with a definition that is no object',
+    { id: 'a', type: 'network.apply', definition: 7 },
+    '/definition',
+    /expected an object/,
+  ],
 ];
 
 for (const [what, input, field, reason] of cases) {
@@ -64,7 +79,10 @@ test('a definition error inside network.apply is named by its path under /defini
 test('a sealed key is never echoed in a refusal of a malformed key', async (t) => {
   const definition = await oneNodeDefinition('blue');
   const sealed = definition.resources[0]!.wgPrivateKeySealed;
-  const broken = { ...definition, resources: [{ ...definition.resources[0], wgPrivateKeySealed: `${sealed.slice(0, -4)}!!!=` }] };
+  const broken = {
+    ...definition,
+    resources: [{ ...definition.resources[0], wgPrivateKeySealed: `${sealed.slice(0, -4)}!!!=` }],
+  };
   const error = rejection({ id: 'a', type: 'network.apply', definition: broken });
   t.is(error.context.field, '/definition/resources/0/wgPrivateKeySealed');
   t.false(JSON.stringify(error.toJSON()).includes(sealed.slice(0, 40)));

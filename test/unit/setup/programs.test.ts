@@ -148,12 +148,19 @@ test('systemTool resolves declared programs and refuses any other name', (t) => 
 
 test('every program the code, tests and scripts run is declared with its package', (t) => {
   const undeclared = programUses().filter((u) => !isSystemProgram(u.program));
-  t.deepEqual(undeclared.map((u) => `${u.program} (${u.where})`), [], 'add these to src/common/system-programs.ts');
+  t.deepEqual(
+    undeclared.map((u) => `${u.program} (${u.where})`),
+    [],
+    'add these to src/common/system-programs.ts',
+  );
 });
 
 test('every declared program is run somewhere (the map holds no stale entries)', (t) => {
   const used = new Set(programUses().map((u) => u.program));
-  t.deepEqual(Object.keys(SYSTEM_PROGRAMS).filter((p) => !used.has(p)), []);
+  t.deepEqual(
+    Object.keys(SYSTEM_PROGRAMS).filter((p) => !used.has(p)),
+    [],
+  );
 });
 
 test('every declared package is in the base system or in scripts/setup (scripts/kvm alone: kvm/setup)', (t) => {
@@ -202,7 +209,7 @@ test('where a declared program is installed, dpkg says the declared package prov
   t.true(enough, `too few programs installed to check: ${absent.join(', ')}`);
 });
 
-test('every package scripts/setup names exists in this machine\'s package lists or is installed', (t) => {
+test("every package scripts/setup names exists in this machine's package lists or is installed", (t) => {
   const unknown = [...SETUP_PACKAGES()].filter((p) => {
     if (packageState(p).installed) return false;
     const r = spawnSync('apt-cache', ['show', '--no-all-versions', p], { encoding: 'utf8' });

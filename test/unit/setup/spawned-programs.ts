@@ -29,8 +29,17 @@ const SYSTEM_PATH = /^\/(?:usr\/)?(?:local\/)?s?bin\/([A-Za-z0-9][\w.+-]*)$/;
 const PROGRAM_NAME = /^[a-z][a-z0-9_+-]*$/;
 /** Calls that run their first (or, after a namespace, second) argument. */
 const SPAWNERS = new Set([
-  'spawn', 'spawnSync', 'execFile', 'execFileSync', 'execa', 'execaSync', // node:child_process, execa
-  'runCommand', 'BackgroundProcess', 'exec', 'spawnSharingMounts', 'systemTool', // the harness
+  'spawn',
+  'spawnSync',
+  'execFile',
+  'execFileSync',
+  'execa',
+  'execaSync', // node:child_process, execa
+  'runCommand',
+  'BackgroundProcess',
+  'exec',
+  'spawnSharingMounts',
+  'systemTool', // the harness
 ]);
 /** Local wrappers given a whole argv (`run(['mkdir', '-p', dir])`) have names like these. */
 const ARGV_WRAPPER = /spawn|exec|run|command|timed/i;
@@ -117,15 +126,82 @@ export function programsInTypeScript(text: string, file: string): ProgramUse[] {
 // ---- shell ----
 
 const SHELL_BUILTINS = new Set([
-  '.', ':', '[', '[[', ']]', 'alias', 'bg', 'break', 'builtin', 'caller', 'cd', 'compgen', 'complete', 'continue',
-  'declare', 'dirs', 'disown', 'echo', 'enable', 'eval', 'exit', 'export', 'false', 'fc', 'fg', 'getopts', 'hash',
-  'help', 'history', 'jobs', 'kill', 'let', 'local', 'logout', 'mapfile', 'popd', 'printf', 'pushd', 'pwd', 'read',
-  'readarray', 'readonly', 'return', 'set', 'shift', 'shopt', 'source', 'test', 'times', 'trap', 'true', 'type',
-  'typeset', 'ulimit', 'umask', 'unalias', 'unset', 'wait',
+  '.',
+  ':',
+  '[',
+  '[[',
+  ']]',
+  'alias',
+  'bg',
+  'break',
+  'builtin',
+  'caller',
+  'cd',
+  'compgen',
+  'complete',
+  'continue',
+  'declare',
+  'dirs',
+  'disown',
+  'echo',
+  'enable',
+  'eval',
+  'exit',
+  'export',
+  'false',
+  'fc',
+  'fg',
+  'getopts',
+  'hash',
+  'help',
+  'history',
+  'jobs',
+  'kill',
+  'let',
+  'local',
+  'logout',
+  'mapfile',
+  'popd',
+  'printf',
+  'pushd',
+  'pwd',
+  'read',
+  'readarray',
+  'readonly',
+  'return',
+  'set',
+  'shift',
+  'shopt',
+  'source',
+  'test',
+  'times',
+  'trap',
+  'true',
+  'type',
+  'typeset',
+  'ulimit',
+  'umask',
+  'unalias',
+  'unset',
+  'wait',
 ]);
 /** Words after which the next word is still in command position. */
 const COMMAND_PREFIXES = new Set([
-  '!', '{', 'if', 'then', 'else', 'elif', 'do', 'while', 'until', 'time', 'exec', 'command', 'env', 'nohup', 'nice',
+  '!',
+  '{',
+  'if',
+  'then',
+  'else',
+  'elif',
+  'do',
+  'while',
+  'until',
+  'time',
+  'exec',
+  'command',
+  'env',
+  'nohup',
+  'nice',
 ]);
 /** A simple command starting with one of these runs nothing itself. */
 const NON_COMMANDS = new Set(['}', 'fi', 'done', 'esac', 'for', 'select', 'case', 'in', 'function']);
@@ -303,7 +379,8 @@ function commandWord(words: readonly Word[], functions: ReadonlySet<string>): Wo
     const w = (words[i] as Word).text;
     if (ASSIGNMENT.test(w)) i++;
     else if (REDIRECTION.test(w)) i += w.replace(REDIRECTION, '') === '' ? 2 : 1;
-    else if (w === 'command' && /^-[vV]$/.test(words[i + 1]?.text ?? '')) return null; // a lookup, not a run
+    else if (w === 'command' && /^-[vV]$/.test(words[i + 1]?.text ?? ''))
+      return null; // a lookup, not a run
     else if (COMMAND_PREFIXES.has(w)) {
       i++;
       while (i < words.length && (words[i] as Word).text.startsWith('-')) i++;

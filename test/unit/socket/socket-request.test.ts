@@ -23,7 +23,11 @@ const errors: SocketRequestOptions['errors'] = {
 };
 
 /** A server that answers each connection with `answer(request)` written piece by piece. */
-async function server(t: ExecutionContext, pieces: (request: string) => readonly string[], endAfter = false): Promise<string> {
+async function server(
+  t: ExecutionContext,
+  pieces: (request: string) => readonly string[],
+  endAfter = false,
+): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'socket-request-'));
   const path = join(dir, 's.sock');
   const srv = net.createServer((socket) => {
@@ -44,7 +48,12 @@ async function server(t: ExecutionContext, pieces: (request: string) => readonly
   return path;
 }
 
-const options = (terminator: '\n' | '\n\n', maxAnswerBytes = 1 << 20): SocketRequestOptions => ({ terminator, timeoutMs: 5000, maxAnswerBytes, errors });
+const options = (terminator: '\n' | '\n\n', maxAnswerBytes = 1 << 20): SocketRequestOptions => ({
+  terminator,
+  timeoutMs: 5000,
+  maxAnswerBytes,
+  errors,
+});
 
 test('a blank-line answer split byte by byte, its "\\n\\n" across writes, is returned whole and nothing after it', async (t) => {
   const answer = 'listen_port=1\nerrno=0\n\n';
@@ -59,10 +68,22 @@ test('a line answer ends at its first newline, however the server splits it', as
 
 test('an answer past the byte bound, a hang-up before the terminator, no socket and silence each give their own error', async (t) => {
   const big = await server(t, () => ['x'.repeat(2000), 'y'.repeat(2000)]);
-  await t.throwsAsync(requestOverSocket(big, 'get=1\n\n', options('\n\n', 3000)), { instanceOf: Refusal, message: 'too large' });
+  await t.throwsAsync(requestOverSocket(big, 'get=1\n\n', options('\n\n', 3000)), {
+    instanceOf: Refusal,
+    message: 'too large',
+  });
   const early = await server(t, () => ['errno=0\n'], true);
-  await t.throwsAsync(requestOverSocket(early, 'get=1\n\n', options('\n\n')), { instanceOf: Refusal, message: 'closed early' });
-  await t.throwsAsync(requestOverSocket(join(tmpdir(), `no-such-${process.pid}.sock`), 'x\n', options('\n')), { instanceOf: Refusal, message: 'socket ENOENT' });
+  await t.throwsAsync(requestOverSocket(early, 'get=1\n\n', options('\n\n')), {
+    instanceOf: Refusal,
+    message: 'closed early',
+  });
+  await t.throwsAsync(requestOverSocket(join(tmpdir(), `no-such-${process.pid}.sock`), 'x\n', options('\n')), {
+    instanceOf: Refusal,
+    message: 'socket ENOENT',
+  });
   const silent = await server(t, () => []);
-  await t.throwsAsync(requestOverSocket(silent, 'x\n', { ...options('\n'), timeoutMs: 100 }), { instanceOf: Refusal, message: 'timeout' });
+  await t.throwsAsync(requestOverSocket(silent, 'x\n', { ...options('\n'), timeoutMs: 100 }), {
+    instanceOf: Refusal,
+    message: 'timeout',
+  });
 });

@@ -9,7 +9,8 @@ import { parseSetLines } from '../../../src/wg/uapi/parse.js';
 await sodium.ready;
 
 const randomHex = (): string => Buffer.from(sodium.randombytes_buf(32)).toString('hex');
-const publicHexOf = (privateHex: string): string => Buffer.from(deriveX25519PublicKey(Buffer.from(privateHex, 'hex'))).toString('hex');
+const publicHexOf = (privateHex: string): string =>
+  Buffer.from(deriveX25519PublicKey(Buffer.from(privateHex, 'hex'))).toString('hex');
 const set = (config: DeviceConfig, lines: string[]) => applySet(config, parseSetLines(lines), deriveX25519PublicKey);
 const ips = (config: DeviceConfig, hex: string): string[] => config.peers.get(hex)!.allowedIps.map((ip) => ip.text);
 const kinds = (changes: readonly { kind: string }[]): string[] => changes.map((c) => c.kind);
@@ -41,7 +42,11 @@ test('a peer whose public key is the device own public key is ignored with all i
   const priv = randomHex();
   const own = publicHexOf(priv);
   const { config, changes } = set(EMPTY_DEVICE_CONFIG, [
-    `private_key=${priv}`, `public_key=${own}`, 'allowed_ip=10.0.0.0/24', `public_key=${A}`, 'allowed_ip=10.0.1.0/24',
+    `private_key=${priv}`,
+    `public_key=${own}`,
+    'allowed_ip=10.0.0.0/24',
+    `public_key=${A}`,
+    'allowed_ip=10.0.1.0/24',
   ]);
   t.deepEqual([...config.peers.keys()], [A]);
   t.deepEqual(kinds(changes), ['private-key-changed', 'peer-added']);
@@ -54,12 +59,20 @@ test('setting a private key removes an existing peer that has the new own public
   t.is(before.peers.size, 2);
   const { config, changes } = set(before, [`private_key=${priv}`]);
   t.deepEqual([...config.peers.keys()], [A]);
-  t.deepEqual(changes.map((c) => (c.kind === 'peer-removed' ? `${c.kind}:${c.publicKey.hex}` : c.kind)), ['private-key-changed', `peer-removed:${own}`]);
+  t.deepEqual(
+    changes.map((c) => (c.kind === 'peer-removed' ? `${c.kind}:${c.publicKey.hex}` : c.kind)),
+    ['private-key-changed', `peer-removed:${own}`],
+  );
 });
 
 test('update_only on an unknown peer skips its lines, even allowed IPs that another peer owns', (t) => {
   const before = set(EMPTY_DEVICE_CONFIG, [`public_key=${A}`, 'allowed_ip=10.0.0.0/24']).config;
-  const { config, changes } = set(before, [`public_key=${B}`, 'allowed_ip=10.0.0.0/24', 'update_only=true', 'endpoint=192.0.2.1:1']);
+  const { config, changes } = set(before, [
+    `public_key=${B}`,
+    'allowed_ip=10.0.0.0/24',
+    'update_only=true',
+    'endpoint=192.0.2.1:1',
+  ]);
   t.false(config.peers.has(B));
   t.deepEqual(ips(config, A), ['10.0.0.0/24']);
   t.deepEqual(changes, []);
@@ -69,24 +82,39 @@ test('update_only on a known peer applies its lines', (t) => {
   const before = set(EMPTY_DEVICE_CONFIG, [`public_key=${A}`]).config;
   const { config, changes } = set(before, [`public_key=${A}`, 'update_only=true', 'endpoint=192.0.2.1:51820']);
   t.is(config.peers.get(A)!.endpoint!.text, '192.0.2.1:51820');
-  t.deepEqual(changes.map((c) => (c.kind === 'peer-updated' ? c.fields : c.kind)), [['endpoint']]);
+  t.deepEqual(
+    changes.map((c) => (c.kind === 'peer-updated' ? c.fields : c.kind)),
+    [['endpoint']],
+  );
 });
 
 test('an allowed IP owned by another peer moves to the peer that now names the same prefix', (t) => {
-  const before = set(EMPTY_DEVICE_CONFIG, [`public_key=${A}`, 'allowed_ip=10.0.0.0/24', 'allowed_ip=10.0.1.0/24', `public_key=${B}`]).config;
+  const before = set(EMPTY_DEVICE_CONFIG, [
+    `public_key=${A}`,
+    'allowed_ip=10.0.0.0/24',
+    'allowed_ip=10.0.1.0/24',
+    `public_key=${B}`,
+  ]).config;
   // 10.0.0.7/24 is the same prefix once host bits are cleared; 10.0.1.0/25 is a different prefix.
   const { config, changes } = set(before, [`public_key=${B}`, 'allowed_ip=10.0.0.7/24', 'allowed_ip=10.0.1.0/25']);
   t.deepEqual(ips(config, A), ['10.0.1.0/24']);
   t.deepEqual(ips(config, B), ['10.0.0.0/24', '10.0.1.0/25']);
   t.deepEqual(
-    changes.map((c) => (c.kind === 'peer-updated' ? `${c.publicKey.hex === A ? 'A' : 'B'}:${c.fields.join()}` : c.kind)).sort(),
+    changes
+      .map((c) => (c.kind === 'peer-updated' ? `${c.publicKey.hex === A ? 'A' : 'B'}:${c.fields.join()}` : c.kind))
+      .sort(),
     ['A:allowedIps', 'B:allowedIps'],
   );
 });
 
 test('replace_allowed_ips clears the peer allowed IPs before the lines that follow it', (t) => {
   const before = set(EMPTY_DEVICE_CONFIG, [`public_key=${A}`, 'allowed_ip=10.0.0.0/24', 'allowed_ip=fd00::/64']).config;
-  const { config } = set(before, [`public_key=${A}`, 'allowed_ip=10.9.0.0/16', 'replace_allowed_ips=true', 'allowed_ip=10.0.2.0/24']);
+  const { config } = set(before, [
+    `public_key=${A}`,
+    'allowed_ip=10.9.0.0/16',
+    'replace_allowed_ips=true',
+    'allowed_ip=10.0.2.0/24',
+  ]);
   t.deepEqual(ips(config, A), ['10.0.2.0/24']);
   // And a cleared prefix is free for another peer without moving anything back.
   const next = set(config, [`public_key=${B}`, 'allowed_ip=10.0.0.0/24']).config;
@@ -95,7 +123,13 @@ test('replace_allowed_ips clears the peer allowed IPs before the lines that foll
 
 test('remove=true removes the peer with its allowed IPs and ignores the rest of its section', (t) => {
   const before = set(EMPTY_DEVICE_CONFIG, [`public_key=${A}`, 'allowed_ip=10.0.0.0/24', `public_key=${B}`]).config;
-  const { config, changes } = set(before, [`public_key=${A}`, 'remove=true', 'allowed_ip=10.5.0.0/16', `public_key=${B}`, 'allowed_ip=10.0.0.0/24']);
+  const { config, changes } = set(before, [
+    `public_key=${A}`,
+    'remove=true',
+    'allowed_ip=10.5.0.0/16',
+    `public_key=${B}`,
+    'allowed_ip=10.0.0.0/24',
+  ]);
   t.deepEqual([...config.peers.keys()], [B]);
   t.deepEqual(ips(config, B), ['10.0.0.0/24']);
   t.deepEqual(kinds(changes), ['peer-removed', 'peer-updated']);
@@ -105,7 +139,11 @@ test('replace_peers removes every peer; a peer named again is reported removed t
   const before = set(EMPTY_DEVICE_CONFIG, [`public_key=${A}`, 'allowed_ip=10.0.0.0/24', `public_key=${B}`]).config;
   const { config, changes } = set(before, ['replace_peers=true', `public_key=${A}`, 'allowed_ip=10.0.0.0/24']);
   t.deepEqual([...config.peers.keys()], [A]);
-  t.deepEqual(changes.map((c) => `${c.kind}:${'publicKey' in c ? (c.publicKey.hex === A ? 'A' : 'B') : ''}`).sort(), ['peer-added:A', 'peer-removed:A', 'peer-removed:B']);
+  t.deepEqual(changes.map((c) => `${c.kind}:${'publicKey' in c ? (c.publicKey.hex === A ? 'A' : 'B') : ''}`).sort(), [
+    'peer-added:A',
+    'peer-removed:A',
+    'peer-removed:B',
+  ]);
 });
 
 test('persistent keepalive turned on from off reports keepalive-enabled; changing a non-zero interval does not', (t) => {
@@ -121,14 +159,20 @@ test('persistent keepalive turned on from off reports keepalive-enabled; changin
 
 test('listen port and fwmark are reported only when they differ', (t) => {
   const first = set(EMPTY_DEVICE_CONFIG, ['listen_port=51820', 'fwmark=7']);
-  t.deepEqual(first.changes, [{ kind: 'listen-port-changed', listenPort: 51820 }, { kind: 'fwmark-changed', fwmark: 7 }]);
+  t.deepEqual(first.changes, [
+    { kind: 'listen-port-changed', listenPort: 51820 },
+    { kind: 'fwmark-changed', fwmark: 7 },
+  ]);
   t.deepEqual(set(first.config, ['listen_port=51820', 'fwmark=7']).changes, []);
 });
 
 test('an endpoint line is reported even when it names the configured endpoint (it overrides a roamed one)', (t) => {
   const before = set(EMPTY_DEVICE_CONFIG, [`public_key=${A}`, 'endpoint=[2001:db8::1]:51820']).config;
   const { changes } = set(before, [`public_key=${A}`, 'endpoint=[2001:db8:0::1]:51820']);
-  t.deepEqual(changes.map((c) => (c.kind === 'peer-updated' ? c.fields : c.kind)), [['endpoint']]);
+  t.deepEqual(
+    changes.map((c) => (c.kind === 'peer-updated' ? c.fields : c.kind)),
+    [['endpoint']],
+  );
 });
 
 test('an all-zero preshared key means no preshared key', (t) => {
@@ -137,13 +181,27 @@ test('an all-zero preshared key means no preshared key', (t) => {
   t.is(withPsk.peers.get(A)!.presharedKey!.secretHex(), psk);
   const without = set(withPsk, [`public_key=${A}`, `preshared_key=${'0'.repeat(64)}`]);
   t.is(without.config.peers.get(A)!.presharedKey, null);
-  t.deepEqual(without.changes.map((c) => (c.kind === 'peer-updated' ? c.fields : c.kind)), [['presharedKey']]);
+  t.deepEqual(
+    without.changes.map((c) => (c.kind === 'peer-updated' ? c.fields : c.kind)),
+    [['presharedKey']],
+  );
 });
 
 test('applySet never mutates its input and returns frozen configurations', (t) => {
-  const before = set(EMPTY_DEVICE_CONFIG, [`public_key=${A}`, 'allowed_ip=10.0.0.0/24', `public_key=${B}`, 'allowed_ip=10.1.0.0/24']).config;
+  const before = set(EMPTY_DEVICE_CONFIG, [
+    `public_key=${A}`,
+    'allowed_ip=10.0.0.0/24',
+    `public_key=${B}`,
+    'allowed_ip=10.1.0.0/24',
+  ]).config;
   const snapshot = JSON.stringify([...before.peers.values()]);
-  const { config } = set(before, ['listen_port=1', `public_key=${B}`, 'allowed_ip=10.0.0.0/24', `public_key=${A}`, 'remove=true']);
+  const { config } = set(before, [
+    'listen_port=1',
+    `public_key=${B}`,
+    'allowed_ip=10.0.0.0/24',
+    `public_key=${A}`,
+    'remove=true',
+  ]);
   t.is(JSON.stringify([...before.peers.values()]), snapshot);
   t.is(before.listenPort, 0);
   t.true(Object.isFrozen(config));
@@ -154,9 +212,13 @@ test('applySet never mutates its input and returns frozen configurations', (t) =
 test('a failing key derivation throws EIO without the key in the message and changes nothing', (t) => {
   const key = randomHex();
   const request: SetRequest = parseSetLines([`private_key=${key}`, `public_key=${A}`]);
-  const err = t.throws(() => applySet(EMPTY_DEVICE_CONFIG, request, () => {
-    throw new Error('boom');
-  }), { instanceOf: UapiError });
+  const err = t.throws(
+    () =>
+      applySet(EMPTY_DEVICE_CONFIG, request, () => {
+        throw new Error('boom');
+      }),
+    { instanceOf: UapiError },
+  );
   t.is(err!.code, 'EIO');
   t.false(err!.message.includes(key));
   t.is(EMPTY_DEVICE_CONFIG.peers.size, 0);
@@ -164,7 +226,8 @@ test('a failing key derivation throws EIO without the key in the message and cha
 
 test('a one-peer set on a device with 10,000 peers shares every untouched peer with the previous configuration', (t) => {
   const lines: string[] = [];
-  for (let i = 0; i < 10_000; i++) lines.push(`public_key=${i.toString(16).padStart(64, '0')}`, `allowed_ip=10.${i >> 8}.${i & 255}.0/24`);
+  for (let i = 0; i < 10_000; i++)
+    lines.push(`public_key=${i.toString(16).padStart(64, '0')}`, `allowed_ip=10.${i >> 8}.${i & 255}.0/24`);
   const started = performance.now();
   const big = set(EMPTY_DEVICE_CONFIG, lines).config;
   const bulkMs = performance.now() - started;

@@ -2,7 +2,12 @@ import test from 'ava';
 import { addressBytes, CookieChecker, CookieGenerator, endpointBytes } from '../../../src/wg/cookie.js';
 import { MAC, ready } from '../../../src/wg/crypto.js';
 import { generatePrivateKey, publicKeyOf } from '../../../src/wg/keys.js';
-import { parseMessage, serializeInitiation, serializeResponse, type CookieReplyMessage } from '../../../src/wg/messages.js';
+import {
+  parseMessage,
+  serializeInitiation,
+  serializeResponse,
+  type CookieReplyMessage,
+} from '../../../src/wg/messages.js';
 import { COOKIE_REFRESH_TIME } from '../../../src/wg/constants.js';
 
 test.before(async () => {
@@ -68,7 +73,10 @@ test('a cookie reply gives the initiator a cookie whose mac2 the checker accepts
   generator.addMacs(second, 1002);
   t.true(checker.checkMac1(second));
   t.true(checker.checkMac2(second, source, 1003));
-  t.false(checker.checkMac2(second, { address: source.address, port: source.port + 1 }, 1003), 'the cookie is bound to the port');
+  t.false(
+    checker.checkMac2(second, { address: source.address, port: source.port + 1 }, 1003),
+    'the cookie is bound to the port',
+  );
   t.false(checker.checkMac2(second, { address: '192.0.2.8', port: source.port }, 1003), 'and to the address');
   // the cookie is MAC(secret, ip ‖ port): recompute mac2 with a wrong cookie to be sure mac2 is what is checked
   const forged = second.slice();
@@ -78,7 +86,13 @@ test('a cookie reply gives the initiator a cookie whose mac2 the checker accepts
 
 test('mac2 works on responses too (mac2 at offset 76)', (t) => {
   const { checker, generator } = setup();
-  const response = () => serializeResponse({ senderIndex: 1, receiverIndex: 2, unencryptedEphemeral: crypto.getRandomValues(new Uint8Array(32)), encryptedNothing: new Uint8Array(16) });
+  const response = () =>
+    serializeResponse({
+      senderIndex: 1,
+      receiverIndex: 2,
+      unencryptedEphemeral: crypto.getRandomValues(new Uint8Array(32)),
+      encryptedNothing: new Uint8Array(16),
+    });
   const first = response();
   generator.addMacs(first, 0);
   t.true(generator.consumeReply(replyOf(checker.createReply(first, 1, source, 0)!), 0));

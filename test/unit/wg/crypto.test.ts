@@ -31,7 +31,12 @@ test.before(async () => {
 // RFC 7748 section 5.2 (first vector) and section 6.1 (Alice and Bob).
 test('DH matches the RFC 7748 X25519 vectors', (t) => {
   t.is(
-    toHex(DH(hex('a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4'), hex('e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c'))!),
+    toHex(
+      DH(
+        hex('a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4'),
+        hex('e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c'),
+      )!,
+    ),
     'c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552',
   );
   const alicePrivate = hex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a');
@@ -60,7 +65,8 @@ test('DH_GENERATE clamps the private key and returns its public key', (t) => {
   t.deepEqual(publicKey, DH_PUBLIC(privateKey));
 });
 
-const SUNSCREEN = "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+const SUNSCREEN =
+  "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
 
 // RFC 8439 section 2.8.2: the nonce there is 07000000 ‖ 4041424344454647, i.e. constant 7 then an 8-byte IV.
 test('the ChaCha20-Poly1305 under AEAD matches the RFC 8439 section 2.8.2 vector', async (t) => {
@@ -104,7 +110,11 @@ test('XAEAD matches the XChaCha20-Poly1305 vector of draft-irtf-cfrg-xchacha A.3
 
 test('HASH matches BLAKE2s-256 of "abc" from RFC 7693 appendix B', (t) => {
   t.is(toHex(HASH(text('abc'))), '508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982');
-  t.is(toHex(HASH(text('a'), text('bc'))), toHex(HASH(text('abc'))), 'HASH of several inputs hashes their concatenation');
+  t.is(
+    toHex(HASH(text('a'), text('bc'))),
+    toHex(HASH(text('abc'))),
+    'HASH of several inputs hashes their concatenation',
+  );
 });
 
 // BLAKE2 reference blake2s-kat (keyed): key 00..1f, input 00..(n-1).
@@ -117,14 +127,19 @@ test('keyed BLAKE2s matches the reference blake2s-kat keyed vectors for inputs o
     [64, '8975b0577fd35566d750b362b0897a26c399136df07bababbde6203ff2954ed4'],
     [255, '3fb735061abc519dfe979e54c1ee5bfad0a9d858b3315bad34bde999efd724dd'],
   ];
-  for (const [length, expected] of kat) t.is(toHex(blake2s(input.subarray(0, length), { key })), expected, `length ${length}`);
+  for (const [length, expected] of kat)
+    t.is(toHex(blake2s(input.subarray(0, length), { key })), expected, `length ${length}`);
 });
 
 test('MAC is keyed BLAKE2s with a 16-byte output, not a truncation of the 32-byte one', (t) => {
   const key = Uint8Array.from({ length: 32 }, (_, i) => i);
   const mac = MAC(key, text('abc'));
   t.is(mac.length, 16);
-  t.notDeepEqual(mac, blake2s(text('abc'), { key }).subarray(0, 16), 'the output length is part of the BLAKE2s parameters');
+  t.notDeepEqual(
+    mac,
+    blake2s(text('abc'), { key }).subarray(0, 16),
+    'the output length is part of the BLAKE2s parameters',
+  );
   t.deepEqual(mac, blake2s(text('abc'), { key, dkLen: 16 }));
 });
 

@@ -26,7 +26,10 @@ test('the data plane uses the fastest back end this Node and CPU allow', (t) => 
 const ORDER: AeadBackend[] = ['evp', 'direct', 'avx512'];
 const backends: AeadBackend[] = ORDER.slice(0, ORDER.indexOf(hooks.aeadBackend()) + 1);
 // Around every 64-byte block, 4-block set and 1,024-byte chunk edge the back ends have.
-const sizes = [0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 191, 192, 193, 255, 256, 257, 511, 512, 513, 959, 960, 961, 1023, 1024, 1025, 1420, 1424, 1440, 1983, 1984, 1985, 2048, 9000, 65535];
+const sizes = [
+  0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 191, 192, 193, 255, 256, 257, 511, 512, 513, 959, 960, 961, 1023, 1024,
+  1025, 1420, 1424, 1440, 1983, 1984, 1985, 2048, 9000, 65535,
+];
 
 for (const backend of backends) {
   test(`${backend}: seal equals libsodium for every length class up to 64 KiB, and open inverts it`, (t) => {

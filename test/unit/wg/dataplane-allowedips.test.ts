@@ -7,7 +7,12 @@ import fc from 'fast-check';
 import { dataplaneTestHooks } from '../../../src/wg/dataplane.js';
 
 type Family = 4 | 6;
-interface Entry { family: Family; bytes: number[]; prefix: number; owner: number }
+interface Entry {
+  family: Family;
+  bytes: number[];
+  prefix: number;
+  owner: number;
+}
 
 function format(family: Family, bytes: number[]): string {
   if (family === 4) return bytes.join('.');
@@ -34,9 +39,16 @@ function key(e: { family: Family; bytes: number[]; prefix: number }): string {
 /** The reference: a map of prefix → owner, longest match by scanning. */
 class Reference {
   entries = new Map<string, Entry>();
-  insert(e: Entry) { this.entries.set(key(e), e); }
-  removeExact(e: Entry) { const k = key(e); if (this.entries.get(k)?.owner === e.owner) this.entries.delete(k); }
-  removeOwner(owner: number) { for (const [k, e] of this.entries) if (e.owner === owner) this.entries.delete(k); }
+  insert(e: Entry) {
+    this.entries.set(key(e), e);
+  }
+  removeExact(e: Entry) {
+    const k = key(e);
+    if (this.entries.get(k)?.owner === e.owner) this.entries.delete(k);
+  }
+  removeOwner(owner: number) {
+    for (const [k, e] of this.entries) if (e.owner === owner) this.entries.delete(k);
+  }
   lookup(family: Family, bytes: number[]): number | null {
     let best: Entry | null = null;
     for (const e of this.entries.values())
@@ -47,7 +59,8 @@ class Reference {
 
 // Addresses drawn from a few shared stems so that prefixes overlap often.
 const byteArb = fc.constantFrom(0, 1, 10, 128, 192, 255, 0x20, 0x0f);
-const addrArb = (family: Family) => fc.array(byteArb, { minLength: family === 4 ? 4 : 16, maxLength: family === 4 ? 4 : 16 });
+const addrArb = (family: Family) =>
+  fc.array(byteArb, { minLength: family === 4 ? 4 : 16, maxLength: family === 4 ? 4 : 16 });
 const entryArb: fc.Arbitrary<Entry> = fc.constantFrom<Family>(4, 6).chain((family) =>
   fc.record({
     family: fc.constant(family),
@@ -62,29 +75,35 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: entryArb.map((e) => ({ kind: 'removeExact' as const, e })) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 7 }).map((owner) => ({ kind: 'removeOwner' as const, owner })) },
 );
-const probeArb = fc.constantFrom<Family>(4, 6).chain((family) => fc.record({ family: fc.constant(family), bytes: addrArb(family) }));
+const probeArb = fc
+  .constantFrom<Family>(4, 6)
+  .chain((family) => fc.record({ family: fc.constant(family), bytes: addrArb(family) }));
 
 test('allowed IPs: longest-prefix match agrees with a naive reference over random inserts, moves and removals (IPv4 and IPv6)', (t) => {
   fc.assert(
-    fc.property(fc.array(opArb, { maxLength: 60 }), fc.array(probeArb, { minLength: 1, maxLength: 40 }), (ops, probes) => {
-      const table = new (dataplaneTestHooks().AllowedIpsTable)();
-      const ref = new Reference();
-      for (const op of ops) {
-        if (op.kind === 'insert') {
-          if (table.insert(format(op.e.family, op.e.bytes), op.e.prefix, op.e.owner) !== 0) return false;
-          ref.insert(op.e);
-        } else if (op.kind === 'removeExact') {
-          table.removeExact(format(op.e.family, op.e.bytes), op.e.prefix, op.e.owner);
-          ref.removeExact(op.e);
-        } else {
-          table.removeValue(op.owner);
-          ref.removeOwner(op.owner);
+    fc.property(
+      fc.array(opArb, { maxLength: 60 }),
+      fc.array(probeArb, { minLength: 1, maxLength: 40 }),
+      (ops, probes) => {
+        const table = new (dataplaneTestHooks().AllowedIpsTable)();
+        const ref = new Reference();
+        for (const op of ops) {
+          if (op.kind === 'insert') {
+            if (table.insert(format(op.e.family, op.e.bytes), op.e.prefix, op.e.owner) !== 0) return false;
+            ref.insert(op.e);
+          } else if (op.kind === 'removeExact') {
+            table.removeExact(format(op.e.family, op.e.bytes), op.e.prefix, op.e.owner);
+            ref.removeExact(op.e);
+          } else {
+            table.removeValue(op.owner);
+            ref.removeOwner(op.owner);
+          }
         }
-      }
-      // Probe both random addresses and the inserted prefixes themselves.
-      const all = [...probes, ...ops.filter((o): o is Extract<Op, { e: Entry }> => 'e' in o).map((o) => o.e)];
-      return all.every((p) => table.lookup(format(p.family, p.bytes)) === ref.lookup(p.family, p.bytes));
-    }),
+        // Probe both random addresses and the inserted prefixes themselves.
+        const all = [...probes, ...ops.filter((o): o is Extract<Op, { e: Entry }> => 'e' in o).map((o) => o.e)];
+        return all.every((p) => table.lookup(format(p.family, p.bytes)) === ref.lookup(p.family, p.bytes));
+      },
+    ),
     { numRuns: 300 },
   );
   t.pass();

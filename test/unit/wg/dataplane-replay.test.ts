@@ -23,13 +23,40 @@ function firstMismatch(steps: Step[]): string | null {
 
 test('replay window: the kernel vectors for first, duplicate, in-window, just-outside, far jumps and the message limit', (t) => {
   const steps: Step[] = [
-    [0, true], [1, true], [1, false], [9, true], [8, true], [7, true], [7, false],
-    [LIM, true], [LIM - 1, true], [LIM - 1, false], [LIM - 2, true], [2, true], [2, false],
-    [LIM + 16, true], [3, false], [LIM + 16, false], [LIM * 4, true], [LIM * 4 - (LIM - 1), true],
-    [10, false], [LIM * 4 - LIM, false], [LIM * 4 - (LIM + 1), false], [LIM * 4 - (LIM - 2), true],
-    [LIM * 4 + 1 - LIM, false], [0, false],
-    [REJECT, false], [REJECT - 1n, true], [REJECT, false], [REJECT - 1n, false], [REJECT - 2n, true],
-    [REJECT + 1n, false], [REJECT + 2n, false], [REJECT - 2n, false], [REJECT - 3n, true], [0, false],
+    [0, true],
+    [1, true],
+    [1, false],
+    [9, true],
+    [8, true],
+    [7, true],
+    [7, false],
+    [LIM, true],
+    [LIM - 1, true],
+    [LIM - 1, false],
+    [LIM - 2, true],
+    [2, true],
+    [2, false],
+    [LIM + 16, true],
+    [3, false],
+    [LIM + 16, false],
+    [LIM * 4, true],
+    [LIM * 4 - (LIM - 1), true],
+    [10, false],
+    [LIM * 4 - LIM, false],
+    [LIM * 4 - (LIM + 1), false],
+    [LIM * 4 - (LIM - 2), true],
+    [LIM * 4 + 1 - LIM, false],
+    [0, false],
+    [REJECT, false],
+    [REJECT - 1n, true],
+    [REJECT, false],
+    [REJECT - 1n, false],
+    [REJECT - 2n, true],
+    [REJECT + 1n, false],
+    [REJECT + 2n, false],
+    [REJECT - 2n, false],
+    [REJECT - 3n, true],
+    [0, false],
   ];
   t.is(firstMismatch(steps), null);
 });
@@ -73,5 +100,15 @@ test('replay window: the ring wraps: the top counter after a full reverse run sl
 });
 
 test('replay window: a jump far beyond the window clears it, so old counters inside the new window are accepted', (t) => {
-  t.is(firstMismatch([[5, true], [1_000_000, true], [1_000_000 - WINDOW, true], [1_000_000 - WINDOW - 1, false], [5, false], [1_000_000, false]]), null);
+  t.is(
+    firstMismatch([
+      [5, true],
+      [1_000_000, true],
+      [1_000_000 - WINDOW, true],
+      [1_000_000 - WINDOW - 1, false],
+      [5, false],
+      [1_000_000, false],
+    ]),
+    null,
+  );
 });

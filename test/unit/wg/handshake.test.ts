@@ -3,7 +3,9 @@ import { decode, kinds, Pair, payload } from './helpers/pair.js';
 import type { InstalledKeypair } from '../../../src/wg/protocol.js';
 
 const installed = (outputs: readonly { kind: string }[]) =>
-  outputs.filter((o): o is { kind: 'installKeypair'; keypair: InstalledKeypair } => o.kind === 'installKeypair').map((o) => o.keypair);
+  outputs
+    .filter((o): o is { kind: 'installKeypair'; keypair: InstalledKeypair } => o.kind === 'installKeypair')
+    .map((o) => o.keypair);
 
 for (const withPsk of [false, true]) {
   for (const initiatorName of ['a', 'b'] as const) {
@@ -26,8 +28,14 @@ for (const withPsk of [false, true]) {
       t.is(responderKeys!.remoteIndex, initiatorKeys!.localIndex);
 
       const initiatorKinds = kinds(initiator.outputs);
-      t.true(initiatorKinds.indexOf('sendKeepalive') > initiatorKinds.indexOf('installKeypair'), 'the initiator sends a keepalive once it has the response');
-      t.true(kinds(responder.outputs).includes('handshakeComplete'), 'the responder completes when the keepalive arrives on its next keypair');
+      t.true(
+        initiatorKinds.indexOf('sendKeepalive') > initiatorKinds.indexOf('installKeypair'),
+        'the initiator sends a keepalive once it has the response',
+      );
+      t.true(
+        kinds(responder.outputs).includes('handshakeComplete'),
+        'the responder completes when the keepalive arrives on its next keypair',
+      );
       t.is(initiator.core.peerStatus(responder.publicKey)!.lastHandshakeWallMs, pair.clock.wall);
       t.is(responder.core.peerStatus(initiator.publicKey)!.keypairs.current, responderKeys!.localIndex);
 
@@ -41,7 +49,10 @@ for (const withPsk of [false, true]) {
 }
 
 test('different preshared keys make the handshake fail at the initiator, which installs nothing', async (t) => {
-  const pair = await Pair.create({ presharedKey: new Uint8Array(32).fill(1), presharedKeyB: new Uint8Array(32).fill(2) });
+  const pair = await Pair.create({
+    presharedKey: new Uint8Array(32).fill(1),
+    presharedKeyB: new Uint8Array(32).fill(2),
+  });
   pair.handshake(pair.a);
   t.deepEqual(installed(pair.a.outputs), []);
   t.true(pair.a.drops.some((d) => d.reason === 'empty-decrypt'));
@@ -71,7 +82,9 @@ test('an authenticated initiation from a new address roams the peer endpoint', a
   pair.a.endpoint = { address: '2001:db8::7', port: 40000 };
   pair.clock.advance(6000);
   pair.handshake(pair.a);
-  const endpoints = pair.b.outputs.filter((o) => o.kind === 'endpoint').map((o) => (o as { endpoint: unknown }).endpoint);
+  const endpoints = pair.b.outputs
+    .filter((o) => o.kind === 'endpoint')
+    .map((o) => (o as { endpoint: unknown }).endpoint);
   t.deepEqual(endpoints.at(-1), { address: '2001:db8::7', port: 40000 });
   pair.sendData(pair.b, payload('to the new address'));
   pair.pump();
@@ -142,7 +155,10 @@ test('changing the private key drops every session, and the peer must learn the 
   pair.apply(pair.a, outputs);
   pair.clock.advance(6000);
   pair.handshake(pair.a);
-  t.true(pair.b.drops.some((d) => d.reason === 'unknown-peer'), 'b does not know the new key');
+  t.true(
+    pair.b.drops.some((d) => d.reason === 'unknown-peer'),
+    'b does not know the new key',
+  );
   t.deepEqual(pair.a.core.setPrivateKey(newKey), [], 'setting the same key again changes nothing');
 });
 

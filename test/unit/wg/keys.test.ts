@@ -1,6 +1,16 @@
 import test from 'ava';
 import { ready } from '../../../src/wg/crypto.js';
-import { generatePrivateKey, KeyError, keyFromBase64, keyFromBytes, keyFromHex, keyToBase64, keyToHex, privateKeyFromBytes, publicKeyOf } from '../../../src/wg/keys.js';
+import {
+  generatePrivateKey,
+  KeyError,
+  keyFromBase64,
+  keyFromBytes,
+  keyFromHex,
+  keyToBase64,
+  keyToHex,
+  privateKeyFromBytes,
+  publicKeyOf,
+} from '../../../src/wg/keys.js';
 
 test.before(async () => {
   await ready();
@@ -15,7 +25,9 @@ test('keys round-trip through the base64 of wg(8) and the hex of the UAPI', (t) 
 });
 
 test('the RFC 7748 private key of Alice gives her public key', (t) => {
-  const alice = privateKeyFromBytes(new Uint8Array(Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex')));
+  const alice = privateKeyFromBytes(
+    new Uint8Array(Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex')),
+  );
   t.is(keyToHex(publicKeyOf(alice)), '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
 });
 

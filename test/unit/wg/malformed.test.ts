@@ -46,16 +46,22 @@ test('random bytes of any length and type are dropped without output, exception 
   for (const node of [pair.a, pair.b]) {
     const before = snapshot(pair, node);
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), fc.constantFrom(0, 1, 2, 3, 4, 9), fc.constantFrom(null, 148, 92, 64, 32), fc.boolean(), (bytes, type, size, underLoad) => {
-        let input = bytes;
-        if (size !== null) {
-          input = new Uint8Array(size);
-          input.set(bytes.subarray(0, size));
-        }
-        if (input.length >= 4 && type !== 9) input.set([type, 0, 0, 0]);
-        const outputs = node.core.receiveHandshake(input, pair.a.endpoint, underLoad);
-        return outputs.length === 0;
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.constantFrom(0, 1, 2, 3, 4, 9),
+        fc.constantFrom(null, 148, 92, 64, 32),
+        fc.boolean(),
+        (bytes, type, size, underLoad) => {
+          let input = bytes;
+          if (size !== null) {
+            input = new Uint8Array(size);
+            input.set(bytes.subarray(0, size));
+          }
+          if (input.length >= 4 && type !== 9) input.set([type, 0, 0, 0]);
+          const outputs = node.core.receiveHandshake(input, pair.a.endpoint, underLoad);
+          return outputs.length === 0;
+        },
+      ),
       { numRuns: 300 },
     );
     t.is(snapshot(pair, node), before);
@@ -73,7 +79,10 @@ test('mutated or resized initiations are dropped without changing the responder,
   const before = snapshot(fresh, b);
   fc.assert(
     fc.property(
-      fc.array(fc.record({ offset: fc.integer({ min: 0, max: 131 }), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 4 }),
+      fc.array(fc.record({ offset: fc.integer({ min: 0, max: 131 }), xor: fc.integer({ min: 1, max: 255 }) }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
       fc.option(fc.integer({ min: 0, max: 300 }), { freq: 4 }),
       (mutations, resizeTo) => {
         const input = mutate(genuine, mutations, resizeTo === 148 ? null : resizeTo);
@@ -84,7 +93,11 @@ test('mutated or resized initiations are dropped without changing the responder,
     { numRuns: 300 },
   );
   t.is(snapshot(fresh, b), before);
-  t.is(b.core.receiveHandshake(initiation, fresh.a.endpoint, false).length, 0, 'an initiation made for another responder fails mac1');
+  t.is(
+    b.core.receiveHandshake(initiation, fresh.a.endpoint, false).length,
+    0,
+    'an initiation made for another responder fails mac1',
+  );
   t.true(b.core.receiveHandshake(genuine, fresh.a.endpoint, false).some((o) => o.kind === 'send'));
   t.is(b.core.receiveHandshake(genuine, fresh.a.endpoint, false).length, 0, 'and its replay is dropped');
 });
@@ -94,7 +107,10 @@ test('mutated responses are dropped without changing the initiator, the genuine 
   const before = snapshot(pair, pair.a);
   fc.assert(
     fc.property(
-      fc.array(fc.record({ offset: fc.integer({ min: 0, max: 75 }), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 4 }),
+      fc.array(fc.record({ offset: fc.integer({ min: 0, max: 75 }), xor: fc.integer({ min: 1, max: 255 }) }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
       fc.option(fc.integer({ min: 0, max: 200 }), { freq: 4 }),
       fc.boolean(),
       (mutations, resizeTo, underLoad) => {
@@ -108,7 +124,11 @@ test('mutated responses are dropped without changing the initiator, the genuine 
   t.is(snapshot(pair, pair.a), before);
   const outputs = pair.a.core.receiveHandshake(response, pair.b.endpoint, false);
   t.true(outputs.some((o) => o.kind === 'handshakeComplete'));
-  t.deepEqual(pair.a.core.receiveHandshake(response, pair.b.endpoint, false), [], 'a replayed response finds no pending handshake');
+  t.deepEqual(
+    pair.a.core.receiveHandshake(response, pair.b.endpoint, false),
+    [],
+    'a replayed response finds no pending handshake',
+  );
 });
 
 test('an initiation with a valid mac1 but a body that fails its AEAD is dropped as static-decrypt', async (t) => {
@@ -124,7 +144,12 @@ test('an initiation with a valid mac1 but a body that fails its AEAD is dropped 
 
 test('a response with a valid mac1 to an unknown receiver index is dropped as unknown-index', async (t) => {
   const pair = await Pair.create();
-  const bytes = serializeResponse({ senderIndex: 1, receiverIndex: 12345, unencryptedEphemeral: new Uint8Array(32).fill(9), encryptedNothing: new Uint8Array(16) });
+  const bytes = serializeResponse({
+    senderIndex: 1,
+    receiverIndex: 12345,
+    unencryptedEphemeral: new Uint8Array(32).fill(9),
+    encryptedNothing: new Uint8Array(16),
+  });
   new CookieGenerator(pair.a.publicKey).addMacs(bytes, 0);
   t.deepEqual(pair.a.core.receiveHandshake(bytes, pair.b.endpoint, false), []);
   t.is(pair.a.drops.at(-1)!.reason, 'unknown-index');
@@ -170,8 +195,12 @@ test('API misuse throws a typed error naming the field and changes nothing', asy
   const pair = await Pair.create();
   const before = snapshot(pair, pair.a);
   t.throws(() => pair.a.core.upsertPeer(new Uint8Array(31)), { message: /public_key/ });
-  t.throws(() => pair.a.core.upsertPeer(pair.b.publicKey, { presharedKey: new Uint8Array(5) }), { message: /preshared_key/ });
-  t.throws(() => pair.a.core.upsertPeer(pair.b.publicKey, { persistentKeepalive: 70000 }), { message: /persistent_keepalive_interval/ });
+  t.throws(() => pair.a.core.upsertPeer(pair.b.publicKey, { presharedKey: new Uint8Array(5) }), {
+    message: /preshared_key/,
+  });
+  t.throws(() => pair.a.core.upsertPeer(pair.b.publicKey, { persistentKeepalive: 70000 }), {
+    message: /persistent_keepalive_interval/,
+  });
   t.throws(() => pair.a.core.setPrivateKey(new Uint8Array(12)), { message: /private_key/ });
   t.is(snapshot(pair, pair.a), before);
   t.deepEqual(pair.a.core.publicKey, pair.a.publicKey);

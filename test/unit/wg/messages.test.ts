@@ -40,7 +40,12 @@ test('an initiation is 148 bytes with the paper layout, little-endian type and s
 });
 
 test('a response is 92 bytes with sender then receiver index and mac1 at 60, mac2 at 76', (t) => {
-  const bytes = serializeResponse({ senderIndex: 7, receiverIndex: 0xfffffffe, unencryptedEphemeral: filled(32, 1), encryptedNothing: filled(16, 2) });
+  const bytes = serializeResponse({
+    senderIndex: 7,
+    receiverIndex: 0xfffffffe,
+    unencryptedEphemeral: filled(32, 1),
+    encryptedNothing: filled(16, 2),
+  });
   t.is(bytes.length, 92);
   t.deepEqual([...bytes.subarray(0, 12)], [2, 0, 0, 0, 7, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff]);
   t.is(MAC1_OFFSET[2], 60);
@@ -59,7 +64,11 @@ test('a cookie reply is 64 bytes: receiver index, 24-byte nonce, 32-byte encrypt
 });
 
 test('a transport message has a 16-byte header with a little-endian 64-bit counter; a keepalive is 32 bytes', (t) => {
-  const keepalive = serializeTransport({ receiverIndex: 1, counter: 0x0102030405060708n, encryptedPacket: filled(16, 9) });
+  const keepalive = serializeTransport({
+    receiverIndex: 1,
+    counter: 0x0102030405060708n,
+    encryptedPacket: filled(16, 9),
+  });
   t.is(keepalive.length, 32);
   t.deepEqual([...keepalive.subarray(0, 16)], [4, 0, 0, 0, 1, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1]);
   const parsed = parseMessage(keepalive);
@@ -67,7 +76,11 @@ test('a transport message has a 16-byte header with a little-endian 64-bit count
 });
 
 test('handshake messages of any other size are wrong-size failures, never exceptions', (t) => {
-  for (const [type, size] of [[1, 148], [2, 92], [3, 64]] as const) {
+  for (const [type, size] of [
+    [1, 148],
+    [2, 92],
+    [3, 64],
+  ] as const) {
     for (const length of [4, size - 1, size + 1, size + 16, 1500]) {
       const bytes = new Uint8Array(length);
       bytes[0] = type;
@@ -96,15 +109,20 @@ test('short inputs, unknown types and non-zero reserved bytes are typed failures
 
 test('parsing random bytes never throws and only accepts exact handshake sizes', (t) => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 300 }), fc.constantFrom(1, 2, 3, 4, 5), fc.boolean(), (random, type, setType) => {
-      const bytes = random.slice();
-      if (setType && bytes.length >= 4) bytes.set([type, 0, 0, 0]);
-      const parsed = parseMessage(bytes);
-      if (!parsed.ok) return true;
-      const sizes: Record<number, number> = { 1: 148, 2: 92, 3: 64 };
-      const m = parsed.message;
-      return m.type === 4 ? bytes.length >= 32 : bytes.length === sizes[m.type];
-    }),
+    fc.property(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.constantFrom(1, 2, 3, 4, 5),
+      fc.boolean(),
+      (random, type, setType) => {
+        const bytes = random.slice();
+        if (setType && bytes.length >= 4) bytes.set([type, 0, 0, 0]);
+        const parsed = parseMessage(bytes);
+        if (!parsed.ok) return true;
+        const sizes: Record<number, number> = { 1: 148, 2: 92, 3: 64 };
+        const m = parsed.message;
+        return m.type === 4 ? bytes.length >= 32 : bytes.length === sizes[m.type];
+      },
+    ),
     { numRuns: 500 },
   );
   t.pass();

@@ -49,7 +49,10 @@ test('when the table is full of active sources a new source is refused', (t) => 
 test('IPv4 sources are limited per address and IPv6 sources per /64', (t) => {
   t.is(rateLimitKey({ address: '192.0.2.1', port: 1 }), rateLimitKey({ address: '192.0.2.1', port: 2 }));
   t.not(rateLimitKey({ address: '192.0.2.1', port: 1 }), rateLimitKey({ address: '192.0.2.2', port: 1 }));
-  t.is(rateLimitKey({ address: '2001:db8:1:2::1', port: 1 }), rateLimitKey({ address: '2001:db8:1:2:ffff::9', port: 1 }));
+  t.is(
+    rateLimitKey({ address: '2001:db8:1:2::1', port: 1 }),
+    rateLimitKey({ address: '2001:db8:1:2:ffff::9', port: 1 }),
+  );
   t.not(rateLimitKey({ address: '2001:db8:1:2::1', port: 1 }), rateLimitKey({ address: '2001:db8:1:3::1', port: 1 }));
   t.is(rateLimitKey({ address: 'not-an-ip', port: 1 }), null);
 });

@@ -23,5 +23,6 @@ test('later times compare greater, also across a second boundary, and equal stam
 });
 
 test('stamps 20 ms apart always differ (whitening is coarser than nothing but finer than the flood limit)', (t) => {
-  for (let ms = 0; ms < 2000; ms += 7) t.true(isNewerTai64n(tai64nFromWallMs(1e12 + ms + 20), tai64nFromWallMs(1e12 + ms)), `at +${ms} ms`);
+  for (let ms = 0; ms < 2000; ms += 7)
+    t.true(isNewerTai64n(tai64nFromWallMs(1e12 + ms + 20), tai64nFromWallMs(1e12 + ms)), `at +${ms} ms`);
 });

@@ -9,8 +9,21 @@ import test from 'ava';
 import { ready } from '../../../src/wg/crypto.js';
 import { generatePrivateKey, publicKeyOf, type WgKey } from '../../../src/wg/keys.js';
 import { WireGuardProtocol, type Output, type PeerActivity } from '../../../src/wg/protocol.js';
-import { dueTimers, isKeypairExpired, keypairExpiresAt, newPeerTimers, nextTimerDueAt, type PeerTimers } from '../../../src/wg/timers.js';
-import { KEEPALIVE_TIMEOUT, NEW_HANDSHAKE_AFTER, REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME, REKEY_TIMEOUT } from '../../../src/wg/constants.js';
+import {
+  dueTimers,
+  isKeypairExpired,
+  keypairExpiresAt,
+  newPeerTimers,
+  nextTimerDueAt,
+  type PeerTimers,
+} from '../../../src/wg/timers.js';
+import {
+  KEEPALIVE_TIMEOUT,
+  NEW_HANDSHAKE_AFTER,
+  REJECT_AFTER_MESSAGES,
+  REJECT_AFTER_TIME,
+  REKEY_TIMEOUT,
+} from '../../../src/wg/constants.js';
 
 /** A small deterministic PRNG (mulberry32), so a failing state can be reproduced. */
 function prng(seed: number): () => number {
@@ -49,7 +62,8 @@ test('nextTimerDueAt is the first millisecond at which dueTimers fires, over 20,
     const keepaliveMs = next() < 0.5 ? 0 : 1000 * (1 + Math.floor(next() * 120));
     const due = nextTimerDueAt(timers, keepaliveMs);
     if (due === Infinity) {
-      if (dueTimers(timers, Number.MAX_SAFE_INTEGER, keepaliveMs).length !== 0) t.fail(`state ${i}: a timer fires but nothing was due`);
+      if (dueTimers(timers, Number.MAX_SAFE_INTEGER, keepaliveMs).length !== 0)
+        t.fail(`state ${i}: a timer fires but nothing was due`);
       continue;
     }
     finite++;
@@ -111,7 +125,8 @@ function report(peer: WgKey, fields: Partial<PeerActivity>): PeerActivity {
   };
 }
 
-const initiationsTo = (outputs: Output[]) => outputs.filter((o) => o.kind === 'send' && o.bytes.length === 148).map((o) => (o as { peer: WgKey }).peer);
+const initiationsTo = (outputs: Output[]) =>
+  outputs.filter((o) => o.kind === 'send' && o.bytes.length === 148).map((o) => (o as { peer: WgKey }).peer);
 
 test('among 2,000 idle peers, one wanting a handshake retransmits at exactly REKEY_TIMEOUT + jitter and no other peer acts', async (t) => {
   const f = await fleet(2_000, 200);
@@ -146,7 +161,10 @@ test('among 1,000 idle peers, data received from one arms its passive keepalive 
   const f = await fleet(1_000, 0);
   const passivePeer = f.peers[900]!;
   const heard = f.clock.now;
-  t.deepEqual(f.core.tick([report(passivePeer, { lastDataReceivedAt: heard, lastAuthenticatedReceivedAt: heard })]), []);
+  t.deepEqual(
+    f.core.tick([report(passivePeer, { lastDataReceivedAt: heard, lastAuthenticatedReceivedAt: heard })]),
+    [],
+  );
   f.clock.now = heard + KEEPALIVE_TIMEOUT - 1;
   t.deepEqual(f.core.tick(), [], 'nothing 1 ms early');
   f.clock.now = heard + KEEPALIVE_TIMEOUT;

@@ -56,7 +56,10 @@ const initiations = (outputs: Output[]) => outputs.filter((o) => o.kind === 'sen
 test('REKEY_AFTER_TIME: the initiator sending on a 120 s old keypair starts a handshake, not before', async (t) => {
   const { pair, createdAt } = await established();
   const before = createdAt + REKEY_AFTER_TIME - 1;
-  t.deepEqual(initiations(tickAt(pair, pair.a, before, { lastDataSentAt: before, lastAuthenticatedSentAt: before })), []);
+  t.deepEqual(
+    initiations(tickAt(pair, pair.a, before, { lastDataSentAt: before, lastAuthenticatedSentAt: before })),
+    [],
+  );
   const at = createdAt + REKEY_AFTER_TIME;
   t.is(initiations(tickAt(pair, pair.a, at, { lastDataSentAt: at, lastAuthenticatedSentAt: at })).length, 1);
 });
@@ -70,9 +73,24 @@ test('REKEY_AFTER_TIME: the responder does not rekey on time', async (t) => {
 test('REKEY_AFTER_MESSAGES: sending beyond 2^60 messages on a keypair starts a handshake', async (t) => {
   const { pair, createdAt } = await established();
   const t1 = createdAt + 1000;
-  t.deepEqual(initiations(tickAt(pair, pair.b, t1, { lastAuthenticatedSentAt: t1, lastDataSentAt: t1, sendCounter: REKEY_AFTER_MESSAGES })), []);
+  t.deepEqual(
+    initiations(
+      tickAt(pair, pair.b, t1, { lastAuthenticatedSentAt: t1, lastDataSentAt: t1, sendCounter: REKEY_AFTER_MESSAGES }),
+    ),
+    [],
+  );
   const t2 = createdAt + 2000;
-  t.is(initiations(tickAt(pair, pair.b, t2, { lastAuthenticatedSentAt: t2, lastDataSentAt: t2, sendCounter: REKEY_AFTER_MESSAGES + 1n })).length, 1, 'either role rekeys on messages');
+  t.is(
+    initiations(
+      tickAt(pair, pair.b, t2, {
+        lastAuthenticatedSentAt: t2,
+        lastDataSentAt: t2,
+        sendCounter: REKEY_AFTER_MESSAGES + 1n,
+      }),
+    ).length,
+    1,
+    'either role rekeys on messages',
+  );
 });
 
 test('REJECT_AFTER_TIME: a keypair is removed from the data plane at 180 s, not before', async (t) => {
@@ -80,13 +98,18 @@ test('REJECT_AFTER_TIME: a keypair is removed from the data plane at 180 s, not 
   const current = pair.a.core.peerStatus(pair.b.publicKey)!.keypairs.current;
   t.false(kinds(tickAt(pair, pair.a, createdAt + REJECT_AFTER_TIME - 1)).includes('removeKeypair'));
   const outputs = tickAt(pair, pair.a, createdAt + REJECT_AFTER_TIME);
-  t.deepEqual(outputs.filter((o) => o.kind === 'removeKeypair'), [{ kind: 'removeKeypair', peer: pair.b.publicKey, localIndex: current! }]);
+  t.deepEqual(
+    outputs.filter((o) => o.kind === 'removeKeypair'),
+    [{ kind: 'removeKeypair', peer: pair.b.publicKey, localIndex: current! }],
+  );
   t.is(pair.a.core.peerStatus(pair.b.publicKey)!.keypairs.current, null);
 });
 
 test('REJECT_AFTER_MESSAGES: a keypair whose counter reaches 2^64 - 2^13 - 1 is removed', async (t) => {
   const { pair, createdAt } = await established();
-  t.false(kinds(tickAt(pair, pair.a, createdAt + 10, { sendCounter: REJECT_AFTER_MESSAGES - 1n })).includes('removeKeypair'));
+  t.false(
+    kinds(tickAt(pair, pair.a, createdAt + 10, { sendCounter: REJECT_AFTER_MESSAGES - 1n })).includes('removeKeypair'),
+  );
   t.true(kinds(tickAt(pair, pair.a, createdAt + 20, { sendCounter: REJECT_AFTER_MESSAGES })).includes('removeKeypair'));
 });
 
@@ -101,11 +124,19 @@ test('REKEY_TIMEOUT: an unanswered initiation is retransmitted after 5 s plus up
     const sent = initiations(tickAt(pair, pair.a, at));
     if (sent.length > 0) {
       retransmittedAt = at;
-      t.notDeepEqual(sent[0]!.kind === 'send' && sent[0]!.bytes.subarray(4, 8), first[0]!.kind === 'send' && first[0]!.bytes.subarray(4, 8), 'a new sender index');
+      t.notDeepEqual(
+        sent[0]!.kind === 'send' && sent[0]!.bytes.subarray(4, 8),
+        first[0]!.kind === 'send' && first[0]!.bytes.subarray(4, 8),
+        'a new sender index',
+      );
     }
   }
   t.not(retransmittedAt, null, 'retransmitted within the jitter bound');
-  t.is(pair.a.core.initiateHandshake(pair.b.publicKey).length, 0, 'initiations are rate limited to one per REKEY_TIMEOUT');
+  t.is(
+    pair.a.core.initiateHandshake(pair.b.publicKey).length,
+    0,
+    'initiations are rate limited to one per REKEY_TIMEOUT',
+  );
 });
 
 test('REKEY_ATTEMPT_TIME: retries stop after 90 s and the queued packets are dropped', async (t) => {
@@ -132,7 +163,10 @@ test('REKEY_ATTEMPT_TIME: retries stop after 90 s and the queued packets are dro
 test('KEEPALIVE_TIMEOUT: data received and nothing sent for 10 s sends a keepalive', async (t) => {
   const { pair, createdAt } = await established();
   const received = createdAt + 1000;
-  t.deepEqual(tickAt(pair, pair.b, received, { lastDataReceivedAt: received, lastAuthenticatedReceivedAt: received }), []);
+  t.deepEqual(
+    tickAt(pair, pair.b, received, { lastDataReceivedAt: received, lastAuthenticatedReceivedAt: received }),
+    [],
+  );
   t.false(kinds(tickAt(pair, pair.b, received + KEEPALIVE_TIMEOUT - 1)).includes('sendKeepalive'));
   t.deepEqual(kinds(tickAt(pair, pair.b, received + KEEPALIVE_TIMEOUT)), ['sendKeepalive']);
   t.false(kinds(tickAt(pair, pair.b, received + KEEPALIVE_TIMEOUT + 100)).includes('sendKeepalive'), 'once');
@@ -169,13 +203,21 @@ test('REJECT - KEEPALIVE - REKEY_TIMEOUT: the initiator receiving on a 165 s old
   const at = createdAt + REKEY_ON_RECEIVE_AFTER;
   t.is(initiations(tickAt(pair, pair.a, at, { lastAuthenticatedReceivedAt: at })).length, 1);
   const b = createdAt + REKEY_ON_RECEIVE_AFTER;
-  t.deepEqual(initiations(tickAt(pair, pair.b, b + 1, { lastAuthenticatedReceivedAt: b + 1 })), [], 'not the responder');
+  t.deepEqual(
+    initiations(tickAt(pair, pair.b, b + 1, { lastAuthenticatedReceivedAt: b + 1 })),
+    [],
+    'not the responder',
+  );
 });
 
 test('persistent keepalive: turning it on sends one at once, then one per interval of silence', async (t) => {
   const { pair } = await established();
   t.deepEqual(kinds(pair.a.core.upsertPeer(pair.b.publicKey, { persistentKeepalive: 25 })), ['sendKeepalive']);
-  t.deepEqual(kinds(pair.a.core.upsertPeer(pair.b.publicKey, { persistentKeepalive: 25 })), [], 'unchanged: nothing sent');
+  t.deepEqual(
+    kinds(pair.a.core.upsertPeer(pair.b.publicKey, { persistentKeepalive: 25 })),
+    [],
+    'unchanged: nothing sent',
+  );
   const from = pair.clock.monotonic;
   t.false(kinds(tickAt(pair, pair.a, from + 25_000 - 1)).includes('sendKeepalive'));
   t.true(kinds(tickAt(pair, pair.a, from + 25_000)).includes('sendKeepalive'));
@@ -210,7 +252,10 @@ test('INITIATION_FLOOD_INTERVAL and TAI64N: a replayed initiation and one within
   t.true(kinds(receive(sent[1]!)).includes('send'), 'the second initiation is answered');
   t.deepEqual(receive(sent[1]!), [], 'its replay is dropped');
   t.deepEqual(receive(sent[0]!), [], 'an older one is dropped');
-  t.deepEqual(pair.b.drops.map((d) => d.reason), ['stale-timestamp', 'stale-timestamp']);
+  t.deepEqual(
+    pair.b.drops.map((d) => d.reason),
+    ['stale-timestamp', 'stale-timestamp'],
+  );
   pair.clock.advance(INITIATION_FLOOD_INTERVAL - 1);
   t.deepEqual(receive(sent[2]!), [], 'a newer one within 20 ms is a flood');
   t.is(pair.b.drops.at(-1)!.reason, 'initiation-flood');
@@ -225,7 +270,10 @@ test('under load a source over 20 initiations per second (burst 5) is rate limit
   pair.pump(); // cookie reply: a now makes mac2
   pair.blocked = true;
   for (let i = 0; i < 7; i++) pair.run(REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX);
-  const withMac2 = pair.sent.filter((d) => d.bytes.length === 148).slice(1).map((d) => d.bytes);
+  const withMac2 = pair.sent
+    .filter((d) => d.bytes.length === 148)
+    .slice(1)
+    .map((d) => d.bytes);
   t.true(withMac2.length >= 6);
   for (const bytes of withMac2) pair.b.core.receiveHandshake(bytes, pair.a.endpoint, true);
   const reasons = pair.b.drops.map((d) => d.reason);

@@ -46,7 +46,13 @@ test('the nonce is the message counter: the ciphertext opens with AEAD at that c
   t.is(decryptTransport(key(3), message), null, 'another key fails');
 });
 
-function keypair(localIndex: number, remoteIndex: number, initiator: boolean, sendKey: Uint8Array, receiveKey: Uint8Array): InstalledKeypair {
+function keypair(
+  localIndex: number,
+  remoteIndex: number,
+  initiator: boolean,
+  sendKey: Uint8Array,
+  receiveKey: Uint8Array,
+): InstalledKeypair {
   return { localIndex, remoteIndex, initiator, createdAt: 0, sendKey, receiveKey };
 }
 

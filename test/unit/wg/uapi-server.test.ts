@@ -33,7 +33,10 @@ async function until(condition: () => boolean, what: string, timeoutMs = 3000): 
 
 const client = new UapiClient({ timeoutMs: 5000 });
 
-async function serve(device?: UapiDevice, options = {}): Promise<{ server: UapiServer; device: UapiDevice; socketPath: string }> {
+async function serve(
+  device?: UapiDevice,
+  options = {},
+): Promise<{ server: UapiServer; device: UapiDevice; socketPath: string }> {
   const dev = device ?? (await ConfigOnlyDevice.create());
   const socketPath = freshPath();
   const server = await UapiServer.listen(socketPath, dev, options);
@@ -41,7 +44,11 @@ async function serve(device?: UapiDevice, options = {}): Promise<{ server: UapiS
 }
 
 /** Opens a raw connection and collects everything the server sends until it closes or `until` matches. */
-function rawSession(socketPath: string, send: string | Buffer[], opts: { halfClose?: boolean } = {}): Promise<{ text: string; closedByServer: boolean }> {
+function rawSession(
+  socketPath: string,
+  send: string | Buffer[],
+  opts: { halfClose?: boolean } = {},
+): Promise<{ text: string; closedByServer: boolean }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let text = '';
@@ -54,7 +61,9 @@ function rawSession(socketPath: string, send: string | Buffer[], opts: { halfClo
       if (opts.halfClose) socket.end();
     });
     socket.on('data', (d) => (text += d.toString()));
-    socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
+    socket.on('error', (e: NodeJS.ErrnoException) =>
+      e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e),
+    );
     socket.on('close', () => {
       clearTimeout(timer);
       resolve({ text, closedByServer: true });
@@ -110,7 +119,10 @@ test('several requests on one connection are answered in order, and a malformed 
 test('pipelined requests sent in one write are all answered, in order', async (t) => {
   const { server, socketPath } = await serve();
   t.teardown(() => server.close());
-  const requests = Array.from({ length: 30 }, (_, i) => (i % 3 === 2 ? 'set=1\nfwmark=x\n\n' : `set=1\nlisten_port=${1000 + i}\n\n`)).join('') + 'get=1\n\n';
+  const requests =
+    Array.from({ length: 30 }, (_, i) =>
+      i % 3 === 2 ? 'set=1\nfwmark=x\n\n' : `set=1\nlisten_port=${1000 + i}\n\n`,
+    ).join('') + 'get=1\n\n';
   const { text } = await rawSession(socketPath, requests, { halfClose: true });
   const answers = text.split('\n\n').slice(0, -1);
   t.is(answers.length, 31);
@@ -130,7 +142,9 @@ test('a request split across many small writes is reassembled', async (t) => {
 test('a client that half-closes after its request still gets the answer; a request cut short by EOF is answered -EPROTO and not applied', async (t) => {
   const { server, socketPath, device } = await serve();
   t.teardown(() => server.close());
-  const { text, closedByServer } = await rawSession(socketPath, 'set=1\nlisten_port=7\n\nset=1\nlisten_port=8\n', { halfClose: true });
+  const { text, closedByServer } = await rawSession(socketPath, 'set=1\nlisten_port=7\n\nset=1\nlisten_port=8\n', {
+    halfClose: true,
+  });
   t.is(text, 'errno=0\n\nerrno=-71\n\n');
   t.true(closedByServer);
   t.is((await device.get()).listenPort, 7);
@@ -139,16 +153,29 @@ test('a client that half-closes after its request still gets the answer; a reque
 test('never silence at EOF: a get without its blank line, or a last line without its newline, is answered -EPROTO', async (t) => {
   const { server, socketPath, device } = await serve();
   t.teardown(() => server.close());
-  t.deepEqual(await rawSession(socketPath, 'get=1\n', { halfClose: true }), { text: 'errno=-71\n\n', closedByServer: true });
-  t.deepEqual(await rawSession(socketPath, 'set=1\nlisten_port=9', { halfClose: true }), { text: 'errno=-71\n\n', closedByServer: true });
-  t.deepEqual(await rawSession(socketPath, 'get=1\n\n\n', { halfClose: true }), { text: 'errno=0\n\n', closedByServer: true }, 'a stray blank line is no request');
+  t.deepEqual(await rawSession(socketPath, 'get=1\n', { halfClose: true }), {
+    text: 'errno=-71\n\n',
+    closedByServer: true,
+  });
+  t.deepEqual(await rawSession(socketPath, 'set=1\nlisten_port=9', { halfClose: true }), {
+    text: 'errno=-71\n\n',
+    closedByServer: true,
+  });
+  t.deepEqual(
+    await rawSession(socketPath, 'get=1\n\n\n', { halfClose: true }),
+    { text: 'errno=0\n\n', closedByServer: true },
+    'a stray blank line is no request',
+  );
   t.is((await device.get()).listenPort, 0);
 });
 
 test('a CRLF-framed request is answered -EPROTO and the connection closed, never left unanswered; nothing is applied', async (t) => {
   const { server, socketPath, device } = await serve();
   t.teardown(() => server.close());
-  t.deepEqual(await rawSession(socketPath, 'set=1\r\nlisten_port=5\r\n\r\n'), { text: 'errno=-71\n\n', closedByServer: true });
+  t.deepEqual(await rawSession(socketPath, 'set=1\r\nlisten_port=5\r\n\r\n'), {
+    text: 'errno=-71\n\n',
+    closedByServer: true,
+  });
   t.deepEqual(await rawSession(socketPath, 'get=1\r\n\r\n'), { text: 'errno=-71\n\n', closedByServer: true });
   t.is((await device.get()).listenPort, 0);
 });
@@ -156,7 +183,10 @@ test('a CRLF-framed request is answered -EPROTO and the connection closed, never
 test('an oversized line is answered -EPROTO and the connection closed', async (t) => {
   const { server, socketPath, device } = await serve(undefined, { maxLineBytes: 256 });
   t.teardown(() => server.close());
-  const { text, closedByServer } = await rawSession(socketPath, `set=1\nlisten_port=5\nallowed_ip=${'1'.repeat(300)}\n\n`);
+  const { text, closedByServer } = await rawSession(
+    socketPath,
+    `set=1\nlisten_port=5\nallowed_ip=${'1'.repeat(300)}\n\n`,
+  );
   t.is(text, 'errno=-71\n\n');
   t.true(closedByServer);
   t.is((await device.get()).listenPort, 0);
@@ -205,7 +235,9 @@ test('device errors become their errno; a foreign error becomes -EIO without its
 test('sets from many concurrent connections are serialised: none is lost', async (t) => {
   const { server, socketPath } = await serve();
   t.teardown(() => server.close());
-  await Promise.all(Array.from({ length: 20 }, (_, i) => client.set(socketPath, `public_key=${hex(i + 1)}\nallowed_ip=10.${i}.0.0/16`)));
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => client.set(socketPath, `public_key=${hex(i + 1)}\nallowed_ip=10.${i}.0.0/16`)),
+  );
   const view = await client.get(socketPath);
   t.is(view.peers.length, 20);
   t.deepEqual(new Set(view.peers.map((p) => p.allowedIps[0]!.text)).size, 20);
@@ -241,13 +273,17 @@ test('a stale socket file is replaced; a live socket is refused with EADDRINUSE;
   ncat.kill('SIGKILL');
   await exited;
   t.true(statSync(socketPath).isSocket());
-  await t.throwsAsync(new Promise((_, reject) => net.connect(socketPath).on('error', reject)), { code: 'ECONNREFUSED' });
+  await t.throwsAsync(new Promise((_, reject) => net.connect(socketPath).on('error', reject)), {
+    code: 'ECONNREFUSED',
+  });
 
   const second = await UapiServer.listen(socketPath, await ConfigOnlyDevice.create());
   t.teardown(() => second.close());
   t.is((await client.get(socketPath)).peers.length, 0);
 
-  const refused = await t.throwsAsync(UapiServer.listen(socketPath, await ConfigOnlyDevice.create()), { instanceOf: UapiError });
+  const refused = await t.throwsAsync(UapiServer.listen(socketPath, await ConfigOnlyDevice.create()), {
+    instanceOf: UapiError,
+  });
   t.is(refused!.code, 'EADDRINUSE');
   t.regex(refused!.message, /in use/);
   t.is((await client.get(socketPath)).peers.length, 0); // still served by the first one
@@ -255,7 +291,9 @@ test('a stale socket file is replaced; a live socket is refused with EADDRINUSE;
   const filePath = freshPath();
   await import('node:fs/promises').then((fs) => fs.mkdir(path.dirname(filePath), { recursive: true }));
   writeFileSync(filePath, 'not a socket');
-  const notSocket = await t.throwsAsync(UapiServer.listen(filePath, await ConfigOnlyDevice.create()), { instanceOf: UapiError });
+  const notSocket = await t.throwsAsync(UapiServer.listen(filePath, await ConfigOnlyDevice.create()), {
+    instanceOf: UapiError,
+  });
   t.is(notSocket!.code, 'EEXIST');
   t.true(statSync(filePath).isFile());
 });
@@ -263,10 +301,16 @@ test('a stale socket file is replaced; a live socket is refused with EADDRINUSE;
 test('deleting the socket file calls onSocketRemoved; close removes only its own socket file', async (t) => {
   let removed!: () => void;
   const gone = new Promise<void>((r) => (removed = r));
-  const { server, socketPath } = await serve(undefined, { onSocketRemoved: () => removed(), socketCheckIntervalMs: 200 });
+  const { server, socketPath } = await serve(undefined, {
+    onSocketRemoved: () => removed(),
+    socketCheckIntervalMs: 200,
+  });
   t.teardown(() => server.close());
   unlinkSync(socketPath);
-  await Promise.race([gone, new Promise((_, reject) => setTimeout(() => reject(new Error('not noticed within 3 s')), 3000))]);
+  await Promise.race([
+    gone,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('not noticed within 3 s')), 3000)),
+  ]);
   t.pass();
 
   const other = await serve();
@@ -279,7 +323,12 @@ test('10,000 peers set and read back over the socket arrive whole (a multi-megab
   t.teardown(() => server.close());
   const lines: string[] = [];
   for (let i = 0; i < 10_000; i++) {
-    lines.push(`public_key=${i.toString(16).padStart(64, '0')}`, `endpoint=198.51.100.${i & 255}:${10_000 + i}`, `allowed_ip=10.${i >> 8}.${i & 255}.0/24`, `allowed_ip=fd00:${i.toString(16)}::/64`);
+    lines.push(
+      `public_key=${i.toString(16).padStart(64, '0')}`,
+      `endpoint=198.51.100.${i & 255}:${10_000 + i}`,
+      `allowed_ip=10.${i >> 8}.${i & 255}.0/24`,
+      `allowed_ip=fd00:${i.toString(16)}::/64`,
+    );
   }
   let started = performance.now();
   await client.set(socketPath, lines.join('\n'));
@@ -291,7 +340,10 @@ test('10,000 peers set and read back over the socket arrive whole (a multi-megab
   t.is(view.peers.length, 10_000);
   const last = view.peers[9_999]!;
   t.is(last.publicKey.hex, (9_999).toString(16).padStart(64, '0'));
-  t.deepEqual(last.allowedIps.map((ip) => ip.text), ['10.39.15.0/24', 'fd00:270f::/64']);
+  t.deepEqual(
+    last.allowedIps.map((ip) => ip.text),
+    ['10.39.15.0/24', 'fd00:270f::/64'],
+  );
   t.is(last.endpoint!.text, '198.51.100.15:19999');
 });
 
@@ -301,8 +353,12 @@ async function manyPeers(count: number): Promise<ConfigOnlyDevice> {
   for (let i = 0; i < count; i++) {
     const publicKey = PublicKey.fromHex(i.toString(16).padStart(64, '0'));
     peers.set(publicKey.hex, {
-      publicKey, presharedKey: null, endpoint: UapiEndpoint.parse(`198.51.100.${i & 255}:${10_000 + (i % 50_000)}`), persistentKeepalive: 0,
-      allowedIps: [AllowedIp.parse(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`)], protocolVersion: 1,
+      publicKey,
+      presharedKey: null,
+      endpoint: UapiEndpoint.parse(`198.51.100.${i & 255}:${10_000 + (i % 50_000)}`),
+      persistentKeepalive: 0,
+      allowedIps: [AllowedIp.parse(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`)],
+      protocolVersion: 1,
     });
   }
   return ConfigOnlyDevice.create({ ...EMPTY_DEVICE_CONFIG, peers });
@@ -338,7 +394,10 @@ test(`a client pipelining ${PIPELINED_GETS} gets of a ${PIPELINE_PEERS}-peer dev
   const setMs = performance.now() - started;
   t.log(`the other connection's set took ${setMs.toFixed(0)} ms`);
   t.true(setMs < 1000, `${setMs.toFixed(0)} ms`);
-  t.true(gets <= 2, `while the client does not read, the server holds at most the get it is sending (it was asked for ${gets})`);
+  t.true(
+    gets <= 2,
+    `while the client does not read, the server holds at most the get it is sending (it was asked for ${gets})`,
+  );
 
   // Now the pipelining client reads: every answer, whole and in order (the first predates the set).
   const answers: string[] = [];
@@ -364,7 +423,11 @@ test(`a client pipelining ${PIPELINED_GETS} gets of a ${PIPELINE_PEERS}-peer dev
   t.is(answers.length, PIPELINED_GETS);
   for (const [i, answer] of answers.entries()) {
     t.true(answer.endsWith('errno=0'), `answer ${i} ends in errno=0`);
-    t.is(answer.split('\npublic_key=').length - 1 + (answer.startsWith('public_key=') ? 1 : 0), PIPELINE_PEERS, `answer ${i} lists every peer`);
+    t.is(
+      answer.split('\npublic_key=').length - 1 + (answer.startsWith('public_key=') ? 1 : 0),
+      PIPELINE_PEERS,
+      `answer ${i} lists every peer`,
+    );
   }
   t.true(answers.at(-1)!.startsWith('listen_port=4242\n'), 'the last get follows the set');
 });

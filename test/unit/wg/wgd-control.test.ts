@@ -72,11 +72,25 @@ async function start(t: ExecutionContext, opts: { controlSocket?: string } = {})
   };
   const wgd = await Wgd.start({ controlSocket, uapiDir, openDevice });
   t.teardown(() => wgd.close());
-  return { dir, controlSocket, uapiDir, wgd, client: new WgdClient(controlSocket, { timeoutMs: 3000 }), opened, failNextOpen: (e) => { failure = e; } };
+  return {
+    dir,
+    controlSocket,
+    uapiDir,
+    wgd,
+    client: new WgdClient(controlSocket, { timeoutMs: 3000 }),
+    opened,
+    failNextOpen: (e) => {
+      failure = e;
+    },
+  };
 }
 
 /** A raw connection that collects answer lines. */
-function connect(socketPath: string): { socket: net.Socket; lines: (n: number) => Promise<unknown[]>; ended: Promise<void> } {
+function connect(socketPath: string): {
+  socket: net.Socket;
+  lines: (n: number) => Promise<unknown[]>;
+  ended: Promise<void>;
+} {
   const socket = net.connect(socketPath);
   let buffered = '';
   const waiters: (() => void)[] = [];
@@ -85,16 +99,19 @@ function connect(socketPath: string): { socket: net.Socket; lines: (n: number) =
     buffered += s;
     for (const w of waiters.splice(0)) w();
   });
-  const ended = new Promise<void>((resolve) => socket.on('close', () => {
-    resolve();
-    for (const w of waiters.splice(0)) w();
-  }));
+  const ended = new Promise<void>((resolve) =>
+    socket.on('close', () => {
+      resolve();
+      for (const w of waiters.splice(0)) w();
+    }),
+  );
   const lines = async (n: number): Promise<unknown[]> => {
     const deadline = Date.now() + 3000;
     for (;;) {
       const complete = buffered.split('\n').slice(0, -1);
       if (complete.length >= n) return complete.slice(0, n).map((l) => JSON.parse(l) as unknown);
-      if (socket.destroyed || Date.now() > deadline) throw new Error(`only ${complete.length} of ${n} answers: ${buffered}`);
+      if (socket.destroyed || Date.now() > deadline)
+        throw new Error(`only ${complete.length} of ${n} answers: ${buffered}`);
       await new Promise<void>((resolve) => {
         waiters.push(resolve);
         setTimeout(resolve, 100);
@@ -119,10 +136,23 @@ test('create returns the device with its UAPI socket and port; the socket speaks
   const f = await start(t);
   const { device, created } = await f.client.create({ name: 'wa0', netns: NS_A, mtu: 1380 });
   t.true(created);
-  t.deepEqual(device, { name: 'wa0', netns: NS_A, mtu: 1380, uapiSocket: path.join(f.uapiDir, 'wa0.sock'), listenPort: 40000, peers: 0 });
-  t.deepEqual(f.opened.map((d) => [d.spec.name, d.spec.netns, d.spec.mtu]), [['wa0', NS_A, 1380]]);
+  t.deepEqual(device, {
+    name: 'wa0',
+    netns: NS_A,
+    mtu: 1380,
+    uapiSocket: path.join(f.uapiDir, 'wa0.sock'),
+    listenPort: 40000,
+    peers: 0,
+  });
+  t.deepEqual(
+    f.opened.map((d) => [d.spec.name, d.spec.netns, d.spec.mtu]),
+    [['wa0', NS_A, 1380]],
+  );
   const uapi = new UapiClient({ timeoutMs: 3000 });
-  await uapi.set(device.uapiSocket, `public_key=${'11'.repeat(32)}\nallowed_ip=10.9.0.0/24\npublic_key=${'22'.repeat(32)}`);
+  await uapi.set(
+    device.uapiSocket,
+    `public_key=${'11'.repeat(32)}\nallowed_ip=10.9.0.0/24\npublic_key=${'22'.repeat(32)}`,
+  );
   const [listed] = await f.client.list();
   t.is(listed!.peers, 2);
   const ping = await f.client.ping();
@@ -141,10 +171,15 @@ test('create is idempotent with the same netns and MTU (omitted MTU = 1420) and 
   const otherNs = await t.throwsAsync(f.client.create({ name: 'wa0', netns: NS_B }), { instanceOf: WgdError });
   t.is(otherNs!.code, 'EEXIST');
   t.regex(otherNs!.message, /^netns: device wa0 exists in namespace \/run\/netns\/zwgd-test-a/);
-  const otherMtu = await t.throwsAsync(f.client.create({ name: 'wa0', netns: NS_A, mtu: 1280 }), { instanceOf: WgdError });
+  const otherMtu = await t.throwsAsync(f.client.create({ name: 'wa0', netns: NS_A, mtu: 1280 }), {
+    instanceOf: WgdError,
+  });
   t.is(otherMtu!.code, 'EEXIST');
   t.regex(otherMtu!.message, /^mtu: device wa0 exists with MTU 1420/);
-  t.deepEqual((await f.client.list()).map((d) => [d.name, d.netns, d.mtu]), [['wa0', NS_A, 1420]]);
+  t.deepEqual(
+    (await f.client.list()).map((d) => [d.name, d.netns, d.mtu]),
+    [['wa0', NS_A, 1420]],
+  );
 });
 
 test('concurrent creates of one name open one device and all answer it', async (t) => {
@@ -165,7 +200,10 @@ test('delete closes the device and removes its UAPI socket; deleting a missing d
   t.true(f.opened[0]!.closed);
   t.false(f.opened[1]!.closed);
   t.deepEqual(await f.client.delete('wa0'), { existed: false });
-  t.deepEqual((await f.client.list()).map((d) => d.name), ['wb0']);
+  t.deepEqual(
+    (await f.client.list()).map((d) => d.name),
+    ['wb0'],
+  );
 });
 
 test('every bad request is answered EINVAL naming the field, and the registry and UAPI directory are unchanged', async (t) => {
@@ -204,20 +242,34 @@ test('every bad request is answered EINVAL naming the field, and the registry an
 test('several requests on one connection are answered in order, with their ids', async (t) => {
   const f = await start(t);
   const c = connect(f.controlSocket);
-  c.socket.write([
-    '{"op":"create","name":"wa0","netns":"/run/netns/zwgd-test-a","id":1}',
-    '{"op":"create","name":"wa0","netns":"/run/netns/zwgd-test-b","id":2}',
-    '',
-    '{"op":"list","id":"three"}',
-    '{"op":"delete","name":"wa0","id":4}',
-    '{"op":"ping","id":5}',
-  ].join('\n') + '\n');
+  c.socket.write(
+    [
+      '{"op":"create","name":"wa0","netns":"/run/netns/zwgd-test-a","id":1}',
+      '{"op":"create","name":"wa0","netns":"/run/netns/zwgd-test-b","id":2}',
+      '',
+      '{"op":"list","id":"three"}',
+      '{"op":"delete","name":"wa0","id":4}',
+      '{"op":"ping","id":5}',
+    ].join('\n') + '\n',
+  );
   const answers = (await c.lines(5)) as Record<string, unknown>[];
   c.socket.destroy();
-  t.deepEqual(answers.map((a) => [a.id, a.ok]), [[1, true], [2, false], ['three', true], [4, true], [5, true]]);
+  t.deepEqual(
+    answers.map((a) => [a.id, a.ok]),
+    [
+      [1, true],
+      [2, false],
+      ['three', true],
+      [4, true],
+      [5, true],
+    ],
+  );
   t.is((answers[0]!.device as { name: string }).name, 'wa0');
   t.is((answers[1]!.error as { code: string }).code, 'EEXIST');
-  t.deepEqual((answers[2]!.devices as { name: string }[]).map((d) => d.name), ['wa0']);
+  t.deepEqual(
+    (answers[2]!.devices as { name: string }[]).map((d) => d.name),
+    ['wa0'],
+  );
   t.deepEqual(answers[3]!.existed, true);
   t.is(answers[4]!.devices, 0);
 });
@@ -237,7 +289,10 @@ test('a request split across many writes is assembled; a line cut short by EOF i
   // Half a delete, then EOF: nothing is deleted, the connection ends without an answer.
   c.socket.end('{"op":"delete","name":"wa0"');
   await c.ended;
-  t.deepEqual((await f.client.list()).map((d) => d.name), ['wa0']);
+  t.deepEqual(
+    (await f.client.list()).map((d) => d.name),
+    ['wa0'],
+  );
 });
 
 test('an oversized line is answered EINVAL and its connection closed; the daemon keeps serving', async (t) => {
@@ -259,7 +314,16 @@ test('the control socket is root-only in a new 0700 directory; a live one is ref
   const f = await start(t);
   t.is(statSync(f.controlSocket).mode & 0o077, 0);
   t.is(statSync(path.dirname(f.controlSocket)).mode & 0o777, 0o700);
-  const second = await t.throwsAsync(Wgd.start({ controlSocket: f.controlSocket, uapiDir: f.uapiDir, openDevice: async () => { throw new Error('unused'); } }), { instanceOf: WgdError });
+  const second = await t.throwsAsync(
+    Wgd.start({
+      controlSocket: f.controlSocket,
+      uapiDir: f.uapiDir,
+      openDevice: async () => {
+        throw new Error('unused');
+      },
+    }),
+    { instanceOf: WgdError },
+  );
   t.is(second!.code, 'EADDRINUSE');
   t.regex(second!.message, /in use/);
   t.is((await f.client.ping()).pid, process.pid, 'the first daemon still answers');
@@ -269,19 +333,36 @@ test('the control socket is root-only in a new 0700 directory; a live one is ref
   mkdirSync(path.dirname(stale));
   const ncat = spawn('/usr/bin/ncat', ['-lU', stale], { stdio: 'ignore' });
   const exited = new Promise((r) => ncat.once('exit', r));
-  t.teardown(() => { if (ncat.exitCode === null && ncat.signalCode === null) ncat.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (ncat.exitCode === null && ncat.signalCode === null) ncat.kill('SIGKILL');
+  });
   const deadline = Date.now() + 3000;
   while (!existsSync(stale) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   ncat.kill('SIGKILL');
   await exited;
   t.true(statSync(stale).isSocket());
-  const replacement = await Wgd.start({ controlSocket: stale, uapiDir: f.uapiDir, openDevice: async () => { throw new Error('unused'); } });
+  const replacement = await Wgd.start({
+    controlSocket: stale,
+    uapiDir: f.uapiDir,
+    openDevice: async () => {
+      throw new Error('unused');
+    },
+  });
   t.teardown(() => replacement.close());
   t.is((await new WgdClient(stale).ping()).devices, 0);
 
   const notSocket = path.join(f.dir, 'file');
   writeFileSync(notSocket, 'x');
-  const refused = await t.throwsAsync(Wgd.start({ controlSocket: notSocket, uapiDir: f.uapiDir, openDevice: async () => { throw new Error('unused'); } }), { instanceOf: WgdError });
+  const refused = await t.throwsAsync(
+    Wgd.start({
+      controlSocket: notSocket,
+      uapiDir: f.uapiDir,
+      openDevice: async () => {
+        throw new Error('unused');
+      },
+    }),
+    { instanceOf: WgdError },
+  );
   t.is(refused!.code, 'EEXIST');
   t.true(statSync(notSocket).isFile());
 });
@@ -340,7 +421,10 @@ test('the client reports ECONNREFUSED for a dead socket, ETIMEDOUT for a silent 
   const accepted = new Set<net.Socket>();
   const silent = net.createServer((s) => accepted.add(s)); // never answers
   const garbage = net.createServer((s) => accepted.add(s.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
-  for (const [server, name] of [[silent, 'silent'], [garbage, 'garbage']] as const) {
+  for (const [server, name] of [
+    [silent, 'silent'],
+    [garbage, 'garbage'],
+  ] as const) {
     await new Promise<void>((resolve) => server.listen(path.join(dir, name), resolve));
     t.teardown(() => {
       for (const s of accepted) s.destroy();
@@ -351,7 +435,9 @@ test('the client reports ECONNREFUSED for a dead socket, ETIMEDOUT for a silent 
   const dead = path.join(dir, 'dead');
   const ncat = spawn('/usr/bin/ncat', ['-lU', dead], { stdio: 'ignore' });
   const exited = new Promise((r) => ncat.once('exit', r));
-  t.teardown(() => { if (ncat.exitCode === null && ncat.signalCode === null) ncat.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (ncat.exitCode === null && ncat.signalCode === null) ncat.kill('SIGKILL');
+  });
   const deadline = Date.now() + 3000;
   while (!existsSync(dead) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   ncat.kill('SIGKILL');
@@ -359,9 +445,14 @@ test('the client reports ECONNREFUSED for a dead socket, ETIMEDOUT for a silent 
 
   t.is((await t.throwsAsync(new WgdClient(dead).ping(), { instanceOf: WgdError }))!.code, 'ECONNREFUSED');
   t.is((await t.throwsAsync(new WgdClient(path.join(dir, 'none')).ping(), { instanceOf: WgdError }))!.code, 'ENOENT');
-  const slow = await t.throwsAsync(new WgdClient(path.join(dir, 'silent'), { timeoutMs: 200 }).ping(), { instanceOf: WgdError });
+  const slow = await t.throwsAsync(new WgdClient(path.join(dir, 'silent'), { timeoutMs: 200 }).ping(), {
+    instanceOf: WgdError,
+  });
   t.is(slow!.code, 'ETIMEDOUT');
-  t.is((await t.throwsAsync(new WgdClient(path.join(dir, 'garbage')).list(), { instanceOf: WgdError }))!.code, 'EPROTO');
+  t.is(
+    (await t.throwsAsync(new WgdClient(path.join(dir, 'garbage')).list(), { instanceOf: WgdError }))!.code,
+    'EPROTO',
+  );
 });
 
 test('a ping on a raw connection answers the daemon pid and echoes the request id', async (t) => {
@@ -376,14 +467,20 @@ test('a UAPI directory too long for a 15-byte device name, or relative, is refus
   const dir = mkdtempSync(path.join(os.tmpdir(), 'zwgd-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const controlSocket = path.join(dir, 'ctl', 'wgd.sock');
-  const openDevice: OpenDevice = async () => { throw new Error('unused'); };
+  const openDevice: OpenDevice = async () => {
+    throw new Error('unused');
+  };
   for (const uapiDir of [path.join(dir, 'u'.repeat(107 - 21 - dir.length)), 'relative/uapi']) {
     const error = await t.throwsAsync(Wgd.start({ controlSocket, uapiDir, openDevice }), { instanceOf: WgdError });
     t.is(error!.code, 'EINVAL');
     t.regex(error!.message, /^uapiDir: must be an absolute path of at most 86 bytes/);
   }
   t.false(existsSync(path.dirname(controlSocket)));
-  const fits = await Wgd.start({ controlSocket, uapiDir: path.join(dir, 'u'.repeat(106 - 21 - dir.length)), openDevice });
+  const fits = await Wgd.start({
+    controlSocket,
+    uapiDir: path.join(dir, 'u'.repeat(106 - 21 - dir.length)),
+    openDevice,
+  });
   t.is(statSync(fits.controlSocket).mode & 0o077, 0);
   await fits.close();
 });

@@ -68,27 +68,46 @@ test('the id of a refused request is kept when it is readable, so the answer can
   });
 });
 
-test('good requests parse to their typed form; an omitted mtu is null (the default is the registry\'s)', (t) => {
+test("good requests parse to their typed form; an omitted mtu is null (the default is the registry's)", (t) => {
   t.deepEqual(parseRequestLine('{"op":"create","name":"w-abc","netns":"/run/netns/n-abc","mtu":1380,"id":3}'), {
-    ok: true, id: 3, request: { op: 'create', name: 'w-abc', netns: '/run/netns/n-abc', mtu: 1380 },
+    ok: true,
+    id: 3,
+    request: { op: 'create', name: 'w-abc', netns: '/run/netns/n-abc', mtu: 1380 },
   });
   t.deepEqual(parseRequestLine('{"op":"create","name":"w-abc","netns":"/run/netns/n-abc"}'), {
-    ok: true, id: undefined, request: { op: 'create', name: 'w-abc', netns: '/run/netns/n-abc', mtu: null },
+    ok: true,
+    id: undefined,
+    request: { op: 'create', name: 'w-abc', netns: '/run/netns/n-abc', mtu: null },
   });
-  t.deepEqual(parseRequestLine(' {"op":"delete","name":"x.y=z+1_-"} '), { ok: true, id: undefined, request: { op: 'delete', name: 'x.y=z+1_-' } });
+  t.deepEqual(parseRequestLine(' {"op":"delete","name":"x.y=z+1_-"} '), {
+    ok: true,
+    id: undefined,
+    request: { op: 'delete', name: 'x.y=z+1_-' },
+  });
   t.deepEqual(parseRequestLine('{"op":"list"}'), { ok: true, id: undefined, request: { op: 'list' } });
   t.deepEqual(parseRequestLine('{"op":"ping","id":"health"}'), { ok: true, id: 'health', request: { op: 'ping' } });
 });
 
-test('the client reads an error answer as a WgdError with the daemon\'s code and message', (t) => {
-  const error = t.throws(() => parseAnswer('create', '{"ok":false,"error":{"code":"EEXIST","message":"mtu: device w0 exists with MTU 1420"}}'), { instanceOf: WgdError });
+test("the client reads an error answer as a WgdError with the daemon's code and message", (t) => {
+  const error = t.throws(
+    () =>
+      parseAnswer('create', '{"ok":false,"error":{"code":"EEXIST","message":"mtu: device w0 exists with MTU 1420"}}'),
+    { instanceOf: WgdError },
+  );
   t.is(error.code, 'EEXIST');
   t.is(error.message, 'mtu: device w0 exists with MTU 1420');
 });
 
 test('the client refuses answers that are not the protocol with EPROTO', (t) => {
-  for (const line of ['garbage', '[]', '{"ok":"yes"}', '{"ok":true}', '{"ok":true,"devices":{}}', '{"ok":false,"error":"x"}',
-    '{"ok":true,"device":{"name":"a","netns":"/n","mtu":1420,"uapiSocket":"/s","listenPort":-1,"peers":0},"created":true}']) {
+  for (const line of [
+    'garbage',
+    '[]',
+    '{"ok":"yes"}',
+    '{"ok":true}',
+    '{"ok":true,"devices":{}}',
+    '{"ok":false,"error":"x"}',
+    '{"ok":true,"device":{"name":"a","netns":"/n","mtu":1420,"uapiSocket":"/s","listenPort":-1,"peers":0},"created":true}',
+  ]) {
     const op = line.includes('devices') ? 'list' : 'create';
     const error = t.throws(() => parseAnswer(op, line), { instanceOf: WgdError }, line);
     t.is(error.code, 'EPROTO', line);

@@ -43,9 +43,14 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /** The changes that turn `current` into `desired` (empty peers and no device field: nothing to do). */
-export function configurationDiff(current: KernelDevice, desired: WgDesiredConfig): { set: Parameters<typeof setDevice>[2]; changes: number } {
+export function configurationDiff(
+  current: KernelDevice,
+  desired: WgDesiredConfig,
+): { set: Parameters<typeof setDevice>[2]; changes: number } {
   let changes = 0;
-  const set: { privateKey?: WgDesiredConfig['privateKey']; listenPort?: number; peers: KernelPeerSet[] } = { peers: [] };
+  const set: { privateKey?: WgDesiredConfig['privateKey']; listenPort?: number; peers: KernelPeerSet[] } = {
+    peers: [],
+  };
   if (current.publicKey !== desired.publicKey) {
     set.privateKey = desired.privateKey;
     changes++;
@@ -72,7 +77,10 @@ export function configurationDiff(current: KernelDevice, desired: WgDesiredConfi
       });
       continue;
     }
-    const change: { -readonly [K in keyof KernelPeerSet]: KernelPeerSet[K] } = { publicKey: peer.publicKey, updateOnly: true };
+    const change: { -readonly [K in keyof KernelPeerSet]: KernelPeerSet[K] } = {
+      publicKey: peer.publicKey,
+      updateOnly: true,
+    };
     let differs = false;
     // A null endpoint means "the peer dials in": keep whatever it roamed to.
     if (peer.endpoint !== null && existing.endpoint !== peer.endpoint) {

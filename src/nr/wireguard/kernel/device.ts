@@ -24,7 +24,11 @@ export function checkIfname(operation: string, field: string, name: unknown): st
     throw invalidInput(operation, field, `'${name}' is ${bytes} bytes; an interface name is 1..${IFNAMSIZ - 1} bytes`);
   }
   if (/[/:\s]/.test(name) || name === '.' || name === '..') {
-    throw invalidInput(operation, field, `'${name}' is not a valid interface name (no '/', ':', whitespace, '.' or '..')`);
+    throw invalidInput(
+      operation,
+      field,
+      `'${name}' is not a valid interface name (no '/', ':', whitespace, '.' or '..')`,
+    );
   }
   return name;
 }
@@ -99,7 +103,8 @@ function fromRaw(raw: RawDevice): KernelDevice {
         presharedKey,
         endpoint: p.endpoint,
         persistentKeepalive: p.persistentKeepalive,
-        lastHandshake: p.lastHandshakeSec === 0 && p.lastHandshakeNsec === 0 ? null : p.lastHandshakeSec + p.lastHandshakeNsec / 1e9,
+        lastHandshake:
+          p.lastHandshakeSec === 0 && p.lastHandshakeNsec === 0 ? null : p.lastHandshakeSec + p.lastHandshakeNsec / 1e9,
         rxBytes: p.rxBytes,
         txBytes: p.txBytes,
         protocolVersion: p.protocolVersion,
@@ -131,7 +136,12 @@ export function decodeDeviceMessages(messages: readonly Uint8Array[]): KernelDev
  * node's namespace: the device's UDP socket lives there), placed in `moveToNetnsPath` when given
  * (the NR's namespace), up, with `mtu` (0: the kernel's default, 1420).
  */
-export function createLink(name: string, netnsPath: string | null, moveToNetnsPath: string | null = null, mtu = 0): void {
+export function createLink(
+  name: string,
+  netnsPath: string | null,
+  moveToNetnsPath: string | null = null,
+  mtu = 0,
+): void {
   const link = checkIfname('create link', 'name', name);
   if (!Number.isInteger(mtu) || (mtu !== 0 && (mtu < 68 || mtu > 65535))) {
     throw invalidInput('create link', 'mtu', `${mtu} is outside 68..65535`, link);

@@ -25,7 +25,13 @@ export class KernelWgError extends Error {
   readonly errno: number;
   readonly context: KernelWgErrorContext;
 
-  constructor(code: string, errno: number, message: string, context: KernelWgErrorContext, options?: { cause?: unknown }) {
+  constructor(
+    code: string,
+    errno: number,
+    message: string,
+    context: KernelWgErrorContext,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.code = code;
     this.errno = errno;

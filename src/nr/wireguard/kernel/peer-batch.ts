@@ -22,7 +22,12 @@ const MALFORMED_KEY = 'malformed key: expected standard base64 of 32 bytes';
  * `secrets` receives the preshared key bytes, for the caller to zero once the request has been
  * sent. Throws a KernelWgError (EINVAL) naming the first field of a wrong shape.
  */
-export function packPeers(peers: readonly KernelPeerSet[], operation: string, device: string, secrets: Uint8Array[]): RawPeerBatch {
+export function packPeers(
+  peers: readonly KernelPeerSet[],
+  operation: string,
+  device: string,
+  secrets: Uint8Array[],
+): RawPeerBatch {
   const count = peers.length;
   const refuse = (i: number, field: string, reason: string): never => {
     throw invalidInput(operation, `peers[${i}]${field}`, reason, device);

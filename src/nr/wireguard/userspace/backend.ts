@@ -46,7 +46,10 @@ export function statusFromView(name: string, view: DeviceView): WgDeviceStatus {
 }
 
 function wgError(action: string, device: string, error: unknown): NrError {
-  const reason = error instanceof WgdError || error instanceof UapiError ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error);
+  const reason =
+    error instanceof WgdError || error instanceof UapiError
+      ? `${error.code}: ${error.message}`
+      : String((error as Error)?.message ?? error);
   return new NrError('EWG', `${action} ${device}: ${reason}`, { device }, { cause: error });
 }
 
@@ -79,7 +82,8 @@ export class UserspaceWgBackend implements WgBackend {
   async configure(name: string, config: WgDesiredConfig): Promise<void> {
     await ready();
     const socket = await this.#socketOf(name);
-    if (socket === null) throw new NrError('EWG', `cannot configure WireGuard device ${name}: wgd has no such device`, { device: name });
+    if (socket === null)
+      throw new NrError('EWG', `cannot configure WireGuard device ${name}: wgd has no such device`, { device: name });
     try {
       const request = minimalSetRequest(await this.#uapi.get(socket), config);
       if (request) await this.#uapi.set(socket, request);

@@ -5,7 +5,16 @@
  * allowed IPs are replaced only when its set changed, a planned endpoint is sent only when the
  * device's differs, and peers no longer wanted are removed. null when nothing differs.
  */
-import { AllowedIp, UapiEndpoint, PrivateKey, PublicKey, type PeerOperation, type PeerSection, type SetRequest, type DeviceOperation } from '../../../wg/config.js';
+import {
+  AllowedIp,
+  UapiEndpoint,
+  PrivateKey,
+  PublicKey,
+  type PeerOperation,
+  type PeerSection,
+  type SetRequest,
+  type DeviceOperation,
+} from '../../../wg/config.js';
 import type { DeviceView } from '../../../wg/uapi/view.js';
 import type { WgDesiredConfig } from '../backend.js';
 
@@ -23,7 +32,8 @@ function desiredPrivateKey(config: WgDesiredConfig): PrivateKey {
 export function minimalSetRequest(current: DeviceView, desired: WgDesiredConfig): SetRequest | null {
   const device: DeviceOperation[] = [];
   const privateKey = desiredPrivateKey(desired);
-  if (current.privateKey === null || !current.privateKey.equals(privateKey)) device.push({ kind: 'private_key', privateKey });
+  if (current.privateKey === null || !current.privateKey.equals(privateKey))
+    device.push({ kind: 'private_key', privateKey });
   if (current.listenPort !== desired.listenPort) device.push({ kind: 'listen_port', port: desired.listenPort });
 
   const currentPeers = new Map(current.peers.map((p) => [p.publicKey.hex, p]));
@@ -43,7 +53,8 @@ export function minimalSetRequest(current: DeviceView, desired: WgDesiredConfig)
     }
     const allowed = want.allowedIps.map((text) => AllowedIp.parse(text));
     const haveAllowed = new Set(have?.allowedIps.map((ip) => ip.text) ?? []);
-    const same = have !== undefined && haveAllowed.size === allowed.length && allowed.every((ip) => haveAllowed.has(ip.text));
+    const same =
+      have !== undefined && haveAllowed.size === allowed.length && allowed.every((ip) => haveAllowed.has(ip.text));
     if (!same) {
       operations.push({ kind: 'replace_allowed_ips' });
       for (const allowedIp of allowed) operations.push({ kind: 'allowed_ip', allowedIp });

@@ -20,7 +20,12 @@ function setup(): { desired: WgDesiredConfig; current: KernelDevice; peers: stri
     publicKey: priv.publicKey(),
     listenPort: 51820,
     peers: [
-      { publicKey: peers[0]!, endpoint: '192.0.2.1:51820', allowedIps: ['10.1.1.0/24', '100.64.1.1/32'], persistentKeepalive: 0 },
+      {
+        publicKey: peers[0]!,
+        endpoint: '192.0.2.1:51820',
+        allowedIps: ['10.1.1.0/24', '100.64.1.1/32'],
+        persistentKeepalive: 0,
+      },
       { publicKey: peers[1]!, endpoint: null, allowedIps: ['10.1.2.0/24'], persistentKeepalive: 25 },
     ],
   };
@@ -32,8 +37,28 @@ function setup(): { desired: WgDesiredConfig; current: KernelDevice; peers: stri
     listenPort: 51820,
     fwmark: 0,
     peers: [
-      { publicKey: peers[0]!, presharedKey: null, endpoint: '192.0.2.1:51820', persistentKeepalive: 0, lastHandshake: 5, rxBytes: 1, txBytes: 1, protocolVersion: 1, allowedIps: ['100.64.1.1/32', '10.1.1.0/24'] },
-      { publicKey: peers[1]!, presharedKey: null, endpoint: '198.51.100.9:4000', persistentKeepalive: 25, lastHandshake: null, rxBytes: 0, txBytes: 0, protocolVersion: 1, allowedIps: ['10.1.2.0/24'] },
+      {
+        publicKey: peers[0]!,
+        presharedKey: null,
+        endpoint: '192.0.2.1:51820',
+        persistentKeepalive: 0,
+        lastHandshake: 5,
+        rxBytes: 1,
+        txBytes: 1,
+        protocolVersion: 1,
+        allowedIps: ['100.64.1.1/32', '10.1.1.0/24'],
+      },
+      {
+        publicKey: peers[1]!,
+        presharedKey: null,
+        endpoint: '198.51.100.9:4000',
+        persistentKeepalive: 25,
+        lastHandshake: null,
+        rxBytes: 0,
+        txBytes: 0,
+        protocolVersion: 1,
+        allowedIps: ['10.1.2.0/24'],
+      },
     ],
   };
   return { desired, current, peers };
@@ -65,16 +90,27 @@ test('only the peers that differ are sent, removed peers first, existing ones up
   t.deepEqual(set.peers, [
     { publicKey: stranger, remove: true },
     { publicKey: peers[0]!, updateOnly: true, replaceAllowedIps: true, allowedIps: ['10.1.1.0/24'] },
-    { publicKey: fresh, endpoint: '192.0.2.3:1', persistentKeepalive: 0, replaceAllowedIps: true, allowedIps: ['10.1.3.0/24'] },
+    {
+      publicKey: fresh,
+      endpoint: '192.0.2.3:1',
+      persistentKeepalive: 0,
+      replaceAllowedIps: true,
+      allowedIps: ['10.1.3.0/24'],
+    },
   ]);
   t.is(set.privateKey, undefined);
   t.is(set.listenPort, undefined);
 });
 
-test('a new private key or listen port is sent; listen port 0 leaves the kernel\'s choice alone', (t) => {
+test("a new private key or listen port is sent; listen port 0 leaves the kernel's choice alone", (t) => {
   const { desired, current } = setup();
   const other = SecretKey.fromBytes(randomBytes(32));
-  const r = configurationDiff(current, { ...desired, privateKey: other, publicKey: other.publicKey(), listenPort: 40000 });
+  const r = configurationDiff(current, {
+    ...desired,
+    privateKey: other,
+    publicKey: other.publicKey(),
+    listenPort: 40000,
+  });
   t.is(r.set.privateKey, other);
   t.is(r.set.listenPort, 40000);
   t.is(configurationDiff(current, { ...desired, listenPort: 0 }).changes, 0);

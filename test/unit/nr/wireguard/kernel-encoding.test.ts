@@ -67,7 +67,9 @@ function checkSplit(
     t.is(msg.cmd, WG_CMD_SET_DEVICE);
     t.is(msg.version, 1);
     t.is(one(msg.attrs, WGDEVICE_A.IFNAME)?.data.toString('latin1'), `${ifname}\0`, `message ${m} names the device`);
-    const deviceAttrs = msg.attrs.filter((a) => a.type !== WGDEVICE_A.IFNAME && a.type !== WGDEVICE_A.PEERS).map((a) => a.type);
+    const deviceAttrs = msg.attrs
+      .filter((a) => a.type !== WGDEVICE_A.IFNAME && a.type !== WGDEVICE_A.PEERS)
+      .map((a) => a.type);
     if (m > 0) t.is(deviceAttrs.length, 0, `message ${m} carries no device attribute or REPLACE_PEERS`);
     const peers = one(msg.attrs, WGDEVICE_A.PEERS);
     if (!peers) return;
@@ -110,7 +112,14 @@ test('a small SET_DEVICE is one message laid out attribute by attribute as the f
     fwmark: 0x42,
     replacePeers: true,
     peers: [
-      { publicKey: pk1, presharedKey: psk, endpoint: '192.0.2.7:51000', persistentKeepalive: 25, replaceAllowedIps: true, allowedIps: ['10.1.2.0/24', 'fd00::/64'] },
+      {
+        publicKey: pk1,
+        presharedKey: psk,
+        endpoint: '192.0.2.7:51000',
+        persistentKeepalive: 25,
+        replaceAllowedIps: true,
+        allowedIps: ['10.1.2.0/24', 'fd00::/64'],
+      },
       { publicKey: pk2, endpoint: '[2001:db8::1]:443', updateOnly: true },
       { publicKey: key(), remove: true, allowedIps: ['10.9.9.9/32'] },
     ],
@@ -119,7 +128,14 @@ test('a small SET_DEVICE is one message laid out attribute by attribute as the f
   const msg = message(buf!);
   t.deepEqual(
     msg.attrs.map((a) => a.type),
-    [WGDEVICE_A.IFNAME, WGDEVICE_A.PRIVATE_KEY, WGDEVICE_A.LISTEN_PORT, WGDEVICE_A.FWMARK, WGDEVICE_A.FLAGS, WGDEVICE_A.PEERS],
+    [
+      WGDEVICE_A.IFNAME,
+      WGDEVICE_A.PRIVATE_KEY,
+      WGDEVICE_A.LISTEN_PORT,
+      WGDEVICE_A.FWMARK,
+      WGDEVICE_A.FLAGS,
+      WGDEVICE_A.PEERS,
+    ],
   );
   t.deepEqual(one(msg.attrs, WGDEVICE_A.PRIVATE_KEY)?.data, Buffer.from(priv.bytes()));
   t.is(u16(one(msg.attrs, WGDEVICE_A.LISTEN_PORT)), 51820);
@@ -130,7 +146,17 @@ test('a small SET_DEVICE is one message laid out attribute by attribute as the f
   t.true(peers.every((p) => p.nested));
 
   const p1 = attrs(peers[0]!.data);
-  t.deepEqual(p1.map((a) => a.type), [WGPEER_A.PUBLIC_KEY, WGPEER_A.FLAGS, WGPEER_A.PRESHARED_KEY, WGPEER_A.ENDPOINT, WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL, WGPEER_A.ALLOWEDIPS]);
+  t.deepEqual(
+    p1.map((a) => a.type),
+    [
+      WGPEER_A.PUBLIC_KEY,
+      WGPEER_A.FLAGS,
+      WGPEER_A.PRESHARED_KEY,
+      WGPEER_A.ENDPOINT,
+      WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL,
+      WGPEER_A.ALLOWEDIPS,
+    ],
+  );
   t.is(one(p1, WGPEER_A.PUBLIC_KEY)?.data.toString('base64'), pk1);
   t.is(u32(one(p1, WGPEER_A.FLAGS)), 2, 'REPLACE_ALLOWEDIPS');
   t.deepEqual(one(p1, WGPEER_A.PRESHARED_KEY)?.data, Buffer.from(psk.bytes()));
@@ -141,10 +167,13 @@ test('a small SET_DEVICE is one message laid out attribute by attribute as the f
   t.deepEqual([...ep.subarray(4, 8)], [192, 0, 2, 7]);
   t.is(u16(one(p1, WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL)), 25);
   const aips = attrs(one(p1, WGPEER_A.ALLOWEDIPS)!.data).map((a) => attrs(a.data));
-  t.deepEqual(aips.map((a) => a.map((x) => x.type)), [
-    [WGALLOWEDIP_A.FAMILY, WGALLOWEDIP_A.IPADDR, WGALLOWEDIP_A.CIDR_MASK],
-    [WGALLOWEDIP_A.FAMILY, WGALLOWEDIP_A.IPADDR, WGALLOWEDIP_A.CIDR_MASK],
-  ]);
+  t.deepEqual(
+    aips.map((a) => a.map((x) => x.type)),
+    [
+      [WGALLOWEDIP_A.FAMILY, WGALLOWEDIP_A.IPADDR, WGALLOWEDIP_A.CIDR_MASK],
+      [WGALLOWEDIP_A.FAMILY, WGALLOWEDIP_A.IPADDR, WGALLOWEDIP_A.CIDR_MASK],
+    ],
+  );
   t.is(u16(one(aips[0]!, WGALLOWEDIP_A.FAMILY)), 2);
   t.deepEqual([...one(aips[0]!, WGALLOWEDIP_A.IPADDR)!.data], [10, 1, 2, 0]);
   t.is(one(aips[0]!, WGALLOWEDIP_A.CIDR_MASK)!.data[0], 24);
@@ -161,7 +190,11 @@ test('a small SET_DEVICE is one message laid out attribute by attribute as the f
   t.is(ep6.subarray(8, 24).toString('hex'), '20010db8000000000000000000000001');
 
   const p3 = attrs(peers[2]!.data);
-  t.deepEqual(p3.map((a) => a.type), [WGPEER_A.PUBLIC_KEY, WGPEER_A.FLAGS], 'a removed peer carries only its key and REMOVE_ME');
+  t.deepEqual(
+    p3.map((a) => a.type),
+    [WGPEER_A.PUBLIC_KEY, WGPEER_A.FLAGS],
+    'a removed peer carries only its key and REMOVE_ME',
+  );
   t.is(u32(one(p3, WGPEER_A.FLAGS)), 1);
 });
 
@@ -172,20 +205,28 @@ test('a null private or preshared key is sent as 32 zero bytes (the family\'s "r
   t.deepEqual(one(peer, WGPEER_A.PRESHARED_KEY)?.data, Buffer.alloc(32));
 });
 
-test('2,000 peers with 4 allowed IPs each split into ≤ 8 KiB messages by wg(8)\'s rules and decode back exactly', (t) => {
+test("2,000 peers with 4 allowed IPs each split into ≤ 8 KiB messages by wg(8)'s rules and decode back exactly", (t) => {
   const peers: KernelPeerSet[] = Array.from({ length: 2000 }, (_, i) => ({
     publicKey: key(),
     endpoint: `198.51.100.${i % 250}:${10000 + i}`,
     persistentKeepalive: i % 30,
     allowedIps: allowedIpsFor(i, 4),
   }));
-  const messages = encode({ privateKey: SecretKey.fromBytes(randomBytes(32)), listenPort: 1234, replacePeers: true, peers });
+  const messages = encode({
+    privateKey: SecretKey.fromBytes(randomBytes(32)),
+    listenPort: 1234,
+    replacePeers: true,
+    peers,
+  });
   t.true(messages.length > 1, `${messages.length} messages`);
   t.is(u32(one(message(messages[0]!).attrs, WGDEVICE_A.FLAGS)), 1, 'REPLACE_PEERS in the first message');
   const fragments = checkSplit(t, messages, 'wg0', MAX);
   // Every peer's first fragment carries its endpoint; the fragments add up to 4 allowed IPs each.
   const firsts = fragments.filter((f) => f.first);
-  t.deepEqual(firsts.map((f) => f.key), peers.map((p) => p.publicKey));
+  t.deepEqual(
+    firsts.map((f) => f.key),
+    peers.map((p) => p.publicKey),
+  );
   const total = new Map<string, number>();
   for (const f of fragments) total.set(f.key, (total.get(f.key) ?? 0) + f.allowedIps);
   t.true([...total.values()].every((n) => n === 4));
@@ -196,7 +237,11 @@ test('2,000 peers with 4 allowed IPs each split into ≤ 8 KiB messages by wg(8)
   const decoded = decodeDeviceMessages(messages);
   t.is(decoded.peers.length, 2000);
   decoded.peers.forEach((p, i) => {
-    if (p.publicKey !== peers[i]!.publicKey || p.endpoint !== peers[i]!.endpoint || p.persistentKeepalive !== peers[i]!.persistentKeepalive) {
+    if (
+      p.publicKey !== peers[i]!.publicKey ||
+      p.endpoint !== peers[i]!.endpoint ||
+      p.persistentKeepalive !== peers[i]!.persistentKeepalive
+    ) {
       t.fail(`peer ${i} differs after decoding`);
     }
     if (p.allowedIps.join() !== peers[i]!.allowedIps!.join()) t.fail(`peer ${i} allowed IPs differ`);
@@ -214,9 +259,16 @@ test('1 peer with 20,000 allowed IPs is continued over many messages repeating o
   const fragments = checkSplit(t, messages, 'wg0', MAX);
   t.is(fragments.length, messages.length, 'one fragment of the peer per message');
   t.true(fragments.every((f) => f.key === publicKey));
-  t.deepEqual(fragments[0]!.attrs, [WGPEER_A.FLAGS, WGPEER_A.ENDPOINT, WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL], 'flags (REPLACE_ALLOWEDIPS), endpoint and keepalive only in the first fragment');
+  t.deepEqual(
+    fragments[0]!.attrs,
+    [WGPEER_A.FLAGS, WGPEER_A.ENDPOINT, WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL],
+    'flags (REPLACE_ALLOWEDIPS), endpoint and keepalive only in the first fragment',
+  );
   t.true(fragments.slice(1).every((f) => !f.first && f.attrs.length === 0));
-  t.is(fragments.reduce((n, f) => n + f.allowedIps, 0), 20000);
+  t.is(
+    fragments.reduce((n, f) => n + f.allowedIps, 0),
+    20000,
+  );
 
   const decoded = decodeDeviceMessages(messages);
   t.is(decoded.peers.length, 1);
@@ -230,7 +282,10 @@ test('an update-only peer keeps UPDATE_ONLY on its continuations, so they cannot
   t.true(messages.length > 1);
   for (const buf of messages.slice(1)) {
     const peer = attrs(attrs(one(message(buf).attrs, WGDEVICE_A.PEERS)!.data)[0]!.data);
-    t.deepEqual(peer.map((a) => a.type), [WGPEER_A.PUBLIC_KEY, WGPEER_A.FLAGS, WGPEER_A.ALLOWEDIPS]);
+    t.deepEqual(
+      peer.map((a) => a.type),
+      [WGPEER_A.PUBLIC_KEY, WGPEER_A.FLAGS, WGPEER_A.ALLOWEDIPS],
+    );
     t.is(u32(one(peer, WGPEER_A.FLAGS)), 4);
   }
 });
@@ -252,7 +307,9 @@ test('any mix of peers and allowed IPs splits within any message size and decode
         return (
           decoded.listenPort === 7 &&
           decoded.peers.length === peers.length &&
-          decoded.peers.every((p, i) => p.publicKey === peers[i]!.publicKey && p.allowedIps.join() === peers[i]!.allowedIps!.join())
+          decoded.peers.every(
+            (p, i) => p.publicKey === peers[i]!.publicKey && p.allowedIps.join() === peers[i]!.allowedIps!.join(),
+          )
         );
       },
     ),
@@ -260,8 +317,10 @@ test('any mix of peers and allowed IPs splits within any message size and decode
   );
 });
 
-test('a message size too small for one peer\'s first attributes is refused rather than looping', (t) => {
-  const error = t.throws(() => encode({ peers: [{ publicKey: key(), endpoint: '[2001:db8::1]:1', allowedIps: ['10.0.0.0/8'] }] }, 80));
+test("a message size too small for one peer's first attributes is refused rather than looping", (t) => {
+  const error = t.throws(() =>
+    encode({ peers: [{ publicKey: key(), endpoint: '[2001:db8::1]:1', allowedIps: ['10.0.0.0/8'] }] }, 80),
+  );
   t.is((error as KernelWgError & { code: string }).code, 'EMSGSIZE');
 });
 
@@ -270,12 +329,28 @@ test('bad input is refused naming the field and the reason, never echoing a key,
   const cases: Array<[KernelDeviceSet, string, RegExp]> = [
     [{ peers: [{ publicKey: secretLooking }] }, 'peers[0].publicKey', /malformed key/],
     [{ peers: [{ publicKey: key() }, { publicKey: 'not base64 at all!' }] }, 'peers[1].publicKey', /malformed key/],
-    [{ peers: [{ publicKey: key(), allowedIps: ['10.0.0.0/8', '10.0.0.1/33'] }] }, 'peers[0].allowedIps[1]', /prefix length must be 0..32/],
-    [{ peers: [{ publicKey: key(), allowedIps: ['fd00::/129'] }] }, 'peers[0].allowedIps[0]', /prefix length must be 0..128/],
-    [{ peers: [{ publicKey: key(), allowedIps: ['host.example/24'] }] }, 'peers[0].allowedIps[0]', /not a numeric IP address/],
+    [
+      { peers: [{ publicKey: key(), allowedIps: ['10.0.0.0/8', '10.0.0.1/33'] }] },
+      'peers[0].allowedIps[1]',
+      /prefix length must be 0..32/,
+    ],
+    [
+      { peers: [{ publicKey: key(), allowedIps: ['fd00::/129'] }] },
+      'peers[0].allowedIps[0]',
+      /prefix length must be 0..128/,
+    ],
+    [
+      { peers: [{ publicKey: key(), allowedIps: ['host.example/24'] }] },
+      'peers[0].allowedIps[0]',
+      /not a numeric IP address/,
+    ],
     [{ peers: [{ publicKey: key(), endpoint: '192.0.2.1' }] }, 'peers[0].endpoint', /IPv4:port/],
     [{ peers: [{ publicKey: key(), endpoint: '192.0.2.1:70000' }] }, 'peers[0].endpoint', /port must be 0..65535/],
-    [{ peers: [{ publicKey: key(), endpoint: '[2001:db8::1%eth0]:1' }] }, 'peers[0].endpoint', /not a numeric IP address/],
+    [
+      { peers: [{ publicKey: key(), endpoint: '[2001:db8::1%eth0]:1' }] },
+      'peers[0].endpoint',
+      /not a numeric IP address/,
+    ],
     [{ peers: [{ publicKey: key(), persistentKeepalive: 70000 }] }, 'peers[0].persistentKeepalive', /0..65535/],
     [{ listenPort: -1 }, 'listenPort', /0..65535/],
     [{ listenPort: 1.5 }, 'listenPort', /integer/],

@@ -5,7 +5,16 @@ export const NLM_F_ACK = 0x4;
 export const NLA_F_NESTED = 0x8000;
 export const WG_CMD_SET_DEVICE = 1;
 
-export const WGDEVICE_A = { IFINDEX: 1, IFNAME: 2, PRIVATE_KEY: 3, PUBLIC_KEY: 4, FLAGS: 5, LISTEN_PORT: 6, FWMARK: 7, PEERS: 8 } as const;
+export const WGDEVICE_A = {
+  IFINDEX: 1,
+  IFNAME: 2,
+  PRIVATE_KEY: 3,
+  PUBLIC_KEY: 4,
+  FLAGS: 5,
+  LISTEN_PORT: 6,
+  FWMARK: 7,
+  PEERS: 8,
+} as const;
 export const WGPEER_A = {
   PUBLIC_KEY: 1,
   PRESHARED_KEY: 2,
@@ -38,7 +47,8 @@ export function attrs(data: Buffer): Attr[] {
     if (data.length - pos < 4) throw new Error(`truncated attribute header at ${pos}`);
     const len = data.readUInt16LE(pos);
     const type = data.readUInt16LE(pos + 2);
-    if (len < 4 || pos + len > data.length) throw new Error(`attribute length ${len} at ${pos} overruns ${data.length}`);
+    if (len < 4 || pos + len > data.length)
+      throw new Error(`attribute length ${len} at ${pos} overruns ${data.length}`);
     out.push({ type: type & 0x3fff, nested: (type & NLA_F_NESTED) !== 0, data: data.subarray(pos + 4, pos + len) });
     pos += (len + 3) & ~3;
   }

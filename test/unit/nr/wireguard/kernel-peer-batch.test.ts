@@ -38,8 +38,12 @@ test('any mix of optional peer fields (preshared key set or removed, endpoint v4
       psk: fc.constantFrom<'set' | 'none' | 'absent'>('set', 'none', 'absent'),
       endpoint: fc.option(
         fc.oneof(
-          fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 0, max: 65535 })).map(([a, p]) => `198.51.100.${a}:${p}`),
-          fc.tuple(fc.integer({ min: 1, max: 0xffff }), fc.integer({ min: 0, max: 65535 })).map(([a, p]) => `[2001:db8::${a.toString(16)}]:${p}`),
+          fc
+            .tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 0, max: 65535 }))
+            .map(([a, p]) => `198.51.100.${a}:${p}`),
+          fc
+            .tuple(fc.integer({ min: 1, max: 0xffff }), fc.integer({ min: 0, max: 65535 }))
+            .map(([a, p]) => `[2001:db8::${a.toString(16)}]:${p}`),
         ),
         { nil: undefined },
       ),
@@ -50,31 +54,37 @@ test('any mix of optional peer fields (preshared key set or removed, endpoint v4
     { requiredKeys: ['psk', 'ips', 'replaceAllowedIps'] },
   );
   fc.assert(
-    fc.property(fc.array(peerArb, { minLength: 1, maxLength: 60 }), fc.integer({ min: 600, max: 8192 }), (specs, max) => {
-      const psks = specs.map(() => SecretKey.fromBytes(randomBytes(32)));
-      const peers: KernelPeerSet[] = specs.map((s, i) => ({
-        publicKey: randomBytes(32).toString('base64'),
-        ...(s.psk === 'set' ? { presharedKey: psks[i]! } : s.psk === 'none' ? { presharedKey: null } : {}),
-        ...(s.endpoint !== undefined ? { endpoint: s.endpoint } : {}),
-        ...(s.keepalive !== undefined ? { persistentKeepalive: s.keepalive } : {}),
-        replaceAllowedIps: s.replaceAllowedIps,
-        allowedIps: Array.from({ length: s.ips }, (_, j) => (j % 2 ? `fd00:1:${(i + 1).toString(16)}::${j}/128` : `10.${i & 255}.${j}.0/24`)),
-      }));
-      const decoded = decodeDeviceMessages(encode({ peers }, max));
-      if (decoded.peers.length !== peers.length) return false;
-      return decoded.peers.every((d, i) => {
-        const s = specs[i]!;
-        const expectedPsk = s.psk === 'set' ? Buffer.from(psks[i]!.bytes()).toString('hex') : null;
-        const gotPsk = d.presharedKey ? Buffer.from(d.presharedKey.bytes()).toString('hex') : null;
-        return (
-          d.publicKey === peers[i]!.publicKey &&
-          gotPsk === expectedPsk &&
-          d.endpoint === (s.endpoint ?? null) &&
-          d.persistentKeepalive === (s.keepalive ?? 0) &&
-          d.allowedIps.join() === peers[i]!.allowedIps!.join()
-        );
-      });
-    }),
+    fc.property(
+      fc.array(peerArb, { minLength: 1, maxLength: 60 }),
+      fc.integer({ min: 600, max: 8192 }),
+      (specs, max) => {
+        const psks = specs.map(() => SecretKey.fromBytes(randomBytes(32)));
+        const peers: KernelPeerSet[] = specs.map((s, i) => ({
+          publicKey: randomBytes(32).toString('base64'),
+          ...(s.psk === 'set' ? { presharedKey: psks[i]! } : s.psk === 'none' ? { presharedKey: null } : {}),
+          ...(s.endpoint !== undefined ? { endpoint: s.endpoint } : {}),
+          ...(s.keepalive !== undefined ? { persistentKeepalive: s.keepalive } : {}),
+          replaceAllowedIps: s.replaceAllowedIps,
+          allowedIps: Array.from({ length: s.ips }, (_, j) =>
+            j % 2 ? `fd00:1:${(i + 1).toString(16)}::${j}/128` : `10.${i & 255}.${j}.0/24`,
+          ),
+        }));
+        const decoded = decodeDeviceMessages(encode({ peers }, max));
+        if (decoded.peers.length !== peers.length) return false;
+        return decoded.peers.every((d, i) => {
+          const s = specs[i]!;
+          const expectedPsk = s.psk === 'set' ? Buffer.from(psks[i]!.bytes()).toString('hex') : null;
+          const gotPsk = d.presharedKey ? Buffer.from(d.presharedKey.bytes()).toString('hex') : null;
+          return (
+            d.publicKey === peers[i]!.publicKey &&
+            gotPsk === expectedPsk &&
+            d.endpoint === (s.endpoint ?? null) &&
+            d.persistentKeepalive === (s.keepalive ?? 0) &&
+            d.allowedIps.join() === peers[i]!.allowedIps!.join()
+          );
+        });
+      },
+    ),
     { numRuns: 150 },
   );
   t.pass();
@@ -85,10 +95,12 @@ test('a public key is accepted exactly when it is canonical standard base64 of 3
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \u0141\u0130';
   const nearKey = fc.oneof(
     // A real key with one character changed somewhere.
-    fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat(43), fc.constantFrom(...alphabet)).map(([bytes, at, c]) => {
-      const text = Buffer.from(bytes).toString('base64');
-      return text.slice(0, at) + c + text.slice(at + 1);
-    }),
+    fc
+      .tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat(43), fc.constantFrom(...alphabet))
+      .map(([bytes, at, c]) => {
+        const text = Buffer.from(bytes).toString('base64');
+        return text.slice(0, at) + c + text.slice(at + 1);
+      }),
     fc.string({ unit: fc.constantFrom(...alphabet), minLength: 42, maxLength: 46 }),
   );
   fc.assert(
@@ -119,9 +131,17 @@ test('text that a lossy conversion would turn valid (non-ASCII, NUL) is refused 
   const aliasKey = '\u0141' + good.slice(1);
   const cases: Array<[KernelPeerSet[], string, RegExp]> = [
     [[{ publicKey: good }, { publicKey: aliasKey }], 'peers[1].publicKey', /malformed key/],
-    [[{ publicKey: good, endpoint: '192.0.2.1:5182\u0130' }], 'peers[0].endpoint', /'192.0.2.1:5182\?': contains a character that is not printable ASCII/],
+    [
+      [{ publicKey: good, endpoint: '192.0.2.1:5182\u0130' }],
+      'peers[0].endpoint',
+      /'192.0.2.1:5182\?': contains a character that is not printable ASCII/,
+    ],
     [[{ publicKey: good, endpoint: '192.0.2.1\u0000:1' }], 'peers[0].endpoint', /not printable ASCII/],
-    [[{ publicKey: good, allowedIps: ['10.0.0.0/8', '1\u0130.0.0.0/8'] }], 'peers[0].allowedIps[1]', /not printable ASCII/],
+    [
+      [{ publicKey: good, allowedIps: ['10.0.0.0/8', '1\u0130.0.0.0/8'] }],
+      'peers[0].allowedIps[1]',
+      /not printable ASCII/,
+    ],
     [[{ publicKey: good, allowedIps: ['10.0.0.0/8\u0000'] }], 'peers[0].allowedIps[0]', /not printable ASCII/],
     [[{ publicKey: good, allowedIps: ['10.0.0.0/8 '] }], 'peers[0].allowedIps[0]', /not printable ASCII/],
     [[{ publicKey: good, allowedIps: ['10.0.0.0/8' + '0'.repeat(80)] }], 'peers[0].allowedIps[0]', /too long/],

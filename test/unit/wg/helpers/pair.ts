@@ -38,7 +38,11 @@ export class Node {
   readonly delivered: Uint8Array[] = [];
   readonly drops: { reason: DropReason; detail: string }[] = [];
 
-  constructor(readonly name: string, readonly clock: FakeClock, endpoint: Endpoint) {
+  constructor(
+    readonly name: string,
+    readonly clock: FakeClock,
+    endpoint: Endpoint,
+  ) {
     this.privateKey = generatePrivateKey();
     this.publicKey = publicKeyOf(this.privateKey);
     this.endpoint = endpoint;
@@ -100,7 +104,9 @@ export class Pair {
           break;
         case 'installKeypair':
           node.transport.install(output.keypair);
-          if (output.keypair.initiator) for (const bytes of node.transport.flush(this.clock.monotonic)) this.#transmit(node, node.peerEndpoint!, bytes);
+          if (output.keypair.initiator)
+            for (const bytes of node.transport.flush(this.clock.monotonic))
+              this.#transmit(node, node.peerEndpoint!, bytes);
           break;
         case 'removeKeypair':
           node.transport.remove(output.localIndex);
@@ -109,7 +115,8 @@ export class Pair {
           node.transport.expireAll();
           break;
         case 'sendKeepalive':
-          for (const bytes of node.transport.sendKeepalive(this.clock.monotonic)) this.#transmit(node, node.peerEndpoint!, bytes);
+          for (const bytes of node.transport.sendKeepalive(this.clock.monotonic))
+            this.#transmit(node, node.peerEndpoint!, bytes);
           break;
         case 'dropQueued':
           node.transport.dropQueued();
@@ -128,14 +135,17 @@ export class Pair {
 
   /** Delivers one datagram to the node at its destination. */
   deliver(datagram: Datagram): void {
-    const to = [this.a, this.b].find((n) => n.endpoint.address === datagram.to.address && n.endpoint.port === datagram.to.port);
+    const to = [this.a, this.b].find(
+      (n) => n.endpoint.address === datagram.to.address && n.endpoint.port === datagram.to.port,
+    );
     if (!to) return;
     const type = datagram.bytes[0];
     if (type === 4) {
       const opened = to.transport.open(datagram.bytes, this.clock.monotonic);
       if (opened.ok && !opened.keepalive) to.delivered.push(opened.plaintext);
       // a confirmed keypair lets the data plane send what it queued
-      if (opened.ok) for (const bytes of to.transport.flush(this.clock.monotonic)) this.#transmit(to, to.peerEndpoint!, bytes);
+      if (opened.ok)
+        for (const bytes of to.transport.flush(this.clock.monotonic)) this.#transmit(to, to.peerEndpoint!, bytes);
     } else {
       this.apply(to, to.core.receiveHandshake(datagram.bytes, datagram.from.endpoint, to.underLoad));
     }

@@ -13,7 +13,12 @@
  * The check must run only after the packet authenticated: an unauthenticated
  * counter would let anyone move the window.
  */
-import { REJECT_AFTER_MESSAGES, REPLAY_RING_WORDS, REPLAY_WINDOW_SIZE, REPLAY_WORD_BITS } from '../../../../src/wg/constants.js';
+import {
+  REJECT_AFTER_MESSAGES,
+  REPLAY_RING_WORDS,
+  REPLAY_WINDOW_SIZE,
+  REPLAY_WORD_BITS,
+} from '../../../../src/wg/constants.js';
 
 const WORD_BITS_LOG = 6n; // 2^6 = REPLAY_WORD_BITS
 const RING_MASK = BigInt(REPLAY_RING_WORDS - 1);

@@ -33,10 +33,20 @@ export function paddedLength(length: number, mtu: number): number {
   return Math.min(padded, Math.max(length, mtu));
 }
 
-export function encryptTransport(remoteIndex: number, sendKey: Uint8Array, counter: bigint, packet: Uint8Array, mtu: number): Uint8Array {
+export function encryptTransport(
+  remoteIndex: number,
+  sendKey: Uint8Array,
+  counter: bigint,
+  packet: Uint8Array,
+  mtu: number,
+): Uint8Array {
   const plaintext = new Uint8Array(paddedLength(packet.length, mtu));
   plaintext.set(packet);
-  return serializeTransport({ receiverIndex: remoteIndex, counter, encryptedPacket: AEAD(sendKey, counter, plaintext, new Uint8Array(0)) });
+  return serializeTransport({
+    receiverIndex: remoteIndex,
+    counter,
+    encryptedPacket: AEAD(sendKey, counter, plaintext, new Uint8Array(0)),
+  });
 }
 
 /** The padded plaintext of a transport message, or null when it does not authenticate. No replay check here. */
@@ -61,7 +71,13 @@ export class PeerTransport {
   previous: Slot | null = null;
   next: Slot | null = null;
   readonly queue: Uint8Array[] = [];
-  #activity: { -readonly [K in 'lastDataSentAt' | 'lastDataReceivedAt' | 'lastAuthenticatedSentAt' | 'lastAuthenticatedReceivedAt']: number | null } = {
+  #activity: {
+    -readonly [K in
+      | 'lastDataSentAt'
+      | 'lastDataReceivedAt'
+      | 'lastAuthenticatedSentAt'
+      | 'lastAuthenticatedReceivedAt']: number | null;
+  } = {
     lastDataSentAt: null,
     lastDataReceivedAt: null,
     lastAuthenticatedSentAt: null,
@@ -69,7 +85,10 @@ export class PeerTransport {
   };
   #confirmedNext = false;
 
-  constructor(readonly publicKey: WgKey, readonly mtu = 1420) {}
+  constructor(
+    readonly publicKey: WgKey,
+    readonly mtu = 1420,
+  ) {}
 
   /** installKeypair: an initiator's keypair is usable at once, a responder's waits in `next` for its first packet. */
   install(keypair: InstalledKeypair): void {
@@ -133,7 +152,8 @@ export class PeerTransport {
   /** Authenticates a transport message; the first one on `next` promotes it to current (and is reported). */
   open(bytes: Uint8Array, now: number): OpenResult {
     const parsed = parseMessage(bytes);
-    if (!parsed.ok || parsed.message.type !== 4 || bytes.length < TRANSPORT_MINIMUM_LENGTH) return { ok: false, reason: 'malformed' };
+    if (!parsed.ok || parsed.message.type !== 4 || bytes.length < TRANSPORT_MINIMUM_LENGTH)
+      return { ok: false, reason: 'malformed' };
     const message = parsed.message;
     const slot = [this.current, this.previous, this.next].find((s) => s?.keypair.localIndex === message.receiverIndex);
     if (!slot) return { ok: false, reason: 'unknown-index' };
