@@ -75,3 +75,23 @@ export function createLog(options: LogOptions): Log {
     logger[chosen](subjectOf(message), message);
   };
 }
+
+/**
+ * The sentences of a daemon's log text: each JSON line's `msg`, other lines as they are — for
+ * readers (tests, the sim) that look for a sentence such as `network "x": revision 6 queued`,
+ * which a JSON line holds with its quotes escaped.
+ */
+export function logMessages(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      if (!line.startsWith('{')) return line;
+      try {
+        const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+        return typeof msg === 'string' ? msg : line;
+      } catch {
+        return line;
+      }
+    })
+    .join('\n');
+}

@@ -6,6 +6,7 @@
  * the nodes through the store with no hand-pushing. Everything lives inside the world's
  * namespaces and is ended by the world's teardown.
  */
+import { logMessages } from '../common/log.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EtcdCluster } from './etcd-cluster.js';
@@ -152,7 +153,7 @@ export class SimFleet {
   /** The agent's log so far (for failure messages). */
   agentLog(node: SimNode): string {
     const proc = this.agents.get(node.id);
-    return proc ? proc.stderr : '';
+    return proc ? logMessages(proc.stderr) : '';
   }
 
   /** A workload namespace attached to the node's NR of `network` through its networkd. */
