@@ -41,18 +41,30 @@ export interface EtcdMember extends EtcdMemberPlacement {
 // zap logs "serving client traffic (in)securely" once the member has joined and serves clients.
 const READY = /serving client traffic/;
 
-/** A free TCP port on 127.0.0.1 (bound, then released: the kernel does not hand it out again soon). */
+/**
+ * A free TCP port on 127.0.0.1, drawn at random from 20000–32767: below the kernel's ephemeral
+ * range (32768+), so no outgoing connection of this machine takes it between the check and
+ * etcd's bind, and at random so that clusters started at the same moment by parallel tests
+ * rarely draw the same one (`onLoopback` starts again on new ports when one does).
+ */
 export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let tries = 0; tries < 64; tries++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (await portIsFree(port)) return port;
+  }
+  throw new HarnessError('SPAWN_FAILED', 'no free port on 127.0.0.1 in 20000-32767 after 64 tries', {});
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
+
+/** Attempts at starting a loopback cluster on fresh ports, when a port was taken meanwhile. */
+const LOOPBACK_START_ATTEMPTS = 3;
 
 export class EtcdCluster {
   readonly members: EtcdMember[];
@@ -68,17 +80,32 @@ export class EtcdCluster {
     world: World,
     opts: { size?: number; tls?: (index: number) => EtcdTlsFiles } = {},
   ): Promise<EtcdCluster> {
-    const placements: EtcdMemberPlacement[] = [];
-    for (let i = 0; i < (opts.size ?? 3); i++) {
-      const tls = opts.tls?.(i);
-      placements.push({
-        host: '127.0.0.1',
-        clientPort: await freeLoopbackPort(),
-        peerPort: await freeLoopbackPort(),
-        ...(tls ? { tls } : {}),
-      });
+    for (let attempt = 1; ; attempt++) {
+      const placements: EtcdMemberPlacement[] = [];
+      const taken = new Set<number>();
+      const port = async () => {
+        let p = await freeLoopbackPort();
+        while (taken.has(p)) p = await freeLoopbackPort();
+        taken.add(p);
+        return p;
+      };
+      for (let i = 0; i < (opts.size ?? 3); i++) {
+        const tls = opts.tls?.(i);
+        placements.push({
+          host: '127.0.0.1',
+          clientPort: await port(),
+          peerPort: await port(),
+          ...(tls ? { tls } : {}),
+        });
+      }
+      try {
+        return await EtcdCluster.start(world, placements);
+      } catch (e) {
+        // A port checked free can still be taken before etcd binds it (another test's cluster):
+        // the members were stopped; start again on new ports.
+        if (attempt >= LOOPBACK_START_ATTEMPTS) throw e;
+      }
     }
-    return EtcdCluster.start(world, placements);
   }
 
   /** Starts one member per placement as a new cluster and waits until every member serves. */
@@ -102,7 +129,12 @@ export class EtcdCluster {
     }
     const cluster = new EtcdCluster(world, members);
     for (let i = 0; i < members.length; i++) cluster.startMember(i, 'new');
-    await Promise.all(members.map((_, i) => cluster.waitReady(i)));
+    try {
+      await Promise.all(members.map((_, i) => cluster.waitReady(i)));
+    } catch (e) {
+      for (let i = 0; i < members.length; i++) await cluster.kill(i);
+      throw e;
+    }
     return cluster;
   }
 

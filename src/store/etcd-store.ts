@@ -150,15 +150,22 @@ export class EtcdStore implements DefinitionStore {
       });
     const stored = storedResourcesOf(def);
     const guard = existing ? { modRevision: existing.metaModRevision } : { absent: true as const };
-    if (opts.replace) {
-      // Whatever was there goes: resources of the old definition that the new one lacks included.
-      const removed = (existing?.resources ?? [])
-        .filter((s) => !def.resources.some((r) => r.node === s.resource.node))
-        .map((s) => s.resource.node);
-      await this.writeNetwork(def.name, guard, stored, removed, metaWithResources(def, def.resources));
-    } else {
-      await this.writeNetwork(def.name, guard, stored, [], metaWithResources(def, def.resources));
-    }
+    // With replace, whatever was there goes: resources of the old definition that the new one lacks included.
+    const removed = opts.replace
+      ? (existing?.resources ?? [])
+          .filter((s) => !def.resources.some((r) => r.node === s.resource.node))
+          .map((s) => s.resource.node)
+      : [];
+    const won = await this.writeNetwork(def.name, guard, stored, removed, metaWithResources(def, def.resources));
+    if (won) return;
+    // Another writer created (or changed) the network between our read and our write.
+    if (!existing && !opts.replace)
+      throw new StoreError('EEXISTS', `network "${def.name}" already exists in ${this.description}`, {
+        network: def.name,
+      });
+    throw new StoreError('ECONFLICT', `network "${def.name}" changed by another writer while being written`, {
+      network: def.name,
+    });
   }
 
   async editNetwork(name: string, change: DefinitionChange): Promise<EditResult> {
@@ -198,6 +205,7 @@ export class EtcdStore implements DefinitionStore {
     meta: NetworkMeta,
   ): Promise<boolean> {
     const mk = metaKey(name);
+    const metaText = JSON.stringify(meta);
     const ops = [
       ...put.map((s) => ({ key: resourceKey(name, s.resource.node), value: JSON.stringify(s) })),
       ...remove.map((node) => ({ key: resourceKey(name, node), value: null })),
@@ -211,9 +219,15 @@ export class EtcdStore implements DefinitionStore {
       const clauses = batch.map((op) =>
         op.value === null ? this.client.delete().key(op.key) : this.client.put(op.key).value(op.value),
       );
-      if (withMeta) clauses.push(this.client.put(mk).value(JSON.stringify(meta)));
+      if (withMeta) clauses.push(this.client.put(mk).value(metaText));
       const result = await this.call(`write network "${name}"`, () => cmp.then(...clauses).commit());
-      return result.succeeded;
+      if (result.succeeded || !withMeta) return result.succeeded;
+      // etcd3 re-sends a call whose answer was lost (its default policy retries DeadlineExceeded,
+      // Unavailable…, txns included): a re-sent txn that had committed fails its own guard. The
+      // meta names this write exactly (revision + resources digest), so finding it there means
+      // the first send won. (A batch without the meta is idempotent: its guard still holds.)
+      const now = await this.call(`read network "${name}"`, () => this.client.get(mk).string());
+      return now === metaText;
     };
     if (ops.length + 1 <= MAX_TXN_OPS) return txn(ops, true);
     for (let i = 0; i < ops.length; i += MAX_TXN_OPS - 1) {

@@ -13,7 +13,17 @@ import {
   setExit,
   sodiumKeySource,
 } from '../../src/netdef/index.js';
-import { StoreError, metaKey, networkPrefix, resourceKey, rangePrefixForTest } from './store-test-exports.js';
+import type { ComparatorBuilder, Etcd3 } from 'etcd3';
+import {
+  type EtcdLocation,
+  EtcdStore,
+  StoreError,
+  metaKey,
+  networkPrefix,
+  parseStoreUrl,
+  rangePrefixForTest,
+  resourceKey,
+} from './store-test-exports.js';
 import { initKeys, makeNode } from '../unit/netdef/fixtures.js';
 import { etcdFor } from './etcd-fixture.js';
 
@@ -94,6 +104,80 @@ test('two admins adding nodes at the same moment: both land, with distinct subne
   t.deepEqual(final.resources.map((r) => r.node).sort(), ['alpha', 'bravo', 'charlie']);
   t.is(new Set(final.resources.map((r) => r.subnet)).size, 3);
   t.is(new Set(final.resources.map((r) => r.listenPort)).size, 3);
+});
+
+type Commit = ComparatorBuilder['commit'];
+
+/** A client whose transactions run `before(send)` in place of a plain send (`send` commits once). */
+function clientWrappingCommits(real: Etcd3, before: (send: Commit) => ReturnType<Commit>): Etcd3 {
+  const client = Object.create(real) as Etcd3;
+  client.if = (...args: Parameters<Etcd3['if']>) => {
+    const builder = real.if(...args);
+    const send = builder.commit.bind(builder);
+    builder.commit = () => before(send);
+    return builder;
+  };
+  return client;
+}
+
+/**
+ * A client whose first transaction is sent twice, the first answer dropped: what etcd3's default
+ * retry policy does when a committed txn's answer is lost (DeadlineExceeded, Unavailable…).
+ */
+function resendingClient(real: Etcd3): { client: Etcd3; resent: () => number } {
+  let resent = 0;
+  const client = clientWrappingCommits(real, async (send) => {
+    if (resent > 0) return send();
+    await send(); // committed, but its answer never reaches the caller
+    resent++;
+    return send(); // the client's retry: the same txn again
+  });
+  return { client, resent: () => resent };
+}
+
+test('an edit whose committed answer was lost and re-sent succeeds once and applies its verb once', async (t) => {
+  const { store, cluster } = await etcdFor(t);
+  const etcd = store();
+  const [alpha, bravo] = ['alpha', 'bravo'].map((id) => makeNode(id, false));
+  const initial = addNode(createNetwork('resend', '10.7.0.0/16'), alpha!.record, sodiumKeySource);
+  await etcd.createNetwork(initial);
+
+  const { client, resent } = resendingClient(etcd.client);
+  const edit = await new EtcdStore(parseStoreUrl(cluster.url) as EtcdLocation, { client }).editNetwork(
+    'resend',
+    (d) => addNode(d, bravo!.record, sodiumKeySource), // throws "duplicate node" if re-applied
+  );
+  t.is(resent(), 1);
+  t.is(edit.attempts, 1);
+  const final = (await etcd.readNetwork('resend'))!;
+  t.is(final.revision, initial.revision + 1);
+  t.deepEqual(final.resources.map((r) => r.node).sort(), ['alpha', 'bravo']);
+  t.deepEqual(final, edit.after);
+});
+
+test('a create whose committed answer was lost and re-sent succeeds; a real lost race is EEXISTS', async (t) => {
+  const { store, cluster } = await etcdFor(t);
+  const etcd = store();
+  const location = parseStoreUrl(cluster.url) as EtcdLocation;
+  const alpha = makeNode('alpha', false);
+  const def = addNode(createNetwork('born', '10.6.0.0/16'), alpha.record, sodiumKeySource);
+  const { client, resent } = resendingClient(etcd.client);
+  await new EtcdStore(location, { client }).createNetwork(def);
+  t.is(resent(), 1);
+  t.deepEqual(await etcd.readNetwork('born'), def);
+
+  // Another writer creates it between this create's read and its write: EEXISTS, theirs kept.
+  await etcd.deleteNetwork('born');
+  const theirs = setExit(def, 'alpha');
+  const racing = clientWrappingCommits(etcd.client, async (send) => {
+    await etcd.createNetwork(theirs);
+    return send();
+  });
+  const error = await t.throwsAsync(new EtcdStore(location, { client: racing }).createNetwork(def), {
+    instanceOf: StoreError,
+  });
+  t.is(error?.code, 'EEXISTS');
+  t.deepEqual(await etcd.readNetwork('born'), theirs);
 });
 
 test('a verb that no longer applies after a lost race fails with its error and writes nothing', async (t) => {
