@@ -26,6 +26,8 @@ export const SYSTEM_PROGRAMS = {
   etcd: 'etcd-server',
   etcdctl: 'etcd-client',
   openssl: 'openssl',
+  // The fuzzing build (scripts/fuzz): libFuzzer harnesses with ASan + UBSan.
+  'clang-14': 'clang-14',
   // Traffic and capture in tests and benchmarks.
   ping: 'iputils-ping',
   ncat: 'ncat',
@@ -47,6 +49,7 @@ export const SYSTEM_PROGRAMS = {
   bash: 'bash',
   awk: 'mawk',
   grep: 'grep',
+  sed: 'sed',
   find: 'findutils',
   gzip: 'gzip',
   tar: 'tar',
@@ -76,6 +79,8 @@ export const SYSTEM_PROGRAMS = {
   mv: 'coreutils',
   rm: 'coreutils',
   seq: 'coreutils',
+  head: 'coreutils',
+  sort: 'coreutils',
   sha256sum: 'coreutils',
   sleep: 'coreutils',
   stty: 'coreutils',
