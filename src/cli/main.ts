@@ -11,6 +11,7 @@ import { HELP, parseCommandArgs } from './args.js';
 import { CliError, type CliIo, type Command, type CommandEntry, EXIT_FAILURE, EXIT_INVALID, EXIT_OK, isGroup } from './command.js';
 import { demoCommand } from './demo.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
+import { inviteGroup } from './invite.js';
 import { netGroup } from './net.js';
 import { networkdCommand } from './networkd.js';
 import { nodeGroup } from './node.js';
@@ -23,6 +24,7 @@ import { wgdCommand } from './wgd.js';
 export const commandTable: Readonly<Record<string, CommandEntry>> = {
   node: nodeGroup,
   net: netGroup,
+  invite: inviteGroup,
   demo: demoCommand,
   wgd: wgdCommand,
   provisiond: provisiondCommand,

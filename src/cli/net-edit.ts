@@ -38,9 +38,10 @@ function resourceFields(index: number, recordOption: string, extra: Record<strin
 /**
  * Runs one change: FILE (or the network in the store) is written only when `change` returns a
  * valid definition. In a store the change is a compare-and-swap: after a lost race it runs again
- * on the latest definition, and fails (writing nothing) if it no longer applies.
+ * on the latest definition, and fails (writing nothing) if it no longer applies. Also used by
+ * net-access.ts and invite.ts.
  */
-async function edit(invocation: Invocation, change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>, fields: (def: NetworkDefinition) => Record<string, string> = () => ({})): Promise<NetworkDefinition> {
+export async function edit(invocation: Invocation, change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>, fields: (def: NetworkDefinition) => Record<string, string> = () => ({})): Promise<NetworkDefinition> {
   const target = resolveTarget(invocation);
   if (target.kind === 'store') {
     return withTarget(target, async () => {

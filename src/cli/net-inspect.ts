@@ -7,13 +7,14 @@
 import { type NetworkDefinition, UnknownNodeError, netIdOf, openResourceKey, parseCidr, ready, resourceFor, wgAddressOf } from '../netdef/index.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, toCliError } from './definition-io.js';
+import { accessSummary } from './net-access-summary.js';
 import { resolveTarget, withTarget } from './store-target.js';
 import { formatTable } from './table.js';
 
 export const UNSEALED_NOTE = 'unsealed (matches wgPublicKey)';
 
 /** The definition a read-only verb looks at (FILE, or the network in the store) and how to name it. */
-async function readTarget(invocation: Invocation): Promise<{ def: NetworkDefinition; label: string }> {
+export async function readTarget(invocation: Invocation): Promise<{ def: NetworkDefinition; label: string }> {
   const target = resolveTarget(invocation);
   if (target.kind === 'file') return { def: await loadDefinition(target.file), label: target.file };
   const def = await withTarget(target, () => target.store.readNetwork(target.name));
@@ -46,6 +47,7 @@ export async function showCommand(invocation: Invocation): Promise<void> {
   });
   io.stdout(`network ${def.name} (netid ${netIdOf(def.name)})  range ${def.ipRange}  revision ${def.revision}  ${def.resources.length} NRs\n`);
   io.stdout(formatTable(['NODE', 'SUBNET', 'WG ADDRESS', 'PORT', 'ENDPOINT', 'HIDDEN', 'ROLE'], rows));
+  io.stdout(accessSummary(def, new Date()));
 }
 
 export async function planCommand(invocation: Invocation): Promise<void> {

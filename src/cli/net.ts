@@ -6,6 +6,8 @@
 import type { Command, CommandGroup, PositionalSpec } from './command.js';
 import { addNodeCommand, create, removeNodeCommand, reprovisionCommand, setAggregatorCommand, setExitCommand } from './net-edit.js';
 import { planCommand, showCommand, validateCommand } from './net-inspect.js';
+import { acceptRedemptionCommand, inviteCommand, revokeCommand } from './invite.js';
+import { associateCommand, dissociateCommand, explainCommand, groupCommand } from './net-access.js';
 import { statusCommand } from './net-status.js';
 import { STORE_OPTION } from './store-target.js';
 
@@ -14,6 +16,24 @@ const CHANGES =
   'FILE is validated, written atomically and its revision bumped; on any error it is left untouched. ' +
   "In a store the write is a compare-and-swap on the network's revision: after another admin's edit the verb is applied again to the latest revision.";
 const STORE = { store: STORE_OPTION };
+
+/** associate, dissociate: the same options name the association. */
+function associationCommand(summary: string, notes: string, run: Command['run']): Command {
+  return {
+    summary,
+    positionals: FILE,
+    options: {
+      from: { type: 'string', value: 'GROUP', required: true, description: 'the group that opens connections' },
+      to: { type: 'string', value: 'GROUP', required: true, description: 'the group it may reach' },
+      protocol: { type: 'string', value: 'P', description: 'tcp, udp or icmp (default: any)' },
+      port: { type: 'string', value: 'N[-M]', multiple: true, description: 'a destination port or range (tcp/udp; repeatable; default: any)' },
+      'both-ways': { type: 'boolean', description: 'TO may also open connections to FROM' },
+      ...STORE,
+    },
+    notes,
+    run,
+  };
+}
 
 /** set-aggregator, set-exit: one public member NR takes the role, or --none clears it. */
 function setRole(role: 'aggregator' | 'exit', summary: string, clears: string, run: Command['run']): Command {
@@ -80,6 +100,64 @@ export const netGroup: CommandGroup = {
       },
       notes: `${CHANGES} With a new identity, give --rotate-key or --old-node-key (the existing key is sealed to the old identity, so only that key can re-seal it).`,
       run: reprovisionCommand,
+    },
+    group: {
+      summary: 'add or remove a named group of CIDRs (access control)',
+      positionals: [{ name: 'ACTION', description: 'add or remove' }, ...FILE],
+      usage: 'group add FILE --name G --cidr CIDR [--cidr CIDR ...] [--intra-group] | group remove FILE --name G',
+      options: {
+        name: { type: 'string', value: 'G', required: true, description: 'the group name' },
+        cidr: { type: 'string', value: 'CIDR', multiple: true, description: 'a prefix inside the range (repeatable; add only)' },
+        'intra-group': { type: 'boolean', description: 'members may open connections to each other (add only)' },
+        ...STORE,
+      },
+      notes: `${CHANGES} A group used by an association cannot be removed.`,
+      run: groupCommand,
+    },
+    associate: associationCommand(
+      'let one group open connections to another (one way unless --both-ways)',
+      `${CHANGES} With at least one association, traffic between groups crossing the mesh is denied unless an association allows it; replies always pass.`,
+      associateCommand,
+    ),
+    dissociate: associationCommand('remove an association (give the same options it was made with)', CHANGES, dissociateCommand),
+    explain: {
+      summary: 'allow or deny: what the NRs do with a new connection, and the association (or default) that decides',
+      positionals: FILE,
+      options: {
+        from: { type: 'string', value: 'IP', required: true, description: 'source address' },
+        to: { type: 'string', value: 'IP[:PORT]', required: true, description: 'destination address (and port)' },
+        protocol: { type: 'string', value: 'P', description: 'tcp (default), udp or icmp' },
+        port: { type: 'string', value: 'N', description: 'destination port (or give it in --to)' },
+        ...STORE,
+      },
+      run: explainCommand,
+    },
+    invite: {
+      summary: 'invite an external peer (a laptop) through a public NR; prints the invitation (a secret) on stdout',
+      positionals: FILE,
+      options: {
+        name: { type: 'string', value: 'N', required: true, description: 'the peer\'s name' },
+        via: { type: 'string', value: 'NODE', required: true, description: 'the public NR it peers with' },
+        address: { type: 'string', value: 'A', description: 'its address: inside the range, outside every NR subnet (default: the highest free one)' },
+        expires: { type: 'string', value: 'DURATION', description: 'how long the invitation may be redeemed: 30m, 24h (default), 7d' },
+        ...STORE,
+      },
+      notes: `${CHANGES} FILE stores only the invitation's public key; the peer redeems with \`zmesh invite redeem\`.`,
+      run: inviteCommand,
+    },
+    redeem: {
+      summary: "record an invited peer's own key from its redemption (once, before expiry, signature verified)",
+      positionals: FILE,
+      options: { redemption: { type: 'string', value: 'R', required: true, description: 'the redemption text, a file holding it, or - for stdin' }, ...STORE },
+      notes: CHANGES,
+      run: acceptRedemptionCommand,
+    },
+    revoke: {
+      summary: 'remove an external peer: a pending invitation can no longer be redeemed, a redeemed peer is dropped',
+      positionals: FILE,
+      options: { name: { type: 'string', value: 'N', required: true, description: 'the external peer' }, ...STORE },
+      notes: CHANGES,
+      run: revokeCommand,
     },
     status: {
       summary: "a network's rollout: per node alive or not, applied revision vs the network's, state, last error",

@@ -13,11 +13,15 @@
  * - with an exit, the exit's entry on every public NR is 0.0.0.0/0 (it then covers the exit's
  *   own prefixes, and the hidden ones when the exit is also the aggregator). Hidden NRs reach the
  *   exit through the aggregator, which forwards by its own exit entry (or egresses itself).
+ * - a redeemed external peer (external-peers.ts) is a peer of its via NR (its /32, no endpoint),
+ *   and every other public NR adds that /32 to the via NR's entry.
  * Each peer's list is canonical: sorted, and no prefix inside another of the same peer.
  */
 
+import { type AccessPolicy, accessPolicyOf } from './access.js';
 import { DEFAULT_ROUTE, WG_ADDRESS_PREFIX, WG_MTU, WG_NETWORK, gatewayOf, wgAddressOf, wgHostCidrOf } from './addressing.js';
 import { UnknownNodeError } from './errors.js';
+import { externalPeerNode, redeemedPeersVia } from './external-peers.js';
 import { type Cidr, compareCidr, formatCidr, parseCidr, rangeOf } from './ipv4.js';
 import { netIdOf } from './netid.js';
 import type { NetworkDefinition, Resource } from './schema.js';
@@ -80,6 +84,8 @@ export interface NodeResource {
   routes: RoutePlan[];
   /** Where Internet-bound traffic leaves: the node's ndmz, or the mesh towards the exit. */
   egress: 'ndmz' | 'mesh';
+  /** What the NR lets through the mesh (access.ts); absent when the network has no associations. */
+  access?: AccessPolicy;
 }
 
 function subnetOf(resource: Resource): Cidr {
@@ -141,12 +147,21 @@ function peersOfPublic(def: NetworkDefinition, self: Resource): PeerPlan[] {
     if (other.node === def.exit && !isExit) {
       prefixes = [DEFAULT_ROUTE];
     } else {
-      prefixes = ownPrefixes(other);
+      prefixes = [...ownPrefixes(other), ...redeemedPeersVia(def, other.node).map((external) => external.cidr)];
       if (other.node === def.aggregator && !isAggregator) {
         for (const relayed of hidden) prefixes.push(...ownPrefixes(relayed));
       }
     }
     peers.push(peer(other, prefixes, firstEndpoint(other), null));
+  }
+  for (const external of redeemedPeersVia(def, self.node)) {
+    peers.push({
+      node: externalPeerNode(external.name),
+      publicKey: external.publicKey,
+      endpoint: null,
+      allowedIps: [formatCidr(external.cidr)],
+      persistentKeepalive: null,
+    });
   }
   return peers;
 }
@@ -162,6 +177,7 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
   const viaExit = def.exit !== undefined && !isExit;
   const routes: RoutePlan[] = [{ destination: formatCidr(range), via: 'mesh' }];
   if (viaExit) routes.push({ destination: formatCidr(DEFAULT_ROUTE), via: 'mesh' });
+  const access = accessPolicyOf(def);
   return {
     network: def.name,
     netId: netIdOf(def.name),
@@ -180,5 +196,6 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
     peers,
     routes,
     egress: viaExit ? 'mesh' : 'ndmz',
+    ...(access ? { access } : {}),
   };
 }

@@ -11,7 +11,7 @@ export interface ValidationIssue {
   readonly message: string;
 }
 
-export type NetdefErrorCode = 'ENETDEF' | 'ENONODE' | 'EALLOC' | 'EUNSEAL' | 'EKEY' | 'EREPROVISION';
+export type NetdefErrorCode = 'ENETDEF' | 'ENONODE' | 'EALLOC' | 'EUNSEAL' | 'EKEY' | 'EREPROVISION' | 'EINVITE';
 
 /** Base of all netdef errors: a code, the path it concerns and the reason. */
 export abstract class NetdefError extends Error {
@@ -68,4 +68,9 @@ export class KeyFormatError extends NetdefError {
 /** A reprovision request that cannot be carried out as asked. */
 export class ReprovisionError extends NetdefError {
   readonly code = 'EREPROVISION';
+}
+
+/** An invitation or a redemption that is malformed, expired, already used or not authentic. */
+export class InvitationError extends NetdefError {
+  readonly code = 'EINVITE';
 }

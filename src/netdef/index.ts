@@ -3,11 +3,15 @@
  * and the per-node derivation. Pure: no file, network or process I/O, no clock.
  */
 
+export * from './access.js';
+export * from './access-edit.js';
 export * from './addressing.js';
 export * from './allocate.js';
 export * from './derive.js';
 export * from './endpoint.js';
 export * from './errors.js';
+export * from './external-peers.js';
+export * from './invitations.js';
 export * from './ipv4.js';
 export * from './json-schema.js';
 export * from './keys.js';

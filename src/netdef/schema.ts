@@ -60,6 +60,77 @@ export const ResourceSchema = Type.Object(
   { additionalProperties: false, title: 'network resource' },
 );
 
+export const GROUP_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,31}$';
+export const PORT_SPEC_PATTERN = '^[0-9]{1,5}(-[0-9]{1,5})?$';
+export const ACCESS_PROTOCOLS = ['tcp', 'udp', 'icmp'] as const;
+export const MAX_GROUPS = 4096;
+export const MAX_ASSOCIATIONS = 65536;
+export const MAX_GROUP_CIDRS = 1024;
+export const MAX_ASSOCIATION_PORTS = 64;
+
+const GroupName = Type.String({
+  pattern: GROUP_NAME_PATTERN,
+  title: 'group name',
+  description: '1-32 characters of a-z, 0-9, "_" and "-", starting with a letter or digit',
+});
+
+/** A named set of CIDRs inside ipRange (access control, DESIGN.md "Access control"). */
+export const GroupSchema = Type.Object(
+  {
+    name: GroupName,
+    cidrs: Type.Array(Ipv4Cidr('a prefix inside ipRange, such as 10.1.2.0/25 or 10.1.2.7/32'), {
+      minItems: 1,
+      maxItems: MAX_GROUP_CIDRS,
+    }),
+    intraGroup: Type.Optional(Type.Boolean({ description: 'members of the group may open connections to each other' })),
+  },
+  { additionalProperties: false, title: 'group' },
+);
+
+/** `from` may open connections to `to` (replies always pass); both ways only when asked. */
+export const AssociationSchema = Type.Object(
+  {
+    from: GroupName,
+    to: GroupName,
+    protocol: Type.Optional(
+      Type.String({ pattern: `^(${ACCESS_PROTOCOLS.join('|')})$`, title: 'protocol', description: 'tcp, udp or icmp (absent: any)' }),
+    ),
+    ports: Type.Optional(
+      Type.Array(Type.String({ pattern: PORT_SPEC_PATTERN, title: 'port', description: 'a destination port N or range N-M, 1-65535' }), {
+        minItems: 1,
+        maxItems: MAX_ASSOCIATION_PORTS,
+      }),
+    ),
+    bothWays: Type.Optional(Type.Boolean({ description: '`to` may also open connections to `from`' })),
+  },
+  { additionalProperties: false, title: 'association' },
+);
+
+export const ISO_TIME_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$';
+export const IPV4_PATTERN = `^${OCTET}(\\.${OCTET}){3}$`;
+export const MAX_EXTERNAL_PEERS = 4096;
+
+/**
+ * A peer outside every NR (a laptop) that one public NR, `via`, peers with and routes for. It is
+ * invited (inviteKey: the Ed25519 public key whose secret only the invitation holds) and becomes
+ * a WireGuard peer once redeemed (publicKey: the key the peer generated itself).
+ */
+export const ExternalPeerSchema = Type.Object(
+  {
+    name: GroupName,
+    address: Type.String({
+      pattern: IPV4_PATTERN,
+      title: 'address',
+      description: 'an IPv4 address inside ipRange and outside every NR subnet',
+    }),
+    via: NodeId,
+    inviteKey: WgKey,
+    expires: Type.String({ pattern: ISO_TIME_PATTERN, title: 'time', description: 'UTC, as 2026-01-02T03:04:05Z' }),
+    publicKey: Type.Optional(WgKey),
+  },
+  { additionalProperties: false, title: 'external peer' },
+);
+
 export const NetworkDefinitionSchema = Type.Object(
   {
     version: Type.Literal(DEFINITION_VERSION),
@@ -73,6 +144,9 @@ export const NetworkDefinitionSchema = Type.Object(
     resources: Type.Array(ResourceSchema, { maxItems: MAX_RESOURCES }),
     aggregator: Type.Optional(NodeId),
     exit: Type.Optional(NodeId),
+    groups: Type.Optional(Type.Array(GroupSchema, { maxItems: MAX_GROUPS })),
+    associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
+    externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
   },
   {
     additionalProperties: false,
@@ -100,6 +174,9 @@ declare const validatedBrand: unique symbol;
 export type NetworkDefinitionDocument = Static<typeof NetworkDefinitionSchema>;
 export type ResourceDocument = Static<typeof ResourceSchema>;
 export type NodeRecordDocument = Static<typeof NodeRecordSchema>;
+export type GroupDocument = Static<typeof GroupSchema>;
+export type AssociationDocument = Static<typeof AssociationSchema>;
+export type ExternalPeerDocument = Static<typeof ExternalPeerSchema>;
 
 /** Deeply read-only view: validated values are shared between definitions, never mutated. */
 type Frozen<T> = T extends readonly (infer U)[] ? readonly Frozen<U>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
@@ -107,5 +184,8 @@ type Frozen<T> = T extends readonly (infer U)[] ? readonly Frozen<U>[] : T exten
 /** A network definition that passed structural and semantic validation (only parse.ts makes one). */
 export type NetworkDefinition = Frozen<NetworkDefinitionDocument> & { readonly [validatedBrand]: 'NetworkDefinition' };
 export type Resource = Frozen<ResourceDocument>;
+export type Group = Frozen<GroupDocument>;
+export type Association = Frozen<AssociationDocument>;
+export type ExternalPeer = Frozen<ExternalPeerDocument>;
 /** A node record that passed validation. */
 export type NodeRecord = Frozen<NodeRecordDocument> & { readonly [validatedBrand]: 'NodeRecord' };

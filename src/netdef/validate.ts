@@ -13,7 +13,9 @@ import {
   WG_NETWORK,
   wgAddressNumberOf,
 } from './addressing.js';
+import { accessIssues } from './access.js';
 import { parseEndpoint } from './endpoint.js';
+import { externalPeerIssues } from './external-peers.js';
 import type { ValidationIssue } from './errors.js';
 import { type Cidr, containsCidr, formatCidr, formatIpv4, isNetworkAddress, makeCidr, maskOf, overlaps, parseCidr } from './ipv4.js';
 import type { NetworkDefinitionDocument, NodeRecordDocument, ResourceDocument } from './schema.js';
@@ -161,6 +163,8 @@ export function semanticIssuesOfDefinition(def: NetworkDefinitionDocument): Vali
     }
   });
   checkRoles(def, byNode, issues);
+  issues.push(...accessIssues(def, range));
+  issues.push(...externalPeerIssues(def, range));
   return issues;
 }
 

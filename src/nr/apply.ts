@@ -10,6 +10,7 @@ import { deleteNamespace, deleteTable, ensureNamespace, replaceTable, setSysctl 
 import { NrError } from './errors.js';
 import type { NamespaceWatches } from './namespace-watch.js';
 import type { NftCache } from './nft-cache.js';
+import { cutDeniedFlows } from './cut-flows.js';
 import { toKernelTable } from './nft.js';
 import { netnsKey } from './model.js';
 import type { KernelSession } from './session.js';
@@ -90,6 +91,8 @@ async function run(step: Step, session: KernelSession, wg: WgBackend, memories: 
       const replace = () => replaceTable(session.path(step.netns), step.table.family, step.table.name, toKernelTable(step.table));
       return cache ? cache.replaced(session, step.netns, step.table, replace) : replace();
     }
+    case 'cut-denied-flows':
+      return cutDeniedFlows(session.path(step.netns) ?? OWN_NETNS_PATH, step.policy).then(() => undefined);
     case 'delete-nft-table':
       cache?.forget(session, step.netns);
       return deleteTable(session.path(step.netns), step.family, step.name);
@@ -101,7 +104,7 @@ async function run(step: Step, session: KernelSession, wg: WgBackend, memories: 
 }
 
 /** Kinds that only ever come last and never depend on each other (sysctls, tables, WireGuard config). */
-const INDEPENDENT_TAIL: ReadonlySet<Step['kind']> = new Set(['set-sysctl', 'replace-nft-table', 'configure-wg']);
+const INDEPENDENT_TAIL: ReadonlySet<Step['kind']> = new Set(['set-sysctl', 'replace-nft-table', 'cut-denied-flows', 'configure-wg']);
 
 async function timedRun(step: Step, session: KernelSession, wg: WgBackend, memories: ApplyMemories): Promise<StepTiming> {
   const started = performance.now();

@@ -218,6 +218,9 @@ export function diffPlans(
       const have = ns.nftTables.find((t) => t.family === table.family && t.name === table.name);
       if (!have || !tablesEqual(have, table)) nftSteps.push({ kind: 'replace-nft-table', netns: plan.netns, table });
     }
+    if (plan.cutDeniedFlows && nftSteps.some((s) => s.kind === 'replace-nft-table' && s.netns === plan.netns)) {
+      nftSteps.push({ kind: 'cut-denied-flows', netns: plan.netns, policy: plan.cutDeniedFlows });
+    }
   }
 
   if (wireguard) {

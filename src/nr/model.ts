@@ -4,6 +4,7 @@
  * like. Addresses and prefixes are canonical text ("100.127.0.1/16", "0.0.0.0/0"), produced by
  * netdef's formatter on the plan side and by the kernel layer on the observed side.
  */
+import type { AccessPolicy } from '../netdef/index.js';
 import type { NftTable } from './nft.js';
 import type { WgDesiredConfig, WgDeviceStatus } from './wg-types.js';
 
@@ -80,6 +81,8 @@ export interface NamespacePlan {
   readonly sysctls: readonly SysctlPlan[];
   /** Whole tables, replaced atomically when they differ. */
   readonly nftTables: readonly NftTable[];
+  /** After a table of this namespace is replaced: cut the tracked connections this policy denies. */
+  readonly cutDeniedFlows?: AccessPolicy;
 }
 
 export interface ObservedLink {

@@ -35,6 +35,7 @@ import {
   parsePrefix,
   wgDeviceName,
 } from './names.js';
+import { accessRules } from './access-rules.js';
 import { hostTable, ndmzBridgeTable, ndmzTable, nrTable } from './tables.js';
 import type { WgPeerConfig } from './wg-types.js';
 
@@ -190,7 +191,8 @@ export function planNr(resource: NodeResource, ctx: NrContext): PlannedNr {
     routes,
     ownsRoutes: true,
     sysctls: [IP_FORWARD],
-    nftTables: [nrTable()],
+    nftTables: [nrTable(resource.access ? accessRules(resource.access, wg, gateway) : null)],
+    ...(resource.access ? { cutDeniedFlows: resource.access } : {}),
   };
   const ndmzSlice: NamespacePlan = {
     netns: ndmz,

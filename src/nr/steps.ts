@@ -3,6 +3,7 @@
  * half-way, leaves the same state), so a diff computed against a stale observation is still safe
  * to run; and each names its namespace, so apply can group kernel work per namespace.
  */
+import type { AccessPolicy } from '../netdef/index.js';
 import type { NftTable } from './nft.js';
 import type { NetnsRef, RoutePlan } from './model.js';
 import { netnsKey } from './model.js';
@@ -33,6 +34,8 @@ export type Step =
   | { readonly kind: 'remove-route'; readonly netns: NetnsRef; readonly route: RoutePlan }
   | { readonly kind: 'set-sysctl'; readonly netns: NetnsRef; readonly key: string; readonly value: string }
   | { readonly kind: 'replace-nft-table'; readonly netns: NetnsRef; readonly table: NftTable }
+  /** After the table replacement before it (same namespace, so the same ordered chain in apply). */
+  | { readonly kind: 'cut-denied-flows'; readonly netns: NetnsRef; readonly policy: AccessPolicy }
   | { readonly kind: 'delete-nft-table'; readonly netns: NetnsRef; readonly family: NftTable['family']; readonly name: string }
   | { readonly kind: 'configure-wg'; readonly name: string; readonly config: WgDesiredConfig }
   | { readonly kind: 'remove-wg-device'; readonly name: string };
@@ -71,6 +74,8 @@ export function describeStep(step: Step): string {
       return `${where}set-sysctl ${step.key}=${step.value}`;
     case 'replace-nft-table':
       return `${where}replace-nft-table ${step.table.family} ${step.table.name}`;
+    case 'cut-denied-flows':
+      return `${where}cut-denied-flows (${step.policy.rules.length} allow rules)`;
     case 'delete-nft-table':
       return `${where}delete-nft-table ${step.family} ${step.name}`;
     case 'configure-wg':

@@ -60,16 +60,17 @@ export function hostTable(prefix: Prefix): NftTable {
  * the uplink is dropped, forwarded TCP is MSS-clamped, and what leaves by the uplink is
  * masqueraded. `forwardRestrictions` are further drops after the diode's.
  */
-function diodeTable(uplink: string, forwardRestrictions: NftChain['rules']): NftTable {
+function diodeTable(
+  uplink: string,
+  forwardRestrictions: NftChain['rules'],
+  inputRestrictions: NftChain['rules'] = [],
+): NftTable {
   return {
     family: 'inet',
     name: TABLE_NAME,
     chains: [
       chain('forward', [[...clampMssToRouteMtu], [ctEstablishedOrRelated, accept()], [iifname(uplink), drop()], ...forwardRestrictions]),
-      chain('input', [
-        [ctEstablishedOrRelated, accept()],
-        [iifname(uplink), drop()],
-      ]),
+      chain('input', [[ctEstablishedOrRelated, accept()], [iifname(uplink), drop()], ...inputRestrictions]),
       chain('postrouting', [[oifname(uplink), masquerade()]]),
     ],
   };
@@ -89,7 +90,10 @@ export function ndmzBridgeTable(): NftTable {
   };
 }
 
-/** NR: the diode on `public`, masquerade out `public`; mesh-to-mesh forwarding stays allowed. */
-export function nrTable(): NftTable {
-  return diodeTable(NR_UPLINK, []);
+/**
+ * NR: the diode on `public`, masquerade out `public`; mesh-to-mesh forwarding stays allowed
+ * unless access rules (access-rules.ts) restrict what crosses the mesh and what reaches the NR from it.
+ */
+export function nrTable(access: { forward: NftChain['rules']; input: NftChain['rules'] } | null = null): NftTable {
+  return diodeTable(NR_UPLINK, access?.forward ?? [], access?.input ?? []);
 }

@@ -67,6 +67,60 @@ export function ipDaddrIn(cidrs: readonly string[], op: NftCompare = '=='): NftS
   return { match: { op, left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { set: sorted.map(prefixOf) } } };
 }
 
+/**
+ * `ip saddr|daddr VALUE` for a list of IPv4 CIDRs, in the form nft lists it back: the covered
+ * intervals sorted and merged (overlapping and adjacent ones become one), each shown as a prefix
+ * (or bare address) when it is exactly one, else as a range; one element is a plain value, more an
+ * anonymous set.
+ */
+export function ipAddrIn(field: 'saddr' | 'daddr', cidrs: readonly string[]): NftStatement {
+  const intervals = mergedIntervals(cidrs.map(intervalOf), 0xffffffff);
+  const items = intervals.map(([first, last]) => {
+    const size = last - first + 1;
+    const len = 32 - Math.log2(size);
+    if (Number.isInteger(len) && first % size === 0) return prefixOf(`${dotted(first)}/${len}`);
+    return { range: [dotted(first), dotted(last)] };
+  });
+  return { match: { op: '==', left: { payload: { protocol: 'ip', field } }, right: items.length === 1 ? items[0] : { set: items } } };
+}
+
+function intervalOf(cidr: string): [number, number] {
+  const [addr, len] = cidr.split('/');
+  const size = 2 ** (32 - Number(len ?? 32));
+  const first = ipv4Number(addr!) - (ipv4Number(addr!) % size);
+  return [first, first + size - 1];
+}
+
+function dotted(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+}
+
+/** Sorted intervals with overlapping and adjacent ones merged (as nft's interval sets keep them). */
+function mergedIntervals(intervals: readonly [number, number][], max: number): [number, number][] {
+  const merged: [number, number][] = [];
+  for (const [first, last] of [...intervals].sort((a, b) => a[0] - b[0] || a[1] - b[1])) {
+    const top = merged[merged.length - 1];
+    if (top && first <= Math.min(top[1] + 1, max)) top[1] = Math.max(top[1], last);
+    else merged.push([first, last]);
+  }
+  return merged;
+}
+
+/** `meta l4proto NAME` (any transport, e.g. icmp). */
+export function l4proto(name: 'tcp' | 'udp' | 'icmp'): NftStatement {
+  return { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: name } };
+}
+
+/**
+ * `tcp dport { N, N-M, ... }` (or udp), merged and shown as nft lists it (one element: plain).
+ * The payload match implies `meta l4proto`, which nft does not list separately.
+ */
+export function dportIn(protocol: 'tcp' | 'udp', ranges: readonly { first: number; last: number }[]): NftStatement {
+  const merged = mergedIntervals(ranges.map((r) => [r.first, r.last]), 65535);
+  const items = merged.map(([first, last]) => (first === last ? first : { range: [first, last] }));
+  return { match: { op: '==', left: { payload: { protocol, field: 'dport' } }, right: items.length === 1 ? items[0] : { set: items } } };
+}
+
 function ipv4Number(cidr: string): number {
   return cidr
     .split('/')[0]!

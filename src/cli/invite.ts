@@ -1,0 +1,162 @@
+/**
+ * Invitations on the command line (netdef/invitations.ts):
+ * - `zmesh net invite FILE --name N --via NODE [--address A] [--expires 24h]` (admin): records the
+ *   pending peer and prints the invitation on stdout, the one place a secret is printed;
+ * - `zmesh invite redeem INVITATION --config-out CONF` (on the peer): makes the peer's own key,
+ *   writes a wg-quick configuration (0600) and prints the redemption (no secret) on stdout;
+ * - `zmesh net redeem FILE --redemption R` (admin): verifies it and records the peer's key;
+ * - `zmesh net revoke FILE --name N` (admin): removes the peer, pending or redeemed.
+ * An invitation or redemption argument is a file, `-` for stdin, or the text itself.
+ */
+
+import {
+  InvitationError,
+  NetdefError,
+  acceptRedemption,
+  invite,
+  parseInvitation,
+  ready,
+  redeem,
+  revokeExternalPeer,
+  wgQuickConfig,
+} from '../netdef/index.js';
+import { CliError, type CommandGroup, type Invocation } from './command.js';
+import { edit } from './net-edit.js';
+import { fileExists, readTextFile, writeToolFile } from './files.js';
+
+const MAX_EXPIRY_HOURS = 24 * 90;
+
+/** `30m`, `24h`, `7d` → milliseconds (at most 90 days). */
+export function parseDuration(text: string, field: string): number {
+  const match = /^([0-9]{1,5})([mhd])$/.exec(text);
+  const ms = match ? Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'] : NaN;
+  if (!(ms > 0) || ms > MAX_EXPIRY_HOURS * 3_600_000)
+    throw CliError.invalid(field, `"${text}" is not a duration like 30m, 24h or 7d (at most 90d)`);
+  return ms;
+}
+
+/** The text of INVITATION/REDEMPTION: a token itself, `-` (stdin) or a file holding it. */
+async function tokenText(value: string, field: string, prefix: string, invocation: Invocation): Promise<string> {
+  if (value.startsWith(prefix)) return value;
+  if (value === '-') return invocation.io.readStdin();
+  return readTextFile(value, field);
+}
+
+function invitationError(error: unknown, field: string): unknown {
+  return error instanceof InvitationError ? CliError.invalid(field, error.message) : error;
+}
+
+export async function inviteCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const name = args.strings['name'] as string;
+  const via = args.strings['via'] as string;
+  const address = args.strings['address'];
+  const expires = new Date(Date.now() + parseDuration(args.strings['expires'] ?? '24h', '--expires'));
+  await ready();
+  let invitation = '';
+  const next = await edit(
+    invocation,
+    (def) => {
+      try {
+        const made = invite(def, { name, via, expires, ...(address !== undefined ? { address } : {}) });
+        invitation = made.invitation;
+        return made.def;
+      } catch (error) {
+        throw invitationError(error, '--address');
+      }
+    },
+    (def) => {
+      const index = (def.externalPeers ?? []).length;
+      return {
+        [`/externalPeers/${index}/name`]: '--name',
+        [`/externalPeers/${index}/via`]: '--via',
+        [`/externalPeers/${index}/address`]: '--address',
+      };
+    },
+  );
+  const peer = next.externalPeers?.find((p) => p.name === name);
+  io.stderr(
+    `invited "${name}" at ${peer?.address} through ${via}, until ${peer?.expires}; revision ${next.revision}\n`,
+  );
+  io.stderr('the invitation below holds a secret: give it to the peer only, over a private channel\n');
+  io.stdout(`${invitation}\n`);
+}
+
+export async function acceptRedemptionCommand(invocation: Invocation): Promise<void> {
+  const text = await tokenText(
+    invocation.args.strings['redemption'] as string,
+    '--redemption',
+    'zmesh-redeem-v1.',
+    invocation,
+  );
+  await ready();
+  let name = '';
+  const next = await edit(invocation, (def) => {
+    try {
+      const accepted = acceptRedemption(def, text, new Date());
+      name = accepted.externalPeers?.find((p, i) => p.publicKey !== def.externalPeers?.[i]?.publicKey)?.name ?? '';
+      return accepted;
+    } catch (error) {
+      throw invitationError(error, '--redemption');
+    }
+  });
+  invocation.io.stdout(`redeemed "${name}": its own key replaces the invitation; revision ${next.revision}\n`);
+}
+
+export async function revokeCommand(invocation: Invocation): Promise<void> {
+  const name = invocation.args.strings['name'] as string;
+  const next = await edit(invocation, (def) => {
+    try {
+      return revokeExternalPeer(def, name);
+    } catch (error) {
+      throw invitationError(error, '--name');
+    }
+  });
+  invocation.io.stdout(
+    `revoked "${name}": its invitation can no longer be redeemed and its key is no longer a peer; revision ${next.revision}\n`,
+  );
+}
+
+async function redeemCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const configOut = args.strings['config-out'] as string;
+  if (args.flags['force'] !== true && (await fileExists(configOut)))
+    throw CliError.invalid('--config-out', `${configOut} already exists (use --force to replace it)`);
+  const text = await tokenText(args.positionals['INVITATION'] as string, 'INVITATION', 'zmesh-invite-v1.', invocation);
+  await ready();
+  let made: ReturnType<typeof redeem>;
+  let config: string;
+  try {
+    const invitation = parseInvitation(text);
+    made = redeem(invitation);
+    config = wgQuickConfig(invitation, made.keyPair);
+  } catch (error) {
+    if (error instanceof NetdefError) throw CliError.invalid('INVITATION', error.message);
+    throw error;
+  }
+  await writeToolFile(configOut, config, '--config-out', { mode: 0o600 });
+  io.stderr(
+    `wrote ${configOut} (0600, holds this peer's new private key); give the line below to the network's admin\n`,
+  );
+  io.stdout(`${made.redemption}\n`);
+}
+
+export const inviteGroup: CommandGroup = {
+  summary: "the invited peer's side of an invitation",
+  commands: {
+    redeem: {
+      summary: "make this peer's own WireGuard key, write a wg-quick config and print the redemption for the admin",
+      positionals: [{ name: 'INVITATION', description: 'the invitation text, a file holding it, or - for stdin' }],
+      options: {
+        'config-out': {
+          type: 'string',
+          value: 'CONF',
+          required: true,
+          description: 'where to write the wg-quick configuration (0600)',
+        },
+        force: { type: 'boolean', description: 'replace an existing CONF' },
+      },
+      run: redeemCommand,
+    },
+  },
+};

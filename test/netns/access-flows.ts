@@ -1,0 +1,71 @@
+/**
+ * Helpers of the access-control netns tests: a workload with the probe server (access-probe.mjs)
+ * attached to an NR, and whether a new connection (TCP, UDP) or an echo (ICMP) really passes.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
+import { type Flow, type NetworkDefinition, explainFlow } from '../../src/netdef/index.js';
+import { attachWorkloadLink, workloadLinkName, WORKLOAD_MTU } from '../../src/networkd/workload-link.js';
+import { type Namespace, type World, ping } from '../harness/index.js';
+import type { SimNode } from './nr-world.js';
+
+export const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'access-probe.mjs');
+/** How long a probe waits for an answer: a denied flow costs this much. */
+const PROBE_MS = 1500;
+
+/** Whether a new connection (or echo) from `from` reaches `flow.to` within PROBE_MS. */
+export async function passes(from: Namespace, flow: Flow): Promise<boolean> {
+  if (flow.protocol === 'icmp') return (await ping(from, flow.to, { count: 1, timeoutMs: PROBE_MS })).received === 1;
+  const run = await from.exec('node', [PROBE, flow.protocol, flow.to, String(flow.port), String(PROBE_MS)], {
+    check: false,
+    timeoutMs: PROBE_MS + 5000,
+  });
+  return run.exitCode === 0;
+}
+
+/** A workload `w<id>` at 10.1.<third>.10 on the node's NR, serving TCP and UDP on `ports`. */
+export async function probeWorkload(
+  w: World,
+  node: SimNode,
+  netId: string,
+  id: string,
+  third: number,
+  ports: readonly number[],
+): Promise<{ ns: Namespace; ip: string }> {
+  const ns = await w.namespace(`w${id}`);
+  const ip = `10.1.${third}.10`;
+  await attachWorkloadLink({
+    nrNetns: `/run/netns/${node.prefix}n-${netId}`,
+    link: workloadLinkName(`w${id}`),
+    netns: ns.path,
+    ifname: 'eth0',
+    ip,
+    gateway: `10.1.${third}.1`,
+    mtu: WORKLOAD_MTU,
+  });
+  await ns.spawn('node', [PROBE, 'serve', ...ports.map(String)]).waitForOutput(/ready/, { timeoutMs: 10_000 });
+  return { ns, ip };
+}
+
+/**
+ * Sends every sampled flow for real (concurrently) and asserts that it passes exactly when
+ * explain allows it; resolves with explain's verdicts, so the caller can check both occur.
+ */
+export async function expectTrafficMatchesExplain(
+  t: ExecutionContext,
+  def: NetworkDefinition,
+  samples: readonly (readonly [Namespace, Flow])[],
+): Promise<boolean[]> {
+  const outcomes = await Promise.all(
+    samples.map(async ([ns, flow]) => ({ flow, explained: explainFlow(def, flow), real: await passes(ns, flow) })),
+  );
+  for (const { flow, explained, real } of outcomes) {
+    t.is(
+      real,
+      explained.allow,
+      `${flow.protocol} ${flow.from} -> ${flow.to}:${flow.port ?? ''} explain: ${explained.by}`,
+    );
+  }
+  return outcomes.map((o) => o.explained.allow);
+}
