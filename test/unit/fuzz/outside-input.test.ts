@@ -1,7 +1,7 @@
 // Fuzzing (fast-check, high counts) of the TypeScript parsers that read what comes from outside
 // the process: UAPI request text (the wgd socket), network definitions (files, the store, the
 // provisiond API), task documents and their JSON text (the provisiond API body, spool files),
-// store keys and values (etcd). Inputs are arbitrary text/JSON and mutations of valid documents
+// store keys and values (etcd), invitation and redemption texts (handed between people). Inputs are arbitrary text/JSON and mutations of valid documents
 // (a field replaced by any JSON value, removed, or an extra field added; characters inserted or
 // deleted in the text). Each must give a value or the parser's own typed error — never another
 // exception (a TypeError from a parser that trusted a shape is the bug this finds) — and must not
@@ -9,6 +9,8 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
+import { NetdefError } from '../../../src/netdef/errors.js';
+import { acceptRedemption, invite, parseInvitation, redeem } from '../../../src/netdef/invitations.js';
 import { parseNetworkDefinition, parseNodeRecord } from '../../../src/netdef/parse.js';
 import { ProvisiondError } from '../../../src/provisiond/errors.js';
 import { parseJsonText } from '../../../src/provisiond/api.js';
@@ -180,4 +182,22 @@ test(`UAPI: request text (any, edited valid requests) parses or is a UapiError; 
   const line = fc.tuple(fc.constantFrom(...lines.slice(1).map((l) => l.split('=')[0] as string), 'get', 'set', ''), fc.string({ maxLength: 50 }));
   fc.assert(fc.property(fc.array(fc.oneof(line.map(([k, v]) => `${k}=${v}`), fc.constantFrom(...lines.slice(1))), { maxLength: 12 }),
     (ls) => apply(`set=1\n${ls.join('\n')}\n\n`)), { numRuns: RUNS });
+});
+
+test(`invitations and redemptions (any text, edited valid texts) parse or give a NetdefError; a refused redemption changes nothing (${RUNS} runs each)`, (t) => {
+  const { def, invitation } = invite(definition, { name: 'ext1', via: definition.resources[0]?.node as string, expires: new Date(Date.now() + 3_600_000) });
+  const { redemption } = redeem(parseInvitation(invitation));
+  const now = new Date();
+  t.is(acceptRedemption(def, redemption, now).revision, def.revision + 1, 'the unedited redemption is accepted');
+  const inv = (text: string): void => {
+    typedOutcome(t, 'invitation', [NetdefError], () => redeem(parseInvitation(text)));
+  };
+  const red = (text: string): void =>
+    unchanged(t, def, (d) => {
+      typedOutcome(t, 'redemption', [NetdefError], () => acceptRedemption(d, text, now));
+    });
+  fc.assert(fc.property(fc.string({ maxLength: 200 }), inv), { numRuns: RUNS });
+  fc.assert(fc.property(textEdits, (es) => inv(editText(invitation, es))), { numRuns: RUNS });
+  fc.assert(fc.property(fc.string({ maxLength: 200 }), red), { numRuns: RUNS });
+  fc.assert(fc.property(textEdits, (es) => red(editText(redemption, es))), { numRuns: RUNS });
 });
