@@ -25,9 +25,12 @@ const { values } = parseArgs({ options: { minutes: { type: 'string', default: '3
 const MINUTES = Number(values.minutes);
 if (!(MINUTES > 0 && MINUTES <= 240)) throw new Error('--minutes must be a number in (0, 240]');
 let seed = Number(values.seed) >>> 0 || 1;
+/** mulberry32: a soak is replayed by its seed. */
 const random = (n: number): number => {
-  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; // LCG: a soak is replayed by its seed
-  return seed % n;
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let x = Math.imul(seed ^ (seed >>> 15), seed | 1);
+  x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+  return ((x ^ (x >>> 14)) >>> 0) % n;
 };
 
 const NET = 'soak';
