@@ -72,6 +72,7 @@ try {
   type Window = { op: string; from: number; to: number; ok: boolean; error?: string };
   const windows: Window[] = [];
   const extras: { node: SimNode; workload: string }[] = [];
+  const gone = new Set<FleetWorkload>();
   let serial = 0;
   let exitOn = false;
   let deltaIn = true;
@@ -99,11 +100,14 @@ try {
       if (deltaIn) {
         for (const e of extras.filter((x) => x.node === delta)) extras.splice(extras.indexOf(e), 1);
         await fleet.net('remove-node', NET, ['--node', 'delta']);
+        // Its NR goes, and with it the attachment of its workloads: they are gone, not unreachable.
+        for (const w of fleet.workloads) if (w.node === delta) gone.add(w);
       } else {
         await fleet.net('add-node', NET, ['--node-record', delta.recordFile]);
       }
       deltaIn = !deltaIn;
       await fleet.converged(NET, 120);
+      if (deltaIn) await fleet.attachWorkload(delta, NET); // a workload again on the node back
     },
     'SIGKILL networkd': async () => {
       const node = pick(victims());
@@ -168,7 +172,7 @@ try {
       lossByOp.set(key, (lossByOp.get(key) ?? 0) + 1);
     }
   }
-  const current = fleet.workloads.filter((w) => w.node.id !== 'delta' || deltaIn);
+  const current = fleet.workloads.filter((w) => !gone.has(w));
   const reach = await fleet.reachability(current);
   const unreachable = reach.filter((r) => !r.reachable).map((r) => `${r.from}→${r.to}`);
   const leaks: string[] = [];
