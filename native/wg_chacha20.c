@@ -14,9 +14,15 @@ bool wg_chacha20_available(void) {
 }
 
 /* Everything below runs only after wg_chacha20_available() said yes. */
+#ifdef __clang__
+/* clang ignores GCC's target pragma (the fuzzing build, scripts/fuzz, uses clang): the same
+ * target for every function up to the pop below. */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl")
 #pragma GCC optimize("O3")
+#endif
 
 /* One quarter-round on four row registers (every lane at once). */
 #define QR(a, b, c, d)           \
@@ -206,4 +212,8 @@ void wg_xor_bytes(uint8_t *buf, const uint8_t *ks, size_t len) {
   for (; len; --len) *buf++ ^= *ks++;
 }
 
+#ifdef __clang__
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif

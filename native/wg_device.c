@@ -180,7 +180,9 @@ void wg_device_stop(wg_device *d) {
   close(d->tun_fd);
   if (d->udp4_fd >= 0) close(d->udp4_fd);
   if (d->udp6_fd >= 0) close(d->udp6_fd);
-  d->tun_fd = d->udp4_fd = d->udp6_fd = -1;
+  d->tun_fd = -1;
+  d->udp4_fd = -1; /* _Atomic: clang refuses them in one chained assignment */
+  d->udp6_fd = -1;
   pthread_rwlock_unlock(&d->lock);
 }
 

@@ -34,6 +34,8 @@ export const SYSTEM_PROGRAMS = {
   // zmesh node install --now starts the units; the tests verify them (works without systemd as PID 1).
   systemctl: 'systemd',
   'systemd-analyze': 'systemd',
+  // The fuzzing build (scripts/fuzz): libFuzzer harnesses with ASan + UBSan.
+  'clang-14': 'clang-14',
   // Traffic and capture in tests and benchmarks.
   ping: 'iputils-ping',
   ncat: 'ncat',
@@ -63,6 +65,7 @@ export const SYSTEM_PROGRAMS = {
   bash: 'bash',
   awk: 'mawk',
   grep: 'grep',
+  sed: 'sed',
   find: 'findutils',
   gzip: 'gzip',
   tar: 'tar',
@@ -92,6 +95,8 @@ export const SYSTEM_PROGRAMS = {
   mv: 'coreutils',
   rm: 'coreutils',
   seq: 'coreutils',
+  head: 'coreutils',
+  sort: 'coreutils',
   sha256sum: 'coreutils',
   sleep: 'coreutils',
   stty: 'coreutils',
