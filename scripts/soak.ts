@@ -21,7 +21,9 @@ import { SimFleet, type FleetWorkload } from '../src/sim/fleet.js';
 import type { SimNode } from '../src/sim/node.js';
 import { SimWorld } from '../src/sim/world.js';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '3' }, seed: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: { minutes: { type: 'string', default: '3' }, seed: { type: 'string', default: '1' } },
+});
 const MINUTES = Number(values.minutes);
 if (!(MINUTES > 0 && MINUTES <= 240)) throw new Error('--minutes must be a number in (0, 240]');
 let seed = Number(values.seed) >>> 0 || 1;
@@ -35,7 +37,14 @@ const random = (n: number): number => {
 
 const NET = 'soak';
 const PING_MS = 200;
-const NODES = [{ id: 'alpha' }, { id: 'bravo' }, { id: 'charlie' }, { id: 'delta' }, { id: 'hid1', hidden: true }, { id: 'hid2', hidden: true }];
+const NODES = [
+  { id: 'alpha' },
+  { id: 'bravo' },
+  { id: 'charlie' },
+  { id: 'delta' },
+  { id: 'hid1', hidden: true },
+  { id: 'hid2', hidden: true },
+];
 const log = (line: string): void => console.log(`${new Date().toISOString().slice(11, 23)} ${line}`);
 
 const world = await SimWorld.create(NODES);
@@ -54,7 +63,9 @@ try {
   }
   log(`world up: ${world.nodes.length} nodes, ${ring.length} ring workloads`);
   const started = Date.now();
-  const pings = await Promise.all(ring.map((w, i) => ContinuousPing.start(w.ns, (ring[(i + 1) % ring.length] as FleetWorkload).ip, PING_MS, 30_000)));
+  const pings = await Promise.all(
+    ring.map((w, i) => ContinuousPing.start(w.ns, (ring[(i + 1) % ring.length] as FleetWorkload).ip, PING_MS, 30_000)),
+  );
 
   const alpha = world.node('alpha');
   const samples: { t: number; networkdRss: number; wgdRss: number; networkdFds: number; wgdFds: number }[] = [];
@@ -65,8 +76,15 @@ try {
   const networkdPid = alpha.networkd?.pid as number;
   const wgdPid = alpha.wgdPids()[0] as number;
   const sample = (): void => {
-    const a = proc(networkdPid), b = proc(wgdPid);
-    samples.push({ t: Math.round((Date.now() - started) / 1000), networkdRss: a.rss, wgdRss: b.rss, networkdFds: a.fds, wgdFds: b.fds });
+    const a = proc(networkdPid),
+      b = proc(wgdPid);
+    samples.push({
+      t: Math.round((Date.now() - started) / 1000),
+      networkdRss: a.rss,
+      wgdRss: b.rss,
+      networkdFds: a.fds,
+      wgdFds: b.fds,
+    });
   };
 
   type Window = { op: string; from: number; to: number; ok: boolean; error?: string };
@@ -182,10 +200,17 @@ try {
     const wgd = n.wgdPids();
     if (wgd.length !== 1) leaks.push(`${n.id}: ${wgd.length} wgd processes`);
   }
-  const first = samples[0], last = samples[samples.length - 1];
+  const first = samples[0],
+    last = samples[samples.length - 1];
   const growth = (a?: number, b?: number): number => (a && b ? Math.round(((b - a) / a) * 1000) / 10 : NaN);
-  const rssGrowth = { networkd: growth(first?.networkdRss, last?.networkdRss), wgd: growth(first?.wgdRss, last?.wgdRss) };
-  const fdGrowth = { networkd: growth(first?.networkdFds, last?.networkdFds), wgd: growth(first?.wgdFds, last?.wgdFds) };
+  const rssGrowth = {
+    networkd: growth(first?.networkdRss, last?.networkdRss),
+    wgd: growth(first?.wgdRss, last?.wgdRss),
+  };
+  const fdGrowth = {
+    networkd: growth(first?.networkdFds, last?.networkdFds),
+    wgd: growth(first?.wgdFds, last?.wgdFds),
+  };
   const outside = lossByOp.get('outside any operation') ?? 0;
   const lossOutsideWgd = [...lossByOp.entries()].filter(([op]) => op !== 'SIGKILL wgd').reduce((s, [, n]) => s + n, 0);
 
@@ -193,12 +218,18 @@ try {
   for (const op of names) {
     const ws = windows.filter((w) => w.op === op);
     const avg = ws.length ? Math.round(ws.reduce((s, w) => s + w.to - w.from, 0) / ws.length) : 0;
-    console.log(`${op.padEnd(22)} ${String(ws.length).padStart(5)} ${String(ws.filter((w) => !w.ok).length).padStart(7)} ${String(avg).padStart(8)}  ${lossByOp.get(op) ?? 0}`);
+    console.log(
+      `${op.padEnd(22)} ${String(ws.length).padStart(5)} ${String(ws.filter((w) => !w.ok).length).padStart(7)} ${String(avg).padStart(8)}  ${lossByOp.get(op) ?? 0}`,
+    );
   }
   console.log(`${'(no operation)'.padEnd(22)} ${''.padStart(5)} ${''.padStart(7)} ${''.padStart(8)}  ${outside}`);
-  console.log(`\npings: ${reports.reduce((s, r) => s + r.sent, 0)} sent on ${reports.length} ring flows; pairs reachable at the end: ${reach.length - unreachable.length}/${reach.length}`);
-  console.log(`alpha networkd RSS ${first?.networkdRss}→${last?.networkdRss} kB (${rssGrowth.networkd}%), fds ${first?.networkdFds}→${last?.networkdFds}; ` +
-    `wgd RSS ${first?.wgdRss}→${last?.wgdRss} kB (${rssGrowth.wgd}%), fds ${first?.wgdFds}→${last?.wgdFds} (${samples.length} samples after warm-up)`);
+  console.log(
+    `\npings: ${reports.reduce((s, r) => s + r.sent, 0)} sent on ${reports.length} ring flows; pairs reachable at the end: ${reach.length - unreachable.length}/${reach.length}`,
+  );
+  console.log(
+    `alpha networkd RSS ${first?.networkdRss}→${last?.networkdRss} kB (${rssGrowth.networkd}%), fds ${first?.networkdFds}→${last?.networkdFds}; ` +
+      `wgd RSS ${first?.wgdRss}→${last?.wgdRss} kB (${rssGrowth.wgd}%), fds ${first?.wgdFds}→${last?.wgdFds} (${samples.length} samples after warm-up)`,
+  );
   console.log(`leaks: ${leaks.length ? leaks.join('; ') : 'none (2 owned namespaces and 1 wgd per node)'}`);
   const checks = {
     reachable: unreachable.length === 0,
@@ -207,7 +238,21 @@ try {
     rssFlat: !(rssGrowth.networkd >= 10 || rssGrowth.wgd >= 10),
     fdsFlat: !(fdGrowth.networkd >= 10 || fdGrowth.wgd >= 10),
   };
-  console.log(JSON.stringify({ minutes: MINUTES, seed: Number(values.seed), operations: windows.length, lossByOp: Object.fromEntries(lossByOp), lossOutsideWgdKills: lossOutsideWgd, unreachable, leaks, rssGrowth, fdGrowth, samples, checks }));
+  console.log(
+    JSON.stringify({
+      minutes: MINUTES,
+      seed: Number(values.seed),
+      operations: windows.length,
+      lossByOp: Object.fromEntries(lossByOp),
+      lossOutsideWgdKills: lossOutsideWgd,
+      unreachable,
+      leaks,
+      rssGrowth,
+      fdGrowth,
+      samples,
+      checks,
+    }),
+  );
   failed = Object.values(checks).some((c) => !c);
 } catch (e) {
   console.error(`soak: ${(e as Error).stack ?? e}`);

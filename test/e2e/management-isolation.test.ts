@@ -42,7 +42,11 @@ test.after.always(async () => {
 });
 
 /** One connection attempt from inside a network namespace (as `uid`, or root): what happened. */
-async function connectFrom(netnsPath: string, target: { path: string } | { host: string; port: number }, uid?: string): Promise<string> {
+async function connectFrom(
+  netnsPath: string,
+  target: { path: string } | { host: string; port: number },
+  uid?: string,
+): Promise<string> {
   const script = [
     "const net = require('node:net');",
     'const [kind, a, b] = process.argv.slice(1);',
@@ -53,9 +57,13 @@ async function connectFrom(netnsPath: string, target: { path: string } | { host:
   ].join('\n');
   const who = uid === undefined ? [] : [`--setuid=${uid}`, `--setgid=${uid}`];
   const where = 'path' in target ? ['unix', target.path] : ['tcp', target.host, String(target.port)];
-  const r = await runCommand(systemTool('nsenter'), [`--net=${netnsPath}`, '--wd=/', ...who, '--', systemTool('node'), '-e', script, ...where], {
-    timeoutMs: 15_000,
-  });
+  const r = await runCommand(
+    systemTool('nsenter'),
+    [`--net=${netnsPath}`, '--wd=/', ...who, '--', systemTool('node'), '-e', script, ...where],
+    {
+      timeoutMs: 15_000,
+    },
+  );
   return r.stdout.trim();
 }
 
@@ -72,7 +80,8 @@ async function listen(ns: Namespace, hosts: readonly string[], ports: readonly n
   return proc;
 }
 
-const nrPath = (node: SimNode): string => `/run/netns/${nrNamespaceName(node.prefix as Prefix, netIdOf(mesh.net.name) as never)}`;
+const nrPath = (node: SimNode): string =>
+  `/run/netns/${nrNamespaceName(node.prefix as Prefix, netIdOf(mesh.net.name) as never)}`;
 const workloadOf = (node: SimNode) => {
   const w = mesh.workloads.find((x) => x.node === node);
   if (!w) throw new Error(`no workload on ${node.id}`);
@@ -90,7 +99,11 @@ function listeningUnixSockets(pids: readonly number[]): string[] {
     let inodes: Set<string>;
     let table: string;
     try {
-      inodes = new Set(readdirSync(`/proc/${pid}/fd`).map((fd) => /^socket:\[(\d+)\]$/.exec(safeReadlink(`/proc/${pid}/fd/${fd}`))?.[1] ?? '').filter(Boolean));
+      inodes = new Set(
+        readdirSync(`/proc/${pid}/fd`)
+          .map((fd) => /^socket:\[(\d+)\]$/.exec(safeReadlink(`/proc/${pid}/fd/${fd}`))?.[1] ?? '')
+          .filter(Boolean),
+      );
       table = readFileSync(`/proc/${pid}/net/unix`, 'utf8');
     } catch {
       continue; // the process ended meanwhile
@@ -107,7 +120,9 @@ function listeningUnixSockets(pids: readonly number[]): string[] {
 
 /** The socket files of a directory. */
 function socketFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isSocket()).map((e) => join(dir, e.name));
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isSocket())
+    .map((e) => join(dir, e.name));
 }
 
 function safeReadlink(p: string): string {
@@ -124,29 +139,44 @@ function zmeshPids(node: SimNode): number[] {
   return [...new Set([...node.processes(), ...(agent?.running ? [agent.pid] : [])])];
 }
 
-test.serial('every listening UNIX socket of networkd, wgd and provisiond is root-only: nobody gets EACCES from the host, a workload and an NR', async (t) => {
-  for (const node of [mesh.world.node('alpha'), mesh.world.node('hid1')]) {
-    const bound = listeningUnixSockets(zmeshPids(node));
-    t.true(bound.length >= 4, `${node.id}: networkd, provisiond, wgd and a UAPI socket listen (${bound.join(', ')})`);
-    for (const name of bound) t.false(name.startsWith('@') || name === '(unnamed)', `${name}: abstract or unnamed sockets are reachable by anyone in the namespace`);
-    const dirs = [...new Set(bound.map((b) => dirname(b)))];
-    const paths = dirs.flatMap(socketFiles);
-    t.is(paths.length, bound.length, `${node.id}: one socket file per listening socket (${paths.join(', ')})`);
-    t.log(`${node.id}: ${paths.map((p) => p.replace(node.stateDir, '$STATE')).join(' ')}`);
-    t.true(paths.includes(node.socketPath), `${node.id}: networkd's socket is among them`);
-    t.true(paths.includes(join(node.stateDir, 'provisiond.sock')), `${node.id}: provisiond's socket is among them`);
-    for (const path of paths) {
-      const st = statSync(path);
-      t.is(st.mode & 0o077, 0, `${path}: mode ${(st.mode & 0o777).toString(8)} gives group/other access`);
-      t.is(st.uid, 0, `${path}: owned by root`);
-      // Control: root in the host namespace is served (the socket is alive, the probe works).
-      t.is(await connectFrom(node.host.path, { path }), 'connected', `root connects to ${path}`);
-      for (const [where, ns] of [['host', node.host.path], ['workload', workloadOf(node).ns.path], ['NR', nrPath(node)]] as const) {
-        t.is(await connectFrom(ns, { path }, NOBODY), 'EACCES', `nobody in the ${where} namespace connecting to ${path}`);
+test.serial(
+  'every listening UNIX socket of networkd, wgd and provisiond is root-only: nobody gets EACCES from the host, a workload and an NR',
+  async (t) => {
+    for (const node of [mesh.world.node('alpha'), mesh.world.node('hid1')]) {
+      const bound = listeningUnixSockets(zmeshPids(node));
+      t.true(bound.length >= 4, `${node.id}: networkd, provisiond, wgd and a UAPI socket listen (${bound.join(', ')})`);
+      for (const name of bound)
+        t.false(
+          name.startsWith('@') || name === '(unnamed)',
+          `${name}: abstract or unnamed sockets are reachable by anyone in the namespace`,
+        );
+      const dirs = [...new Set(bound.map((b) => dirname(b)))];
+      const paths = dirs.flatMap(socketFiles);
+      t.is(paths.length, bound.length, `${node.id}: one socket file per listening socket (${paths.join(', ')})`);
+      t.log(`${node.id}: ${paths.map((p) => p.replace(node.stateDir, '$STATE')).join(' ')}`);
+      t.true(paths.includes(node.socketPath), `${node.id}: networkd's socket is among them`);
+      t.true(paths.includes(join(node.stateDir, 'provisiond.sock')), `${node.id}: provisiond's socket is among them`);
+      for (const path of paths) {
+        const st = statSync(path);
+        t.is(st.mode & 0o077, 0, `${path}: mode ${(st.mode & 0o777).toString(8)} gives group/other access`);
+        t.is(st.uid, 0, `${path}: owned by root`);
+        // Control: root in the host namespace is served (the socket is alive, the probe works).
+        t.is(await connectFrom(node.host.path, { path }), 'connected', `root connects to ${path}`);
+        for (const [where, ns] of [
+          ['host', node.host.path],
+          ['workload', workloadOf(node).ns.path],
+          ['NR', nrPath(node)],
+        ] as const) {
+          t.is(
+            await connectFrom(ns, { path }, NOBODY),
+            'EACCES',
+            `nobody in the ${where} namespace connecting to ${path}`,
+          );
+        }
       }
     }
-  }
-});
+  },
+);
 
 /** What may be readable by others under a state dir, and why. */
 const PUBLIC_ENTRIES: Record<string, string> = {
@@ -162,7 +192,8 @@ test.serial('key files are 0600 and state directories 0700 under every node stat
         const p = join(dir, entry.name);
         const mode = statSync(p).mode & 0o777;
         const rel = p.slice(node.stateDir.length + 1);
-        if ((entry.isDirectory() || entry.isFile()) && mode & 0o077 && !(rel in PUBLIC_ENTRIES)) problems.push(`${rel}: ${mode.toString(8)}`);
+        if ((entry.isDirectory() || entry.isFile()) && mode & 0o077 && !(rel in PUBLIC_ENTRIES))
+          problems.push(`${rel}: ${mode.toString(8)}`);
         if (entry.isDirectory()) walk(p);
       }
     };
@@ -170,51 +201,79 @@ test.serial('key files are 0600 and state directories 0700 under every node stat
     walk(node.stateDir);
     t.deepEqual(problems, [], `${node.id}: files and directories open to group/other`);
     t.is(statSync(node.identityKeyFile).mode & 0o777, 0o600, `${node.id}: identity key`);
-    for (const rel of Object.keys(PUBLIC_ENTRIES)) t.true(existsSync(join(node.stateDir, rel)), `${node.id}: ${rel} exists (the exception is real)`);
+    for (const rel of Object.keys(PUBLIC_ENTRIES))
+      t.true(existsSync(join(node.stateDir, rel)), `${node.id}: ${rel} exists (the exception is real)`);
   }
 });
 
-test.serial('a store member on the node itself (its public and its ndmz-side address) is unreachable from the workload and the NR', async (t) => {
-  const node = mesh.world.node('alpha');
-  const hosts = [node.uplinkAddress, '100.126.0.1'];
-  const member = await listen(node.host, hosts, [ETCD_CLIENT_PORT, ETCD_PEER_PORT]);
-  try {
-    for (const port of [ETCD_CLIENT_PORT, ETCD_PEER_PORT]) {
-      // Controls: the node reaches its own member; so does the Internet, on the public address.
-      t.is(await connectFrom(node.host.path, { host: node.uplinkAddress, port }), 'connected');
-      t.is(await connectFrom(mesh.fleet.admin.path, { host: node.uplinkAddress, port }), 'connected', 'the Internet reaches the public address');
-      for (const host of hosts) {
-        for (const [where, ns] of [['workload', workloadOf(node).ns.path], ['NR', nrPath(node)]] as const) {
-          const got = await connectFrom(ns, { host, port });
-          t.not(got, 'connected', `the ${where} on ${node.id} reached ${host}:${port}`);
-        }
-      }
-    }
-  } finally {
-    await member.stop({ graceMs: 1_000 });
-  }
-});
-
-test.serial('a store on a private management network the hosts reach is unreachable from workloads and NRs', async (t) => {
-  const mgmt = await mesh.world.harness.namespace('mgm');
-  const nodes = [mesh.world.node('alpha'), mesh.world.node('hid1')];
-  // One /30 per node: host side 192.168.250.(4i+1), the management side .(4i+2), the member on .254 (lo).
-  for (const [i, node] of nodes.entries()) {
-    await mesh.world.harness.link(node.host, 'mgmt0', mgmt, `m${i}`, { addressA: `192.168.250.${4 * i + 1}/30`, addressB: `192.168.250.${4 * i + 2}/30` });
-    await node.host.addRoute('192.168.250.254/32', { via: `192.168.250.${4 * i + 2}` });
-  }
-  await mgmt.addAddress('lo', '192.168.250.254/32');
-  const member = await listen(mgmt, ['192.168.250.254'], [ETCD_CLIENT_PORT, ETCD_PEER_PORT]);
-  try {
-    for (const node of nodes) {
+test.serial(
+  'a store member on the node itself (its public and its ndmz-side address) is unreachable from the workload and the NR',
+  async (t) => {
+    const node = mesh.world.node('alpha');
+    const hosts = [node.uplinkAddress, '100.126.0.1'];
+    const member = await listen(node.host, hosts, [ETCD_CLIENT_PORT, ETCD_PEER_PORT]);
+    try {
       for (const port of [ETCD_CLIENT_PORT, ETCD_PEER_PORT]) {
-        t.is(await connectFrom(node.host.path, { host: '192.168.250.254', port }), 'connected', `${node.id}'s host reaches the store`);
-        for (const [where, ns] of [['workload', workloadOf(node).ns.path], ['NR', nrPath(node)]] as const) {
-          t.not(await connectFrom(ns, { host: '192.168.250.254', port }), 'connected', `the ${where} on ${node.id} reached the store`);
+        // Controls: the node reaches its own member; so does the Internet, on the public address.
+        t.is(await connectFrom(node.host.path, { host: node.uplinkAddress, port }), 'connected');
+        t.is(
+          await connectFrom(mesh.fleet.admin.path, { host: node.uplinkAddress, port }),
+          'connected',
+          'the Internet reaches the public address',
+        );
+        for (const host of hosts) {
+          for (const [where, ns] of [
+            ['workload', workloadOf(node).ns.path],
+            ['NR', nrPath(node)],
+          ] as const) {
+            const got = await connectFrom(ns, { host, port });
+            t.not(got, 'connected', `the ${where} on ${node.id} reached ${host}:${port}`);
+          }
         }
       }
+    } finally {
+      await member.stop({ graceMs: 1_000 });
     }
-  } finally {
-    await member.stop({ graceMs: 1_000 });
-  }
-});
+  },
+);
+
+test.serial(
+  'a store on a private management network the hosts reach is unreachable from workloads and NRs',
+  async (t) => {
+    const mgmt = await mesh.world.harness.namespace('mgm');
+    const nodes = [mesh.world.node('alpha'), mesh.world.node('hid1')];
+    // One /30 per node: host side 192.168.250.(4i+1), the management side .(4i+2), the member on .254 (lo).
+    for (const [i, node] of nodes.entries()) {
+      await mesh.world.harness.link(node.host, 'mgmt0', mgmt, `m${i}`, {
+        addressA: `192.168.250.${4 * i + 1}/30`,
+        addressB: `192.168.250.${4 * i + 2}/30`,
+      });
+      await node.host.addRoute('192.168.250.254/32', { via: `192.168.250.${4 * i + 2}` });
+    }
+    await mgmt.addAddress('lo', '192.168.250.254/32');
+    const member = await listen(mgmt, ['192.168.250.254'], [ETCD_CLIENT_PORT, ETCD_PEER_PORT]);
+    try {
+      for (const node of nodes) {
+        for (const port of [ETCD_CLIENT_PORT, ETCD_PEER_PORT]) {
+          t.is(
+            await connectFrom(node.host.path, { host: '192.168.250.254', port }),
+            'connected',
+            `${node.id}'s host reaches the store`,
+          );
+          for (const [where, ns] of [
+            ['workload', workloadOf(node).ns.path],
+            ['NR', nrPath(node)],
+          ] as const) {
+            t.not(
+              await connectFrom(ns, { host: '192.168.250.254', port }),
+              'connected',
+              `the ${where} on ${node.id} reached the store`,
+            );
+          }
+        }
+      }
+    } finally {
+      await member.stop({ graceMs: 1_000 });
+    }
+  },
+);
