@@ -105,10 +105,16 @@ test('an older backup restored is refused by the node and shown by net status; -
     String(newer.revision),
   ]);
   t.regex(rollback.stdout, /1 network\(s\) written \(net\)/);
-  await waitFor(async () => (await statusOf(admin, 'alpha', 'net'))?.revision === newer.revision + 1, {
-    what: 'rollback applied',
-    timeoutMs: 15_000,
-  });
+  await waitFor(
+    async () => {
+      const s = await statusOf(admin, 'alpha', 'net');
+      return s?.revision === newer.revision + 1 && s.state === 'applied';
+    },
+    {
+      what: 'rollback applied',
+      timeoutMs: 15_000,
+    },
+  );
   t.is((await admin.readNetwork('net'))?.exit, undefined);
   t.deepEqual(applied(), [newer.revision, newer.revision + 1]);
 });
