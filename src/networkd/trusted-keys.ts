@@ -38,5 +38,7 @@ export async function readTrustedKeys(stateDir: string): Promise<string[]> {
 
 export async function writeTrustedKeys(stateDir: string, keys: readonly string[]): Promise<void> {
   const text = `# admin keys this node trusts (zmesh node trust add|remove)\n${keys.map((k) => `${k}\n`).join('')}`;
-  await writeFileAtomic(trustedKeysPath(stateDir), text, { mode: 0o644 });
+  // Public keys, but the list decides what this node obeys: root alone reads and writes it, as
+  // every file under a state dir but the public node record.
+  await writeFileAtomic(trustedKeysPath(stateDir), text, { mode: 0o600 });
 }
