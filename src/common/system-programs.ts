@@ -48,7 +48,7 @@ export const SYSTEM_PROGRAMS = {
   // runc, is named by scripts/setup and run by podman only).
   podman: 'podman',
   // Go builds the libcni test tool (test/fixtures/libcni-tool) against Debian's libcni source.
-  go: 'golang-1.19-go',
+  go: 'golang-go',
   // The guest-kernel runner (scripts/kvm): installed by scripts/kvm/setup when it is used (busybox
   // also by scripts/setup: the podman test's container rootfs).
   'qemu-system-x86_64': 'qemu-system-x86',
