@@ -14,7 +14,7 @@ import {
   signDefinition,
   unsignedDefinition,
 } from '../netdef/index.js';
-import { CliError, type CliIo, type Invocation, type OptionSpec } from './command.js';
+import { CliError, type CliIo, envOf, type Invocation, type OptionSpec } from './command.js';
 import { readTextFile } from './files.js';
 
 export const ADMIN_KEY_OPTION: OptionSpec = {
@@ -41,7 +41,7 @@ export async function loadAdminKey(path: string, option: string): Promise<AdminK
 export async function adminKeyOf(invocation: Invocation): Promise<AdminKey | null> {
   const option = invocation.args.strings['admin-key'];
   if (option !== undefined) return loadAdminKey(option, '--admin-key');
-  const env = process.env[ADMIN_KEY_ENV];
+  const env = envOf(invocation.io, ADMIN_KEY_ENV);
   if (env !== undefined && env !== '') return loadAdminKey(env, `$${ADMIN_KEY_ENV}`);
   return null;
 }

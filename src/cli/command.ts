@@ -30,6 +30,16 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   readStdin(): Promise<string>;
+  /**
+   * The environment the tool reads ($ZMESH_ADMIN_KEY, $ZMESH_STORE); process.env when absent.
+   * In-process callers (tests running several tools at once) give each its own.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The environment variable `name` as this invocation sees it. */
+export function envOf(io: CliIo, name: string): string | undefined {
+  return (io.env ?? process.env)[name];
 }
 
 export interface Invocation {

@@ -6,7 +6,7 @@
 
 import { NETWORK_NAME_PATTERN } from '../netdef/index.js';
 import { type DefinitionStore, STORE_ENV, StoreError, openStore } from '../store/index.js';
-import { CliError, type Invocation, type OptionSpec } from './command.js';
+import { CliError, envOf, type Invocation, type OptionSpec } from './command.js';
 
 export const STORE_OPTION: OptionSpec = {
   type: 'string',
@@ -22,7 +22,7 @@ const PLAIN_NAME = new RegExp(NETWORK_NAME_PATTERN);
 
 /** The store URL of an invocation: --store, else $ZMESH_STORE; undefined for neither. */
 export function storeUrlOf(invocation: Invocation): string | undefined {
-  return invocation.args.strings['store'] ?? (process.env[STORE_ENV] || undefined);
+  return invocation.args.strings['store'] ?? (envOf(invocation.io, STORE_ENV) || undefined);
 }
 
 /** Opens the store a URL names; a bad URL is a usage error about --store. */

@@ -8,7 +8,7 @@ import { addNode, createNetwork, setExit, sodiumKeySource } from '../../src/netd
 import { StoreError, createCa, issueCertificate, metaKey, resourceKey, statusKey } from '../../src/store/index.js';
 import { worldFor } from '../harness/ava.js';
 import { waitFor } from '../harness/index.js';
-import { initNodes, nodes, rig, statusOf, zmesh } from './agent-rig.js';
+import { initNodes, nodes, rig, statusOf } from './agent-rig.js';
 
 test.before(initNodes);
 
@@ -24,7 +24,7 @@ test("a node's certificate reads networks but cannot write another node's status
     { kind: 'node', id: 'bravo' },
   ] as const)
     await issueCertificate(dir, kind);
-  const { store, start, cluster, applied, sign } = await rig(t, {
+  const { store, start, cluster, applied, sign, zmesh } = await rig(t, {
     world,
     tls: (i) => ({
       caFile: join(dir, 'ca.crt'),

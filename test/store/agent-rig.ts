@@ -14,15 +14,24 @@ import { initKeys, makeNode } from '../unit/netdef/fixtures.js';
 import { etcdFor } from './etcd-fixture.js';
 import { main } from '../../src/cli/main.js';
 
-export async function zmesh(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const status = await main(args, {
-    stdout: (s) => void (stdout += s),
-    stderr: (s) => void (stderr += s),
-    readStdin: async () => '',
-  });
-  return { status, stdout, stderr };
+export type Tool = (args: string[]) => Promise<{ status: number; stdout: string; stderr: string }>;
+
+/**
+ * The tool run in-process under `env` (its own, not process.env: the tests of a file run at once,
+ * each signing with its own admin key).
+ */
+export function toolWith(env: Readonly<Record<string, string>>): Tool {
+  return async (args) => {
+    let stdout = '';
+    let stderr = '';
+    const status = await main(args, {
+      stdout: (s) => void (stdout += s),
+      stderr: (s) => void (stderr += s),
+      readStdin: async () => '',
+      env: { PATH: process.env.PATH, ...env },
+    });
+    return { status, stdout, stderr };
+  };
 }
 
 export let nodes: Record<string, ReturnType<typeof makeNode>> = {};
@@ -40,14 +49,18 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   const fixture = await etcdFor(t, options);
   const dir = tempDir(t, 'zmesh-agent-');
   const fake = await FakeNetworkd.start(join(dir, 'networkd.sock'));
-  // The tool (in-process) signs with this admin key; the node trusts it.
+  // The rig's tool (in-process) signs with this admin key; the node trusts it.
   const admin = await createSimAdmin(dir);
-  Object.assign(process.env, admin.env);
+  const zmesh = toolWith(admin.env);
   const nodeStateDir = join(dir, 'node');
   mkdirSync(nodeStateDir, { mode: 0o700 });
   await writeTrustedKeys(nodeStateDir, [admin.publicKey]);
   t.teardown(() => fake.close());
   const logs: string[] = [];
+  // What the agent said, shown when a test fails: a timeout alone does not say why.
+  t.teardown(() => {
+    if (!t.passed) for (const line of logs) t.log(line);
+  });
   const daemons: Provisiond[] = [];
   const start = async (opts: { url?: string; resolveHost?: HostResolver; resolveEveryMs?: number } = {}) => {
     const daemon = await Provisiond.start({
@@ -73,5 +86,5 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   const key = AdminKey.fromBase64(readFileSync(admin.keyFile, 'utf8'));
   const sign = <T extends NetworkDefinition>(def: T): T => signDefinition(def, key);
   const store = (url?: string) => withSignedWrites(fixture.store(url), sign);
-  return { ...fixture, store, fake, logs, start, applied, deletes, admin, nodeStateDir, sign };
+  return { ...fixture, store, fake, logs, start, applied, deletes, admin, nodeStateDir, sign, zmesh };
 }

@@ -6,12 +6,12 @@ import test from 'ava';
 import { addNode, createNetwork, removeNode, setExit, sodiumKeySource } from '../../src/netdef/index.js';
 import { aliveKey } from '../../src/store/index.js';
 import { waitFor } from '../harness/index.js';
-import { initNodes, nodes, rig, statusOf, zmesh } from './agent-rig.js';
+import { initNodes, nodes, rig, statusOf } from './agent-rig.js';
 
 test.before(initNodes);
 
 test('the agent applies each revision of its networks, reports status and alive, and deletes when its node leaves', async (t) => {
-  const { store, start, applied, deletes, cluster } = await rig(t);
+  const { store, start, applied, deletes, cluster, zmesh } = await rig(t);
   const admin = store();
   let def = addNode(
     addNode(createNetwork('net', '10.30.0.0/16'), nodes.alpha!.record, sodiumKeySource),

@@ -8,7 +8,7 @@ import test from 'ava';
 import { addNode, createNetwork, setExit, sodiumKeySource } from '../../src/netdef/index.js';
 import { metaKey } from '../../src/store/index.js';
 import { waitFor } from '../harness/index.js';
-import { initNodes, nodes, rig, statusOf, zmesh } from './agent-rig.js';
+import { initNodes, nodes, rig, statusOf } from './agent-rig.js';
 
 test.before(initNodes);
 
@@ -19,7 +19,7 @@ async function scratch(t: Parameters<typeof rig>[0]): Promise<string> {
 }
 
 test('export, wipe the cluster, import: the agent applies and deletes nothing; importing again writes nothing', async (t) => {
-  const { store, start, applied, deletes, cluster, logs, sign } = await rig(t);
+  const { store, start, applied, deletes, cluster, logs, sign, zmesh } = await rig(t);
   const dir = await scratch(t);
   const admin = store();
   const def = sign(
@@ -68,7 +68,7 @@ test('export, wipe the cluster, import: the agent applies and deletes nothing; i
 });
 
 test('an older backup restored is refused by the node and shown by net status; --revision-above rolls back on purpose', async (t) => {
-  const { store, start, applied, cluster } = await rig(t);
+  const { store, start, applied, cluster, zmesh } = await rig(t);
   const dir = await scratch(t);
   const admin = store();
   const def = addNode(
@@ -120,7 +120,7 @@ test('an older backup restored is refused by the node and shown by net status; -
 });
 
 test('a file: store migrates to etcd:// through export/import, definitions and records unchanged', async (t) => {
-  const { store, cluster } = await rig(t);
+  const { store, cluster, zmesh } = await rig(t);
   const dir = await scratch(t);
   const url = `file:${join(dir, 'defs')}`;
   const record = join(dir, 'alpha.json');

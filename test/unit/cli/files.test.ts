@@ -23,6 +23,8 @@ async function zmesh(...args: string[]): Promise<{ status: number; stdout: strin
     stdout: (text) => void (stdout += text),
     stderr: (text) => void (stderr += text),
     readStdin: async () => '',
+    // Every revision the tool writes is signed (unsigned, it warns on stderr).
+    env: { ZMESH_ADMIN_KEY: join(dir, 'admin.key') },
   };
   const status = await main(args, io);
   return { status, stdout, stderr };
@@ -43,10 +45,8 @@ async function network(file: string): Promise<void> {
 test.before(async () => {
   await ready();
   dir = await mkdtemp(join(tmpdir(), 'zmesh-cli-files-'));
-  // Every revision the tool writes is signed (unsigned, it warns on stderr).
   if ((await zmesh('admin', 'init', '--key', join(dir, 'admin.key'))).status !== 0)
     throw new Error('admin init failed');
-  process.env['ZMESH_ADMIN_KEY'] = join(dir, 'admin.key');
   for (const [id, endpoint] of [
     ['alpha', '198.51.100.31'],
     ['bravo', '198.51.100.32'],
