@@ -29,7 +29,13 @@ import {
   wgHostCidrOf,
 } from './addressing.js';
 import { UnknownNodeError } from './errors.js';
-import { externalPeerNode, redeemedPeersVia } from './external-peers.js';
+import {
+  ENROLMENT_PORT,
+  externalPeerNode,
+  invitationPeerNode,
+  invitationPeersVia,
+  redeemedPeersVia,
+} from './external-peers.js';
 import { type Cidr, canonicalPrefixes, formatCidr, parseCidr } from './ipv4.js';
 import { netIdOf } from './netid.js';
 import { serviceCidrsOf } from './services.js';
@@ -95,8 +101,17 @@ export interface NodeResource {
   egress: 'ndmz' | 'mesh';
   /** What the NR lets through the mesh (access.ts); absent when the network has no associations. */
   access?: AccessPolicy;
+  /** The enrolment endpoint of the invitations this NR is the via NR of; absent when there are none. */
+  enrolment?: EnrolmentPlan;
   /** The service addresses this NR owns, to route to the workload (or hold on the NR bridge); absent when none. */
   services?: ServicePlan[];
+}
+
+export interface EnrolmentPlan {
+  /** TCP port on wgAddress (only from the WireGuard device). */
+  readonly port: number;
+  /** The /32s of pending invitations: they may reach the endpoint and nothing else. */
+  readonly pending: string[];
 }
 
 export interface ServicePlan {
@@ -171,6 +186,15 @@ function peersOfPublic(def: NetworkDefinition, self: Resource): PeerPlan[] {
       persistentKeepalive: null,
     });
   }
+  for (const invitation of invitationPeersVia(def, self.node)) {
+    peers.push({
+      node: invitationPeerNode(invitation.name),
+      publicKey: invitation.inviteKey,
+      endpoint: null,
+      allowedIps: invitation.pending ? [formatCidr(invitation.cidr)] : [],
+      persistentKeepalive: null,
+    });
+  }
   return peers;
 }
 
@@ -186,6 +210,8 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
   const routes: RoutePlan[] = [{ destination: formatCidr(range), via: 'mesh' }];
   if (viaExit) routes.push({ destination: formatCidr(DEFAULT_ROUTE), via: 'mesh' });
   const access = accessPolicyOf(def);
+  const invitations = self.hidden ? [] : invitationPeersVia(def, self.node);
+  const pending = invitations.filter((i) => i.pending).map((i) => formatCidr(i.cidr));
   const services = (def.services ?? [])
     .filter((sv) => sv.node === self.node)
     .map((sv) => ({ name: sv.name, address: sv.address, workload: sv.workload ?? null }));
@@ -208,6 +234,7 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
     routes,
     egress: viaExit ? 'mesh' : 'ndmz',
     ...(access ? { access } : {}),
+    ...(invitations.length > 0 ? { enrolment: { port: ENROLMENT_PORT, pending } } : {}),
     ...(services.length > 0 ? { services } : {}),
   };
 }

@@ -11,6 +11,9 @@ import type { ValidationIssue } from './errors.js';
 import { type Cidr, containsAddress, formatIpv4, makeCidr, parseCidr, parseIpv4, rangeOf } from './ipv4.js';
 import type { NetworkDefinition, NetworkDefinitionDocument } from './schema.js';
 
+/** The TCP port of the enrolment endpoint on a via NR's WireGuard address (not a well-known port). */
+export const ENROLMENT_PORT = 51_821;
+
 /** The peer entry's `node` of an external peer: never a node id (ids have no ":"). */
 export function externalPeerNode(name: string): string {
   return `external:${name}`;
@@ -64,6 +67,32 @@ export function externalPeerIssues(def: NetworkDefinitionDocument, range: Cidr |
     }
   });
   return issues;
+}
+
+/** The peer entry's `node` of an invitation's temporary key. */
+export function invitationPeerNode(name: string): string {
+  return `invitation:${name}`;
+}
+
+/**
+ * The temporary keys `node` peers with as the via NR: a pending invitation's key with its /32
+ * (the enrolment endpoint is all it may reach: the NR's rules drop the rest), a redeemed one's
+ * with no allowed IPs at all, so it still completes a handshake (and the peer can be told "already
+ * redeemed" rather than "unknown") but can deliver nothing. Expiry is the enrolment endpoint's
+ * to judge: derivation has no clock.
+ */
+export function invitationPeersVia(
+  def: NetworkDefinition,
+  node: string,
+): { name: string; inviteKey: string; cidr: Cidr; pending: boolean }[] {
+  return (def.externalPeers ?? [])
+    .filter((peer) => peer.via === node)
+    .map((peer) => ({
+      name: peer.name,
+      inviteKey: peer.inviteKey,
+      cidr: makeCidr(parseIpv4(peer.address) as number, 32),
+      pending: peer.publicKey === undefined,
+    }));
 }
 
 /** Redeemed external peers of `node` (it is their via NR). */
