@@ -15,10 +15,11 @@ import { readTextFile } from './files.js';
 
 const MAX_EXPIRY_HOURS = 24 * 90;
 
-/** `30m`, `24h`, `7d` → milliseconds (at most 90 days). */
+/** `30s`, `30m`, `24h`, `7d` → milliseconds (at most 90 days). */
 export function parseDuration(text: string, field: string): number {
-  const match = /^([0-9]{1,5})([mhd])$/.exec(text);
-  const ms = match ? Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'] : NaN;
+  const match = /^([0-9]{1,7})([smhd])$/.exec(text);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  const ms = match ? Number(match[1]) * unit[match[2] as keyof typeof unit] : NaN;
   if (!(ms > 0) || ms > MAX_EXPIRY_HOURS * 3_600_000)
     throw CliError.invalid(field, `"${text}" is not a duration like 30m, 24h or 7d (at most 90d)`);
   return ms;

@@ -14,7 +14,8 @@
  *   own prefixes, and the hidden ones when the exit is also the aggregator). Hidden NRs reach the
  *   exit through the aggregator, which forwards by its own exit entry (or egresses itself).
  * - a redeemed external peer (external-peers.ts) is a peer of its via NR (its /32, no endpoint),
- *   and every other public NR adds that /32 to the via NR's entry.
+ *   a pending one is a peer by its temporary key (enrolment only), and every other public NR adds
+ *   each external peer's /32 to the via NR's entry.
  * Each peer's list is canonical: sorted, and no prefix inside another of the same peer.
  */
 
@@ -31,6 +32,7 @@ import {
 import { UnknownNodeError } from './errors.js';
 import {
   ENROLMENT_PORT,
+  externalAddressesVia,
   externalPeerNode,
   invitationPeerNode,
   invitationPeersVia,
@@ -170,7 +172,7 @@ function peersOfPublic(def: NetworkDefinition, self: Resource): PeerPlan[] {
     if (other.node === def.exit && !isExit) {
       prefixes = [DEFAULT_ROUTE];
     } else {
-      prefixes = [...ownedPrefixes(def, other), ...redeemedPeersVia(def, other.node).map((external) => external.cidr)];
+      prefixes = [...ownedPrefixes(def, other), ...externalAddressesVia(def, other.node)];
       if (other.node === def.aggregator && !isAggregator) {
         for (const relayed of hidden) prefixes.push(...ownedPrefixes(def, relayed));
       }

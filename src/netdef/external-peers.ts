@@ -1,8 +1,10 @@
 /**
  * External peers (laptops) in the definition: validation, the address they get, and what the
- * derivation adds for them. Only redeemed peers (with `publicKey`) take part in the mesh: the via
- * NR has them as WireGuard peers (allowed IPs = their /32, no endpoint: they dial in), and every
- * other public NR routes their /32 to the via NR. Hidden NRs reach them through the aggregator,
+ * derivation adds for them. The via NR has a redeemed peer (with `publicKey`) as a WireGuard peer
+ * (allowed IPs = its /32, no endpoint: it dials in) and a pending one by its temporary key
+ * (enrolment only). Every other public NR routes each external peer's /32 to the via NR from the
+ * invitation on, so a redemption the via NR applies at once (before the admin signs it) is
+ * reachable from the whole network. Hidden NRs reach them through the aggregator,
  * whose entry already covers the range. Groups and associations apply to their addresses as to
  * any other (the via NR's forward chain sees their traffic arrive from its WireGuard device).
  */
@@ -93,6 +95,13 @@ export function invitationPeersVia(
       cidr: makeCidr(parseIpv4(peer.address) as number, 32),
       pending: peer.publicKey === undefined,
     }));
+}
+
+/** The /32s of every external peer, pending or redeemed, that `node` is the via NR of. */
+export function externalAddressesVia(def: NetworkDefinition, node: string): Cidr[] {
+  return (def.externalPeers ?? [])
+    .filter((peer) => peer.via === node)
+    .map((peer) => makeCidr(parseIpv4(peer.address) as number, 32));
 }
 
 /** Redeemed external peers of `node` (it is their via NR). */
