@@ -68,6 +68,10 @@ test.serial(
     const pending = withAccess(invited.def);
     const netId = await apply(a, 'a', pending);
     await apply(b, 'b', pending);
+    // The via NR's enrolment rules (pending /32: endpoint only) read back exactly as planned.
+    const { resource, ctx } = nodeInput({ def: pending, identities: plain.identities }, 'a', { prefix: a.prefix });
+    t.deepEqual(resource.enrolment?.pending, [`${invitation.address}/32`]);
+    t.deepEqual((await a.nr.applyNr(resource, ctx)).steps, [], 'a second apply of the pending NR changes nothing');
     const workloads: Record<string, { ns: Namespace; ip: string }> = {};
     for (const [node, id, third] of [
       [a, 'a', 0],
