@@ -132,7 +132,8 @@ Napi::Value TcpListenInNetns(const Napi::CallbackInfo &info) {
   if (inet_pton(AF_INET, address.c_str(), probe) != 1)
     ThrowInvalid(env, "tcpListenInNetns: address '" + address + "' is not a numeric IPv4 address");
   if (device.empty() || device.size() >= IFNAMSIZ)
-    ThrowInvalid(env, "tcpListenInNetns: device '" + device + "' must be 1.." + std::to_string(IFNAMSIZ - 1) + " bytes");
+    ThrowInvalid(env,
+                 "tcpListenInNetns: device '" + device + "' must be 1.." + std::to_string(IFNAMSIZ - 1) + " bytes");
   int fd = zm_tcp_listen_in_netns(path.c_str(), address.c_str(), static_cast<int>(port), device.c_str());
   if (fd < 0)
     ThrowErrno(env, fd,

@@ -9,7 +9,7 @@
  */
 
 import { InvitationError, acceptRedemption, invite, ready, revokeExternalPeer } from '../netdef/index.js';
-import { CliError, type CommandGroup, type Invocation } from './command.js';
+import { CliError, type Invocation } from './command.js';
 import { edit } from './net-edit.js';
 import { readTextFile } from './files.js';
 

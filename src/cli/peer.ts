@@ -117,9 +117,7 @@ function deviceConfig(
     privateKey,
     publicKey,
     listenPort,
-    peers: [
-      { publicKey: invitation.viaPublicKey, endpoint, allowedIps, persistentKeepalive: KEEPALIVE_SECONDS },
-    ],
+    peers: [{ publicKey: invitation.viaPublicKey, endpoint, allowedIps, persistentKeepalive: KEEPALIVE_SECONDS }],
   };
 }
 
@@ -218,10 +216,14 @@ export const peerGroup: CommandGroup = {
   summary: "the invited peer's side: redeem an invitation over the tunnel",
   commands: {
     redeem: {
-      summary: 'make this peer\'s own WireGuard key, enrol it with the via NR over the tunnel, write a wg-quick config',
+      summary: "make this peer's own WireGuard key, enrol it with the via NR over the tunnel, write a wg-quick config",
       positionals: [{ name: 'INVITE', description: 'the invitation text, a file holding it, or - for stdin' }],
       options: {
-        interface: { type: 'string', value: 'NAME', description: `the interface to create (default ${DEFAULT_INTERFACE})` },
+        interface: {
+          type: 'string',
+          value: 'NAME',
+          description: `the interface to create (default ${DEFAULT_INTERFACE})`,
+        },
         'config-dir': {
           type: 'string',
           value: 'DIR',

@@ -69,7 +69,11 @@ export function decideEnrolment(
       message: `the invitation for "${peer.name}" was already redeemed (an invitation is good for one redemption)`,
     });
   if (now.getTime() >= Date.parse(peer.expires))
-    return refuse({ code: 'EEXPIRED', status: 410, message: `the invitation for "${peer.name}" expired at ${peer.expires}` });
+    return refuse({
+      code: 'EEXPIRED',
+      status: 410,
+      message: `the invitation for "${peer.name}" expired at ${peer.expires}`,
+    });
   const inUse =
     request.publicKey === peer.inviteKey ||
     def.resources.some((r) => r.wgPublicKey === request.publicKey) ||

@@ -193,7 +193,10 @@ export function acceptRedemption(def: NetworkDefinition, text: string): NetworkD
   if (!peer) throw new InvitationError('/externalPeers', `no invitation for "${redemption.name}" (revoked?)`);
   const path = `/externalPeers/${index}`;
   if (peer.inviteKey !== redemption.inviteKey)
-    throw new InvitationError(path, `the redemption is for an earlier invitation of "${peer.name}", not its current one`);
+    throw new InvitationError(
+      path,
+      `the redemption is for an earlier invitation of "${peer.name}", not its current one`,
+    );
   if (peer.publicKey !== undefined)
     throw new InvitationError(
       path,

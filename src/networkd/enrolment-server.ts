@@ -119,7 +119,10 @@ export class HttpEnrolmentEndpoints implements EnrolmentEndpoints {
           : refusal(500, 'EINTERNAL', 'internal error');
     }
     const text = `${JSON.stringify(answer.body)}\n`;
-    response.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    response.writeHead(answer.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     response.end(text, () => answer.afterSent?.());
   }
 }

@@ -138,35 +138,44 @@ test.serial('a laptop behind NAT redeems over the tunnel and reaches only what i
   t.true(await reaches(onAlpha.ns, onBeta.ip, 9090), 'ga ↔ gb still flows');
 });
 
-test.serial('refused with clear errors: a second redemption (the temporary key gets nothing through), an expired and a revoked invitation', async (t) => {
-  const late = await invite('late', '3s');
-  const gone = await invite('gone', '1h');
-  await world.deploy(net);
-  await net.tool('revoke', ['--name', 'gone']);
-  await world.deploy(net);
-  const { expires } = parseInvitation(late);
-  await waitFor(() => Date.now() > Date.parse(expires) + 200, { what: 'the invitation to expire', timeoutMs: 10_000 });
-  // Three laptops at once, each with its own interface behind the same NAT.
-  const [second, expired, revoked] = await Promise.all([
-    laptop().then((on) => redeem(on, invitations.get('laptop') ?? '', 6)),
-    laptop().then((on) => redeem(on, late, 20)),
-    laptop().then((on) => redeem(on, gone, 6)),
-  ]);
-  t.is(second.exitCode, 1);
-  t.regex(
-    second.stderr,
-    /alpha knows the invitation's key but lets nothing through it: the invitation was already redeemed/,
-  );
-  t.is(expired.exitCode, 1);
-  t.regex(expired.stderr, new RegExp(`alpha refused the redemption: the invitation for "late" expired at ${expires}`));
-  t.is(revoked.exitCode, 1);
-  t.regex(
-    revoked.stderr,
-    /alpha \(198\.51\.100\.11:\d+\) never answered the invitation's key within 6 s: the invitation was revoked/,
-  );
-  t.regex(await net.tool('show'), /late +10\.31\.\d+\.\d+ +alpha +expired/);
-  t.deepEqual((await alpha.api.getNetwork('inv')).redemptions?.length, 1, 'nothing recorded for the refusals');
-});
+test.serial(
+  'refused with clear errors: a second redemption (the temporary key gets nothing through), an expired and a revoked invitation',
+  async (t) => {
+    const late = await invite('late', '3s');
+    const gone = await invite('gone', '1h');
+    await world.deploy(net);
+    await net.tool('revoke', ['--name', 'gone']);
+    await world.deploy(net);
+    const { expires } = parseInvitation(late);
+    await waitFor(() => Date.now() > Date.parse(expires) + 200, {
+      what: 'the invitation to expire',
+      timeoutMs: 10_000,
+    });
+    // Three laptops at once, each with its own interface behind the same NAT.
+    const [second, expired, revoked] = await Promise.all([
+      laptop().then((on) => redeem(on, invitations.get('laptop') ?? '', 6)),
+      laptop().then((on) => redeem(on, late, 20)),
+      laptop().then((on) => redeem(on, gone, 6)),
+    ]);
+    t.is(second.exitCode, 1);
+    t.regex(
+      second.stderr,
+      /alpha knows the invitation's key but lets nothing through it: the invitation was already redeemed/,
+    );
+    t.is(expired.exitCode, 1);
+    t.regex(
+      expired.stderr,
+      new RegExp(`alpha refused the redemption: the invitation for "late" expired at ${expires}`),
+    );
+    t.is(revoked.exitCode, 1);
+    t.regex(
+      revoked.stderr,
+      /alpha \(198\.51\.100\.11:\d+\) never answered the invitation's key within 6 s: the invitation was revoked/,
+    );
+    t.regex(await net.tool('show'), /late +10\.31\.\d+\.\d+ +alpha +expired/);
+    t.deepEqual((await alpha.api.getNetwork('inv')).redemptions?.length, 1, 'nothing recorded for the refusals');
+  },
+);
 
 test.serial("the via node's report becomes the admin's next signed revision; the laptop keeps working", async (t) => {
   const reported = (await alpha.api.getNetwork('inv')).redemptions ?? [];

@@ -320,10 +320,9 @@ test(`invitations, redemptions and enrolment requests (any text/JSON, edited val
     typedOutcome(t, 'enrolment request', [NetdefError], () => parseEnrolmentRequest(body));
   };
   fc.assert(fc.property(fc.jsonValue(), enrol), { numRuns: RUNS });
-  fc.assert(
-    fc.property(fc.dictionary(fc.constantFrom('publicKey', 'name', 'x'), fc.jsonValue()), enrol),
-    { numRuns: RUNS },
-  );
+  fc.assert(fc.property(fc.dictionary(fc.constantFrom('publicKey', 'name', 'x'), fc.jsonValue()), enrol), {
+    numRuns: RUNS,
+  });
   fc.assert(fc.property(fc.string({ maxLength: 200 }), inv), { numRuns: RUNS });
   fc.assert(
     fc.property(textEdits, (es) => inv(editText(invitation, es))),

@@ -97,7 +97,13 @@ test('the source address names the invitation; redeemed, expired, revoked, forei
 
 test('withRedemptions: the via node runs its own recorded key at once; others and stale records change nothing', (t) => {
   const fresh = generateKeyPair().publicKey;
-  const redemption: Redemption = { network: 'enrol', name: 'laptop', inviteKey, publicKey: fresh, redeemedAt: NOW.toISOString() };
+  const redemption: Redemption = {
+    network: 'enrol',
+    name: 'laptop',
+    inviteKey,
+    publicKey: fresh,
+    redeemedAt: NOW.toISOString(),
+  };
   const running = withRedemptions(def, 'b', [redemption]);
   t.is(running.revision, def.revision, 'not a new revision: the admin signs that');
   const peers = resourceFor(running, 'b').peers;

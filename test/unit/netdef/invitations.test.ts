@@ -77,7 +77,9 @@ test('invite records a pending peer with only the temporary public key; the via 
   t.deepEqual(viaB.enrolment, { port: ENROLMENT_PORT, pending: ['10.1.255.254/32'] });
   t.is(resourceFor(def, 'a').enrolment, undefined, 'only the via NR has an enrolment endpoint');
   t.true(
-    resourceFor(def, 'a').peers.find((p) => p.node === 'b')!.allowedIps.includes('10.1.255.254/32'),
+    resourceFor(def, 'a')
+      .peers.find((p) => p.node === 'b')!
+      .allowedIps.includes('10.1.255.254/32'),
     'the other NRs route the reserved address to the via NR from the invitation on',
   );
 });
@@ -92,13 +94,16 @@ test('an accepted report makes the peer a WireGuard peer of its via NR; the temp
   t.is(redeemed.revision, def.revision + 1);
   t.is(redeemed.externalPeers![0]!.publicKey, keyPair.publicKey);
   const viaB = resourceFor(redeemed, 'b');
-  t.deepEqual(viaB.peers.find((p) => p.node === 'external:laptop'), {
-    node: 'external:laptop',
-    publicKey: keyPair.publicKey,
-    endpoint: null,
-    allowedIps: ['10.1.255.254/32'],
-    persistentKeepalive: null,
-  });
+  t.deepEqual(
+    viaB.peers.find((p) => p.node === 'external:laptop'),
+    {
+      node: 'external:laptop',
+      publicKey: keyPair.publicKey,
+      endpoint: null,
+      allowedIps: ['10.1.255.254/32'],
+      persistentKeepalive: null,
+    },
+  );
   t.deepEqual(viaB.peers.find((p) => p.node === 'invitation:laptop')?.allowedIps, []);
   t.deepEqual(viaB.enrolment, { port: ENROLMENT_PORT, pending: [] });
   t.true(
@@ -134,7 +139,9 @@ test('expired, re-issued, revoked, foreign and malformed reports are refused and
     message: /no invitation for "phone" \(revoked\?\)/,
   });
   const foreign = buildNetwork('other', '10.1.0.0/16', [makeNode('a', false, '198.51.100.11')]);
-  t.throws(() => acceptRedemption(foreign, reported(parsed, keyPair, NOW)), { message: /for network "inv", not "other"/ });
+  t.throws(() => acceptRedemption(foreign, reported(parsed, keyPair, NOW)), {
+    message: /for network "inv", not "other"/,
+  });
   t.throws(() => acceptRedemption(def, 'zmesh-redeem-v2.!!!'), { message: /malformed redemption/ });
   t.throws(() => parseInvitation('hello'), { message: /must start with zmesh-invite-v2\./ });
   const body = JSON.parse(Buffer.from(invitation.slice('zmesh-invite-v2.'.length), 'base64url').toString());
