@@ -27,7 +27,8 @@ export function parseDuration(text: string, field: string): number {
 
 /** The text of INVITATION/REDEMPTION: a token itself, `-` (stdin) or a file holding it. */
 export async function tokenText(value: string, field: string, prefix: string, invocation: Invocation): Promise<string> {
-  if (value.startsWith(prefix)) return value;
+  // Any version of the token is text (its parser names a version it does not read), not a file.
+  if (value.startsWith(prefix.replace(/v[0-9]+\.$/, ''))) return value;
   if (value === '-') return invocation.io.readStdin();
   return readTextFile(value, field);
 }

@@ -37,7 +37,17 @@ async function ip(args: readonly string[]): Promise<void> {
   }
 }
 
-/** Creates interface `name` (it must not exist yet); `userspace` forces zmesh-wg. */
+/** True when a link `name` exists in this namespace. */
+export async function linkExists(name: string): Promise<boolean> {
+  try {
+    await run('ip', ['link', 'show', 'dev', name]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates interface `name` (the caller checked it does not exist); `userspace` forces zmesh-wg. */
 export async function createPeerDevice(name: string, userspace: boolean): Promise<PeerDevice> {
   await ready();
   if (!userspace && wireguardFamilyAvailable()) {

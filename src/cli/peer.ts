@@ -30,7 +30,14 @@ import type { WgDesiredConfig } from '../nr/wireguard/backend.js';
 import { CliError, type CommandGroup, type Invocation } from './command.js';
 import { fileExists, writeToolFile } from './files.js';
 import { tokenText } from './invite.js';
-import { type PeerDevice, bringUp, createPeerDevice, removePeerDevice, removeRoute } from './peer-device.js';
+import {
+  type PeerDevice,
+  bringUp,
+  createPeerDevice,
+  linkExists,
+  removePeerDevice,
+  removeRoute,
+} from './peer-device.js';
 
 const DEFAULT_INTERFACE = 'zmesh0';
 const DEFAULT_CONFIG_DIR = '/etc/wireguard';
@@ -151,6 +158,9 @@ async function redeemCommand(invocation: Invocation): Promise<void> {
     if (error instanceof NetdefError) throw CliError.invalid('INVITE', error.message);
     throw error;
   }
+  // Never touch an interface this command did not make (a failure below deletes NAME).
+  if (await linkExists(name))
+    throw CliError.invalid('--interface', `an interface named ${name} exists already (remove it or choose another)`);
   const endpoint = await numericEndpoint(invitation.viaEndpoint);
   const permanent: KeyPair = generateKeyPair();
   let device: PeerDevice;

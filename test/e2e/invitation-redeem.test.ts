@@ -116,6 +116,9 @@ test.serial('a laptop behind NAT redeems over the tunnel and reaches only what i
 
   const lap = await laptop();
   redeemed = lap.ns;
+  const clash = await redeem({ ...lap, ifname: 'eth0' }, invitation, 5);
+  t.is(clash.exitCode, 2, 'an existing interface is never taken over (nor deleted)');
+  t.regex(clash.stderr, /--interface: an interface named eth0 exists already/);
   const done = await redeem(lap, invitation, 30);
   t.is(done.exitCode, 0, done.stderr);
   t.regex(done.stdout, /redeemed "laptop" in network "inv": \S+ is 10\.31\.255\.254 through alpha with its own key/);

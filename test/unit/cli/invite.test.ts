@@ -114,3 +114,24 @@ test('invite, the via node report, accept: once; a second, revoked or malformed 
   t.false('externalPeers' in JSON.parse(await readFile(file, 'utf8')));
   t.regex((await zmesh('net', 'revoke', file, '--name', 'laptop')).stderr, /--name: no external peer "laptop"/);
 });
+
+test('peer redeem refuses bad input before touching anything: interface name, --wait, malformed or tampered INVITE', async (t) => {
+  const configDir = join(dir, 'peer');
+  const cases: [string[], RegExp][] = [
+    [['--interface', 'way-too-long-name0'], /--interface: "way-too-long-name0" is not an interface name/],
+    [['--wait', '0'], /--wait: "0" is not a number of seconds from 1 to 600/],
+    [['--wait', 'soon'], /--wait: "soon" is not a number of seconds/],
+  ];
+  const invitation = `zmesh-invite-v2.${Buffer.from('{"network":"x"}').toString('base64url')}`;
+  for (const [options, message] of cases) {
+    const r = await zmesh('peer', 'redeem', invitation, '--config-dir', configDir, ...options);
+    t.is(r.status, 2, options.join(' '));
+    t.regex(r.stderr, message);
+  }
+  const malformed = await zmesh('peer', 'redeem', invitation, '--config-dir', configDir);
+  t.is(malformed.status, 2);
+  t.regex(malformed.stderr, /INVITE: malformed invitation: field "name"/);
+  const old = await zmesh('peer', 'redeem', 'zmesh-invite-v1.e30', '--config-dir', configDir);
+  t.regex(old.stderr, /INVITE: .*not a zmesh invitation \(it must start with zmesh-invite-v2\.\)/);
+  await t.throwsAsync(readFile(join(configDir, 'zmesh0.conf')), { code: 'ENOENT' }, 'nothing written');
+});
