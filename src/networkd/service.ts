@@ -5,7 +5,7 @@
  * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
  * passes run one at a time (SerialQueue), in arrival order.
  */
-import { type WorkloadLinkSpec, allocatePublicAddress, workloadLinkName } from '../nr/index.js';
+import { type WorkloadLinkSpec, allocatePublicAddress, readInterfaceMac, workloadLinkName } from '../nr/index.js';
 import {
   type NetworkDefinition,
   type NodeResource,
@@ -36,7 +36,6 @@ import type {
   ReconcileReport,
 } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
-import { readInterfaceMac } from './workload-mac.js';
 import { KernelWorkloadLinks } from './workload-link.js';
 import {
   type NetnsIdentity,
@@ -71,7 +70,7 @@ export interface ServiceOptions {
   /** Called before every reconcile pass (the userspace backend makes sure wgd answers). */
   readonly beforeReconcile?: () => Promise<void>;
   readonly log?: (message: string) => void;
-  /** Reads a workload interface's MAC for the attach answer (workload-mac.ts; replaceable in tests). */
+  /** Reads a workload interface's MAC for the attach answer (nr/interface-mac.ts; replaceable in tests). */
   readonly readMac?: (netns: string, ifname: string) => Promise<string | null>;
   /** Told every reconcile pass's report (metrics). */
   readonly onReconcile?: (report: ReconcileReport) => void;
