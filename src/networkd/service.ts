@@ -9,7 +9,7 @@ import { type WorkloadLinkSpec, allocatePublicAddress, readInterfaceMac, workloa
 import {
   type NetworkDefinition,
   type NodeResource,
-  type SecretKey,
+  type PrivateKey,
   UnsealError,
   netIdOf,
   openResourceKey,
@@ -63,7 +63,7 @@ export interface ServiceOptions {
   readonly plane: DataPlane;
   readonly resolver: EndpointResolver;
   readonly nodeId: string;
-  readonly identity: SecretKey;
+  readonly identity: PrivateKey;
   readonly workloadLinks?: WorkloadLinks;
   /** The pid of the wgd whose namespace is never a workload's (null: none, e.g. kernel WireGuard). */
   readonly wgdPid?: () => number | null;
@@ -89,7 +89,7 @@ export class NetworkService {
   readonly #plane: DataPlane;
   readonly #resolver: EndpointResolver;
   readonly #nodeId: string;
-  readonly #identity: SecretKey;
+  readonly #identity: PrivateKey;
   readonly #links: WorkloadLinks;
   readonly #beforeReconcile: () => Promise<void>;
   readonly #wgdPid: () => number | null;
@@ -600,7 +600,7 @@ export class NetworkService {
     return steps;
   }
 
-  #privateKeyOf(definition: NetworkDefinition): SecretKey {
+  #privateKeyOf(definition: NetworkDefinition): PrivateKey {
     const own = definition.resources.find((r) => r.node === this.#nodeId);
     if (!own) throw new NetworkdError('ENOTMEMBER', `this node is not a member of network "${definition.name}"`);
     return openResourceKey(own, this.#identity);
