@@ -175,7 +175,7 @@ export class PublicKey {
 }
 
 /** What the two secret key types share: redacted everywhere except the named ways out. */
-abstract class PrivateKeyValue extends Redacted {
+abstract class SecretKeyValue extends Redacted {
   readonly #bytes: Uint8Array;
 
   protected constructor(bytes: Uint8Array) {
@@ -197,13 +197,19 @@ abstract class PrivateKeyValue extends Redacted {
     return Buffer.from(this.#bytes).toString('hex');
   }
 
-  protected sameBytes(other: PrivateKeyValue): boolean {
+  protected sameBytes(other: SecretKeyValue): boolean {
     return timingSafeEqual(this.#bytes, other.#bytes);
   }
 }
 
+/** A secret key where one is required: the all-zero "no key" of the UAPI is refused. */
+function present<Key>(key: Key | null, what: string): Key {
+  if (key === null) throw malformed(what, 'an all-zero key is no key');
+  return key;
+}
+
 /** A 32-byte X25519 private key, clamped, never all-zero. Prints as a placeholder. */
-export class PrivateKey extends PrivateKeyValue {
+export class PrivateKey extends SecretKeyValue {
   private readonly brand = 'PrivateKey' as const;
 
   private constructor(bytes: Uint8Array) {
@@ -223,9 +229,7 @@ export class PrivateKey extends PrivateKeyValue {
   }
 
   static fromBytes(bytes: Uint8Array, what = 'private key'): PrivateKey {
-    const key = PrivateKey.fromBytesOrClear(bytes, what);
-    if (key === null) throw malformed(what, 'an all-zero private key is no key');
-    return key;
+    return present(PrivateKey.fromBytesOrClear(bytes, what), what);
   }
 
   /** Parses a base64 private key (surrounding white space, as a key file has, is ignored). */
@@ -249,7 +253,7 @@ export class PrivateKey extends PrivateKeyValue {
 }
 
 /** A 32-byte preshared key, never all-zero. Prints as a placeholder. */
-export class PresharedKey extends PrivateKeyValue {
+export class PresharedKey extends SecretKeyValue {
   private readonly brand = 'PresharedKey' as const;
 
   private constructor(bytes: Uint8Array) {
@@ -267,9 +271,7 @@ export class PresharedKey extends PrivateKeyValue {
   }
 
   static fromBytes(bytes: Uint8Array, what = 'preshared key'): PresharedKey {
-    const key = PresharedKey.fromBytesOrNone(bytes, what);
-    if (key === null) throw malformed(what, 'an all-zero preshared key is no key');
-    return key;
+    return present(PresharedKey.fromBytesOrNone(bytes, what), what);
   }
 
   equals(other: PresharedKey): boolean {
