@@ -21,7 +21,7 @@ import { wgAddressOf } from './addressing.js';
 import { InvitationError } from './errors.js';
 import { ENROLMENT_PORT, freeExternalAddress } from './external-peers.js';
 import { type Cidr, parseCidr } from './ipv4.js';
-import { type KeyPair, SecretKey, generateKeyPair, isKey } from './keys.js';
+import { type KeyPair, PrivateKey, generateKeyPair, isKey } from './keys.js';
 import { assertNetworkDefinition } from './parse.js';
 import type { ExternalPeerDocument, NetworkDefinition, NetworkDefinitionDocument } from './schema.js';
 
@@ -154,8 +154,8 @@ export function parseInvitation(text: string): Invitation {
 }
 
 /** The invitation's temporary private key (never log it). */
-export function temporaryKeyOf(invitation: Invitation): SecretKey {
-  return SecretKey.fromBase64(invitation.secret, 'invitation secret');
+export function temporaryKeyOf(invitation: Invitation): PrivateKey {
+  return PrivateKey.fromBase64(invitation.secret, 'invitation secret');
 }
 
 /** The via node's report of a redemption as text for the admin (no secret in it). */
