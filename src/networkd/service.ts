@@ -8,6 +8,7 @@
 import {
   type WorkloadLinkSpec,
   allocatePublicAddress,
+  parseNetId,
   readInterfaceMac,
   wgDeviceName,
   workloadLinkName,
@@ -699,7 +700,7 @@ export class NetworkService {
     }
     await this.#enrolment.ensure(network.name, {
       netnsPath: this.#plane.nrNetnsPath(network.netId),
-      device: wgDeviceName(network.netId as Parameters<typeof wgDeviceName>[0]),
+      device: wgDeviceName(parseNetId(network.netId)),
       address: resource.wgAddress,
       port: resource.enrolment.port,
     });
