@@ -35,6 +35,7 @@ import {
   type NrApplyContext,
 } from '../../src/nr/index.js';
 import { WgdClient } from '../../src/wg/wgd/client.js';
+import { native } from '../../src/native/binding.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHELL = path.join(ROOT, 'scripts/bench/nr-shell.sh');
@@ -44,17 +45,18 @@ const SHOW_STEPS = process.argv.includes('--steps');
 /** Per step kind: [count, total ms], for --steps. */
 const stepTotals = new Map<string, Map<string, [number, number]>>();
 
-function account(phase: string, report: ApplyReport): void {
+function addStep(phase: string, kind: string, ms: number): void {
   const totals = stepTotals.get(phase) ?? new Map<string, [number, number]>();
   stepTotals.set(phase, totals);
-  const add = (kind: string, ms: number) => {
-    const entry = totals.get(kind) ?? [0, 0];
-    entry[0]++;
-    entry[1] += ms;
-    totals.set(kind, entry);
-  };
-  add('(inspect)', report.inspectMs);
-  for (const step of report.steps) add(step.kind, step.ms);
+  const entry = totals.get(kind) ?? [0, 0];
+  entry[0]++;
+  entry[1] += ms;
+  totals.set(kind, entry);
+}
+
+function account(phase: string, report: ApplyReport): void {
+  addStep(phase, '(inspect)', report.inspectMs);
+  for (const step of report.steps) addStep(phase, step.kind, step.ms);
 }
 
 interface Input {
@@ -175,7 +177,20 @@ async function main(): Promise<void> {
     rows.push([`no-op reconcile of ${MAX}, steady (${noopSteps} steps)`, noopMs, checkMs, '≤ 200 ms']);
     const [noop8Ms, noop8Steps] = await timed(() => applyConcurrently(all, 8));
     rows.push([`no-op reconcile of ${MAX}, steady, 8 in flight (${noop8Steps} steps)`, noop8Ms, checkMs, '≤ 200 ms']);
-    const [teardownMs] = await timed(() => nr.teardownAll());
+    // Until the kernel has destroyed what was deleted (the host's veth end is the last to go),
+    // as the shell waits: names are free for reuse only then.
+    const [teardownMs, teardownReport] = await timed(async () => {
+      const report = await nr.teardownAll();
+      const gone = performance.now();
+      const deadline = gone + 30_000;
+      while (native().linkIndex(node.path, `${nr.prefix}ndmz0`) > 0) {
+        if (performance.now() > deadline) throw new Error('the host veth end outlived teardown by 30 s');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      addStep(`teardown ${MAX}`, '(kernel cleanup)', performance.now() - gone);
+      return report;
+    });
+    account(`teardown ${MAX}`, teardownReport);
     const [teardownShellMs] = await timed(() => shell('teardown', ids(MAX)));
     rows.push([`teardown of ${MAX} + ndmz`, teardownMs, teardownShellMs, '']);
 
