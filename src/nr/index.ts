@@ -193,13 +193,19 @@ export class NetworkResources {
     try {
       // The namespace goes first: its links (and the ndmz ends of its veths) are then the
       // kernel's to delete, all in one batch when the namespace dies, where deleting each link
-      // costs an RCU barrier of its own. The WireGuard device comes after, so that the backend
-      // sees its namespace deleted: wgd then leaves the TUN link to that batch too, and a kernel
-      // device, already in a namespace that is going, needs nothing.
-      const namespace: Step[] = session.exists(nr) ? [{ kind: 'delete-namespace', netns: nr }] : [];
-      const rest: Step[] = devices.has(wgDeviceName(netId))
+      // costs an RCU barrier of its own. A userspace device comes after, so that wgd sees its
+      // namespace deleted and leaves the TUN link to that batch too. A kernel device goes before:
+      // its UDP port is freed only when its link is deleted, and a port held until the kernel
+      // gets round to the namespace would refuse the same network applied again meanwhile.
+      const device: Step[] = devices.has(wgDeviceName(netId))
         ? [{ kind: 'remove-wg-device', name: wgDeviceName(netId) }]
         : [];
+      const deviceFirst = this.wg.kind === 'kernel';
+      const first: Step[] = [
+        ...(deviceFirst ? device : []),
+        ...(session.exists(nr) ? [{ kind: 'delete-namespace', netns: nr } as const] : []),
+      ];
+      const rest: Step[] = deviceFirst ? [] : [...device];
       // The NR's port in ndmz is deleted explicitly: the namespace dies only when the kernel gets
       // round to it (asynchronously, later under load), and the caller is told the NR is gone —
       // its names free for reuse. Deleting one end of the veth deletes both at once.
@@ -209,10 +215,10 @@ export class NetworkResources {
       }
       const inspected = performance.now();
       this.#wgConfigs.forget(wgDeviceName(netId));
-      const first = await applySteps(namespace, session, this.wg, this.#memories);
-      // The device (a wgd round trip, or nothing for a kernel link) and the port are independent.
+      const firstTimings = await applySteps(first, session, this.wg, this.#memories);
+      // The device (a wgd round trip) and the port are independent.
       const done = await Promise.all(rest.map((step) => applySteps([step], session, this.wg, this.#memories)));
-      return report(started, inspected, [...first, ...done.flat()]);
+      return report(started, inspected, [...firstTimings, ...done.flat()]);
     } finally {
       session.close();
     }
