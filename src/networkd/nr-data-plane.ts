@@ -142,6 +142,9 @@ export function createNrDataPlane(context: PlaneContext): DataPlane {
         }
         return removed;
       }),
-    teardownAll: () => mapped(() => resources.teardownAll()),
+    teardownAll: () =>
+      mapped(async () => {
+        await resources.teardownAll();
+      }),
   };
 }

@@ -3,7 +3,7 @@
  * detach workloads, list and inspect with live status, and reconcile. Every change follows the
  * same order: validate everything first (bad input changes nothing), write the store, then act
  * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
- * passes run one at a time (SerialQueue), in arrival order.
+ * passes run one at a time (SerialQueue), in arrival order; within a pass, a few networks at once.
  */
 import {
   type WorkloadLinkSpec,
@@ -62,6 +62,13 @@ import {
   sameNamespace,
   tryNetnsIdentity,
 } from './workload-namespace.js';
+
+/**
+ * Networks a reconcile pass applies at once. Their NRs share nothing but ndmz (made before) and
+ * wgd, so they overlap; bounded, so a node's first start with many networks keeps the kernel, wgd
+ * and nft work queued rather than all at once. `npm run bench:nr -- --in-flight N` measures it.
+ */
+const RECONCILE_IN_FLIGHT = 4;
 
 /** The kernel side of workloads (workload-link.ts); replaceable so the wiring stays in one place. */
 export interface WorkloadLinks {
@@ -494,22 +501,37 @@ export class NetworkService {
     const networks = this.#store.networks();
     // Many NRs (a node's first start) take a while: a progress line every 2 s of a long pass.
     let progressAt = performance.now() + 2_000;
-    for (const [index, network] of networks.entries()) {
-      if (performance.now() >= progressAt) {
-        progressAt = performance.now() + 2_000;
-        this.#log(`reconcile: ${index} of ${networks.length} network(s) done, ${steps} step(s) so far`);
-      }
-      try {
-        steps += await this.#applyOne(network);
-        const result = await this.#reconcileWorkloads(network);
-        reattached += result.reattached;
-        forgotten.push(...result.forgotten);
-      } catch (error) {
-        const e = asNetworkdError(error);
-        errors.push(`${network.name}: ${e.message}`);
-        this.#log(`reconcile: network ${network.name}: ${e.message}`);
-      }
-    }
+    let done = 0;
+    // Networks are independent (one NR each, one store file each), so several are applied at once:
+    // one's kernel, nft and wgd round trips overlap another's. Errors stay in the networks' order.
+    const failures: Array<string | null> = networks.map(() => null);
+    const forgottenOf: string[][] = networks.map(() => []);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(RECONCILE_IN_FLIGHT, networks.length) }, async () => {
+        while (next < networks.length) {
+          const index = next++;
+          const network = networks[index]!;
+          if (performance.now() >= progressAt) {
+            progressAt = performance.now() + 2_000;
+            this.#log(`reconcile: ${done} of ${networks.length} network(s) done, ${steps} step(s) so far`);
+          }
+          try {
+            steps += await this.#applyOne(network);
+            const result = await this.#reconcileWorkloads(network);
+            reattached += result.reattached;
+            forgottenOf[index] = result.forgotten;
+          } catch (error) {
+            const e = asNetworkdError(error);
+            failures[index] = `${network.name}: ${e.message}`;
+            this.#log(`reconcile: network ${network.name}: ${e.message}`);
+          }
+          done++;
+        }
+      }),
+    );
+    errors.push(...failures.filter((failure) => failure !== null));
+    forgotten.push(...forgottenOf.flat());
     const wanted = this.#wantedNetIds();
     const removedNrs: string[] = [];
     for (const netId of await this.#plane.listNrs()) {
