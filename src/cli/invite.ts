@@ -88,12 +88,7 @@ export async function inviteCommand(invocation: Invocation): Promise<void> {
 export async function acceptRedemptionCommand(invocation: Invocation): Promise<void> {
   const given = invocation.args.strings['redemption'];
   if (given === undefined) return foldReportedCommand(invocation);
-  const text = await tokenText(
-    given,
-    '--redemption',
-    'zmesh-redeem-v2.',
-    invocation,
-  );
+  const text = await tokenText(given, '--redemption', 'zmesh-redeem-v2.', invocation);
   await ready();
   let name = '';
   const next = await edit(invocation, (def) => {

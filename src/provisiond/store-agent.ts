@@ -470,7 +470,8 @@ export class StoreAgent {
   /** Queues `status` for writing, with the network's redemptions as last read (a deletion has none). */
   #setStatus(status: NodeStatus): void {
     const redemptions = this.#redemptions.get(status.network) ?? [];
-    const full = status.state === 'deleted' || redemptions.length === 0 ? status : { ...status, redemptions: [...redemptions] };
+    const full =
+      status.state === 'deleted' || redemptions.length === 0 ? status : { ...status, redemptions: [...redemptions] };
     this.#statuses.set(status.network, full);
     void this.#flushStatuses();
   }

@@ -80,9 +80,15 @@ test("networkd's redemption reaches the store; net redeem --store folds it and t
   const folded = await zmesh(['net', 'redeem', 'net', '--store', cluster.url]);
   t.is(folded.status, 0, folded.stderr);
   t.regex(folded.stdout, /^redeemed "laptop" \(reported by alpha\): its own key replaces the invitation$/m);
-  t.regex(folded.stdout, /^refused "phone" \(reported by bravo\): reported by "bravo", not by "alpha", the invitation's via NR$/m);
+  t.regex(
+    folded.stdout,
+    /^refused "phone" \(reported by bravo\): reported by "bravo", not by "alpha", the invitation's via NR$/m,
+  );
   t.regex(folded.stdout, new RegExp(`^revision ${invitedRevision + 1}$`, 'm'));
-  t.regex(folded.stderr, /skipped a node's report: bad value at \S*nodes\/charlie\/status\/net: \/redemptions\/0\/publicKey: /);
+  t.regex(
+    folded.stderr,
+    /skipped a node's report: bad value at \S*nodes\/charlie\/status\/net: \/redemptions\/0\/publicKey: /,
+  );
 
   const after = await admin.readNetwork('net');
   t.is(after?.revision, invitedRevision + 1, 'one revision');
