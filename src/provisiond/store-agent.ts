@@ -105,6 +105,8 @@ export class StoreAgent {
   /** Networks whose definition has an invitation through this node not yet redeemed: polled. */
   readonly #pendingVia = new Set<string>();
   #pollTimer: NodeJS.Timeout | null = null;
+  /** The redemption read in progress per network (reads of one network are serialised). */
+  readonly #refreshing = new Map<string, Promise<void>>();
   /** The last failure to read networkd's redemptions (logged once per change). */
   #redemptionError: string | null = null;
   #unsubscribe: (() => void) | null = null;
@@ -175,7 +177,17 @@ export class StoreAgent {
   }
 
   /** Re-reads `network`'s redemptions; when they changed, the network's last status is written again with them. */
-  async #refreshRedemptions(network: string): Promise<void> {
+  #refreshRedemptions(network: string): Promise<void> {
+    // One read at a time per network: a slow older read never overwrites a newer one.
+    const next = (this.#refreshing.get(network) ?? Promise.resolve()).then(() => this.#readRedemptions(network));
+    this.#refreshing.set(network, next);
+    void next.finally(() => {
+      if (this.#refreshing.get(network) === next) this.#refreshing.delete(network);
+    });
+    return next;
+  }
+
+  async #readRedemptions(network: string): Promise<void> {
     if (!this.#redemptionSource || this.#stopped) return;
     let reports: readonly RedemptionReport[];
     try {
