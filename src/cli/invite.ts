@@ -4,14 +4,26 @@
  *   pending peer and prints the invitation on stdout, the one place a secret is printed;
  * - `zmesh net redeem FILE --redemption R`: records the permanent key the via node reported
  *   (`zmesh-redeem-v2.…`, from its networkd: GET /v1/networks/NAME's `redemptions`);
+ *   `zmesh net redeem NAME --store etcd://…` without --redemption folds in every redemption the
+ *   via nodes' agents reported in their status keys, in one signed compare-and-swap edit;
  * - `zmesh net revoke FILE --name N`: removes the peer, pending or redeemed.
  * An invitation or redemption argument is a file, `-` for stdin, or the text itself.
  */
 
-import { InvitationError, acceptRedemption, invite, ready, revokeExternalPeer } from '../netdef/index.js';
+import {
+  InvitationError,
+  type RedemptionFold,
+  acceptRedemption,
+  foldRedemptions,
+  invite,
+  ready,
+  revokeExternalPeer,
+} from '../netdef/index.js';
+import { EtcdStore, readRedemptionReports, type RedemptionReports } from '../store/index.js';
 import { CliError, type Invocation } from './command.js';
 import { edit } from './net-edit.js';
 import { readTextFile } from './files.js';
+import { resolveTarget, withTarget } from './store-target.js';
 
 const MAX_EXPIRY_HOURS = 24 * 90;
 
@@ -74,12 +86,9 @@ export async function inviteCommand(invocation: Invocation): Promise<void> {
 }
 
 export async function acceptRedemptionCommand(invocation: Invocation): Promise<void> {
-  const text = await tokenText(
-    invocation.args.strings['redemption'] as string,
-    '--redemption',
-    'zmesh-redeem-v2.',
-    invocation,
-  );
+  const given = invocation.args.strings['redemption'];
+  if (given === undefined) return foldReportedCommand(invocation);
+  const text = await tokenText(given, '--redemption', 'zmesh-redeem-v2.', invocation);
   await ready();
   let name = '';
   const next = await edit(invocation, (def) => {
@@ -105,5 +114,51 @@ export async function revokeCommand(invocation: Invocation): Promise<void> {
   });
   invocation.io.stdout(
     `revoked "${name}": its invitation can no longer be redeemed and its key is no longer a peer; revision ${next.revision}\n`,
+  );
+}
+
+/** What the via nodes reported in the store: a FILE or a file: store has no agents, so nothing to read. */
+async function reportsOf(invocation: Invocation): Promise<RedemptionReports> {
+  const target = resolveTarget(invocation);
+  if (target.kind !== 'store' || !(target.store instanceof EtcdStore)) {
+    if (target.kind === 'store') await target.store.close();
+    throw CliError.invalid(
+      '--redemption',
+      "required unless --store names an etcd://… store (where the via nodes' agents report redemptions)",
+    );
+  }
+  const store = target.store;
+  return withTarget(target, () => readRedemptionReports(store, target.name));
+}
+
+/** `net redeem NAME --store etcd://…`: every reported redemption folded in at once; refusals said per invitation. */
+async function foldReportedCommand(invocation: Invocation): Promise<void> {
+  const { io } = invocation;
+  const { reports, bad } = await reportsOf(invocation);
+  for (const error of bad) io.stderr(`skipped a node's report: ${error.message}\n`);
+  await ready();
+  let fold: RedemptionFold | null = null;
+  // Nothing new: the edit would only bump the revision, so the store is left as it is.
+  const nothing = new Error('nothing to fold');
+  let next = null;
+  try {
+    next = await edit(invocation, (def) => {
+      fold = foldRedemptions(def, reports);
+      if (fold.accepted.length === 0) throw nothing;
+      return fold.def;
+    });
+  } catch (error) {
+    if (error !== nothing) throw error;
+  }
+  const done = fold as RedemptionFold | null;
+  for (const r of done?.refused ?? [])
+    io.stdout(`refused "${r.redemption.name}" (reported by ${r.node}): ${r.reason}\n`);
+  for (const r of done?.accepted ?? [])
+    io.stdout(`redeemed "${r.redemption.name}" (reported by ${r.node}): its own key replaces the invitation\n`);
+  const recorded = done?.recorded.length ?? 0;
+  io.stdout(
+    next
+      ? `revision ${next.revision}${recorded ? `; ${recorded} already recorded` : ''}\n`
+      : `nothing new to record (${reports.length} reported, ${recorded} already recorded)\n`,
   );
 }

@@ -238,8 +238,8 @@ export const netGroup: CommandGroup = {
         redemption: {
           type: 'string',
           value: 'R',
-          required: true,
-          description: "the via node's redemption record (zmesh-redeem-v2.…), a file holding it, or - for stdin",
+          description:
+            "the via node's redemption record (zmesh-redeem-v2.…), a file holding it, or - for stdin; without it, --store etcd://… folds in every redemption the via nodes reported",
         },
         ...WRITES,
       },

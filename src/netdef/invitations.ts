@@ -180,11 +180,11 @@ export function parseRedemption(text: string): Redemption {
 }
 
 /**
- * Admin side: the definition with the reported permanent key recorded (revision + 1), or the
- * InvitationError saying why not (nothing changed).
+ * Why the definition cannot take `redemption` (an InvitationError), or the index of its peer:
+ * another network, an unknown (revoked) peer, an earlier invitation of the name, a peer already
+ * recorded, a redemption after expiry.
  */
-export function acceptRedemption(def: NetworkDefinition, text: string): NetworkDefinition {
-  const redemption = parseRedemption(text);
+function redeemedPeerIndex(def: NetworkDefinition, redemption: Redemption): number {
   if (redemption.network !== def.name)
     throw new InvitationError('', `the redemption is for network "${redemption.network}", not "${def.name}"`);
   const peers = def.externalPeers ?? [];
@@ -204,12 +204,89 @@ export function acceptRedemption(def: NetworkDefinition, text: string): NetworkD
     );
   if (Date.parse(redemption.redeemedAt) >= Date.parse(peer.expires))
     throw new InvitationError(path, `the invitation for "${peer.name}" expired at ${peer.expires}`);
-  const externalPeers = peers.map((p, i) => (i === index ? { ...p, publicKey: redemption.publicKey } : p));
+  return index;
+}
+
+/** `def` with the given peers' permanent keys recorded, as ONE new revision (validated). */
+function withPeerKeys(def: NetworkDefinition, keys: ReadonlyMap<number, string>): NetworkDefinition {
+  const externalPeers = (def.externalPeers ?? []).map((p, i) => {
+    const publicKey = keys.get(i);
+    return publicKey === undefined ? p : { ...p, publicKey };
+  });
   return assertNetworkDefinition({
     ...def,
     revision: def.revision + 1,
     externalPeers,
   } as unknown as NetworkDefinitionDocument);
+}
+
+/**
+ * Admin side: the definition with the reported permanent key recorded (revision + 1), or the
+ * InvitationError saying why not (nothing changed).
+ */
+export function acceptRedemption(def: NetworkDefinition, text: string): NetworkDefinition {
+  const redemption = parseRedemption(text);
+  return withPeerKeys(def, new Map([[redeemedPeerIndex(def, redemption), redemption.publicKey]]));
+}
+
+/** A redemption as a node reported it (its status key in the store): `node` claims to be the via NR. */
+export interface ReportedRedemption {
+  readonly node: string;
+  readonly redemption: Redemption;
+}
+
+export interface RedemptionFold {
+  /** The definition with every accepted key (revision + 1), or `def` itself when none was. */
+  readonly def: NetworkDefinition;
+  readonly accepted: readonly ReportedRedemption[];
+  /** Already in `def` (the same invitation and key): nothing to do. */
+  readonly recorded: readonly ReportedRedemption[];
+  readonly refused: readonly (ReportedRedemption & { readonly reason: string })[];
+}
+
+/**
+ * Folds every report into `def` as one revision: each is accepted or refused on its own (the
+ * refusals of acceptRedemption, and a report from a node that is not the peer's via NR), so one
+ * bad report does not hold back the others.
+ */
+export function foldRedemptions(def: NetworkDefinition, reports: readonly ReportedRedemption[]): RedemptionFold {
+  const keys = new Map<number, string>();
+  const accepted: ReportedRedemption[] = [];
+  const recorded: ReportedRedemption[] = [];
+  const refused: (ReportedRedemption & { reason: string })[] = [];
+  const peers = def.externalPeers ?? [];
+  for (const report of reports) {
+    const { node, redemption } = report;
+    const peer = peers.find((p) => p.name === redemption.name);
+    if (peer?.inviteKey === redemption.inviteKey && peer.publicKey === redemption.publicKey) {
+      recorded.push(report);
+      continue;
+    }
+    try {
+      const index = redeemedPeerIndex(def, redemption);
+      if (peers[index]?.via !== node)
+        throw new InvitationError(
+          `/externalPeers/${index}`,
+          `reported by "${node}", not by "${peers[index]?.via}", the invitation's via NR`,
+        );
+      const taken = keys.get(index);
+      if (taken === redemption.publicKey) {
+        recorded.push(report); // the same report twice
+        continue;
+      }
+      if (taken !== undefined)
+        throw new InvitationError(
+          `/externalPeers/${index}`,
+          `the invitation for "${redemption.name}" was already redeemed (an invitation is good for one redemption)`,
+        );
+      keys.set(index, redemption.publicKey);
+      accepted.push(report);
+    } catch (error) {
+      if (!(error instanceof InvitationError)) throw error;
+      refused.push({ ...report, reason: error.message });
+    }
+  }
+  return { def: keys.size === 0 ? def : withPeerKeys(def, keys), accepted, recorded, refused };
 }
 
 /**

@@ -95,6 +95,10 @@ test('invite, the via node report, accept: once; a second, revoked or malformed 
   const forged = await zmesh('net', 'redeem', file, '--redemption', 'zmesh-redeem-v2.eyJ4IjoxfQ');
   t.is(forged.status, 2);
   t.regex(forged.stderr, /malformed redemption/);
+  // Without --redemption the reports come from the nodes' status keys: only an etcd store has them.
+  const noReport = await zmesh('net', 'redeem', file);
+  t.is(noReport.status, 2);
+  t.regex(noReport.stderr, /--redemption: required unless --store names an etcd:\/\/… store/);
   t.is(await readFile(file, 'utf8'), after);
 
   const badExpiry = await zmesh('net', 'invite', file, '--name', 'x', '--via', 'a', '--expires', 'soon');

@@ -11,6 +11,8 @@ import {
   type KeyPair,
   type NetworkDefinition,
   acceptRedemption,
+  foldRedemptions,
+  parseRedemption,
   formatRedemption,
   generateKeyPair,
   invite,
@@ -178,4 +180,56 @@ test('validation of external peers names the path: inside an NR subnet, outside 
   t.regex(byPath['/externalPeers/3/address'] ?? '', /also \/externalPeers\/2/);
   t.regex(byPath['/externalPeers/3/via'] ?? '', /not a member/);
   t.regex(byPath['/externalPeers/4/publicKey'] ?? '', /duplicate WireGuard public key/);
+});
+
+test('foldRedemptions: every report accepted or refused on its own, all accepted keys in ONE revision', (t) => {
+  let def = base;
+  const invited = ['laptop', 'phone', 'tablet', 'desk'].map((name, i) => {
+    const made = invite(def, { name, via: i === 3 ? 'a' : 'b', expires: LATER });
+    def = made.def;
+    return parseInvitation(made.invitation);
+  });
+  const [laptop, phone, tablet, desk] = invited as [Invitation, Invitation, Invitation, Invitation];
+  const keys = invited.map(() => generateKeyPair());
+  const report = (node: string, invitation: Invitation, i: number, at = NOW) => ({
+    node,
+    redemption: parseRedemption(reported(invitation, keys[i]!, at)),
+  });
+  const fold = foldRedemptions(def, [
+    report('b', laptop, 0),
+    report('a', phone, 1), // not phone's via NR
+    report('b', tablet, 2, LATER), // after expiry
+    report('a', desk, 3),
+    report('b', laptop, 0), // the same report twice
+  ]);
+  t.is(fold.def.revision, def.revision + 1, 'one revision for every accepted key');
+  t.deepEqual(
+    fold.accepted.map((r) => r.redemption.name),
+    ['laptop', 'desk'],
+  );
+  t.deepEqual(
+    fold.refused.map((r) => [r.redemption.name, r.reason]),
+    [
+      ['phone', 'reported by "a", not by "b", the invitation\'s via NR'],
+      ['tablet', `the invitation for "tablet" expired at ${LATER.toISOString()}`],
+    ],
+  );
+  t.deepEqual(
+    fold.recorded.map((r) => r.redemption.name),
+    ['laptop'],
+  );
+  const peers = new Map((fold.def.externalPeers ?? []).map((p) => [p.name, p.publicKey]));
+  t.is(peers.get('laptop'), keys[0]!.publicKey);
+  t.is(peers.get('desk'), keys[3]!.publicKey);
+  t.is(peers.get('phone'), undefined, 'a refused report changes nothing');
+  t.is(peers.get('tablet'), undefined);
+
+  // Folding the same reports again: the accepted ones are recorded, nothing new, the definition is the same object.
+  const again = foldRedemptions(fold.def, [report('b', laptop, 0), report('a', desk, 3)]);
+  t.is(again.def, fold.def);
+  t.is(again.accepted.length, 0);
+  t.is(again.recorded.length, 2);
+  // Another key for a recorded invitation is refused (one redemption per invitation).
+  const other = foldRedemptions(fold.def, [{ node: 'b', redemption: { ...report('b', laptop, 1).redemption } }]);
+  t.regex(other.refused[0]?.reason ?? '', /already redeemed/);
 });
