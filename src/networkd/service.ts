@@ -188,7 +188,14 @@ export class NetworkService {
       } else {
         network = stored;
       }
-      const steps = await this.#applyOne(network);
+      let steps = await this.#applyOne(network);
+      // Within the apply, not at the reconcile after it: a service that moved here answers (its
+      // workload holds the address) and one that moved away leaves its old workload now.
+      try {
+        steps += (await this.#syncWorkloads(network)).steps;
+      } catch (error) {
+        this.#log(`network ${name}: workloads not brought up to date: ${asNetworkdError(error).message}`);
+      }
       const ms = Math.round((performance.now() - started) * 10) / 10;
       this.#log(`network ${name}: applied revision ${definition.revision} in ${steps} step(s), ${ms} ms`);
       this.scheduleReconcile();
@@ -322,6 +329,7 @@ export class NetworkService {
       this.#log(
         `network ${name}: workload ${record.workload} attached as ${ip} (${link} ↔ ${record.ifname} in ${record.netns})`,
       );
+      if (servesAny(resource, [record.workload])) await this.#applyOne(network);
       return await this.#attachResult(resource, record);
     });
   }
@@ -340,6 +348,8 @@ export class NetworkService {
       await this.#store.putWorkloads({ ...state, workloads: rest });
       await this.#links.detach(this.#plane.nrNetnsPath(network.netId), record.link);
       this.#retainWorkloadNamespaces();
+      // Its services' routes go with it: its address is free for the next attach.
+      if (servesAny(this.#resourceOf(network), [workload])) await this.#applyOne(network);
       this.#log(`network ${name}: workload ${workload} detached, ${record.ip} free`);
       return { workload, ip: record.ip, detached: true };
     });
@@ -376,6 +386,7 @@ export class NetworkService {
         }
       }
       this.#retainWorkloadNamespaces();
+      if (servesAny(this.#resourceOf(network), released)) await this.#applyOne(network);
       return { released, kept, errors };
     });
   }
@@ -414,7 +425,8 @@ export class NetworkService {
       }
       try {
         steps += await this.#applyOne(network);
-        const result = await this.#reconcileWorkloads(network);
+        const result = await this.#syncWorkloads(network);
+        steps += result.steps;
         reattached += result.reattached;
         forgotten.push(...result.forgotten);
       } catch (error) {
@@ -458,6 +470,16 @@ export class NetworkService {
       );
     }
     return report;
+  }
+
+  /**
+   * The network's workloads re-checked (reconcileWorkloads), then the NR re-planned when one its
+   * services name was forgotten: a service's route never points at a released address.
+   */
+  async #syncWorkloads(network: StoredNetwork): Promise<{ steps: number; reattached: number; forgotten: string[] }> {
+    const result = await this.#reconcileWorkloads(network);
+    const steps = servesAny(this.#resourceOf(network), result.forgotten) ? await this.#applyOne(network) : 0;
+    return { steps, ...result };
   }
 
   async #reconcileWorkloads(network: StoredNetwork): Promise<{ reattached: number; forgotten: string[] }> {
@@ -593,10 +615,12 @@ export class NetworkService {
       peers: resource.peers.map((peer, index) => ({ ...peer, endpoint: endpoints[index]?.endpoint ?? null })),
     };
     const privateKey = this.#privateKeyOf(network.definition);
+    const workloads = Object.values(this.#store.workloads(network.name).workloads);
     const { steps } = await this.#plane.applyNr({
       resource: numeric,
       publicAddress: network.publicAddress,
       privateKey,
+      workloadAddresses: new Map(workloads.map((w) => [w.workload, w.ip])),
     });
     return steps;
   }
@@ -616,6 +640,9 @@ export class NetworkService {
       ip: workload.ip,
       gateway: resource.gateway,
       mtu: resource.mtu,
+      serviceAddresses: (resource.services ?? [])
+        .filter((s) => s.workload === workload.workload)
+        .map((s) => `${s.address}/32`),
     };
   }
 
@@ -680,4 +707,9 @@ export class NetworkService {
       ...(liveError === undefined ? {} : { liveError }),
     };
   }
+}
+
+/** Whether a service of `resource` is named for one of `workloads` (its route depends on them). */
+function servesAny(resource: NodeResource, workloads: readonly string[]): boolean {
+  return (resource.services ?? []).some((s) => s.workload !== null && workloads.includes(s.workload));
 }

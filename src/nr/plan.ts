@@ -44,6 +44,7 @@ import {
   wgDeviceName,
 } from './names.js';
 import { accessRules } from './access-rules.js';
+import { serviceRouting } from './service-routing.js';
 import { hostTable, ndmzBridgeTable, ndmzTable, nrTable } from './tables.js';
 import type { WgPeerConfig } from './wireguard/backend.js';
 
@@ -113,6 +114,8 @@ export interface NrContext {
   readonly publicAddress: string;
   /** The NR's WireGuard private key (netdef's openResourceKey). Opaque; never serialised or logged. */
   readonly privateKey: SecretKey;
+  /** Each attached workload's id → its address: where the services named for it are routed. */
+  readonly workloadAddresses?: ReadonlyMap<string, string>;
 }
 
 /** The canonical text of a CIDR field of the resource, or EINVAL naming it. */
@@ -188,6 +191,8 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
   } else if (!seen.has(DEFAULT_ROUTE)) {
     routes.push({ destination: DEFAULT_ROUTE, gateway: null, link: wg });
   }
+  const services = serviceRouting(resource, ctx.workloadAddresses ?? new Map());
+  routes.push(...services.routes);
 
   const nr: NamespacePlan = {
     netns: nrNetns,
@@ -207,6 +212,7 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
     addresses: [
       { link: NR_UPLINK, cidr: `${publicAddress}/${PUBLIC_PREFIX_LENGTH}` },
       { link: NR_BRIDGE, cidr: `${gateway}/${subnet.split('/')[1]}` },
+      ...services.held,
       { link: wg, cidr: `${wgAddress}/${resource.wgAddressPrefix}` },
     ],
     routes,
