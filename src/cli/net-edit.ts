@@ -10,6 +10,9 @@ import {
   type NodeRecord,
   addNode,
   addService,
+  addTrustChange,
+  assertAdminPublicKey,
+  keyLabel,
   createNetwork,
   moveService,
   removeService,
@@ -21,7 +24,7 @@ import {
   setExit,
   sodiumKeySource,
 } from '../netdef/index.js';
-import { definitionSigner } from './admin-key.js';
+import { adminKeyOf, definitionSigner } from './admin-key.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, loadNodeRecord, saveDefinition, toCliError } from './definition-io.js';
 import { fileExists } from './files.js';
@@ -317,5 +320,34 @@ export async function serviceCommand(invocation: Invocation): Promise<void> {
     service
       ? `service "${name}": ${service.address} on ${service.node}${service.workload ? ` (workload ${service.workload})` : ''}; revision ${next.revision}\n`
       : `removed service "${name}"; its address is free; revision ${next.revision}\n`,
+  );
+}
+
+/** trust: one more change of the trust log, signed by the admin key this invocation signs with. */
+export async function trustCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const key = await adminKeyOf(invocation);
+  if (key === null)
+    throw CliError.invalid(
+      '--admin-key',
+      `a trust change is signed by an admin key: give --admin-key FILE or $ZMESH_ADMIN_KEY`,
+    );
+  const keys = (option: 'add' | 'remove') =>
+    (args.lists[option] ?? []).map((text, i) => {
+      try {
+        return assertAdminPublicKey(text);
+      } catch (error) {
+        throw CliError.invalid(`--${option} #${i + 1}`, (error as Error).message);
+      }
+    });
+  const update = { add: keys('add'), remove: keys('remove') };
+  const next = await edit(
+    invocation,
+    (def) => addTrustChange(def, update, key),
+    () => ({ '/trust': '--add' }),
+  );
+  const change = next.trust!.at(-1)!;
+  io.stdout(
+    `trust change #${change.seq}: +${change.add.length} −${change.remove.length} key(s), signed by ${keyLabel(change.signature.key)}; revision ${next.revision}\n`,
   );
 }

@@ -12,6 +12,7 @@ import {
   reprovisionCommand,
   rotateKeyCommand,
   serviceCommand,
+  trustCommand,
   setAggregatorCommand,
   setExitCommand,
 } from './net-edit.js';
@@ -275,6 +276,22 @@ export const netGroup: CommandGroup = {
       },
       notes: `${CHANGES} Every other NR routes the address to its owner; a move is one revision.`,
       run: serviceCommand,
+    },
+    trust: {
+      summary: "change the admin keys nodes trust: one more signed change of the definition's trust log",
+      positionals: FILE,
+      options: {
+        add: { type: 'string', value: 'KEY', multiple: true, description: 'an admin public key to trust (repeatable)' },
+        remove: {
+          type: 'string',
+          value: 'KEY',
+          multiple: true,
+          description: 'an admin public key to trust no more (repeatable)',
+        },
+        ...WRITES,
+      },
+      notes: `${CHANGES} The change is signed by the admin key (--admin-key/$ZMESH_ADMIN_KEY), which nodes must trust once the earlier changes are applied. The definition keeps every change: a node that skipped revisions follows them from the latest, so the next revision may be signed by an added key at once.`,
+      run: trustCommand,
     },
     status: {
       summary: "a network's rollout: per node alive or not, applied revision vs the network's, state, last error",

@@ -24,3 +24,5 @@ export * from './signature.js';
 export * from './pinning.js';
 export * from './services.js';
 export * from './service-verbs.js';
+export * from './trust-log.js';
+export * from './trust-verbs.js';

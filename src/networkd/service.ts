@@ -14,10 +14,10 @@ import {
   netIdOf,
   openResourceKey,
   parseNetworkDefinition,
+  type TrustState,
+  checkTrustedDefinition,
   pinningIssues,
   resourceFor,
-  trustAfter,
-  verifyDefinition,
 } from '../netdef/index.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
 import type { EndpointResolver } from './endpoint-resolver.js';
@@ -79,10 +79,10 @@ export interface ServiceOptions {
   readonly trust: TrustedKeys;
 }
 
-/** The node's trusted admin keys (src/common/trusted-keys.ts on a real node). */
+/** The node's trust: its admin keys and how far it followed the trust log (trusted-keys.ts on a real node). */
 export interface TrustedKeys {
-  read(): Promise<readonly string[]>;
-  write(keys: readonly string[]): Promise<void>;
+  read(): Promise<TrustState>;
+  write(state: TrustState): Promise<void>;
 }
 
 export class NetworkService {
@@ -142,10 +142,10 @@ export class NetworkService {
       });
     return this.#queue.run(async () => {
       const started = performance.now();
-      // In the queue: a trust update of an earlier definition counts for this one.
+      // In the queue: a trust change of an earlier definition counts for this one.
       const trusted = await this.#trust.read();
-      const check = verifyDefinition(definition, trusted);
-      if (!check.ok) throw invalid('/signature', `refused: ${check.reason}`, { network: name });
+      const check = checkTrustedDefinition(trusted, definition);
+      if (!check.ok) throw invalid(check.field, `refused: ${check.reason}`, { network: name });
       const index = definition.resources.findIndex((r) => r.node === this.#nodeId);
       const own = definition.resources[index];
       if (own === undefined) {
@@ -184,17 +184,19 @@ export class NetworkService {
         };
         await this.#store.putNetwork(network);
         this.#log(`network ${name}: stored revision ${definition.revision}`);
-        if (definition.trust !== undefined) await this.#updateTrust(trusted, definition);
+        await this.#updateTrust(trusted, check.state, definition);
       } else {
         network = stored;
       }
       let steps = await this.#applyOne(network);
-      // Within the apply, not at the reconcile after it: a service that moved here answers (its
-      // workload holds the address) and one that moved away leaves its old workload now.
-      try {
-        steps += (await this.#syncWorkloads(network)).steps;
-      } catch (error) {
-        this.#log(`network ${name}: workloads not brought up to date: ${asNetworkdError(error).message}`);
+      // A new revision's workloads within the apply, not at the reconcile after it: a service that
+      // moved here answers (its workload holds the address), one that moved away leaves its old one.
+      if (decision.kind === 'apply') {
+        try {
+          steps += (await this.#syncWorkloads(network)).steps;
+        } catch (error) {
+          this.#log(`network ${name}: workloads not brought up to date: ${asNetworkdError(error).message}`);
+        }
       }
       const ms = Math.round((performance.now() - started) * 10) / 10;
       this.#log(`network ${name}: applied revision ${definition.revision} in ${steps} step(s), ${ms} ms`);
@@ -203,13 +205,12 @@ export class NetworkService {
     });
   }
 
-  /** A verified definition's trust update: the node's trusted set changes for every later one. */
-  async #updateTrust(trusted: readonly string[], definition: NetworkDefinition): Promise<void> {
-    const next = trustAfter(trusted, definition);
-    if (next.length === trusted.length && next.every((k, i) => k === trusted[i])) return;
+  /** A stored definition's trust changes: the node's trust changes for every later definition. */
+  async #updateTrust(trusted: TrustState, next: TrustState, definition: NetworkDefinition): Promise<void> {
+    if (next.through === trusted.through && next.keys.join() === trusted.keys.join()) return;
     await this.#trust.write(next);
     this.#log(
-      `trusted admin keys: ${next.length} (trust update of network ${definition.name} revision ${definition.revision})`,
+      `trusted admin keys: ${next.keys.length}, trust log followed to change #${next.through} (network ${definition.name} revision ${definition.revision})`,
     );
   }
 

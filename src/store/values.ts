@@ -22,7 +22,7 @@ import {
   MAX_SERVICES,
   ServiceSchema,
   SignatureSchema,
-  TrustUpdateSchema,
+  TrustLogSchema,
   parseNodeRecord,
 } from '../netdef/index.js';
 import { StructuralCheck } from '../netdef/structural.js';
@@ -54,7 +54,7 @@ export const NetworkMetaSchema = Type.Object(
     externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
     services: Type.Optional(Type.Array(ServiceSchema, { maxItems: MAX_SERVICES })),
     identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: 65536 })),
-    trust: Type.Optional(TrustUpdateSchema),
+    trust: Type.Optional(TrustLogSchema),
     signature: Type.Optional(SignatureSchema),
   },
   { additionalProperties: false, title: 'network meta' },
