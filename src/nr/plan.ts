@@ -217,8 +217,14 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
     ],
     routes,
     ownsRoutes: true,
-    sysctls: [IP_FORWARD],
-    nftTables: [nrTable(resource.access ? accessRules(resource.access, wg, gateway) : null)],
+    sysctls: [IP_FORWARD, ...services.sysctls],
+    nftTables: [
+      nrTable(
+        resource.access
+          ? accessRules(resource.access, wg, [gateway, ...services.held.map((a) => a.cidr.split('/')[0]!)])
+          : null,
+      ),
+    ],
     ...(resource.access ? { cutDeniedFlows: resource.access } : {}),
   };
   const ndmzSlice: NamespacePlan = {

@@ -13,14 +13,27 @@
  */
 import { type NodeResource, formatCidr, parseCidr } from '../netdef/index.js';
 import { invalidInput } from './errors.js';
-import type { AddressPlan, RoutePlan } from './model.js';
+import type { AddressPlan, RoutePlan, SysctlPlan } from './model.js';
 import { NR_BRIDGE } from './names.js';
 
 export interface ServiceRouting {
   readonly routes: RoutePlan[];
   /** Addresses of the NR's bridge besides its gateway address. */
   readonly held: AddressPlan[];
+  readonly sysctls: SysctlPlan[];
 }
+
+/**
+ * A route via a workload on the bridge a packet came in on makes the kernel send the sender an
+ * ICMP redirect; a workload of the same NR would then send the service address straight to the
+ * workload holding it — and keep doing so for 5 minutes after the service moved. An NR that
+ * routes services sends no redirects (both keys: the kernel sends one when either is set). Left
+ * so when its services go: a redirect needs a route via a workload, which only a service plans.
+ */
+const NO_REDIRECTS: SysctlPlan[] = [
+  { key: 'net.ipv4.conf.all.send_redirects', value: '0' },
+  { key: `net.ipv4.conf.${NR_BRIDGE}.send_redirects`, value: '0' },
+];
 
 /** `workloadAddresses`: each attached workload's id → its address in the NR's subnet. */
 export function serviceRouting(resource: NodeResource, workloadAddresses: ReadonlyMap<string, string>): ServiceRouting {
@@ -37,5 +50,5 @@ export function serviceRouting(resource: NodeResource, workloadAddresses: Readon
     const via = workloadAddresses.get(service.workload);
     if (via !== undefined) routes.push({ destination, gateway: via, link: NR_BRIDGE });
   });
-  return { routes, held };
+  return { routes, held, sysctls: routes.length > 0 ? NO_REDIRECTS : [] };
 }

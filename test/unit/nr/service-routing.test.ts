@@ -41,6 +41,14 @@ test('a workload service is a /32 route via its address on br0, a bare one is he
     ],
   );
   t.true(nr.ownsRoutes, 'the NR owns its routes: a service gone from the plan has its route removed');
+  t.deepEqual(
+    nr.sysctls.slice(1),
+    [
+      { key: 'net.ipv4.conf.all.send_redirects', value: '0' },
+      { key: 'net.ipv4.conf.br0.send_redirects', value: '0' },
+    ],
+    'routing via a workload on the bridge: no ICMP redirects (a client would keep the old holder)',
+  );
 });
 
 test('no services (moved away or removed): no service route and only the gateway on br0', (t) => {
