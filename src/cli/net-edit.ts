@@ -11,6 +11,10 @@ import {
   addNode,
   addService,
   addTrustChange,
+  dueKeys,
+  rotateDue,
+  setRotateAfter,
+  stampKeyDates,
   assertAdminPublicKey,
   keyLabel,
   createNetwork,
@@ -61,6 +65,9 @@ export async function edit(
   change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>,
   fields: (def: NetworkDefinition) => Record<string, string> = () => ({}),
 ): Promise<NetworkDefinition> {
+  const edited = change;
+  // Every new WireGuard key is stamped with its time (what rotateAfter counts from).
+  change = async (def) => stampKeyDates(def, await edited(def), new Date());
   const target = resolveTarget(invocation);
   const sign = await definitionSigner(invocation);
   if (target.kind === 'store') {
@@ -349,5 +356,43 @@ export async function trustCommand(invocation: Invocation): Promise<void> {
   const change = next.trust!.at(-1)!;
   io.stdout(
     `trust change #${change.seq}: +${change.add.length} −${change.remove.length} key(s), signed by ${keyLabel(change.signature.key)}; revision ${next.revision}\n`,
+  );
+}
+
+/** rotate-due: every NR whose key is older than the definition's rotateAfter gets a new key pair. */
+export async function rotateDueCommand(invocation: Invocation): Promise<void> {
+  await ready();
+  const now = new Date();
+  let due: ReturnType<typeof dueKeys> = [];
+  const next = await edit(invocation, (def) => {
+    due = dueKeys(def, now);
+    if (def.rotateAfter === undefined)
+      throw CliError.invalid('FILE', 'the network sets no rotateAfter (zmesh net set-rotate-after FILE --days N)');
+    return rotateDue(def, now, sodiumKeySource);
+  });
+  const lines = due.map((d) => `  ${d.node} (key ${d.ageDays === null ? 'of unknown age' : `${d.ageDays} days old`})`);
+  invocation.io.stdout(
+    due.length === 0
+      ? `no key is older than ${next.rotateAfter} days; nothing rotated\n`
+      : `rotated ${due.length} key(s); revision ${next.revision}\n${lines.join('\n')}\n`,
+  );
+}
+
+/** set-rotate-after: the days after which rotate-due rotates an NR's key (--none: no schedule). */
+export async function setRotateAfterCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const text = args.strings['days'];
+  const none = args.flags['none'] === true;
+  if ((text === undefined) === !none) throw CliError.invalid('--days', 'give --days N or --none');
+  const days = text === undefined ? undefined : Number(text);
+  if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650))
+    throw CliError.invalid('--days', `"${text}" is not a whole number of days 1-3650`);
+  const next = await edit(
+    invocation,
+    (def) => setRotateAfter(def, days),
+    () => ({ '/rotateAfter': '--days' }),
+  );
+  io.stdout(
+    `${days === undefined ? 'no scheduled rotation' : `keys rotate after ${days} days`}; revision ${next.revision}\n`,
   );
 }

@@ -26,3 +26,4 @@ export * from './services.js';
 export * from './service-verbs.js';
 export * from './trust-log.js';
 export * from './trust-verbs.js';
+export * from './rotation-schedule.js';

@@ -103,6 +103,9 @@ const Endpoint = (description: string) => Type.String({ minLength: 1, maxLength:
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535, title: 'port', description: 'UDP port 1-65535' });
 
+/** Days after which `zmesh net rotate-due` gives an NR a new key pair (optional scheduled rotation). */
+export const RotateAfter = Type.Integer({ minimum: 1, maximum: 3650, title: 'rotate after', description: 'days' });
+
 export const ResourceSchema = Type.Object(
   {
     node: NodeId,
@@ -115,6 +118,13 @@ export const ResourceSchema = Type.Object(
     }),
     hidden: Type.Boolean({ description: 'behind NAT: peers only with the aggregator' }),
     identityKey: WgKey,
+    keyCreatedAt: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$',
+        title: 'key creation time',
+        description: 'when the tool made wgPublicKey (UTC, ISO 8601): what rotateAfter counts from',
+      }),
+    ),
   },
   { additionalProperties: false, title: 'network resource' },
 );
@@ -247,6 +257,7 @@ export const NetworkDefinitionSchema = Type.Object(
     associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
     externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
     services: Type.Optional(Type.Array(ServiceSchema, { maxItems: MAX_SERVICES })),
+    rotateAfter: Type.Optional(RotateAfter),
     identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: MAX_RESOURCES })),
     trust: Type.Optional(TrustLogSchema),
     signature: Type.Optional(SignatureSchema),
