@@ -20,7 +20,7 @@ import {
   statusKey,
 } from '../store/index.js';
 import type { NodeStatus } from '../store/values.js';
-import { type NetworkDefinition, type TrustState, checkTrustedDefinition } from '../netdef/index.js';
+import { type TrustState, checkTrustedDefinition } from '../netdef/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Db } from './database.js';
 import {
