@@ -22,7 +22,7 @@ const NodeId = Type.String({
   description: '1-32 characters of a-z, 0-9 and "-"',
 });
 
-const WgKey = Type.String({
+const PublicKeyText = Type.String({
   pattern: KEY_PATTERN,
   title: 'key',
   description: 'an X25519 public key: standard base64 of 32 bytes, as wg(8) prints it',
@@ -110,14 +110,14 @@ export const ResourceSchema = Type.Object(
   {
     node: NodeId,
     subnet: Ipv4Cidr('an IPv4 /24 inside ipRange, such as 10.1.2.0/24 (its .1 is the gateway)'),
-    wgPublicKey: WgKey,
+    wgPublicKey: PublicKeyText,
     wgPrivateKeySealed: SealedKey,
     listenPort: Port,
     endpoints: Type.Array(Endpoint('where other NRs reach this one: IPv4:port, [IPv6]:port or hostname:port'), {
       maxItems: MAX_ENDPOINTS,
     }),
     hidden: Type.Boolean({ description: 'behind NAT: peers only with the aggregator' }),
-    identityKey: WgKey,
+    identityKey: PublicKeyText,
     keyCreatedAt: Type.Optional(
       Type.String({
         pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$',
@@ -191,8 +191,9 @@ export const MAX_EXTERNAL_PEERS = 4096;
 
 /**
  * A peer outside every NR (a laptop) that one public NR, `via`, peers with and routes for. It is
- * invited (inviteKey: the Ed25519 public key whose secret only the invitation holds) and becomes
- * a WireGuard peer once redeemed (publicKey: the key the peer generated itself).
+ * invited (inviteKey: the public half of a temporary WireGuard key whose private half only the
+ * invitation holds; the via NR lets it reach only its enrolment endpoint) and becomes a full
+ * WireGuard peer once redeemed (publicKey: the key the peer generated itself).
  */
 export const ExternalPeerSchema = Type.Object(
   {
@@ -203,9 +204,9 @@ export const ExternalPeerSchema = Type.Object(
       description: 'an IPv4 address inside ipRange and outside every NR subnet',
     }),
     via: NodeId,
-    inviteKey: WgKey,
+    inviteKey: PublicKeyText,
     expires: Type.String({ pattern: ISO_TIME_PATTERN, title: 'time', description: 'UTC, as 2026-01-02T03:04:05Z' }),
-    publicKey: Type.Optional(WgKey),
+    publicKey: Type.Optional(PublicKeyText),
   },
   { additionalProperties: false, title: 'external peer' },
 );
@@ -272,7 +273,7 @@ export const NetworkDefinitionSchema = Type.Object(
 export const NodeRecordSchema = Type.Object(
   {
     id: NodeId,
-    identityKey: WgKey,
+    identityKey: PublicKeyText,
     endpoints: Type.Array(
       Endpoint('IPv4[:port], [IPv6][:port] or hostname[:port]; without a port the NR listen port is used'),
       { maxItems: MAX_ENDPOINTS },

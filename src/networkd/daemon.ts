@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { readTrustState, writeTrustState } from './trusted-keys.js';
-import { KernelWgError, wireguardFamilyAvailable } from '../nr/wireguard/kernel/index.js';
+import { KernelWgError, wireguardFamilyAvailable } from '../nr/index.js';
 import { DEFAULT_UAPI_DIR } from '../wg/wgd/registry.js';
 import { Api } from './api.js';
 import type { DataPlane } from './data-plane.js';
@@ -22,6 +22,8 @@ import { parseNetworkName } from './requests.js';
 import { NetworkService, type WorkloadLinks } from './service.js';
 import type { ReconcileReport } from './views.js';
 import { Store } from './store.js';
+import { HttpEnrolmentEndpoints } from './enrolment-server.js';
+import { RedemptionLog } from './redemptions.js';
 import { TaskLog } from './task-log.js';
 import { WgdSupervisor, selfCommand } from './wgd-supervisor.js';
 import { type MetricsAddress, MetricsServer } from '../metrics/server.js';
@@ -145,6 +147,7 @@ export class Networkd {
   readonly firstReconcile: ReconcileReport;
   readonly wgBackend: WgBackendKind;
   readonly #observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null;
+  readonly #enrolment: HttpEnrolmentEndpoints;
 
   private constructor(
     service: NetworkService,
@@ -155,8 +158,10 @@ export class Networkd {
     first: ReconcileReport,
     wgBackend: WgBackendKind,
     observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null,
+    enrolment: HttpEnrolmentEndpoints,
   ) {
     this.#observability = observability;
+    this.#enrolment = enrolment;
     this.service = service;
     this.#api = api;
     this.socketPath = socketPath;
@@ -200,7 +205,14 @@ export class Networkd {
       log,
     });
     const metrics = options.metrics ? new NetworkdMetrics({ node: nodeId, backend }) : null;
-    const service = new NetworkService({
+    // The endpoints call the service, which opens and closes them as NRs gain and lose invitations.
+    const enrolment: HttpEnrolmentEndpoints = new HttpEnrolmentEndpoints(
+      (network, source, body) => service.redeem(network, source, body),
+      log,
+    );
+    const service: NetworkService = new NetworkService({
+      redemptions: RedemptionLog.open(join(dir, 'redemptions')),
+      enrolment,
       store,
       plane,
       resolver: new EndpointResolver(options.resolveHost ?? systemResolver()),
@@ -272,7 +284,7 @@ export class Networkd {
     log(
       `node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; ${wgText}`,
     );
-    return new Networkd(service, api, socketPath, timer, supervisor, first, backend, observability);
+    return new Networkd(service, api, socketPath, timer, supervisor, first, backend, observability, enrolment);
   }
 
   /** null with kernel WireGuard (no wgd). */
@@ -291,5 +303,6 @@ export class Networkd {
     await this.#observability?.sampler.stop();
     await this.#observability?.server.close();
     await this.#api.close();
+    await this.#enrolment.closeAll();
   }
 }

@@ -6,11 +6,11 @@
  *
  * Input is checked at this edge (prefix, public address, the resource's own fields that name
  * kernel objects), so diff and apply trust what they get. No I/O; the private key is carried
- * as an opaque SecretKey and never read here except to check it matches the resource's key.
+ * as an opaque PrivateKey and never read here except to check it matches the resource's key.
  */
 import {
   type NodeResource,
-  type SecretKey,
+  type PrivateKey,
   formatCidr,
   isKey,
   parseCidr,
@@ -44,6 +44,8 @@ import {
   wgDeviceName,
 } from './names.js';
 import { accessRules } from './access-rules.js';
+import { enrolmentRules } from './enrolment-rules.js';
+import type { NftStatement } from './nft.js';
 import { serviceRouting } from './service-routing.js';
 import { hostTable, ndmzBridgeTable, ndmzTable, nrTable } from './tables.js';
 import type { WgPeerConfig } from './wireguard/backend.js';
@@ -113,7 +115,7 @@ export interface NrContext {
   /** The NR's 100.127.X.Y (allocate-public.ts), stored by networkd. */
   readonly publicAddress: string;
   /** The NR's WireGuard private key (netdef's openResourceKey). Opaque; never serialised or logged. */
-  readonly privateKey: SecretKey;
+  readonly privateKey: PrivateKey;
   /** Each attached workload's id → its address: where the services named for it are routed. */
   readonly workloadAddresses?: ReadonlyMap<string, string>;
 }
@@ -218,12 +220,9 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
     routes,
     ownsRoutes: true,
     sysctls: [IP_FORWARD, ...services.sysctls],
+    // The NR's own addresses in the range: its gateway and the service addresses it holds.
     nftTables: [
-      nrTable(
-        resource.access
-          ? accessRules(resource.access, wg, [gateway, ...services.held.map((a) => a.cidr.split('/')[0]!)])
-          : null,
-      ),
+      nrTable(nrRestrictions(resource, wg, [gateway, ...services.held.map((a) => a.cidr.split('/')[0]!)], wgAddress)),
     ],
     ...(resource.access ? { cutDeniedFlows: resource.access } : {}),
   };
@@ -265,5 +264,21 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
       mtu: resource.mtu,
       config: { privateKey: ctx.privateKey, publicKey: resource.wgPublicKey, listenPort: resource.listenPort, peers },
     },
+  };
+}
+
+/** The NR table's restrictions after the diode: pending invitations first, then the access policy. */
+function nrRestrictions(
+  resource: NodeResource,
+  wg: string,
+  own: readonly string[],
+  wgAddress: string,
+): { forward: NftStatement[][]; input: NftStatement[][] } | null {
+  const enrolment = resource.enrolment ? enrolmentRules(resource.enrolment, wg, wgAddress) : null;
+  const access = resource.access ? accessRules(resource.access, wg, own) : null;
+  if (!enrolment && !access) return null;
+  return {
+    forward: [...(enrolment?.forward ?? []), ...(access?.forward ?? [])].map((rule) => [...rule]),
+    input: [...(enrolment?.input ?? []), ...(access?.input ?? [])].map((rule) => [...rule]),
   };
 }
