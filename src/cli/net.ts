@@ -10,8 +10,11 @@ import {
   create,
   removeNodeCommand,
   reprovisionCommand,
+  rotateDueCommand,
   rotateKeyCommand,
+  setRotateAfterCommand,
   serviceCommand,
+  trustCommand,
   setAggregatorCommand,
   setExitCommand,
 } from './net-edit.js';
@@ -170,6 +173,24 @@ export const netGroup: CommandGroup = {
       notes: `${CHANGES} The revision carries a rotation record for the node: nodes refuse a key change without one (pinning).`,
       run: rotateKeyCommand,
     },
+    'set-rotate-after': {
+      summary: 'schedule key rotation: rotate-due rotates an NR whose key is older than N days',
+      positionals: FILE,
+      options: {
+        days: { type: 'string', value: 'N', description: 'days, 1-3650' },
+        none: { type: 'boolean', description: 'no scheduled rotation' },
+        ...WRITES,
+      },
+      notes: `${CHANGES} The age of a key counts from its keyCreatedAt, which the tool stamps whenever it makes one.`,
+      run: setRotateAfterCommand,
+    },
+    'rotate-due': {
+      summary: "rotate every NR's key older than the network's rotateAfter days, in one edit",
+      positionals: FILE,
+      options: { ...WRITES },
+      notes: `${CHANGES} Each rotation is rotate-key's (with its record for pinning); a key of unknown age is due. Run it from cron or a timer.`,
+      run: rotateDueCommand,
+    },
     group: {
       summary: 'add or remove a named group of CIDRs (access control)',
       positionals: [{ name: 'ACTION', description: 'add or remove' }, ...FILE],
@@ -275,6 +296,22 @@ export const netGroup: CommandGroup = {
       },
       notes: `${CHANGES} Every other NR routes the address to its owner; a move is one revision.`,
       run: serviceCommand,
+    },
+    trust: {
+      summary: "change the admin keys nodes trust: one more signed change of the definition's trust log",
+      positionals: FILE,
+      options: {
+        add: { type: 'string', value: 'KEY', multiple: true, description: 'an admin public key to trust (repeatable)' },
+        remove: {
+          type: 'string',
+          value: 'KEY',
+          multiple: true,
+          description: 'an admin public key to trust no more (repeatable)',
+        },
+        ...WRITES,
+      },
+      notes: `${CHANGES} The change is signed by the admin key (--admin-key/$ZMESH_ADMIN_KEY), which nodes must trust once the earlier changes are applied. The definition keeps every change: a node that skipped revisions follows them from the latest, so the next revision may be signed by an added key at once.`,
+      run: trustCommand,
     },
     status: {
       summary: "a network's rollout: per node alive or not, applied revision vs the network's, state, last error",

@@ -25,3 +25,6 @@ export * from './signature.js';
 export * from './pinning.js';
 export * from './services.js';
 export * from './service-verbs.js';
+export * from './trust-log.js';
+export * from './trust-verbs.js';
+export * from './rotation-schedule.js';

@@ -17,6 +17,7 @@ import { accessIssues } from './access.js';
 import { parseEndpoint } from './endpoint.js';
 import { externalPeerIssues } from './external-peers.js';
 import { serviceIssues } from './services.js';
+import { trustLogIssue } from './trust-log.js';
 import type { ValidationIssue } from './errors.js';
 import {
   type Cidr,
@@ -268,6 +269,8 @@ export function semanticIssuesOfDefinition(def: NetworkDefinitionDocument): Vali
   issues.push(...accessIssues(def, range));
   issues.push(...externalPeerIssues(def, range));
   issues.push(...serviceIssues(def, range));
+  const trustLog = trustLogIssue(def.trust ?? []);
+  if (trustLog !== null) issues.push({ path: '/trust', message: trustLog });
   return issues;
 }
 

@@ -9,7 +9,7 @@
  * is set, so simulated nodes on one machine do not share /var/run/wireguard).
  */
 import { join } from 'node:path';
-import { readTrustedKeys, writeTrustedKeys } from './trusted-keys.js';
+import { readTrustState, writeTrustState } from './trusted-keys.js';
 import { KernelWgError, wireguardFamilyAvailable } from '../nr/index.js';
 import { DEFAULT_UAPI_DIR } from '../wg/wgd/registry.js';
 import { Api } from './api.js';
@@ -219,8 +219,8 @@ export class Networkd {
       nodeId,
       identity,
       trust: {
-        read: () => readTrustedKeys(options.stateDir),
-        write: (keys) => writeTrustedKeys(options.stateDir, keys),
+        read: () => readTrustState(options.stateDir),
+        write: (state) => writeTrustState(options.stateDir, state),
       },
       ...(options.workloadLinks ? { workloadLinks: options.workloadLinks } : {}),
       wgdPid: () => supervisor?.pid ?? null,

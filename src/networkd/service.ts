@@ -27,10 +27,10 @@ import {
   netIdOf,
   openResourceKey,
   parseNetworkDefinition,
+  type TrustState,
+  checkTrustedDefinition,
   pinningIssues,
   resourceFor,
-  trustAfter,
-  verifyDefinition,
 } from '../netdef/index.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
 import { type EnrolmentAnswer, type EnrolmentEndpoints, refusal } from './enrolment-server.js';
@@ -121,10 +121,10 @@ function memoryRedemptions(): RedemptionRecords {
   };
 }
 
-/** The node's trusted admin keys (src/common/trusted-keys.ts on a real node). */
+/** The node's trust: its admin keys and how far it followed the trust log (trusted-keys.ts on a real node). */
 export interface TrustedKeys {
-  read(): Promise<readonly string[]>;
-  write(keys: readonly string[]): Promise<void>;
+  read(): Promise<TrustState>;
+  write(state: TrustState): Promise<void>;
 }
 
 export class NetworkService {
@@ -190,10 +190,10 @@ export class NetworkService {
       });
     return this.#queue.run(async () => {
       const started = performance.now();
-      // In the queue: a trust update of an earlier definition counts for this one.
+      // In the queue: a trust change of an earlier definition counts for this one.
       const trusted = await this.#trust.read();
-      const check = verifyDefinition(definition, trusted);
-      if (!check.ok) throw invalid('/signature', `refused: ${check.reason}`, { network: name });
+      const check = checkTrustedDefinition(trusted, definition);
+      if (!check.ok) throw invalid(check.field, `refused: ${check.reason}`, { network: name });
       const index = definition.resources.findIndex((r) => r.node === this.#nodeId);
       const own = definition.resources[index];
       if (own === undefined) {
@@ -232,11 +232,20 @@ export class NetworkService {
         };
         await this.#store.putNetwork(network);
         this.#log(`network ${name}: stored revision ${definition.revision}`);
-        if (definition.trust !== undefined) await this.#updateTrust(trusted, definition);
+        await this.#updateTrust(trusted, check.state, definition);
       } else {
         network = stored;
       }
-      const steps = await this.#applyOne(network);
+      let steps = await this.#applyOne(network);
+      // A new revision's workloads within the apply, not at the reconcile after it: a service that
+      // moved here answers (its workload holds the address), one that moved away leaves its old one.
+      if (decision.kind === 'apply') {
+        try {
+          steps += (await this.#syncWorkloads(network)).steps;
+        } catch (error) {
+          this.#log(`network ${name}: workloads not brought up to date: ${asNetworkdError(error).message}`);
+        }
+      }
       const ms = Math.round((performance.now() - started) * 10) / 10;
       this.#log(`network ${name}: applied revision ${definition.revision} in ${steps} step(s), ${ms} ms`);
       this.scheduleReconcile();
@@ -244,13 +253,12 @@ export class NetworkService {
     });
   }
 
-  /** A verified definition's trust update: the node's trusted set changes for every later one. */
-  async #updateTrust(trusted: readonly string[], definition: NetworkDefinition): Promise<void> {
-    const next = trustAfter(trusted, definition);
-    if (next.length === trusted.length && next.every((k, i) => k === trusted[i])) return;
+  /** A stored definition's trust changes: the node's trust changes for every later definition. */
+  async #updateTrust(trusted: TrustState, next: TrustState, definition: NetworkDefinition): Promise<void> {
+    if (next.through === trusted.through && next.keys.join() === trusted.keys.join()) return;
     await this.#trust.write(next);
     this.#log(
-      `trusted admin keys: ${next.length} (trust update of network ${definition.name} revision ${definition.revision})`,
+      `trusted admin keys: ${next.keys.length}, trust log followed to change #${next.through} (network ${definition.name} revision ${definition.revision})`,
     );
   }
 
@@ -416,6 +424,7 @@ export class NetworkService {
       this.#log(
         `network ${name}: workload ${record.workload} attached as ${ip} (${link} ↔ ${record.ifname} in ${record.netns})`,
       );
+      if (servesAny(resource, [record.workload])) await this.#applyOne(network);
       return await this.#attachResult(resource, record);
     });
   }
@@ -434,6 +443,8 @@ export class NetworkService {
       await this.#store.putWorkloads({ ...state, workloads: rest });
       await this.#links.detach(this.#plane.nrNetnsPath(network.netId), record.link);
       this.#retainWorkloadNamespaces();
+      // Its services' routes go with it: its address is free for the next attach.
+      if (servesAny(this.#resourceOf(network), [workload])) await this.#applyOne(network);
       this.#log(`network ${name}: workload ${workload} detached, ${record.ip} free`);
       return { workload, ip: record.ip, detached: true };
     });
@@ -470,6 +481,7 @@ export class NetworkService {
         }
       }
       this.#retainWorkloadNamespaces();
+      if (servesAny(this.#resourceOf(network), released)) await this.#applyOne(network);
       return { released, kept, errors };
     });
   }
@@ -518,7 +530,8 @@ export class NetworkService {
           }
           try {
             steps += await this.#applyOne(network);
-            const result = await this.#reconcileWorkloads(network);
+            const result = await this.#syncWorkloads(network);
+            steps += result.steps;
             reattached += result.reattached;
             forgottenOf[index] = result.forgotten;
           } catch (error) {
@@ -567,6 +580,16 @@ export class NetworkService {
       );
     }
     return report;
+  }
+
+  /**
+   * The network's workloads re-checked (reconcileWorkloads), then the NR re-planned when one its
+   * services name was forgotten: a service's route never points at a released address.
+   */
+  async #syncWorkloads(network: StoredNetwork): Promise<{ steps: number; reattached: number; forgotten: string[] }> {
+    const result = await this.#reconcileWorkloads(network);
+    const steps = servesAny(this.#resourceOf(network), result.forgotten) ? await this.#applyOne(network) : 0;
+    return { steps, ...result };
   }
 
   async #reconcileWorkloads(network: StoredNetwork): Promise<{ reattached: number; forgotten: string[] }> {
@@ -704,10 +727,12 @@ export class NetworkService {
       peers: resource.peers.map((peer, index) => ({ ...peer, endpoint: endpoints[index]?.endpoint ?? null })),
     };
     const privateKey = this.#privateKeyOf(network.definition);
+    const workloads = Object.values(this.#store.workloads(network.name).workloads);
     const { steps } = await this.#plane.applyNr({
       resource: numeric,
       publicAddress: network.publicAddress,
       privateKey,
+      workloadAddresses: new Map(workloads.map((w) => [w.workload, w.ip])),
     });
     await this.#syncEnrolment(network, resource);
     return steps;
@@ -743,6 +768,9 @@ export class NetworkService {
       ip: workload.ip,
       gateway: resource.gateway,
       mtu: resource.mtu,
+      serviceAddresses: (resource.services ?? [])
+        .filter((s) => s.workload === workload.workload)
+        .map((s) => `${s.address}/32`),
     };
   }
 
@@ -808,4 +836,9 @@ export class NetworkService {
       ...(liveError === undefined ? {} : { liveError }),
     };
   }
+}
+
+/** Whether a service of `resource` is named for one of `workloads` (its route depends on them). */
+function servesAny(resource: NodeResource, workloads: readonly string[]): boolean {
+  return (resource.services ?? []).some((s) => s.workload !== null && workloads.includes(s.workload));
 }

@@ -12,7 +12,7 @@ import { invalid } from './errors.js';
 import { NetworkdHandler } from './networkd-handler.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, TaskQueue } from './queue.js';
 import { Spool } from './spool.js';
-import { readTrustedKeys } from '../networkd/trusted-keys.js';
+import { readTrustState } from '../networkd/trusted-keys.js';
 import { EtcdStore, parseStoreUrl, StoreEndpoints } from '../store/index.js';
 import type { HostResolver } from '../networkd/endpoint-resolver.js';
 import { StoreAgent } from './store-agent.js';
@@ -146,7 +146,7 @@ export class Provisiond {
         db,
         queue,
         log: options.log,
-        trustedKeys: () => readTrustedKeys(nodeStateDir),
+        trustedKeys: () => readTrustState(nodeStateDir),
         ...(options.resolveEveryMs ? { resolveEveryMs: options.resolveEveryMs } : {}),
       });
       agent.start();

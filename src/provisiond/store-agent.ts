@@ -25,7 +25,7 @@ import {
 } from '../store/index.js';
 import type { NodeStatus, RedemptionReport } from '../store/values.js';
 import type { RedemptionSource } from './networkd-redemptions.js';
-import { type NetworkDefinition, trustAfter, verifyDefinition } from '../netdef/index.js';
+import { type NetworkDefinition, type TrustState, checkTrustedDefinition } from '../netdef/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Db } from './database.js';
 import {
@@ -58,8 +58,8 @@ export interface StoreAgentOptions {
   readonly backoff?: BackoffPolicy;
   /** How often the store's host names are resolved again while all is well (also on every re-list). */
   readonly resolveEveryMs?: number;
-  /** The admin keys this node trusts (the node state dir's trusted-admin-keys), read per batch. */
-  readonly trustedKeys: () => Promise<readonly string[]>;
+  /** What this node trusts (the node state dir's trusted-admin-keys), read per batch. */
+  readonly trustedKeys: () => Promise<TrustState>;
   /** networkd's redemptions for a network (networkd-redemptions.ts); absent: none are reported. */
   readonly redemptions?: RedemptionSource;
   readonly redemptionPollMs?: number;
@@ -78,9 +78,7 @@ export class StoreAgent {
   readonly #state: StoreAgentState;
   readonly #log: (message: string) => void;
   readonly #core: StoreAgentCore;
-  readonly #trustedKeys: () => Promise<readonly string[]>;
-  /** The latest verified trust update per network, oldest first: networkd may not have applied them yet. */
-  readonly #trustUpdates = new Map<string, NetworkDefinition>();
+  readonly #trustedKeys: () => Promise<TrustState>;
   #watcher: Watcher | null = null;
   #watchGeneration = 0;
   #touched = new Set<string>();
@@ -509,28 +507,24 @@ export class StoreAgent {
   }
 
   /**
-   * Checks each present definition's signature against the trusted keys (the file, plus the trust
-   * updates verified so far); a refused one carries the reason and is never enqueued.
+   * Checks each present definition's trust log and signature against the node's trust (the file,
+   * followed through the trust logs verified so far in this batch: networkd may not have applied
+   * them yet); a refused one carries the reason and is never enqueued. Each definition carries
+   * the trust changes it needs (trust-log.ts), so one skipped by the agent is no change missed.
    */
   async #verifier(): Promise<(view: NetworkView) => NetworkView> {
-    let trusted: readonly string[];
+    let trusted: TrustState;
     try {
       trusted = await this.#trustedKeys();
     } catch (error) {
       const reason = `refused: the trusted admin keys are unreadable (${(error as Error).message})`;
       return (view) => (view.kind === 'present' ? { ...view, refused: reason } : view);
     }
-    for (const def of this.#trustUpdates.values()) trusted = trustAfter(trusted, def);
     return (view) => {
       if (view.kind !== 'present') return view;
-      const check = verifyDefinition(view.definition, trusted);
+      const check = checkTrustedDefinition(trusted, view.definition);
       if (!check.ok) return { ...view, refused: `refused: ${check.reason}` };
-      const def = view.definition;
-      if (def.trust !== undefined && (this.#trustUpdates.get(def.name)?.revision ?? -1) < def.revision) {
-        this.#trustUpdates.delete(def.name);
-        this.#trustUpdates.set(def.name, def);
-        trusted = trustAfter(trusted, def);
-      }
+      trusted = check.state;
       return view;
     };
   }

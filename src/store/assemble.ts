@@ -49,6 +49,7 @@ const OPTIONAL_PARTS = [
   'associations',
   'externalPeers',
   'services',
+  'rotateAfter',
   'identityChanges',
   'trust',
   'signature',

@@ -21,9 +21,10 @@ import {
   MAX_EXTERNAL_PEERS,
   MAX_GROUPS,
   MAX_SERVICES,
+  RotateAfter,
   ServiceSchema,
   SignatureSchema,
-  TrustUpdateSchema,
+  TrustLogSchema,
   parseNodeRecord,
 } from '../netdef/index.js';
 import { StructuralCheck } from '../netdef/structural.js';
@@ -55,8 +56,9 @@ export const NetworkMetaSchema = Type.Object(
     associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
     externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
     services: Type.Optional(Type.Array(ServiceSchema, { maxItems: MAX_SERVICES })),
+    rotateAfter: Type.Optional(RotateAfter),
     identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: 65536 })),
-    trust: Type.Optional(TrustUpdateSchema),
+    trust: Type.Optional(TrustLogSchema),
     signature: Type.Optional(SignatureSchema),
   },
   { additionalProperties: false, title: 'network meta' },

@@ -89,5 +89,5 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   const key = AdminKey.fromBase64(readFileSync(admin.keyFile, 'utf8'));
   const sign = <T extends NetworkDefinition>(def: T): T => signDefinition(def, key);
   const store = (url?: string) => withSignedWrites(fixture.store(url), sign);
-  return { ...fixture, store, fake, logs, start, applied, deletes, admin, nodeStateDir, sign, zmesh };
+  return { ...fixture, store, fake, logs, start, applied, deletes, admin, adminKey: key, nodeStateDir, sign, zmesh };
 }
