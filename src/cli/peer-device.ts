@@ -9,11 +9,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ready } from '../netdef/index.js';
 import { packageRoot } from '../native/binding.js';
-import type { WgDesiredConfig, WgDeviceStatus } from '../nr/wireguard/backend.js';
-import { KernelWgBackend } from '../nr/wireguard/kernel/backend.js';
-import { wireguardFamilyAvailable } from '../nr/wireguard/kernel/device.js';
-import { statusFromView } from '../nr/wireguard/userspace/backend.js';
-import { minimalSetRequest } from '../nr/wireguard/userspace/set-request.js';
+import {
+  KernelWgBackend,
+  type WgDesiredConfig,
+  type WgDeviceStatus,
+  minimalSetRequest,
+  statusFromView,
+  wireguardFamilyAvailable,
+} from '../nr/index.js';
 import { UapiClient } from '../wg/uapi/client.js';
 import { SOCKET_DIRECTORY } from './zmesh-wg.js';
 

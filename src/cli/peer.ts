@@ -26,7 +26,7 @@ import {
   temporaryKeyOf,
   wgQuickConfig,
 } from '../netdef/index.js';
-import type { WgDesiredConfig } from '../nr/wireguard/backend.js';
+import type { WgDesiredConfig } from '../nr/index.js';
 import { CliError, type CommandGroup, type Invocation } from './command.js';
 import { fileExists, writeToolFile } from './files.js';
 import { tokenText } from './invite.js';

@@ -56,6 +56,7 @@ export { describeStep, type Step, type StepKind } from './steps.js';
 export type * from './model.js';
 export type { NftTable, NftChain } from './nft.js';
 export { UserspaceWgBackend, statusFromView } from './wireguard/userspace/backend.js';
+export { minimalSetRequest } from './wireguard/userspace/set-request.js';
 export { KernelWgBackend, KernelWgError, wireguardFamilyAvailable } from './wireguard/kernel/index.js';
 export { readInterfaceMac } from './interface-mac.js';
 export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from './wireguard/backend.js';
