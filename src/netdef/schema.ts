@@ -9,6 +9,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { IPV4_ADDRESS_PATTERN, IPV4_CIDR_PATTERN } from './ipv4.js';
 import { KEY_PATTERN, SEALED_KEY_PATTERN, SIGNATURE_PATTERN } from './keys.js';
+import { MAX_AGGREGATORS } from './aggregators.js';
 
 export const DEFINITION_VERSION = 1;
 export const NODE_ID_PATTERN = '^[a-z0-9-]{1,32}$';
@@ -233,6 +234,13 @@ export const NetworkDefinitionSchema = Type.Object(
     ipRange: Ipv4Cidr('an IPv4 range /8 to /24, such as 10.1.0.0/16'),
     resources: Type.Array(ResourceSchema, { maxItems: MAX_RESOURCES }),
     aggregator: Type.Optional(NodeId),
+    aggregators: Type.Optional(
+      Type.Array(NodeId, {
+        minItems: 1,
+        maxItems: MAX_AGGREGATORS,
+        description: 'public NRs that relay for hidden NRs, in preference order (failover goes down the list)',
+      }),
+    ),
     exit: Type.Optional(NodeId),
     groups: Type.Optional(Type.Array(GroupSchema, { maxItems: MAX_GROUPS })),
     associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
