@@ -7,15 +7,14 @@
  * - public NRs form a full mesh; a peer's allowed IPs are its /24 and its 100.64 address;
  * - a hidden NR peers with every aggregator; the preferred one's entry carries ipRange +
  *   100.64.0.0/16 (or just 0.0.0.0/0 when the network has an exit), the others' nothing; persistent
- *   keepalive 25 s with one aggregator, FAILOVER_KEEPALIVE_SECONDS with several (liveness);
+ *   keepalive 25 s with one aggregator, FAILOVER_DIAL_KEEPALIVE_SECONDS with several;
  * - every aggregator has each hidden NR as a peer without endpoint (they dial in); only the
  *   preferred one's entries carry the hidden NRs' prefixes;
  * - every other public NR adds the hidden NRs' /24s and addresses to the preferred aggregator's
  *   entry, so traffic to a hidden NR takes exactly one relay hop;
  * - with several aggregators, the resource also carries a FailoverPlan: where those prefixes go
- *   while another aggregator is the current one (peersWithCurrent applies it), and every entry
- *   between an aggregator and another NR keeps FAILOVER_KEEPALIVE_SECONDS so both ends see each
- *   other's packets every second;
+ *   while another aggregator is the current one (peersWithCurrent applies it), and keepalives
+ *   such that every NR hears each aggregator it may depend on every second (failoverKeepalive);
  * - with an exit, the exit's entry on every public NR is 0.0.0.0/0 (it then covers the exit's
  *   own prefixes, and the hidden ones when the exit is also the aggregator). Hidden NRs reach the
  *   exit through the aggregator, which forwards by its own exit entry (or egresses itself).
@@ -44,10 +43,29 @@ import type { NetworkDefinition, Resource } from './schema.js';
 
 export const HIDDEN_KEEPALIVE_SECONDS = 25;
 /**
- * Persistent keepalive between an aggregator and every other NR when there are several: each end
- * then receives something at least every second from a live peer, which is what liveness reads.
+ * With several aggregators, persistent keepalive from an aggregator to every NR that depends on it
+ * (every non-aggregator, and every less preferred aggregator): a live aggregator is then heard at
+ * least once a second, which is what networkd's liveness reads (src/networkd/failover.ts).
  */
 export const FAILOVER_KEEPALIVE_SECONDS = 1;
+/**
+ * The other direction: longer, because WireGuard restarts a peer's keepalive timer on every packet
+ * received from it. The aggregator's 1 s keepalives then keep this one from ever firing while the
+ * aggregator lives (were both 1 s, whichever side fired first would silence the other for good);
+ * it fires only when the aggregator falls silent, which keeps a hidden NR dialling it.
+ */
+export const FAILOVER_DIAL_KEEPALIVE_SECONDS = 2;
+
+/** The keepalive of `self`'s entry for `other` in a network with several aggregators (ranks: preference order). */
+function failoverKeepalive(aggregators: readonly string[], self: string, other: string): number | null {
+  const rank = (node: string) => {
+    const index = aggregators.indexOf(node);
+    return index < 0 ? Number.POSITIVE_INFINITY : index;
+  };
+  if (rank(other) < rank(self)) return FAILOVER_DIAL_KEEPALIVE_SECONDS;
+  if (rank(self) < rank(other)) return FAILOVER_KEEPALIVE_SECONDS;
+  return null; // neither is an aggregator
+}
 
 /** One WireGuard peer of the NR's device. */
 export interface PeerPlan {
@@ -153,7 +171,7 @@ function relayedByHidden(def: NetworkDefinition, range: Cidr): Cidr[] {
 }
 
 function peersOfHidden(def: NetworkDefinition, range: Cidr, aggregators: readonly Resource[]): PeerPlan[] {
-  const keepalive = aggregators.length > 1 ? FAILOVER_KEEPALIVE_SECONDS : HIDDEN_KEEPALIVE_SECONDS;
+  const keepalive = aggregators.length > 1 ? FAILOVER_DIAL_KEEPALIVE_SECONDS : HIDDEN_KEEPALIVE_SECONDS;
   return aggregators.map((aggregator, index) =>
     peer(aggregator, index === 0 ? relayedByHidden(def, range) : [], firstEndpoint(aggregator), keepalive),
   );
@@ -168,8 +186,7 @@ function peersOfPublic(def: NetworkDefinition, self: Resource, aggregators: read
   const peers: PeerPlan[] = [];
   for (const other of def.resources) {
     if (other === self) continue;
-    const keepalive =
-      failover && (isAggregator || aggregators.includes(other.node)) ? FAILOVER_KEEPALIVE_SECONDS : null;
+    const keepalive = failover ? failoverKeepalive(aggregators, self.node, other.node) : null;
     if (other.hidden) {
       if (isAggregator) {
         const prefixes = self.node === preferred ? ownedPrefixes(def, other) : [];

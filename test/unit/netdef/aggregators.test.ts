@@ -9,6 +9,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import {
+  FAILOVER_DIAL_KEEPALIVE_SECONDS,
   FAILOVER_KEEPALIVE_SECONDS,
   type NetworkDefinition,
   type NodeResource,
@@ -165,14 +166,14 @@ function twoAggregators(): NetworkDefinition {
   return setAggregators(buildNetwork('fo', '10.9.0.0/16', nodes, 'a1'), ['a1', 'a2']);
 }
 
-test('a hidden NR peers with every aggregator: the preferred one carries the range, the other nothing, keepalive 1 s on both', (t) => {
+test('a hidden NR peers with every aggregator: the preferred one carries the range, the other nothing, keepalive 2 s on both', (t) => {
   const def = twoAggregators();
   const hidden = resourceFor(def, 'h');
   t.deepEqual(
     hidden.peers.map((p) => [p.node, p.allowedIps, p.persistentKeepalive]),
     [
-      ['a1', ['10.9.0.0/16', '100.64.0.0/16'], FAILOVER_KEEPALIVE_SECONDS],
-      ['a2', [], FAILOVER_KEEPALIVE_SECONDS],
+      ['a1', ['10.9.0.0/16', '100.64.0.0/16'], FAILOVER_DIAL_KEEPALIVE_SECONDS],
+      ['a2', [], FAILOVER_DIAL_KEEPALIVE_SECONDS],
     ],
   );
   t.deepEqual(hidden.failover?.aggregators, ['a1', 'a2']);
@@ -201,7 +202,12 @@ test("public NRs move a hidden NR's prefixes to the aggregator now serving it; t
   t.true(hiddenPrefixes.every((x) => allowed(a2, 'a1')['a1']!.includes(x)));
   t.deepEqual(allowed(a2, 'a2')['h'], hiddenPrefixes.sort());
   t.true(a2.role.aggregator);
-  t.is(p.peers.find((x) => x.node === 'a2')?.persistentKeepalive, FAILOVER_KEEPALIVE_SECONDS);
+  // Each aggregator is heard every second by everyone who may depend on it; the other way is slower.
+  t.is(p.peers.find((x) => x.node === 'a2')?.persistentKeepalive, FAILOVER_DIAL_KEEPALIVE_SECONDS);
+  t.is(a2.peers.find((x) => x.node === 'p')?.persistentKeepalive, FAILOVER_KEEPALIVE_SECONDS);
+  t.is(a2.peers.find((x) => x.node === 'h')?.persistentKeepalive, FAILOVER_KEEPALIVE_SECONDS);
+  t.is(a2.peers.find((x) => x.node === 'a1')?.persistentKeepalive, FAILOVER_DIAL_KEEPALIVE_SECONDS);
+  t.is(resourceFor(def, 'a1').peers.find((x) => x.node === 'a2')?.persistentKeepalive, FAILOVER_KEEPALIVE_SECONDS);
 });
 
 test('one aggregator derives as before: no failover plan, keepalive 25 on the hidden NR', (t) => {
