@@ -24,6 +24,12 @@
 export const DOWN_AFTER_MS = 3_000;
 /** How long a returning, more preferred aggregator must stay up before traffic moves back to it. */
 export const RETURN_AFTER_MS = 5_000;
+/**
+ * Before an aggregator was first heard, it is given this long on top of DOWN_AFTER_MS: a network
+ * just applied on several nodes at once needs its first handshakes (a busy node takes seconds),
+ * and a switch then would flap the network for nothing.
+ */
+export const FIRST_HEARD_GRACE_MS = 10_000;
 /** While an aggregator a hidden NR depends on is down, its peer is re-dialled this often (see `redial`). */
 export const REDIAL_EVERY_MS = 1_500;
 
@@ -73,12 +79,16 @@ export interface FailoverStep {
 /** The state when tracking starts: the preferred aggregator, every peer given a grace period. */
 export function initialFailoverState(aggregators: readonly string[], now: number): FailoverState {
   const peers = new Map<string, PeerLiveness>();
-  for (const node of aggregators) peers.set(node, { rxBytes: null, heardAt: now, upSince: now, redialedAt: null });
+  for (const node of aggregators) peers.set(node, firstSeen(now));
   return { current: aggregators[0] ?? '', peers };
 }
 
+function firstSeen(now: number): PeerLiveness {
+  return { rxBytes: null, heardAt: now + FIRST_HEARD_GRACE_MS, upSince: now, redialedAt: null };
+}
+
 function observe(before: PeerLiveness | undefined, rx: number | undefined, now: number): PeerLiveness {
-  const previous = before ?? { rxBytes: null, heardAt: now, upSince: now, redialedAt: null };
+  const previous = before ?? firstSeen(now);
   // A counter that shrank belongs to a re-added peer: a new baseline, not a sign of life.
   const grew = rx !== undefined && previous.rxBytes !== null && rx > previous.rxBytes;
   const heardAt = grew ? now : previous.heardAt;

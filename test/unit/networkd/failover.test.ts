@@ -7,6 +7,7 @@
 import test from 'ava';
 import {
   DOWN_AFTER_MS,
+  FIRST_HEARD_GRACE_MS,
   type FailoverState,
   type FailoverStep,
   REDIAL_EVERY_MS,
@@ -72,10 +73,10 @@ test('the preferred aggregator silent for DOWN_AFTER_MS: the next live one becom
 
 test('two aggregators down: the third; the NR itself counts as up, so an aggregator picks itself', (t) => {
   const clock = new Clock('p', false);
-  clock.run(10_000, (node) => node === 'a3');
+  clock.run(20_000, (node) => node === 'a3');
   t.is(clock.state.current, 'a3');
   const a2 = new Clock('a2', false);
-  a2.run(10_000, () => false);
+  a2.run(20_000, () => false);
   t.is(a2.state.current, 'a2', 'a2 hears nobody and serves itself');
 });
 
@@ -94,6 +95,14 @@ test('a returning preferred aggregator takes over after RETURN_AFTER_MS of life;
   t.true(switches[1]!.at >= 20_000 + RETURN_AFTER_MS && switches[1]!.at <= 20_000 + RETURN_AFTER_MS + 1_000);
 });
 
+test('an aggregator never heard is given FIRST_HEARD_GRACE_MS before it counts as down', (t) => {
+  const clock = new Clock('p', false);
+  clock.run(FIRST_HEARD_GRACE_MS + DOWN_AFTER_MS, (node) => node !== 'a1');
+  t.deepEqual(clock.switches(), []);
+  clock.run(FIRST_HEARD_GRACE_MS + DOWN_AFTER_MS + 1_000, (node) => node !== 'a1');
+  t.like(clock.switches()[0], { from: 'a1', to: 'a2', reason: 'down' });
+});
+
 test('with every aggregator silent the current one stays (nothing better to move to)', (t) => {
   const clock = new Clock('h', true);
   clock.run(10_000, () => false);
@@ -103,13 +112,13 @@ test('with every aggregator silent the current one stays (nothing better to move
 
 test('a hidden NR re-dials each silent aggregator every REDIAL_EVERY_MS; a public one never does', (t) => {
   const hidden = new Clock('h', true);
-  hidden.run(12_000, (node) => node !== 'a3');
+  hidden.run(25_000, (node) => node !== 'a3');
   const redials = hidden.steps.flatMap((s, i) => s.redial.map((node) => ({ node, at: (i + 1) * 500 })));
   t.true(redials.length >= 3);
   t.true(redials.every((r) => r.node === 'a3'));
   for (let i = 1; i < redials.length; i++) t.true(redials[i]!.at - redials[i - 1]!.at >= REDIAL_EVERY_MS);
   const pub = new Clock('p', false);
-  pub.run(12_000, (node) => node !== 'a3');
+  pub.run(25_000, (node) => node !== 'a3');
   t.deepEqual(
     pub.steps.flatMap((s) => s.redial),
     [],
@@ -129,7 +138,7 @@ test('a counter that shrank (the peer was re-added) is a new baseline, not a sig
     now,
   });
   state = failoverStep(state, input(500, 1000)).state;
-  state = failoverStep(state, input(1000, 1000)).state;
+  state = failoverStep(state, input(1000, 1001)).state; // heard: the grace is over
   let step = failoverStep(state, input(4_500, 0));
   t.is(step.state.current, 'a2');
   state = step.state;
