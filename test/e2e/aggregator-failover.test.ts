@@ -191,3 +191,30 @@ test.serial('the preferred aggregator back: every NR returns to it and traffic f
     `alpha relayed hid1 ↔ hid2: rx ${before} → ${after}`,
   );
 });
+
+test.serial(
+  "the preferred aggregator's underlay cut (daemons alive): pairs recover through the other; link back: they return",
+  async (t) => {
+    const alpha = world.node('alpha');
+    const pings = await startPings();
+    await waitForProgress(pings, 1_000, 10_000);
+    // The Internet side of alpha's uplink goes down: alpha's daemons run on and hear nothing.
+    await world.internet.ip(['link', 'set', `pub${alpha.index}`, 'down']);
+    try {
+      const survivors = world.nodes.filter((n) => n !== alpha).map((n) => n.id);
+      await waitForCurrent(survivors, 'bravo', { timeoutMs: 30_000 });
+      await waitForProgress(pings, 2_000, 30_000);
+    } finally {
+      await world.internet.ip(['link', 'set', `pub${alpha.index}`, 'up']);
+    }
+    const rows = outages(await Promise.all(pings.map(async ({ pair, ping }) => ({ pair, report: await ping.stop() }))));
+    t.log(`underlay cut, outage per pair: ${summary(rows)}`);
+    for (const { pair, ms } of rows) t.true(ms <= OUTAGE_BOUND_MS, `${pair}: outage ${ms} ms > ${OUTAGE_BOUND_MS} ms`);
+    t.is((await alpha.api.getNetwork(net.name)).failover?.current, 'alpha', 'alpha, cut off, still serves itself');
+    await waitForCurrent(
+      world.nodes.map((n) => n.id),
+      'alpha',
+      { timeoutMs: 40_000 },
+    );
+  },
+);
