@@ -48,7 +48,8 @@ async function ip(args: string[]): Promise<void> {
 }
 
 /** Polls until predicate is truthy (for kernel state and counters, where no event exists). */
-export async function until<T>(what: string, predicate: () => T | Promise<T>, timeoutMs = 5_000): Promise<T> {
+// Deadlines are generous: CI is one run on 2 loaded cores, and a deadline costs nothing when met.
+export async function until<T>(what: string, predicate: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await predicate();
@@ -86,9 +87,12 @@ export function installMatching(
   });
 }
 
-export async function ping(from: Side, to: string, count = 3): Promise<boolean> {
+/** Pings `count` times; `waitSeconds` bounds the wait for replies (a staged packet waits for its keypair). */
+export async function ping(from: Side, to: string, count = 3, waitSeconds = 2): Promise<boolean> {
   try {
-    await from.exec('ping', ['-c', String(count), '-i', '0.05', '-W', '2', '-n', '-q', to], { timeout: 15_000 });
+    await from.exec('ping', ['-c', String(count), '-i', '0.05', '-W', String(waitSeconds), '-n', '-q', to], {
+      timeout: (waitSeconds + 13) * 1000,
+    });
     return true;
   } catch {
     return false;

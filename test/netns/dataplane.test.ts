@@ -61,7 +61,8 @@ test('packets without a keypair are staged, wants-handshake fires once, and inst
   const k = keyPair();
   // Only B has keys; A has none yet.
   w.b.dp.installKeypair(PEER_OF_B, { localIndex: 7, remoteIndex: 8, sendKey: k.k2, receiveKey: k.k1, initiator: true });
-  const aPing = ping(w.a, INNER_B, 1);
+  // The one ping waits while A stages it and until the keypair arrives (two polls on a loaded machine).
+  const aPing = ping(w.a, INNER_B, 1, 40);
   await until('A to stage', () => w.a.dp.peerStats()[0]!.staged >= 1);
   await until('A to want a handshake', () => w.a.wants.length > 0);
   t.deepEqual(w.a.wants, [PEER_OF_A], 'reported once, not per packet');
