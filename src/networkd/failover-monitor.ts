@@ -72,15 +72,19 @@ export class FailoverMonitor {
       }
       const nodeOfKey = new Map(resource.peers.map((p) => [p.publicKey, p.node]));
       const rxBytes = new Map<string, number>();
+      const handshaken = new Set<string>();
       for (const peer of status.device?.peers ?? []) {
         const node = nodeOfKey.get(peer.publicKey);
-        if (node !== undefined && plan.aggregators.includes(node)) rxBytes.set(node, peer.rxBytes);
+        if (node === undefined || !plan.aggregators.includes(node)) continue;
+        rxBytes.set(node, peer.rxBytes);
+        if (peer.lastHandshakeAgeSeconds !== null) handshaken.add(node);
       }
       const step = failoverStep(entry.state, {
         aggregators: plan.aggregators,
         self: resource.node,
         hidden: resource.hidden,
         rxBytes,
+        handshaken,
         now,
       });
       this.#states.set(network, { key, state: step.state });

@@ -57,6 +57,11 @@ export interface FailoverInput {
   readonly hidden: boolean;
   /** rx_bytes of each aggregator's peer now (absent: no such peer on the device yet). */
   readonly rxBytes: ReadonlyMap<string, number>;
+  /**
+   * Aggregators whose peer has had a handshake: met for the first time (networkd restarted while
+   * wgd kept the device), they get no grace — the device is not new, silence means down.
+   */
+  readonly handshaken?: ReadonlySet<string>;
   readonly now: number;
 }
 
@@ -83,12 +88,19 @@ export function initialFailoverState(aggregators: readonly string[], now: number
   return { current: aggregators[0] ?? '', peers };
 }
 
-function firstSeen(now: number): PeerLiveness {
-  return { rxBytes: null, heardAt: now + FIRST_HEARD_GRACE_MS, upSince: now, redialedAt: null };
+function firstSeen(now: number, grace = true): PeerLiveness {
+  return { rxBytes: null, heardAt: grace ? now + FIRST_HEARD_GRACE_MS : now, upSince: now, redialedAt: null };
 }
 
-function observe(before: PeerLiveness | undefined, rx: number | undefined, now: number): PeerLiveness {
-  const previous = before ?? firstSeen(now);
+function observe(
+  before: PeerLiveness | undefined,
+  rx: number | undefined,
+  now: number,
+  handshaken: boolean,
+): PeerLiveness {
+  const fresh = before === undefined || before.rxBytes === null;
+  // The first reading of a peer that handshook before: the grace is for new devices only.
+  const previous = before === undefined || (fresh && handshaken) ? firstSeen(now, !handshaken) : before;
   // A counter that shrank belongs to a re-added peer: a new baseline, not a sign of life.
   const grew = rx !== undefined && previous.rxBytes !== null && rx > previous.rxBytes;
   const heardAt = grew ? now : previous.heardAt;
@@ -117,7 +129,7 @@ export function failoverStep(state: FailoverState, input: FailoverInput): Failov
       up.set(node, true);
       continue;
     }
-    const next = observe(state.peers.get(node), input.rxBytes.get(node), now);
+    const next = observe(state.peers.get(node), input.rxBytes.get(node), now, input.handshaken?.has(node) === true);
     peers.set(node, next);
     up.set(node, next.upSince !== null);
   }

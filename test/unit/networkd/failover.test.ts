@@ -145,3 +145,25 @@ test('a counter that shrank (the peer was re-added) is a new baseline, not a sig
   step = failoverStep(state, input(5_000, 0));
   t.false(step.up.get('a1'));
 });
+
+test('an aggregator that handshook before tracking began (networkd restarted, wgd kept the device) gets no grace', (t) => {
+  const aggregators = ['a1', 'a2'];
+  let state = initialFailoverState(aggregators, 0);
+  let step: FailoverStep | undefined;
+  for (let now = 500; now <= DOWN_AFTER_MS + 1_000; now += 500) {
+    step = failoverStep(state, {
+      aggregators,
+      self: 'p',
+      hidden: false,
+      rxBytes: new Map([
+        ['a1', 5_000],
+        ['a2', 5_000 + now],
+      ]),
+      handshaken: new Set(aggregators),
+      now,
+    });
+    state = step.state;
+  }
+  t.like(step?.state, { current: 'a2' });
+  t.false(step?.up.get('a1'));
+});
