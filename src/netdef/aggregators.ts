@@ -20,9 +20,6 @@ import type { ValidationIssue } from './errors.js';
 import { type Cidr, canonicalPrefixes, parseCidr } from './ipv4.js';
 import type { NetworkDefinition, NetworkDefinitionDocument, ResourceDocument } from './schema.js';
 
-/** The most aggregators a network may name (each one is a peer of every hidden NR). */
-export const MAX_AGGREGATORS = 8;
-
 /** The aggregators of a definition in preference order (empty when it has none). */
 export function aggregatorsOf(def: {
   readonly aggregator?: string | undefined;

@@ -9,13 +9,14 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { IPV4_ADDRESS_PATTERN, IPV4_CIDR_PATTERN } from './ipv4.js';
 import { KEY_PATTERN, SEALED_KEY_PATTERN, SIGNATURE_PATTERN } from './keys.js';
-import { MAX_AGGREGATORS } from './aggregators.js';
 
 export const DEFINITION_VERSION = 1;
 export const NODE_ID_PATTERN = '^[a-z0-9-]{1,32}$';
 export const NETWORK_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
 export const MAX_RESOURCES = 65536;
 export const MAX_ENDPOINTS = 16;
+/** The most aggregators a network may name (each one is a peer of every hidden NR). */
+export const MAX_AGGREGATORS = 8;
 
 const NodeId = Type.String({
   pattern: NODE_ID_PATTERN,
