@@ -159,6 +159,35 @@ test('for every set of live aggregators, every live NR reaches every other in at
   t.true(checkedSwitches > 0, 'some runs switched away from the preferred aggregator');
 });
 
+test('with an exit alive, every live NR reaches the Internet through it in at most one relay hop, whichever aggregators are up', (t) => {
+  const INTERNET = 0xcb00710a; // 203.0.113.10
+  fc.assert(
+    fc.property(
+      failoverNetworks.filter((def) => def.exit !== undefined),
+      (def) => {
+        for (const up of nonEmptySubsets(aggregatorsOf(def))) {
+          const dead = new Set(aggregatorsOf(def).filter((a) => !up.includes(a)));
+          if (dead.has(def.exit!)) continue; // the exit is one node by design: its loss is the Internet's
+          const devices = devicesWith(def, up);
+          for (const x of def.resources) {
+            if (dead.has(x.node) || x.node === def.exit) continue;
+            let at = x.node;
+            for (let hops = 0; at !== def.exit; hops++) {
+              const next = tableOf(devices.get(at)!)(INTERNET);
+              if (next === undefined || dead.has(next) || hops > 1)
+                throw new Error(`${x.node} towards the Internet: stuck at ${at} (next ${next}) with up ${up}`);
+              at = next;
+            }
+          }
+        }
+        return true;
+      },
+    ),
+    { numRuns: 25 },
+  );
+  t.pass();
+});
+
 // ------------------------------------------------------------------ derivation and verbs
 
 function twoAggregators(): NetworkDefinition {
