@@ -1,43 +1,34 @@
 /**
- * Invitations on the command line (netdef/invitations.ts):
- * - `zmesh net invite FILE --name N --via NODE [--address A] [--expires 24h]` (admin): records the
+ * Invitations on the admin's command line (netdef/invitations.ts; the peer's side is peer.ts):
+ * - `zmesh net invite FILE --name N --via NODE [--address A] [--expires 24h]`: records the
  *   pending peer and prints the invitation on stdout, the one place a secret is printed;
- * - `zmesh invite redeem INVITATION --config-out CONF` (on the peer): makes the peer's own key,
- *   writes a wg-quick configuration (0600) and prints the redemption (no secret) on stdout;
- * - `zmesh net redeem FILE --redemption R` (admin): verifies it and records the peer's key;
- * - `zmesh net revoke FILE --name N` (admin): removes the peer, pending or redeemed.
+ * - `zmesh net redeem FILE --redemption R`: records the permanent key the via node reported
+ *   (`zmesh-redeem-v2.…`, from its networkd: GET /v1/networks/NAME's `redemptions`);
+ * - `zmesh net revoke FILE --name N`: removes the peer, pending or redeemed.
  * An invitation or redemption argument is a file, `-` for stdin, or the text itself.
  */
 
-import {
-  InvitationError,
-  NetdefError,
-  acceptRedemption,
-  invite,
-  parseInvitation,
-  ready,
-  redeem,
-  revokeExternalPeer,
-  wgQuickConfig,
-} from '../netdef/index.js';
-import { CliError, type CommandGroup, type Invocation } from './command.js';
+import { InvitationError, acceptRedemption, invite, ready, revokeExternalPeer } from '../netdef/index.js';
+import { CliError, type Invocation } from './command.js';
 import { edit } from './net-edit.js';
-import { fileExists, readTextFile, writeToolFile } from './files.js';
+import { readTextFile } from './files.js';
 
 const MAX_EXPIRY_HOURS = 24 * 90;
 
-/** `30m`, `24h`, `7d` → milliseconds (at most 90 days). */
+/** `30s`, `30m`, `24h`, `7d` → milliseconds (at most 90 days). */
 export function parseDuration(text: string, field: string): number {
-  const match = /^([0-9]{1,5})([mhd])$/.exec(text);
-  const ms = match ? Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'] : NaN;
+  const match = /^([0-9]{1,7})([smhd])$/.exec(text);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  const ms = match ? Number(match[1]) * unit[match[2] as keyof typeof unit] : NaN;
   if (!(ms > 0) || ms > MAX_EXPIRY_HOURS * 3_600_000)
     throw CliError.invalid(field, `"${text}" is not a duration like 30m, 24h or 7d (at most 90d)`);
   return ms;
 }
 
 /** The text of INVITATION/REDEMPTION: a token itself, `-` (stdin) or a file holding it. */
-async function tokenText(value: string, field: string, prefix: string, invocation: Invocation): Promise<string> {
-  if (value.startsWith(prefix)) return value;
+export async function tokenText(value: string, field: string, prefix: string, invocation: Invocation): Promise<string> {
+  // Any version of the token is text (its parser names a version it does not read), not a file.
+  if (value.startsWith(prefix.replace(/v[0-9]+\.$/, ''))) return value;
   if (value === '-') return invocation.io.readStdin();
   return readTextFile(value, field);
 }
@@ -86,14 +77,14 @@ export async function acceptRedemptionCommand(invocation: Invocation): Promise<v
   const text = await tokenText(
     invocation.args.strings['redemption'] as string,
     '--redemption',
-    'zmesh-redeem-v1.',
+    'zmesh-redeem-v2.',
     invocation,
   );
   await ready();
   let name = '';
   const next = await edit(invocation, (def) => {
     try {
-      const accepted = acceptRedemption(def, text, new Date());
+      const accepted = acceptRedemption(def, text);
       name = accepted.externalPeers?.find((p, i) => p.publicKey !== def.externalPeers?.[i]?.publicKey)?.name ?? '';
       return accepted;
     } catch (error) {
@@ -116,47 +107,3 @@ export async function revokeCommand(invocation: Invocation): Promise<void> {
     `revoked "${name}": its invitation can no longer be redeemed and its key is no longer a peer; revision ${next.revision}\n`,
   );
 }
-
-async function redeemCommand(invocation: Invocation): Promise<void> {
-  const { args, io } = invocation;
-  const configOut = args.strings['config-out'] as string;
-  if (args.flags['force'] !== true && (await fileExists(configOut)))
-    throw CliError.invalid('--config-out', `${configOut} already exists (use --force to replace it)`);
-  const text = await tokenText(args.positionals['INVITATION'] as string, 'INVITATION', 'zmesh-invite-v1.', invocation);
-  await ready();
-  let made: ReturnType<typeof redeem>;
-  let config: string;
-  try {
-    const invitation = parseInvitation(text);
-    made = redeem(invitation);
-    config = wgQuickConfig(invitation, made.keyPair);
-  } catch (error) {
-    if (error instanceof NetdefError) throw CliError.invalid('INVITATION', error.message);
-    throw error;
-  }
-  await writeToolFile(configOut, config, '--config-out', { mode: 0o600 });
-  io.stderr(
-    `wrote ${configOut} (0600, holds this peer's new private key); give the line below to the network's admin\n`,
-  );
-  io.stdout(`${made.redemption}\n`);
-}
-
-export const inviteGroup: CommandGroup = {
-  summary: "the invited peer's side of an invitation",
-  commands: {
-    redeem: {
-      summary: "make this peer's own WireGuard key, write a wg-quick config and print the redemption for the admin",
-      positionals: [{ name: 'INVITATION', description: 'the invitation text, a file holding it, or - for stdin' }],
-      options: {
-        'config-out': {
-          type: 'string',
-          value: 'CONF',
-          required: true,
-          description: 'where to write the wg-quick configuration (0600)',
-        },
-        force: { type: 'boolean', description: 'replace an existing CONF' },
-      },
-      run: redeemCommand,
-    },
-  },
-};

@@ -22,10 +22,10 @@ import { cniGroup } from './cni.js';
 import { demoCommand } from './demo.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { adminGroup } from './admin.js';
-import { inviteGroup } from './invite.js';
 import { netGroup } from './net.js';
 import { networkdCommand } from './networkd.js';
 import { nodeGroup } from './node.js';
+import { peerGroup } from './peer.js';
 import { provisiondCommand } from './provisiond.js';
 import { statusCommand } from './status.js';
 import { storeGroup } from './store.js';
@@ -37,7 +37,7 @@ export const commandTable: Readonly<Record<string, CommandEntry>> = {
   admin: adminGroup,
   node: nodeGroup,
   net: netGroup,
-  invite: inviteGroup,
+  peer: peerGroup,
   demo: demoCommand,
   wgd: wgdCommand,
   provisiond: provisiondCommand,

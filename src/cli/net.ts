@@ -239,18 +239,18 @@ export const netGroup: CommandGroup = {
         },
         ...WRITES,
       },
-      notes: `${CHANGES} FILE stores only the invitation's public key; the peer redeems with \`zmesh invite redeem\`.`,
+      notes: `${CHANGES} FILE stores only the invitation's public key; the peer redeems with \`zmesh peer redeem\`.`,
       run: inviteCommand,
     },
     redeem: {
-      summary: "record an invited peer's own key from its redemption (once, before expiry, signature verified)",
+      summary: "record the permanent key an invited peer's via node accepted (once, before expiry)",
       positionals: FILE,
       options: {
         redemption: {
           type: 'string',
           value: 'R',
           required: true,
-          description: 'the redemption text, a file holding it, or - for stdin',
+          description: "the via node's redemption record (zmesh-redeem-v2.…), a file holding it, or - for stdin",
         },
         ...WRITES,
       },

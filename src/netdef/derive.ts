@@ -19,7 +19,8 @@
  *   own prefixes, and the hidden ones when the exit is also the aggregator). Hidden NRs reach the
  *   exit through the aggregator, which forwards by its own exit entry (or egresses itself).
  * - a redeemed external peer (external-peers.ts) is a peer of its via NR (its /32, no endpoint),
- *   and every other public NR adds that /32 to the via NR's entry.
+ *   a pending one is a peer by its temporary key (enrolment only), and every other public NR adds
+ *   each external peer's /32 to the via NR's entry.
  * Each peer's list is canonical: sorted, and no prefix inside another of the same peer.
  */
 
@@ -35,7 +36,14 @@ import {
   wgHostCidrOf,
 } from './addressing.js';
 import { UnknownNodeError } from './errors.js';
-import { externalPeerNode, redeemedPeersVia } from './external-peers.js';
+import {
+  ENROLMENT_PORT,
+  externalAddressesVia,
+  externalPeerNode,
+  invitationPeerNode,
+  invitationPeersVia,
+  redeemedPeersVia,
+} from './external-peers.js';
 import { type Cidr, canonicalPrefixes, formatCidr, parseCidr } from './ipv4.js';
 import { netIdOf } from './netid.js';
 import { serviceCidrsOf } from './services.js';
@@ -127,8 +135,17 @@ export interface NodeResource {
   egress: 'ndmz' | 'mesh';
   /** What the NR lets through the mesh (access.ts); absent when the network has no associations. */
   access?: AccessPolicy;
+  /** The enrolment endpoint of the invitations this NR is the via NR of; absent when there are none. */
+  enrolment?: EnrolmentPlan;
   /** The service addresses this NR owns, to route to the workload (or hold on the NR bridge); absent when none. */
   services?: ServicePlan[];
+}
+
+export interface EnrolmentPlan {
+  /** TCP port on wgAddress (only from the WireGuard device). */
+  readonly port: number;
+  /** The /32s of pending invitations: they may reach the endpoint and nothing else. */
+  readonly pending: string[];
 }
 
 export interface ServicePlan {
@@ -198,7 +215,7 @@ function peersOfPublic(def: NetworkDefinition, self: Resource, aggregators: read
     if (other.node === def.exit && !isExit) {
       prefixes = [DEFAULT_ROUTE];
     } else {
-      prefixes = [...ownedPrefixes(def, other), ...redeemedPeersVia(def, other.node).map((external) => external.cidr)];
+      prefixes = [...ownedPrefixes(def, other), ...externalAddressesVia(def, other.node)];
       if (other.node === preferred && self.node !== preferred) {
         for (const relayed of hidden) prefixes.push(...ownedPrefixes(def, relayed));
       }
@@ -211,6 +228,15 @@ function peersOfPublic(def: NetworkDefinition, self: Resource, aggregators: read
       publicKey: external.publicKey,
       endpoint: null,
       allowedIps: [formatCidr(external.cidr)],
+      persistentKeepalive: null,
+    });
+  }
+  for (const invitation of invitationPeersVia(def, self.node)) {
+    peers.push({
+      node: invitationPeerNode(invitation.name),
+      publicKey: invitation.inviteKey,
+      endpoint: null,
+      allowedIps: invitation.pending ? [formatCidr(invitation.cidr)] : [],
       persistentKeepalive: null,
     });
   }
@@ -267,6 +293,8 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
   const routes: RoutePlan[] = [{ destination: formatCidr(range), via: 'mesh' }];
   if (viaExit) routes.push({ destination: formatCidr(DEFAULT_ROUTE), via: 'mesh' });
   const access = accessPolicyOf(def);
+  const invitations = self.hidden ? [] : invitationPeersVia(def, self.node);
+  const pending = invitations.filter((i) => i.pending).map((i) => formatCidr(i.cidr));
   const services = (def.services ?? [])
     .filter((sv) => sv.node === self.node)
     .map((sv) => ({ name: sv.name, address: sv.address, workload: sv.workload ?? null }));
@@ -290,6 +318,7 @@ export function resourceFor(def: NetworkDefinition, nodeId: string): NodeResourc
     routes,
     egress: viaExit ? 'mesh' : 'ndmz',
     ...(access ? { access } : {}),
+    ...(invitations.length > 0 ? { enrolment: { port: ENROLMENT_PORT, pending } } : {}),
     ...(services.length > 0 ? { services } : {}),
   };
 }

@@ -11,6 +11,7 @@ export * from './allocate.js';
 export * from './derive.js';
 export * from './endpoint.js';
 export * from './errors.js';
+export * from './enrolment.js';
 export * from './external-peers.js';
 export * from './invitations.js';
 export * from './ipv4.js';

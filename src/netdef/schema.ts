@@ -174,8 +174,9 @@ export const MAX_EXTERNAL_PEERS = 4096;
 
 /**
  * A peer outside every NR (a laptop) that one public NR, `via`, peers with and routes for. It is
- * invited (inviteKey: the Ed25519 public key whose secret only the invitation holds) and becomes
- * a WireGuard peer once redeemed (publicKey: the key the peer generated itself).
+ * invited (inviteKey: the public half of a temporary WireGuard key whose private half only the
+ * invitation holds; the via NR lets it reach only its enrolment endpoint) and becomes a full
+ * WireGuard peer once redeemed (publicKey: the key the peer generated itself).
  */
 export const ExternalPeerSchema = Type.Object(
   {

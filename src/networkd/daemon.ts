@@ -23,6 +23,8 @@ import { NetworkService, type WorkloadLinks } from './service.js';
 import { FailoverMonitor } from './failover-monitor.js';
 import type { ReconcileReport } from './views.js';
 import { Store } from './store.js';
+import { HttpEnrolmentEndpoints } from './enrolment-server.js';
+import { RedemptionLog } from './redemptions.js';
 import { TaskLog } from './task-log.js';
 import { WgdSupervisor, selfCommand } from './wgd-supervisor.js';
 import { type MetricsAddress, MetricsServer } from '../metrics/server.js';
@@ -147,6 +149,7 @@ export class Networkd {
   readonly wgBackend: WgBackendKind;
   readonly #observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null;
   readonly #failover: FailoverMonitor;
+  readonly #enrolment: HttpEnrolmentEndpoints;
 
   private constructor(
     service: NetworkService,
@@ -157,9 +160,11 @@ export class Networkd {
     first: ReconcileReport,
     wgBackend: WgBackendKind,
     observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null,
+    enrolment: HttpEnrolmentEndpoints,
     failover: FailoverMonitor,
   ) {
     this.#observability = observability;
+    this.#enrolment = enrolment;
     this.#failover = failover;
     this.service = service;
     this.#api = api;
@@ -204,7 +209,14 @@ export class Networkd {
       log,
     });
     const metrics = options.metrics ? new NetworkdMetrics({ node: nodeId, backend }) : null;
-    const service = new NetworkService({
+    // The endpoints call the service, which opens and closes them as NRs gain and lose invitations.
+    const enrolment: HttpEnrolmentEndpoints = new HttpEnrolmentEndpoints(
+      (network, source, body) => service.redeem(network, source, body),
+      log,
+    );
+    const service: NetworkService = new NetworkService({
+      redemptions: RedemptionLog.open(join(dir, 'redemptions')),
+      enrolment,
       store,
       plane,
       resolver: new EndpointResolver(options.resolveHost ?? systemResolver()),
@@ -283,7 +295,18 @@ export class Networkd {
     log(
       `node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; ${wgText}`,
     );
-    return new Networkd(service, api, socketPath, timer, supervisor, first, backend, observability, failover);
+    return new Networkd(
+      service,
+      api,
+      socketPath,
+      timer,
+      supervisor,
+      first,
+      backend,
+      observability,
+      enrolment,
+      failover,
+    );
   }
 
   /** null with kernel WireGuard (no wgd). */
@@ -303,5 +326,6 @@ export class Networkd {
     await this.#observability?.sampler.stop();
     await this.#observability?.server.close();
     await this.#api.close();
+    await this.#enrolment.closeAll();
   }
 }

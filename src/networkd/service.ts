@@ -5,12 +5,25 @@
  * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
  * passes run one at a time (SerialQueue), in arrival order.
  */
-import { type WorkloadLinkSpec, allocatePublicAddress, readInterfaceMac, workloadLinkName } from '../nr/index.js';
 import {
+  type WorkloadLinkSpec,
+  allocatePublicAddress,
+  parseNetId,
+  readInterfaceMac,
+  wgDeviceName,
+  workloadLinkName,
+} from '../nr/index.js';
+import {
+  InvitationError,
   type NetworkDefinition,
   type NodeResource,
   type PrivateKey,
+  type Redemption,
   UnsealError,
+  decideEnrolment,
+  formatRedemption,
+  parseEnrolmentRequest,
+  withRedemptions,
   netIdOf,
   openResourceKey,
   parseNetworkDefinition,
@@ -21,6 +34,7 @@ import {
   verifyDefinition,
 } from '../netdef/index.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
+import { type EnrolmentAnswer, type EnrolmentEndpoints, refusal } from './enrolment-server.js';
 import type { EndpointResolver } from './endpoint-resolver.js';
 import { NetworkdError, asNetworkdError, conflict, invalid, notFound } from './errors.js';
 import { type AttachRequest, type GcRequest, type NetworkName, parseWorkloadId } from './requests.js';
@@ -78,6 +92,28 @@ export interface ServiceOptions {
   readonly onReconcile?: (report: ReconcileReport) => void;
   /** The admin keys this node trusts (read on every definition) and where a trust update goes. */
   readonly trust: TrustedKeys;
+  /** Where accepted redemptions are recorded durably (redemptions.ts); default: memory (tests only). */
+  readonly redemptions?: RedemptionRecords;
+  /** The enrolment listeners of the NRs this node is a via NR for (none: invitations cannot be redeemed here). */
+  readonly enrolment?: EnrolmentEndpoints;
+  /** The clock of invitation expiry (tests). */
+  readonly now?: () => Date;
+}
+
+/** The durable record of accepted redemptions (RedemptionLog on a real node). */
+export interface RedemptionRecords {
+  of(network: string): readonly Redemption[];
+  add(redemption: Redemption): Promise<void>;
+  forget(network: string): Promise<void>;
+}
+
+function memoryRedemptions(): RedemptionRecords {
+  const byNetwork = new Map<string, Redemption[]>();
+  return {
+    of: (network) => byNetwork.get(network) ?? [],
+    add: async (r) => void byNetwork.set(r.network, [...(byNetwork.get(r.network) ?? []), r]),
+    forget: async (network) => void byNetwork.delete(network),
+  };
 }
 
 /** The node's trusted admin keys (src/common/trusted-keys.ts on a real node). */
@@ -115,6 +151,9 @@ export class NetworkService {
   readonly #trust: TrustedKeys;
   readonly #readMac: (netns: string, ifname: string) => Promise<string | null>;
   readonly #onReconcile: (report: ReconcileReport) => void;
+  readonly #redemptions: RedemptionRecords;
+  readonly #enrolment: EnrolmentEndpoints | null;
+  readonly #now: () => Date;
   readonly #queue = new SerialQueue();
   /** Per network: the aggregator the data path uses now and the switches so far (failover-monitor.ts decides). */
   readonly #failover = new Map<string, AggregatorChoice>();
@@ -134,6 +173,9 @@ export class NetworkService {
     this.#trust = options.trust;
     this.#readMac = options.readMac ?? readInterfaceMac;
     this.#onReconcile = options.onReconcile ?? (() => {});
+    this.#redemptions = options.redemptions ?? memoryRedemptions();
+    this.#enrolment = options.enrolment ?? null;
+    this.#now = options.now ?? (() => new Date());
   }
 
   get lastReconcile(): ReconcileReport | null {
@@ -232,6 +274,8 @@ export class NetworkService {
       if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
       const workloads = Object.values(this.#store.workloads(name).workloads);
       await this.#store.removeNetwork(name);
+      await this.#enrolment?.close(name);
+      await this.#redemptions.forget(name);
       const nrNetns = this.#plane.nrNetnsPath(stored.netId);
       for (const workload of workloads) await this.#links.detach(nrNetns, workload.link);
       this.#retainWorkloadNamespaces();
@@ -250,6 +294,50 @@ export class NetworkService {
     const stored = this.#store.network(name);
     if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
     return this.#describe(stored);
+  }
+
+  // ---------------------------------------------------------------- invitations
+
+  /**
+   * POST /v1/redeem on `name`'s enrolment endpoint, from `source` (the connection's address, which
+   * WireGuard ties to the invitation's temporary key). Accepted: recorded durably, answered, and
+   * only then is the NR switched to the permanent key (the answer still leaves through the
+   * temporary key's entry). Refused: nothing changes.
+   */
+  redeem(name: string, source: string, body: unknown): Promise<EnrolmentAnswer> {
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      if (!network) return refusal(404, 'ENOINVITE', `network "${name}" is not applied on this node`);
+      let request: ReturnType<typeof parseEnrolmentRequest>;
+      try {
+        request = parseEnrolmentRequest(body);
+      } catch (error) {
+        if (error instanceof InvitationError) return refusal(400, 'EINVAL', `${error.path}: ${error.message}`);
+        throw error;
+      }
+      const def = withRedemptions(network.definition, this.#nodeId, this.#redemptions.of(name));
+      const decision = decideEnrolment(def, this.#nodeId, source, request, this.#now());
+      if (!decision.ok) {
+        this.#log(`network ${name}: redemption from ${source} refused: ${decision.refusal.message}`);
+        return refusal(decision.refusal.status, decision.refusal.code, decision.refusal.message);
+      }
+      const { redemption } = decision;
+      await this.#redemptions.add(redemption);
+      this.#log(`network ${name}: external peer "${redemption.name}" redeemed its invitation (${source})`);
+      const peer = { name: redemption.name, address: source, redeemedAt: redemption.redeemedAt };
+      return {
+        status: 200,
+        body: { redeemed: peer },
+        afterSent: () => {
+          this.#queue
+            .run(async () => {
+              const current = this.#store.network(name);
+              if (current) await this.#applyOne(current);
+            })
+            .catch((error) => this.#log(`network ${name}: applying the redemption: ${asNetworkdError(error).message}`));
+        },
+      };
+    });
   }
 
   // ---------------------------------------------------------------- workloads
@@ -657,9 +745,13 @@ export class NetworkService {
     return new Set(this.#store.networks().map((n) => n.netId));
   }
 
-  /** This node's resource, its peers as the current aggregator wants them (the preferred one's until a switch). */
+  /**
+   * This node's resource, with the redemptions it accepted that the admin has not signed yet, and
+   * its peers as the current aggregator wants them (the preferred one's until a switch).
+   */
   #resourceOf(network: StoredNetwork): NodeResource {
-    const resource = resourceFor(network.definition, this.#nodeId);
+    const def = withRedemptions(network.definition, this.#nodeId, this.#redemptions.of(network.name));
+    const resource = resourceFor(def, this.#nodeId);
     const choice = this.#failover.get(network.name);
     if (resource.failover === undefined || choice === undefined) return resource;
     return { ...resource, peers: peersWithCurrent(resource.peers, resource.failover, choice.current) };
@@ -692,7 +784,23 @@ export class NetworkService {
       publicAddress: network.publicAddress,
       privateKey,
     });
+    await this.#syncEnrolment(network, resource);
     return steps;
+  }
+
+  /** The enrolment endpoint listens while the NR has pending invitations, and only then. */
+  async #syncEnrolment(network: StoredNetwork, resource: NodeResource): Promise<void> {
+    if (!this.#enrolment) return;
+    if (!resource.enrolment || resource.enrolment.pending.length === 0) {
+      await this.#enrolment.close(network.name);
+      return;
+    }
+    await this.#enrolment.ensure(network.name, {
+      netnsPath: this.#plane.nrNetnsPath(network.netId),
+      device: wgDeviceName(parseNetId(network.netId)),
+      address: resource.wgAddress,
+      port: resource.enrolment.port,
+    });
   }
 
   #privateKeyOf(definition: NetworkDefinition): PrivateKey {
@@ -771,6 +879,7 @@ export class NetworkService {
         containerId: w.owner.kind === 'cni' ? w.owner.containerId : null,
       })),
       forgottenWorkloads: [...workloads.forgotten],
+      redemptions: this.#redemptions.of(network.name).map(formatRedemption),
       ...(liveError === undefined ? {} : { liveError }),
       ...(resource.failover === undefined ? {} : { failover: this.#failoverView(network.name, resource) }),
     };

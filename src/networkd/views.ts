@@ -145,6 +145,8 @@ export const NetworkView = closed({
   listenPort: nullable(Type.Integer()),
   workloads: Type.Array(WorkloadView),
   forgottenWorkloads: Type.Array(closed({ workload: Type.String(), reason: Type.String(), at: Type.String() })),
+  /** Redemptions this node accepted as the via NR (`zmesh-redeem-v2.…`, no secret): for `zmesh net redeem`. */
+  redemptions: Type.Optional(Type.Array(Type.String())),
   /** Why the live state could not be read (the rest is the stored state). */
   liveError: Type.Optional(Type.String()),
   /** With several aggregators: the one this NR uses now, which are up, and the switches so far. */

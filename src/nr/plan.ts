@@ -44,6 +44,8 @@ import {
   wgDeviceName,
 } from './names.js';
 import { accessRules } from './access-rules.js';
+import { enrolmentRules } from './enrolment-rules.js';
+import type { NftStatement } from './nft.js';
 import { hostTable, ndmzBridgeTable, ndmzTable, nrTable } from './tables.js';
 import type { WgPeerConfig } from './wireguard/backend.js';
 
@@ -212,7 +214,7 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
     routes,
     ownsRoutes: true,
     sysctls: [IP_FORWARD],
-    nftTables: [nrTable(resource.access ? accessRules(resource.access, wg, gateway) : null)],
+    nftTables: [nrTable(nrRestrictions(resource, wg, gateway, wgAddress))],
     ...(resource.access ? { cutDeniedFlows: resource.access } : {}),
   };
   const ndmzSlice: NamespacePlan = {
@@ -253,5 +255,21 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
       mtu: resource.mtu,
       config: { privateKey: ctx.privateKey, publicKey: resource.wgPublicKey, listenPort: resource.listenPort, peers },
     },
+  };
+}
+
+/** The NR table's restrictions after the diode: pending invitations first, then the access policy. */
+function nrRestrictions(
+  resource: NodeResource,
+  wg: string,
+  gateway: string,
+  wgAddress: string,
+): { forward: NftStatement[][]; input: NftStatement[][] } | null {
+  const enrolment = resource.enrolment ? enrolmentRules(resource.enrolment, wg, wgAddress) : null;
+  const access = resource.access ? accessRules(resource.access, wg, gateway) : null;
+  if (!enrolment && !access) return null;
+  return {
+    forward: [...(enrolment?.forward ?? []), ...(access?.forward ?? [])].map((rule) => [...rule]),
+    input: [...(enrolment?.input ?? []), ...(access?.input ?? [])].map((rule) => [...rule]),
   };
 }
