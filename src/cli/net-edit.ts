@@ -24,7 +24,7 @@ import {
   removeNode,
   reprovisionNode,
   rotateNodeKey,
-  setAggregator,
+  setAggregators,
   setExit,
   sodiumKeySource,
 } from '../netdef/index.js';
@@ -217,11 +217,8 @@ export async function removeNodeCommand(invocation: Invocation): Promise<void> {
   invocation.io.stdout(`removed node "${node}"; revision ${next.revision}\n`);
 }
 
-/** set-aggregator and set-exit: exactly one of --node ID and --none; a refusal of the role names the option given. */
-function setRoleCommand(
-  role: 'aggregator' | 'exit',
-  set: (def: NetworkDefinition, node: string | undefined) => NetworkDefinition,
-) {
+/** set-exit: exactly one of --node ID and --none; a refusal of the role names the option given. */
+function setRoleCommand(role: 'exit', set: (def: NetworkDefinition, node: string | undefined) => NetworkDefinition) {
   return async (invocation: Invocation): Promise<void> => {
     const { args, io } = invocation;
     const node = args.strings['node'];
@@ -238,7 +235,32 @@ function setRoleCommand(
   };
 }
 
-export const setAggregatorCommand = setRoleCommand('aggregator', setAggregator);
+/**
+ * set-aggregator: --node once or more (preference order, the first preferred) or --none. A refusal
+ * names the option given: --node N for the N-th aggregator of the list.
+ */
+export async function setAggregatorCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const nodes = args.lists['node'] ?? [];
+  const none = args.flags['none'] === true;
+  if ((nodes.length === 0) === !none) throw CliError.invalid('--node', 'give --node ID (once or more) or --none');
+  const next = await edit(
+    invocation,
+    (def) => setAggregators(def, nodes),
+    () => ({
+      '/aggregator': none ? '--none' : '--node',
+      '/aggregators': none ? '--none' : '--node',
+      ...Object.fromEntries(nodes.map((node, index) => [`/aggregators/${index}`, `--node ${node}`])),
+    }),
+  );
+  const what =
+    nodes.length === 0
+      ? 'cleared the aggregator'
+      : nodes.length === 1
+        ? `aggregator is now "${nodes[0]}"`
+        : `aggregators are now ${nodes.map((node) => `"${node}"`).join(', ')} (in preference order)`;
+  io.stdout(`${what}; revision ${next.revision}\n`);
+}
 export const setExitCommand = setRoleCommand('exit', setExit);
 
 export async function reprovisionCommand(invocation: Invocation): Promise<void> {

@@ -58,8 +58,8 @@ function associationCommand(summary: string, notes: string, run: Command['run'])
   };
 }
 
-/** set-aggregator, set-exit: one public member NR takes the role, or --none clears it. */
-function setRole(role: 'aggregator' | 'exit', summary: string, clears: string, run: Command['run']): Command {
+/** set-exit: one public member NR takes the role, or --none clears it. */
+function setRole(role: 'exit', summary: string, clears: string, run: Command['run']): Command {
   return {
     summary,
     positionals: FILE,
@@ -131,12 +131,23 @@ export const netGroup: CommandGroup = {
       notes: `${CHANGES} The exit, and the aggregator while NRs are hidden, must be replaced first.`,
       run: removeNodeCommand,
     },
-    'set-aggregator': setRole(
-      'aggregator',
-      'set the public NR that relays for hidden NRs',
-      'clear the aggregator (only while no NR is hidden)',
-      setAggregatorCommand,
-    ),
+    'set-aggregator': {
+      summary: 'set the public NRs that relay for hidden NRs, in preference order (failover goes down the list)',
+      positionals: FILE,
+      usage: 'set-aggregator FILE --node ID [--node ID ...] | --none',
+      options: {
+        node: {
+          type: 'string',
+          value: 'ID',
+          multiple: true,
+          description: 'a public member NR; repeat for failover aggregators, the first is preferred',
+        },
+        none: { type: 'boolean', description: 'clear the aggregators (only while no NR is hidden)' },
+        ...WRITES,
+      },
+      notes: `${CHANGES} With several aggregators every hidden NR peers with each, and the NRs move to the next live one by themselves when the current one stops answering (README "Aggregators and failover").`,
+      run: setAggregatorCommand,
+    },
     'set-exit': setRole(
       'exit',
       'set (or clear) the NR through which the whole network reaches the Internet',

@@ -6,6 +6,7 @@
 export * from './access.js';
 export * from './access-edit.js';
 export * from './addressing.js';
+export * from './aggregators.js';
 export * from './allocate.js';
 export * from './derive.js';
 export * from './endpoint.js';

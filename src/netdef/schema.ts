@@ -15,6 +15,8 @@ export const NODE_ID_PATTERN = '^[a-z0-9-]{1,32}$';
 export const NETWORK_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
 export const MAX_RESOURCES = 65536;
 export const MAX_ENDPOINTS = 16;
+/** The most aggregators a network may name (each one is a peer of every hidden NR). */
+export const MAX_AGGREGATORS = 8;
 
 const NodeId = Type.String({
   pattern: NODE_ID_PATTERN,
@@ -253,6 +255,13 @@ export const NetworkDefinitionSchema = Type.Object(
     ipRange: Ipv4Cidr('an IPv4 range /8 to /24, such as 10.1.0.0/16'),
     resources: Type.Array(ResourceSchema, { maxItems: MAX_RESOURCES }),
     aggregator: Type.Optional(NodeId),
+    aggregators: Type.Optional(
+      Type.Array(NodeId, {
+        minItems: 1,
+        maxItems: MAX_AGGREGATORS,
+        description: 'public NRs that relay for hidden NRs, in preference order (failover goes down the list)',
+      }),
+    ),
     exit: Type.Optional(NodeId),
     groups: Type.Optional(Type.Array(GroupSchema, { maxItems: MAX_GROUPS })),
     associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),

@@ -1,7 +1,7 @@
 /**
  * `zmesh networkd`, put together: identity, store, task log, the WireGuard backend (`--wg`:
  * kernel WireGuard where the kernel has it, else wgd supervision for userspace), the data plane, the service, the first reconcile, the API socket and the
- * periodic reconcile. Stopping it (SIGTERM) stops the API and the timer only: the data plane
+ * periodic reconcile and the aggregator failover monitor. Stopping it (SIGTERM) stops the API and the timers only: the data plane
  * — namespaces, links, kernel devices or wgd and its devices — keeps forwarding until networkd comes back.
  *
  * Layout of the state dir D: identity.key, node.json (zmesh node init); D/networkd/ (0700):
@@ -20,6 +20,7 @@ import { loadNodeIdentity } from './identity.js';
 import { drainReleaseSpool, releaseSpoolDir } from './release-spool.js';
 import { parseNetworkName } from './requests.js';
 import { NetworkService, type WorkloadLinks } from './service.js';
+import { FailoverMonitor } from './failover-monitor.js';
 import type { ReconcileReport } from './views.js';
 import { Store } from './store.js';
 import { HttpEnrolmentEndpoints } from './enrolment-server.js';
@@ -147,6 +148,7 @@ export class Networkd {
   readonly firstReconcile: ReconcileReport;
   readonly wgBackend: WgBackendKind;
   readonly #observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null;
+  readonly #failover: FailoverMonitor;
   readonly #enrolment: HttpEnrolmentEndpoints;
 
   private constructor(
@@ -159,9 +161,11 @@ export class Networkd {
     wgBackend: WgBackendKind,
     observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null,
     enrolment: HttpEnrolmentEndpoints,
+    failover: FailoverMonitor,
   ) {
     this.#observability = observability;
     this.#enrolment = enrolment;
+    this.#failover = failover;
     this.service = service;
     this.#api = api;
     this.socketPath = socketPath;
@@ -280,11 +284,29 @@ export class Networkd {
           log(`reconcile failed: ${error instanceof NetworkdError ? error.message : 'internal error'}`),
         );
     }, options.reconcileIntervalSeconds * 1000);
+    const failover = new FailoverMonitor({
+      service,
+      plane,
+      log,
+      ...(metrics ? { onSwitch: (network, to, reason) => metrics.observeAggregatorSwitch(network, to, reason) } : {}),
+    });
+    failover.start();
     const wgText = supervisor ? `userspace WireGuard, wgd pid ${supervisor.pid}` : 'kernel WireGuard';
     log(
       `node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; ${wgText}`,
     );
-    return new Networkd(service, api, socketPath, timer, supervisor, first, backend, observability, enrolment);
+    return new Networkd(
+      service,
+      api,
+      socketPath,
+      timer,
+      supervisor,
+      first,
+      backend,
+      observability,
+      enrolment,
+      failover,
+    );
   }
 
   /** null with kernel WireGuard (no wgd). */
@@ -300,6 +322,7 @@ export class Networkd {
   /** Stops the API, the metrics and the periodic reconcile; the data plane and wgd keep running. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#failover.stop();
     await this.#observability?.sampler.stop();
     await this.#observability?.server.close();
     await this.#api.close();

@@ -29,6 +29,7 @@ import {
   parseNetworkDefinition,
   type TrustState,
   checkTrustedDefinition,
+  peersWithCurrent,
   pinningIssues,
   resourceFor,
 } from '../netdef/index.js';
@@ -45,6 +46,7 @@ import type {
   AttachResult,
   DeleteResult,
   DetachResult,
+  FailoverView,
   GcResult,
   NetworkView,
   ReconcileReport,
@@ -127,6 +129,22 @@ export interface TrustedKeys {
   write(state: TrustState): Promise<void>;
 }
 
+/** Which aggregator a network's NR uses now, and the switches that led there (newest last, bounded). */
+export interface AggregatorChoice {
+  readonly current: string;
+  readonly up: Readonly<Record<string, boolean>>;
+  readonly switches: readonly AggregatorSwitchRecord[];
+}
+
+export interface AggregatorSwitchRecord {
+  readonly from: string;
+  readonly to: string;
+  readonly reason: 'down' | 'returned';
+  readonly at: string;
+}
+
+const MAX_SWITCH_RECORDS = 20;
+
 export class NetworkService {
   readonly #store: Store;
   readonly #plane: DataPlane;
@@ -144,6 +162,8 @@ export class NetworkService {
   readonly #enrolment: EnrolmentEndpoints | null;
   readonly #now: () => Date;
   readonly #queue = new SerialQueue();
+  /** Per network: the aggregator the data path uses now and the switches so far (failover-monitor.ts decides). */
+  readonly #failover = new Map<string, AggregatorChoice>();
   #reconcileQueued: Promise<ReconcileReport> | null = null;
   #lastReconcile: ReconcileReport | null = null;
 
@@ -623,6 +643,76 @@ export class NetworkService {
     return { reattached, forgotten };
   }
 
+  // ---------------------------------------------------------------- failover
+
+  /** The networks with several aggregators, as the liveness monitor needs them (resource as derived). */
+  failoverTargets(): { network: string; netId: string; resource: NodeResource }[] {
+    return this.#store
+      .networks()
+      .map((network) => ({ network: network.name, netId: network.netId, resource: this.#resourceOf(network) }))
+      .filter((target) => target.resource.failover !== undefined);
+  }
+
+  failoverChoice(network: string): AggregatorChoice | undefined {
+    return this.#failover.get(network);
+  }
+
+  /**
+   * Records what liveness saw and, on a switch, moves the allowed IPs to the new current
+   * aggregator: the same apply as any change (plan → diff → apply), which here changes only peers'
+   * allowed IPs. Recorded first, so a reconcile running meanwhile applies the same choice.
+   */
+  chooseAggregator(
+    name: string,
+    current: string,
+    up: Readonly<Record<string, boolean>>,
+    change: { from: string; to: string; reason: 'down' | 'returned' } | null,
+  ): Promise<number> {
+    const before = this.#failover.get(name);
+    const switches = change
+      ? [...(before?.switches ?? []), { ...change, at: new Date().toISOString() }].slice(-MAX_SWITCH_RECORDS)
+      : (before?.switches ?? []);
+    this.#failover.set(name, { current, up, switches });
+    if (!change) return Promise.resolve(0);
+    this.#log(
+      `network ${name}: aggregator ${change.from} → ${change.to} (${change.reason === 'down' ? `${change.from} is down` : `${change.to} is back`})`,
+    );
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      return network ? this.#applyOne(network) : 0;
+    });
+  }
+
+  /**
+   * Re-dials an aggregator that is down for this (hidden) NR: its peer is removed and added again,
+   * which drops the stale session, so the re-added peer's keepalive starts a handshake at once —
+   * the aggregator, back from a restart, does not know where this NR is and cannot dial it.
+   */
+  redialAggregator(name: string, aggregator: string): Promise<void> {
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      if (!network) return;
+      await this.#applyOne(network, aggregator);
+      await this.#applyOne(network);
+    });
+  }
+
+  #failoverView(name: string, resource: NodeResource): FailoverView {
+    const aggregators = [...(resource.failover?.aggregators ?? [])];
+    const choice = this.#failover.get(name);
+    return {
+      aggregators,
+      current: choice?.current ?? aggregators[0] ?? '',
+      up: { ...(choice?.up ?? {}) },
+      switches: (choice?.switches ?? []).map((s) => ({ ...s })),
+    };
+  }
+
+  /** Forgets the failover state of networks no longer stored. */
+  forgetFailover(keep: ReadonlySet<string>): void {
+    for (const name of this.#failover.keys()) if (!keep.has(name)) this.#failover.delete(name);
+  }
+
   // ---------------------------------------------------------------- helpers
 
   /**
@@ -700,15 +790,22 @@ export class NetworkService {
     return new Set(this.#store.networks().map((n) => n.netId));
   }
 
-  /** This node's resource, with the redemptions it accepted that the admin has not signed yet. */
+  /**
+   * This node's resource, with the redemptions it accepted that the admin has not signed yet, and
+   * its peers as the current aggregator wants them (the preferred one's until a switch).
+   */
   #resourceOf(network: StoredNetwork): NodeResource {
     const def = withRedemptions(network.definition, this.#nodeId, this.#redemptions.of(network.name));
-    return resourceFor(def, this.#nodeId);
+    const resource = resourceFor(def, this.#nodeId);
+    const choice = this.#failover.get(network.name);
+    if (resource.failover === undefined || choice === undefined) return resource;
+    return { ...resource, peers: peersWithCurrent(resource.peers, resource.failover, choice.current) };
   }
 
-  /** Resolves endpoints (keeping the last good addresses), then applies the NR. */
-  async #applyOne(network: StoredNetwork): Promise<number> {
-    const resource = this.#resourceOf(network);
+  /** Resolves endpoints (keeping the last good addresses), then applies the NR (without the peer `omit`, if given). */
+  async #applyOne(network: StoredNetwork, omit?: string): Promise<number> {
+    const full = this.#resourceOf(network);
+    const resource = omit === undefined ? full : { ...full, peers: full.peers.filter((p) => p.node !== omit) };
     const { endpoints, lastGood, changed } = await this.#resolver.resolveAll(
       resource.peers.map((p) => p.endpoint),
       network.resolved,
@@ -834,6 +931,7 @@ export class NetworkService {
       forgottenWorkloads: [...workloads.forgotten],
       redemptions: this.#redemptions.of(network.name).map(formatRedemption),
       ...(liveError === undefined ? {} : { liveError }),
+      ...(resource.failover === undefined ? {} : { failover: this.#failoverView(network.name, resource) }),
     };
   }
 }

@@ -34,6 +34,11 @@ export class ContinuousPing {
     return p;
   }
 
+  /** The highest sequence number answered so far (0: none yet), while the ping runs. */
+  lastAnswered(): number {
+    return Math.max(0, ...[...this.proc.stdout.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
+  }
+
   /** Ends the ping and reports what it saw. */
   async stop(): Promise<FlowReport> {
     if (this.proc.running) {
@@ -46,6 +51,19 @@ export class ContinuousPing {
     await this.proc.exited;
     return flowReport(this.proc.stdout);
   }
+}
+
+/** The longest run of consecutive lost requests: × the interval, the longest outage the flow saw. */
+export function longestLossRun(report: FlowReport): number {
+  let longest = 0;
+  let run = 0;
+  let previous = -2;
+  for (const seq of report.lost) {
+    run = seq === previous + 1 ? run + 1 : 1;
+    previous = seq;
+    longest = Math.max(longest, run);
+  }
+  return longest;
 }
 
 /** Parses iputils ping output into answered/lost sequence numbers. */

@@ -20,6 +20,7 @@ export interface DefinitionView {
     readonly listenPort?: number;
   }>;
   readonly aggregator?: string;
+  readonly aggregators?: readonly string[];
   readonly exit?: string;
 }
 
@@ -73,6 +74,14 @@ export class SimNetwork {
 
   async setAggregator(node: SimNode): Promise<void> {
     await this.tool('set-aggregator', ['--node', node.id]);
+  }
+
+  /** Several aggregators, in preference order. */
+  async setAggregators(nodes: readonly SimNode[]): Promise<void> {
+    await this.tool(
+      'set-aggregator',
+      nodes.flatMap((node) => ['--node', node.id]),
+    );
   }
 
   async setExit(node: SimNode | null): Promise<void> {

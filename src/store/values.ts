@@ -17,6 +17,7 @@ import {
   GroupSchema,
   ISO_TIME_PATTERN,
   IdentityChangeSchema,
+  MAX_AGGREGATORS,
   MAX_ASSOCIATIONS,
   MAX_EXTERNAL_PEERS,
   MAX_GROUPS,
@@ -46,6 +47,7 @@ export const NetworkMetaSchema = Type.Object(
     revision: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     ipRange: Type.String({ pattern: IPV4_CIDR_PATTERN, title: 'CIDR' }),
     aggregator: Type.Optional(NodeId),
+    aggregators: Type.Optional(Type.Array(NodeId, { minItems: 1, maxItems: MAX_AGGREGATORS })),
     exit: Type.Optional(NodeId),
     /** How many resource keys belong to this revision. */
     resourceCount: Type.Integer({ minimum: 0, maximum: 65536 }),
