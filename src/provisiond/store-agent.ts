@@ -25,7 +25,7 @@ import {
 } from '../store/index.js';
 import type { NodeStatus, RedemptionReport } from '../store/values.js';
 import type { RedemptionSource } from './networkd-redemptions.js';
-import { type NetworkDefinition, type TrustState, checkTrustedDefinition } from '../netdef/index.js';
+import { type TrustState, checkTrustedDefinition } from '../netdef/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Db } from './database.js';
 import {
