@@ -128,11 +128,17 @@ function deviceConfig(
   };
 }
 
-/** Any packet into the tunnel makes WireGuard start a handshake; this one needs no answer. */
+/**
+ * Any packet into the tunnel makes WireGuard start a handshake; this one needs no answer (nor
+ * an allowing association: the handshake happens before the far side's filters). It goes to the
+ * first host of the first route, which the tunnel carries; with no routes there is nothing to send.
+ */
 async function nudge(invitation: Invitation): Promise<void> {
+  const first = invitation.routes[0];
+  if (first === undefined) return;
   const { createSocket } = await import('node:dgram');
   const socket = createSocket('udp4');
-  const target = invitation.ipRange.split('/')[0]!.replace(/\.0$/, '.1');
+  const target = first.split('/')[0]!.replace(/\.0$/, '.1');
   await new Promise<void>((resolve) => socket.send(Buffer.from('zmesh'), 9, target, () => resolve()));
   socket.close();
 }
@@ -175,11 +181,11 @@ async function redeemCommand(invocation: Invocation): Promise<void> {
     const enrolmentRoute = `${invitation.viaWgAddress}/32`;
     await device.configure(
       deviceConfig(temporaryKeyOf(invitation), invitation.inviteKey, listenPort, invitation, endpoint, [
-        invitation.ipRange,
+        ...invitation.routes,
         enrolmentRoute,
       ]),
     );
-    await bringUp(name, invitation.address, [invitation.ipRange, enrolmentRoute]);
+    await bringUp(name, invitation.address, [...invitation.routes, enrolmentRoute]);
     io.stderr(`${name} up (${device.kind} WireGuard) with the invitation's key; asking ${invitation.via} to enrol\n`);
     const answer = await submitKey(invitation, permanent.publicKey, Date.now() + waitSeconds * 1000);
     if (answer === null) {
@@ -200,7 +206,7 @@ async function redeemCommand(invocation: Invocation): Promise<void> {
     await writeToolFile(configPath, wgQuickConfig(invitation, permanent), '--config-dir', { mode: 0o600 });
     const switchedAt = Math.floor(Date.now() / 1000);
     await device.configure(
-      deviceConfig(permanent.privateKey, permanent.publicKey, listenPort, invitation, endpoint, [invitation.ipRange]),
+      deviceConfig(permanent.privateKey, permanent.publicKey, listenPort, invitation, endpoint, [...invitation.routes]),
     );
     await removeRoute(name, enrolmentRoute);
     let confirmed = false;

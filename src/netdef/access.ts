@@ -188,6 +188,24 @@ export function accessPolicyOf(def: NetworkDefinition): AccessPolicy | null {
   return { range: def.ipRange, rules };
 }
 
+/**
+ * The prefixes `address` may exchange traffic with under the definition's associations: where
+ * it may open connections to and where connections to it may come from (replies ride on those).
+ * The whole range when there are no associations (nothing filtered). An external peer routes
+ * exactly these into its tunnel, so its wg-quick file shows what it may reach.
+ */
+export function prefixesTalkingWith(def: NetworkDefinition, address: string): string[] {
+  const policy = accessPolicyOf(def);
+  if (policy === null) return [def.ipRange];
+  const own = flowAddress(address, 'address');
+  const prefixes: string[] = [];
+  for (const rule of policy.rules) {
+    if (inAny(rule.from, own)) prefixes.push(...rule.to);
+    if (inAny(rule.to, own)) prefixes.push(...rule.from);
+  }
+  return cidrsOf(prefixes);
+}
+
 /** One new connection (or ICMP echo) to explain. */
 export interface Flow {
   readonly from: string;

@@ -20,7 +20,8 @@
 import { wgAddressOf } from './addressing.js';
 import { InvitationError } from './errors.js';
 import { ENROLMENT_PORT, freeExternalAddress } from './external-peers.js';
-import { type Cidr, parseCidr } from './ipv4.js';
+import { type Cidr, containsCidr, parseCidr } from './ipv4.js';
+import { prefixesTalkingWith } from './access.js';
 import { type KeyPair, PrivateKey, generateKeyPair, isKey } from './keys.js';
 import { assertNetworkDefinition } from './parse.js';
 import type { ExternalPeerDocument, NetworkDefinition, NetworkDefinitionDocument } from './schema.js';
@@ -34,6 +35,11 @@ export interface Invitation {
   readonly name: string;
   readonly address: string;
   readonly ipRange: string;
+  /**
+   * What the peer routes into its tunnel: the prefixes its associations let it exchange traffic
+   * with when the invitation was made (prefixesTalkingWith), the whole range without associations.
+   */
+  readonly routes: readonly string[];
   readonly via: string;
   readonly viaPublicKey: string;
   readonly viaEndpoint: string;
@@ -113,6 +119,7 @@ export function invite(def: NetworkDefinition, options: InviteOptions): { def: N
     name: options.name,
     address,
     ipRange: def.ipRange,
+    routes: prefixesTalkingWith(next, address),
     via: via.node,
     viaPublicKey: via.wgPublicKey,
     viaEndpoint: via.endpoints[0] ?? '',
@@ -145,7 +152,25 @@ export function parseInvitation(text: string): Invitation {
   const port = value['enrolmentPort'];
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
     throw new InvitationError('', 'malformed invitation: field "enrolmentPort"');
-  const parsed = { ...fields, enrolmentPort: port } as unknown as Invitation;
+  const parsed = { ...fields, enrolmentPort: port, routes: invitationRoutes(value['routes'], fields['ipRange']!) };
+  return checkedInvitation(parsed as unknown as Invitation);
+}
+
+/** The routes of an invitation: up to 256 prefixes, each inside the network's range. */
+function invitationRoutes(value: unknown, ipRange: string): string[] {
+  const range = parseCidr(ipRange);
+  if (range === undefined) throw new InvitationError('', 'malformed invitation: field "ipRange"');
+  if (!Array.isArray(value) || value.length > 256)
+    throw new InvitationError('', 'malformed invitation: field "routes"');
+  return value.map((route, index) => {
+    const cidr = typeof route === 'string' ? parseCidr(route) : undefined;
+    if (cidr === undefined || !containsCidr(range, cidr))
+      throw new InvitationError('', `malformed invitation: routes[${index}] is not a prefix inside ${ipRange}`);
+    return route as string;
+  });
+}
+
+function checkedInvitation(parsed: Invitation): Invitation {
   if (!isKey(parsed.viaPublicKey) || !isKey(parsed.inviteKey) || !isKey(parsed.secret))
     throw new InvitationError('', 'malformed invitation: a key is not base64 of 32 bytes');
   if (temporaryKeyOf(parsed).publicKey() !== parsed.inviteKey)
@@ -318,7 +343,7 @@ export function wgQuickConfig(invitation: Invitation, keyPair: KeyPair): string 
     '[Peer]',
     `PublicKey = ${invitation.viaPublicKey}`,
     `Endpoint = ${invitation.viaEndpoint}`,
-    `AllowedIPs = ${invitation.ipRange}`,
+    `AllowedIPs = ${invitation.routes.join(', ')}`,
     'PersistentKeepalive = 25',
     '',
   ].join('\n');

@@ -11,6 +11,8 @@ import {
   type KeyPair,
   type NetworkDefinition,
   acceptRedemption,
+  addGroup,
+  associate,
   foldRedemptions,
   parseRedemption,
   formatRedemption,
@@ -232,4 +234,36 @@ test('foldRedemptions: every report accepted or refused on its own, all accepted
   // Another key for a recorded invitation is refused (one redemption per invitation).
   const other = foldRedemptions(fold.def, [{ node: 'b', redemption: { ...report('b', laptop, 1).redemption } }]);
   t.regex(other.refused[0]?.reason ?? '', /already redeemed/);
+});
+
+test("an invitation routes what the peer's associations let it talk with (the whole range without associations); bad routes are refused", (t) => {
+  const open = parseInvitation(invite(base, { name: 'laptop', via: 'b', expires: LATER }).invitation);
+  t.deepEqual(open.routes, ['10.1.0.0/16'], 'no associations: nothing filtered, the whole range');
+  t.regex(wgQuickConfig(open, generateKeyPair()), /^AllowedIPs = 10\.1\.0\.0\/16$/m);
+
+  // laptops (10.1.255.0/24) may open connections to b's subnet; h's subnet may open them to laptops.
+  let guarded = addGroup(base, { name: 'laptops', cidrs: ['10.1.255.0/24'] });
+  guarded = addGroup(guarded, { name: 'bee', cidrs: ['10.1.1.0/24'] });
+  guarded = addGroup(guarded, { name: 'hid', cidrs: ['10.1.2.0/24'] });
+  guarded = addGroup(guarded, { name: 'aye', cidrs: ['10.1.0.0/24'] });
+  guarded = associate(guarded, { from: 'laptops', to: 'bee', protocol: 'tcp', ports: ['8080'] });
+  guarded = associate(guarded, { from: 'hid', to: 'laptops' });
+  guarded = associate(guarded, { from: 'aye', to: 'bee' });
+  const narrowed = parseInvitation(invite(guarded, { name: 'laptop', via: 'b', expires: LATER }).invitation);
+  t.deepEqual(narrowed.routes, ['10.1.1.0/24', '10.1.2.0/24'], "b's subnet (to), h's (from); a's: no association");
+  t.regex(wgQuickConfig(narrowed, generateKeyPair()), /^AllowedIPs = 10\.1\.1\.0\/24, 10\.1\.2\.0\/24$/m);
+
+  const { invitation } = invite(base, { name: 'laptop', via: 'b', expires: LATER });
+  const body = JSON.parse(Buffer.from(invitation.slice('zmesh-invite-v2.'.length), 'base64url').toString('utf8'));
+  for (const [routes, reason] of [
+    [['10.2.0.0/16'], /routes\[0\] is not a prefix inside 10\.1\.0\.0\/16/],
+    [['10.1.0.0/33'], /routes\[0\]/],
+    [[7], /routes\[0\]/],
+    ['10.1.0.0/16', /field "routes"/],
+    [undefined, /field "routes"/],
+  ] as const) {
+    const forged = `zmesh-invite-v2.${Buffer.from(JSON.stringify({ ...body, routes })).toString('base64url')}`;
+    const error = t.throws(() => parseInvitation(forged), { instanceOf: InvitationError });
+    t.regex(error?.message ?? '', reason, JSON.stringify(routes));
+  }
 });
