@@ -8,6 +8,7 @@
 import test from 'ava';
 import { ContinuousPing, type FlowReport } from '../../src/sim/continuous-ping.js';
 import { buildStandardMesh, type StandardMesh } from '../../src/sim/mesh.js';
+import { waitFor } from '../../src/sim/harness/wait.js';
 import {
   AdminKey,
   type NetworkDefinition,
@@ -61,7 +62,13 @@ test.serial(
     const started = Date.now();
     await world.deploy(net);
     const appliedMs = Date.now() - started;
-    await new Promise((r) => setTimeout(r, 3000));
+    // Every flow runs on for 3 s of answers after the deploy: a pair whose pings stopped being
+    // answered is then counted as lost pings, not cut short (its report ends at its last answer).
+    const atDeploy = flows.map((f) => f.flow.lastAnswered());
+    await waitFor(() => flows.every((f, i) => f.flow.lastAnswered() >= atDeploy[i]! + 30), {
+      what: 'every pair answered 3 s of pings after the deploy',
+      timeoutMs: 20_000,
+    }).catch(() => {}); // a pair that never recovers fails below, with every pair's figures logged
     const reports = await Promise.all(
       flows.map(async (f) => ({ pair: `${f.from.label}→${f.to.label}`, report: await f.flow.stop() })),
     );
