@@ -112,10 +112,14 @@ export function runCommand(
       }
     };
     child.on('exit', (exitCode, signal) => {
+      // setImmediate: a busy event loop runs due timers before it polls the pipes, so without it
+      // output already waiting in the pipe was dropped (`wg showconf` read as empty at load ~40).
       setTimeout(() => {
-        child.stdout.destroy();
-        child.stderr.destroy();
-        finish(exitCode, signal);
+        setImmediate(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          finish(exitCode, signal);
+        });
       }, STREAM_DRAIN_MS);
     });
     child.on('close', finish);
