@@ -47,8 +47,11 @@ async function ip(args: string[]): Promise<void> {
   await execa('ip', args, { timeout: 10_000 });
 }
 
-/** Polls until predicate is truthy (for kernel state and counters, where no event exists). */
-export async function until<T>(what: string, predicate: () => T | Promise<T>, timeoutMs = 5_000): Promise<T> {
+/**
+ * Polls until predicate is truthy (for kernel state and counters, where no event exists). 20 s:
+ * a predicate that runs a program (ss) took over 5 s under the sanitizer build at load ~45.
+ */
+export async function until<T>(what: string, predicate: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await predicate();
@@ -88,7 +91,8 @@ export function installMatching(
 
 export async function ping(from: Side, to: string, count = 3): Promise<boolean> {
   try {
-    await from.exec('ping', ['-c', String(count), '-i', '0.05', '-W', '2', '-n', '-q', to], { timeout: 15_000 });
+    // -W 5: an answer staged behind a handshake came after 2 s under the sanitizer build at load ~45.
+    await from.exec('ping', ['-c', String(count), '-i', '0.05', '-W', '5', '-n', '-q', to], { timeout: 20_000 });
     return true;
   } catch {
     return false;
