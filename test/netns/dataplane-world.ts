@@ -89,10 +89,16 @@ export function installMatching(
   });
 }
 
-export async function ping(from: Side, to: string, count = 3): Promise<boolean> {
+/**
+ * `count` echo requests, each answered within `waitS` seconds. A request staged behind a keypair
+ * the test installs later waits for the test's steps too: those tests pass a long wait. 5 s by
+ * default: a loaded machine under the sanitizer build answered after 2 s.
+ */
+export async function ping(from: Side, to: string, count = 3, waitS = 5): Promise<boolean> {
   try {
-    // -W 5: an answer staged behind a handshake came after 2 s under the sanitizer build at load ~45.
-    await from.exec('ping', ['-c', String(count), '-i', '0.05', '-W', '5', '-n', '-q', to], { timeout: 20_000 });
+    await from.exec('ping', ['-c', String(count), '-i', '0.05', '-W', String(waitS), '-n', '-q', to], {
+      timeout: (waitS + 15) * 1000,
+    });
     return true;
   } catch {
     return false;

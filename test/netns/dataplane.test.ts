@@ -43,7 +43,7 @@ test('a responder keypair waits as "next" until the initiator speaks, is then co
   const w = await makeWorld(t);
   installMatching(w, keyPair(), { aInitiator: true, bInitiator: false, indexB: 0x0b0b0042 });
   // B may not send yet: its ping waits in the staged queue, and B asks for a handshake.
-  const bPing = ping(w.b, INNER_A, 1);
+  const bPing = ping(w.b, INNER_A, 1, 60); // staged until the steps below (up to 20 s each) are done
   await until('B to stage a packet', () => w.b.dp.peerStats()[0]!.staged > 0);
   t.false(w.b.dp.peerStats()[0]!.hasCurrentKeypair);
   await until('B to want a handshake', () => w.b.wants.includes(PEER_OF_B));
@@ -61,7 +61,7 @@ test('packets without a keypair are staged, wants-handshake fires once, and inst
   const k = keyPair();
   // Only B has keys; A has none yet.
   w.b.dp.installKeypair(PEER_OF_B, { localIndex: 7, remoteIndex: 8, sendKey: k.k2, receiveKey: k.k1, initiator: true });
-  const aPing = ping(w.a, INNER_B, 1);
+  const aPing = ping(w.a, INNER_B, 1, 60); // staged until the steps below (up to 20 s each) are done
   await until('A to stage', () => w.a.dp.peerStats()[0]!.staged >= 1);
   await until('A to want a handshake', () => w.a.wants.length > 0);
   t.deepEqual(w.a.wants, [PEER_OF_A], 'reported once, not per packet');
