@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { SecretKey, ready } from '../../src/netdef/index.js';
+import { PrivateKey, ready } from '../../src/netdef/index.js';
 import {
   KernelWgError,
   createLink,
@@ -84,7 +84,7 @@ interface AddonRun {
 }
 
 /** setDevice's two halves (device.ts's packing, then the addon), timed apart. */
-function addonRun(privateKey: SecretKey, peers: readonly KernelPeerSet[], variant: Variant): AddonRun {
+function addonRun(privateKey: PrivateKey, peers: readonly KernelPeerSet[], variant: Variant): AddonRun {
   const t0 = performance.now();
   const secrets: Uint8Array[] = [];
   const raw = toRawDeviceSet(IFNAME, { privateKey, listenPort: 41000, replacePeers: true, peers }, secrets);
@@ -110,7 +110,7 @@ function wgRun(conf: string): number {
 }
 
 /** The addon's own part: setDevice (packing, parsing, one message) against a missing device. */
-function addonAloneRun(privateKey: SecretKey, peers: readonly KernelPeerSet[]): number {
+function addonAloneRun(privateKey: PrivateKey, peers: readonly KernelPeerSet[]): number {
   const t0 = performance.now();
   try {
     setDevice(netnsPath, MISSING, { privateKey, listenPort: 41000, replacePeers: true, peers });
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
   const key = randomBytes(32);
   key[0]! &= 248;
   key[31] = (key[31]! & 127) | 64;
-  const privateKey = SecretKey.fromBytes(key);
+  const privateKey = PrivateKey.fromBytes(key);
   key.fill(0);
   const peers: KernelPeerSet[] = Array.from({ length: PEERS }, (_, i) => ({
     publicKey: randomBytes(32).toString('base64'),

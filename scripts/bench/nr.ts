@@ -14,7 +14,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { World } from '../../src/sim/harness/index.js';
+import { World, spawnWgd } from '../../src/sim/harness/index.js';
 import {
   type NetworkDefinition,
   type NodeResource,
@@ -34,7 +34,6 @@ import {
   allocatePublicAddress,
   type NrApplyContext,
 } from '../../src/nr/index.js';
-import { WgdClient } from '../../src/wg/wgd/client.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHELL = path.join(ROOT, 'scripts/bench/nr-shell.sh');
@@ -94,20 +93,10 @@ async function main(): Promise<void> {
     const node = await world.namespace('node');
     const dir = world.tempDir();
     const control = path.join(dir, 'ctl', 'wgd.sock');
-    const proc = node.spawn('node', [
-      '--import',
-      'tsx',
-      path.join(ROOT, 'src/cli/main.ts'),
-      'wgd',
-      '--control',
-      control,
-      '--uapi-dir',
-      path.join(dir, 'uapi'),
-    ]);
-    await proc.waitForOutput(/zmesh wgd: ready/, { timeoutMs: 30_000 });
+    const wgd = await spawnWgd(node, { control, uapiDir: path.join(dir, 'uapi') });
     const nr = new NetworkResources({
       prefix: `${world.prefix}z`,
-      wg: new UserspaceWgBackend({ wgd: new WgdClient(control) }),
+      wg: new UserspaceWgBackend({ wgd: wgd.client }),
       hostNetns: node.path,
     });
     const shellPrefix = `${world.prefix}s`;

@@ -11,13 +11,11 @@
  * wgd runs from dist/ (bin/zmesh; `npm run build:ts` first) unless --tsx or dist lacks wgd, in
  * which case it runs the sources under tsx (which itself costs memory: the figure says which).
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { World, ping, runCommand, systemTool, type Namespace } from '../../src/sim/harness/index.js';
-import { ready as cryptoReady } from '../../src/wg/crypto.js';
-import { keyToHex, privateKeyFromBytes, publicKeyOf } from '../../src/wg/keys.js';
+import { DH_GENERATE, ready as cryptoReady } from '../../src/wg/crypto.js';
 import { UapiClient } from '../../src/wg/uapi/client.js';
 import { WgdClient } from '../../src/wg/wgd/client.js';
 import type { DeviceInfo } from '../../src/wg/wgd/protocol.js';
@@ -104,15 +102,16 @@ async function main(): Promise<number> {
 
     // Pair device 2k with 2k+1 over the node's loopback; each NR gets 10.200.k.{1,2}/24.
     const uapi = new UapiClient();
-    const keys = created.map(() => privateKeyFromBytes(new Uint8Array(randomBytes(32))));
+    const keys = created.map(() => DH_GENERATE());
+    const hex = (key: Uint8Array): string => Buffer.from(key).toString('hex');
     for (let i = 0; i < devices; i++) {
       const peer = i ^ 1;
       const inner = (j: number): string => `10.200.${j >> 1}.${(j & 1) + 1}`;
       await uapi.set(
         created[i]!.uapiSocket,
         [
-          `private_key=${keyToHex(keys[i]!)}`,
-          `public_key=${keyToHex(publicKeyOf(keys[peer]!))}`,
+          `private_key=${hex(keys[i]!.privateKey)}`,
+          `public_key=${hex(keys[peer]!.publicKey)}`,
           `endpoint=127.0.0.1:${created[peer]!.listenPort}`,
           `allowed_ip=${inner(peer)}/32`,
         ].join('\n'),

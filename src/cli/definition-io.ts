@@ -9,7 +9,7 @@ import {
   NetdefValidationError,
   type NetworkDefinition,
   type NodeRecord,
-  SecretKey,
+  PrivateKey,
   type ValidationIssue,
   parseNetworkDefinition,
   parseNodeRecord,
@@ -46,10 +46,10 @@ export async function loadNodeRecord(path: string, option: string, io: CliIo): P
 }
 
 /** Reads an identity private key file (base64, as written by node init). */
-export async function loadIdentityKey(path: string, option: string): Promise<SecretKey> {
+export async function loadIdentityKey(path: string, option: string): Promise<PrivateKey> {
   const text = await readTextFile(path, option);
   try {
-    return SecretKey.fromBase64(text, 'identity key');
+    return PrivateKey.fromBase64(text, 'identity key');
   } catch (error) {
     if (error instanceof NetdefError) throw CliError.invalid(option, error.message);
     throw error;

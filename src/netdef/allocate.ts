@@ -10,7 +10,7 @@ import { formatEndpoint, parseEndpoint } from './endpoint.js';
 import { AllocationError, NetdefValidationError, ReprovisionError, UnknownNodeError } from './errors.js';
 import { withIdentityChange } from './pinning.js';
 import { type Cidr, formatCidr, makeCidr, parseCidr, rangeOf } from './ipv4.js';
-import type { KeySource, SecretKey } from './keys.js';
+import type { KeySource, PrivateKey } from './keys.js';
 import { basePortOf } from './netid.js';
 import { openResourceKey } from './nr-key.js';
 import { assertNetworkDefinition } from './parse.js';
@@ -37,7 +37,7 @@ export type ReprovisionOptions = {
   /** Generate a new WireGuard key pair instead of re-sealing the existing one. */
   rotateKey: boolean;
   /** The node's previous identity key, needed to re-seal the existing key to a new identity. */
-  oldIdentity?: SecretKey;
+  oldIdentity?: PrivateKey;
 };
 
 type Draft = { -readonly [K in keyof NetworkDefinitionDocument]: NetworkDefinitionDocument[K] };

@@ -63,6 +63,13 @@ export class UnsealError extends NetdefError {
 /** A key given to the library is malformed (never echoes the key). */
 export class KeyFormatError extends NetdefError {
   readonly code = 'EKEY';
+  /** What is wrong, without naming the key (the UAPI names the line and key itself). */
+  readonly reason: string;
+
+  constructor(path: string, message: string, reason = message) {
+    super(path, message);
+    this.reason = reason;
+  }
 }
 
 /** A reprovision request that cannot be carried out as asked. */

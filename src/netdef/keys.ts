@@ -1,11 +1,21 @@
 /**
- * X25519 keys of zmesh: WireGuard key pairs of NRs and node identity key pairs, and the sealed
- * boxes that carry an NR's WireGuard private key to its node. Private keys live in `SecretKey`,
- * which refuses to print itself, so a stray log line or error cannot leak one.
+ * X25519 keys of zmesh, the one key model of every layer: WireGuard key pairs of NRs, node identity
+ * key pairs, the values the UAPI and the kernel's netlink carry, and the sealed boxes that carry an
+ * NR's WireGuard private key to its node. A key is 32 bytes, parsed once from base64 (wg(8)'s and
+ * zmesh's files) or hex (the UAPI's form), then trusted. Three types, so a preshared key can never
+ * be passed where a public key is expected:
+ * - PublicKey: printable (toString gives base64, the form operators recognise).
+ * - PrivateKey: clamped when made (as the kernel stores it, so a read-back shows it clamped); never
+ *   all-zero (an all-zero private key on the UAPI wire means "clear it": the `OrClear` parsers).
+ * - PresharedKey: never all-zero (all-zero on the wire means "no preshared key": `OrNone`).
+ * Secret keys print as a placeholder however they are printed, so a stray log line or error cannot
+ * leak one; their bytes leave only through `revealBase64()`, `secretHex()` and `bytes()`. Errors
+ * (KeyFormatError) name what was malformed and why, never the input.
  *
- * libsodium must be initialised once: `await ready()` before any other call.
+ * libsodium must be initialised once: `await ready()` before deriving, generating or sealing.
  */
 
+import { timingSafeEqual } from 'node:crypto';
 import sodium from 'libsodium-wrappers';
 import { KeyFormatError, UnsealError } from './errors.js';
 
@@ -69,32 +79,108 @@ export abstract class Redacted {
   }
 }
 
-/** A 32-byte X25519 private key. Prints as a placeholder; `revealBase64()` is the one way out. */
-export class SecretKey extends Redacted {
+const HEX_LENGTH = KEY_BYTES * 2;
+const hexPattern = /^[0-9a-fA-F]{64}$/;
+/** What the UAPI writes for "no key" (a cleared private key, no preshared key). */
+export const ZERO_KEY_HEX = '0'.repeat(HEX_LENGTH);
+
+function malformed(what: string, reason: string): KeyFormatError {
+  return new KeyFormatError('', `malformed ${what}: ${reason}`, reason);
+}
+
+function checkedBytes(bytes: Uint8Array, what: string): Uint8Array {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_BYTES) {
+    const got = bytes instanceof Uint8Array ? bytes.length : typeof bytes;
+    throw malformed(what, `expected a key of ${KEY_BYTES} bytes, got ${got}`);
+  }
+  return Uint8Array.from(bytes);
+}
+
+/**
+ * Decodes 64 hex characters. Uppercase is accepted because wg(8)'s key_from_hex and
+ * wireguard-go's hex decoder both accept it; we always emit lowercase.
+ */
+function bytesFromHex(text: string, what: string): Uint8Array {
+  if (typeof text !== 'string' || !hexPattern.test(text)) {
+    // Say what is wrong without echoing the value (it may be a secret).
+    const reason =
+      typeof text === 'string' && text.length === HEX_LENGTH
+        ? `expected a key of ${HEX_LENGTH} hex characters, found a non-hex character`
+        : `expected a key of ${HEX_LENGTH} hex characters, got ${typeof text === 'string' ? text.length : 0} characters`;
+    throw malformed(what, reason);
+  }
+  return new Uint8Array(Buffer.from(text, 'hex'));
+}
+
+/** KEY_PATTERN pins the canonical encoding of 32 bytes: two spellings of one key are never both accepted. */
+function bytesFromBase64(text: string, what: string): Uint8Array {
+  if (typeof text !== 'string' || !isKey(text)) {
+    throw malformed(what, "expected standard base64 of 32 bytes (44 characters ending in '=')");
+  }
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+export function isZeroKey(key: Uint8Array): boolean {
+  let acc = 0;
+  for (const byte of key) acc |= byte;
+  return acc === 0;
+}
+
+/** X25519 clamping, in place, as wg(8) and the kernel apply it (curve25519_clamp_secret). */
+export function clampPrivateKey(bytes: Uint8Array): void {
+  bytes[0]! &= 248;
+  bytes[31]! = (bytes[31]! & 127) | 64;
+}
+
+export class PublicKey {
+  readonly #bytes: Uint8Array;
+  readonly #hex: string;
+  /** `hex`: the bytes' hex when the caller has it already (a 10,000-peer set parses 10,000 keys). */
+  private constructor(bytes: Uint8Array, hex?: string) {
+    this.#bytes = bytes;
+    this.#hex = hex ?? Buffer.from(bytes).toString('hex');
+  }
+  static fromBytes(bytes: Uint8Array, what = 'public key'): PublicKey {
+    return new PublicKey(checkedBytes(bytes, what));
+  }
+  static fromHex(text: string, what = 'public key'): PublicKey {
+    // bytesFromHex has checked it is 64 hex digits, so its lowercase is the canonical hex.
+    return new PublicKey(bytesFromHex(text, what), text.toLowerCase());
+  }
+  static fromBase64(text: string, what = 'public key'): PublicKey {
+    return new PublicKey(bytesFromBase64(text, what));
+  }
+  /** Lowercase hex: the canonical form, used as the peer map's key and on the UAPI wire. */
+  get hex(): string {
+    return this.#hex;
+  }
+  base64(): string {
+    return Buffer.from(this.#bytes).toString('base64');
+  }
+  bytes(): Uint8Array {
+    return new Uint8Array(this.#bytes);
+  }
+  equals(other: PublicKey): boolean {
+    return this.#hex === other.#hex;
+  }
+  toString(): string {
+    return this.base64();
+  }
+  toJSON(): string {
+    return this.base64();
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `PublicKey(${this.base64()})`;
+  }
+}
+
+/** What the two secret key types share: redacted everywhere except the named ways out. */
+abstract class SecretKeyValue extends Redacted {
   readonly #bytes: Uint8Array;
 
-  private constructor(bytes: Uint8Array) {
+  protected constructor(bytes: Uint8Array) {
     super();
-    this.#bytes = Uint8Array.from(bytes);
-  }
-
-  static fromBytes(bytes: Uint8Array): SecretKey {
-    if (bytes.length !== KEY_BYTES) throw new KeyFormatError('', 'private key must be 32 bytes');
-    return new SecretKey(bytes);
-  }
-
-  /** Parses a base64 private key; the error never repeats the input. */
-  static fromBase64(text: string, what = 'private key'): SecretKey {
-    const trimmed = text.trim();
-    if (!isKey(trimmed)) {
-      throw new KeyFormatError('', `malformed ${what}: expected standard base64 of 32 bytes`);
-    }
-    return new SecretKey(fromBase64(trimmed));
-  }
-
-  /** The matching X25519 public key, base64. */
-  publicKey(): string {
-    return toBase64(lib().crypto_scalarmult_base(this.#bytes));
+    this.#bytes = bytes;
   }
 
   bytes(): Uint8Array {
@@ -103,27 +189,111 @@ export class SecretKey extends Redacted {
 
   /** The key as wg(8) writes it. Only for writing a key file; never log the result. */
   revealBase64(): string {
-    return toBase64(this.#bytes);
+    return Buffer.from(this.#bytes).toString('base64');
+  }
+
+  /** Lowercase hex, for the UAPI only. Named so every use is visible in review. */
+  secretHex(): string {
+    return Buffer.from(this.#bytes).toString('hex');
+  }
+
+  protected sameBytes(other: SecretKeyValue): boolean {
+    return timingSafeEqual(this.#bytes, other.#bytes);
+  }
+}
+
+/** A secret key where one is required: the all-zero "no key" of the UAPI is refused. */
+function present<Key>(key: Key | null, what: string): Key {
+  if (key === null) throw malformed(what, 'an all-zero key is no key');
+  return key;
+}
+
+/** A 32-byte X25519 private key, clamped, never all-zero. Prints as a placeholder. */
+export class PrivateKey extends SecretKeyValue {
+  private readonly brand = 'PrivateKey' as const;
+
+  private constructor(bytes: Uint8Array) {
+    super(bytes);
+  }
+
+  /** null for an all-zero key: the UAPI's "clear the private key". Clamps otherwise. */
+  static fromBytesOrClear(bytes: Uint8Array, what = 'private key'): PrivateKey | null {
+    const copy = checkedBytes(bytes, what);
+    if (isZeroKey(copy)) return null;
+    clampPrivateKey(copy);
+    return new PrivateKey(copy);
+  }
+
+  static fromHexOrClear(text: string, what = 'private key'): PrivateKey | null {
+    return PrivateKey.fromBytesOrClear(bytesFromHex(text, what), what);
+  }
+
+  static fromBytes(bytes: Uint8Array, what = 'private key'): PrivateKey {
+    return present(PrivateKey.fromBytesOrClear(bytes, what), what);
+  }
+
+  /** Parses a base64 private key (surrounding white space, as a key file has, is ignored). */
+  static fromBase64(text: string, what = 'private key'): PrivateKey {
+    return PrivateKey.fromBytes(bytesFromBase64(typeof text === 'string' ? text.trim() : text, what), what);
+  }
+
+  /** The matching X25519 public key, base64. */
+  publicKey(): string {
+    const secret = this.bytes();
+    try {
+      return toBase64(lib().crypto_scalarmult_base(secret));
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  equals(other: PrivateKey): boolean {
+    return this.brand === other.brand && this.sameBytes(other);
+  }
+}
+
+/** A 32-byte preshared key, never all-zero. Prints as a placeholder. */
+export class PresharedKey extends SecretKeyValue {
+  private readonly brand = 'PresharedKey' as const;
+
+  private constructor(bytes: Uint8Array) {
+    super(bytes);
+  }
+
+  /** null for an all-zero key: the protocol's "no preshared key". */
+  static fromBytesOrNone(bytes: Uint8Array, what = 'preshared key'): PresharedKey | null {
+    const copy = checkedBytes(bytes, what);
+    return isZeroKey(copy) ? null : new PresharedKey(copy);
+  }
+
+  static fromHexOrNone(text: string, what = 'preshared key'): PresharedKey | null {
+    return PresharedKey.fromBytesOrNone(bytesFromHex(text, what), what);
+  }
+
+  static fromBytes(bytes: Uint8Array, what = 'preshared key'): PresharedKey {
+    return present(PresharedKey.fromBytesOrNone(bytes, what), what);
+  }
+
+  equals(other: PresharedKey): boolean {
+    return this.brand === other.brand && this.sameBytes(other);
   }
 }
 
 export interface KeyPair {
   readonly publicKey: string;
-  readonly privateKey: SecretKey;
+  readonly privateKey: PrivateKey;
 }
 
 /** A fresh X25519 key pair, private key clamped exactly as `wg genkey` does. */
 export function generateKeyPair(): KeyPair {
   const bytes = lib().randombytes_buf(KEY_BYTES);
-  bytes[0] = (bytes[0] ?? 0) & 248;
-  bytes[31] = ((bytes[31] ?? 0) & 127) | 64;
-  const privateKey = SecretKey.fromBytes(bytes);
+  const privateKey = PrivateKey.fromBytes(bytes); // clamps, as `wg genkey` does
   bytes.fill(0);
   return { publicKey: privateKey.publicKey(), privateKey };
 }
 
 /** Seals a private key to an identity public key (libsodium sealed box), base64. */
-export function sealKey(privateKey: SecretKey, identityPublicKey: string): string {
+export function sealKey(privateKey: PrivateKey, identityPublicKey: string): string {
   if (!isKey(identityPublicKey))
     throw new KeyFormatError('', 'malformed identity key: expected standard base64 of 32 bytes');
   const secret = privateKey.bytes();
@@ -135,12 +305,12 @@ export function sealKey(privateKey: SecretKey, identityPublicKey: string): strin
 }
 
 /** Opens a sealed private key with the identity key pair; UnsealError when it is not the recipient. */
-export function unsealKey(sealed: string, identity: SecretKey): SecretKey {
+export function unsealKey(sealed: string, identity: PrivateKey): PrivateKey {
   if (!isSealedKey(sealed)) throw new UnsealError('', 'sealed key is malformed');
   const identityBytes = identity.bytes();
   try {
     const opened = lib().crypto_box_seal_open(fromBase64(sealed), fromBase64(identity.publicKey()), identityBytes);
-    const key = SecretKey.fromBytes(opened);
+    const key = PrivateKey.fromBytes(opened, 'sealed key');
     opened.fill(0);
     return key;
   } catch (error) {
@@ -154,7 +324,7 @@ export function unsealKey(sealed: string, identity: SecretKey): SecretKey {
 /** Where add-node and reprovision get key pairs and seals from (libsodium by default). */
 export interface KeySource {
   generateKeyPair(): KeyPair;
-  seal(privateKey: SecretKey, identityPublicKey: string): string;
+  seal(privateKey: PrivateKey, identityPublicKey: string): string;
 }
 
 export const sodiumKeySource: KeySource = { generateKeyPair, seal: sealKey };

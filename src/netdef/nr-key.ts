@@ -4,18 +4,18 @@
  */
 
 import { UnsealError } from './errors.js';
-import { type SecretKey, unsealKey } from './keys.js';
+import { type PrivateKey, unsealKey } from './keys.js';
 import type { Resource } from './schema.js';
 
 /** The NR's WireGuard private key, proven to match its wgPublicKey. */
-export function openResourceKey(resource: Resource, identity: SecretKey): SecretKey {
+export function openResourceKey(resource: Resource, identity: PrivateKey): PrivateKey {
   if (identity.publicKey() !== resource.identityKey) {
     throw new UnsealError(
       '/identityKey',
       `the given identity key is not node "${resource.node}"'s identity (its public key differs from identityKey)`,
     );
   }
-  let key: SecretKey;
+  let key: PrivateKey;
   try {
     key = unsealKey(resource.wgPrivateKeySealed, identity);
   } catch (error) {

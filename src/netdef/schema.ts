@@ -22,7 +22,7 @@ const NodeId = Type.String({
   description: '1-32 characters of a-z, 0-9 and "-"',
 });
 
-const WgKey = Type.String({
+const PublicKeyText = Type.String({
   pattern: KEY_PATTERN,
   title: 'key',
   description: 'an X25519 public key: standard base64 of 32 bytes, as wg(8) prints it',
@@ -98,14 +98,14 @@ export const ResourceSchema = Type.Object(
   {
     node: NodeId,
     subnet: Ipv4Cidr('an IPv4 /24 inside ipRange, such as 10.1.2.0/24 (its .1 is the gateway)'),
-    wgPublicKey: WgKey,
+    wgPublicKey: PublicKeyText,
     wgPrivateKeySealed: SealedKey,
     listenPort: Port,
     endpoints: Type.Array(Endpoint('where other NRs reach this one: IPv4:port, [IPv6]:port or hostname:port'), {
       maxItems: MAX_ENDPOINTS,
     }),
     hidden: Type.Boolean({ description: 'behind NAT: peers only with the aggregator' }),
-    identityKey: WgKey,
+    identityKey: PublicKeyText,
   },
   { additionalProperties: false, title: 'network resource' },
 );
@@ -184,9 +184,9 @@ export const ExternalPeerSchema = Type.Object(
       description: 'an IPv4 address inside ipRange and outside every NR subnet',
     }),
     via: NodeId,
-    inviteKey: WgKey,
+    inviteKey: PublicKeyText,
     expires: Type.String({ pattern: ISO_TIME_PATTERN, title: 'time', description: 'UTC, as 2026-01-02T03:04:05Z' }),
-    publicKey: Type.Optional(WgKey),
+    publicKey: Type.Optional(PublicKeyText),
   },
   { additionalProperties: false, title: 'external peer' },
 );
@@ -252,7 +252,7 @@ export const NetworkDefinitionSchema = Type.Object(
 export const NodeRecordSchema = Type.Object(
   {
     id: NodeId,
-    identityKey: WgKey,
+    identityKey: PublicKeyText,
     endpoints: Type.Array(
       Endpoint('IPv4[:port], [IPv6][:port] or hostname[:port]; without a port the NR listen port is used'),
       { maxItems: MAX_ENDPOINTS },

@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { readTrustedKeys, writeTrustedKeys } from './trusted-keys.js';
-import { KernelWgError, wireguardFamilyAvailable } from '../nr/wireguard/kernel/index.js';
+import { KernelWgError, wireguardFamilyAvailable } from '../nr/index.js';
 import { DEFAULT_UAPI_DIR } from '../wg/wgd/registry.js';
 import { Api } from './api.js';
 import type { DataPlane } from './data-plane.js';

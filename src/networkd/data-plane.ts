@@ -4,7 +4,7 @@
  * wires it to NetworkResources. Everything here is prefix-scoped by the implementation: it only
  * sees and touches what carries this networkd's prefix.
  */
-import type { NodeResource, SecretKey } from '../netdef/index.js';
+import type { NodeResource, PrivateKey } from '../netdef/index.js';
 import type { ForbiddenNamespace } from './workload-namespace.js';
 
 /** One NR as networkd wants it: this node's resource (endpoints already numeric), its address, its key. */
@@ -13,7 +13,7 @@ export interface NrSpec {
   /** 100.127.X.Y, the NR's address on the ndmz bridge. */
   readonly publicAddress: string;
   /** The unsealed WireGuard private key: goes to the backend only, never stored or logged. */
-  readonly privateKey: SecretKey;
+  readonly privateKey: PrivateKey;
 }
 
 export interface PeerStatus {

@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { SecretKey, assertNodeRecord, ready } from '../netdef/index.js';
+import { PrivateKey, assertNodeRecord, ready } from '../netdef/index.js';
 import { NetworkdError } from './errors.js';
 
 export const IDENTITY_KEY_FILE = 'identity.key';
@@ -13,7 +13,7 @@ export const NODE_RECORD_FILE = 'node.json';
 
 export interface NodeIdentity {
   readonly nodeId: string;
-  readonly identity: SecretKey;
+  readonly identity: PrivateKey;
 }
 
 function unusable(file: string, reason: string): NetworkdError {
@@ -39,9 +39,9 @@ export async function loadNodeIdentity(stateDir: string): Promise<NodeIdentity> 
       code === 'ENOENT' ? 'missing (run `zmesh node init --state-dir D` first)' : `unreadable (${code ?? 'error'})`,
     );
   }
-  let identity: SecretKey;
+  let identity: PrivateKey;
   try {
-    identity = SecretKey.fromBase64(keyText, 'identity key');
+    identity = PrivateKey.fromBase64(keyText, 'identity key');
   } catch {
     throw unusable(keyFile, 'not a base64 X25519 private key');
   }

@@ -6,8 +6,12 @@
  * backend's device status into the API's peer status (handshake age instead of a timestamp).
  */
 import { readdirSync } from 'node:fs';
-import { NetworkResources, NrError, UserspaceWgBackend, type WgBackend } from '../nr/index.js';
 import {
+  KernelWgBackend,
+  NetworkResources,
+  NrError,
+  UserspaceWgBackend,
+  type WgBackend,
   RUN_NETNS_DIR,
   isOwnedNamespace,
   ndmzNamespaceName,
@@ -19,8 +23,7 @@ import {
   parsePrefix,
   wgDeviceName,
   type Prefix,
-} from '../nr/names.js';
-import { KernelWgBackend } from '../nr/wireguard/kernel/index.js';
+} from '../nr/index.js';
 import type { PlaneContext, PlaneWg } from './daemon.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
 import { NetworkdError } from './errors.js';

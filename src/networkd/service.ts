@@ -5,11 +5,11 @@
  * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
  * passes run one at a time (SerialQueue), in arrival order.
  */
-import { type WorkloadLinkSpec, allocatePublicAddress, workloadLinkName } from '../nr/index.js';
+import { type WorkloadLinkSpec, allocatePublicAddress, readInterfaceMac, workloadLinkName } from '../nr/index.js';
 import {
   type NetworkDefinition,
   type NodeResource,
-  type SecretKey,
+  type PrivateKey,
   UnsealError,
   netIdOf,
   openResourceKey,
@@ -36,7 +36,6 @@ import type {
   ReconcileReport,
 } from './views.js';
 import { allocateWorkloadAddress } from './workload-address.js';
-import { readInterfaceMac } from './workload-mac.js';
 import { KernelWorkloadLinks } from './workload-link.js';
 import {
   type NetnsIdentity,
@@ -64,14 +63,14 @@ export interface ServiceOptions {
   readonly plane: DataPlane;
   readonly resolver: EndpointResolver;
   readonly nodeId: string;
-  readonly identity: SecretKey;
+  readonly identity: PrivateKey;
   readonly workloadLinks?: WorkloadLinks;
   /** The pid of the wgd whose namespace is never a workload's (null: none, e.g. kernel WireGuard). */
   readonly wgdPid?: () => number | null;
   /** Called before every reconcile pass (the userspace backend makes sure wgd answers). */
   readonly beforeReconcile?: () => Promise<void>;
   readonly log?: (message: string) => void;
-  /** Reads a workload interface's MAC for the attach answer (workload-mac.ts; replaceable in tests). */
+  /** Reads a workload interface's MAC for the attach answer (nr/interface-mac.ts; replaceable in tests). */
   readonly readMac?: (netns: string, ifname: string) => Promise<string | null>;
   /** Told every reconcile pass's report (metrics). */
   readonly onReconcile?: (report: ReconcileReport) => void;
@@ -90,7 +89,7 @@ export class NetworkService {
   readonly #plane: DataPlane;
   readonly #resolver: EndpointResolver;
   readonly #nodeId: string;
-  readonly #identity: SecretKey;
+  readonly #identity: PrivateKey;
   readonly #links: WorkloadLinks;
   readonly #beforeReconcile: () => Promise<void>;
   readonly #wgdPid: () => number | null;
@@ -601,7 +600,7 @@ export class NetworkService {
     return steps;
   }
 
-  #privateKeyOf(definition: NetworkDefinition): SecretKey {
+  #privateKeyOf(definition: NetworkDefinition): PrivateKey {
     const own = definition.resources.find((r) => r.node === this.#nodeId);
     if (!own) throw new NetworkdError('ENOTMEMBER', `this node is not a member of network "${definition.name}"`);
     return openResourceKey(own, this.#identity);

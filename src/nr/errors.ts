@@ -1,7 +1,7 @@
 /**
  * Typed errors of src/nr: a stable code, the field or object concerned, and the reason.
  * Messages name namespaces, links, addresses and nft tables, never key material: a private key
- * only ever travels inside a SecretKey, which prints as a placeholder.
+ * only ever travels inside a PrivateKey, which prints as a placeholder.
  */
 import { CodedError } from '../common/coded-error.js';
 

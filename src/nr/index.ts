@@ -56,6 +56,8 @@ export { describeStep, type Step, type StepKind } from './steps.js';
 export type * from './model.js';
 export type { NftTable, NftChain } from './nft.js';
 export { UserspaceWgBackend, statusFromView } from './wireguard/userspace/backend.js';
+export { KernelWgBackend, KernelWgError, wireguardFamilyAvailable } from './wireguard/kernel/index.js';
+export { readInterfaceMac } from './interface-mac.js';
 export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from './wireguard/backend.js';
 export {
   KernelWorkloadLinks,
@@ -68,9 +70,12 @@ export {
   type WorkloadLinkSpec,
 } from './workload-link.js';
 export {
+  RUN_NETNS_DIR,
+  netnsPathOf,
   parsePrefix,
   parseNetId,
   netIdOfNamespace,
+  netIdOfWgDevice,
   isOwnedNamespace,
   nrNamespaceName,
   ndmzNamespaceName,

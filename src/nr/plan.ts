@@ -6,11 +6,11 @@
  *
  * Input is checked at this edge (prefix, public address, the resource's own fields that name
  * kernel objects), so diff and apply trust what they get. No I/O; the private key is carried
- * as an opaque SecretKey and never read here except to check it matches the resource's key.
+ * as an opaque PrivateKey and never read here except to check it matches the resource's key.
  */
 import {
   type NodeResource,
-  type SecretKey,
+  type PrivateKey,
   formatCidr,
   isKey,
   parseCidr,
@@ -112,7 +112,7 @@ export interface NrContext {
   /** The NR's 100.127.X.Y (allocate-public.ts), stored by networkd. */
   readonly publicAddress: string;
   /** The NR's WireGuard private key (netdef's openResourceKey). Opaque; never serialised or logged. */
-  readonly privateKey: SecretKey;
+  readonly privateKey: PrivateKey;
 }
 
 /** The canonical text of a CIDR field of the resource, or EINVAL naming it. */

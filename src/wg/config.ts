@@ -11,10 +11,9 @@
  */
 import { UapiError } from './uapi/errors.js';
 import type { AllowedIp, UapiEndpoint } from './uapi/ip.js';
-import { PublicKey, type PresharedKey, type PrivateKey } from './uapi/key.js';
+import { PublicKey, type PresharedKey, type PrivateKey } from '../netdef/index.js';
 
 export { AllowedIp, UapiEndpoint } from './uapi/ip.js';
-export { PresharedKey, PrivateKey, PublicKey } from './uapi/key.js';
 
 /** Peers are keyed by the lowercase hex of their public key (PublicKey.hex). */
 export type PublicKeyHex = string;

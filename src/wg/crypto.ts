@@ -11,6 +11,7 @@
 import sodium from 'libsodium-wrappers';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { hmac } from '@noble/hashes/hmac.js';
+import { clampPrivateKey } from '../netdef/index.js';
 import { AEAD_TAG_LENGTH, COOKIE_NONCE_LENGTH, HASH_LENGTH, KEY_LENGTH, MAC_LENGTH } from './constants.js';
 
 export class CryptoNotReadyError extends Error {
@@ -180,15 +181,8 @@ export function DH_GENERATE(random: (length: number) => Uint8Array = randomBytes
   publicKey: Uint8Array;
 } {
   const privateKey = random(KEY_LENGTH).slice(0, KEY_LENGTH);
-  clampInPlace(privateKey);
+  clampPrivateKey(privateKey);
   return { privateKey, publicKey: DH_PUBLIC(privateKey) };
-}
-
-/** Curve25519 clamping: clear the 3 low bits, clear the top bit, set bit 254. */
-export function clampInPlace(privateKey: Uint8Array): void {
-  privateKey[0]! &= 248;
-  privateKey[31]! &= 127;
-  privateKey[31]! |= 64;
 }
 
 /** Constant-time equality of two byte strings of the same length. */

@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { native } from '../native/binding.js';
 import { WG_MTU } from '../netdef/addressing.js';
 import { EMPTY_DEVICE_CONFIG, applySet, type ConfigChange, type DeviceConfig, type SetRequest } from './config.js';
-import { ready as cryptoReady } from './crypto.js';
+import { DH_PUBLIC, ready as cryptoReady } from './crypto.js';
 import {
   Dataplane,
   DataplaneError,
@@ -34,7 +34,6 @@ import {
   type PeerStats,
 } from './dataplane.js';
 import type { Endpoint } from './endpoint.js';
-import { keyToHex, publicKeyOf, privateKeyFromBytes, type WgKey } from './keys.js';
 import { WireGuardProtocol, type Output, type PeerActivity } from './protocol.js';
 import { UapiError } from './uapi/errors.js';
 import { UapiEndpoint, type AllowedIp } from './uapi/ip.js';
@@ -75,7 +74,7 @@ export interface DeviceOptions {
 
 interface PeerEntry {
   readonly id: number;
-  readonly key: WgKey;
+  readonly key: Uint8Array;
   readonly hex: string;
 }
 
@@ -235,7 +234,7 @@ export class WireGuardDevice implements UapiDevice {
    */
   set(request: SetRequest): void {
     this.#assertOpen();
-    const { config, changes } = applySet(this.#config, request, (priv) => publicKeyOf(privateKeyFromBytes(priv)));
+    const { config, changes } = applySet(this.#config, request, DH_PUBLIC);
     let sockets: BoundSockets | null = null;
     const portChange = changes.find((c) => c.kind === 'listen-port-changed');
     if (portChange && config.listenPort !== this.#port) {
@@ -410,7 +409,7 @@ export class WireGuardDevice implements UapiDevice {
           if (!peer) continue; // e.g. our own public key: ignored by applySet
           const entry: PeerEntry = {
             id: this.#nextPeerId++,
-            key: peer.publicKey.bytes() as WgKey,
+            key: peer.publicKey.bytes(),
             hex: peer.publicKey.hex,
           };
           this.hooks.beforeDataplaneStep?.();
@@ -539,7 +538,7 @@ export class WireGuardDevice implements UapiDevice {
       // An authenticated handshake names its peer (the `endpoint` output): count its bytes as received.
       for (const o of outputs) {
         if (o.kind === 'endpoint') {
-          const entry = this.#peersByHex.get(keyToHex(o.peer));
+          const entry = this.#peersByHex.get(Buffer.from(o.peer).toString('hex'));
           if (entry) this.#dataplane.creditRx(entry.id, message.bytes.length);
         }
       }
@@ -631,7 +630,7 @@ export class WireGuardDevice implements UapiDevice {
         this.#dataplane.sendRawTo(o.endpoint, o.bytes, source);
         continue;
       }
-      const entry = this.#peersByHex.get(keyToHex(o.peer));
+      const entry = this.#peersByHex.get(Buffer.from(o.peer).toString('hex'));
       if (!entry) continue;
       switch (o.kind) {
         case 'send':

@@ -59,10 +59,10 @@ import {
   INITIATION_FLOOD_INTERVAL,
   REKEY_TIMEOUT_JITTER_MAX,
 } from './constants.js';
-import { equalBytes, randomBytes, wipe } from './crypto.js';
+import { DH_PUBLIC, equalBytes, randomBytes, wipe } from './crypto.js';
+import { isZeroKey, KeyFormatError, PrivateKey } from '../netdef/index.js';
 import { CookieChecker, CookieGenerator } from './cookie.js';
 import type { Endpoint } from './endpoint.js';
-import { isZeroKey, keyFromBytes, keyToHex, privateKeyFromBytes, publicKeyOf, type WgKey } from './keys.js';
 import { parseMessage, type CookieReplyMessage, type InitiationMessage, type ResponseMessage } from './messages.js';
 import {
   consumeInitiation,
@@ -106,16 +106,16 @@ export interface InstalledKeypair {
 }
 
 export type Output =
-  | { readonly kind: 'send'; readonly peer: WgKey; readonly bytes: Uint8Array }
+  | { readonly kind: 'send'; readonly peer: Uint8Array; readonly bytes: Uint8Array }
   | { readonly kind: 'sendTo'; readonly endpoint: Endpoint; readonly bytes: Uint8Array }
-  | { readonly kind: 'endpoint'; readonly peer: WgKey; readonly endpoint: Endpoint }
-  | { readonly kind: 'installKeypair'; readonly peer: WgKey; readonly keypair: InstalledKeypair }
-  | { readonly kind: 'removeKeypair'; readonly peer: WgKey; readonly localIndex: number }
-  | { readonly kind: 'expireKeypairs'; readonly peer: WgKey }
-  | { readonly kind: 'sendKeepalive'; readonly peer: WgKey }
-  | { readonly kind: 'dropQueued'; readonly peer: WgKey }
-  | { readonly kind: 'handshakeComplete'; readonly peer: WgKey; readonly at: number }
-  | { readonly kind: 'peerRemoved'; readonly peer: WgKey };
+  | { readonly kind: 'endpoint'; readonly peer: Uint8Array; readonly endpoint: Endpoint }
+  | { readonly kind: 'installKeypair'; readonly peer: Uint8Array; readonly keypair: InstalledKeypair }
+  | { readonly kind: 'removeKeypair'; readonly peer: Uint8Array; readonly localIndex: number }
+  | { readonly kind: 'expireKeypairs'; readonly peer: Uint8Array }
+  | { readonly kind: 'sendKeepalive'; readonly peer: Uint8Array }
+  | { readonly kind: 'dropQueued'; readonly peer: Uint8Array }
+  | { readonly kind: 'handshakeComplete'; readonly peer: Uint8Array; readonly at: number }
+  | { readonly kind: 'peerRemoved'; readonly peer: Uint8Array };
 
 /** What the data plane saw of one peer since the previous tick (times in the core's ms clock, null = never). */
 export interface PeerActivity {
@@ -212,7 +212,7 @@ interface KeypairRecord {
 }
 
 interface PeerState {
-  readonly publicKey: WgKey;
+  readonly publicKey: Uint8Array;
   presharedKey: Uint8Array;
   persistentKeepalive: number;
   readonly cookies: CookieGenerator;
@@ -232,8 +232,8 @@ interface PeerState {
 type IndexEntry = { readonly peer: PeerState; kind: 'handshake' | 'keypair' };
 
 interface Identity extends StaticIdentity {
-  readonly privateKey: WgKey;
-  readonly publicKey: WgKey;
+  readonly privateKey: Uint8Array;
+  readonly publicKey: Uint8Array;
   readonly checker: CookieChecker;
 }
 
@@ -261,7 +261,7 @@ export class WireGuardProtocol {
   }
 
   /** Our public key, or null without a private key. */
-  get publicKey(): WgKey | null {
+  get publicKey(): Uint8Array | null {
     return this.#identity?.publicKey ?? null;
   }
 
@@ -320,7 +320,7 @@ export class WireGuardProtocol {
     }
     if (this.#identity && equalBytes(key, this.#identity.publicKey)) return [];
 
-    let peer = this.#peers.get(keyToHex(key));
+    let peer = this.#peers.get(keyHex(key));
     if (!peer) {
       peer = {
         publicKey: key,
@@ -338,7 +338,7 @@ export class WireGuardProtocol {
         timers: newPeerTimers(),
         dueAt: Infinity,
       };
-      this.#peers.set(keyToHex(key), peer);
+      this.#peers.set(keyHex(key), peer);
     }
     if (presharedKey) {
       wipe(peer.presharedKey);
@@ -734,7 +734,7 @@ export class WireGuardProtocol {
   #forgetPeer(peer: PeerState): Output[] {
     const outputs = this.#dropSessions(peer);
     wipe(peer.presharedKey);
-    this.#peers.delete(keyToHex(peer.publicKey));
+    this.#peers.delete(keyHex(peer.publicKey));
     outputs.push({ kind: 'dropQueued', peer: peer.publicKey });
     return outputs;
   }
@@ -772,17 +772,18 @@ export class WireGuardProtocol {
 
   #peerByKey(publicKey: Uint8Array): PeerState | undefined {
     if (!(publicKey instanceof Uint8Array) || publicKey.length !== KEY_LENGTH) return undefined;
-    return this.#peers.get(Buffer.from(publicKey).toString('hex'));
+    return this.#peers.get(keyHex(publicKey));
   }
 
   #makeIdentity(privateKey: Uint8Array): Identity {
-    let key: WgKey;
+    let key: Uint8Array;
     try {
-      key = privateKeyFromBytes(privateKey, 'private_key');
+      key = PrivateKey.fromBytes(privateKey, 'private_key').bytes(); // checked, clamped, not all-zero
     } catch (error) {
-      throw new ProtocolError('private_key', (error as Error).message.replace(/^private_key: /, ''));
+      if (error instanceof KeyFormatError) throw new ProtocolError('private_key', error.reason);
+      throw error;
     }
-    const publicKey = publicKeyOf(key);
+    const publicKey = DH_PUBLIC(key);
     return { privateKey: key, publicKey, checker: new CookieChecker(publicKey, this.#random) };
   }
 
@@ -805,10 +806,14 @@ function fastJitter(): number {
   return Math.floor(Math.random() * REKEY_TIMEOUT_JITTER_MAX);
 }
 
-function keyFromBytesOrThrow(bytes: Uint8Array, field: string): WgKey {
-  try {
-    return keyFromBytes(bytes, field);
-  } catch {
+/** A copy of a 32-byte key (the core keeps keys as bytes: it computes on them and hands them to C). */
+function keyFromBytesOrThrow(bytes: Uint8Array, field: string): Uint8Array {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_LENGTH) {
     throw new ProtocolError(field, `must be ${KEY_LENGTH} bytes`);
   }
+  return Uint8Array.from(bytes);
+}
+
+function keyHex(key: Uint8Array): string {
+  return Buffer.from(key).toString('hex');
 }

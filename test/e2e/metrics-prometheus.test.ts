@@ -20,7 +20,7 @@ import { tcpTransfer } from '../../src/sim/harness/transfer.js';
 import { waitFor } from '../../src/sim/harness/wait.js';
 import { SimWorld } from '../../src/sim/world.js';
 import { main } from '../../src/cli/main.js';
-import { type NetworkDefinition, SecretKey, openResourceKey, ready } from '../../src/netdef/index.js';
+import { type NetworkDefinition, PrivateKey, openResourceKey, ready } from '../../src/netdef/index.js';
 
 const METRICS_PORT = 9464;
 const PROMETHEUS = '127.0.0.1:19190';
@@ -180,7 +180,7 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
     const definition = net.definition() as NetworkDefinition;
     const secrets: string[] = [];
     for (const node of world.nodes) {
-      const identity = SecretKey.fromBase64(readFileSync(node.identityKeyFile, 'utf8'));
+      const identity = PrivateKey.fromBase64(readFileSync(node.identityKeyFile, 'utf8'));
       const resource = definition.resources.find((r) => r.node === node.id)!;
       secrets.push(
         identity.revealBase64(),

@@ -11,7 +11,7 @@ import { buildStandardMesh, type StandardMesh } from '../../src/sim/mesh.js';
 import {
   AdminKey,
   type NetworkDefinition,
-  SecretKey,
+  PrivateKey,
   UnsealError,
   openResourceKey,
   signDefinition,
@@ -118,8 +118,8 @@ test.serial(
 );
 
 /** "Reinstall" a node: SIGKILL its daemons, delete its namespaces and its whole state dir, node init anew. */
-async function reinstall(node: SimNode): Promise<SecretKey> {
-  const oldIdentity = SecretKey.fromBase64(readFileSync(node.identityKeyFile, 'utf8'));
+async function reinstall(node: SimNode): Promise<PrivateKey> {
+  const oldIdentity = PrivateKey.fromBase64(readFileSync(node.identityKeyFile, 'utf8'));
   const wgd = node.wgdPids();
   await node.killNetworkd('SIGKILL');
   for (const pid of wgd) process.kill(pid, 'SIGKILL');

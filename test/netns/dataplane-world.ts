@@ -47,11 +47,9 @@ async function ip(args: string[]): Promise<void> {
   await execa('ip', args, { timeout: 10_000 });
 }
 
-/**
- * Polls until predicate is truthy (for kernel state and counters, where no event exists). 20 s:
- * a predicate that runs a program (ss) took over 5 s under the sanitizer build at load ~45.
- */
-export async function until<T>(what: string, predicate: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
+/** Polls until predicate is truthy (for kernel state and counters, where no event exists). */
+// Deadlines are generous: CI is one run on 2 loaded cores, and a deadline costs nothing when met.
+export async function until<T>(what: string, predicate: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await predicate();
@@ -89,15 +87,11 @@ export function installMatching(
   });
 }
 
-/**
- * `count` echo requests, each answered within `waitS` seconds. A request staged behind a keypair
- * the test installs later waits for the test's steps too: those tests pass a long wait. 5 s by
- * default: a loaded machine under the sanitizer build answered after 2 s.
- */
-export async function ping(from: Side, to: string, count = 3, waitS = 5): Promise<boolean> {
+/** Pings `count` times; `waitSeconds` bounds the wait for replies (a staged packet waits for its keypair). */
+export async function ping(from: Side, to: string, count = 3, waitSeconds = 2): Promise<boolean> {
   try {
-    await from.exec('ping', ['-c', String(count), '-i', '0.05', '-W', String(waitS), '-n', '-q', to], {
-      timeout: (waitS + 15) * 1000,
+    await from.exec('ping', ['-c', String(count), '-i', '0.05', '-W', String(waitSeconds), '-n', '-q', to], {
+      timeout: (waitSeconds + 13) * 1000,
     });
     return true;
   } catch {

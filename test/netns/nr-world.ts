@@ -7,13 +7,10 @@
  */
 import type { ExecutionContext } from 'ava';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import type { Namespace, World } from '../harness/index.js';
+import { type Namespace, type World, spawnWgd } from '../harness/index.js';
 import { type ApplyReport, NetworkResources, UserspaceWgBackend } from '../../src/nr/index.js';
-import { WgdClient } from '../../src/wg/wgd/client.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import type { WgdClient } from '../../src/wg/wgd/client.js';
 
 export interface SimNode {
   readonly ns: Namespace;
@@ -29,18 +26,7 @@ export async function simNode(t: ExecutionContext, w: World, tag: string): Promi
   const dir = path.join(w.tempDir(), `node${tag}`);
   const control = path.join(dir, 'ctl', 'wgd.sock');
   const uapiDir = path.join(dir, 'uapi');
-  const proc = ns.spawn('node', [
-    '--import',
-    'tsx',
-    path.join(ROOT, 'src/cli/main.ts'),
-    'wgd',
-    '--control',
-    control,
-    '--uapi-dir',
-    uapiDir,
-  ]);
-  await proc.waitForOutput(/zmesh wgd: ready/, { timeoutMs: 30_000 });
-  const wgd = new WgdClient(control, { timeoutMs: 10_000 });
+  const { client: wgd } = await spawnWgd(ns, { control, uapiDir, clientTimeoutMs: 10_000 });
   const prefix = `${w.prefix}${tag}`;
   const nr = new NetworkResources({ prefix, wg: new UserspaceWgBackend({ wgd }), hostNetns: ns.path });
   t.teardown(() => nr.teardownAll());

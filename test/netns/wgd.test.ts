@@ -1,6 +1,6 @@
-// The real `zmesh wgd` process (src/cli/main.ts under tsx, so the sources under test need no
-// build) running inside a "node" namespace, hosting devices whose TUNs live in two NR namespaces
-// and whose UDP sockets live in the node's namespace. Devices are configured with the real wg(8)
+// The real `zmesh wgd` process (started as the simulated world runs zmesh: src/sim/harness/wgd.ts)
+// running inside a "node" namespace, hosting devices whose TUNs live in two NR namespaces and
+// whose UDP sockets live in the node's namespace. Devices are configured with the real wg(8)
 // through their UAPI sockets: wg looks only in /var/run/wireguard, so each test links the
 // per-run sockets there (`<prefix>wa.sock` → the world's UAPI dir; wg follows the symlink) and
 // removes the links in teardown. Everything else — namespaces, the daemon, its sockets — belongs
@@ -9,48 +9,28 @@ import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ping,
   runCommand,
+  spawnWgd,
   systemTool,
   waitFor,
-  type BackgroundProcess,
   type Namespace,
   type World,
+  type WgdProcess,
 } from '../harness/index.js';
 import { worldFor } from '../harness/ava.js';
-import { WgdClient } from '../../src/wg/wgd/client.js';
 import { WgdError } from '../../src/wg/wgd/errors.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WG_SOCKET_DIR = '/var/run/wireguard';
 const WG = systemTool('wg');
 
-interface Daemon {
-  proc: BackgroundProcess;
-  client: WgdClient;
-  control: string;
-  uapiDir: string;
-}
-
 /** Starts `zmesh wgd` inside `node` and waits for its ready line. */
-async function startWgd(w: World, node: Namespace, dirs?: { control: string; uapiDir: string }): Promise<Daemon> {
+async function startWgd(w: World, node: Namespace, dirs?: { control: string; uapiDir: string }): Promise<WgdProcess> {
   const tmp = w.tempDir();
   const control = dirs?.control ?? path.join(tmp, 'ctl', 'wgd.sock');
   const uapiDir = dirs?.uapiDir ?? path.join(tmp, 'uapi');
-  const proc = node.spawn('node', [
-    '--import',
-    'tsx',
-    path.join(ROOT, 'src/cli/main.ts'),
-    'wgd',
-    '--control',
-    control,
-    '--uapi-dir',
-    uapiDir,
-  ]);
-  await proc.waitForOutput(/zmesh wgd: ready/, { timeoutMs: 20_000 });
-  return { proc, client: new WgdClient(control, { timeoutMs: 5000 }), control, uapiDir };
+  return spawnWgd(node, { control, uapiDir, clientTimeoutMs: 5000 });
 }
 
 /** Makes `wg show NAME` reach the device: a symlink in /var/run/wireguard, removed in teardown. */

@@ -36,8 +36,12 @@ async function carriesMtu(
     [nsA, INNER.b, 'A → B'],
     [nsB, INNER.a, 'B → A'],
   ] as const) {
-    const r = await ping(from, to, { count: 3, intervalMs: 50, size, dontFragment: true, timeoutMs: 3_000 });
-    t.is(r.loss, 0, `${what}, MTU ${mtu}: ping -s ${size} -M do ${name}`);
+    // Three answers of this size within the deadline (ping sends on until it has them): a size the
+    // tunnel cannot carry gets none. One datagram dropped on a loaded CI host is not an MTU failure
+    // (seen once at load 90 with fragmentation), so it is reported, not failed on.
+    const r = await ping(from, to, { count: 3, intervalMs: 50, size, dontFragment: true, timeoutMs: 10_000 });
+    t.is(r.received, 3, `${what}, MTU ${mtu}: ping -s ${size} -M do ${name} (${r.sent} sent)`);
+    if (r.loss > 0) t.log(`${what}, MTU ${mtu} ${name}: ${r.sent - r.received} of ${r.sent} pings lost`);
   }
   const directions = [
     [nsA, nsB, INNER.b, 'A → B'],

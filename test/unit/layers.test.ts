@@ -78,6 +78,22 @@ test('no file of src/ imports from a layer above its own or a sibling layer fold
   t.deepEqual(upward, []);
 });
 
+/** Folders reached from outside only through their front door (`<folder>/index.ts`). */
+const FRONT_DOORS = ['nr'];
+
+test('the folders above nr (networkd) import it only through its front door, nr/index.ts', (t) => {
+  const past: string[] = [];
+  for (const [file, imports] of graph) {
+    const from = folderOf(file);
+    for (const target of imports) {
+      const to = folderOf(target);
+      if (to === from || !FRONT_DOORS.includes(to)) continue;
+      if (target !== join(src, to, 'index.ts')) past.push(`${relative(root, file)} → ${relative(root, target)}`);
+    }
+  }
+  t.deepEqual(past, []);
+});
+
 test('every import of src/ names a file that exists', (t) => {
   const known = new Set(files);
   const broken = [...graph].flatMap(([file, imports]) =>

@@ -3,7 +3,7 @@
  * (userspace wgd, kernel WireGuard): the configuration zmesh wants on a device, the live status
  * a device reports, and the WgBackend interface of docs/network-resources.md.
  */
-import type { SecretKey } from '../../netdef/index.js';
+import type { PrivateKey } from '../../netdef/index.js';
 
 export interface WgPeerConfig {
   /** base64 */
@@ -18,7 +18,7 @@ export interface WgPeerConfig {
 
 export interface WgDesiredConfig {
   /** Opaque: prints as a placeholder, never serialised. */
-  readonly privateKey: SecretKey;
+  readonly privateKey: PrivateKey;
   /** base64 public key of privateKey, to compare with what a device reports. */
   readonly publicKey: string;
   readonly listenPort: number;

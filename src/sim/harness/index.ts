@@ -62,3 +62,4 @@ export { randomRunPrefix, checkIfname, MAX_IFNAME_BYTES } from './names.js';
 export { systemTool, SYSTEM_DIRS } from './system-tools.js';
 export { HarnessError, type HarnessErrorCode } from './errors.js';
 export { interceptNextSignal } from './exit-hooks.js';
+export { spawnWgd, type WgdProcess, type WgdSpawnOptions } from './wgd.js';

@@ -154,7 +154,8 @@ export class BackgroundProcess {
     pattern: RegExp | string,
     opts: { timeoutMs?: number; stream?: 'stdout' | 'stderr' | 'both' } = {},
   ): Promise<RegExpMatchArray> {
-    const timeoutMs = opts.timeoutMs ?? 5_000;
+    // Generous by default: a program's start on 2 loaded cores can take seconds; met early, it costs nothing.
+    const timeoutMs = opts.timeoutMs ?? 20_000;
     const stream = opts.stream ?? 'stdout';
     const re = typeof pattern === 'string' ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : pattern;
     const text = () => (stream === 'stdout' ? this.out : stream === 'stderr' ? this.err : this.out + '\n' + this.err);

@@ -12,8 +12,18 @@
 import type { DeviceOperation, PeerOperation, PeerSection, SetRequest } from '../config.js';
 import { UapiError, invalid, type UapiErrorContext } from './errors.js';
 import { AllowedIp, UapiEndpoint, parseDecimal } from './ip.js';
-import { PresharedKey, PrivateKey, PublicKey } from './key.js';
+import { KeyFormatError, PresharedKey, PrivateKey, PublicKey } from '../../netdef/index.js';
 import type { DeviceView, PeerView } from './view.js';
+
+/** A key parsed by the key model (netdef/keys.ts); its refusal becomes the UAPI's -EINVAL naming the line and key. */
+function uapiKey<T>(parse: () => T, context: UapiErrorContext): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof KeyFormatError) throw invalid(error.reason, context);
+    throw error;
+  }
+}
 
 export type ParsedRequest = { readonly op: 'get' } | { readonly op: 'set'; readonly request: SetRequest };
 
@@ -54,7 +64,7 @@ function parseTrue(value: string, context: UapiErrorContext): void {
 function parseDeviceLine(key: string, value: string, context: UapiErrorContext): DeviceOperation {
   switch (key) {
     case 'private_key':
-      return { kind: 'private_key', privateKey: PrivateKey.fromHexOrClear(value, context) };
+      return { kind: 'private_key', privateKey: uapiKey(() => PrivateKey.fromHexOrClear(value), context) };
     case 'listen_port':
       return { kind: 'listen_port', port: parseDecimal(value, 0xffff, context) };
     case 'fwmark':
@@ -75,7 +85,7 @@ function parsePeerLine(key: string, value: string, context: UapiErrorContext): P
       parseTrue(value, context);
       return { kind: key };
     case 'preshared_key':
-      return { kind: 'preshared_key', presharedKey: PresharedKey.fromHexOrNone(value, context) };
+      return { kind: 'preshared_key', presharedKey: uapiKey(() => PresharedKey.fromHexOrNone(value), context) };
     case 'endpoint':
       return { kind: 'endpoint', endpoint: UapiEndpoint.parse(value, context) };
     case 'persistent_keepalive_interval':
@@ -127,7 +137,7 @@ export class SetRequestBuilder {
     const context: UapiErrorContext = { line: lineNumber, key };
     const current = this.#peers.at(-1);
     if (key === 'public_key') {
-      this.#peers.push({ publicKey: PublicKey.fromHex(value, context), operations: [] });
+      this.#peers.push({ publicKey: uapiKey(() => PublicKey.fromHex(value), context), operations: [] });
     } else if (DEVICE_KEYS.has(key)) {
       if (current) throw invalid('a device key must come before the first public_key line', context);
       this.#device.push(parseDeviceLine(key, value, context));
@@ -192,7 +202,7 @@ export function parseGetResponse(lines: readonly string[]): DeviceView {
     const context: UapiErrorContext = { line: i + 1, key };
     if (key === 'public_key') {
       peer = {
-        publicKey: PublicKey.fromHex(value, context),
+        publicKey: uapiKey(() => PublicKey.fromHex(value), context),
         presharedKey: null,
         endpoint: null,
         persistentKeepalive: 0,
@@ -206,7 +216,7 @@ export function parseGetResponse(lines: readonly string[]): DeviceView {
       return;
     }
     if (!peer) {
-      if (key === 'private_key') privateKey = PrivateKey.fromHexOrClear(value, context);
+      if (key === 'private_key') privateKey = uapiKey(() => PrivateKey.fromHexOrClear(value), context);
       else if (key === 'listen_port') listenPort = parseDecimal(value, 0xffff, context);
       else if (key === 'fwmark') fwmark = parseDecimal(value, 0xffffffff, context);
       return; // unknown device keys (e.g. a future extension) are skipped, as wg(8) does
@@ -214,7 +224,7 @@ export function parseGetResponse(lines: readonly string[]): DeviceView {
     const p: MutablePeerView = peer;
     switch (key) {
       case 'preshared_key':
-        p.presharedKey = PresharedKey.fromHexOrNone(value, context);
+        p.presharedKey = uapiKey(() => PresharedKey.fromHexOrNone(value), context);
         break;
       case 'endpoint':
         p.endpoint = UapiEndpoint.parse(value, context);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { main } from '../../../src/cli/main.js';
 import type { CliIo } from '../../../src/cli/command.js';
-import { SecretKey, openResourceKey, parseNetworkDefinition, ready } from '../../../src/netdef/index.js';
+import { PrivateKey, openResourceKey, parseNetworkDefinition, ready } from '../../../src/netdef/index.js';
 
 let dir = '';
 
@@ -345,7 +345,7 @@ test('reprovision via stdin with the old identity key re-seals the NR key to the
   t.like(now, { subnet: old.subnet, listenPort: old.listenPort, wgPublicKey: old.wgPublicKey });
   t.deepEqual(now.endpoints, [`198.51.100.99:${old.listenPort}`]);
   t.is(result.value.revision, before.revision + 1);
-  const identity = SecretKey.fromBase64(await readFile(join(dir, 'bravo-new/identity.key'), 'utf8'));
+  const identity = PrivateKey.fromBase64(await readFile(join(dir, 'bravo-new/identity.key'), 'utf8'));
   t.is(openResourceKey(now, identity).publicKey(), old.wgPublicKey);
 });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { execa } from 'execa';
-import { SecretKey, openResourceKey, parseNetworkDefinition, ready } from '../../../src/netdef/index.js';
+import { PrivateKey, openResourceKey, parseNetworkDefinition, ready } from '../../../src/netdef/index.js';
 
 const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
 const tsx = import.meta.resolve('tsx');
@@ -76,7 +76,7 @@ test('node init writes a 0600 identity key in a 0700 directory and prints the pu
     t.is((await stat(join(dir, node))).mode & 0o777, 0o700);
     t.is((await stat(join(dir, node, 'identity.key'))).mode & 0o777, 0o600);
     const record = JSON.parse(await readFile(join(dir, node, 'node.json'), 'utf8'));
-    const identity = SecretKey.fromBase64(await readFile(join(dir, node, 'identity.key'), 'utf8'));
+    const identity = PrivateKey.fromBase64(await readFile(join(dir, node, 'identity.key'), 'utf8'));
     t.deepEqual(Object.keys(record), ['id', 'identityKey', 'endpoints', 'hidden']);
     t.is(record.identityKey, identity.publicKey());
     t.is(record.hidden, node.startsWith('hidden'));
@@ -222,7 +222,7 @@ test('no private key (identity or unsealed WireGuard key) appears in any output 
   if (!def.ok) return t.fail('definition did not parse');
   const secrets: string[] = [];
   for (const node of nodes) {
-    const identity = SecretKey.fromBase64(await readFile(join(dir, node, 'identity.key'), 'utf8'));
+    const identity = PrivateKey.fromBase64(await readFile(join(dir, node, 'identity.key'), 'utf8'));
     const resource = def.value.resources.find((r) => r.node === node)!;
     secrets.push(identity.revealBase64(), openResourceKey(resource, identity).revealBase64());
   }

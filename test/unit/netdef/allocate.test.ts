@@ -177,7 +177,7 @@ test('sealing round trip: only the node identity opens the NR key, and it matche
   const resource = def.resources[0]!;
   const key = openResourceKey(resource, a.identity.privateKey);
   t.is(key.publicKey(), resource.wgPublicKey);
-  t.is(String(key), '[SecretKey redacted]');
+  t.is(String(key), '[PrivateKey redacted]');
   t.false(JSON.stringify({ key }).includes(key.revealBase64()));
   t.is(
     t.throws(() => openResourceKey(resource, stranger.identity.privateKey), { instanceOf: UnsealError })?.code,

@@ -1,7 +1,6 @@
 import test from 'ava';
 import { addressBytes, CookieChecker, CookieGenerator, endpointBytes } from '../../../src/wg/cookie.js';
-import { MAC, ready } from '../../../src/wg/crypto.js';
-import { generatePrivateKey, publicKeyOf } from '../../../src/wg/keys.js';
+import { DH_GENERATE, DH_PUBLIC, MAC, ready } from '../../../src/wg/crypto.js';
 import {
   parseMessage,
   serializeInitiation,
@@ -17,7 +16,7 @@ test.before(async () => {
 const source = { address: '192.0.2.7', port: 51820 };
 
 function setup() {
-  const receiverPublic = publicKeyOf(generatePrivateKey());
+  const receiverPublic = DH_PUBLIC(DH_GENERATE().privateKey);
   const checker = new CookieChecker(receiverPublic);
   const generator = new CookieGenerator(receiverPublic);
   const initiation = () =>
@@ -49,7 +48,7 @@ test('mac1 covers every byte before it and only those', (t) => {
   const mac2Changed = bytes.slice();
   mac2Changed[140]! ^= 1;
   t.true(checker.checkMac1(mac2Changed), 'mac2 is not covered by mac1');
-  const otherReceiver = new CookieChecker(publicKeyOf(generatePrivateKey()));
+  const otherReceiver = new CookieChecker(DH_PUBLIC(DH_GENERATE().privateKey));
   t.false(otherReceiver.checkMac1(bytes), 'mac1 is keyed by the receiver public key');
 });
 
@@ -106,7 +105,7 @@ test('the cookie reply is bound to the mac1 of the message it answers (its assoc
   const sent = initiation();
   generator.addMacs(sent, 0);
   const other = initiation();
-  new CookieGenerator(publicKeyOf(generatePrivateKey())).addMacs(other, 0);
+  new CookieGenerator(DH_PUBLIC(DH_GENERATE().privateKey)).addMacs(other, 0);
   const replyToOther = checker.createReply(other, 42, source, 0)!;
   t.false(generator.consumeReply(replyOf(replyToOther), 0), 'a reply to another message does not decrypt');
   const tampered = checker.createReply(sent, 42, source, 0)!;

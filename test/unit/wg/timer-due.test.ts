@@ -6,8 +6,7 @@
  * tick early or late. Jitter is injected, and drawn only when a timer is armed.
  */
 import test from 'ava';
-import { ready } from '../../../src/wg/crypto.js';
-import { generatePrivateKey, publicKeyOf, type WgKey } from '../../../src/wg/keys.js';
+import { DH_GENERATE, DH_PUBLIC, ready } from '../../../src/wg/crypto.js';
 import { WireGuardProtocol, type Output, type PeerActivity } from '../../../src/wg/protocol.js';
 import {
   dueTimers,
@@ -90,7 +89,7 @@ test('keypairExpiresAt is the first millisecond a keypair is expired, and now fo
 interface Fleet {
   clock: { now: number };
   core: WireGuardProtocol;
-  peers: WgKey[];
+  peers: Uint8Array[];
   jitterCalls: { count: number };
 }
 
@@ -99,7 +98,7 @@ async function fleet(count: number, jitter: number): Promise<Fleet> {
   const clock = { now: 1_000_000 };
   const jitterCalls = { count: 0 };
   const core = new WireGuardProtocol({
-    privateKey: generatePrivateKey(),
+    privateKey: DH_GENERATE().privateKey,
     clock: () => clock.now,
     wallClock: () => 1_700_000_000_000 + clock.now,
     jitter: () => {
@@ -107,12 +106,12 @@ async function fleet(count: number, jitter: number): Promise<Fleet> {
       return jitter;
     },
   });
-  const peers = Array.from({ length: count }, () => publicKeyOf(generatePrivateKey()));
+  const peers = Array.from({ length: count }, () => DH_PUBLIC(DH_GENERATE().privateKey));
   for (const p of peers) core.upsertPeer(p);
   return { clock, core, peers, jitterCalls };
 }
 
-function report(peer: WgKey, fields: Partial<PeerActivity>): PeerActivity {
+function report(peer: Uint8Array, fields: Partial<PeerActivity>): PeerActivity {
   return {
     publicKey: peer,
     lastDataSentAt: null,
@@ -126,7 +125,7 @@ function report(peer: WgKey, fields: Partial<PeerActivity>): PeerActivity {
 }
 
 const initiationsTo = (outputs: Output[]) =>
-  outputs.filter((o) => o.kind === 'send' && o.bytes.length === 148).map((o) => (o as { peer: WgKey }).peer);
+  outputs.filter((o) => o.kind === 'send' && o.bytes.length === 148).map((o) => (o as { peer: Uint8Array }).peer);
 
 test('among 2,000 idle peers, one wanting a handshake retransmits at exactly REKEY_TIMEOUT + jitter and no other peer acts', async (t) => {
   const f = await fleet(2_000, 200);

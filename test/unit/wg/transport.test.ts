@@ -1,6 +1,5 @@
 import test from 'ava';
-import { AEAD_OPEN, ready } from '../../../src/wg/crypto.js';
-import { generatePrivateKey, publicKeyOf } from '../../../src/wg/keys.js';
+import { AEAD_OPEN, DH_GENERATE, DH_PUBLIC, ready } from '../../../src/wg/crypto.js';
 import { parseMessage, type TransportMessage } from '../../../src/wg/messages.js';
 import { decryptTransport, encryptTransport, paddedLength, PeerTransport } from './helpers/transport.js';
 import type { InstalledKeypair } from '../../../src/wg/protocol.js';
@@ -57,7 +56,7 @@ function keypair(
 }
 
 test('the reference data plane rejects replays and accepts reordering within the window', (t) => {
-  const peerKey = publicKeyOf(generatePrivateKey());
+  const peerKey = DH_PUBLIC(DH_GENERATE().privateKey);
   const sender = new PeerTransport(peerKey);
   const receiver = new PeerTransport(peerKey);
   sender.install(keypair(1, 2, true, key(5), key(6)));
@@ -76,7 +75,7 @@ test('the reference data plane rejects replays and accepts reordering within the
 });
 
 test('the reference slots follow the kernel: a responder keypair waits in next until a packet arrives on it', (t) => {
-  const peerKey = publicKeyOf(generatePrivateKey());
+  const peerKey = DH_PUBLIC(DH_GENERATE().privateKey);
   const responder = new PeerTransport(peerKey);
   const initiator = new PeerTransport(peerKey);
   responder.install(keypair(10, 20, false, key(7), key(8)));

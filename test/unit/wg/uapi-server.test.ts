@@ -11,7 +11,8 @@ import { ConfigOnlyDevice } from '../../../src/wg/uapi/config-only-device.js';
 import { UapiClient } from '../../../src/wg/uapi/client.js';
 import { UapiError } from '../../../src/wg/uapi/errors.js';
 import { UapiServer, type UapiDevice } from '../../../src/wg/uapi/server.js';
-import { AllowedIp, EMPTY_DEVICE_CONFIG, UapiEndpoint, PublicKey, type PeerConfig } from '../../../src/wg/config.js';
+import { PublicKey } from '../../../src/netdef/index.js';
+import { AllowedIp, EMPTY_DEVICE_CONFIG, UapiEndpoint, type PeerConfig } from '../../../src/wg/config.js';
 import { viewFromConfig } from '../../../src/wg/uapi/view.js';
 
 await sodium.ready;

@@ -1,14 +1,14 @@
 /**
  * Kernel WireGuard through the native addon: the typed API the rest of zmesh calls. Owns the
- * conversion between zmesh's types (base64 public keys, `SecretKey` for private and preshared
- * keys, numeric endpoint and prefix text) and the addon's raw shapes, the checks that refuse bad
+ * conversion between zmesh's types (base64 public keys, `PrivateKey` and `PresharedKey` for the
+ * secrets, numeric endpoint and prefix text) and the addon's raw shapes, the checks that refuse bad
  * input before anything is sent, and the zeroing of every key copy it makes.
  *
  * Calls are synchronous (a netlink round trip per ≤ 32 KiB message). Nearly all of a large set's
  * time is the kernel's, one X25519 per new peer (3.5 s for 10,000 peers in the emulated guest,
  * where packing and parsing them costs ~0.1 s); networkd accepts that on its event loop.
  */
-import { SecretKey } from '../../../netdef/index.js';
+import { PresharedKey, PrivateKey } from '../../../netdef/index.js';
 import { KernelWgError, fromAddon, invalidInput } from './errors.js';
 import { kernelWgNative, type RawDevice, type RawDeviceSet } from './native.js';
 import { packPeers } from './peer-batch.js';
@@ -44,7 +44,8 @@ export function toRawDeviceSet(ifname: string, config: KernelDeviceSet, secrets:
   const raw: RawDeviceSet = { ifname: device };
   if (config.privateKey === null) raw.privateKey = null;
   else if (config.privateKey !== undefined) {
-    if (!(config.privateKey instanceof SecretKey)) throw invalidInput(op, 'privateKey', 'must be a SecretKey', device);
+    if (!(config.privateKey instanceof PrivateKey))
+      throw invalidInput(op, 'privateKey', 'must be a PrivateKey', device);
     const bytes = config.privateKey.bytes();
     secrets.push(bytes);
     raw.privateKey = bytes;
@@ -86,7 +87,7 @@ export function setDevice(netnsPath: string | null, ifname: string, config: Kern
 }
 
 function fromRaw(raw: RawDevice): KernelDevice {
-  const privateKey = raw.privateKey ? SecretKey.fromBytes(raw.privateKey) : null;
+  const privateKey = raw.privateKey ? PrivateKey.fromBytesOrClear(raw.privateKey) : null;
   raw.privateKey?.fill(0);
   return {
     ifname: raw.ifname,
@@ -96,7 +97,7 @@ function fromRaw(raw: RawDevice): KernelDevice {
     listenPort: raw.listenPort,
     fwmark: raw.fwmark,
     peers: raw.peers.map((p) => {
-      const presharedKey = p.presharedKey ? SecretKey.fromBytes(p.presharedKey) : null;
+      const presharedKey = p.presharedKey ? PresharedKey.fromBytesOrNone(p.presharedKey) : null;
       p.presharedKey?.fill(0);
       return {
         publicKey: p.publicKey.toString('base64'),

@@ -9,7 +9,7 @@
  * field. The text itself (base64, addresses, prefixes) is parsed and checked by the addon before
  * anything is sent (native/wgk_text.c), which names the field the same way.
  */
-import { SecretKey } from '../../../netdef/index.js';
+import { PresharedKey } from '../../../netdef/index.js';
 import { invalidInput } from './errors.js';
 import type { KernelPeerSet } from './types.js';
 import { RAW_PEER, type RawPeerBatch } from './native.js';
@@ -66,7 +66,7 @@ export function packPeers(
     const psk = peer.presharedKey;
     if (psk === null) f |= RAW_PEER.PRESHARED_KEY_NONE;
     else if (psk !== undefined) {
-      if (!(psk instanceof SecretKey)) refuse(i, '.presharedKey', 'must be a SecretKey');
+      if (!(psk instanceof PresharedKey)) refuse(i, '.presharedKey', 'must be a PresharedKey');
       const bytes = psk.bytes();
       secrets.push(bytes);
       (presharedKeys ??= []).push(bytes);

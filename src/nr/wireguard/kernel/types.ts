@@ -1,9 +1,9 @@
 /**
- * The kernel WireGuard device's shapes in zmesh's types (base64 public keys, `SecretKey` for
- * private and preshared keys, numeric endpoint and prefix text): what a SET_DEVICE changes and
+ * The kernel WireGuard device's shapes in zmesh's types (base64 public keys, `PrivateKey` and
+ * `PresharedKey` for the secrets, numeric endpoint and prefix text): what a SET_DEVICE changes and
  * what a GET_DEVICE reads. device.ts converts them to and from the addon's raw shapes.
  */
-import type { SecretKey } from '../../../netdef/index.js';
+import type { PresharedKey, PrivateKey } from '../../../netdef/index.js';
 
 /** What one SET_DEVICE changes for a peer; absent fields stay as they are. */
 export interface KernelPeerSet {
@@ -16,7 +16,7 @@ export interface KernelPeerSet {
   /** Replace the peer's allowed IPs by `allowedIps` instead of adding them. */
   readonly replaceAllowedIps?: boolean;
   /** null removes it. */
-  readonly presharedKey?: SecretKey | null;
+  readonly presharedKey?: PresharedKey | null;
   /** Numeric `a.b.c.d:port` or `[v6]:port`. */
   readonly endpoint?: string;
   /** Seconds, 0 turns it off. */
@@ -28,7 +28,7 @@ export interface KernelPeerSet {
 /** What one SET_DEVICE changes; absent fields stay as they are. */
 export interface KernelDeviceSet {
   /** null removes it. */
-  readonly privateKey?: SecretKey | null;
+  readonly privateKey?: PrivateKey | null;
   readonly listenPort?: number;
   readonly fwmark?: number;
   /** Remove all peers first, then apply `peers` (so the device ends with exactly these). */
@@ -38,7 +38,7 @@ export interface KernelDeviceSet {
 
 export interface KernelPeer {
   readonly publicKey: string;
-  readonly presharedKey: SecretKey | null;
+  readonly presharedKey: PresharedKey | null;
   /** The live endpoint (configured or roamed to), numeric. */
   readonly endpoint: string | null;
   readonly persistentKeepalive: number;
@@ -54,7 +54,7 @@ export interface KernelPeer {
 export interface KernelDevice {
   readonly ifname: string;
   readonly ifindex: number;
-  readonly privateKey: SecretKey | null;
+  readonly privateKey: PrivateKey | null;
   readonly publicKey: string | null;
   /** The bound port (the kernel picks one when 0 was set). */
   readonly listenPort: number;

@@ -5,7 +5,7 @@
  * configuration (set-request.ts). The private key goes to the device over its root-only UAPI
  * socket and nowhere else.
  */
-import { SecretKey, ready } from '../../../netdef/index.js';
+import { ready } from '../../../netdef/index.js';
 import { UapiClient } from '../../../wg/uapi/client.js';
 import { UapiError } from '../../../wg/uapi/errors.js';
 import type { DeviceView } from '../../../wg/uapi/view.js';
@@ -17,21 +17,11 @@ import type { WgBackend, WgDesiredConfig, WgDeviceStatus } from '../backend.js';
 
 export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from '../backend.js';
 
-function publicKeyOf(view: DeviceView): string | null {
-  if (!view.privateKey) return null;
-  const bytes = view.privateKey.bytes();
-  try {
-    return SecretKey.fromBytes(bytes).publicKey();
-  } finally {
-    bytes.fill(0);
-  }
-}
-
 /** The live status in the backend-neutral shape. */
 export function statusFromView(name: string, view: DeviceView): WgDeviceStatus {
   return {
     name,
-    publicKey: publicKeyOf(view),
+    publicKey: view.privateKey?.publicKey() ?? null,
     listenPort: view.listenPort,
     peers: view.peers.map((p) => ({
       publicKey: p.publicKey.base64(),

@@ -5,11 +5,10 @@
  * allowed IPs are replaced only when its set changed, a planned endpoint is sent only when the
  * device's differs, and peers no longer wanted are removed. null when nothing differs.
  */
+import { PublicKey } from '../../../netdef/index.js';
 import {
   AllowedIp,
   UapiEndpoint,
-  PrivateKey,
-  PublicKey,
   type PeerOperation,
   type PeerSection,
   type SetRequest,
@@ -18,20 +17,9 @@ import {
 import type { DeviceView } from '../../../wg/uapi/view.js';
 import type { WgDesiredConfig } from '../backend.js';
 
-function desiredPrivateKey(config: WgDesiredConfig): PrivateKey {
-  const bytes = config.privateKey.bytes();
-  try {
-    const key = PrivateKey.fromBytesOrClear(bytes);
-    if (!key) throw new Error('an all-zero private key cannot be planned'); // SecretKey never holds one
-    return key;
-  } finally {
-    bytes.fill(0);
-  }
-}
-
 export function minimalSetRequest(current: DeviceView, desired: WgDesiredConfig): SetRequest | null {
   const device: DeviceOperation[] = [];
-  const privateKey = desiredPrivateKey(desired);
+  const { privateKey } = desired;
   if (current.privateKey === null || !current.privateKey.equals(privateKey))
     device.push({ kind: 'private_key', privateKey });
   if (current.listenPort !== desired.listenPort) device.push({ kind: 'listen_port', port: desired.listenPort });

@@ -2,7 +2,7 @@
 // what configure sends given what the kernel reports. Pure: no kernel needed.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { SecretKey, ready } from '../../../../src/netdef/index.js';
+import { PrivateKey, ready } from '../../../../src/netdef/index.js';
 import { configurationDiff, type KernelDevice } from '../../../../src/nr/wireguard/kernel/index.js';
 import type { WgDesiredConfig } from '../../../../src/nr/wireguard/backend.js';
 
@@ -13,7 +13,7 @@ test.before(async () => {
 const key = (): string => randomBytes(32).toString('base64');
 
 function setup(): { desired: WgDesiredConfig; current: KernelDevice; peers: string[] } {
-  const priv = SecretKey.fromBytes(randomBytes(32));
+  const priv = PrivateKey.fromBytes(randomBytes(32));
   const peers = [key(), key()];
   const desired: WgDesiredConfig = {
     privateKey: priv,
@@ -104,7 +104,7 @@ test('only the peers that differ are sent, removed peers first, existing ones up
 
 test("a new private key or listen port is sent; listen port 0 leaves the kernel's choice alone", (t) => {
   const { desired, current } = setup();
-  const other = SecretKey.fromBytes(randomBytes(32));
+  const other = PrivateKey.fromBytes(randomBytes(32));
   const r = configurationDiff(current, {
     ...desired,
     privateKey: other,

@@ -5,7 +5,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { SecretKey } from '../../../../src/netdef/index.js';
+import { PresharedKey, PrivateKey } from '../../../../src/netdef/index.js';
 import { decodeDeviceMessages, setDevice, toRawDeviceSet } from '../../../../src/nr/wireguard/kernel/device.js';
 import type { KernelDeviceSet, KernelPeerSet } from '../../../../src/nr/wireguard/kernel/types.js';
 import { KernelWgError } from '../../../../src/nr/wireguard/kernel/errors.js';
@@ -102,8 +102,8 @@ function checkSplit(
 }
 
 test('a small SET_DEVICE is one message laid out attribute by attribute as the family expects', (t) => {
-  const priv = SecretKey.fromBytes(randomBytes(32));
-  const psk = SecretKey.fromBytes(randomBytes(32));
+  const priv = PrivateKey.fromBytes(randomBytes(32));
+  const psk = PresharedKey.fromBytes(randomBytes(32));
   const pk1 = key();
   const pk2 = key();
   const [buf, ...rest] = encode({
@@ -213,7 +213,7 @@ test("2,000 peers with 4 allowed IPs each split into ≤ 8 KiB messages by wg(8)
     allowedIps: allowedIpsFor(i, 4),
   }));
   const messages = encode({
-    privateKey: SecretKey.fromBytes(randomBytes(32)),
+    privateKey: PrivateKey.fromBytes(randomBytes(32)),
     listenPort: 1234,
     replacePeers: true,
     peers,

@@ -6,7 +6,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { KEY_PATTERN, SecretKey, isKey } from '../../../../src/netdef/index.js';
+import { KEY_PATTERN, PresharedKey, isKey } from '../../../../src/netdef/index.js';
 import { decodeDeviceMessages, setDevice, toRawDeviceSet } from '../../../../src/nr/wireguard/kernel/device.js';
 import type { KernelDeviceSet, KernelPeerSet } from '../../../../src/nr/wireguard/kernel/types.js';
 import { KernelWgError } from '../../../../src/nr/wireguard/kernel/errors.js';
@@ -58,7 +58,7 @@ test('any mix of optional peer fields (preshared key set or removed, endpoint v4
       fc.array(peerArb, { minLength: 1, maxLength: 60 }),
       fc.integer({ min: 600, max: 8192 }),
       (specs, max) => {
-        const psks = specs.map(() => SecretKey.fromBytes(randomBytes(32)));
+        const psks = specs.map(() => PresharedKey.fromBytes(randomBytes(32)));
         const peers: KernelPeerSet[] = specs.map((s, i) => ({
           publicKey: randomBytes(32).toString('base64'),
           ...(s.psk === 'set' ? { presharedKey: psks[i]! } : s.psk === 'none' ? { presharedKey: null } : {}),

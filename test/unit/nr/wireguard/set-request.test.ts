@@ -1,5 +1,5 @@
 import test from 'ava';
-import { SecretKey, generateKeyPair, ready } from '../../../../src/netdef/index.js';
+import { PrivateKey, generateKeyPair, ready } from '../../../../src/netdef/index.js';
 import { minimalSetRequest } from '../../../../src/nr/wireguard/userspace/set-request.js';
 import type { WgDesiredConfig } from '../../../../src/nr/wireguard/backend.js';
 import {
@@ -11,7 +11,7 @@ import {
 } from '../../../../src/wg/config.js';
 import { viewFromConfig } from '../../../../src/wg/uapi/view.js';
 
-const derive = (bytes: Uint8Array): Uint8Array => Buffer.from(SecretKey.fromBytes(bytes).publicKey(), 'base64');
+const derive = (bytes: Uint8Array): Uint8Array => Buffer.from(PrivateKey.fromBytes(bytes).publicKey(), 'base64');
 
 let desired: WgDesiredConfig;
 let peers: string[];

@@ -5,8 +5,7 @@
  * carries datagrams between them. Outputs are applied the way the device
  * must apply them. Time is a fake clock shared by both nodes.
  */
-import { ready } from '../../../../src/wg/crypto.js';
-import { generatePrivateKey, publicKeyOf, type WgKey } from '../../../../src/wg/keys.js';
+import { DH_GENERATE, DH_PUBLIC, ready } from '../../../../src/wg/crypto.js';
 import type { Endpoint } from '../../../../src/wg/endpoint.js';
 import { WireGuardProtocol, type DropReason, type Output, type PeerActivity } from '../../../../src/wg/protocol.js';
 import { PeerTransport } from './transport.js';
@@ -28,8 +27,8 @@ export interface Datagram {
 
 export class Node {
   readonly core: WireGuardProtocol;
-  readonly publicKey: WgKey;
-  readonly privateKey: WgKey;
+  readonly publicKey: Uint8Array;
+  readonly privateKey: Uint8Array;
   transport!: PeerTransport;
   endpoint: Endpoint;
   peerEndpoint: Endpoint | null = null;
@@ -43,8 +42,8 @@ export class Node {
     readonly clock: FakeClock,
     endpoint: Endpoint,
   ) {
-    this.privateKey = generatePrivateKey();
-    this.publicKey = publicKeyOf(this.privateKey);
+    this.privateKey = DH_GENERATE().privateKey;
+    this.publicKey = DH_PUBLIC(this.privateKey);
     this.endpoint = endpoint;
     this.core = new WireGuardProtocol({
       privateKey: this.privateKey,

@@ -25,7 +25,6 @@ import { AEAD, AEAD_OPEN } from '../../../../src/wg/crypto.js';
 import { parseMessage, serializeTransport, type TransportMessage } from '../../../../src/wg/messages.js';
 import { ReplayWindow } from './replay.js';
 import type { InstalledKeypair, PeerActivity } from '../../../../src/wg/protocol.js';
-import type { WgKey } from '../../../../src/wg/keys.js';
 
 /** The on-wire plaintext length of an IP packet of `length` bytes: padded to 16, never beyond the MTU. */
 export function paddedLength(length: number, mtu: number): number {
@@ -86,7 +85,7 @@ export class PeerTransport {
   #confirmedNext = false;
 
   constructor(
-    readonly publicKey: WgKey,
+    readonly publicKey: Uint8Array,
     readonly mtu = 1420,
   ) {}
 
