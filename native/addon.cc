@@ -117,6 +117,31 @@ Napi::Value UdpSocketInNetns(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// tcpListenInNetns(netnsPath: string | null, address: string, port: number, device: string): number
+Napi::Value TcpListenInNetns(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsString())
+    throw Napi::TypeError::New(env, "tcpListenInNetns(netnsPath, address, port, device)");
+  std::string path = OptionalString(info[0]);
+  std::string address = info[1].As<Napi::String>().Utf8Value();
+  double port = info[2].As<Napi::Number>().DoubleValue();
+  std::string device = info[3].As<Napi::String>().Utf8Value();
+  if (!(port >= 1 && port <= 65535 && port == static_cast<int>(port)))
+    ThrowInvalid(env, "tcpListenInNetns: port must be an integer 1..65535, got " + info[2].ToString().Utf8Value());
+  unsigned char probe[4];
+  if (inet_pton(AF_INET, address.c_str(), probe) != 1)
+    ThrowInvalid(env, "tcpListenInNetns: address '" + address + "' is not a numeric IPv4 address");
+  if (device.empty() || device.size() >= IFNAMSIZ)
+    ThrowInvalid(env,
+                 "tcpListenInNetns: device '" + device + "' must be 1.." + std::to_string(IFNAMSIZ - 1) + " bytes");
+  int fd = zm_tcp_listen_in_netns(path.c_str(), address.c_str(), static_cast<int>(port), device.c_str());
+  if (fd < 0)
+    ThrowErrno(env, fd,
+               "TCP listener on " + address + ":" + std::to_string(static_cast<int>(port)) + " (device " + device +
+                   ") in network namespace '" + NetnsLabel(path) + "'");
+  return Napi::Number::New(env, fd);
+}
+
 std::string LinkName(const Napi::CallbackInfo &info, size_t i, const char *fn) {
   if (info.Length() <= i || !info[i].IsString())
     throw Napi::TypeError::New(info.Env(), std::string(fn) + ": name must be a string");
@@ -284,6 +309,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketInNetns", Napi::Function::New(env, SocketInNetns));
   exports.Set("openTun", Napi::Function::New(env, OpenTun));
   exports.Set("udpSocketInNetns", Napi::Function::New(env, UdpSocketInNetns));
+  exports.Set("tcpListenInNetns", Napi::Function::New(env, TcpListenInNetns));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("setSocketMark", Napi::Function::New(env, SetSocketMark));
   exports.Set("setLinkMtu", Napi::Function::New(env, SetLinkMtu));

@@ -437,9 +437,14 @@ private:
     return o;
   }
 
+  // close(leaveLink?: boolean): number — with leaveLink, the TUN link is first marked persistent
+  // (wg_device_leave_link); returns that step's rc (0 without it). The device is closed either way.
   Napi::Value Close(const Napi::CallbackInfo &info) {
+    int rc = 0;
+    if (handle_ && info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value())
+      rc = wg_device_leave_link(handle_->device);
     Shutdown();
-    return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), rc);
   }
 };
 

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -99,6 +100,35 @@ int zm_udp_socket_in_netns(const char *path, int family, const char *address, in
                                               : ntohs(((struct sockaddr_in *)&got)->sin_port);
     }
   }
+  if (err != 0) {
+    close(fd);
+    return -err;
+  }
+  return fd;
+}
+
+int zm_tcp_listen_in_netns(const char *path, const char *address, int port, const char *device) {
+  struct sockaddr_in sin;
+  memset(&sin, 0, sizeof sin);
+  if (port <= 0 || port > 65535 || address == NULL || device == NULL) return -EINVAL;
+  size_t device_len = strlen(device);
+  if (device_len == 0 || device_len >= IFNAMSIZ) return -EINVAL;
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, address, &sin.sin_addr) != 1) return -EINVAL;
+
+  int fd = zm_socket_in_netns(path, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_TCP);
+  if (fd < 0) return fd;
+  int one = 1;
+  int err = 0;
+  /* Bound to the device: a connection to the address that arrives on another
+   * link (a workload's bridge) is never accepted. FREEBIND: the address may be
+   * (re)added after the socket exists, as an NR's apply does. */
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device, (socklen_t)device_len) < 0) err = errno;
+  if (err == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) err = errno;
+  if (err == 0 && setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) < 0) err = errno;
+  if (err == 0 && bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) err = errno;
+  if (err == 0 && listen(fd, 16) < 0) err = errno;
   if (err != 0) {
     close(fd);
     return -err;

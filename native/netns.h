@@ -40,6 +40,13 @@ int zm_socket_in_netns(const char *path, int domain, int type, int protocol);
  * a bad family or address) with nothing left open. */
 int zm_udp_socket_in_netns(const char *path, int family, const char *address, int port, int *bound_port);
 
+/* A listening TCP socket (IPv4) created inside the namespace at `path`, bound
+ * to `address`:`port` and to the link `device` (SO_BINDTODEVICE), so that only
+ * connections arriving on that link are accepted. Non-blocking, close-on-exec.
+ * Returns the fd or a negative errno (-EINVAL for a bad address, port or
+ * device name) with nothing left open. */
+int zm_tcp_listen_in_netns(const char *path, const char *address, int port, const char *device);
+
 /* ---- Named namespaces (what `ip netns add/del` do) and per-namespace sysctls ---- */
 
 #define ZM_NETNS_RUN_DIR "/run/netns"

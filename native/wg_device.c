@@ -186,6 +186,13 @@ void wg_device_stop(wg_device *d) {
   pthread_rwlock_unlock(&d->lock);
 }
 
+int wg_device_leave_link(wg_device *d) {
+  pthread_rwlock_rdlock(&d->lock);
+  int rc = d->tun_fd < 0 ? -EBADF : ioctl(d->tun_fd, TUNSETPERSIST, 1) < 0 ? -errno : 0;
+  pthread_rwlock_unlock(&d->lock);
+  return rc;
+}
+
 int wg_device_set_sockets(wg_device *d, int udp4_fd, int udp6_fd) {
   if (udp4_fd < 0 && udp6_fd < 0) return -EINVAL;
   if (!d->threads_started) return -EBADF;

@@ -34,26 +34,31 @@ import {
   allocatePublicAddress,
   type NrApplyContext,
 } from '../../src/nr/index.js';
+import { native } from '../../src/native/binding.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHELL = path.join(ROOT, 'scripts/bench/nr-shell.sh');
 const maxIndex = process.argv.indexOf('--max');
 const MAX = maxIndex > 0 ? Number(process.argv[maxIndex + 1]) : 100;
 const SHOW_STEPS = process.argv.includes('--steps');
+const inFlightIndex = process.argv.indexOf('--in-flight');
+/** NRs applied at once in the multi-NR rows (networkd's reconcile runs this many). */
+const IN_FLIGHT = inFlightIndex > 0 ? Number(process.argv[inFlightIndex + 1]) : 1;
 /** Per step kind: [count, total ms], for --steps. */
 const stepTotals = new Map<string, Map<string, [number, number]>>();
 
-function account(phase: string, report: ApplyReport): void {
+function addStep(phase: string, kind: string, ms: number): void {
   const totals = stepTotals.get(phase) ?? new Map<string, [number, number]>();
   stepTotals.set(phase, totals);
-  const add = (kind: string, ms: number) => {
-    const entry = totals.get(kind) ?? [0, 0];
-    entry[0]++;
-    entry[1] += ms;
-    totals.set(kind, entry);
-  };
-  add('(inspect)', report.inspectMs);
-  for (const step of report.steps) add(step.kind, step.ms);
+  const entry = totals.get(kind) ?? [0, 0];
+  entry[0]++;
+  entry[1] += ms;
+  totals.set(kind, entry);
+}
+
+function account(phase: string, report: ApplyReport): void {
+  addStep(phase, '(inspect)', report.inspectMs);
+  for (const step of report.steps) addStep(phase, step.kind, step.ms);
 }
 
 interface Input {
@@ -104,24 +109,17 @@ async function main(): Promise<void> {
       execa(SHELL, [action, shellPrefix, node.name, ...args], { timeout: 600_000 });
     const items = (n: number, from = 0) => all.slice(from, from + n).map((x, i) => `${x.resource.netId}:${from + i}`);
     const ids = (n: number) => all.slice(0, n).map((x) => x.resource.netId);
-    const applyAll = async (list: Input[], phase = '') => {
-      let steps = 0;
-      for (const { resource, ctx } of list) {
-        const report = await nr.applyNr(resource, ctx);
-        if (phase) account(phase, report);
-        steps += report.steps.length;
-      }
-      return steps;
-    };
-    /** At most `width` applies in flight, as a reconcile over many networks may run them. */
-    const applyConcurrently = async (list: Input[], width: number) => {
+    /** At most `width` applies in flight (1: one after the other), as networkd's reconcile runs them. */
+    const applyAll = async (list: Input[], phase = '', width = 1) => {
       let steps = 0;
       let next = 0;
       await Promise.all(
-        Array.from({ length: width }, async () => {
+        Array.from({ length: Math.min(width, list.length) }, async () => {
           while (next < list.length) {
             const { resource, ctx } = list[next++]!;
-            steps += (await nr.applyNr(resource, ctx)).steps.length;
+            const report = await nr.applyNr(resource, ctx);
+            if (phase) account(phase, report);
+            steps += report.steps.length;
           }
         }),
       );
@@ -138,10 +136,11 @@ async function main(): Promise<void> {
 
     for (const n of [1, 10, MAX].filter((v, i, a) => v <= MAX && a.indexOf(v) === i)) {
       const list = all.slice(0, n);
-      const [ms, steps] = await timed(() => applyAll(list, `apply ${n}`));
+      const width = n > 1 ? IN_FLIGHT : 1;
+      const [ms, steps] = await timed(() => applyAll(list, `apply ${n}`, width));
       const [shellMs] = await timed(() => shell('apply', items(n)));
       rows.push([
-        `apply ${n} NR${n > 1 ? 's' : ''} (${steps} steps)`,
+        `apply ${n} NR${n > 1 ? 's' : ''} (${steps} steps${width > 1 ? `, ${width} in flight` : ''})`,
         ms,
         shellMs,
         n === 1 ? '≤ 50 ms' : n === 100 ? '≤ 5000 ms' : '',
@@ -162,9 +161,22 @@ async function main(): Promise<void> {
     ]);
     const [noopMs, noopSteps] = await timed(() => applyAll(all));
     rows.push([`no-op reconcile of ${MAX}, steady (${noopSteps} steps)`, noopMs, checkMs, '≤ 200 ms']);
-    const [noop8Ms, noop8Steps] = await timed(() => applyConcurrently(all, 8));
+    const [noop8Ms, noop8Steps] = await timed(() => applyAll(all, '', 8));
     rows.push([`no-op reconcile of ${MAX}, steady, 8 in flight (${noop8Steps} steps)`, noop8Ms, checkMs, '≤ 200 ms']);
-    const [teardownMs] = await timed(() => nr.teardownAll());
+    // Until the kernel has destroyed what was deleted (the host's veth end is the last to go),
+    // as the shell waits: names are free for reuse only then.
+    const [teardownMs, teardownReport] = await timed(async () => {
+      const report = await nr.teardownAll();
+      const gone = performance.now();
+      const deadline = gone + 30_000;
+      while (native().linkIndex(node.path, `${nr.prefix}ndmz0`) > 0) {
+        if (performance.now() > deadline) throw new Error('the host veth end outlived teardown by 30 s');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      addStep(`teardown ${MAX}`, '(kernel cleanup)', performance.now() - gone);
+      return report;
+    });
+    account(`teardown ${MAX}`, teardownReport);
     const [teardownShellMs] = await timed(() => shell('teardown', ids(MAX)));
     rows.push([`teardown of ${MAX} + ndmz`, teardownMs, teardownShellMs, '']);
 

@@ -60,6 +60,7 @@ async function main(): Promise<void> {
           link: workloadLink.workloadLinkName(`bench-${n}-${w}`),
           netns: wl.path,
           ifname: 'eth0',
+          serviceAddresses: [],
           ip: `10.200.${n}.${w + 2}`,
           gateway: `10.200.${n}.1`,
           mtu: WG_MTU,

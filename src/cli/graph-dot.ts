@@ -6,7 +6,7 @@
  * exit's way to the Internet. With a node's live status, that node's peerings are coloured by
  * handshake age and labelled with their traffic.
  */
-import { type NetworkDefinition, resourceFor } from '../netdef/index.js';
+import { type NetworkDefinition, aggregatorsOf, resourceFor } from '../netdef/index.js';
 import { STALE_HANDSHAKE_SECONDS, age, bytes } from './status-view.js';
 
 /** One node's view of its peers (GET /v1/networks/NAME of its networkd). */
@@ -50,16 +50,19 @@ export function networkDot(def: NetworkDefinition, live: LivePeers | null = null
     '  node [fontname="Helvetica", fontsize=11];',
     '  edge [fontname="Helvetica", fontsize=9];',
   ];
+  const aggregators = aggregatorsOf(def);
+  const preferred = aggregators[0];
   for (const r of def.resources) {
+    const rank = aggregators.indexOf(r.node);
     const roles = [
-      def.aggregator === r.node ? 'aggregator' : '',
+      rank === 0 ? 'aggregator' : rank > 0 ? `aggregator ${rank + 1}` : '',
       def.exit === r.node ? 'exit' : '',
       r.hidden ? 'hidden' : 'public',
     ].filter(Boolean);
     const attributes = [
       `label=${quote(`${r.node}\n${r.subnet}\n${roles.join(', ')}`)}`,
       r.hidden ? 'shape=ellipse, style=dashed' : 'shape=box',
-      def.aggregator === r.node ? 'color=blue, penwidth=2' : '',
+      rank === 0 ? 'color=blue, penwidth=2' : rank > 0 ? 'color=blue' : '',
       def.exit === r.node ? 'peripheries=2' : '',
     ].filter(Boolean);
     lines.push(`  ${quote(r.node)} [${attributes.join(', ')}];`);
@@ -75,13 +78,13 @@ export function networkDot(def: NetworkDefinition, live: LivePeers | null = null
     }
     lines.push(`  ${quote(a)} -- ${quote(b)}${attributes.length ? ` [${attributes.join(', ')}]` : ''};`);
   }
-  // Hidden NRs reach every other NR through the aggregator: drawn, not configured as peerings.
-  if (def.aggregator !== undefined) {
+  // Hidden NRs reach every other NR through the (preferred) aggregator: drawn, not configured as peerings.
+  if (preferred !== undefined) {
     for (const h of def.resources.filter((r) => r.hidden)) {
       for (const other of def.resources) {
-        if (other === h || other.node === def.aggregator || (other.hidden && other.node < h.node)) continue;
+        if (other === h || aggregators.includes(other.node) || (other.hidden && other.node < h.node)) continue;
         lines.push(
-          `  ${quote(h.node)} -- ${quote(other.node)} [style=dotted, color=gray40, constraint=false, label=${quote(`via ${def.aggregator}`)}];`,
+          `  ${quote(h.node)} -- ${quote(other.node)} [style=dotted, color=gray40, constraint=false, label=${quote(`via ${preferred}`)}];`,
         );
       }
     }

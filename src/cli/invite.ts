@@ -1,43 +1,46 @@
 /**
- * Invitations on the command line (netdef/invitations.ts):
- * - `zmesh net invite FILE --name N --via NODE [--address A] [--expires 24h]` (admin): records the
+ * Invitations on the admin's command line (netdef/invitations.ts; the peer's side is peer.ts):
+ * - `zmesh net invite FILE --name N --via NODE [--address A] [--expires 24h]`: records the
  *   pending peer and prints the invitation on stdout, the one place a secret is printed;
- * - `zmesh invite redeem INVITATION --config-out CONF` (on the peer): makes the peer's own key,
- *   writes a wg-quick configuration (0600) and prints the redemption (no secret) on stdout;
- * - `zmesh net redeem FILE --redemption R` (admin): verifies it and records the peer's key;
- * - `zmesh net revoke FILE --name N` (admin): removes the peer, pending or redeemed.
+ * - `zmesh net redeem FILE --redemption R`: records the permanent key the via node reported
+ *   (`zmesh-redeem-v2.…`, from its networkd: GET /v1/networks/NAME's `redemptions`);
+ *   `zmesh net redeem NAME --store etcd://…` without --redemption folds in every redemption the
+ *   via nodes' agents reported in their status keys, in one signed compare-and-swap edit;
+ * - `zmesh net revoke FILE --name N`: removes the peer, pending or redeemed.
  * An invitation or redemption argument is a file, `-` for stdin, or the text itself.
  */
 
 import {
   InvitationError,
-  NetdefError,
+  type RedemptionFold,
   acceptRedemption,
+  foldRedemptions,
   invite,
-  parseInvitation,
   ready,
-  redeem,
   revokeExternalPeer,
-  wgQuickConfig,
 } from '../netdef/index.js';
-import { CliError, type CommandGroup, type Invocation } from './command.js';
+import { EtcdStore, readRedemptionReports, type RedemptionReports } from '../store/index.js';
+import { CliError, type Invocation } from './command.js';
 import { edit } from './net-edit.js';
-import { fileExists, readTextFile, writeToolFile } from './files.js';
+import { readTextFile } from './files.js';
+import { resolveTarget, withTarget } from './store-target.js';
 
 const MAX_EXPIRY_HOURS = 24 * 90;
 
-/** `30m`, `24h`, `7d` → milliseconds (at most 90 days). */
+/** `30s`, `30m`, `24h`, `7d` → milliseconds (at most 90 days). */
 export function parseDuration(text: string, field: string): number {
-  const match = /^([0-9]{1,5})([mhd])$/.exec(text);
-  const ms = match ? Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'] : NaN;
+  const match = /^([0-9]{1,7})([smhd])$/.exec(text);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  const ms = match ? Number(match[1]) * unit[match[2] as keyof typeof unit] : NaN;
   if (!(ms > 0) || ms > MAX_EXPIRY_HOURS * 3_600_000)
     throw CliError.invalid(field, `"${text}" is not a duration like 30m, 24h or 7d (at most 90d)`);
   return ms;
 }
 
 /** The text of INVITATION/REDEMPTION: a token itself, `-` (stdin) or a file holding it. */
-async function tokenText(value: string, field: string, prefix: string, invocation: Invocation): Promise<string> {
-  if (value.startsWith(prefix)) return value;
+export async function tokenText(value: string, field: string, prefix: string, invocation: Invocation): Promise<string> {
+  // Any version of the token is text (its parser names a version it does not read), not a file.
+  if (value.startsWith(prefix.replace(/v[0-9]+\.$/, ''))) return value;
   if (value === '-') return invocation.io.readStdin();
   return readTextFile(value, field);
 }
@@ -83,17 +86,14 @@ export async function inviteCommand(invocation: Invocation): Promise<void> {
 }
 
 export async function acceptRedemptionCommand(invocation: Invocation): Promise<void> {
-  const text = await tokenText(
-    invocation.args.strings['redemption'] as string,
-    '--redemption',
-    'zmesh-redeem-v1.',
-    invocation,
-  );
+  const given = invocation.args.strings['redemption'];
+  if (given === undefined) return foldReportedCommand(invocation);
+  const text = await tokenText(given, '--redemption', 'zmesh-redeem-v2.', invocation);
   await ready();
   let name = '';
   const next = await edit(invocation, (def) => {
     try {
-      const accepted = acceptRedemption(def, text, new Date());
+      const accepted = acceptRedemption(def, text);
       name = accepted.externalPeers?.find((p, i) => p.publicKey !== def.externalPeers?.[i]?.publicKey)?.name ?? '';
       return accepted;
     } catch (error) {
@@ -117,46 +117,48 @@ export async function revokeCommand(invocation: Invocation): Promise<void> {
   );
 }
 
-async function redeemCommand(invocation: Invocation): Promise<void> {
-  const { args, io } = invocation;
-  const configOut = args.strings['config-out'] as string;
-  if (args.flags['force'] !== true && (await fileExists(configOut)))
-    throw CliError.invalid('--config-out', `${configOut} already exists (use --force to replace it)`);
-  const text = await tokenText(args.positionals['INVITATION'] as string, 'INVITATION', 'zmesh-invite-v1.', invocation);
-  await ready();
-  let made: ReturnType<typeof redeem>;
-  let config: string;
-  try {
-    const invitation = parseInvitation(text);
-    made = redeem(invitation);
-    config = wgQuickConfig(invitation, made.keyPair);
-  } catch (error) {
-    if (error instanceof NetdefError) throw CliError.invalid('INVITATION', error.message);
-    throw error;
+/** What the via nodes reported in the store: a FILE or a file: store has no agents, so nothing to read. */
+async function reportsOf(invocation: Invocation): Promise<RedemptionReports> {
+  const target = resolveTarget(invocation);
+  if (target.kind !== 'store' || !(target.store instanceof EtcdStore)) {
+    if (target.kind === 'store') await target.store.close();
+    throw CliError.invalid(
+      '--redemption',
+      "required unless --store names an etcd://… store (where the via nodes' agents report redemptions)",
+    );
   }
-  await writeToolFile(configOut, config, '--config-out', { mode: 0o600 });
-  io.stderr(
-    `wrote ${configOut} (0600, holds this peer's new private key); give the line below to the network's admin\n`,
-  );
-  io.stdout(`${made.redemption}\n`);
+  const store = target.store;
+  return withTarget(target, () => readRedemptionReports(store, target.name));
 }
 
-export const inviteGroup: CommandGroup = {
-  summary: "the invited peer's side of an invitation",
-  commands: {
-    redeem: {
-      summary: "make this peer's own WireGuard key, write a wg-quick config and print the redemption for the admin",
-      positionals: [{ name: 'INVITATION', description: 'the invitation text, a file holding it, or - for stdin' }],
-      options: {
-        'config-out': {
-          type: 'string',
-          value: 'CONF',
-          required: true,
-          description: 'where to write the wg-quick configuration (0600)',
-        },
-        force: { type: 'boolean', description: 'replace an existing CONF' },
-      },
-      run: redeemCommand,
-    },
-  },
-};
+/** `net redeem NAME --store etcd://…`: every reported redemption folded in at once; refusals said per invitation. */
+async function foldReportedCommand(invocation: Invocation): Promise<void> {
+  const { io } = invocation;
+  const { reports, bad } = await reportsOf(invocation);
+  for (const error of bad) io.stderr(`skipped a node's report: ${error.message}\n`);
+  await ready();
+  let fold: RedemptionFold | null = null;
+  // Nothing new: the edit would only bump the revision, so the store is left as it is.
+  const nothing = new Error('nothing to fold');
+  let next = null;
+  try {
+    next = await edit(invocation, (def) => {
+      fold = foldRedemptions(def, reports);
+      if (fold.accepted.length === 0) throw nothing;
+      return fold.def;
+    });
+  } catch (error) {
+    if (error !== nothing) throw error;
+  }
+  const done = fold as RedemptionFold | null;
+  for (const r of done?.refused ?? [])
+    io.stdout(`refused "${r.redemption.name}" (reported by ${r.node}): ${r.reason}\n`);
+  for (const r of done?.accepted ?? [])
+    io.stdout(`redeemed "${r.redemption.name}" (reported by ${r.node}): its own key replaces the invitation\n`);
+  const recorded = done?.recorded.length ?? 0;
+  io.stdout(
+    next
+      ? `revision ${next.revision}${recorded ? `; ${recorded} already recorded` : ''}\n`
+      : `nothing new to record (${reports.length} reported, ${recorded} already recorded)\n`,
+  );
+}

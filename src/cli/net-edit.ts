@@ -10,6 +10,13 @@ import {
   type NodeRecord,
   addNode,
   addService,
+  addTrustChange,
+  dueKeys,
+  rotateDue,
+  setRotateAfter,
+  stampKeyDates,
+  assertAdminPublicKey,
+  keyLabel,
   createNetwork,
   moveService,
   removeService,
@@ -17,11 +24,11 @@ import {
   removeNode,
   reprovisionNode,
   rotateNodeKey,
-  setAggregator,
+  setAggregators,
   setExit,
   sodiumKeySource,
 } from '../netdef/index.js';
-import { definitionSigner } from './admin-key.js';
+import { adminKeyOf, definitionSigner } from './admin-key.js';
 import { CliError, type Invocation } from './command.js';
 import { loadDefinition, loadIdentityKey, loadNodeRecord, saveDefinition, toCliError } from './definition-io.js';
 import { fileExists } from './files.js';
@@ -58,6 +65,9 @@ export async function edit(
   change: (def: NetworkDefinition) => NetworkDefinition | Promise<NetworkDefinition>,
   fields: (def: NetworkDefinition) => Record<string, string> = () => ({}),
 ): Promise<NetworkDefinition> {
+  const edited = change;
+  // Every new WireGuard key is stamped with its time (what rotateAfter counts from).
+  change = async (def) => stampKeyDates(def, await edited(def), new Date());
   const target = resolveTarget(invocation);
   const sign = await definitionSigner(invocation);
   if (target.kind === 'store') {
@@ -207,11 +217,8 @@ export async function removeNodeCommand(invocation: Invocation): Promise<void> {
   invocation.io.stdout(`removed node "${node}"; revision ${next.revision}\n`);
 }
 
-/** set-aggregator and set-exit: exactly one of --node ID and --none; a refusal of the role names the option given. */
-function setRoleCommand(
-  role: 'aggregator' | 'exit',
-  set: (def: NetworkDefinition, node: string | undefined) => NetworkDefinition,
-) {
+/** set-exit: exactly one of --node ID and --none; a refusal of the role names the option given. */
+function setRoleCommand(role: 'exit', set: (def: NetworkDefinition, node: string | undefined) => NetworkDefinition) {
   return async (invocation: Invocation): Promise<void> => {
     const { args, io } = invocation;
     const node = args.strings['node'];
@@ -228,7 +235,32 @@ function setRoleCommand(
   };
 }
 
-export const setAggregatorCommand = setRoleCommand('aggregator', setAggregator);
+/**
+ * set-aggregator: --node once or more (preference order, the first preferred) or --none. A refusal
+ * names the option given: --node N for the N-th aggregator of the list.
+ */
+export async function setAggregatorCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const nodes = args.lists['node'] ?? [];
+  const none = args.flags['none'] === true;
+  if ((nodes.length === 0) === !none) throw CliError.invalid('--node', 'give --node ID (once or more) or --none');
+  const next = await edit(
+    invocation,
+    (def) => setAggregators(def, nodes),
+    () => ({
+      '/aggregator': none ? '--none' : '--node',
+      '/aggregators': none ? '--none' : '--node',
+      ...Object.fromEntries(nodes.map((node, index) => [`/aggregators/${index}`, `--node ${node}`])),
+    }),
+  );
+  const what =
+    nodes.length === 0
+      ? 'cleared the aggregator'
+      : nodes.length === 1
+        ? `aggregator is now "${nodes[0]}"`
+        : `aggregators are now ${nodes.map((node) => `"${node}"`).join(', ')} (in preference order)`;
+  io.stdout(`${what}; revision ${next.revision}\n`);
+}
 export const setExitCommand = setRoleCommand('exit', setExit);
 
 export async function reprovisionCommand(invocation: Invocation): Promise<void> {
@@ -317,5 +349,72 @@ export async function serviceCommand(invocation: Invocation): Promise<void> {
     service
       ? `service "${name}": ${service.address} on ${service.node}${service.workload ? ` (workload ${service.workload})` : ''}; revision ${next.revision}\n`
       : `removed service "${name}"; its address is free; revision ${next.revision}\n`,
+  );
+}
+
+/** trust: one more change of the trust log, signed by the admin key this invocation signs with. */
+export async function trustCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const key = await adminKeyOf(invocation);
+  if (key === null)
+    throw CliError.invalid(
+      '--admin-key',
+      `a trust change is signed by an admin key: give --admin-key FILE or $ZMESH_ADMIN_KEY`,
+    );
+  const keys = (option: 'add' | 'remove') =>
+    (args.lists[option] ?? []).map((text, i) => {
+      try {
+        return assertAdminPublicKey(text);
+      } catch (error) {
+        throw CliError.invalid(`--${option} #${i + 1}`, (error as Error).message);
+      }
+    });
+  const update = { add: keys('add'), remove: keys('remove') };
+  const next = await edit(
+    invocation,
+    (def) => addTrustChange(def, update, key),
+    () => ({ '/trust': '--add' }),
+  );
+  const change = next.trust!.at(-1)!;
+  io.stdout(
+    `trust change #${change.seq}: +${change.add.length} −${change.remove.length} key(s), signed by ${keyLabel(change.signature.key)}; revision ${next.revision}\n`,
+  );
+}
+
+/** rotate-due: every NR whose key is older than the definition's rotateAfter gets a new key pair. */
+export async function rotateDueCommand(invocation: Invocation): Promise<void> {
+  await ready();
+  const now = new Date();
+  let due: ReturnType<typeof dueKeys> = [];
+  const next = await edit(invocation, (def) => {
+    due = dueKeys(def, now);
+    if (def.rotateAfter === undefined)
+      throw CliError.invalid('FILE', 'the network sets no rotateAfter (zmesh net set-rotate-after FILE --days N)');
+    return rotateDue(def, now, sodiumKeySource);
+  });
+  const lines = due.map((d) => `  ${d.node} (key ${d.ageDays === null ? 'of unknown age' : `${d.ageDays} days old`})`);
+  invocation.io.stdout(
+    due.length === 0
+      ? `no key is older than ${next.rotateAfter} days; nothing rotated\n`
+      : `rotated ${due.length} key(s); revision ${next.revision}\n${lines.join('\n')}\n`,
+  );
+}
+
+/** set-rotate-after: the days after which rotate-due rotates an NR's key (--none: no schedule). */
+export async function setRotateAfterCommand(invocation: Invocation): Promise<void> {
+  const { args, io } = invocation;
+  const text = args.strings['days'];
+  const none = args.flags['none'] === true;
+  if ((text === undefined) === !none) throw CliError.invalid('--days', 'give --days N or --none');
+  const days = text === undefined ? undefined : Number(text);
+  if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650))
+    throw CliError.invalid('--days', `"${text}" is not a whole number of days 1-3650`);
+  const next = await edit(
+    invocation,
+    (def) => setRotateAfter(def, days),
+    () => ({ '/rotateAfter': '--days' }),
+  );
+  io.stdout(
+    `${days === undefined ? 'no scheduled rotation' : `keys rotate after ${days} days`}; revision ${next.revision}\n`,
   );
 }

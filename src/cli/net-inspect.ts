@@ -7,6 +7,7 @@
 import {
   type NetworkDefinition,
   UnknownNodeError,
+  aggregatorsOf,
   assertAdminPublicKey,
   keyLabel,
   netIdOf,
@@ -67,9 +68,11 @@ export async function validateCommand(invocation: Invocation): Promise<void> {
 export async function showCommand(invocation: Invocation): Promise<void> {
   const { def } = await readTarget(invocation);
   const { io } = invocation;
+  const aggregators = aggregatorsOf(def);
   const rows = def.resources.map((resource) => {
+    const rank = aggregators.indexOf(resource.node);
     const roles = [
-      def.aggregator === resource.node ? 'aggregator' : '',
+      rank === 0 ? 'aggregator' : rank > 0 ? `aggregator ${rank + 1}` : '',
       def.exit === resource.node ? 'exit' : '',
     ].filter(Boolean);
     const subnet = parseCidr(resource.subnet);

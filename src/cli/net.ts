@@ -10,8 +10,11 @@ import {
   create,
   removeNodeCommand,
   reprovisionCommand,
+  rotateDueCommand,
   rotateKeyCommand,
+  setRotateAfterCommand,
   serviceCommand,
+  trustCommand,
   setAggregatorCommand,
   setExitCommand,
 } from './net-edit.js';
@@ -55,8 +58,8 @@ function associationCommand(summary: string, notes: string, run: Command['run'])
   };
 }
 
-/** set-aggregator, set-exit: one public member NR takes the role, or --none clears it. */
-function setRole(role: 'aggregator' | 'exit', summary: string, clears: string, run: Command['run']): Command {
+/** set-exit: one public member NR takes the role, or --none clears it. */
+function setRole(role: 'exit', summary: string, clears: string, run: Command['run']): Command {
   return {
     summary,
     positionals: FILE,
@@ -128,12 +131,23 @@ export const netGroup: CommandGroup = {
       notes: `${CHANGES} The exit, and the aggregator while NRs are hidden, must be replaced first.`,
       run: removeNodeCommand,
     },
-    'set-aggregator': setRole(
-      'aggregator',
-      'set the public NR that relays for hidden NRs',
-      'clear the aggregator (only while no NR is hidden)',
-      setAggregatorCommand,
-    ),
+    'set-aggregator': {
+      summary: 'set the public NRs that relay for hidden NRs, in preference order (failover goes down the list)',
+      positionals: FILE,
+      usage: 'set-aggregator FILE --node ID [--node ID ...] | --none',
+      options: {
+        node: {
+          type: 'string',
+          value: 'ID',
+          multiple: true,
+          description: 'a public member NR; repeat for failover aggregators, the first is preferred',
+        },
+        none: { type: 'boolean', description: 'clear the aggregators (only while no NR is hidden)' },
+        ...WRITES,
+      },
+      notes: `${CHANGES} With several aggregators every hidden NR peers with each, and the NRs move to the next live one by themselves when the current one stops answering (README "Aggregators and failover").`,
+      run: setAggregatorCommand,
+    },
     'set-exit': setRole(
       'exit',
       'set (or clear) the NR through which the whole network reaches the Internet',
@@ -169,6 +183,24 @@ export const netGroup: CommandGroup = {
       options: { node: { type: 'string', value: 'ID', required: true, description: 'the node' }, ...WRITES },
       notes: `${CHANGES} The revision carries a rotation record for the node: nodes refuse a key change without one (pinning).`,
       run: rotateKeyCommand,
+    },
+    'set-rotate-after': {
+      summary: 'schedule key rotation: rotate-due rotates an NR whose key is older than N days',
+      positionals: FILE,
+      options: {
+        days: { type: 'string', value: 'N', description: 'days, 1-3650' },
+        none: { type: 'boolean', description: 'no scheduled rotation' },
+        ...WRITES,
+      },
+      notes: `${CHANGES} The age of a key counts from its keyCreatedAt, which the tool stamps whenever it makes one.`,
+      run: setRotateAfterCommand,
+    },
+    'rotate-due': {
+      summary: "rotate every NR's key older than the network's rotateAfter days, in one edit",
+      positionals: FILE,
+      options: { ...WRITES },
+      notes: `${CHANGES} Each rotation is rotate-key's (with its record for pinning); a key of unknown age is due. Run it from cron or a timer.`,
+      run: rotateDueCommand,
     },
     group: {
       summary: 'add or remove a named group of CIDRs (access control)',
@@ -228,18 +260,18 @@ export const netGroup: CommandGroup = {
         },
         ...WRITES,
       },
-      notes: `${CHANGES} FILE stores only the invitation's public key; the peer redeems with \`zmesh invite redeem\`.`,
+      notes: `${CHANGES} FILE stores only the invitation's public key; the peer redeems with \`zmesh peer redeem\`.`,
       run: inviteCommand,
     },
     redeem: {
-      summary: "record an invited peer's own key from its redemption (once, before expiry, signature verified)",
+      summary: "record the permanent key an invited peer's via node accepted (once, before expiry)",
       positionals: FILE,
       options: {
         redemption: {
           type: 'string',
           value: 'R',
-          required: true,
-          description: 'the redemption text, a file holding it, or - for stdin',
+          description:
+            "the via node's redemption record (zmesh-redeem-v2.…), a file holding it, or - for stdin; without it, --store etcd://… folds in every redemption the via nodes reported",
         },
         ...WRITES,
       },
@@ -275,6 +307,22 @@ export const netGroup: CommandGroup = {
       },
       notes: `${CHANGES} Every other NR routes the address to its owner; a move is one revision.`,
       run: serviceCommand,
+    },
+    trust: {
+      summary: "change the admin keys nodes trust: one more signed change of the definition's trust log",
+      positionals: FILE,
+      options: {
+        add: { type: 'string', value: 'KEY', multiple: true, description: 'an admin public key to trust (repeatable)' },
+        remove: {
+          type: 'string',
+          value: 'KEY',
+          multiple: true,
+          description: 'an admin public key to trust no more (repeatable)',
+        },
+        ...WRITES,
+      },
+      notes: `${CHANGES} The change is signed by the admin key (--admin-key/$ZMESH_ADMIN_KEY), which nodes must trust once the earlier changes are applied. The definition keeps every change: a node that skipped revisions follows them from the latest, so the next revision may be signed by an added key at once.`,
+      run: trustCommand,
     },
     status: {
       summary: "a network's rollout: per node alive or not, applied revision vs the network's, state, last error",

@@ -7,7 +7,7 @@ import { nodeInstallCommand } from './node-install.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeToolFile } from './files.js';
-import { readTrustedKeys, writeTrustedKeys } from '../networkd/trusted-keys.js';
+import { readTrustedKeys, writeTrustState, writeTrustedKeys } from '../networkd/trusted-keys.js';
 import { assertAdminPublicKey, generateKeyPair, parseNodeRecord, ready } from '../netdef/index.js';
 import { CliError, type CliIo, type CommandGroup, type Invocation, type Problem } from './command.js';
 import { STORE_OPTION, openStoreOption, storeCliError } from './store-target.js';
@@ -73,7 +73,7 @@ async function init({ args, io }: Invocation): Promise<void> {
     }
     throw error;
   }
-  await writeTrustedKeys(stateDir, trusted);
+  await writeTrustState(stateDir, { keys: trusted, through: null }); // a new node follows no trust log yet
   if (trusted.length === 0)
     io.stderr(
       `zmesh: warning: this node trusts no admin key and will refuse every definition (zmesh node trust add KEY)\n`,

@@ -15,7 +15,7 @@ export type NetworkdHealth = Pick<HealthView, 'node' | 'pid' | 'wg' | 'lastRecon
 export type PeerStatus = PeerView;
 export type NetworkStatus = Pick<
   NetworkView,
-  'network' | 'revision' | 'subnet' | 'role' | 'hidden' | 'listenPort' | 'nrExists' | 'liveError'
+  'network' | 'revision' | 'subnet' | 'role' | 'hidden' | 'listenPort' | 'nrExists' | 'liveError' | 'failover'
 > & {
   readonly device: { readonly peers: readonly PeerView[] } | null;
   readonly workloads: readonly Pick<WorkloadView, 'workload' | 'ip' | 'netns'>[];
@@ -59,6 +59,12 @@ export function judge(status: Omit<NodeStatus, 'problems'>, now = Date.now()): s
     for (const n of nd.networks) {
       if (!n.nrExists || !n.device)
         problems.push(`network ${n.network}: its network resource is missing${n.liveError ? ` (${n.liveError})` : ''}`);
+      for (const aggregator of n.failover?.aggregators ?? []) {
+        if (n.failover?.up[aggregator] === false)
+          problems.push(
+            `network ${n.network}: aggregator ${aggregator} is down (relaying through ${n.failover.current})`,
+          );
+      }
       for (const p of n.device?.peers ?? []) {
         if (p.lastHandshakeAgeSeconds !== null && p.lastHandshakeAgeSeconds >= STALE_HANDSHAKE_SECONDS) {
           problems.push(
@@ -105,6 +111,18 @@ export function bytes(n: number): string {
   return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** `  aggregators: alpha DOWN, bravo up (current); last switch alpha → bravo (down) at …` */
+function failoverLine(failover: NonNullable<NetworkStatus['failover']>): string {
+  const states = failover.aggregators.map((a) => {
+    const up = failover.up[a];
+    const state = up === undefined ? '?' : up ? 'up' : 'DOWN';
+    return `${a} ${state}${a === failover.current ? ' (current)' : ''}`;
+  });
+  const last = failover.switches.at(-1);
+  const switched = last ? `; last switch ${last.from} → ${last.to} (${last.reason}) at ${last.at}` : '';
+  return `  aggregators: ${states.join(', ')}${switched}`;
+}
+
 /** The screen: a header, per network its peers and workloads, tasks, store, and the verdict. */
 export function renderStatus(status: NodeStatus): string {
   const out: string[] = [];
@@ -129,6 +147,7 @@ export function renderStatus(status: NodeStatus): string {
       out.push(
         `network ${n.network} (rev ${n.revision})  ${n.subnet}  ${role}  port ${n.listenPort ?? '-'}  NR ${n.nrExists && n.device ? 'up' : 'DOWN'}`,
       );
+      if (n.failover) out.push(failoverLine(n.failover));
       const peers = n.device?.peers ?? [];
       if (peers.length > 0) {
         const rows = peers.map((p) => [

@@ -40,6 +40,13 @@ export interface NativeBinding {
     address: string,
     port: number,
   ): { fd: number; port: number };
+  /**
+   * A listening IPv4 TCP socket created inside the namespace at `netnsPath`, bound to `address`:`port`
+   * and to the link `device` (SO_BINDTODEVICE: connections arriving on any other link are never
+   * accepted; IP_FREEBIND: the address may come later). Non-blocking, close-on-exec; returns the
+   * fd (give it to net.Server#listen({ fd })). Bad arguments throw code EINVAL naming the argument.
+   */
+  tcpListenInNetns(netnsPath: string | null, address: string, port: number, device: string): number;
   closeFd(fd: number): void;
   /** SO_MARK on a socket (0 clears it); throws with the errno (EPERM without CAP_NET_ADMIN). */
   setSocketMark(fd: number, mark: number): void;

@@ -6,6 +6,7 @@
  */
 
 import { SUBNET_PREFIX, UNUSABLE_WG_ADDRESS, wgAddressNumberOf } from './addressing.js';
+import { aggregatorsOf } from './aggregators.js';
 import { formatEndpoint, parseEndpoint } from './endpoint.js';
 import { AllocationError, NetdefValidationError, ReprovisionError, UnknownNodeError } from './errors.js';
 import { withIdentityChange } from './pinning.js';
@@ -119,7 +120,7 @@ export function addNode(
     identityKey: record.identityKey,
   };
   draft.resources.push(resource as Draft['resources'][number]);
-  if (record.hidden && draft.aggregator === undefined) {
+  if (record.hidden && draft.aggregator === undefined && draft.aggregators === undefined) {
     const candidate = def.resources.find((other) => !other.hidden && other.endpoints.length > 0);
     if (candidate) draft.aggregator = candidate.node;
   }
@@ -143,25 +144,39 @@ export function removeNode(def: NetworkDefinition, nodeId: string): NetworkDefin
   const draft = nextRevision(def);
   draft.resources.splice(index, 1);
   dropIdentityChange(draft, nodeId);
-  if (def.aggregator === nodeId) {
-    if (draft.resources.some((resource) => resource.hidden)) {
+  const aggregators = aggregatorsOf(def);
+  if (aggregators.includes(nodeId)) {
+    const rest = aggregators.filter((node) => node !== nodeId);
+    if (rest.length === 0 && draft.resources.some((resource) => resource.hidden)) {
       throw new NetdefValidationError([
         {
-          path: '/aggregator',
+          path: def.aggregators === undefined ? '/aggregator' : '/aggregators',
           message: `node "${nodeId}" is the aggregator of hidden NRs: set another aggregator first`,
         },
       ]);
     }
-    delete draft.aggregator;
+    withAggregators(draft, rest);
   }
   return commit(draft);
 }
 
+/** One aggregator is written as `aggregator` (as before there were several), more as `aggregators`. */
+function withAggregators(draft: Draft, nodes: readonly string[]): void {
+  delete draft.aggregator;
+  delete draft.aggregators;
+  if (nodes.length === 1) draft.aggregator = nodes[0];
+  else if (nodes.length > 1) draft.aggregators = [...nodes];
+}
+
 /** Makes nodeId the aggregator (undefined clears it: valid only while no NR is hidden). */
 export function setAggregator(def: NetworkDefinition, nodeId: string | undefined): NetworkDefinition {
+  return setAggregators(def, nodeId === undefined ? [] : [nodeId]);
+}
+
+/** Makes `nodes` the aggregators in this preference order (empty clears them: valid only while no NR is hidden). */
+export function setAggregators(def: NetworkDefinition, nodes: readonly string[]): NetworkDefinition {
   const draft = nextRevision(def);
-  if (nodeId === undefined) delete draft.aggregator;
-  else draft.aggregator = nodeId;
+  withAggregators(draft, nodes);
   return commit(draft);
 }
 

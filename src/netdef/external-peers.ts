@@ -1,8 +1,10 @@
 /**
  * External peers (laptops) in the definition: validation, the address they get, and what the
- * derivation adds for them. Only redeemed peers (with `publicKey`) take part in the mesh: the via
- * NR has them as WireGuard peers (allowed IPs = their /32, no endpoint: they dial in), and every
- * other public NR routes their /32 to the via NR. Hidden NRs reach them through the aggregator,
+ * derivation adds for them. The via NR has a redeemed peer (with `publicKey`) as a WireGuard peer
+ * (allowed IPs = its /32, no endpoint: it dials in) and a pending one by its temporary key
+ * (enrolment only). Every other public NR routes each external peer's /32 to the via NR from the
+ * invitation on, so a redemption the via NR applies at once (before the admin signs it) is
+ * reachable from the whole network. Hidden NRs reach them through the aggregator,
  * whose entry already covers the range. Groups and associations apply to their addresses as to
  * any other (the via NR's forward chain sees their traffic arrive from its WireGuard device).
  */
@@ -10,6 +12,9 @@
 import type { ValidationIssue } from './errors.js';
 import { type Cidr, containsAddress, formatIpv4, makeCidr, parseCidr, parseIpv4, rangeOf } from './ipv4.js';
 import type { NetworkDefinition, NetworkDefinitionDocument } from './schema.js';
+
+/** The TCP port of the enrolment endpoint on a via NR's WireGuard address (not a well-known port). */
+export const ENROLMENT_PORT = 51_821;
 
 /** The peer entry's `node` of an external peer: never a node id (ids have no ":"). */
 export function externalPeerNode(name: string): string {
@@ -64,6 +69,39 @@ export function externalPeerIssues(def: NetworkDefinitionDocument, range: Cidr |
     }
   });
   return issues;
+}
+
+/** The peer entry's `node` of an invitation's temporary key. */
+export function invitationPeerNode(name: string): string {
+  return `invitation:${name}`;
+}
+
+/**
+ * The temporary keys `node` peers with as the via NR: a pending invitation's key with its /32
+ * (the enrolment endpoint is all it may reach: the NR's rules drop the rest), a redeemed one's
+ * with no allowed IPs at all, so it still completes a handshake (and the peer can be told "already
+ * redeemed" rather than "unknown") but can deliver nothing. Expiry is the enrolment endpoint's
+ * to judge: derivation has no clock.
+ */
+export function invitationPeersVia(
+  def: NetworkDefinition,
+  node: string,
+): { name: string; inviteKey: string; cidr: Cidr; pending: boolean }[] {
+  return (def.externalPeers ?? [])
+    .filter((peer) => peer.via === node)
+    .map((peer) => ({
+      name: peer.name,
+      inviteKey: peer.inviteKey,
+      cidr: makeCidr(parseIpv4(peer.address) as number, 32),
+      pending: peer.publicKey === undefined,
+    }));
+}
+
+/** The /32s of every external peer, pending or redeemed, that `node` is the via NR of. */
+export function externalAddressesVia(def: NetworkDefinition, node: string): Cidr[] {
+  return (def.externalPeers ?? [])
+    .filter((peer) => peer.via === node)
+    .map((peer) => makeCidr(parseIpv4(peer.address) as number, 32));
 }
 
 /** Redeemed external peers of `node` (it is their via NR). */

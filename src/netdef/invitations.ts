@@ -3,26 +3,30 @@
  * never knows the peer's private key and never stores the invitation's secret:
  *
  * 1. `invite` (admin): records the peer (name, address, via NR, expiry) with `inviteKey`, the
- *    public half of a fresh Ed25519 key pair, and returns the invitation text, which alone holds
- *    the secret half (the only secret the tool ever prints).
- * 2. `redeem` (on the peer): generates the peer's own WireGuard key pair and signs its public key
- *    (bound to network, name, address and inviteKey) with the invitation's secret; the redemption
- *    text carries no secret.
- * 3. `acceptRedemption` (admin): verifies the signature against the stored inviteKey, refuses an
- *    expired, already redeemed, tampered or foreign redemption (the definition unchanged), and
- *    records the peer's public key, which makes the peer a WireGuard peer of its via NR.
+ *    public half of a fresh temporary WireGuard key pair, and returns the invitation text, which
+ *    alone holds the temporary private key (the only secret the tool ever prints). The via NR
+ *    peers with the temporary key at once but lets it reach nothing except its enrolment endpoint
+ *    (derive.ts, enrolment.ts).
+ * 2. `zmesh peer redeem` (on the peer) brings a tunnel up with the temporary key, generates the
+ *    peer's own key pair and submits the public half to the via NR's enrolment endpoint over that
+ *    tunnel (enrolment.ts decides; the via node records it and reports a `Redemption`).
+ * 3. `acceptRedemption` (admin): records the reported permanent key in the definition, so the
+ *    next signed revision carries it; a report for another network, an unknown (revoked) peer, an
+ *    earlier invitation of the same name, a peer already recorded or a redemption after expiry is
+ *    refused with nothing changed.
  * Pure except for randomness (libsodium; `await ready()` first); the clock is a parameter.
  */
 
-import sodium from 'libsodium-wrappers';
+import { wgAddressOf } from './addressing.js';
 import { InvitationError } from './errors.js';
-import { freeExternalAddress } from './external-peers.js';
-import { type KeyPair, generateKeyPair, isKey } from './keys.js';
+import { ENROLMENT_PORT, freeExternalAddress } from './external-peers.js';
+import { type Cidr, parseCidr } from './ipv4.js';
+import { type KeyPair, PrivateKey, generateKeyPair, isKey } from './keys.js';
 import { assertNetworkDefinition } from './parse.js';
 import type { ExternalPeerDocument, NetworkDefinition, NetworkDefinitionDocument } from './schema.js';
 
-const INVITE_PREFIX = 'zmesh-invite-v1.';
-const REDEEM_PREFIX = 'zmesh-redeem-v1.';
+const INVITE_PREFIX = 'zmesh-invite-v2.';
+const REDEEM_PREFIX = 'zmesh-redeem-v2.';
 
 /** What an invitation tells the peer (plus the secret). */
 export interface Invitation {
@@ -33,29 +37,24 @@ export interface Invitation {
   readonly via: string;
   readonly viaPublicKey: string;
   readonly viaEndpoint: string;
+  /** The via NR's WireGuard address (100.64.A.B): where its enrolment endpoint listens. */
+  readonly viaWgAddress: string;
+  readonly enrolmentPort: number;
   readonly inviteKey: string;
   readonly expires: string;
-  /** The Ed25519 seed (base64): proves the right to redeem. Never stored by the coordinator. */
+  /** The temporary WireGuard private key (base64). Never stored by the coordinator; never print it. */
   readonly secret: string;
 }
 
+/** What the via node reports once a peer redeemed: its permanent public key (no secret). */
 export interface Redemption {
   readonly network: string;
   readonly name: string;
+  /** The invitation's temporary public key: ties the report to this invitation, not a later one. */
+  readonly inviteKey: string;
   readonly publicKey: string;
-  readonly signature: string;
-}
-
-function b64(bytes: Uint8Array): string {
-  return sodium.to_base64(bytes, sodium.base64_variants.ORIGINAL);
-}
-
-function unb64(text: string, what: string): Uint8Array {
-  try {
-    return sodium.from_base64(text, sodium.base64_variants.ORIGINAL);
-  } catch {
-    throw new InvitationError('', `${what} is not base64`);
-  }
+  /** ISO 8601: when the via node accepted it. */
+  readonly redeemedAt: string;
 }
 
 function encode(prefix: string, value: object): string {
@@ -81,17 +80,6 @@ function field(value: Record<string, unknown>, key: string, what: string): strin
   return text;
 }
 
-/** The signed message: every fact the admin checks, so no part can be swapped. */
-function signedMessage(
-  network: string,
-  name: string,
-  address: string,
-  inviteKey: string,
-  publicKey: string,
-): Uint8Array {
-  return new TextEncoder().encode(['zmesh-redeem-v1', network, name, address, inviteKey, publicKey].join('\n'));
-}
-
 export interface InviteOptions {
   readonly name: string;
   readonly via: string;
@@ -105,13 +93,12 @@ export function invite(def: NetworkDefinition, options: InviteOptions): { def: N
   const address = options.address ?? freeExternalAddress(def);
   if (address === undefined)
     throw new InvitationError('/externalPeers', 'no free address left in the range outside the NR subnets');
-  const seed = sodium.randombytes_buf(32);
-  const pair = sodium.crypto_sign_seed_keypair(seed);
+  const temporary = generateKeyPair();
   const peer: ExternalPeerDocument = {
     name: options.name,
     address,
     via: options.via,
-    inviteKey: b64(pair.publicKey),
+    inviteKey: temporary.publicKey,
     expires: options.expires.toISOString(),
   };
   const draft = {
@@ -129,11 +116,12 @@ export function invite(def: NetworkDefinition, options: InviteOptions): { def: N
     via: via.node,
     viaPublicKey: via.wgPublicKey,
     viaEndpoint: via.endpoints[0] ?? '',
+    viaWgAddress: wgAddressOf(parseCidr(via.subnet) as Cidr),
+    enrolmentPort: ENROLMENT_PORT,
     inviteKey: peer.inviteKey,
     expires: peer.expires,
-    secret: b64(seed),
+    secret: temporary.privateKey.revealBase64(),
   };
-  seed.fill(0);
   return { def: next, invitation: encode(INVITE_PREFIX, invitation) };
 }
 
@@ -148,97 +136,157 @@ export function parseInvitation(text: string): Invitation {
     'via',
     'viaPublicKey',
     'viaEndpoint',
+    'viaWgAddress',
     'inviteKey',
     'expires',
     'secret',
   ] as const;
-  const parsed = Object.fromEntries(keys.map((key) => [key, field(value, key, 'invitation')])) as unknown as Invitation;
+  const fields = Object.fromEntries(keys.map((key) => [key, field(value, key, 'invitation')]));
+  const port = value['enrolmentPort'];
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new InvitationError('', 'malformed invitation: field "enrolmentPort"');
+  const parsed = { ...fields, enrolmentPort: port } as unknown as Invitation;
   if (!isKey(parsed.viaPublicKey) || !isKey(parsed.inviteKey) || !isKey(parsed.secret))
     throw new InvitationError('', 'malformed invitation: a key is not base64 of 32 bytes');
+  if (temporaryKeyOf(parsed).publicKey() !== parsed.inviteKey)
+    throw new InvitationError('', 'the invitation secret does not match its inviteKey (tampered)');
   return parsed;
 }
 
-/** On the peer: its own WireGuard key pair and the redemption text to give the admin. */
-export function redeem(invitation: Invitation): { keyPair: KeyPair; redemption: string } {
-  const keyPair = generateKeyPair();
-  const seed = unb64(invitation.secret, 'invitation secret');
-  const signing = sodium.crypto_sign_seed_keypair(seed);
-  seed.fill(0);
-  if (b64(signing.publicKey) !== invitation.inviteKey)
-    throw new InvitationError('', 'the invitation secret does not match its inviteKey (tampered)');
-  const message = signedMessage(
-    invitation.network,
-    invitation.name,
-    invitation.address,
-    invitation.inviteKey,
-    keyPair.publicKey,
-  );
-  const signature = b64(sodium.crypto_sign_detached(message, signing.privateKey));
-  signing.privateKey.fill(0);
-  const redemption: Redemption = {
-    network: invitation.network,
-    name: invitation.name,
-    publicKey: keyPair.publicKey,
-    signature,
-  };
-  return { keyPair, redemption: encode(REDEEM_PREFIX, redemption) };
+/** The invitation's temporary private key (never log it). */
+export function temporaryKeyOf(invitation: Invitation): PrivateKey {
+  return PrivateKey.fromBase64(invitation.secret, 'invitation secret');
+}
+
+/** The via node's report of a redemption as text for the admin (no secret in it). */
+export function formatRedemption(redemption: Redemption): string {
+  return encode(REDEEM_PREFIX, redemption);
 }
 
 export function parseRedemption(text: string): Redemption {
   const value = decode(REDEEM_PREFIX, text, 'redemption');
-  const redemption = {
+  const redemption: Redemption = {
     network: field(value, 'network', 'redemption'),
     name: field(value, 'name', 'redemption'),
+    inviteKey: field(value, 'inviteKey', 'redemption'),
     publicKey: field(value, 'publicKey', 'redemption'),
-    signature: field(value, 'signature', 'redemption'),
+    redeemedAt: field(value, 'redeemedAt', 'redemption'),
   };
-  if (!isKey(redemption.publicKey))
-    throw new InvitationError('', 'malformed redemption: publicKey is not a WireGuard key');
+  if (!isKey(redemption.publicKey) || !isKey(redemption.inviteKey))
+    throw new InvitationError('', 'malformed redemption: a key is not a WireGuard key');
+  if (Number.isNaN(Date.parse(redemption.redeemedAt)))
+    throw new InvitationError('', 'malformed redemption: redeemedAt is not a time');
   return redemption;
 }
 
 /**
- * Admin side: the definition with the peer's public key recorded (revision + 1). Refused, with
- * nothing changed: another network's redemption, an unknown peer, one already redeemed, an
- * expired invitation (at `now`), a signature that does not verify with the stored inviteKey.
+ * Why the definition cannot take `redemption` (an InvitationError), or the index of its peer:
+ * another network, an unknown (revoked) peer, an earlier invitation of the name, a peer already
+ * recorded, a redemption after expiry.
  */
-export function acceptRedemption(def: NetworkDefinition, text: string, now: Date): NetworkDefinition {
-  const redemption = parseRedemption(text);
+function redeemedPeerIndex(def: NetworkDefinition, redemption: Redemption): number {
   if (redemption.network !== def.name)
     throw new InvitationError('', `the redemption is for network "${redemption.network}", not "${def.name}"`);
   const peers = def.externalPeers ?? [];
   const index = peers.findIndex((peer) => peer.name === redemption.name);
   const peer = peers[index];
-  if (!peer) throw new InvitationError('/externalPeers', `no invitation for "${redemption.name}"`);
+  if (!peer) throw new InvitationError('/externalPeers', `no invitation for "${redemption.name}" (revoked?)`);
   const path = `/externalPeers/${index}`;
+  if (peer.inviteKey !== redemption.inviteKey)
+    throw new InvitationError(
+      path,
+      `the redemption is for an earlier invitation of "${peer.name}", not its current one`,
+    );
   if (peer.publicKey !== undefined)
     throw new InvitationError(
       path,
       `the invitation for "${peer.name}" was already redeemed (an invitation is good for one redemption)`,
     );
-  if (now.getTime() >= Date.parse(peer.expires))
+  if (Date.parse(redemption.redeemedAt) >= Date.parse(peer.expires))
     throw new InvitationError(path, `the invitation for "${peer.name}" expired at ${peer.expires}`);
-  const message = signedMessage(def.name, peer.name, peer.address, peer.inviteKey, redemption.publicKey);
-  const signature = unb64(redemption.signature, 'redemption signature');
-  let valid = false;
-  try {
-    valid =
-      signature.length === 64 &&
-      sodium.crypto_sign_verify_detached(signature, message, unb64(peer.inviteKey, 'inviteKey'));
-  } catch {
-    valid = false;
-  }
-  if (!valid)
-    throw new InvitationError(
-      path,
-      `the redemption for "${peer.name}" is not signed by its invitation's key (tampered or forged)`,
-    );
-  const externalPeers = peers.map((p, i) => (i === index ? { ...p, publicKey: redemption.publicKey } : p));
+  return index;
+}
+
+/** `def` with the given peers' permanent keys recorded, as ONE new revision (validated). */
+function withPeerKeys(def: NetworkDefinition, keys: ReadonlyMap<number, string>): NetworkDefinition {
+  const externalPeers = (def.externalPeers ?? []).map((p, i) => {
+    const publicKey = keys.get(i);
+    return publicKey === undefined ? p : { ...p, publicKey };
+  });
   return assertNetworkDefinition({
     ...def,
     revision: def.revision + 1,
     externalPeers,
   } as unknown as NetworkDefinitionDocument);
+}
+
+/**
+ * Admin side: the definition with the reported permanent key recorded (revision + 1), or the
+ * InvitationError saying why not (nothing changed).
+ */
+export function acceptRedemption(def: NetworkDefinition, text: string): NetworkDefinition {
+  const redemption = parseRedemption(text);
+  return withPeerKeys(def, new Map([[redeemedPeerIndex(def, redemption), redemption.publicKey]]));
+}
+
+/** A redemption as a node reported it (its status key in the store): `node` claims to be the via NR. */
+export interface ReportedRedemption {
+  readonly node: string;
+  readonly redemption: Redemption;
+}
+
+export interface RedemptionFold {
+  /** The definition with every accepted key (revision + 1), or `def` itself when none was. */
+  readonly def: NetworkDefinition;
+  readonly accepted: readonly ReportedRedemption[];
+  /** Already in `def` (the same invitation and key): nothing to do. */
+  readonly recorded: readonly ReportedRedemption[];
+  readonly refused: readonly (ReportedRedemption & { readonly reason: string })[];
+}
+
+/**
+ * Folds every report into `def` as one revision: each is accepted or refused on its own (the
+ * refusals of acceptRedemption, and a report from a node that is not the peer's via NR), so one
+ * bad report does not hold back the others.
+ */
+export function foldRedemptions(def: NetworkDefinition, reports: readonly ReportedRedemption[]): RedemptionFold {
+  const keys = new Map<number, string>();
+  const accepted: ReportedRedemption[] = [];
+  const recorded: ReportedRedemption[] = [];
+  const refused: (ReportedRedemption & { reason: string })[] = [];
+  const peers = def.externalPeers ?? [];
+  for (const report of reports) {
+    const { node, redemption } = report;
+    const peer = peers.find((p) => p.name === redemption.name);
+    if (peer?.inviteKey === redemption.inviteKey && peer.publicKey === redemption.publicKey) {
+      recorded.push(report);
+      continue;
+    }
+    try {
+      const index = redeemedPeerIndex(def, redemption);
+      if (peers[index]?.via !== node)
+        throw new InvitationError(
+          `/externalPeers/${index}`,
+          `reported by "${node}", not by "${peers[index]?.via}", the invitation's via NR`,
+        );
+      const taken = keys.get(index);
+      if (taken === redemption.publicKey) {
+        recorded.push(report); // the same report twice
+        continue;
+      }
+      if (taken !== undefined)
+        throw new InvitationError(
+          `/externalPeers/${index}`,
+          `the invitation for "${redemption.name}" was already redeemed (an invitation is good for one redemption)`,
+        );
+      keys.set(index, redemption.publicKey);
+      accepted.push(report);
+    } catch (error) {
+      if (!(error instanceof InvitationError)) throw error;
+      refused.push({ ...report, reason: error.message });
+    }
+  }
+  return { def: keys.size === 0 ? def : withPeerKeys(def, keys), accepted, recorded, refused };
 }
 
 /**
@@ -260,6 +308,8 @@ export function revokeExternalPeer(def: NetworkDefinition, name: string): Networ
 
 /** A wg-quick configuration for the peer (holds its private key: write it 0600). */
 export function wgQuickConfig(invitation: Invitation, keyPair: KeyPair): string {
+  // The via NR's WireGuard address is not in AllowedIPs: the enrolment endpoint was the only
+  // reason to reach it, and it is done.
   return [
     '[Interface]',
     `PrivateKey = ${keyPair.privateKey.revealBase64()}`,

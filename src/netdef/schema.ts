@@ -15,6 +15,8 @@ export const NODE_ID_PATTERN = '^[a-z0-9-]{1,32}$';
 export const NETWORK_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
 export const MAX_RESOURCES = 65536;
 export const MAX_ENDPOINTS = 16;
+/** The most aggregators a network may name (each one is a peer of every hidden NR). */
+export const MAX_AGGREGATORS = 8;
 
 const NodeId = Type.String({
   pattern: NODE_ID_PATTERN,
@@ -53,14 +55,23 @@ export const SignatureSchema = Type.Object(
   { additionalProperties: false, title: 'signature' },
 );
 
-/** Admin keys the nodes add to / remove from their trusted set once this revision is verified. */
-export const TrustUpdateSchema = Type.Object(
+/**
+ * One change of the admin keys nodes trust (trust-log.ts): numbered, and signed by a key trusted
+ * once the changes before it are applied. A definition carries every change still needed (its
+ * trust log, oldest first), so a node that skipped revisions catches up from the latest one.
+ */
+export const TrustChangeSchema = Type.Object(
   {
+    seq: Type.Integer({ minimum: 1, maximum: 1_000_000, description: "the change's number: 1, 2, 3… without gaps" }),
     add: Type.Array(AdminKey, { maxItems: 16 }),
     remove: Type.Array(AdminKey, { maxItems: 16 }),
+    signature: SignatureSchema,
   },
-  { additionalProperties: false, title: 'trust update' },
+  { additionalProperties: false, title: 'trust change' },
 );
+
+/** The definition's trust log: consecutive changes, oldest first. */
+export const TrustLogSchema = Type.Array(TrustChangeSchema, { maxItems: 64, title: 'trust log' });
 
 /** The pinned fields of an NR: a node's peers refuse a change of them without a record naming it. */
 export const PINNED_FIELDS = ['wgPublicKey', 'subnet'] as const;
@@ -94,6 +105,9 @@ const Endpoint = (description: string) => Type.String({ minLength: 1, maxLength:
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535, title: 'port', description: 'UDP port 1-65535' });
 
+/** Days after which `zmesh net rotate-due` gives an NR a new key pair (optional scheduled rotation). */
+export const RotateAfter = Type.Integer({ minimum: 1, maximum: 3650, title: 'rotate after', description: 'days' });
+
 export const ResourceSchema = Type.Object(
   {
     node: NodeId,
@@ -106,6 +120,13 @@ export const ResourceSchema = Type.Object(
     }),
     hidden: Type.Boolean({ description: 'behind NAT: peers only with the aggregator' }),
     identityKey: PublicKeyText,
+    keyCreatedAt: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$',
+        title: 'key creation time',
+        description: 'when the tool made wgPublicKey (UTC, ISO 8601): what rotateAfter counts from',
+      }),
+    ),
   },
   { additionalProperties: false, title: 'network resource' },
 );
@@ -172,8 +193,9 @@ export const MAX_EXTERNAL_PEERS = 4096;
 
 /**
  * A peer outside every NR (a laptop) that one public NR, `via`, peers with and routes for. It is
- * invited (inviteKey: the Ed25519 public key whose secret only the invitation holds) and becomes
- * a WireGuard peer once redeemed (publicKey: the key the peer generated itself).
+ * invited (inviteKey: the public half of a temporary WireGuard key whose private half only the
+ * invitation holds; the via NR lets it reach only its enrolment endpoint) and becomes a full
+ * WireGuard peer once redeemed (publicKey: the key the peer generated itself).
  */
 export const ExternalPeerSchema = Type.Object(
   {
@@ -233,13 +255,21 @@ export const NetworkDefinitionSchema = Type.Object(
     ipRange: Ipv4Cidr('an IPv4 range /8 to /24, such as 10.1.0.0/16'),
     resources: Type.Array(ResourceSchema, { maxItems: MAX_RESOURCES }),
     aggregator: Type.Optional(NodeId),
+    aggregators: Type.Optional(
+      Type.Array(NodeId, {
+        minItems: 1,
+        maxItems: MAX_AGGREGATORS,
+        description: 'public NRs that relay for hidden NRs, in preference order (failover goes down the list)',
+      }),
+    ),
     exit: Type.Optional(NodeId),
     groups: Type.Optional(Type.Array(GroupSchema, { maxItems: MAX_GROUPS })),
     associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
     externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
     services: Type.Optional(Type.Array(ServiceSchema, { maxItems: MAX_SERVICES })),
+    rotateAfter: Type.Optional(RotateAfter),
     identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: MAX_RESOURCES })),
-    trust: Type.Optional(TrustUpdateSchema),
+    trust: Type.Optional(TrustLogSchema),
     signature: Type.Optional(SignatureSchema),
   },
   {
@@ -268,7 +298,7 @@ declare const validatedBrand: unique symbol;
 export type NetworkDefinitionDocument = Static<typeof NetworkDefinitionSchema>;
 export type ResourceDocument = Static<typeof ResourceSchema>;
 export type SignatureDocument = Static<typeof SignatureSchema>;
-export type TrustUpdate = Static<typeof TrustUpdateSchema>;
+export type TrustChange = Static<typeof TrustChangeSchema>;
 export type IdentityChange = Static<typeof IdentityChangeSchema>;
 export type Service = Static<typeof ServiceSchema>;
 export type NodeRecordDocument = Static<typeof NodeRecordSchema>;

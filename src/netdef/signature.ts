@@ -6,7 +6,7 @@
  * What is signed: the bytes `zmesh-definition-v1\n` followed by the canonical encoding
  * (canonical.ts: keys sorted, no whitespace) of the definition without its `signature` field and
  * with `resources` sorted by node id — the NRs are a set keyed by node, and the store keeps them
- * in its own order. Everything else, the trust update included, is covered. The signature names
+ * in its own order. Everything else, the trust log included, is covered. The signature names
  * its key (`signature.key`), so a node tells "untrusted signer" from "bad signature".
  *
  * `await ready()` (keys.ts) before any call.
@@ -78,8 +78,21 @@ export class AdminKey extends Redacted {
 /** What signing needs of a definition (a validated one or a document). */
 export interface Signable {
   readonly signature?: SignatureDocument | undefined;
-  readonly trust?: Readonly<{ readonly add: readonly string[]; readonly remove: readonly string[] }> | undefined;
   readonly resources: readonly { readonly node: string }[];
+}
+
+/** `bytes` signed by `key`, as a signature naming its key. */
+export function signBytes(bytes: Uint8Array, key: AdminKey): SignatureDocument {
+  return { key: key.publicKey(), value: b64(key.sign(bytes)) };
+}
+
+/** Whether `signature` is its key's valid signature of `bytes` (a malformed one is not). */
+export function signatureMatches(bytes: Uint8Array, signature: SignatureDocument): boolean {
+  try {
+    return sodium.crypto_sign_verify_detached(unb64(signature.value), bytes, unb64(signature.key));
+  } catch {
+    return false;
+  }
 }
 
 /** The exact bytes a signature covers (see the top comment). */
@@ -92,8 +105,7 @@ export function signedBytes(def: Signable): Uint8Array {
 /** `def` signed by `key`: any previous signature is replaced. */
 export function signDefinition<T extends Signable>(def: T, key: AdminKey): T {
   const { signature: _old, ...rest } = def;
-  const signature: SignatureDocument = { key: key.publicKey(), value: b64(key.sign(signedBytes(rest as Signable))) };
-  return { ...rest, signature } as T;
+  return { ...rest, signature: signBytes(signedBytes(rest as Signable), key) } as T;
 }
 
 /** `def` without a signature (what the tool writes when it has no admin key). */
@@ -128,27 +140,12 @@ export function verifyDefinition(def: Signable, trusted: readonly string[]): Sig
   if (!trusted.includes(signature.key)) {
     return { ok: false, reason: `signed by admin key ${keyLabel(signature.key)}, which this node does not trust` };
   }
-  let valid = false;
-  try {
-    valid = sodium.crypto_sign_verify_detached(unb64(signature.value), signedBytes(def), unb64(signature.key));
-  } catch {
-    valid = false;
-  }
-  if (!valid)
+  if (!signatureMatches(signedBytes(def), signature))
     return {
       ok: false,
       reason: `the signature by admin key ${keyLabel(signature.key)} does not match the definition (altered after signing?)`,
     };
   return { ok: true, signer: signature.key };
-}
-
-/** The trusted set after a verified definition's trust update (order kept, no duplicates). */
-export function trustAfter(trusted: readonly string[], def: Signable): string[] {
-  const update = def.trust;
-  if (update === undefined) return [...trusted];
-  const next = trusted.filter((k) => !update.remove.includes(k));
-  for (const key of update.add) if (!next.includes(key) && !update.remove.includes(key)) next.push(key);
-  return next;
 }
 
 /** Checks an admin public key given as text (an option or a trust file line). */

@@ -32,6 +32,7 @@ function messageOf(error: ValueError): string {
     minimum?: number;
     maximum?: number;
     maxItems?: number;
+    minItems?: number;
     maxLength?: number;
     minLength?: number;
     const?: unknown;
@@ -46,6 +47,8 @@ function messageOf(error: ValueError): string {
       return `expected an object, got ${describeType(error.value)}`;
     case ValueErrorType.Array:
       return `expected an array, got ${describeType(error.value)}`;
+    case ValueErrorType.ArrayMinItems:
+      return `too few entries (at least ${schema.minItems})`;
     case ValueErrorType.ArrayMaxItems:
       return `too many entries (at most ${schema.maxItems})`;
     case ValueErrorType.String:

@@ -14,9 +14,11 @@ import {
   wgAddressNumberOf,
 } from './addressing.js';
 import { accessIssues } from './access.js';
+import { aggregatorIssues } from './aggregators.js';
 import { parseEndpoint } from './endpoint.js';
 import { externalPeerIssues } from './external-peers.js';
 import { serviceIssues } from './services.js';
+import { trustLogIssue } from './trust-log.js';
 import type { ValidationIssue } from './errors.js';
 import {
   type Cidr,
@@ -132,36 +134,8 @@ function checkSubnet(
   return subnet;
 }
 
-function listNames(names: readonly string[]): string {
-  const shown = names.slice(0, 5).join(', ');
-  return names.length > 5 ? `${shown}, ...` : shown;
-}
-
 function checkRoles(def: NetworkDefinitionDocument, byNode: Map<string, ResourceDocument>, issues: Issues): void {
-  const hidden = def.resources.filter((resource) => resource.hidden).map((resource) => resource.node);
-  if (def.aggregator === undefined) {
-    if (hidden.length > 0) {
-      issues.push({
-        path: '/aggregator',
-        message: `required while NRs are hidden (${listNames(hidden)}): hidden NRs need a public aggregator`,
-      });
-    }
-  } else {
-    const aggregator = byNode.get(def.aggregator);
-    if (!aggregator) {
-      issues.push({ path: '/aggregator', message: `aggregator "${def.aggregator}" is not a member of the network` });
-    } else if (aggregator.hidden) {
-      issues.push({
-        path: '/aggregator',
-        message: `aggregator "${def.aggregator}" is hidden: an aggregator must be a public NR`,
-      });
-    } else if (aggregator.endpoints.length === 0) {
-      issues.push({
-        path: '/aggregator',
-        message: `aggregator "${def.aggregator}" has no endpoint: hidden NRs could not dial it`,
-      });
-    }
-  }
+  issues.push(...aggregatorIssues(def, byNode));
   if (def.exit !== undefined) {
     const exit = byNode.get(def.exit);
     if (!exit) {
@@ -268,6 +242,8 @@ export function semanticIssuesOfDefinition(def: NetworkDefinitionDocument): Vali
   issues.push(...accessIssues(def, range));
   issues.push(...externalPeerIssues(def, range));
   issues.push(...serviceIssues(def, range));
+  const trustLog = trustLogIssue(def.trust ?? []);
+  if (trustLog !== null) issues.push({ path: '/trust', message: trustLog });
   return issues;
 }
 

@@ -1,7 +1,7 @@
 /**
  * `zmesh networkd`, put together: identity, store, task log, the WireGuard backend (`--wg`:
  * kernel WireGuard where the kernel has it, else wgd supervision for userspace), the data plane, the service, the first reconcile, the API socket and the
- * periodic reconcile. Stopping it (SIGTERM) stops the API and the timer only: the data plane
+ * periodic reconcile and the aggregator failover monitor. Stopping it (SIGTERM) stops the API and the timers only: the data plane
  * — namespaces, links, kernel devices or wgd and its devices — keeps forwarding until networkd comes back.
  *
  * Layout of the state dir D: identity.key, node.json (zmesh node init); D/networkd/ (0700):
@@ -9,7 +9,7 @@
  * is set, so simulated nodes on one machine do not share /var/run/wireguard).
  */
 import { join } from 'node:path';
-import { readTrustedKeys, writeTrustedKeys } from './trusted-keys.js';
+import { readTrustState, writeTrustState } from './trusted-keys.js';
 import { KernelWgError, wireguardFamilyAvailable } from '../nr/index.js';
 import { DEFAULT_UAPI_DIR } from '../wg/wgd/registry.js';
 import { Api } from './api.js';
@@ -20,8 +20,11 @@ import { loadNodeIdentity } from './identity.js';
 import { drainReleaseSpool, releaseSpoolDir } from './release-spool.js';
 import { parseNetworkName } from './requests.js';
 import { NetworkService, type WorkloadLinks } from './service.js';
+import { FailoverMonitor } from './failover-monitor.js';
 import type { ReconcileReport } from './views.js';
 import { Store } from './store.js';
+import { HttpEnrolmentEndpoints } from './enrolment-server.js';
+import { RedemptionLog } from './redemptions.js';
 import { TaskLog } from './task-log.js';
 import { WgdSupervisor, selfCommand } from './wgd-supervisor.js';
 import { type MetricsAddress, MetricsServer } from '../metrics/server.js';
@@ -145,6 +148,8 @@ export class Networkd {
   readonly firstReconcile: ReconcileReport;
   readonly wgBackend: WgBackendKind;
   readonly #observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null;
+  readonly #failover: FailoverMonitor;
+  readonly #enrolment: HttpEnrolmentEndpoints;
 
   private constructor(
     service: NetworkService,
@@ -155,8 +160,12 @@ export class Networkd {
     first: ReconcileReport,
     wgBackend: WgBackendKind,
     observability: { readonly server: MetricsServer; readonly sampler: MetricsSampler } | null,
+    enrolment: HttpEnrolmentEndpoints,
+    failover: FailoverMonitor,
   ) {
     this.#observability = observability;
+    this.#enrolment = enrolment;
+    this.#failover = failover;
     this.service = service;
     this.#api = api;
     this.socketPath = socketPath;
@@ -200,15 +209,22 @@ export class Networkd {
       log,
     });
     const metrics = options.metrics ? new NetworkdMetrics({ node: nodeId, backend }) : null;
-    const service = new NetworkService({
+    // The endpoints call the service, which opens and closes them as NRs gain and lose invitations.
+    const enrolment: HttpEnrolmentEndpoints = new HttpEnrolmentEndpoints(
+      (network, source, body) => service.redeem(network, source, body),
+      log,
+    );
+    const service: NetworkService = new NetworkService({
+      redemptions: RedemptionLog.open(join(dir, 'redemptions')),
+      enrolment,
       store,
       plane,
       resolver: new EndpointResolver(options.resolveHost ?? systemResolver()),
       nodeId,
       identity,
       trust: {
-        read: () => readTrustedKeys(options.stateDir),
-        write: (keys) => writeTrustedKeys(options.stateDir, keys),
+        read: () => readTrustState(options.stateDir),
+        write: (state) => writeTrustState(options.stateDir, state),
       },
       ...(options.workloadLinks ? { workloadLinks: options.workloadLinks } : {}),
       wgdPid: () => supervisor?.pid ?? null,
@@ -268,11 +284,29 @@ export class Networkd {
           log(`reconcile failed: ${error instanceof NetworkdError ? error.message : 'internal error'}`),
         );
     }, options.reconcileIntervalSeconds * 1000);
+    const failover = new FailoverMonitor({
+      service,
+      plane,
+      log,
+      ...(metrics ? { onSwitch: (network, to, reason) => metrics.observeAggregatorSwitch(network, to, reason) } : {}),
+    });
+    failover.start();
     const wgText = supervisor ? `userspace WireGuard, wgd pid ${supervisor.pid}` : 'kernel WireGuard';
     log(
       `node ${nodeId}: serving ${socketPath}; ${store.networks().length} network(s); first reconcile ${first.steps} step(s) in ${first.ms} ms; ${wgText}`,
     );
-    return new Networkd(service, api, socketPath, timer, supervisor, first, backend, observability);
+    return new Networkd(
+      service,
+      api,
+      socketPath,
+      timer,
+      supervisor,
+      first,
+      backend,
+      observability,
+      enrolment,
+      failover,
+    );
   }
 
   /** null with kernel WireGuard (no wgd). */
@@ -288,8 +322,10 @@ export class Networkd {
   /** Stops the API, the metrics and the periodic reconcile; the data plane and wgd keep running. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#failover.stop();
     await this.#observability?.sampler.stop();
     await this.#observability?.server.close();
     await this.#api.close();
+    await this.#enrolment.closeAll();
   }
 }

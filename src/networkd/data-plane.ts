@@ -14,6 +14,8 @@ export interface NrSpec {
   readonly publicAddress: string;
   /** The unsealed WireGuard private key: goes to the backend only, never stored or logged. */
   readonly privateKey: PrivateKey;
+  /** Each attached workload's id → its address: where the NR routes the services named for it. */
+  readonly workloadAddresses: ReadonlyMap<string, string>;
 }
 
 export interface PeerStatus {

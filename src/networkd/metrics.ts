@@ -58,6 +58,7 @@ export class NetworkdMetrics {
   readonly #reconcileSteps: Counter<'kind'>;
   readonly #reconcileErrors: Counter<string>;
   readonly #reconciles: Counter<string>;
+  readonly #aggregatorSwitches: Counter<'network' | 'to' | 'reason'>;
 
   constructor(labels: { readonly node: string; readonly backend: string }) {
     const registry = this.registry;
@@ -200,6 +201,17 @@ export class NetworkdMetrics {
       help: 'Reconcile passes run',
       registers: [registry],
     });
+    this.#aggregatorSwitches = new Counter({
+      name: 'zmesh_aggregator_switches_total',
+      help: 'Switches of the aggregator this NR relays through, by network, new aggregator and reason (down, returned)',
+      labelNames: ['network', 'to', 'reason'],
+      registers: [registry],
+    });
+  }
+
+  /** The failover monitor moved a network's relayed prefixes to another aggregator. */
+  observeAggregatorSwitch(network: string, to: string, reason: 'down' | 'returned'): void {
+    this.#aggregatorSwitches.inc({ network, to, reason });
   }
 
   /** A pass ended: its duration, its steps by kind, its errors. */

@@ -83,6 +83,7 @@ export function createNrDataPlane(context: PlaneContext): DataPlane {
         const result = await resources.applyNr(spec.resource, {
           publicAddress: spec.publicAddress,
           privateKey: spec.privateKey,
+          workloadAddresses: spec.workloadAddresses,
         });
         return { steps: result.steps.length };
       }),
@@ -142,6 +143,9 @@ export function createNrDataPlane(context: PlaneContext): DataPlane {
         }
         return removed;
       }),
-    teardownAll: () => mapped(() => resources.teardownAll()),
+    teardownAll: () =>
+      mapped(async () => {
+        await resources.teardownAll();
+      }),
   };
 }

@@ -3,23 +3,38 @@
  * detach workloads, list and inspect with live status, and reconcile. Every change follows the
  * same order: validate everything first (bad input changes nothing), write the store, then act
  * on the kernel; a crash in between is repaired by the next reconcile. Changes and reconcile
- * passes run one at a time (SerialQueue), in arrival order.
+ * passes run one at a time (SerialQueue), in arrival order; within a pass, a few networks at once.
  */
-import { type WorkloadLinkSpec, allocatePublicAddress, readInterfaceMac, workloadLinkName } from '../nr/index.js';
 import {
+  type WorkloadLinkSpec,
+  allocatePublicAddress,
+  parseNetId,
+  readInterfaceMac,
+  wgDeviceName,
+  workloadLinkName,
+} from '../nr/index.js';
+import {
+  InvitationError,
   type NetworkDefinition,
   type NodeResource,
   type PrivateKey,
+  type Redemption,
   UnsealError,
+  decideEnrolment,
+  formatRedemption,
+  parseEnrolmentRequest,
+  withRedemptions,
   netIdOf,
   openResourceKey,
   parseNetworkDefinition,
+  type TrustState,
+  checkTrustedDefinition,
+  peersWithCurrent,
   pinningIssues,
   resourceFor,
-  trustAfter,
-  verifyDefinition,
 } from '../netdef/index.js';
 import type { DataPlane, NrStatus } from './data-plane.js';
+import { type EnrolmentAnswer, type EnrolmentEndpoints, refusal } from './enrolment-server.js';
 import type { EndpointResolver } from './endpoint-resolver.js';
 import { NetworkdError, asNetworkdError, conflict, invalid, notFound } from './errors.js';
 import { type AttachRequest, type GcRequest, type NetworkName, parseWorkloadId } from './requests.js';
@@ -31,6 +46,7 @@ import type {
   AttachResult,
   DeleteResult,
   DetachResult,
+  FailoverView,
   GcResult,
   NetworkView,
   ReconcileReport,
@@ -48,6 +64,13 @@ import {
   sameNamespace,
   tryNetnsIdentity,
 } from './workload-namespace.js';
+
+/**
+ * Networks a reconcile pass applies at once. Their NRs share nothing but ndmz (made before) and
+ * wgd, so they overlap; bounded, so a node's first start with many networks keeps the kernel, wgd
+ * and nft work queued rather than all at once. `npm run bench:nr -- --in-flight N` measures it.
+ */
+const RECONCILE_IN_FLIGHT = 4;
 
 /** The kernel side of workloads (workload-link.ts); replaceable so the wiring stays in one place. */
 export interface WorkloadLinks {
@@ -76,13 +99,51 @@ export interface ServiceOptions {
   readonly onReconcile?: (report: ReconcileReport) => void;
   /** The admin keys this node trusts (read on every definition) and where a trust update goes. */
   readonly trust: TrustedKeys;
+  /** Where accepted redemptions are recorded durably (redemptions.ts); default: memory (tests only). */
+  readonly redemptions?: RedemptionRecords;
+  /** The enrolment listeners of the NRs this node is a via NR for (none: invitations cannot be redeemed here). */
+  readonly enrolment?: EnrolmentEndpoints;
+  /** The clock of invitation expiry (tests). */
+  readonly now?: () => Date;
 }
 
-/** The node's trusted admin keys (src/common/trusted-keys.ts on a real node). */
-export interface TrustedKeys {
-  read(): Promise<readonly string[]>;
-  write(keys: readonly string[]): Promise<void>;
+/** The durable record of accepted redemptions (RedemptionLog on a real node). */
+export interface RedemptionRecords {
+  of(network: string): readonly Redemption[];
+  add(redemption: Redemption): Promise<void>;
+  forget(network: string): Promise<void>;
 }
+
+function memoryRedemptions(): RedemptionRecords {
+  const byNetwork = new Map<string, Redemption[]>();
+  return {
+    of: (network) => byNetwork.get(network) ?? [],
+    add: async (r) => void byNetwork.set(r.network, [...(byNetwork.get(r.network) ?? []), r]),
+    forget: async (network) => void byNetwork.delete(network),
+  };
+}
+
+/** The node's trust: its admin keys and how far it followed the trust log (trusted-keys.ts on a real node). */
+export interface TrustedKeys {
+  read(): Promise<TrustState>;
+  write(state: TrustState): Promise<void>;
+}
+
+/** Which aggregator a network's NR uses now, and the switches that led there (newest last, bounded). */
+export interface AggregatorChoice {
+  readonly current: string;
+  readonly up: Readonly<Record<string, boolean>>;
+  readonly switches: readonly AggregatorSwitchRecord[];
+}
+
+export interface AggregatorSwitchRecord {
+  readonly from: string;
+  readonly to: string;
+  readonly reason: 'down' | 'returned';
+  readonly at: string;
+}
+
+const MAX_SWITCH_RECORDS = 20;
 
 export class NetworkService {
   readonly #store: Store;
@@ -97,7 +158,12 @@ export class NetworkService {
   readonly #trust: TrustedKeys;
   readonly #readMac: (netns: string, ifname: string) => Promise<string | null>;
   readonly #onReconcile: (report: ReconcileReport) => void;
+  readonly #redemptions: RedemptionRecords;
+  readonly #enrolment: EnrolmentEndpoints | null;
+  readonly #now: () => Date;
   readonly #queue = new SerialQueue();
+  /** Per network: the aggregator the data path uses now and the switches so far (failover-monitor.ts decides). */
+  readonly #failover = new Map<string, AggregatorChoice>();
   #reconcileQueued: Promise<ReconcileReport> | null = null;
   #lastReconcile: ReconcileReport | null = null;
 
@@ -114,6 +180,9 @@ export class NetworkService {
     this.#trust = options.trust;
     this.#readMac = options.readMac ?? readInterfaceMac;
     this.#onReconcile = options.onReconcile ?? (() => {});
+    this.#redemptions = options.redemptions ?? memoryRedemptions();
+    this.#enrolment = options.enrolment ?? null;
+    this.#now = options.now ?? (() => new Date());
   }
 
   get lastReconcile(): ReconcileReport | null {
@@ -141,10 +210,10 @@ export class NetworkService {
       });
     return this.#queue.run(async () => {
       const started = performance.now();
-      // In the queue: a trust update of an earlier definition counts for this one.
+      // In the queue: a trust change of an earlier definition counts for this one.
       const trusted = await this.#trust.read();
-      const check = verifyDefinition(definition, trusted);
-      if (!check.ok) throw invalid('/signature', `refused: ${check.reason}`, { network: name });
+      const check = checkTrustedDefinition(trusted, definition);
+      if (!check.ok) throw invalid(check.field, `refused: ${check.reason}`, { network: name });
       const index = definition.resources.findIndex((r) => r.node === this.#nodeId);
       const own = definition.resources[index];
       if (own === undefined) {
@@ -183,11 +252,20 @@ export class NetworkService {
         };
         await this.#store.putNetwork(network);
         this.#log(`network ${name}: stored revision ${definition.revision}`);
-        if (definition.trust !== undefined) await this.#updateTrust(trusted, definition);
+        await this.#updateTrust(trusted, check.state, definition);
       } else {
         network = stored;
       }
-      const steps = await this.#applyOne(network);
+      let steps = await this.#applyOne(network);
+      // A new revision's workloads within the apply, not at the reconcile after it: a service that
+      // moved here answers (its workload holds the address), one that moved away leaves its old one.
+      if (decision.kind === 'apply') {
+        try {
+          steps += (await this.#syncWorkloads(network)).steps;
+        } catch (error) {
+          this.#log(`network ${name}: workloads not brought up to date: ${asNetworkdError(error).message}`);
+        }
+      }
       const ms = Math.round((performance.now() - started) * 10) / 10;
       this.#log(`network ${name}: applied revision ${definition.revision} in ${steps} step(s), ${ms} ms`);
       this.scheduleReconcile();
@@ -195,13 +273,12 @@ export class NetworkService {
     });
   }
 
-  /** A verified definition's trust update: the node's trusted set changes for every later one. */
-  async #updateTrust(trusted: readonly string[], definition: NetworkDefinition): Promise<void> {
-    const next = trustAfter(trusted, definition);
-    if (next.length === trusted.length && next.every((k, i) => k === trusted[i])) return;
+  /** A stored definition's trust changes: the node's trust changes for every later definition. */
+  async #updateTrust(trusted: TrustState, next: TrustState, definition: NetworkDefinition): Promise<void> {
+    if (next.through === trusted.through && next.keys.join() === trusted.keys.join()) return;
     await this.#trust.write(next);
     this.#log(
-      `trusted admin keys: ${next.length} (trust update of network ${definition.name} revision ${definition.revision})`,
+      `trusted admin keys: ${next.keys.length}, trust log followed to change #${next.through} (network ${definition.name} revision ${definition.revision})`,
     );
   }
 
@@ -212,6 +289,8 @@ export class NetworkService {
       if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
       const workloads = Object.values(this.#store.workloads(name).workloads);
       await this.#store.removeNetwork(name);
+      await this.#enrolment?.close(name);
+      await this.#redemptions.forget(name);
       const nrNetns = this.#plane.nrNetnsPath(stored.netId);
       for (const workload of workloads) await this.#links.detach(nrNetns, workload.link);
       this.#retainWorkloadNamespaces();
@@ -230,6 +309,50 @@ export class NetworkService {
     const stored = this.#store.network(name);
     if (!stored) throw notFound(`network "${name}" is not applied on this node`, { network: name });
     return this.#describe(stored);
+  }
+
+  // ---------------------------------------------------------------- invitations
+
+  /**
+   * POST /v1/redeem on `name`'s enrolment endpoint, from `source` (the connection's address, which
+   * WireGuard ties to the invitation's temporary key). Accepted: recorded durably, answered, and
+   * only then is the NR switched to the permanent key (the answer still leaves through the
+   * temporary key's entry). Refused: nothing changes.
+   */
+  redeem(name: string, source: string, body: unknown): Promise<EnrolmentAnswer> {
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      if (!network) return refusal(404, 'ENOINVITE', `network "${name}" is not applied on this node`);
+      let request: ReturnType<typeof parseEnrolmentRequest>;
+      try {
+        request = parseEnrolmentRequest(body);
+      } catch (error) {
+        if (error instanceof InvitationError) return refusal(400, 'EINVAL', `${error.path}: ${error.message}`);
+        throw error;
+      }
+      const def = withRedemptions(network.definition, this.#nodeId, this.#redemptions.of(name));
+      const decision = decideEnrolment(def, this.#nodeId, source, request, this.#now());
+      if (!decision.ok) {
+        this.#log(`network ${name}: redemption from ${source} refused: ${decision.refusal.message}`);
+        return refusal(decision.refusal.status, decision.refusal.code, decision.refusal.message);
+      }
+      const { redemption } = decision;
+      await this.#redemptions.add(redemption);
+      this.#log(`network ${name}: external peer "${redemption.name}" redeemed its invitation (${source})`);
+      const peer = { name: redemption.name, address: source, redeemedAt: redemption.redeemedAt };
+      return {
+        status: 200,
+        body: { redeemed: peer },
+        afterSent: () => {
+          this.#queue
+            .run(async () => {
+              const current = this.#store.network(name);
+              if (current) await this.#applyOne(current);
+            })
+            .catch((error) => this.#log(`network ${name}: applying the redemption: ${asNetworkdError(error).message}`));
+        },
+      };
+    });
   }
 
   // ---------------------------------------------------------------- workloads
@@ -321,6 +444,7 @@ export class NetworkService {
       this.#log(
         `network ${name}: workload ${record.workload} attached as ${ip} (${link} ↔ ${record.ifname} in ${record.netns})`,
       );
+      if (servesAny(resource, [record.workload])) await this.#applyOne(network);
       return await this.#attachResult(resource, record);
     });
   }
@@ -339,6 +463,8 @@ export class NetworkService {
       await this.#store.putWorkloads({ ...state, workloads: rest });
       await this.#links.detach(this.#plane.nrNetnsPath(network.netId), record.link);
       this.#retainWorkloadNamespaces();
+      // Its services' routes go with it: its address is free for the next attach.
+      if (servesAny(this.#resourceOf(network), [workload])) await this.#applyOne(network);
       this.#log(`network ${name}: workload ${workload} detached, ${record.ip} free`);
       return { workload, ip: record.ip, detached: true };
     });
@@ -375,6 +501,7 @@ export class NetworkService {
         }
       }
       this.#retainWorkloadNamespaces();
+      if (servesAny(this.#resourceOf(network), released)) await this.#applyOne(network);
       return { released, kept, errors };
     });
   }
@@ -406,22 +533,38 @@ export class NetworkService {
     const networks = this.#store.networks();
     // Many NRs (a node's first start) take a while: a progress line every 2 s of a long pass.
     let progressAt = performance.now() + 2_000;
-    for (const [index, network] of networks.entries()) {
-      if (performance.now() >= progressAt) {
-        progressAt = performance.now() + 2_000;
-        this.#log(`reconcile: ${index} of ${networks.length} network(s) done, ${steps} step(s) so far`);
-      }
-      try {
-        steps += await this.#applyOne(network);
-        const result = await this.#reconcileWorkloads(network);
-        reattached += result.reattached;
-        forgotten.push(...result.forgotten);
-      } catch (error) {
-        const e = asNetworkdError(error);
-        errors.push(`${network.name}: ${e.message}`);
-        this.#log(`reconcile: network ${network.name}: ${e.message}`);
-      }
-    }
+    let done = 0;
+    // Networks are independent (one NR each, one store file each), so several are applied at once:
+    // one's kernel, nft and wgd round trips overlap another's. Errors stay in the networks' order.
+    const failures: Array<string | null> = networks.map(() => null);
+    const forgottenOf: string[][] = networks.map(() => []);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(RECONCILE_IN_FLIGHT, networks.length) }, async () => {
+        while (next < networks.length) {
+          const index = next++;
+          const network = networks[index]!;
+          if (performance.now() >= progressAt) {
+            progressAt = performance.now() + 2_000;
+            this.#log(`reconcile: ${done} of ${networks.length} network(s) done, ${steps} step(s) so far`);
+          }
+          try {
+            steps += await this.#applyOne(network);
+            const result = await this.#syncWorkloads(network);
+            steps += result.steps;
+            reattached += result.reattached;
+            forgottenOf[index] = result.forgotten;
+          } catch (error) {
+            const e = asNetworkdError(error);
+            failures[index] = `${network.name}: ${e.message}`;
+            this.#log(`reconcile: network ${network.name}: ${e.message}`);
+          }
+          done++;
+        }
+      }),
+    );
+    errors.push(...failures.filter((failure) => failure !== null));
+    forgotten.push(...forgottenOf.flat());
     const wanted = this.#wantedNetIds();
     const removedNrs: string[] = [];
     for (const netId of await this.#plane.listNrs()) {
@@ -459,6 +602,16 @@ export class NetworkService {
     return report;
   }
 
+  /**
+   * The network's workloads re-checked (reconcileWorkloads), then the NR re-planned when one its
+   * services name was forgotten: a service's route never points at a released address.
+   */
+  async #syncWorkloads(network: StoredNetwork): Promise<{ steps: number; reattached: number; forgotten: string[] }> {
+    const result = await this.#reconcileWorkloads(network);
+    const steps = servesAny(this.#resourceOf(network), result.forgotten) ? await this.#applyOne(network) : 0;
+    return { steps, ...result };
+  }
+
   async #reconcileWorkloads(network: StoredNetwork): Promise<{ reattached: number; forgotten: string[] }> {
     const resource = this.#resourceOf(network);
     let state = this.#store.workloads(network.name);
@@ -488,6 +641,76 @@ export class NetworkService {
       this.#log(`reconcile: network ${network.name}: removed workload link ${link} (no stored workload)`);
     }
     return { reattached, forgotten };
+  }
+
+  // ---------------------------------------------------------------- failover
+
+  /** The networks with several aggregators, as the liveness monitor needs them (resource as derived). */
+  failoverTargets(): { network: string; netId: string; resource: NodeResource }[] {
+    return this.#store
+      .networks()
+      .map((network) => ({ network: network.name, netId: network.netId, resource: this.#resourceOf(network) }))
+      .filter((target) => target.resource.failover !== undefined);
+  }
+
+  failoverChoice(network: string): AggregatorChoice | undefined {
+    return this.#failover.get(network);
+  }
+
+  /**
+   * Records what liveness saw and, on a switch, moves the allowed IPs to the new current
+   * aggregator: the same apply as any change (plan → diff → apply), which here changes only peers'
+   * allowed IPs. Recorded first, so a reconcile running meanwhile applies the same choice.
+   */
+  chooseAggregator(
+    name: string,
+    current: string,
+    up: Readonly<Record<string, boolean>>,
+    change: { from: string; to: string; reason: 'down' | 'returned' } | null,
+  ): Promise<number> {
+    const before = this.#failover.get(name);
+    const switches = change
+      ? [...(before?.switches ?? []), { ...change, at: new Date().toISOString() }].slice(-MAX_SWITCH_RECORDS)
+      : (before?.switches ?? []);
+    this.#failover.set(name, { current, up, switches });
+    if (!change) return Promise.resolve(0);
+    this.#log(
+      `network ${name}: aggregator ${change.from} → ${change.to} (${change.reason === 'down' ? `${change.from} is down` : `${change.to} is back`})`,
+    );
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      return network ? this.#applyOne(network) : 0;
+    });
+  }
+
+  /**
+   * Re-dials an aggregator that is down for this (hidden) NR: its peer is removed and added again,
+   * which drops the stale session, so the re-added peer's keepalive starts a handshake at once —
+   * the aggregator, back from a restart, does not know where this NR is and cannot dial it.
+   */
+  redialAggregator(name: string, aggregator: string): Promise<void> {
+    return this.#queue.run(async () => {
+      const network = this.#store.network(name);
+      if (!network) return;
+      await this.#applyOne(network, aggregator);
+      await this.#applyOne(network);
+    });
+  }
+
+  #failoverView(name: string, resource: NodeResource): FailoverView {
+    const aggregators = [...(resource.failover?.aggregators ?? [])];
+    const choice = this.#failover.get(name);
+    return {
+      aggregators,
+      current: choice?.current ?? aggregators[0] ?? '',
+      up: { ...(choice?.up ?? {}) },
+      switches: (choice?.switches ?? []).map((s) => ({ ...s })),
+    };
+  }
+
+  /** Forgets the failover state of networks no longer stored. */
+  forgetFailover(keep: ReadonlySet<string>): void {
+    for (const name of this.#failover.keys()) if (!keep.has(name)) this.#failover.delete(name);
   }
 
   // ---------------------------------------------------------------- helpers
@@ -567,13 +790,22 @@ export class NetworkService {
     return new Set(this.#store.networks().map((n) => n.netId));
   }
 
+  /**
+   * This node's resource, with the redemptions it accepted that the admin has not signed yet, and
+   * its peers as the current aggregator wants them (the preferred one's until a switch).
+   */
   #resourceOf(network: StoredNetwork): NodeResource {
-    return resourceFor(network.definition, this.#nodeId);
+    const def = withRedemptions(network.definition, this.#nodeId, this.#redemptions.of(network.name));
+    const resource = resourceFor(def, this.#nodeId);
+    const choice = this.#failover.get(network.name);
+    if (resource.failover === undefined || choice === undefined) return resource;
+    return { ...resource, peers: peersWithCurrent(resource.peers, resource.failover, choice.current) };
   }
 
-  /** Resolves endpoints (keeping the last good addresses), then applies the NR. */
-  async #applyOne(network: StoredNetwork): Promise<number> {
-    const resource = this.#resourceOf(network);
+  /** Resolves endpoints (keeping the last good addresses), then applies the NR (without the peer `omit`, if given). */
+  async #applyOne(network: StoredNetwork, omit?: string): Promise<number> {
+    const full = this.#resourceOf(network);
+    const resource = omit === undefined ? full : { ...full, peers: full.peers.filter((p) => p.node !== omit) };
     const { endpoints, lastGood, changed } = await this.#resolver.resolveAll(
       resource.peers.map((p) => p.endpoint),
       network.resolved,
@@ -592,12 +824,30 @@ export class NetworkService {
       peers: resource.peers.map((peer, index) => ({ ...peer, endpoint: endpoints[index]?.endpoint ?? null })),
     };
     const privateKey = this.#privateKeyOf(network.definition);
+    const workloads = Object.values(this.#store.workloads(network.name).workloads);
     const { steps } = await this.#plane.applyNr({
       resource: numeric,
       publicAddress: network.publicAddress,
       privateKey,
+      workloadAddresses: new Map(workloads.map((w) => [w.workload, w.ip])),
     });
+    await this.#syncEnrolment(network, resource);
     return steps;
+  }
+
+  /** The enrolment endpoint listens while the NR has pending invitations, and only then. */
+  async #syncEnrolment(network: StoredNetwork, resource: NodeResource): Promise<void> {
+    if (!this.#enrolment) return;
+    if (!resource.enrolment || resource.enrolment.pending.length === 0) {
+      await this.#enrolment.close(network.name);
+      return;
+    }
+    await this.#enrolment.ensure(network.name, {
+      netnsPath: this.#plane.nrNetnsPath(network.netId),
+      device: wgDeviceName(parseNetId(network.netId)),
+      address: resource.wgAddress,
+      port: resource.enrolment.port,
+    });
   }
 
   #privateKeyOf(definition: NetworkDefinition): PrivateKey {
@@ -615,6 +865,9 @@ export class NetworkService {
       ip: workload.ip,
       gateway: resource.gateway,
       mtu: resource.mtu,
+      serviceAddresses: (resource.services ?? [])
+        .filter((s) => s.workload === workload.workload)
+        .map((s) => `${s.address}/32`),
     };
   }
 
@@ -676,7 +929,14 @@ export class NetworkService {
         containerId: w.owner.kind === 'cni' ? w.owner.containerId : null,
       })),
       forgottenWorkloads: [...workloads.forgotten],
+      redemptions: this.#redemptions.of(network.name).map(formatRedemption),
       ...(liveError === undefined ? {} : { liveError }),
+      ...(resource.failover === undefined ? {} : { failover: this.#failoverView(network.name, resource) }),
     };
   }
+}
+
+/** Whether a service of `resource` is named for one of `workloads` (its route depends on them). */
+function servesAny(resource: NodeResource, workloads: readonly string[]): boolean {
+  return (resource.services ?? []).some((s) => s.workload !== null && workloads.includes(s.workload));
 }

@@ -102,6 +102,26 @@ export const WorkloadView = closed({
 });
 export type WorkloadView = Static<typeof WorkloadView>;
 
+/** Aggregator failover of one network on this node (src/networkd/failover.ts). */
+export const FailoverView = closed({
+  /** Preference order, as the definition names them. */
+  aggregators: Type.Array(Type.String()),
+  /** The aggregator whose entry carries the relayed prefixes now. */
+  current: Type.String(),
+  /** Liveness as this NR sees it (the NR itself always up); empty before the first poll. */
+  up: Type.Record(Type.String(), Type.Boolean()),
+  /** Switches since networkd started, newest last (at most 20). */
+  switches: Type.Array(
+    closed({
+      from: Type.String(),
+      to: Type.String(),
+      reason: Type.Union([Type.Literal('down'), Type.Literal('returned')]),
+      at: Type.String(),
+    }),
+  ),
+});
+export type FailoverView = Static<typeof FailoverView>;
+
 /** GET /v1/networks/{name}: this node's part of a network, with the live state of its NR. */
 export const NetworkView = closed({
   network: Type.String(),
@@ -125,8 +145,12 @@ export const NetworkView = closed({
   listenPort: nullable(Type.Integer()),
   workloads: Type.Array(WorkloadView),
   forgottenWorkloads: Type.Array(closed({ workload: Type.String(), reason: Type.String(), at: Type.String() })),
+  /** Redemptions this node accepted as the via NR (`zmesh-redeem-v2.…`, no secret): for `zmesh net redeem`. */
+  redemptions: Type.Optional(Type.Array(Type.String())),
   /** Why the live state could not be read (the rest is the stored state). */
   liveError: Type.Optional(Type.String()),
+  /** With several aggregators: the one this NR uses now, which are up, and the switches so far. */
+  failover: Type.Optional(FailoverView),
 });
 export type NetworkView = Static<typeof NetworkView>;
 

@@ -52,16 +52,17 @@ export interface AccessChains {
 }
 
 /**
- * `gateway` is the NR's own address inside the range: the input chain keeps only the rules whose
- * destinations include it (the others can never match there), so it stays short at any scale.
+ * `own` are the NR's own addresses inside the range (its gateway, and the service addresses it
+ * holds on its bridge): the input chain keeps only the rules whose destinations include one of
+ * them (the others can never match there), so it stays short at any scale.
  */
-export function accessRules(policy: AccessPolicy, wgDevice: string, gateway: string): AccessChains {
-  const address = parseIpv4(gateway);
-  const towardsGateway = policy.rules.filter(
-    (rule) => address !== undefined && rule.to.some((cidr) => containsAddress(parseCidr(cidr) as Cidr, address)),
+export function accessRules(policy: AccessPolicy, wgDevice: string, own: readonly string[]): AccessChains {
+  const addresses = own.map(parseIpv4).filter((a): a is number => a !== undefined);
+  const towardsNr = policy.rules.filter((rule) =>
+    rule.to.some((cidr) => addresses.some((address) => containsAddress(parseCidr(cidr) as Cidr, address))),
   );
   return {
     forward: [[iifname(wgDevice, '!='), oifname(wgDevice, '!='), accept()], ...policyRules(policy)],
-    input: [[iifname(wgDevice, '!='), accept()], ...policyRules(policy, towardsGateway)],
+    input: [[iifname(wgDevice, '!='), accept()], ...policyRules(policy, towardsNr)],
   };
 }

@@ -56,6 +56,7 @@ export { describeStep, type Step, type StepKind } from './steps.js';
 export type * from './model.js';
 export type { NftTable, NftChain } from './nft.js';
 export { UserspaceWgBackend, statusFromView } from './wireguard/userspace/backend.js';
+export { minimalSetRequest } from './wireguard/userspace/set-request.js';
 export { KernelWgBackend, KernelWgError, wireguardFamilyAvailable } from './wireguard/kernel/index.js';
 export { readInterfaceMac } from './interface-mac.js';
 export type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerConfig, WgPeerStatus } from './wireguard/backend.js';
@@ -196,26 +197,34 @@ export class NetworkResources {
     const nr = namedNetns(nrNamespaceName(this.prefix, netId));
     const session = new KernelSession(this.hostNetns);
     try {
+      // The namespace goes first: its links (and the ndmz ends of its veths) are then the
+      // kernel's to delete, all in one batch when the namespace dies, where deleting each link
+      // costs an RCU barrier of its own. A userspace device comes after, so that wgd sees its
+      // namespace deleted and leaves the TUN link to that batch too. A kernel device goes before:
+      // its UDP port is freed only when its link is deleted, and a port held until the kernel
+      // gets round to the namespace would refuse the same network applied again meanwhile.
       const device: Step[] = devices.has(wgDeviceName(netId))
         ? [{ kind: 'remove-wg-device', name: wgDeviceName(netId) }]
         : [];
-      const links: Step[] = [];
-      // The NR's port in ndmz goes first, explicitly: deleting a namespace frees its links only
-      // when the kernel gets round to destroying it (asynchronously, later under load), and the
-      // caller is told the NR is gone. Deleting one end of the veth deletes both at once.
+      const deviceFirst = this.wg.kind === 'kernel';
+      const first: Step[] = [
+        ...(deviceFirst ? device : []),
+        ...(session.exists(nr) ? [{ kind: 'delete-namespace', netns: nr } as const] : []),
+      ];
+      const rest: Step[] = deviceFirst ? [] : [...device];
+      // The NR's port in ndmz is deleted explicitly: the namespace dies only when the kernel gets
+      // round to it (asynchronously, later under load), and the caller is told the NR is gone —
+      // its names free for reuse. Deleting one end of the veth deletes both at once.
       const ndmz = namedNetns(ndmzNamespaceName(this.prefix));
       if (!withNdmz && session.exists(ndmz) && linkIndex(session.path(ndmz), ndmzPortName(netId)) > 0) {
-        links.push({ kind: 'delete-link', netns: ndmz, name: ndmzPortName(netId) });
+        rest.push({ kind: 'delete-link', netns: ndmz, name: ndmzPortName(netId) });
       }
-      if (session.exists(nr)) links.push({ kind: 'delete-namespace', netns: nr });
       const inspected = performance.now();
       this.#wgConfigs.forget(wgDeviceName(netId));
-      // The device (a wgd round trip, or a kernel link) and the links are independent.
-      const [deviceTimings, linkTimings] = await Promise.all([
-        applySteps(device, session, this.wg, this.#memories),
-        applySteps(links, session, this.wg, this.#memories),
-      ]);
-      return report(started, inspected, [...deviceTimings, ...linkTimings]);
+      const firstTimings = await applySteps(first, session, this.wg, this.#memories);
+      // The device (a wgd round trip) and the port are independent.
+      const done = await Promise.all(rest.map((step) => applySteps([step], session, this.wg, this.#memories)));
+      return report(started, inspected, [...firstTimings, ...done.flat()]);
     } finally {
       session.close();
     }
@@ -268,24 +277,28 @@ export class NetworkResources {
   /**
    * Removes everything with this prefix: every NR (device, namespace), ndmz (with the host's veth
    * end) and the host's nft table. The host's ip_forward is left as it is (other software may rely
-   * on it). For tests and the demo; networkd removes single NRs.
+   * on it). For tests and the demo; networkd removes single NRs. The report lists the steps, timed.
    */
-  async teardownAll(): Promise<void> {
+  async teardownAll(): Promise<ApplyReport> {
+    const started = performance.now();
     const devices = new Set(await this.wg.listDevices());
     const nrs = this.listNrs();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(TEARDOWN_IN_FLIGHT, nrs.length) }, async () => {
-        while (next < nrs.length) await this.#removeNr(nrs[next++]!, devices, true);
-      }),
-    );
+    const inspected = performance.now();
     const session = new KernelSession(this.hostNetns);
     try {
+      const timings: StepTiming[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(TEARDOWN_IN_FLIGHT, nrs.length) }, async () => {
+          while (next < nrs.length) timings.push(...(await this.#removeNr(nrs[next++]!, devices, true)).steps);
+        }),
+      );
       const ndmz = namedNetns(ndmzNamespaceName(this.prefix));
       const steps: Step[] = [];
       if (session.exists(ndmz)) steps.push({ kind: 'delete-namespace', netns: ndmz });
       steps.push({ kind: 'delete-nft-table', netns: HOST_NETNS, family: 'inet', name: hostTableName(this.prefix) });
-      await applySteps(steps, session, this.wg, this.#memories);
+      timings.push(...(await applySteps(steps, session, this.wg, this.#memories)));
+      return report(started, inspected, timings);
     } finally {
       session.close();
       this.#watches.close();

@@ -44,6 +44,9 @@ import {
   wgDeviceName,
 } from './names.js';
 import { accessRules } from './access-rules.js';
+import { enrolmentRules } from './enrolment-rules.js';
+import type { NftStatement } from './nft.js';
+import { serviceRouting } from './service-routing.js';
 import { hostTable, ndmzBridgeTable, ndmzTable, nrTable } from './tables.js';
 import type { WgPeerConfig } from './wireguard/backend.js';
 
@@ -113,6 +116,8 @@ export interface NrContext {
   readonly publicAddress: string;
   /** The NR's WireGuard private key (netdef's openResourceKey). Opaque; never serialised or logged. */
   readonly privateKey: PrivateKey;
+  /** Each attached workload's id → its address: where the services named for it are routed. */
+  readonly workloadAddresses?: ReadonlyMap<string, string>;
 }
 
 /** The canonical text of a CIDR field of the resource, or EINVAL naming it. */
@@ -188,6 +193,8 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
   } else if (!seen.has(DEFAULT_ROUTE)) {
     routes.push({ destination: DEFAULT_ROUTE, gateway: null, link: wg });
   }
+  const services = serviceRouting(resource, ctx.workloadAddresses ?? new Map());
+  routes.push(...services.routes);
 
   const nr: NamespacePlan = {
     netns: nrNetns,
@@ -207,12 +214,16 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
     addresses: [
       { link: NR_UPLINK, cidr: `${publicAddress}/${PUBLIC_PREFIX_LENGTH}` },
       { link: NR_BRIDGE, cidr: `${gateway}/${subnet.split('/')[1]}` },
+      ...services.held,
       { link: wg, cidr: `${wgAddress}/${resource.wgAddressPrefix}` },
     ],
     routes,
     ownsRoutes: true,
-    sysctls: [IP_FORWARD],
-    nftTables: [nrTable(resource.access ? accessRules(resource.access, wg, gateway) : null)],
+    sysctls: [IP_FORWARD, ...services.sysctls],
+    // The NR's own addresses in the range: its gateway and the service addresses it holds.
+    nftTables: [
+      nrTable(nrRestrictions(resource, wg, [gateway, ...services.held.map((a) => a.cidr.split('/')[0]!)], wgAddress)),
+    ],
     ...(resource.access ? { cutDeniedFlows: resource.access } : {}),
   };
   const ndmzSlice: NamespacePlan = {
@@ -253,5 +264,21 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
       mtu: resource.mtu,
       config: { privateKey: ctx.privateKey, publicKey: resource.wgPublicKey, listenPort: resource.listenPort, peers },
     },
+  };
+}
+
+/** The NR table's restrictions after the diode: pending invitations first, then the access policy. */
+function nrRestrictions(
+  resource: NodeResource,
+  wg: string,
+  own: readonly string[],
+  wgAddress: string,
+): { forward: NftStatement[][]; input: NftStatement[][] } | null {
+  const enrolment = resource.enrolment ? enrolmentRules(resource.enrolment, wg, wgAddress) : null;
+  const access = resource.access ? accessRules(resource.access, wg, own) : null;
+  if (!enrolment && !access) return null;
+  return {
+    forward: [...(enrolment?.forward ?? []), ...(access?.forward ?? [])].map((rule) => [...rule]),
+    input: [...(enrolment?.input ?? []), ...(access?.input ?? [])].map((rule) => [...rule]),
   };
 }

@@ -39,6 +39,11 @@ export interface WorkloadLinkSpec {
   readonly ip: string;
   readonly gateway: string;
   readonly mtu: number;
+  /**
+   * The service addresses the workload holds besides `ip` ("a.b.c.d/32", netdef's services named
+   * for it): added at attach and at every re-check, removed when the service moved or went away.
+   */
+  readonly serviceAddresses: readonly string[];
 }
 
 /** `wl-` + the first 6 hex digits of SHA-256(workload id): the NR end of its veth. */
@@ -99,15 +104,18 @@ export function planWorkloadLink(spec: WorkloadLinkSpec, nr: NamespaceState, wor
     ...(nrEnd.up ? {} : { up: true }),
   };
   if (Object.keys(port).length > 0) steps.push({ kind: 'set-link', netns: nrNetns, name: spec.link, ...port });
-  const wanted = `${spec.ip}/24`;
+  // Exactly these IPv4 addresses: its own first, then its services' (a moved service's goes).
+  const wanted = [`${spec.ip}/24`, ...spec.serviceAddresses];
   const current = fresh
     ? []
     : workload.addresses.filter((a) => a.family === 4 && a.link === spec.ifname).map((a) => a.cidr);
   for (const other of current) {
-    if (other !== wanted) steps.push({ kind: 'remove-address', netns: workloadNetns, link: spec.ifname, cidr: other });
+    if (!wanted.includes(other))
+      steps.push({ kind: 'remove-address', netns: workloadNetns, link: spec.ifname, cidr: other });
   }
-  if (!current.includes(wanted))
-    steps.push({ kind: 'add-address', netns: workloadNetns, link: spec.ifname, cidr: wanted });
+  for (const cidr of wanted) {
+    if (!current.includes(cidr)) steps.push({ kind: 'add-address', netns: workloadNetns, link: spec.ifname, cidr });
+  }
   if (workloadEnd!.mtu !== spec.mtu || !workloadEnd!.up) {
     steps.push({ kind: 'set-link', netns: workloadNetns, name: spec.ifname, mtu: spec.mtu, up: true });
   }

@@ -12,10 +12,11 @@ import { invalid } from './errors.js';
 import { NetworkdHandler } from './networkd-handler.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, TaskQueue } from './queue.js';
 import { Spool } from './spool.js';
-import { readTrustedKeys } from '../networkd/trusted-keys.js';
+import { readTrustState } from '../networkd/trusted-keys.js';
 import { EtcdStore, parseStoreUrl, StoreEndpoints } from '../store/index.js';
 import type { HostResolver } from '../networkd/endpoint-resolver.js';
 import { StoreAgent } from './store-agent.js';
+import { networkdRedemptions } from './networkd-redemptions.js';
 import { type MetricsAddress, MetricsServer } from '../metrics/server.js';
 import { ProvisiondMetrics } from './metrics.js';
 
@@ -38,6 +39,8 @@ export interface ProvisiondOptions {
   readonly resolveHost?: HostResolver;
   /** How often the agent resolves the store's names again (default RESOLVE_EVERY_MS). */
   readonly resolveEveryMs?: number;
+  /** How often the agent reads networkd's redemptions while an invitation through the node is pending. */
+  readonly redemptionPollMs?: number;
   /** Serve Prometheus metrics there (off when absent). */
   readonly metrics?: { readonly address: MetricsAddress };
 }
@@ -61,6 +64,7 @@ export class Provisiond {
     socketPath: string,
     agent: StoreAgent | null,
     metrics: MetricsServer | null,
+    private readonly closeRedemptions: () => void,
   ) {
     this.metricsServer = metrics;
     this.#db = db;
@@ -94,6 +98,7 @@ export class Provisiond {
       ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}),
     });
     let agent: StoreAgent | null = null;
+    let redemptions: ReturnType<typeof networkdRedemptions> | null = null;
     let queue: TaskQueue | null = null;
     const metrics = options.metrics
       ? new ProvisiondMetrics(() => queue!.store.counts(), options.store ? () => agent : null)
@@ -132,13 +137,16 @@ export class Provisiond {
       const endpoints = new StoreEndpoints(location.endpoints, options.log, options.resolveHost);
       const store = new EtcdStore(location, { endpoints });
       const nodeStateDir = options.store.nodeStateDir;
+      redemptions = networkdRedemptions(options.networkdSocket);
       agent = new StoreAgent({
+        redemptions: redemptions.read,
+        ...(options.redemptionPollMs ? { redemptionPollMs: options.redemptionPollMs } : {}),
         store,
         nodeId: options.store.nodeId,
         db,
         queue,
         log: options.log,
-        trustedKeys: () => readTrustedKeys(nodeStateDir),
+        trustedKeys: () => readTrustState(nodeStateDir),
         ...(options.resolveEveryMs ? { resolveEveryMs: options.resolveEveryMs } : {}),
       });
       agent.start();
@@ -151,7 +159,7 @@ export class Provisiond {
       server = await MetricsServer.listen(metrics.registry, options.metrics.address, options.log);
       options.log(`metrics on port ${server.address.port}`);
     }
-    return new Provisiond(db, queue, api, handler, spool, socketPath, agent, server);
+    return new Provisiond(db, queue, api, handler, spool, socketPath, agent, server, () => redemptions?.close());
   }
 
   /** Stops taking tasks, lets attempts in flight be recorded (up to graceMs), closes the database. */
@@ -162,6 +170,7 @@ export class Provisiond {
     await this.#api.close();
     await this.queue.stop(graceMs);
     this.#handler.close();
+    this.closeRedemptions();
     this.#db.close();
   }
 }

@@ -2,7 +2,11 @@
  * The store agent, provisiond's I/O around StoreAgentCore: lists the store's networks, watches
  * them from the listed revision, turns the core's decisions into durable tasks (cursor and tasks
  * in one SQLite transaction), writes nodes/<id>/status/<network> when a task it enqueued ends,
- * and keeps nodes/<id>/alive on a ~10 s lease. When the store is unreachable nothing happens on
+ * and keeps nodes/<id>/alive on a ~10 s lease. The status carries the redemptions networkd accepted
+ * as a via NR (for `zmesh net redeem --store`): read after each apply and, while the network has
+ * an invitation through this node that is still pending, every few seconds — networkd has no
+ * event stream, a redemption is a rare human-paced event, and a local GET per such network costs
+ * nothing; polling stops once no invitation through this node is pending. When the store is unreachable nothing happens on
  * the node: the NRs keep forwarding, the agent retries with backoff and logs once per change.
  */
 
@@ -19,8 +23,9 @@ import {
   rangePrefix,
   statusKey,
 } from '../store/index.js';
-import type { NodeStatus } from '../store/values.js';
-import { type NetworkDefinition, trustAfter, verifyDefinition } from '../netdef/index.js';
+import type { NodeStatus, RedemptionReport } from '../store/values.js';
+import type { RedemptionSource } from './networkd-redemptions.js';
+import { type TrustState, checkTrustedDefinition } from '../netdef/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { Db } from './database.js';
 import {
@@ -39,6 +44,8 @@ import { FINAL_STATES } from './task-store.js';
 export const ALIVE_TTL_SECONDS = 10;
 export const STORE_SOURCE = 'store';
 export const DEFAULT_STORE_BACKOFF: BackoffPolicy = { baseMs: 200, maxMs: 10_000 };
+/** How often networkd's redemptions are read while an invitation through this node is pending. */
+export const REDEMPTION_POLL_MS = 5_000;
 /** Watch events arriving within this window are re-read together. */
 const BATCH_MS = 10;
 
@@ -51,8 +58,11 @@ export interface StoreAgentOptions {
   readonly backoff?: BackoffPolicy;
   /** How often the store's host names are resolved again while all is well (also on every re-list). */
   readonly resolveEveryMs?: number;
-  /** The admin keys this node trusts (the node state dir's trusted-admin-keys), read per batch. */
-  readonly trustedKeys: () => Promise<readonly string[]>;
+  /** What this node trusts (the node state dir's trusted-admin-keys), read per batch. */
+  readonly trustedKeys: () => Promise<TrustState>;
+  /** networkd's redemptions for a network (networkd-redemptions.ts); absent: none are reported. */
+  readonly redemptions?: RedemptionSource;
+  readonly redemptionPollMs?: number;
 }
 
 interface Awaited {
@@ -68,9 +78,7 @@ export class StoreAgent {
   readonly #state: StoreAgentState;
   readonly #log: (message: string) => void;
   readonly #core: StoreAgentCore;
-  readonly #trustedKeys: () => Promise<readonly string[]>;
-  /** The latest verified trust update per network, oldest first: networkd may not have applied them yet. */
-  readonly #trustUpdates = new Map<string, NetworkDefinition>();
+  readonly #trustedKeys: () => Promise<TrustState>;
   #watcher: Watcher | null = null;
   #watchGeneration = 0;
   #touched = new Set<string>();
@@ -88,6 +96,17 @@ export class StoreAgent {
   #flushingStatuses = false;
   /** The last status written per network (a confirmation that changes nothing is not rewritten). */
   readonly #written = new Map<string, NodeStatus>();
+  readonly #redemptionSource: RedemptionSource | null;
+  readonly #redemptionPollMs: number;
+  /** The redemptions last read from networkd per network: every status written carries them. */
+  readonly #redemptions = new Map<string, readonly RedemptionReport[]>();
+  /** Networks whose definition has an invitation through this node not yet redeemed: polled. */
+  readonly #pendingVia = new Set<string>();
+  #pollTimer: NodeJS.Timeout | null = null;
+  /** The redemption read in progress per network (reads of one network are serialised). */
+  readonly #refreshing = new Map<string, Promise<void>>();
+  /** The last failure to read networkd's redemptions (logged once per change). */
+  #redemptionError: string | null = null;
   #unsubscribe: (() => void) | null = null;
   #stopped = false;
   /** Serialises inputs: one is handled (and its actions performed) at a time. */
@@ -100,6 +119,8 @@ export class StoreAgent {
     this.#log = options.log;
     this.#resolveEveryMs = options.resolveEveryMs ?? RESOLVE_EVERY_MS;
     this.#trustedKeys = options.trustedKeys;
+    this.#redemptionSource = options.redemptions ?? null;
+    this.#redemptionPollMs = options.redemptionPollMs ?? REDEMPTION_POLL_MS;
     this.#state = new StoreAgentState(options.db);
     this.#core = new StoreAgentCore({
       nodeId: options.nodeId,
@@ -139,6 +160,64 @@ export class StoreAgent {
     this.#unsubscribe = this.#queue.onChange(() => this.#checkAwaited());
     this.#input({ kind: 'start' });
     this.#scheduleResolve();
+    this.#schedulePoll();
+  }
+
+  /** Reads networkd's redemptions of the networks with a pending invitation through this node. */
+  #schedulePoll(): void {
+    if (!this.#redemptionSource) return;
+    this.#pollTimer = setTimeout(() => {
+      void (async () => {
+        for (const network of [...this.#pendingVia]) await this.#refreshRedemptions(network);
+        if (!this.#stopped) this.#schedulePoll();
+      })();
+    }, this.#redemptionPollMs);
+  }
+
+  /** Re-reads `network`'s redemptions; when they changed, the network's last status is written again with them. */
+  #refreshRedemptions(network: string): Promise<void> {
+    // One read at a time per network: a slow older read never overwrites a newer one.
+    const next = (this.#refreshing.get(network) ?? Promise.resolve()).then(() => this.#readRedemptions(network));
+    this.#refreshing.set(network, next);
+    void next.finally(() => {
+      if (this.#refreshing.get(network) === next) this.#refreshing.delete(network);
+    });
+    return next;
+  }
+
+  async #readRedemptions(network: string): Promise<void> {
+    if (!this.#redemptionSource || this.#stopped) return;
+    let reports: readonly RedemptionReport[];
+    try {
+      reports = await this.#redemptionSource(network);
+    } catch (error) {
+      const message = `store agent: reading networkd's redemptions of "${network}": ${(error as Error).message}`;
+      if (message !== this.#redemptionError) this.#log(message);
+      this.#redemptionError = message;
+      return;
+    }
+    this.#redemptionError = null;
+    const before = this.#redemptions.get(network) ?? [];
+    if (JSON.stringify(before) === JSON.stringify(reports)) return;
+    this.#redemptions.set(network, reports);
+    const last = this.#statuses.get(network) ?? this.#written.get(network);
+    if (last && last.state !== 'deleted') {
+      const { redemptions: _, ...status } = last;
+      this.#setStatus(status);
+    }
+  }
+
+  /** Tracks which networks have an invitation through this node still pending (from the store's views). */
+  #notePending(views: ReadonlyMap<string, NetworkView>): void {
+    for (const [network, view] of views) {
+      if (view.kind === 'absent') this.#pendingVia.delete(network);
+      if (view.kind !== 'present' || view.refused !== undefined) continue;
+      const pending = (view.definition.externalPeers ?? []).some(
+        (p) => p.via === this.#nodeId && p.publicKey === undefined,
+      );
+      if (pending) this.#pendingVia.add(network);
+      else this.#pendingVia.delete(network);
+    }
   }
 
   /** Resolves the store's names again now and then: a moved member is followed without a failure. */
@@ -177,6 +256,7 @@ export class StoreAgent {
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#aliveTimer) clearTimeout(this.#aliveTimer);
     if (this.#resolveTimer) clearTimeout(this.#resolveTimer);
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
     this.#watchGeneration++;
     await this.#watcher?.cancel().catch(() => {});
     await this.#chain;
@@ -236,6 +316,7 @@ export class StoreAgent {
         const views = new Map<string, NetworkView>();
         const verify = await this.#verifier();
         for (const [name, stored] of networksOf(kvs)) views.set(name, verify(viewOf(stored)));
+        this.#notePending(views);
         this.#input({ kind: 'listed', revision, views });
         void this.#keepAlive();
         void this.#flushStatuses();
@@ -311,6 +392,7 @@ export class StoreAgent {
         const views = new Map<string, NetworkView>();
         const verify = await this.#verifier();
         for (const name of names) views.set(name, verify(await readView(this.#store, name)));
+        this.#notePending(views);
         if (generation === this.#watchGeneration) this.#input({ kind: 'changed', revision, views });
       } catch (error) {
         if (generation !== this.#watchGeneration) return;
@@ -358,6 +440,7 @@ export class StoreAgent {
       if (!record || !FINAL_STATES.includes(record.state)) continue;
       this.#awaiting.delete(id);
       const ok = record.state === 'succeeded';
+      if (ok && awaited.type === 'network.delete') this.#redemptions.delete(awaited.network);
       this.#setStatus({
         network: awaited.network,
         revision: awaited.revision,
@@ -365,6 +448,7 @@ export class StoreAgent {
         ...(ok ? {} : { error: (record.error?.message ?? record.state).slice(0, 2000) }),
         time: new Date().toISOString(),
       });
+      if (ok && awaited.type === 'network.apply') void this.#refreshRedemptions(awaited.network);
     }
   }
 
@@ -390,10 +474,15 @@ export class StoreAgent {
     )
       return;
     this.#setStatus(status);
+    void this.#refreshRedemptions(network);
   }
 
+  /** Queues `status` for writing, with the network's redemptions as last read (a deletion has none). */
   #setStatus(status: NodeStatus): void {
-    this.#statuses.set(status.network, status);
+    const redemptions = this.#redemptions.get(status.network) ?? [];
+    const full =
+      status.state === 'deleted' || redemptions.length === 0 ? status : { ...status, redemptions: [...redemptions] };
+    this.#statuses.set(status.network, full);
     void this.#flushStatuses();
   }
 
@@ -418,28 +507,24 @@ export class StoreAgent {
   }
 
   /**
-   * Checks each present definition's signature against the trusted keys (the file, plus the trust
-   * updates verified so far); a refused one carries the reason and is never enqueued.
+   * Checks each present definition's trust log and signature against the node's trust (the file,
+   * followed through the trust logs verified so far in this batch: networkd may not have applied
+   * them yet); a refused one carries the reason and is never enqueued. Each definition carries
+   * the trust changes it needs (trust-log.ts), so one skipped by the agent is no change missed.
    */
   async #verifier(): Promise<(view: NetworkView) => NetworkView> {
-    let trusted: readonly string[];
+    let trusted: TrustState;
     try {
       trusted = await this.#trustedKeys();
     } catch (error) {
       const reason = `refused: the trusted admin keys are unreadable (${(error as Error).message})`;
       return (view) => (view.kind === 'present' ? { ...view, refused: reason } : view);
     }
-    for (const def of this.#trustUpdates.values()) trusted = trustAfter(trusted, def);
     return (view) => {
       if (view.kind !== 'present') return view;
-      const check = verifyDefinition(view.definition, trusted);
+      const check = checkTrustedDefinition(trusted, view.definition);
       if (!check.ok) return { ...view, refused: `refused: ${check.reason}` };
-      const def = view.definition;
-      if (def.trust !== undefined && (this.#trustUpdates.get(def.name)?.revision ?? -1) < def.revision) {
-        this.#trustUpdates.delete(def.name);
-        this.#trustUpdates.set(def.name, def);
-        trusted = trustAfter(trusted, def);
-      }
+      trusted = check.state;
       return view;
     };
   }

@@ -43,6 +43,12 @@ export class ContinuousPing {
     return p;
   }
 
+  /** The highest sequence number answered so far (0: none yet), while the ping runs. */
+  lastAnswered(): number {
+    // Answers only, as flowReport: an ICMP error line ("From X icmp_seq=N ...") answers nothing.
+    return Math.max(0, ...[...this.proc.stdout.matchAll(/bytes from [^\n]*icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
+  }
+
   /** Ends the ping and reports what it saw. */
   async stop(): Promise<FlowReport> {
     if (this.proc.running) {
@@ -60,6 +66,19 @@ export class ContinuousPing {
   lastAnswerAt(): number {
     return Math.max(0, ...answerTimes(this.proc.stdout).values());
   }
+}
+
+/** The longest run of consecutive lost requests: × the interval, the longest outage the flow saw. */
+export function longestLossRun(report: FlowReport): number {
+  let longest = 0;
+  let run = 0;
+  let previous = -2;
+  for (const seq of report.lost) {
+    run = seq === previous + 1 ? run + 1 : 1;
+    previous = seq;
+    longest = Math.max(longest, run);
+  }
+  return longest;
 }
 
 /** Sequence number → arrival time in ms of its answer, from `ping -D` lines. */

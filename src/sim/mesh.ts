@@ -61,16 +61,18 @@ export async function peersOf(world: SimWorld, net: SimNetwork, nodeId: string):
 export async function waitForHandshakes(world: SimWorld, net: SimNetwork, timeoutMs: number): Promise<void> {
   const view = net.view();
   const hidden = view.resources.filter((r) => r.hidden).map((r) => r.node);
-  if (hidden.length === 0 || !view.aggregator) return;
+  // With several aggregators, the preferred one (the others are handshaken with just the same).
+  const aggregator = view.aggregators?.[0] ?? view.aggregator;
+  if (hidden.length === 0 || !aggregator) return;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const peers = await peersOf(world, net, view.aggregator);
+    const peers = await peersOf(world, net, aggregator);
     const missing = hidden.filter((h) => !peers.some((p) => p.node === h && p.lastHandshakeAgeSeconds !== null));
     if (missing.length === 0) return;
     if (Date.now() > deadline) {
       throw new SimError(
         'NOT_READY',
-        `network ${net.name}: no handshake between the aggregator ${view.aggregator} and ${missing.join(', ')} within ${timeoutMs} ms`,
+        `network ${net.name}: no handshake between the aggregator ${aggregator} and ${missing.join(', ')} within ${timeoutMs} ms`,
         {
           network: net.name,
         },

@@ -20,6 +20,7 @@ export interface DefinitionView {
     readonly listenPort?: number;
   }>;
   readonly aggregator?: string;
+  readonly aggregators?: readonly string[];
   readonly exit?: string;
 }
 
@@ -38,9 +39,13 @@ export class SimNetwork {
     this.file = join(dir, `net-${name}.json`);
   }
 
-  /** Runs `zmesh net <verb> FILE args...`; a non-zero exit is a TOOL_FAILED naming the verb and the tool's message. */
+  /**
+   * Runs `zmesh net <verb> FILE args...` (a verb of two words, e.g. "service move", as the tool
+   * spells it); a non-zero exit is a TOOL_FAILED naming the verb and the tool's message.
+   */
   async tool(verb: string, args: readonly string[] = []): Promise<string> {
-    const r = await runCommand(this.zmesh.file, zmeshArgs(this.zmesh, ['net', verb, this.file, ...args]), {
+    const words = verb.split(' ');
+    const r = await runCommand(this.zmesh.file, zmeshArgs(this.zmesh, ['net', ...words, this.file, ...args]), {
       check: false,
       timeoutMs: this.zmesh.toolTimeoutMs ?? 30_000,
       env: { ...this.env },
@@ -69,6 +74,14 @@ export class SimNetwork {
 
   async setAggregator(node: SimNode): Promise<void> {
     await this.tool('set-aggregator', ['--node', node.id]);
+  }
+
+  /** Several aggregators, in preference order. */
+  async setAggregators(nodes: readonly SimNode[]): Promise<void> {
+    await this.tool(
+      'set-aggregator',
+      nodes.flatMap((node) => ['--node', node.id]),
+    );
   }
 
   async setExit(node: SimNode | null): Promise<void> {

@@ -172,6 +172,18 @@ export class SimNode {
     await proc.exited;
   }
 
+  /**
+   * A crash of the whole node's data plane: SIGKILL to networkd and to its wgd (by PID), waiting
+   * until both are gone. The namespaces stay, as after a power cut that keeps the links.
+   */
+  async crashDaemons(): Promise<void> {
+    const wgd = this.wgdPids();
+    await this.killNetworkd('SIGKILL');
+    for (const pid of wgd) signal(pid, 'SIGKILL');
+    const deadline = Date.now() + 5_000;
+    while (wgd.some((pid) => isProcessAlive(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
   /** networkd's output so far (for failure messages; it never logs keys). */
   networkdLog(): string {
     return this.daemon ? `${this.daemon.stdout}${this.daemon.stderr}` : '';

@@ -51,6 +51,52 @@ s.on('connect', () => out('connected'));
 s.on('error', (e) => out(e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' ? 'unreachable' : 'error:' + e.code));
 `;
 
+/**
+ * One TCP connection attempt every `interval` ms, each on its own (a slow one does not delay the
+ * next): prints `{"seq":N,"at":MS,"result":R}` per attempt, R being what the server sent (trimmed)
+ * or 'timeout' / 'error:CODE'.
+ */
+const TCP_POLLER = `
+const net = require('node:net');
+const [host, port, interval, ms] = process.argv.slice(1);
+let seq = 0;
+setInterval(() => {
+  const n = ++seq, at = Date.now();
+  let text = '', done = false;
+  const out = (r) => { if (done) return; done = true; console.log(JSON.stringify({ seq: n, at, result: r })); s.destroy(); };
+  const s = net.connect({ host, port: Number(port) });
+  s.setEncoding('utf8');
+  s.setTimeout(Number(ms), () => out('timeout'));
+  s.on('data', (d) => (text += d));
+  s.on('end', () => out(text.trim() || 'empty'));
+  s.on('error', (e) => out('error:' + e.code));
+}, Number(interval));
+`;
+
+export interface TcpAttempt {
+  readonly seq: number;
+  /** Date.now() when the attempt started. */
+  readonly at: number;
+  /** The server's greeting, 'timeout', 'empty' or 'error:CODE'. */
+  readonly result: string;
+}
+
+/** Starts TCP attempts at `address:port` from `ns` every `intervalMs`, each given `timeoutMs`. */
+export function startTcpPoller(
+  ns: Namespace,
+  address: string,
+  port: number,
+  intervalMs = 100,
+  timeoutMs = 1_000,
+): BackgroundProcess {
+  return ns.spawn(process.execPath, ['-e', TCP_POLLER, address, String(port), String(intervalMs), String(timeoutMs)]);
+}
+
+/** The attempts a poller has finished so far, in the order they finished. */
+export function tcpAttempts(poller: BackgroundProcess): TcpAttempt[] {
+  return [...poller.stdout.matchAll(/^\{"seq":.*\}$/gm)].map((m) => JSON.parse(m[0]) as TcpAttempt);
+}
+
 export type WhoAmIAnswer =
   | { readonly ok: true; readonly source: string }
   | { readonly ok: false; readonly reason: string };

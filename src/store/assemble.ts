@@ -36,6 +36,7 @@ export function metaWithResources(def: NetworkDefinition, resources: readonly Re
     revision: def.revision,
     ipRange: def.ipRange,
     ...(def.aggregator === undefined ? {} : { aggregator: def.aggregator }),
+    ...(def.aggregators === undefined ? {} : { aggregators: [...def.aggregators] }),
     ...(def.exit === undefined ? {} : { exit: def.exit }),
     resourceCount: resources.length,
     resourcesDigest: resourcesDigest(resources),
@@ -49,6 +50,7 @@ const OPTIONAL_PARTS = [
   'associations',
   'externalPeers',
   'services',
+  'rotateAfter',
   'identityChanges',
   'trust',
   'signature',
@@ -91,6 +93,7 @@ export function assembleDefinition(
     ipRange: meta.ipRange,
     resources,
     ...(meta.aggregator === undefined ? {} : { aggregator: meta.aggregator }),
+    ...(meta.aggregators === undefined ? {} : { aggregators: meta.aggregators }),
     ...(meta.exit === undefined ? {} : { exit: meta.exit }),
     ...optionalParts(meta),
   };

@@ -10,6 +10,7 @@ export * from './store.js';
 export * from './url.js';
 export * from './values.js';
 export * from './rollout.js';
+export * from './redemption-reports.js';
 export * from './dump.js';
 export * from './access.js';
 export * from './certificates.js';

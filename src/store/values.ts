@@ -15,18 +15,22 @@ import {
   AssociationSchema,
   ExternalPeerSchema,
   GroupSchema,
+  ISO_TIME_PATTERN,
   IdentityChangeSchema,
+  MAX_AGGREGATORS,
   MAX_ASSOCIATIONS,
   MAX_EXTERNAL_PEERS,
   MAX_GROUPS,
   MAX_SERVICES,
+  RotateAfter,
   ServiceSchema,
   SignatureSchema,
-  TrustUpdateSchema,
+  TrustLogSchema,
   parseNodeRecord,
 } from '../netdef/index.js';
 import { StructuralCheck } from '../netdef/structural.js';
 import { StoreError } from './errors.js';
+import { parseKey } from './keys.js';
 
 export const META_VERSION = 1;
 
@@ -43,6 +47,7 @@ export const NetworkMetaSchema = Type.Object(
     revision: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     ipRange: Type.String({ pattern: IPV4_CIDR_PATTERN, title: 'CIDR' }),
     aggregator: Type.Optional(NodeId),
+    aggregators: Type.Optional(Type.Array(NodeId, { minItems: 1, maxItems: MAX_AGGREGATORS })),
     exit: Type.Optional(NodeId),
     /** How many resource keys belong to this revision. */
     resourceCount: Type.Integer({ minimum: 0, maximum: 65536 }),
@@ -53,8 +58,9 @@ export const NetworkMetaSchema = Type.Object(
     associations: Type.Optional(Type.Array(AssociationSchema, { maxItems: MAX_ASSOCIATIONS })),
     externalPeers: Type.Optional(Type.Array(ExternalPeerSchema, { maxItems: MAX_EXTERNAL_PEERS })),
     services: Type.Optional(Type.Array(ServiceSchema, { maxItems: MAX_SERVICES })),
+    rotateAfter: Type.Optional(RotateAfter),
     identityChanges: Type.Optional(Type.Array(IdentityChangeSchema, { maxItems: 65536 })),
-    trust: Type.Optional(TrustUpdateSchema),
+    trust: Type.Optional(TrustLogSchema),
     signature: Type.Optional(SignatureSchema),
   },
   { additionalProperties: false, title: 'network meta' },
@@ -74,6 +80,23 @@ export interface StoredResource {
 export const STATUS_STATES = ['applied', 'deleted', 'failed', 'invalid'] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
 
+/**
+ * A redemption the node accepted as an invitation's via NR (networkd's record, public keys only):
+ * `zmesh net redeem --store` folds it into the next signed revision.
+ */
+export const RedemptionReportSchema = Type.Object(
+  {
+    name: ExternalPeerSchema.properties.name,
+    /** The invitation's temporary public key: which invitation of that name was redeemed. */
+    inviteKey: ExternalPeerSchema.properties.inviteKey,
+    /** The peer's permanent public key. */
+    publicKey: ExternalPeerSchema.properties.inviteKey,
+    redeemedAt: Type.String({ pattern: ISO_TIME_PATTERN, title: 'time', description: 'UTC, as 2026-01-02T03:04:05Z' }),
+  },
+  { additionalProperties: false, title: 'redemption report' },
+);
+export type RedemptionReport = Static<typeof RedemptionReportSchema>;
+
 export const NodeStatusSchema = Type.Object(
   {
     network: Type.String({ pattern: NETWORK_NAME_PATTERN, title: 'network name' }),
@@ -83,6 +106,8 @@ export const NodeStatusSchema = Type.Object(
     error: Type.Optional(Type.String({ maxLength: 2000 })),
     /** ISO 8601. */
     time: Type.String({ maxLength: 40 }),
+    /** Redemptions this node accepted as a via NR for the network (absent: none). */
+    redemptions: Type.Optional(Type.Array(RedemptionReportSchema, { maxItems: MAX_EXTERNAL_PEERS })),
   },
   { additionalProperties: false, title: 'node status' },
 );
@@ -167,7 +192,16 @@ export function readNodeRecordValue(key: string, text: string, node: string): No
 }
 
 export function readStatus(key: string, text: string): NodeStatus {
-  return checkStatus(key, text);
+  const status = checkStatus(key, text);
+  const parsed = parseKey(key);
+  if (parsed.kind === 'status' && parsed.network !== status.network) {
+    throw new StoreError(
+      'EBADVALUE',
+      `bad value at ${key}: /network: "${status.network}" is not the network of this key`,
+      { key, path: '/network' },
+    );
+  }
+  return status;
 }
 
 export function readAlive(key: string, text: string): Alive {

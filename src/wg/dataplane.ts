@@ -185,7 +185,7 @@ interface NativeDevice {
   peerStats(changedOnly?: boolean): PeerStats[];
   dropCounters(): Record<DropReason, number>;
   refreshMtu(): number;
-  close(): void;
+  close(leaveLink?: boolean): number;
 }
 
 type EventsCallback = (
@@ -518,10 +518,16 @@ export class Dataplane {
     return rc;
   }
 
-  /** Stops the threads, closes the fds, zeroes the keys. Idempotent. */
-  close(): void {
+  /**
+   * Stops the threads, closes the fds, zeroes the keys. Idempotent. `leaveLink`: the TUN link
+   * stays where it is (made persistent first), for a device whose namespace was deleted: the
+   * kernel then unregisters it with that namespace's other links in one batch, where closing a
+   * non-persistent TUN unregisters it alone (an RCU barrier each, ~50 ms, under the RTNL lock).
+   * Should the link refuse to stay, the close unregisters it as without the option.
+   */
+  close(options: { leaveLink?: boolean } = {}): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#device.close();
+    this.#device.close(options.leaveLink === true);
   }
 }

@@ -318,13 +318,17 @@ export class WireGuardDevice implements UapiDevice {
 
   // ------------------------------------------------------------ lifecycle
 
-  /** Stops the data plane (keys are wiped in C) and the timers. Idempotent. */
+  /**
+   * Stops the data plane (keys are wiped in C) and the timers. Idempotent. When the TUN's named
+   * namespace has been deleted, its link is left to the kernel's cleanup of that namespace (which
+   * deletes all its links in one batch) rather than unregistered alone by closing the fd.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#tickTimer) clearInterval(this.#tickTimer);
     if (this.#linkTimer) clearInterval(this.#linkTimer);
-    this.#dataplane.close();
+    this.#dataplane.close({ leaveLink: this.#namespaceDeleted() });
     // Drop the core's sessions too, so nothing keyed lingers in JS memory.
     this.#core.setPrivateKey(null);
   }
@@ -603,7 +607,7 @@ export class WireGuardDevice implements UapiDevice {
     if (this.#closed) return;
     // The TUN fd pins the namespace it was opened in: a named namespace deleted (`ip netns del`,
     // wgd's NRs) would otherwise live on with the link in it. Its path going is the device's end.
-    if (this.#options.tunNetns !== null && !existsSync(this.#options.tunNetns)) {
+    if (this.#namespaceDeleted()) {
       this.#gone(`the namespace ${this.#options.tunNetns} of interface ${this.name} was deleted`);
       return;
     }
@@ -615,6 +619,11 @@ export class WireGuardDevice implements UapiDevice {
       return;
     }
     if (mtu === null) this.#gone(`interface ${this.name} was deleted`);
+  }
+
+  /** The TUN was opened in a namespace given by path, and that path is gone (the namespace deleted). */
+  #namespaceDeleted(): boolean {
+    return this.#options.tunNetns !== null && !existsSync(this.#options.tunNetns);
   }
 
   #gone(reason: string): void {

@@ -41,6 +41,7 @@ export async function probeWorkload(
     link: workloadLinkName(`w${id}`),
     netns: ns.path,
     ifname: 'eth0',
+    serviceAddresses: [],
     ip,
     gateway: `10.1.${third}.1`,
     mtu: WG_MTU,

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import {
   AdminKey,
+  addTrustChange,
+  signTrustChange,
   keyLabel,
   rotateNodeKey,
   signDefinition,
@@ -69,8 +71,8 @@ test('tampered, unsigned, untrusted and replayed definitions are refused with th
       mismatch,
     ],
     [
-      'a trust update slipped in',
-      { ...mutable(signed), trust: { add: [stranger.publicKey()], remove: [] } },
+      'a trust change slipped in',
+      { ...mutable(signed), trust: [signTrustChange([], { add: [stranger.publicKey()], remove: [] }, stranger)] },
       400,
       mismatch,
     ],
@@ -102,13 +104,10 @@ test('tampered, unsigned, untrusted and replayed definitions are refused with th
   t.is((await call(node.socket, 'GET', `/v1/networks/${name}`)).body.revision, 2);
   t.is((await ping(workload, '10.77.0.1', { count: 3 })).loss, 0, 'the last good revision keeps running');
 
-  // A trust update signed by the trusted admin: the next revision may be signed by the new one.
+  // A trust change signed by the trusted admin: the next revision may be signed by the new one.
   const next = AdminKey.generate();
   const rotation = signDefinition(
-    {
-      ...node.definition(name, 3),
-      trust: { add: [next.publicKey()], remove: [node.admin.publicKey()] },
-    } as NetworkDefinition,
+    addTrustChange(node.definition(name, 2), { add: [next.publicKey()], remove: [node.admin.publicKey()] }, node.admin),
     node.admin,
   );
   t.is((await put(rotation)).status, 200);
@@ -116,7 +115,7 @@ test('tampered, unsigned, untrusted and replayed definitions are refused with th
     readFileSync(join(node.stateDir, 'trusted-admin-keys'), 'utf8')
       .split('\n')
       .filter((l) => l && !l.startsWith('#')),
-    [next.publicKey()],
+    [next.publicKey(), 'through 1'],
   );
   const byNew = signDefinition({ ...node.definition(name, 4), trust: rotation.trust } as NetworkDefinition, next);
   const accepted = await put(byNew);

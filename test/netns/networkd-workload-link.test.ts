@@ -103,6 +103,7 @@ function specFor(nr: Namespace, workload: Namespace | string, id: string, n: num
     link: workloadLinkName(id),
     netns: typeof workload === 'string' ? workload : workload.path,
     ifname: 'eth0',
+    serviceAddresses: [],
     ip: `10.90.${n}.${host}`,
     gateway: `10.90.${n}.1`,
     mtu: WG_MTU,

@@ -1,6 +1,6 @@
 // An invited laptop against the real kernel: two NRs on two simulated nodes with a workload each,
 // and a "laptop" namespace running Debian's wireguard-go configured from the wg-quick file that
-// `redeem` wrote (the Address line applied with ip(8), the rest with `wg setconf`, as wg-quick
+// `zmesh peer redeem` writes (its key recorded here as the admin records the via node's report) (the Address line applied with ip(8), the rest with `wg setconf`, as wg-quick
 // does). While the invitation is pending the laptop reaches nothing; once the admin accepted the
 // redemption it reaches exactly what its group's associations allow, through its via NR.
 import test from 'ava';
@@ -10,10 +10,11 @@ import {
   type Flow,
   type NetworkDefinition,
   acceptRedemption,
+  formatRedemption,
+  generateKeyPair,
   invite,
   parseInvitation,
   parseNetworkDefinition,
-  redeem,
   wgQuickConfig,
 } from '../../src/netdef/index.js';
 import { worldFor } from '../harness/ava.js';
@@ -67,6 +68,10 @@ test.serial(
     const pending = withAccess(invited.def);
     const netId = await apply(a, 'a', pending);
     await apply(b, 'b', pending);
+    // The via NR's enrolment rules (pending /32: endpoint only) read back exactly as planned.
+    const { resource, ctx } = nodeInput({ def: pending, identities: plain.identities }, 'a', { prefix: a.prefix });
+    t.deepEqual(resource.enrolment?.pending, [`${invitation.address}/32`]);
+    t.deepEqual((await a.nr.applyNr(resource, ctx)).steps, [], 'a second apply of the pending NR changes nothing');
     const workloads: Record<string, { ns: Namespace; ip: string }> = {};
     for (const [node, id, third] of [
       [a, 'a', 0],
@@ -75,7 +80,14 @@ test.serial(
       workloads[id] = await probeWorkload(w, node, netId, id, third, [8080, 9090]);
 
     // The laptop: wireguard-go with the redeemed configuration.
-    const { keyPair, redemption } = redeem(invitation);
+    const keyPair = generateKeyPair();
+    const redemption = formatRedemption({
+      network: invitation.network,
+      name: invitation.name,
+      inviteKey: invitation.inviteKey,
+      publicKey: keyPair.publicKey,
+      redeemedAt: now.toISOString(),
+    });
     const config = wgQuickConfig(invitation, keyPair);
     const ifname = w.ifname('lap');
     const proc = laptop.spawn(WIREGUARD_GO, ['-f', ifname], {
@@ -99,7 +111,7 @@ test.serial(
     const toB: Flow = { from: invitation.address, to: workloads['b']!.ip, protocol: 'tcp', port: 8080 };
     t.false(await passes(laptop, toB), 'pending: the via NR does not know the laptop');
 
-    const redeemed = withAccess(acceptRedemption(invited.def, redemption, now));
+    const redeemed = withAccess(acceptRedemption(invited.def, redemption));
     await apply(a, 'a', redeemed);
     await apply(b, 'b', redeemed);
     let up = false;

@@ -157,12 +157,27 @@ test('two devices in two NR namespaces, configured by wg(8), carry ping between 
   const wc = w.ifname('wc');
   const { device: c } = await d.client.create({ name: wc, netns: `/run/netns/${nrC}` });
   t.true(existsSync(c.uapiSocket));
+  // A witness veth from nrC to the node: its node end goes when the kernel destroys nrC.
+  const [witnessIn, witnessOut] = [w.ifname('cx'), w.ifname('cy')];
+  await runCommand(systemTool('ip'), [
+    ...['link', 'add', witnessIn, 'netns', nrC, 'type', 'veth'],
+    ...['peer', 'name', witnessOut, 'netns', node.name],
+  ]);
   await runCommand(systemTool('ip'), ['netns', 'del', nrC]);
   await waitFor(async () => !(await d.client.list()).some((x) => x.name === wc), {
     what: `${wc} to leave the registry`,
     timeoutMs: 5000,
   });
   t.false(existsSync(c.uapiSocket));
+  // wgd left the TUN link to the namespace's cleanup (made it persistent, then closed it): the
+  // namespace dies, and the link with it — neither kept alive nor moved to another namespace.
+  await waitFor(async () => !(await linkNames(node)).includes(witnessOut), {
+    what: `the kernel to destroy ${nrC}`,
+    timeoutMs: 20_000,
+  });
+  t.false((await linkNames(node)).includes(wc), 'the TUN is not in the node namespace');
+  const inRoot = await runCommand(systemTool('ip'), ['link', 'show', 'dev', wc], { check: false });
+  t.not(inRoot.exitCode, 0, 'the TUN is not in the root namespace');
 
   // SIGTERM: exit 0, no TUN, no socket left.
   process.kill(d.proc.pid, 'SIGTERM');

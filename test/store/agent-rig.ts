@@ -62,7 +62,9 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
     if (!t.passed) for (const line of logs) t.log(line);
   });
   const daemons: Provisiond[] = [];
-  const start = async (opts: { url?: string; resolveHost?: HostResolver; resolveEveryMs?: number } = {}) => {
+  const start = async (
+    opts: { url?: string; resolveHost?: HostResolver; resolveEveryMs?: number; redemptionPollMs?: number } = {},
+  ) => {
     const daemon = await Provisiond.start({
       stateDir: join(dir, 'state'),
       networkdSocket: join(dir, 'networkd.sock'),
@@ -72,6 +74,7 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
       store: { url: opts.url ?? fixture.cluster.url, nodeId: 'alpha', nodeStateDir },
       ...(opts.resolveHost ? { resolveHost: opts.resolveHost } : {}),
       ...(opts.resolveEveryMs ? { resolveEveryMs: opts.resolveEveryMs } : {}),
+      ...(opts.redemptionPollMs ? { redemptionPollMs: opts.redemptionPollMs } : {}),
     });
     daemons.push(daemon);
     return daemon;
@@ -86,5 +89,5 @@ export async function rig(t: Parameters<typeof etcdFor>[0], options: Parameters<
   const key = AdminKey.fromBase64(readFileSync(admin.keyFile, 'utf8'));
   const sign = <T extends NetworkDefinition>(def: T): T => signDefinition(def, key);
   const store = (url?: string) => withSignedWrites(fixture.store(url), sign);
-  return { ...fixture, store, fake, logs, start, applied, deletes, admin, nodeStateDir, sign, zmesh };
+  return { ...fixture, store, fake, logs, start, applied, deletes, admin, adminKey: key, nodeStateDir, sign, zmesh };
 }

@@ -156,6 +156,18 @@ const cases: Array<[string, () => Promise<string[]>, string, RegExp]> = [
     /aggregator "hidden1" is hidden/,
   ],
   [
+    'set-aggregator: the second of several is hidden',
+    async () => ['net', 'set-aggregator', '@net.json', '--node', 'alpha', '--node', 'hidden1'],
+    '--node hidden1',
+    /aggregator "hidden1" is hidden/,
+  ],
+  [
+    'set-aggregator: a node listed twice',
+    async () => ['net', 'set-aggregator', '@net.json', '--node', 'alpha', '--node', 'bravo', '--node', 'alpha'],
+    '--node alpha',
+    /listed twice/,
+  ],
+  [
     'set-aggregator: --none while NRs are hidden',
     async () => ['net', 'set-aggregator', '@net.json', '--none'],
     '--none',
@@ -359,4 +371,16 @@ test('set-exit --node then --none, and set-aggregator change the roles and bump 
   t.is((await revision()).exit, undefined);
   await ok(['net', 'set-aggregator', '@roles.json', '--node', 'alpha']);
   t.is((await revision()).revision, start + 3);
+});
+
+test('set-aggregator --node A --node B writes aggregators in preference order; one --node writes aggregator', async (t) => {
+  await writeFile(join(dir, 'aggs.json'), await readFile(net()));
+  const read = async () => JSON.parse(await readFile(join(dir, 'aggs.json'), 'utf8'));
+  const out = await ok(['net', 'set-aggregator', '@aggs.json', '--node', 'bravo', '--node', 'alpha']);
+  t.regex(out, /aggregators are now "bravo", "alpha" \(in preference order\)/);
+  t.like(await read(), { aggregators: ['bravo', 'alpha'], aggregator: undefined });
+  await ok(['net', 'set-aggregator', '@aggs.json', '--node', 'alpha']);
+  t.like(await read(), { aggregators: undefined, aggregator: 'alpha' });
+  const shown = await ok(['net', 'show', '@aggs.json']);
+  t.regex(shown, /alpha.*aggregator/);
 });

@@ -1,16 +1,19 @@
-// `zmesh net invite`, `zmesh invite redeem` and `zmesh net redeem` in-process on real files: the
-// invitation (a secret) goes to stdout only, the definition keeps its public half; the peer's
-// config is 0600; a second or tampered redemption exits 2 and leaves FILE byte-identical.
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+// `zmesh net invite`, `zmesh net redeem` and `zmesh net revoke` in-process on real files: the
+// invitation (a secret) goes to stdout only, the definition keeps its public half; the via node's
+// report is recorded once; a second, revoked or malformed one exits 2 and leaves FILE
+// byte-identical. (`zmesh peer redeem` runs over a real tunnel: test/e2e/invitation-redeem.test.ts.)
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { main } from '../../../src/cli/main.js';
 import { saveDefinition } from '../../../src/cli/definition-io.js';
 import {
+  type Invitation,
   addNode,
   assertNodeRecord,
   createNetwork,
+  formatRedemption,
   generateKeyPair,
   parseInvitation,
   ready,
@@ -39,7 +42,18 @@ test.after.always(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('invite, redeem on the peer, accept: once; a second or tampered redemption is refused with FILE unchanged', async (t) => {
+/** The via node's report of `invitation` redeemed now with a fresh key. */
+function viaReport(invitation: Invitation): string {
+  return formatRedemption({
+    network: invitation.network,
+    name: invitation.name,
+    inviteKey: invitation.inviteKey,
+    publicKey: generateKeyPair().publicKey,
+    redeemedAt: new Date().toISOString(),
+  });
+}
+
+test('invite, the via node report, accept: once; a second, revoked or malformed report is refused with FILE unchanged', async (t) => {
   const file = join(dir, 'net.json');
   let def = createNetwork('inv', '10.1.0.0/16');
   def = addNode(
@@ -63,16 +77,7 @@ test('invite, redeem on the peer, accept: once; a second or tampered redemption 
   t.false(invited.stderr.includes(secret));
   t.regex(invited.stderr, /invited "laptop" at 10\.1\.255\.254 through a/);
 
-  const conf = join(dir, 'laptop.conf');
-  const redeemed = await zmesh('invite', 'redeem', invitation, '--config-out', conf);
-  t.is(redeemed.status, 0, redeemed.stderr);
-  t.is((await stat(conf)).mode & 0o777, 0o600);
-  t.regex(
-    await readFile(conf, 'utf8'),
-    /^\[Interface\]\nPrivateKey = [A-Za-z0-9+/]{43}=\nAddress = 10\.1\.255\.254\/32/,
-  );
-  const redemption = redeemed.stdout.trim();
-  t.regex(redemption, /^zmesh-redeem-v1\./);
+  const redemption = viaReport(parseInvitation(invitation));
 
   const accepted = await zmesh('net', 'redeem', file, '--redemption', redemption);
   t.is(accepted.status, 0, accepted.stderr);
@@ -87,14 +92,15 @@ test('invite, redeem on the peer, accept: once; a second or tampered redemption 
   const again = await zmesh('net', 'redeem', file, '--redemption', redemption);
   t.is(again.status, 2);
   t.regex(again.stderr, /--redemption: the invitation for "laptop" was already redeemed/);
-  const forged = await zmesh('net', 'redeem', file, '--redemption', 'zmesh-redeem-v1.eyJ4IjoxfQ');
+  const forged = await zmesh('net', 'redeem', file, '--redemption', 'zmesh-redeem-v2.eyJ4IjoxfQ');
   t.is(forged.status, 2);
   t.regex(forged.stderr, /malformed redemption/);
+  // Without --redemption the reports come from the nodes' status keys: only an etcd store has them.
+  const noReport = await zmesh('net', 'redeem', file);
+  t.is(noReport.status, 2);
+  t.regex(noReport.stderr, /--redemption: required unless --store names an etcd:\/\/… store/);
   t.is(await readFile(file, 'utf8'), after);
 
-  const exists = await zmesh('invite', 'redeem', invitation, '--config-out', conf);
-  t.is(exists.status, 2);
-  t.regex(exists.stderr, /already exists/);
   const badExpiry = await zmesh('net', 'invite', file, '--name', 'x', '--via', 'a', '--expires', 'soon');
   t.regex(badExpiry.stderr, /--expires: "soon" is not a duration/);
   const inSubnet = await zmesh('net', 'invite', file, '--name', 'x', '--via', 'a', '--address', '10.1.0.7');
@@ -104,11 +110,32 @@ test('invite, redeem on the peer, accept: once; a second or tampered redemption 
   // A revoked invitation cannot be redeemed; revoking a redeemed peer drops it.
   const phone = (await zmesh('net', 'invite', file, '--name', 'phone', '--via', 'a')).stdout.trim();
   t.regex((await zmesh('net', 'revoke', file, '--name', 'phone')).stdout, /revoked "phone"/);
-  const late = (await zmesh('invite', 'redeem', phone, '--config-out', join(dir, 'phone.conf'))).stdout.trim();
+  const late = viaReport(parseInvitation(phone));
   const refused = await zmesh('net', 'redeem', file, '--redemption', late);
   t.is(refused.status, 2);
-  t.regex(refused.stderr, /--redemption: no invitation for "phone"/);
+  t.regex(refused.stderr, /--redemption: no invitation for "phone" \(revoked\?\)/);
   t.is((await zmesh('net', 'revoke', file, '--name', 'laptop')).status, 0);
   t.false('externalPeers' in JSON.parse(await readFile(file, 'utf8')));
   t.regex((await zmesh('net', 'revoke', file, '--name', 'laptop')).stderr, /--name: no external peer "laptop"/);
+});
+
+test('peer redeem refuses bad input before touching anything: interface name, --wait, malformed or tampered INVITE', async (t) => {
+  const configDir = join(dir, 'peer');
+  const cases: [string[], RegExp][] = [
+    [['--interface', 'way-too-long-name0'], /--interface: "way-too-long-name0" is not an interface name/],
+    [['--wait', '0'], /--wait: "0" is not a number of seconds from 1 to 600/],
+    [['--wait', 'soon'], /--wait: "soon" is not a number of seconds/],
+  ];
+  const invitation = `zmesh-invite-v2.${Buffer.from('{"network":"x"}').toString('base64url')}`;
+  for (const [options, message] of cases) {
+    const r = await zmesh('peer', 'redeem', invitation, '--config-dir', configDir, ...options);
+    t.is(r.status, 2, options.join(' '));
+    t.regex(r.stderr, message);
+  }
+  const malformed = await zmesh('peer', 'redeem', invitation, '--config-dir', configDir);
+  t.is(malformed.status, 2);
+  t.regex(malformed.stderr, /INVITE: malformed invitation: field "name"/);
+  const old = await zmesh('peer', 'redeem', 'zmesh-invite-v1.e30', '--config-dir', configDir);
+  t.regex(old.stderr, /INVITE: .*not a zmesh invitation \(it must start with zmesh-invite-v2\.\)/);
+  await t.throwsAsync(readFile(join(configDir, 'zmesh0.conf')), { code: 'ENOENT' }, 'nothing written');
 });

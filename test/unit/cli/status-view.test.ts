@@ -128,3 +128,23 @@ test('a stale handshake, a missing NR, a reconcile error, a recent failed task, 
   t.deepEqual(judge(down, NOW), ['networkd: GET /v1/health: no answer at /x: ENOENT']);
   t.true(renderStatus({ ...down, problems: judge(down, NOW) }).startsWith('networkd: UNREACHABLE'));
 });
+
+test('a network relaying through its second aggregator shows which is current and makes the node unhealthy', (t) => {
+  const failover = {
+    aggregators: ['alpha', 'bravo'],
+    current: 'bravo',
+    up: { alpha: false, bravo: true },
+    switches: [{ from: 'alpha', to: 'bravo', reason: 'down' as const, at: '2026-12-07T01:59:00.000Z' }],
+  };
+  const degraded = {
+    ...healthy,
+    networkd: { ...healthy.networkd, networks: [{ ...healthy.networkd.networks[0]!, failover }] },
+  };
+  const problems = judge(degraded, NOW);
+  t.deepEqual(problems, ['network blue: aggregator alpha is down (relaying through bravo)']);
+  const screen = renderStatus({ ...degraded, problems });
+  t.regex(
+    screen,
+    /aggregators: alpha DOWN, bravo up \(current\); last switch alpha → bravo \(down\) at 2026-12-07T01:59:00.000Z/,
+  );
+});

@@ -10,7 +10,15 @@ import test from 'ava';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { NetdefError } from '../../../src/netdef/errors.js';
-import { acceptRedemption, invite, parseInvitation, redeem } from '../../../src/netdef/invitations.js';
+import { parseEnrolmentRequest } from '../../../src/netdef/enrolment.js';
+import {
+  acceptRedemption,
+  formatRedemption,
+  invite,
+  parseInvitation,
+  temporaryKeyOf,
+} from '../../../src/netdef/invitations.js';
+import { generateKeyPair } from '../../../src/netdef/keys.js';
 import { parseNetworkDefinition, parseNodeRecord } from '../../../src/netdef/parse.js';
 import { ProvisiondError } from '../../../src/provisiond/errors.js';
 import { parseJsonText } from '../../../src/provisiond/api.js';
@@ -286,22 +294,35 @@ test(`UAPI: request text (any, edited valid requests) parses or is a UapiError; 
   );
 });
 
-test(`invitations and redemptions (any text, edited valid texts) parse or give a NetdefError; a refused redemption changes nothing (${RUNS} runs each)`, (t) => {
+test(`invitations, redemptions and enrolment requests (any text/JSON, edited valid texts) parse or give a NetdefError; a refused redemption changes nothing (${RUNS} runs each)`, (t) => {
   const { def, invitation } = invite(definition, {
     name: 'ext1',
     via: definition.resources[0]?.node as string,
     expires: new Date(Date.now() + 3_600_000),
   });
-  const { redemption } = redeem(parseInvitation(invitation));
-  const now = new Date();
-  t.is(acceptRedemption(def, redemption, now).revision, def.revision + 1, 'the unedited redemption is accepted');
+  const parsed = parseInvitation(invitation);
+  const redemption = formatRedemption({
+    network: parsed.network,
+    name: parsed.name,
+    inviteKey: parsed.inviteKey,
+    publicKey: generateKeyPair().publicKey,
+    redeemedAt: new Date().toISOString(),
+  });
+  t.is(acceptRedemption(def, redemption).revision, def.revision + 1, 'the unedited redemption is accepted');
   const inv = (text: string): void => {
-    typedOutcome(t, 'invitation', [NetdefError], () => redeem(parseInvitation(text)));
+    typedOutcome(t, 'invitation', [NetdefError], () => temporaryKeyOf(parseInvitation(text)));
   };
   const red = (text: string): void =>
     unchanged(t, def, (d) => {
-      typedOutcome(t, 'redemption', [NetdefError], () => acceptRedemption(d, text, now));
+      typedOutcome(t, 'redemption', [NetdefError], () => acceptRedemption(d, text));
     });
+  const enrol = (body: unknown): void => {
+    typedOutcome(t, 'enrolment request', [NetdefError], () => parseEnrolmentRequest(body));
+  };
+  fc.assert(fc.property(fc.jsonValue(), enrol), { numRuns: RUNS });
+  fc.assert(fc.property(fc.dictionary(fc.constantFrom('publicKey', 'name', 'x'), fc.jsonValue()), enrol), {
+    numRuns: RUNS,
+  });
   fc.assert(fc.property(fc.string({ maxLength: 200 }), inv), { numRuns: RUNS });
   fc.assert(
     fc.property(textEdits, (es) => inv(editText(invitation, es))),

@@ -225,3 +225,19 @@ test('overlapping ports in one association: refused as a duplicate, else compile
     .find((s) => JSON.stringify(s).includes('"dport"'));
   t.deepEqual((dport?.['match'] as { right: unknown } | undefined)?.right, { range: [80, 443] });
 });
+
+test('a service address the NR holds on its bridge keeps its rules in the input chain (judged like the gateway)', (t) => {
+  const parsed = parseNetworkDefinition({
+    ...net.def,
+    groups: [
+      { name: 'clients', cidrs: ['10.1.0.0/24'] },
+      { name: 'dns', cidrs: ['10.1.250.8/32'] },
+    ],
+    associations: [{ from: 'clients', to: 'dns' }],
+    services: [{ name: 'dns', address: '10.1.250.8', node: 'b' }],
+  });
+  if (!parsed.ok) return t.fail(JSON.stringify(parsed.errors));
+  const input = JSON.stringify(chainOf(nrTableOf(parsed.value, 'b'), 'input').rules);
+  t.true(input.includes('10.1.250.8'), 'the rule towards the held address is kept');
+  t.false(JSON.stringify(chainOf(nrTableOf(parsed.value, 'c'), 'input').rules).includes('10.1.250.8'), 'not on c');
+});

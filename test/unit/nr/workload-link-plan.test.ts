@@ -16,6 +16,7 @@ const SPEC: WorkloadLinkSpec = {
   ip: '10.1.2.5',
   gateway: '10.1.2.1',
   mtu: 1420,
+  serviceAddresses: [],
 };
 
 function link(partial: Partial<LinkState> & Pick<LinkState, 'index' | 'name'>): LinkState {
@@ -122,6 +123,24 @@ test('each difference gives exactly its own step', (t) => {
   ];
   for (const [what, n, w, steps] of cases) t.deepEqual(plan(n, w), steps, what);
 });
+
+test('service addresses: added besides the own address, kept while named, removed when the service moved away', (t) => {
+  const { nr, workload } = attached(5, 2);
+  const serving = { ...SPEC, serviceAddresses: ['10.1.250.7/32'] };
+  const SERVICE = '[/run/netns/wl] add-address 10.1.250.7/32 dev eth0';
+  t.deepEqual(planWorkloadLink(serving, nr, workload).map(describeStep), [SERVICE]);
+  const fresh = planWorkloadLink(serving, { links: [BRIDGE], addresses: [], routes: [] }, EMPTY).map(describeStep);
+  t.deepEqual(fresh, [CREATE, PORT_UP, ADDRESS, SERVICE, WORKLOAD_UP, ROUTE]);
+  const held = { address: '10.1.250.7', prefix: 32, cidr: '10.1.250.7/32' };
+  const holding: NamespaceState = {
+    ...workload,
+    addresses: [...workload.addresses, { ...workload.addresses[0]!, ...held }],
+  };
+  t.deepEqual(planWorkloadLink(serving, nr, holding), [], 'held and named: nothing to do');
+  t.deepEqual(plan(nr, holding), ['[/run/netns/wl] remove-address 10.1.250.7/32 dev eth0'], 'moved away: removed');
+});
+
+const EMPTY: NamespaceState = { links: [], addresses: [], routes: [] };
 
 test('a foreign ifname is a 409 naming ifname, whether or not our NR end exists', (t) => {
   const { nr, workload } = attached(5, 2);

@@ -7,7 +7,7 @@
  * Links are created through a socket of the node's namespace straight into the NR's: the
  * device's UDP socket stays in the node's namespace, so the mesh never routes its own underlay.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WgBackend, WgDesiredConfig, WgDeviceStatus, WgPeerStatus } from '../backend.js';
 import { native } from '../../../native/binding.js';
@@ -177,6 +177,11 @@ export class KernelWgBackend implements WgBackend {
   async removeDevice(name: string): Promise<void> {
     const where = this.locate(name);
     if (where === null) return;
+    if (!existsSync(where)) {
+      // Its namespace was deleted: the link goes with the namespace's others, in one batch.
+      this.locations.delete(name);
+      return;
+    }
     try {
       deleteLink(name, where);
     } catch (err) {

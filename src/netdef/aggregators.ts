@@ -1,0 +1,137 @@
+/**
+ * A network's aggregators (the public NRs that relay for hidden NRs), in preference order, and
+ * the pure half of failover between them.
+ *
+ * A definition names them as `aggregators: [A, B, …]`, or as the older single `aggregator: A`
+ * (read as a list of one; both at once is refused). WireGuard routes one prefix to one peer of a
+ * device, so only one aggregator's entry carries a given hidden subnet at a time. The derivation
+ * (derive.ts) gives every NR the preferred assignment (the first aggregator) plus a FailoverPlan:
+ * for each set of prefixes that follows the current aggregator, which peer entry carries it while
+ * each aggregator is the current one. The data path (networkd's liveness) decides which is
+ * current; `peersWithCurrent` turns that into the peers to configure — allowed IPs only, the
+ * peers themselves never change.
+ *
+ * The switch rule every NR applies alike: the current aggregator is the first one in preference
+ * order that is up. Since an aggregator that dies goes silent for every NR at once, they all
+ * reach the same choice without talking to the control plane.
+ */
+
+import type { ValidationIssue } from './errors.js';
+import { type Cidr, canonicalPrefixes, parseCidr } from './ipv4.js';
+import type { NetworkDefinition, NetworkDefinitionDocument, ResourceDocument } from './schema.js';
+
+/** The aggregators of a definition in preference order (empty when it has none). */
+export function aggregatorsOf(def: {
+  readonly aggregator?: string | undefined;
+  readonly aggregators?: readonly string[] | undefined;
+}): readonly string[] {
+  if (def.aggregators !== undefined) return def.aggregators;
+  return def.aggregator === undefined ? [] : [def.aggregator];
+}
+
+/** Where a set of prefixes goes while `aggregator` is the current one: the entry of `peer`. */
+export interface FailoverCandidate {
+  readonly aggregator: string;
+  readonly peer: string;
+}
+
+/** Prefixes that follow the current aggregator, with one candidate entry per aggregator, in preference order. */
+export interface FailoverMove {
+  readonly prefixes: readonly string[];
+  readonly candidates: readonly FailoverCandidate[];
+}
+
+/** Present on an NR's resource when the network has more than one aggregator. */
+export interface FailoverPlan {
+  /** Preference order; the first is the one the resource's peers carry. */
+  readonly aggregators: readonly string[];
+  readonly moves: readonly FailoverMove[];
+}
+
+/** The switch rule without memory: the first aggregator in preference order that is up (null: none is). */
+export function firstUpAggregator(aggregators: readonly string[], isUp: (node: string) => boolean): string | null {
+  return aggregators.find(isUp) ?? null;
+}
+
+interface PeerWithPrefixes {
+  readonly node: string;
+  readonly allowedIps: readonly string[];
+}
+
+/**
+ * The peers of a resource while `current` is the current aggregator: every move's prefixes leave
+ * the entries of the other candidates and join the current one's. An unknown `current` (or no
+ * plan) leaves the preferred assignment. Each list stays canonical.
+ */
+export function peersWithCurrent<P extends PeerWithPrefixes>(
+  peers: readonly P[],
+  failover: FailoverPlan | undefined,
+  current: string,
+): P[] {
+  if (failover === undefined || !failover.aggregators.includes(current)) return [...peers];
+  const moving = new Set(failover.moves.flatMap((move) => move.prefixes));
+  const added = new Map<string, string[]>();
+  for (const move of failover.moves) {
+    const target = move.candidates.find((candidate) => candidate.aggregator === current);
+    if (target === undefined) continue;
+    added.set(target.peer, [...(added.get(target.peer) ?? []), ...move.prefixes]);
+  }
+  return peers.map((peer) => {
+    const kept = peer.allowedIps.filter((prefix) => !moving.has(prefix));
+    const extra = added.get(peer.node) ?? [];
+    if (kept.length === peer.allowedIps.length && extra.length === 0) return peer;
+    const cidrs = [...kept, ...extra].map((text) => parseCidr(text) as Cidr);
+    return { ...peer, allowedIps: canonicalPrefixes(cidrs) };
+  });
+}
+
+/** Semantic issues of the aggregator fields, each at the JSON path to fix. */
+export function aggregatorIssues(
+  def: NetworkDefinitionDocument,
+  byNode: ReadonlyMap<string, ResourceDocument>,
+): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const hidden = def.resources.filter((resource) => resource.hidden).map((resource) => resource.node);
+  if (def.aggregator !== undefined && def.aggregators !== undefined) {
+    issues.push({
+      path: '/aggregators',
+      message: 'give either aggregator (one node) or aggregators (a list in preference order), not both',
+    });
+    return issues;
+  }
+  const listed = aggregatorsOf(def);
+  if (listed.length === 0) {
+    if (hidden.length > 0) {
+      const shown = hidden.slice(0, 5).join(', ') + (hidden.length > 5 ? ', ...' : '');
+      issues.push({
+        path: def.aggregators === undefined ? '/aggregator' : '/aggregators',
+        message: `required while NRs are hidden (${shown}): hidden NRs need a public aggregator`,
+      });
+    }
+    return issues;
+  }
+  const seen = new Map<string, number>();
+  listed.forEach((node, index) => {
+    const path = def.aggregators === undefined ? '/aggregator' : `/aggregators/${index}`;
+    const first = seen.get(node);
+    if (first !== undefined) {
+      issues.push({ path, message: `aggregator "${node}" is listed twice (also /aggregators/${first})` });
+      return;
+    }
+    seen.set(node, index);
+    const resource = byNode.get(node);
+    if (!resource) {
+      issues.push({ path, message: `aggregator "${node}" is not a member of the network` });
+    } else if (resource.hidden) {
+      issues.push({ path, message: `aggregator "${node}" is hidden: an aggregator must be a public NR` });
+    } else if (resource.endpoints.length === 0) {
+      issues.push({ path, message: `aggregator "${node}" has no endpoint: hidden NRs could not dial it` });
+    }
+  });
+  return issues;
+}
+
+/** True when the definition names `node` among its aggregators. */
+export function isAggregator(def: NetworkDefinition, node: string): boolean {
+  return aggregatorsOf(def).includes(node);
+}
