@@ -140,8 +140,9 @@ function attachAnswer(body: unknown): AttachAnswer | null {
     !Array.isArray(b.routes)
   )
     return null;
-  const routes = (b.routes as { destination?: unknown; via?: unknown }[]).filter(
-    (r) => typeof r.destination === 'string' && typeof r.via === 'string',
+  // Entries are what networkd sent: any JSON, null among it (the CNI fuzzing found one).
+  const routes = (b.routes as ({ destination?: unknown; via?: unknown } | null)[]).filter(
+    (r) => typeof r?.destination === 'string' && typeof r.via === 'string',
   );
   const mac = typeof b.mac === 'string' ? b.mac : null;
   return { ip: b.ip, prefix: b.prefix, gateway: b.gateway, mtu: b.mtu, routes: routes as AttachAnswer['routes'], mac };
@@ -235,7 +236,7 @@ function check(config: PluginConfig, key: AttachmentKey, netns: string): Step {
         config.cniVersion,
         cniError(CniErrorCode.BAD_ANSWER, 'CHECK: networkd answered without workloads'),
       );
-    const record = workloads.find((w) => w.workload === workload);
+    const record = workloads.find((w) => typeof w === 'object' && w !== null && w.workload === workload);
     if (record === undefined)
       return mismatch(`networkd has no attachment of container ${key.containerId} to network ${config.network}`);
     if (`${record.ip}/24` !== expected)
@@ -267,7 +268,7 @@ function status(config: PluginConfig): Step {
     if (view?.nrExists !== true) return unavailable(`network ${config.network}: its NR does not exist on this node`);
     const peers = view.device?.peers;
     if (!Array.isArray(peers)) return unavailable(`network ${config.network}: its WireGuard device is missing`);
-    if (peers.length > 0 && !peers.some((p) => typeof p.lastHandshakeAgeSeconds === 'number')) {
+    if (peers.length > 0 && !peers.some((p) => typeof p?.lastHandshakeAgeSeconds === 'number')) {
       return failure(
         config.cniVersion,
         cniError(
@@ -287,9 +288,16 @@ function gc(config: PluginConfig, keep: readonly AttachmentKey[]): Step {
     if (answer.kind === 'http' && answer.status === 404 && apiErrorOf(answer.body)?.code === 'ENOENT') return success();
     if (answer.kind !== 'http' || answer.status !== 200)
       return failure(config.cniVersion, networkdFailure(config, `GC of network ${config.network}`, answer));
-    const errors = (answer.body as { errors?: { workload?: unknown; message?: unknown }[] } | null)?.errors ?? [];
+    const errors = (answer.body as { errors?: unknown } | null)?.errors ?? [];
+    if (!Array.isArray(errors))
+      return failure(
+        config.cniVersion,
+        cniError(CniErrorCode.BAD_ANSWER, 'GC: networkd answered errors that are not a list'),
+      );
     if (errors.length === 0) return success();
-    const details = errors.map((e) => `${String(e.workload)}: ${String(e.message)}`).join('; ');
+    const details = (errors as ({ workload?: unknown; message?: unknown } | null)[])
+      .map((e) => `${String(e?.workload)}: ${String(e?.message)}`)
+      .join('; ');
     return failure(
       config.cniVersion,
       cniError(

@@ -11,10 +11,18 @@ export interface FlowReport {
   readonly answered: number;
   /** Sequence numbers with no answer, up to the last answered one. */
   readonly lost: readonly number[];
+  /**
+   * When each lost request was sent (ms since the epoch, same order as `lost`), estimated from
+   * the nearest answer before it (ping -D stamps answers) plus the interval per request between.
+   */
+  readonly lostAt: readonly number[];
 }
 
 export class ContinuousPing {
-  private constructor(private readonly proc: BackgroundProcess) {}
+  private constructor(
+    private readonly proc: BackgroundProcess,
+    private readonly intervalMs: number,
+  ) {}
 
   /** Starts `ping -i interval address` in `from`; resolves once the first answer arrived. */
   static async start(
@@ -23,10 +31,11 @@ export class ContinuousPing {
     intervalMs = 100,
     firstAnswerTimeoutMs = 5_000,
   ): Promise<ContinuousPing> {
-    const proc = from.spawn('ping', ['-n', '-i', (intervalMs / 1000).toFixed(3), address]);
-    const p = new ContinuousPing(proc);
+    // -D: each answer carries its arrival time, which places the lost requests between them in time.
+    const proc = from.spawn('ping', ['-n', '-D', '-i', (intervalMs / 1000).toFixed(3), address]);
+    const p = new ContinuousPing(proc, intervalMs);
     try {
-      await proc.waitForOutput(/icmp_seq=\d+/, { timeoutMs: firstAnswerTimeoutMs });
+      await proc.waitForOutput(/bytes from [^\n]*icmp_seq=\d+/, { timeoutMs: firstAnswerTimeoutMs });
     } catch (e) {
       await proc.stop({ graceMs: 200 });
       throw e;
@@ -36,7 +45,8 @@ export class ContinuousPing {
 
   /** The highest sequence number answered so far (0: none yet), while the ping runs. */
   lastAnswered(): number {
-    return Math.max(0, ...[...this.proc.stdout.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
+    // Answers only, as flowReport: an ICMP error line ("From X icmp_seq=N ...") answers nothing.
+    return Math.max(0, ...[...this.proc.stdout.matchAll(/bytes from [^\n]*icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
   }
 
   /** Ends the ping and reports what it saw. */
@@ -49,7 +59,12 @@ export class ContinuousPing {
       }
     }
     await this.proc.exited;
-    return flowReport(this.proc.stdout);
+    return flowReport(this.proc.stdout, this.intervalMs);
+  }
+
+  /** The arrival time (ms since the epoch) of the latest answer so far; 0 before any. */
+  lastAnswerAt(): number {
+    return Math.max(0, ...answerTimes(this.proc.stdout).values());
   }
 }
 
@@ -66,11 +81,40 @@ export function longestLossRun(report: FlowReport): number {
   return longest;
 }
 
-/** Parses iputils ping output into answered/lost sequence numbers. */
-export function flowReport(stdout: string): FlowReport {
-  const seqs = new Set([...stdout.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
+/** Sequence number → arrival time in ms of its answer, from `ping -D` lines. */
+function answerTimes(stdout: string): Map<number, number> {
+  const times = new Map<number, number>();
+  for (const m of stdout.matchAll(/^\[(\d+(?:\.\d+)?)\] \d+ bytes from [^\n]*icmp_seq=(\d+)/gm)) {
+    const seq = Number(m[2]);
+    if (!times.has(seq)) times.set(seq, Number(m[1]) * 1000);
+  }
+  return times;
+}
+
+/**
+ * Parses iputils ping output into answered/lost sequence numbers; with `ping -D` stamps also when
+ * each lost request went out (NaN without stamps).
+ */
+export function flowReport(stdout: string, intervalMs = 1000): FlowReport {
+  // Answers only: "From X icmp_seq=N Destination Host Unreachable" is no answer.
+  const seqs = new Set([...stdout.matchAll(/bytes from [^\n]*icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
   const last = Math.max(0, ...seqs);
+  const times = answerTimes(stdout);
+  const stamped = [...times.keys()].sort((a, b) => a - b);
   const lost: number[] = [];
-  for (let s = 1; s <= last; s++) if (!seqs.has(s)) lost.push(s);
-  return { sent: last, answered: seqs.size, lost };
+  const lostAt: number[] = [];
+  for (let s = 1; s <= last; s++) {
+    if (seqs.has(s)) continue;
+    lost.push(s);
+    const before = stamped.filter((x) => x < s).pop();
+    const after = stamped.find((x) => x > s);
+    // Sends keep the interval while answers are missing; an answer after the gap bounds the estimate.
+    let at = before === undefined ? NaN : (times.get(before) as number) + (s - before) * intervalMs;
+    if (after !== undefined) {
+      const bound = (times.get(after) as number) - (after - s) * intervalMs;
+      at = Number.isNaN(at) ? bound : Math.min(at, times.get(after) as number);
+    }
+    lostAt.push(at);
+  }
+  return { sent: last, answered: seqs.size, lost, lostAt };
 }

@@ -41,18 +41,30 @@ export class SimFleet {
   readonly agents = new Map<string, BackgroundProcess>();
   readonly workloads: FleetWorkload[] = [];
   private readonly zmesh: ZmeshInvocation;
+  /** Arguments every node's provisiond gets besides the fleet's own (e.g. `--metrics`). */
+  private readonly agentArgs: readonly string[];
   /** Workloads ever attached (names are never reused, even after a workload went with its NR). */
   private attached = 0;
 
-  private constructor(world: SimWorld, etcd: EtcdCluster, admin: Namespace, zmesh: ZmeshInvocation) {
+  private constructor(
+    world: SimWorld,
+    etcd: EtcdCluster,
+    admin: Namespace,
+    zmesh: ZmeshInvocation,
+    agentArgs: readonly string[],
+  ) {
     this.world = world;
     this.etcd = etcd;
     this.admin = admin;
     this.zmesh = zmesh;
+    this.agentArgs = agentArgs;
   }
 
   /** The cluster and the operator's namespace; then `startAgents`. */
-  static async create(world: SimWorld, opts: { zmesh?: ZmeshInvocation; members?: number } = {}): Promise<SimFleet> {
+  static async create(
+    world: SimWorld,
+    opts: { zmesh?: ZmeshInvocation; members?: number; agentArgs?: readonly string[] } = {},
+  ): Promise<SimFleet> {
     const harness = world.harness;
     const attach = async (short: string, address: string): Promise<Namespace> => {
       const ns = await harness.namespace(short);
@@ -72,7 +84,7 @@ export class SimFleet {
       });
     }
     const etcd = await EtcdCluster.start(harness, members);
-    return new SimFleet(world, etcd, admin, opts.zmesh ?? defaultZmeshInvocation());
+    return new SimFleet(world, etcd, admin, opts.zmesh ?? defaultZmeshInvocation(), opts.agentArgs ?? []);
   }
 
   get url(): string {
@@ -132,6 +144,7 @@ export class SimFleet {
       node.id,
       '--node-state-dir',
       node.stateDir,
+      ...this.agentArgs,
     ];
     const proc = node.host.spawn(this.zmesh.file, zmeshArgs(this.zmesh, args));
     this.agents.set(node.id, proc);
@@ -209,12 +222,17 @@ export interface FleetMesh extends StandardMesh {
  * through the store: the tool edits the network in etcd, each node's agent applies it, nobody
  * pushes anything into a node. Torn down on failure.
  */
-export async function buildFleetMesh(opts: StandardMeshOptions = {}): Promise<FleetMesh> {
+export async function buildFleetMesh(
+  opts: StandardMeshOptions & { agentArgs?: readonly string[] } = {},
+): Promise<FleetMesh> {
   const world = await SimWorld.create(STANDARD_NODES, opts);
   try {
     const log = opts.log ?? (() => {});
     log('etcd: 3 members on the simulated internet (198.51.100.201-203); provisiond as store agent on every node');
-    const fleet = await SimFleet.create(world, opts.zmesh ? { zmesh: opts.zmesh } : {});
+    const fleet = await SimFleet.create(world, {
+      ...(opts.zmesh ? { zmesh: opts.zmesh } : {}),
+      ...(opts.agentArgs ? { agentArgs: opts.agentArgs } : {}),
+    });
     await fleet.startAgents();
     const name = opts.networkName ?? 'demo';
     const ipRange = opts.ipRange ?? '10.1.0.0/16';

@@ -17,6 +17,11 @@
 // are what stops the workload. The sim's own etcd cluster sits on the simulated Internet without
 // TLS, for convenience: a workload reaches it like any Internet host would. That is not a
 // production shape (README), and nothing here claims otherwise.
+//
+// Metrics endpoints, in the two shapes an operator configures: networkd on every address of the
+// host (`--metrics 0.0.0.0:P`, scraped from the management side or the Internet) and provisiond
+// on the host's loopback only (`--metrics 127.0.0.1:P`, a local scraper). Each is reached from
+// where it is configured and from nowhere a workload or an NR is.
 import test from 'ava';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,10 +32,18 @@ import type { SimNode } from '../../src/sim/node.js';
 import { runCommand, systemTool, type BackgroundProcess, type Namespace } from '../harness/index.js';
 
 const NOBODY = '65534';
+/** Test-only ports, away from Prometheus's 9464 and in namespaces this test owns. */
+const NETWORKD_METRICS_PORT = 19464;
+const PROVISIOND_METRICS_PORT = 19465;
 let mesh: FleetMesh;
 
 test.before(async () => {
-  mesh = await buildFleetMesh({ networkName: 'iso', ipRange: '10.61.0.0/16' });
+  mesh = await buildFleetMesh({
+    networkName: 'iso',
+    ipRange: '10.61.0.0/16',
+    networkdArgs: ['--wg', 'userspace', '--metrics', `0.0.0.0:${NETWORKD_METRICS_PORT}`],
+    agentArgs: ['--metrics', `127.0.0.1:${PROVISIOND_METRICS_PORT}`],
+  });
 });
 
 test.afterEach.always((t) => {
@@ -274,6 +287,86 @@ test.serial(
       }
     } finally {
       await member.stop({ graceMs: 1_000 });
+    }
+  },
+);
+
+/** Every IPv4 address of a namespace, loopback included (`--metrics 0.0.0.0:P` listens on each). */
+async function addressesOf(ns: Namespace): Promise<string[]> {
+  const links = JSON.parse((await ns.ip(['-j', '-4', 'addr', 'show'])).stdout) as {
+    addr_info: { local: string }[];
+  }[];
+  return links.flatMap((l) => l.addr_info.map((a) => a.local));
+}
+
+/** An HTTP GET of /metrics from inside a namespace: the status, or what stopped the connection. */
+async function scrapeFrom(netnsPath: string, host: string, port: number): Promise<string> {
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`;
+  const script = [
+    'const http = require("node:http");',
+    'const req = http.get(process.argv[1], { timeout: 2500 }, (res) => {',
+    '  let n = 0; res.on("data", (d) => { n += d.length; });',
+    '  res.on("end", () => { console.log(res.statusCode === 200 && n > 0 ? "200" : "status " + res.statusCode); });',
+    '});',
+    'req.on("timeout", () => { console.log("timeout"); req.destroy(); process.exit(0); });',
+    'req.on("error", (e) => { console.log(e.code); process.exit(0); });',
+  ].join('\n');
+  const r = await runCommand(
+    systemTool('nsenter'),
+    [`--net=${netnsPath}`, '--wd=/', '--', systemTool('node'), '-e', script, url],
+    { timeoutMs: 15_000 },
+  );
+  return r.stdout.trim();
+}
+
+test.serial(
+  "metrics endpoints answer where they are configured (networkd: the host's addresses; provisiond: its loopback) and never a workload or an NR",
+  async (t) => {
+    const alpha = mesh.world.node('alpha');
+    // Controls: the configured places are served, so a refusal below is the filters, not a dead listener.
+    t.is(
+      await scrapeFrom(mesh.fleet.admin.path, alpha.uplinkAddress, NETWORKD_METRICS_PORT),
+      '200',
+      "the Internet scrapes alpha's networkd on its public address",
+    );
+    t.not(
+      await scrapeFrom(mesh.fleet.admin.path, alpha.uplinkAddress, PROVISIOND_METRICS_PORT),
+      '200',
+      "provisiond's loopback endpoint is not on the public address",
+    );
+    for (const node of [alpha, mesh.world.node('hid1')]) {
+      const hostAddresses = await addressesOf(node.host);
+      t.true(hostAddresses.includes(node.uplinkAddress), `${node.id}: ${hostAddresses.join(' ')}`);
+      for (const host of hostAddresses)
+        t.is(
+          await scrapeFrom(node.host.path, host, NETWORKD_METRICS_PORT),
+          '200',
+          `${node.id}'s host scrapes its networkd on ${host}`,
+        );
+      t.is(
+        await scrapeFrom(node.host.path, '127.0.0.1', PROVISIOND_METRICS_PORT),
+        '200',
+        `${node.id}'s host scrapes its provisiond on 127.0.0.1`,
+      );
+      // Every address the host has, and the workload's and NR's own loopback (the endpoint is not there).
+      const targets = [...new Set([...hostAddresses, '127.0.0.1'])];
+      for (const [where, ns] of [
+        ['workload', workloadOf(node).ns.path],
+        ['NR', nrPath(node)],
+      ] as const) {
+        // All at once: each refusal is a 2.5 s timeout (the filters drop, they do not reject).
+        const probes = targets.flatMap((host) =>
+          [NETWORKD_METRICS_PORT, PROVISIOND_METRICS_PORT].map(async (port) => ({
+            host,
+            port,
+            got: await scrapeFrom(ns, host, port),
+          })),
+        );
+        for (const { host, port, got } of await Promise.all(probes)) {
+          t.not(got, '200', `the ${where} on ${node.id} scraped ${host}:${port}`);
+          t.false(got.startsWith('status'), `the ${where} on ${node.id} got an HTTP answer from ${host}:${port}`);
+        }
+      }
     }
   },
 );

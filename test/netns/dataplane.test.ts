@@ -43,7 +43,8 @@ test('a responder keypair waits as "next" until the initiator speaks, is then co
   const w = await makeWorld(t);
   installMatching(w, keyPair(), { aInitiator: true, bInitiator: false, indexB: 0x0b0b0042 });
   // B may not send yet: its ping waits in the staged queue, and B asks for a handshake.
-  const bPing = ping(w.b, INNER_A, 1);
+  // Staged until A's keepalive below (three polls on a loaded machine; once past 2 s under the sanitizer build).
+  const bPing = ping(w.b, INNER_A, 1, 40);
   await until('B to stage a packet', () => w.b.dp.peerStats()[0]!.staged > 0);
   t.false(w.b.dp.peerStats()[0]!.hasCurrentKeypair);
   await until('B to want a handshake', () => w.b.wants.includes(PEER_OF_B));

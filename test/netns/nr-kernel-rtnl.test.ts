@@ -110,6 +110,26 @@ test('a bridge with an enslaved port, set up and with an MTU, is what ip shows; 
   t.is(await rtnl.getLink('nope'), null);
 });
 
+test('a bridge keeps its own MAC while ports with lower MACs join and leave (the NR gateway MAC is stable)', async (t) => {
+  const w = await worldFor(t);
+  const a = await w.namespace('bm');
+  const rtnl = openIn(t, a);
+  await rtnl.createBridge('br0');
+  await rtnl.setUp('br0');
+  const macOf = async (): Promise<string> =>
+    (await ipJson<{ address: string }[]>(a, ['link', 'show', 'br0']))[0]?.address ?? '';
+  const mine = await macOf();
+  t.regex(mine, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+  t.is(Number.parseInt(mine.slice(0, 2), 16) & 0x03, 0x02, 'locally administered unicast');
+  t.is((await a.exec('cat', ['/sys/class/net/br0/addr_assign_type'])).stdout.trim(), '3', 'set, not derived');
+  // 00:00:00:00:00:01 is below any MAC the bridge could have: a derived MAC would switch to it.
+  await a.ip(['link', 'add', 'p1', 'address', '00:00:00:00:00:01', 'type', 'veth', 'peer', 'name', 'q1']);
+  await rtnl.setMaster('p1', 'br0');
+  t.is(await macOf(), mine, 'a port with a lower MAC joined');
+  await a.ip(['link', 'del', 'p1']);
+  t.is(await macOf(), mine, 'the port left');
+});
+
 test('addresses: add (twice is fine), list as ip does, delete (false when already gone), IPv4 and IPv6', async (t) => {
   const w = await worldFor(t);
   const a = await w.namespace('ad');

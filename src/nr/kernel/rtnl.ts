@@ -11,6 +11,7 @@
  * - delete* return false instead of failing when the object is already gone.
  * Every failure is a KernelError (errno name, operation, object, namespace).
  */
+import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import { native } from '../../native/binding.js';
@@ -226,9 +227,17 @@ export class Rtnl {
     });
   }
 
-  /** A bridge named `name`, created down. EEXIST if the name is taken. */
+  /**
+   * A bridge named `name`, created down, with a MAC of its own. EEXIST if the name is taken.
+   * Without an address given at creation the kernel gives a bridge the lowest MAC among its ports
+   * and re-derives it whenever a port joins or leaves: the NR's gateway MAC changed under the
+   * other workloads at each attach/detach and their pings were lost until ARP caught up (the soak
+   * counted 4). An address set at creation is kept (addr_assign_type "set").
+   */
   async createBridge(name: string, options: LinkOptions = {}): Promise<void> {
-    await this.createLinkOfKind('bridge', name, options);
+    const mac = randomBytes(6);
+    mac[0] = ((mac[0] as number) & 0xfc) | 0x02; // locally administered, unicast
+    await this.createLinkOfKind('bridge', name, options, mac);
   }
 
   async setUp(name: string): Promise<void> {
@@ -438,14 +447,19 @@ export class Rtnl {
     }
   }
 
-  private async createLinkOfKind(kind: string, name: string, options: LinkOptions): Promise<void> {
+  private async createLinkOfKind(kind: string, name: string, options: LinkOptions, address?: Buffer): Promise<void> {
     const ctx = this.ctx(`create ${kind}`, `'${name}'`);
     checkName(name, 'name', ctx);
     if (options.mtu !== undefined) checkMtu(options.mtu, ctx);
     await this.call(ctx.operation, ctx.object, () =>
       this.socket.newLink(
         {},
-        { ifname: name, linkinfo: linkInfoOfKind(kind), ...(options.mtu ? { mtu: options.mtu } : {}) },
+        {
+          ifname: name,
+          linkinfo: linkInfoOfKind(kind),
+          ...(options.mtu ? { mtu: options.mtu } : {}),
+          ...(address ? { address } : {}),
+        },
         { flags: NLM_F_CREATE | NLM_F_EXCL },
       ),
     );

@@ -111,10 +111,14 @@ export class BackgroundProcess {
         this.status = { exitCode, signal };
         // Output written just before exit is still in the pipe: wait for the streams to close.
         // A grandchild may hold them open forever (a daemon that forked), so not for long.
+        // setImmediate: an event loop that was busy runs due timers before it polls the pipes, so
+        // without it output already waiting in the pipe was dropped (seen under load ~45).
         setTimeout(() => {
-          this.child.stdout?.destroy();
-          this.child.stderr?.destroy();
-          finish();
+          setImmediate(() => {
+            this.child.stdout?.destroy();
+            this.child.stderr?.destroy();
+            finish();
+          });
         }, STREAM_DRAIN_MS);
       });
       this.child.on('close', (exitCode, signal) => {

@@ -20,6 +20,11 @@ export interface TransferOptions {
   bytes?: number;
   /** For the whole transfer (default 30 s). */
   timeoutMs?: number;
+  /**
+   * The client sends at most this many bytes per second (default: as fast as it can): a test
+   * that acts during a transfer gets a transfer that lasts, however fast the path is.
+   */
+  maxBytesPerSecond?: number;
 }
 
 export interface TransferResult {
@@ -53,12 +58,14 @@ srv.listen({ host, port: Number(port) }, () => console.log(JSON.stringify({ list
 
 const CLIENT = `
 const net = require('node:net'), crypto = require('node:crypto');
-const [host, port, total] = process.argv.slice(1);
+const [host, port, total, rate] = process.argv.slice(1);
 const h = crypto.createHash('sha256');
 let left = Number(total), sent = 0;
 const sock = net.connect({ host, port: Number(port) }, () => {
+  const start = Date.now();
   const pump = () => {
     while (left > 0) {
+      if (Number(rate) > 0 && sent > (Number(rate) * (Date.now() - start)) / 1000) { setTimeout(pump, 5); return; }
       const b = crypto.randomBytes(Math.min(65536, left));
       left -= b.length; sent += b.length; h.update(b);
       if (!sock.write(b)) { sock.once('drain', pump); return; }
@@ -91,6 +98,12 @@ export async function tcpTransfer(opts: TransferOptions): Promise<TransferResult
   if (!Number.isInteger(bytes) || bytes < 0) {
     throw new HarnessError('INVALID_ARGUMENT', `bytes ${bytes} must be a non-negative integer`, { field: 'bytes' });
   }
+  const rate = opts.maxBytesPerSecond ?? 0;
+  if (!Number.isInteger(rate) || rate < 0) {
+    throw new HarnessError('INVALID_ARGUMENT', `maxBytesPerSecond ${rate} must be a positive integer`, {
+      field: 'maxBytesPerSecond',
+    });
+  }
   const node = process.execPath;
   const server = opts.server.spawn(node, ['-e', SERVER, listenAddress, String(opts.port ?? 0)]);
   let client: BackgroundProcess | undefined;
@@ -98,7 +111,7 @@ export async function tcpTransfer(opts: TransferOptions): Promise<TransferResult
     const listening = await server.waitForOutput(/\{"listening":(\d+)\}/, { timeoutMs: Math.min(timeoutMs, 10_000) });
     const port = listening[1] ?? '0';
     const started = performance.now();
-    client = opts.client.spawn(node, ['-e', CLIENT, opts.connectTo, port, String(bytes)]);
+    client = opts.client.spawn(node, ['-e', CLIENT, opts.connectTo, port, String(bytes), String(rate)]);
     await Promise.all([
       server.waitForOutput(/"done":true/, { timeoutMs }),
       client.waitForOutput(/"done":true/, { timeoutMs }),

@@ -295,6 +295,29 @@ test('GC keeps the attachments named by either key, and collects every release e
   t.is(failed.out.details, 'w1: m1; w2: m2');
 });
 
+test('null and non-list entries in networkd answers are answers, not exceptions (found by test/unit/fuzz/cni-input)', (t) => {
+  // Each once threw a TypeError inside the core, which runCni turned into code 104 (INTERNAL).
+  const check = drive(env('CHECK'), config('1.0.0', { prevResult }), (call) =>
+    call.kind === 'get-network' ? view([null as never, record]) : iface,
+  );
+  t.is(check.exitCode, 0, 'a null entry is skipped and the real record still matches');
+  const status = drive({ CNI_COMMAND: 'STATUS' }, config('1.1.0'), () =>
+    ok({ nrExists: true, device: { peers: [null, { lastHandshakeAgeSeconds: 3 }] } }),
+  );
+  t.is(status.exitCode, 0);
+  const gcNotList = drive({ CNI_COMMAND: 'GC' }, config('1.1.0'), () => ok({ released: [], errors: false }));
+  t.is(gcNotList.out.code, 103, 'errors that are not a list: a bad answer');
+  const gcNull = drive({ CNI_COMMAND: 'GC' }, config('1.1.0'), () => ok({ released: [], errors: [null] }));
+  t.is(gcNull.out.code, 100);
+  t.is(gcNull.out.details, 'undefined: undefined');
+  const add = drive(env('ADD'), config('1.0.0'), () => ok({ ...attached, routes: [null, ...attached.routes] }));
+  t.is(add.exitCode, 0, 'a null route is skipped');
+  t.deepEqual(
+    add.out.routes.map((r: { dst: string }) => r.dst),
+    ['0.0.0.0/0'],
+  );
+});
+
 test('a workload id is stable per container and ifname and distinct across them', (t) => {
   const a = workloadIdOf({ containerId: 'c1', ifname: 'eth0' });
   t.is(a, workloadIdOf({ containerId: 'c1', ifname: 'eth0' }));
