@@ -37,7 +37,9 @@ req.on('error', (e) => { console.log(JSON.stringify({ ok: false, reason: e.code 
 const TCP_LISTENER = `
 const net = require('node:net');
 const [host, port] = process.argv.slice(1);
-const srv = net.createServer((s) => s.end('hello\\n'));
+// A client that resets right after connecting (tcpProbe does) makes the greeting fail with
+// ECONNRESET/EPIPE: ignored, or the unhandled error would end the listener for every later probe.
+const srv = net.createServer((s) => { s.on('error', () => {}); s.end('hello\\n'); });
 srv.listen({ host, port: Number(port) }, () => console.log(JSON.stringify({ listening: srv.address().port })));
 `;
 
