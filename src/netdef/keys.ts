@@ -315,7 +315,11 @@ export function unsealKey(sealed: string, identity: PrivateKey): PrivateKey {
     return key;
   } catch (error) {
     if (error instanceof KeyFormatError) throw error;
-    throw new UnsealError('', 'the identity key does not open this sealed key');
+    // libsodium's own refusal says only "incorrect key pair"; anything else (a library not ready,
+    // a bad argument) is kept in the message so the failure can be told apart. Neither holds a key.
+    const reason = error instanceof Error ? error.message : String(error);
+    const detail = /incorrect key pair/i.test(reason) ? '' : ` (${reason})`;
+    throw new UnsealError('', `the identity key does not open this sealed key${detail}`);
   } finally {
     identityBytes.fill(0);
   }

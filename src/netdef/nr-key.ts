@@ -22,7 +22,8 @@ export function openResourceKey(resource: Resource, identity: PrivateKey): Priva
     if (error instanceof UnsealError) {
       throw new UnsealError(
         '/wgPrivateKeySealed',
-        `node "${resource.node}"'s identity key does not open its sealed WireGuard key`,
+        `node "${resource.node}"'s identity key does not open its sealed WireGuard key` +
+          (/ \(.*\)$/.exec(error.message)?.[0] ?? ''),
       );
     }
     throw error;

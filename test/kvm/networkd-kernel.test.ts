@@ -60,11 +60,17 @@ test.before(async (t) => {
     networkdArgs: ['--wg', 'kernel'],
     networkdStartTimeoutMs: GUEST_MS.networkdStart,
   });
-  net = await world.createNetwork('kern', '10.7.0.0/16', world.nodes, { aggregator: world.node('alpha') });
-  netId = netIdOf(net.name);
-  await world.deploy(net);
-  for (const n of world.nodes) workloads.push(await world.attachWorkload(net, n));
-  await waitForHandshakes(world, net, GUEST_MS.handshakes);
+  try {
+    net = await world.createNetwork('kern', '10.7.0.0/16', world.nodes, { aggregator: world.node('alpha') });
+    netId = netIdOf(net.name);
+    await world.deploy(net);
+    for (const n of world.nodes) workloads.push(await world.attachWorkload(net, n));
+    await waitForHandshakes(world, net, GUEST_MS.handshakes);
+  } catch (error) {
+    // A hook's failure shows no test's diagnostics: the daemons' logs are what tell why.
+    t.log(world.diagnostics());
+    throw error;
+  }
   t.log(`world of 3 nodes with kernel WireGuard built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
