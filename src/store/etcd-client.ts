@@ -6,12 +6,19 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { ExponentialBackoff } from 'cockatiel';
 import { Etcd3, EtcdPermissionDeniedError, type IKeyValue, type IOptions, Range } from 'etcd3';
 import { StoreError } from './errors.js';
 import type { EtcdLocation } from './url.js';
 
 /** Unary calls fail after this long: a quorum-less cluster answers with a timeout, never a hang. */
 export const CALL_DEADLINE_MS = 5_000;
+/**
+ * The longest wait between attempts to re-open a broken watch. etcd3's default grows to 30 s with
+ * jitter, so an agent could stay deaf (and its node unreported) for a minute after the store came
+ * back, as one node did after the e2e's cluster wipe; retrying a down store every 2 s costs nothing.
+ */
+export const WATCH_RETRY_MAX_MS = 2_000;
 /** Keys per range request: a 5,000-NR network is read in pages, all at one revision. */
 const PAGE = 1_000;
 
@@ -20,6 +27,10 @@ export function connectEtcd(location: EtcdLocation): Etcd3 {
   const options: IOptions = {
     hosts: location.endpoints.map((e) => `${tls ? 'https' : 'http'}://${e}`),
     dialTimeout: 3_000,
+    // etcd3 takes a backoff (not a factory) and asks it for the next one at each reconnection.
+    faultHandling: {
+      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: WATCH_RETRY_MAX_MS }).next(),
+    },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
     ...(tls
       ? {
