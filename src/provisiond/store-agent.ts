@@ -71,6 +71,24 @@ interface Awaited {
   readonly type: AgentTask['type'];
 }
 
+/** A watch that the store does not confirm in this long is given up and the store listed again. */
+const WATCH_CREATE_MS = 10_000;
+
+/** `promise`, or an Error(message) after `ms` (the promise is left to settle on its own). */
+async function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class StoreAgent {
   readonly #store: EtcdStore;
   readonly #nodeId: string;
@@ -330,11 +348,21 @@ export class StoreAgent {
     const generation = ++this.#watchGeneration;
     const old = this.#watcher;
     this.#watcher = null;
-    await old?.cancel().catch(() => {});
+    // Not awaited: cancelling waits for the server's acknowledgement on the watch stream, and a
+    // stream to a store that was wiped or restarted may never give one. Awaited here, it held up
+    // every later input: after the e2e's cluster wipe one agent applied and reported nothing more.
+    void old?.cancel().catch(() => {});
     let watcher: Watcher;
+    const creating = this.#store.client.watch().prefix(NETWORKS).startRevision(String(fromRevision)).create();
     try {
-      watcher = await this.#store.client.watch().prefix(NETWORKS).startRevision(String(fromRevision)).create();
+      watcher = await withDeadline(
+        creating,
+        WATCH_CREATE_MS,
+        `no answer to the watch request within ${WATCH_CREATE_MS / 1000} s`,
+      );
     } catch (error) {
+      // A watch confirmed after its deadline is nobody's: cancel it then.
+      creating.then((late) => late.cancel().catch(() => {})).catch(() => {});
       this.#input({ kind: 'watch-failed', error: (error as Error).message });
       return;
     }
