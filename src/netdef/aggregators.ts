@@ -37,6 +37,11 @@ export interface FailoverCandidate {
 
 /** Prefixes that follow the current aggregator, with one candidate entry per aggregator, in preference order. */
 export interface FailoverMove {
+  /**
+   * On a public NR: the hidden NR these prefixes belong to (they follow the aggregator that
+   * carries it, see `carrierOf`); absent on a hidden NR (its relayed prefixes follow its current).
+   */
+  readonly hidden?: string;
   readonly prefixes: readonly string[];
   readonly candidates: readonly FailoverCandidate[];
 }
@@ -46,11 +51,43 @@ export interface FailoverPlan {
   /** Preference order; the first is the one the resource's peers carry. */
   readonly aggregators: readonly string[];
   readonly moves: readonly FailoverMove[];
+  /**
+   * The WireGuard address of each aggregator and of each public NR that depends on them: where
+   * the in-band carriage announcements go and whom they may come from (networkd/carriage.ts).
+   */
+  readonly addresses: Readonly<Record<string, string>>;
 }
 
 /** The switch rule without memory: the first aggregator in preference order that is up (null: none is). */
 export function firstUpAggregator(aggregators: readonly string[], isUp: (node: string) => boolean): string | null {
   return aggregators.find(isUp) ?? null;
+}
+
+/**
+ * Which aggregator carries hidden NR `hidden` for an NR (public or aggregator) that is not it:
+ * the first aggregator in preference order that carries it — this NR itself when it is an
+ * aggregator and hears `hidden` (`liveHere`), another one when it is up and its fresh
+ * announcement names `hidden`. With none: an aggregator keeps the hidden NR on its own entry
+ * (so that the hidden NR's packets pass the source check and it can be heard at all), any other
+ * NR follows the network's current aggregator. Every NR then sends a hidden NR's traffic to the
+ * aggregator the hidden NR itself now uses, and accepts its packets from there.
+ */
+export function carrierOf(
+  aggregators: readonly string[],
+  self: string,
+  hidden: string,
+  facts: {
+    readonly isUp: (aggregator: string) => boolean;
+    readonly announces: (aggregator: string, hidden: string) => boolean;
+    readonly liveHere: (hidden: string) => boolean;
+    readonly current: string;
+  },
+): string {
+  const carrying = aggregators.find((aggregator) =>
+    aggregator === self ? facts.liveHere(hidden) : facts.isUp(aggregator) && facts.announces(aggregator, hidden),
+  );
+  if (carrying !== undefined) return carrying;
+  return aggregators.includes(self) ? self : facts.current;
 }
 
 interface PeerWithPrefixes {
@@ -69,10 +106,27 @@ export function peersWithCurrent<P extends PeerWithPrefixes>(
   current: string,
 ): P[] {
   if (failover === undefined || !failover.aggregators.includes(current)) return [...peers];
+  return peersWithCarriers(peers, failover, () => current);
+}
+
+/**
+ * The peers of a resource with each move's prefixes on the entry of the aggregator `carrier`
+ * names for it (a hidden NR's own move: its current; a public NR's: the hidden NR's carrier).
+ * An aggregator that is not in the plan leaves that move's prefixes where the preferred one puts them.
+ */
+export function peersWithCarriers<P extends PeerWithPrefixes>(
+  peers: readonly P[],
+  failover: FailoverPlan | undefined,
+  carrier: (move: FailoverMove) => string,
+): P[] {
+  if (failover === undefined) return [...peers];
   const moving = new Set(failover.moves.flatMap((move) => move.prefixes));
   const added = new Map<string, string[]>();
   for (const move of failover.moves) {
-    const target = move.candidates.find((candidate) => candidate.aggregator === current);
+    const chosen = carrier(move);
+    const target =
+      move.candidates.find((candidate) => candidate.aggregator === chosen) ??
+      move.candidates.find((candidate) => candidate.aggregator === failover.aggregators[0]);
     if (target === undefined) continue;
     added.set(target.peer, [...(added.get(target.peer) ?? []), ...move.prefixes]);
   }

@@ -268,6 +268,7 @@ function failoverPlanOf(
     moves = def.resources
       .filter((resource) => resource.hidden)
       .map((relayed) => ({
+        hidden: relayed.node,
         prefixes: texts(ownedPrefixes(def, relayed)),
         candidates: aggregators.map((aggregator) => ({
           aggregator,
@@ -275,7 +276,12 @@ function failoverPlanOf(
         })),
       }));
   }
-  return { aggregators: [...aggregators], moves };
+  // Aggregators announce to every public NR (hidden NRs route everything to their current one).
+  const addresses: Record<string, string> = {};
+  for (const resource of def.resources) {
+    if (!resource.hidden) addresses[resource.node] = wgAddressOf(subnetOf(resource));
+  }
+  return { aggregators: [...aggregators], moves, addresses };
 }
 
 /** The resource of `nodeId` in `def`; UnknownNodeError when the node is not a member. */

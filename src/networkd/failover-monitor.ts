@@ -2,9 +2,15 @@
  * The I/O around failover.ts: every poll, for each network with several aggregators, reads the
  * NR device's receive counters (the same status the API shows), runs the switch rule and tells
  * the service what it decided — a switch moves allowed IPs, a re-dial re-adds a silent
- * aggregator's peer. Nothing here talks to the control plane: every NR decides alone, by the
- * same rule, from what its own device sees.
+ * aggregator's peer. It also runs the carriage signal (carriage.ts) over the network's in-band
+ * channel: a hidden NR says hello to its current aggregator, an aggregator announces the hidden
+ * NRs it hears, and every public NR routes each hidden NR to the aggregator that carries it.
+ * Nothing here talks to the control plane: every NR decides alone, by the same rules, from what
+ * its own device and the tunnel tell it.
  */
+import { native } from '../native/binding.js';
+import { CarriageChannel } from './carriage-channel.js';
+import { type CarriageState, carriageStep, initialCarriageState } from './carriage.js';
 import type { DataPlane } from './data-plane.js';
 import { type FailoverState, failoverStep, initialFailoverState } from './failover.js';
 import type { NetworkService } from './service.js';
@@ -20,11 +26,25 @@ export interface FailoverMonitorOptions {
   /** Told each switch (metrics). */
   readonly onSwitch?: (network: string, to: string, reason: 'down' | 'returned') => void;
   readonly now?: () => number;
+  /** Opens a network's in-band channel (tests may replace it); the default is CarriageChannel.open. */
+  readonly openChannel?: (netnsPath: string, netId: string, address: string) => CarriageLink;
+}
+
+/** What the monitor needs of a channel (CarriageChannel). */
+export type CarriageLink = Pick<CarriageChannel, 'allow' | 'drain' | 'announce' | 'hello' | 'close'>;
+
+interface Tracked {
+  readonly key: string;
+  readonly state: FailoverState;
+  readonly carriage: CarriageState;
+  readonly channel: CarriageLink | null;
+  /** The namespace the channel was opened in: a re-created NR gets a new one, and a new channel. */
+  readonly channelNetns: number | null;
 }
 
 export class FailoverMonitor {
   readonly #options: FailoverMonitorOptions;
-  readonly #states = new Map<string, { key: string; state: FailoverState }>();
+  readonly #states = new Map<string, Tracked>();
   readonly #now: () => number;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
@@ -37,9 +57,11 @@ export class FailoverMonitor {
   start(): void {
     this.#timer ??= setInterval(() => {
       // A poll still running (a slow apply) is not doubled: the next tick tries again.
-      this.#running ??= this.poll().finally(() => {
-        this.#running = null;
-      });
+      this.#running ??= this.poll()
+        .catch((error: Error) => this.#options.log(`failover: poll failed: ${error.stack ?? error.message}`))
+        .finally(() => {
+          this.#running = null;
+        });
     }, this.#options.pollMs ?? FAILOVER_POLL_MS);
   }
 
@@ -47,6 +69,27 @@ export class FailoverMonitor {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#running;
+    for (const entry of this.#states.values()) entry.channel?.close();
+    this.#states.clear();
+  }
+
+  /**
+   * The network's channel, opened once its NR exists and again when the NR's namespace was
+   * re-created (a failure is logged and retried next poll).
+   */
+  #channel(network: string, netId: string, address: string, entry: Tracked): Pick<Tracked, 'channel' | 'channelNetns'> {
+    const netnsPath = this.#options.plane.nrNetnsPath(netId);
+    try {
+      const netns = native().netnsId(netnsPath);
+      if (entry.channel && entry.channelNetns === netns) return { channel: entry.channel, channelNetns: netns };
+      entry.channel?.close();
+      const open = this.#options.openChannel ?? ((path, id, at) => CarriageChannel.open(path, id, at, this.#options.log));
+      return { channel: open(netnsPath, netId, address), channelNetns: netns };
+    } catch (error) {
+      this.#options.log(`failover: network ${network}: no in-band channel yet: ${(error as Error).message}`);
+      entry.channel?.close();
+      return { channel: null, channelNetns: null };
+    }
   }
 
   /** One pass over the networks (also called directly by tests). */
@@ -54,15 +97,29 @@ export class FailoverMonitor {
     const { service, plane, log } = this.#options;
     const targets = service.failoverTargets();
     service.forgetFailover(new Set(targets.map((t) => t.network)));
-    for (const name of this.#states.keys()) if (!targets.some((t) => t.network === name)) this.#states.delete(name);
+    for (const [name, entry] of this.#states) {
+      if (targets.some((t) => t.network === name)) continue;
+      entry.channel?.close();
+      this.#states.delete(name);
+    }
     for (const { network, netId, resource } of targets) {
       const plan = resource.failover;
       if (!plan) continue;
       const now = this.#now();
       // A new list of aggregators (another revision) starts over from its preferred one.
       const key = plan.aggregators.join(',');
-      let entry = this.#states.get(network);
-      if (entry?.key !== key) entry = { key, state: initialFailoverState(plan.aggregators, now) };
+      const known = this.#states.get(network);
+      const entry: Tracked =
+        known?.key === key
+          ? known
+          : {
+              key,
+              state: initialFailoverState(plan.aggregators, now),
+              carriage: initialCarriageState,
+              channel: null,
+              channelNetns: null,
+            };
+      if (known && known !== entry) known.channel?.close();
       let status: Awaited<ReturnType<DataPlane['inspectNr']>>;
       try {
         status = await plane.inspectNr(netId);
@@ -71,10 +128,13 @@ export class FailoverMonitor {
         continue;
       }
       const nodeOfKey = new Map(resource.peers.map((p) => [p.publicKey, p.node]));
+      const hidden = plan.moves.flatMap((move) => (move.hidden === undefined ? [] : [move.hidden]));
       const rxBytes = new Map<string, number>();
+      const hiddenRx = new Map<string, number>();
       const handshaken = new Set<string>();
       for (const peer of status.device?.peers ?? []) {
         const node = nodeOfKey.get(peer.publicKey);
+        if (node !== undefined && hidden.includes(node)) hiddenRx.set(node, peer.rxBytes);
         if (node === undefined || !plan.aggregators.includes(node)) continue;
         rxBytes.set(node, peer.rxBytes);
         if (peer.lastHandshakeAgeSeconds !== null) handshaken.add(node);
@@ -87,9 +147,39 @@ export class FailoverMonitor {
         handshaken,
         now,
       });
-      this.#states.set(network, { key, state: step.state });
+      const opened = status.exists ? this.#channel(network, netId, resource.wgAddress, entry) : entry;
+      const channel = opened.channel;
+      const senders = plan.aggregators.flatMap((node) => {
+        const address = plan.addresses[node];
+        return address === undefined ? [] : [[node, address] as const];
+      });
+      channel?.allow(new Map(senders));
+      const carriage = carriageStep(entry.carriage, {
+        aggregators: plan.aggregators,
+        self: resource.node,
+        hidden,
+        rxBytes: hiddenRx,
+        received: channel?.drain() ?? [],
+        up: step.up,
+        current: step.state.current,
+        now,
+      });
+      this.#states.set(network, {
+        key,
+        state: step.state,
+        carriage: carriage.state,
+        channel,
+        channelNetns: opened.channelNetns,
+      });
+      if (channel) this.#speak(channel, resource, step.state.current, carriage.carries);
       try {
-        await service.chooseAggregator(network, step.state.current, Object.fromEntries(step.up), step.switched);
+        await service.chooseAggregator(
+          network,
+          step.state.current,
+          Object.fromEntries(step.up),
+          step.switched,
+          Object.fromEntries(carriage.carriers),
+        );
         if (step.switched) this.#options.onSwitch?.(network, step.switched.to, step.switched.reason);
         for (const aggregator of step.redial) await service.redialAggregator(network, aggregator);
       } catch (error) {
@@ -97,4 +187,20 @@ export class FailoverMonitor {
       }
     }
   }
+
+  /** A hidden NR's hello to its current aggregator; an aggregator's announcement to every public NR. */
+  #speak(channel: CarriageLink, resource: NodeResourceOf, current: string, carries: readonly string[]): void {
+    const plan = resource.failover!;
+    if (resource.hidden) {
+      const address = plan.addresses[current];
+      if (address !== undefined) channel.hello(address, resource.node, current);
+      return;
+    }
+    if (!plan.aggregators.includes(resource.node)) return;
+    for (const [node, address] of Object.entries(plan.addresses)) {
+      if (node !== resource.node) channel.announce(address, resource.node, carries);
+    }
+  }
 }
+
+type NodeResourceOf = ReturnType<NetworkService['failoverTargets']>[number]['resource'];

@@ -29,7 +29,7 @@ import {
   parseNetworkDefinition,
   type TrustState,
   checkTrustedDefinition,
-  peersWithCurrent,
+  peersWithCarriers,
   pinningIssues,
   resourceFor,
 } from '../netdef/index.js';
@@ -133,6 +133,8 @@ export interface TrustedKeys {
 export interface AggregatorChoice {
   readonly current: string;
   readonly up: Readonly<Record<string, boolean>>;
+  /** Hidden NR → the aggregator carrying it for this (public) NR (carriage.ts); absent: `current`. */
+  readonly carriers: Readonly<Record<string, string>>;
   readonly switches: readonly AggregatorSwitchRecord[];
 }
 
@@ -658,8 +660,8 @@ export class NetworkService {
   }
 
   /**
-   * Records what liveness saw and, on a switch, moves the allowed IPs to the new current
-   * aggregator: the same apply as any change (plan → diff → apply), which here changes only peers'
+   * Records what liveness saw and, on a switch or a hidden NR's new carrier, moves the allowed
+   * IPs there: the same apply as any change (plan → diff → apply), which here changes only peers'
    * allowed IPs. Recorded first, so a reconcile running meanwhile applies the same choice.
    */
   chooseAggregator(
@@ -667,16 +669,22 @@ export class NetworkService {
     current: string,
     up: Readonly<Record<string, boolean>>,
     change: { from: string; to: string; reason: 'down' | 'returned' } | null,
+    carriers: Readonly<Record<string, string>> = {},
   ): Promise<number> {
     const before = this.#failover.get(name);
     const switches = change
       ? [...(before?.switches ?? []), { ...change, at: new Date().toISOString() }].slice(-MAX_SWITCH_RECORDS)
       : (before?.switches ?? []);
-    this.#failover.set(name, { current, up, switches });
-    if (!change) return Promise.resolve(0);
-    this.#log(
-      `network ${name}: aggregator ${change.from} → ${change.to} (${change.reason === 'down' ? `${change.from} is down` : `${change.to} is back`})`,
-    );
+    this.#failover.set(name, { current, up, carriers, switches });
+    const moved = Object.entries(carriers).filter(([hidden, via]) => (before?.carriers[hidden] ?? current) !== via);
+    const wasCarried = (hidden: string) => before?.carriers[hidden] ?? before?.current;
+    if (!change && moved.length === 0) return Promise.resolve(0);
+    if (change) {
+      this.#log(
+        `network ${name}: aggregator ${change.from} → ${change.to} (${change.reason === 'down' ? `${change.from} is down` : `${change.to} is back`})`,
+      );
+    }
+    for (const [hidden, via] of moved) this.#log(`network ${name}: hidden ${hidden} via ${wasCarried(hidden)} → ${via}`);
     return this.#queue.run(async () => {
       const network = this.#store.network(name);
       return network ? this.#applyOne(network) : 0;
@@ -704,6 +712,7 @@ export class NetworkService {
       aggregators,
       current: choice?.current ?? aggregators[0] ?? '',
       up: { ...(choice?.up ?? {}) },
+      carriers: { ...(choice?.carriers ?? {}) },
       switches: (choice?.switches ?? []).map((s) => ({ ...s })),
     };
   }
@@ -799,7 +808,9 @@ export class NetworkService {
     const resource = resourceFor(def, this.#nodeId);
     const choice = this.#failover.get(network.name);
     if (resource.failover === undefined || choice === undefined) return resource;
-    return { ...resource, peers: peersWithCurrent(resource.peers, resource.failover, choice.current) };
+    const carrier = (move: { hidden?: string }) =>
+      (move.hidden === undefined ? undefined : choice.carriers[move.hidden]) ?? choice.current;
+    return { ...resource, peers: peersWithCarriers(resource.peers, resource.failover, carrier) };
   }
 
   /** Resolves endpoints (keeping the last good addresses), then applies the NR (without the peer `omit`, if given). */

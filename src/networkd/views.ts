@@ -110,6 +110,8 @@ export const FailoverView = closed({
   current: Type.String(),
   /** Liveness as this NR sees it (the NR itself always up); empty before the first poll. */
   up: Type.Record(Type.String(), Type.Boolean()),
+  /** Hidden NR → the aggregator that carries it for this NR (in-band announcements); empty on a hidden NR. */
+  carriers: Type.Record(Type.String(), Type.String()),
   /** Switches since networkd started, newest last (at most 20). */
   switches: Type.Array(
     closed({

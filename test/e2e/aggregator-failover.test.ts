@@ -112,9 +112,9 @@ async function waitForCurrent(
   );
 }
 
-async function startPings(): Promise<Array<{ pair: string; ping: ContinuousPing }>> {
+async function startPings(pairs = PAIRS): Promise<Array<{ pair: string; ping: ContinuousPing }>> {
   return Promise.all(
-    PAIRS.map(async ([from, to]) => ({
+    pairs.map(async ([from, to]) => ({
       pair: `${from} → ${to}`,
       ping: await ContinuousPing.start(workloads.get(from)!.ns, workloads.get(to)!.ip, PING_INTERVAL_MS, 10_000),
     })),
@@ -219,5 +219,79 @@ test.serial(
       'alpha',
       { timeoutMs: 40_000 },
     );
+  },
+);
+
+/** Until every listed node routes hidden NR `hidden` through `via` (its carrier, from announcements). */
+async function waitForCarrier(nodes: readonly string[], hidden: string, via: string, timeoutMs: number): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const id of nodes) {
+        const failover = (await world.node(id).api.getNetwork(net.name)).failover;
+        if ((failover?.carriers[hidden] ?? failover?.current) !== via) return false;
+      }
+      return true;
+    },
+    { what: `${nodes.join(', ')} routing ${hidden} through ${via}`, timeoutMs, intervalMs: 250 },
+  );
+}
+
+/** hid1's NAT drops its flow to and from alpha (nothing else): an nft table in the NAT router's own namespace. */
+async function cutHid1FromAlpha(cut: boolean): Promise<void> {
+  const nat = world.node('hid1').nat!;
+  const alpha = world.node('alpha').uplinkAddress;
+  if (!cut) {
+    await nat.exec('nft', ['delete', 'table', 'inet', 'zmesh_test_cut']);
+    return;
+  }
+  await nat.exec('nft', ['-f', '-'], {
+    input: [
+      'table inet zmesh_test_cut {',
+      '  chain forward {',
+      '    type filter hook forward priority -10; policy accept;',
+      `    ip daddr ${alpha} drop`,
+      `    ip saddr ${alpha} drop`,
+      '  }',
+      '}',
+    ].join('\n'),
+  });
+}
+
+test.serial(
+  "a hidden node's own path to the preferred aggregator cut: it moves alone, every pair with it recovers, the others lose nothing; path back: it returns",
+  async (t) => {
+    const withHid1 = (pair: readonly [string, string]) => pair.includes('hid1');
+    const pairs = [...PAIRS, ['alpha', 'hid1'] as const, ['hid1', 'alpha'] as const];
+    const pings = await startPings(pairs);
+    await waitForProgress(pings, 1_000, 10_000);
+    const others = world.nodes.filter((n) => n.id !== 'hid1').map((n) => n.id);
+    const publics = world.nodes.filter((n) => !n.hidden).map((n) => n.id);
+    await cutHid1FromAlpha(true);
+    try {
+      await waitForCurrent(['hid1'], 'bravo', { timeoutMs: 30_000 });
+      await waitForCarrier(publics, 'hid1', 'bravo', 30_000);
+      await waitForProgress(pings, 2_000, 30_000);
+      for (const id of others) {
+        t.is((await world.node(id).api.getNetwork(net.name)).failover?.current, 'alpha', `${id} stays on alpha`);
+      }
+    } finally {
+      await cutHid1FromAlpha(false).catch((error: Error) => t.log(`restoring hid1's flow: ${error.message}`));
+    }
+    const rows = outages(await Promise.all(pings.map(async ({ pair, ping }) => ({ pair, report: await ping.stop() }))));
+    const involved = rows.filter((_, i) => withHid1(pairs[i]!));
+    const uninvolved = rows.filter((_, i) => !withHid1(pairs[i]!));
+    t.log(`hid1 cut from alpha, outage per pair with hid1: ${summary(involved)}`);
+    t.log(`hid1 cut from alpha, longest loss of the other pairs: ${summary(uninvolved)}`);
+    for (const { pair, ms } of involved) t.true(ms <= OUTAGE_BOUND_MS, `${pair}: outage ${ms} ms > ${OUTAGE_BOUND_MS} ms`);
+    // The others never changed path: a lost ping there would be the loaded machine, not failover.
+    for (const { pair, ms } of uninvolved) t.true(ms <= 1_000, `${pair}: lost ${ms} ms though hid1 alone moved`);
+
+    const back = await startPings(pairs);
+    await waitForCurrent(['hid1'], 'alpha', { timeoutMs: 40_000 });
+    await waitForCarrier(publics, 'hid1', 'alpha', 30_000);
+    await waitForProgress(back, 2_000, 30_000);
+    const returned = outages(await Promise.all(back.map(async ({ pair, ping }) => ({ pair, report: await ping.stop() }))));
+    t.log(`hid1's flow to alpha back, longest loss per pair: ${summary(returned)}`);
+    for (const { pair, ms } of returned) t.true(ms <= OUTAGE_BOUND_MS, `${pair}: ${ms} ms without answers on the return`);
   },
 );

@@ -134,6 +134,7 @@ test('a network relaying through its second aggregator shows which is current an
     aggregators: ['alpha', 'bravo'],
     current: 'bravo',
     up: { alpha: false, bravo: true },
+    carriers: {},
     switches: [{ from: 'alpha', to: 'bravo', reason: 'down' as const, at: '2026-12-07T01:59:00.000Z' }],
   };
   const degraded = {

@@ -1,9 +1,10 @@
 /**
  * Several aggregators per network (aggregators.ts, derive.ts): validation with JSON paths, the
- * library verbs, and the failover property — over random networks with 1-3 aggregators and every
- * non-empty set of live aggregators, the switch rule leaves every live NR one relay hop at most
- * from every other (both ways, with WireGuard's source check) and no device with overlapping
- * allowed IPs.
+ * library verbs, and the failover property — over random networks with 1-3 aggregators, every
+ * non-empty set of live aggregators and random broken paths of hidden NRs to some aggregators, the
+ * switch rule and the carriers leave every live NR one relay hop at most from every other (two
+ * between hidden NRs on different aggregators; both ways, with WireGuard's source check), no
+ * traffic on a broken path and no device with overlapping allowed IPs.
  */
 
 import test from 'ava';
@@ -13,11 +14,14 @@ import {
   FAILOVER_KEEPALIVE_SECONDS,
   type NetworkDefinition,
   type NodeResource,
+  type FailoverMove,
   type PeerPlan,
   aggregatorsOf,
+  carrierOf,
   firstUpAggregator,
   parseCidr,
   parseNetworkDefinition,
+  peersWithCarriers,
   peersWithCurrent,
   rangeOf,
   removeNode,
@@ -102,52 +106,113 @@ function nonEmptySubsets<T>(items: readonly T[]): T[][] {
 }
 
 /**
- * Every NR's peers once the switch rule has run with `up` the live aggregators: the current one
- * is the first live one, the same for every NR (they all see the same aggregators die).
+ * Which aggregators each hidden NR cannot reach (its NAT drops that flow), from a seed: each
+ * (hidden NR, aggregator) path is cut with probability 1/4.
  */
-function devicesWith(def: NetworkDefinition, up: readonly string[]): Map<string, PeerPlan[]> {
-  const current = firstUpAggregator(aggregatorsOf(def), (node) => up.includes(node));
+function brokenPaths(def: NetworkDefinition, seed: number): Map<string, Set<string>> {
+  const aggregators = aggregatorsOf(def);
+  let bits = seed >>> 0;
+  const next = () => {
+    bits = (Math.imul(bits ^ (bits >>> 15), 0x2c1b3c6d) + 0x297a2d39) >>> 0;
+    return bits;
+  };
   return new Map(
-    def.resources.map((r) => {
-      const resource: NodeResource = resourceFor(def, r.node);
-      return [r.node, current === null ? resource.peers : peersWithCurrent(resource.peers, resource.failover, current)];
-    }),
+    def.resources
+      .filter((r) => r.hidden)
+      .map((r) => [r.node, new Set(aggregators.filter(() => next() % 4 === 0))] as const),
   );
 }
 
-test('for every set of live aggregators, every live NR reaches every other in at most one relay hop and no device has overlapping allowed IPs', (t) => {
+/**
+ * Every NR's peers once the rules have settled with `up` the live aggregators and `broken` the
+ * paths some hidden NRs lost: a hidden NR's current is the first aggregator it hears (its own
+ * switch rule); an aggregator hears (and announces) exactly the hidden NRs that use it; every
+ * public NR routes each hidden NR by carrierOf over those announcements, its network current
+ * being the first live aggregator (they all see the same aggregators die). Hidden NRs that reach
+ * no live aggregator are returned as cut off.
+ */
+function devicesWith(
+  def: NetworkDefinition,
+  up: readonly string[],
+  broken: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+): { devices: Map<string, PeerPlan[]>; usedBy: Map<string, string>; cutOff: Set<string> } {
+  const aggregators = aggregatorsOf(def);
+  const current = firstUpAggregator(aggregators, (node) => up.includes(node));
+  const usedBy = new Map<string, string>();
+  const cutOff = new Set<string>();
+  for (const r of def.resources.filter((x) => x.hidden)) {
+    const own = firstUpAggregator(aggregators, (a) => up.includes(a) && !broken.get(r.node)?.has(a));
+    if (own === null) cutOff.add(r.node);
+    else usedBy.set(r.node, own);
+  }
+  const devices = new Map(
+    def.resources.map((r) => {
+      const resource: NodeResource = resourceFor(def, r.node);
+      if (current === null) return [r.node, resource.peers];
+      if (r.hidden) return [r.node, peersWithCurrent(resource.peers, resource.failover, usedBy.get(r.node) ?? current)];
+      const facts = {
+        isUp: (a: string) => up.includes(a),
+        announces: (a: string, hidden: string) => usedBy.get(hidden) === a,
+        liveHere: (hidden: string) => usedBy.get(hidden) === r.node,
+        current,
+      };
+      const carrier = (move: FailoverMove) =>
+        move.hidden === undefined ? current : carrierOf(aggregators, r.node, move.hidden, facts);
+      return [r.node, peersWithCarriers(resource.peers, resource.failover, carrier)];
+    }),
+  );
+  return { devices, usedBy, cutOff };
+}
+
+/** Relay hops allowed: one, two between hidden NRs on different aggregators (the aggregators relay to each other). */
+function allowedHops(usedBy: ReadonlyMap<string, string>, x: string, y: string): number {
+  const a = usedBy.get(x);
+  const b = usedBy.get(y);
+  return a !== undefined && b !== undefined && a !== b ? 2 : 1;
+}
+
+test('for every set of live aggregators and of hidden NRs\' broken paths, every NR reaches every NR it may (one relay hop, two between hidden NRs on different aggregators) and no device has overlapping allowed IPs', (t) => {
   let checkedSwitches = 0;
+  let checkedBroken = 0;
   fc.assert(
-    fc.property(failoverNetworks, (def) => {
+    fc.property(failoverNetworks, fc.nat(), (def, seed) => {
       const aggregators = aggregatorsOf(def);
       const firstOf = new Map(def.resources.map((r) => [r.node, rangeOf(parseCidr(r.subnet)!).first]));
-      for (const up of nonEmptySubsets(aggregators)) {
-        if (up[0] !== aggregators[0]) checkedSwitches++;
-        const devices = devicesWith(def, up);
-        const dead = new Set(aggregators.filter((a) => !up.includes(a)));
-        for (const [node, peers] of devices) {
-          const overlap = overlapIn(node, peers);
-          if (overlap !== null) throw new Error(overlap);
-        }
-        const live = def.resources.filter((r) => !dead.has(r.node));
-        const send = (from: string, to: number, source: number): string => {
-          const via = tableOf(devices.get(from)!)(to);
-          if (via === undefined) throw new Error(`${from} has no peer for the address`);
-          if (dead.has(via)) throw new Error(`${from} sends through the dead aggregator ${via}`);
-          if (tableOf(devices.get(via)!)(source) !== from)
-            throw new Error(`${via} drops ${from}'s packet (source check)`);
-          return via;
-        };
-        for (const x of live) {
-          const source = firstOf.get(x.node)! + 10;
-          for (const y of live) {
-            if (x === y) continue;
-            const subnet = firstOf.get(y.node)!;
-            for (const target of [subnet + 1, (0x64400000 | ((subnet >>> 8) & 0xffff)) >>> 0]) {
-              const via = send(x.node, target, source);
-              if (via === y.node) continue;
-              const next = send(via, target, source);
-              if (next !== y.node) throw new Error(`${x.node} -> ${via} -> ${next}, not ${y.node}: two relay hops`);
+      for (const broken of [new Map<string, Set<string>>(), brokenPaths(def, seed)]) {
+        for (const up of nonEmptySubsets(aggregators)) {
+          if (up[0] !== aggregators[0]) checkedSwitches++;
+          const { devices, usedBy, cutOff } = devicesWith(def, up, broken);
+          if ([...usedBy].some(([h, a]) => a !== up[0] && broken.get(h)?.has(up[0]!))) checkedBroken++;
+          const dead = new Set(aggregators.filter((a) => !up.includes(a)));
+          for (const [node, peers] of devices) {
+            const overlap = overlapIn(node, peers);
+            if (overlap !== null) throw new Error(overlap);
+          }
+          const cut = (a: string, b: string) => broken.get(a)?.has(b) === true || broken.get(b)?.has(a) === true;
+          const live = def.resources.filter((r) => !dead.has(r.node) && !cutOff.has(r.node));
+          const send = (from: string, to: number, source: number, origin: string): string => {
+            const via = tableOf(devices.get(from)!)(to);
+            if (via === undefined) throw new Error(`${from} has no peer for the address`);
+            if (dead.has(via)) throw new Error(`${from} sends through the dead aggregator ${via}`);
+            if (cut(from, via)) throw new Error(`${from} sends to ${via} over a broken path`);
+            if (tableOf(devices.get(via)!)(source) !== from)
+              throw new Error(`${via} drops ${origin}'s packet from ${from} (source check)`);
+            return via;
+          };
+          for (const x of live) {
+            const source = firstOf.get(x.node)! + 10;
+            for (const y of live) {
+              if (x === y) continue;
+              const subnet = firstOf.get(y.node)!;
+              const hops = allowedHops(usedBy, x.node, y.node);
+              for (const target of [subnet + 1, (0x64400000 | ((subnet >>> 8) & 0xffff)) >>> 0]) {
+                const path = [x.node];
+                while (path.at(-1) !== y.node) {
+                  if (path.length > hops + 1)
+                    throw new Error(`${path.join(' -> ')}, not ${y.node}: more than ${hops} relay hops`);
+                  path.push(send(path.at(-1)!, target, source, x.node));
+                }
+              }
             }
           }
         }
@@ -157,6 +222,7 @@ test('for every set of live aggregators, every live NR reaches every other in at
     { numRuns: 40 },
   );
   t.true(checkedSwitches > 0, 'some runs switched away from the preferred aggregator');
+  t.true(checkedBroken > 0, 'some runs had a hidden NR move alone');
 });
 
 test('with an exit alive, every live NR reaches the Internet through it in at most one relay hop, whichever aggregators are up', (t) => {
@@ -168,7 +234,7 @@ test('with an exit alive, every live NR reaches the Internet through it in at mo
         for (const up of nonEmptySubsets(aggregatorsOf(def))) {
           const dead = new Set(aggregatorsOf(def).filter((a) => !up.includes(a)));
           if (dead.has(def.exit!)) continue; // the exit is one node by design: its loss is the Internet's
-          const devices = devicesWith(def, up);
+          const { devices } = devicesWith(def, up);
           for (const x of def.resources) {
             if (dead.has(x.node) || x.node === def.exit) continue;
             let at = x.node;

@@ -1,0 +1,111 @@
+/**
+ * The in-band channel of failover (carriage.ts): one UDP socket per network inside the NR's
+ * namespace, bound to the NR's WireGuard address on CARRIAGE_PORT, so what it sends and hears
+ * crosses the tunnel only — no control plane, no store. Two messages, one small JSON datagram each:
+ *
+ *   {"v":1,"net":NETID,"from":AGGREGATOR,"carries":[HIDDEN, …]}   aggregator → every public NR
+ *   {"v":1,"net":NETID,"from":HIDDEN,"uses":AGGREGATOR}             hidden NR → its current aggregator
+ *
+ * The hidden NR's hello is not read for its content: its bytes on the aggregator's receive counter
+ * are the signal (a keepalive could not be: see carriage.ts). An announcement is taken only from
+ * the WireGuard address of the aggregator it names: WireGuard's source check has already tied that
+ * address to the aggregator's key, so no other peer can speak for it.
+ */
+import dgram from 'node:dgram';
+import { native } from '../native/binding.js';
+
+/** Next to the enrolment port (51821), on the NR's WireGuard address only. */
+export const CARRIAGE_PORT = 51_822;
+/** Far above what a list of hidden NRs' ids needs; anything longer is not ours. */
+const MAX_MESSAGE_BYTES = 16_384;
+
+export interface Announcement {
+  readonly from: string;
+  readonly carries: readonly string[];
+}
+
+export class CarriageChannel {
+  readonly #socket: dgram.Socket;
+  readonly #netId: string;
+  readonly #received: Announcement[] = [];
+  /** Who may announce: aggregator → its WireGuard address. */
+  #senders: ReadonlyMap<string, string> = new Map();
+
+  private constructor(socket: dgram.Socket, netId: string, log: (message: string) => void) {
+    this.#socket = socket;
+    this.#netId = netId;
+    socket.on('message', (data, remote) => {
+      const announcement = this.#parse(data, remote.address);
+      if (announcement && this.#received.length < 1_000) this.#received.push(announcement);
+    });
+    socket.on('error', (error) => log(`failover channel of ${netId}: ${error.message}`));
+  }
+
+  /**
+   * Opens the socket inside the namespace at `netnsPath`. The socket(2) happens in `bind`, which
+   * runs synchronously here (a lookup that answers at once), while the thread is in the namespace.
+   */
+  static open(netnsPath: string, netId: string, address: string, log: (message: string) => void): CarriageChannel {
+    const socket = native().inNetns(netnsPath, () => {
+      const created = dgram.createSocket({
+        type: 'udp4',
+        lookup: (host, _options, callback) => (callback as (e: null, a: string, f: number) => void)(null, host, 4),
+      });
+      try {
+        created.bind({ address, port: CARRIAGE_PORT, exclusive: true });
+      } catch (error) {
+        created.close();
+        throw error;
+      }
+      return created;
+    });
+    return new CarriageChannel(socket, netId, log);
+  }
+
+  /** The aggregators whose announcements count, by node, with their WireGuard addresses. */
+  allow(senders: ReadonlyMap<string, string>): void {
+    this.#senders = senders;
+  }
+
+  /** The announcements heard since the last call. */
+  drain(): Announcement[] {
+    return this.#received.splice(0);
+  }
+
+  announce(to: string, from: string, carries: readonly string[]): void {
+    this.#send(to, { v: 1, net: this.#netId, from, carries });
+  }
+
+  hello(to: string, from: string, uses: string): void {
+    this.#send(to, { v: 1, net: this.#netId, from, uses });
+  }
+
+  close(): void {
+    try {
+      this.#socket.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  #send(to: string, message: object): void {
+    // Fire and forget: a lost datagram is the next poll's to repeat.
+    this.#socket.send(JSON.stringify(message), CARRIAGE_PORT, to, () => {});
+  }
+
+  #parse(data: Buffer, source: string): Announcement | null {
+    if (data.length > MAX_MESSAGE_BYTES) return null;
+    let message: unknown;
+    try {
+      message = JSON.parse(data.toString('utf8'));
+    } catch {
+      return null;
+    }
+    if (typeof message !== 'object' || message === null) return null;
+    const { v, net, from, carries } = message as Record<string, unknown>;
+    if (v !== 1 || net !== this.#netId || typeof from !== 'string' || !Array.isArray(carries)) return null;
+    if (this.#senders.get(from) !== source) return null;
+    if (!carries.every((node): node is string => typeof node === 'string')) return null;
+    return { from, carries };
+  }
+}

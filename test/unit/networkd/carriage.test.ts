@@ -1,0 +1,181 @@
+/**
+ * Which aggregator carries each hidden NR (src/networkd/carriage.ts) on a fake clock: an
+ * aggregator carries the hidden NRs whose hellos it hears (keepalives are not hellos), announces
+ * them, and stops within DOWN_AFTER_MS of silence; every public NR routes a hidden NR to the first
+ * live aggregator that carries it, ignores stale, dead and unknown announcers, and falls back to
+ * the network's current aggregator; the whole "hidden NR cut from the preferred aggregator alone"
+ * scenario converges on every NR.
+ */
+
+import test from 'ava';
+import {
+  type CarriageInput,
+  type CarriageState,
+  HELLO_MIN_BYTES,
+  KEEPALIVE_BYTES,
+  carriageStep,
+  initialCarriageState,
+} from '../../../src/networkd/carriage.js';
+import { DOWN_AFTER_MS } from '../../../src/networkd/failover.js';
+
+const AGGREGATORS = ['a1', 'a2'];
+const HIDDEN = ['h1', 'h2'];
+const HELLO = 120; // a hello datagram on the wire
+const bothUp = new Map([
+  ['a1', true],
+  ['a2', true],
+]);
+
+function input(self: string, now: number, over: Partial<CarriageInput> = {}): CarriageInput {
+  return {
+    aggregators: AGGREGATORS,
+    self,
+    hidden: HIDDEN,
+    rxBytes: new Map(),
+    received: [],
+    up: bothUp,
+    current: 'a1',
+    now,
+    ...over,
+  };
+}
+
+test('an aggregator carries the hidden NRs whose hellos it hears, and stops after DOWN_AFTER_MS of silence', (t) => {
+  let state: CarriageState = initialCarriageState;
+  let rx = 1_000;
+  let step = carriageStep(state, input('a2', 0, { rxBytes: new Map([['h1', rx]]) }));
+  t.deepEqual(step.carries, [], 'the first reading is a baseline');
+  for (let now = 500; now <= 2_000; now += 500) {
+    rx += HELLO;
+    step = carriageStep(step.state, input('a2', now, { rxBytes: new Map([['h1', rx]]) }));
+  }
+  t.deepEqual(step.carries, ['h1']);
+  t.is(step.carriers.get('h1'), 'a2', 'on its own entry');
+  state = step.state;
+  for (let now = 2_500; now <= 2_000 + DOWN_AFTER_MS; now += 500) {
+    step = carriageStep(state, input('a2', now, { rxBytes: new Map([['h1', rx]]) }));
+    state = step.state;
+    t.deepEqual(step.carries, ['h1'], `still carried at ${now} ms`);
+  }
+  step = carriageStep(state, input('a2', 2_500 + DOWN_AFTER_MS, { rxBytes: new Map([['h1', rx]]) }));
+  t.deepEqual(step.carries, []);
+});
+
+test("keepalives are not hellos: a re-dial's confirmation does not make an aggregator claim a hidden NR", (t) => {
+  let state: CarriageState = initialCarriageState;
+  let rx = 500;
+  for (let now = 0; now <= 3_000; now += 500) {
+    const step = carriageStep(state, input('a1', now, { rxBytes: new Map([['h1', rx]]) }));
+    t.deepEqual(step.carries, [], `${now} ms`);
+    state = step.state;
+    rx += now % 1_000 === 0 ? HELLO_MIN_BYTES : KEEPALIVE_BYTES;
+  }
+  // A counter that shrank (the peer re-added) is a new baseline, not a hello.
+  const step = carriageStep(state, input('a1', 3_500, { rxBytes: new Map([['h1', 10]]) }));
+  t.deepEqual(step.carries, []);
+});
+
+test('a public NR routes a hidden NR to the first live aggregator that announces it, else to the current one', (t) => {
+  const announce = (from: string, carries: string[]) => ({ from, carries });
+  let step = carriageStep(initialCarriageState, input('p', 0));
+  t.deepEqual([...step.carriers], [
+    ['h1', 'a1'],
+    ['h2', 'a1'],
+  ]);
+  t.deepEqual(step.carries, [], 'a public NR announces nothing');
+  step = carriageStep(step.state, input('p', 500, { received: [announce('a1', ['h2']), announce('a2', ['h1'])] }));
+  t.is(step.carriers.get('h1'), 'a2');
+  t.is(step.carriers.get('h2'), 'a1');
+  // Both announce h1 for a moment (it is moving back): the preferred one wins.
+  step = carriageStep(step.state, input('p', 1_000, { received: [announce('a1', ['h1', 'h2'])] }));
+  t.is(step.carriers.get('h1'), 'a1');
+  // a1 down (its keepalives stopped): its last announcement no longer counts.
+  step = carriageStep(
+    step.state,
+    input('p', 1_500, {
+      up: new Map([
+        ['a1', false],
+        ['a2', true],
+      ]),
+      current: 'a2',
+    }),
+  );
+  t.is(step.carriers.get('h1'), 'a2');
+  t.is(step.carriers.get('h2'), 'a2', 'no live announcer: the current aggregator');
+  // Announcements go stale after DOWN_AFTER_MS without a new one.
+  step = carriageStep(step.state, input('p', 1_000 + DOWN_AFTER_MS + 500));
+  t.is(step.carriers.get('h1'), 'a1', 'a2 fell silent: back to the current aggregator');
+});
+
+test('announcements from a non-aggregator or from the NR itself are ignored', (t) => {
+  const step = carriageStep(
+    initialCarriageState,
+    input('a1', 0, {
+      received: [
+        { from: 'p', carries: ['h1'] },
+        { from: 'a1', carries: ['h2'] },
+      ],
+    }),
+  );
+  t.is(step.state.announced.size, 0);
+  t.is(step.carriers.get('h1'), 'a1', 'an aggregator keeps a hidden NR no one carries on its own entry');
+});
+
+/**
+ * The scenario: h1's NAT drops its flow to a1, everything else stays. Three NRs run the rule
+ * every 500 ms, hearing what the others announced in the previous poll; h1 moves to a2 at 3.5 s
+ * (its own switch rule) and starts saying hello there.
+ */
+test('a hidden NR cut from the preferred aggregator alone: a1, a2 and a public NR all route it via a2, the other hidden NR stays on a1', (t) => {
+  const nodes = ['a1', 'a2', 'p'];
+  const states = new Map<string, CarriageState>(nodes.map((n) => [n, initialCarriageState]));
+  const rx = new Map<string, Map<string, number>>([
+    [
+      'a1',
+      new Map([
+        ['h1', 0],
+        ['h2', 0],
+      ]),
+    ],
+    [
+      'a2',
+      new Map([
+        ['h1', 0],
+        ['h2', 0],
+      ]),
+    ],
+  ]);
+  let inFlight: Array<{ from: string; carries: readonly string[] }> = [];
+  const cutAt = 10_000;
+  const h1MovesAt = cutAt + 3_500;
+  const carriersAt = new Map<number, Map<string, Map<string, string>>>();
+  for (let now = 0; now <= 20_000; now += 500) {
+    // Hellos of the last 500 ms: h2 always to a1; h1 to a1 until the cut, to a2 once it moved.
+    rx.get('a1')!.set('h2', rx.get('a1')!.get('h2')! + HELLO);
+    if (now < cutAt) rx.get('a1')!.set('h1', rx.get('a1')!.get('h1')! + HELLO);
+    if (now >= h1MovesAt) rx.get('a2')!.set('h1', rx.get('a2')!.get('h1')! + HELLO);
+    const heard = inFlight;
+    inFlight = [];
+    const byNode = new Map<string, Map<string, string>>();
+    for (const node of nodes) {
+      const step = carriageStep(states.get(node)!, input(node, now, { rxBytes: rx.get(node), received: heard }));
+      states.set(node, step.state);
+      byNode.set(node, new Map(step.carriers));
+      if (node !== 'p') inFlight.push({ from: node, carries: step.carries });
+    }
+    carriersAt.set(now, byNode);
+  }
+  for (const node of nodes) {
+    t.is(carriersAt.get(9_500)!.get(node)!.get('h1'), 'a1', `${node} before the cut`);
+    t.is(carriersAt.get(20_000)!.get(node)!.get('h1'), 'a2', `${node} after h1 moved`);
+    t.is(carriersAt.get(20_000)!.get(node)!.get('h2'), 'a1', `${node}: h2 never moves`);
+    // Within a poll and an announcement of h1's move, every NR agrees.
+    const settled = [...carriersAt].find(([at, m]) => at >= h1MovesAt && m.get(node)!.get('h1') === 'a2')?.[0];
+    t.true(settled !== undefined && settled - h1MovesAt <= 1_000, `${node} routes h1 via a2 ${settled} ms`);
+    t.true(
+      // From a1's first announcement on (before it, a2 keeps h2 on its own entry: no one claimed it).
+      [...carriersAt].every(([at, m]) => at < 1_000 || m.get(node)!.get('h2') === 'a1'),
+      `${node} kept h2 on a1 throughout`,
+    );
+  }
+});
