@@ -52,8 +52,8 @@ export interface FailoverPlan {
   readonly aggregators: readonly string[];
   readonly moves: readonly FailoverMove[];
   /**
-   * The WireGuard address of each aggregator and of each public NR that depends on them: where
-   * the in-band carriage announcements go and whom they may come from (networkd/carriage.ts).
+   * The WireGuard address of every NR of the network: where the in-band carriage announcements
+   * and hellos go, and whom they may come from (networkd/carriage.ts).
    */
   readonly addresses: Readonly<Record<string, string>>;
 }

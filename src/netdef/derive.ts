@@ -276,11 +276,8 @@ function failoverPlanOf(
         })),
       }));
   }
-  // Aggregators announce to every public NR (hidden NRs route everything to their current one).
   const addresses: Record<string, string> = {};
-  for (const resource of def.resources) {
-    if (!resource.hidden) addresses[resource.node] = wgAddressOf(subnetOf(resource));
-  }
+  for (const resource of def.resources) addresses[resource.node] = wgAddressOf(subnetOf(resource));
   return { aggregators: [...aggregators], moves, addresses };
 }
 

@@ -3,16 +3,17 @@
  * namespace, bound to the NR's WireGuard address on CARRIAGE_PORT, so what it sends and hears
  * crosses the tunnel only — no control plane, no store. Two messages, one small JSON datagram each:
  *
- *   {"v":1,"net":NETID,"from":AGGREGATOR,"carries":[HIDDEN, …]}   aggregator → every public NR
- *   {"v":1,"net":NETID,"from":HIDDEN,"uses":AGGREGATOR}             hidden NR → its current aggregator
+ *   {"v":1,"net":NETID,"from":AGGREGATOR,"carries":[HIDDEN, …]}   aggregator → every other NR
+ *   {"v":1,"net":NETID,"from":HIDDEN,"uses":AGGREGATOR,"pad":"…"}   hidden NR → its current aggregator
  *
  * The hidden NR's hello is not read for its content: its bytes on the aggregator's receive counter
- * are the signal (a keepalive could not be: see carriage.ts). An announcement is taken only from
+ * are the signal (a keepalive could not be: see carriage.ts), padded to tell it from a re-dial. An announcement is taken only from
  * the WireGuard address of the aggregator it names: WireGuard's source check has already tied that
  * address to the aggregator's key, so no other peer can speak for it.
  */
 import dgram from 'node:dgram';
 import { native } from '../native/binding.js';
+import { HELLO_PAYLOAD_BYTES } from './carriage.js';
 
 /** Next to the enrolment port (51821), on the NR's WireGuard address only. */
 export const CARRIAGE_PORT = 51_822;
@@ -77,7 +78,9 @@ export class CarriageChannel {
   }
 
   hello(to: string, from: string, uses: string): void {
-    this.#send(to, { v: 1, net: this.#netId, from, uses });
+    const message = { v: 1, net: this.#netId, from, uses, pad: '' };
+    message.pad = '.'.repeat(Math.max(0, HELLO_PAYLOAD_BYTES - JSON.stringify(message).length));
+    this.#send(to, message);
   }
 
   close(): void {

@@ -8,11 +8,15 @@
  *
  * The signal, in band and without the control plane (carriage-channel.ts):
  * - a hidden NR sends a hello each poll to its current aggregator. On the aggregator, the hidden
- *   NR's receive counter then grows every poll by more than keepalives do: "it uses me". Keepalives
+ *   NR's receive counter then grows in a poll by more than anything else a hidden NR sends to an
+ *   aggregator it does not use (re-dials, keepalives): "it uses me" at once, "no longer" after
+ *   DOWN_AFTER_MS without. The counter, not the message: WireGuard counts a packet before its
+ *   source check, and the hello's source is still routed to another aggregator then. Keepalives
  *   cannot carry this: WireGuard restarts a peer's keepalive timer on every packet either way, so
- *   the aggregator's 1 s keepalives keep the hidden NR's own from ever firing. A counter that
- *   grew by keepalives only (the confirmation after a re-dial's handshake) is not a hello;
- * - each aggregator announces each poll, to every public NR, the hidden NRs it hears so;
+ *   the aggregator's 1 s keepalives keep the hidden NR's own from ever firing;
+ * - each aggregator announces each poll, to every other NR, the hidden NRs it hears so (a hidden
+ *   NR does not need to know, but the announcement is how it hears its current aggregator, whose
+ *   keepalives the hellos silence);
  * - every public NR (aggregators included) routes each hidden NR's prefixes to the first
  *   aggregator in preference order that carries it (netdef carrierOf): itself if it hears the
  *   hidden NR, another one if it is up and its fresh announcement names it.
@@ -26,18 +30,25 @@ import { DOWN_AFTER_MS } from './failover.js';
 
 /** A WireGuard keepalive on the wire (header 16 + tag 16). */
 export const KEEPALIVE_BYTES = 32;
+/** A handshake initiation on the wire: a re-dial adds it and a keepalive to the counter. */
+export const HANDSHAKE_INITIATION_BYTES = 148;
 /**
- * Growth in one poll beyond this is a hello (≥ 100 bytes on the wire); up to two keepalives are
- * not (a re-dial's confirmation, a hidden NR's own keepalive while the aggregator was silent).
+ * Growth in one poll beyond this is a hello: more than a re-dial and two keepalives (244 bytes),
+ * less than one hello (carriage-channel.ts pads it to HELLO_PAYLOAD_BYTES, ≥ 380 on the wire).
  */
-export const HELLO_MIN_BYTES = 2 * KEEPALIVE_BYTES;
-/** Polls with a hello within DOWN_AFTER_MS before a hidden NR counts as using this aggregator. */
+export const HELLO_MIN_BYTES = 256;
+/** A hello's UDP payload, padded so that one hello alone exceeds HELLO_MIN_BYTES on the wire. */
+export const HELLO_PAYLOAD_BYTES = 320;
+/** Polls with a hello in a row before a hidden NR counts as using this aggregator. */
 export const HELLO_POLLS = 1;
 
 interface Heard {
   readonly rxBytes: number | null;
-  /** When the counter last grew by more than a keepalive, newest last (at most HELLO_POLLS). */
-  readonly helloAt: readonly number[];
+  /** Consecutive polls up to now in which the counter grew by more than HELLO_MIN_BYTES. */
+  readonly streak: number;
+  readonly lastHelloAt: number | null;
+  /** Heard HELLO_POLLS polls in a row, and not silent for DOWN_AFTER_MS since. */
+  readonly live: boolean;
 }
 
 interface Announced {
@@ -88,14 +99,14 @@ export function carriageStep(state: CarriageState, input: CarriageInput): Carria
       const previous = before?.rxBytes ?? null;
       // A counter that shrank belongs to a re-added peer: a new baseline, not a hello.
       const hello = rx !== undefined && previous !== null && rx - previous > HELLO_MIN_BYTES;
-      const helloAt = [...(before?.helloAt ?? []), ...(hello ? [now] : [])].slice(-HELLO_POLLS);
-      heard.set(hidden, { rxBytes: rx ?? previous, helloAt });
+      const streak = hello ? (before?.streak ?? 0) + 1 : 0;
+      const lastHelloAt = hello ? now : (before?.lastHelloAt ?? null);
+      const silent = lastHelloAt === null || now - lastHelloAt > DOWN_AFTER_MS;
+      const live = !silent && (streak >= HELLO_POLLS || before?.live === true);
+      heard.set(hidden, { rxBytes: rx ?? previous, streak, lastHelloAt, live });
     }
   }
-  const liveHere = (hidden: string) => {
-    const at = heard.get(hidden)?.helloAt ?? [];
-    return at.length >= HELLO_POLLS && at.every((t) => now - t <= DOWN_AFTER_MS);
-  };
+  const liveHere = (hidden: string) => heard.get(hidden)?.live === true;
   const announced = new Map(state.announced);
   for (const { from, carries } of input.received) {
     if (from !== self && aggregators.includes(from)) announced.set(from, { at: now, carries: new Set(carries) });

@@ -83,7 +83,8 @@ export class FailoverMonitor {
       const netns = native().netnsId(netnsPath);
       if (entry.channel && entry.channelNetns === netns) return { channel: entry.channel, channelNetns: netns };
       entry.channel?.close();
-      const open = this.#options.openChannel ?? ((path, id, at) => CarriageChannel.open(path, id, at, this.#options.log));
+      const open =
+        this.#options.openChannel ?? ((path, id, at) => CarriageChannel.open(path, id, at, this.#options.log));
       return { channel: open(netnsPath, netId, address), channelNetns: netns };
     } catch (error) {
       this.#options.log(`failover: network ${network}: no in-band channel yet: ${(error as Error).message}`);
@@ -188,7 +189,11 @@ export class FailoverMonitor {
     }
   }
 
-  /** A hidden NR's hello to its current aggregator; an aggregator's announcement to every public NR. */
+  /**
+   * A hidden NR's hello to its current aggregator; an aggregator's announcement to every other NR.
+   * Hidden NRs need no announcement, but it is what they hear their current aggregator by: its
+   * keepalives stop while the hellos arrive (WireGuard restarts the timer on every packet received).
+   */
   #speak(channel: CarriageLink, resource: NodeResourceOf, current: string, carries: readonly string[]): void {
     const plan = resource.failover!;
     if (resource.hidden) {

@@ -684,7 +684,8 @@ export class NetworkService {
         `network ${name}: aggregator ${change.from} → ${change.to} (${change.reason === 'down' ? `${change.from} is down` : `${change.to} is back`})`,
       );
     }
-    for (const [hidden, via] of moved) this.#log(`network ${name}: hidden ${hidden} via ${wasCarried(hidden)} → ${via}`);
+    for (const [hidden, via] of moved)
+      this.#log(`network ${name}: hidden ${hidden} via ${wasCarried(hidden)} → ${via}`);
     return this.#queue.run(async () => {
       const network = this.#store.network(name);
       return network ? this.#applyOne(network) : 0;

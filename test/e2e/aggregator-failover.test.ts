@@ -282,7 +282,8 @@ test.serial(
     const uninvolved = rows.filter((_, i) => !withHid1(pairs[i]!));
     t.log(`hid1 cut from alpha, outage per pair with hid1: ${summary(involved)}`);
     t.log(`hid1 cut from alpha, longest loss of the other pairs: ${summary(uninvolved)}`);
-    for (const { pair, ms } of involved) t.true(ms <= OUTAGE_BOUND_MS, `${pair}: outage ${ms} ms > ${OUTAGE_BOUND_MS} ms`);
+    for (const { pair, ms } of involved)
+      t.true(ms <= OUTAGE_BOUND_MS, `${pair}: outage ${ms} ms > ${OUTAGE_BOUND_MS} ms`);
     // The others never changed path: a lost ping there would be the loaded machine, not failover.
     for (const { pair, ms } of uninvolved) t.true(ms <= 1_000, `${pair}: lost ${ms} ms though hid1 alone moved`);
 
@@ -290,8 +291,11 @@ test.serial(
     await waitForCurrent(['hid1'], 'alpha', { timeoutMs: 40_000 });
     await waitForCarrier(publics, 'hid1', 'alpha', 30_000);
     await waitForProgress(back, 2_000, 30_000);
-    const returned = outages(await Promise.all(back.map(async ({ pair, ping }) => ({ pair, report: await ping.stop() }))));
+    const returned = outages(
+      await Promise.all(back.map(async ({ pair, ping }) => ({ pair, report: await ping.stop() }))),
+    );
     t.log(`hid1's flow to alpha back, longest loss per pair: ${summary(returned)}`);
-    for (const { pair, ms } of returned) t.true(ms <= OUTAGE_BOUND_MS, `${pair}: ${ms} ms without answers on the return`);
+    for (const { pair, ms } of returned)
+      t.true(ms <= OUTAGE_BOUND_MS, `${pair}: ${ms} ms without answers on the return`);
   },
 );

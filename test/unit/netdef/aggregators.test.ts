@@ -171,7 +171,7 @@ function allowedHops(usedBy: ReadonlyMap<string, string>, x: string, y: string):
   return a !== undefined && b !== undefined && a !== b ? 2 : 1;
 }
 
-test('for every set of live aggregators and of hidden NRs\' broken paths, every NR reaches every NR it may (one relay hop, two between hidden NRs on different aggregators) and no device has overlapping allowed IPs', (t) => {
+test("for every set of live aggregators and of hidden NRs' broken paths, every NR reaches every NR it may (one relay hop, two between hidden NRs on different aggregators) and no device has overlapping allowed IPs", (t) => {
   let checkedSwitches = 0;
   let checkedBroken = 0;
   fc.assert(

@@ -11,16 +11,19 @@ import test from 'ava';
 import {
   type CarriageInput,
   type CarriageState,
+  HANDSHAKE_INITIATION_BYTES,
   HELLO_MIN_BYTES,
+  HELLO_PAYLOAD_BYTES,
+  HELLO_POLLS,
   KEEPALIVE_BYTES,
   carriageStep,
   initialCarriageState,
 } from '../../../src/networkd/carriage.js';
-import { DOWN_AFTER_MS } from '../../../src/networkd/failover.js';
+import { DOWN_AFTER_MS, REDIAL_EVERY_MS } from '../../../src/networkd/failover.js';
 
 const AGGREGATORS = ['a1', 'a2'];
 const HIDDEN = ['h1', 'h2'];
-const HELLO = 120; // a hello datagram on the wire
+const HELLO = HELLO_PAYLOAD_BYTES + 28 + 32; // a hello datagram on the wire (IP, UDP, WireGuard)
 const bothUp = new Map([
   ['a1', true],
   ['a2', true],
@@ -48,6 +51,7 @@ test('an aggregator carries the hidden NRs whose hellos it hears, and stops afte
   for (let now = 500; now <= 2_000; now += 500) {
     rx += HELLO;
     step = carriageStep(step.state, input('a2', now, { rxBytes: new Map([['h1', rx]]) }));
+    t.is(step.carries.length, now / 500 >= HELLO_POLLS ? 1 : 0, `${HELLO_POLLS} polls in a row (${now} ms)`);
   }
   t.deepEqual(step.carries, ['h1']);
   t.is(step.carriers.get('h1'), 'a2', 'on its own entry');
@@ -61,27 +65,32 @@ test('an aggregator carries the hidden NRs whose hellos it hears, and stops afte
   t.deepEqual(step.carries, []);
 });
 
-test("keepalives are not hellos: a re-dial's confirmation does not make an aggregator claim a hidden NR", (t) => {
+test('keepalives and re-dials are not hellos: an aggregator does not claim a hidden NR that only re-dials it', (t) => {
   let state: CarriageState = initialCarriageState;
   let rx = 500;
-  for (let now = 0; now <= 3_000; now += 500) {
+  for (let now = 0; now <= 6_000; now += 500) {
     const step = carriageStep(state, input('a1', now, { rxBytes: new Map([['h1', rx]]) }));
     t.deepEqual(step.carries, [], `${now} ms`);
     state = step.state;
-    rx += now % 1_000 === 0 ? HELLO_MIN_BYTES : KEEPALIVE_BYTES;
+    // A re-dial (handshake and its confirmation) every 1.5 s, with up to two keepalives besides.
+    rx += now % REDIAL_EVERY_MS === 0 ? HANDSHAKE_INITIATION_BYTES + 3 * KEEPALIVE_BYTES : 2 * KEEPALIVE_BYTES;
   }
   // A counter that shrank (the peer re-added) is a new baseline, not a hello.
-  const step = carriageStep(state, input('a1', 3_500, { rxBytes: new Map([['h1', 10]]) }));
+  t.true(HANDSHAKE_INITIATION_BYTES + 3 * KEEPALIVE_BYTES <= HELLO_MIN_BYTES && HELLO > HELLO_MIN_BYTES);
+  const step = carriageStep(state, input('a1', 6_500, { rxBytes: new Map([['h1', 10]]) }));
   t.deepEqual(step.carries, []);
 });
 
 test('a public NR routes a hidden NR to the first live aggregator that announces it, else to the current one', (t) => {
   const announce = (from: string, carries: string[]) => ({ from, carries });
   let step = carriageStep(initialCarriageState, input('p', 0));
-  t.deepEqual([...step.carriers], [
-    ['h1', 'a1'],
-    ['h2', 'a1'],
-  ]);
+  t.deepEqual(
+    [...step.carriers],
+    [
+      ['h1', 'a1'],
+      ['h2', 'a1'],
+    ],
+  );
   t.deepEqual(step.carries, [], 'a public NR announces nothing');
   step = carriageStep(step.state, input('p', 500, { received: [announce('a1', ['h2']), announce('a2', ['h1'])] }));
   t.is(step.carriers.get('h1'), 'a2');
