@@ -64,13 +64,15 @@ export function firstUpAggregator(aggregators: readonly string[], isUp: (node: s
 }
 
 /**
- * Which aggregator carries hidden NR `hidden` for an NR (public or aggregator) that is not it:
- * the first aggregator in preference order that carries it — this NR itself when it is an
- * aggregator and hears `hidden` (`liveHere`), another one when it is up and its fresh
- * announcement names `hidden`. With none: an aggregator keeps the hidden NR on its own entry
- * (so that the hidden NR's packets pass the source check and it can be heard at all), any other
- * NR follows the network's current aggregator. Every NR then sends a hidden NR's traffic to the
- * aggregator the hidden NR itself now uses, and accepts its packets from there.
+ * Which aggregator carries hidden NR `hidden` for an NR (public or aggregator) that is not it.
+ * Claimants: this NR itself when it is an aggregator and hears `hidden` (`claimedSince(self)`),
+ * another aggregator when it is up and its fresh announcement names `hidden`. A hidden NR says
+ * hello only to the aggregator it uses now, so the claim that began last is the true one: an
+ * older claim is the aggregator it left, not silent for long enough yet to drop it. Equal starts
+ * go by preference order. With no claimant, an aggregator keeps the hidden NR on its own entry
+ * (so that its packets pass the source check and it can be heard at all), any other NR follows
+ * the network's current aggregator. Every NR then sends a hidden NR's traffic to the aggregator
+ * the hidden NR itself uses, and accepts its packets from there.
  */
 export function carrierOf(
   aggregators: readonly string[],
@@ -78,15 +80,18 @@ export function carrierOf(
   hidden: string,
   facts: {
     readonly isUp: (aggregator: string) => boolean;
-    readonly announces: (aggregator: string, hidden: string) => boolean;
-    readonly liveHere: (hidden: string) => boolean;
+    /** When the aggregator's claim on `hidden` began (any one clock), null when it has none. */
+    readonly claimedSince: (aggregator: string, hidden: string) => number | null;
     readonly current: string;
   },
 ): string {
-  const carrying = aggregators.find((aggregator) =>
-    aggregator === self ? facts.liveHere(hidden) : facts.isUp(aggregator) && facts.announces(aggregator, hidden),
-  );
-  if (carrying !== undefined) return carrying;
+  let best: { aggregator: string; since: number } | null = null;
+  for (const aggregator of aggregators) {
+    if (aggregator !== self && !facts.isUp(aggregator)) continue;
+    const since = facts.claimedSince(aggregator, hidden);
+    if (since !== null && (best === null || since > best.since)) best = { aggregator, since };
+  }
+  if (best !== null) return best.aggregator;
   return aggregators.includes(self) ? self : facts.current;
 }
 

@@ -3,7 +3,7 @@
  * namespace, bound to the NR's WireGuard address on CARRIAGE_PORT, so what it sends and hears
  * crosses the tunnel only — no control plane, no store. Two messages, one small JSON datagram each:
  *
- *   {"v":1,"net":NETID,"from":AGGREGATOR,"carries":[HIDDEN, …]}   aggregator → every other NR
+ *   {"v":1,"net":NETID,"from":AGGREGATOR,"carries":[{"hidden":H,"forMs":AGE}, …]}   aggregator → every other NR
  *   {"v":1,"net":NETID,"from":HIDDEN,"uses":AGGREGATOR,"pad":"…"}   hidden NR → its current aggregator
  *
  * The hidden NR's hello is not read for its content: its bytes on the aggregator's receive counter
@@ -13,7 +13,7 @@
  */
 import dgram from 'node:dgram';
 import { native } from '../native/binding.js';
-import { HELLO_PAYLOAD_BYTES } from './carriage.js';
+import { type Carried, HELLO_PAYLOAD_BYTES } from './carriage.js';
 
 /** Next to the enrolment port (51821), on the NR's WireGuard address only. */
 export const CARRIAGE_PORT = 51_822;
@@ -22,7 +22,7 @@ const MAX_MESSAGE_BYTES = 16_384;
 
 export interface Announcement {
   readonly from: string;
-  readonly carries: readonly string[];
+  readonly carries: readonly Carried[];
 }
 
 export class CarriageChannel {
@@ -32,12 +32,24 @@ export class CarriageChannel {
   /** Who may announce: aggregator → its WireGuard address. */
   #senders: ReadonlyMap<string, string> = new Map();
 
+  /** Each sender's last list, to tell news from a repetition. */
+  readonly #last = new Map<string, string>();
+  #onNews: () => void = () => {};
+
   private constructor(socket: dgram.Socket, netId: string, log: (message: string) => void) {
     this.#socket = socket;
     this.#netId = netId;
     socket.on('message', (data, remote) => {
       const announcement = this.#parse(data, remote.address);
-      if (announcement && this.#received.length < 1_000) this.#received.push(announcement);
+      if (!announcement || this.#received.length >= 1_000) return;
+      this.#received.push(announcement);
+      const list = announcement.carries
+        .map((c) => c.hidden)
+        .sort()
+        .join(',');
+      if (this.#last.get(announcement.from) === list) return;
+      this.#last.set(announcement.from, list);
+      this.#onNews();
     });
     socket.on('error', (error) => log(`failover channel of ${netId}: ${error.message}`));
   }
@@ -68,12 +80,21 @@ export class CarriageChannel {
     this.#senders = senders;
   }
 
+  /**
+   * Called when an aggregator announces another list than before (a hidden NR moved): the
+   * monitor acts on it at once instead of at its next poll, which shortens the moment in which
+   * one side has moved and the other not (WireGuard's source check drops what crosses it).
+   */
+  onNews(callback: () => void): void {
+    this.#onNews = callback;
+  }
+
   /** The announcements heard since the last call. */
   drain(): Announcement[] {
     return this.#received.splice(0);
   }
 
-  announce(to: string, from: string, carries: readonly string[]): void {
+  announce(to: string, from: string, carries: readonly Carried[]): void {
     this.#send(to, { v: 1, net: this.#netId, from, carries });
   }
 
@@ -108,7 +129,13 @@ export class CarriageChannel {
     const { v, net, from, carries } = message as Record<string, unknown>;
     if (v !== 1 || net !== this.#netId || typeof from !== 'string' || !Array.isArray(carries)) return null;
     if (this.#senders.get(from) !== source) return null;
-    if (!carries.every((node): node is string => typeof node === 'string')) return null;
-    return { from, carries };
+    const valid = (c: unknown): c is Carried =>
+      typeof c === 'object' &&
+      c !== null &&
+      typeof (c as Carried).hidden === 'string' &&
+      Number.isFinite((c as Carried).forMs) &&
+      (c as Carried).forMs >= 0;
+    if (!carries.every(valid)) return null;
+    return { from, carries: carries.map(({ hidden, forMs }) => ({ hidden, forMs })) };
   }
 }

@@ -17,9 +17,11 @@
  * - each aggregator announces each poll, to every other NR, the hidden NRs it hears so (a hidden
  *   NR does not need to know, but the announcement is how it hears its current aggregator, whose
  *   keepalives the hellos silence);
- * - every public NR (aggregators included) routes each hidden NR's prefixes to the first
- *   aggregator in preference order that carries it (netdef carrierOf): itself if it hears the
- *   hidden NR, another one if it is up and its fresh announcement names it.
+ * - every public NR (aggregators included) routes each hidden NR's prefixes to the aggregator
+ *   whose claim on it began last (netdef carrierOf): itself if it hears the hidden NR, another
+ *   one if it is up and its fresh announcement names it. The newest claim is where the hidden NR
+ *   went; the one it left keeps claiming it until DOWN_AFTER_MS of silence, which must not hold
+ *   its traffic back.
  * A hidden NR that lives on another aggregator than the preferred one is then one relay hop from
  * every public NR, two from a hidden NR on another aggregator (hidden → its aggregator → the
  * other aggregator → hidden): the aggregators relay to each other. Hidden NRs need no
@@ -47,13 +49,20 @@ interface Heard {
   /** Consecutive polls up to now in which the counter grew by more than HELLO_MIN_BYTES. */
   readonly streak: number;
   readonly lastHelloAt: number | null;
-  /** Heard HELLO_POLLS polls in a row, and not silent for DOWN_AFTER_MS since. */
-  readonly live: boolean;
+  /** Since when it counts as carried here (heard HELLO_POLLS polls in a row, not silent since); null: not. */
+  readonly since: number | null;
+}
+
+/** One hidden NR an aggregator carries, and for how long (an age: the NRs' clocks differ). */
+export interface Carried {
+  readonly hidden: string;
+  readonly forMs: number;
 }
 
 interface Announced {
   readonly at: number;
-  readonly carries: ReadonlySet<string>;
+  /** Hidden NR → since when the announcer carries it, on this NR's clock. */
+  readonly since: ReadonlyMap<string, number>;
 }
 
 export interface CarriageState {
@@ -72,7 +81,7 @@ export interface CarriageInput {
   /** This device's receive counters of the hidden NRs' peers (an aggregator has them). */
   readonly rxBytes: ReadonlyMap<string, number>;
   /** Announcements heard since the last step, oldest first. */
-  readonly received: ReadonlyArray<{ readonly from: string; readonly carries: readonly string[] }>;
+  readonly received: ReadonlyArray<{ readonly from: string; readonly carries: readonly Carried[] }>;
   /** Liveness of the aggregators (failover.ts). */
   readonly up: ReadonlyMap<string, boolean>;
   /** The network's current aggregator (failover.ts): where a hidden NR no one carries goes. */
@@ -85,7 +94,7 @@ export interface CarriageStep {
   /** Hidden NR → the aggregator whose entry carries its prefixes on this NR. */
   readonly carriers: ReadonlyMap<string, string>;
   /** What this NR announces: the hidden NRs it hears (empty unless it is an aggregator). */
-  readonly carries: readonly string[];
+  readonly carries: readonly Carried[];
 }
 
 export function carriageStep(state: CarriageState, input: CarriageInput): CarriageStep {
@@ -102,26 +111,23 @@ export function carriageStep(state: CarriageState, input: CarriageInput): Carria
       const streak = hello ? (before?.streak ?? 0) + 1 : 0;
       const lastHelloAt = hello ? now : (before?.lastHelloAt ?? null);
       const silent = lastHelloAt === null || now - lastHelloAt > DOWN_AFTER_MS;
-      const live = !silent && (streak >= HELLO_POLLS || before?.live === true);
-      heard.set(hidden, { rxBytes: rx ?? previous, streak, lastHelloAt, live });
+      const since = silent ? null : (before?.since ?? (streak >= HELLO_POLLS ? now : null));
+      heard.set(hidden, { rxBytes: rx ?? previous, streak, lastHelloAt, since });
     }
   }
-  const liveHere = (hidden: string) => heard.get(hidden)?.live === true;
   const announced = new Map(state.announced);
   for (const { from, carries } of input.received) {
-    if (from !== self && aggregators.includes(from)) announced.set(from, { at: now, carries: new Set(carries) });
+    if (from === self || !aggregators.includes(from)) continue;
+    announced.set(from, { at: now, since: new Map(carries.map((c) => [c.hidden, now - Math.max(0, c.forMs)])) });
   }
   for (const [from, { at }] of announced) if (now - at > DOWN_AFTER_MS) announced.delete(from);
   const facts = {
     isUp: (aggregator: string) => input.up.get(aggregator) === true,
-    announces: (aggregator: string, hidden: string) => announced.get(aggregator)?.carries.has(hidden) === true,
-    liveHere,
+    claimedSince: (aggregator: string, hidden: string) =>
+      (aggregator === self ? heard.get(hidden)?.since : announced.get(aggregator)?.since.get(hidden)) ?? null,
     current: input.current,
   };
   const carriers = new Map(input.hidden.map((hidden) => [hidden, carrierOf(aggregators, self, hidden, facts)]));
-  return {
-    state: { heard, announced },
-    carriers,
-    carries: isAggregator ? input.hidden.filter(liveHere) : [],
-  };
+  const carries = [...heard].flatMap(([hidden, h]) => (h.since === null ? [] : [{ hidden, forMs: now - h.since }]));
+  return { state: { heard, announced }, carriers, carries };
 }

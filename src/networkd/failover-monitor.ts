@@ -10,7 +10,7 @@
  */
 import { native } from '../native/binding.js';
 import { CarriageChannel } from './carriage-channel.js';
-import { type CarriageState, carriageStep, initialCarriageState } from './carriage.js';
+import { type CarriageState, type Carried, carriageStep, initialCarriageState } from './carriage.js';
 import type { DataPlane } from './data-plane.js';
 import { type FailoverState, failoverStep, initialFailoverState } from './failover.js';
 import type { NetworkService } from './service.js';
@@ -31,7 +31,7 @@ export interface FailoverMonitorOptions {
 }
 
 /** What the monitor needs of a channel (CarriageChannel). */
-export type CarriageLink = Pick<CarriageChannel, 'allow' | 'drain' | 'announce' | 'hello' | 'close'>;
+export type CarriageLink = Pick<CarriageChannel, 'allow' | 'drain' | 'announce' | 'hello' | 'close' | 'onNews'>;
 
 interface Tracked {
   readonly key: string;
@@ -55,14 +55,16 @@ export class FailoverMonitor {
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => {
-      // A poll still running (a slow apply) is not doubled: the next tick tries again.
-      this.#running ??= this.poll()
-        .catch((error: Error) => this.#options.log(`failover: poll failed: ${error.stack ?? error.message}`))
-        .finally(() => {
-          this.#running = null;
-        });
-    }, this.#options.pollMs ?? FAILOVER_POLL_MS);
+    this.#timer ??= setInterval(() => this.#kick(), this.#options.pollMs ?? FAILOVER_POLL_MS);
+  }
+
+  /** A poll now, unless one is running (a slow apply): the next tick or news tries again. */
+  #kick(): void {
+    this.#running ??= this.poll()
+      .catch((error: Error) => this.#options.log(`failover: poll failed: ${error.stack ?? error.message}`))
+      .finally(() => {
+        this.#running = null;
+      });
   }
 
   async stop(): Promise<void> {
@@ -85,7 +87,12 @@ export class FailoverMonitor {
       entry.channel?.close();
       const open =
         this.#options.openChannel ?? ((path, id, at) => CarriageChannel.open(path, id, at, this.#options.log));
-      return { channel: open(netnsPath, netId, address), channelNetns: netns };
+      const channel = open(netnsPath, netId, address);
+      // Only a running monitor acts on news (tests call poll() directly).
+      channel.onNews(() => {
+        if (this.#timer) this.#kick();
+      });
+      return { channel, channelNetns: netns };
     } catch (error) {
       this.#options.log(`failover: network ${network}: no in-band channel yet: ${(error as Error).message}`);
       entry.channel?.close();
@@ -172,7 +179,6 @@ export class FailoverMonitor {
         channel,
         channelNetns: opened.channelNetns,
       });
-      if (channel) this.#speak(channel, resource, step.state.current, carriage.carries);
       try {
         await service.chooseAggregator(
           network,
@@ -182,6 +188,8 @@ export class FailoverMonitor {
           Object.fromEntries(carriage.carriers),
         );
         if (step.switched) this.#options.onSwitch?.(network, step.switched.to, step.switched.reason);
+        // After the apply: a hidden NR's first hello after a switch goes over its new aggregator's entry.
+        if (channel) this.#speak(channel, resource, step.state.current, carriage.carries);
         for (const aggregator of step.redial) await service.redialAggregator(network, aggregator);
       } catch (error) {
         log(`failover: network ${network}: ${(error as Error).message}`);
@@ -194,7 +202,7 @@ export class FailoverMonitor {
    * Hidden NRs need no announcement, but it is what they hear their current aggregator by: its
    * keepalives stop while the hellos arrive (WireGuard restarts the timer on every packet received).
    */
-  #speak(channel: CarriageLink, resource: NodeResourceOf, current: string, carries: readonly string[]): void {
+  #speak(channel: CarriageLink, resource: NodeResourceOf, current: string, carries: readonly Carried[]): void {
     const plan = resource.failover!;
     if (resource.hidden) {
       const address = plan.addresses[current];

@@ -152,8 +152,7 @@ function devicesWith(
       if (r.hidden) return [r.node, peersWithCurrent(resource.peers, resource.failover, usedBy.get(r.node) ?? current)];
       const facts = {
         isUp: (a: string) => up.includes(a),
-        announces: (a: string, hidden: string) => usedBy.get(hidden) === a,
-        liveHere: (hidden: string) => usedBy.get(hidden) === r.node,
+        claimedSince: (a: string, hidden: string) => (usedBy.get(hidden) === a ? 0 : null),
         current,
       };
       const carrier = (move: FailoverMove) =>

@@ -10,6 +10,7 @@
 import test from 'ava';
 import {
   type CarriageInput,
+  type Carried,
   type CarriageState,
   HANDSHAKE_INITIATION_BYTES,
   HELLO_MIN_BYTES,
@@ -53,13 +54,17 @@ test('an aggregator carries the hidden NRs whose hellos it hears, and stops afte
     step = carriageStep(step.state, input('a2', now, { rxBytes: new Map([['h1', rx]]) }));
     t.is(step.carries.length, now / 500 >= HELLO_POLLS ? 1 : 0, `${HELLO_POLLS} polls in a row (${now} ms)`);
   }
-  t.deepEqual(step.carries, ['h1']);
+  t.deepEqual(step.carries, [{ hidden: 'h1', forMs: 2_000 - 500 * HELLO_POLLS }], 'carried since its first hello');
   t.is(step.carriers.get('h1'), 'a2', 'on its own entry');
   state = step.state;
   for (let now = 2_500; now <= 2_000 + DOWN_AFTER_MS; now += 500) {
     step = carriageStep(state, input('a2', now, { rxBytes: new Map([['h1', rx]]) }));
     state = step.state;
-    t.deepEqual(step.carries, ['h1'], `still carried at ${now} ms`);
+    t.deepEqual(
+      step.carries.map((c) => c.hidden),
+      ['h1'],
+      `still carried at ${now} ms`,
+    );
   }
   step = carriageStep(state, input('a2', 2_500 + DOWN_AFTER_MS, { rxBytes: new Map([['h1', rx]]) }));
   t.deepEqual(step.carries, []);
@@ -81,8 +86,11 @@ test('keepalives and re-dials are not hellos: an aggregator does not claim a hid
   t.deepEqual(step.carries, []);
 });
 
-test('a public NR routes a hidden NR to the first live aggregator that announces it, else to the current one', (t) => {
-  const announce = (from: string, carries: string[]) => ({ from, carries });
+test('a public NR routes a hidden NR to the live aggregator whose claim is newest, else to the current one', (t) => {
+  const announce = (from: string, carries: string[], forMs = 10_000) => ({
+    from,
+    carries: carries.map((hidden) => ({ hidden, forMs })),
+  });
   let step = carriageStep(initialCarriageState, input('p', 0));
   t.deepEqual(
     [...step.carriers],
@@ -95,9 +103,19 @@ test('a public NR routes a hidden NR to the first live aggregator that announces
   step = carriageStep(step.state, input('p', 500, { received: [announce('a1', ['h2']), announce('a2', ['h1'])] }));
   t.is(step.carriers.get('h1'), 'a2');
   t.is(step.carriers.get('h2'), 'a1');
-  // Both announce h1 for a moment (it is moving back): the preferred one wins.
-  step = carriageStep(step.state, input('p', 1_000, { received: [announce('a1', ['h1', 'h2'])] }));
-  t.is(step.carriers.get('h1'), 'a1');
+  // Both claim h1 for a moment (it is moving back to a1): the newer claim wins, whatever the order.
+  step = carriageStep(
+    step.state,
+    input('p', 1_000, { received: [announce('a1', ['h1'], 200), announce('a1', ['h2'])] }),
+  );
+  t.is(step.carriers.get('h2'), 'a1');
+  t.is(step.carriers.get('h1'), 'a2', 'the last announcement of a1 replaces the one before');
+  step = carriageStep(step.state, input('p', 1_000, { received: [announce('a1', ['h1', 'h2'], 200)] }));
+  t.is(step.carriers.get('h1'), 'a1', "a1's claim (200 ms) is newer than a2's (10 s)");
+  step = carriageStep(step.state, input('p', 1_000, { received: [announce('a2', ['h1'], 100)] }));
+  t.is(step.carriers.get('h1'), 'a2', "and a2's newer still (100 ms): it wins although a1 is preferred");
+  step = carriageStep(step.state, input('p', 1_000, { received: [announce('a2', ['h1'], 200)] }));
+  t.is(step.carriers.get('h1'), 'a1', 'equal starts: preference order');
   // a1 down (its keepalives stopped): its last announcement no longer counts.
   step = carriageStep(
     step.state,
@@ -121,8 +139,8 @@ test('announcements from a non-aggregator or from the NR itself are ignored', (t
     initialCarriageState,
     input('a1', 0, {
       received: [
-        { from: 'p', carries: ['h1'] },
-        { from: 'a1', carries: ['h2'] },
+        { from: 'p', carries: [{ hidden: 'h1', forMs: 0 }] },
+        { from: 'a1', carries: [{ hidden: 'h2', forMs: 0 }] },
       ],
     }),
   );
@@ -154,7 +172,7 @@ test('a hidden NR cut from the preferred aggregator alone: a1, a2 and a public N
       ]),
     ],
   ]);
-  let inFlight: Array<{ from: string; carries: readonly string[] }> = [];
+  let inFlight: Array<{ from: string; carries: readonly Carried[] }> = [];
   const cutAt = 10_000;
   const h1MovesAt = cutAt + 3_500;
   const carriersAt = new Map<number, Map<string, Map<string, string>>>();
