@@ -231,7 +231,7 @@ try {
       await fleet.etcd.kill(i);
       await new Promise((r) => setTimeout(r, 3_000));
       await fleet.etcd.restart(i);
-      return `member ${i + 1}`;
+      return String(i + 1);
     },
   };
   const names = Object.keys(ops);
