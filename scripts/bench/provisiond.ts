@@ -19,23 +19,13 @@
  *
  * Prints a table and one JSON line.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeTrustedKeys } from '../../src/networkd/trusted-keys.js';
 import { UnixHttpClient } from '../../src/http/client.js';
-import {
-  AdminKey,
-  addNode,
-  assertNodeRecord,
-  createNetwork,
-  generateKeyPair,
-  ready,
-  signDefinition,
-  sodiumKeySource,
-} from '../../src/netdef/index.js';
+import { AdminKey, addNode, createNetwork, signDefinition, sodiumKeySource } from '../../src/netdef/index.js';
 import { ProvisiondClient } from '../../src/provisiond/client.js';
 import { openDatabase } from '../../src/provisiond/database.js';
 import { noopHandler, type TaskHandler } from '../../src/provisiond/handler.js';
@@ -43,6 +33,7 @@ import { NetworkdHandler } from '../../src/provisiond/networkd-handler.js';
 import { TaskQueue } from '../../src/provisiond/queue.js';
 import { parseTask, type Task } from '../../src/provisiond/task.js';
 import { type BackgroundProcess, type Namespace, World } from '../../src/sim/harness/index.js';
+import { makeNodeKeys, spawnNetworkd, writeNodeState } from '../../src/sim/harness/networkd.js';
 import { defaultZmeshInvocation, zmeshArgs } from '../../src/sim/zmesh-command.js';
 
 const { values } = parseArgs({
@@ -176,45 +167,24 @@ interface Split {
 }
 
 async function endToEnd(count: number): Promise<{ rows: Row[]; split: Split }> {
-  await ready();
   const world = await World.create();
   const procs: BackgroundProcess[] = [];
   try {
     const node = await world.namespace('node');
     const stateDir = join(world.tempDir(), 'node');
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const identity = generateKeyPair();
-    writeFileSync(join(stateDir, 'identity.key'), `${identity.privateKey.revealBase64()}\n`, { mode: 0o600 });
-    const record = assertNodeRecord({
-      id: 'bench',
-      identityKey: identity.publicKey,
-      endpoints: ['198.51.100.1'],
-      hidden: false,
-    });
-    writeFileSync(join(stateDir, 'node.json'), JSON.stringify(record));
+    const keys = await makeNodeKeys('bench');
     const admin = AdminKey.generate();
-    await writeTrustedKeys(stateDir, [admin.publicKey()]);
+    await writeNodeState(stateDir, keys, [admin.publicKey()]);
     const networkdSocket = join(stateDir, 'networkd.sock');
     const provisiondSocket = join(stateDir, 'provisiond.sock');
     const zmesh = defaultZmeshInvocation();
-    const networkd = node.spawnSharingMounts(
-      zmesh.file,
-      zmeshArgs(zmesh, [
-        'networkd',
-        '--state-dir',
-        stateDir,
-        '--prefix',
-        world.prefix,
-        '--wg',
-        'userspace',
-        '--socket',
-        networkdSocket,
-        '--reconcile-interval',
-        '3600',
-      ]),
-    );
-    procs.push(networkd);
-    await networkd.waitForOutput(/ready, pid/, { timeoutMs: 30_000 });
+    await spawnNetworkd(node, {
+      stateDir,
+      prefix: world.prefix,
+      wg: 'userspace',
+      socket: networkdSocket,
+      onSpawn: (proc) => procs.push(proc),
+    });
     const provisiond = node.spawnSharingMounts(
       zmesh.file,
       zmeshArgs(zmesh, [
@@ -239,7 +209,7 @@ async function endToEnd(count: number): Promise<{ rows: Row[]; split: Split }> {
         )),
       );
     const definition = (name: string, ipRange: string, listenPort: number) =>
-      signDefinition(addNode(createNetwork(name, ipRange), record, sodiumKeySource, { listenPort }), admin);
+      signDefinition(addNode(createNetwork(name, ipRange), keys.record, sodiumKeySource, { listenPort }), admin);
     await client.submit([
       { id: 'apply-e2e', type: 'network.apply', definition: definition('bench-e2e', '10.91.0.0/16', 52_401) },
       { id: 'apply-direct', type: 'network.apply', definition: definition('bench-direct', '10.92.0.0/16', 52_402) },

@@ -6,6 +6,7 @@
  * touches neither the kernel nor a socket, whatever the number of NRs.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { perNetworkGauge } from '../metrics/per-network-gauge.js';
 import type { ReconcileReport } from './views.js';
 
 /** What the sampler reads of one network (the shape of GET /v1/networks' entries). */
@@ -106,16 +107,7 @@ export class NetworkdMetrics {
       },
     });
     const perNetwork = (name: string, help: string, value: (n: SampledNetwork) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['network'],
-        registers: [registry],
-        collect() {
-          this.reset();
-          for (const n of metrics.#sample?.networks ?? []) this.set({ network: n.network }, value(n));
-        },
-      });
+      perNetworkGauge(registry, name, help, () => metrics.#sample?.networks ?? [], value);
     perNetwork(
       'zmesh_nr_up',
       'Whether the network resource (namespace and WireGuard device) exists on this node',

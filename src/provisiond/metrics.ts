@@ -5,6 +5,7 @@
  * memory; attempts are timed as they end.
  */
 import { Gauge, Histogram, Registry } from 'prom-client';
+import { perNetworkGauge } from '../metrics/per-network-gauge.js';
 import type { TaskHandler } from './handler.js';
 import type { StoreAgent } from './store-agent.js';
 import type { TaskState } from './task-store.js';
@@ -58,16 +59,7 @@ export class ProvisiondMetrics {
       },
     });
     const revisions = (name: string, help: string, pick: (r: { published: number; applied: number }) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['network'],
-        registers: [registry],
-        collect() {
-          this.reset();
-          for (const r of agent()?.revisions() ?? []) this.set({ network: r.network }, pick(r));
-        },
-      });
+      perNetworkGauge(registry, name, help, () => agent()?.revisions() ?? [], pick);
     revisions(
       'zmesh_store_published_revision',
       'Revision of the network the store holds for this node (as the agent took it)',

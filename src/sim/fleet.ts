@@ -27,6 +27,8 @@ const MEMBER_ADDRESS = (i: number) => `198.51.100.${201 + i}`;
 
 export interface FleetWorkload {
   readonly node: SimNode;
+  /** The workload's name at its node's networkd (a service's `--workload`). */
+  readonly id: string;
   readonly network: string;
   readonly ns: Namespace;
   readonly ip: string;
@@ -173,8 +175,9 @@ export class SimFleet {
   async attachWorkload(node: SimNode, network: string): Promise<FleetWorkload> {
     const serial = this.attached++;
     const ns = await this.world.harness.namespace(`f${node.index}w${serial}`);
-    const answer = await node.api.attach(network, `${node.id}-${network}-${serial}`, ns.path, 'eth0');
-    const w: FleetWorkload = { node, network, ns, ip: answer.ip, label: `${node.id}/${network}` };
+    const id = `${node.id}-${network}-${serial}`;
+    const answer = await node.api.attach(network, id, ns.path, 'eth0');
+    const w: FleetWorkload = { node, id, network, ns, ip: answer.ip, label: `${node.id}/${network}` };
     this.workloads.push(w);
     return w;
   }

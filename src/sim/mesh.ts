@@ -14,6 +14,16 @@ export const STANDARD_NODES: readonly SimNodeSpec[] = [
   { id: 'hid2', hidden: true },
 ];
 
+/** Four public nodes (alpha, bravo, charlie, delta) and two hidden behind NAT (hid1, hid2). */
+export const FOUR_PUBLIC_TWO_HIDDEN_NODES: readonly SimNodeSpec[] = [
+  { id: 'alpha' },
+  { id: 'bravo' },
+  { id: 'charlie' },
+  { id: 'delta' },
+  { id: 'hid1', hidden: true },
+  { id: 'hid2', hidden: true },
+];
+
 export interface StandardMesh {
   readonly world: SimWorld;
   readonly net: SimNetwork;

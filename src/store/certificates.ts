@@ -43,6 +43,11 @@ async function openssl(args: readonly string[]): Promise<void> {
   }
 }
 
+/** `openssl req` arguments that make a new unencrypted EC P-256 key and write it to `keyFile`. */
+function newKeyArgs(keyFile: string): string[] {
+  return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile];
+}
+
 export async function createCa(dir: string): Promise<CertificateFiles> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const keyFile = join(dir, 'ca.key');
@@ -50,13 +55,7 @@ export async function createCa(dir: string): Promise<CertificateFiles> {
   await openssl([
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    keyFile,
+    ...newKeyArgs(keyFile),
     '-out',
     certFile,
     '-days',
@@ -97,20 +96,7 @@ export async function issueCertificate(dir: string, kind: CertificateKind): Prom
   ];
   await writeFile(ext, `${lines.join('\n')}\n`, { mode: 0o600 });
   try {
-    await openssl([
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      csr,
-      '-subj',
-      `/CN=${cn}`,
-    ]);
+    await openssl(['req', ...newKeyArgs(keyFile), '-out', csr, '-subj', `/CN=${cn}`]);
     await chmod(keyFile, 0o600);
     await openssl([
       'x509',

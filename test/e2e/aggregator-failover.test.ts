@@ -10,6 +10,7 @@ import test from 'ava';
 import { UapiClient } from '../../src/wg/uapi/client.js';
 import { waitFor } from '../harness/index.js';
 import { ContinuousPing, type FlowReport, longestLossRun } from '../../src/sim/continuous-ping.js';
+import { FOUR_PUBLIC_TWO_HIDDEN_NODES } from '../../src/sim/mesh.js';
 import type { SimNetwork } from '../../src/sim/network.js';
 import { SimWorld, type SimWorkload } from '../../src/sim/world.js';
 
@@ -34,14 +35,7 @@ let net: SimNetwork;
 const workloads = new Map<string, SimWorkload>();
 
 test.before(async () => {
-  world = await SimWorld.create([
-    { id: 'alpha' },
-    { id: 'bravo' },
-    { id: 'charlie' },
-    { id: 'delta' },
-    { id: 'hid1', hidden: true },
-    { id: 'hid2', hidden: true },
-  ]);
+  world = await SimWorld.create(FOUR_PUBLIC_TWO_HIDDEN_NODES);
   net = await world.createNetwork('fo', '10.5.0.0/16', world.nodes);
   await net.setAggregators([world.node('alpha'), world.node('bravo')]);
   await world.deploy(net);

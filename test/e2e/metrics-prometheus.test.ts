@@ -19,8 +19,8 @@ import { systemTool } from '../../src/sim/harness/system-tools.js';
 import { tcpTransfer } from '../../src/sim/harness/transfer.js';
 import { waitFor } from '../../src/sim/harness/wait.js';
 import { SimWorld } from '../../src/sim/world.js';
-import { main } from '../../src/cli/main.js';
 import { type NetworkDefinition, PrivateKey, openResourceKey, ready } from '../../src/netdef/index.js';
+import { type ToolRun, zmeshInProcess } from '../harness/zmesh-in-process.js';
 
 const METRICS_PORT = 9464;
 const PROMETHEUS = '127.0.0.1:19190';
@@ -46,15 +46,8 @@ async function scalar(ns: Namespace, expr: string): Promise<number | null> {
 }
 
 /** `zmesh status` against a node's networkd (the sim runs no provisiond): exit status and screen. */
-async function zmeshStatus(socket: string): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const status = await main(['status', '--networkd-socket', socket, '--provisiond-socket', 'none'], {
-    stdout: (s) => void (stdout += s),
-    stderr: (s) => void (stderr += s),
-    readStdin: async () => '',
-  });
-  return { status, stdout, stderr };
+function zmeshStatus(socket: string): Promise<ToolRun> {
+  return zmeshInProcess(['status', '--networkd-socket', socket, '--provisiond-socket', 'none']);
 }
 
 async function fetchText(ns: Namespace, url: string): Promise<string> {

@@ -13,17 +13,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { FINAL_STATES } from '../../src/provisiond/task-store.js';
+import { type NodeKeys, makeNodeKeys } from '../../src/sim/harness/networkd.js';
 import { worldFor } from '../harness/ava.js';
 import { type Namespace, type World, waitFor } from '../harness/index.js';
-import {
-  type NetworkView,
-  type NodeIdentity,
-  StackNode,
-  effectsIn,
-  nodeIdentity,
-  oneNodeNetwork,
-  withRevision,
-} from './provisiond-networkd-stack.js';
+import { type NetworkView, StackNode, effectsIn, oneNodeNetwork, withRevision } from './provisiond-networkd-stack.js';
 import type { NetworkDefinition } from '../../src/netdef/index.js';
 
 const NETWORKS = 10;
@@ -166,7 +159,7 @@ async function prepare(
   t: ExecutionContext,
   world: World,
   tag: string,
-  identity: NodeIdentity,
+  identity: NodeKeys,
   definitions: readonly NetworkDefinition[],
 ): Promise<Run> {
   const node = await StackNode.create(world, tag, identity);
@@ -240,7 +233,7 @@ async function taskInFlight(node: StackNode): Promise<string> {
 
 test('97 tasks over 10 networks through the real networkd survive 3 SIGKILLs of each daemon: all succeed, each effect once and in order, same networks and kernel state as a crash-free run', async (t) => {
   const world = await worldFor(t);
-  const identity = await nodeIdentity();
+  const identity = await makeNodeKeys('alpha');
   const definitions = Array.from({ length: NETWORKS }, (_, n) =>
     oneNodeNetwork(identity, networkName(n), `10.${60 + n}.0.0/16`, 52_100 + n),
   );

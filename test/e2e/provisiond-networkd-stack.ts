@@ -10,43 +10,24 @@
  * namespace carries the world's prefix (networkd gets `<world prefix><tag>` as --prefix), and
  * `deleteNetworks` DELETEs through the API what is left before the world removes the rest.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trustedKeysPath } from '../../src/networkd/trusted-keys.js';
 import {
   AdminKey,
-  type KeyPair,
   type NetworkDefinition,
-  type NodeRecord,
   addNode,
-  assertNodeRecord,
   createNetwork,
-  generateKeyPair,
-  ready,
   signDefinition,
   sodiumKeySource,
 } from '../../src/netdef/index.js';
 import { ProvisiondClient } from '../../src/provisiond/client.js';
+import { type NodeKeys, spawnNetworkd, writeNodeState } from '../../src/sim/harness/networkd.js';
 import { defaultZmeshInvocation, zmeshArgs } from '../../src/sim/zmesh-command.js';
 import { type BackgroundProcess, type Namespace, type World, namespacesWithPrefix } from '../harness/index.js';
 import { call } from '../netns/networkd-world.js';
 
 export { call };
-
-/** One node's identity, shared by the nodes of a comparison so both get the same task list. */
-export interface NodeIdentity {
-  readonly keys: KeyPair;
-  readonly record: NodeRecord;
-}
-
-export async function nodeIdentity(id = 'alpha'): Promise<NodeIdentity> {
-  await ready();
-  const keys = generateKeyPair();
-  return {
-    keys,
-    record: assertNodeRecord({ id, identityKey: keys.publicKey, endpoints: ['198.51.100.1'], hidden: false }),
-  };
-}
 
 /**
  * A one-node network of `identity`'s node, built with the same netdef calls the tool's `net
@@ -54,7 +35,7 @@ export async function nodeIdentity(id = 'alpha'): Promise<NodeIdentity> {
  * port is given, because every NR of one node listens in the same node namespace.
  */
 export function oneNodeNetwork(
-  identity: NodeIdentity,
+  identity: NodeKeys,
   name: string,
   ipRange: string,
   listenPort: number,
@@ -109,14 +90,14 @@ export class StackNode {
     this.client = new ProvisiondClient(this.provisiondSocket, 30_000);
   }
 
-  /** The node namespace `<prefix><tag>node` and its state dir (0700; identity.key 0600). */
-  static async create(world: World, tag: string, identity: NodeIdentity): Promise<StackNode> {
+  /**
+   * The node namespace `<prefix><tag>node` and its state dir (0700; identity.key 0600). Two nodes
+   * of a comparison share `identity`, so both get the same task list.
+   */
+  static async create(world: World, tag: string, identity: NodeKeys): Promise<StackNode> {
     const ns = await world.namespace(`${tag}node`);
     const stateDir = join(world.tempDir(), `node-${tag}`);
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(stateDir, 'identity.key'), `${identity.keys.privateKey.revealBase64()}\n`, { mode: 0o600 });
-    writeFileSync(join(stateDir, 'node.json'), JSON.stringify(identity.record));
-    trustStackAdmin(stateDir);
+    await writeNodeState(stateDir, identity, [stackAdmin().publicKey()]);
     return new StackNode(world, ns, tag, stateDir);
   }
 
@@ -142,25 +123,14 @@ export class StackNode {
     return last?.running ? last : undefined;
   }
 
-  async startNetworkd(): Promise<BackgroundProcess> {
-    const zmesh = defaultZmeshInvocation();
-    const args = [
-      'networkd',
-      '--state-dir',
-      this.stateDir,
-      '--prefix',
-      this.prefix,
-      '--wg',
-      'userspace',
-      '--socket',
-      this.networkdSocket,
-      '--reconcile-interval',
-      '3600',
-    ];
-    const proc = this.ns.spawnSharingMounts(zmesh.file, zmeshArgs(zmesh, args));
-    this.networkdRuns.push(proc);
-    await proc.waitForOutput(/ready, pid/, { timeoutMs: 30_000 });
-    return proc;
+  startNetworkd(): Promise<BackgroundProcess> {
+    return spawnNetworkd(this.ns, {
+      stateDir: this.stateDir,
+      prefix: this.prefix,
+      wg: 'userspace',
+      socket: this.networkdSocket,
+      onSpawn: (proc) => this.networkdRuns.push(proc),
+    });
   }
 
   /** provisiond with fast retries (tests wait for drains), `extra` after the defaults. */

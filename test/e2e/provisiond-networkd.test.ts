@@ -9,10 +9,11 @@
 import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
+import { makeNodeKeys } from '../../src/sim/harness/networkd.js';
 import { SimWorld } from '../../src/sim/world.js';
 import { worldFor } from '../harness/ava.js';
 import { ping, waitFor } from '../harness/index.js';
-import { StackNode, call, effectsIn, nodeIdentity, oneNodeNetwork } from './provisiond-networkd-stack.js';
+import { StackNode, call, effectsIn, oneNodeNetwork } from './provisiond-networkd-stack.js';
 
 interface Detail {
   readonly state: string;
@@ -102,7 +103,7 @@ test("with provisiond SIGKILLed and down for seconds, networkd answers and a pin
 
 test('with networkd stopped, provisiond retries the head task only and drains the rest in submission order once networkd returns', async (t) => {
   const world = await worldFor(t);
-  const identity = await nodeIdentity();
+  const identity = await makeNodeKeys('alpha');
   const node = await StackNode.create(world, 'q', identity);
   t.teardown(async () => {
     const errors = await node.deleteNetworks();
@@ -173,7 +174,7 @@ test('with networkd stopped, provisiond retries the head task only and drains th
 
 test('truncated, non-JSON and schema-violating spool files are refused beside their reason; a good file next to them reaches networkd', async (t) => {
   const world = await worldFor(t);
-  const identity = await nodeIdentity();
+  const identity = await makeNodeKeys('alpha');
   const node = await StackNode.create(world, 's', identity);
   t.teardown(async () => {
     const errors = await node.deleteNetworks();

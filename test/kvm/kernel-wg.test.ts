@@ -312,7 +312,8 @@ kernelTest(
 
     const user = await startWg(w, peerNs, 'wu', 'zmesh-wg', { listenPort: 40010, address: `${INNER.b}/24` });
     const priv = privateKey();
-    await backend.configure(ifname, {
+    // The desired state, built afresh for each configure (the second one must be a no-op).
+    const desired = () => ({
       privateKey: priv,
       publicKey: priv.publicKey(),
       listenPort: 40011,
@@ -325,6 +326,7 @@ kernelTest(
         },
       ],
     });
+    await backend.configure(ifname, desired());
     await user.setPeer(priv.publicKey(), { endpoint: endpointText('192.0.2.1', 40011), allowedIps: [`${INNER.a}/32`] });
     const udpIn = async (ns: Namespace): Promise<string> =>
       (await ns.exec('ss', ['-ulnH', 'sport = :40011'])).stdout.trim();
@@ -349,19 +351,7 @@ kernelTest(
     // handshake time itself may move forward on its own (both ends can initiate, a slow guest
     // retries after REKEY_TIMEOUT), so it is checked for "kept", not "equal".
     const before = status?.peers[0];
-    await backend.configure(ifname, {
-      privateKey: priv,
-      publicKey: priv.publicKey(),
-      listenPort: 40011,
-      peers: [
-        {
-          publicKey: user.publicKey,
-          endpoint: endpointText('192.0.2.2', 40010),
-          allowedIps: [`${INNER.b}/32`],
-          persistentKeepalive: 0,
-        },
-      ],
-    });
+    await backend.configure(ifname, desired());
     const after = (await backend.status(ifname))?.peers[0];
     t.true(
       (after?.rxBytes ?? 0) >= (before?.rxBytes ?? 0) && (after?.txBytes ?? 0) >= (before?.txBytes ?? 0),

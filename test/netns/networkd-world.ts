@@ -3,26 +3,21 @@
  * networkd started as a real process inside it (the world's prefix as --prefix, so teardown
  * removes every namespace it makes), and a small HTTP client over its UNIX socket.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { join } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { ExecutionContext } from 'ava';
-import { writeTrustedKeys } from '../../src/networkd/trusted-keys.js';
 import { UnixHttpClient } from '../../src/http/client.js';
 import {
   AdminKey,
   type NetworkDefinition,
   addNode,
-  assertNodeRecord,
   createNetwork,
-  generateKeyPair,
-  ready,
   signDefinition,
   sodiumKeySource,
 } from '../../src/netdef/index.js';
-import { defaultZmeshInvocation, zmeshArgs } from '../../src/sim/zmesh-command.js';
+import { makeNodeKeys, spawnNetworkd, writeNodeState } from '../../src/sim/harness/networkd.js';
 import type { BackgroundProcess, Namespace, World } from '../harness/index.js';
 
 export interface TestNode {
@@ -36,21 +31,16 @@ export interface TestNode {
 }
 
 export async function makeNode(world: World, id = 'alpha'): Promise<TestNode> {
-  await ready();
+  const node = await makeNodeKeys(id);
   const ns = await world.namespace(id);
   const stateDir = join(world.tempDir(), id);
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const identity = generateKeyPair();
-  writeFileSync(join(stateDir, 'identity.key'), `${identity.privateKey.revealBase64()}\n`, { mode: 0o600 });
-  const record = assertNodeRecord({ id, identityKey: identity.publicKey, endpoints: ['198.51.100.1'], hidden: false });
-  writeFileSync(join(stateDir, 'node.json'), JSON.stringify(record));
   const admin = AdminKey.generate();
-  await writeTrustedKeys(stateDir, [admin.publicKey()]);
+  await writeNodeState(stateDir, node, [admin.publicKey()]);
   const defs = new Map<string, NetworkDefinition>();
   const definition = (name: string, revision = 1): NetworkDefinition => {
     let def = defs.get(name);
     if (!def) {
-      def = addNode(createNetwork(name, '10.77.0.0/16'), record, sodiumKeySource);
+      def = addNode(createNetwork(name, '10.77.0.0/16'), node.record, sodiumKeySource);
       defs.set(name, def);
     }
     return signDefinition({ ...def, revision } as NetworkDefinition, admin);
@@ -58,24 +48,8 @@ export async function makeNode(world: World, id = 'alpha'): Promise<TestNode> {
   return { ns, stateDir, socket: join(stateDir, 'networkd.sock'), definition, admin };
 }
 
-export async function startNetworkd(world: World, node: TestNode): Promise<BackgroundProcess> {
-  // dist/ when it is fresh, else src/ under tsx (src/sim/zmesh-command.ts). Not `ip netns exec`:
-  // its private mount namespace would hide the namespaces networkd makes.
-  const zmesh = defaultZmeshInvocation();
-  const proc = node.ns.spawnSharingMounts(
-    zmesh.file,
-    zmeshArgs(zmesh, [
-      'networkd',
-      '--state-dir',
-      node.stateDir,
-      '--prefix',
-      world.prefix,
-      '--reconcile-interval',
-      '3600',
-    ]),
-  );
-  await proc.waitForOutput(/ready, pid/, { timeoutMs: 30_000 });
-  return proc;
+export function startNetworkd(world: World, node: TestNode): Promise<BackgroundProcess> {
+  return spawnNetworkd(node.ns, { stateDir: node.stateDir, prefix: world.prefix });
 }
 
 export interface Reply {

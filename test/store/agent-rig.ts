@@ -12,26 +12,16 @@ import { FakeNetworkd } from '../unit/provisiond/fake-networkd.js';
 import { tempDir } from '../unit/provisiond/helpers.js';
 import { initKeys, makeNode } from '../unit/netdef/fixtures.js';
 import { etcdFor } from './etcd-fixture.js';
-import { main } from '../../src/cli/main.js';
+import { type ToolRun, zmeshInProcess } from '../harness/zmesh-in-process.js';
 
-export type Tool = (args: string[]) => Promise<{ status: number; stdout: string; stderr: string }>;
+export type Tool = (args: string[]) => Promise<ToolRun>;
 
 /**
  * The tool run in-process under `env` (its own, not process.env: the tests of a file run at once,
  * each signing with its own admin key).
  */
 export function toolWith(env: Readonly<Record<string, string>>): Tool {
-  return async (args) => {
-    let stdout = '';
-    let stderr = '';
-    const status = await main(args, {
-      stdout: (s) => void (stdout += s),
-      stderr: (s) => void (stderr += s),
-      readStdin: async () => '',
-      env: { PATH: process.env.PATH, ...env },
-    });
-    return { status, stdout, stderr };
-  };
+  return (args) => zmeshInProcess(args, { env: { PATH: process.env.PATH, ...env } });
 }
 
 export let nodes: Record<string, ReturnType<typeof makeNode>> = {};

@@ -8,31 +8,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { main } from '../../../src/cli/main.js';
+import { type ToolRun, zmeshInProcess } from '../../harness/zmesh-in-process.js';
 
-async function zmesh(args: string[]): Promise<{ status: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const status = await main(args, {
-    stdout: (t) => void (out += t),
-    stderr: (t) => void (err += t),
-    readStdin: async () => '',
-  });
-  return { status, out, err };
-}
+const zmesh = (args: string[]): Promise<ToolRun> => zmeshInProcess(args);
 
 const PLUGIN = fileURLToPath(new URL('../../../bin/zmesh-cni', import.meta.url));
 
 test('conflist prints one zmesh-cni entry with the ips capability, for the network and socket given', async (t) => {
   const r = await zmesh(['cni', 'conflist', '--network', 'blue', '--socket', '/srv/zmesh/networkd.sock']);
-  t.is(r.status, 0, r.err);
-  t.deepEqual(JSON.parse(r.out), {
+  t.is(r.status, 0, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout), {
     cniVersion: '1.1.0',
     name: 'zmesh-blue',
     plugins: [{ type: 'zmesh-cni', network: 'blue', socket: '/srv/zmesh/networkd.sock', capabilities: { ips: true } }],
   });
   t.is(
-    JSON.parse((await zmesh(['cni', 'conflist', '--network', 'blue'])).out).plugins[0].socket,
+    JSON.parse((await zmesh(['cni', 'conflist', '--network', 'blue'])).stdout).plugins[0].socket,
     '/var/lib/zmesh/networkd.sock',
   );
 });
@@ -53,14 +44,14 @@ test('install writes NAME.conflist and links the plugin, again idempotently, and
     join(dir, 'bin'),
   ];
   const first = await zmesh(args);
-  t.is(first.status, 0, first.err);
-  t.regex(first.out, new RegExp(`wrote ${join(dir, 'net.d', 'zm.conflist')}`));
-  t.regex(first.out, /linked .*zmesh-cni ->/);
+  t.is(first.status, 0, first.stderr);
+  t.regex(first.stdout, new RegExp(`wrote ${join(dir, 'net.d', 'zm.conflist')}`));
+  t.regex(first.stdout, /linked .*zmesh-cni ->/);
   t.is(JSON.parse(await readFile(join(dir, 'net.d', 'zm.conflist'), 'utf8')).name, 'zm');
   t.is(await readlink(join(dir, 'bin', 'zmesh-cni')), PLUGIN);
   const again = await zmesh(args);
-  t.is(again.status, 0, again.err);
-  t.regex(again.out, /kept .*zmesh-cni ->/);
+  t.is(again.status, 0, again.stderr);
+  t.regex(again.stdout, /kept .*zmesh-cni ->/);
   t.deepEqual(await readdir(join(dir, 'net.d')), ['zm.conflist']);
 });
 
@@ -69,14 +60,14 @@ test('bad options are refused naming the option, and a foreign plugin file is no
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const bad = await zmesh(['cni', 'conflist', '--network', 'a/b']);
   t.is(bad.status, 2);
-  t.regex(bad.err, /--network: "a\/b" is not a network name/);
+  t.regex(bad.stderr, /--network: "a\/b" is not a network name/);
   const relative = await zmesh(['cni', 'conflist', '--network', 'blue', '--socket', 'x.sock']);
-  t.regex(relative.err, /--socket: must be an absolute path/);
-  t.regex((await zmesh(['cni', 'install'])).err, /--network: required/);
+  t.regex(relative.stderr, /--socket: must be an absolute path/);
+  t.regex((await zmesh(['cni', 'install'])).stderr, /--network: required/);
   await writeFile(join(dir, 'zmesh-cni'), 'someone else\n');
   const foreign = await zmesh(['cni', 'install', '--network', 'blue', '--dir', dir, '--bin-dir', dir]);
   t.not(foreign.status, 0);
-  t.regex(foreign.err, /--bin-dir: .*zmesh-cni exists and is not a link zmesh made/);
+  t.regex(foreign.stderr, /--bin-dir: .*zmesh-cni exists and is not a link zmesh made/);
   t.false((await lstat(join(dir, 'zmesh-cni'))).isSymbolicLink());
   t.deepEqual(await readdir(dir), ['zmesh-cni'], 'no conflist written either');
 });

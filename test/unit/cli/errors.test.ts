@@ -8,32 +8,17 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { main } from '../../../src/cli/main.js';
-import type { CliIo } from '../../../src/cli/command.js';
 import { PrivateKey, openResourceKey, parseNetworkDefinition, ready } from '../../../src/netdef/index.js';
+import { type ToolRun, zmeshInProcess } from '../../harness/zmesh-in-process.js';
 
 let dir = '';
 
-interface Run {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function zmesh(args: string[], stdin = ''): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (text) => void (stdout += text),
-    stderr: (text) => void (stderr += text),
-    readStdin: async () => stdin,
-  };
-  const status = await main(
+/** The tool on `args` (a leading @ stands for the test's directory), `stdin` on its stdin. */
+const zmesh = (args: string[], stdin = ''): Promise<ToolRun> =>
+  zmeshInProcess(
     args.map((a) => a.replace(/^@/, `${dir}/`)),
-    io,
+    { stdin },
   );
-  return { status, stdout, stderr };
-}
 
 async function ok(args: string[], stdin?: string): Promise<string> {
   const run = await zmesh(args, stdin);

@@ -10,25 +10,14 @@ import { lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import type { CliIo } from '../../../src/cli/command.js';
-import { main } from '../../../src/cli/main.js';
 import { ready } from '../../../src/netdef/index.js';
+import { type ToolRun, zmeshInProcess } from '../../harness/zmesh-in-process.js';
 
 let dir = '';
 
-async function zmesh(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (text) => void (stdout += text),
-    stderr: (text) => void (stderr += text),
-    readStdin: async () => '',
-    // Every revision the tool writes is signed (unsigned, it warns on stderr).
-    env: { ZMESH_ADMIN_KEY: join(dir, 'admin.key') },
-  };
-  const status = await main(args, io);
-  return { status, stdout, stderr };
-}
+// Every revision the tool writes is signed (unsigned, it warns on stderr).
+const zmesh = (...args: string[]): Promise<ToolRun> =>
+  zmeshInProcess(args, { env: { ZMESH_ADMIN_KEY: join(dir, 'admin.key') } });
 
 /** A network of alpha and bravo in `file`. */
 async function network(file: string): Promise<void> {

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { main } from '../../../src/cli/main.js';
+import { type ToolRun, zmeshInProcess } from '../../harness/zmesh-in-process.js';
 import {
   addNode,
   assertNodeRecord,
@@ -23,17 +23,7 @@ const WEB_TO_DB = ['--from', 'web', '--to', 'db', '--protocol', 'tcp', '--port',
 let dir = '';
 let file = '';
 
-async function zmesh(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: (s: string) => void (stdout += s),
-    stderr: (s: string) => void (stderr += s),
-    readStdin: async () => '',
-  };
-  const status = await main(argv, io);
-  return { status, stdout, stderr };
-}
+const zmesh = (...argv: string[]): Promise<ToolRun> => zmeshInProcess(argv);
 
 test.before(async () => {
   await ready();

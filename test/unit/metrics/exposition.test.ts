@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import test from 'ava';
 import { NetworkdMetrics } from '../../../src/networkd/metrics.js';
 import { ProvisiondMetrics } from '../../../src/provisiond/metrics.js';
+import type { StoreAgent } from '../../../src/provisiond/store-agent.js';
 import type { TaskIdText } from '../../../src/provisiond/task.js';
 import { systemTool } from '../../../src/sim/harness/system-tools.js';
 import { syntheticSample } from './synthetic.js';
@@ -111,4 +112,33 @@ test('provisiond: tasks by state, attempt durations by type and outcome; no stor
   t.true(text.includes('zmesh_tasks{state="failed"} 1'));
   t.true(text.includes('zmesh_task_attempt_duration_seconds_count{type="network.delete",outcome="succeeded"} 1'));
   t.deepEqual(series(text, 'zmesh_store_connected'), []);
+});
+
+test("provisiond as the store's agent: published and applied revision per network, and a network gone leaves no series", async (t) => {
+  // What the metrics read of the agent (StoreAgent's phase, cursor and revisions()), as it has them in memory.
+  let revisions = [
+    { network: 'blue', published: 7, applied: 6 },
+    { network: 'red', published: 3, applied: 0 },
+  ];
+  const agent = { phase: 'watching', cursor: 42, revisions: () => revisions } as unknown as StoreAgent;
+  const metrics = new ProvisiondMetrics(
+    () => ({ pending: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 }),
+    () => agent,
+  );
+  const text = await metrics.registry.metrics();
+  const check = promtoolCheck(text);
+  t.is(check.status, 0, check.output);
+  t.deepEqual(series(text, 'zmesh_store_published_revision'), [
+    'zmesh_store_published_revision{network="blue"} 7',
+    'zmesh_store_published_revision{network="red"} 3',
+  ]);
+  t.deepEqual(series(text, 'zmesh_store_applied_revision'), [
+    'zmesh_store_applied_revision{network="blue"} 6',
+    'zmesh_store_applied_revision{network="red"} 0',
+  ]);
+  t.deepEqual(series(text, 'zmesh_store_connected'), ['zmesh_store_connected 1']);
+  revisions = [{ network: 'blue', published: 8, applied: 8 }];
+  const after = await metrics.registry.metrics();
+  t.deepEqual(series(after, 'zmesh_store_published_revision'), ['zmesh_store_published_revision{network="blue"} 8']);
+  t.false(after.includes('network="red"'));
 });

@@ -1,16 +1,6 @@
 import test from 'ava';
-import { NetworkdError } from '../../../src/networkd/errors.js';
 import { parseAttachRequest, parseGcRequest, parseNetworkName, parseTaskId } from '../../../src/networkd/requests.js';
-
-function errorOf(fn: () => unknown): NetworkdError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof NetworkdError) return error;
-    throw error;
-  }
-  throw new Error('expected a NetworkdError');
-}
+import { errorOf } from './error-of.js';
 
 const good = { workload: 'c0ffee', netns: '/run/netns/wl1', ifname: 'eth0' };
 

@@ -1,18 +1,8 @@
 import test from 'ava';
-import { NetworkdError } from '../../../src/networkd/errors.js';
 import { allocateWorkloadAddress } from '../../../src/networkd/workload-address.js';
+import { errorOf } from './error-of.js';
 
 const SUBNET = '10.1.2.0/24';
-
-function errorOf(fn: () => unknown): NetworkdError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof NetworkdError) return error;
-    throw error;
-  }
-  throw new Error('expected a NetworkdError');
-}
 
 test('without an asked ip the first workload gets .2 (never .0 or the .1 gateway)', (t) => {
   t.is(allocateWorkloadAddress(SUBNET, new Set()), '10.1.2.2');

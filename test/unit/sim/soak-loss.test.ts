@@ -31,6 +31,26 @@ test('attributeLoss: a loss in a wgd kill window is excused, one elsewhere is na
     { op: 'SIGKILL wgd', from: 10_000, to: 14_000, ok: true },
     { op: 'new revision', from: 13_000, to: 20_000, ok: true },
   ];
-  const byOp = attributeLoss([9_500, 13_500, 16_000, 30_000], windows, (op) => op === 'SIGKILL wgd', 1_000);
+  const lost = [9_500, 13_500, 16_000, 30_000].map((at) => ({ flow: 'a→b', at }));
+  const { byOp, byWindow, outside } = attributeLoss(lost, windows, (op) => op === 'SIGKILL wgd', 1_000);
   t.deepEqual(Object.fromEntries(byOp), { 'SIGKILL wgd': 2, 'new revision': 1, [OUTSIDE]: 1 });
+  t.deepEqual(Object.fromEntries(byWindow.get(windows[0]!) ?? []), { 'a→b': 2 });
+  t.deepEqual(Object.fromEntries(outside), { 'a→b': 1 });
+});
+
+test('attributeLoss keeps each window its lost pings per flow', (t) => {
+  const windows = [
+    { op: 'key rotation', from: 10_000, to: 12_000, ok: true },
+    { op: 'key rotation', from: 20_000, to: 22_000, ok: true },
+  ];
+  const lost = [
+    { flow: 'a→b', at: 10_500 },
+    { flow: 'a→b', at: 10_700 },
+    { flow: 'b→c', at: 11_000 },
+    { flow: 'b→c', at: 21_000 },
+  ];
+  const { byOp, byWindow } = attributeLoss(lost, windows, () => true, 1_000);
+  t.is(byOp.get('key rotation'), 4);
+  t.deepEqual(Object.fromEntries(byWindow.get(windows[0]!) ?? []), { 'a→b': 2, 'b→c': 1 });
+  t.deepEqual(Object.fromEntries(byWindow.get(windows[1]!) ?? []), { 'b→c': 1 });
 });
