@@ -3,7 +3,9 @@
 // networkd and wgd. Continuous pings between workloads of hidden↔hidden, hidden↔public and
 // public↔hidden pairs run while alpha's daemons are SIGKILLed: every pair must recover through
 // bravo with no definition change and no control-plane action, each NR deciding alone; the
-// outage per pair is measured. Then alpha comes back and traffic returns to it.
+// outage per pair is measured. Then alpha comes back and traffic returns to it; its uplink is cut
+// (daemons alive); and last hid1's NAT drops only its flow to alpha: hid1 moves to bravo alone,
+// the others learn it from the aggregators' in-band announcements (src/networkd/carriage.ts).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
