@@ -26,18 +26,13 @@ export interface FailoverMonitorOptions {
   /** Told each switch (metrics). */
   readonly onSwitch?: (network: string, to: string, reason: 'down' | 'returned') => void;
   readonly now?: () => number;
-  /** Opens a network's in-band channel (tests may replace it); the default is CarriageChannel.open. */
-  readonly openChannel?: (netnsPath: string, netId: string, address: string) => CarriageLink;
 }
-
-/** What the monitor needs of a channel (CarriageChannel). */
-export type CarriageLink = Pick<CarriageChannel, 'allow' | 'drain' | 'announce' | 'hello' | 'close' | 'onNews'>;
 
 interface Tracked {
   readonly key: string;
   readonly state: FailoverState;
   readonly carriage: CarriageState;
-  readonly channel: CarriageLink | null;
+  readonly channel: CarriageChannel | null;
   /** The namespace the channel was opened in: a re-created NR gets a new one, and a new channel. */
   readonly channelNetns: number | null;
 }
@@ -85,9 +80,7 @@ export class FailoverMonitor {
       const netns = native().netnsId(netnsPath);
       if (entry.channel && entry.channelNetns === netns) return { channel: entry.channel, channelNetns: netns };
       entry.channel?.close();
-      const open =
-        this.#options.openChannel ?? ((path, id, at) => CarriageChannel.open(path, id, at, this.#options.log));
-      const channel = open(netnsPath, netId, address);
+      const channel = CarriageChannel.open(netnsPath, netId, address, this.#options.log);
       // Only a running monitor acts on news (tests call poll() directly).
       channel.onNews(() => {
         if (this.#timer) this.#kick();
@@ -202,7 +195,7 @@ export class FailoverMonitor {
    * Hidden NRs need no announcement, but it is what they hear their current aggregator by: its
    * keepalives stop while the hellos arrive (WireGuard restarts the timer on every packet received).
    */
-  #speak(channel: CarriageLink, resource: NodeResourceOf, current: string, carries: readonly Carried[]): void {
+  #speak(channel: CarriageChannel, resource: NodeResourceOf, current: string, carries: readonly Carried[]): void {
     const plan = resource.failover!;
     if (resource.hidden) {
       const address = plan.addresses[current];

@@ -676,8 +676,9 @@ export class NetworkService {
       ? [...(before?.switches ?? []), { ...change, at: new Date().toISOString() }].slice(-MAX_SWITCH_RECORDS)
       : (before?.switches ?? []);
     this.#failover.set(name, { current, up, carriers, switches });
-    const moved = Object.entries(carriers).filter(([hidden, via]) => (before?.carriers[hidden] ?? current) !== via);
-    const wasCarried = (hidden: string) => before?.carriers[hidden] ?? before?.current;
+    // Before the first choice, the peers carry the preferred assignment: the current aggregator's.
+    const wasCarried = (hidden: string) => before?.carriers[hidden] ?? before?.current ?? current;
+    const moved = Object.entries(carriers).filter(([hidden, via]) => wasCarried(hidden) !== via);
     if (!change && moved.length === 0) return Promise.resolve(0);
     if (change) {
       this.#log(
