@@ -76,6 +76,7 @@ export const SYSTEM_PROGRAMS = {
   script: 'bsdutils',
   chattr: 'e2fsprogs',
   getconf: 'libc-bin',
+  getent: 'libc-bin',
   'apt-get': 'apt',
   'apt-cache': 'apt',
   dpkg: 'dpkg',

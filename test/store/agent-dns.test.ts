@@ -1,8 +1,10 @@
-// The agent given the store by host names, resolved for real: getaddrinfo (node:dns lookup, as the
-// daemon's resolver does) run inside this run's namespace, where `ip netns exec` bind-mounts
-// /etc/netns/<ns>/hosts over /etc/hosts. The test edits that private hosts file: names present,
-// names gone (the agent keeps the last good addresses), names moved (the agent follows).
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// The agent given the store by host names, resolved for real: getaddrinfo (getent hosts, the
+// same libc call node:dns lookup makes in the daemon's resolver) run inside this run's namespace,
+// where `ip netns exec` bind-mounts /etc/netns/<ns>/hosts over /etc/hosts. The test edits that
+// private hosts file: names present, names gone (the agent keeps the last good addresses), names
+// moved (the agent follows). getent, not a node process per lookup: under CI load a node start
+// outlasted the resolver's 2 s bound, and the timeout read as a failed resolution.
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import test from 'ava';
 import { addNode, createNetwork, setExit, sodiumKeySource } from '../../src/netdef/index.js';
 import type { HostResolver } from '../../src/networkd/endpoint-resolver.js';
@@ -11,23 +13,31 @@ import { initNodes, nodes, rig, statusOf } from './agent-rig.js';
 
 test.before(initNodes);
 
-const LOOKUP =
-  "require('node:dns').promises.lookup(process.argv[1], { family: 4 })" +
-  '.then((r) => console.log(r.address), (e) => { console.error(e.code); process.exit(2); })';
-
 test('store endpoints by host name: resolved, kept when resolution fails, followed when they move', async (t) => {
   const { store, start, applied, cluster, world, logs } = await rig(t);
   const ns = await world.namespace('dns');
   const dir = `/etc/netns/${ns.name}`;
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(`${dir}.hosts.new`, { force: true });
+  });
   mkdirSync(dir, { recursive: true });
   const names = cluster.members.map((_, i) => `store${i + 1}.zmesh.test`);
-  const hosts = (address: string | null) =>
-    writeFileSync(`${dir}/hosts`, `127.0.0.1 localhost\n${address === null ? '' : `${address} ${names.join(' ')}\n`}`);
+  // Written whole beside the directory (ip netns exec would bind every file in it) and renamed into
+  // place: a lookup never reads a half-written file.
+  const hosts = (address: string | null) => {
+    writeFileSync(
+      `${dir}.hosts.new`,
+      `127.0.0.1 localhost\n${address === null ? '' : `${address} ${names.join(' ')}\n`}`,
+    );
+    renameSync(`${dir}.hosts.new`, `${dir}/hosts`);
+  };
   const resolveHost: HostResolver = async (host) => {
-    const r = await ns.exec(process.execPath, ['-e', LOOKUP, host], { check: false, timeoutMs: 5_000 });
-    if (r.exitCode !== 0) throw Object.assign(new Error(`${host}: ${r.stderr.trim()}`), { code: r.stderr.trim() });
-    return r.stdout.trim();
+    const r = await ns.exec('getent', ['hosts', host], { check: false, timeoutMs: 5_000 });
+    const address = r.stdout.split(/\s+/)[0] ?? '';
+    if (r.exitCode !== 0 || address === '')
+      throw Object.assign(new Error(`${host} does not resolve`), { code: 'ENOTFOUND' });
+    return address;
   };
   const url = `etcd://${cluster.members.map((m, i) => `${names[i]}:${m.clientPort}`).join(',')}`;
   const port = cluster.members[0]!.clientPort;
