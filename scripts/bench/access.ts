@@ -66,7 +66,7 @@ start = process.hrtime.bigint();
 const policy = accessPolicyOf(parsed.value)!;
 console.log(`derive policy (${policy.rules.length} rules): ${ms(start)}`);
 start = process.hrtime.bigint();
-const table = toKernelTable(nrTable(accessRules(policy, 'w-benchacl', ['10.0.0.1'])));
+const table = toKernelTable(nrTable('w-benchacl', accessRules(policy, 'w-benchacl', ['10.0.0.1'])));
 console.log(`compile to nftables: ${ms(start)}`);
 const world = await World.create();
 try {

@@ -20,6 +20,13 @@ import type { ValidationIssue } from './errors.js';
 import { type Cidr, canonicalPrefixes, parseCidr } from './ipv4.js';
 import type { NetworkDefinition, NetworkDefinitionDocument, ResourceDocument } from './schema.js';
 
+/**
+ * The UDP port of failover's in-band channel (hellos and carriage announcements), on each NR's
+ * WireGuard address: next to the enrolment port (51821). Traffic to it is taken only from the
+ * WireGuard device (the NR's table drops it from anywhere else: see nr/tables.ts).
+ */
+export const CARRIAGE_PORT = 51_822;
+
 /** The aggregators of a definition in preference order (empty when it has none). */
 export function aggregatorsOf(def: {
   readonly aggregator?: string | undefined;

@@ -9,14 +9,15 @@
  * The hidden NR's hello is not read for its content: its bytes on the aggregator's receive counter
  * are the signal (a keepalive could not be: see carriage.ts), padded to tell it from a re-dial. An announcement is taken only from
  * the WireGuard address of the aggregator it names: WireGuard's source check has already tied that
- * address to the aggregator's key, so no other peer can speak for it.
+ * address to the aggregator's key, so no other peer can speak for it, and the NR's table drops
+ * the port from anywhere but the WireGuard device, so no workload on the NR's bridge can forge
+ * that address (nr/tables.ts).
  */
 import dgram from 'node:dgram';
+import { CARRIAGE_PORT } from '../netdef/index.js';
 import { native } from '../native/binding.js';
 import { type Carried, HELLO_PAYLOAD_BYTES } from './carriage.js';
 
-/** Next to the enrolment port (51821), on the NR's WireGuard address only. */
-export const CARRIAGE_PORT = 51_822;
 /** Far above what a list of hidden NRs' ids needs; anything longer is not ours. */
 const MAX_MESSAGE_BYTES = 16_384;
 

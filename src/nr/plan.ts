@@ -222,7 +222,10 @@ export function planNr(resource: NodeResource, ctx: NrContext): DesiredNr {
     sysctls: [IP_FORWARD, ...services.sysctls],
     // The NR's own addresses in the range: its gateway and the service addresses it holds.
     nftTables: [
-      nrTable(nrRestrictions(resource, wg, [gateway, ...services.held.map((a) => a.cidr.split('/')[0]!)], wgAddress)),
+      nrTable(
+        wg,
+        nrRestrictions(resource, wg, [gateway, ...services.held.map((a) => a.cidr.split('/')[0]!)], wgAddress),
+      ),
     ],
     ...(resource.access ? { cutDeniedFlows: resource.access } : {}),
   };

@@ -6,10 +6,12 @@
  * accept`), so that the SYN-ACK of a connection is clamped as well as its SYN: an accept ends the
  * chain, and a clamp placed after it would only ever see the first packet of each connection.
  */
+import { CARRIAGE_PORT } from '../netdef/index.js';
 import {
   accept,
   clampMssToPmtu,
   ctState,
+  dportIn,
   drop,
   iifname,
   ipDaddrIn,
@@ -75,6 +77,7 @@ function diodeTable(
   uplink: string,
   forwardRestrictions: NftChain['rules'],
   inputRestrictions: NftChain['rules'] = [],
+  inputFirst: NftChain['rules'] = [],
 ): NftTable {
   return {
     family: 'inet',
@@ -86,7 +89,12 @@ function diodeTable(
         [iifname(uplink), drop()],
         ...forwardRestrictions,
       ]),
-      chain('input', [[ctEstablishedOrRelated, accept()], [iifname(uplink), drop()], ...inputRestrictions]),
+      chain('input', [
+        ...inputFirst,
+        [ctEstablishedOrRelated, accept()],
+        [iifname(uplink), drop()],
+        ...inputRestrictions,
+      ]),
       chain('postrouting', [[oifname(uplink), masquerade()]]),
     ],
   };
@@ -118,7 +126,16 @@ export function ndmzBridgeTable(): NftTable {
 /**
  * NR: the diode on `public`, masquerade out `public`; mesh-to-mesh forwarding stays allowed
  * unless access rules (access-rules.ts) restrict what crosses the mesh and what reaches the NR from it.
+ *
+ * First of all, failover's channel (CARRIAGE_PORT) is taken from the WireGuard device `wgDevice`
+ * only: an announcement is trusted by its source address, which WireGuard ties to a peer's key on
+ * the tunnel but a workload on the bridge could write freely. Before the conntrack accept, since
+ * the NR's own hello to an aggregator opens a flow whose forged "reply" conntrack would accept.
  */
-export function nrTable(access: { forward: NftChain['rules']; input: NftChain['rules'] } | null = null): NftTable {
-  return diodeTable(NR_UPLINK, access?.forward ?? [], access?.input ?? []);
+export function nrTable(
+  wgDevice: string,
+  access: { forward: NftChain['rules']; input: NftChain['rules'] } | null = null,
+): NftTable {
+  const carriage = [iifname(wgDevice, '!='), dportIn('udp', [{ first: CARRIAGE_PORT, last: CARRIAGE_PORT }]), drop()];
+  return diodeTable(NR_UPLINK, access?.forward ?? [], access?.input ?? [], [carriage]);
 }

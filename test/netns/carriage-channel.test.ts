@@ -5,7 +5,8 @@ import dgram from 'node:dgram';
 import test from 'ava';
 import { native } from '../../src/native/binding.js';
 import { HELLO_MIN_BYTES } from '../../src/networkd/carriage.js';
-import { CARRIAGE_PORT, CarriageChannel } from '../../src/networkd/carriage-channel.js';
+import { CARRIAGE_PORT } from '../../src/netdef/index.js';
+import { CarriageChannel } from '../../src/networkd/carriage-channel.js';
 import { worldFor } from '../harness/ava.js';
 import { runCommand, systemTool, waitFor } from '../harness/index.js';
 

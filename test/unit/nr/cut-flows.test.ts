@@ -57,7 +57,7 @@ test('diff cuts denied flows right after replacing the table of a namespace that
     routes: [],
     ownsRoutes: false,
     sysctls: [],
-    nftTables: [nrTable()],
+    nftTables: [nrTable('w-abcdefgh')],
     cutDeniedFlows: POLICY,
   };
   const observed = { netns, exists: true, links: [], addresses: [], routes: [], sysctls: {}, nftTables: [] };
@@ -65,5 +65,9 @@ test('diff cuts denied flows right after replacing the table of a namespace that
     diffPlans([plan], [observed]).map((s) => s.kind),
     ['replace-nft-table', 'cut-denied-flows'],
   );
-  t.deepEqual(diffPlans([plan], [{ ...observed, nftTables: [nrTable()] }]), [], 'an unchanged table cuts nothing');
+  t.deepEqual(
+    diffPlans([plan], [{ ...observed, nftTables: [nrTable('w-abcdefgh')] }]),
+    [],
+    'an unchanged table cuts nothing',
+  );
 });

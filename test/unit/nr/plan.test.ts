@@ -16,6 +16,11 @@ const mssClamp = [
 ];
 const prefix = (addr: string, len: number) => ({ prefix: { addr, len } });
 
+const NET = 'demo';
+const NET_ID = netIdOf(NET);
+const NR_NS = `ztn-${NET_ID}`;
+const W = `w-${NET_ID}`;
+
 const NR_TABLE = {
   family: 'inet',
   name: 'zmesh',
@@ -35,6 +40,12 @@ const NR_TABLE = {
       prio: 0,
       policy: 'accept',
       rules: [
+        // Failover's channel only from the tunnel: a workload cannot forge an aggregator's announcement.
+        [
+          { match: { op: '!=', left: { meta: { key: 'iifname' } }, right: W } },
+          { match: { op: '==', left: { payload: { protocol: 'udp', field: 'dport' } }, right: 51822 } },
+          { drop: null },
+        ],
         [ctEstablished, { accept: null }],
         [iif('public'), { drop: null }],
       ],
@@ -52,10 +63,6 @@ const NR_TABLE = {
 
 let plain: TestNetwork; // a, b public; h hidden behind aggregator a
 let withExit: TestNetwork; // the same plus x, the exit
-const NET = 'demo';
-const NET_ID = netIdOf(NET);
-const NR_NS = `ztn-${NET_ID}`;
-const W = `w-${NET_ID}`;
 
 test.before(async () => {
   await initKeys();

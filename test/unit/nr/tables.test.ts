@@ -20,7 +20,7 @@ const planned = {
   'host "zt1"': hostTable(parsePrefix('zt1')),
   ndmz: ndmzTable(),
   'ndmz bridge': ndmzBridgeTable(),
-  nr: nrTable(),
+  nr: nrTable('w-abcdefgh'),
 };
 
 for (const [what, table] of Object.entries(planned)) {
