@@ -3,11 +3,13 @@
  * namespace, bound to the NR's WireGuard address on CARRIAGE_PORT, so what it sends and hears
  * crosses the tunnel only — no control plane, no store. Two messages, one small JSON datagram each:
  *
- *   {"v":1,"net":NETID,"from":AGGREGATOR,"carries":[{"hidden":H,"forMs":AGE}, …]}   aggregator → every other NR
- *   {"v":1,"net":NETID,"from":HIDDEN,"uses":AGGREGATOR,"pad":"…"}   hidden NR → its current aggregator
+ *   {"v":1,"net":NETID,"from":AGGREGATOR,"carries":[{"hidden":H,"forMs":AGE[,"to":NEXT]}, …]}   aggregator → every other NR
+ *   {"v":1,"net":NETID,"from":HIDDEN,"uses":AGGREGATOR[,"next":NEXT],"pad":"…"}   hidden NR → its current aggregator
  *
- * The hidden NR's hello is not read for its content: its bytes on the aggregator's receive counter
- * are the signal (a keepalive could not be: see carriage.ts), padded to tell it from a re-dial. An announcement is taken only from
+ * A hello's bytes on the aggregator's receive counter are what says "it uses me" (a keepalive
+ * could not: see carriage.ts), padded to tell it from a re-dial; its content is read only for
+ * `next`, the aggregator a returning hidden NR is about to move to (the hand-over, carriage.ts),
+ * and only from the hidden NR's own address. An announcement is taken only from
  * the WireGuard address of the aggregator it names: WireGuard's source check has already tied that
  * address to the aggregator's key, so no other peer can speak for it, and the NR's table drops
  * the port from anywhere but the WireGuard device, so no workload on the NR's bridge can forge
@@ -26,14 +28,23 @@ export interface Announcement {
   readonly carries: readonly Carried[];
 }
 
+/** What a hidden NR's hello says: whom it is about to move to (null: nobody). */
+export interface Hello {
+  readonly from: string;
+  readonly next: string | null;
+}
+
+type Message = ({ kind: 'announcement' } & Announcement) | ({ kind: 'hello' } & Hello);
+
 export class CarriageChannel {
   readonly #socket: dgram.Socket;
   readonly #netId: string;
   readonly #received: Announcement[] = [];
-  /** Who may announce: aggregator → its WireGuard address. */
+  readonly #hellos: Hello[] = [];
+  /** Who may speak: node → its WireGuard address (whether it may announce is carriage.ts's to judge). */
   #senders: ReadonlyMap<string, string> = new Map();
 
-  /** Each sender's last list, to tell news from a repetition. */
+  /** Each sender's last list or hand-over, to tell news from a repetition. */
   readonly #last = new Map<string, string>();
   #onNews: () => void = () => {};
 
@@ -41,15 +52,21 @@ export class CarriageChannel {
     this.#socket = socket;
     this.#netId = netId;
     socket.on('message', (data, remote) => {
-      const announcement = this.#parse(data, remote.address);
-      if (!announcement || this.#received.length >= 1_000) return;
-      this.#received.push(announcement);
-      const list = announcement.carries
-        .map((c) => c.hidden)
-        .sort()
-        .join(',');
-      if (this.#last.get(announcement.from) === list) return;
-      this.#last.set(announcement.from, list);
+      const message = this.#parse(data, remote.address);
+      if (!message || this.#received.length + this.#hellos.length >= 1_000) return;
+      let gist: string;
+      if (message.kind === 'hello') {
+        this.#hellos.push({ from: message.from, next: message.next });
+        gist = `next ${message.next ?? ''}`;
+      } else {
+        this.#received.push({ from: message.from, carries: message.carries });
+        gist = message.carries
+          .map((c) => `${c.hidden}>${c.to ?? ''}`)
+          .sort()
+          .join(',');
+      }
+      if (this.#last.get(message.from) === gist) return;
+      this.#last.set(message.from, gist);
       this.#onNews();
     });
     socket.on('error', (error) => log(`failover channel of ${netId}: ${error.message}`));
@@ -76,7 +93,7 @@ export class CarriageChannel {
     return new CarriageChannel(socket, netId, log);
   }
 
-  /** The aggregators whose announcements count, by node, with their WireGuard addresses. */
+  /** The NRs whose messages count, by node, with their WireGuard addresses. */
   allow(senders: ReadonlyMap<string, string>): void {
     this.#senders = senders;
   }
@@ -95,12 +112,17 @@ export class CarriageChannel {
     return this.#received.splice(0);
   }
 
+  /** The hellos heard since the last call (only an aggregator hears any). */
+  drainHellos(): Hello[] {
+    return this.#hellos.splice(0);
+  }
+
   announce(to: string, from: string, carries: readonly Carried[]): void {
     this.#send(to, { v: 1, net: this.#netId, from, carries });
   }
 
-  hello(to: string, from: string, uses: string): void {
-    const message = { v: 1, net: this.#netId, from, uses, pad: '' };
+  hello(to: string, from: string, uses: string, next: string | null = null): void {
+    const message = { v: 1, net: this.#netId, from, uses, ...(next === null ? {} : { next }), pad: '' };
     message.pad = '.'.repeat(Math.max(0, HELLO_PAYLOAD_BYTES - JSON.stringify(message).length));
     this.#send(to, message);
   }
@@ -118,7 +140,7 @@ export class CarriageChannel {
     this.#socket.send(JSON.stringify(message), CARRIAGE_PORT, to, () => {});
   }
 
-  #parse(data: Buffer, source: string): Announcement | null {
+  #parse(data: Buffer, source: string): Message | null {
     if (data.length > MAX_MESSAGE_BYTES) return null;
     let message: unknown;
     try {
@@ -127,16 +149,26 @@ export class CarriageChannel {
       return null;
     }
     if (typeof message !== 'object' || message === null) return null;
-    const { v, net, from, carries } = message as Record<string, unknown>;
-    if (v !== 1 || net !== this.#netId || typeof from !== 'string' || !Array.isArray(carries)) return null;
+    const { v, net, from, carries, uses, next } = message as Record<string, unknown>;
+    if (v !== 1 || net !== this.#netId || typeof from !== 'string') return null;
     if (this.#senders.get(from) !== source) return null;
+    if (typeof uses === 'string') {
+      if (next !== undefined && typeof next !== 'string') return null;
+      return { kind: 'hello', from, next: next ?? null };
+    }
+    if (!Array.isArray(carries)) return null;
     const valid = (c: unknown): c is Carried =>
       typeof c === 'object' &&
       c !== null &&
       typeof (c as Carried).hidden === 'string' &&
       Number.isFinite((c as Carried).forMs) &&
-      (c as Carried).forMs >= 0;
+      (c as Carried).forMs >= 0 &&
+      ((c as Carried).to === undefined || typeof (c as Carried).to === 'string');
     if (!carries.every(valid)) return null;
-    return { from, carries: carries.map(({ hidden, forMs }) => ({ hidden, forMs })) };
+    return {
+      kind: 'announcement',
+      from,
+      carries: carries.map(({ hidden, forMs, to }) => ({ hidden, forMs, ...(to === undefined ? {} : { to }) })),
+    };
   }
 }

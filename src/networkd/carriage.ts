@@ -22,6 +22,13 @@
  *   one if it is up and its fresh announcement names it. The newest claim is where the hidden NR
  *   went; the one it left keeps claiming it until DOWN_AFTER_MS of silence, which must not hold
  *   its traffic back.
+ * The hand-over (a hidden NR returning to a more preferred aggregator, failover.ts `returning`):
+ * moved by hellos alone, the hidden NR would move first and the public NRs a poll and an
+ * announcement later, and each side's source check drops the other's traffic in between. So the
+ * hidden NR first says in its hellos to the aggregator it still uses whom it moves to (`next`);
+ * that aggregator announces the hidden NR as handed over (`to`), every NR that hears it counts it
+ * as a claim of `to` beginning then, and the hidden NR, which hears the same announcement, moves
+ * too: both ends move on one datagram sent to all at once.
  * A hidden NR that lives on another aggregator than the preferred one is then one relay hop from
  * every public NR, two from a hidden NR on another aggregator (hidden → its aggregator → the
  * other aggregator → hidden): the aggregators relay to each other. Hidden NRs need no
@@ -45,6 +52,8 @@ export const HELLO_PAYLOAD_BYTES = 320;
 export const HELLO_POLLS = 1;
 
 interface Heard {
+  /** The aggregator the hidden NR's hellos say it moves to, and since when (null: none). */
+  readonly next: { readonly to: string; readonly since: number } | null;
   readonly rxBytes: number | null;
   /** Consecutive polls up to now in which the counter grew by more than HELLO_MIN_BYTES. */
   readonly streak: number;
@@ -53,16 +62,22 @@ interface Heard {
   readonly since: number | null;
 }
 
-/** One hidden NR an aggregator carries, and for how long (an age: the NRs' clocks differ). */
+/**
+ * One hidden NR an aggregator carries, and for how long (an age: the NRs' clocks differ); `to`
+ * when the hidden NR is being handed over to that aggregator.
+ */
 export interface Carried {
   readonly hidden: string;
   readonly forMs: number;
+  readonly to?: string;
 }
 
 interface Announced {
   readonly at: number;
   /** Hidden NR → since when the announcer carries it, on this NR's clock. */
   readonly since: ReadonlyMap<string, number>;
+  /** Hidden NR → the aggregator it is handed over to and since when (this NR's clock). */
+  readonly handover: ReadonlyMap<string, { readonly to: string; readonly since: number }>;
 }
 
 export interface CarriageState {
@@ -82,6 +97,8 @@ export interface CarriageInput {
   readonly rxBytes: ReadonlyMap<string, number>;
   /** Announcements heard since the last step, oldest first. */
   readonly received: ReadonlyArray<{ readonly from: string; readonly carries: readonly Carried[] }>;
+  /** Hellos heard since the last step, oldest first (their content: `next`). */
+  readonly hellos?: ReadonlyArray<{ readonly from: string; readonly next: string | null }>;
   /** Liveness of the aggregators (failover.ts). */
   readonly up: ReadonlyMap<string, boolean>;
   /** The network's current aggregator (failover.ts): where a hidden NR no one carries goes. */
@@ -112,22 +129,89 @@ export function carriageStep(state: CarriageState, input: CarriageInput): Carria
       const lastHelloAt = hello ? now : (before?.lastHelloAt ?? null);
       const silent = lastHelloAt === null || now - lastHelloAt > DOWN_AFTER_MS;
       const since = silent ? null : (before?.since ?? (streak >= HELLO_POLLS ? now : null));
-      heard.set(hidden, { rxBytes: rx ?? previous, streak, lastHelloAt, since });
+      // The last hello's word on where it moves; kept while it says the same, gone with the claim.
+      const said = input.hellos?.filter((h) => h.from === hidden).at(-1);
+      const wanted = said === undefined ? (before?.next?.to ?? null) : said.next;
+      const to = since !== null && wanted !== null && wanted !== self && aggregators.includes(wanted) ? wanted : null;
+      const next = to === null ? null : before?.next?.to === to ? before.next : { to, since: now };
+      heard.set(hidden, { next, rxBytes: rx ?? previous, streak, lastHelloAt, since });
     }
   }
   const announced = new Map(state.announced);
   for (const { from, carries } of input.received) {
     if (from === self || !aggregators.includes(from)) continue;
-    announced.set(from, { at: now, since: new Map(carries.map((c) => [c.hidden, now - Math.max(0, c.forMs)])) });
+    const earlier = announced.get(from)?.handover;
+    const handover = new Map(
+      carries.flatMap((c) =>
+        c.to === undefined || !aggregators.includes(c.to)
+          ? []
+          : [
+              [
+                c.hidden,
+                earlier?.get(c.hidden)?.to === c.to ? earlier.get(c.hidden)! : { to: c.to, since: now },
+              ] as const,
+            ],
+      ),
+    );
+    announced.set(from, {
+      at: now,
+      since: new Map(carries.map((c) => [c.hidden, now - Math.max(0, c.forMs)])),
+      handover,
+    });
   }
   for (const [from, { at }] of announced) if (now - at > DOWN_AFTER_MS) announced.delete(from);
-  const facts = {
-    isUp: (aggregator: string) => input.up.get(aggregator) === true,
-    claimedSince: (aggregator: string, hidden: string) =>
-      (aggregator === self ? heard.get(hidden)?.since : announced.get(aggregator)?.since.get(hidden)) ?? null,
-    current: input.current,
-  };
+  const next = { heard, announced };
+  const facts = claimFacts(next, input);
   const carriers = new Map(input.hidden.map((hidden) => [hidden, carrierOf(aggregators, self, hidden, facts)]));
-  const carries = [...heard].flatMap(([hidden, h]) => (h.since === null ? [] : [{ hidden, forMs: now - h.since }]));
-  return { state: { heard, announced }, carriers, carries };
+  const carries = [...heard].flatMap(([hidden, h]) =>
+    h.since === null ? [] : [{ hidden, forMs: now - h.since, ...(h.next === null ? {} : { to: h.next.to }) }],
+  );
+  return { state: next, carriers, carries };
+}
+
+/**
+ * What carrierOf weighs, from what this NR heard: each aggregator's claim on a hidden NR (its own
+ * from the hellos, the others' from their announcements), where a claim being handed over counts
+ * for the aggregator it goes to, from the moment the hand-over was first heard, and not for the
+ * one that hands it over.
+ */
+function claimFacts(
+  state: CarriageState,
+  input: Pick<CarriageInput, 'aggregators' | 'self' | 'up' | 'current'>,
+): Parameters<typeof carrierOf>[3] {
+  const { self } = input;
+  const isUp = (aggregator: string) => input.up.get(aggregator) === true;
+  const claimedSince = (aggregator: string, hidden: string): number | null => {
+    const own = aggregator === self ? state.heard.get(hidden) : undefined;
+    const announced = aggregator === self ? undefined : state.announced.get(aggregator);
+    let since =
+      own !== undefined
+        ? own.next === null
+          ? own.since
+          : null
+        : announced !== undefined && !announced.handover.has(hidden)
+          ? (announced.since.get(hidden) ?? null)
+          : null;
+    const handedOver = [
+      state.heard.get(hidden)?.next,
+      ...[...state.announced].map(([from, a]) => (from === self || isUp(from) ? a.handover.get(hidden) : undefined)),
+    ];
+    for (const handover of handedOver)
+      if (handover?.to === aggregator && (since === null || handover.since > since)) since = handover.since;
+    return since;
+  };
+  return { isUp, claimedSince, current: input.current };
+}
+
+/**
+ * Where the announcements heard here place `hidden` (a hidden NR asks it of itself: has the
+ * hand-over it asked for been announced?): the aggregator every NR that heard the same
+ * announcements routes it to.
+ */
+export function announcedCarrier(
+  state: CarriageState,
+  input: Pick<CarriageInput, 'aggregators' | 'self' | 'up' | 'current'>,
+  hidden: string,
+): string {
+  return carrierOf(input.aggregators, input.self, hidden, claimFacts(state, input));
 }

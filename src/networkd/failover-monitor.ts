@@ -10,9 +10,9 @@
  */
 import { native } from '../native/binding.js';
 import { CarriageChannel } from './carriage-channel.js';
-import { type CarriageState, type Carried, carriageStep, initialCarriageState } from './carriage.js';
+import { type CarriageState, type Carried, announcedCarrier, carriageStep, initialCarriageState } from './carriage.js';
 import type { DataPlane } from './data-plane.js';
-import { type FailoverState, failoverStep, initialFailoverState } from './failover.js';
+import { type FailoverState, confirmReturn, failoverStep, initialFailoverState } from './failover.js';
 import type { NetworkService } from './service.js';
 
 /** Half a keepalive interval: a dead aggregator is noticed within DOWN_AFTER_MS + this. */
@@ -43,6 +43,8 @@ export class FailoverMonitor {
   readonly #now: () => number;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
+  /** A kick arrived while a poll ran. */
+  #again = false;
 
   constructor(options: FailoverMonitorOptions) {
     this.#options = options;
@@ -53,18 +55,30 @@ export class FailoverMonitor {
     this.#timer ??= setInterval(() => this.#kick(), this.#options.pollMs ?? FAILOVER_POLL_MS);
   }
 
-  /** A poll now, unless one is running (a slow apply): the next tick or news tries again. */
+  /**
+   * A poll now; while one runs (a slow apply), one more right after it: news that arrives during
+   * a poll (a hand-over announced) must not wait for the next tick, up to FAILOVER_POLL_MS later.
+   */
   #kick(): void {
-    this.#running ??= this.poll()
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.poll()
       .catch((error: Error) => this.#options.log(`failover: poll failed: ${error.stack ?? error.message}`))
       .finally(() => {
         this.#running = null;
+        if (this.#again && this.#timer) {
+          this.#again = false;
+          this.#kick();
+        }
       });
   }
 
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    this.#again = false;
     await this.#running;
     for (const entry of this.#states.values()) entry.channel?.close();
     this.#states.clear();
@@ -150,39 +164,55 @@ export class FailoverMonitor {
       });
       const opened = status.exists ? this.#channel(network, netId, resource.wgAddress, entry) : entry;
       const channel = opened.channel;
-      const senders = plan.aggregators.flatMap((node) => {
-        const address = plan.addresses[node];
-        return address === undefined ? [] : [[node, address] as const];
-      });
-      channel?.allow(new Map(senders));
+      // Announcements count from aggregators only (carriage.ts), hellos from the hidden NRs.
+      channel?.allow(new Map(Object.entries(plan.addresses)));
       const carriage = carriageStep(entry.carriage, {
         aggregators: plan.aggregators,
         self: resource.node,
         hidden,
         rxBytes: hiddenRx,
         received: channel?.drain() ?? [],
+        hellos: channel?.drainHellos() ?? [],
         up: step.up,
         current: step.state.current,
         now,
       });
+      // A hidden NR returning moves the moment the aggregator it returns to is heard claiming it:
+      // the same announcement moves it on every public NR (FailoverState.returning).
+      const returned =
+        resource.hidden && step.state.returning !== null
+          ? announcedCarrier(
+              carriage.state,
+              { aggregators: plan.aggregators, self: resource.node, up: step.up, current: step.state.current },
+              resource.node,
+            ) === step.state.returning.to
+            ? confirmReturn(step.state)
+            : null
+          : null;
+      const state = returned?.state ?? step.state;
+      const switched = returned?.switched ?? step.switched;
       this.#states.set(network, {
         key,
-        state: step.state,
+        state,
         carriage: carriage.state,
         channel,
         channelNetns: opened.channelNetns,
       });
       try {
+        // An aggregator announces before it applies: a hand-over moves the hidden NR's prefixes
+        // off its own entry, after which its announcement to that hidden NR would leave by another
+        // aggregator and fail the hidden NR's source check (it still routes everything to us).
+        if (channel && !resource.hidden) this.#speak(channel, resource, state, carriage.carries);
         await service.chooseAggregator(
           network,
-          step.state.current,
+          state.current,
           Object.fromEntries(step.up),
-          step.switched,
+          switched,
           Object.fromEntries(carriage.carriers),
         );
-        if (step.switched) this.#options.onSwitch?.(network, step.switched.to, step.switched.reason);
+        if (switched) this.#options.onSwitch?.(network, switched.to, switched.reason);
         // After the apply: a hidden NR's first hello after a switch goes over its new aggregator's entry.
-        if (channel) this.#speak(channel, resource, step.state.current, carriage.carries);
+        if (channel && resource.hidden) this.#speak(channel, resource, state, carriage.carries);
         for (const aggregator of step.redial) await service.redialAggregator(network, aggregator);
       } catch (error) {
         log(`failover: network ${network}: ${(error as Error).message}`);
@@ -191,15 +221,17 @@ export class FailoverMonitor {
   }
 
   /**
-   * A hidden NR's hello to its current aggregator; an aggregator's announcement to every other NR.
-   * Hidden NRs need no announcement, but it is what they hear their current aggregator by: its
-   * keepalives stop while the hellos arrive (WireGuard restarts the timer on every packet received).
+   * A hidden NR's hello to its current aggregator (while returning, naming the one it moves to:
+   * the hand-over, carriage.ts); an aggregator's announcement to every other NR. Hidden NRs need
+   * no announcement to route, but it is what they hear their current aggregator by (its
+   * keepalives stop while the hellos arrive: WireGuard restarts the timer on every packet
+   * received) and how a returning one learns that its hand-over was announced.
    */
-  #speak(channel: CarriageChannel, resource: NodeResourceOf, current: string, carries: readonly Carried[]): void {
+  #speak(channel: CarriageChannel, resource: NodeResourceOf, state: FailoverState, carries: readonly Carried[]): void {
     const plan = resource.failover!;
     if (resource.hidden) {
-      const address = plan.addresses[current];
-      if (address !== undefined) channel.hello(address, resource.node, current);
+      const address = plan.addresses[state.current];
+      if (address !== undefined) channel.hello(address, resource.node, state.current, state.returning?.to ?? null);
       return;
     }
     if (!plan.aggregators.includes(resource.node)) return;

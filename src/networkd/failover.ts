@@ -30,6 +30,13 @@ export const RETURN_AFTER_MS = 5_000;
  * and a switch then would flap the network for nothing.
  */
 export const FIRST_HEARD_GRACE_MS = 10_000;
+/**
+ * How long a hidden NR returning to a more preferred aggregator waits for its hand-over to be
+ * announced (make before break: see FailoverState.returning) before it moves anyway: the
+ * announcement may be lost, or the aggregator it leaves may run a networkd that does not read
+ * hand-overs yet (a fleet mid-upgrade). Moving then is what every return did before.
+ */
+export const RETURN_CONFIRM_MS = 2_000;
 /** While an aggregator a hidden NR depends on is down, its peer is re-dialled this often (see `redial`). */
 export const REDIAL_EVERY_MS = 1_500;
 
@@ -46,6 +53,15 @@ interface PeerLiveness {
 export interface FailoverState {
   readonly current: string;
   readonly peers: ReadonlyMap<string, PeerLiveness>;
+  /**
+   * A hidden NR's return under way (make before break): its hellos to its current aggregator
+   * name `to` as the next one, and it moves when it hears that aggregator announce the hand-over
+   * (confirmReturn; carriage.ts). That announcement is what moves it on every public NR too, so
+   * both ends of each of its flows change on one datagram instead of a poll apart (a moved hidden
+   * NR's traffic is dropped by the source check of every NR that has not moved yet, and back).
+   * Without the announcement it moves after RETURN_CONFIRM_MS, as a forced move does at once.
+   */
+  readonly returning: { readonly to: string; readonly since: number } | null;
 }
 
 export interface FailoverInput {
@@ -85,7 +101,7 @@ export interface FailoverStep {
 export function initialFailoverState(aggregators: readonly string[], now: number): FailoverState {
   const peers = new Map<string, PeerLiveness>();
   for (const node of aggregators) peers.set(node, firstSeen(now));
-  return { current: aggregators[0] ?? '', peers };
+  return { current: aggregators[0] ?? '', peers, returning: null };
 }
 
 function firstSeen(now: number, grace = true): PeerLiveness {
@@ -138,9 +154,15 @@ export function failoverStep(state: FailoverState, input: FailoverInput): Failov
     node === self || (isUp(node) && now - (peers.get(node)?.upSince ?? now) >= RETURN_AFTER_MS);
   let current = aggregators.includes(state.current) ? state.current : (aggregators[0] ?? '');
   let switched: FailoverSwitch | null = null;
+  let returning: FailoverState['returning'] = null;
   if (isUp(current)) {
     const better = aggregators.slice(0, aggregators.indexOf(current)).find(settled);
-    if (better !== undefined) switched = { from: current, to: better, reason: 'returned' };
+    if (better !== undefined) {
+      const since = state.returning?.to === better ? state.returning.since : now;
+      if (!input.hidden || now - since >= RETURN_CONFIRM_MS)
+        switched = { from: current, to: better, reason: 'returned' };
+      else returning = { to: better, since };
+    }
   } else {
     const next = aggregators.find(isUp);
     if (next !== undefined) switched = { from: current, to: next, reason: 'down' };
@@ -155,5 +177,14 @@ export function failoverStep(state: FailoverState, input: FailoverInput): Failov
       peers.set(node, { ...peer, redialedAt: now });
     }
   }
-  return { state: { current, peers }, switched, redial, up };
+  return { state: { current, peers, returning }, switched, redial, up };
+}
+
+/** A hidden NR's return completed: the aggregator it returns to has announced it (see `returning`). */
+export function confirmReturn(state: FailoverState): { state: FailoverState; switched: FailoverSwitch } | null {
+  if (state.returning === null) return null;
+  return {
+    state: { ...state, current: state.returning.to, returning: null },
+    switched: { from: state.current, to: state.returning.to, reason: 'returned' },
+  };
 }

@@ -22,6 +22,12 @@ const PING_INTERVAL_MS = 100;
  * leaves room for a loaded 2-core CI (one pair of one run at load 25 took 7.6 s).
  */
 const OUTAGE_BOUND_MS = 15_000;
+/**
+ * Traffic moving back to the preferred aggregator: the goal is no loss beyond one ping (100 ms),
+ * which the hand-over (src/networkd/carriage.ts) measures here; the bound leaves room for a
+ * loaded CI, and is still far below what a return without the hand-over lost (up to 2 s).
+ */
+const RETURN_BOUND_MS = 1_000;
 const PAIRS: ReadonlyArray<readonly [string, string]> = [
   ['hid1', 'hid2'],
   ['hid2', 'hid1'],
@@ -173,7 +179,7 @@ test.serial('the preferred aggregator back: every NR returns to it and traffic f
   await waitForProgress(pings, 2_000, 30_000);
   const rows = outages(await Promise.all(pings.map(async ({ pair, ping }) => ({ pair, report: await ping.stop() }))));
   t.log(`return to alpha, longest loss per pair: ${summary(rows)}`);
-  for (const { pair, ms } of rows) t.true(ms <= OUTAGE_BOUND_MS, `${pair}: ${ms} ms without answers on the return`);
+  for (const { pair, ms } of rows) t.true(ms <= RETURN_BOUND_MS, `${pair}: ${ms} ms without answers on the return`);
   // Hidden ↔ hidden goes through alpha again: its counters for both hidden peers grow.
   const rx = async () => {
     const peers = (await alpha.api.getNetwork(net.name)).device?.peers ?? [];
@@ -292,6 +298,6 @@ test.serial(
     );
     t.log(`hid1's flow to alpha back, longest loss per pair: ${summary(returned)}`);
     for (const { pair, ms } of returned)
-      t.true(ms <= OUTAGE_BOUND_MS, `${pair}: ${ms} ms without answers on the return`);
+      t.true(ms <= RETURN_BOUND_MS, `${pair}: ${ms} ms without answers on the return`);
   },
 );

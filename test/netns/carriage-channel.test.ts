@@ -66,5 +66,35 @@ test('announcements cross a namespace only from the aggregator they name; news i
   public1.hello('100.64.9.1', 'hid1', 'alpha');
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.deepEqual(alpha.drain(), [], 'a hello is not an announcement');
+  t.deepEqual(alpha.drainHellos(), [], 'nor read from an address that is not the sender');
+
+  // A hidden NR's hello names the aggregator it moves to (the hand-over): read from its address only.
+  alpha.allow(new Map([['hid1', '100.64.9.4']]));
+  let helloNews = 0;
+  alpha.onNews(() => helloNews++);
+  const fromHid1 = (next?: string) =>
+    sink.send(
+      JSON.stringify({ v: 1, net: 'net1', from: 'hid1', uses: 'alpha', next, pad: '...' }),
+      CARRIAGE_PORT,
+      '100.64.9.1',
+    );
+  fromHid1('bravo');
+  fromHid1('bravo');
+  public1.hello('100.64.9.1', 'hid1', 'alpha', 'charlie'); // the right name from the wrong address
+  const hellos: unknown[] = [];
+  await waitFor(
+    () => {
+      hellos.push(...alpha.drainHellos());
+      return hellos.length >= 2;
+    },
+    { what: "hid1's two hellos", timeoutMs: 5_000, intervalMs: 20 },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  hellos.push(...alpha.drainHellos());
+  t.deepEqual(hellos, [
+    { from: 'hid1', next: 'bravo' },
+    { from: 'hid1', next: 'bravo' },
+  ]);
+  t.is(helloNews, 1, 'a repeated hand-over is no news');
   t.deepEqual(log, []);
 });

@@ -17,6 +17,7 @@ import {
   HELLO_PAYLOAD_BYTES,
   HELLO_POLLS,
   KEEPALIVE_BYTES,
+  announcedCarrier,
   carriageStep,
   initialCarriageState,
 } from '../../../src/networkd/carriage.js';
@@ -204,5 +205,90 @@ test('a hidden NR cut from the preferred aggregator alone: a1, a2 and a public N
       [...carriersAt].every(([at, m]) => at < 1_000 || m.get(node)!.get('h2') === 'a1'),
       `${node} kept h2 on a1 throughout`,
     );
+  }
+});
+
+/**
+ * The hand-over: h1 lives on a2 and returns to a1. Its hellos to a2 name a1 as next; a2 then
+ * announces h1 handed over, and a2 itself, a1, a public NR and h1 (which hears the same
+ * announcement) all place h1 on a1 from that one announcement on, and never back on a2 while a2's
+ * claim lapses and a1's own begins (hellos arrive at a1 once h1 moved).
+ */
+test('a hand-over announced by the aggregator a hidden NR leaves moves it on every NR at once, the hidden NR included', (t) => {
+  const nodes = ['a1', 'a2', 'p', 'h1'];
+  const states = new Map<string, CarriageState>(nodes.map((n) => [n, initialCarriageState]));
+  const rx = { a1: 0, a2: 0 };
+  let inFlight: Array<{ from: string; carries: readonly Carried[] }> = [];
+  const asksAt = 5_000; // h1's hellos to a2 say next: a1
+  let movedAt: number | null = null; // h1 moves once it hears the hand-over
+  const placed = new Map<number, Map<string, string>>();
+  for (let now = 0; now <= 12_000; now += 500) {
+    if (movedAt === null) rx.a2 += HELLO;
+    else rx.a1 += HELLO;
+    const hellos = movedAt === null && now >= asksAt ? [{ from: 'h1', next: 'a1' }] : [{ from: 'h1', next: null }];
+    const heard = inFlight;
+    inFlight = [];
+    const row = new Map<string, string>();
+    for (const node of nodes) {
+      const own = node === 'a1' || node === 'a2';
+      const step = carriageStep(
+        states.get(node)!,
+        input(node, now, {
+          hidden: ['h1'],
+          rxBytes: own ? new Map([['h1', rx[node as 'a1' | 'a2']]]) : new Map(),
+          received: heard,
+          // Only the aggregator h1 says hello to reads what it says.
+          hellos: node === (movedAt === null ? 'a2' : 'a1') ? hellos : [],
+        }),
+      );
+      states.set(node, step.state);
+      row.set(
+        node,
+        node === 'h1'
+          ? announcedCarrier(step.state, { aggregators: AGGREGATORS, self: 'h1', up: bothUp, current: 'a2' }, 'h1')
+          : step.carriers.get('h1')!,
+      );
+      if (own) inFlight.push({ from: node, carries: step.carries });
+    }
+    placed.set(now, row);
+    if (movedAt === null && row.get('h1') === 'a1') movedAt = now;
+  }
+  for (const node of nodes) t.is(placed.get(asksAt - 500)!.get(node), 'a2', `${node} before the hand-over`);
+  t.is(placed.get(asksAt)!.get('a2'), 'a1', 'a2 moves it as soon as it reads the hello');
+  const announcedAt = asksAt + 500; // a2's announcement of that poll, heard in the next
+  t.deepEqual(
+    [...placed.get(announcedAt)!.values()],
+    ['a1', 'a1', 'a1', 'a1'],
+    'one announcement later every NR, h1 included, places h1 on a1',
+  );
+  t.is(movedAt, announcedAt);
+  for (const [at, row] of placed)
+    if (at >= announcedAt) t.deepEqual([...row.values()], ['a1', 'a1', 'a1', 'a1'], `all on a1 at ${at} ms`);
+  const a2 = carriageStep(
+    states.get('a2')!,
+    input('a2', 12_500, { hidden: ['h1'], rxBytes: new Map([['h1', rx.a2]]) }),
+  );
+  t.deepEqual(a2.carries, [], "a2's claim lapsed after h1 left");
+});
+
+test('a hello naming an unknown or the same aggregator as next is no hand-over', (t) => {
+  let state: CarriageState = initialCarriageState;
+  let rx = 0;
+  for (let now = 0; now <= 2_000; now += 500) {
+    rx += HELLO;
+    const step = carriageStep(
+      state,
+      input('a2', now, {
+        hidden: ['h1'],
+        rxBytes: new Map([['h1', rx]]),
+        hellos: [{ from: 'h1', next: now < 1_500 ? 'nobody' : 'a2' }],
+      }),
+    );
+    state = step.state;
+    t.true(
+      step.carries.every((c) => c.to === undefined),
+      `${now} ms`,
+    );
+    if (now > 0) t.is(step.carriers.get('h1'), 'a2');
   }
 });

@@ -1,7 +1,8 @@
 /**
  * The switch rule (src/networkd/failover.ts) on a fake clock: silence past DOWN_AFTER_MS moves to
  * the next live aggregator, a returning preferred one takes over only after RETURN_AFTER_MS of
- * life (a flap does not), the NR itself is always up, hidden NRs re-dial silent aggregators.
+ * life (a flap does not; a hidden NR then waits for its hand-over to be announced), the NR itself
+ * is always up, hidden NRs re-dial silent aggregators.
  */
 
 import test from 'ava';
@@ -12,6 +13,8 @@ import {
   type FailoverStep,
   REDIAL_EVERY_MS,
   RETURN_AFTER_MS,
+  RETURN_CONFIRM_MS,
+  confirmReturn,
   failoverStep,
   initialFailoverState,
 } from '../../../src/networkd/failover.js';
@@ -81,18 +84,47 @@ test('two aggregators down: the third; the NR itself counts as up, so an aggrega
 });
 
 test('a returning preferred aggregator takes over after RETURN_AFTER_MS of life; a flap shorter than that changes nothing', (t) => {
+  for (const [self, hidden] of [
+    ['p', false],
+    ['h', true],
+  ] as const) {
+    const clock = new Clock(self, hidden);
+    // a1 dies at 2 s, flaps up for 2 s at 10 s, returns for good at 20 s.
+    clock.run(40_000, (node, now) => node !== 'a1' || now <= 2_000 || (now > 10_000 && now <= 12_000) || now > 20_000);
+    const switches = clock.switches();
+    t.deepEqual(
+      switches.map((s) => [s.from, s.to, s.reason]),
+      [
+        ['a1', 'a2', 'down'],
+        ['a2', 'a1', 'returned'],
+      ],
+      self,
+    );
+    // A hidden NR whose hand-over is never announced (here: nobody announces) moves RETURN_CONFIRM_MS later.
+    const due = 20_000 + RETURN_AFTER_MS + (hidden ? RETURN_CONFIRM_MS : 0);
+    t.true(switches[1]!.at >= due && switches[1]!.at <= due + 1_000, `${self}: ${switches[1]!.at}`);
+  }
+});
+
+test('a hidden NR returning waits for its hand-over (returning), and confirmReturn completes the move at once', (t) => {
   const clock = new Clock('h', true);
-  // a1 dies at 2 s, flaps up for 2 s at 10 s, returns for good at 20 s.
-  clock.run(40_000, (node, now) => node !== 'a1' || now <= 2_000 || (now > 10_000 && now <= 12_000) || now > 20_000);
-  const switches = clock.switches();
-  t.deepEqual(
-    switches.map((s) => [s.from, s.to, s.reason]),
-    [
-      ['a1', 'a2', 'down'],
-      ['a2', 'a1', 'returned'],
-    ],
-  );
-  t.true(switches[1]!.at >= 20_000 + RETURN_AFTER_MS && switches[1]!.at <= 20_000 + RETURN_AFTER_MS + 1_000);
+  clock.run(20_000 + RETURN_AFTER_MS + 500, (node, now) => node !== 'a1' || now <= 2_000 || now > 20_000);
+  t.is(clock.state.current, 'a2', 'still on a2');
+  t.like(clock.state.returning, { to: 'a1' });
+  const since = clock.state.returning!.since;
+  clock.run(clock.now + 500, (node, now) => node !== 'a1' || now > 20_000);
+  t.is(clock.state.returning?.since, since, 'the return keeps its start while it waits');
+  const confirmed = confirmReturn(clock.state);
+  t.deepEqual(confirmed?.switched, { from: 'a2', to: 'a1', reason: 'returned' });
+  t.is(confirmed?.state.current, 'a1');
+  t.is(confirmed?.state.returning, null);
+  t.is(confirmReturn(confirmed!.state), null, 'nothing to confirm once moved');
+  // a1 dies again before the hand-over: the return is dropped.
+  const again = new Clock('h', true);
+  again.run(20_000 + RETURN_AFTER_MS + 500, (node, now) => node !== 'a1' || now <= 2_000 || now > 20_000);
+  again.run(again.now + DOWN_AFTER_MS + 1_000, (node) => node !== 'a1');
+  t.is(again.state.returning, null);
+  t.is(again.state.current, 'a2');
 });
 
 test('an aggregator never heard is given FIRST_HEARD_GRACE_MS before it counts as down', (t) => {
