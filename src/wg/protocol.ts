@@ -60,7 +60,8 @@ import {
   REKEY_TIMEOUT_JITTER_MAX,
 } from './constants.js';
 import { DH_PUBLIC, equalBytes, randomBytes, wipe } from './crypto.js';
-import { isZeroKey, KeyFormatError, PrivateKey } from '../netdef/index.js';
+import { KeyFormatError } from '../netdef/errors.js';
+import { isZeroKey, PrivateKey } from '../netdef/keys.js';
 import { CookieChecker, CookieGenerator } from './cookie.js';
 import type { Endpoint } from './endpoint.js';
 import { parseMessage, type CookieReplyMessage, type InitiationMessage, type ResponseMessage } from './messages.js';
