@@ -416,6 +416,14 @@ export class WireGuardProtocol {
     return outputs;
   }
 
+  /**
+   * No timer or keypair expiry is due before this (core clock ms; Infinity: none). A lower bound:
+   * a tick at it may find nothing to do, and then tells the next one.
+   */
+  get nextDueAt(): number {
+    return this.#earliestDue;
+  }
+
   peerStatus(publicKey: Uint8Array): PeerStatus | null {
     const peer = this.#peerByKey(publicKey);
     if (!peer) return null;
