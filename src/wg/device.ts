@@ -44,15 +44,22 @@ import type { UapiDevice } from './uapi/server.js';
 import { viewFromConfig, type DeviceView, type PeerRuntime } from './uapi/view.js';
 
 /**
- * How often the data plane's per-peer activity is read into the core, and the TUN link's MTU
- * (it pads to it; packets of any size are carried at once whatever it says; the read also finds
- * a deleted link, should its event have been lost). Activity comes with its own times, so reading
- * it late moves no timer: the timers it arms are due KEEPALIVE_TIMEOUT (10 s) or more after it,
- * and a tick at a timer's deadline reads the activity first. Only the rekey checks on absorbing
- * (a keypair past REKEY_AFTER_TIME, 120 s, with 60 s to spare) wait up to this long, and the data
- * plane reports those wants itself.
+ * How often the data plane's per-peer activity is read into the core, and whether the TUN's named
+ * namespace still exists. Activity comes with its own times, so reading it late moves no timer:
+ * the timers it arms are due KEEPALIVE_TIMEOUT (10 s) or more after it, and a tick at a timer's
+ * deadline reads the activity first. Only the rekey checks on absorbing (a keypair past
+ * REKEY_AFTER_TIME, 120 s, with 60 s to spare) wait up to this long, and the data plane reports
+ * those wants itself.
  */
 const ACTIVITY_INTERVAL_MS = 1000;
+/**
+ * Every how many of those the TUN link's MTU is read. It only sets the padding (packets of any
+ * size are carried at once whatever it says), and the read is the dearest periodic work: it
+ * enters the link's namespace for a socket, ~70 µs. It also finds a deleted link should the
+ * packet thread's event have been lost. The devices take turns, so the reads spread over rounds.
+ */
+const LINK_READ_EVERY = 5;
+let linkReadTurn = 0;
 /** The timer the devices of this process share for their periodic reads. */
 const ticker = new SharedTicker(ACTIVITY_INTERVAL_MS);
 /** A batch of handshake messages this large means "under load" (wireguard-go: queue ≥ 1/8 full). */
@@ -192,10 +199,12 @@ export class WireGuardDevice implements UapiDevice {
       },
       onTunGone: () => this.#gone(`interface ${this.name} was deleted`),
     });
+    let round = linkReadTurn++ % LINK_READ_EVERY;
     this.#stopPeriodic = ticker.add(() => {
       // A device without peers has no activity to read and no timers.
       if (this.#peersById.size > 0) this.#tick();
-      this.#checkLink();
+      round = (round + 1) % LINK_READ_EVERY;
+      this.#checkLink(round === 0);
     });
   }
 
@@ -618,7 +627,7 @@ export class WireGuardDevice implements UapiDevice {
    * Follows the link through the TUN fd, not by name: the link may have been moved to another
    * namespace (or renamed) since it was opened, and it is gone only when the fd says so.
    */
-  #checkLink(): void {
+  #checkLink(readLink: boolean): void {
     if (this.#closed) return;
     // The TUN fd pins the namespace it was opened in: a named namespace deleted (`ip netns del`,
     // wgd's NRs) would otherwise live on with the link in it. Its path going is the device's end.
@@ -626,6 +635,7 @@ export class WireGuardDevice implements UapiDevice {
       this.#gone(`the namespace ${this.#options.tunNetns} of interface ${this.name} was deleted`);
       return;
     }
+    if (!readLink) return;
     let mtu: number | null;
     try {
       mtu = this.#dataplane.refreshMtu();

@@ -4,16 +4,19 @@
  * process hundreds of times a second, where one wake-up a period serves them all.
  *
  * The timer holds the event loop only while tasks are registered, as each device's own timers
- * did. A task that throws does not keep the others from running; its error is rethrown on its
- * own turn, an uncaught exception as it was with a timer per device.
+ * did (or never, with `unref`, for work that must not keep a process alive). A task that throws
+ * does not keep the others from running; its error is rethrown on its own turn, an uncaught
+ * exception as it was with a timer per device.
  */
 export class SharedTicker {
   readonly #periodMs: number;
+  readonly #unref: boolean;
   readonly #tasks = new Set<() => void>();
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(periodMs: number) {
+  constructor(periodMs: number, options: { unref?: boolean } = {}) {
     this.#periodMs = periodMs;
+    this.#unref = options.unref === true;
   }
 
   get size(): number {
@@ -24,7 +27,10 @@ export class SharedTicker {
   add(task: () => void): () => void {
     const own = (): void => task(); // a distinct entry even when one function is added twice
     this.#tasks.add(own);
-    this.#timer ??= setInterval(() => this.#run(), this.#periodMs);
+    if (!this.#timer) {
+      this.#timer = setInterval(() => this.#run(), this.#periodMs);
+      if (this.#unref) this.#timer.unref();
+    }
     return () => {
       this.#tasks.delete(own);
       if (this.#tasks.size === 0 && this.#timer) {
