@@ -51,6 +51,8 @@ interface Memory {
   anonMb: number;
   fileMb: number;
   vmSizeMb: number;
+  /** Proportional set size: shared pages (the node executable's) divided among their users. */
+  pssMb: number;
   threads: number;
 }
 
@@ -64,6 +66,9 @@ function memoryOf(pid: number): Memory {
     anonMb: mb('RssAnon'),
     fileMb: mb('RssFile'),
     vmSizeMb: mb('VmSize'),
+    pssMb:
+      Math.round(Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? NaN) / 102.4) /
+      10,
     threads: kb('Threads'),
   };
 }
@@ -215,10 +220,12 @@ async function main(): Promise<number> {
     process.stdout.write(
       `create: ${devices} devices in ${createMs.toFixed(0)} ms (${(createMs / devices).toFixed(1)} ms each); list reports ${listed.length}; pairs without reply: ${lost} of ${devices / 2}\n\n`,
     );
-    process.stdout.write('point                                      RSS MB  anon MB  file MB  peak MB  threads\n');
+    process.stdout.write(
+      'point                                      RSS MB  anon MB  file MB  peak MB   PSS MB  threads\n',
+    );
     for (const [label, m] of rows) {
       process.stdout.write(
-        `${label.padEnd(42)} ${String(m.rssMb).padStart(6)} ${String(m.anonMb).padStart(8)} ${String(m.fileMb).padStart(8)} ${String(m.hwmMb).padStart(8)} ${String(m.threads).padStart(8)}\n`,
+        `${label.padEnd(42)} ${String(m.rssMb).padStart(6)} ${String(m.anonMb).padStart(8)} ${String(m.fileMb).padStart(8)} ${String(m.hwmMb).padStart(8)} ${String(m.pssMb).padStart(8)} ${String(m.threads).padStart(8)}\n`,
       );
     }
     const base = rows[0]![1].rssMb;

@@ -59,6 +59,8 @@ const ACTIVITY_INTERVAL_MS = 1000;
  * packet thread's event have been lost. The devices take turns, so the reads spread over rounds.
  */
 const LINK_READ_EVERY = 5;
+/** How soon the core is ticked for a deadline that is already past. */
+const OVERDUE_TICK_MS = 100;
 let linkReadTurn = 0;
 /** The timer the devices of this process share for their periodic reads. */
 const ticker = new SharedTicker(ACTIVITY_INTERVAL_MS);
@@ -669,14 +671,17 @@ export class WireGuardDevice implements UapiDevice {
     this.#dueTimer = null;
     this.#dueTimerAt = due;
     if (!Number.isFinite(due)) return;
-    // +1: the timer's clock and the core's may round apart; never fire before the deadline.
+    // +1: the timer's clock and the core's may round apart; never fire before the deadline. A
+    // deadline already past (e.g. a keypair's counter ran out) is met within OVERDUE_TICK_MS, as
+    // the former fixed tick did, and never in a loop of 1 ms timers, whatever the core says.
+    const wait = due - monotonicMs();
     this.#dueTimer = setTimeout(
       () => {
         this.#dueTimer = null;
         this.#dueTimerAt = Infinity;
         this.#tick();
       },
-      Math.max(0, due - monotonicMs()) + 1,
+      wait > 0 ? wait + 1 : OVERDUE_TICK_MS,
     );
   }
 
