@@ -25,7 +25,8 @@
         "native/wgk_device.c",
         "native/kernel_wg_addon.cc",
         "native/nft.c",
-        "native/nft_addon.cc"
+        "native/nft_addon.cc",
+        "native/sodium_addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],

@@ -14,6 +14,7 @@
 #include "kernel_wg_addon.h"
 #include "netns.h"
 #include "nft_addon.h"
+#include "sodium_addon.h"
 #include "tun.h"
 
 namespace {
@@ -333,6 +334,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDataplane(env, exports);
   InitKernelWg(env, exports);
   InitNft(env, exports);
+  InitSodium(env, exports);
   return exports;
 }
 

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "wg_aead.h"
 #include "wg_allowedips.h"
@@ -50,6 +51,21 @@
 #define WG_EVENT_QUEUE 1024           /* events waiting for JS */
 #define WG_EVENT_RESERVED 64          /* of which handshake messages may not take the last ones */
 #define WG_WANTS_REPORT_INTERVAL_MS 1000
+
+/* The device's large buffers (packet batches, the staged pool, the event queue) come straight
+ * from the kernel: zero pages that become resident only where first written, so a device holds
+ * memory in proportion to the traffic it has seen, not to its pools' sizes (calloc from malloc's
+ * heap writes all of it, and which sizes malloc serves from its heap moves at run time). Freed
+ * with munmap, which gives the pages back to the kernel: the traffic they held leaves the
+ * process with them, so they need no wiping. NULL when the kernel refuses. */
+static inline void *wg_pages_alloc(size_t size) {
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static inline void wg_pages_free(void *p, size_t size) {
+  if (p) munmap(p, size);
+}
 
 typedef struct wg_keypair {
   wg_index_node index_node; /* key: our (receiver) index */
@@ -124,11 +140,12 @@ struct wg_device {
   atomic_bool stats_changed;
 
   pthread_mutex_t staged_lock;
-  wg_packet_slot *staged;
-  int32_t staged_free;
+  wg_packet_slot *staged; /* WG_STAGED_POOL slots (wg_pages_alloc) */
+  int32_t staged_free;    /* a list of slots used and given back; -1: empty */
+  int32_t staged_fresh;   /* slots from here on were never used (not yet resident) */
 
   pthread_mutex_t events_lock;
-  wg_event *events;
+  wg_event *events; /* WG_EVENT_QUEUE of them (wg_pages_alloc) */
   size_t events_head, events_count;
   bool events_notified; /* notify was called and the queue not yet drained empty */
   void (*notify)(void *ctx);

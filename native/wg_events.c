@@ -9,14 +9,14 @@
 #include "wg_device.h"
 
 int wg_events_init(wg_device *d) {
-  d->events = calloc(WG_EVENT_QUEUE, sizeof *d->events);
+  d->events = wg_pages_alloc(WG_EVENT_QUEUE * sizeof *d->events);
   if (!d->events) return -1;
   pthread_mutex_init(&d->events_lock, NULL);
   return 0;
 }
 
 void wg_events_destroy(wg_device *d) {
-  free(d->events);
+  wg_pages_free(d->events, WG_EVENT_QUEUE * sizeof *d->events);
   d->events = NULL;
   pthread_mutex_destroy(&d->events_lock);
 }

@@ -82,10 +82,12 @@ void wg_peer_want_handshake(wg_device *d, wg_peer *p, uint64_t now) {
 
 int wg_staged_init(wg_device *d) {
   pthread_mutex_init(&d->staged_lock, NULL);
-  d->staged = calloc(WG_STAGED_POOL, sizeof *d->staged);
+  d->staged = wg_pages_alloc(WG_STAGED_POOL * sizeof *d->staged);
   if (!d->staged) return -ENOMEM;
-  for (int32_t i = 0; i < WG_STAGED_POOL; ++i) d->staged[i].next = i + 1 < WG_STAGED_POOL ? i + 1 : -1;
-  d->staged_free = 0;
+  /* No free list written up front (that would make the whole pool resident): slots are taken in
+   * order from staged_fresh, and only given-back ones are listed. */
+  d->staged_free = -1;
+  d->staged_fresh = 0;
   return 0;
 }
 
@@ -99,8 +101,8 @@ static void free_buffer(wg_packet_slot *slot) {
 }
 
 void wg_staged_destroy(wg_device *d) {
-  for (int32_t i = 0; d->staged && i < WG_STAGED_POOL; ++i) free_buffer(&d->staged[i]);
-  free(d->staged);
+  for (int32_t i = 0; d->staged && i < d->staged_fresh; ++i) free_buffer(&d->staged[i]);
+  wg_pages_free(d->staged, WG_STAGED_POOL * sizeof *d->staged);
   d->staged = NULL;
   pthread_mutex_destroy(&d->staged_lock);
 }
@@ -132,12 +134,14 @@ void wg_staged_push(wg_device *d, wg_peer *p, const uint8_t *packet, size_t len)
   }
   pthread_mutex_lock(&d->staged_lock);
   int32_t s = -1;
-  if (p->staged_count >= WG_STAGED_PER_PEER || d->staged_free < 0) {
+  if (p->staged_count >= WG_STAGED_PER_PEER || (d->staged_free < 0 && d->staged_fresh >= WG_STAGED_POOL)) {
     s = pop_oldest(d, p); /* drop oldest: newer packets are likelier to matter */
     wg_count_drop(d, WG_DROP_STAGED_OVERFLOW);
-  } else {
+  } else if (d->staged_free >= 0) {
     s = d->staged_free;
     d->staged_free = d->staged[s].next;
+  } else {
+    s = d->staged_fresh++;
   }
   if (s < 0) { /* pool exhausted by other peers and this one has nothing to give back: drop the new one */
     pthread_mutex_unlock(&d->staged_lock);

@@ -334,24 +334,25 @@ static void process_batch(wg_device *d, rx_batch *b, int count) {
   pthread_rwlock_unlock(&d->lock);
 }
 
+/* The buffers held decrypted user traffic: wg_pages_free returns them to the kernel, nothing to wipe. */
 static void free_batch(rx_batch *b) {
   if (!b) return;
-  if (b->memory) sodium_memzero(b->memory, (size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE); /* decrypted user traffic */
-  free(b->memory);
+  wg_pages_free(b->memory, (size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE);
   wg_aead_free(b->aead);
-  free(b->gro.items);
-  free(b->gro.pieces);
-  free(b);
+  wg_pages_free(b->gro.items, WG_RX_PACKETS * sizeof *b->gro.items);
+  wg_pages_free(b->gro.pieces, WG_RX_PACKETS * sizeof *b->gro.pieces);
+  wg_pages_free(b, sizeof *b);
 }
 
 void *wg_rx_thread(void *arg) {
   wg_device *d = arg;
-  rx_batch *b = calloc(1, sizeof *b);
+  /* 4 MiB of receive buffers and the batch's arrays, resident only as far as traffic fills them. */
+  rx_batch *b = wg_pages_alloc(sizeof *b);
   if (b) {
-    b->memory = malloc((size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE);
+    b->memory = wg_pages_alloc((size_t)WG_BATCH * WG_MAX_MESSAGE_SIZE);
     b->aead = wg_aead_new();
-    b->gro.items = malloc(WG_RX_PACKETS * sizeof *b->gro.items);
-    b->gro.pieces = malloc(WG_RX_PACKETS * sizeof *b->gro.pieces);
+    b->gro.items = wg_pages_alloc(WG_RX_PACKETS * sizeof *b->gro.items);
+    b->gro.pieces = wg_pages_alloc(WG_RX_PACKETS * sizeof *b->gro.pieces);
     b->gro.item_capacity = b->gro.piece_capacity = WG_RX_PACKETS;
   }
   if (!b || !b->memory || !b->aead || !b->gro.items || !b->gro.pieces) {

@@ -6,7 +6,7 @@
 
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NetdefError } from '../netdef/index.js';
+import { NetdefError } from '../netdef/errors.js';
 import { HELP, parseCommandArgs } from './args.js';
 import {
   CliError,

@@ -84,6 +84,30 @@ export interface NativeBinding {
   /** The inode that identifies the network namespace at `netnsPath` (null: the calling thread's). */
   netnsId(netnsPath: string | null): number;
   readonly constants: NativeConstants;
+  /** libsodium itself (the library the data plane links), for the handshake's primitives. */
+  readonly sodium: SodiumBinding;
+}
+
+/**
+ * The libsodium functions of the WireGuard handshake (src/wg/crypto.ts). Wrong argument types or
+ * sizes throw TypeError/RangeError; a refused result is null, never an exception.
+ */
+export interface SodiumBinding {
+  /** crypto_scalarmult (X25519); null for an all-zero result (a low-order public key). */
+  scalarmult(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null;
+  /** crypto_scalarmult_base: the public key of a private key (libsodium clamps the scalar). */
+  scalarmultBase(privateKey: Uint8Array): Uint8Array;
+  /** crypto_aead_chacha20poly1305_ietf_encrypt: ciphertext ‖ 16-byte tag (12-byte nonce). */
+  aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, authtext: Uint8Array): Uint8Array;
+  /** The inverse of aeadSeal; null when the tag does not verify. */
+  aeadOpen(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, authtext: Uint8Array): Uint8Array | null;
+  /** crypto_aead_xchacha20poly1305_ietf_encrypt (24-byte nonce). */
+  xaeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, authtext: Uint8Array): Uint8Array;
+  xaeadOpen(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, authtext: Uint8Array): Uint8Array | null;
+  /** randombytes_buf. */
+  randomBytes(length: number): Uint8Array;
+  /** sodium_memcmp: constant-time equality of two byte strings of the same length. */
+  equal(a: Uint8Array, b: Uint8Array): boolean;
 }
 
 export function packageRoot(): string {

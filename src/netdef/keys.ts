@@ -16,7 +16,7 @@
  */
 
 import { timingSafeEqual } from 'node:crypto';
-import sodium from 'libsodium-wrappers';
+import type Sodium from 'libsodium-wrappers';
 import { KeyFormatError, UnsealError } from './errors.js';
 
 export const KEY_BYTES = 32;
@@ -36,24 +36,32 @@ export const SEALED_KEY_PATTERN = '^[A-Za-z0-9+/]{106}[AEIMQUYcgkosw480]=$';
 const keyPattern = new RegExp(KEY_PATTERN);
 const sealedPattern = new RegExp(SEALED_KEY_PATTERN);
 
-let initialised = false;
+/**
+ * libsodium (WebAssembly, ~8 MB of RSS once compiled) is loaded by the first `ready()`, not on
+ * import: the key types alone (parsing, printing, comparing) need none of it, and wgd, which only
+ * parses keys off the UAPI, never loads it.
+ */
+let sodium: typeof Sodium | null = null;
 
 export async function ready(): Promise<void> {
-  await sodium.ready;
-  initialised = true;
+  if (sodium) return;
+  const loaded = (await import('libsodium-wrappers')).default;
+  await loaded.ready;
+  sodium = loaded;
 }
 
-function lib(): typeof sodium {
-  if (!initialised) throw new Error('netdef keys: call `await ready()` first');
+function lib(): typeof Sodium {
+  if (!sodium) throw new Error('netdef keys: call `await ready()` first');
   return sodium;
 }
 
+/** Canonical base64 (KEY_PATTERN and SEALED_KEY_PATTERN pin the spelling before decoding). */
 function toBase64(bytes: Uint8Array): string {
-  return lib().to_base64(bytes, sodium.base64_variants.ORIGINAL);
+  return Buffer.from(bytes).toString('base64');
 }
 
 function fromBase64(text: string): Uint8Array {
-  return lib().from_base64(text, sodium.base64_variants.ORIGINAL);
+  return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
 export function isKey(text: string): boolean {

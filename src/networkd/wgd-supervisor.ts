@@ -11,17 +11,21 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WgdClient } from '../wg/wgd/client.js';
 import { WgdError } from '../wg/wgd/errors.js';
+import { WGD_NODE_OPTIONS } from '../wg/wgd/node-options.js';
 import { NetworkdError } from './errors.js';
 
 export interface WgdSupervisorOptions {
   readonly controlSocket: string;
   readonly uapiDir: string;
   readonly logFile: string;
-  /** The command that runs `zmesh wgd`, without its options (argv[0] first). */
+  /**
+   * The command that runs `zmesh wgd`, without its options (argv[0] first): node, its options
+   * and the script. wgd's own Node options (WGD_NODE_OPTIONS) are put right after node.
+   */
   readonly command: readonly string[];
   /** How long a started wgd may take to answer (default 10 s). */
   readonly startTimeoutMs?: number;
@@ -44,6 +48,11 @@ export function selfCommand(): string[] {
   const script = process.argv[1];
   if (script === undefined) throw new Error('cannot tell how networkd was started (no script path)');
   return [process.execPath, ...process.execArgv, script];
+}
+
+/** Whether `program` is a node executable (so Node options may go before the script). */
+function isNode(program: string): boolean {
+  return program === process.execPath || basename(program) === 'node';
 }
 
 export class WgdSupervisor {
@@ -117,7 +126,9 @@ export class WgdSupervisor {
     mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
     const out = openSync(logFile, 'a', 0o600);
     try {
-      const child = spawn(program, [...leading, 'wgd', '--control', controlSocket, '--uapi-dir', uapiDir], {
+      const nodeOptions = isNode(program) ? WGD_NODE_OPTIONS : [];
+      const args = [...nodeOptions, ...leading, 'wgd', '--control', controlSocket, '--uapi-dir', uapiDir];
+      const child = spawn(program, args, {
         detached: true, // setsid: its own session and process group
         stdio: ['ignore', out, out],
       });

@@ -11,7 +11,7 @@
  */
 import { UapiError } from './uapi/errors.js';
 import type { AllowedIp, UapiEndpoint } from './uapi/ip.js';
-import { PublicKey, type PresharedKey, type PrivateKey } from '../netdef/index.js';
+import { PublicKey, type PresharedKey, type PrivateKey } from '../netdef/keys.js';
 
 export { AllowedIp, UapiEndpoint } from './uapi/ip.js';
 

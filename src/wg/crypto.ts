@@ -1,17 +1,19 @@
 /**
  * The protocol paper's cryptographic functions (section 5.4), under the
- * paper's names, built only from well-kept libraries: libsodium-wrappers for
- * X25519, ChaCha20-Poly1305 and XChaCha20-Poly1305, @noble/hashes for BLAKE2s
- * and HMAC. Nothing here is a hand-written primitive; this module only fixes
- * the WireGuard parameters (output sizes, nonce layout, KDF chaining).
+ * paper's names, built only from well-kept libraries: libsodium for X25519,
+ * ChaCha20-Poly1305 and XChaCha20-Poly1305, @noble/hashes for BLAKE2s and
+ * HMAC. Nothing here is a hand-written primitive; this module only fixes the
+ * WireGuard parameters (output sizes, nonce layout, KDF chaining).
  *
- * libsodium is WebAssembly and must be initialised once: await `ready()`
- * before any other call (a call before that throws CryptoNotReadyError).
+ * libsodium is the native one the data plane links, reached through the addon
+ * (native/sodium_addon.cc): libsodium-wrappers' WebAssembly build of the same
+ * library cost every wgd ~8 MB of RSS. Await `ready()` once before any other
+ * call (it loads the addon; a call before that throws CryptoNotReadyError).
  */
-import sodium from 'libsodium-wrappers';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { hmac } from '@noble/hashes/hmac.js';
-import { clampPrivateKey } from '../netdef/index.js';
+import { native, type SodiumBinding } from '../native/binding.js';
+import { clampPrivateKey } from '../netdef/keys.js';
 import { AEAD_TAG_LENGTH, COOKIE_NONCE_LENGTH, HASH_LENGTH, KEY_LENGTH, MAC_LENGTH } from './constants.js';
 
 export class CryptoNotReadyError extends Error {
@@ -22,17 +24,15 @@ export class CryptoNotReadyError extends Error {
   }
 }
 
-let initialised = false;
+let sodium: SodiumBinding | null = null;
 
 /** Resolves once libsodium is usable; idempotent and cheap after the first call. */
 export async function ready(): Promise<void> {
-  if (initialised) return;
-  await sodium.ready;
-  initialised = true;
+  sodium ??= native().sodium;
 }
 
-function sodiumReady(): typeof sodium {
-  if (!initialised) throw new CryptoNotReadyError();
+function sodiumReady(): SodiumBinding {
+  if (!sodium) throw new CryptoNotReadyError();
   return sodium;
 }
 
@@ -105,7 +105,7 @@ export function aeadNonce(counter: bigint): Uint8Array {
 
 /** AEAD(key, counter, plaintext, authtext): ChaCha20-Poly1305 (RFC 8439), returns ciphertext ‖ 16-byte tag. */
 export function AEAD(key: Uint8Array, counter: bigint, plaintext: Uint8Array, authtext: Uint8Array): Uint8Array {
-  return sodiumReady().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, authtext, null, aeadNonce(counter), key);
+  return sodiumReady().aeadSeal(key, aeadNonce(counter), plaintext, authtext);
 }
 
 /** The inverse of AEAD; null when the tag does not verify (never throws on bad input). */
@@ -116,17 +116,13 @@ export function AEAD_OPEN(
   authtext: Uint8Array,
 ): Uint8Array | null {
   const s = sodiumReady();
-  if (ciphertext.length < AEAD_TAG_LENGTH) return null;
-  try {
-    return s.crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, authtext, aeadNonce(counter), key);
-  } catch {
-    return null;
-  }
+  if (ciphertext.length < AEAD_TAG_LENGTH || key.length !== KEY_LENGTH) return null;
+  return s.aeadOpen(key, aeadNonce(counter), ciphertext, authtext);
 }
 
 /** XAEAD(key, nonce, plaintext, authtext): XChaCha20-Poly1305 with a 24-byte nonce (cookie replies). */
 export function XAEAD(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, authtext: Uint8Array): Uint8Array {
-  return sodiumReady().crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, authtext, null, nonce, key);
+  return sodiumReady().xaeadSeal(key, nonce, plaintext, authtext);
 }
 
 export function XAEAD_OPEN(
@@ -136,12 +132,9 @@ export function XAEAD_OPEN(
   authtext: Uint8Array,
 ): Uint8Array | null {
   const s = sodiumReady();
-  if (ciphertext.length < AEAD_TAG_LENGTH || nonce.length !== COOKIE_NONCE_LENGTH) return null;
-  try {
-    return s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext, authtext, nonce, key);
-  } catch {
+  if (ciphertext.length < AEAD_TAG_LENGTH || nonce.length !== COOKIE_NONCE_LENGTH || key.length !== KEY_LENGTH)
     return null;
-  }
+  return s.xaeadOpen(key, nonce, ciphertext, authtext);
 }
 
 /**
@@ -152,24 +145,18 @@ export function XAEAD_OPEN(
 export function DH(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
   const s = sodiumReady();
   if (privateKey.length !== KEY_LENGTH || publicKey.length !== KEY_LENGTH) return null;
-  let shared: Uint8Array;
-  try {
-    shared = s.crypto_scalarmult(privateKey, publicKey);
-  } catch {
-    return null; // libsodium itself refuses an all-zero output
-  }
-  if (s.is_zero(shared)) return null;
-  return shared;
+  // libsodium itself refuses an all-zero output (null).
+  return s.scalarmult(privateKey, publicKey);
 }
 
 /** The X25519 public key of a private key (the library clamps the scalar). */
 export function DH_PUBLIC(privateKey: Uint8Array): Uint8Array {
-  return sodiumReady().crypto_scalarmult_base(privateKey);
+  return sodiumReady().scalarmultBase(privateKey);
 }
 
 /** Random bytes from libsodium's CSPRNG. */
 export function randomBytes(length: number): Uint8Array {
-  return sodiumReady().randombytes_buf(length);
+  return sodiumReady().randomBytes(length);
 }
 
 /**
@@ -188,7 +175,7 @@ export function DH_GENERATE(random: (length: number) => Uint8Array = randomBytes
 /** Constant-time equality of two byte strings of the same length. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
-  return sodiumReady().memcmp(a, b);
+  return sodiumReady().equal(a, b);
 }
 
 /** Overwrite a secret in place; JS cannot guarantee no copies remain, but the live buffer is cleared. */

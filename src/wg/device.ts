@@ -13,8 +13,10 @@
  * undone: an errno always means nothing changed); then the configuration is
  * committed and the changes are carried out on the core.
  * The data plane reports handshake messages, "wants handshake" edges and
- * confirmed keypairs through callbacks; a tick every TICK_INTERVAL_MS feeds
- * the per-peer activity to the core, whose outputs are applied here.
+ * confirmed keypairs through callbacks, each of which ticks the core at once;
+ * the core is also ticked when its earliest timer is due, and the per-peer
+ * activity is read once every ACTIVITY_INTERVAL_MS, on one timer for all the
+ * devices of the process (an idle device wakes nobody up more often).
  *
  * Peers are known by their public key (hex) to the configuration and core,
  * and by a small integer id to the data plane; this module keeps that map.
@@ -35,18 +37,33 @@ import {
 } from './dataplane.js';
 import type { Endpoint } from './endpoint.js';
 import { WireGuardProtocol, type Output, type PeerActivity } from './protocol.js';
+import { SharedTicker } from './shared-ticker.js';
 import { UapiError } from './uapi/errors.js';
 import { UapiEndpoint, type AllowedIp } from './uapi/ip.js';
 import type { UapiDevice } from './uapi/server.js';
 import { viewFromConfig, type DeviceView, type PeerRuntime } from './uapi/view.js';
 
-/** How often the core's timers run and the data plane's activity is read. */
-const TICK_INTERVAL_MS = 100;
 /**
- * How often the TUN link's MTU is read (it pads to it; packets of any size are carried at once
- * whatever it says). The read also finds a deleted link, should its event have been lost.
+ * How often the data plane's per-peer activity is read into the core, and whether the TUN's named
+ * namespace still exists. Activity comes with its own times, so reading it late moves no timer:
+ * the timers it arms are due KEEPALIVE_TIMEOUT (10 s) or more after it, and a tick at a timer's
+ * deadline reads the activity first. Only the rekey checks on absorbing (a keypair past
+ * REKEY_AFTER_TIME, 120 s, with 60 s to spare) wait up to this long, and the data plane reports
+ * those wants itself.
  */
-const LINK_CHECK_INTERVAL_MS = 1000;
+const ACTIVITY_INTERVAL_MS = 1000;
+/**
+ * Every how many of those the TUN link's MTU is read. It only sets the padding (packets of any
+ * size are carried at once whatever it says), and the read is the dearest periodic work: it
+ * enters the link's namespace for a socket, ~70 µs. It also finds a deleted link should the
+ * packet thread's event have been lost. The devices take turns, so the reads spread over rounds.
+ */
+const LINK_READ_EVERY = 5;
+/** How soon the core is ticked for a deadline that is already past. */
+const OVERDUE_TICK_MS = 100;
+let linkReadTurn = 0;
+/** The timer the devices of this process share for their periodic reads. */
+const ticker = new SharedTicker(ACTIVITY_INTERVAL_MS);
 /** A batch of handshake messages this large means "under load" (wireguard-go: queue ≥ 1/8 full). */
 const UNDER_LOAD_BATCH = 128;
 /** Once under load, stay so for this long (as wireguard-go does). */
@@ -151,8 +168,11 @@ export class WireGuardDevice implements UapiDevice {
   readonly #wants = new Set<number>();
   readonly #confirmed = new Set<number>();
   #underLoadUntil = 0;
-  #tickTimer: NodeJS.Timeout | null = null;
-  #linkTimer: NodeJS.Timeout | null = null;
+  /** Stops this device's periodic reads on the shared ticker. */
+  readonly #stopPeriodic: () => void;
+  /** Fires when the core's earliest timer is due (#armDue), at `#dueTimerAt`. */
+  #dueTimer: NodeJS.Timeout | null = null;
+  #dueTimerAt = Infinity;
   #tickScheduled = false;
   #closed = false;
   /** Fault injection for tests: called before each data plane step of a set (throw to make it refuse). */
@@ -181,8 +201,13 @@ export class WireGuardDevice implements UapiDevice {
       },
       onTunGone: () => this.#gone(`interface ${this.name} was deleted`),
     });
-    this.#tickTimer = setInterval(() => this.#tick(), TICK_INTERVAL_MS);
-    this.#linkTimer = setInterval(() => this.#checkLink(), LINK_CHECK_INTERVAL_MS);
+    let round = linkReadTurn++ % LINK_READ_EVERY;
+    this.#stopPeriodic = ticker.add(() => {
+      // A device without peers has no activity to read and no timers.
+      if (this.#peersById.size > 0) this.#tick();
+      round = (round + 1) % LINK_READ_EVERY;
+      this.#checkLink(round === 0);
+    });
   }
 
   /** Opens the TUN and the sockets (a random port until listen_port is set) and starts the data plane. */
@@ -326,8 +351,9 @@ export class WireGuardDevice implements UapiDevice {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#tickTimer) clearInterval(this.#tickTimer);
-    if (this.#linkTimer) clearInterval(this.#linkTimer);
+    this.#stopPeriodic();
+    if (this.#dueTimer) clearTimeout(this.#dueTimer);
+    this.#dueTimer = null;
     this.#dataplane.close({ leaveLink: this.#namespaceDeleted() });
     // Drop the core's sessions too, so nothing keyed lingers in JS memory.
     this.#core.setPrivateKey(null);
@@ -603,7 +629,7 @@ export class WireGuardDevice implements UapiDevice {
    * Follows the link through the TUN fd, not by name: the link may have been moved to another
    * namespace (or renamed) since it was opened, and it is gone only when the fd says so.
    */
-  #checkLink(): void {
+  #checkLink(readLink: boolean): void {
     if (this.#closed) return;
     // The TUN fd pins the namespace it was opened in: a named namespace deleted (`ip netns del`,
     // wgd's NRs) would otherwise live on with the link in it. Its path going is the device's end.
@@ -611,6 +637,7 @@ export class WireGuardDevice implements UapiDevice {
       this.#gone(`the namespace ${this.#options.tunNetns} of interface ${this.name} was deleted`);
       return;
     }
+    if (!readLink) return;
     let mtu: number | null;
     try {
       mtu = this.#dataplane.refreshMtu();
@@ -632,8 +659,35 @@ export class WireGuardDevice implements UapiDevice {
     this.#options.onGone?.(reason);
   }
 
+  /**
+   * Keeps a timer for the core's earliest deadline (a lower bound: a tick before anything is due
+   * costs one comparison). Called after every call into the core, which is what moves it.
+   */
+  #armDue(): void {
+    if (this.#closed) return;
+    const due = this.#core.nextDueAt;
+    if (due === this.#dueTimerAt) return;
+    if (this.#dueTimer) clearTimeout(this.#dueTimer);
+    this.#dueTimer = null;
+    this.#dueTimerAt = due;
+    if (!Number.isFinite(due)) return;
+    // +1: the timer's clock and the core's may round apart; never fire before the deadline. A
+    // deadline already past (e.g. a keypair's counter ran out) is met within OVERDUE_TICK_MS, as
+    // the former fixed tick did, and never in a loop of 1 ms timers, whatever the core says.
+    const wait = due - monotonicMs();
+    this.#dueTimer = setTimeout(
+      () => {
+        this.#dueTimer = null;
+        this.#dueTimerAt = Infinity;
+        this.#tick();
+      },
+      wait > 0 ? wait + 1 : OVERDUE_TICK_MS,
+    );
+  }
+
   /** source: the local address the handshake message that produced the outputs arrived on. */
   #applyOutputs(outputs: readonly Output[], source: LocalSource | null = null): void {
+    this.#armDue();
     for (const o of outputs) {
       if (o.kind === 'sendTo') {
         this.#dataplane.sendRawTo(o.endpoint, o.bytes, source);

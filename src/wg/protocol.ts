@@ -60,7 +60,8 @@ import {
   REKEY_TIMEOUT_JITTER_MAX,
 } from './constants.js';
 import { DH_PUBLIC, equalBytes, randomBytes, wipe } from './crypto.js';
-import { isZeroKey, KeyFormatError, PrivateKey } from '../netdef/index.js';
+import { KeyFormatError } from '../netdef/errors.js';
+import { isZeroKey, PrivateKey } from '../netdef/keys.js';
 import { CookieChecker, CookieGenerator } from './cookie.js';
 import type { Endpoint } from './endpoint.js';
 import { parseMessage, type CookieReplyMessage, type InitiationMessage, type ResponseMessage } from './messages.js';
@@ -413,6 +414,14 @@ export class WireGuardProtocol {
     }
     this.#earliestDue = earliest;
     return outputs;
+  }
+
+  /**
+   * No timer or keypair expiry is due before this (core clock ms; Infinity: none). A lower bound:
+   * a tick at it may find nothing to do, and then tells the next one.
+   */
+  get nextDueAt(): number {
+    return this.#earliestDue;
   }
 
   peerStatus(publicKey: Uint8Array): PeerStatus | null {

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { netIdOf } from '../../src/netdef/index.js';
+import { WGD_NODE_OPTIONS } from '../../src/wg/wgd/node-options.js';
 import {
   ApplyResult,
   AttachResult,
@@ -42,6 +43,10 @@ test('apply, attach, bad input, detach, restart without loss, delete: the NR and
   assertView(t, HealthView, health.body, 'GET /v1/health');
   t.is(health.body.wg.backend, 'userspace');
   t.true(Number.isInteger(health.body.wg.wgdPid));
+  // networkd starts wgd with wgd's Node options (they size V8's heap at start).
+  const wgdArgv = readFileSync(`/proc/${health.body.wg.wgdPid}/cmdline`, 'utf8').split('\0');
+  for (const option of WGD_NODE_OPTIONS)
+    t.true(wgdArgv.includes(option), `wgd runs with ${option}: ${wgdArgv.join(' ')}`);
 
   const applied = await call(node.socket, 'PUT', `/v1/networks/${name}`, node.definition(name, 1));
   t.is(applied.status, 200, JSON.stringify(applied.body));

@@ -5,6 +5,7 @@
  * The process belongs to the namespace's world, which stops it at teardown.
  */
 import { WgdClient } from '../../wg/wgd/client.js';
+import { WGD_NODE_OPTIONS } from '../../wg/wgd/node-options.js';
 import { defaultZmeshInvocation, zmeshArgs } from '../zmesh-command.js';
 import type { Namespace } from './namespace.js';
 import type { BackgroundProcess } from './process.js';
@@ -32,7 +33,15 @@ const READY_TIMEOUT_MS = 30_000;
 export async function spawnWgd(ns: Namespace, options: WgdSpawnOptions): Promise<WgdProcess> {
   const { control, uapiDir } = options;
   const invocation = defaultZmeshInvocation();
-  const proc = ns.spawn(invocation.file, zmeshArgs(invocation, ['wgd', '--control', control, '--uapi-dir', uapiDir]));
+  // With the Node options networkd starts it with (the invocation's program is node).
+  const args = zmeshArgs({ ...invocation, leadingArgs: [...WGD_NODE_OPTIONS, ...invocation.leadingArgs] }, [
+    'wgd',
+    '--control',
+    control,
+    '--uapi-dir',
+    uapiDir,
+  ]);
+  const proc = ns.spawn(invocation.file, args);
   await proc.waitForOutput(/zmesh wgd: ready/, { timeoutMs: READY_TIMEOUT_MS });
   const clientOptions = options.clientTimeoutMs === undefined ? {} : { timeoutMs: options.clientTimeoutMs };
   return { proc, client: new WgdClient(control, clientOptions), control, uapiDir };

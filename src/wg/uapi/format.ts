@@ -4,7 +4,7 @@
  * sends them. The only place that writes a private or preshared key's hex.
  */
 import type { DeviceOperation, PeerOperation, SetRequest } from '../config.js';
-import { ZERO_KEY_HEX } from '../../netdef/index.js';
+import { ZERO_KEY_HEX } from '../../netdef/keys.js';
 import type { DeviceView } from './view.js';
 
 /** The lines of a `get` answer, each ending in '\n', followed by `errno=0` and the blank line. */

@@ -12,7 +12,8 @@
 import type { DeviceOperation, PeerOperation, PeerSection, SetRequest } from '../config.js';
 import { UapiError, invalid, type UapiErrorContext } from './errors.js';
 import { AllowedIp, UapiEndpoint, parseDecimal } from './ip.js';
-import { KeyFormatError, PresharedKey, PrivateKey, PublicKey } from '../../netdef/index.js';
+import { KeyFormatError } from '../../netdef/errors.js';
+import { PresharedKey, PrivateKey, PublicKey } from '../../netdef/keys.js';
 import type { DeviceView, PeerView } from './view.js';
 
 /** A key parsed by the key model (netdef/keys.ts); its refusal becomes the UAPI's -EINVAL naming the line and key. */

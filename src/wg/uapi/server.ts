@@ -22,6 +22,7 @@ import { formatErrno, formatGetResponseChunks } from './format.js';
 import { LineConnection, OpenConnections } from '../../socket/line-connection.js';
 import { SetRequestBuilder, printableKey, splitLine } from './parse.js';
 import { type BoundSocketFile, SocketFileError, bindSocketFile, checkSocketPath } from '../../socket/socket-file.js';
+import { SharedTicker } from '../shared-ticker.js';
 import type { DeviceView } from './view.js';
 
 /** What the server drives. The device decides errnos: -EIO for internal failures, -EADDRINUSE
@@ -45,6 +46,20 @@ export interface UapiServerOptions {
 }
 
 const DEFAULTS = { maxLineBytes: 4096, maxRequestLines: 1_000_000, socketCheckIntervalMs: 1000 };
+/**
+ * The fallback polls of all the servers of a process with one interval share one timer: wgd
+ * serves a socket per device, and a timer each woke it once a second per device. Unreferenced:
+ * a poll never keeps a process alive.
+ */
+const pollTickers = new Map<number, SharedTicker>();
+function pollTicker(periodMs: number): SharedTicker {
+  let ticker = pollTickers.get(periodMs);
+  if (!ticker) {
+    ticker = new SharedTicker(periodMs, { unref: true });
+    pollTickers.set(periodMs, ticker);
+  }
+  return ticker;
+}
 /** Requests of one connection being served at a time (wireguard-go's: one; a pipelining client waits its turn). */
 const MAX_PENDING_PER_CONNECTION = 1;
 
@@ -57,7 +72,8 @@ export class UapiServer {
   #socketFile: BoundSocketFile | null = null;
   #deviceQueue: Promise<unknown> = Promise.resolve();
   #watcher: FSWatcher | null = null;
-  #poll: NodeJS.Timeout | null = null;
+  /** Stops the fallback poll. */
+  #stopPoll: (() => void) | null = null;
   #closed = false;
   #removedReported = false;
 
@@ -127,15 +143,14 @@ export class UapiServer {
     } catch {
       // No inotify (e.g. watches exhausted): the poll below still notices.
     }
-    this.#poll = setInterval(check, this.#options.socketCheckIntervalMs);
-    this.#poll.unref();
+    this.#stopPoll = pollTicker(this.#options.socketCheckIntervalMs).add(check);
   }
 
   #stopWatching(): void {
     this.#watcher?.close();
     this.#watcher = null;
-    if (this.#poll) clearInterval(this.#poll);
-    this.#poll = null;
+    this.#stopPoll?.();
+    this.#stopPoll = null;
   }
 
   /** Runs device calls one at a time, across all connections. */

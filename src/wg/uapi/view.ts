@@ -8,7 +8,7 @@
  */
 import type { DeviceConfig } from '../config.js';
 import type { AllowedIp, UapiEndpoint } from './ip.js';
-import type { PresharedKey, PrivateKey, PublicKey } from '../../netdef/index.js';
+import type { PresharedKey, PrivateKey, PublicKey } from '../../netdef/keys.js';
 
 export interface HandshakeTime {
   /** Unix time of the last completed handshake; 0/0 = never. */

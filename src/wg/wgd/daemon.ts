@@ -93,12 +93,15 @@ export class Wgd {
         return this.registry.delete(request.name);
       case 'list':
         return { devices: this.registry.list() };
-      case 'ping':
+      case 'ping': {
+        const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
         return {
           pid: process.pid,
           uptimeMs: Math.round(performance.now() - this.#startedAt),
           devices: this.registry.size,
+          memory: { rss, heapTotal, heapUsed, external, arrayBuffers },
         };
+      }
     }
   }
 

@@ -7,6 +7,7 @@ export { WgdClient, type CreateDeviceRequest, type WgdClientOptions } from './cl
 export { WgdError, type WgdErrorCode, type WgdErrorContext } from './errors.js';
 export { DEFAULT_UAPI_DIR, DeviceRegistry, type DeviceSpec, type HostedDevice, type OpenDevice } from './registry.js';
 export { realDeviceOpener } from './open-device.js';
+export { WGD_NODE_OPTIONS } from './node-options.js';
 export {
   ControlServer,
   DEFAULT_MAX_LINE_BYTES,

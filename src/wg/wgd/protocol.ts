@@ -67,6 +67,16 @@ export interface PingResult {
   readonly pid: number;
   readonly uptimeMs: number;
   readonly devices: number;
+  /** The daemon's memory as Node counts it (bytes; absent from a wgd before it was added). */
+  readonly memory?: WgdMemory;
+}
+/** process.memoryUsage() of wgd: RSS, the V8 heap, and memory V8 objects hold outside it. */
+export interface WgdMemory {
+  readonly rss: number;
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
 }
 
 /** What each op answers on success (the body beside `ok: true`). */
@@ -260,12 +270,25 @@ export function parseAnswer<Op extends WgdOp>(
       pid: field(value, 'pid', isCount, 'a count'),
       uptimeMs: field(value, 'uptimeMs', isCount, 'a count'),
       devices: field(value, 'devices', isCount, 'a count'),
+      ...(value.memory === undefined ? {} : { memory: parseMemory(value.memory) }),
     }),
   };
   return { id, result: results[op]() as ResultOf[Op] };
 }
 
 // ------------------------------------------------------------------ helpers
+
+function parseMemory(v: unknown): WgdMemory {
+  if (!isRecord(v)) throw new WgdError('EPROTO', 'answer field memory is not an object', { field: 'memory' });
+  const count = (key: keyof WgdMemory): number => field(v, key, isCount, 'a count');
+  return {
+    rss: count('rss'),
+    heapTotal: count('heapTotal'),
+    heapUsed: count('heapUsed'),
+    external: count('external'),
+    arrayBuffers: count('arrayBuffers'),
+  };
+}
 
 function describeType(v: unknown): string {
   if (v === null) return 'null';

@@ -71,6 +71,7 @@ const SUNSCREEN =
 // RFC 8439 section 2.8.2: the nonce there is 07000000 ‖ 4041424344454647, i.e. constant 7 then an 8-byte IV.
 test('the ChaCha20-Poly1305 under AEAD matches the RFC 8439 section 2.8.2 vector', async (t) => {
   const sodium = (await import('libsodium-wrappers')).default;
+  await sodium.ready; // the reference library: src/wg/crypto.ts uses the native one
   const key = hex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f');
   const nonce = hex('070000004041424344454647');
   const ad = hex('50515253c0c1c2c3c4c5c6c7');
@@ -170,4 +171,35 @@ test('the handshake starts from C = HASH(construction) and H = HASH(C ‖ identi
   t.is(toHex(INITIAL_HASH), '2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3');
   t.deepEqual(INITIAL_CHAINING_KEY, HASH(text(CONSTRUCTION)));
   t.deepEqual(INITIAL_HASH, HASH(INITIAL_CHAINING_KEY, text(IDENTIFIER)));
+});
+
+// The handshake's primitives come from the native libsodium (the addon); libsodium-wrappers'
+// WebAssembly build of the same library is the reference they must agree with, byte for byte.
+test('X25519 and (X)ChaCha20-Poly1305 agree with libsodium-wrappers on random inputs', async (t) => {
+  const { default: wasm } = await import('libsodium-wrappers');
+  await wasm.ready;
+  for (let round = 0; round < 64; round++) {
+    const a = wasm.randombytes_buf(32);
+    const b = wasm.randombytes_buf(32);
+    t.is(toHex(DH_PUBLIC(a)), toHex(wasm.crypto_scalarmult_base(a)));
+    t.is(toHex(DH(a, DH_PUBLIC(b))!), toHex(wasm.crypto_scalarmult(a, wasm.crypto_scalarmult_base(b))));
+    const key = wasm.randombytes_buf(32);
+    const plain = wasm.randombytes_buf(round * 7);
+    const auth = wasm.randombytes_buf(round % 40);
+    const counter = BigInt(round) * 0x1_0000_0001n;
+    const sealed = AEAD(key, counter, plain, auth);
+    t.is(
+      toHex(sealed),
+      toHex(wasm.crypto_aead_chacha20poly1305_ietf_encrypt(plain, auth, null, aeadNonce(counter), key)),
+    );
+    t.is(toHex(AEAD_OPEN(key, counter, sealed, auth)!), toHex(plain));
+    const nonce = wasm.randombytes_buf(24);
+    const xsealed = XAEAD(key, nonce, plain, auth);
+    t.is(toHex(xsealed), toHex(wasm.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, auth, null, nonce, key)));
+    t.is(toHex(XAEAD_OPEN(key, nonce, xsealed, auth)!), toHex(plain));
+    const flipped = Uint8Array.from(sealed);
+    flipped[round % flipped.length]! ^= 1;
+    t.is(AEAD_OPEN(key, counter, flipped, auth), null);
+    t.is(XAEAD_OPEN(key, nonce, flipped, auth), null);
+  }
 });
