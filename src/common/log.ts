@@ -1,15 +1,13 @@
 /**
- * The daemons' logs: one JSON object per line on stderr with time, level, component, node and,
- * when a message is about one, network and task — or, with `--log-format pretty`, one readable
- * line for a terminal. The daemons log plain sentences through `Log` and never a secret; the
- * network and task fields are read from the sentence's own subject (`network "x": …`,
+ * The daemons' logs (pino): one JSON object per line on stderr with time, level, component, node
+ * and, when a message is about one, network and task — or, with `--log-format pretty`, one
+ * readable line for a terminal. The daemons log plain sentences through `Log` and never a secret;
+ * the network and task fields are read from the sentence's own subject (`network "x": …`,
  * `network x: …`, `task ID …`), which is how every daemon message about one begins.
- *
- * The lines are pino's (level label, ISO time, the bindings, the subject, msg, in that order),
- * written here with JSON.stringify: every record is a sentence and a few fixed fields, written
- * synchronously, which is all the daemons used pino for, and loading pino and its dependencies
- * cost each daemon ~6 MB of RSS (wgd's budget is 80 MB with 100 devices).
  */
+import { Writable } from 'node:stream';
+import pino from 'pino';
+
 export const LOG_FORMATS = ['json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -54,18 +52,27 @@ function prettyLine(json: string): string {
   return `${record.time.slice(11, 23)} ${record.level.toUpperCase().padEnd(5)} ${record.component}${subject ? ` [${subject}]` : ''}: ${record.msg}\n`;
 }
 
-/** pino's numbers for the levels: a record is written when its level is at least the threshold's. */
-const LEVEL_VALUES: Readonly<Record<LogLevel, number>> = { debug: 20, info: 30, warn: 40, error: 50 };
-
 export function createLog(options: LogOptions): Log {
   const write = options.write ?? ((line: string) => process.stderr.write(line));
-  const threshold = LEVEL_VALUES[options.level];
-  const bindings = { component: options.component, ...(options.node ? { node: options.node } : {}) };
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const text = chunk.toString();
+      write(options.format === 'pretty' ? text.split('\n').filter(Boolean).map(prettyLine).join('') : text);
+      done();
+    },
+  });
+  const logger = pino(
+    {
+      level: options.level,
+      base: { component: options.component, ...(options.node ? { node: options.node } : {}) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
   return (message, level) => {
     const chosen = level ?? (FAILURE.test(message) ? 'error' : 'info');
-    if (LEVEL_VALUES[chosen] < threshold) return;
-    const line = `${JSON.stringify({ level: chosen, time: new Date().toISOString(), ...bindings, ...subjectOf(message), msg: message })}\n`;
-    write(options.format === 'pretty' ? prettyLine(line) : line);
+    logger[chosen](subjectOf(message), message);
   };
 }
 
