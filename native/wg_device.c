@@ -189,6 +189,13 @@ void wg_device_stop(wg_device *d) {
 int wg_device_leave_link(wg_device *d) {
   pthread_rwlock_rdlock(&d->lock);
   int rc = d->tun_fd < 0 ? -EBADF : ioctl(d->tun_fd, TUNSETPERSIST, 1) < 0 ? -errno : 0;
+  if (rc == 0) {
+    rc = fcntl(d->tun_fd, F_DUPFD_CLOEXEC, 0);
+    if (rc < 0) {
+      rc = -errno;
+      (void)ioctl(d->tun_fd, TUNSETPERSIST, 0); /* not held: closing the device unregisters it as before */
+    }
+  }
   pthread_rwlock_unlock(&d->lock);
   return rc;
 }
