@@ -6,7 +6,9 @@
  * that runs it, and a thread of its own means the caller's thread never moves
  * and nothing has to be restored afterwards. libnftables keeps process-global
  * state (interface cache, symbol tables), so calls into it are serialised; the
- * namespace switch and the thread start happen outside that lock. */
+ * namespace switch and the thread start happen outside that lock, and so does
+ * the slow last close of the netlink socket (after a commit it waits for an RCU
+ * grace period), which comes after the answer, on a thread of its own. */
 #ifndef ZMESH_NFT_H
 #define ZMESH_NFT_H
 
