@@ -1,6 +1,7 @@
 /* libnftables on a namespace-bound helper thread: see nft.h. */
 #include "nft.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -11,7 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+#include <sys/time.h>
 
 #include <nftables/libnftables.h>
 
@@ -134,4 +138,92 @@ void zm_nft_result_free(zm_nft_result *result) {
   free(result->error);
   result->output = NULL;
   result->error = NULL;
+}
+
+/* ---- the nftables generation ---- */
+
+struct generation_job {
+  const char *netns_path;
+  uint32_t generation;
+  int rc;
+  int socket; /* closed by the caller, after the answer (or -1) */
+};
+
+/* One NFT_MSG_GETGEN round trip on a fresh NETLINK_NETFILTER socket of this thread's namespace. */
+static int read_generation(struct generation_job *job) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) return -errno;
+  job->socket = fd;
+  struct timeval timeout = {2, 0}; /* the kernel answers at once; never wait forever */
+  (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  struct {
+    struct nlmsghdr header;
+    struct nfgenmsg body;
+  } request;
+  memset(&request, 0, sizeof request);
+  request.header.nlmsg_len = sizeof request;
+  request.header.nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+  request.header.nlmsg_flags = NLM_F_REQUEST;
+  request.header.nlmsg_seq = 1;
+  request.body.nfgen_family = AF_UNSPEC;
+  request.body.version = NFNETLINK_V0;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  if (sendto(fd, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return -errno;
+  char answer[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
+  ssize_t length = recv(fd, answer, sizeof answer, 0);
+  if (length < 0) return -errno;
+  for (struct nlmsghdr *m = (struct nlmsghdr *)answer; NLMSG_OK(m, (size_t)length); m = NLMSG_NEXT(m, length)) {
+    if (m->nlmsg_type == NLMSG_ERROR) {
+      const struct nlmsgerr *error = NLMSG_DATA(m);
+      return error->error < 0 ? error->error : -EPROTO;
+    }
+    if (m->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) continue;
+    size_t at = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+    size_t end = m->nlmsg_len - NLMSG_HDRLEN;
+    const char *data = NLMSG_DATA(m);
+    while (at + sizeof(struct nlattr) <= end) {
+      const struct nlattr *attribute = (const struct nlattr *)(data + at);
+      if (attribute->nla_len < sizeof(struct nlattr) || at + attribute->nla_len > end) break;
+      if ((attribute->nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && attribute->nla_len >= NLA_HDRLEN + 4) {
+        uint32_t id;
+        memcpy(&id, data + at + NLA_HDRLEN, sizeof id);
+        job->generation = ntohl(id);
+        return 0;
+      }
+      at += NLA_ALIGN(attribute->nla_len);
+    }
+  }
+  return -EPROTO;
+}
+
+static void *generation_thread(void *arg) {
+  struct generation_job *job = arg;
+  if (job->netns_path && *job->netns_path) {
+    int fd = open(job->netns_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      job->rc = -errno;
+      return NULL;
+    }
+    int entered = setns(fd, CLONE_NEWNET);
+    int saved = errno;
+    close(fd);
+    if (entered < 0) {
+      job->rc = -saved;
+      return NULL;
+    }
+  }
+  job->rc = read_generation(job);
+  return NULL;
+}
+
+int zm_nft_generation(const char *netns_path, uint32_t *generation) {
+  struct generation_job job = {netns_path, 0, 0, -1};
+  pthread_t thread;
+  int rc = pthread_create(&thread, NULL, generation_thread, &job);
+  if (rc != 0) return -rc;
+  pthread_join(thread, NULL);
+  /* Releasing an nftables socket waits for any pending commit's cleanup (see netfilter_socket_of). */
+  close_later(job.socket);
+  if (job.rc == 0) *generation = job.generation;
+  return job.rc;
 }

@@ -10,7 +10,7 @@ import { namespaceId } from './kernel/index.js';
 import { type TableReader, alwaysRead } from './inspect.js';
 import type { NetnsRef } from './model.js';
 import type { NftTable } from './nft.js';
-import { nftGeneration } from './nft-generation.js';
+import { nftGeneration, nftGenerationAfterCommit } from './nft-generation.js';
 import type { KernelSession } from './session.js';
 
 interface Entry {
@@ -70,7 +70,7 @@ export class NftCache implements TableReader {
     const key = path ?? '(own)';
     const before = await nftGeneration(path);
     await replace();
-    const after = await nftGeneration(path);
+    const after = await nftGenerationAfterCommit(path);
     const identity = identityOf(path);
     const entry = this.#entries.get(key);
     if (before === null || after === null || identity === null || after !== before + 1) {

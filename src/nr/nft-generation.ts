@@ -16,6 +16,33 @@ const NFT_MSG_NEWGEN = 15;
 const NFTA_GEN_ID = 1;
 const TIMEOUT_MS = 2000;
 
+type NativeGeneration = (netnsPath: string | null) => Promise<number>;
+
+/**
+ * The addon's reader (native/nft.c), which closes its socket after answering: releasing an
+ * nftables socket waits for a pending commit's cleanup, an RCU grace period (7–18 ms on the JS
+ * thread right after each table replacement here). null for an addon built before it existed.
+ */
+function nativeReader(): NativeGeneration | null {
+  const addon = native() as unknown as { nftGeneration?: NativeGeneration };
+  return typeof addon.nftGeneration === 'function' ? addon.nftGeneration.bind(addon) : null;
+}
+
+/**
+ * The generation just after this process committed there: read by the addon, so that the slow
+ * close is not the JS thread's. Elsewhere nftGeneration is cheaper (no thread to start): with no
+ * commit pending, the close is immediate.
+ */
+export async function nftGenerationAfterCommit(netnsPath: string | null): Promise<number | null> {
+  const read = nativeReader();
+  if (read === null) return nftGeneration(netnsPath);
+  try {
+    return await read(netnsPath);
+  } catch {
+    return null;
+  }
+}
+
 /** The generation id, or null when it cannot be read (the caller then reads tables). */
 export async function nftGeneration(netnsPath: string | null): Promise<number | null> {
   let socket: ReturnType<typeof createNetlink>;
