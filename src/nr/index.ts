@@ -119,8 +119,8 @@ export class NetworkResources {
     this.prefix = parsePrefix(options.prefix);
     this.wg = options.wg;
     this.hostNetns = options.hostNetns ?? null;
-    this.#tables = new NftCache();
     this.#watches = new NamespaceWatches();
+    this.#tables = new NftCache((path) => this.#watches.generation(path));
     this.#wgConfigs = new WgConfigMemory();
   }
 

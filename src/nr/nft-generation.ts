@@ -43,6 +43,23 @@ export async function nftGenerationAfterCommit(netnsPath: string | null): Promis
   }
 }
 
+/** The request's netlink message type and body (struct nfgenmsg: AF_UNSPEC, NFNETLINK_V0, res_id 0). */
+export const GETGEN_TYPE = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+export const GETGEN_BODY: Uint8Array = new Uint8Array(4);
+
+/** The generation id in an answer to GETGEN, or null when it is not one. */
+export function generationOfAnswer(message: { type: number; data: Buffer }): number | null {
+  if ((message.type & 0xff) !== NFT_MSG_NEWGEN) return null;
+  for (let at = 4; at + 4 <= message.data.length; ) {
+    const length = message.data.readUInt16LE(at);
+    const type = message.data.readUInt16LE(at + 2) & 0x3fff;
+    if (length < 4) break;
+    if (type === NFTA_GEN_ID && length >= 8) return message.data.readUInt32BE(at + 4);
+    at += (length + 3) & ~3;
+  }
+  return null;
+}
+
 /** The generation id, or null when it cannot be read (the caller then reads tables). */
 export async function nftGeneration(netnsPath: string | null): Promise<number | null> {
   let socket: ReturnType<typeof createNetlink>;
@@ -54,17 +71,10 @@ export async function nftGeneration(netnsPath: string | null): Promise<number | 
   socket.socket.on('error', () => {});
   try {
     // struct nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
-    const [messages] = await socket.request((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, [new Uint8Array(4)], {
-      timeout: TIMEOUT_MS,
-    });
-    const reply = messages.find((m) => (m.type & 0xff) === NFT_MSG_NEWGEN);
-    if (!reply) return null;
-    for (let at = 4; at + 4 <= reply.data.length; ) {
-      const length = reply.data.readUInt16LE(at);
-      const type = reply.data.readUInt16LE(at + 2) & 0x3fff;
-      if (length < 4) break;
-      if (type === NFTA_GEN_ID && length >= 8) return reply.data.readUInt32BE(at + 4);
-      at += (length + 3) & ~3;
+    const [messages] = await socket.request(GETGEN_TYPE, [GETGEN_BODY], { timeout: TIMEOUT_MS });
+    for (const message of messages) {
+      const generation = generationOfAnswer(message);
+      if (generation !== null) return generation;
     }
     return null;
   } catch {
