@@ -179,6 +179,7 @@ public:
                            InstanceMethod("peerStats", &Dataplane::PeerStats),
                            InstanceMethod("dropCounters", &Dataplane::DropCounters),
                            InstanceMethod("refreshMtu", &Dataplane::RefreshMtu),
+                           InstanceMethod("signalStop", &Dataplane::SignalStop),
                            InstanceMethod("close", &Dataplane::Close),
                        });
   }
@@ -435,6 +436,12 @@ private:
     for (int i = 0; i < WG_DROP_REASON_COUNT; ++i)
       o.Set(wg_drop_reason_names[i], Napi::Number::New(info.Env(), static_cast<double>(counts[i])));
     return o;
+  }
+
+  // signalStop(): void — the threads begin to stop; close() then waits for them. Idempotent.
+  Napi::Value SignalStop(const Napi::CallbackInfo &info) {
+    if (handle_) wg_device_signal_stop(handle_->device);
+    return info.Env().Undefined();
   }
 
   // close(leaveLink?: boolean): number — with leaveLink, the TUN link is first marked persistent

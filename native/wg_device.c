@@ -168,11 +168,16 @@ int wg_device_create(const wg_device_config *cfg, wg_device **out) {
   return 0;
 }
 
-void wg_device_stop(wg_device *d) {
-  if (!d->threads_started) return;
+void wg_device_signal_stop(wg_device *d) {
+  if (!d->threads_started || atomic_exchange(&d->stop_signalled, true)) return;
   atomic_store(&d->stopped, true);
   uint64_t one = 1;
   (void)!write(d->stop_fd, &one, sizeof one);
+}
+
+void wg_device_stop(wg_device *d) {
+  if (!d->threads_started) return;
+  wg_device_signal_stop(d);
   pthread_join(d->tx_thread, NULL);
   pthread_join(d->rx_thread, NULL);
   d->threads_started = false;

@@ -320,6 +320,11 @@ export class WireGuardDevice implements UapiDevice {
 
   // ------------------------------------------------------------ lifecycle
 
+  /** Lets the data plane's threads begin to stop, for a burst of closes (close() follows). */
+  beginClose(): void {
+    this.#dataplane.signalStop();
+  }
+
   /**
    * Settles once the device holds nothing of its TUN's namespace any more: at once, or after
    * close() when the TUN was left to a deleted namespace and its fd waits for its batch.

@@ -34,6 +34,8 @@ export interface HostedDevice extends UapiDevice {
   close(): void;
   /** Settles when, after close, the device holds nothing of its namespace (absent: at close). */
   readonly released?: Promise<void>;
+  /** Lets the device begin to stop without waiting; close() must follow (a burst waits for all at once). */
+  beginClose?(): void;
 }
 
 export interface DeviceSpec {
@@ -130,6 +132,7 @@ export class DeviceRegistry {
       const entries = [...new Set(names)].flatMap((name) => this.#entries.get(name) ?? []);
       for (const entry of entries) this.#entries.delete(entry.name);
       await Promise.all(entries.map((entry) => entry.uapi.close().catch(() => {})));
+      for (const entry of entries) entry.device.beginClose?.();
       for (const entry of entries) {
         entry.device.close();
         this.#log(`${entry.name}: removed (deleted)`);
