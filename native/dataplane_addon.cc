@@ -179,6 +179,7 @@ public:
                            InstanceMethod("peerStats", &Dataplane::PeerStats),
                            InstanceMethod("dropCounters", &Dataplane::DropCounters),
                            InstanceMethod("refreshMtu", &Dataplane::RefreshMtu),
+                           InstanceMethod("signalStop", &Dataplane::SignalStop),
                            InstanceMethod("close", &Dataplane::Close),
                        });
   }
@@ -437,8 +438,15 @@ private:
     return o;
   }
 
+  // signalStop(): void — the threads begin to stop; close() then waits for them. Idempotent.
+  Napi::Value SignalStop(const Napi::CallbackInfo &info) {
+    if (handle_) wg_device_signal_stop(handle_->device);
+    return info.Env().Undefined();
+  }
+
   // close(leaveLink?: boolean): number — with leaveLink, the TUN link is first marked persistent
-  // (wg_device_leave_link); returns that step's rc (0 without it). The device is closed either way.
+  // (wg_device_leave_link) and the result is a second fd that still holds the TUN, for the caller
+  // to close (or -errno: the link was not left); 0 without leaveLink. The device is closed either way.
   Napi::Value Close(const Napi::CallbackInfo &info) {
     int rc = 0;
     if (handle_ && info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value())

@@ -6,9 +6,13 @@
  * that runs it, and a thread of its own means the caller's thread never moves
  * and nothing has to be restored afterwards. libnftables keeps process-global
  * state (interface cache, symbol tables), so calls into it are serialised; the
- * namespace switch and the thread start happen outside that lock. */
+ * namespace switch and the thread start happen outside that lock, and so does
+ * the slow last close of the netlink socket (after a commit it waits for an RCU
+ * grace period), which comes after the answer, on a thread of its own. */
 #ifndef ZMESH_NFT_H
 #define ZMESH_NFT_H
+
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,6 +35,12 @@ typedef struct zm_nft_result {
 int zm_nft_run(const char *netns_path, const char *commands, zm_nft_result *result);
 
 void zm_nft_result_free(zm_nft_result *result);
+
+/* The nftables generation of the namespace at `netns_path` (NULL or "": the
+ * process's): one NFT_MSG_GETGEN round trip on a thread of its own, whose socket
+ * is closed after the answer (that close may wait for a commit's cleanup).
+ * 0 or a negative errno. */
+int zm_nft_generation(const char *netns_path, uint32_t *generation);
 
 #ifdef __cplusplus
 }

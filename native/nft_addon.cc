@@ -57,6 +57,52 @@ private:
   int rc_ = 0;
 };
 
+class GenerationWorker : public Napi::AsyncWorker {
+public:
+  GenerationWorker(Napi::Env env, std::string netnsPath)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), netnsPath_(std::move(netnsPath)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override { rc_ = zm_nft_generation(netnsPath_.c_str(), &generation_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (rc_ < 0) {
+      int err = -rc_;
+      std::string where = netnsPath_.empty() ? std::string("(current)") : netnsPath_;
+      Napi::Error e =
+          Napi::Error::New(env, "read nftables generation in network namespace '" + where + "': " + strerror(err));
+      const char *name = strerrorname_np(err);
+      e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+      e.Set("errno", Napi::Number::New(env, err));
+      deferred_.Reject(e.Value());
+      return;
+    }
+    deferred_.Resolve(Napi::Number::New(env, generation_));
+  }
+
+  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+private:
+  Napi::Promise::Deferred deferred_;
+  std::string netnsPath_;
+  uint32_t generation_ = 0;
+  int rc_ = 0;
+};
+
+// nftGeneration(netnsPath: string | null): Promise<number>
+Napi::Value NftGeneration(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !(info[0].IsString() || info[0].IsNull() || info[0].IsUndefined()))
+    throw Napi::TypeError::New(env, "nftGeneration(netnsPath: string | null)");
+  std::string path = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
+  auto *worker = new GenerationWorker(env, std::move(path));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 // nftRun(netnsPath: string | null, commands: string): Promise<{ status, output, error }>
 Napi::Value NftRun(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -80,4 +126,5 @@ Napi::Value NftRun(const Napi::CallbackInfo &info) {
 
 void InitNft(Napi::Env env, Napi::Object exports) {
   exports.Set("nftRun", Napi::Function::New(env, NftRun));
+  exports.Set("nftGeneration", Napi::Function::New(env, NftGeneration));
 }

@@ -133,9 +133,15 @@ uint64_t wg_monotonic_ms(void);
 int wg_device_create(const wg_device_config *cfg, wg_device **out);
 /* Stops the threads and closes the fds; idempotent. Events stay drainable. */
 void wg_device_stop(wg_device *d);
+/* Tells the threads to stop without waiting for them (wg_device_stop then joins them): a caller
+ * stopping many devices lets all their threads wind down at once. Idempotent. */
+void wg_device_signal_stop(wg_device *d);
 /* Marks the TUN link persistent, so that closing the fd (wg_device_stop) leaves the link where it
  * is: for a device whose namespace has been deleted, whose cleanup then unregisters the link with
- * the namespace's others in one batch, instead of one RCU barrier per link at close. 0 or -errno. */
+ * the namespace's others in one batch, instead of one RCU barrier per link at close. Returns a
+ * second fd of the TUN (close-on-exec), which the caller closes when it chooses: that close lets
+ * the namespace go, so a caller removing many devices can let all their namespaces go at once
+ * (one cleanup by the kernel); or -errno, the link then not persistent. */
 int wg_device_leave_link(wg_device *d);
 /* Stops if needed and frees everything (keys zeroed). */
 void wg_device_free(wg_device *d);

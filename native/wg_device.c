@@ -168,11 +168,16 @@ int wg_device_create(const wg_device_config *cfg, wg_device **out) {
   return 0;
 }
 
-void wg_device_stop(wg_device *d) {
-  if (!d->threads_started) return;
+void wg_device_signal_stop(wg_device *d) {
+  if (!d->threads_started || atomic_exchange(&d->stop_signalled, true)) return;
   atomic_store(&d->stopped, true);
   uint64_t one = 1;
   (void)!write(d->stop_fd, &one, sizeof one);
+}
+
+void wg_device_stop(wg_device *d) {
+  if (!d->threads_started) return;
+  wg_device_signal_stop(d);
   pthread_join(d->tx_thread, NULL);
   pthread_join(d->rx_thread, NULL);
   d->threads_started = false;
@@ -189,6 +194,13 @@ void wg_device_stop(wg_device *d) {
 int wg_device_leave_link(wg_device *d) {
   pthread_rwlock_rdlock(&d->lock);
   int rc = d->tun_fd < 0 ? -EBADF : ioctl(d->tun_fd, TUNSETPERSIST, 1) < 0 ? -errno : 0;
+  if (rc == 0) {
+    rc = fcntl(d->tun_fd, F_DUPFD_CLOEXEC, 0);
+    if (rc < 0) {
+      rc = -errno;
+      (void)ioctl(d->tun_fd, TUNSETPERSIST, 0); /* not held: closing the device unregisters it as before */
+    }
+  }
   pthread_rwlock_unlock(&d->lock);
   return rc;
 }

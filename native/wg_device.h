@@ -156,6 +156,7 @@ struct wg_device {
   pthread_t tx_thread, rx_thread;
   bool threads_started;
   atomic_bool stopped;
+  atomic_bool stop_signalled; /* wg_device_signal_stop ran (the stop eventfd is written once) */
 };
 
 static inline bool wg_same_endpoint(const wg_sockaddr *a, const wg_sockaddr *b) {

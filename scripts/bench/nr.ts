@@ -1,8 +1,12 @@
 /**
  * Benchmark of src/nr: apply 1, 10 and 100 NRs on one simulated node, a no-op reconcile of 100,
  * and teardown — beside nr-shell.sh doing the same objects with ip(8)/nft(8) in the same run.
- * Each NR has one WireGuard peer on the zmesh side (the shell side has no WireGuard: a TUN stands
- * in). Everything lives in namespaces of a harness World (run prefix), removed at the end.
+ * Each NR has one WireGuard peer on the zmesh side; the shell side has no WireGuard (this kernel
+ * has no wireguard module and a wireguard-go per NR would price processes): a TUN stands in, the
+ * kernel object zmesh's userspace device is. Both sides make the same namespace, veth pair, bridge,
+ * addresses, routes, sysctl and nft table per NR. The multi-NR applies run as networkd's reconcile
+ * does (RECONCILE_IN_FLIGHT at once; `--in-flight N` to change); the shell applies one by one.
+ * Everything lives in namespaces of a harness World (run prefix), removed at the end.
  *
  * Two no-op rows: the first pass after the applies reads every namespace and device once (the
  * applies changed them); the steady pass is what networkd's periodic reconcile costs when nothing
@@ -35,6 +39,7 @@ import {
   type NrApplyContext,
 } from '../../src/nr/index.js';
 import { native } from '../../src/native/binding.js';
+import { RECONCILE_IN_FLIGHT } from '../../src/networkd/service.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHELL = path.join(ROOT, 'scripts/bench/nr-shell.sh');
@@ -43,7 +48,7 @@ const MAX = maxIndex > 0 ? Number(process.argv[maxIndex + 1]) : 100;
 const SHOW_STEPS = process.argv.includes('--steps');
 const inFlightIndex = process.argv.indexOf('--in-flight');
 /** NRs applied at once in the multi-NR rows (networkd's reconcile runs this many). */
-const IN_FLIGHT = inFlightIndex > 0 ? Number(process.argv[inFlightIndex + 1]) : 1;
+const IN_FLIGHT = inFlightIndex > 0 ? Number(process.argv[inFlightIndex + 1]) : RECONCILE_IN_FLIGHT;
 /** Per step kind: [count, total ms], for --steps. */
 const stepTotals = new Map<string, Map<string, [number, number]>>();
 
@@ -182,7 +187,7 @@ async function main(): Promise<void> {
 
     const width = Math.max(...rows.map((r) => r[0].length));
     console.log(
-      `\nsrc/nr vs ip/nft shell, one node namespace, ${MAX} NRs (zmesh side includes a WireGuard device with 1 peer per NR)\n`,
+      `\nsrc/nr vs ip/nft shell, one node namespace, ${MAX} NRs (zmesh: a userspace WireGuard device with 1 peer per NR; shell: a TUN in its place)\n`,
     );
     console.log(`${'operation'.padEnd(width)} | zmesh ms | shell ms | shell/zmesh | goal`);
     console.log(`${'-'.repeat(width)}-|----------|----------|-------------|------`);

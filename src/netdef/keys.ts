@@ -245,11 +245,16 @@ export class PrivateKey extends SecretKeyValue {
     return PrivateKey.fromBytes(bytesFromBase64(typeof text === 'string' ? text.trim() : text, what), what);
   }
 
+  /** Derived once (a scalar multiplication in WASM; planning an NR checks it on every apply). */
+  #publicKey: string | null = null;
+
   /** The matching X25519 public key, base64. */
   publicKey(): string {
+    if (this.#publicKey !== null) return this.#publicKey;
     const secret = this.bytes();
     try {
-      return toBase64(lib().crypto_scalarmult_base(secret));
+      this.#publicKey = toBase64(lib().crypto_scalarmult_base(secret));
+      return this.#publicKey;
     } finally {
       secret.fill(0);
     }

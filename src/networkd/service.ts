@@ -70,7 +70,7 @@ import {
  * wgd, so they overlap; bounded, so a node's first start with many networks keeps the kernel, wgd
  * and nft work queued rather than all at once. `npm run bench:nr -- --in-flight N` measures it.
  */
-const RECONCILE_IN_FLIGHT = 4;
+export const RECONCILE_IN_FLIGHT = 4;
 
 /** The kernel side of workloads (workload-link.ts); replaceable so the wiring stays in one place. */
 export interface WorkloadLinks {

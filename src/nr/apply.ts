@@ -111,6 +111,8 @@ async function run(step: Step, session: KernelSession, wg: WgBackend | null, mem
       return backend(wg, step).configure(step.name, step.config);
     case 'remove-wg-device':
       return backend(wg, step).removeDevice(step.name);
+    case 'remove-wg-devices':
+      return backend(wg, step).removeDevices(step.names);
   }
 }
 

@@ -119,8 +119,8 @@ export class NetworkResources {
     this.prefix = parsePrefix(options.prefix);
     this.wg = options.wg;
     this.hostNetns = options.hostNetns ?? null;
-    this.#tables = new NftCache();
     this.#watches = new NamespaceWatches();
+    this.#tables = new NftCache((path) => this.#watches.generation(path));
     this.#wgConfigs = new WgConfigMemory();
   }
 
@@ -287,12 +287,17 @@ export class NetworkResources {
     const session = new KernelSession(this.hostNetns);
     try {
       const timings: StepTiming[] = [];
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(TEARDOWN_IN_FLIGHT, nrs.length) }, async () => {
-          while (next < nrs.length) timings.push(...(await this.#removeNr(nrs[next++]!, devices, true)).steps);
-        }),
-      );
+      if (this.wg.kind === 'kernel') {
+        // A kernel device is deleted before its namespace (#removeNr says why): NR by NR.
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: Math.min(TEARDOWN_IN_FLIGHT, nrs.length) }, async () => {
+            while (next < nrs.length) timings.push(...(await this.#removeNr(nrs[next++]!, devices, true)).steps);
+          }),
+        );
+      } else {
+        timings.push(...(await this.#removeUserspaceNrs(session, nrs, devices)));
+      }
       const ndmz = namedNetns(ndmzNamespaceName(this.prefix));
       const steps: Step[] = [];
       if (session.exists(ndmz)) steps.push({ kind: 'delete-namespace', netns: ndmz });
@@ -303,6 +308,30 @@ export class NetworkResources {
       session.close();
       this.#watches.close();
     }
+  }
+
+  /**
+   * Every namespace first (an unmount each), then every device at once. The namespaces die when
+   * wgd lets go of their TUNs, which it does for the devices deleted together in one go
+   * (src/wg/tun-release.ts): the kernel then destroys them, links and all, in one cleanup run,
+   * as it does for `ip netns del` of namespaces nothing holds. NR by NR, each namespace had a
+   * cleanup run of its own, which held the RTNL lock while wgd waited for it to close the next
+   * device (2.6 s for 100 NRs, against 0.3 s of kernel work).
+   */
+  async #removeUserspaceNrs(
+    session: KernelSession,
+    nrs: readonly NetId[],
+    devices: ReadonlySet<string>,
+  ): Promise<StepTiming[]> {
+    const namespaces: Step[] = nrs
+      .map((netId) => namedNetns(nrNamespaceName(this.prefix, netId)))
+      .filter((netns) => session.exists(netns))
+      .map((netns) => ({ kind: 'delete-namespace', netns }));
+    const timings = await applySteps(namespaces, session, this.wg, this.#memories);
+    const names = nrs.map(wgDeviceName).filter((name) => devices.has(name));
+    for (const name of names) this.#wgConfigs.forget(name);
+    if (names.length > 0) timings.push(...(await applySteps([{ kind: 'remove-wg-devices', names }], session, this.wg)));
+    return timings;
   }
 
   /**

@@ -11,13 +11,19 @@
  * Implicit changes (routes flushed with their link, addresses going with a link) come with a link
  * or address notification, which voids the whole namespace. A watch socket holds its namespace
  * alive, so watches of namespaces that are gone or replaced are closed (`prune`, and on every read).
+ *
+ * A watch also reads the namespace's nftables generation (for NftCache) over a netfilter socket it
+ * keeps: a socket opened and closed per read cost 90 µs, and after a commit its close waited for
+ * the commit's cleanup (an RCU grace period) on the JS thread.
  */
 import { createNetlink, type NetlinkSocket } from 'netlink';
 import { native } from '../native/binding.js';
 import { namespaceId, type AddressState, type LinkState, type RouteState } from './kernel/index.js';
+import { GETGEN_BODY, GETGEN_TYPE, generationOfAnswer, nftGeneration } from './nft-generation.js';
 import type { Rtnl } from './kernel/index.js';
 
 const NETLINK_ROUTE = 0;
+const NETLINK_NETFILTER = 12;
 // include/uapi/linux/rtnetlink.h: enum rtnetlink_groups
 const RTNLGRP_LINK = 1;
 const RTNLGRP_IPV4_IFADDR = 5;
@@ -63,10 +69,14 @@ class Watch {
   readonly #port: number;
   /** Barriers in flight by sequence number. */
   readonly #waiting = new Map<number, () => void>();
+  /** The netfilter socket for generation reads, opened on first use; its reads in flight by sequence. */
+  #nft: { socket: NetlinkSocket; port: number } | null = null;
+  readonly #generations = new Map<number, (generation: number | null) => void>();
 
   private constructor(
     readonly identity: number,
     private readonly socket: NetlinkSocket,
+    private readonly path: string | null,
   ) {
     this.#port = socket.address().port;
     // Requests go out with send(), not request(): the package would take any message with a
@@ -95,7 +105,56 @@ class Watch {
       socket.close();
       throw error;
     }
-    return new Watch(identity, socket);
+    return new Watch(identity, socket, path);
+  }
+
+  /** The nftables generation, or null when it cannot be read (the caller then reads tables). */
+  generation(): Promise<number | null> {
+    const nft = this.#nftSocket();
+    if (nft === null) return Promise.resolve(null);
+    return new Promise<number | null>((resolve) => {
+      const seq = nft.socket.generateSeq();
+      const finish = (generation: number | null): void => {
+        clearTimeout(timer);
+        this.#generations.delete(seq);
+        resolve(generation);
+      };
+      const timer = setTimeout(() => finish(null), BARRIER_TIMEOUT_MS);
+      this.#generations.set(seq, finish);
+      nft.socket.send(GETGEN_TYPE, [GETGEN_BODY], { flags: NLM_F_REQUEST, seq }, (error) => {
+        if (error) finish(null);
+      });
+    });
+  }
+
+  #nftSocket(): { socket: NetlinkSocket; port: number } | null {
+    if (this.broken) return null;
+    if (this.#nft !== null) return this.#nft;
+    let socket: NetlinkSocket;
+    try {
+      socket = native().inNetns(this.path, () => createNetlink(NETLINK_NETFILTER));
+    } catch {
+      return null;
+    }
+    const nft = { socket, port: socket.address().port };
+    // Only answers arrive (no group joined); an error answer (type NLMSG_ERROR) reads as null.
+    socket.on('message', (messages) => {
+      for (const m of messages) if (m.port === nft.port) this.#generations.get(m.seq)?.(generationOfAnswer(m));
+    });
+    socket.on('error', () => this.#closeNft());
+    this.#nft = nft;
+    return nft;
+  }
+
+  #closeNft(): void {
+    const nft = this.#nft;
+    this.#nft = null;
+    for (const finish of [...this.#generations.values()]) finish(null);
+    try {
+      nft?.socket.close();
+    } catch {
+      // Already closed.
+    }
   }
 
   /** Resolves once every notification queued before now has been counted; false if the socket failed. */
@@ -127,6 +186,7 @@ class Watch {
 
   close(): void {
     this.#break();
+    this.#closeNft();
     this.memory = null;
     try {
       this.socket.close();
@@ -157,6 +217,12 @@ export class NamespaceWatches implements StateReader {
     const state = await dumpState(rtnl());
     if (!watch.broken) watch.memory = { epoch, state };
     return state;
+  }
+
+  /** The namespace's nftables generation, over its watch when one can be kept. */
+  generation(path: string | null): Promise<number | null> {
+    const watch = this.#watchOf(path);
+    return watch === null ? nftGeneration(path) : watch.generation();
   }
 
   /** The ifindex of `name` in the namespace's remembered state, when the memory is current. */

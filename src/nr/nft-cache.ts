@@ -10,7 +10,7 @@ import { namespaceId } from './kernel/index.js';
 import { type TableReader, alwaysRead } from './inspect.js';
 import type { NetnsRef } from './model.js';
 import type { NftTable } from './nft.js';
-import { nftGeneration } from './nft-generation.js';
+import { nftGeneration, nftGenerationAfterCommit } from './nft-generation.js';
 import type { KernelSession } from './session.js';
 
 interface Entry {
@@ -28,8 +28,19 @@ function identityOf(path: string | null): number | null {
   }
 }
 
+/** Reads a namespace's nftables generation (null: unreadable). */
+export type GenerationReader = (path: string | null) => Promise<number | null>;
+
 export class NftCache implements TableReader {
   readonly #entries = new Map<string, Entry>();
+  readonly #generation: GenerationReader;
+  readonly #generationAfterCommit: GenerationReader;
+
+  /** `generation`: how to read it (NamespaceWatches keeps a socket per namespace); by default one socket per read. */
+  constructor(generation?: GenerationReader) {
+    this.#generation = generation ?? nftGeneration;
+    this.#generationAfterCommit = generation ?? nftGenerationAfterCommit;
+  }
 
   async read(
     session: KernelSession,
@@ -40,7 +51,7 @@ export class NftCache implements TableReader {
     const path = session.path(netns);
     const key = path ?? '(own)';
     const identity = identityOf(path);
-    const generation = await nftGeneration(path);
+    const generation = await this.#generation(path);
     const tableKey = `${family} ${name}`;
     const entry = this.#entries.get(key);
     const valid =
@@ -68,9 +79,9 @@ export class NftCache implements TableReader {
   ): Promise<void> {
     const path = session.path(netns);
     const key = path ?? '(own)';
-    const before = await nftGeneration(path);
+    const before = await this.#generation(path);
     await replace();
-    const after = await nftGeneration(path);
+    const after = await this.#generationAfterCommit(path);
     const identity = identityOf(path);
     const entry = this.#entries.get(key);
     if (before === null || after === null || identity === null || after !== before + 1) {

@@ -50,7 +50,9 @@ export type Step =
       readonly name: string;
     }
   | { readonly kind: 'configure-wg'; readonly name: string; readonly config: WgDesiredConfig }
-  | { readonly kind: 'remove-wg-device'; readonly name: string };
+  | { readonly kind: 'remove-wg-device'; readonly name: string }
+  /** Devices whose namespaces were deleted, as one burst (their namespaces then die together). */
+  | { readonly kind: 'remove-wg-devices'; readonly names: readonly string[] };
 
 export type StepKind = Step['kind'];
 
@@ -94,5 +96,7 @@ export function describeStep(step: Step): string {
       return `configure-wg ${step.name} port ${step.config.listenPort} peers ${step.config.peers.length}`;
     case 'remove-wg-device':
       return `remove-wg-device ${step.name}`;
+    case 'remove-wg-devices':
+      return `remove-wg-devices ${step.names.length === 1 ? step.names[0] : `(${step.names.length})`}`;
   }
 }

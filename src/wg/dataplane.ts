@@ -185,6 +185,7 @@ interface NativeDevice {
   peerStats(changedOnly?: boolean): PeerStats[];
   dropCounters(): Record<DropReason, number>;
   refreshMtu(): number;
+  signalStop(): void;
   close(leaveLink?: boolean): number;
 }
 
@@ -518,16 +519,24 @@ export class Dataplane {
     return rc;
   }
 
+  /** Tells the threads to stop without waiting: close() of many data planes then waits for all at once. */
+  signalStop(): void {
+    if (!this.#closed) this.#device.signalStop();
+  }
+
   /**
    * Stops the threads, closes the fds, zeroes the keys. Idempotent. `leaveLink`: the TUN link
    * stays where it is (made persistent first), for a device whose namespace was deleted: the
    * kernel then unregisters it with that namespace's other links in one batch, where closing a
    * non-persistent TUN unregisters it alone (an RCU barrier each, ~50 ms, under the RTNL lock).
-   * Should the link refuse to stay, the close unregisters it as without the option.
+   * The result is then an fd that still holds the TUN (and so the namespace), for the caller to
+   * close when the namespace may go (tun-release.ts); null when the link was not left (without
+   * the option, or should the link refuse to stay: the close unregistered it as without it).
    */
-  close(options: { leaveLink?: boolean } = {}): void {
-    if (this.#closed) return;
+  close(options: { leaveLink?: boolean } = {}): number | null {
+    if (this.#closed) return null;
     this.#closed = true;
-    this.#device.close(options.leaveLink === true);
+    const held = this.#device.close(options.leaveLink === true);
+    return options.leaveLink === true && held >= 0 ? held : null;
   }
 }

@@ -42,6 +42,7 @@ import { UapiError } from './uapi/errors.js';
 import { UapiEndpoint, type AllowedIp } from './uapi/ip.js';
 import type { UapiDevice } from './uapi/server.js';
 import { viewFromConfig, type DeviceView, type PeerRuntime } from './uapi/view.js';
+import { releaseHeldTun } from './tun-release.js';
 
 /**
  * How often the data plane's per-peer activity is read into the core, and whether the TUN's named
@@ -175,6 +176,7 @@ export class WireGuardDevice implements UapiDevice {
   #dueTimerAt = Infinity;
   #tickScheduled = false;
   #closed = false;
+  #released: Promise<void> = Promise.resolve();
   /** Fault injection for tests: called before each data plane step of a set (throw to make it refuse). */
   readonly hooks: { beforeDataplaneStep?: () => void } = {};
 
@@ -343,10 +345,24 @@ export class WireGuardDevice implements UapiDevice {
 
   // ------------------------------------------------------------ lifecycle
 
+  /** Lets the data plane's threads begin to stop, for a burst of closes (close() follows). */
+  beginClose(): void {
+    this.#dataplane.signalStop();
+  }
+
+  /**
+   * Settles once the device holds nothing of its TUN's namespace any more: at once, or after
+   * close() when the TUN was left to a deleted namespace and its fd waits for its batch.
+   */
+  get released(): Promise<void> {
+    return this.#released;
+  }
+
   /**
    * Stops the data plane (keys are wiped in C) and the timers. Idempotent. When the TUN's named
    * namespace has been deleted, its link is left to the kernel's cleanup of that namespace (which
-   * deletes all its links in one batch) rather than unregistered alone by closing the fd.
+   * deletes all its links in one batch) rather than unregistered alone by closing the fd, and the
+   * fd is closed with those of other devices closed about now (tun-release.ts): `released`.
    */
   close(): void {
     if (this.#closed) return;
@@ -354,7 +370,8 @@ export class WireGuardDevice implements UapiDevice {
     this.#stopPeriodic();
     if (this.#dueTimer) clearTimeout(this.#dueTimer);
     this.#dueTimer = null;
-    this.#dataplane.close({ leaveLink: this.#namespaceDeleted() });
+    const held = this.#dataplane.close({ leaveLink: this.#namespaceDeleted() });
+    if (held !== null) this.#released = releaseHeldTun(held);
     // Drop the core's sessions too, so nothing keyed lingers in JS memory.
     this.#core.setPrivateKey(null);
   }

@@ -12,6 +12,7 @@ import {
   replaceTable,
   type NftTable,
 } from '../../src/nr/kernel/index.js';
+import { nftGeneration, nftGenerationAfterCommit } from '../../src/nr/nft-generation.js';
 import { worldFor } from '../harness/ava.js';
 
 function tableWith(tag: number): NftTable {
@@ -60,4 +61,19 @@ test('a namespace path that cannot be entered (absent, or not a namespace) is a 
   const other = (await t.throwsAsync(readTable(notNetns, 'inet', 'zmesh'))) as KernelError;
   t.true(other instanceof KernelError, 'a directory is not a namespace');
   t.not(other.code, 'ENFT');
+});
+
+test("the nftables generation of a namespace moves by one per replacement there and not for another namespace's; an unknown namespace reads as null", async (t) => {
+  const w = await worldFor(t);
+  const [a, b] = [await w.namespace('gena'), await w.namespace('genb')];
+  const [a0, b0] = [await nftGeneration(a.path), await nftGeneration(b.path)];
+  t.true(typeof a0 === 'number' && typeof b0 === 'number');
+  await replaceTable(a.path, 'inet', 'zmesh', tableWith(1));
+  await replaceTable(a.path, 'inet', 'zmesh', tableWith(2));
+  // Both readers (the addon's, used right after a commit, and the in-thread one) agree.
+  t.is(await nftGenerationAfterCommit(a.path), (a0 as number) + 2);
+  t.is(await nftGeneration(a.path), (a0 as number) + 2);
+  t.is(await nftGenerationAfterCommit(b.path), b0);
+  for (const read of [nftGeneration, nftGenerationAfterCommit])
+    t.is(await read(`/run/netns/${w.prefix}none`), null, read.name);
 });

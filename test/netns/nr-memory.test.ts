@@ -65,7 +65,7 @@ async function subject(t: import('ava').ExecutionContext): Promise<Subject> {
 }
 
 test.serial(
-  'after steady no-ops, drift made with ip(8) and nft(8) in the NR and in ndmz is repaired by the next apply',
+  'after steady no-ops, drift made with ip(8) and nft(8) in the NR and in ndmz (links and a table deleted too) is repaired by the next apply',
   async (t) => {
     const s = await subject(t);
     const nrNs = `${s.node.prefix}n-${s.netId}`;
@@ -89,6 +89,18 @@ test.serial(
 
     await inNetns(nrNs, IP, ['link', 'set', 'br0', 'down']);
     t.true(stepKinds(await s.apply()).includes('set-link'), 'a bridge set down is set up again');
+    t.true(await s.converged());
+    t.deepEqual((await s.apply()).steps, [], 'steady again');
+
+    // Links deleted outright: the veth to ndmz (deleting its ndmz end takes both) and the bridge.
+    await inNetns(ndmz, IP, ['link', 'del', `p-${s.netId}`]);
+    t.true(stepKinds(await s.apply()).includes('create-veth'), 'a deleted veth pair is made again');
+    t.deepEqual((await s.apply()).steps, [], 'steady again');
+    await inNetns(nrNs, IP, ['link', 'del', 'br0']);
+    t.true(stepKinds(await s.apply()).includes('create-bridge'), 'a deleted bridge is made again');
+    t.deepEqual((await s.apply()).steps, [], 'steady again');
+    await inNetns(nrNs, NFT, ['delete', 'table', 'inet', 'zmesh']);
+    t.deepEqual(stepKinds(await s.apply()), ['replace-nft-table'], 'a deleted table is made again');
     t.true(await s.converged());
     t.deepEqual((await s.apply()).steps, [], 'and then nothing more to do');
   },

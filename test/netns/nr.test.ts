@@ -225,8 +225,19 @@ test.serial(
     t.deepEqual(node.nr.listNrs(), [idTwo]);
     t.deepEqual((await node.nr.removeNr(idOne)).steps, [], 'removing again does nothing');
 
+    // A witness veth from the remaining NR to the node: its node end goes only when the kernel
+    // destroys the NR namespace, which nothing (no fd held by wgd or by us) may keep alive.
+    const witness = w.ifname('wit');
+    await inNetns(`${node.prefix}n-${idTwo}`, '/usr/sbin/ip', [
+      ...['link', 'add', w.ifname('wiu'), 'type', 'veth'],
+      ...['peer', 'name', witness, 'netns', node.ns.name],
+    ]);
     await node.nr.teardownAll();
     t.deepEqual(await namespacesStartingWith(node.prefix), []);
+    await waitFor(async () => !(await node.ns.exec('ip', ['-j', 'link'])).stdout.includes(witness), {
+      what: 'the NR namespace destroyed',
+      timeoutMs: 10_000,
+    });
     t.deepEqual(await node.wgd.list(), []);
     await waitFor(async () => !(await node.ns.exec('ip', ['-j', 'link'])).stdout.includes(`${node.prefix}ndmz0`), {
       what: 'host veth end gone',

@@ -71,7 +71,7 @@ async function udpPorts(ns: Namespace): Promise<number[]> {
     });
 }
 
-test('two devices in two NR namespaces, configured by wg(8), carry ping between the NRs over UDP in the node namespace; list, delete, a removed namespace and SIGTERM behave', async (t) => {
+test('two devices in two NR namespaces, configured by wg(8), carry ping between the NRs over UDP in the node namespace; list, delete, delete-many, a removed namespace and SIGTERM behave', async (t) => {
   const w = await worldFor(t);
   const [node, nrA, nrB] = [await w.namespace('node'), await w.namespace('nra'), await w.namespace('nrb')];
   const d = await startWgd(w, node);
@@ -178,6 +178,39 @@ test('two devices in two NR namespaces, configured by wg(8), carry ping between 
   t.false((await linkNames(node)).includes(wc), 'the TUN is not in the node namespace');
   const inRoot = await runCommand(systemTool('ip'), ['link', 'show', 'dev', wc], { check: false });
   t.not(inRoot.exitCode, 0, 'the TUN is not in the root namespace');
+
+  // delete-many of devices whose namespaces were just deleted: their TUNs are let go together and
+  // the namespaces die (witness veths vanish) — none kept alive by an fd wgd still holds.
+  const burst = ['nrd', 'nre'].map((n) => ({ ns: `${w.prefix}${n}`, dev: w.ifname(`${n}w`), out: w.ifname(`${n}o`) }));
+  const sockets: string[] = [];
+  for (const b of burst) {
+    await runCommand(systemTool('ip'), ['netns', 'add', b.ns]);
+    sockets.push((await d.client.create({ name: b.dev, netns: `/run/netns/${b.ns}` })).device.uapiSocket);
+    await runCommand(systemTool('ip'), [
+      ...['link', 'add', w.ifname(`${b.ns.slice(-3)}i`), 'netns', b.ns, 'type', 'veth'],
+      ...['peer', 'name', b.out, 'netns', node.name],
+    ]);
+  }
+  for (const b of burst) await runCommand(systemTool('ip'), ['netns', 'del', b.ns]);
+  const absent = w.ifname('absent');
+  const { existed } = await d.client.deleteMany([...burst.map((b) => b.dev), absent]);
+  // A device may have noticed its namespace gone first (a 1 s check) and left by itself.
+  t.true(
+    existed.every((name) => burst.some((b) => b.dev === name)),
+    `existed: ${existed.join(',')}`,
+  );
+  t.deepEqual(
+    (await d.client.list()).map((x) => x.name),
+    [wb],
+  );
+  t.false(
+    sockets.some((s) => existsSync(s)),
+    'UAPI sockets removed',
+  );
+  await waitFor(async () => !(await linkNames(node)).some((n) => burst.some((b) => b.out === n)), {
+    what: 'the kernel to destroy the namespaces of the burst',
+    timeoutMs: 20_000,
+  });
 
   // SIGTERM: exit 0, no TUN, no socket left.
   process.kill(d.proc.pid, 'SIGTERM');

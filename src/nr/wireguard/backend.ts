@@ -54,6 +54,11 @@ export interface WgBackend {
   /** Live state: peers with endpoint, last handshake, rx/tx bytes. null if the device does not exist. */
   status(name: string): Promise<WgDeviceStatus | null>;
   removeDevice(name: string): Promise<void>;
+  /**
+   * Removes the devices there are of `names` as one burst: for devices whose namespaces were just
+   * deleted, so that the kernel destroys those namespaces in one cleanup (teardown of many NRs).
+   */
+  removeDevices(names: readonly string[]): Promise<void>;
   /** Names of devices that exist (to garbage-collect). */
   listDevices(): Promise<string[]>;
 }

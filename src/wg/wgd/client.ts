@@ -11,6 +11,7 @@ import { WgdError } from './errors.js';
 import {
   parseAnswer,
   type CreateResult,
+  type DeleteManyResult,
   type DeleteResult,
   type DeviceInfo,
   type PingResult,
@@ -55,6 +56,14 @@ export class WgdClient {
   /** Deletes the device (its TUN and UAPI socket); `existed: false` when there was none. */
   delete(name: string): Promise<DeleteResult> {
     return this.#call('delete', { name });
+  }
+
+  /**
+   * Deletes the devices as one burst: wgd lets go of their TUNs together, so the kernel destroys
+   * their deleted namespaces in one cleanup. A wgd older than the op refuses it with EINVAL.
+   */
+  deleteMany(names: readonly string[]): Promise<DeleteManyResult> {
+    return this.#call('delete-many', { names });
   }
 
   async list(): Promise<readonly DeviceInfo[]> {

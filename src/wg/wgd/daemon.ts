@@ -91,6 +91,8 @@ export class Wgd {
         return this.registry.create(request);
       case 'delete':
         return this.registry.delete(request.name);
+      case 'delete-many':
+        return this.registry.deleteMany(request.names);
       case 'list':
         return { devices: this.registry.list() };
       case 'ping': {

@@ -7,6 +7,7 @@
  * order. Requests:
  *   {"op":"create","name":"w-abc","netns":"/run/netns/n-abc","mtu":1420}
  *   {"op":"delete","name":"w-abc"}
+ *   {"op":"delete-many","names":["w-abc","w-def"]}   (one burst: their TUNs are let go together)
  *   {"op":"list"}
  *   {"op":"ping"}
  * Any request may carry `"id"` (a string of ≤ 128 characters or a safe integer), echoed in its
@@ -27,10 +28,13 @@ export const MAX_MTU = 65455;
 const MAX_ID_LENGTH = 128;
 const MAX_PATH_BYTES = 4095;
 const IFNAME_MAX_BYTES = 15;
+/** Names in one delete-many: a node's devices, with room. */
+export const MAX_DELETE_MANY = 4096;
 
 export type WgdRequest =
   | { readonly op: 'create'; readonly name: DeviceName; readonly netns: NetnsPath; readonly mtu: number | null }
   | { readonly op: 'delete'; readonly name: DeviceName }
+  | { readonly op: 'delete-many'; readonly names: readonly DeviceName[] }
   | { readonly op: 'list' }
   | { readonly op: 'ping' };
 
@@ -60,6 +64,10 @@ export interface CreateResult {
 export interface DeleteResult {
   readonly existed: boolean;
 }
+export interface DeleteManyResult {
+  /** The names given that were devices (the others were not there: fine, as for delete). */
+  readonly existed: readonly string[];
+}
 export interface ListResult {
   readonly devices: readonly DeviceInfo[];
 }
@@ -83,6 +91,7 @@ export interface WgdMemory {
 export interface ResultOf {
   create: CreateResult;
   delete: DeleteResult;
+  'delete-many': DeleteManyResult;
   list: ListResult;
   ping: PingResult;
 }
@@ -91,6 +100,7 @@ const FIELDS: Readonly<Record<WgdOp, { readonly required: readonly string[]; rea
   {
     create: { required: ['name', 'netns'], optional: ['mtu'] },
     delete: { required: ['name'], optional: [] },
+    'delete-many': { required: ['names'], optional: [] },
     list: { required: [], optional: [] },
     ping: { required: [], optional: [] },
   };
@@ -159,6 +169,12 @@ export function parseRequest(value: unknown): WgdRequest {
       };
     case 'delete':
       return { op: 'delete', name: parseDeviceName(value.name) };
+    case 'delete-many': {
+      const names = value.names;
+      if (!Array.isArray(names) || names.length === 0 || names.length > MAX_DELETE_MANY)
+        throw invalidField('names', `must be an array of 1–${MAX_DELETE_MANY} device names`);
+      return { op: 'delete-many', names: names.map((name, i) => parseDeviceName(name, `names[${i}]`)) };
+    }
     case 'list':
       return { op: 'list' };
     case 'ping':
@@ -260,6 +276,14 @@ export function parseAnswer<Op extends WgdOp>(
   const results: { [K in WgdOp]: () => ResultOf[K] } = {
     create: () => ({ device: parseDeviceInfo(value.device), created: field(value, 'created', isBoolean, 'a boolean') }),
     delete: () => ({ existed: field(value, 'existed', isBoolean, 'a boolean') }),
+    'delete-many': () => ({
+      existed: field(
+        value,
+        'existed',
+        (v): v is string[] => Array.isArray(v) && v.every(isString),
+        'an array of names',
+      ),
+    }),
     list: () => {
       const devices = value.devices;
       if (!Array.isArray(devices))

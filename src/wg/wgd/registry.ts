@@ -18,7 +18,8 @@ import { UapiError } from '../uapi/errors.js';
 import { UapiServer, type UapiDevice } from '../uapi/server.js';
 import type { DeviceView } from '../uapi/view.js';
 import { WgdError } from './errors.js';
-import type { CreateResult, DeleteResult, DeviceInfo, DeviceName, NetnsPath } from './protocol.js';
+import { releaseHeldTunsNow } from '../tun-release.js';
+import type { CreateResult, DeleteManyResult, DeleteResult, DeviceInfo, DeviceName, NetnsPath } from './protocol.js';
 
 export const DEFAULT_UAPI_DIR = '/var/run/wireguard';
 
@@ -31,6 +32,10 @@ export interface HostedDevice extends UapiDevice {
   drops?(): { dataplane: Record<string, number>; handshake: Record<string, number> };
   /** Stops the device; its TUN goes with its fd. Idempotent. */
   close(): void;
+  /** Settles when, after close, the device holds nothing of its namespace (absent: at close). */
+  readonly released?: Promise<void>;
+  /** Lets the device begin to stop without waiting; close() must follow (a burst waits for all at once). */
+  beginClose?(): void;
 }
 
 export interface DeviceSpec {
@@ -105,13 +110,38 @@ export class DeviceRegistry {
     });
   }
 
+  /** Answers once the device is closed and has let go of its namespace (deleteMany for a burst). */
   delete(name: DeviceName): Promise<DeleteResult> {
     return this.#serialised(async () => {
       const entry = this.#entries.get(name);
       if (!entry) return { existed: false };
       await this.#remove(entry, 'deleted');
+      releaseHeldTunsNow();
+      await entry.device.released;
       return { existed: true };
     });
+  }
+
+  /**
+   * Deletes the devices there are of `names` in one change: every UAPI socket first, then every
+   * device in one go, whose left TUNs (deleted namespaces) are then let go together — one
+   * cleanup run of the kernel for all their namespaces rather than one each.
+   */
+  async deleteMany(names: readonly DeviceName[]): Promise<DeleteManyResult> {
+    const removed = await this.#serialised(async () => {
+      const entries = [...new Set(names)].flatMap((name) => this.#entries.get(name) ?? []);
+      for (const entry of entries) this.#entries.delete(entry.name);
+      await Promise.all(entries.map((entry) => entry.uapi.close().catch(() => {})));
+      for (const entry of entries) entry.device.beginClose?.();
+      for (const entry of entries) {
+        entry.device.close();
+        this.#log(`${entry.name}: removed (deleted)`);
+      }
+      releaseHeldTunsNow();
+      return entries;
+    });
+    await Promise.all(removed.map((entry) => entry.device.released));
+    return { existed: removed.map((entry) => entry.name) };
   }
 
   list(): DeviceInfo[] {

@@ -64,7 +64,7 @@ test('the id of a refused request is kept when it is readable, so the answer can
   t.deepEqual(JSON.parse(formatAnswer(parsed.id, { ok: false, error: (parsed as { error: WgdError }).error })), {
     id: 'r-7',
     ok: false,
-    error: { code: 'EINVAL', message: 'op: unknown op "nope" (one of create, delete, list, ping)' },
+    error: { code: 'EINVAL', message: 'op: unknown op "nope" (one of create, delete, delete-many, list, ping)' },
   });
 });
 
@@ -86,6 +86,30 @@ test("good requests parse to their typed form; an omitted mtu is null (the defau
   });
   t.deepEqual(parseRequestLine('{"op":"list"}'), { ok: true, id: undefined, request: { op: 'list' } });
   t.deepEqual(parseRequestLine('{"op":"ping","id":"health"}'), { ok: true, id: 'health', request: { op: 'ping' } });
+});
+
+test('delete-many takes 1 to 4096 device names, each checked like a delete naming its index; its answer lists the names that existed', (t) => {
+  t.deepEqual(parseRequestLine('{"op":"delete-many","names":["w-a","w-b"]}'), {
+    ok: true,
+    id: undefined,
+    request: { op: 'delete-many', names: ['w-a', 'w-b'] },
+  });
+  for (const [names, field] of [
+    ['[]', 'names'],
+    ['"w-a"', 'names'],
+    [JSON.stringify(Array.from({ length: 4097 }, (_, i) => `w${i}`)), 'names'],
+    ['["w-a","bad/name"]', 'names[1]'],
+    ['["w-a",7]', 'names[1]'],
+  ] as const) {
+    const parsed = parseRequestLine(`{"op":"delete-many","names":${names}}`);
+    t.false(parsed.ok, names.slice(0, 40));
+    t.is((parsed as { error: WgdError }).error.context.field, field, names.slice(0, 40));
+  }
+  t.deepEqual(parseAnswer('delete-many', '{"ok":true,"existed":["w-a"]}').result, { existed: ['w-a'] });
+  t.is(
+    t.throws(() => parseAnswer('delete-many', '{"ok":true,"existed":[1]}'), { instanceOf: WgdError }).code,
+    'EPROTO',
+  );
 });
 
 test("the client reads an error answer as a WgdError with the daemon's code and message", (t) => {

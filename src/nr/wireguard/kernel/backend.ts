@@ -174,6 +174,11 @@ export class KernelWgBackend implements WgBackend {
     };
   }
 
+  /** One by one: a link in a deleted namespace is the kernel's already, the rest are deleted each. */
+  async removeDevices(names: readonly string[]): Promise<void> {
+    for (const name of names) await this.removeDevice(name);
+  }
+
   async removeDevice(name: string): Promise<void> {
     const where = this.locate(name);
     if (where === null) return;

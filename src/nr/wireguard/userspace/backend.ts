@@ -107,6 +107,19 @@ export class UserspaceWgBackend implements WgBackend {
     }
   }
 
+  async removeDevices(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    try {
+      await this.#wgd.deleteMany(names);
+    } catch (error) {
+      // A wgd from before delete-many (adopted across an upgrade): the same, one request each.
+      if (!(error instanceof WgdError && error.code === 'EINVAL'))
+        throw wgError('cannot remove WireGuard devices', names.join(', '), error);
+      await Promise.all(names.map((name) => this.removeDevice(name)));
+    }
+    for (const name of names) this.#sockets.delete(name);
+  }
+
   async listDevices(): Promise<string[]> {
     try {
       const devices = await this.#wgd.list();
