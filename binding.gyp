@@ -29,7 +29,8 @@
         "native/sodium_addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],
+      "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE",
+                  "ZM_LIBNFTABLES_VERSION=<!(node -p \"(() => { try { const [a, b, c] = require('child_process').execSync('pkg-config --modversion libnftables').toString().trim().split('.').map(Number); return a * 10000 + (b || 0) * 100 + (c || 0); } catch { return 0; } })()\")"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden",
                  "<!@(node -p \"process.env.ZMESH_SANITIZE ? '-g -fno-omit-frame-pointer -fno-sanitize-recover=all -fsanitize=' + process.env.ZMESH_SANITIZE : ''\")"],
       "ldflags": ["<!@(node -p \"process.env.ZMESH_SANITIZE ? '-fsanitize=' + process.env.ZMESH_SANITIZE : ''\")"],

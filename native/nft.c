@@ -41,10 +41,18 @@ struct nft_job {
  * own close cheap; the last close then happens on a thread of its own, after the answer.
  *
  * libnftables offers no accessor: the socket is read where nftables (0.9 to 1.1) keeps it, the
- * first member of struct nft_ctx, a libmnl struct mnl_socket whose first member is the fd. Used
- * only when that fd is indeed a NETLINK_NETFILTER socket; otherwise -1, and closing stays inline.
+ * first member of struct nft_ctx, a libmnl struct mnl_socket whose first member is the fd. Only
+ * built against those versions (binding.gyp passes pkg-config's version: a layout we have not read
+ * is never dereferenced), and used only when that fd is indeed a NETLINK_NETFILTER socket;
+ * otherwise -1, and closing stays inline.
  */
+#if defined(ZM_LIBNFTABLES_VERSION) && ZM_LIBNFTABLES_VERSION >= 900 && ZM_LIBNFTABLES_VERSION < 10200
+#define ZM_NFT_CTX_LAYOUT_KNOWN 1
+#else
+#define ZM_NFT_CTX_LAYOUT_KNOWN 0
+#endif
 static int netfilter_socket_of(struct nft_ctx *ctx) {
+  if (!ZM_NFT_CTX_LAYOUT_KNOWN) return -1;
   const int *mnl_socket = *(const int *const *)ctx;
   if (!mnl_socket) return -1;
   int fd = mnl_socket[0];
