@@ -38,9 +38,10 @@ struct wg_aead {
   uint8_t *ks; /* KS_BYTES of keystream (avx512 back end; wiped on free); NULL: OpenSSL's ChaCha20 */
 };
 
-/* One keystream chunk: 16 blocks. The first chunk's block 0 is the Poly1305
- * key, so it covers 960 data bytes; every later one 1,024. */
-#define KS_BYTES 1024
+/* One keystream chunk: 24 blocks, the widest kernel (wg_chacha20.c). The
+ * first chunk's block 0 is the Poly1305 key, so it covers 1,472 data bytes
+ * (an MTU-sized packet in one call); every later one 1,536. */
+#define KS_BYTES 1536
 #define FIRST_CHUNK_DATA (KS_BYTES - 64)
 
 /* ---- the EVP back end: the public API, ~0.5 us of parameter handling per packet in OpenSSL 3 ---- */
@@ -218,8 +219,9 @@ static wg_aead *aead_alloc(enum wg_aead_backend backend) {
  * agree with EVP on every length class of a packet (empty, partial block,
  * whole blocks, MTU-sized), with and without a forged tag rejected. */
 static bool agrees_with_evp(enum wg_aead_backend backend) {
-  static const size_t lengths[] = {0,   1,   15,  16,   63,   64,   65,   255,  256,
-                                   959, 960, 961, 1000, 1420, 1440, 1984, 1985, 9000};
+  static const size_t lengths[] = {0,    1,    15,   16,   63,   64,   65,   191,  192,  193,
+                                   255,  256,  447,  448,  449,  959,  960,  961,  1000, 1420,
+                                   1440, 1471, 1472, 1473, 1984, 1985, 3007, 3008, 3009, 9000};
   wg_aead *a = aead_alloc(backend);
   uint8_t *x = malloc(9000), *y = malloc(9000);
   bool ok = a && x && y;

@@ -1,6 +1,6 @@
 /**
  * The data plane's transport AEAD per packet, for every back end this process has
- * (native/wg_aead.h: avx512, direct, evp), timed in C (no N-API crossing per packet):
+ * (native/wg_aead.h: avx512, direct, evp), timed in C in thread CPU time (no N-API crossing per packet):
  *
  *   npx tsx scripts/bench/aead.ts [--iterations N]
  *
