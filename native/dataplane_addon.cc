@@ -14,6 +14,7 @@
 
 #include "wg_aead.h"
 #include "wg_allowedips.h"
+#include "wg_csum.h"
 #include "wg_dataplane.h"
 #include "wg_replay.h"
 
@@ -619,6 +620,39 @@ Napi::Value AeadTiming(const Napi::CallbackInfo &info) {
   return out;
 }
 
+extern "C" {
+uint64_t wg_csum_portable(const uint8_t *buf, size_t len, uint64_t sum);
+uint16_t wg_csum_fold(uint64_t sum);
+}
+
+// checksum(bytes, kernel: 'portable' | 'avx512' | 'avx512-copy'): the folded Internet checksum sum
+// of bytes by that kernel (null: this CPU lacks it); 'avx512-copy' also checks the copy it makes.
+Napi::Value Checksum(const Napi::CallbackInfo &info) {
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsString())
+    throw Napi::TypeError::New(info.Env(), "checksum(bytes: Uint8Array, kernel: string)");
+  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+  std::string kernel = info[1].As<Napi::String>().Utf8Value();
+  const uint8_t *p = bytes.Data();
+  size_t len = bytes.ByteLength();
+  uint64_t sum;
+  if (kernel == "portable") {
+    sum = wg_csum_portable(p, len, 0);
+  } else if (kernel == "avx512" || kernel == "avx512-copy") {
+    if (!wg_csum_avx512_available()) return info.Env().Null();
+    if (kernel == "avx512") {
+      sum = wg_csum_avx512(p, len);
+    } else {
+      std::vector<uint8_t> copy(len + 2, 0xa5);  // guard bytes after the copy must stay
+      sum = wg_copy_csum_avx512(copy.data(), p, len);
+      if (memcmp(copy.data(), p, len) != 0 || copy[len] != 0xa5 || copy[len + 1] != 0xa5)
+        throw Napi::Error::New(info.Env(), "checksum: the copy differs from its source or overran it");
+    }
+  } else {
+    throw Napi::TypeError::New(info.Env(), "kernel: portable, avx512 or avx512-copy");
+  }
+  return Napi::Number::New(info.Env(), wg_csum_fold(sum));
+}
+
 Napi::Value AeadBackend(const Napi::CallbackInfo &info) {
   enum wg_aead_backend b = wg_aead_backend_in_use();
   return Napi::String::New(info.Env(), b == WG_AEAD_AVX512 ? "avx512" : b == WG_AEAD_DIRECT ? "direct" : "evp");
@@ -640,5 +674,6 @@ void InitDataplane(Napi::Env env, Napi::Object exports) {
   test.Set("aeadOpen", Napi::Function::New(env, AeadOpen));
   test.Set("aeadBackend", Napi::Function::New(env, AeadBackend));
   test.Set("aeadTiming", Napi::Function::New(env, AeadTiming));
+  test.Set("checksum", Napi::Function::New(env, Checksum));
   exports.Set("dataplaneTest", test);
 }
