@@ -561,7 +561,13 @@ Napi::Value AeadSeal(const Napi::CallbackInfo &info) {
   size_t len = c.data.Length();
   auto out = Napi::Buffer<uint8_t>::New(info.Env(), len + 16);
   memcpy(out.Data(), c.data.Data(), len);
-  wg_aead_seal(c.aead, c.key, c.counter, out.Data(), len, out.Data() + len);
+  wg_aead_seal(c.aead, c.key, c.counter, out.Data(), len, out.Data() + len);  // the tag right after (TX)
+  // And with the tag elsewhere: a back end may take either way, and both must agree.
+  std::vector<uint8_t> apart(c.data.Data(), c.data.Data() + len);
+  uint8_t tag[16];
+  wg_aead_seal(c.aead, c.key, c.counter, apart.data(), len, tag);
+  if (memcmp(apart.data(), out.Data(), len) != 0 || memcmp(tag, out.Data() + len, 16) != 0)
+    throw Napi::Error::New(info.Env(), "aeadSeal: the tag after the ciphertext and a tag apart disagree");
   return out;
 }
 
@@ -570,9 +576,17 @@ Napi::Value AeadOpen(const Napi::CallbackInfo &info) {
   AeadCall c(info);
   if (c.data.Length() < 16) throw Napi::TypeError::New(info.Env(), "sealed: at least the 16-byte tag");
   size_t len = c.data.Length() - 16;
+  // In place with the tag right after the ciphertext (the RX path), and with the tag apart: a back
+  // end may take either way, and both must agree (the tag's bytes left as they were).
+  std::vector<uint8_t> whole(c.data.Data(), c.data.Data() + len + 16);
+  bool opened = wg_aead_open(c.aead, c.key, c.counter, whole.data(), len, whole.data() + len);
   auto out = Napi::Buffer<uint8_t>::New(info.Env(), len);
   memcpy(out.Data(), c.data.Data(), len);
-  if (!wg_aead_open(c.aead, c.key, c.counter, out.Data(), len, c.data.Data() + len)) return info.Env().Null();
+  bool apart = wg_aead_open(c.aead, c.key, c.counter, out.Data(), len, c.data.Data() + len);
+  if (opened != apart || memcmp(whole.data() + len, c.data.Data() + len, 16) != 0 ||
+      (opened && memcmp(whole.data(), out.Data(), len) != 0))
+    throw Napi::Error::New(info.Env(), "aeadOpen: in place and with the tag apart disagree");
+  if (!opened) return info.Env().Null();
   return out;
 }
 
