@@ -14,6 +14,7 @@
         "native/wg_events.c",
         "native/wg_index.c",
         "native/wg_offload.c",
+        "native/wg_csum.c",
         "native/wg_peer.c",
         "native/wg_receive.c",
         "native/wg_replay.c",

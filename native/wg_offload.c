@@ -6,6 +6,7 @@
  * checksums verify are coalesced, so nothing the sender's stack would not
  * have produced reaches the receiver's. */
 #include "wg_offload.h"
+#include "wg_csum.h"
 
 #include <string.h>
 
@@ -40,7 +41,7 @@ static inline void put_be32(uint8_t *p, uint32_t v) {
  * segment; it runs once per segment of every TX super-packet). No carry is
  * lost below 2^32 words per lane; folding later gives the 16-bit ones'
  * complement sum. */
-__attribute__((optimize("O3"))) uint64_t wg_csum_partial(const uint8_t *p, size_t len, uint64_t sum) {
+__attribute__((optimize("O3"))) uint64_t wg_csum_portable(const uint8_t *p, size_t len, uint64_t sum) {
   uint64_t lane[8] = {0};
   for (; len >= 32; p += 32, len -= 32) {
     uint32_t w[8];
@@ -74,6 +75,19 @@ __attribute__((optimize("O3"))) uint64_t wg_csum_partial(const uint8_t *p, size_
   a0 = (a0 & 0xffffffff) + (a0 >> 32);
   sum = (sum & 0xffffffff) + (sum >> 32);
   return sum + a0;
+}
+
+uint64_t wg_csum_partial(const uint8_t *p, size_t len, uint64_t sum) {
+  /* Below 64 bytes (headers, pseudo-headers) the portable loop is as quick. */
+  if (len < 64 || !wg_csum_avx512_available()) return wg_csum_portable(p, len, sum);
+  return (sum & 0xffffffff) + (sum >> 32) + wg_csum_avx512(p, len);
+}
+
+/* Copies len bytes from src to dst and returns their sum (one pass with AVX-512). */
+static uint64_t copy_csum(uint8_t *dst, const uint8_t *src, size_t len) {
+  if (len >= 64 && wg_csum_avx512_available()) return wg_copy_csum_avx512(dst, src, len);
+  memcpy(dst, src, len);
+  return wg_csum_portable(dst, len, 0);
 }
 
 uint16_t wg_csum_fold(uint64_t sum) {
@@ -187,7 +201,8 @@ size_t wg_gso_split(const struct virtio_net_hdr *h, uint8_t *pkt, size_t len, ui
     size_t total = l.header_len + seg;
     uint8_t *o = outs[i];
     memcpy(o, pkt, l.header_len);
-    memcpy(o + l.header_len, pkt + l.header_len + off, seg);
+    /* The payload's sum as it is copied; the L4 header's (an even length) is added below. */
+    uint64_t payload_sum = copy_csum(o + l.header_len, pkt + l.header_len + off, seg);
     if (l.family == 4) {
       put_be16(o + 2, (uint16_t)total);
       put_be16(o + 4, (uint16_t)(id + i));
@@ -204,12 +219,13 @@ size_t wg_gso_split(const struct virtio_net_hdr *h, uint8_t *pkt, size_t len, ui
       if (i > 0) f &= (uint8_t)~TCP_CWR;                      /* only the first signals CWR */
       l4[13] = f;
       l4[16] = l4[17] = 0;
-      store_csum(l4 + 16, wg_csum_fold(wg_csum_partial(l4, l4_total, wg_pseudo_header_sum(o, IPPROTO_TCP_, l4_total))));
+      store_csum(l4 + 16, wg_csum_fold(wg_csum_partial(l4, l.l4_len,
+                                                       payload_sum + wg_pseudo_header_sum(o, IPPROTO_TCP_, l4_total))));
     } else {
       put_be16(l4 + 4, (uint16_t)l4_total);
       l4[6] = l4[7] = 0;
-      uint16_t c =
-          (uint16_t)~wg_csum_fold(wg_csum_partial(l4, l4_total, wg_pseudo_header_sum(o, IPPROTO_UDP_, l4_total)));
+      uint16_t c = (uint16_t)~wg_csum_fold(
+          wg_csum_partial(l4, l.l4_len, payload_sum + wg_pseudo_header_sum(o, IPPROTO_UDP_, l4_total)));
       if (c == 0) c = 0xffff;
       memcpy(l4 + 6, &c, 2);
     }

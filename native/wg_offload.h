@@ -26,8 +26,11 @@
 /* The largest packet the kernel hands over or takes (IP total length is 16 bits). */
 #define WG_SUPER_PACKET_MAX 65535
 
-/* Ones' complement sum of buf (RFC 1071), in memory byte order, added to sum. */
+/* Ones' complement sum of buf (RFC 1071), in memory byte order, added to sum
+ * (with AVX-512 where the CPU has it: wg_csum.h). */
 uint64_t wg_csum_partial(const uint8_t *buf, size_t len, uint64_t sum);
+/* The same without AVX-512 (what runs on other CPUs; exposed for tests). */
+uint64_t wg_csum_portable(const uint8_t *buf, size_t len, uint64_t sum);
 /* Folds a partial sum to 16 bits (not complemented), in memory byte order. */
 uint16_t wg_csum_fold(uint64_t sum);
 /* Partial sum of the TCP/UDP pseudo-header of the IP packet pkt for an L4

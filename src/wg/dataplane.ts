@@ -231,6 +231,11 @@ interface DataplaneNative {
       bytes: Buffer,
       iterations: number,
     ): { sealNs: number; openNs: number };
+    /**
+     * The folded Internet checksum sum (RFC 1071, memory byte order, not complemented) of bytes by
+     * one of the C kernels (native/wg_offload.c, native/wg_csum.c); null when the CPU lacks it.
+     */
+    checksum(bytes: Uint8Array, kernel: 'portable' | 'avx512' | 'avx512-copy'): number | null;
   };
 }
 

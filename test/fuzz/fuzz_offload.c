@@ -1,6 +1,8 @@
 /* The TUN offloads (native/wg_offload.c) on arbitrary virtio-net headers and packets.
  * Mode 0, the TSO/USO splitter (TX): a header and a packet as the kernel could hand them over;
- * the segment count and the split must agree, and no segment may exceed the room given.
+ * the segment count and the split must agree, no segment may exceed the room given, and every
+ * segment cut from a super-packet must carry a TCP/UDP checksum that verifies (recomputed from
+ * scratch by the portable sum: the split's own is AVX-512 and in parts).
  * Mode 1, the GRO coalescer (RX): a run of decrypted packets, validated as the receive path
  * validates them (inner_packet, is_tcp: wg_receive.c's own functions), coalesced, each
  * super-packet finished and then split again with the header finish wrote: it must give back
@@ -20,6 +22,29 @@ static size_t out_lens[OUTS];
 static void setup(void) {
   if (outs[0]) return;
   for (int i = 0; i < OUTS; ++i) outs[i] = malloc(WG_SUPER_PACKET_MAX);
+}
+
+/* The L4 header's end in a packet the split accepted (its layout checked), or 0. */
+static size_t header_end(const uint8_t *pkt, size_t len) {
+  if (len < 40) return 0;
+  bool v4 = (pkt[0] >> 4) == 4;
+  size_t ip_len = v4 ? (size_t)(pkt[0] & 0x0f) * 4 : 40;
+  uint8_t proto = v4 ? pkt[9] : pkt[6];
+  if (ip_len + 20 > len) return 0;
+  return ip_len + (proto == IPPROTO_TCP ? (size_t)(pkt[ip_len + 12] >> 4) * 4 : 8);
+}
+
+/* A segment cut from a super-packet with payload (the split loop, which checksums it in full). */
+static void check_segment_checksum(const uint8_t *o, size_t len) {
+  bool v4 = (o[0] >> 4) == 4;
+  size_t ip_len = v4 ? (size_t)(o[0] & 0x0f) * 4 : 40;
+  uint8_t proto = v4 ? o[9] : o[6];
+  size_t l4_total = len - ip_len;
+  uint16_t sum = wg_csum_fold(wg_csum_portable(o + ip_len, l4_total, wg_pseudo_header_sum(o, proto, l4_total)));
+  if (sum != 0xffff) {
+    fprintf(stderr, "offload: segment of %zu bytes (protocol %u) has a bad checksum (sum %04x)\n", len, proto, sum);
+    abort();
+  }
 }
 
 static void split_mode(fuzz_input *in) {
@@ -43,6 +68,10 @@ static void split_mode(fuzz_input *in) {
       fprintf(stderr, "offload: segment %zu of %zu bytes (room %zu, largest %zu)\n", i, out_lens[i], capacity, largest);
       abort();
     }
+  /* Only a super-packet with payload is split (one without is only finished, as the header says). */
+  size_t end = header_end(bytes, got);
+  if ((h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE && end > 0 && got > end)
+    for (size_t i = 0; i < n; ++i) check_segment_checksum(outs[i], out_lens[i]);
   free(pkt);
 }
 
