@@ -16,6 +16,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { WgdClient } from '../wg/wgd/client.js';
 import { WgdError } from '../wg/wgd/errors.js';
 import { NetworkdError } from './errors.js';
+import { withoutArenaLimit } from './malloc-arenas.js';
 
 export interface WgdSupervisorOptions {
   readonly controlSocket: string;
@@ -120,6 +121,7 @@ export class WgdSupervisor {
       const child = spawn(program, [...leading, 'wgd', '--control', controlSocket, '--uapi-dir', uapiDir], {
         detached: true, // setsid: its own session and process group
         stdio: ['ignore', out, out],
+        env: withoutArenaLimit(process.env),
       });
       child.on('error', (error) =>
         this.#options.log?.(`cannot start zmesh wgd: ${(error as NodeJS.ErrnoException).code ?? 'error'}`),
