@@ -65,6 +65,8 @@ Restart=on-failure
 RestartSec=2
 # wgd (the userspace data plane) is networkd's child in this cgroup: stopping networkd must not stop it.
 KillMode=process
+# One malloc arena: per-thread arenas made networkd's RSS creep (src/networkd/malloc-arenas.ts).
+Environment=MALLOC_ARENA_MAX=1
 # Namespaces are bind-mounted under /run/netns for the whole host to see: no mount namespace
 # (ProtectSystem, PrivateTmp, … would make one), so hardening is by capabilities and syscalls.
 CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_DAC_OVERRIDE CAP_KILL

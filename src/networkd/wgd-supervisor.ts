@@ -17,6 +17,7 @@ import { WgdClient } from '../wg/wgd/client.js';
 import { WgdError } from '../wg/wgd/errors.js';
 import { WGD_NODE_OPTIONS } from '../wg/wgd/node-options.js';
 import { NetworkdError } from './errors.js';
+import { withoutArenaLimit } from './malloc-arenas.js';
 
 export interface WgdSupervisorOptions {
   readonly controlSocket: string;
@@ -131,6 +132,7 @@ export class WgdSupervisor {
       const child = spawn(program, args, {
         detached: true, // setsid: its own session and process group
         stdio: ['ignore', out, out],
+        env: withoutArenaLimit(process.env),
       });
       child.on('error', (error) =>
         this.#options.log?.(`cannot start zmesh wgd: ${(error as NodeJS.ErrnoException).code ?? 'error'}`),

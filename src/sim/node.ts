@@ -12,6 +12,7 @@ import { waitFor } from './harness/wait.js';
 import { SimError } from './errors.js';
 import { NetworkdApi } from './networkd-api.js';
 import { zmeshArgs, type ZmeshInvocation } from './zmesh-command.js';
+import { MALLOC_ARENA_ENV, NETWORKD_MALLOC_ARENAS } from '../networkd/malloc-arenas.js';
 
 export interface SimNodeSpec {
   /** Node id (the tool's rules: 1-32 of a-z, 0-9, "-"). */
@@ -29,7 +30,7 @@ export type SimNodeParts = Pick<
   /** Admin public keys the node trusts (`zmesh node init --trust`). */
   readonly trust: readonly string[];
   /** Starts a tracked background process in the host namespace (the world's spawn). */
-  readonly spawn: (cmd: string, args: readonly string[]) => BackgroundProcess;
+  readonly spawn: (cmd: string, args: readonly string[], env?: Record<string, string>) => BackgroundProcess;
   /** Extra arguments for networkd (e.g. `--wg userspace`). */
   readonly networkdArgs: readonly string[];
 };
@@ -132,7 +133,10 @@ export class SimNode {
       this.socketPath,
       ...this.parts.networkdArgs,
     ];
-    const proc = this.parts.spawn(this.parts.zmesh.file, zmeshArgs(this.parts.zmesh, args));
+    // As its unit file starts it (src/networkd/malloc-arenas.ts).
+    const proc = this.parts.spawn(this.parts.zmesh.file, zmeshArgs(this.parts.zmesh, args), {
+      [MALLOC_ARENA_ENV]: NETWORKD_MALLOC_ARENAS,
+    });
     this.daemon = proc;
     try {
       await waitFor(

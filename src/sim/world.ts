@@ -240,7 +240,7 @@ export class SimWorld {
       stateDir,
       zmesh: this.zmesh,
       trust: [this.admin.publicKey],
-      spawn: (cmd, args) => host.spawnSharingMounts(cmd, args),
+      spawn: (cmd, args, env) => host.spawnSharingMounts(cmd, args, env ? { env } : {}),
       networkdArgs: this.networkdArgs,
     });
     this.nodeList.push(node);

@@ -52,6 +52,8 @@ test('the units are written, verified clean by systemd-analyze, and carry the op
       /^ExecStart=\/\S+\/bin\/zmesh networkd --state-dir \/var\/lib\/zmesh --metrics 127\.0\.0\.1:9464$/m,
     );
     t.regex(networkd, /^KillMode=process$/m);
+    // One malloc arena (src/networkd/malloc-arenas.ts): per-thread arenas made its RSS creep.
+    t.regex(networkd, /^Environment=MALLOC_ARENA_MAX=1$/m);
     t.notRegex(
       networkd,
       /^(ProtectSystem|PrivateTmp|ProtectHome)=/m,
