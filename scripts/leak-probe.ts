@@ -7,9 +7,9 @@
  * malloc arenas; anon<1M: mostly V8's 256 KiB heap pages) and networkd's process.memoryUsage()
  * after a full GC (over its inspector: SIGUSR1 opens it on 127.0.0.1:9229 in its namespace).
  *   npx tsx scripts/leak-probe.ts [--idle S] [--churn S]
- * SNAP=1: heap snapshots (SIGUSR2) at the phase boundaries into --dir. HEAPTRACK=FILE (and
- * HEAPTRACK_WGD=FILE): alpha's networkd (and wgd) restarted under heaptrack (attaching to a
- * running one kills it); the inspector is then not used.
+ * SNAP=1: heap snapshots (SIGUSR2) at the phase boundaries into --dir. (Native allocations were
+ * traced once with heaptrack on a restarted networkd; that mode is not kept: heaptrack is no
+ * package the project installs.)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
@@ -78,69 +78,13 @@ try {
   await serviceTool('add', ['--node', owner.node.id, '--workload', owner.id]);
   await fleet.converged(NET, 120);
   const alpha = world.node('alpha');
-  let npid = alpha.networkd?.pid as number;
-  let wpid = alpha.wgdPids()[0] as number;
-  if (process.env['HEAPTRACK']) {
-    // alpha's networkd again, under heaptrack from its start (attaching later kills it).
-    const argv = readFileSync(`/proc/${npid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    const env = Object.fromEntries(
-      readFileSync(`/proc/${npid}/environ`, 'utf8')
-        .split('\0')
-        .filter(Boolean)
-        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-    );
-    delete env['NODE_OPTIONS'];
-    await alpha.killNetworkd('SIGTERM');
-    const { spawn } = await import('node:child_process');
-    const { openSync } = await import('node:fs');
-    const netns = `/proc/${wpid}/ns/net`;
-    const nsKeep = openSync(netns, 'r'); // the namespace stays reachable through /proc/self/fd
-    const nsPath = `/proc/${process.pid}/fd/${nsKeep}`;
-    if (process.env['HEAPTRACK_WGD']) {
-      const wargv = readFileSync(`/proc/${wpid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      process.kill(wpid, 'SIGTERM');
-      await new Promise((r) => setTimeout(r, 3_000));
-      const wout = openSync('/tmp/leakhunt/ht-wgd.log', 'a');
-      spawn('nsenter', [`--net=${nsPath}`, 'heaptrack', '-o', process.env['HEAPTRACK_WGD'], ...wargv], {
-        env,
-        stdio: ['ignore', wout, wout],
-        detached: true,
-      }).unref();
-      await new Promise((r) => setTimeout(r, 8_000));
-      wpid = Number(
-        execFileSync('pgrep', ['-f', '-x', wargv.map((a) => a.replace(/[.+*?^$()[\]{}|\\]/g, '\\$&')).join(' ')], {
-          encoding: 'utf8',
-        })
-          .trim()
-          .split('\n')[0],
-      );
-      log(`wgd under heaptrack: pid ${wpid}`);
-    }
-    const out = openSync('/tmp/leakhunt/ht-networkd.log', 'a');
-    spawn('nsenter', [`--net=${nsPath}`, 'heaptrack', '-o', process.env['HEAPTRACK'], ...argv], {
-      env,
-      stdio: ['ignore', out, out],
-      detached: true,
-    }).unref();
-    for (let i = 0; i < 600; i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      if (await alpha.api.healthy().catch(() => false)) break;
-    }
-    const found = execFileSync(
-      'pgrep',
-      ['-f', '-x', argv.map((a) => a.replace(/[.+*?^$()[\]{}|\\]/g, '\\$&')).join(' ')],
-      { encoding: 'utf8' },
-    )
-      .trim()
-      .split('\n');
-    npid = Number(found[0]);
-    log(`networkd under heaptrack: pid ${found.join(',')}`);
-  }
+  const npid = alpha.networkd?.pid as number;
+  const wpid = alpha.wgdPids()[0] as number;
   log(`world up; alpha networkd ${npid} wgd ${wpid}`);
   const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
   const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
   const t0 = Date.now();
-  const mem = process.env['HEAPTRACK'] ? async () => '-' : await inspect(npid);
+  const mem = await inspect(npid);
   const sample = async (what: string) => {
     log(
       `t=${Math.round((Date.now() - t0) / 1000)}s ${what} networkd ${rss(npid)} kB ${fds(npid)} fds, wgd ${rss(wpid)} kB ${fds(wpid)} fds`,
@@ -216,11 +160,6 @@ try {
     }
   }
   await snap(`after-churn (${ops} ops)`);
-  if (process.env['HEAPTRACK']) {
-    process.kill(npid, 'SIGTERM');
-    if (process.env['HEAPTRACK_WGD']) process.kill(wpid, 'SIGTERM');
-    await new Promise((r) => setTimeout(r, 5_000));
-  }
   if (!deltaIn) await fleet.net('add-node', NET, ['--node-record', world.node('delta').recordFile]);
 } finally {
   await world.teardown();
