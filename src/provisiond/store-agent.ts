@@ -335,6 +335,7 @@ export class StoreAgent {
         const verify = await this.#verifier();
         for (const [name, stored] of networksOf(kvs)) views.set(name, verify(viewOf(stored)));
         this.#notePending(views);
+        if (revision < this.#core.cursor) this.#storeReplaced();
         this.#input({ kind: 'listed', revision, views });
         void this.#keepAlive();
         void this.#flushStatuses();
@@ -388,6 +389,7 @@ export class StoreAgent {
       // A store whose revision went back was wiped or restored: the watch's resume revision is
       // from another history (it would wait for the future). Re-list instead.
       if (Number(response.header?.revision ?? 0) < this.#core.cursor) {
+        this.#storeReplaced();
         this.#watchGeneration++;
         void watcher.cancel().catch(() => {});
         this.#input({
@@ -555,6 +557,20 @@ export class StoreAgent {
       trusted = check.state;
       return view;
     };
+  }
+
+  /**
+   * The store's revision went back: it was wiped or restored, and what this agent wrote there is
+   * gone with it. Every status is written again at its next confirmation (nothing compares with
+   * what the old store held), and nodes/<id>/alive is put on a new lease at once (the old lease
+   * belonged to the old store; the client would only notice it lost after its TTL).
+   */
+  #storeReplaced(): void {
+    this.#written.clear();
+    const lease = this.#lease;
+    this.#lease = null;
+    lease?.release();
+    void this.#keepAlive();
   }
 
   /** A lost lease (the store was away longer than its TTL) is made again, every 2 s until it is. */

@@ -150,7 +150,9 @@ async function capture(
 /**
  * Stops a capture once tcpdump has caught up: on a loaded machine it may still be draining its
  * ring buffer when the transfer ends, and SIGTERM would drop what it has not written yet. Waits
- * until the file has stopped growing for 300 ms (at most 10 s).
+ * until the file holds packets and has stopped growing for 300 ms (at most 10 s): a starved
+ * tcpdump may not have written its first packet 300 ms after the transfer (one CI run stopped a
+ * capture that had written only its header).
  */
 async function stopWhenDrained(c: { proc: BackgroundProcess; file: string }): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -161,7 +163,7 @@ async function stopWhenDrained(c: { proc: BackgroundProcess; file: string }): Pr
     if (size !== last) {
       last = size;
       stableSince = Date.now();
-    } else if (Date.now() - stableSince >= 300) {
+    } else if (size > PCAP_HEADER_BYTES && Date.now() - stableSince >= 300) {
       break;
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -169,10 +171,14 @@ async function stopWhenDrained(c: { proc: BackgroundProcess; file: string }): Pr
   await c.proc.stop();
 }
 
+/** A pcap file's global header: a file this long holds no packet yet. */
+const PCAP_HEADER_BYTES = 24;
+
 /** Original (on-the-wire) lengths of the packets in a little-endian pcap file. */
 function pcapLengths(file: string): number[] {
   const buf = readFileSync(file);
-  if (buf.length < 24 || buf.readUInt32LE(0) !== 0xa1b2c3d4) throw new Error(`${file} is not a little-endian pcap`);
+  if (buf.length < PCAP_HEADER_BYTES || buf.readUInt32LE(0) !== 0xa1b2c3d4)
+    throw new Error(`${file} is not a little-endian pcap`);
   const lengths: number[] = [];
   for (let off = 24; off + 16 <= buf.length; ) {
     const incl = buf.readUInt32LE(off + 8);
