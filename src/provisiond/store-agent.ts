@@ -73,6 +73,12 @@ interface Awaited {
 
 /** A watch that the store does not confirm in this long is given up and the store listed again. */
 const WATCH_CREATE_MS = 10_000;
+/**
+ * A watch that lost its stream and has not reconnected in this long is given up and the store
+ * listed again: etcd3's watcher retries on its own, but after a cluster was replaced one agent's
+ * never came back (no "connected" for over 60 s in the wipe/import e2e), while a listing does.
+ */
+const WATCH_RECONNECT_MS = 10_000;
 
 /** `promise`, or an Error(message) after `ms` (the promise is left to settle on its own). */
 async function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
@@ -107,6 +113,8 @@ export class StoreAgent {
   #resolveTimer: NodeJS.Timeout | null = null;
   readonly #resolveEveryMs: number;
   #lease: Lease | null = null;
+  /** Armed while the current watch is disconnected (WATCH_RECONNECT_MS). */
+  #reconnectTimer: NodeJS.Timeout | null = null;
   /** Tasks this agent enqueued that have not ended yet. */
   readonly #awaiting = new Map<string, Awaited>();
   /** Statuses not yet written (the store was down): the latest per network wins. */
@@ -275,6 +283,7 @@ export class StoreAgent {
     if (this.#aliveTimer) clearTimeout(this.#aliveTimer);
     if (this.#resolveTimer) clearTimeout(this.#resolveTimer);
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#watchGeneration++;
     await this.#watcher?.cancel().catch(() => {});
     await this.#chain;
@@ -347,6 +356,8 @@ export class StoreAgent {
 
   async #watch(fromRevision: number): Promise<void> {
     const generation = ++this.#watchGeneration;
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
     const old = this.#watcher;
     this.#watcher = null;
     // Not awaited: cancelling waits for the server's acknowledgement on the watch stream, and a
@@ -382,10 +393,23 @@ export class StoreAgent {
       this.#batchTimer ??= setTimeout(() => this.#readTouched(generation), BATCH_MS);
     });
     watcher.on('disconnected', (error) => {
-      if (generation === this.#watchGeneration) this.#input({ kind: 'watch-disconnected', error: error.message });
+      if (generation !== this.#watchGeneration) return;
+      this.#input({ kind: 'watch-disconnected', error: error.message });
+      this.#reconnectTimer ??= setTimeout(() => {
+        this.#reconnectTimer = null;
+        if (generation !== this.#watchGeneration || this.#stopped) return;
+        this.#watchGeneration++;
+        void watcher.cancel().catch(() => {});
+        this.#input({
+          kind: 'watch-failed',
+          error: `the watch did not reconnect within ${WATCH_RECONNECT_MS / 1000} s`,
+        });
+      }, WATCH_RECONNECT_MS);
     });
     watcher.on('connected', (response) => {
       if (generation !== this.#watchGeneration) return;
+      if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = null;
       // A store whose revision went back was wiped or restored: the watch's resume revision is
       // from another history (it would wait for the future). Re-list instead.
       if (Number(response.header?.revision ?? 0) < this.#core.cursor) {
