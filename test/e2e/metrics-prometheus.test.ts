@@ -160,7 +160,15 @@ test('a real Prometheus scrapes every node: counters follow a transfer, drops a 
       intervalMs: 2_000,
     });
     t.true((await scalar(world.internet, age('bravo')))! < 180);
-    t.is(await scalar(world.internet, 'zmesh_peers_handshake_recent{node="alpha",network="obs"}'), 1);
+    // networkd's own count is as of Prometheus's last scrape of it, which may predate the moment
+    // the age above (computed at query time) crossed 180 s: wait for the next scrapes.
+    const recent = 'zmesh_peers_handshake_recent{node="alpha",network="obs"}';
+    await waitFor(async () => (await scalar(world.internet, recent)) === 1, {
+      what: 'alpha counting one recent handshake (bravo) in a scrape after charlie passed 180 s',
+      timeoutMs: 30_000,
+      intervalMs: 1_000,
+    });
+    t.is(await scalar(world.internet, recent), 1);
     const stale = await zmeshStatus(alpha.socketPath);
     t.is(stale.status, 1, stale.stdout);
     t.regex(stale.stdout, /network obs: no handshake with charlie for 3m\d\ds/);
