@@ -107,22 +107,24 @@ static void close_later(int fd) {
   if (!started) close(fd);
 }
 
+/* Moves the calling thread into the namespace at `path` (none: stays); 0 or -errno. */
+static int enter_netns(const char *path) {
+  if (!path || !*path) return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int entered = setns(fd, CLONE_NEWNET);
+  int saved = errno;
+  close(fd);
+  return entered < 0 ? -saved : 0;
+}
+
 static void *job_thread(void *arg) {
   struct nft_job *job = arg;
-  if (job->netns_path && *job->netns_path) {
-    int fd = open(job->netns_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      job->rc = -errno;
-      return NULL;
-    }
-    /* This thread only: it ends when the job is done, so it never has to go back. */
-    int entered = setns(fd, CLONE_NEWNET);
-    int saved = errno;
-    close(fd);
-    if (entered < 0) {
-      job->rc = -saved;
-      return NULL;
-    }
+  /* This thread only: it ends when the job is done, so it never has to go back. */
+  int entered = enter_netns(job->netns_path);
+  if (entered < 0) {
+    job->rc = entered;
+    return NULL;
   }
   pthread_mutex_lock(&library_lock);
   job->rc = run_commands(job->commands, job->result, &job->held_socket);
@@ -206,19 +208,10 @@ static int read_generation(struct generation_job *job) {
 
 static void *generation_thread(void *arg) {
   struct generation_job *job = arg;
-  if (job->netns_path && *job->netns_path) {
-    int fd = open(job->netns_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      job->rc = -errno;
-      return NULL;
-    }
-    int entered = setns(fd, CLONE_NEWNET);
-    int saved = errno;
-    close(fd);
-    if (entered < 0) {
-      job->rc = -saved;
-      return NULL;
-    }
+  int entered = enter_netns(job->netns_path);
+  if (entered < 0) {
+    job->rc = entered;
+    return NULL;
   }
   job->rc = read_generation(job);
   return NULL;

@@ -14,6 +14,16 @@ namespace {
 // Commands are JSON documents zmesh builds; anything near this size is a bug.
 constexpr size_t kMaxCommandBytes = 16u << 20;
 
+/** "<what> in network namespace '<path>': <strerror>", with code (ENOENT...) and errno set. */
+Napi::Error NetnsError(Napi::Env env, const char *what, const std::string &netnsPath, int err) {
+  std::string where = netnsPath.empty() ? std::string("(current)") : netnsPath;
+  Napi::Error e = Napi::Error::New(env, std::string(what) + " in network namespace '" + where + "': " + strerror(err));
+  const char *name = strerrorname_np(err);
+  e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  e.Set("errno", Napi::Number::New(env, err));
+  return e;
+}
+
 class NftWorker : public Napi::AsyncWorker {
 public:
   NftWorker(Napi::Env env, std::string netnsPath, std::string commands)
@@ -30,14 +40,7 @@ public:
   void OnOK() override {
     Napi::Env env = Env();
     if (rc_ < 0) {
-      int err = -rc_;
-      std::string where = netnsPath_.empty() ? std::string("(current)") : netnsPath_;
-      Napi::Error e =
-          Napi::Error::New(env, "run nftables commands in network namespace '" + where + "': " + strerror(err));
-      const char *name = strerrorname_np(err);
-      e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
-      e.Set("errno", Napi::Number::New(env, err));
-      deferred_.Reject(e.Value());
+      deferred_.Reject(NetnsError(env, "run nftables commands", netnsPath_, -rc_).Value());
       return;
     }
     Napi::Object out = Napi::Object::New(env);
@@ -69,14 +72,7 @@ public:
   void OnOK() override {
     Napi::Env env = Env();
     if (rc_ < 0) {
-      int err = -rc_;
-      std::string where = netnsPath_.empty() ? std::string("(current)") : netnsPath_;
-      Napi::Error e =
-          Napi::Error::New(env, "read nftables generation in network namespace '" + where + "': " + strerror(err));
-      const char *name = strerrorname_np(err);
-      e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
-      e.Set("errno", Napi::Number::New(env, err));
-      deferred_.Reject(e.Value());
+      deferred_.Reject(NetnsError(env, "read nftables generation", netnsPath_, -rc_).Value());
       return;
     }
     deferred_.Resolve(Napi::Number::New(env, generation_));
