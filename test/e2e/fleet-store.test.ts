@@ -204,6 +204,16 @@ test.serial('export, wipe the cluster, import: no node applies anything and traf
   await fleet.etcd.wipe();
   const imported = await fleet.tool(['store', 'import', '--store', fleet.url, file]);
   t.regex(imported.stdout, /1 network\(s\) written \(fleet\)/);
+  // A wiped store holds no alive keys until each agent has found it again (its retries back off to
+  // 10 s), and `net status --wait` waits only for alive members: with none alive yet it returned at
+  // once with 0/3, which failed this test whenever the import beat every agent's next retry.
+  await waitFor(
+    async () => [...(await fleet.net('status', NET)).stdout.matchAll(/^\S+\s+yes \(since/gm)].length === 3,
+    {
+      what: 'the 3 members alive in the new store',
+      timeoutMs: 60_000,
+    },
+  );
   t.regex(await fleet.converged(NET), /3\/3 nodes at revision 12/);
   await new Promise((r) => setTimeout(r, 2000));
   t.deepEqual(
