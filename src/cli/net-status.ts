@@ -1,7 +1,9 @@
 /**
  * `zmesh net status NAME --store etcd://… [--wait [--timeout S]]`: the rollout of a network
  * across its nodes (src/store/rollout.ts). --wait polls until every alive member has applied the
- * current revision (exit 0) or the timeout passes (exit 1, naming the laggards).
+ * current revision, and at least one member is alive (exit 0), or the timeout passes (exit 1,
+ * naming the laggards). A member whose agent is down does not hold the rollout up; a fleet with
+ * none up confirms nothing.
  */
 
 import { EtcdStore } from '../store/index.js';
@@ -52,7 +54,9 @@ export async function statusCommand(invocation: Invocation): Promise<void> {
           [
             {
               field: 'NAME',
-              reason: `timed out after ${timeoutS} s waiting for ${rollout.laggards.join(', ')} to apply revision ${rollout.revision}`,
+              reason: rollout.noneAlive
+                ? `timed out after ${timeoutS} s: no member of the network is alive, so none confirmed revision ${rollout.revision}`
+                : `timed out after ${timeoutS} s waiting for ${rollout.laggards.join(', ')} to apply revision ${rollout.revision}`,
             },
           ],
           EXIT_FAILURE,

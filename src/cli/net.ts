@@ -332,7 +332,8 @@ export const netGroup: CommandGroup = {
         ...STORE,
         wait: {
           type: 'boolean',
-          description: 'block until every alive member applied the current revision (exit 0), or time out (exit 1)',
+          description:
+            'block until every alive member applied the current revision and one member at least is alive (exit 0), or time out (exit 1)',
         },
         timeout: { type: 'string', value: 'S', description: 'how long --wait waits (default 120 s)' },
       },

@@ -26,8 +26,14 @@ export interface Rollout {
   readonly nodes: readonly NodeRollout[];
   /** Alive members that have not applied the current revision. */
   readonly laggards: readonly string[];
-  /** Every alive member applied the current revision. */
+  /**
+   * Every alive member applied the current revision, and some member is alive (a network with no
+   * members is done at once). With none alive nothing was confirmed: right after a store was
+   * wiped and restored no agent has written its alive key yet, and "0/3 nodes" read as done.
+   */
   readonly done: boolean;
+  /** No member is alive (and the network has members). */
+  readonly noneAlive: boolean;
   readonly summary: string;
 }
 
@@ -65,7 +71,16 @@ export function summarizeRollout(
       .map((n) => `${n.node} ${n.status?.state}: ${n.status?.error ?? ''}`),
   ];
   const summary = [`${atRevision}/${nodes.length} nodes at revision ${def.revision}`, ...notes].join('; ');
-  return { network: def.name, revision: def.revision, nodes, laggards, done: laggards.length === 0, summary };
+  const noneAlive = nodes.length > 0 && !nodes.some((n) => n.alive);
+  return {
+    network: def.name,
+    revision: def.revision,
+    nodes,
+    laggards,
+    done: laggards.length === 0 && !noneAlive,
+    noneAlive,
+    summary,
+  };
 }
 
 /** Reads the network and every node's alive and status keys, at one revision. */
